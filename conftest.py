@@ -1,0 +1,51 @@
+import pytest
+from django.test import Client
+
+from infraplan.core.testing.data import (
+    ASHFORD_POINTS,
+    dataset_make,
+    demo_dataset_load,
+    version_publish_points,
+)
+from infraplan.core.testing.personas import make_personas
+
+
+@pytest.fixture
+def personas(db):
+    return make_personas()
+
+
+@pytest.fixture
+def client_as():
+    """A test client signed in as the given user (or anonymous for None/AnonymousUser)."""
+
+    def make(user) -> Client:
+        client = Client()
+        if user is not None and user.is_authenticated:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def districts(db):
+    """The real districts dataset, loaded from the repository's demo data."""
+    return demo_dataset_load("districts")
+
+
+@pytest.fixture
+def restricted(personas):
+    """A points dataset only organisation A may see."""
+    dataset = dataset_make(
+        slug="a-only-sites", owner=personas.organisation_a, access_level="organisations"
+    )
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    return dataset
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Hashing the personas' passwords with PBKDF2 would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,240 @@
+"""The feature store: datasets, their published versions, and their features.
+
+See docs/architecture.md, "Feature store and versions", for the version model: a feature row is
+valid from the version that introduced it until the version that replaced or removed it.
+"""
+
+from django.contrib.gis.db import models as gis_models
+from django.contrib.gis.db.models.functions import Transform
+from django.contrib.postgres.indexes import GistIndex
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.db.models import Q
+
+from infraplan.accounts.models import Organisation
+
+from .access import DatasetQuerySet
+
+
+class Theme(models.TextChoices):
+    HOUSING_GROWTH = "housing-growth", "Housing growth"
+    EDUCATION = "education", "Education"
+    HEALTH = "health", "Health"
+    TRANSPORT = "transport", "Transport"
+    UTILITIES = "utilities", "Utilities"
+    GREEN_INFRASTRUCTURE = "green-infrastructure", "Green infrastructure"
+    FLOOD = "flood", "Flood"
+    COMMUNITY = "community", "Community"
+    DESIGNATIONS = "designations", "Designations and constraints"
+    BOUNDARIES = "boundaries", "Boundaries"
+    DEMOGRAPHICS = "demographics", "Demographics"
+
+
+class AccessLevel(models.TextChoices):
+    PUBLIC = "public", "Public: anyone, without signing in"
+    SIGNED_IN = "signed_in", "Anyone signed in"
+    ORGANISATIONS = "organisations", "Named organisations only"
+
+
+class GeometryType(models.TextChoices):
+    POINT = "point", "Points"
+    LINE = "line", "Lines"
+    POLYGON = "polygon", "Polygons"
+    NONE = "none", "No geometry (a table)"
+
+
+class UpdateFrequency(models.TextChoices):
+    """ISO 19115 maintenance frequency codes, as UK GEMINI uses them."""
+
+    CONTINUAL = "continual", "Continual"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
+    QUARTERLY = "quarterly", "Quarterly"
+    BIANNUALLY = "biannually", "Twice a year"
+    ANNUALLY = "annually", "Annually"
+    AS_NEEDED = "asNeeded", "As needed"
+    IRREGULAR = "irregular", "Irregular"
+    NOT_PLANNED = "notPlanned", "Not planned"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Dataset(models.Model):
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    abstract = models.TextField()
+    theme = models.CharField(max_length=40, choices=Theme.choices)
+    owner = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="datasets")
+    access_level = models.CharField(
+        max_length=20, choices=AccessLevel.choices, default=AccessLevel.SIGNED_IN
+    )
+    shared_with = models.ManyToManyField(
+        Organisation,
+        blank=True,
+        related_name="datasets_shared_with",
+        help_text="For 'named organisations only': who besides the owner may see it.",
+    )
+    contributing_organisations = models.ManyToManyField(
+        Organisation,
+        blank=True,
+        related_name="datasets_contributed_to",
+        help_text="Organisations whose contributors may add their own features.",
+    )
+    licence = models.CharField(max_length=200)
+    attribution = models.TextField()
+    lineage = models.TextField()
+    update_frequency = models.CharField(
+        max_length=20, choices=UpdateFrequency.choices, default=UpdateFrequency.UNKNOWN
+    )
+    geometry_type = models.CharField(max_length=10, choices=GeometryType.choices)
+    field_schema = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="List of {name, type, title} describing the features' properties.",
+    )
+    min_zoom = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(22)])
+    source_key = models.CharField(
+        max_length=40,
+        default="store",
+        help_text="The registered FeatureSource that serves this dataset's features.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = DatasetQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["title"]
+        constraints = [
+            models.CheckConstraint(condition=Q(min_zoom__lte=22), name="dataset_min_zoom_range")
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def current_version(self) -> "DatasetVersion | None":
+        return self.versions.filter(is_current=True).first()
+
+
+class VersionState(models.TextChoices):
+    DRAFT = "draft", "Being loaded"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed (never published)"
+
+
+class DatasetVersion(models.Model):
+    """One load or rollback of a dataset. Exactly one published version per dataset is current."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    state = models.CharField(
+        max_length=10, choices=VersionState.choices, default=VersionState.DRAFT
+    )
+    is_current = models.BooleanField(default=False)
+    source = models.CharField(max_length=500, help_text="File name or address it came from.")
+    source_checksum = models.CharField(max_length=64, blank=True)
+    rolled_back_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For a rollback: the version whose content this one restores.",
+    )
+    feature_count = models.PositiveIntegerField(null=True, blank=True)
+    report = models.JSONField(
+        default=dict, blank=True, help_text="What the load found: counts, flagged rows, errors."
+    )
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "number"], name="version_number_unique"),
+            models.UniqueConstraint(
+                fields=["dataset"], condition=Q(is_current=True), name="one_current_version"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_current=False) | Q(state="published"),
+                name="current_version_is_published",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} v{self.number}"
+
+
+class Feature(models.Model):
+    """One real-world thing in one dataset, valid over a range of the dataset's versions.
+
+    Identity is (dataset, organisation, reference). Geometry is stored in EPSG:27700; the
+    EPSG:3857 copy is generated by the database and feeds vector tiles (see docs/architecture.md).
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="features")
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
+    reference = models.CharField(max_length=200)
+    properties = models.JSONField(default=dict)
+    # Spatial indexes are the partial ones in Meta (live rows only), not GeoDjango's default.
+    geom = gis_models.GeometryField(srid=27700, null=True, blank=True, spatial_index=False)
+    geom_3857 = models.GeneratedField(
+        expression=Transform("geom", 3857),
+        output_field=gis_models.GeometryField(srid=3857, null=True),
+        db_persist=True,
+    )
+    valid_from = models.PositiveIntegerField(help_text="Version number that introduced this row.")
+    valid_to = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Version number that replaced or removed it; null if live."
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "organisation", "reference", "valid_from"],
+                name="feature_identity_per_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=models.F("valid_from")),
+                name="feature_validity_ordered",
+            ),
+        ]
+        indexes = [
+            GistIndex(
+                fields=["geom_3857"],
+                condition=Q(valid_to__isnull=True),
+                name="feature_live_geom_3857",
+            ),
+            GistIndex(
+                fields=["geom"], condition=Q(valid_to__isnull=True), name="feature_live_geom"
+            ),
+            models.Index(fields=["dataset", "valid_from", "valid_to"], name="feature_validity"),
+            models.Index(fields=["dataset", "reference"], name="feature_reference"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}:{self.reference}"
+
+
+class FeatureGeneralisation(models.Model):
+    """A feature's geometry simplified for display at one zoom level.
+
+    Polygon datasets that tile the ground (districts, wards) are simplified as a coverage, so
+    neighbours keep sharing their edges and no slivers open between them at small scales.
+    """
+
+    feature = models.ForeignKey(Feature, on_delete=models.CASCADE, related_name="generalisations")
+    zoom = models.PositiveSmallIntegerField()
+    geom_3857 = gis_models.GeometryField(srid=3857, spatial_index=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["feature", "zoom"], name="one_generalisation_per_zoom")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.feature_id} at zoom {self.zoom}"

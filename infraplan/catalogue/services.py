@@ -1,0 +1,235 @@
+"""Writes to the catalogue: datasets, versions and their features.
+
+A load happens in three steps so the dataset is never without a good version:
+``version_start`` (a draft, committed on its own), ``version_add_features`` + ``version_publish``
+(one transaction), or ``version_fail`` if anything went wrong (the draft's rows are removed, the
+report kept, the previous version stays current).
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from infraplan.accounts.models import Organisation
+from infraplan.audit.services import audit_record, model_snapshot
+
+from .generalise import dataset_generalise
+from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionState
+from .store import live_at
+
+DATASET_FIELDS = [
+    "slug", "title", "abstract", "theme", "access_level", "licence", "attribution", "lineage",
+    "update_frequency", "geometry_type", "field_schema", "min_zoom", "source_key", "owner_id",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FeatureRow:
+    """One feature as a loader hands it over: geometry already in EPSG:27700 (or None)."""
+
+    organisation: Organisation
+    reference: str
+    properties: dict[str, Any]
+    geometry: Any  # GEOSGeometry with srid 27700, or None for a non-spatial dataset
+
+
+def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -> Dataset:
+    """Create the dataset ``slug`` or update its metadata; audited either way.
+
+    Returns the dataset; an unchanged dataset is not written or audited again.
+    """
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().filter(slug=slug).first()
+        if dataset is None:
+            dataset = Dataset(slug=slug, owner=owner, **fields)
+            dataset.full_clean()
+            dataset.save()
+            audit_record(
+                actor=actor, action="dataset.create", target=dataset,
+                after=model_snapshot(dataset, DATASET_FIELDS),
+            )  # fmt: skip
+            return dataset
+        before = model_snapshot(dataset, DATASET_FIELDS)
+        dataset.owner = owner
+        for name, value in fields.items():
+            setattr(dataset, name, value)
+        after = model_snapshot(dataset, DATASET_FIELDS)
+        if after != before:
+            dataset.full_clean()
+            dataset.save()
+            audit_record(
+                actor=actor, action="dataset.update", target=dataset, before=before, after=after
+            )
+        return dataset
+
+
+def version_start(
+    *, actor: Any, dataset: Dataset, source: str, source_checksum: str = ""
+) -> DatasetVersion:
+    """Open a draft version numbered after every earlier one. Commits on its own."""
+    with transaction.atomic():
+        Dataset.objects.select_for_update().get(pk=dataset.pk)
+        highest = dataset.versions.aggregate(highest=Max("number"))["highest"] or 0
+        version = DatasetVersion.objects.create(
+            dataset=dataset,
+            number=highest + 1,
+            source=source[:500],
+            source_checksum=source_checksum,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_record(actor=actor, action="version.start", target=version, after={"source": source})
+    return version
+
+
+def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow]) -> int:
+    """Add features to a draft; returns how many. Call inside the publishing transaction."""
+    if version.state != VersionState.DRAFT:
+        raise ValueError(f"{version} is {version.state}, not a draft")
+    batch: list[Feature] = []
+    added = 0
+    for row in rows:
+        batch.append(
+            Feature(
+                dataset_id=version.dataset_id,
+                organisation=row.organisation,
+                reference=row.reference,
+                properties=row.properties,
+                geom=row.geometry,
+                valid_from=version.number,
+            )
+        )
+        if len(batch) >= 1000:
+            added += len(Feature.objects.bulk_create(batch))
+            batch.clear()
+    if batch:
+        added += len(Feature.objects.bulk_create(batch))
+    return added
+
+
+_CLOSE_REPLACED = """
+    UPDATE {feature} c SET valid_to = %(new)s
+    WHERE c.dataset_id = %(dataset)s AND c.valid_to IS NULL AND c.valid_from <= %(old)s
+      AND NOT EXISTS (
+        SELECT 1 FROM {feature} d
+        WHERE d.dataset_id = c.dataset_id AND d.valid_from = %(new)s
+          AND d.organisation_id = c.organisation_id AND d.reference = c.reference
+          AND d.properties = c.properties
+          AND ST_AsEWKB(d.geom) IS NOT DISTINCT FROM ST_AsEWKB(c.geom))
+"""
+_DROP_UNCHANGED = """
+    DELETE FROM {feature} d
+    WHERE d.dataset_id = %(dataset)s AND d.valid_from = %(new)s
+      AND EXISTS (
+        SELECT 1 FROM {feature} c
+        WHERE c.dataset_id = d.dataset_id AND c.valid_to IS NULL AND c.valid_from <= %(old)s
+          AND c.organisation_id = d.organisation_id AND c.reference = d.reference)
+"""
+_COUNT_CHANGED = """
+    SELECT count(*) FROM {feature} c
+    WHERE c.dataset_id = %(dataset)s AND c.valid_to = %(new)s
+      AND EXISTS (
+        SELECT 1 FROM {feature} d
+        WHERE d.dataset_id = c.dataset_id AND d.valid_from = %(new)s
+          AND d.organisation_id = c.organisation_id AND d.reference = c.reference)
+"""
+
+
+def _sql(template: str) -> str:
+    return template.format(feature=Feature._meta.db_table)
+
+
+def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> DatasetVersion:
+    """Make a draft the current version, keeping unchanged features' rows as they are.
+
+    Rows of the old version that the draft replaces or drops are closed (``valid_to`` = new
+    number); draft rows identical to a live row are discarded so history only grows by changes.
+    Must run inside a transaction, with the draft's features added.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("version_publish must run inside a transaction")
+    dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
+    version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
+    if version.state != VersionState.DRAFT:
+        raise ValueError(f"{version} is {version.state}, not a draft")
+    previous = dataset.versions.filter(is_current=True).first()
+    params = {
+        "dataset": dataset.pk,
+        "new": version.number,
+        "old": previous.number if previous else 0,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_sql(_CLOSE_REPLACED), params)
+        closed = cursor.rowcount
+        cursor.execute(_sql(_DROP_UNCHANGED), params)
+        unchanged = cursor.rowcount
+        cursor.execute(_sql(_COUNT_CHANGED), params)
+        changed = cursor.fetchone()[0]
+    inserted = Feature.objects.filter(dataset=dataset, valid_from=version.number).count()
+    if previous:
+        previous.is_current = False
+        previous.save(update_fields=["is_current"])
+    version.state = VersionState.PUBLISHED
+    version.is_current = True
+    version.published_at = timezone.now()
+    version.feature_count = Feature.objects.filter(live_at(version.number), dataset=dataset).count()
+    version.report = {
+        **version.report,
+        "added": inserted - changed,
+        "changed": changed,
+        "removed": closed - changed,
+        "unchanged": unchanged,
+    }
+    version.save()
+    if dataset.geometry_type == GeometryType.POLYGON and (closed or inserted):
+        dataset_generalise(dataset=dataset, version_number=version.number)
+    audit_record(
+        actor=actor,
+        action="version.publish",
+        target=version,
+        before={"current": previous.number if previous else None},
+        after={"current": version.number, **version.report},
+        note=note,
+    )
+    return version
+
+
+def version_fail(*, actor: Any, version: DatasetVersion, report: dict[str, Any]) -> DatasetVersion:
+    """Mark a draft as failed and remove its rows; the current version is untouched."""
+    with transaction.atomic():
+        version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
+        if version.state != VersionState.DRAFT:
+            raise ValueError(f"{version} is {version.state}, not a draft")
+        Feature.objects.filter(dataset_id=version.dataset_id, valid_from=version.number).delete()
+        version.state = VersionState.FAILED
+        version.report = {**version.report, **report}
+        version.save(update_fields=["state", "report"])
+        audit_record(actor=actor, action="version.fail", target=version, after=report)
+    return version
+
+
+def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> DatasetVersion:
+    """Restore an earlier version's content as a new version; history is never rewritten."""
+    if to.dataset_id != dataset.pk or to.state != VersionState.PUBLISHED:
+        raise ValueError(f"{to} is not a published version of {dataset}")
+    draft = version_start(actor=actor, dataset=dataset, source=f"rollback to version {to.number}")
+    with transaction.atomic():
+        draft.rolled_back_to = to
+        draft.save(update_fields=["rolled_back_to"])
+        feature = Feature._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {feature} (dataset_id, organisation_id, reference, properties, geom,
+                                       valid_from)
+                SELECT dataset_id, organisation_id, reference, properties, geom, %(new)s
+                FROM {feature}
+                WHERE dataset_id = %(dataset)s AND valid_from <= %(to)s
+                  AND (valid_to IS NULL OR valid_to > %(to)s)
+                """,  # noqa: S608 (table name from model metadata, values bound)
+                {"new": draft.number, "dataset": dataset.pk, "to": to.number},
+            )
+        return version_publish(actor=actor, version=draft, note=f"Rollback to version {to.number}")

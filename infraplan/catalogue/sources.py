@@ -1,0 +1,74 @@
+"""FeatureSource: where a dataset's features come from.
+
+Every dataset in the catalogue names a source by a short key (``Dataset.source_key``). The
+generic feature store is the built-in source ``store``; typed domain records (development sites,
+projects, facilities) register their own source and get a catalogue entry, so tiles, downloads,
+APIs and comments serve them the same way, behind the same permission check on the Dataset row.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from django.contrib.gis.geos import GEOSGeometry
+
+
+@dataclass(frozen=True)
+class FeatureRecord:
+    id: int
+    reference: str
+    properties: dict[str, Any]
+    geometry: GEOSGeometry | None  # EPSG:27700
+
+
+class FeatureSource(ABC):
+    """What a source must provide. Implementations are stateless and registered by key."""
+
+    key: ClassVar[str]
+
+    @abstractmethod
+    def tile_rows(self, dataset: Any, zoom: int) -> tuple[str, dict[str, Any]]:
+        """SQL and parameters selecting ``id``, ``reference``, ``properties`` (jsonb) and
+        ``geom_3857`` of the dataset's current features that meet the EPSG:3857 box bound by the
+        caller as ``%(envelope)s``, with geometry generalised for ``zoom`` where the source can."""
+
+    @abstractmethod
+    def features(self, dataset: Any) -> Iterator[FeatureRecord]:
+        """The dataset's current features, streamed in reference order."""
+
+    @abstractmethod
+    def version_tag(self, dataset: Any) -> str:
+        """Changes whenever the current features change: for cache keys and tile URLs."""
+
+
+_REGISTRY: dict[str, FeatureSource] = {}
+
+
+def register_source(source: FeatureSource) -> None:
+    if source.key in _REGISTRY and type(_REGISTRY[source.key]) is not type(source):
+        raise ValueError(f"A different FeatureSource is already registered as {source.key!r}")
+    _REGISTRY[source.key] = source
+
+
+def unregister_source(key: str) -> None:
+    _REGISTRY.pop(key, None)
+
+
+def source_for(dataset: Any) -> FeatureSource:
+    try:
+        return _REGISTRY[dataset.source_key]
+    except KeyError:
+        raise LookupError(
+            f"Dataset {dataset.slug!r} names source {dataset.source_key!r}, which is not registered"
+        ) from None
+
+
+def registered_keys() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def register_builtin_sources() -> None:
+    from .store import StoreFeatureSource
+
+    register_source(StoreFeatureSource())

@@ -1,0 +1,114 @@
+"""The one gate: every persona against every access level and action."""
+
+import pytest
+
+from infraplan.catalogue.access import Action, dataset_permits
+from infraplan.catalogue.models import Dataset
+from infraplan.core.testing.data import dataset_make
+
+pytestmark = pytest.mark.django_db
+
+PERSONAS = [
+    "anonymous", "viewer_a", "contributor_a", "data_manager_a", "admin_a", "member_b",
+    "platform_admin",
+]  # fmt: skip
+
+# Who may do what with a dataset owned by organisation A, by access level.
+EXPECTED = {
+    ("public", Action.VIEW): {*PERSONAS},
+    ("signed_in", Action.VIEW): {*PERSONAS} - {"anonymous"},
+    ("organisations", Action.VIEW): {
+        "viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin",
+    },  # fmt: skip
+    ("shared_with_b", Action.VIEW): {
+        "viewer_a", "contributor_a", "data_manager_a", "admin_a", "member_b", "platform_admin",
+    },  # fmt: skip
+    **{
+        (level, Action.CONTRIBUTE): {"contributor_a", "data_manager_a", "admin_a", "platform_admin"}
+        for level in ("public", "signed_in", "organisations", "shared_with_b")
+    },
+    **{
+        (level, Action.MANAGE): {"data_manager_a", "admin_a", "platform_admin"}
+        for level in ("public", "signed_in", "organisations", "shared_with_b")
+    },
+    **{
+        (level, Action.ADMINISTER): {"admin_a", "platform_admin"}
+        for level in ("public", "signed_in", "organisations", "shared_with_b")
+    },
+}
+
+
+@pytest.fixture
+def datasets(personas) -> dict[str, Dataset]:
+    made = {
+        level: dataset_make(slug=f"owned-{level}", owner=personas.organisation_a, access_level=level)
+        for level in ("public", "signed_in", "organisations")
+    }
+    shared = dataset_make(
+        slug="owned-shared", owner=personas.organisation_a, access_level="organisations"
+    )
+    shared.shared_with.add(personas.organisation_b)
+    made["shared_with_b"] = shared
+    return made
+
+
+@pytest.mark.parametrize(("level", "action"), sorted(EXPECTED, key=str))
+def test_permission_matrix(personas, datasets, level, action):
+    dataset = datasets[level]
+    allowed = {
+        name
+        for name, user in personas.all().items()
+        if dataset_permits(user, dataset, action)
+    }
+    assert allowed == EXPECTED[(level, action)]
+    # The queryset and the function are one rule: they agree for every persona.
+    for name, user in personas.all().items():
+        in_queryset = Dataset.objects.permitting(user, action).filter(pk=dataset.pk).exists()
+        assert in_queryset == (name in allowed), name
+
+
+def test_contributing_organisation_may_contribute_but_not_manage(personas, datasets):
+    dataset = datasets["signed_in"]
+    dataset.contributing_organisations.add(personas.organisation_b)
+    from infraplan.accounts.models import Role
+    from infraplan.accounts.services import membership_set
+
+    membership_set(
+        actor=None, user=personas.member_b, organisation=personas.organisation_b,
+        role=Role.CONTRIBUTOR,
+    )  # fmt: skip
+    assert dataset_permits(personas.member_b, dataset, Action.CONTRIBUTE)
+    assert not dataset_permits(personas.member_b, dataset, Action.MANAGE)
+
+
+def test_inactive_users_and_organisations_lose_access(personas, datasets):
+    restricted = datasets["organisations"]
+    personas.organisation_a.is_active = False
+    personas.organisation_a.save()
+    assert not dataset_permits(personas.viewer_a, restricted, Action.VIEW)
+    assert dataset_permits(personas.viewer_a, datasets["signed_in"], Action.VIEW)
+    personas.viewer_a.is_active = False
+    personas.viewer_a.save()
+    assert not dataset_permits(personas.viewer_a, datasets["signed_in"], Action.VIEW)
+    assert dataset_permits(personas.viewer_a, datasets["public"], Action.VIEW)
+
+
+def test_permitting_returns_each_dataset_once(personas, datasets):
+    # The platform admin also belongs to both organisations: joins must not repeat rows.
+    from infraplan.accounts.services import membership_set
+
+    for organisation in (personas.organisation_a, personas.organisation_b):
+        membership_set(
+            actor=None, user=personas.platform_admin, organisation=organisation, role="viewer"
+        )
+    membership_set(
+        actor=None, user=personas.viewer_a, organisation=personas.organisation_b, role="viewer"
+    )
+    slugs = list(Dataset.objects.permitting(personas.viewer_a).values_list("slug", flat=True))
+    assert len(slugs) == len(set(slugs))
+    assert set(slugs) == {"owned-public", "owned-signed_in", "owned-organisations", "owned-shared"}
+
+
+def test_unknown_action_is_an_error(personas, datasets):
+    with pytest.raises(ValueError, match="delete"):
+        Dataset.objects.permitting(personas.viewer_a, "delete")

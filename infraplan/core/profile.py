@@ -1,0 +1,162 @@
+"""The authority profile: who runs this deployment, its branding, areas and organisations.
+
+One TOML file (``AUTHORITY_PROFILE``) holds everything that differs between authorities, so another
+council deploys the platform by writing its own profile, not by changing code. It is validated at
+start-up; an invalid profile stops the process with the field's path in the message.
+"""
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from django.core.exceptions import ImproperlyConfigured
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+GSS_CODE = r"^[EWSN]\d{8}$"
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _relative_luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    """WCAG 2.2 contrast ratio between two #rrggbb colours."""
+    lighter, darker = sorted(
+        (_relative_luminance(first), _relative_luminance(second)), reverse=True
+    )
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+class Authority(_Strict):
+    name: str = Field(min_length=2, description="The organisation running this deployment.")
+    service_name: str = Field(min_length=2, description="The service's name in the header.")
+    website: str = Field(pattern=r"^https://")
+    contact_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    accessibility_contact_email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    data_protection_contact: str = Field(min_length=2)
+
+
+class Branding(_Strict):
+    header_colour: str = Field(pattern=HEX_COLOUR)
+    header_text_colour: str = Field(pattern=HEX_COLOUR)
+    accent_colour: str = Field(pattern=HEX_COLOUR)
+    logo: str | None = Field(
+        default=None,
+        description="Path of an SVG or PNG logo under the static files, e.g. 'branding/logo.svg'.",
+    )
+    logo_alt: str | None = None
+
+    @model_validator(mode="after")
+    def _readable(self) -> "Branding":
+        ratio = contrast_ratio(self.header_colour, self.header_text_colour)
+        if ratio < 4.5:
+            raise ValueError(
+                f"header_text_colour on header_colour has contrast {ratio:.2f}:1; "
+                "WCAG 2.2 AA needs at least 4.5:1"
+            )
+        if self.logo and not self.logo_alt:
+            raise ValueError("logo_alt is required when a logo is set")
+        return self
+
+
+class Boundary(_Strict):
+    dataset: str = Field(pattern=r"^[a-z0-9-]+$", description="Slug of the boundary dataset.")
+    reference: str = Field(min_length=1, description="The area's reference in that dataset.")
+
+
+class Area(_Strict):
+    code: str = Field(pattern=GSS_CODE)
+    name: str = Field(min_length=2)
+    kind: Literal["county", "district", "unitary", "group"]
+    boundary: Boundary
+    in_phase_one: bool = False
+
+
+class Organisation(_Strict):
+    slug: str = Field(pattern=r"^[a-z0-9-]+$")
+    name: str = Field(min_length=2)
+    kind: Literal["county", "district", "unitary", "health", "other"]
+    area: str | None = Field(default=None, pattern=GSS_CODE)
+    email_domains: list[str] = Field(default_factory=list)
+
+    @field_validator("email_domains")
+    @classmethod
+    def _domains(cls, domains: list[str]) -> list[str]:
+        for domain in domains:
+            if not DOMAIN.match(domain):
+                raise ValueError(f"{domain!r} is not a lower-case domain name")
+        return domains
+
+
+class MapSettings(_Strict):
+    bounds: Annotated[list[float], Field(min_length=4, max_length=4)]
+
+    @field_validator("bounds")
+    @classmethod
+    def _bounds(cls, bounds: list[float]) -> list[float]:
+        min_lon, min_lat, max_lon, max_lat = bounds
+        if not (-180 <= min_lon < max_lon <= 180 and -90 <= min_lat < max_lat <= 90):
+            raise ValueError("bounds must be [min_lon, min_lat, max_lon, max_lat] in WGS84")
+        return bounds
+
+
+class Profile(_Strict):
+    authority: Authority
+    branding: Branding
+    map: MapSettings
+    areas: list[Area] = Field(min_length=1)
+    organisations: list[Organisation] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Profile":
+        codes = [area.code for area in self.areas]
+        if len(codes) != len(set(codes)):
+            raise ValueError("areas: each code must appear once")
+        slugs = [organisation.slug for organisation in self.organisations]
+        if len(slugs) != len(set(slugs)):
+            raise ValueError("organisations: each slug must appear once")
+        for index, organisation in enumerate(self.organisations):
+            if organisation.area and organisation.area not in codes:
+                raise ValueError(
+                    f"organisations.{index}.area: {organisation.area} is not one of the areas"
+                )
+        return self
+
+    def organisation_for_email(self, email: str) -> Organisation | None:
+        domain = email.rsplit("@", 1)[-1].lower()
+        for organisation in self.organisations:
+            if domain in organisation.email_domains:
+                return organisation
+        return None
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate a profile; raise ImproperlyConfigured naming the file and field."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ImproperlyConfigured(
+            f"AUTHORITY_PROFILE {path} cannot be read: {error.strerror}."
+        ) from None
+    except tomllib.TOMLDecodeError as error:
+        raise ImproperlyConfigured(
+            f"AUTHORITY_PROFILE {path} is not valid TOML: {error}."
+        ) from None
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or '(top level)'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise ImproperlyConfigured(f"AUTHORITY_PROFILE {path} is invalid: {problems}.") from None

@@ -1,0 +1,71 @@
+import time
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_GET
+
+from infraplan.catalogue.models import Dataset
+
+from .selectors import queue_status
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "core/home.html",
+        {
+            "dataset_count": Dataset.objects.permitting(request.user).count(),
+            "areas": [area for area in settings.AUTHORITY_PROFILE.areas if area.in_phase_one],
+        },
+    )
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness and readiness: 200 with database "ok", or 503 naming what is wrong."""
+    started = time.monotonic()
+    body: dict = {"status": "ok", "database": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as error:
+        body.update(status="error", database="unreachable", detail=type(error).__name__)
+        connection.close()
+        return JsonResponse(body, status=503)
+    body["queue"] = queue_status()
+    body["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return JsonResponse(body)
+
+
+@require_GET
+@cache_control(public=True, max_age=3600)
+def branding_css(request: HttpRequest) -> HttpResponse:
+    """The authority's colours as CSS custom properties (a file, so the CSP needs no inline style)."""
+    branding = settings.AUTHORITY_PROFILE.branding
+    css = (
+        ":root{"
+        f"--brand-header:{branding.header_colour};"
+        f"--brand-header-text:{branding.header_text_colour};"
+        f"--brand-accent:{branding.accent_colour};"
+        "}\n"
+    )
+    return HttpResponse(css, content_type="text/css")
+
+
+def _static_page(template: str):
+    @require_GET
+    def view(request: HttpRequest) -> HttpResponse:
+        return render(request, template)
+
+    return view
+
+
+accessibility = _static_page("core/accessibility.html")
+privacy = _static_page("core/privacy.html")
+cookies = _static_page("core/cookies.html")

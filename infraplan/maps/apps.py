@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MapsConfig(AppConfig):
+    name = "infraplan.maps"
+    verbose_name = "Maps and tiles"

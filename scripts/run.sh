@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# `make run`: set everything up, load the demo data through the task queue, and serve the
+# platform at http://127.0.0.1:$PORT with a task-queue worker beside it.
+source "$(dirname "$0")/lib.sh"
+
+PORT="${PORT:-8000}"
+started=$(date +%s)
+setup run
+# Plain http on the loopback address: cookies cannot be Secure here.
+export SECURE_COOKIES="${SECURE_COOKIES:-false}"
+
+say "Applying migrations"
+infraplan migrate --noinput -v 0
+ensure_static
+infraplan sync_profile
+
+say "Starting the task-queue worker"
+infraplan procrastinate worker --name "worker-$(hostname)" >"$LOCAL/worker.log" 2>&1 &
+worker=$!
+trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+
+say "Loading the demo data (through the queue)"
+infraplan load_demo --wait --timeout 900
+
+say "Set-up took $(( $(date +%s) - started )) s. Serving http://127.0.0.1:$PORT (Ctrl-C stops)"
+"$VENV/bin/gunicorn" config.wsgi:application \
+  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-3}" --access-logfile - --forwarded-allow-ips=""
