@@ -49,3 +49,6 @@ def pytest_configure(config):
 
     # Hashing the personas' passwords with PBKDF2 would dominate the suite's time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The usage log's flusher thread would write outside each test's transaction; tests flush
+    # the buffer themselves (tests of the thread use their own buffer).
+    settings.USAGE_LOG_FLUSH_SECONDS = 3600

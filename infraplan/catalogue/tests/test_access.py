@@ -18,11 +18,20 @@ EXPECTED = {
     ("public", Action.VIEW): {*PERSONAS},
     ("signed_in", Action.VIEW): {*PERSONAS} - {"anonymous"},
     ("organisations", Action.VIEW): {
-        "viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin",
-    },  # fmt: skip
+        "viewer_a",
+        "contributor_a",
+        "data_manager_a",
+        "admin_a",
+        "platform_admin",
+    },
     ("shared_with_b", Action.VIEW): {
-        "viewer_a", "contributor_a", "data_manager_a", "admin_a", "member_b", "platform_admin",
-    },  # fmt: skip
+        "viewer_a",
+        "contributor_a",
+        "data_manager_a",
+        "admin_a",
+        "member_b",
+        "platform_admin",
+    },
     **{
         (level, Action.CONTRIBUTE): {"contributor_a", "data_manager_a", "admin_a", "platform_admin"}
         for level in ("public", "signed_in", "organisations", "shared_with_b")
@@ -41,7 +50,9 @@ EXPECTED = {
 @pytest.fixture
 def datasets(personas) -> dict[str, Dataset]:
     made = {
-        level: dataset_make(slug=f"owned-{level}", owner=personas.organisation_a, access_level=level)
+        level: dataset_make(
+            slug=f"owned-{level}", owner=personas.organisation_a, access_level=level
+        )
         for level in ("public", "signed_in", "organisations")
     }
     shared = dataset_make(
@@ -56,9 +67,7 @@ def datasets(personas) -> dict[str, Dataset]:
 def test_permission_matrix(personas, datasets, level, action):
     dataset = datasets[level]
     allowed = {
-        name
-        for name, user in personas.all().items()
-        if dataset_permits(user, dataset, action)
+        name for name, user in personas.all().items() if dataset_permits(user, dataset, action)
     }
     assert allowed == EXPECTED[(level, action)]
     # The queryset and the function are one rule: they agree for every persona.

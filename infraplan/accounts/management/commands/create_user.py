@@ -1,4 +1,5 @@
 import getpass
+import sys
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -28,7 +29,7 @@ class Command(BaseCommand):
                 slugs = ", ".join(Organisation.objects.values_list("slug", flat=True))
                 raise CommandError(f"No organisation {options['organisation']!r}; one of: {slugs}")
         if options["password_stdin"]:
-            password = self.stdin.readline().rstrip("\n") if hasattr(self, "stdin") else input()
+            password = sys.stdin.readline().rstrip("\n")
         else:
             password = getpass.getpass("Password: ")
         try:

@@ -1,0 +1,115 @@
+"""The URL matrix: every route, as every persona, with the status each must get.
+
+A new route fails this test until it is added to CASES (or EXEMPT with a written reason), so no
+page, tile or API endpoint can ship without its "who may see it" being decided and exercised.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+PERSONAS = [
+    "anonymous", "viewer_a", "contributor_a", "data_manager_a", "admin_a", "member_b",
+    "platform_admin",
+]  # fmt: skip
+SIGNED_IN = [name for name in PERSONAS if name != "anonymous"]
+ORGANISATION_A = ["viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin"]
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(PERSONAS, status)
+
+
+@dataclass(frozen=True)
+class Case:
+    expect: dict[str, int]
+    kwargs: dict = field(default_factory=dict)
+    method: str = "get"
+    note: str = ""
+
+
+CASES: dict[str, list[Case]] = {
+    "home": [Case(everyone(200))],
+    "healthz": [Case(everyone(200))],
+    "branding-css": [Case(everyone(200))],
+    "accessibility": [Case(everyone(200))],
+    "privacy": [Case(everyone(200))],
+    "cookies": [Case(everyone(200))],
+    "map": [Case(everyone(200))],
+    "login": [Case({"anonymous": 200, **dict.fromkeys(SIGNED_IN, 302)})],
+    "logout": [
+        Case(everyone(405), note="signing out is a POST, never a link a page can trigger"),
+        Case(everyone(302), method="post"),
+    ],
+    "tile": [
+        Case(everyone(200), kwargs={"slug": "districts", "z": 0, "x": 0, "y": 0}),
+        Case(
+            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
+            kwargs={"slug": "a-only-sites", "z": 12, "x": 2057, "y": 1368},
+            note="restricted to organisation A: outsiders cannot tell it exists",
+        ),
+        Case(everyone(404), kwargs={"slug": "no-such-dataset", "z": 0, "x": 0, "y": 0}),
+    ],
+}
+
+EXEMPT = {
+    "admin:": "Django's admin: every page requires staff status; "
+    "test_admin_is_for_platform_admins_only below proves the gate on its index and a model page.",
+}
+
+
+def route_names(resolver: URLResolver | None = None, namespace: str = "") -> list[str]:
+    resolver = resolver or get_resolver()
+    names = []
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            names.extend(route_names(entry, inner))
+        elif isinstance(entry, URLPattern):
+            names.append(
+                f"{namespace}{entry.name}"
+                if entry.name
+                else f"{namespace}<unnamed {entry.pattern}>"
+            )
+    return names
+
+
+def is_exempt(name: str) -> bool:
+    return any(name.startswith(prefix) for prefix in EXEMPT)
+
+
+def test_every_route_is_in_the_matrix():
+    missing = sorted({name for name in route_names() if name not in CASES and not is_exempt(name)})
+    assert missing == [], f"Add these routes to CASES (or EXEMPT, with a reason): {missing}"
+    stale = sorted(set(CASES) - set(route_names()))
+    assert stale == [], f"These CASES name routes that no longer exist: {stale}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "index"),
+    [(name, index) for name, cases in CASES.items() for index in range(len(cases))],
+)
+def test_route_as_every_persona(name, index, personas, districts, restricted, client_as):
+    case = CASES[name][index]
+    url = reverse(name, kwargs=case.kwargs)
+    seen = {}
+    for persona, user in personas.all().items():
+        response = getattr(client_as(user), case.method)(url)
+        seen[persona] = response.status_code
+    expected = {persona: case.expect[persona] for persona in PERSONAS}
+    # A 200 for a tile may be a 204 where the tile is empty; both mean "allowed".
+    assert {p: 200 if s == 204 else s for p, s in seen.items()} == expected, case.note
+
+
+@pytest.mark.django_db
+def test_admin_is_for_platform_admins_only(personas, client_as):
+    for url in (reverse("admin:index"), reverse("admin:catalogue_dataset_changelist")):
+        for persona, user in personas.all().items():
+            response = client_as(user).get(url)
+            if persona == "platform_admin":
+                assert response.status_code == 200, url
+            else:
+                assert response.status_code == 302, (persona, url)
+                assert response["Location"].startswith(reverse("admin:login"))
