@@ -172,7 +172,7 @@ ensure_local_database() {
   password="$(cat "$LOCAL/db-password")"
   url="postgres://$DB_ROLE:$password@127.0.0.1:$port/$DB_NAME"
   if ! PGPASSWORD="$password" psql -X -q -h 127.0.0.1 -p "$port" -U "$DB_ROLE" -d "$DB_NAME" \
-      -c "SELECT 'x'::geometry IS NULL" >/dev/null 2>&1; then
+      -c "SELECT postgis_version()" >/dev/null 2>&1; then
     say "Provisioning database $DB_NAME and role $DB_ROLE"
     admin_psql -d postgres -v role="$DB_ROLE" -v password="$password" <<'SQL'
 SELECT format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L', :'role', :'password')

@@ -14,14 +14,21 @@ infraplan migrate --noinput -v 0
 ensure_static
 infraplan sync_profile
 
-say "Starting the task-queue worker"
-infraplan procrastinate worker --name "worker-$(hostname)" >"$LOCAL/worker.log" 2>&1 &
+say "Starting the task-queue worker (log: .local/worker.log)"
+"$VENV/bin/infraplan" procrastinate worker --name "worker-$(hostname)" >"$LOCAL/worker.log" 2>&1 &
 worker=$!
-trap 'kill "$worker" 2>/dev/null; wait "$worker" 2>/dev/null' EXIT INT TERM
+web=""
+stop() { kill $worker $web 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT
+trap 'stop; exit 0' INT TERM
 
 say "Loading the demo data (through the queue)"
 infraplan load_demo --wait --timeout 900
 
 say "Set-up took $(( $(date +%s) - started )) s. Serving http://127.0.0.1:$PORT (Ctrl-C stops)"
 "$VENV/bin/gunicorn" config.wsgi:application \
-  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-3}" --access-logfile - --forwarded-allow-ips=""
+  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-3}" --access-logfile - --forwarded-allow-ips="" &
+web=$!
+# Serve until either process ends; then stop the other too.
+wait -n "$worker" "$web" || true
+die "the $(kill -0 "$worker" 2>/dev/null && echo 'web server' || echo 'task-queue worker') stopped; see the messages above and .local/worker.log"
