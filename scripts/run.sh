@@ -27,7 +27,7 @@ infraplan load_demo --wait --timeout 900
 
 say "Set-up took $(( $(date +%s) - started )) s. Serving http://127.0.0.1:$PORT (Ctrl-C stops)"
 "$VENV/bin/gunicorn" config.wsgi:application \
-  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-3}" --access-logfile - --forwarded-allow-ips="" &
+  --bind "127.0.0.1:$PORT" --workers "${WEB_CONCURRENCY:-3}" --access-logfile - --forwarded-allow-ips="" --no-control-socket &
 web=$!
 # Serve until either process ends; then stop the other too.
 wait -n "$worker" "$web" || true

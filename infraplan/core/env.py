@@ -56,8 +56,10 @@ def integer(
         number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
-    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}, not {number}.")
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {number}.")
     return number
 
 
