@@ -29,4 +29,5 @@ copy("node_modules/maplibre-gl/dist/maplibre-gl-csp-worker.js.map", "vendor/mapl
 copy("node_modules/maplibre-gl/dist/maplibre-gl.css", "vendor/maplibre-gl/maplibre-gl.css");
 copy("node_modules/maplibre-gl/LICENSE.txt", "vendor/maplibre-gl/LICENSE.txt");
 copy("src/js", "js");
+copy("src/images", "images");
 console.log("front-end assets built into build/");

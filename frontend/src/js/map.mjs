@@ -4,7 +4,8 @@
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const container = document.getElementById("map");
 
-maplibregl.setWorkerUrl(config.worker_url);
+// The CSP build's worker is a static file of ours (worker-src 'self'); its hashed URL is on the page.
+maplibregl.setWorkerUrl(container.dataset.workerUrl);
 
 const accent = config.accent;
 const style = {
@@ -16,7 +17,8 @@ const style = {
 for (const layer of config.layers) {
   style.sources[layer.slug] = {
     type: "vector",
-    tiles: [new URL(layer.tiles, window.location.origin).href],
+    // Joined as text: the URL constructor would percent-encode the {z}/{x}/{y} placeholders.
+    tiles: [`${window.location.origin}${layer.tiles}`],
     minzoom: 0,
     maxzoom: 16,
     attribution: layer.attribution,

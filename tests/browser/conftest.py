@@ -1,0 +1,176 @@
+"""Browser tests: Debian's headless Chromium (never a downloaded browser) against the live server.
+
+Every page a test opens is watched for Content-Security-Policy violations, JavaScript errors and
+failed requests, and can be checked with axe-core for WCAG 2.2 A/AA failures.
+"""
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Page,
+    Response,
+    sync_playwright,
+)
+
+from infraplan.core.testing.personas import PASSWORD
+
+# Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls from a
+# thread with a running loop unless told that the code really is synchronous (it is).
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--enable-unsafe-swiftshader",  # WebGL in software, so MapLibre renders without a GPU
+]
+AXE_SOURCE = (ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js").read_text()
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture(scope="session")
+def live_server(live_server):
+    """pytest-django's live server, answering static files the way production does (WhiteNoise).
+
+    Its own static handler looks files up with the staticfiles finders, which know the source
+    names (js/map.mjs) but not the hashed names the manifest storage puts in pages
+    (js/map.0d99….mjs), so every script and stylesheet would be a 404. A plain WSGIHandler runs
+    the project's middleware, WhiteNoise included, which serves STATIC_ROOT (run collectstatic).
+    """
+    manifest = ROOT / "staticfiles" / "staticfiles.json"
+    if not manifest.exists():
+        pytest.fail(
+            f"{manifest} is missing: run `infraplan collectstatic` first (scripts/test.sh does)"
+        )
+    live_server.thread.httpd.set_app(WSGIHandler())
+    return live_server
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def context(browser, live_server) -> Iterator[BrowserContext]:
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@dataclass
+class PageWatch:
+    """What went wrong on a page: console errors (CSP violations among them), uncaught
+    exceptions and failed requests."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+
+    def on_console(self, page: Page, message: ConsoleMessage) -> None:
+        if message.type != "error":
+            return
+        source = message.location.get("url") or page.url
+        self.console_errors.append(f"{message.text} [{source}]")
+
+    def on_response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.failed_requests.append(
+                f"{response.status} {response.request.method} {response.url}"
+            )
+
+    @property
+    def csp_violations(self) -> list[str]:
+        return [message for message in self.console_errors if "Content Security Policy" in message]
+
+    def assert_clean(self) -> None:
+        assert not self.csp_violations, "CSP violations:\n" + "\n".join(self.csp_violations)
+        assert not self.page_errors, "JavaScript errors:\n" + "\n".join(self.page_errors)
+        assert not self.console_errors, "Console errors:\n" + "\n".join(self.console_errors)
+        assert not self.failed_requests, "Failed requests:\n" + "\n".join(self.failed_requests)
+
+    def attach(self, page: Page) -> Page:
+        page.on("console", lambda message: self.on_console(page, message))
+        page.on("pageerror", lambda error: self.page_errors.append(f"{error} ({page.url})"))
+        page.on("requestfailed", lambda request: self.failed_requests.append(
+            f"{request.failure} {request.method} {request.url}"
+        ))  # fmt: skip
+        page.on("response", self.on_response)
+        return page
+
+
+@pytest.fixture
+def page_watch() -> PageWatch:
+    return PageWatch()
+
+
+@pytest.fixture
+def page(context, page_watch) -> Iterator[Page]:
+    """A page in a fresh context; whatever went wrong on it fails the test at the end."""
+    page = page_watch.attach(context.new_page())
+    yield page
+    page_watch.assert_clean()
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """Run axe-core on the page as it is now, for the WCAG 2.2 A and AA rules.
+
+    axe is evaluated through DevTools rather than added as a <script>: the page's CSP allows
+    only scripts from our origin or with the page's nonce, and DevTools evaluation is exempt.
+    """
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE_SOURCE)
+    result = page.evaluate(
+        "options => axe.run(document, options)",
+        {"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
+    )
+    return result["violations"]
+
+
+def describe_violations(violations: list[dict]) -> str:
+    lines = []
+    for violation in violations:
+        lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']}")
+        lines.append(f"  {violation['helpUrl']}")
+        for node in violation["nodes"]:
+            lines.append(f"  - {json.dumps(node['target'])}: {node['html'][:200]}")
+            lines.extend(f"      {line}" for line in node["failureSummary"].splitlines())
+    return "\n".join(lines)
+
+
+def assert_accessible(page: Page) -> None:
+    violations = axe_violations(page)
+    assert not violations, f"axe found WCAG failures on {page.url}:\n" + describe_violations(
+        violations
+    )
+
+
+def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the real form, as a person would."""
+    page.goto("/accounts/login/")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    assert page.get_by_role("button", name="Sign out").is_visible()
