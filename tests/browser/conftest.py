@@ -100,6 +100,13 @@ class PageWatch:
                 f"{response.status} {response.request.method} {response.url}"
             )
 
+    def on_request_failed(self, request) -> None:
+        # A request still in flight when the test moves the page on is cancelled by the browser
+        # (net::ERR_ABORTED): that is the test's doing, not a failure of the site.
+        if request.failure == "net::ERR_ABORTED":
+            return
+        self.failed_requests.append(f"{request.failure} {request.method} {request.url}")
+
     @property
     def csp_violations(self) -> list[str]:
         return [message for message in self.console_errors if "Content Security Policy" in message]
@@ -113,9 +120,7 @@ class PageWatch:
     def attach(self, page: Page) -> Page:
         page.on("console", lambda message: self.on_console(page, message))
         page.on("pageerror", lambda error: self.page_errors.append(f"{error} ({page.url})"))
-        page.on("requestfailed", lambda request: self.failed_requests.append(
-            f"{request.failure} {request.method} {request.url}"
-        ))  # fmt: skip
+        page.on("requestfailed", self.on_request_failed)
         page.on("response", self.on_response)
         return page
 
