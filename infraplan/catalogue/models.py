@@ -93,6 +93,28 @@ class Dataset(models.Model):
         help_text="List of {name, type, title} describing the features' properties.",
     )
     min_zoom = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(22)])
+    keywords = models.JSONField(default=list, blank=True, help_text="Free-text keywords.")
+    temporal_start = models.DateField(
+        null=True, blank=True, help_text="Start of the period the data describe."
+    )
+    temporal_end = models.DateField(
+        null=True, blank=True, help_text="End of the period the data describe."
+    )
+    reference_date = models.DateField(
+        null=True, blank=True, help_text="When the source was published or last revised."
+    )
+    source_format = models.CharField(
+        max_length=40, blank=True, help_text="The source's format, e.g. GeoJSON or CSV."
+    )
+    style = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How the map draws it: see infraplan.catalogue.styles (simple, categorised, "
+        "graduated).",
+    )
+    label_field = models.CharField(
+        max_length=80, blank=True, help_text="The property the map uses as a label, if any."
+    )
     source_key = models.CharField(
         max_length=40,
         default="store",
@@ -186,6 +208,15 @@ class Feature(models.Model):
         expression=Transform("geom", 3857),
         output_field=gis_models.GeometryField(srid=3857, null=True),
         db_persist=True,
+    )
+    district = models.CharField(
+        max_length=9,
+        blank=True,
+        db_index=True,
+        help_text="GSS code of the district it lies in: the source's own code, else by geometry.",
+    )
+    ward = models.CharField(
+        max_length=9, blank=True, help_text="GSS code of the ward it lies in, by geometry."
     )
     valid_from = models.PositiveIntegerField(help_text="Version number that introduced this row.")
     valid_to = models.PositiveIntegerField(

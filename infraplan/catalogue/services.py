@@ -35,6 +35,8 @@ class FeatureRow:
     reference: str
     properties: dict[str, Any]
     geometry: Any  # GEOSGeometry with srid 27700, or None for a non-spatial dataset
+    district: str = ""  # GSS codes of where it lies, when known
+    ward: str = ""
 
 
 def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -> Dataset:
@@ -99,6 +101,8 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
                 reference=row.reference,
                 properties=row.properties,
                 geom=row.geometry,
+                district=row.district,
+                ward=row.ward,
                 valid_from=version.number,
             )
         )
@@ -117,7 +121,7 @@ _CLOSE_REPLACED = """
         SELECT 1 FROM {feature} d
         WHERE d.dataset_id = c.dataset_id AND d.valid_from = %(new)s
           AND d.organisation_id = c.organisation_id AND d.reference = c.reference
-          AND d.properties = c.properties
+          AND d.properties = c.properties AND d.district = c.district AND d.ward = c.ward
           AND ST_AsEWKB(d.geom) IS NOT DISTINCT FROM ST_AsEWKB(c.geom))
 """
 _DROP_UNCHANGED = """
@@ -224,8 +228,9 @@ def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> Dat
             cursor.execute(
                 f"""
                 INSERT INTO {feature} (dataset_id, organisation_id, reference, properties, geom,
-                                       valid_from)
-                SELECT dataset_id, organisation_id, reference, properties, geom, %(new)s
+                                       district, ward, valid_from)
+                SELECT dataset_id, organisation_id, reference, properties, geom, district, ward,
+                       %(new)s
                 FROM {feature}
                 WHERE dataset_id = %(dataset)s AND valid_from <= %(to)s
                   AND (valid_to IS NULL OR valid_to > %(to)s)
