@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "infraplan.catalogue",
     "infraplan.maps",
     "infraplan.insights",
+    "infraplan.places",
 ]
 
 MIDDLEWARE = [
@@ -154,9 +155,10 @@ SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF, CSP.NONCE],
     "style-src": [CSP.SELF],
-    "img-src": [CSP.SELF, "data:", "blob:"],
+    # The authority's basemap, if its profile names one, is fetched by the map from its origin.
+    "img-src": [CSP.SELF, "data:", "blob:", *AUTHORITY_PROFILE.map.basemap_origins],
     "font-src": [CSP.SELF],
-    "connect-src": [CSP.SELF],
+    "connect-src": [CSP.SELF, *AUTHORITY_PROFILE.map.basemap_origins],
     "worker-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],

@@ -18,6 +18,8 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("", include("infraplan.maps.urls")),
+    path("", include("infraplan.catalogue.urls")),
+    path("", include("infraplan.places.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -15,6 +15,7 @@ from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.store import current_features
 from infraplan.catalogue.tasks import demo_load_task
 from infraplan.core.queue import defer_once
+from infraplan.places.models import Postcode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 INFRAPLAN = str(Path(sys.executable).parent / "infraplan")
@@ -47,10 +48,12 @@ def worker(tmp_path):
 
 def test_demo_load_runs_through_the_queue(worker, capsys):
     call_command("load_demo", wait=True, timeout=120)
-    assert "succeeded" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "Demo load job" in output and "Postcode load job" in output
     districts = Dataset.objects.get(slug="districts")
     assert current_features(districts).count() == 13
     assert districts.current_version.number == 1
+    assert Postcode.objects.count() == 71_839
     # A second load changes nothing.
     call_command("load_demo", wait=True, timeout=120)
     assert districts.versions.count() == 1

@@ -15,6 +15,7 @@ PERSONAS = [
 ]  # fmt: skip
 SIGNED_IN = [name for name in PERSONAS if name != "anonymous"]
 ORGANISATION_A = ["viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin"]
+MANAGERS_A = dict.fromkeys(["data_manager_a", "admin_a", "platform_admin"], 200)
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -50,6 +51,63 @@ CASES: dict[str, list[Case]] = {
             note="restricted to organisation A: outsiders cannot tell it exists",
         ),
         Case(everyone(404), kwargs={"slug": "no-such-dataset", "z": 0, "x": 0, "y": 0}),
+    ],
+    "map-features": [Case(everyone(200), note="the authority's boundaries in its whole extent")],
+    "map-png": [Case(everyone(200), note="the authority's boundaries in its whole extent")],
+    "map-labels": [
+        Case(everyone(200), kwargs={"slug": "districts"}),
+        Case(
+            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
+            kwargs={"slug": "a-only-sites"},
+            note="restricted to organisation A: outsiders cannot tell it exists",
+        ),
+        Case(everyone(404), kwargs={"slug": "no-such-dataset"}),
+    ],
+    "map-feature": [
+        Case(
+            everyone(404),
+            kwargs={"slug": "a-only-sites", "feature_id": 0},
+            note="no feature 0; who sees real features (ids differ per run) is proved in "
+            "infraplan/maps/tests/test_features.py",
+        ),
+        Case(everyone(404), kwargs={"slug": "no-such-dataset", "feature_id": 1}),
+    ],
+    "dataset-list": [Case(everyone(200))],
+    "dataset-detail": [
+        Case(everyone(200), kwargs={"slug": "districts"}),
+        Case(
+            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
+            kwargs={"slug": "a-only-sites"},
+            note="restricted to organisation A: outsiders cannot tell it exists",
+        ),
+        Case(everyone(404), kwargs={"slug": "no-such-dataset"}),
+    ],
+    "dataset-style": [
+        Case(
+            {**everyone(404), "anonymous": 302, "platform_admin": 200},
+            kwargs={"slug": "districts"},
+            note="managers of the owner only (districts belongs to none of the personas' "
+            "organisations); anonymous visitors are sent to sign in whatever the slug",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            note="organisation A's data managers and admins; viewers and outsiders get 404",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            method="post",
+            note="an empty POST: managers get the form back with its errors; others 404",
+        ),
+        Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset"}),
+    ],
+    "search": [
+        Case(
+            everyone(200),
+            note="the form for everyone; what a search finds obeys the gate "
+            "(infraplan/places/tests/test_search.py)",
+        ),
     ],
 }
 

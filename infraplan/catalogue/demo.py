@@ -1,29 +1,55 @@
-"""The demo data: real open data for the configured area, described by data/demo.toml."""
+"""The demo data: real open data for the configured area, described by data/demo.toml.
 
+Datasets load in the manifest's order; the boundary datasets named under ``[placement]`` come
+first, so every later spatial dataset's features are placed in their districts and wards.
+"""
+
+import datetime
 import tomllib
 from pathlib import Path
 from typing import Literal
 
 from django.conf import settings
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infraplan.accounts.models import Organisation
 from infraplan.accounts.services import organisations_sync_from_profile
 
-from .loading import LoadOptions, dataset_load_file
+from .loading import Join, LoadOptions, Placement, PointColumns, dataset_load_file
 from .models import AccessLevel, DatasetVersion, GeometryType, Theme, UpdateFrequency
 from .services import dataset_save
+from .styles import StyleError, style_parse
 
 
-class FieldSpec(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class FieldSpec(_Strict):
     name: str
     type: Literal["string", "integer", "number", "boolean", "date"]
     title: str
 
 
-class DemoDataset(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PointsSpec(_Strict):
+    x: str
+    y: str
+    crs: str = "EPSG:4326"
+
+
+class JoinSpec(_Strict):
+    file: str
+    key: str
+    on: str
+    fields: dict[str, str] = Field(min_length=1)
+
+
+class PlacementSpec(_Strict):
+    districts: str
+    wards: str
+
+
+class DemoDataset(_Strict):
     slug: str = Field(pattern=r"^[a-z0-9-]+$")
     title: str
     abstract: str
@@ -36,26 +62,79 @@ class DemoDataset(BaseModel):
     update_frequency: UpdateFrequency
     geometry_type: GeometryType
     min_zoom: int = Field(ge=0, le=22)
+    keywords: list[str] = Field(default_factory=list)
+    temporal_start: datetime.date | None = None
+    temporal_end: datetime.date | None = None
+    reference_date: datetime.date | None = None
+    source_format: str = ""
+    style: dict = Field(default_factory=dict)
+    label_field: str = ""
     file: str
-    reference_field: str
+    reference_field: str = ""
+    reference_template: str = ""
+    reference_fallback: str = ""
     fields: list[FieldSpec]
     value_fixes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    missing_geometry: Literal["fail", "report"] = "fail"
+    points: PointsSpec | None = None
+    join: JoinSpec | None = None
+    district_field: str = ""
+    place: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "DemoDataset":
+        if bool(self.reference_field) == bool(self.reference_template):
+            raise ValueError("give exactly one of reference_field and reference_template")
+        names = [spec.name for spec in self.fields]
+        try:
+            style_parse(self.style, fields=names)
+        except StyleError as error:
+            raise ValueError(f"style: {error}") from None
+        for name in (self.label_field, self.district_field):
+            if name and name not in names:
+                raise ValueError(f"{name!r} is not one of the fields ({', '.join(names)})")
+        return self
 
 
 METADATA_FIELDS = {
     "title", "abstract", "theme", "access_level", "licence", "attribution", "lineage",
-    "update_frequency", "geometry_type", "min_zoom",
+    "update_frequency", "geometry_type", "min_zoom", "keywords", "temporal_start", "temporal_end",
+    "reference_date", "source_format", "style", "label_field",
 }  # fmt: skip
 
 
-class DemoManifest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DemoManifest(_Strict):
+    placement: PlacementSpec | None = None
+    postcodes: str | None = Field(
+        default=None, description="The postcode directory for search, relative to the manifest."
+    )
     datasets: list[DemoDataset]
 
 
 def demo_manifest(path: Path | None = None) -> DemoManifest:
     path = path or settings.DEMO_DATA_DIR / "demo.toml"
     return DemoManifest.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+
+
+def load_options(
+    spec: DemoDataset, *, folder: Path, placement: PlacementSpec | None
+) -> LoadOptions:
+    """The loader's options for one manifest entry (paths relative to the manifest's folder)."""
+    join = spec.join
+    place = placement is not None and spec.place and spec.geometry_type != GeometryType.NONE
+    return LoadOptions(
+        reference_field=spec.reference_field,
+        reference_template=spec.reference_template,
+        reference_fallback=spec.reference_fallback,
+        value_fixes=spec.value_fixes,
+        missing_geometry=spec.missing_geometry,
+        points=PointColumns(**spec.points.model_dump()) if spec.points else None,
+        field_types={field.name: field.type for field in spec.fields},
+        join=Join(folder / join.file, join.key, join.on, join.fields) if join else None,
+        placement=Placement(placement.districts, placement.wards, spec.district_field)
+        if place
+        else None,
+    )
 
 
 def demo_load(
@@ -65,23 +144,33 @@ def demo_load(
     new version."""
     organisations_sync_from_profile(actor=None)
     manifest_path = manifest_path or settings.DEMO_DATA_DIR / "demo.toml"
+    manifest = demo_manifest(manifest_path)
     versions = []
-    for spec in demo_manifest(manifest_path).datasets:
+    for spec in manifest.datasets:
         if only is not None and spec.slug not in only:
             continue
+        metadata = spec.model_dump(include=METADATA_FIELDS)
         dataset = dataset_save(
             actor=None,
             slug=spec.slug,
             owner=Organisation.objects.get(slug=spec.owner),
             field_schema=[field.model_dump() for field in spec.fields],
-            **spec.model_dump(include=METADATA_FIELDS, mode="json"),
+            **{
+                **metadata,
+                "theme": spec.theme.value,
+                "access_level": spec.access_level.value,
+                "update_frequency": spec.update_frequency.value,
+                "geometry_type": spec.geometry_type.value,
+            },
         )
         versions.append(
             dataset_load_file(
                 actor=None,
                 dataset=dataset,
                 path=manifest_path.parent / spec.file,
-                options=LoadOptions(spec.reference_field, spec.value_fixes),
+                options=load_options(
+                    spec, folder=manifest_path.parent, placement=manifest.placement
+                ),
             )
         )
     return versions

@@ -5,10 +5,13 @@ with its row number, field and reason, and a file with problems never replaces t
 version (the failed draft and its report are kept for the dataset's history).
 """
 
+import csv
 import hashlib
 import json
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 import numpy as np
@@ -21,6 +24,7 @@ from pyproj import CRS, Transformer
 from infraplan.accounts.models import Organisation
 
 from .models import Dataset, DatasetVersion, GeometryType
+from .placement import features_place
 from .services import FeatureRow, version_add_features, version_fail, version_publish, version_start
 
 BNG = CRS.from_epsg(27700)
@@ -57,22 +61,84 @@ class LoadError(Exception):
 
 
 @dataclass(frozen=True)
+class PointColumns:
+    """Point geometry built from two columns of a table (CSV), in the named CRS."""
+
+    x: str
+    y: str
+    crs: str = "EPSG:4326"
+
+
+@dataclass(frozen=True)
+class Join:
+    """Columns of a second table (CSV) added to each feature, matched by a key.
+
+    Every feature must find its row: a feature without one is a problem naming the feature.
+    """
+
+    path: Path
+    key: str  # the column of the joined table
+    on: str  # the feature's property it must equal
+    fields: dict[str, str]  # joined column -> property name
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where to place features: the boundary datasets (by slug) and the source's own code."""
+
+    districts: str
+    wards: str
+    district_field: str = ""
+
+
+MISSING_GEOMETRY = ("fail", "report")
+
+
+@dataclass(frozen=True)
 class LoadOptions:
-    reference_field: str
+    """How to read a file into a dataset.
+
+    The reference is ``reference_field``'s value, or ``reference_template`` formatted with the
+    row's properties (``{row}`` is the 1-based row number); ``reference_fallback`` is used where
+    a field the template names is empty. ``missing_geometry = "report"`` skips rows without
+    geometry and lists them in the version's report instead of failing the load.
+    ``field_types`` converts values to their declared types (integer, number, boolean, date).
+    """
+
+    reference_field: str = ""
     value_fixes: dict[str, dict[str, str]] = field(default_factory=dict)
+    reference_template: str = ""
+    reference_fallback: str = ""
+    missing_geometry: str = "fail"
+    points: PointColumns | None = None
+    field_types: dict[str, str] = field(default_factory=dict)
+    join: Join | None = None
+    placement: Placement | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.reference_field) == bool(self.reference_template):
+            raise ValueError("give exactly one of reference_field and reference_template")
+        if self.missing_geometry not in MISSING_GEOMETRY:
+            raise ValueError(f"missing_geometry must be one of {', '.join(MISSING_GEOMETRY)}")
 
     def fingerprint(self) -> str:
-        return json.dumps(
-            {"reference_field": self.reference_field, "value_fixes": self.value_fixes},
-            sort_keys=True,
-        )
+        """The options in effect, for the checksum (defaults left out, so adding an option
+        does not change the checksum of loads that do not use it)."""
+        defaults = LoadOptions(reference_field="-")
+        options = {
+            name: value
+            for name, value in asdict(self).items()
+            if name in ("reference_field", "value_fixes") or value != getattr(defaults, name)
+        }
+        return json.dumps(options, sort_keys=True, default=str)
 
 
 def file_checksum(path: Path, options: LoadOptions) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
+    for source in [path] + ([options.join.path] if options.join else []):
+        with source.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
     digest.update(options.fingerprint().encode())
     return digest.hexdigest()
 
@@ -101,9 +167,124 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+_TRUE = {"true", "yes", "1", "y", "t"}
+_FALSE = {"false", "no", "0", "n", "f"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _typed(value: Any, kind: str) -> Any:
+    """``value`` as ``kind``; raises ValueError saying why it cannot be."""
+    if kind == "string" or value is None:
+        return value
+    if value == "":
+        return None
+    if kind == "integer":
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(f"{value!r} is not a whole number")
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a whole number") from None
+    if kind == "number":
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number") from None
+        if not np.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise ValueError(f"{value!r} is not true or false")
+    if kind == "date":
+        match = _ISO_DATE.match(str(value))
+        if match is None:
+            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+        return match.group(0)
+    raise ValueError(f"unknown field type {kind!r}")
+
+
+def _template_fields(template: str) -> list[str]:
+    return [name for _, name, _, _ in Formatter().parse(template) if name]
+
+
+def _reference(properties: dict[str, Any], number: int, options: LoadOptions) -> Any:
+    if options.reference_field:
+        return properties.get(options.reference_field)
+    values = {name: "" if value is None else str(value) for name, value in properties.items()}
+    values["row"] = str(number)
+    template = options.reference_template
+    if options.reference_fallback and any(
+        not values.get(name) for name in _template_fields(template)
+    ):
+        template = options.reference_fallback
+    return template.format_map(values)
+
+
+def _join_table(options: LoadOptions, dataset: str) -> dict[str, dict[str, str]]:
+    join = options.join
+    if join is None:
+        return {}
+    with join.path.open(encoding="utf-8-sig", newline="") as stream:
+        reader = csv.DictReader(stream)
+        missing = [
+            name for name in [join.key, *join.fields] if name not in (reader.fieldnames or [])
+        ]
+        if missing:
+            raise LoadError(
+                dataset,
+                message=f"{join.path.name} has no column {', '.join(map(repr, missing))} to join",
+            )
+        return {row[join.key]: row for row in reader}
+
+
+def _geometries(
+    meta: dict[str, Any], wkb: Any, field_data: Any, names: list[str], options: LoadOptions,
+    path: Path, dataset: str, problems: list[RowProblem],
+) -> tuple[np.ndarray, set[int]]:  # fmt: skip
+    """The rows' geometries in EPSG:27700 (None where missing), and the indexes of rows whose
+    coordinates cannot be read (each already a problem)."""
+    if options.points is None:
+        if wkb is None or meta.get("crs") is None:
+            raise LoadError(dataset, message=f"{path.name} has no geometry or no coordinate system")
+        return _to_bng(shapely.from_wkb(wkb), CRS.from_user_input(meta["crs"])), set()
+    columns = options.points
+    absent = [name for name in (columns.x, columns.y) if name not in names]
+    if absent:
+        raise LoadError(
+            dataset, message=f"{path.name} has no coordinate column {', '.join(map(repr, absent))}"
+        )
+    xs, ys = field_data[names.index(columns.x)], field_data[names.index(columns.y)]
+    points = np.full(len(xs), None, dtype=object)
+    unreadable = set()
+    for index, (x, y) in enumerate(zip(xs, ys, strict=True)):
+        if x in (None, "") or y in (None, ""):
+            continue
+        try:
+            points[index] = shapely.Point(float(x), float(y))
+        except ValueError:
+            unreadable.add(index)
+            problems.append(
+                RowProblem(index + 1, f"{columns.x}/{columns.y}", f"({x!r}, {y!r}) is not a coordinate pair")
+            )  # fmt: skip
+    return _to_bng(points, CRS.from_user_input(columns.crs)), unreadable
+
+
+@dataclass
+class FileRows:
+    """What a file holds: the features, and the rows skipped (with reference and reason)."""
+
+    rows: list[FeatureRow]
+    skipped: list[dict[str, Any]]
+
+
 def read_rows(
     path: Path, *, dataset: Dataset, organisation: Organisation, options: LoadOptions
-) -> list[FeatureRow]:
+) -> FileRows:
     """Read and check the whole file; raise LoadError listing every problem."""
     try:
         meta, _fids, wkb, field_data = pyogrio.raw.read(path)
@@ -112,22 +293,28 @@ def read_rows(
             dataset.slug, message=f"{path.name} cannot be read as a vector file: {error}"
         ) from None
     names = list(meta["fields"])
-    if options.reference_field not in names:
+    needed = (
+        [options.reference_field]
+        if options.reference_field
+        else _template_fields(options.reference_template + options.reference_fallback)
+    )
+    absent = [name for name in needed if name != "row" and name not in names]
+    if absent:
         raise LoadError(
             dataset.slug,
-            message=f"{path.name} has no field {options.reference_field!r} to use as the "
+            message=f"{path.name} has no field {', '.join(map(repr, absent))} to use as the "
             f"reference (its fields are: {', '.join(names)})",
         )
-    spatial = dataset.geometry_type != GeometryType.NONE
-    if spatial and (wkb is None or meta.get("crs") is None):
-        raise LoadError(
-            dataset.slug, message=f"{path.name} has no geometry or no coordinate system"
-        )
-    geometries = shapely.from_wkb(wkb) if spatial else None
-    if spatial:
-        geometries = _to_bng(geometries, CRS.from_user_input(meta["crs"]))
+    joined = _join_table(options, dataset.slug)
     problems: list[RowProblem] = []
+    spatial = dataset.geometry_type != GeometryType.NONE
+    geometries, unreadable = (
+        _geometries(meta, wkb, field_data, names, options, path, dataset.slug, problems)
+        if spatial
+        else (None, set())
+    )
     rows: list[FeatureRow] = []
+    skipped: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for index in range(len(field_data[0]) if field_data else 0):
         number = index + 1
@@ -135,23 +322,47 @@ def read_rows(
         for name, fixes in options.value_fixes.items():
             if properties.get(name) in fixes:
                 properties[name] = fixes[properties[name]]
-        reference = properties.get(options.reference_field)
+        if options.join is not None:
+            key = properties.get(options.join.on)
+            match = joined.get("" if key is None else str(key))
+            if match is None:
+                problems.append(
+                    RowProblem(number, options.join.on,
+                               f"{key!r} has no row in {options.join.path.name}")
+                )  # fmt: skip
+                continue
+            for column, name in options.join.fields.items():
+                properties[name] = match[column]
+        for name, kind in options.field_types.items():
+            try:
+                properties[name] = _typed(properties.get(name), kind)
+            except ValueError as error:
+                problems.append(RowProblem(number, name, str(error)))
+        reference = _reference(properties, number, options)
         if reference in (None, ""):
-            problems.append(RowProblem(number, options.reference_field, "the reference is empty"))
+            field_name = options.reference_field or "reference"
+            problems.append(RowProblem(number, field_name, "the reference is empty"))
             continue
         reference = str(reference)
         if reference in seen:
             problems.append(
-                RowProblem(number, options.reference_field,
+                RowProblem(number, options.reference_field or "reference",
                            f"reference {reference!r} is also on row {seen[reference]}")
             )  # fmt: skip
             continue
         seen[reference] = number
         geometry = None
+        if index in unreadable:
+            continue
         if spatial:
             shape = geometries[index]
             if shape is None or shape.is_empty:
-                problems.append(RowProblem(number, "geometry", "the geometry is missing or empty"))
+                if options.missing_geometry == "report":
+                    skipped.append({"row": number, "reference": reference, "reason": "no geometry"})
+                else:
+                    problems.append(
+                        RowProblem(number, "geometry", "the geometry is missing or empty")
+                    )
                 continue
             if shape.geom_type not in _SHAPELY_TYPES[GeometryType(dataset.geometry_type)]:
                 problems.append(
@@ -167,10 +378,10 @@ def read_rows(
             geometry = GEOSGeometry(memoryview(shapely.to_wkb(shape)), srid=27700)
         rows.append(FeatureRow(organisation, reference, properties, geometry))
     if problems:
-        raise LoadError(dataset.slug, problems=problems)
+        raise LoadError(dataset.slug, problems=sorted(problems, key=lambda p: p.row))
     if not rows:
         raise LoadError(dataset.slug, message=f"{path.name} holds no features")
-    return rows
+    return FileRows(rows, skipped)
 
 
 def dataset_load_file(
@@ -195,10 +406,23 @@ def dataset_load_file(
         actor=actor, dataset=dataset, source=path.name, source_checksum=checksum
     )
     try:
-        rows = read_rows(path, dataset=dataset, organisation=organisation or dataset.owner,
+        read = read_rows(path, dataset=dataset, organisation=organisation or dataset.owner,
                          options=options)  # fmt: skip
         with transaction.atomic():
-            version_add_features(version=version, rows=rows)
+            version_add_features(version=version, rows=read.rows)
+            report: dict[str, Any] = {}
+            if read.skipped:
+                report["skipped"] = read.skipped
+            if options.placement is not None:
+                report["placement"] = features_place(
+                    version=version,
+                    districts=options.placement.districts,
+                    wards=options.placement.wards,
+                    district_field=options.placement.district_field,
+                )
+            if report:
+                version.report = {**version.report, **report}
+                version.save(update_fields=["report"])
             return version_publish(actor=actor, version=version)
     except LoadError as error:
         version_fail(

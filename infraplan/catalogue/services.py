@@ -24,6 +24,8 @@ from .store import live_at
 DATASET_FIELDS = [
     "slug", "title", "abstract", "theme", "access_level", "licence", "attribution", "lineage",
     "update_frequency", "geometry_type", "field_schema", "min_zoom", "source_key", "owner_id",
+    "style", "label_field", "keywords", "temporal_start", "temporal_end", "reference_date",
+    "source_format",
 ]  # fmt: skip
 
 

@@ -7,7 +7,7 @@ APIs and comments serve them the same way, behind the same permission check on t
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +20,8 @@ class FeatureRecord:
     reference: str
     properties: dict[str, Any]
     geometry: GEOSGeometry | None  # EPSG:27700
+    district: str = ""  # GSS codes of where it lies, when known
+    ward: str = ""
 
 
 class FeatureSource(ABC):
@@ -28,10 +30,15 @@ class FeatureSource(ABC):
     key: ClassVar[str]
 
     @abstractmethod
-    def tile_rows(self, dataset: Any, zoom: int) -> tuple[str, dict[str, Any]]:
+    def tile_rows(
+        self, dataset: Any, zoom: int, fields: Collection[str]
+    ) -> tuple[str, dict[str, Any]]:
         """SQL and parameters selecting ``id``, ``reference``, ``properties`` (jsonb) and
         ``geom_3857`` of the dataset's current features that meet the EPSG:3857 box bound by the
-        caller as ``%(envelope)s``, with geometry generalised for ``zoom`` where the source can."""
+        caller as ``%(envelope)s``, with geometry generalised for ``zoom`` where the source can.
+
+        ``properties`` holds only the keys in ``fields`` (those the map needs to style and label
+        the features): tiles stay small, and everything else is fetched per feature on demand."""
 
     @abstractmethod
     def features(self, dataset: Any) -> Iterator[FeatureRecord]:
@@ -40,6 +47,18 @@ class FeatureSource(ABC):
     @abstractmethod
     def version_tag(self, dataset: Any) -> str:
         """Changes whenever the current features change: for cache keys and tile URLs."""
+
+    def feature(self, dataset: Any, feature_id: int) -> FeatureRecord | None:
+        """One current feature by the id its tiles carry, or None. This default reads the
+        stream; a source with an index should answer directly."""
+        return next((record for record in self.features(dataset) if record.id == feature_id), None)
+
+    def features_within(self, dataset: Any, box: GEOSGeometry) -> Iterator[FeatureRecord]:
+        """The current features meeting ``box`` (EPSG:27700), in reference order. This default
+        filters the stream; a source with a spatial index should answer directly."""
+        for record in self.features(dataset):
+            if record.geometry is not None and record.geometry.intersects(box):
+                yield record
 
 
 _REGISTRY: dict[str, FeatureSource] = {}

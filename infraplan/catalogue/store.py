@@ -1,8 +1,9 @@
 """The generic feature store as a FeatureSource (key ``store``)."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
+from django.contrib.gis.geos import GEOSGeometry
 from django.db.models import Q
 
 from .models import Dataset, Feature, FeatureGeneralisation
@@ -34,12 +35,21 @@ def current_features(dataset: Dataset):
 class StoreFeatureSource(FeatureSource):
     key = "store"
 
-    def tile_rows(self, dataset: Dataset, zoom: int) -> tuple[str, dict[str, Any]]:
+    def tile_rows(
+        self, dataset: Dataset, zoom: int, fields: Collection[str]
+    ) -> tuple[str, dict[str, Any]]:
         version = dataset.current_version
         feature = Feature._meta.db_table
         generalisation = FeatureGeneralisation._meta.db_table
+        # Only the keys asked for, each bound as a parameter; a key a feature lacks is left out.
+        names = sorted(fields)
+        pairs = ", ".join(
+            f"%(field_{i})s::text, f.properties -> %(field_{i})s::text" for i in range(len(names))
+        )
+        properties = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
         sql = f"""
-            SELECT f.id, f.reference, f.properties, COALESCE(g.geom_3857, f.geom_3857) AS geom_3857
+            SELECT f.id, f.reference, {properties} AS properties,
+                   COALESCE(g.geom_3857, f.geom_3857) AS geom_3857
             FROM {feature} f
             LEFT JOIN {generalisation} g ON g.feature_id = f.id AND g.zoom = %(generalised_zoom)s
             WHERE f.dataset_id = %(dataset_id)s
@@ -50,16 +60,29 @@ class StoreFeatureSource(FeatureSource):
             "dataset_id": dataset.pk,
             "version": version.number if version else 0,
             "generalised_zoom": min(zoom, CLEANED_ZOOM),
+            **{f"field_{i}": name for i, name in enumerate(names)},
         }
 
     def features(self, dataset: Dataset) -> Iterator[FeatureRecord]:
-        rows = current_features(dataset).order_by("reference", "organisation_id")
+        yield from self._records(current_features(dataset))
+
+    def feature(self, dataset: Dataset, feature_id: int) -> FeatureRecord | None:
+        return next(self._records(current_features(dataset).filter(pk=feature_id)), None)
+
+    def features_within(self, dataset: Dataset, box: GEOSGeometry) -> Iterator[FeatureRecord]:
+        yield from self._records(current_features(dataset).filter(geom__intersects=box))
+
+    @staticmethod
+    def _records(rows: Any) -> Iterator[FeatureRecord]:
+        rows = rows.order_by("reference", "organisation_id")
         for feature in rows.iterator(chunk_size=2000):
             yield FeatureRecord(
                 id=feature.pk,
                 reference=feature.reference,
                 properties=feature.properties,
                 geometry=feature.geom,
+                district=feature.district,
+                ward=feature.ward,
             )
 
     def version_tag(self, dataset: Dataset) -> str:

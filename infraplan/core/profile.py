@@ -97,8 +97,44 @@ class Organisation(_Strict):
         return domains
 
 
+class StyleBasemap(_Strict):
+    """A basemap drawn from a MapLibre style document (vector tiles, with its own glyphs)."""
+
+    style_url: str = Field(pattern=r"^https://[^/\s]+/\S*$")
+    attribution: str = Field(min_length=2)
+
+
+class RasterBasemap(_Strict):
+    """A basemap of XYZ raster tiles; the URL holds the {z}, {x} and {y} placeholders."""
+
+    raster_tiles: str = Field(pattern=r"^https://[^/\s]+/\S*$")
+    attribution: str = Field(min_length=2)
+    tile_size: Literal[256, 512] = 256
+
+    @field_validator("raster_tiles")
+    @classmethod
+    def _placeholders(cls, url: str) -> str:
+        missing = [name for name in ("{z}", "{x}", "{y}") if name not in url]
+        if missing:
+            raise ValueError(f"the tile URL needs the placeholders {', '.join(missing)}")
+        return url
+
+
 class MapSettings(_Strict):
     bounds: Annotated[list[float], Field(min_length=4, max_length=4)]
+    basemap: StyleBasemap | RasterBasemap | None = Field(
+        default=None,
+        description="Optional background map; without one the platform's own layers are the base.",
+    )
+
+    @property
+    def basemap_origins(self) -> list[str]:
+        """The origins the Content-Security-Policy must allow for the basemap (none or one)."""
+        if self.basemap is None:
+            return []
+        url = getattr(self.basemap, "style_url", None) or self.basemap.raster_tiles
+        scheme, rest = url.split("://", 1)
+        return [f"{scheme}://{rest.split('/', 1)[0]}"]
 
     @field_validator("bounds")
     @classmethod

@@ -4,10 +4,14 @@ Tiles are cut from the stored EPSG:3857 geometry with ST_TileEnvelope/ST_AsMVTGe
 valid at every zoom (an EPSG:27700 envelope would leave the grid's domain at zooms 0-2).
 """
 
+import hashlib
+
 from django.db import connection
 
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import source_for
+
+from .styling import tile_fields
 
 MAX_ZOOM = 22
 EXTENT = 4096
@@ -18,15 +22,26 @@ def tile_in_range(z: int, x: int, y: int) -> bool:
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
 
 
+def tile_version(dataset: Dataset) -> str:
+    """Changes whenever a tile's bytes may: a new version, or a style or label needing other
+    fields. Part of the map's tile URLs (``?v=``) and of each tile's ETag."""
+    fields = ",".join(sorted(tile_fields(dataset)))
+    digest = hashlib.blake2s(fields.encode(), digest_size=4).hexdigest()
+    return f"{source_for(dataset).version_tag(dataset)}-{digest}"
+
+
 def tile_render(*, dataset: Dataset, z: int, x: int, y: int) -> bytes:
     """The Mapbox Vector Tile of ``dataset`` at z/x/y (empty bytes if nothing is there).
 
     The layer is named after the dataset's slug; each feature carries its id, ``reference`` and
-    its properties.
+    only the properties its style and label need (the pop-up fetches the rest). Below the
+    dataset's minimum zoom the tile is empty: a dense layer is never cut into giant tiles.
     """
     if not tile_in_range(z, x, y):
         raise ValueError(f"tile {z}/{x}/{y} does not exist")
-    rows_sql, params = source_for(dataset).tile_rows(dataset, z)
+    if z < dataset.min_zoom:
+        return b""
+    rows_sql, params = source_for(dataset).tile_rows(dataset, z, tile_fields(dataset))
     sql = f"""
         WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS envelope),
         source AS ({rows_sql.replace("%(envelope)s", "(SELECT envelope FROM bounds)")}),

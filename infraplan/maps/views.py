@@ -1,49 +1,232 @@
+"""The map viewer, its tiles, labels and pop-ups, and its no-WebGL alternatives (a table of the
+features in a view and a PNG of it). Every view asks the one gate through the selectors."""
+
+import gzip
+import re
+
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import parse_etags, urlencode
 from django.views.decorators.http import require_GET
 
 from infraplan.audit.services import audit_record_read
-from infraplan.catalogue.access import Action
 from infraplan.catalogue.models import AccessLevel, Dataset
 
-from .selectors import layer_listings_for, map_layers_for
-from .tiles import tile_in_range, tile_render
+from .render import map_png, view_bbox
+from .selectors import (
+    BadRequest,
+    feature_detail,
+    features_in_view,
+    labels_in,
+    layer_groups,
+    map_layers_for,
+    parse_bbox,
+    parse_layers,
+    permitted_dataset,
+    requested_datasets,
+)
+from .tiles import tile_in_range, tile_render, tile_version
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+ROWS_PER_PAGE = 50
+FALLBACK_SIZE = (960, 640)
+
+
+def _cache_headers(response: HttpResponse, datasets: list[Dataset]) -> HttpResponse:
+    """Public data may be cached by anyone; anything restricted only by the browser, per user."""
+    if all(dataset.access_level == AccessLevel.PUBLIC for dataset in datasets):
+        response["Cache-Control"] = "public, max-age=300"
+    else:
+        response["Cache-Control"] = "private, max-age=300"
+        patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def _audit_reads(request: HttpRequest, datasets: list[Dataset], action: str) -> None:
+    for dataset in datasets:
+        if dataset.access_level != AccessLevel.PUBLIC:
+            audit_record_read(actor=request.user, action=action, target=dataset)
+
+
+def _view_from_query(request: HttpRequest) -> dict | None:
+    """The map view a URL names with ``center=lon,lat`` and ``zoom``; None if absent or unusable
+    (the map then opens on the authority's extent: a stale link still opens a map)."""
+    try:
+        lon, lat = (float(part) for part in request.GET["center"].split(","))
+        zoom = float(request.GET["zoom"])
+    except (KeyError, ValueError):
+        return None
+    if not (-180 <= lon <= 180 and -85 <= lat <= 85 and 0 <= zoom <= 22):
+        return None
+    return {"center": [lon, lat], "zoom": zoom}
+
+
+def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The WGS84 box a ``size`` map shows at ``view`` (the authority's extent without one)."""
+    if view is None:
+        return tuple(settings.AUTHORITY_PROFILE.map.bounds)
+    return view_bbox(view["center"], view["zoom"], *size)
 
 
 @require_GET
 def map_view(request: HttpRequest) -> HttpResponse:
-    layers = map_layers_for(request.user)
+    layers = map_layers_for(request.user, _query_layers(request))
+    view = _view_from_query(request)
+    visible = ",".join(layer.slug for layer in layers if layer.visible)
+    bbox = ",".join(f"{value:.5f}" for value in _view_bbox(view, FALLBACK_SIZE))
+    basemap = settings.AUTHORITY_PROFILE.map.basemap
     return render(
         request,
         "maps/map.html",
         {
             "map_config": {
                 "bounds": settings.AUTHORITY_PROFILE.map.bounds,
+                "view": view,
+                "feature": request.GET.get("feature", ""),
                 "layers": [layer.as_json() for layer in layers],
                 "accent": settings.AUTHORITY_PROFILE.branding.accent_colour,
+                "basemap": basemap.model_dump() if basemap else None,
             },
             "layers": layers,
-            "listings": layer_listings_for(request.user),
+            "groups": layer_groups(layers),
+            "fallback_png": "/map.png?"
+            + urlencode(
+                {
+                    "bbox": bbox,
+                    "layers": visible,
+                    "width": FALLBACK_SIZE[0],
+                    "height": FALLBACK_SIZE[1],
+                }
+            ),
+            "features_url": "/map/features/?" + urlencode({"bbox": bbox, "layers": visible}),
         },
     )
 
 
 @require_GET
 def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpResponse:
-    """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s."""
-    dataset = Dataset.objects.permitting(request.user, Action.VIEW).filter(slug=slug).first()
+    """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s.
+
+    Gzipped when the client accepts it. The ETag names the dataset's current version (and the
+    fields its tiles carry) and the tile, so a client that has the tile is answered 304 without
+    the tile being made again; a publish changes every ETag of the dataset.
+    """
+    dataset = permitted_dataset(request.user, slug)
     if dataset is None or not tile_in_range(z, x, y):
         raise Http404("No such tile.")
-    tile = tile_render(dataset=dataset, z=z, x=x, y=y)
-    if dataset.access_level != AccessLevel.PUBLIC:
-        audit_record_read(actor=request.user, action="dataset.read.tiles", target=dataset)
-    response = HttpResponse(tile, content_type=MVT_CONTENT_TYPE, status=200 if tile else 204)
-    if dataset.access_level == AccessLevel.PUBLIC:
-        response["Cache-Control"] = "public, max-age=300"
+    compress = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
+    etag = f'"{slug}-{tile_version(dataset)}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
+    _audit_reads(request, [dataset], "dataset.read.tiles")
+    if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
+    if etag in if_none_match or "*" in if_none_match:
+        response = HttpResponse(status=304)
     else:
-        response["Cache-Control"] = "private, max-age=300"
-        response["Vary"] = "Cookie"
+        tile = tile_render(dataset=dataset, z=z, x=x, y=y)
+        response = HttpResponse(tile, content_type=MVT_CONTENT_TYPE, status=200 if tile else 204)
+        if tile and compress:
+            response.content = gzip.compress(tile, compresslevel=6)
+            response["Content-Encoding"] = "gzip"
+    response["ETag"] = etag
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return _cache_headers(response, [dataset])
+
+
+@require_GET
+def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonResponse:
+    """One current feature for the map's pop-up: 404 if unknown, superseded or not permitted."""
+    dataset = permitted_dataset(request.user, slug)
+    detail = feature_detail(dataset, feature_id) if dataset else None
+    if detail is None:
+        raise Http404("No such feature.")
+    _audit_reads(request, [dataset], "dataset.read.feature")
+    return _cache_headers(JsonResponse(detail), [dataset])
+
+
+@require_GET
+def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
+    """Label texts and positions of a layer's features in ``bbox``, drawn by the map as HTML."""
+    dataset = permitted_dataset(request.user, slug)
+    if dataset is None:
+        raise Http404("No such layer.")
+    try:
+        bbox = parse_bbox(request.GET.get("bbox"))
+    except BadRequest as error:
+        return JsonResponse({"error": str(error)}, status=400)
+    _audit_reads(request, [dataset], "dataset.read.labels")
+    return _cache_headers(JsonResponse({"labels": labels_in(dataset, bbox)}), [dataset])
+
+
+def _query_layers(request: HttpRequest) -> list[str] | None:
+    """``layers`` as ``a,b`` (links) or repeated (the form's checkboxes)."""
+    values = request.GET.getlist("layers")
+    if not values and "layers" not in request.GET:
+        return None
+    return parse_layers(values)
+
+
+@require_GET
+def features_view(request: HttpRequest) -> HttpResponse:
+    """The features in a view, as a table: the map's alternative without WebGL or JavaScript."""
+    requested = _query_layers(request)
+    layers = map_layers_for(request.user, requested)
+    error = None
+    try:
+        bbox = parse_bbox(request.GET.get("bbox"))
+    except BadRequest as problem:
+        error, bbox = str(problem), tuple(settings.AUTHORITY_PROFILE.map.bounds)
+    datasets = requested_datasets(request.user, requested)
+    page = Paginator(list(features_in_view(datasets, bbox)), ROWS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    bbox_text = ",".join(f"{value:g}" for value in bbox)
+    slugs = ",".join(dataset.slug for dataset in datasets)
+    response = render(
+        request,
+        "maps/features.html",
+        {
+            "groups": layer_groups(layers),
+            "bbox": request.GET.get("bbox", bbox_text) if error else bbox_text,
+            "error": error,
+            "page": page,
+            "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+            "query": urlencode({"bbox": bbox_text, "layers": slugs}),
+            "png_url": "/map.png?" + urlencode({"bbox": bbox_text, "layers": slugs}),
+            "map_url": "/map/?" + urlencode({"layers": slugs}),
+        },
+        status=400 if error else 200,
+    )
+    _audit_reads(request, datasets, "dataset.read.view-table")
     return response
+
+
+def _size(request: HttpRequest, name: str, default: int) -> int:
+    value = request.GET.get(name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadRequest(f"{name}: {value!r} is not a whole number of pixels") from None
+
+
+@require_GET
+def png_view(request: HttpRequest) -> HttpResponse:
+    """A PNG of the view ``bbox`` with the requested layers the user may see."""
+    try:
+        bbox = parse_bbox(request.GET.get("bbox"))
+        width, height = _size(request, "width", 800), _size(request, "height", 600)
+        datasets = requested_datasets(request.user, _query_layers(request))
+        png = map_png(
+            datasets=datasets, bbox=bbox, width=width, height=height,
+            accent=settings.AUTHORITY_PROFILE.branding.accent_colour,
+        )  # fmt: skip
+    except BadRequest as error:
+        return HttpResponse(
+            f"Cannot draw this map: {error}.", status=400, content_type="text/plain; charset=utf-8"
+        )
+    _audit_reads(request, datasets, "dataset.read.png")
+    return _cache_headers(HttpResponse(png, content_type="image/png"), datasets)

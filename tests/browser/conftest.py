@@ -6,11 +6,16 @@ failed requests, and can be checked with axe-core for WCAG 2.2 A/AA failures.
 
 import json
 import os
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.core.handlers.wsgi import WSGIHandler
 from playwright.sync_api import (
     Browser,
@@ -63,12 +68,103 @@ def live_server(live_server):
     return live_server
 
 
+# The demo data the read-only browser tests need, made once per run in the served database.
+DEMO_SCRIPT = """
+from infraplan.core.testing.data import (
+    ASHFORD_POINTS, dataset_make, demo_dataset_load, version_publish_points,
+)
+from infraplan.core.testing.personas import make_personas
+
+personas = make_personas()
+demo_dataset_load("districts")
+restricted = dataset_make(
+    slug="a-only-sites", owner=personas.organisation_a, access_level="organisations"
+)
+version_publish_points(dataset=restricted, points=ASHFORD_POINTS)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def demo_server(django_db_setup) -> Iterator[str]:
+    """A real gunicorn serving a database built once per run: the districts, the personas and
+    organisation A's restricted points (the ``districts``, ``personas`` and ``restricted``
+    fixtures' data). For read-only browser tests: they need no per-test load or flush.
+
+    The database is the test database's name plus ``_browser``, made afresh each run and
+    migrated by the app itself, so runs with their own TEST_DATABASE_NAME never meet.
+    """
+    database = settings.DATABASES["default"]
+    name = f"{database['NAME']}_browser"
+    # Made the way scripts/test.sh makes the test database: through the administrative
+    # connection (the application's role may not create databases, nor PostGIS).
+    subprocess.run(
+        ["bash", "-c", 'source scripts/lib.sh && recreate_test_database "$1" >/dev/null', "-", name],
+        check=True, cwd=ROOT,
+    )  # fmt: skip
+    url = (
+        f"postgres://{quote(database['USER'])}:{quote(database['PASSWORD'])}"
+        f"@{database['HOST']}:{database['PORT'] or 5432}/{name}"
+    )
+    env = {**os.environ, "DATABASE_URL": url, "USAGE_LOG_ENABLED": "false"}
+    infraplan = [str(ROOT / ".venv" / "bin" / "infraplan")]
+    subprocess.run([*infraplan, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run([*infraplan, "shell", "-c", DEMO_SCRIPT], env=env, check=True, cwd=ROOT)
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--threads", "4", "--log-level", "warning"],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start for the browser tests") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def served_page(browser, demo_server, page_watch) -> Iterator[Page]:
+    """Like ``page``, on the demo server (no database fixture in the test itself)."""
+    context = browser.new_context(base_url=demo_server)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = page_watch.attach(context.new_page())
+    yield page
+    context.close()
+    page_watch.assert_clean()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_without_webgl(browser) -> Iterator[Browser]:
+    """A second Chromium with WebGL switched off, as on many council virtual desktops."""
+    arguments = [arg for arg in CHROMIUM_ARGS if arg != "--enable-unsafe-swiftshader"]
+    no_webgl = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*arguments, "--disable-webgl", "--disable-3d-apis"]
+    )
+    yield no_webgl
+    no_webgl.close()
 
 
 @pytest.fixture

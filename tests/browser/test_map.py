@@ -1,8 +1,10 @@
-"""The map viewer in a real browser: the districts are drawn from our vector tiles, the layer
-list works, the page makes sense without JavaScript, and restricted data stays restricted."""
+"""The map viewer in a real browser: the districts are drawn from our vector tiles with labels,
+layers toggle and fade, a click opens a feature's pop-up, the URL restores the view, the page
+makes sense without JavaScript or WebGL, and restricted data stays restricted."""
 
 import base64
 import json
+import re
 import struct
 from pathlib import Path
 
@@ -10,17 +12,25 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
-from .conftest import PageWatch, sign_in
+from .conftest import PageWatch, assert_accessible, sign_in
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(served_page):
+    """Every test here only reads: all run against the demo server, whose database (the
+    districts, the personas and organisation A's restricted points) is built once per run."""
+    return served_page
+
 
 DISTRICT_CODES = {"E06000035"} | {f"E07000{number}" for number in range(105, 117)}
 FOLKESTONE_AND_HYTHE = "E07000112"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def open_map(page: Page) -> None:
-    page.goto("/map/")
+def open_map(page: Page, query: str = "") -> None:
+    page.goto(f"/map/{query}")
     page.locator('#map[data-map-idle="true"]').wait_for()
 
 
@@ -37,7 +47,7 @@ def rendered_districts(page: Page) -> dict[str, str]:
     """District code -> name, for every district feature drawn in the current view."""
     features = page.evaluate(
         """() => window.infraplanMap.queryRenderedFeatures({layers: ["districts-fill"]})
-            .map(feature => [feature.properties.LAD13CD, feature.properties.LAD13NM])"""
+            .map(feature => [feature.properties.reference, feature.properties.LAD13NM])"""
     )
     return dict(features)
 
@@ -75,7 +85,7 @@ def pixels_like(page: Page, png: bytes, colour: str) -> int:
     )
 
 
-def test_map_draws_every_district(page, districts, tmp_path):
+def test_map_draws_every_district_with_its_name(page, tmp_path):
     open_map(page)
 
     drawn = rendered_districts(page)
@@ -85,7 +95,7 @@ def test_map_draws_every_district(page, districts, tmp_path):
     assert "Shepway" not in drawn.values()
     png = map_screenshot(page, tmp_path / "map.png")
     assert len(png) > 20_000  # an empty map (background and controls) is a few kilobytes
-    # The district outlines are drawn in the authority's accent colour.
+    # The district outlines are drawn in the authority's accent colour (the default style).
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour
     assert pixels_like(page, png, accent) > 2_000
     # The attribution (always shown in full) leaves the scale bar legible.
@@ -94,13 +104,20 @@ def test_map_draws_every_district(page, districts, tmp_path):
     assert scale["x"] + scale["width"] <= attribution["x"] or (
         attribution["y"] + attribution["height"] <= scale["y"]
     )
+    # Each district is labelled with its name, as HTML text over the map.
+    labels = page.locator('.app-map-label[data-label-layer="districts"]')
+    expect(labels).to_have_count(13)
+    expect(labels.filter(has_text="Folkestone and Hythe")).to_have_count(1)
+    # The legend comes from the dataset's style; the search box is there for the search script.
+    expect(page.get_by_role("list", name="Legend: Local authority districts")).to_be_visible()
+    expect(page.get_by_role("search").get_by_label("Search for a place")).to_be_visible()
+    assert_accessible(page)
 
 
-def test_unticking_a_layer_hides_it(page, districts, tmp_path):
+def test_unticking_a_layer_hides_it(page, tmp_path):
     open_map(page)
     checkbox = page.get_by_role("checkbox", name="Local authority districts")
     expect(checkbox).to_be_checked()
-    expect(checkbox).to_be_enabled()  # the script enables the toggles it can honour
 
     checkbox.uncheck()
     map_idle(page)
@@ -111,31 +128,148 @@ def test_unticking_a_layer_hides_it(page, districts, tmp_path):
     assert rendered_districts(page) == {}
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour
     assert pixels_like(page, map_screenshot(page, tmp_path / "hidden.png"), accent) == 0
+    expect(page.locator(".app-map-label")).to_have_count(0)
+    assert "layers=&" in page.url or page.url.endswith("layers=")
 
     checkbox.check()
     map_idle(page)
 
     assert set(rendered_districts(page)) == DISTRICT_CODES
+    assert "layers=districts" in page.url
 
 
-def test_map_without_javascript_lists_the_districts(browser, live_server, districts):
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+def test_opacity_fades_a_layer(page, tmp_path):
+    open_map(page)
+    accent = settings.AUTHORITY_PROFILE.branding.accent_colour
+    assert pixels_like(page, map_screenshot(page, tmp_path / "before.png"), accent) > 2_000
+
+    page.get_by_label("Opacity of Local authority districts").fill("0")
+    map_idle(page)
+
+    paint = "([layer, name]) => window.infraplanMap.getPaintProperty(layer, name)"
+    assert page.evaluate(paint, ["districts-line", "line-opacity"]) == 0
+    assert page.evaluate(paint, ["districts-fill", "fill-opacity"]) == 0
+    assert pixels_like(page, map_screenshot(page, tmp_path / "faded.png"), accent) == 0
+
+
+def point_on_screen(page: Page, lon: float, lat: float) -> dict:
+    """Page coordinates of a place on the map."""
+    box = page.locator("#map").bounding_box()
+    point = page.evaluate("([lon, lat]) => window.infraplanMap.project([lon, lat])", [lon, lat])
+    return {"x": box["x"] + point["x"], "y": box["y"] + point["y"]}
+
+
+def test_clicking_a_feature_opens_its_popup_and_the_url_keeps_it(page):
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
+    at = point_on_screen(page, 1.0789, 51.2802)  # Canterbury
+
+    page.mouse.click(at["x"], at["y"])
+
+    popup = page.locator(".maplibregl-popup")
+    expect(popup.get_by_role("heading", name="Canterbury")).to_be_focused()
+    expect(popup.get_by_text("Local authority districts")).to_be_visible()
+    rows = popup.locator(".govuk-summary-list__row")
+    expect(rows.filter(has_text=re.compile("^ONS code"))).to_contain_text("E07000106")
+    expect(rows.filter(has_text=re.compile("^Reference"))).to_contain_text("E07000106")
+    assert "feature=districts%2F" in page.url
+    assert_accessible(page)
+    shared = page.url
+
+    page.keyboard.press("Escape")  # closable from the keyboard
+    expect(popup).to_have_count(0)
+    assert "feature=" not in page.url
+
+    page.goto(shared)  # the link restores the pop-up
+    expect(
+        page.locator(".maplibregl-popup").get_by_role("heading", name="Canterbury")
+    ).to_be_visible()
+    popup = page.locator(".maplibregl-popup")
+    popup.get_by_role("button", name="Close popup").click()
+    expect(popup).to_have_count(0)
+
+
+def test_a_link_restores_centre_zoom_and_layers(page):
+    sign_in(page, "viewer@a.example")
+
+    open_map(page, "?layers=a-only-sites&center=0.87500,51.14600&zoom=12.5")
+
+    centre = page.evaluate("() => window.infraplanMap.getCenter().toArray()")
+    assert centre == pytest.approx([0.875, 51.146], abs=1e-4)
+    assert page.evaluate("() => window.infraplanMap.getZoom()") == pytest.approx(12.5)
+    expect(page.get_by_role("checkbox", name="A only sites")).to_be_checked()
+    # (in the closed "Boundaries" group: none of its layers is on)
+    expect(page.locator("#layer-districts")).not_to_be_checked()
+    drawn = page.evaluate(
+        "() => window.infraplanMap.queryRenderedFeatures({layers: ['a-only-sites-point']})"
+        ".map(f => f.properties.reference)"
+    )
+    assert sorted(drawn) == ["civic-centre", "station"]
+    assert rendered_districts(page) == {}
+    # The links to the table and the picture follow the view and the layers.
+    table_link = page.locator("#map-features-link").get_attribute("href")
+    assert "layers=a-only-sites" in table_link and "bbox=0.8" in table_link
+
+    page.locator("#map-features-link").click()
+
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(1 + 2)
+    expect(table).to_contain_text("civic-centre")
+
+
+def test_map_without_javascript_shows_a_picture_and_the_table(browser, demo_server):
+    context = browser.new_context(base_url=demo_server, java_script_enabled=False)
     page_watch = PageWatch()
     page = page_watch.attach(context.new_page())
     try:
         page.goto("/map/")
 
-        expect(page.get_by_role("heading", name="What the map shows, as lists")).to_be_visible()
-        page.get_by_text("Local authority districts (13)").click()  # open the details
-        table = page.get_by_role("table", name="Local authority districts")
+        picture = page.get_by_role("img", name="Map of the chosen layers in the current view")
+        expect(picture).to_be_visible()
+        assert picture.evaluate("image => image.complete && image.naturalWidth") == 960
+        # The layer form works by reloading the page.
+        page.get_by_role("checkbox", name="Local authority districts").uncheck()
+        page.get_by_role("button", name="Update map").click()
+        expect(page.locator("#layer-districts")).not_to_be_checked()
+        page.get_by_text(
+            "Boundaries", exact=True
+        ).click()  # the group is closed with none of its layers on
+        page.get_by_role("checkbox", name="Local authority districts").check()
+        page.get_by_role("button", name="Update map").click()
+        expect(page.get_by_role("checkbox", name="Local authority districts")).to_be_checked()
+
+        page.get_by_role("link", name="features in this view").first.click()
+
+        table = page.get_by_role("table")
         expect(table.get_by_role("row")).to_have_count(1 + 13)
-        expect(table.get_by_role("row", name="E07000112 Folkestone and Hythe")).to_be_visible()
+        expect(table.get_by_role("row", name="Folkestone and Hythe")).to_be_visible()
         expect(table).not_to_contain_text("Shepway")
-        # Without the script the toggles stay disabled: they could not do anything.
-        expect(page.get_by_role("checkbox", name="Local authority districts")).to_be_disabled()
-        page_watch.assert_clean()
+        page_watch.assert_clean()  # (axe needs JavaScript: the no-WebGL test runs it here)
     finally:
         context.close()
+
+
+def test_map_without_webgl_shows_a_picture_and_the_table(browser_without_webgl, demo_server):
+    """Council virtual desktops often have no WebGL: the page shows the picture and the table
+    link instead of a blank box."""
+    page_watch = PageWatch()
+    page = page_watch.attach(browser_without_webgl.new_page(base_url=demo_server))
+    assert page.evaluate("() => !document.createElement('canvas').getContext('webgl')")
+
+    page.goto("/map/?layers=districts")
+
+    expect(page.locator('#map[data-map-fallback="true"]')).to_be_hidden()
+    picture = page.get_by_role("img", name="Map of the chosen layers in the current view")
+    expect(picture).to_be_visible()
+    page.wait_for_function("() => document.getElementById('map-fallback-image').complete")
+    assert picture.evaluate("image => image.naturalWidth") == 960
+    expect(page.get_by_text("This computer cannot show the interactive map")).to_be_visible()
+    assert_accessible(page)
+
+    page.get_by_role("link", name="features in this view").first.click()
+
+    expect(page.get_by_role("table").get_by_role("row")).to_have_count(1 + 13)
+    assert_accessible(page)
+    page_watch.assert_clean()
 
 
 def layer_list(page: Page) -> dict[str, str]:
@@ -152,32 +286,31 @@ def layer_list(page: Page) -> dict[str, str]:
     [(None, False), ("member@b.example", False), ("viewer@a.example", True)],
     ids=["anonymous", "outsider", "organisation-member"],
 )
-def test_restricted_dataset_only_on_its_organisations_map(
-    page, districts, restricted, email, sees_it
-):
+def test_restricted_dataset_only_on_its_organisations_map(page, email, sees_it):
     if email:
         sign_in(page, email)
-    open_map(page)
+    open_map(page, "?layers=districts,a-only-sites")
 
     layers = layer_list(page)
     config = json.loads(page.locator("#map-config").text_content())
-    listed = page.locator(".govuk-details summary").all_text_contents()
     tile = page.request.get("/tiles/a-only-sites/0/0/0.mvt")  # with the page's cookies
     drawn = page.evaluate(
         "() => window.infraplanMap.getLayer('a-only-sites-point') ? window.infraplanMap"
-        ".queryRenderedFeatures({layers: ['a-only-sites-point']}).map(f => f.properties.name) : []"
+        ".queryRenderedFeatures({layers: ['a-only-sites-point']}).map(f => f.properties.reference)"
+        " : []"
     )
+    table = page.request.get("/map/features/?layers=a-only-sites")
 
     assert "districts" in layers
     if sees_it:
         assert layers["a-only-sites"].startswith("A only sites")
         assert "a-only-sites" in [layer["slug"] for layer in config["layers"]]
-        assert any(summary.startswith("A only sites (2)") for summary in listed)
         assert sorted(drawn) == ["civic-centre", "station"]
         assert tile.status == 200
+        assert "civic-centre" in table.text()
     else:
         assert "a-only-sites" not in layers
         assert "a-only-sites" not in page.content() and "A only sites" not in page.content()
-        assert not any("A only sites" in summary for summary in listed)
         assert drawn == []
         assert tile.status == 404
+        assert "civic-centre" not in table.text()

@@ -1,89 +1,353 @@
 // The map viewer: MapLibre GL JS (global `maplibregl`, the CSP build) fed by our vector tiles.
-// Configuration comes from the page as JSON (no inline script, so the CSP stays strict).
+// Configuration comes from the page as JSON (no inline script, so the CSP stays strict). The
+// page works without this script: the layer form reloads the page, and a PNG of the view and a
+// table of its features stand in for the map. Without WebGL this script shows those instead.
 
 const config = JSON.parse(document.getElementById("map-config").textContent);
 const container = document.getElementById("map");
+const layersBySlug = new Map(config.layers.map((layer) => [layer.slug, layer]));
+const ownLayerIds = new Set();
+const POLYGON_FILL_OPACITY = 0.15;
 
-// The CSP build's worker is a static file of ours (worker-src 'self'); its hashed URL is on the page.
-maplibregl.setWorkerUrl(container.dataset.workerUrl);
-
-const accent = config.accent;
-const style = {
-  version: 8,
-  sources: {},
-  layers: [{ id: "background", type: "background", paint: { "background-color": "#f3f2f1" } }],
-};
-
-for (const layer of config.layers) {
-  style.sources[layer.slug] = {
-    type: "vector",
-    // Joined as text: the URL constructor would percent-encode the {z}/{x}/{y} placeholders.
-    tiles: [`${window.location.origin}${layer.tiles}`],
-    minzoom: 0,
-    maxzoom: 16,
-    attribution: layer.attribution,
-  };
-  const common = { source: layer.slug, "source-layer": layer.slug, minzoom: layer.min_zoom };
-  if (layer.geometry_type === "polygon") {
-    style.layers.push({ id: `${layer.slug}-fill`, type: "fill", ...common,
-      paint: { "fill-color": accent, "fill-opacity": 0.08 } });
-    style.layers.push({ id: `${layer.slug}-line`, type: "line", ...common,
-      paint: { "line-color": accent, "line-width": 1.5 } });
-  } else if (layer.geometry_type === "line") {
-    style.layers.push({ id: `${layer.slug}-line`, type: "line", ...common,
-      paint: { "line-color": accent, "line-width": 2 } });
-  } else {
-    style.layers.push({ id: `${layer.slug}-point`, type: "circle", ...common,
-      paint: { "circle-color": accent, "circle-radius": 4, "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+function webglAvailable() {
+  const canvas = document.createElement("canvas");
+  try {
+    return Boolean(canvas.getContext("webgl2") || canvas.getContext("webgl"));
+  } catch {
+    return false;
   }
 }
 
-const map = new maplibregl.Map({
-  container,
-  style,
-  bounds: config.bounds,
-  fitBoundsOptions: { padding: 20 },
-  attributionControl: { compact: false },
-  hash: "view",
-});
-map.addControl(new maplibregl.NavigationControl(), "top-right");
-map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
-window.infraplanMap = map;
-
-map.on("idle", () => container.setAttribute("data-map-idle", "true"));
-map.on("movestart", () => container.removeAttribute("data-map-idle"));
-
-// Layer toggles: the checkboxes in the panel show and hide each dataset's map layers.
-for (const checkbox of document.querySelectorAll("[data-layer-toggle]")) {
-  checkbox.disabled = false;
-  checkbox.addEventListener("change", () => {
-    const slug = checkbox.dataset.layerToggle;
-    for (const layer of map.getStyle().layers) {
-      if (layer.source === slug) {
-        map.setLayoutProperty(layer.id, "visibility", checkbox.checked ? "visible" : "none");
-      }
-    }
-  });
+function visibleSlugs() {
+  return [...document.querySelectorAll("[data-layer-toggle]")]
+    .filter((box) => box.checked)
+    .map((box) => box.value);
 }
 
-// Clicking a feature shows its properties.
-map.on("click", (event) => {
-  const [feature] = map.queryRenderedFeatures(event.point).filter((f) => f.source !== "background");
-  if (!feature) return;
+// --- links that follow the view: the table of features and the PNG --------------------------
+
+function boundsParameter(bounds) {
+  return [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
+    .map((value) => value.toFixed(5))
+    .join(",");
+}
+
+function updateLinks(bbox) {
+  const layers = visibleSlugs().join(",");
+  const table = document.getElementById("map-features-link");
+  const png = document.getElementById("map-png-link");
+  table.href = `/map/features/?${new URLSearchParams({ bbox, layers })}`;
+  const box = container.getBoundingClientRect();
+  const size = { width: Math.max(64, Math.min(2000, Math.round(box.width))),
+    height: Math.max(64, Math.min(1500, Math.round(box.height))) };
+  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size })}`;
+}
+
+// --- without WebGL: the picture and the table ------------------------------------------------
+
+function showFallback() {
+  const fallback = document.getElementById("map-fallback");
+  const image = document.getElementById("map-fallback-image");
+  image.src = image.dataset.src;
+  fallback.hidden = false;
+  container.hidden = true;
+  container.setAttribute("data-map-fallback", "true");
+}
+
+// --- the style: our layers, from each dataset's style ----------------------------------------
+
+function addOwnLayers(map) {
+  for (const layer of config.layers) {
+    map.addSource(layer.slug, {
+      type: "vector",
+      // Joined as text: the URL constructor would percent-encode the {z}/{x}/{y} placeholders.
+      tiles: [`${window.location.origin}${layer.tiles}`],
+      minzoom: layer.min_zoom,
+      maxzoom: 16,
+      attribution: layer.attribution,
+    });
+    const common = {
+      source: layer.slug,
+      "source-layer": layer.slug,
+      minzoom: layer.min_zoom,
+      layout: { visibility: layer.visible ? "visible" : "none" },
+    };
+    const added = [];
+    if (layer.geometry_type === "polygon") {
+      added.push({ id: `${layer.slug}-fill`, type: "fill", ...common,
+        paint: { "fill-color": layer.colour, "fill-opacity": POLYGON_FILL_OPACITY } });
+      added.push({ id: `${layer.slug}-line`, type: "line", ...common,
+        paint: { "line-color": layer.colour, "line-width": 1.5 } });
+    } else if (layer.geometry_type === "line") {
+      added.push({ id: `${layer.slug}-line`, type: "line", ...common,
+        paint: { "line-color": layer.colour, "line-width": 2 } });
+    } else {
+      added.push({ id: `${layer.slug}-point`, type: "circle", ...common,
+        paint: { "circle-color": layer.colour, "circle-radius": 5,
+          "circle-stroke-color": "#ffffff", "circle-stroke-width": 1 } });
+    }
+    for (const definition of added) {
+      map.addLayer(definition);
+      ownLayerIds.add(definition.id);
+    }
+  }
+}
+
+function baseStyle() {
+  const style = {
+    version: 8,
+    sources: {},
+    layers: [{ id: "background", type: "background", paint: { "background-color": "#f3f2f1" } }],
+  };
+  const basemap = config.basemap;
+  if (basemap && basemap.raster_tiles) {
+    style.sources.basemap = { type: "raster", tiles: [basemap.raster_tiles],
+      tileSize: basemap.tile_size, attribution: basemap.attribution };
+    style.layers.push({ id: "basemap", type: "raster", source: "basemap" });
+  }
+  return basemap && basemap.style_url ? basemap.style_url : style;
+}
+
+function setOpacity(map, slug, value) {
+  for (const id of [`${slug}-fill`, `${slug}-line`, `${slug}-point`]) {
+    if (!map.getLayer(id)) continue;
+    const type = map.getLayer(id).type;
+    if (type === "fill") map.setPaintProperty(id, "fill-opacity", POLYGON_FILL_OPACITY * value);
+    if (type === "line") map.setPaintProperty(id, "line-opacity", value);
+    if (type === "circle") {
+      map.setPaintProperty(id, "circle-opacity", value);
+      map.setPaintProperty(id, "circle-stroke-opacity", value);
+    }
+  }
+}
+
+function setVisible(map, slug, visible) {
+  for (const id of [`${slug}-fill`, `${slug}-line`, `${slug}-point`]) {
+    if (map.getLayer(id)) map.setLayoutProperty(id, "visibility", visible ? "visible" : "none");
+  }
+}
+
+// --- labels: HTML markers from the label endpoint --------------------------------------------
+// Why HTML and not MapLibre symbol layers: symbol text needs glyph PBFs, fetched at run time,
+// and there is no network here and no small packaged open font in our registry. HTML labels use
+// the page's own font, are real text (zoomable, readable by assistive technology) and come from
+// a small permission-checked endpoint, one request per layer per view.
+
+const labelMarkers = new Map(); // slug -> markers
+let labelRequest = null;
+
+async function refreshLabels(map) {
+  labelRequest?.abort();
+  labelRequest = new AbortController();
+  const { signal } = labelRequest;
+  const bbox = boundsParameter(map.getBounds());
+  const zoom = map.getZoom();
+  const wanted = new Set(visibleSlugs().filter((slug) => {
+    const layer = layersBySlug.get(slug);
+    return layer && layer.labels && zoom >= layer.label_min_zoom;
+  }));
+  for (const [slug, markers] of labelMarkers) {
+    if (!wanted.has(slug)) {
+      markers.forEach((marker) => marker.remove());
+      labelMarkers.delete(slug);
+    }
+  }
+  for (const slug of wanted) {
+    let response;
+    try {
+      response = await fetch(`${layersBySlug.get(slug).labels}?bbox=${bbox}`, { signal });
+    } catch (error) {
+      if (error.name === "AbortError") return;
+      throw error;
+    }
+    if (!response.ok) continue;
+    const { labels } = await response.json();
+    if (signal.aborted) return;
+    (labelMarkers.get(slug) || []).forEach((marker) => marker.remove());
+    labelMarkers.set(slug, labels.map((label) => {
+      const element = document.createElement("div");
+      element.className = "app-map-label";
+      element.textContent = label.text;
+      element.dataset.labelLayer = slug;
+      // Visual only (the table of features is the text alternative); without a role and label
+      // of its own, MapLibre would announce each one as a "Map marker" button.
+      element.setAttribute("role", "presentation");
+      element.setAttribute("aria-label", label.text);
+      element.setAttribute("aria-hidden", "true");
+      return new maplibregl.Marker({ element }).setLngLat([label.lon, label.lat]).addTo(map);
+    }));
+  }
+}
+
+// --- the URL: view, layers and selected feature ----------------------------------------------
+
+let selected = config.feature || "";
+
+function updateUrl(map) {
+  const centre = map.getCenter();
+  const parameters = new URLSearchParams({
+    layers: visibleSlugs().join(","),
+    center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
+    zoom: map.getZoom().toFixed(2),
+  });
+  if (selected) parameters.set("feature", selected);
+  window.history.replaceState(null, "", `${window.location.pathname}?${parameters}`);
+}
+
+// --- pop-ups ---------------------------------------------------------------------------------
+
+let popup = null;
+
+function detailContent(detail) {
+  const wrapper = document.createElement("div");
+  wrapper.className = "app-map-popup";
+  const heading = document.createElement("h2");
+  heading.className = "govuk-heading-s govuk-!-margin-bottom-1";
+  heading.tabIndex = -1;
+  heading.textContent = detail.label;
+  const caption = document.createElement("p");
+  caption.className = "govuk-caption-s govuk-!-margin-bottom-2";
+  caption.textContent = detail.dataset.title;
   const list = document.createElement("dl");
   list.className = "govuk-summary-list govuk-summary-list--no-border govuk-!-margin-bottom-0";
-  for (const [key, value] of Object.entries(feature.properties)) {
+  const rows = [["Reference", detail.reference],
+    ...detail.properties.map((property) => [property.title, property.value])];
+  if (detail.district) rows.push(["District", detail.district.name || detail.district.code]);
+  if (detail.ward) rows.push(["Ward", detail.ward.code]);
+  for (const [key, value] of rows) {
     if (value === null || value === "") continue;
     const row = document.createElement("div");
     row.className = "govuk-summary-list__row";
     const term = document.createElement("dt");
     term.className = "govuk-summary-list__key";
     term.textContent = key;
-    const detail = document.createElement("dd");
-    detail.className = "govuk-summary-list__value";
-    detail.textContent = String(value);
-    row.append(term, detail);
+    const description = document.createElement("dd");
+    description.className = "govuk-summary-list__value";
+    description.textContent = typeof value === "object" ? JSON.stringify(value) : String(value);
+    row.append(term, description);
     list.append(row);
   }
-  new maplibregl.Popup({ maxWidth: "320px" }).setLngLat(event.lngLat).setDOMContent(list).addTo(map);
-});
+  wrapper.append(heading, caption, list);
+  return wrapper;
+}
+
+async function openFeature(map, slug, id, lngLat) {
+  const response = await fetch(`/datasets/${slug}/features/${id}.json`);
+  if (!response.ok) return;
+  const detail = await response.json();
+  popup?.remove();
+  const content = detailContent(detail);
+  popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false })
+    .setLngLat(lngLat || [detail.point.lon, detail.point.lat])
+    .setDOMContent(content)
+    .addTo(map);
+  selected = `${slug}/${id}`;
+  updateUrl(map);
+  const opened = popup;
+  opened.on("close", () => {
+    if (popup === opened) {
+      popup = null;
+      selected = "";
+      updateUrl(map);
+      container.querySelector("canvas")?.focus();
+    }
+  });
+  content.querySelector("h2").focus();
+}
+
+function featureAt(map, point) {
+  const layers = [...ownLayerIds].filter((id) => map.getLayoutProperty(id, "visibility") !== "none");
+  return map.queryRenderedFeatures(point, { layers }).find((feature) => feature.id !== undefined);
+}
+
+// --- the map ---------------------------------------------------------------------------------
+
+function start() {
+  // The CSP build's worker is a static file of ours (worker-src 'self'); its URL is on the page.
+  maplibregl.setWorkerUrl(container.dataset.workerUrl);
+  const options = {
+    container,
+    style: baseStyle(),
+    attributionControl: { compact: false },
+    fadeDuration: 0,
+  };
+  if (config.view) {
+    options.center = config.view.center;
+    options.zoom = config.view.zoom;
+  } else {
+    options.bounds = config.bounds;
+    options.fitBoundsOptions = { padding: 20 };
+  }
+  const map = new maplibregl.Map(options);
+  window.infraplanMap = map;
+  map.addControl(new maplibregl.NavigationControl(), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
+
+  map.on("style.load", () => addOwnLayers(map));
+  map.on("idle", () => container.setAttribute("data-map-idle", "true"));
+  map.on("movestart", () => container.removeAttribute("data-map-idle"));
+  map.on("moveend", () => {
+    updateUrl(map);
+    updateLinks(boundsParameter(map.getBounds()));
+    refreshLabels(map);
+  });
+  map.once("load", () => {
+    updateLinks(boundsParameter(map.getBounds()));
+    refreshLabels(map);
+    if (selected.includes("/")) {
+      const [slug, id] = selected.split("/");
+      openFeature(map, slug, Number(id));
+    }
+  });
+
+  // The layer form works without the script (it reloads the page); with it, changes are live.
+  document.querySelector(".app-layers-submit")?.setAttribute("hidden", "");
+  for (const checkbox of document.querySelectorAll("[data-layer-toggle]")) {
+    checkbox.addEventListener("change", () => {
+      setVisible(map, checkbox.value, checkbox.checked);
+      container.removeAttribute("data-map-idle");
+      map.triggerRepaint();
+      updateUrl(map);
+      updateLinks(boundsParameter(map.getBounds()));
+      refreshLabels(map);
+    });
+  }
+  for (const range of document.querySelectorAll("[data-layer-opacity]")) {
+    range.disabled = false;
+    range.addEventListener("input", () => {
+      setOpacity(map, range.dataset.layerOpacity, Number(range.value) / 100);
+      container.removeAttribute("data-map-idle");
+    });
+  }
+
+  map.on("click", (event) => {
+    const feature = featureAt(map, event.point);
+    if (feature) openFeature(map, feature.source, feature.id, event.lngLat);
+  });
+  map.on("mousemove", (event) => {
+    map.getCanvas().style.cursor = featureAt(map, event.point) ? "pointer" : "";
+  });
+  // From the keyboard: Enter on the focused map opens the feature at its centre; Escape closes.
+  map.getCanvas().addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      const centre = map.project(map.getCenter());
+      const feature = featureAt(map, centre);
+      if (feature) openFeature(map, feature.source, feature.id, map.getCenter());
+    }
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && popup) popup.remove();
+  });
+}
+
+if (!window.maplibregl || !webglAvailable()) {
+  showFallback();
+} else {
+  try {
+    start();
+  } catch (error) {
+    // MapLibre throws when it cannot create a WebGL context after all.
+    console.warn("The interactive map could not start:", error.message);
+    showFallback();
+  }
+}

@@ -1,17 +1,20 @@
 """Vector tiles: valid at every zoom, no slivers between districts, behind the one gate."""
 
+import gzip
 import math
 from itertools import combinations
 
 import mapbox_vector_tile
 import pytest
 import shapely
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from shapely.geometry import shape
 
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, register_source, unregister_source
-from infraplan.core.testing.data import dataset_make
-from infraplan.maps.tiles import tile_render
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.maps.tiles import tile_render, tile_version
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +39,7 @@ def test_districts_tile_is_valid_at_every_zoom(client, districts, z):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/vnd.mapbox-vector-tile"
     layer = decode(response.content)["districts"]
-    codes = {feature["properties"]["LAD13CD"] for feature in layer["features"]}
+    codes = {feature["properties"]["reference"] for feature in layer["features"]}
     assert "E07000106" in codes  # Canterbury itself is in the tile at every zoom
     if z <= 5:
         assert len(codes) == 13  # the whole of Kent and Medway fits in one tile
@@ -74,7 +77,7 @@ def test_no_slivers_open_between_neighbouring_districts(client, districts, z):
     overlap between them."""
     z, x, y = tile_for(1.05, 51.15, z)  # where Canterbury, Dover, Folkestone and Ashford meet
     layer = decode(client.get(f"/tiles/districts/{z}/{x}/{y}.mvt").content)["districts"]
-    polygons = {f["properties"]["LAD13CD"]: shape(f["geometry"]) for f in layer["features"]}
+    polygons = {f["properties"]["reference"]: shape(f["geometry"]) for f in layer["features"]}
     overlap = sum(a.intersection(b).area for a, b in combinations(polygons.values(), 2))
     assert overlap < 1e-4 * shapely.union_all(list(polygons.values())).area
     for first, second in NEIGHBOURS:
@@ -88,7 +91,8 @@ class ValuesSource(FeatureSource):
 
     key = "test-values"
 
-    def tile_rows(self, dataset, zoom):
+    def tile_rows(self, dataset, zoom, fields):
+        assert fields == {"kind"}  # the dataset's label field: all a tile needs
         sql = """
             SELECT * FROM (VALUES
                 (1, 'one', '{"kind": "typed"}'::jsonb,
@@ -110,7 +114,8 @@ def test_a_registered_source_is_served_by_the_same_tiles_and_gate(client_as, per
     try:
         dataset = dataset_make(
             slug="typed-records", owner=personas.organisation_a, access_level="organisations",
-            source_key="test-values",
+            source_key="test-values", field_schema=[{"name": "kind", "type": "string"}],
+            label_field="kind",
         )  # fmt: skip
         z, x, y = tile_for(0.8727, 51.1465, 12)
         url = f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt"
@@ -125,3 +130,100 @@ def test_a_registered_source_is_served_by_the_same_tiles_and_gate(client_as, per
 def test_tile_render_refuses_tiles_outside_the_grid(districts):
     with pytest.raises(ValueError, match="does not exist"):
         tile_render(dataset=Dataset.objects.get(slug="districts"), z=2, x=4, y=0)
+
+
+def test_tiles_carry_only_the_fields_for_style_and_label(client, personas):
+    dataset = dataset_make(
+        slug="styled-points", owner=personas.organisation_a,
+        field_schema=[{"name": n, "type": "string"} for n in ("name", "kind", "secret")],
+        style={"kind": "categorised", "field": "kind",
+               "categories": [{"value": "school", "colour": "#1d70b8", "label": "School"}]},
+        label_field="name",
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset, points=ASHFORD_POINTS,
+        properties={"civic-centre": {"kind": "school", "secret": "not for tiles"}},
+    )  # fmt: skip
+    z, x, y = tile_for(0.8727, 51.1465, 10)  # both points
+
+    features = decode(client.get(f"/tiles/styled-points/{z}/{x}/{y}.mvt").content)["styled-points"][
+        "features"
+    ]
+
+    by_reference = {feature["properties"]["reference"]: feature for feature in features}
+    assert by_reference["civic-centre"]["properties"] == {
+        "reference": "civic-centre", "name": "civic-centre", "kind": "school",
+    }  # fmt: skip
+    # A feature without the style's field just lacks it (no nulls in the tile).
+    assert by_reference["station"]["properties"] == {"reference": "station", "name": "station"}
+    assert all(isinstance(feature["id"], int) for feature in features)
+
+
+def test_tiles_below_the_datasets_minimum_zoom_are_empty(client, districts):
+    Dataset.objects.filter(slug="districts").update(min_zoom=8)
+    assert (
+        client.get("/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 7))).status_code
+        == 204
+    )
+    assert (
+        client.get("/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 8))).status_code
+        == 200
+    )
+
+
+def test_tiles_are_gzipped_for_clients_that_accept_it(client, districts):
+    url = "/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 8))
+
+    plain = client.get(url)
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+
+    assert "Content-Encoding" not in plain
+    assert zipped["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.content) == plain.content
+    assert len(zipped.content) < len(plain.content)
+    assert "Accept-Encoding" in zipped["Vary"] and "Accept-Encoding" in plain["Vary"]
+    assert zipped["ETag"] != plain["ETag"]  # different bytes, different tags
+    assert zipped["Cache-Control"] == "public, max-age=300"
+
+
+def test_etag_is_the_version_and_tile_and_a_match_is_304_without_making_the_tile(client, districts):
+    z, x, y = tile_for(*CANTERBURY, 8)
+    url = f"/tiles/districts/{z}/{x}/{y}.mvt"
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    etag = first["ETag"]
+    assert etag.startswith('"districts-1-') and etag.endswith(f'-{z}-{x}-{y}-gzip"')
+    assert client.get(url.replace(f"/{y}.mvt", f"/{y + 1}.mvt"))["ETag"] != etag
+
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": etag})
+
+    assert again.status_code == 304 and again.content == b""
+    assert again["ETag"] == etag and again["Cache-Control"] == "public, max-age=300"
+    assert not [query for query in queries if "ST_AsMVT" in query["sql"]]
+    stale = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": '"other"'})
+    assert stale.status_code == 200 and stale.content == first.content
+
+
+def test_a_new_version_changes_the_etag(client, personas):
+    dataset = dataset_make(slug="versioned-points", owner=personas.organisation_a)
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    url = "/tiles/versioned-points/{}/{}/{}.mvt".format(*tile_for(0.8727, 51.1465, 10))
+    etag = client.get(url)["ETag"]
+
+    version_publish_points(dataset=dataset, points={"station": ASHFORD_POINTS["station"]})
+
+    response = client.get(url, headers={"If-None-Match": etag})
+    assert response.status_code == 200 and response["ETag"] != etag
+    assert len(decode(response.content)["versioned-points"]["features"]) == 1
+
+
+def test_a_changed_style_field_changes_the_tile_urls_and_etags(client, personas):
+    dataset = dataset_make(
+        slug="restyled", owner=personas.organisation_a,
+        field_schema=[{"name": "kind", "type": "string"}],
+    )  # fmt: skip
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    before = tile_version(dataset)
+    dataset.label_field = "kind"
+    dataset.save()
+    assert tile_version(dataset) != before

@@ -1,0 +1,163 @@
+// The map's search box (form#map-search), enhanced. Without this script the form opens the
+// search page (/search/), whose results link back to the map centred on each place. With it,
+// results are listed under the form, announced to screen readers, and the map flies to the
+// first one (or the one chosen) and marks it. The map is window.infraplanMap, set by map.mjs;
+// without it (no WebGL) the results' links still open the map there.
+
+const form = document.getElementById("map-search");
+const input = document.getElementById("map-search-q");
+
+const STREET_ZOOM = 16;
+const MAX_ZOOM = 17;
+
+let marker = null;
+let request = null;
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// The live region exists before anything is written into it, so each change is announced.
+const status = element("div", "govuk-!-margin-bottom-4");
+status.id = "map-search-results";
+status.setAttribute("aria-live", "polite");
+const group = form.querySelector(".govuk-form-group");
+form.after(status);
+
+function clearError() {
+  group.classList.remove("govuk-form-group--error");
+  input.classList.remove("govuk-input--error");
+  input.removeAttribute("aria-describedby");
+  document.getElementById("map-search-q-error")?.remove();
+}
+
+function showError(message) {
+  group.classList.add("govuk-form-group--error");
+  input.classList.add("govuk-input--error");
+  const error = element("p", "govuk-error-message");
+  error.id = "map-search-q-error";
+  error.append(element("span", "govuk-visually-hidden", "Error:"), ` ${message}`);
+  (input.closest(".app-map-search__row") || input).before(error);
+  input.setAttribute("aria-describedby", error.id);
+}
+
+function switchOnLayer(slug) {
+  const toggle = document.querySelector(`[data-layer-toggle="${CSS.escape(slug)}"]`);
+  if (toggle && !toggle.checked) {
+    toggle.checked = true;
+    toggle.dispatchEvent(new Event("change"));
+  }
+}
+
+function flyTo(result) {
+  const map = window.infraplanMap;
+  if (!map) return false;
+  const [west, south, east, north] = result.bbox || [];
+  if (result.bbox && (east > west || north > south)) {
+    map.fitBounds([[west, south], [east, north]], { padding: 40, maxZoom: MAX_ZOOM });
+  } else {
+    map.flyTo({ center: [result.point.lon, result.point.lat], zoom: STREET_ZOOM });
+  }
+  if (!marker) {
+    marker = new maplibregl.Marker({ color: "#d4351c" });
+    const pin = marker.getElement();
+    pin.setAttribute("role", "img");
+    pin.dataset.searchMarker = "true";
+  }
+  marker.getElement().setAttribute("aria-label", `Search result: ${result.label}`);
+  marker.setLngLat([result.point.lon, result.point.lat]).addTo(map);
+  if (result.dataset) switchOnLayer(result.dataset.slug);
+  return true;
+}
+
+function describe(result) {
+  return result.detail ? `${result.kind_label}: ${result.detail}` : result.kind_label;
+}
+
+function showResults(body) {
+  const count = body.results.length;
+  const heading = element(
+    "h2",
+    "govuk-heading-s govuk-!-margin-bottom-2",
+    `${count} result${count === 1 ? "" : "s"} for “${body.query}”`,
+  );
+  heading.id = "map-search-results-title";
+  const list = element("ol", "govuk-list govuk-!-font-size-16");
+  list.setAttribute("aria-labelledby", heading.id);
+  body.results.forEach((result, index) => {
+    const item = element("li", "govuk-!-margin-bottom-2");
+    const link = element("a", "govuk-link", result.label);
+    link.href = result.map_url;
+    link.dataset.searchResult = String(index);
+    link.addEventListener("click", (event) => {
+      if (flyTo(result)) {
+        event.preventDefault();
+        link.setAttribute("aria-current", "location");
+        list.querySelectorAll("[aria-current]").forEach((other) => {
+          if (other !== link) other.removeAttribute("aria-current");
+        });
+      }
+    });
+    item.append(link, element("span", "govuk-caption-s", describe(result)));
+    list.append(item);
+  });
+  list.querySelector("a")?.setAttribute("aria-current", "location");
+  const shown = flyTo(body.results[0])
+    ? element("p", "govuk-body-s govuk-!-margin-bottom-2",
+      `The map shows the first: ${body.results[0].label}.`)
+    : "";
+  status.replaceChildren(heading, shown, list);
+}
+
+function showNothing(body) {
+  const hint = element("div", "govuk-hint");
+  hint.append(element("p", "govuk-body govuk-!-margin-bottom-1", `Nothing found for “${body.query}”.`));
+  const formats = element("ul", "govuk-list govuk-list--bullet govuk-!-font-size-16");
+  body.formats.forEach((format) => formats.append(element("li", "", format)));
+  hint.append(element("p", "govuk-body-s govuk-!-margin-bottom-1", "Search for:"), formats);
+  status.replaceChildren(hint);
+}
+
+async function search(query) {
+  request?.abort();
+  request = new AbortController();
+  clearError();
+  status.replaceChildren(element("p", "govuk-body-s", "Searching…"));
+  let body;
+  try {
+    const response = await fetch(`/search/?${new URLSearchParams({ q: query, format: "json" })}`, {
+      headers: { Accept: "application/json" },
+      signal: request.signal,
+    });
+    if (!response.ok) throw new Error(`search answered ${response.status}`);
+    body = await response.json();
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    status.replaceChildren();
+    showError("Search is not working at the moment. Try again, or use the search page.");
+    return;
+  }
+  if (body.error) {
+    status.replaceChildren(element("p", "govuk-visually-hidden", body.error));
+    showError(body.error);
+  } else if (body.results.length) {
+    showResults(body);
+  } else {
+    showNothing(body);
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  const query = input.value.trim();
+  event.preventDefault();
+  if (!query) {
+    clearError();
+    showError("Enter a place, postcode, grid reference or feature name");
+    input.focus();
+    return;
+  }
+  search(query);
+});

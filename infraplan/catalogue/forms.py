@@ -1,0 +1,278 @@
+"""Forms of the catalogue pages: the list's filters and the style editor."""
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from .models import AccessLevel, Theme
+from .styles import HEX_COLOUR, StyleError, style_parse
+
+COLOUR_MESSAGE = "Enter the colour as # followed by 6 letters a to f or digits, like #00857c"
+NUMERIC_TYPES = {"integer", "number"}
+KINDS = [
+    ("simple", "One colour for every feature"),
+    ("categorised", "A colour for each value of a field"),
+    ("graduated", "A colour for each range of a numeric field"),
+]
+SPARE_ROWS = 3  # empty rows offered for new categories or classes (no JavaScript needed)
+MIN_ROWS = 5
+_ROW_KEY = re.compile(r"^(category|class)-(\d+)-")
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One category or class: its inputs side by side, under one legend."""
+
+    title: str
+    fields: list[forms.BoundField]
+
+    @property
+    def has_errors(self) -> bool:
+        return any(field.errors for field in self.fields)
+
+
+class DatasetFilterForm(forms.Form):
+    """The catalogue list's filters, from the query string."""
+
+    q = forms.CharField(label="Search", required=False, max_length=200, strip=True)
+    theme = forms.MultipleChoiceField(
+        label="Theme", required=False, choices=Theme.choices, widget=forms.CheckboxSelectMultiple
+    )
+    owner = forms.MultipleChoiceField(
+        label="Owner", required=False, widget=forms.CheckboxSelectMultiple
+    )
+    access = forms.MultipleChoiceField(
+        label="Who can see it",
+        required=False,
+        choices=AccessLevel.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args: Any, owners: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].choices = owners
+
+    def value(self, name: str) -> Any:
+        """The cleaned value of a bound form, or the empty value where the input was not valid."""
+        self.is_valid()
+        return self.cleaned_data.get(name, self.fields[name].to_python(None))
+
+
+colour_validator = RegexValidator(HEX_COLOUR, COLOUR_MESSAGE)
+
+
+def _colour(label: str) -> forms.CharField:
+    return forms.CharField(label=label, required=False, strip=True, validators=[colour_validator])
+
+
+class StyleForm(forms.Form):
+    """How the map draws a dataset: simple, categorised or graduated.
+
+    Rows are offered as numbered groups of inputs (category-1-value, ...) with a few empty ones,
+    so the form works without JavaScript; empty rows are ignored. The finished style is checked
+    by ``style_parse``, the same check the map relies on.
+    """
+
+    kind = forms.ChoiceField(
+        label="How to draw it",
+        choices=KINDS,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose how to draw the dataset"},
+    )
+    colour = _colour("Colour")
+    categorised_field = forms.ChoiceField(label="Field", required=False)
+    other_colour = _colour("Colour for any other value")
+    other_label = forms.CharField(label="Label for any other value", required=False, max_length=80)
+    graduated_field = forms.ChoiceField(label="Numeric field", required=False)
+
+    def __init__(
+        self, *args: Any, field_types: dict[str, str], style: dict[str, Any], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.field_types = field_types
+        self.style: dict[str, Any] = {}
+        self.fields["categorised_field"].choices = [("", "Choose a field")] + [
+            (name, name) for name in field_types
+        ]
+        self.fields["graduated_field"].choices = [("", "Choose a field")] + [
+            (name, name) for name, kind in field_types.items() if kind in NUMERIC_TYPES
+        ]
+        categories = style.get("categories", []) if style.get("kind") == "categorised" else []
+        classes = style.get("classes", []) if style.get("kind") == "graduated" else []
+        if not self.is_bound:
+            self._set_initial(style, categories, classes)
+        self.category_count = self._row_count("category", len(categories))
+        self.class_count = self._row_count("class", len(classes))
+        for index in range(self.category_count):
+            number = index + 1
+            self.fields[f"category-{index}-value"] = forms.CharField(
+                label=f"Category {number} value", required=False, max_length=200
+            )
+            self.fields[f"category-{index}-colour"] = _colour(f"Category {number} colour")
+            self.fields[f"category-{index}-label"] = forms.CharField(
+                label=f"Category {number} label", required=False, max_length=80
+            )
+        for index in range(self.class_count):
+            number = index + 1
+            self.fields[f"class-{index}-minimum"] = forms.FloatField(
+                label=f"Class {number} minimum",
+                required=False,
+                error_messages={"invalid": "Enter the minimum as a number, like 10 or 2.5"},
+            )
+            self.fields[f"class-{index}-colour"] = _colour(f"Class {number} colour")
+            self.fields[f"class-{index}-label"] = forms.CharField(
+                label=f"Class {number} label", required=False, max_length=80
+            )
+
+    def _set_initial(
+        self, style: dict[str, Any], categories: list[dict], classes: list[dict]
+    ) -> None:
+        kind = style.get("kind", "simple")
+        self.initial.update(kind=kind, colour=style.get("colour") or "")
+        if kind == "categorised":
+            self.initial.update(
+                categorised_field=style.get("field", ""),
+                other_colour=style.get("other_colour", ""),
+                other_label=style.get("other_label", ""),
+            )
+        if kind == "graduated":
+            self.initial["graduated_field"] = style.get("field", "")
+        for index, category in enumerate(categories):
+            for part in ("value", "colour", "label"):
+                self.initial[f"category-{index}-{part}"] = category.get(part)
+        for index, item in enumerate(classes):
+            for part in ("minimum", "colour", "label"):
+                self.initial[f"class-{index}-{part}"] = item.get(part)
+
+    def _row_count(self, prefix: str, existing: int) -> int:
+        limit = {"category": 30, "class": 12}[prefix]
+        if self.is_bound:
+            indexes = [
+                int(match[2]) for key in self.data if (match := _ROW_KEY.match(key))
+                if match[1] == prefix
+            ]  # fmt: skip
+            return min(max(max(indexes, default=-1) + 1, MIN_ROWS), limit)
+        return min(max(existing + SPARE_ROWS, MIN_ROWS), limit)
+
+    @property
+    def category_rows(self) -> list["InputRow"]:
+        return self._rows("category", self.category_count, ("value", "colour", "label"))
+
+    @property
+    def class_rows(self) -> list["InputRow"]:
+        return self._rows("class", self.class_count, ("minimum", "colour", "label"))
+
+    def _rows(self, prefix: str, count: int, parts: tuple[str, ...]) -> list["InputRow"]:
+        return [
+            InputRow(
+                title=f"{prefix.capitalize()} {index + 1}",
+                fields=[self[f"{prefix}-{index}-{part}"] for part in parts],
+            )
+            for index in range(count)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("kind")
+        if kind is None:
+            return data
+        if kind == "simple":
+            candidate: dict[str, Any] = {"kind": "simple", "colour": data.get("colour") or None}
+        elif kind == "categorised":
+            candidate = self._categorised(data)
+        else:
+            candidate = self._graduated(data)
+        if self.errors:
+            return data
+        try:
+            style = style_parse(candidate, fields=list(self.field_types))
+        except StyleError as error:
+            for problem in str(error).split("; "):
+                self._add_style_problem(kind, problem)
+            return data
+        self.style = style.model_dump(mode="json", exclude_none=True)
+        return data
+
+    def _filled_rows(
+        self, data: dict, prefix: str, parts: tuple[str, ...], count: int
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The rows with anything entered, as (index, values); a part missing is an error."""
+        for index in range(count):
+            values = {part: data.get(f"{prefix}-{index}-{part}") for part in parts}
+            if all(value in (None, "") for value in values.values()):
+                continue
+            for part, value in values.items():
+                name = f"{prefix}-{index}-{part}"
+                if value in (None, "") and name not in self.errors:
+                    self.add_error(name, f"Enter the {part}, or clear the whole row")
+            yield index, values
+
+    def _categorised(self, data: dict) -> dict[str, Any]:
+        field = data.get("categorised_field")
+        if not field and "categorised_field" not in self.errors:
+            self.add_error("categorised_field", "Choose the field whose values set the colour")
+        field_type = self.field_types.get(field or "", "string")
+        categories = []
+        for index, values in self._filled_rows(
+            data, "category", ("value", "colour", "label"), self.category_count
+        ):
+            value = values["value"]
+            if field_type == "integer" and value:
+                try:
+                    value = int(value)
+                except ValueError:
+                    self.add_error(
+                        f"category-{index}-value",
+                        f"{field} holds whole numbers: enter one, like 3",
+                    )
+            categories.append({**values, "value": value})
+        if not categories and not self.errors:
+            self.add_error("category-0-value", "Enter at least one category")
+        candidate = {"kind": "categorised", "field": field, "categories": categories}
+        if data.get("other_colour"):
+            candidate["other_colour"] = data["other_colour"]
+        if data.get("other_label"):
+            candidate["other_label"] = data["other_label"]
+        return candidate
+
+    def _graduated(self, data: dict) -> dict[str, Any]:
+        field = data.get("graduated_field")
+        if not field and "graduated_field" not in self.errors:
+            self.add_error(
+                "graduated_field", "Choose the numeric field whose value sets the colour"
+            )
+        classes = list(
+            values
+            for _, values in self._filled_rows(
+                data, "class", ("minimum", "colour", "label"), self.class_count
+            )
+        )
+        if len(classes) < 2 and not self.errors:
+            self.add_error("class-0-minimum", "Enter at least two classes")
+        return {"kind": "graduated", "field": field, "classes": classes}
+
+    def _add_style_problem(self, kind: str, problem: str) -> None:
+        """Put one of ``style_parse``'s problems on its input.
+
+        Problems read "<location>: <message>", the location starting with the kind, e.g.
+        "categorised.categories.0.colour: ..." or "graduated: Value error, classes must ...".
+        """
+        location, _, message = problem.partition(": ")
+        parts = location.split(".")
+        if parts[0] == kind:
+            parts = parts[1:]
+        prefix = "category" if kind == "categorised" else "class"
+        first = "value" if kind == "categorised" else "minimum"
+        if not parts or parts[0] in ("categories", "classes"):
+            index = parts[1] if len(parts) > 1 else "0"
+            name = f"{prefix}-{index}-{parts[2] if len(parts) > 2 else first}"
+        elif parts[0] == "field":
+            name = f"{kind}_field"
+        else:
+            name = parts[0]
+        message = message.removeprefix("Value error, ")
+        self.add_error(name if name in self.fields else None, message[:1].upper() + message[1:])

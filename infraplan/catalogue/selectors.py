@@ -1,0 +1,349 @@
+"""Reads for the catalogue pages: the list of datasets a user may see, and one dataset's page.
+
+Every read starts from the one gate, ``Dataset.objects.permitting(user, action)``.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import islice
+from typing import Any
+
+from django.conf import settings
+from django.contrib.gis.db.models import Extent
+from django.contrib.gis.db.models.functions import Transform
+from django.db.models import (
+    F,
+    Func,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+)
+from django.db.models.functions import Cast, Coalesce
+
+from infraplan.accounts.models import Organisation
+
+from .access import Action, dataset_permits
+from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme
+from .sources import FeatureRecord, source_for
+from .store import StoreFeatureSource, current_features
+from .styles import StyleError, style_legend, style_parse
+
+# ISO 19115 MD_TopicCategoryCode for each theme: the "topic category" UK GEMINI asks for.
+TOPIC_CATEGORIES: dict[str, str] = {
+    Theme.HOUSING_GROWTH: "planningCadastre",
+    Theme.EDUCATION: "society",
+    Theme.HEALTH: "health",
+    Theme.TRANSPORT: "transportation",
+    Theme.UTILITIES: "utilitiesCommunication",
+    Theme.GREEN_INFRASTRUCTURE: "environment",
+    Theme.FLOOD: "inlandWaters",
+    Theme.COMMUNITY: "society",
+    Theme.DESIGNATIONS: "planningCadastre",
+    Theme.BOUNDARIES: "boundaries",
+    Theme.DEMOGRAPHICS: "society",
+}
+
+SAMPLE_SIZE = 200  # features read to find example values
+EXAMPLES_PER_FIELD = 3
+FIRST_ROWS = 10  # rows shown for a dataset without geometry
+OUTLINE_KINDS = {"district", "unitary"}  # profile areas drawn under the extent map
+EXTENT_MAP_PIXELS = 400  # the outlines are simplified to about a pixel at this width
+
+
+# The list
+
+
+def dataset_list(
+    user: Any,
+    *,
+    themes: Iterable[str] = (),
+    owners: Iterable[str] = (),
+    access_levels: Iterable[str] = (),
+    query: str = "",
+) -> QuerySet[Dataset]:
+    """The datasets ``user`` may see, filtered, with ``feature_count`` and ``last_updated``.
+
+    Filters of one kind are alternatives (any of the themes); kinds combine (theme and owner).
+    Every word of ``query`` must appear in the title, abstract or keywords.
+    """
+    current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
+    datasets = (
+        Dataset.objects.permitting(user, Action.VIEW)
+        .select_related("owner")
+        .annotate(
+            feature_count=Subquery(current.values("feature_count")[:1]),
+            last_updated=Coalesce(Subquery(current.values("published_at")[:1]), F("updated_at")),
+            keywords_text=Cast("keywords", TextField()),
+        )
+        .order_by("title")
+    )
+    if themes := list(themes):
+        datasets = datasets.filter(theme__in=themes)
+    if owners := list(owners):
+        datasets = datasets.filter(owner__slug__in=owners)
+    if access_levels := list(access_levels):
+        datasets = datasets.filter(access_level__in=access_levels)
+    for word in query.split():
+        datasets = datasets.filter(
+            Q(title__icontains=word)
+            | Q(abstract__icontains=word)
+            | Q(keywords_text__icontains=word)
+        )
+    return datasets
+
+
+def dataset_owner_choices(user: Any) -> list[tuple[str, str]]:
+    """(slug, name) of the organisations that own a dataset ``user`` may see."""
+    visible = Dataset.objects.permitting(user, Action.VIEW)
+    return list(
+        Organisation.objects.filter(datasets__in=visible)
+        .distinct()
+        .order_by("name")
+        .values_list("slug", "name")
+    )
+
+
+# One dataset
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    name: str
+    title: str
+    type: str
+    examples: list[str]
+
+
+@dataclass(frozen=True)
+class Extent2D:
+    """A bounding box: (min x, min y, max x, max y)."""
+
+    min_x: float
+    min_y: float
+    max_x: float
+    max_y: float
+
+
+@dataclass(frozen=True)
+class ExtentMap:
+    """A server-drawn map of a dataset's extent over the area's outlines (SVG, BNG metres)."""
+
+    view_box: str
+    outlines: list[str]  # SVG path data, y pointing down (negated northings)
+    box: tuple[float, float, float, float]  # the dataset's extent: SVG x, y, width, height
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    colour: str
+    label: str
+
+
+@dataclass
+class DatasetPage:
+    dataset: Dataset
+    topic_category: str
+    versions: list[DatasetVersion]
+    feature_count: int | None
+    fields: list[FieldInfo]
+    extent_bng: Extent2D | None = None
+    extent_wgs84: Extent2D | None = None
+    extent_map: ExtentMap | None = None
+    first_rows: list[list[str]] = field(default_factory=list)
+    legend: list[LegendEntry] = field(default_factory=list)
+    style_error: str = ""
+    can_manage: bool = False
+
+    @property
+    def is_spatial(self) -> bool:
+        return self.dataset.geometry_type != GeometryType.NONE
+
+
+def dataset_visible(user: Any, slug: str, action: Action | str = Action.VIEW) -> Dataset | None:
+    """The dataset ``slug`` if ``user`` may do ``action`` on it, else None (unknown or not)."""
+    return (
+        Dataset.objects.permitting(user, action).select_related("owner").filter(slug=slug).first()
+    )
+
+
+def dataset_page(user: Any, dataset: Dataset) -> DatasetPage:
+    """Everything the dataset page shows. ``dataset`` must already have passed the gate."""
+    versions = list(dataset.versions.order_by("-number"))
+    current = next((version for version in versions if version.is_current), None)
+    sample = _sample(dataset)
+    fields = _fields(dataset, sample)
+    page = DatasetPage(
+        dataset=dataset,
+        topic_category=TOPIC_CATEGORIES.get(dataset.theme, ""),
+        versions=versions,
+        feature_count=current.feature_count if current else None,
+        fields=fields,
+        can_manage=dataset_permits(user, dataset, Action.MANAGE),
+    )
+    if page.is_spatial:
+        page.extent_bng, page.extent_wgs84 = _extents(dataset, current)
+        if page.extent_bng is not None:
+            page.extent_map = _extent_map(user, page.extent_bng)
+    else:
+        page.first_rows = [
+            [_display(record.properties.get(info.name)) for info in fields]
+            for record in sample[:FIRST_ROWS]
+        ]
+    try:
+        style = style_parse(dataset.style, fields=[info.name for info in fields])
+    except StyleError as error:
+        page.style_error = str(error)
+    else:
+        default = settings.AUTHORITY_PROFILE.branding.accent_colour
+        page.legend = [
+            LegendEntry(colour, label)
+            for colour, label in style_legend(style, default_colour=default)
+        ]
+    return page
+
+
+def dataset_field_types(dataset: Dataset) -> dict[str, str]:
+    """Field name -> type, from the schema or, where there is none, from the features."""
+    return {info.name: info.type for info in _fields(dataset, _sample(dataset))}
+
+
+def _sample(dataset: Dataset) -> list[FeatureRecord]:
+    return list(islice(source_for(dataset).features(dataset), SAMPLE_SIZE))
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _fields(dataset: Dataset, sample: list[FeatureRecord]) -> list[FieldInfo]:
+    """The schema's fields (or those the features have, when the schema is empty) with up to
+    three distinct example values each from the current features."""
+    schema = dataset.field_schema or [
+        {"name": name, "title": name, "type": _type_of(value)}
+        for name, value in _first_values(sample).items()
+    ]
+    fields = []
+    for entry in schema:
+        examples: list[str] = []
+        for record in sample:
+            value = record.properties.get(entry["name"])
+            shown = _display(value)
+            if value is not None and shown and shown not in examples:
+                examples.append(shown)
+                if len(examples) == EXAMPLES_PER_FIELD:
+                    break
+        fields.append(
+            FieldInfo(
+                name=entry["name"],
+                title=entry.get("title") or entry["name"],
+                type=entry.get("type", "string"),
+                examples=examples,
+            )
+        )
+    return fields
+
+
+def _first_values(sample: list[FeatureRecord]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for record in sample:
+        for name, value in record.properties.items():
+            if values.get(name) is None:
+                values[name] = value
+    return values
+
+
+def _display(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _extents(
+    dataset: Dataset, current: DatasetVersion | None
+) -> tuple[Extent2D | None, Extent2D | None]:
+    """The bounding box of the current features in EPSG:27700 and in WGS84.
+
+    The WGS84 box is that of the transformed geometries, not the transformed BNG box, which
+    would be slightly too large or too small at the corners.
+    """
+    if dataset.source_key == StoreFeatureSource.key:
+        if current is None:
+            return None, None
+        boxes = current_features(dataset).aggregate(
+            bng=Extent("geom"), wgs84=Extent(Transform("geom", 4326))
+        )
+        bng, wgs84 = boxes["bng"], boxes["wgs84"]
+    else:
+        bng = wgs84 = None
+        for record in source_for(dataset).features(dataset):
+            if record.geometry is None or record.geometry.empty:
+                continue
+            bng = _union(bng, record.geometry.extent)
+            wgs84 = _union(wgs84, record.geometry.transform(4326, clone=True).extent)
+    return (Extent2D(*bng) if bng else None, Extent2D(*wgs84) if wgs84 else None)
+
+
+def _union(box: tuple | None, other: tuple) -> tuple:
+    if box is None:
+        return other
+    return (min(box[0], other[0]), min(box[1], other[1]), max(box[2], other[2]),
+            max(box[3], other[3]))  # fmt: skip
+
+
+class _SimplifiedSVG(Func):
+    """PostGIS SVG path data (absolute, whole metres) of a simplified geometry."""
+
+    template = "ST_AsSVG(ST_SimplifyPreserveTopology(%(expressions)s, %(tolerance)s), 0, 0)"
+    output_field = TextField()
+
+
+def _extent_map(user: Any, extent: Extent2D) -> ExtentMap:
+    """The dataset's extent over the outlines of the profile's districts the user may see."""
+    boundaries: dict[str, set[str]] = {}
+    for area in settings.AUTHORITY_PROFILE.areas:
+        if area.kind in OUTLINE_KINDS:
+            boundaries.setdefault(area.boundary.dataset, set()).add(area.boundary.reference)
+    outline_filter = Q(pk__in=[])
+    visible = Dataset.objects.permitting(user, Action.VIEW).filter(
+        slug__in=boundaries, versions__is_current=True
+    )
+    for slug, dataset_id, number in visible.values_list("slug", "pk", "versions__number"):
+        outline_filter |= Q(
+            dataset_id=dataset_id, reference__in=boundaries[slug], valid_from__lte=number
+        )
+    outlines = Feature.objects.filter(outline_filter, valid_to__isnull=True, geom__isnull=False)
+    whole = outlines.aggregate(box=Extent("geom"))["box"]
+    box = _union(whole, (extent.min_x, extent.min_y, extent.max_x, extent.max_y))
+    width, height = box[2] - box[0], box[3] - box[1]
+    size = max(width, height, 1000.0)
+    pad = size * 0.05
+    paths = list(
+        outlines.annotate(
+            svg=_SimplifiedSVG("geom", tolerance=size / EXTENT_MAP_PIXELS)
+        ).values_list("svg", flat=True)
+    ) if whole else []  # fmt: skip
+    # A dataset of one point (or a line along an axis) still gets a visible box.
+    least = size / 50
+    centre_x = (extent.min_x + extent.max_x) / 2
+    centre_y = (extent.min_y + extent.max_y) / 2
+    half_w = max(extent.max_x - extent.min_x, least) / 2
+    half_h = max(extent.max_y - extent.min_y, least) / 2
+    return ExtentMap(
+        view_box=f"{box[0] - pad:.0f} {-box[3] - pad:.0f} {width + 2 * pad:.0f} "
+        f"{height + 2 * pad:.0f}",
+        outlines=paths,
+        box=(centre_x - half_w, -centre_y - half_h, 2 * half_w, 2 * half_h),
+    )

@@ -1,0 +1,210 @@
+"""The style editor: data managers change how the map draws a dataset; nobody else can."""
+
+import html
+import re
+
+import pytest
+from django.test import Client
+
+from infraplan.audit.models import AuditEntry
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+STYLE_URL = "/datasets/sites/style/"
+CATEGORISED = {
+    "kind": "categorised",
+    "categorised_field": "status",
+    "category-0-value": "allocated",
+    "category-0-colour": "#1d70b8",
+    "category-0-label": "Allocated",
+    "category-1-value": "permitted",
+    "category-1-colour": "#00703c",
+    "category-1-label": "With permission",
+    "category-2-value": "",
+    "category-2-colour": "",
+    "category-2-label": "",
+}
+
+
+@pytest.fixture
+def sites(personas):
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a, access_level="signed_in")
+    version_publish_points(
+        dataset=dataset,
+        points=ASHFORD_POINTS,
+        properties={
+            "civic-centre": {"status": "allocated", "homes": 120},
+            "station": {"status": "permitted", "homes": 45},
+        },
+    )
+    return dataset
+
+
+def audit_entries(dataset) -> list[AuditEntry]:
+    return list(
+        AuditEntry.objects.filter(
+            action="dataset.update", target_type="catalogue.dataset", target_id=str(dataset.pk)
+        )
+    )
+
+
+def error_summary(response) -> list[str]:
+    content = response.content.decode()
+    assert "There is a problem" in content, "no error summary"
+    summary = content[content.index("govuk-error-summary__list") :].split("</ul>")[0]
+    return [html.unescape(item) for item in re.findall(r'<a href="#[^"]+">([^<]+)</a>', summary)]
+
+
+def test_a_valid_categorised_style_is_saved_audited_and_shown(sites, personas, client_as):
+    client = client_as(personas.data_manager_a)
+    response = client.post(STYLE_URL, CATEGORISED)
+    assert response.status_code == 302 and response["Location"] == "/datasets/sites/"
+    sites.refresh_from_db()
+    assert sites.style == {
+        "kind": "categorised",
+        "field": "status",
+        "categories": [
+            {"value": "allocated", "colour": "#1d70b8", "label": "Allocated"},
+            {"value": "permitted", "colour": "#00703c", "label": "With permission"},
+        ],
+        "other_colour": "#b1b4b6",
+        "other_label": "Other",
+    }
+    (entry,) = audit_entries(sites)
+    assert entry.actor_id == personas.data_manager_a.pk
+    assert entry.before["style"] == {} and entry.after["style"] == sites.style
+
+    page = client.get(response["Location"]).content.decode()
+    assert "The style of Sites has been saved." in page
+    assert "govuk-notification-banner--success" in page
+    legend = page[page.index('id="legend-heading"') :].split("</ul>")[0]
+    assert re.findall(r'fill="(#[0-9a-f]{6})"', legend) == ["#1d70b8", "#00703c", "#b1b4b6"]
+    assert "With permission" in legend
+
+
+def test_a_graduated_style_is_saved(sites, personas, client_as):
+    response = client_as(personas.admin_a).post(
+        STYLE_URL,
+        {
+            "kind": "graduated",
+            "graduated_field": "homes",
+            "class-0-minimum": "0", "class-0-colour": "#f3f2f1", "class-0-label": "Under 50",
+            "class-1-minimum": "50", "class-1-colour": "#1d70b8", "class-1-label": "50 or more",
+        },
+    )  # fmt: skip
+    assert response.status_code == 302
+    sites.refresh_from_db()
+    assert sites.style["kind"] == "graduated"
+    assert [item["minimum"] for item in sites.style["classes"]] == [0, 50]
+
+
+def test_a_simple_colour_and_back_to_the_default(sites, personas, client_as):
+    client = client_as(personas.data_manager_a)
+    assert client.post(STYLE_URL, {"kind": "simple", "colour": "#d4351c"}).status_code == 302
+    sites.refresh_from_db()
+    assert sites.style == {"kind": "simple", "colour": "#d4351c"}
+    assert client.post(STYLE_URL, {"kind": "simple", "colour": ""}).status_code == 302
+    sites.refresh_from_db()
+    assert sites.style == {"kind": "simple"}
+    assert len(audit_entries(sites)) == 2
+
+
+def test_the_form_shows_the_current_style(sites, personas, client_as):
+    client = client_as(personas.data_manager_a)
+    client.post(STYLE_URL, CATEGORISED)
+    content = client.get(STYLE_URL).content.decode()
+    assert re.search(r'value="categorised"\s+checked', content)
+    assert '<option value="status" selected>' in content
+    assert 'name="category-1-label" type="text" spellcheck="false" value="With permission"' in (
+        content
+    )
+    # Spare empty rows for new categories, without JavaScript.
+    assert 'name="category-4-value"' in content
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"category-0-colour": "blue"},
+            ["Category 1 colour: Enter the colour as # followed by 6 letters a to f or digits, "
+             "like #00857c"],
+        ),
+        ({"category-1-label": ""}, ["Category 2 label: Enter the label, or clear the whole row"]),
+        ({"categorised_field": ""}, ["Field: Choose the field whose values set the colour"]),
+        (
+            {"categorised_field": "no-such-field"},
+            ["Field: Select a valid choice. no-such-field is not one of the available choices."],
+        ),
+        (
+            {"category-1-value": "allocated"},
+            ["Category 1 value: Each category value may appear once"],
+        ),
+        (
+            {"kind": "graduated", "graduated_field": "homes",
+             "class-0-minimum": "100", "class-0-colour": "#1d70b8", "class-0-label": "Many",
+             "class-1-minimum": "ten", "class-1-colour": "#00703c", "class-1-label": "Few"},
+            ["Class 2 minimum: Enter the minimum as a number, like 10 or 2.5"],
+        ),
+        (
+            {"kind": "graduated", "graduated_field": "homes",
+             "class-0-minimum": "100", "class-0-colour": "#1d70b8", "class-0-label": "Many",
+             "class-1-minimum": "10", "class-1-colour": "#00703c", "class-1-label": "Few"},
+            ["Class 1 minimum: Classes must be in ascending order of minimum, "
+             "each minimum once"],
+        ),
+        (
+            {"kind": "graduated", "graduated_field": "status"},
+            ["Numeric field: Select a valid choice. status is not one of the available choices."],
+        ),
+        ({"kind": ""}, ["How to draw it: Choose how to draw the dataset"]),
+    ],
+)  # fmt: skip
+def test_invalid_input_is_explained_and_changes_nothing(
+    sites, personas, client_as, changes, expected
+):
+    response = client_as(personas.data_manager_a).post(STYLE_URL, {**CATEGORISED, **changes})
+    assert response.status_code == 200
+    assert error_summary(response) == expected
+    assert "<title>Error: Map style of Sites" in response.content.decode()
+    sites.refresh_from_db()
+    assert sites.style == {}
+    assert audit_entries(sites) == []
+
+
+def test_people_who_may_not_manage_cannot_see_or_post_the_style(sites, personas, client_as):
+    for persona in (personas.viewer_a, personas.contributor_a, personas.member_b):
+        client = client_as(persona)
+        assert client.get(STYLE_URL).status_code == 404
+        assert client.post(STYLE_URL, CATEGORISED).status_code == 404
+        assert "Save style" not in client.get("/datasets/sites/").content.decode()
+    anonymous = client_as(None).post(STYLE_URL, CATEGORISED)
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/accounts/login/")
+    sites.refresh_from_db()
+    assert sites.style == {}
+    assert audit_entries(sites) == []
+
+
+def test_managers_see_the_style_form_on_the_dataset_page(sites, personas, client_as):
+    content = client_as(personas.data_manager_a).get("/datasets/sites/").content.decode()
+    assert f'action="{STYLE_URL}"' in content
+    assert 'name="csrfmiddlewaretoken"' in content
+
+
+def test_the_style_form_needs_its_csrf_token(sites, personas):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(personas.data_manager_a)
+    assert client.post(STYLE_URL, CATEGORISED).status_code == 403
+    sites.refresh_from_db()
+    assert sites.style == {}
+
+
+def test_a_style_without_any_rows_is_explained(sites, personas, client_as):
+    client = client_as(personas.data_manager_a)
+    response = client.post(STYLE_URL, {"kind": "categorised", "categorised_field": "status"})
+    assert error_summary(response) == ["Category 1 value: Enter at least one category"]
+    response = client.post(STYLE_URL, {"kind": "graduated", "graduated_field": "homes"})
+    assert error_summary(response) == ["Class 1 minimum: Enter at least two classes"]
+    sites.refresh_from_db()
+    assert sites.style == {}

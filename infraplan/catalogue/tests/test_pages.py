@@ -1,0 +1,295 @@
+"""The catalogue pages: the list with its filters and search, and a dataset's page."""
+
+import html
+import re
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.services import (
+    FeatureRow,
+    version_add_features,
+    version_fail,
+    version_publish,
+    version_start,
+)
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+
+def titles(response) -> list[str]:
+    """The titles of the datasets listed, in order."""
+    assert response.status_code == 200
+    return [
+        html.unescape(title)
+        for title in re.findall(
+            r'<h3 class="govuk-heading-s[^"]*"><a class="govuk-link" href="/datasets/[^"]+/">'
+            r"([^<]+)</a></h3>",
+            response.content.decode(),
+        )
+    ]
+
+
+def summary(response) -> dict[str, str]:
+    """The dataset page's metadata summary list as {key: text}."""
+    assert response.status_code == 200
+    content = response.content.decode()
+    rows = re.findall(
+        r'<dt class="govuk-summary-list__key">(.*?)</dt>\s*'
+        r'<dd class="govuk-summary-list__value">(.*?)</dd>',
+        content[content.index('id="metadata"') :],
+        flags=re.S,
+    )
+    return {key: html.unescape(re.sub(r"<[^>]+>", "", value)).strip() for key, value in rows}
+
+
+@pytest.fixture
+def catalogue(personas):
+    """Four datasets that differ in theme, owner, access level and words."""
+    a, b = personas.organisation_a, personas.organisation_b
+    return {
+        "schools": dataset_make(
+            slug="schools", owner=a, theme="education", title="Schools",
+            abstract="Primary and secondary schools.", keywords=["pupils", "Ofsted"],
+        ),
+        "surgeries": dataset_make(
+            slug="surgeries", owner=b, theme="health", title="GP surgeries",
+            abstract="Practices and their list sizes.", access_level="signed_in",
+        ),
+        "sites": dataset_make(
+            slug="sites", owner=a, theme="housing-growth", title="Housing sites",
+            abstract="Allocations and permissions near schools.", access_level="organisations",
+        ),
+        "stations": dataset_make(
+            slug="stations", owner=b, theme="transport", title="Rail stations",
+            abstract="Every station.",
+        ),
+    }  # fmt: skip
+
+
+def test_the_list_shows_what_the_gate_permits(catalogue, personas, client_as):
+    everything = ["GP surgeries", "Housing sites", "Rail stations", "Schools"]
+    assert titles(client_as(personas.viewer_a).get("/datasets/")) == everything
+    assert titles(client_as(personas.member_b).get("/datasets/")) == [
+        "GP surgeries", "Rail stations", "Schools",
+    ]  # fmt: skip
+    assert titles(client_as(None).get("/datasets/")) == ["Rail stations", "Schools"]
+
+
+def test_filters_and_search_really_filter(catalogue, personas, client_as):
+    client = client_as(personas.viewer_a)
+    assert titles(client.get("/datasets/", {"theme": "education"})) == ["Schools"]
+    assert titles(client.get("/datasets/", {"theme": ["education", "transport"]})) == [
+        "Rail stations", "Schools",
+    ]  # fmt: skip
+    assert titles(client.get("/datasets/", {"owner": "org-b"})) == ["GP surgeries", "Rail stations"]
+    assert titles(client.get("/datasets/", {"access": "organisations"})) == ["Housing sites"]
+    # Search covers title, abstract and keywords, case-insensitively; every word must match.
+    assert titles(client.get("/datasets/", {"q": "schools"})) == ["Housing sites", "Schools"]
+    assert titles(client.get("/datasets/", {"q": "ofsted"})) == ["Schools"]
+    assert titles(client.get("/datasets/", {"q": "list sizes"})) == ["GP surgeries"]
+    assert titles(client.get("/datasets/", {"q": "schools", "owner": "org-a",
+                                            "theme": "housing-growth"})) == ["Housing sites"]  # fmt: skip
+    response = client.get("/datasets/", {"q": "schools", "theme": "transport"})
+    assert titles(response) == []
+    content = response.content.decode()
+    assert "0 datasets match" in content
+    assert "No datasets match your search and filters." in content
+    assert 'href="/datasets/">clear all filters' in content
+    # The form keeps what was asked, so it can be changed rather than typed again.
+    assert 'value="schools"' in content
+    assert re.search(r'value="transport"\s+checked', content)
+
+
+def test_filters_offer_only_owners_the_user_can_see(catalogue, personas, client_as):
+    Dataset.objects.filter(owner=personas.organisation_b).update(access_level="organisations")
+    content = client_as(personas.viewer_a).get("/datasets/").content.decode()
+    assert 'name="owner" type="checkbox" value="org-a"' in content
+    assert 'value="org-b"' not in content
+
+
+def test_an_unknown_filter_value_is_named_and_ignored(catalogue, personas, client_as):
+    response = client_as(personas.viewer_a).get("/datasets/", {"theme": "nonsense", "q": "rail"})
+    assert titles(response) == ["Rail stations"]
+    content = response.content.decode()
+    assert "There is a problem" in content
+    assert "Theme: Select a valid choice. nonsense is not one of the available choices." in content
+
+
+def test_each_result_shows_its_facts(catalogue, personas, client_as):
+    version_publish_points(dataset=catalogue["schools"], points=ASHFORD_POINTS)
+    content = client_as(None).get("/datasets/", {"q": "pupils"}).content.decode()
+    assert "Primary and secondary schools." in content
+    assert ">Education<" in content
+    assert ">Organisation A<" in content
+    features = re.search(r"Features</dt>\s*<dd[^>]*>([^<]+)</dd>", content)
+    assert features and features[1] == "2"
+    assert "Last updated" in content and "<time datetime=" in content
+
+
+def test_the_list_makes_the_same_number_of_queries_for_any_number_of_datasets(personas, client_as):
+    client = client_as(personas.viewer_a)
+
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/datasets/").status_code == 200
+        return len(queries)
+
+    first = dataset_make(slug="first", owner=personas.organisation_a)
+    version_publish_points(dataset=first, points=ASHFORD_POINTS)
+    few = queries_for_list()
+    for number in range(5):
+        made = dataset_make(slug=f"more-{number}", owner=personas.organisation_b)
+        version_publish_points(dataset=made, points=ASHFORD_POINTS)
+    assert len(titles(client.get("/datasets/"))) == 6
+    assert queries_for_list() == few
+
+
+def test_a_restricted_dataset_page_is_a_404_for_outsiders(restricted, personas, client_as):
+    for outsider in (personas.anonymous, personas.member_b):
+        assert client_as(outsider).get("/datasets/a-only-sites/").status_code == 404
+    assert client_as(personas.viewer_a).get("/datasets/a-only-sites/").status_code == 200
+    assert client_as(personas.viewer_a).get("/datasets/no-such-thing/").status_code == 404
+
+
+def test_reading_a_restricted_dataset_page_is_audited(restricted, personas, client_as):
+    client_as(personas.viewer_a).get("/datasets/a-only-sites/")
+    assert AuditEntry.objects.filter(
+        action="dataset.read.page", actor_id=personas.viewer_a.pk, target_id=str(restricted.pk)
+    ).exists()
+
+
+def test_the_dataset_page_has_the_gemini_mandatory_elements(districts, personas, client_as):
+    Dataset.objects.filter(pk=districts.pk).update(
+        keywords=["boundaries", "local government"], source_format="GeoJSON"
+    )
+    metadata = summary(client_as(None).get("/datasets/districts/"))
+    assert metadata["Title"] == "Local authority districts"
+    assert metadata["Abstract"].startswith("The 12 Kent districts and Medway")
+    assert metadata["Topic category"] == "Boundaries (ISO 19115: boundaries)"
+    assert metadata["Keywords"] == "boundaries, local government"
+    assert metadata["Temporal extent"] == "Not stated"
+    assert metadata["Dataset reference date"] == "Not stated"
+    assert metadata["Lineage"].startswith("ONS/OS generalised clipped")
+    assert metadata["Data format"] == "GeoJSON"
+    assert metadata["Responsible organisation"] == "Kent County Council"
+    assert metadata["Contact"] == "infraplan-support@example.org"
+    assert metadata["Access constraints"] == "Public: anyone, without signing in"
+    assert metadata["Use constraints (licence)"].startswith("Open Government Licence v3.0")
+    assert metadata["Metadata date"]
+    assert metadata["Metadata point of contact"] == (
+        "Kent County Council, infraplan-support@example.org"
+    )
+    assert metadata["Resource identifier"] == "http://testserver/datasets/districts/"
+    assert metadata["Spatial reference system"].startswith("EPSG:27700 (British National Grid)")
+    assert metadata["Features"] == "13"
+    # Kent and Medway: about 0.03 to 1.45 degrees east, 50.91 to 51.49 north.
+    west, south, east, north = map(float, re.findall(r"-?\d+\.\d+", metadata["Extent (WGS84)"]))
+    assert 0.0 < west < 0.1 and 50.8 < south < 51.0 and 1.4 < east < 1.5 and 51.4 < north < 51.5
+    bng = list(map(int, re.findall(r"\d+", metadata["Extent (British National Grid)"])))
+    assert 530000 < bng[0] < bng[1] < 650000 and 110000 < bng[2] < bng[3] < 190000
+
+
+def test_dates_and_temporal_extent_are_shown(districts, client_as):
+    Dataset.objects.filter(pk=districts.pk).update(
+        temporal_start="2013-01-01", temporal_end="2023-12-31", reference_date="2014-09-01"
+    )
+    metadata = summary(client_as(None).get("/datasets/districts/"))
+    assert metadata["Temporal extent"] == "1 January 2013 to 31 December 2023"
+    assert metadata["Dataset reference date"] == "1 September 2014"
+
+
+def test_the_extent_map_is_drawn_on_the_server_over_the_district_outlines(
+    districts, restricted, personas, client_as
+):
+    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
+    svg = re.search(r"<svg [^>]*data-extent-map>(.*?)</svg>", content, flags=re.S)
+    assert svg, "no extent map"
+    assert len(re.findall(r"<path d=\"M ", svg[1])) == 13  # the 12 districts and Medway
+    assert '<title id="extent-title">Extent of A only sites</title>' in svg[1]
+    assert "over the outlines of 13 council areas" in svg[1]
+    # The two Ashford points: the box is centred between them (eastings ~601475, y = -northing).
+    x, y, width, height = map(float, re.search(r'<rect x="(-?\d+)" y="(-?\d+)" width="(\d+)" '
+                                               r'height="(\d+)"', svg[1]).groups())  # fmt: skip
+    assert abs(x + width / 2 - 601475) < 2 and abs(y + height / 2 + 142440) < 2
+    assert "style=" not in svg[0]
+    assert 'href="/map/?layers=a-only-sites"' in content
+
+
+def test_fields_show_real_example_values(restricted, personas, client_as):
+    version_publish_points(
+        dataset=restricted,
+        points={**ASHFORD_POINTS, "depot": (600000, 141000)},
+        properties={"station": {"platforms": 6}, "depot": {"platforms": 0}},
+    )
+    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
+    rows = dict(
+        re.findall(
+            r"<td class=\"govuk-table__cell\"><code>(\w+)</code></td>.*?"
+            r"<td class=\"govuk-table__cell\">([^<]*)</td>\s*</tr>",
+            content,
+            flags=re.S,
+        )
+    )
+    # Features in reference order: civic-centre, depot, station.
+    assert rows == {"name": "civic-centre; depot; station", "platforms": "0; 6"}
+
+
+def test_versions_are_listed_with_their_reports_and_problems(restricted, personas, client_as):
+    version_publish_points(dataset=restricted, points={"station": (601700, 142200)})
+    failed = version_start(actor=None, dataset=restricted, source="broken.csv")
+    version_fail(
+        actor=None,
+        version=failed,
+        report={
+            "error": "1 problem(s) in the file for a-only-sites",
+            "problems": [{"row": 7, "field": "easting", "reason": "not a number"}],
+        },
+    )
+    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
+    table = content[content.index('id="versions"') :]
+    rows = re.findall(r'<th scope="row" class="govuk-table__header">(\d+)</th>(.*?)</tr>', table,
+                      flags=re.S)  # fmt: skip
+    assert [number for number, _ in rows] == ["3", "2", "1"]
+    cells = {
+        number: [re.sub(r"<[^>]+>", "", cell).strip()
+                 for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        for number, row in rows
+    }  # fmt: skip
+    assert cells["3"][0] == "Failed" and cells["3"][2] == "broken.csv"
+    assert cells["2"][0] == "Current" and cells["2"][3:] == ["0", "1", "1", "0"]
+    assert cells["1"][0] == "Published" and cells["1"][3:] == ["2", "0", "0", "0"]
+    assert "Row 7, easting: not a number" in table
+
+
+def test_a_dataset_without_geometry_shows_its_first_rows_and_no_map(personas, client_as):
+    table = dataset_make(
+        slug="conservation-list", owner=personas.organisation_a, geometry_type="none",
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+    )  # fmt: skip
+    version = version_start(actor=None, dataset=table, source="list.csv")
+    with transaction.atomic():
+        version_add_features(
+            version=version,
+            rows=[
+                FeatureRow(table.owner, f"ca-{n}", {"name": f"Area {n}"}, None) for n in range(12)
+            ],
+        )
+        version_publish(actor=None, version=version)
+    content = client_as(None).get("/datasets/conservation-list/").content.decode()
+    assert "First rows" in content
+    assert re.findall(r"<td class=\"govuk-table__cell\">(Area \d+)</td>", content)[:2] == [
+        "Area 0", "Area 1",
+    ]  # fmt: skip
+    assert "Area 11" in content and "Area 9" not in content.split("First rows")[1]
+    assert "Open on the map" not in content
+    assert "data-extent-map" not in content
+    assert "Extent (WGS84)" not in content
+    assert (
+        summary(client_as(None).get("/datasets/conservation-list/"))["Spatial reference system"]
+        == "None: the dataset has no geometry"
+    )

@@ -1,0 +1,199 @@
+"""Reading the coordinates officers type: grid references, eastings/northings and lat/lon.
+
+``coordinates_parse`` returns a point in EPSG:27700 (British National Grid), None when the text
+does not look like coordinates at all (so a search can try it as a name), or raises
+``CoordinateError`` with a message for the user when it looks like coordinates but cannot be one
+(unknown grid letters, an odd number of digits, a place outside Great Britain).
+
+Accepted forms:
+- Ordnance Survey grid references, two letters and 2 to 10 digits, spaces optional:
+  ``TR 150 575``, ``TR150575``, ``tr 15000 57500``. A grid reference names a square (10 km for
+  2 digits down to 1 m for 10); the point returned is the square's centre, ``box`` the square.
+- Eastings and northings in metres: ``615000,157500``, ``615000 157500``, ``E 615000 N 157500``.
+- WGS84 latitude and longitude in decimal degrees: ``51.28, 1.08``. Longitude first
+  (``1.08, 51.28``) is recognised too: in the United Kingdom latitudes (49 to 61) and
+  longitudes (-9 to 2) never overlap, so the order is never ambiguous there.
+
+Lat/lon is transformed with pyproj, as everything else here (see docs/coordinates.md for the
+transformation used and its accuracy).
+"""
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from django.contrib.gis.geos import Point
+from pyproj import Transformer
+
+# The National Grid's 500 km squares that hold Great Britain, by letter, as (easting, northing)
+# of their south-west corner in units of 500 km.
+_MAJOR = {"S": (0, 0), "T": (1, 0), "N": (0, 1), "O": (1, 1), "H": (0, 2), "J": (1, 2)}
+# Within a 500 km square, 100 km squares are lettered A to Z without I, row by row from the
+# north-west corner, five to a row.
+_MINOR = "ABCDEFGHJKLMNOPQRSTUVWXYZ"
+# The 100 km squares that hold some land of Great Britain (Ordnance Survey's index of squares);
+# a reference in any other square is at sea or outside the country.
+_LAND_SQUARE_LETTERS = (
+    "HL HM HN HO HP HT HU HW HX HY HZ NA NB NC ND NF NG NH NJ NK NL NM NN NO NR NS NT NU NW NX "
+    "NY NZ OV SC SD SE SH SJ SK SM SN SO SP SR SS ST SU SV SW SX SY SZ TA TF TG TL TM TQ TR TV"
+)
+_LAND_SQUARES = frozenset(_LAND_SQUARE_LETTERS.split())
+# The National Grid's extent, in metres.
+GRID_EASTING_MAX = 700_000
+GRID_NORTHING_MAX = 1_300_000
+# Latitude and longitude ranges that take in the United Kingdom and its islands.
+UK_LATITUDE = (49.0, 61.5)
+UK_LONGITUDE = (-9.0, 2.5)
+
+_GRID_REFERENCE = re.compile(r"^\s*([A-Za-z]{2})\s*(\d[\d\s]*)$")
+_NUMBER = r"([+-]?\d+(?:\.\d+)?)"
+_LABELLED_EN = re.compile(
+    rf"^\s*E(?:asting)?\s*:?\s*{_NUMBER}\s*,?\s*N(?:orthing)?\s*:?\s*{_NUMBER}\s*$", re.IGNORECASE
+)
+_PAIR = re.compile(rf"^\s*{_NUMBER}\s*(?:,\s*|\s+){_NUMBER}\s*$")
+
+Kind = Literal["grid-reference", "eastings-northings", "latitude-longitude"]
+
+FORMATS_HINT = (
+    "a grid reference like TR 150 575, eastings and northings like 615000,157500, "
+    "or latitude and longitude like 51.28, 1.08"
+)
+
+
+class CoordinateError(ValueError):
+    """Text that looks like coordinates but cannot be; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place read from coordinates: a point in EPSG:27700 and, for a grid reference, its
+    square as (min easting, min northing, max easting, max northing)."""
+
+    kind: Kind
+    point: Point
+    label: str
+    box: tuple[float, float, float, float] | None = None
+
+
+@cache
+def _to_grid() -> Transformer:
+    return Transformer.from_crs(4326, 27700, always_xy=True)
+
+
+def coordinates_parse(text: str) -> Location | None:
+    """The location ``text`` names, or None if it does not look like coordinates.
+
+    Raises CoordinateError when it looks like coordinates but is malformed or outside Great
+    Britain (or, for lat/lon, the United Kingdom).
+    """
+    if _GRID_REFERENCE.match(text):
+        return grid_reference_parse(text)
+    labelled = _LABELLED_EN.match(text)
+    if labelled:
+        return _eastings_northings(float(labelled[1]), float(labelled[2]))
+    pair = _PAIR.match(text)
+    if pair:
+        return _number_pair(pair[1], pair[2])
+    return None
+
+
+def grid_reference_parse(text: str) -> Location:
+    """An Ordnance Survey grid reference (``TR 150 575``) as the centre of its square."""
+    match = _GRID_REFERENCE.match(text)
+    if not match:
+        raise CoordinateError(
+            f"“{text.strip()}” is not a grid reference: write two letters and then 2 to 10 "
+            "digits, like TR 150 575."
+        )
+    letters = match[1].upper()
+    groups = match[2].split()
+    digits = "".join(groups)
+    shown = f"{letters} {' '.join(groups)}"
+    if letters[0] not in _MAJOR or letters[1] not in _MINOR:
+        raise CoordinateError(
+            f"“{shown}” is not a grid reference: {letters} is not a square of the National Grid "
+            "(the first letter is one of H, J, N, O, S or T, the second any letter but I)."
+        )
+    if len(groups) > 2 or (len(groups) == 2 and len(groups[0]) != len(groups[1])):
+        raise CoordinateError(
+            f"“{shown}” is not a grid reference: the easting and northing must have the same "
+            "number of digits, like TR 150 575."
+        )
+    if len(digits) % 2:
+        raise CoordinateError(
+            f"“{shown}” is not a grid reference: it has an odd number of digits ({len(digits)}); "
+            "the easting and northing need the same number, like TR 150 575."
+        )
+    if not 2 <= len(digits) <= 10:
+        raise CoordinateError(
+            f"“{shown}” is not a grid reference: it needs 2 to 10 digits, not {len(digits)}."
+        )
+    if letters not in _LAND_SQUARES:
+        raise CoordinateError(
+            f"“{shown}” is outside Great Britain: the National Grid square {letters} holds no "
+            "land of Great Britain."
+        )
+    major_e, major_n = _MAJOR[letters[0]]
+    row, column = divmod(_MINOR.index(letters[1]), 5)
+    square_e = major_e * 500_000 + column * 100_000
+    square_n = major_n * 500_000 + (4 - row) * 100_000
+    half = len(digits) // 2
+    size = 10 ** (5 - half)
+    min_e = square_e + int(digits[:half]) * size
+    min_n = square_n + int(digits[half:]) * size
+    label = f"{letters} {digits[:half]} {digits[half:]}"
+    return Location(
+        kind="grid-reference",
+        point=Point(min_e + size / 2, min_n + size / 2, srid=27700),
+        label=label,
+        box=(min_e, min_n, min_e + size, min_n + size),
+    )
+
+
+def _number_pair(first: str, second: str) -> Location:
+    a, b = float(first), float(second)
+    if abs(a) <= 180 and abs(b) <= 180:
+        return _latitude_longitude(a, b)
+    if "." in first + second and (abs(a) <= 180 or abs(b) <= 180):
+        raise CoordinateError(
+            f"“{first}, {second}” mixes degrees and metres: give latitude and longitude "
+            "(51.28, 1.08) or eastings and northings (615000,157500)."
+        )
+    return _eastings_northings(a, b)
+
+
+def _eastings_northings(easting: float, northing: float) -> Location:
+    if not (0 <= easting <= GRID_EASTING_MAX and 0 <= northing <= GRID_NORTHING_MAX):
+        raise CoordinateError(
+            f"{easting:g}, {northing:g} is outside Great Britain: eastings run from 0 to "
+            f"{GRID_EASTING_MAX:,} and northings from 0 to {GRID_NORTHING_MAX:,} metres."
+        )
+    return Location(
+        kind="eastings-northings",
+        point=Point(easting, northing, srid=27700),
+        label=f"{easting:g}, {northing:g}",
+    )
+
+
+def _in(value: float, bounds: tuple[float, float]) -> bool:
+    return bounds[0] <= value <= bounds[1]
+
+
+def _latitude_longitude(a: float, b: float) -> Location:
+    if _in(a, UK_LATITUDE) and _in(b, UK_LONGITUDE):
+        latitude, longitude = a, b
+    elif _in(b, UK_LATITUDE) and _in(a, UK_LONGITUDE):
+        latitude, longitude = b, a
+    else:
+        raise CoordinateError(
+            f"{a:g}, {b:g} is outside the United Kingdom: latitudes there run from "
+            f"{UK_LATITUDE[0]:g} to {UK_LATITUDE[1]:g} and longitudes from {UK_LONGITUDE[0]:g} "
+            f"to {UK_LONGITUDE[1]:g} degrees."
+        )
+    easting, northing = _to_grid().transform(longitude, latitude)
+    return Location(
+        kind="latitude-longitude",
+        point=Point(easting, northing, srid=27700),
+        label=f"{latitude:g}, {longitude:g}",
+    )

@@ -1,0 +1,105 @@
+"""Reading typed coordinates, checked against real places.
+
+Reference values:
+- Canterbury Cathedral: 51.2798 N, 1.0830 E (Wikipedia, "Canterbury Cathedral", coordinates
+  box). pyproj 3.8 (EPSG:4326 -> EPSG:27700, the Helmert PROJ uses here, see
+  docs/coordinates.md) gives 615109.5 E, 157920.8 N, i.e. the 100 m square TR 151 579; the
+  brief's TR 150 578 is the square next to it, about 100 m south-west.
+- Postcode CT1 2EH (the cathedral precincts): 615146 E, 157812 N in the ONS Postcode Directory
+  (data/kent_postcodes_onspd, ONSPD Nov 2025).
+- 100 km square TR: south-west corner 600000 E, 100000 N (Ordnance Survey, "A guide to
+  coordinate systems in Great Britain", the National Grid's lettering: T is the 500 km square
+  east of S; in it, R is the second column of the fourth row from the top).
+- Ben Nevis summit: NN 166 712 (Ordnance Survey; Wikipedia "Ben Nevis"), 216600 E, 771200 N.
+"""
+
+import pytest
+from pyproj import Transformer
+
+from infraplan.core.coordinates import CoordinateError, coordinates_parse, grid_reference_parse
+
+CATHEDRAL_LAT_LON = (51.2798, 1.0830)
+CATHEDRAL_BNG = (615109.5, 157920.8)
+
+
+def _xy(location) -> tuple[float, float]:
+    return location.point.x, location.point.y
+
+
+@pytest.mark.parametrize(
+    ("text", "box"),
+    [
+        ("TR 150 578", (615000, 157800, 615100, 157900)),
+        ("TR150578", (615000, 157800, 615100, 157900)),
+        ("tr 1 5", (610000, 150000, 620000, 160000)),
+        ("TR 15 57", (615000, 157000, 616000, 158000)),
+        ("TR 1500 5780", (615000, 157800, 615010, 157810)),
+        ("TR1500057800", (615000, 157800, 615001, 157801)),
+        ("TR 15109 57920", (615109, 157920, 615110, 157921)),
+        ("NN 166 712", (216600, 771200, 216700, 771300)),
+    ],
+)
+def test_a_grid_reference_is_its_square_and_centre(text, box):
+    location = coordinates_parse(text)
+    assert location.kind == "grid-reference"
+    assert location.box == box
+    assert location.point.srid == 27700
+    assert _xy(location) == ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+
+
+def test_canterbury_cathedral_by_grid_reference_lat_lon_and_eastings_northings():
+    by_grid = coordinates_parse("TR 151 579")
+    min_e, min_n, max_e, max_n = by_grid.box
+    assert min_e <= CATHEDRAL_BNG[0] < max_e and min_n <= CATHEDRAL_BNG[1] < max_n
+
+    by_lat_lon = coordinates_parse("51.2798, 1.0830")
+    assert by_lat_lon.kind == "latitude-longitude"
+    assert _xy(by_lat_lon) == pytest.approx(CATHEDRAL_BNG, abs=0.5)
+
+    # Longitude first: still the cathedral, not a point in the sea.
+    assert _xy(coordinates_parse("1.0830 51.2798")) == pytest.approx(CATHEDRAL_BNG, abs=0.5)
+
+    expected = Transformer.from_crs(27700, 4326, always_xy=True).transform(*CATHEDRAL_BNG)
+    assert expected == pytest.approx((CATHEDRAL_LAT_LON[1], CATHEDRAL_LAT_LON[0]), abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "text", ["615146,157812", "615146 157812", "E 615146 N 157812", "e615146, n157812"]
+)
+def test_eastings_and_northings_of_a_real_postcode(text):
+    location = coordinates_parse(text)
+    assert location.kind == "eastings-northings"
+    assert _xy(location) == (615146, 157812)
+    assert location.box is None
+
+
+@pytest.mark.parametrize(
+    "text", ["Canterbury", "CT1 2EH", "Herne Bay", "TR", "12", "A2 road", "St Mary 2nd"]
+)
+def test_text_that_is_not_coordinates_is_left_for_a_name_search(text):
+    assert coordinates_parse(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("ZZ 150 575", "ZZ is not a square of the National Grid"),
+        ("TI 150 575", "TI is not a square of the National Grid"),
+        ("TR 150 57", "same number of digits"),
+        ("TR15057", r"odd number of digits \(5\)"),
+        ("TR 1 2 3", "same number of digits"),
+        ("TR 123456 654321", "2 to 10 digits, not 12"),
+        ("TN 150 575", "outside Great Britain"),
+        ("615000, 1400000", "outside Great Britain"),
+        ("40.7, -74.0", "outside the United Kingdom"),
+        ("51.28, 615000.5", "mixes degrees and metres"),
+    ],
+)
+def test_malformed_coordinates_say_what_is_wrong(text, why):
+    with pytest.raises(CoordinateError, match=why):
+        coordinates_parse(text)
+
+
+def test_grid_reference_parse_refuses_other_text():
+    with pytest.raises(CoordinateError, match="two letters and then 2 to 10 digits"):
+        grid_reference_parse("615000 157500")

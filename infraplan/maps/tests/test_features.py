@@ -1,0 +1,181 @@
+"""The map's reads behind the gate: a feature's pop-up, labels, and the features-in-view table."""
+
+import pytest
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+
+from infraplan.catalogue.models import Feature
+from infraplan.catalogue.services import (
+    FeatureRow,
+    version_add_features,
+    version_publish,
+    version_start,
+)
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.maps import views
+
+pytestmark = pytest.mark.django_db
+
+ASHFORD_BBOX = "0.86,51.14,0.89,51.16"
+SCHEMA = [
+    {"name": "name", "type": "string", "title": "Name"},
+    {"name": "kind", "type": "string", "title": "Kind of site"},
+]
+
+
+@pytest.fixture
+def sites(personas):
+    """Organisation A's sites, restricted to it, with titled fields."""
+    dataset = dataset_make(
+        slug="a-sites", owner=personas.organisation_a, access_level="organisations",
+        field_schema=SCHEMA,
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset, points=ASHFORD_POINTS,
+        properties={"civic-centre": {"kind": "offices", "extra": 3}},
+    )  # fmt: skip
+    return dataset
+
+
+def live_id(reference: str) -> int:
+    return Feature.objects.get(reference=reference, valid_to__isnull=True).pk
+
+
+def test_popup_lists_properties_with_their_titles(sites, personas, client_as, districts):
+    response = client_as(personas.viewer_a).get(
+        f"/datasets/a-sites/features/{live_id('civic-centre')}.json"
+    )
+
+    assert response.status_code == 200
+    detail = response.json()
+    assert detail["reference"] == "civic-centre"
+    assert detail["label"] == "civic-centre"
+    assert detail["dataset"] == {"slug": "a-sites", "title": "A sites"}
+    assert detail["properties"] == [
+        {"name": "name", "title": "Name", "value": "civic-centre"},
+        {"name": "kind", "title": "Kind of site", "value": "offices"},
+        {"name": "extra", "title": "extra", "value": 3},  # not in the schema: its own name
+    ]
+    assert detail["point"] == pytest.approx({"lon": 0.8767, "lat": 51.1482}, abs=1e-3)
+    assert response["Cache-Control"] == "private, max-age=300"
+
+
+def test_popup_names_the_district_and_ward_the_feature_lies_in(personas, client_as):
+    dataset = dataset_make(slug="placed", owner=personas.organisation_a)
+    version = version_start(actor=None, dataset=dataset, source="test")
+    row = FeatureRow(
+        organisation=dataset.owner, reference="depot", properties={},
+        geometry=GEOSGeometry("POINT(601300 142700)", srid=27700),
+        district="E07000105", ward="E05005000",
+    )  # fmt: skip
+    with transaction.atomic():
+        version_add_features(version=version, rows=[row])
+        version_publish(actor=None, version=version)
+
+    detail = client_as(None).get(f"/datasets/placed/features/{live_id('depot')}.json").json()
+
+    assert detail["district"] == {"code": "E07000105", "name": "Ashford"}  # from the profile
+    assert detail["ward"] == {"code": "E05005000"}
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_b"])
+def test_popup_is_404_for_people_who_may_not_see_the_dataset(sites, personas, client_as, persona):
+    user = getattr(personas, persona, None)
+    response = client_as(user).get(f"/datasets/a-sites/features/{live_id('station')}.json")
+    assert response.status_code == 404
+
+
+def test_popup_is_404_for_unknown_features_and_features_of_another_dataset(
+    sites, districts, personas, client_as
+):
+    client = client_as(personas.viewer_a)
+    assert client.get("/datasets/a-sites/features/0.json").status_code == 404
+    other = live_id("E07000105")  # a district, asked for under the sites dataset
+    assert client.get(f"/datasets/a-sites/features/{other}.json").status_code == 404
+
+
+def test_popup_is_404_for_superseded_and_removed_features(sites, personas, client_as):
+    old_centre, old_station = live_id("civic-centre"), live_id("station")
+    version_publish_points(
+        dataset=sites, points={"civic-centre": ASHFORD_POINTS["civic-centre"]},
+        properties={"civic-centre": {"kind": "library"}},
+    )  # fmt: skip
+    client = client_as(personas.viewer_a)
+
+    assert client.get(f"/datasets/a-sites/features/{old_centre}.json").status_code == 404
+    assert client.get(f"/datasets/a-sites/features/{old_station}.json").status_code == 404
+    current = client.get(f"/datasets/a-sites/features/{live_id('civic-centre')}.json").json()
+    assert {"name": "kind", "title": "Kind of site", "value": "library"} in current["properties"]
+
+
+def test_labels_are_the_named_features_in_the_box(districts, client_as, personas):
+    response = client_as(None).get("/map/labels/districts.json", {"bbox": "1.0,51.2,1.2,51.35"})
+
+    labels = {label["text"]: label for label in response.json()["labels"]}
+    assert "Canterbury" in labels
+    assert "Maidstone" not in labels  # far to the west of the box
+    assert 0.9 < labels["Canterbury"]["lon"] < 1.3 and 51.1 < labels["Canterbury"]["lat"] < 51.4
+
+
+def test_labels_refuse_a_bad_box_and_restricted_layers(sites, client_as, personas):
+    bad = client_as(personas.viewer_a).get("/map/labels/a-sites.json", {"bbox": "1,2,3"})
+    assert bad.status_code == 400
+    assert bad.json() == {
+        "error": "bbox: expected four numbers minlon,minlat,maxlon,maxlat, got 3 part(s)"
+    }
+    assert client_as(personas.member_b).get("/map/labels/a-sites.json").status_code == 404
+
+
+def table_rows(content: bytes) -> list[str]:
+    text = content.decode()
+    return [
+        reference
+        for reference in ("civic-centre", "station", "E07000105", "E07000106")
+        if f'<td class="govuk-table__cell">{reference}</td>' in text
+    ]
+
+
+def test_features_table_filters_by_box_and_layer(sites, districts, client_as, personas):
+    client = client_as(personas.viewer_a)
+
+    ashford = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "a-sites,districts"})
+    sites_only = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "a-sites"})
+    elsewhere = client.get("/map/features/", {"bbox": "1.05,51.25,1.1,51.3", "layers": "a-sites"})
+
+    assert table_rows(ashford.content) == ["civic-centre", "station", "E07000105"]
+    assert table_rows(sites_only.content) == ["civic-centre", "station"]
+    assert table_rows(elsewhere.content) == []
+    assert "No features of the chosen layers in this area." in elsewhere.content.decode()
+
+
+def test_features_table_shows_only_permitted_layers(sites, districts, client_as, personas):
+    response = client_as(personas.member_b).get(
+        "/map/features/", {"bbox": ASHFORD_BBOX, "layers": "a-sites,districts"}
+    )
+    assert response.status_code == 200
+    assert table_rows(response.content) == ["E07000105"]
+    assert "a-sites" not in response.content.decode()
+
+
+def test_features_table_pages_and_takes_the_forms_repeated_layers(
+    districts, client_as, monkeypatch
+):
+    monkeypatch.setattr(views, "ROWS_PER_PAGE", 5)
+    client = client_as(None)
+
+    first = client.get("/map/features/?layers=districts&layers=").content.decode()
+    last = client.get("/map/features/?layers=districts&page=3").content.decode()
+
+    assert "13 features in this view (page 1 of 3)" in first
+    assert first.count('<tr class="govuk-table__row">') == 1 + 5
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    assert last.count('<tr class="govuk-table__row">') == 1 + 3
+    assert 'aria-current="page">3</a>' in last
+
+
+def test_features_table_explains_a_bad_box(districts, client_as):
+    response = client_as(None).get("/map/features/", {"bbox": "west,south,east,north"})
+    assert response.status_code == 400
+    assert "bbox: &#x27;west,south,east,north&#x27; is not four comma-separated numbers" in (
+        response.content.decode()
+    )

@@ -1,0 +1,73 @@
+"""The map page's server side: which layers are offered and on, and the hooks for other scripts."""
+
+import json
+import re
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def map_config(response) -> dict:
+    match = re.search(r'<script id="map-config" type="application/json">(.*?)</script>',
+                      response.content.decode(), re.S)  # fmt: skip
+    return json.loads(match.group(1))
+
+
+def test_the_authoritys_boundaries_are_on_at_first_and_other_layers_off(
+    districts, restricted, client_as, personas
+):
+    config = map_config(client_as(personas.viewer_a).get("/map/"))
+
+    visible = {layer["slug"]: layer["visible"] for layer in config["layers"]}
+    assert visible == {"districts": True, "a-only-sites": False}
+    districts_layer = next(layer for layer in config["layers"] if layer["slug"] == "districts")
+    assert districts_layer["colour"] == "#00857c"  # no style: the accent colour
+    assert districts_layer["legend"] == [{"colour": "#00857c", "label": ""}]
+    assert districts_layer["labels"] == "/map/labels/districts.json"
+    assert districts_layer["label_min_zoom"] == 0  # 13 names fit at every zoom
+    assert re.fullmatch(
+        r"/tiles/districts/\{z\}/\{x\}/\{y\}\.mvt\?v=1-\w+", districts_layer["tiles"]
+    )
+
+
+def test_layers_in_the_url_are_the_ones_on(districts, restricted, client_as, personas):
+    response = client_as(personas.viewer_a).get(
+        "/map/?layers=a-only-sites&center=0.9,51.1&zoom=11&feature=a-only-sites/1"
+    )
+    config = map_config(response)
+    assert {layer["slug"]: layer["visible"] for layer in config["layers"]} == {
+        "districts": False, "a-only-sites": True,
+    }  # fmt: skip
+    assert config["view"] == {"center": [0.9, 51.1], "zoom": 11.0}
+    assert config["feature"] == "a-only-sites/1"
+    content = response.content.decode()
+    assert 'value="a-only-sites" checked' in content
+    # The picture for people without the map shows the same layers around the same place.
+    assert (
+        "/map.png?bbox=0.73521%2C51.03096%2C1.06479%2C51.16894&amp;layers=a-only-sites&amp;width=960"
+        in content
+    )
+
+
+def test_a_restricted_layer_in_the_url_is_ignored_for_outsiders(
+    districts, restricted, client_as, personas
+):
+    response = client_as(personas.member_b).get("/map/?layers=a-only-sites")
+    assert [layer["slug"] for layer in map_config(response)["layers"]] == ["districts"]
+    assert "a-only-sites" not in response.content.decode().replace("layers=a-only-sites", "")
+
+
+def test_an_unusable_view_in_the_url_opens_the_whole_area(districts, client):
+    assert map_config(client.get("/map/?center=north&zoom=99"))["view"] is None
+
+
+def test_the_search_box_and_its_script_are_on_the_page(districts, client):
+    content = client.get("/map/").content.decode()
+    assert (
+        '<form id="map-search" class="app-map-search" action="/search/" method="get" '
+        'role="search">' in content
+    )
+    assert re.search(r'<input class="govuk-input" id="map-search-q" name="q"', content)
+    assert '<label class="govuk-label govuk-label--s" for="map-search-q">' in content
+    assert re.search(r'<script type="module" src="/static/js/search\.\w+\.mjs"', content)

@@ -1,0 +1,97 @@
+"""The server-rendered PNG of a map view: real pictures in the datasets' colours, behind the gate."""
+
+import io
+
+import numpy
+import pytest
+from django.conf import settings
+from matplotlib.image import imread
+
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ASHFORD_BBOX = "0.86,51.14,0.89,51.16"
+RED = "#d4351c"
+
+
+def pixels_like(png: bytes, colour: str, tolerance: int = 24) -> int:
+    """How many pixels of ``png`` are within ``tolerance`` (sum of channel differences) of
+    ``colour``."""
+    image = (imread(io.BytesIO(png), format="png")[:, :, :3] * 255).astype(int)
+    target = numpy.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return int((numpy.abs(image - target).sum(axis=2) <= tolerance).sum())
+
+
+def size_of(png: bytes) -> tuple[int, int]:
+    assert png.startswith(PNG_SIGNATURE)
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+
+
+@pytest.fixture
+def red_sites(personas):
+    dataset = dataset_make(
+        slug="red-sites", owner=personas.organisation_a, access_level="organisations",
+        style={"kind": "simple", "colour": RED},
+    )  # fmt: skip
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    return dataset
+
+
+def test_png_is_the_requested_size_in_the_layers_colours(red_sites, client_as, personas):
+    response = client_as(personas.viewer_a).get(
+        "/map.png", {"bbox": ASHFORD_BBOX, "layers": "red-sites", "width": 400, "height": 300}
+    )
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/png"
+    assert response["Cache-Control"] == "private, max-age=300"
+    assert size_of(response.content) == (400, 300)
+    assert pixels_like(response.content, RED) > 40  # two dots of about 6 pixels across
+
+
+def test_png_leaves_out_layers_the_user_may_not_see(red_sites, client_as, personas):
+    query = {"bbox": ASHFORD_BBOX, "layers": "red-sites", "width": 400, "height": 300}
+    response = client_as(personas.member_b).get("/map.png", query)
+    assert response.status_code == 200
+    assert size_of(response.content) == (400, 300)
+    assert pixels_like(response.content, RED) == 0
+
+
+def test_png_draws_polygons_in_the_default_accent_colour(districts, client_as):
+    response = client_as(None).get("/map.png", {"layers": "districts", "width": 300})
+    accent = settings.AUTHORITY_PROFILE.branding.accent_colour
+    assert size_of(response.content) == (300, 600)
+    assert response["Cache-Control"] == "public, max-age=300"
+    assert pixels_like(response.content, accent) > 500
+
+
+def test_png_leaves_out_layers_below_their_minimum_zoom(red_sites, client_as, personas):
+    red_sites.min_zoom = 14
+    red_sites.save()
+    query = {"bbox": ASHFORD_BBOX, "layers": "red-sites", "width": 400, "height": 300}
+    response = client_as(personas.viewer_a).get("/map.png", query)
+    assert pixels_like(response.content, RED) == 0
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            {"bbox": "1,2,3"},
+            "bbox: expected four numbers minlon,minlat,maxlon,maxlat, got 3 part(s)",
+        ),
+        ({"bbox": "a,b,c,d"}, "bbox: 'a,b,c,d' is not four comma-separated numbers"),
+        ({"bbox": "1,51,0,52"}, "bbox: longitudes must be between -180 and 180, the minimum first"),
+        ({"bbox": "0,89,1,90"}, "bbox: latitudes must be between -85 and 85, the minimum first"),
+        ({"width": "wide"}, "width: 'wide' is not a whole number of pixels"),
+        ({"width": "5000"}, "width: must be between 64 and 2000 pixels"),
+        ({"height": "10"}, "height: must be between 64 and 2000 pixels"),
+        ({"width": "2000", "height": "2000"}, "width x height: at most 3,000,000 pixels"),
+    ],
+)
+def test_bad_png_requests_are_400_with_a_clear_message(client, query, message):
+    response = client.get("/map.png", query)
+    assert response.status_code == 400
+    assert response.content.decode() == f"Cannot draw this map: {message}."

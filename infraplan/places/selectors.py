@@ -1,0 +1,330 @@
+"""Search: what an officer types, as places to fly the map to.
+
+In order of kind: a postcode (or every postcode of an outward code or sector, ``CT1``,
+``CT1 2``), a grid reference or coordinates (``infraplan.core.coordinates``), then names: areas
+(the current features of the boundary datasets in ``AREA_DATASETS``), then features of any other
+dataset the user may view, by its label field. Names come only from datasets that the one gate,
+``Dataset.objects.permitting(user, "view")``, lets the user see.
+"""
+
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.gis.db.models import Extent
+from django.contrib.gis.geos import Point, Polygon
+from django.db import connection
+from django.db.models import Count, OuterRef, Subquery
+
+from infraplan.catalogue.access import Action
+from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
+from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
+from infraplan.maps.styling import label_field_of
+
+from .models import Postcode
+from .services import postcode_normalise
+
+MAX_RESULTS = 10
+MAX_QUERY_LENGTH = 200
+# The boundary datasets whose features search offers as areas, by slug, in the order results
+# list them; features of every other dataset come after them.
+AREA_DATASETS = {
+    "districts": ("district", "District"),
+    "wards": ("ward", "Ward"),
+    "parishes": ("parish", "Parish"),
+}
+FEATURE_GROUP = len(AREA_DATASETS)
+# The formats a search understands, told to someone whose search found nothing.
+FORMATS = [
+    "a postcode, like CT1 2EH, or the start of one, like CT1",
+    "a grid reference, like TR 150 575",
+    "eastings and northings, like 615000,157500",
+    "latitude and longitude, like 51.28, 1.08",
+    "the name of a place, an area or a feature on the map",
+]
+_OUTWARD_OR_SECTOR = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(?: (\d))?$")
+# Zooms the map flies to: a postcode or typed point, and the limits for a fitted box.
+POINT_ZOOM = 16
+MIN_ZOOM, MAX_ZOOM = 6, 17
+# The view a fitted box must fit in, in CSS pixels (the map panel on a laptop screen).
+VIEW_WIDTH, VIEW_HEIGHT = 800, 600
+
+KIND_LABELS = {
+    "postcode": "Postcode",
+    "postcode-area": "Postcode area",
+    "grid-reference": "Grid reference",
+    "eastings-northings": "Eastings and northings",
+    "latitude-longitude": "Latitude and longitude",
+    "feature": "Feature",
+    **dict(AREA_DATASETS.values()),
+}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    label: str
+    kind: str  # one of KIND_LABELS' keys
+    kind_label: str
+    point: tuple[float, float]  # WGS84 lon, lat
+    bbox: tuple[float, float, float, float] | None  # WGS84 min lon, min lat, max lon, max lat
+    map_url: str
+    detail: str = ""
+    dataset: dict[str, str] | None = None  # {slug, title} of the feature's dataset
+    feature_id: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        result = asdict(self)
+        result["point"] = {"lon": self.point[0], "lat": self.point[1]}
+        result["bbox"] = list(self.bbox) if self.bbox else None
+        return result
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    query: str
+    results: list[SearchResult]
+    error: str = ""  # why the text, which looks like coordinates, is not a place
+    # The datasets whose features are among the results (reads of restricted ones are audited).
+    datasets: tuple[Dataset, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "results": [result.as_json() for result in self.results],
+            "error": self.error or None,
+            "message": None if self.results or not self.query else nothing_found(self.query),
+            "formats": FORMATS,
+        }
+
+
+def nothing_found(query: str) -> str:
+    return f"Nothing found for “{query}”. Search for " + "; ".join(FORMATS) + "."
+
+
+def _rounded(values: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(round(value, 6) for value in values)
+
+
+def _wgs84(point: Point) -> tuple[float, float]:
+    moved = point.transform(4326, clone=True)
+    return _rounded((moved.x, moved.y))
+
+
+def _zoom_to_fit(bbox: tuple[float, float, float, float]) -> float:
+    """The web-map zoom at which ``bbox`` fills a VIEW_WIDTH by VIEW_HEIGHT view."""
+    west, south, east, north = bbox
+
+    def mercator_y(latitude: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(latitude) / 2))
+
+    width = max(math.radians(east - west), 1e-9)
+    height = max(mercator_y(north) - mercator_y(south), 1e-9)
+    zoom = min(
+        math.log2(2 * math.pi * VIEW_WIDTH / (256 * width)),
+        math.log2(2 * math.pi * VIEW_HEIGHT / (256 * height)),
+    )
+    return round(max(MIN_ZOOM, min(MAX_ZOOM, zoom)), 2)
+
+
+def _default_layers() -> list[str]:
+    """The layers the map shows when opened: the boundaries of the profile's areas."""
+    return sorted({area.boundary.dataset for area in settings.AUTHORITY_PROFILE.areas})
+
+
+def _map_url(
+    point: tuple[float, float],
+    bbox: tuple[float, float, float, float] | None,
+    *,
+    layer: str | None = None,
+    feature_id: int | None = None,
+) -> str:
+    """A /map/ link centred on ``point`` and zoomed to ``bbox`` (or a street-level zoom), with
+    the layer of a feature switched on and its pop-up open."""
+    parameters = {
+        "center": f"{point[0]:.5f},{point[1]:.5f}",
+        "zoom": f"{_zoom_to_fit(bbox) if bbox else POINT_ZOOM:g}",
+    }
+    if layer:
+        parameters["layers"] = ",".join(sorted({*_default_layers(), layer}))
+    if layer and feature_id is not None:
+        parameters["feature"] = f"{layer}/{feature_id}"
+    return "/map/?" + urlencode(parameters)
+
+
+def _point_result(kind: str, label: str, point: Point, detail: str = "") -> SearchResult:
+    lon_lat = _wgs84(point)
+    return SearchResult(
+        label=label, kind=kind, kind_label=KIND_LABELS[kind], point=lon_lat, bbox=None,
+        map_url=_map_url(lon_lat, None), detail=detail,
+    )  # fmt: skip
+
+
+def _box_result(kind: str, label: str, box: tuple[float, ...], detail: str = "") -> SearchResult:
+    """A result for a box in EPSG:27700: centred on the box, zoomed to fit it."""
+    polygon = Polygon.from_bbox(box)
+    polygon.srid = 27700
+    wgs84 = polygon.transform(4326, clone=True)
+    bbox = _rounded(wgs84.extent)
+    point = _wgs84(polygon.centroid)
+    return SearchResult(
+        label=label, kind=kind, kind_label=KIND_LABELS[kind], point=point, bbox=bbox,
+        map_url=_map_url(point, bbox), detail=detail,
+    )  # fmt: skip
+
+
+def _postcodes(query: str) -> list[SearchResult]:
+    """A full postcode, or the postcodes of an outward code (``CT1``) or sector (``CT1 2``)."""
+    full = postcode_normalise(query)
+    if full:
+        found = Postcode.objects.filter(postcode=full).first()
+        return [_point_result("postcode", found.postcode, found.point)] if found else []
+    part = _OUTWARD_OR_SECTOR.match(" ".join(query.upper().split()))
+    if not part:
+        return []
+    prefix = f"{part[1]} {part[2] or ''}"
+    summary = Postcode.objects.filter(postcode__startswith=prefix).aggregate(
+        extent=Extent("point"), count=Count("pk")
+    )
+    if not summary["count"]:
+        return []
+    count = summary["count"]
+    detail = f"{count:,} postcode{'' if count == 1 else 's'}"
+    return [_box_result("postcode-area", prefix.strip(), summary["extent"], detail)]
+
+
+def _location(location: Location) -> SearchResult:
+    if location.box:
+        return _box_result(location.kind, location.label, location.box)
+    return _point_result(location.kind, location.label, location.point)
+
+
+def _searchable_datasets(user: Any) -> list[tuple[Dataset, str, int]]:
+    """Each dataset ``user`` may view that has a label field and a current version, with the
+    field and the version's number. Only the generic store's features are searched here."""
+    current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
+    datasets = (
+        Dataset.objects.permitting(user, Action.VIEW)
+        .filter(source_key="store")
+        .exclude(geometry_type=GeometryType.NONE)
+        .annotate(current_number=Subquery(current.values("number")[:1]))
+        .filter(current_number__isnull=False)
+    )
+    searchable = []
+    for dataset in datasets:
+        field = label_field_of(dataset)
+        if field:
+            searchable.append((dataset, field, dataset.current_number))
+    return searchable
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# Names that contain the query, or (``fuzzy``) whose words are like it (pg_trgm's word
+# similarity, for misspellings); closest kind first, then exact, prefix and other matches.
+_NAMES_SQL = """
+WITH wanted AS (
+    SELECT * FROM unnest(%(ids)s::bigint[], %(fields)s::text[], %(versions)s::int[],
+                         %(groups)s::int[]) AS w (dataset_id, field, version, grp)
+), named AS (
+    SELECT f.id, f.dataset_id, w.grp, f.properties ->> w.field AS label, f.geom
+    FROM {feature} f JOIN wanted w ON f.dataset_id = w.dataset_id
+    WHERE f.valid_to IS NULL AND f.valid_from <= w.version AND f.geom IS NOT NULL
+), matched AS (
+    SELECT *,
+        CASE WHEN lower(label) = lower(%(query)s) THEN 0
+             WHEN label ILIKE %(prefix)s THEN 1
+             WHEN label ILIKE %(contains)s THEN 2
+             ELSE 3 END AS closeness,
+        word_similarity(%(query)s, label) AS similarity
+    FROM named
+    WHERE CASE WHEN %(fuzzy)s THEN %(query)s <%% label ELSE label ILIKE %(contains)s END
+    ORDER BY grp, closeness, similarity DESC, label, id
+    LIMIT %(limit)s
+)
+SELECT m.id, m.dataset_id, m.grp, m.label,
+       ST_X(g.point), ST_Y(g.point), ST_XMin(g.box), ST_YMin(g.box), ST_XMax(g.box), ST_YMax(g.box)
+FROM matched m
+CROSS JOIN LATERAL (
+    SELECT ST_Transform(ST_PointOnSurface(m.geom), 4326) AS point,
+           ST_Transform(ST_Envelope(m.geom), 4326) AS box
+) g
+ORDER BY m.grp, m.closeness, m.similarity DESC, m.label, m.id
+"""
+
+
+def _names(user: Any, query: str, limit: int) -> list[SearchResult]:
+    searchable = _searchable_datasets(user)
+    if not searchable:
+        return []
+    by_id = {dataset.pk: dataset for dataset, _, _ in searchable}
+    groups = list(AREA_DATASETS)
+    parameters = {
+        "ids": [dataset.pk for dataset, _, _ in searchable],
+        "fields": [field for _, field, _ in searchable],
+        "versions": [number for _, _, number in searchable],
+        "groups": [
+            groups.index(dataset.slug) if dataset.slug in AREA_DATASETS else FEATURE_GROUP
+            for dataset, _, _ in searchable
+        ],
+        "query": query,
+        "prefix": _like_escape(query) + "%",
+        "contains": "%" + _like_escape(query) + "%",
+        "limit": limit,
+    }
+    sql = _NAMES_SQL.format(feature=Feature._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**parameters, "fuzzy": False})
+        rows = cursor.fetchall()
+        if not rows and len(query) >= 3:
+            cursor.execute(sql, {**parameters, "fuzzy": True})
+            rows = cursor.fetchall()
+    results = []
+    for feature_id, dataset_id, group, label, lon, lat, *box in rows:
+        dataset = by_id[dataset_id]
+        point = _rounded((lon, lat))
+        bbox = _rounded(tuple(box)) if box[0] != box[2] or box[1] != box[3] else None
+        kind = AREA_DATASETS[dataset.slug][0] if group < FEATURE_GROUP else "feature"
+        results.append(
+            SearchResult(
+                label=label,
+                kind=kind,
+                kind_label=KIND_LABELS[kind],
+                point=point,
+                bbox=bbox,
+                map_url=_map_url(point, bbox, layer=dataset.slug, feature_id=feature_id),
+                detail=dataset.title,
+                dataset={"slug": dataset.slug, "title": dataset.title},
+                feature_id=feature_id,
+            )
+        )
+    return results
+
+
+def search(user: Any, query: str, *, limit: int = MAX_RESULTS) -> SearchOutcome:
+    """What ``query`` names, for ``user``: at most ``limit`` results, best kind first."""
+    query = " ".join(query.split())[:MAX_QUERY_LENGTH]
+    if not query:
+        return SearchOutcome(query="", results=[])
+    results = _postcodes(query)
+    if results and results[0].kind == "postcode":
+        return SearchOutcome(query=query, results=results)
+    error = ""
+    try:
+        location = coordinates_parse(query)
+    except CoordinateError as problem:
+        location, error = None, f"{problem} You can also search for {FORMATS_HINT}."
+    if location is not None:
+        return SearchOutcome(query=query, results=[_location(location)])
+    results += _names(user, query, limit - len(results))
+    slugs = {result.dataset["slug"] for result in results if result.dataset}
+    return SearchOutcome(
+        query=query,
+        results=results,
+        error="" if results else error,
+        datasets=tuple(Dataset.objects.filter(slug__in=slugs).order_by("slug")),
+    )

@@ -1,0 +1,216 @@
+"""Search: postcodes, coordinates and names, and only names the user may see.
+
+Reference points: CT1 2EH is at 51.278809 N, 1.083457 E in ONSPD (Nov 2025; its lat/lon were
+converted with OSTN15, ours with the 2 m Helmert: see docs/coordinates.md, so they agree to
+about 1e-4 degrees). Canterbury Cathedral: 51.2798 N, 1.0830 E (Wikipedia).
+"""
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from infraplan.audit.models import AuditEntry
+from infraplan.core.testing.data import (
+    ASHFORD_POINTS,
+    dataset_make,
+    demo_dataset_load,
+    version_publish_points,
+)
+from infraplan.places.selectors import FORMATS
+
+CT1_2EH = (1.083457, 51.278809)
+CATHEDRAL = (1.0830, 51.2798)
+
+
+def _search(client, query: str, **extra) -> dict:
+    response = client.get("/search/", {"q": query, "format": "json", **extra})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    return response.json()
+
+
+def _view(result: dict) -> dict[str, str]:
+    """The map view a result's link opens."""
+    parts = urlsplit(result["map_url"])
+    assert parts.path == "/map/"
+    return {name: values[0] for name, values in parse_qs(parts.query).items()}
+
+
+def _inside(point: tuple[float, float], bbox: list[float]) -> bool:
+    return bbox[0] <= point[0] <= bbox[2] and bbox[1] <= point[1] <= bbox[3]
+
+
+@pytest.mark.parametrize("query", ["CT1 2EH", "ct1 2eh", "ct12eh", " CT1  2EH "])
+def test_a_postcode_is_found_where_it_is(client, sample_postcodes, query):
+    body = _search(client, query)
+
+    (result,) = body["results"]
+    assert (result["label"], result["kind"]) == ("CT1 2EH", "postcode")
+    assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(CT1_2EH, abs=1e-4)
+    view = _view(result)
+    lon, lat = (float(value) for value in view["center"].split(","))
+    assert (lon, lat) == pytest.approx(CT1_2EH, abs=1e-4)
+    assert float(view["zoom"]) >= 15
+    assert body["error"] is None and body["message"] is None
+
+
+def test_an_outward_code_is_the_box_of_its_postcodes(client, sample_postcodes):
+    (result,) = _search(client, "ct1")["results"]
+
+    assert (result["label"], result["kind"]) == ("CT1", "postcode-area")
+    assert result["detail"] == "3 postcodes"  # CT1 1AA, 2EH, 2EJ of the sample; not ME10 1AA
+    assert _inside(CT1_2EH, result["bbox"])
+
+
+def test_a_postcode_that_is_not_loaded_is_nothing_found(client, sample_postcodes):
+    body = _search(client, "SW1A 1AA")
+    assert body["results"] == [] and "Nothing found for “SW1A 1AA”" in body["message"]
+
+
+@pytest.mark.parametrize("query", ["TR 150 578", "TR150578"])
+def test_a_grid_reference_flies_to_its_square(client, db, query):
+    (result,) = _search(client, query)["results"]
+
+    assert (result["label"], result["kind"]) == ("TR 150 578", "grid-reference")
+    west, south, east, north = result["bbox"]
+    # A 100 m square a stone's throw south-west of the cathedral (within 200 m).
+    assert 0 < east - west < 0.002 and 0 < north - south < 0.001
+    assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(CATHEDRAL, abs=0.002)
+
+
+@pytest.mark.parametrize("query", ["615146,157812", "615146 157812", "E 615146 N 157812"])
+def test_eastings_and_northings_fly_to_their_point(client, db, query):
+    (result,) = _search(client, query)["results"]
+
+    assert result["kind"] == "eastings-northings"
+    assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(CT1_2EH, abs=1e-4)
+
+
+def test_latitude_and_longitude_either_way_round(client, db):
+    for query in ("51.2798, 1.0830", "1.0830, 51.2798"):
+        (result,) = _search(client, query)["results"]
+        assert result["kind"] == "latitude-longitude"
+        assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(
+            CATHEDRAL, abs=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("TR 150 57", "the easting and northing must have the same number of digits"),
+        ("TR15057", "odd number of digits (5)"),
+        ("ZZ 150 575", "ZZ is not a square of the National Grid"),
+        ("TN 150 575", "outside Great Britain"),
+    ],
+)
+def test_a_malformed_grid_reference_is_explained(client, districts, query, why):
+    body = _search(client, query)
+    assert body["results"] == [] and why in body["error"]
+
+    page = client.get("/search/", {"q": query}).content.decode()
+    assert "There is a problem" in page and why in page
+
+
+@pytest.fixture
+def wards(districts):
+    return demo_dataset_load("wards")
+
+
+def test_a_ward_by_name_before_other_names_that_start_so(client, wards):
+    results = _search(client, "westgate")["results"]
+
+    # Westgate (Canterbury) first, exactly; Westgate-on-Sea (Thanet) after it.
+    assert [(r["label"], r["kind"]) for r in results] == [
+        ("Westgate", "ward"),
+        ("Westgate-on-Sea", "ward"),
+    ]
+    westgate = results[0]
+    assert westgate["dataset"] == {"slug": "wards", "title": wards.title}
+    assert _inside(CATHEDRAL, westgate["bbox"])
+    view = _view(westgate)
+    assert "wards" in view["layers"].split(",")
+    assert view["feature"] == f"wards/{westgate['feature_id']}"
+
+
+def test_a_district_comes_before_wards_and_a_misspelling_still_finds_it(client, wards):
+    results = _search(client, "Canterbury")["results"]
+    assert (results[0]["label"], results[0]["kind"]) == ("Canterbury", "district")
+    assert _inside(CATHEDRAL, results[0]["bbox"])
+
+    misspelt = _search(client, "Canterbery")["results"]
+    assert ("Canterbury", "district") in [(r["label"], r["kind"]) for r in misspelt]
+
+
+def test_results_are_limited(client, wards):
+    assert len(_search(client, "e")["results"]) == 10
+
+
+@pytest.fixture
+def named_restricted(personas):
+    """Organisation A's points, with a label field so search looks at their names."""
+    dataset = dataset_make(
+        slug="a-only-named", owner=personas.organisation_a, access_level="organisations",
+        label_field="name",
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset,
+        points=ASHFORD_POINTS,
+        properties={"station": {"name": "Secret interchange site"}},
+    )
+    return dataset
+
+
+def test_restricted_features_are_found_only_by_those_who_may_see_them(
+    personas, client_as, named_restricted
+):
+    for persona, user in personas.all().items():
+        client = client_as(user)
+        labels = [result["label"] for result in _search(client, "secret interchange")["results"]]
+        page = client.get("/search/", {"q": "secret interchange"}).content.decode()
+        if persona in {"viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin"}:
+            assert labels == ["Secret interchange site"], persona
+            assert "Secret interchange site" in page
+        else:
+            assert labels == [], persona
+            assert "Secret interchange" not in page.replace("“secret interchange”", "")
+            assert "a-only-named" not in page
+
+
+def test_a_search_that_shows_restricted_features_is_audited(personas, client_as, named_restricted):
+    _search(client_as(personas.viewer_a), "secret")
+    entry = AuditEntry.objects.get(action="dataset.read.search")
+    assert entry.actor_id == personas.viewer_a.pk and entry.target_label == named_restricted.title
+    _search(client_as(personas.member_b), "secret")
+    assert AuditEntry.objects.filter(action="dataset.read.search").count() == 1
+
+
+def test_nothing_found_says_so_and_suggests_the_formats(client, districts):
+    body = _search(client, "Atlantis")
+    assert body["results"] == [] and body["error"] is None
+    for example in ("CT1 2EH", "TR 150 575", "615000,157500", "place"):
+        assert example in body["message"]
+
+    page = client.get("/search/", {"q": "Atlantis"}).content.decode()
+    assert "Nothing found for “Atlantis”" in page
+    for format_ in FORMATS:
+        assert format_ in page
+
+
+def test_an_empty_search_is_the_form_with_a_hint(client, db):
+    response = client.get("/search/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'name="q"' in page and "For example CT1 2EH, TR 150 575" in page
+    assert "Nothing found" not in page and "There is a problem" not in page
+    assert _search(client, "")["results"] == []
+
+
+def test_json_by_accept_header_and_html_results_link_to_the_map(client, sample_postcodes):
+    response = client.get("/search/", {"q": "CT1 2EH"}, HTTP_ACCEPT="application/json")
+    assert response.json()["results"][0]["label"] == "CT1 2EH"
+    assert "Cookie" in response["Vary"] and "private" in response["Cache-Control"]
+
+    page = client.get("/search/", {"q": "CT1 2EH"}, HTTP_ACCEPT="text/html").content.decode()
+    assert "1 result for “CT1 2EH”" in page
+    assert 'href="/map/?center=1.08346%2C51.27881&amp;zoom=16"' in page

@@ -1,0 +1,38 @@
+"""The search page and its JSON, for the map's search box."""
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.views.decorators.http import require_GET
+
+from infraplan.audit.services import audit_record_read
+from infraplan.catalogue.models import AccessLevel
+
+from .selectors import FORMATS, MAX_QUERY_LENGTH, search
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    if request.GET.get("format") == "json":
+        return True
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+@require_GET
+def search_view(request: HttpRequest) -> HttpResponse:
+    """``/search/?q=``: places, postcodes, coordinates and features the user may see."""
+    outcome = search(request.user, request.GET.get("q", ""))
+    for dataset in outcome.datasets:
+        if dataset.access_level != AccessLevel.PUBLIC:
+            audit_record_read(actor=request.user, action="dataset.read.search", target=dataset)
+    if _wants_json(request):
+        response = JsonResponse(outcome.as_json())
+    else:
+        response = render(
+            request,
+            "places/search.html",
+            {"outcome": outcome, "formats": FORMATS, "max_length": MAX_QUERY_LENGTH},
+        )
+    # What a search finds depends on who asks (the gate) and on the format asked for.
+    patch_cache_control(response, private=True, max_age=0)
+    patch_vary_headers(response, ["Cookie", "Accept"])
+    return response

@@ -1,0 +1,85 @@
+"""The catalogue pages in a real browser: WCAG 2.2 A/AA by axe, no CSP violation, no JavaScript
+error, no failed request; and the style form's error summary and success banner."""
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from .conftest import PageWatch, assert_accessible, sign_in
+
+pytestmark = pytest.mark.browser
+
+SERVICE = "Kent and Medway Infrastructure Map"
+DASH = "\N{EN DASH}"
+
+
+def check_page(context: BrowserContext, path: str, title: str, heading: str) -> None:
+    """Open ``path`` in a new tab, open every details element, and check everything."""
+    page_watch = PageWatch()
+    page = page_watch.attach(context.new_page())
+    try:
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        expect(page).to_have_title(f"{title} {DASH} {SERVICE}")
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        expect(page.locator("body")).to_have_class(
+            "govuk-template__body js-enabled govuk-frontend-supported"
+        )
+        for summary in page.locator(".govuk-details > summary").all():
+            summary.click()  # so that axe also checks what the details hide
+        assert_accessible(page)
+        page_watch.assert_clean()
+    finally:
+        page.close()
+
+
+def test_catalogue_pages_anonymous(context, subtests, districts, restricted):
+    pages = {
+        "/datasets/": ("Datasets", "Datasets"),
+        "/datasets/?q=no-such-words&theme=flood": ("Datasets", "Datasets"),
+        "/datasets/?theme=nonsense": ("Error: Datasets", "Datasets"),
+        "/datasets/districts/": ("Local authority districts", "Local authority districts"),
+    }
+    for path, (title, heading) in pages.items():
+        with subtests.test(path=path):
+            check_page(context, path, title, heading)
+
+
+def test_catalogue_pages_for_a_data_manager(page, context, subtests, districts, restricted):
+    sign_in(page, "data-manager@a.example")
+    pages = {
+        "/datasets/": ("Datasets", "Datasets"),
+        "/datasets/a-only-sites/": ("A only sites", "A only sites"),
+        "/datasets/a-only-sites/style/": ("Map style of A only sites", "Map style"),
+    }
+    for path, (title, heading) in pages.items():
+        with subtests.test(path=path):
+            check_page(context, path, title, heading)
+
+
+def test_style_form_errors_then_saves(page: Page, restricted):
+    sign_in(page, "data-manager@a.example")
+    page.goto("/datasets/a-only-sites/style/")
+    page.get_by_role("radio", name="A colour for each value of a field").check()
+    page.get_by_label("Field", exact=True).select_option("name")
+    page.get_by_label("Category 1 value").fill("station")
+    page.get_by_label("Category 1 colour").fill("green")
+    page.get_by_label("Category 1 label").fill("Station")
+    page.get_by_role("button", name="Save style").click()
+
+    expect(page).to_have_title(f"Error: Map style of A only sites {DASH} {SERVICE}")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_focused()
+    error = summary.get_by_role("link", name="Category 1 colour: Enter the colour as #")
+    expect(error).to_have_attribute("href", "#id_category-0-colour")
+    # What was typed is kept.
+    expect(page.get_by_label("Category 1 value")).to_have_value("station")
+    assert_accessible(page)
+
+    page.get_by_label("Category 1 colour").fill("#1d70b8")
+    page.get_by_role("button", name="Save style").click()
+
+    expect(page).to_have_url(f"{page.url.split('/datasets/')[0]}/datasets/a-only-sites/")
+    banner = page.locator(".govuk-notification-banner--success")
+    expect(banner).to_contain_text("The style of A only sites has been saved.")
+    expect(page.locator('[aria-labelledby="legend-heading"]')).to_contain_text("Station")
+    assert_accessible(page)

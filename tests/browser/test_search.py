@@ -1,0 +1,121 @@
+"""Search in a real browser: the map's search box flies to what it finds and marks it, errors
+are shown as GOV.UK error messages, and the search page works without JavaScript."""
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from infraplan.places.services import postcodes_load
+from infraplan.places.tests.conftest import SAMPLE, real_rows, write_postcodes
+
+from .conftest import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+# CT1 2EH in ONSPD (Nov 2025): 51.278809 N, 1.083457 E.
+CT1_2EH = (1.083457, 51.278809)
+
+
+@pytest.fixture
+def postcodes(transactional_db, tmp_path):
+    return postcodes_load(path=write_postcodes(tmp_path / "postcodes.csv", real_rows(*SAMPLE)))
+
+
+def open_map(page: Page) -> None:
+    page.goto("/map/")
+    page.locator('#map[data-map-idle="true"]').wait_for()
+
+
+def search_map(page: Page, query: str) -> None:
+    page.locator("#map-search-q").fill(query)
+    page.locator("#map-search-q").press("Enter")
+
+
+def map_centre_after_move(page: Page) -> tuple[float, float]:
+    """The map's centre once the flight to a result has ended."""
+    return tuple(
+        page.evaluate(
+            """() => new Promise(resolve => {
+                const map = window.infraplanMap;
+                const done = () => resolve([map.getCenter().lng, map.getCenter().lat]);
+                if (map.isMoving()) map.once("moveend", done); else done();
+            })"""
+        )
+    )
+
+
+def test_the_map_search_flies_to_a_postcode_and_marks_it(page, districts, postcodes):
+    open_map(page)
+    search_map(page, "ct1 2eh")
+
+    results = page.locator("#map-search-results")
+    expect(results.get_by_role("heading")).to_have_text("1 result for “ct1 2eh”")
+    expect(results.get_by_role("link", name="CT1 2EH")).to_have_attribute(
+        "aria-current", "location"
+    )
+    assert results.get_attribute("aria-live") == "polite"
+    expect(page.locator("[data-search-marker]")).to_be_visible()
+    assert map_centre_after_move(page) == pytest.approx(CT1_2EH, abs=1e-4)
+    marker = page.evaluate(
+        "() => { const box = document.querySelector('[data-search-marker]')"
+        ".getBoundingClientRect(); return [box.x + box.width / 2, box.y + box.height]; }"
+    )
+    at = page.evaluate(
+        "([x, y]) => { const map = window.infraplanMap; const r = map.getContainer()"
+        ".getBoundingClientRect(); const p = map.unproject([x - r.x, y - r.y]);"
+        " return [p.lng, p.lat]; }",
+        marker,
+    )
+    assert at == pytest.approx(CT1_2EH, abs=2e-4)  # the pin's tip is on the postcode
+    assert_accessible(page)
+
+
+def test_choosing_another_result_flies_there(page, districts):
+    open_map(page)
+    search_map(page, "ford")  # two districts' names end so
+
+    links = page.locator("#map-search-results").get_by_role("link")
+    expect(links).to_have_text(["Ashford", "Dartford"])
+    expect(links.first).to_have_attribute("aria-current", "location")
+    ashford = map_centre_after_move(page)
+    links.nth(1).click()
+    expect(links.nth(1)).to_have_attribute("aria-current", "location")
+    expect(links.first).not_to_have_attribute("aria-current", "location")
+    dartford = map_centre_after_move(page)
+    assert dartford[0] < ashford[0] - 0.3  # Dartford lies well west of Ashford
+    assert page.url.split("?")[0].endswith("/map/")  # the page stayed; the map moved
+
+
+def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(page, districts):
+    open_map(page)
+    search_map(page, "TR 150 57")
+    error = page.locator("#map-search-q-error")
+    expect(error).to_contain_text("the easting and northing must have the same number of digits")
+    assert "map-search-q-error" in page.locator("#map-search-q").get_attribute("aria-describedby")
+    assert_accessible(page)
+
+    search_map(page, "Atlantis")
+    expect(error).to_have_count(0)
+    results = page.locator("#map-search-results")
+    expect(results).to_contain_text("Nothing found for “Atlantis”")
+    expect(results).to_contain_text("a grid reference, like TR 150 575")
+    assert_accessible(page)
+
+
+def test_the_search_page_works_without_javascript(browser, live_server, districts, postcodes):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/map/")
+    page.locator("#map-search-q").fill("CT1 2EH")
+    page.locator("#map-search-q").press("Enter")
+    page.wait_for_url("**/search/?q=CT1+2EH")
+    expect(page.locator("#search-results-title")).to_have_text("1 result for “CT1 2EH”")
+    page.get_by_role("link", name="CT1 2EH").click()
+    page.wait_for_url("**/map/?center=1.08346%2C51.27881&zoom=16")
+    context.close()
+
+
+@pytest.mark.parametrize("query", ["", "Canterbury", "Atlantis", "TR 150 57"])
+def test_the_search_page_is_accessible(page, districts, query):
+    page.goto(f"/search/?q={query}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Search")
+    assert_accessible(page)
