@@ -32,6 +32,8 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.contrib.gis.db.models import Extent  # noqa: E402
+from django.contrib.gis.db.models.functions import Transform  # noqa: E402
 
 from infraplan.catalogue.models import Dataset  # noqa: E402
 from infraplan.maps.tiles import tile_render  # noqa: E402
@@ -43,19 +45,21 @@ DENSE_LAYERS = [
 BANDS = {"z6-8": range(6, 9), "z9-11": range(9, 12), "z12-16": range(12, 17)}
 
 
+def wgs84_extent(features) -> tuple[float, float, float, float] | None:
+    return features.annotate(wgs84=Transform("geom", 4326)).aggregate(box=Extent("wgs84"))["box"]
+
+
 def phase_one_bounds() -> tuple[float, float, float, float]:
     """WGS84 box around the profile's phase-one districts, from the districts dataset."""
-    from django.contrib.gis.db.models import Extent
-    from django.contrib.gis.db.models.functions import Transform
-
     codes = [area.code for area in settings.AUTHORITY_PROFILE.areas if area.in_phase_one]
-    extent = (
-        Dataset.objects.get(slug="districts")
-        .features.filter(valid_to__isnull=True, reference__in=codes)
-        .annotate(wgs84=Transform("geom", 4326))
-        .aggregate(box=Extent("wgs84"))["box"]
-    )
-    return extent
+    districts = Dataset.objects.get(slug="districts")
+    return wgs84_extent(districts.features.filter(valid_to__isnull=True, reference__in=codes))
+
+
+def overlap(first, second) -> tuple[float, float, float, float] | None:
+    box = (max(first[0], second[0]), max(first[1], second[1]),
+           min(first[2], second[2]), min(first[3], second[3]))  # fmt: skip
+    return box if box[0] < box[2] and box[1] < box[3] else None
 
 
 def tiles_over(bounds, zoom: int) -> list[tuple[int, int, int]]:
@@ -116,7 +120,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--per-zoom", type=int, default=50)
+    parser.add_argument("--per-zoom", type=int, default=80)
     parser.add_argument("--seed", type=int, default=1)
     arguments = parser.parse_args()
 
@@ -125,12 +129,21 @@ def main() -> None:
         raise SystemExit("no demo layers in this database: run `make run` first")
     print("layers:", ", ".join(sorted(layer.slug for layer in layers)))
     bounds = phase_one_bounds()
+    # Each layer is sampled where it has data: its extent within the phase-one area.
+    extents = {}
+    for layer in layers:
+        extent = wgs84_extent(layer.features.filter(valid_to__isnull=True))
+        extents[layer.slug] = overlap(extent, bounds) if extent else None
     random.seed(arguments.seed)
     sample = []
     for zoom in range(6, 17):
-        candidates = tiles_over(bounds, zoom)
-        for z, x, y in random.sample(candidates, min(arguments.per_zoom, len(candidates))):
-            sample.append((random.choice(layers), z, x, y))
+        candidates = [
+            (layer, *tile)
+            for layer in layers
+            if extents[layer.slug] and zoom >= layer.min_zoom
+            for tile in tiles_over(extents[layer.slug], zoom)
+        ]
+        sample.extend(random.sample(candidates, min(arguments.per_zoom, len(candidates))))
     print(f"{len(sample)} tile URLs over {bounds}")
 
     port = free_port()
