@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 
 from infraplan.accounts.models import Role
 
@@ -78,6 +78,13 @@ class DatasetQuerySet(models.QuerySet):
         # Joins through memberships can repeat a dataset; the subquery keeps the result a plain,
         # chainable set of datasets without DISTINCT's ordering restrictions.
         return self.filter(pk__in=self.model.objects.filter(rule).values("pk"))
+
+    def with_current_version_number(self) -> "DatasetQuerySet":
+        """Read each dataset's current version number in the same query."""
+        from .models import DatasetVersion
+
+        current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
+        return self.annotate(annotated_current_version=Subquery(current.values("number")[:1]))
 
 
 def dataset_permits(user: Any, dataset: models.Model, action: Action | str = Action.VIEW) -> bool:

@@ -15,6 +15,8 @@ from infraplan.accounts.models import Organisation
 
 from .access import DatasetQuerySet
 
+_NOT_ANNOTATED = object()
+
 
 class Theme(models.TextChoices):
     HOUSING_GROWTH = "housing-growth", "Housing growth"
@@ -137,6 +139,16 @@ class Dataset(models.Model):
     @property
     def current_version(self) -> "DatasetVersion | None":
         return self.versions.filter(is_current=True).first()
+
+    def current_version_number(self) -> int:
+        """The current version's number (0 before the first publish). Uses the number annotated
+        by ``DatasetQuerySet.with_current_version_number`` when the row was read with it, which
+        saves hot paths such as tiles a query."""
+        annotated = getattr(self, "annotated_current_version", _NOT_ANNOTATED)
+        if annotated is not _NOT_ANNOTATED:
+            return annotated or 0
+        version = self.current_version
+        return version.number if version else 0
 
 
 class VersionState(models.TextChoices):

@@ -24,12 +24,10 @@ def live_at(version_number: int) -> Q:
 
 def current_features(dataset: Dataset):
     """The dataset's current features (none before its first publish)."""
-    version = dataset.current_version
-    if version is None:
+    number = dataset.current_version_number()
+    if not number:
         return Feature.objects.none()
-    return Feature.objects.filter(
-        dataset=dataset, valid_to__isnull=True, valid_from__lte=version.number
-    )
+    return Feature.objects.filter(dataset=dataset, valid_to__isnull=True, valid_from__lte=number)
 
 
 class StoreFeatureSource(FeatureSource):
@@ -38,7 +36,7 @@ class StoreFeatureSource(FeatureSource):
     def tile_rows(
         self, dataset: Dataset, zoom: int, fields: Collection[str]
     ) -> tuple[str, dict[str, Any]]:
-        version = dataset.current_version
+        number = dataset.current_version_number()
         feature = Feature._meta.db_table
         generalisation = FeatureGeneralisation._meta.db_table
         # Only the keys asked for, each bound as a parameter; a key a feature lacks is left out.
@@ -58,7 +56,7 @@ class StoreFeatureSource(FeatureSource):
         """  # noqa: S608 (table names come from model metadata, values are bound)
         return sql, {
             "dataset_id": dataset.pk,
-            "version": version.number if version else 0,
+            "version": number,
             "generalised_zoom": min(zoom, CLEANED_ZOOM),
             **{f"field_{i}": name for i, name in enumerate(names)},
         }
@@ -86,5 +84,4 @@ class StoreFeatureSource(FeatureSource):
             )
 
     def version_tag(self, dataset: Dataset) -> str:
-        version = dataset.current_version
-        return str(version.number) if version else "0"
+        return str(dataset.current_version_number())
