@@ -12,7 +12,6 @@ export SECURE_COOKIES="${SECURE_COOKIES:-false}"
 say "Applying migrations"
 infraplan migrate --noinput -v 0
 ensure_static
-infraplan sync_profile
 
 say "Starting the task-queue worker (log: .local/worker.log)"
 "$VENV/bin/infraplan" procrastinate worker --name "worker-$(hostname)" >"$LOCAL/worker.log" 2>&1 &

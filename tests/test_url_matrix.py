@@ -30,6 +30,19 @@ class Case:
     note: str = ""
 
 
+def restricted_to_a(**kwargs) -> Case:
+    """The route for organisation A's restricted dataset: outsiders cannot tell it exists."""
+    return Case(
+        {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
+        kwargs={"slug": "a-only-sites", **kwargs},
+        note="restricted to organisation A: outsiders cannot tell it exists",
+    )
+
+
+def unknown_dataset(**kwargs) -> Case:
+    return Case(everyone(404), kwargs={"slug": "no-such-dataset", **kwargs})
+
+
 CASES: dict[str, list[Case]] = {
     "home": [Case(everyone(200))],
     "healthz": [Case(everyone(200))],
@@ -45,23 +58,15 @@ CASES: dict[str, list[Case]] = {
     ],
     "tile": [
         Case(everyone(200), kwargs={"slug": "districts", "z": 0, "x": 0, "y": 0}),
-        Case(
-            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
-            kwargs={"slug": "a-only-sites", "z": 12, "x": 2057, "y": 1368},
-            note="restricted to organisation A: outsiders cannot tell it exists",
-        ),
-        Case(everyone(404), kwargs={"slug": "no-such-dataset", "z": 0, "x": 0, "y": 0}),
+        restricted_to_a(z=12, x=2057, y=1368),
+        unknown_dataset(z=0, x=0, y=0),
     ],
     "map-features": [Case(everyone(200), note="the authority's boundaries in its whole extent")],
     "map-png": [Case(everyone(200), note="the authority's boundaries in its whole extent")],
     "map-labels": [
         Case(everyone(200), kwargs={"slug": "districts"}),
-        Case(
-            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
-            kwargs={"slug": "a-only-sites"},
-            note="restricted to organisation A: outsiders cannot tell it exists",
-        ),
-        Case(everyone(404), kwargs={"slug": "no-such-dataset"}),
+        restricted_to_a(),
+        unknown_dataset(),
     ],
     "map-feature": [
         Case(
@@ -70,17 +75,13 @@ CASES: dict[str, list[Case]] = {
             note="no feature 0; who sees real features (ids differ per run) is proved in "
             "infraplan/maps/tests/test_features.py",
         ),
-        Case(everyone(404), kwargs={"slug": "no-such-dataset", "feature_id": 1}),
+        unknown_dataset(feature_id=1),
     ],
     "dataset-list": [Case(everyone(200))],
     "dataset-detail": [
         Case(everyone(200), kwargs={"slug": "districts"}),
-        Case(
-            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 200)},
-            kwargs={"slug": "a-only-sites"},
-            note="restricted to organisation A: outsiders cannot tell it exists",
-        ),
-        Case(everyone(404), kwargs={"slug": "no-such-dataset"}),
+        restricted_to_a(),
+        unknown_dataset(),
     ],
     "dataset-style": [
         Case(

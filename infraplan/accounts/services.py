@@ -105,14 +105,3 @@ def membership_set(
             after={"user": user.email, "organisation": organisation.slug, "role": role.value},
         )  # fmt: skip
     return membership
-
-
-def membership_remove(*, actor: Any, membership: Membership) -> None:
-    with transaction.atomic():
-        before = {
-            "user": membership.user.email,
-            "organisation": membership.organisation.slug,
-            "role": membership.role,
-        }
-        audit_record(actor=actor, action="membership.remove", target=membership, before=before)
-        membership.delete()

@@ -83,10 +83,6 @@ def source_for(dataset: Any) -> FeatureSource:
         ) from None
 
 
-def registered_keys() -> list[str]:
-    return sorted(_REGISTRY)
-
-
 def register_builtin_sources() -> None:
     from .store import StoreFeatureSource
 

@@ -267,6 +267,15 @@ def assert_accessible(page: Page) -> None:
     )
 
 
+def assert_page_sound(page: Page, watch: "PageWatch") -> None:
+    """axe finds nothing, including in what collapsed details hide, and the page had no CSP
+    violation, script error or failed request."""
+    for summary in page.locator(".govuk-details > summary").all():
+        summary.click()
+    assert_accessible(page)
+    watch.assert_clean()
+
+
 def sign_in(page: Page, email: str, password: str = PASSWORD) -> None:
     """Sign in through the real form, as a person would."""
     page.goto("/accounts/login/")

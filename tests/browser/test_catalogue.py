@@ -4,7 +4,7 @@ error, no failed request; and the style form's error summary and success banner.
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from .conftest import PageWatch, assert_accessible, sign_in
+from .conftest import PageWatch, assert_accessible, assert_page_sound, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -24,10 +24,7 @@ def check_page(context: BrowserContext, path: str, title: str, heading: str) -> 
         expect(page.locator("body")).to_have_class(
             "govuk-template__body js-enabled govuk-frontend-supported"
         )
-        for summary in page.locator(".govuk-details > summary").all():
-            summary.click()  # so that axe also checks what the details hide
-        assert_accessible(page)
-        page_watch.assert_clean()
+        assert_page_sound(page, page_watch)
     finally:
         page.close()
 
