@@ -181,12 +181,31 @@ USAGE_LOG_FLUSH_SECONDS = env.integer("USAGE_LOG_FLUSH_SECONDS", default=5, mini
 # read with pyogrio's own GDAL after validation, and no user input reaches GDAL through Django.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
+# Security events (infraplan.audit.security) as JSON lines: a file a monitoring system reads.
+SECURITY_EVENT_LOG = env.string("SECURITY_EVENT_LOG", default="")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json_line": {"format": "%(message)s"},  # the message already is one line of JSON
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "security": (
+            {
+                "class": "logging.FileHandler",
+                "filename": SECURITY_EVENT_LOG,
+                "formatter": "json_line",
+            }
+            if SECURITY_EVENT_LOG
+            else {"class": "logging.StreamHandler", "formatter": "json_line"}
+        ),
+    },
     "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", default="INFO")},
-    "loggers": {"procrastinate": {"level": "WARNING"}},
+    "loggers": {
+        "procrastinate": {"level": "WARNING"},
+        "infraplan.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
+    },
 }
 DEMO_DATA_DIR = Path(env.string("DEMO_DATA_DIR", default=str(BASE_DIR / "data")))
