@@ -11,6 +11,8 @@ Actions, each implying the ones before it for the same user:
 - ``administer``: change who may see it, delete it.
 """
 
+import threading
+from collections import OrderedDict
 from enum import StrEnum
 from typing import Any
 
@@ -85,6 +87,68 @@ class DatasetQuerySet(models.QuerySet):
 
         current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
         return self.annotate(annotated_current_version=Subquery(current.values("number")[:1]))
+
+    def permitted_get(
+        self, user: Any, slug: str, action: Action | str = Action.VIEW
+    ) -> models.Model | None:
+        """The dataset ``slug`` if ``user`` may do ``action`` on it, with its current version
+        number read in the same query; None otherwise. The same rule as ``permitting``, for the
+        hot path of tiles and pop-ups (see ``_CompiledLookup``)."""
+        compiled = _lookups.compiled(self.model.objects.all(), user, Action(action))
+        if compiled is None:
+            return None
+        sql, params, slug_index = compiled
+        params = [*params[:slug_index], slug, *params[slug_index + 1 :]]
+        return next(iter(self.model.objects.raw(sql, params)), None)
+
+
+class _CompiledLookup:
+    """The SQL of "this user's permitted dataset with this slug", compiled once per user.
+
+    Compiling the gate's query through the ORM costs more than running it (about 1 ms against
+    0.3 ms), and tiles ask it on every request. The compiled text depends only on who the user
+    is (their id, whether active, whether a superuser) and the action; the memberships and access
+    levels it tests are read by PostgreSQL each time it runs, so a cached compilation never
+    grants what the database no longer permits.
+    """
+
+    SLUG_MARK = "\x00slug\x00"
+    SIZE = 2048
+
+    def __init__(self) -> None:
+        self._compiled: OrderedDict[tuple, tuple[str, list, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _key(self, user: Any, action: Action) -> tuple:
+        if user is None or not user.is_authenticated:
+            return (action, None)
+        return (action, user.pk, user.is_active, user.is_superuser)
+
+    def compiled(self, queryset: "DatasetQuerySet", user: Any, action: Action) -> tuple | None:
+        """(sql, params, index of the slug in params), or None when nothing is permitted."""
+        key = self._key(user, action)
+        with self._lock:
+            if key in self._compiled:
+                self._compiled.move_to_end(key)
+                return self._compiled[key]
+        query = (
+            queryset.permitting(user, action)
+            .with_current_version_number()
+            .filter(slug=self.SLUG_MARK)
+            .order_by()[:1]
+        )
+        if query.query.is_empty():
+            return None
+        sql, params = query.query.sql_with_params()
+        entry = (sql, list(params), list(params).index(self.SLUG_MARK))
+        with self._lock:
+            self._compiled[key] = entry
+            if len(self._compiled) > self.SIZE:
+                self._compiled.popitem(last=False)
+        return entry
+
+
+_lookups = _CompiledLookup()
 
 
 def dataset_permits(user: Any, dataset: models.Model, action: Action | str = Action.VIEW) -> bool:

@@ -159,12 +159,7 @@ def layer_groups(layers: list[MapLayer]) -> list[LayerGroup]:
 
 def permitted_dataset(user: Any, slug: str) -> Dataset | None:
     """The dataset ``slug`` if ``user`` may view it (its source decides what it holds)."""
-    return (
-        Dataset.objects.permitting(user, Action.VIEW)
-        .with_current_version_number()
-        .filter(slug=slug)
-        .first()
-    )
+    return Dataset.objects.permitted_get(user, slug, Action.VIEW)
 
 
 def _area_name(code: str) -> str:

@@ -74,6 +74,10 @@ def test_permission_matrix(personas, datasets, level, action):
     for name, user in personas.all().items():
         in_queryset = Dataset.objects.permitting(user, action).filter(pk=dataset.pk).exists()
         assert in_queryset == (name in allowed), name
+        # The compiled look-up of the tile path too (asked twice: compiled, then reused).
+        for _ in range(2):
+            found = Dataset.objects.permitted_get(user, dataset.slug, action)
+            assert (found == dataset) == (name in allowed), name
 
 
 def test_contributing_organisation_may_contribute_but_not_manage(personas, datasets):
@@ -121,3 +125,35 @@ def test_permitting_returns_each_dataset_once(personas, datasets):
 def test_unknown_action_is_an_error(personas, datasets):
     with pytest.raises(ValueError, match="delete"):
         Dataset.objects.permitting(personas.viewer_a, "delete")
+
+
+def test_compiled_lookup_reads_permissions_when_it_runs(personas, datasets):
+    """The look-up's SQL is compiled once per user; who may see what is read each time."""
+    from infraplan.accounts.models import Membership
+
+    restricted = datasets["organisations"]
+    assert Dataset.objects.permitted_get(personas.viewer_a, restricted.slug) == restricted
+    Membership.objects.filter(user=personas.viewer_a).delete()
+    assert Dataset.objects.permitted_get(personas.viewer_a, restricted.slug) is None
+
+    public = datasets["public"]
+    assert Dataset.objects.permitted_get(None, public.slug) == public
+    public.access_level = "signed_in"
+    public.save()
+    assert Dataset.objects.permitted_get(None, public.slug) is None
+    assert Dataset.objects.permitted_get(personas.member_b, public.slug) == public
+
+    personas.member_b.is_active = False
+    personas.member_b.save()
+    assert Dataset.objects.permitted_get(personas.member_b, public.slug) is None
+
+
+def test_compiled_lookup_reads_the_current_version(personas, datasets):
+    from infraplan.core.testing.data import ASHFORD_POINTS, version_publish_points
+
+    dataset = datasets["public"]
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    first = Dataset.objects.permitted_get(None, dataset.slug).current_version_number()
+    version_publish_points(dataset=dataset, points=dict(list(ASHFORD_POINTS.items())[:1]))
+    assert Dataset.objects.permitted_get(None, dataset.slug).current_version_number() == first + 1
+    assert Dataset.objects.permitted_get(None, "no-such-dataset") is None
