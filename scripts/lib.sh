@@ -131,6 +131,16 @@ ensure_assets() {
   rm -f "$LOCAL/collectstatic.stamp"
 }
 
+# The OpenID Connect provider the single sign-on tests start (tests/oidc_provider, npm).
+ensure_test_oidc_provider() {
+  local digest
+  digest="$(cd "$ROOT/tests/oidc_provider" && cat package.json package-lock.json | sha256sum | cut -d' ' -f1)"
+  if [ -d "$ROOT/tests/oidc_provider/node_modules" ] && stamp_matches oidc-provider "$digest"; then return 0; fi
+  say "Installing the test OpenID Connect provider (npm)"
+  (cd "$ROOT/tests/oidc_provider" && npm ci --no-audit --no-fund --loglevel=error)
+  stamp_write oidc-provider "$digest"
+}
+
 # --- configuration ---------------------------------------------------------------------------
 
 ensure_secret_key() {
@@ -229,6 +239,7 @@ setup() {
   ensure_system_packages "$mode"
   ensure_venv
   ensure_assets
+  if [ "$mode" = test ]; then ensure_test_oidc_provider; fi
   ensure_secret_key
   ensure_database
 }
