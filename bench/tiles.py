@@ -8,6 +8,10 @@ area on the densest layers:
 and prints the median and 95th percentile per zoom band, with the ratios the targets are set on:
 app median within 1.3x of SQL; p95 under 50 ms at zooms 12-16; ETag hits at least 5x faster.
 
+It also times the floor under every request: a small static file from the same server (HTTP,
+gunicorn and Django's handler, no database) and a bare WSGI app on the same gunicorn, so the
+app's own cost per tile (app median minus floor) can be read beside the ratios.
+
     .venv/bin/python bench/tiles.py [--per-zoom 50] [--seed 1]
 """
 
@@ -32,6 +36,7 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.storage import staticfiles_storage  # noqa: E402
 from django.contrib.gis.db.models import Extent  # noqa: E402
 from django.contrib.gis.db.models.functions import Transform  # noqa: E402
 
@@ -85,9 +90,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_app(port: int) -> subprocess.Popen:
+def start_app(port: int, application: str = "config.wsgi:application") -> subprocess.Popen:
     server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("gunicorn")), "config.wsgi:application",
+        [str(Path(sys.executable).with_name("gunicorn")), application,
          "--bind", f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket",
          "--log-level", "warning"],
         cwd=ROOT, env={**os.environ, "SECURE_COOKIES": "false", "USAGE_LOG_ENABLED": "false"},
@@ -101,6 +106,28 @@ def start_app(port: int) -> subprocess.Popen:
             time.sleep(0.1)
     server.terminate()
     raise SystemExit("the app did not start within 30 s")
+
+
+def bare_wsgi_app(environ, start_response):
+    """The least any WSGI app on this server can cost: for the floor measurement."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+    return [b"ok"]
+
+
+def floor_median(port: int, path: str, count: int = 300) -> float:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    times = [timed_get(connection, path, {})[0] for _ in range(count)]
+    return statistics.median(times) * 1000
+
+
+def bare_floor_median() -> float:
+    port = free_port()
+    server = start_app(port, "bench.tiles:bare_wsgi_app")
+    try:
+        return floor_median(port, "/")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 def timed_get(
@@ -176,11 +203,17 @@ def main() -> None:
                 hit_time, hit_status, _ = timed_get(connection, path, {"If-None-Match": etag})
                 if hit_status == 304:
                     results[band]["etag"].append(hit_time)
+        static_floor = floor_median(port, staticfiles_storage.url("images/favicon.svg"))
     finally:
         server.terminate()
         server.wait(timeout=10)
+    bare_floor = bare_floor_median()
 
     print(f"statuses: {statuses}")
+    print(
+        f"floor: a static file through the app {static_floor:.2f} ms median, "
+        f"a bare WSGI app on the same gunicorn {bare_floor:.2f} ms"
+    )
     print(f"{'band':<7}{'n':>5}{'app med':>9}{'sql med':>9}{'ratio':>7}{'app p95':>9}{'sql p95':>9}"
           f"{'etag med':>10}{'miss/hit':>9}")  # fmt: skip
     for band, series in results.items():

@@ -181,6 +181,14 @@ USAGE_LOG_FLUSH_SECONDS = env.integer("USAGE_LOG_FLUSH_SECONDS", default=5, mini
 # read with pyogrio's own GDAL after validation, and no user input reaches GDAL through Django.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
+# Outbound fetches by data connectors (infraplan.connectors.fetch): only these hosts (exact names
+# or "*.domain"), never a private or local address unless its host is also in OUTBOUND_PRIVATE_HOSTS.
+OUTBOUND_ALLOWED_HOSTS = env.string_list(
+    "OUTBOUND_ALLOWED_HOSTS", default=["planning.data.gov.uk", "files.planning.data.gov.uk"]
+)
+OUTBOUND_PRIVATE_HOSTS = env.string_list("OUTBOUND_PRIVATE_HOSTS", default=[])
+OUTBOUND_MAX_BYTES = env.integer("OUTBOUND_MAX_BYTES", default=500 * 1024 * 1024, minimum=1)
+
 # Security events (infraplan.audit.security) as JSON lines: a file a monitoring system reads.
 SECURITY_EVENT_LOG = env.string("SECURITY_EVENT_LOG", default="")
 LOGGING = {

@@ -1,0 +1,227 @@
+"""The one way the platform fetches anything from another server.
+
+Connectors (a council's ArcGIS layer, a WFS, an OGC API, planning.data.gov.uk, a file at a URL)
+name a URL that an officer typed, so every fetch is treated as hostile until checked:
+
+- only ``http`` and ``https``, only to hosts on the deployment's allow-list
+  (``OUTBOUND_ALLOWED_HOSTS``: exact names, or ``*.example.org`` for a domain's subdomains);
+- every address the name resolves to must be public: loopback, private, link-local, multicast
+  and reserved addresses are refused unless the host is also in
+  ``OUTBOUND_PRIVATE_HOSTS`` (a council's own internal GIS server, or a test's local server);
+- the connection is made to the address that was checked (a second DNS answer cannot swap in
+  an internal address between check and use), with TLS still verified against the host name;
+- redirects are followed by hand, at most ``max_redirects``, and each target is checked again;
+- connect and read timeouts plus an overall deadline, and a size limit enforced while the body
+  streams (a declared Content-Length over the limit is refused before reading).
+
+Failures raise ``FetchError`` with a message an officer can act on. GDAL never opens a remote
+URL itself: connectors fetch with this module and hand GDAL the bytes or a local file.
+"""
+
+import ipaddress
+import socket
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+import urllib3
+from django.conf import settings
+
+USER_AGENT = "infraplan data connector"
+CHUNK = 64 * 1024
+REDIRECT_STATUSES = {301, 302, 303, 307, 308}
+
+
+class FetchError(Exception):
+    """A fetch that was refused or failed; the message says which and why."""
+
+    def __init__(self, message: str, *, url: str, temporary: bool = False) -> None:
+        super().__init__(message)
+        self.url = url
+        # Worth retrying later (a timeout, a 503) as opposed to wrong for good (a 404, a refusal).
+        self.temporary = temporary
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    allowed_hosts: tuple[str, ...]
+    private_hosts: tuple[str, ...] = ()
+    max_bytes: int = 100 * 1024 * 1024
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    deadline: float = 300.0
+    max_redirects: int = 5
+
+    @classmethod
+    def from_settings(cls, **overrides) -> "FetchPolicy":
+        return cls(
+            allowed_hosts=tuple(settings.OUTBOUND_ALLOWED_HOSTS),
+            private_hosts=tuple(settings.OUTBOUND_PRIVATE_HOSTS),
+            max_bytes=settings.OUTBOUND_MAX_BYTES,
+            **overrides,
+        )
+
+
+@dataclass
+class FetchResult:
+    url: str  # after redirects
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    redirects: list[str] = field(default_factory=list)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _host_matches(host: str, patterns: tuple[str, ...]) -> bool:
+    host = host.lower().rstrip(".")
+    for pattern in patterns:
+        pattern = pattern.lower().rstrip(".")
+        if pattern.startswith("*.") and host.endswith(pattern[1:]) and host != pattern[2:]:
+            return True
+        if host == pattern:
+            return True
+    return False
+
+
+def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
+    """(scheme, host, port, address to connect to) for ``url``, or FetchError saying why not."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"Only http and https addresses can be fetched, not {url!r}.", url=url)
+    if parts.username or parts.password:
+        raise FetchError("Addresses with a user name or password in them are refused.", url=url)
+    host = parts.hostname
+    if not host:
+        raise FetchError(f"{url!r} has no host name.", url=url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise FetchError(f"{url!r} has an invalid port.", url=url) from None
+    if not _host_matches(host, policy.allowed_hosts):
+        raise FetchError(
+            f"{host} is not on this platform's list of allowed data hosts "
+            "(OUTBOUND_ALLOWED_HOSTS); ask a platform administrator to add it.",
+            url=url,
+        )
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise FetchError(
+            f"{host} could not be found ({error.strerror}).", url=url, temporary=True
+        ) from None
+    addresses = [ipaddress.ip_address(answer[4][0].split("%")[0]) for answer in answers]
+    if not _host_matches(host, policy.private_hosts):
+        private = [str(address) for address in addresses if not _is_public(address)]
+        if private:
+            raise FetchError(
+                f"{host} resolves to a private or local address ({', '.join(private)}); "
+                "such addresses are refused unless listed in OUTBOUND_PRIVATE_HOSTS.",
+                url=url,
+            )
+    return parts.scheme, host, port, str(addresses[0])
+
+
+def _pool(scheme: str, host: str, port: int, address: str, policy: FetchPolicy):
+    timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
+    if scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address, port, timeout=timeout, retries=False, maxsize=1,
+            server_hostname=host, assert_hostname=host, cert_reqs="CERT_REQUIRED",
+        )  # fmt: skip
+    return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
+
+
+def _read_limited(response, url: str, policy: FetchPolicy, started: float) -> bytes:
+    declared = response.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > policy.max_bytes:
+        raise FetchError(
+            f"The response is {int(declared):,} bytes, over the limit of {policy.max_bytes:,}.",
+            url=url,
+        )
+    chunks, total = [], 0
+    for chunk in response.stream(CHUNK, decode_content=True):
+        total += len(chunk)
+        if total > policy.max_bytes:
+            raise FetchError(
+                f"The response passed the size limit of {policy.max_bytes:,} bytes.", url=url
+            )
+        if time.monotonic() - started > policy.deadline:
+            raise FetchError(
+                f"The server took longer than {policy.deadline:.0f} s in all.", url=url,
+                temporary=True,
+            )  # fmt: skip
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def fetch(
+    url: str, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None
+) -> FetchResult:
+    """GET ``url`` under ``policy`` (the settings' by default); FetchError on any refusal,
+    timeout, oversize body or non-2xx answer."""
+    policy = policy or FetchPolicy.from_settings()
+    started = time.monotonic()
+    redirects: list[str] = []
+    current = url
+    while True:
+        scheme, host, port, address = resolve_checked(current, policy)
+        parts = urlsplit(current)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        default_port = 443 if scheme == "https" else 80
+        request_headers = {
+            "Host": host if port == default_port else f"{host}:{port}",
+            "User-Agent": USER_AGENT,
+            "Accept-Encoding": "gzip, deflate",
+            **(headers or {}),
+        }
+        pool = _pool(scheme, host, port, address, policy)
+        try:
+            response = pool.urlopen(
+                "GET", target, headers=request_headers, redirect=False,
+                preload_content=False, assert_same_host=False,
+            )  # fmt: skip
+            try:
+                if response.status in REDIRECT_STATUSES and response.headers.get("location"):
+                    response.drain_conn()
+                    if len(redirects) >= policy.max_redirects:
+                        raise FetchError(f"More than {policy.max_redirects} redirects.", url=url)
+                    current = urljoin(current, response.headers["location"])
+                    redirects.append(current)
+                    continue
+                body = _read_limited(response, current, policy, started)
+            finally:
+                response.release_conn()
+        except urllib3.exceptions.TimeoutError:
+            raise FetchError(
+                f"{host} did not answer within the time allowed.", url=current, temporary=True
+            ) from None
+        except urllib3.exceptions.SSLError as error:
+            raise FetchError(f"{host}'s certificate was refused: {error}.", url=current) from None
+        except urllib3.exceptions.HTTPError as error:
+            raise FetchError(
+                f"The connection to {host} failed: {error}.", url=current, temporary=True
+            ) from None
+        finally:
+            pool.close()
+        if not 200 <= response.status < 300:
+            raise FetchError(
+                f"{host} answered HTTP {response.status} for {current}.",
+                url=current,
+                temporary=response.status in (429, 502, 503, 504),
+            )
+        return FetchResult(
+            url=current,
+            status=response.status,
+            headers={name.lower(): value for name, value in response.headers.items()},
+            body=body,
+            redirects=redirects,
+        )

@@ -1,0 +1,184 @@
+"""Outbound fetches against a real HTTP server on 127.0.0.1: every refusal names its reason."""
+
+import gzip
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from infraplan.connectors.fetch import FetchError, FetchPolicy, fetch, resolve_checked
+
+FEATURES = {"type": "FeatureCollection", "features": []}
+
+
+class Handler(BaseHTTPRequestHandler):
+    last_host = ""
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if "Content-Length" not in (headers or {}):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        port = self.server.server_address[1]
+        Handler.last_host = self.headers["Host"]
+        match self.path:
+            case "/features.json":
+                self._send(
+                    200, json.dumps(FEATURES).encode(), {"Content-Type": "application/geo+json"}
+                )
+            case "/features.json.gz":
+                body = gzip.compress(json.dumps(FEATURES).encode())
+                self._send(
+                    200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+                )
+            case "/moved":
+                self._send(302, b"", {"Location": "/features.json"})
+            case "/to-localhost":
+                self._send(302, b"", {"Location": f"http://localhost:{port}/features.json"})
+            case "/to-elsewhere":
+                self._send(302, b"", {"Location": "http://not-allowed.example/x"})
+            case "/loop":
+                self._send(302, b"", {"Location": "/loop"})
+            case "/declared-big":
+                self._send(200, b"x" * 10, {"Content-Length": str(10_000_000)})
+            case "/streamed-big":
+                self.send_response(200)
+                self.end_headers()  # no Content-Length: the limit must hold while streaming
+                for _ in range(64):
+                    self.wfile.write(b"y" * 1024)
+            case "/slow":
+                time.sleep(2)
+                self._send(200, b"late")
+            case "/gone":
+                self._send(404, b"not here")
+            case "/busy":
+                self._send(503, b"try later")
+            case _:
+                self._send(500, b"?")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+LOCAL = FetchPolicy(allowed_hosts=("127.0.0.1",), private_hosts=("127.0.0.1",), max_bytes=20_000)
+
+
+def test_fetches_an_allowed_host(server):
+    result = fetch(f"{server}/features.json", policy=LOCAL)
+    assert (result.status, result.content_type) == (200, "application/geo+json")
+    assert json.loads(result.body) == FEATURES
+
+
+def test_decompresses_gzip(server):
+    assert json.loads(fetch(f"{server}/features.json.gz", policy=LOCAL).body) == FEATURES
+
+
+def test_follows_a_redirect_and_checks_it(server):
+    result = fetch(f"{server}/moved", policy=LOCAL)
+    assert result.url == f"{server}/features.json"
+    assert result.redirects == [f"{server}/features.json"]
+
+
+def test_host_not_on_the_allow_list_is_refused_before_any_connection(server):
+    with pytest.raises(FetchError, match="not on this platform's list of allowed data hosts"):
+        fetch(f"{server}/features.json", policy=FetchPolicy(allowed_hosts=("example.org",)))
+
+
+def test_loopback_is_refused_unless_listed_as_private(server):
+    policy = FetchPolicy(allowed_hosts=("127.0.0.1",))
+    with pytest.raises(FetchError, match=r"private or local address \(127\.0\.0\.1\)"):
+        fetch(f"{server}/features.json", policy=policy)
+
+
+def test_a_redirect_to_a_private_address_is_refused(server):
+    # localhost is allowed as a host, but not as a private one: the redirect is checked again.
+    policy = FetchPolicy(allowed_hosts=("127.0.0.1", "localhost"), private_hosts=("127.0.0.1",))
+    with pytest.raises(FetchError, match="localhost resolves to a private or local address"):
+        fetch(f"{server}/to-localhost", policy=policy)
+
+
+def test_a_redirect_to_a_host_not_allowed_is_refused(server):
+    with pytest.raises(FetchError, match=r"^not-allowed\.example is not on this platform's list"):
+        fetch(f"{server}/to-elsewhere", policy=LOCAL)
+
+
+def test_redirects_are_limited(server):
+    with pytest.raises(FetchError, match="More than 5 redirects"):
+        fetch(f"{server}/loop", policy=LOCAL)
+
+
+def test_a_declared_oversize_body_is_refused_before_reading(server):
+    with pytest.raises(FetchError, match="10,000,000 bytes, over the limit of 20,000"):
+        fetch(f"{server}/declared-big", policy=LOCAL)
+
+
+def test_the_size_limit_holds_while_streaming(server):
+    with pytest.raises(FetchError, match="passed the size limit of 20,000 bytes"):
+        fetch(f"{server}/streamed-big", policy=LOCAL)
+
+
+def test_a_slow_server_times_out_as_a_temporary_failure(server):
+    policy = FetchPolicy(
+        allowed_hosts=("127.0.0.1",), private_hosts=("127.0.0.1",), read_timeout=0.3
+    )
+    with pytest.raises(FetchError, match="did not answer within the time allowed") as error:
+        fetch(f"{server}/slow", policy=policy)
+    assert error.value.temporary
+
+
+def test_http_errors_say_whether_to_retry(server):
+    with pytest.raises(FetchError, match="answered HTTP 404") as gone:
+        fetch(f"{server}/gone", policy=LOCAL)
+    with pytest.raises(FetchError, match="answered HTTP 503") as busy:
+        fetch(f"{server}/busy", policy=LOCAL)
+    assert (gone.value.temporary, busy.value.temporary) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/passwd", "Only http and https"),
+        ("ftp://127.0.0.1/x", "Only http and https"),
+        ("http://user:secret@127.0.0.1/x", "user name or password"),
+        ("http:///nohost", "has no host name"),
+        ("http://127.0.0.1:99999/x", "invalid port"),
+    ],
+)
+def test_malformed_addresses_are_refused(url, reason):
+    with pytest.raises(FetchError, match=reason):
+        resolve_checked(url, LOCAL)
+
+
+def test_wildcards_cover_subdomains_only():
+    policy = FetchPolicy(allowed_hosts=("*.example.org",))
+    with pytest.raises(FetchError, match=r"^example\.org is not on this platform's list"):
+        resolve_checked("https://example.org/x", policy)
+    with pytest.raises(FetchError, match=r"^evilexample\.org is not on"):
+        resolve_checked("https://evilexample.org/x", policy)
+
+
+def test_the_connection_goes_to_the_checked_address_naming_the_host(server):
+    port = server.rsplit(":", 1)[1]
+    policy = FetchPolicy(allowed_hosts=("localhost",), private_hosts=("localhost",))
+    _, host, _, address = resolve_checked(f"http://localhost:{port}/features.json", policy)
+    assert (host, address in ("127.0.0.1", "::1")) == ("localhost", True)
+    fetch(f"http://localhost:{port}/features.json", policy=policy)
+    assert Handler.last_host == f"localhost:{port}"
