@@ -1,3 +1,7 @@
+import json
+import logging
+import os
+
 import pytest
 from django.test import Client
 
@@ -29,6 +33,28 @@ def client_as():
 
 
 @pytest.fixture
+def security_events(caplog):
+    """The security events written during the test, parsed; call with a kind to filter.
+
+    The ``infraplan.security`` logger does not propagate to the root logger that caplog
+    watches, so its handler is attached to that logger itself.
+    """
+    logger = logging.getLogger("infraplan.security")
+    logger.addHandler(caplog.handler)
+
+    def events(kind: str | None = None) -> list[dict]:
+        parsed = [
+            json.loads(record.getMessage())
+            for record in caplog.records
+            if record.name == "infraplan.security"
+        ]
+        return [event for event in parsed if kind is None or event["event"] == kind]
+
+    yield events
+    logger.removeHandler(caplog.handler)
+
+
+@pytest.fixture
 def districts(db):
     """The real districts dataset, loaded from the repository's demo data."""
     return demo_dataset_load("districts")
@@ -52,3 +78,7 @@ def pytest_configure(config):
     # The usage log's flusher thread would write outside each test's transaction; tests flush
     # the buffer themselves (tests of the thread use their own buffer).
     settings.USAGE_LOG_FLUSH_SECONDS = 3600
+    # Test servers (the test client, live_server, the browser tests' gunicorn) speak plain http,
+    # like `make run`: no redirect to https (tests/test_security_headers.py covers it).
+    settings.SECURE_SSL_REDIRECT = False
+    os.environ["SECURE_SSL_REDIRECT"] = "false"

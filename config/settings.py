@@ -35,6 +35,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_gis",
     "procrastinate.contrib.django",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "infraplan.core",
     "infraplan.accounts",
     "infraplan.audit",
@@ -42,6 +47,7 @@ INSTALLED_APPS = [
     "infraplan.maps",
     "infraplan.insights",
     "infraplan.places",
+    "infraplan.tokens",
 ]
 
 MIDDLEWARE = [
@@ -53,7 +59,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "infraplan.tokens.middleware.TokenAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -89,11 +97,36 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-LOGIN_URL = "login"
+]  # NCSC guidance: a minimum length and a deny-list; no composition rules, no expiry
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# django-allauth: people sign in with their work email address (the user model has no username);
+# an address must be verified before the account is used, and no page reveals whether an address
+# has an account.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+ACCOUNT_SESSION_REMEMBER = False  # sessions end with the browser or after SESSION_COOKIE_AGE
+ACCOUNT_ADAPTER = "infraplan.accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {
+    "login": "infraplan.accounts.forms.LoginForm",
+    "signup": "infraplan.accounts.forms.SignupForm",
+}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{AUTHORITY_PROFILE.authority.service_name}] "
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="infraplan@localhost")
+EMAIL_BACKEND = env.string(
+    "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
+)
+# The service's own address, for links in emails sent outside a request.
+SITE_URL = env.string("SITE_URL", default="http://127.0.0.1:8000")
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"
@@ -144,8 +177,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", default=0, minimum=0)
-SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=False)
+# HSTS is sent only on HTTPS responses. A year, subdomains included, outside DEBUG.
+SECURE_HSTS_SECONDS = env.integer(
+    "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000, minimum=0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.boolean("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# "preload" only matters if someone submits the registrable domain to the browsers' list.
+SECURE_HSTS_PRELOAD = env.boolean("SECURE_HSTS_PRELOAD", default=True)
+# Secure cookies mean the service is meant to be reached over HTTPS only: plain http is then
+# redirected (make run, on plain http, turns both off). Load balancers probe /healthz over http.
+SECURE_SSL_REDIRECT = env.boolean("SECURE_SSL_REDIRECT", default=SECURE_COOKIES)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env.boolean("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
@@ -167,7 +209,10 @@ SECURE_CSP = {
 }
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "infraplan.tokens.drf.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
@@ -216,4 +261,7 @@ LOGGING = {
         "infraplan.security": {"handlers": ["security"], "level": "INFO", "propagate": False},
     },
 }
+# API tokens (infraplan.tokens): the longest a token may last.
+API_TOKEN_MAX_DAYS = env.integer("API_TOKEN_MAX_DAYS", default=365, minimum=1, maximum=3650)
+
 DEMO_DATA_DIR = Path(env.string("DEMO_DATA_DIR", default=str(BASE_DIR / "data")))

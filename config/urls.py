@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from infraplan.core import views as core_views
@@ -11,12 +10,10 @@ urlpatterns = [
     path("accessibility/", core_views.accessibility, name="accessibility"),
     path("privacy/", core_views.privacy, name="privacy"),
     path("cookies/", core_views.cookies, name="cookies"),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/tokens/", include("infraplan.tokens.urls")),
+    path("audit/", include("infraplan.audit.urls")),
+    path("accounts/", include("infraplan.accounts.urls")),
+    path("accounts/", include("allauth.urls")),
     path("", include("infraplan.maps.urls")),
     path("", include("infraplan.catalogue.urls")),
     path("", include("infraplan.places.urls")),

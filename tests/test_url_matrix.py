@@ -51,10 +51,93 @@ CASES: dict[str, list[Case]] = {
     "privacy": [Case(everyone(200))],
     "cookies": [Case(everyone(200))],
     "map": [Case(everyone(200))],
-    "login": [Case({"anonymous": 200, **dict.fromkeys(SIGNED_IN, 302)})],
-    "logout": [
-        Case(everyone(405), note="signing out is a POST, never a link a page can trigger"),
+    # django-allauth's pages (sign-in, registration, passwords, 2FA, single sign-on).
+    "account_login": [Case({"anonymous": 200, **dict.fromkeys(SIGNED_IN, 302)})],
+    "account_logout": [
+        Case(
+            {"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)},
+            note="GET asks to confirm; signing out itself is a POST a page cannot trigger",
+        ),
         Case(everyone(302), method="post"),
+    ],
+    "account_signup": [
+        Case({"anonymous": 200, **dict.fromkeys(SIGNED_IN, 302)}),
+        Case(
+            {"anonymous": 200, **dict.fromkeys(SIGNED_IN, 302)},
+            method="post",
+            note="an empty POST: the form back with its errors",
+        ),
+    ],
+    "account_inactive": [Case(everyone(200), note="says only that an account is not active")],
+    "account_email_verification_sent": [Case(everyone(200))],
+    "account_confirm_email": [
+        Case(everyone(200), kwargs={"key": "nonsense"}, note="an unknown key: says it is invalid"),
+        Case(everyone(404), kwargs={"key": "nonsense"}, method="post"),
+    ],
+    "account_email": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "account_change_password": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "account_set_password": [
+        Case(everyone(302), note="everyone here has a password: sent to change it instead")
+    ],
+    "account_reset_password": [Case(everyone(200))],
+    "account_reset_password_done": [Case(everyone(200))],
+    "account_reset_password_from_key": [
+        Case(everyone(200), kwargs={"uidb36": "1", "key": "x-y"}, note="a bad key: says so")
+    ],
+    "account_reset_password_from_key_done": [Case(everyone(200))],
+    "account_reauthenticate": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "account_request_reauthentication_code": [
+        Case(everyone(302), note="sign-in by code is off: sent elsewhere")
+    ],
+    "account_confirm_reauthentication_code": [
+        Case(everyone(302), note="sign-in by code is off: sent elsewhere")
+    ],
+    "account_confirm_login_code": [
+        Case(everyone(302), note="sign-in by code is off: sent elsewhere")
+    ],
+    "mfa_index": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "mfa_authenticate": [Case(everyone(302), note="only part-way through signing in")],
+    "mfa_reauthenticate": [Case(everyone(302), note="only with a second factor set up")],
+    "mfa_activate_totp": [
+        Case(everyone(302), note="signed-in users are first asked for their password again")
+    ],
+    "mfa_deactivate_totp": [
+        Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 404)}, note="no authenticator app")
+    ],
+    "mfa_view_recovery_codes": [
+        Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 404)}, note="no recovery codes yet")
+    ],
+    "mfa_generate_recovery_codes": [
+        Case(everyone(302), note="signed-in users are first asked for their password again")
+    ],
+    "mfa_download_recovery_codes": [
+        Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 404)}, note="no recovery codes yet")
+    ],
+    "socialaccount_login_cancelled": [Case(everyone(200))],
+    "socialaccount_login_error": [Case(everyone(401), note="says sign-in failed")],
+    "socialaccount_signup": [Case(everyone(302), note="only part-way through single sign-on")],
+    "socialaccount_connections": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "openid_connect_login": [Case(everyone(404), kwargs={"provider_id": "no-such-provider"})],
+    "openid_connect_callback": [
+        Case(everyone(404), kwargs={"provider_id": "no-such-provider"})
+    ],
+    # Registration with approval (infraplan.accounts).
+    "registration-waiting": [Case(everyone(200))],
+    "registration-list": [
+        Case(
+            {**everyone(404), "anonymous": 302, "admin_a": 200, "platform_admin": 200},
+            note="organisation and platform admins; admins must also have used 2FA "
+            "(infraplan/accounts/tests/test_two_factor.py)",
+        )
+    ],
+    "registration-decide": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"pk": 0},
+            method="post",
+            note="no registration 0; who may decide is proved in "
+            "infraplan/accounts/tests/test_registration.py",
+        )
     ],
     "tile": [
         Case(everyone(200), kwargs={"slug": "districts", "z": 0, "x": 0, "y": 0}),
@@ -110,9 +193,35 @@ CASES: dict[str, list[Case]] = {
             "(infraplan/places/tests/test_search.py)",
         ),
     ],
+    "token-list": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "token-create": [
+        Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)}),
+        Case(
+            {"anonymous": 302, **dict.fromkeys(SIGNED_IN, 400)},
+            method="post",
+            note="an empty POST: the form back with its errors",
+        ),
+    ],
+    "token-revoke": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"token_id": 0},
+            note="no token 0; that only a token's owner may revoke it is proved in "
+            "infraplan/tokens/tests/test_pages.py",
+        ),
+    ],
+    "audit-list": [
+        Case(
+            {**everyone(404), "anonymous": 302, "platform_admin": 200},
+            note="platform admins only; nobody else learns the viewer exists",
+        )
+    ],
+    "audit-export": [Case({**everyone(404), "anonymous": 302, "platform_admin": 200})],
 }
 
 EXEMPT = {
+    "<unnamed social/": "django-allauth's old single sign-on paths: permanent redirects to the "
+    "socialaccount_* routes above, which are in the matrix.",
     "admin:": "Django's admin: every page requires staff status; "
     "test_admin_is_for_platform_admins_only below proves the gate on its index and a model page.",
 }

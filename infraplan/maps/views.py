@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags, urlencode
 from django.views.decorators.http import require_GET
 
+from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel, Dataset
 
@@ -50,6 +51,15 @@ def _audit_reads(request: HttpRequest, datasets: list[Dataset], action: str) -> 
     for dataset in datasets:
         if dataset.access_level != AccessLevel.PUBLIC:
             audit_record_read(actor=request.user, action=action, target=dataset)
+
+
+def _security_restricted_export(request: HttpRequest, datasets: list[Dataset], kind: str) -> None:
+    """A picture or table of restricted data leaves the service: a security event says so."""
+    restricted = [
+        dataset.slug for dataset in datasets if dataset.access_level != AccessLevel.PUBLIC
+    ]
+    if restricted:
+        security_event("export.restricted", request=request, format=kind, datasets=restricted)
 
 
 def _view_from_query(request: HttpRequest) -> dict | None:
@@ -200,6 +210,7 @@ def features_view(request: HttpRequest) -> HttpResponse:
         status=400 if error else 200,
     )
     _audit_reads(request, datasets, "dataset.read.view-table")
+    _security_restricted_export(request, datasets, "table")
     return response
 
 
@@ -229,4 +240,5 @@ def png_view(request: HttpRequest) -> HttpResponse:
             f"Cannot draw this map: {error}.", status=400, content_type="text/plain; charset=utf-8"
         )
     _audit_reads(request, datasets, "dataset.read.png")
+    _security_restricted_export(request, datasets, "png")
     return _cache_headers(HttpResponse(png, content_type="image/png"), datasets)

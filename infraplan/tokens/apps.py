@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TokensConfig(AppConfig):
+    name = "infraplan.tokens"
+    verbose_name = "API tokens"

@@ -1,0 +1,59 @@
+"""The tokens pages: a person's own tokens, making one (its secret shown once) and revoking one."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from .forms import TokenForm
+from .models import ApiToken
+from .services import token_create, token_revoke
+
+
+@login_required
+@require_GET
+def token_list_view(request: HttpRequest) -> HttpResponse:
+    tokens = ApiToken.objects.filter(user=request.user)
+    return render(request, "tokens/token_list.html", {"tokens": tokens, "now": timezone.now()})
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_create_view(request: HttpRequest) -> HttpResponse:
+    """The form; on success, the one page that ever shows the token (never cached)."""
+    form = TokenForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, secret = token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                scope=form.cleaned_data["scope"],
+                expires_at=timezone.now() + form.expires_in(),
+            )
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            return render(request, "tokens/token_created.html", {"token": token, "secret": secret})
+    status = 400 if form.errors else 200
+    return render(request, "tokens/token_create.html", {"form": form}, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
+    """Confirm, then revoke. Another person's token is a 404, as if it did not exist."""
+    token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
+    if token is None:
+        raise Http404("No such token.")
+    if request.method == "POST":
+        if token.is_live:
+            token_revoke(token=token, actor=request.user)
+            messages.success(request, f"The token '{token.name}' has been revoked.")
+        return redirect("token-list")
+    return render(request, "tokens/token_revoke.html", {"token": token})
