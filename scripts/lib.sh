@@ -211,6 +211,30 @@ SQL
   create_database "$1"
 }
 
+# What template database $1 was built from (its comment); empty when it has none or is missing.
+template_digest() {
+  admin_psql -d postgres -At -v db="$1" <<'SQL'
+SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = :'db'
+SQL
+}
+
+# Mark database $1 as a finished template built from $2, and close it to connections: CREATE
+# DATABASE ... TEMPLATE fails while any other session is connected to the template.
+template_seal() {
+  admin_psql -d postgres -v db="$1" -v digest="$2" <<'SQL'
+SELECT format('COMMENT ON DATABASE %I IS %L', :'db', :'digest') \gexec
+SELECT format('ALTER DATABASE %I ALLOW_CONNECTIONS false', :'db') \gexec
+SQL
+}
+
+# Replace database $1 with a copy of template database $2, owned by the application role.
+database_copy() {
+  admin_psql -d postgres -v db="$1" -v template="$2" -v role="$DB_ROLE" <<'SQL'
+SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'db') \gexec
+SELECT format('CREATE DATABASE %I TEMPLATE %I OWNER %I', :'db', :'template', :'role') \gexec
+SQL
+}
+
 ensure_database() {
   if [ -n "${DATABASE_URL:-}" ]; then
     say "Using the database in DATABASE_URL"

@@ -1,4 +1,8 @@
-"""Browser tests: Debian's headless Chromium (never a downloaded browser) against the live server.
+"""Browser tests: Debian's headless Chromium (never a downloaded browser) against a real server.
+
+Tests that only read use ``served_page``/``served_context`` (``demo_server``: a gunicorn on a
+database copied once per run from a template); tests that change data use ``page``/``context``
+(pytest-django's ``live_server``, with data made per test).
 
 Every page a test opens is watched for Content-Security-Policy violations, JavaScript errors and
 failed requests, and can be checked with axe-core for WCAG 2.2 A/AA failures.
@@ -12,7 +16,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -26,6 +29,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from infraplan.core.testing.browser import browser_database_make, database_url
 from infraplan.core.testing.personas import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls from a
@@ -68,22 +72,6 @@ def live_server(live_server):
     return live_server
 
 
-# The demo data the read-only browser tests need, made once per run in the served database.
-DEMO_SCRIPT = """
-from infraplan.core.testing.data import (
-    ASHFORD_POINTS, dataset_make, demo_dataset_load, version_publish_points,
-)
-from infraplan.core.testing.personas import make_personas
-
-personas = make_personas()
-demo_dataset_load("districts")
-restricted = dataset_make(
-    slug="a-only-sites", owner=personas.organisation_a, access_level="organisations"
-)
-version_publish_points(dataset=restricted, points=ASHFORD_POINTS)
-"""
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -91,30 +79,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def demo_server(django_db_setup) -> Iterator[str]:
-    """A real gunicorn serving a database built once per run: the districts, the personas and
-    organisation A's restricted points (the ``districts``, ``personas`` and ``restricted``
-    fixtures' data). For read-only browser tests: they need no per-test load or flush.
+def demo_server() -> Iterator[str]:
+    """A real gunicorn serving the read-only browser tests' database: the personas, the demo
+    districts and wards, organisation A's restricted points (``a-only-sites``) and the sample
+    postcodes (``infraplan.core.testing.browser.browser_data_make``).
 
-    The database is the test database's name plus ``_browser``, made afresh each run and
-    migrated by the app itself, so runs with their own TEST_DATABASE_NAME never meet.
+    The database is the test database's name plus ``_browser``, copied at the start of each run
+    from ``<name>_template``, which is built only when missing or out of date. All tests on it
+    share it, so they must only read: a test that changes data uses ``live_server``.
     """
-    database = settings.DATABASES["default"]
-    name = f"{database['NAME']}_browser"
-    # Made the way scripts/test.sh makes the test database: through the administrative
-    # connection (the application's role may not create databases, nor PostGIS).
-    subprocess.run(
-        ["bash", "-c", 'source scripts/lib.sh && recreate_test_database "$1" >/dev/null', "-", name],
-        check=True, cwd=ROOT,
-    )  # fmt: skip
-    url = (
-        f"postgres://{quote(database['USER'])}:{quote(database['PASSWORD'])}"
-        f"@{database['HOST']}:{database['PORT'] or 5432}/{name}"
-    )
-    env = {**os.environ, "DATABASE_URL": url, "USAGE_LOG_ENABLED": "false"}
-    infraplan = [str(ROOT / ".venv" / "bin" / "infraplan")]
-    subprocess.run([*infraplan, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*infraplan, "shell", "-c", DEMO_SCRIPT], env=env, check=True, cwd=ROOT)
+    name = f"{settings.DATABASES['default']['TEST']['NAME']}_browser"
+    browser_database_make(name)
+    env = {**os.environ, "DATABASE_URL": database_url(name), "USAGE_LOG_ENABLED": "false"}
     port = _free_port()
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -138,13 +114,19 @@ def demo_server(django_db_setup) -> Iterator[str]:
 
 
 @pytest.fixture
-def served_page(browser, demo_server, page_watch) -> Iterator[Page]:
-    """Like ``page``, on the demo server (no database fixture in the test itself)."""
+def served_context(browser, demo_server) -> Iterator[BrowserContext]:
+    """Like ``context``, on the demo server (no database fixture in the test itself)."""
     context = browser.new_context(base_url=demo_server)
     context.set_default_timeout(TIMEOUT_MS)
-    page = page_watch.attach(context.new_page())
-    yield page
+    yield context
     context.close()
+
+
+@pytest.fixture
+def served_page(served_context, page_watch) -> Iterator[Page]:
+    """Like ``page``, on the demo server."""
+    page = page_watch.attach(served_context.new_page())
+    yield page
     page_watch.assert_clean()
 
 

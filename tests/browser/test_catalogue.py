@@ -29,7 +29,7 @@ def check_page(context: BrowserContext, path: str, title: str, heading: str) -> 
         page.close()
 
 
-def test_catalogue_pages_anonymous(context, subtests, districts, restricted):
+def test_catalogue_pages_anonymous(served_context, subtests):
     pages = {
         "/datasets/": ("Datasets", "Datasets"),
         "/datasets/?q=no-such-words&theme=flood": ("Datasets", "Datasets"),
@@ -38,11 +38,11 @@ def test_catalogue_pages_anonymous(context, subtests, districts, restricted):
     }
     for path, (title, heading) in pages.items():
         with subtests.test(path=path):
-            check_page(context, path, title, heading)
+            check_page(served_context, path, title, heading)
 
 
-def test_catalogue_pages_for_a_data_manager(page, context, subtests, districts, restricted):
-    sign_in(page, "data-manager@a.example")
+def test_catalogue_pages_for_a_data_manager(served_page, served_context, subtests):
+    sign_in(served_page, "data-manager@a.example")
     pages = {
         "/datasets/": ("Datasets", "Datasets"),
         "/datasets/a-only-sites/": ("A only sites", "A only sites"),
@@ -50,10 +50,12 @@ def test_catalogue_pages_for_a_data_manager(page, context, subtests, districts, 
     }
     for path, (title, heading) in pages.items():
         with subtests.test(path=path):
-            check_page(context, path, title, heading)
+            check_page(served_context, path, title, heading)
 
 
 def test_style_form_errors_then_saves(page: Page, restricted):
+    """On the live server with its own data, not the shared demo server: saving changes the
+    dataset's style, which the other tests read."""
     sign_in(page, "data-manager@a.example")
     page.goto("/datasets/a-only-sites/style/")
     page.get_by_role("radio", name="A colour for each value of a field").check()

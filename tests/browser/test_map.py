@@ -18,10 +18,10 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def page(served_page):
-    """Every test here only reads: all run against the demo server, whose database (the
-    districts, the personas and organisation A's restricted points) is built once per run."""
-    return served_page
+def context(served_context):
+    """Every test here only reads: all run against the demo server (``page`` opens in this
+    context too)."""
+    return served_context
 
 
 DISTRICT_CODES = {"E06000035"} | {f"E07000{number}" for number in range(105, 117)}

@@ -29,6 +29,13 @@ PAGES = {  # path: (page title, main heading)
 SIGNED_IN_PAGES = [path for path in PAGES if path != "/accounts/login/"]  # it redirects home
 
 
+@pytest.fixture
+def context(served_context):
+    """Every test here only reads: all run against the demo server (``page`` opens in this
+    context too)."""
+    return served_context
+
+
 def open_page(page: Page, path: str) -> None:
     """Open ``path`` and wait until its scripts have run (and the map, if any, has drawn)."""
     title, heading = PAGES[path]
@@ -62,35 +69,37 @@ def check_page(context: BrowserContext, path: str, *, signed_in: bool) -> None:
         page.close()
 
 
-# One test per visitor with a subtest per page: the data is loaded once, and each page's
-# failures are still reported on their own.
-def test_pages_anonymous(context, subtests, districts):
+# One test per visitor with a subtest per page: each page's failures are reported on their own.
+def test_pages_anonymous(context, subtests):
     for path in PAGES:
         with subtests.test(path=path):
             check_page(context, path, signed_in=False)
 
 
-def test_pages_signed_in(page, context, subtests, districts, restricted):
+def test_pages_signed_in(page, context, subtests):
     sign_in(page, "viewer@a.example")
     for path in SIGNED_IN_PAGES:
         with subtests.test(path=path):
             check_page(context, path, signed_in=True)
 
 
-def test_home_page_signed_in_counts_what_the_organisation_shares(page, districts, restricted):
+def test_home_page_signed_in_counts_what_the_organisation_shares(page):
     page.goto("/")
-    expect(page.get_by_text("You can see 1 dataset without signing in")).to_be_visible()
+    # The districts and the wards are public; a-only-sites is organisation A's.
+    expect(page.get_by_text("You can see 2 datasets without signing in")).to_be_visible()
 
     sign_in(page, "viewer@a.example")
 
     assert page.url.endswith("/")
-    expect(page.get_by_text("You can see 2 datasets.", exact=True)).to_be_visible()
+    expect(page.get_by_text("You can see 3 datasets.", exact=True)).to_be_visible()
     assert_accessible(page)
 
 
-def test_failed_sign_in_shows_an_accessible_error_summary(page, page_watch, personas):
+def test_failed_sign_in_shows_an_accessible_error_summary(page, page_watch):
     page.goto("/accounts/login/")
-    page.get_by_label("Email address").fill("viewer@a.example")
+    # An address with no account: the error is the same as for a wrong password (no page tells
+    # whether an address has an account), and no persona's account records a failure.
+    page.get_by_label("Email address").fill("nobody@a.example")
     page.get_by_label("Password").fill("not-the-password")
     page.get_by_role("button", name="Sign in").click()
 

@@ -4,9 +4,6 @@ are shown as GOV.UK error messages, and the search page works without JavaScript
 import pytest
 from playwright.sync_api import Page, expect
 
-from infraplan.places.services import postcodes_load
-from infraplan.places.tests.conftest import SAMPLE, real_rows, write_postcodes
-
 from .conftest import assert_accessible
 
 pytestmark = pytest.mark.browser
@@ -16,8 +13,10 @@ CT1_2EH = (1.083457, 51.278809)
 
 
 @pytest.fixture
-def postcodes(transactional_db, tmp_path):
-    return postcodes_load(path=write_postcodes(tmp_path / "postcodes.csv", real_rows(*SAMPLE)))
+def context(served_context):
+    """Every test here only reads: all run against the demo server, whose database holds the
+    districts, the wards and the sample postcodes (``page`` opens in this context too)."""
+    return served_context
 
 
 def open_map(page: Page) -> None:
@@ -43,7 +42,7 @@ def map_centre_after_move(page: Page) -> tuple[float, float]:
     )
 
 
-def test_the_map_search_flies_to_a_postcode_and_marks_it(page, districts, postcodes):
+def test_the_map_search_flies_to_a_postcode_and_marks_it(page):
     open_map(page)
     search_map(page, "ct1 2eh")
 
@@ -69,12 +68,14 @@ def test_the_map_search_flies_to_a_postcode_and_marks_it(page, districts, postco
     assert_accessible(page)
 
 
-def test_choosing_another_result_flies_there(page, districts):
+def test_choosing_another_result_flies_there(page):
     open_map(page)
-    search_map(page, "ford")  # two districts' names end so
+    search_map(page, "ford")  # two districts' names end so, and some wards' names hold it
 
     links = page.locator("#map-search-results").get_by_role("link")
-    expect(links).to_have_text(["Ashford", "Dartford"])
+    expect(links.first).to_have_text("Ashford")  # districts come before wards
+    expect(links.nth(1)).to_have_text("Dartford")
+    expect(links.filter(has_text="Washford")).to_have_count(1)
     expect(links.first).to_have_attribute("aria-current", "location")
     ashford = map_centre_after_move(page)
     links.nth(1).click()
@@ -85,7 +86,23 @@ def test_choosing_another_result_flies_there(page, districts):
     assert page.url.split("?")[0].endswith("/map/")  # the page stayed; the map moved
 
 
-def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(page, districts):
+def test_the_map_search_finds_a_ward_and_flies_to_it(page):
+    open_map(page)
+    search_map(page, "Washford")
+
+    results = page.locator("#map-search-results")
+    expect(results.get_by_role("heading")).to_have_text("1 result for “Washford”")
+    expect(results.get_by_role("link", name="Washford")).to_have_attribute(
+        "aria-current", "location"
+    )
+    expect(results).to_contain_text("Ward")
+    longitude, latitude = map_centre_after_move(page)
+    # Within the ward's extent (the 2023 boundary file: 0.838-0.854 E, 51.126-51.138 N).
+    assert 0.838 < longitude < 0.854 and 51.126 < latitude < 51.138
+    assert_accessible(page)
+
+
+def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(page):
     open_map(page)
     search_map(page, "TR 150 57")
     error = page.locator("#map-search-q-error")
@@ -101,8 +118,8 @@ def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(pa
     assert_accessible(page)
 
 
-def test_the_search_page_works_without_javascript(browser, live_server, districts, postcodes):
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+def test_the_search_page_works_without_javascript(browser, demo_server):
+    context = browser.new_context(base_url=demo_server, java_script_enabled=False)
     page = context.new_page()
     page.goto("/map/")
     page.locator("#map-search-q").fill("CT1 2EH")
@@ -115,7 +132,7 @@ def test_the_search_page_works_without_javascript(browser, live_server, district
 
 
 @pytest.mark.parametrize("query", ["", "Canterbury", "Atlantis", "TR 150 57"])
-def test_the_search_page_is_accessible(page, districts, query):
+def test_the_search_page_is_accessible(page, query):
     page.goto(f"/search/?q={query}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Search")
     assert_accessible(page)

@@ -1,5 +1,7 @@
 """Small datasets for tests, made through the same services as real loads."""
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
@@ -15,6 +17,18 @@ from infraplan.catalogue.services import (
     version_publish,
     version_start,
 )
+from infraplan.places.services import PostcodeLoadResult, postcodes_load
+
+POSTCODE_DIRECTORY = (
+    Path(__file__).resolve().parents[3]
+    / "data"
+    / "kent_postcodes_onspd"
+    / "kent_medway_postcodes_onspd.csv"
+)
+POSTCODE_HEADER = "pcd,laua,oseast1m,osnrth1m,lat_wgs84,long_wgs84"
+# Real postcodes: the cathedral precincts in Canterbury, a street in Sittingbourne (a 4-character
+# outward code, written without a space in ONSPD) and two more in CT1.
+POSTCODE_SAMPLE = ("CT1 2EH", "CT1 2EJ", "CT1 1AA", "ME101AA")
 
 # Points in Ashford (EPSG:27700): the council offices area and the international station.
 ASHFORD_POINTS = {"civic-centre": (601300, 142700), "station": (601650, 142180)}
@@ -62,3 +76,26 @@ def demo_dataset_load(slug: str) -> Dataset:
     """Load one dataset of the demo manifest, from the repository's data folder."""
     (version,) = demo_load(only={slug})
     return version.dataset
+
+
+def postcode_rows(*postcodes: str) -> list[str]:
+    """The ONSPD lines of ``postcodes`` (in the directory's 7-character form) from the real file."""
+    wanted = set(postcodes)
+    with POSTCODE_DIRECTORY.open(encoding="utf-8") as source:
+        rows = [line.rstrip("\n") for line in source if line.split(",", 1)[0] in wanted]
+    if len(rows) != len(wanted):
+        missing = wanted - {row.split(",", 1)[0] for row in rows}
+        raise ValueError(f"not in the postcode directory: {', '.join(sorted(missing))}")
+    return rows
+
+
+def postcodes_write(path: Path, rows: list[str], header: str = POSTCODE_HEADER) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def postcodes_load_sample(postcodes: tuple[str, ...] = POSTCODE_SAMPLE) -> PostcodeLoadResult:
+    """Load just ``postcodes``, as real rows of the directory, through the real loader."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = postcodes_write(Path(folder) / "postcodes.csv", postcode_rows(*postcodes))
+        return postcodes_load(path=path)

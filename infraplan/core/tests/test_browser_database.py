@@ -1,0 +1,103 @@
+"""The browser tests' database: a template built only when missing or out of date, copied
+afresh for every run, against the real PostgreSQL server."""
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.contrib.auth import migrations as auth_migrations
+
+from infraplan.core.testing.browser import (
+    browser_data_digest,
+    browser_data_files,
+    database_from_template,
+    database_url,
+    lib_sh,
+)
+
+
+@pytest.fixture
+def names():
+    """A copy and its template, named after this run's test database, dropped afterwards."""
+    base = settings.DATABASES["default"]["TEST"]["NAME"]
+    name, template = f"{base}_copy_check", f"{base}_copy_check_template"
+    yield name, template
+    for database in (name, template):
+        lib_sh("admin_psql", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{database}"')
+
+
+class Builds:
+    """A cheap build that records each call: one table with one row."""
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def __call__(self, url: str) -> None:
+        self.urls.append(url)
+        with psycopg.connect(url) as connection:
+            connection.execute("CREATE TABLE built (number int)")
+            connection.execute("INSERT INTO built VALUES (%s)", [len(self.urls)])
+
+
+def rows(name: str) -> list[int]:
+    with psycopg.connect(database_url(name)) as connection:
+        return [row[0] for row in connection.execute("SELECT number FROM built ORDER BY 1")]
+
+
+def test_the_template_is_built_once_and_each_copy_is_fresh(names):
+    name, template = names
+    build = Builds()
+
+    assert database_from_template(name=name, template=template, digest="one", build=build)
+    assert build.urls == [database_url(template)]
+    assert rows(name) == [1]
+    with psycopg.connect(database_url(name)) as connection:
+        connection.execute("INSERT INTO built VALUES (99)")  # a test run writes to its copy
+
+    assert not database_from_template(name=name, template=template, digest="one", build=build)
+    assert len(build.urls) == 1  # up to date: not built again
+    assert rows(name) == [1]  # and the copy is fresh: the last run's write is gone
+    assert lib_sh("template_digest", template) == "one"
+    # Nobody can connect to the template, which would make the next copy fail.
+    with pytest.raises(psycopg.OperationalError, match="not currently accepting connections"):
+        psycopg.connect(database_url(template)).close()
+
+    assert database_from_template(name=name, template=template, digest="two", build=build)
+    assert len(build.urls) == 2  # out of date: rebuilt from empty
+    assert rows(name) == [2]
+
+
+def test_a_failed_build_is_not_taken_for_a_finished_template(names):
+    name, template = names
+
+    def broken(url: str) -> None:
+        Builds()(url)
+        raise RuntimeError("the build stopped half-way")
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        database_from_template(name=name, template=template, digest="one", build=broken)
+    assert lib_sh("template_digest", template) == ""
+
+    build = Builds()
+    assert database_from_template(name=name, template=template, digest="one", build=build)
+    assert len(build.urls) == 1
+    assert rows(name) == [1]
+
+
+def test_the_digest_covers_migrations_data_and_the_code_that_loads_it():
+    root = settings.BASE_DIR
+    files = set(browser_data_files())
+
+    # Every installed app's migrations, Django's own and the project's.
+    assert Path(auth_migrations.__file__).parent / "0001_initial.py" in files
+    assert root / "infraplan/catalogue/migrations/0001_initial.py" in files
+    # The demo data the browser tests read, and the code that loads it.
+    assert {
+        root / "data/demo.toml",
+        root / "data/kent_lad_boundaries_2013/kent_medway_lad_2013.geojson",
+        root / "data/kent_wards_2023_bsc/kent_medway_wards_dec2023_bsc.geojson",
+        root / "infraplan/core/testing/browser.py",
+        root / "infraplan/accounts/services.py",
+    } <= files
+    assert browser_data_digest() == browser_data_digest()
