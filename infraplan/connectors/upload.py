@@ -1,0 +1,395 @@
+"""What an uploaded file is, made safe for GDAL to read.
+
+An officer uploads whatever their GIS or spreadsheet produced: GeoJSON, a GeoPackage (any
+layer), a zipped Shapefile, FlatGeobuf, or a CSV/XLSX table with coordinate columns or a WKT
+column. ``upload_open`` recognises the format from the file's bytes (not its name), unpacks
+archives safely (no path traversal, links, zip bombs or runaway member counts), and works out
+where the geometry is and in which coordinate system: declared by the file, or inferred from
+the coordinates' ranges (British National Grid against latitude/longitude) and said so.
+
+Every refusal is an ``UploadError`` whose message tells the officer what to fix. Nothing here
+writes to the database: the pipeline reads the ``OpenedUpload`` afterwards.
+"""
+
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pyogrio
+import shapely
+
+WGS84 = "EPSG:4326"
+BNG = "EPSG:27700"
+
+# Header pairs UK publishers use for point coordinates, in order of preference (lower case),
+# each with the coordinate system the names imply (None: decided from the values).
+POINT_HEADERS: list[tuple[str, str, str | None]] = [
+    ("easting", "northing", BNG),
+    ("geox", "geoy", None),
+    ("x", "y", None),
+    ("x_coordinate", "y_coordinate", None),
+    ("longitude", "latitude", WGS84),
+    ("lon", "lat", WGS84),
+    ("long", "lat", WGS84),
+    ("lng", "lat", WGS84),
+]
+WKT_HEADERS = ["wkt", "geometry", "geom", "the_geom", "point"]
+VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".fgb": "FlatGeobuf"}
+TABLE_SUFFIXES = {".csv": "CSV", ".xlsx": "XLSX"}
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf")
+GDAL_SUFFIXES = {"GeoJSON": ".geojson", "GPKG": ".gpkg", "FlatGeobuf": ".fgb"}
+
+# What British National Grid coordinates can be: the grid's false origin is south-west of the
+# Scilly Isles, and it covers Great Britain within 700 km east and 1,300 km north.
+BNG_RANGE = ((0.0, 700_000.0), (0.0, 1_300_000.0))
+WGS84_RANGE = ((-180.0, 180.0), (-90.0, 90.0))
+
+
+class UploadError(Exception):
+    """An upload that cannot be read; the message says what is wrong and what to do."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_bytes: int = 500 * 1024 * 1024
+    max_members: int = 1_000
+    max_unpacked_bytes: int = 4 * 1024 * 1024 * 1024
+    max_ratio: int = 200  # unpacked / packed size of one member; real data compresses far less
+
+
+@dataclass
+class OpenedUpload:
+    path: Path  # a local file or folder GDAL may open: the upload or what it unpacked to
+    format: str  # GDAL's driver name
+    layer: str | None = None
+    layers: list[str] = field(default_factory=list)
+    encoding: str | None = None  # tables only: the text encoding found
+    x_column: str | None = None  # tables only: point coordinate columns ...
+    y_column: str | None = None
+    wkt_column: str | None = None  # ... or a WKT column
+    crs: str | None = None
+    crs_inferred: bool = False  # True when the coordinate system was worked out from the values
+    notes: list[str] = field(default_factory=list)  # what the report should tell the officer
+
+    @property
+    def is_table(self) -> bool:
+        return self.format in ("CSV", "XLSX")
+
+
+def _sniff(path: Path) -> str:
+    """The format from the first bytes: zip, GPKG, FlatGeobuf, GeoJSON or text (CSV)."""
+    with path.open("rb") as stream:
+        head = stream.read(512)
+    if not head:
+        raise UploadError("The file is empty.")
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if head.startswith(b"SQLite format 3\x00"):
+        return "GPKG"
+    if head.startswith(b"fgb\x03"):
+        return "FlatGeobuf"
+    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    if text.startswith(b"{"):
+        return "GeoJSON"
+    if b"\x00" in head:
+        raise UploadError(
+            "The file is not a format the platform reads: upload GeoJSON, a GeoPackage, a "
+            "zipped Shapefile, FlatGeobuf, or a CSV or XLSX table."
+        )
+    return "CSV"
+
+
+def _safe_unpack(archive: Path, into: Path, limits: UploadLimits) -> list[Path]:
+    """Unpack ``archive`` under ``into``; refuse traversal, links, bombs and floods."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = [member for member in zipped.infolist() if not member.is_dir()]
+            if len(members) > limits.max_members:
+                raise UploadError(
+                    f"The zip file holds {len(members):,} files, more than the "
+                    f"{limits.max_members:,} allowed."
+                )
+            total = sum(member.file_size for member in members)
+            if total > limits.max_unpacked_bytes:
+                raise UploadError(
+                    f"The zip file unpacks to {total:,} bytes, more than the "
+                    f"{limits.max_unpacked_bytes:,} allowed."
+                )
+            unpacked = []
+            for member in members:
+                name = PurePosixPath(member.filename.replace("\\", "/"))
+                if name.is_absolute() or ".." in name.parts or not name.parts:
+                    raise UploadError(
+                        f"The zip file names a path outside itself ({member.filename!r}); "
+                        "it was refused."
+                    )
+                if stat.S_ISLNK(member.external_attr >> 16):
+                    raise UploadError(f"The zip file holds a link ({member.filename!r}); refused.")
+                if (
+                    member.compress_size
+                    and member.file_size / member.compress_size > limits.max_ratio
+                ):
+                    raise UploadError(
+                        f"{member.filename!r} in the zip file expands {member.file_size // max(member.compress_size, 1):,} "
+                        "times: refused as a possible zip bomb."
+                    )  # fmt: skip
+                target = into.joinpath(*name.parts)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                written = 0
+                with zipped.open(member) as source, target.open("wb") as sink:
+                    while block := source.read(1 << 20):
+                        written += len(block)
+                        if written > member.file_size:  # a header that lies about the size
+                            raise UploadError(
+                                f"{member.filename!r} in the zip file is larger than it declares; "
+                                "refused."
+                            )
+                        sink.write(block)
+                unpacked.append(target)
+            return unpacked
+    except zipfile.BadZipFile as error:
+        raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
+
+
+def _from_archive(files: list[Path], layer: str | None) -> tuple[Path, str]:
+    """The data file inside an unpacked archive (a Shapefile or one vector/table file)."""
+    shapefiles = {path.with_suffix(""): path for path in files if path.suffix.lower() == ".shp"}
+    others = [
+        path
+        for path in files
+        if path.suffix.lower() in VECTOR_SUFFIXES | TABLE_SUFFIXES and not path.name.startswith(".")
+    ]
+    if shapefiles:
+        if len(shapefiles) > 1 and not layer:
+            names = ", ".join(sorted(stem.name for stem in shapefiles))
+            raise UploadError(f"The zip file holds several Shapefiles ({names}): choose one.")
+        stem = next((stem for stem in shapefiles if not layer or stem.name == layer), None) or next(
+            iter(shapefiles)
+        )
+        present = {path.suffix.lower() for path in files if path.with_suffix("") == stem}
+        missing = [part for part in SHAPEFILE_PARTS if part not in present]
+        if missing:
+            raise UploadError(
+                f"The Shapefile {stem.name} is incomplete: {', '.join(missing)} "
+                "missing from the zip file."
+            )
+        if ".prj" not in present:
+            raise UploadError(
+                f"The Shapefile {stem.name} has no .prj file, so its coordinate system is "
+                "unknown: add the .prj your GIS wrote beside the .shp to the zip file."
+            )
+        return shapefiles[stem], "ESRI Shapefile"
+    if len(others) == 1:
+        found = others[0]
+        return found, (VECTOR_SUFFIXES | TABLE_SUFFIXES)[found.suffix.lower()]
+    if not others:
+        raise UploadError(
+            "The zip file holds no Shapefile (.shp with .shx, .dbf and .prj) and no GeoJSON, "
+            "GeoPackage, FlatGeobuf, CSV or XLSX file."
+        )
+    names = ", ".join(sorted(path.name for path in others))
+    raise UploadError(f"The zip file holds several data files ({names}): upload one at a time.")
+
+
+def _text_encoding(path: Path) -> str:
+    """UTF-8 (with or without a byte-order mark), else Windows-1252 (council spreadsheets
+    saved by Excel carry £ as byte 0xA3)."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return "UTF-8"
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError as error:
+        raise UploadError(
+            f"The CSV file is neither UTF-8 nor Windows-1252 text (byte {error.start:,}); "
+            "save it from your spreadsheet as CSV UTF-8."
+        ) from None
+    return "CP1252"
+
+
+def _number_array(values: np.ndarray) -> np.ndarray:
+    def number(value) -> float:
+        try:
+            return float(value) if value not in (None, "") else np.nan
+        except (TypeError, ValueError):
+            return np.nan
+
+    return np.array([number(value) for value in values], dtype=float)
+
+
+def crs_infer(xs: np.ndarray, ys: np.ndarray) -> str | None:
+    """BNG or WGS84 from the coordinates' ranges; None when they fit neither or both."""
+    present = ~(np.isnan(xs) | np.isnan(ys))
+    if not present.any():
+        return None
+    xs, ys = xs[present], ys[present]
+
+    def within(ranges) -> bool:
+        (x_low, x_high), (y_low, y_high) = ranges
+        return bool(((xs >= x_low) & (xs <= x_high) & (ys >= y_low) & (ys <= y_high)).all())
+
+    fits_bng, fits_wgs84 = within(BNG_RANGE), within(WGS84_RANGE)
+    if fits_bng and fits_wgs84:
+        # Both fit only when every value is under 90: degrees, unless all are tiny grid values.
+        return WGS84 if np.abs(xs).max() <= 180 and np.abs(ys).max() <= 90 else None
+    return BNG if fits_bng else WGS84 if fits_wgs84 else None
+
+
+def _point_columns(names: list[str]) -> tuple[str, str, str | None] | None:
+    by_lower = {name.lower().strip(): name for name in names}
+    for x, y, crs in POINT_HEADERS:
+        if x in by_lower and y in by_lower:
+            return by_lower[x], by_lower[y], crs
+    return None
+
+
+def _open_table(opened: OpenedUpload) -> OpenedUpload:
+    names = list(pyogrio.read_info(opened.path, encoding=opened.encoding)["fields"])
+    columns = _point_columns(names)
+    if columns is None:
+        wkt = next((name for name in names if name.lower().strip() in WKT_HEADERS), None)
+        if wkt is None:
+            raise UploadError(
+                "The table has no coordinate columns: name them Easting and Northing (British "
+                "National Grid), Latitude and Longitude, GeoX and GeoY, or X and Y, or give a "
+                f"WKT column. Its columns are: {', '.join(names) or 'none'}."
+            )
+        opened.wkt_column = wkt
+        _, _, _, values = pyogrio.raw.read(
+            opened.path, columns=[wkt], read_geometry=False, encoding=opened.encoding
+        )
+        shapes = shapely.from_wkt(values[0], on_invalid="ignore")
+        bounds = shapely.bounds(shapes)  # NaN where a value is not WKT (reported per row later)
+        crs = crs_infer(
+            np.concatenate([bounds[:, 0], bounds[:, 2]]),
+            np.concatenate([bounds[:, 1], bounds[:, 3]]),
+        )
+        if crs is None:
+            raise UploadError(
+                f"The geometries in the column {wkt!r} are neither British National Grid nor "
+                "longitude/latitude (or none of its values is WKT)."
+            )
+        opened.crs, opened.crs_inferred = crs, True
+        opened.notes.append(f"Geometry read as WKT from the column {wkt!r}, in {crs}.")
+        return opened
+    opened.x_column, opened.y_column, named_crs = columns
+    _, _, _, values = pyogrio.raw.read(
+        opened.path, columns=[opened.x_column, opened.y_column], read_geometry=False,
+        encoding=opened.encoding,
+    )  # fmt: skip
+    xs, ys = _number_array(values[0]), _number_array(values[1])
+    inferred = crs_infer(xs, ys)
+    if named_crs and inferred and inferred != named_crs:
+        raise UploadError(
+            f"The columns {opened.x_column} and {opened.y_column} are named as "
+            f"{'grid' if named_crs == BNG else 'latitude/longitude'} coordinates but hold "
+            f"{'latitude/longitude' if inferred == WGS84 else 'grid'} values."
+        )
+    crs = named_crs or inferred
+    if crs is None:
+        raise UploadError(
+            f"The values in {opened.x_column} and {opened.y_column} are neither British "
+            "National Grid eastings and northings nor longitudes and latitudes."
+        )
+    opened.crs, opened.crs_inferred = crs, named_crs is None
+    opened.notes.append(
+        f"Points from the columns {opened.x_column} and {opened.y_column} as "
+        f"{'British National Grid (EPSG:27700)' if crs == BNG else 'WGS84 (EPSG:4326)'}"
+        f"{', worked out from the values' if opened.crs_inferred else ''}."
+    )
+    return opened
+
+
+def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
+    try:
+        opened.layers = [name for name, _ in pyogrio.list_layers(opened.path)]
+    except pyogrio.errors.DataSourceError as error:
+        raise UploadError(
+            f"The file cannot be read as {opened.format}: it may be truncated or damaged ({error})."
+        ) from None
+    if not opened.layers:
+        raise UploadError(f"The {opened.format} file holds no layers.")
+    if layer and layer not in opened.layers:
+        raise UploadError(
+            f"The file has no layer {layer!r}; its layers are: {', '.join(opened.layers)}."
+        )
+    if not layer and len(opened.layers) > 1:
+        raise UploadError(
+            f"The file holds several layers ({', '.join(opened.layers)}): choose one."
+        )
+    opened.layer = layer or opened.layers[0]
+    try:
+        info = pyogrio.read_info(opened.path, layer=opened.layer)
+    except pyogrio.errors.DataSourceError as error:
+        raise UploadError(f"The layer {opened.layer!r} cannot be read ({error}).") from None
+    if info["features"] == 0:
+        raise UploadError(f"The layer {opened.layer!r} holds no features.")
+    if info["crs"]:
+        opened.crs = info["crs"]
+        return opened
+    bounds = info.get("total_bounds")
+    if bounds is None:
+        bounds = pyogrio.read_bounds(opened.path, layer=opened.layer)
+        bounds = (bounds[1][0].min(), bounds[1][1].min(), bounds[1][2].max(), bounds[1][3].max())
+    inferred = crs_infer(np.array(bounds[0::2], dtype=float), np.array(bounds[1::2], dtype=float))
+    if inferred is None:
+        raise UploadError(
+            "The file declares no coordinate system and its coordinates are neither British "
+            "National Grid nor longitude/latitude: export it with its coordinate system."
+        )
+    opened.crs, opened.crs_inferred = inferred, True
+    opened.notes.append(f"No coordinate system declared: {inferred} worked out from the values.")
+    return opened
+
+
+def upload_open(
+    path: Path, *, workdir: Path, layer: str | None = None, limits: UploadLimits | None = None
+) -> OpenedUpload:
+    """Recognise ``path`` and say how to read it; UploadError saying why it cannot be.
+
+    ``workdir`` is a private, empty folder for what archives unpack to; the caller removes it.
+    """
+    limits = limits or UploadLimits()
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise UploadError(f"The file is {size:,} bytes, over the limit of {limits.max_bytes:,}.")
+    kind = _sniff(path)
+    if kind == "zip":
+        try:
+            is_xlsx = "xl/workbook.xml" in zipfile.ZipFile(path).namelist()
+        except zipfile.BadZipFile as error:
+            raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
+        if is_xlsx:
+            opened = OpenedUpload(path=path, format="XLSX")
+            return _open_table(_with_gdal_suffix(opened, ".xlsx", workdir))
+        found, kind = _from_archive(_safe_unpack(path, workdir / "unpacked", limits), layer)
+        path = found
+    opened = OpenedUpload(path=path, format=kind)
+    if kind == "CSV":
+        opened.encoding = _text_encoding(path)
+        if opened.encoding != "UTF-8":
+            opened.notes.append("Read as Windows-1252 text (not UTF-8).")
+        return _open_table(_with_gdal_suffix(opened, ".csv", workdir))
+    if kind in GDAL_SUFFIXES:
+        opened = _with_gdal_suffix(opened, GDAL_SUFFIXES[kind], workdir)
+    return _open_vector(opened, layer)
+
+
+def _with_gdal_suffix(opened: OpenedUpload, suffix: str, workdir: Path) -> OpenedUpload:
+    """GDAL picks its CSV and XLSX drivers by the file's suffix (and warns about other
+    formats without theirs): give it the format's suffix if the upload lacks it."""
+    if opened.path.suffix.lower() == suffix or (
+        suffix == ".geojson" and opened.path.suffix.lower() == ".json"
+    ):
+        return opened
+    named = workdir / f"upload{suffix}"
+    named.parent.mkdir(parents=True, exist_ok=True)
+    named.symlink_to(opened.path.resolve())
+    opened.path = named
+    return opened
