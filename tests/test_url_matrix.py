@@ -87,7 +87,10 @@ CASES: dict[str, list[Case]] = {
     "account_reset_password_from_key_done": [Case(everyone(200))],
     "account_reauthenticate": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
     "account_request_reauthentication_code": [
-        Case(everyone(302), note="sign-in by code is off: sent elsewhere")
+        Case(
+            {"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)},
+            note="offers to email a code to confirm it is them",
+        )
     ],
     "account_confirm_reauthentication_code": [
         Case(everyone(302), note="sign-in by code is off: sent elsewhere")
@@ -118,9 +121,7 @@ CASES: dict[str, list[Case]] = {
     "socialaccount_signup": [Case(everyone(302), note="only part-way through single sign-on")],
     "socialaccount_connections": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
     "openid_connect_login": [Case(everyone(404), kwargs={"provider_id": "no-such-provider"})],
-    "openid_connect_callback": [
-        Case(everyone(404), kwargs={"provider_id": "no-such-provider"})
-    ],
+    "openid_connect_callback": [Case(everyone(404), kwargs={"provider_id": "no-such-provider"})],
     # Registration with approval (infraplan.accounts).
     "registration-waiting": [Case(everyone(200))],
     "registration-list": [

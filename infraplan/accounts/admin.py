@@ -1,8 +1,10 @@
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from infraplan.audit.admin import AuditedModelAdmin
+from infraplan.tokens.services import user_deactivate
 
 from .models import Membership, Organisation, User
 
@@ -51,6 +53,14 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     ]
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal: list[str] = []
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:  # the admin vouches for the address, as user_create does
+            EmailAddress.objects.create(user=obj, email=obj.email, primary=True, verified=True)
+        elif "is_active" in form.changed_data and not obj.is_active:
+            # Deactivation also revokes the person's API tokens and ends their sessions.
+            user_deactivate(user=obj, actor=request.user, request=request)
 
 
 @admin.register(Organisation)

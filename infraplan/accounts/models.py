@@ -97,6 +97,10 @@ class Organisation(models.Model):
         "area (GSS code)", max_length=9, blank=True, help_text="The ONS code of its area, if any."
     )
     email_domains = models.JSONField(default=list, blank=True)
+    requires_approval = models.BooleanField(
+        default=True,
+        help_text="New accounts wait for an admin's approval; if not, a verified email is enough.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -122,3 +126,46 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} of {self.organisation}"
+
+
+class RegistrationStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class Registration(models.Model):
+    """A person's request to join an organisation, and the admin's decision on it.
+
+    ``via`` says how they arrived: ``local`` (registered with a password) or ``sso:<provider>``.
+    While a registration is pending or rejected its user is inactive, so every way of signing
+    in refuses them.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="registrations")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="registrations"
+    )
+    via = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=20, choices=RegistrationStatus.choices, default=RegistrationStatus.PENDING
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status="pending"),
+                name="one_pending_registration_per_user",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user.email} to {self.organisation} ({self.get_status_display()})"

@@ -2,13 +2,21 @@
 
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
 
+from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record, model_snapshot
 
-from .models import Membership, Organisation, Role, User
+from .models import Membership, Organisation, Registration, RegistrationStatus, Role, User
 
 USER_FIELDS = ["email", "full_name", "is_active", "is_staff", "is_superuser"]
 ORGANISATION_FIELDS = ["slug", "name", "kind", "area_code", "email_domains", "is_active"]
@@ -59,7 +67,7 @@ def user_create(
     full_name: str = "",
     is_platform_admin: bool = False,
 ) -> User:
-    """Create a user (an admin's action until registration arrives). Validates the password."""
+    """Create a user as an admin (registration is ``registration_start``). Validates the password."""
     with transaction.atomic():
         user = User(
             email=User.objects.normalize_email(email).lower(),
@@ -74,6 +82,8 @@ def user_create(
             validate_password(password, user)
             user.set_password(password)
         user.save()
+        # The admin vouches for the address, so it needs no verification email.
+        EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
         audit_record(
             actor=actor, action="user.create", target=user, after=model_snapshot(user, USER_FIELDS)
         )
@@ -104,4 +114,173 @@ def membership_set(
             actor=actor, action="membership.set", target=membership, before=before,
             after={"user": user.email, "organisation": organisation.slug, "role": role.value},
         )  # fmt: skip
+    security_event(
+        "role.changed", user=actor, subject_id=user.pk, subject=user.email,
+        organisation=organisation.slug, before=before and before["role"], after=role.value,
+    )  # fmt: skip
     return membership
+
+
+def absolute_url(path: str, request: HttpRequest | None = None) -> str:
+    """``path`` as a full URL for an email: from the request when there is one, else SITE_URL."""
+    if request is not None:
+        return request.build_absolute_uri(path)
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def mail_send(*, template: str, to: list[str], context: dict) -> None:
+    """Send ``accounts/email/<template>_subject.txt`` and ``_message.txt`` to ``to``."""
+    context = {"service_name": settings.AUTHORITY_PROFILE.authority.service_name, **context}
+    subject = " ".join(render_to_string(f"accounts/email/{template}_subject.txt", context).split())
+    body = render_to_string(f"accounts/email/{template}_message.txt", context)
+    send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, to)
+
+
+def organisation_approvers(organisation: Organisation) -> list[User]:
+    """Who decides on registrations to ``organisation``: its admins, and platform admins."""
+    return list(
+        User.objects.filter(is_active=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(memberships__organisation=organisation, memberships__role=Role.ORG_ADMIN)
+        )
+        .distinct()
+        .order_by("email")
+    )
+
+
+def registration_start(
+    *, user: User, organisation: Organisation, via: str, request: HttpRequest | None = None
+) -> Registration:
+    """Start ``user``'s registration with ``organisation`` once their identity is proven.
+
+    ``via`` is ``"local"`` (after the email address is verified) or ``"sso:<provider>"`` (after
+    the first sign-in with that provider). Where the organisation requires approval the user is
+    made inactive, the registration waits, and its approvers are emailed; otherwise it is
+    approved at once with the viewer role.
+    """
+    if via != "local" and not via.startswith("sso:"):
+        raise ValueError(f"via must be 'local' or 'sso:<provider>', not {via!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        pending = user.registrations.filter(status=RegistrationStatus.PENDING).first()
+        if pending is not None:
+            return pending
+        registration = Registration.objects.create(user=user, organisation=organisation, via=via)
+        audit_record(
+            actor=user, action="registration.start", target=registration,
+            after={"user": user.email, "organisation": organisation.slug, "via": via},
+        )  # fmt: skip
+        security_event(
+            "registration.started", request=request, user=user,
+            organisation=organisation.slug, via=via,
+        )  # fmt: skip
+        if not organisation.requires_approval:
+            registration.status = RegistrationStatus.APPROVED
+            registration.decided_at = now
+            registration.save(update_fields=["status", "decided_at"])
+            _registration_admit(registration=registration, actor=None, role=Role.VIEWER)
+            audit_record(
+                actor=None, action="registration.approve", target=registration,
+                after={"role": Role.VIEWER.value}, note="the organisation does not require approval",
+            )  # fmt: skip
+            security_event(
+                "registration.approved", request=request, user=user,
+                organisation=organisation.slug, role=Role.VIEWER.value, automatic=True,
+            )  # fmt: skip
+            return registration
+        if user.is_active:
+            user.is_active = False
+            user.save(update_fields=["is_active"])
+        approvers = [approver.email for approver in organisation_approvers(organisation)]
+        if approvers:
+            link = absolute_url(reverse("registration-list"), request)
+            transaction.on_commit(
+                lambda: mail_send(
+                    template="registration_waiting", to=approvers,
+                    context={"registration": registration, "link": link},
+                )
+            )  # fmt: skip
+    return registration
+
+
+def _registration_admit(*, registration: Registration, actor: Any, role: Role) -> None:
+    user = registration.user
+    if not user.is_active:
+        before = model_snapshot(user, USER_FIELDS)
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor, action="user.update", target=user, before=before,
+            after=model_snapshot(user, USER_FIELDS), note="registration approved",
+        )  # fmt: skip
+    membership_set(actor=actor, user=user, organisation=registration.organisation, role=role)
+
+
+class RegistrationError(Exception):
+    """A decision that cannot be made; the message is for the admin."""
+
+
+def registration_decide(
+    *,
+    actor: User,
+    registration: Registration,
+    approve: bool,
+    role: Role | str = Role.VIEWER,
+    reason: str = "",
+    request: HttpRequest | None = None,
+) -> Registration:
+    """Approve (with ``role``) or reject (with ``reason``) a pending registration, and tell the
+    applicant by email. ``actor`` must be allowed to decide (see ``registration_can_decide``)."""
+    reason = reason.strip()
+    role = Role(role)
+    if not registration_can_decide(actor, registration.organisation):
+        raise RegistrationError("You cannot decide on registrations to this organisation.")
+    if not approve and not reason:
+        raise RegistrationError("Enter the reason for rejecting this registration.")
+    with transaction.atomic():
+        registration = Registration.objects.select_for_update().get(pk=registration.pk)
+        if registration.status != RegistrationStatus.PENDING:
+            raise RegistrationError("This registration has already been decided.")
+        registration.status = (
+            RegistrationStatus.APPROVED if approve else RegistrationStatus.REJECTED
+        )
+        registration.reason = reason
+        registration.decided_by = actor
+        registration.decided_at = timezone.now()
+        registration.save()
+        if approve:
+            _registration_admit(registration=registration, actor=actor, role=role)
+        action = "approve" if approve else "reject"
+        audit_record(
+            actor=actor, action=f"registration.{action}", target=registration,
+            before={"status": RegistrationStatus.PENDING.value},
+            after={"status": registration.status, "reason": reason,
+                   **({"role": role.value} if approve else {})},
+        )  # fmt: skip
+        security_event(
+            f"registration.{action}d", request=request, user=actor,
+            applicant=registration.user.email, organisation=registration.organisation.slug,
+            **({"role": role.value} if approve else {}),
+        )  # fmt: skip
+        context = {
+            "registration": registration,
+            "role": role.label,
+            "link": absolute_url(reverse("account_login"), request),
+        }
+        to = [registration.user.email]
+        transaction.on_commit(
+            lambda: mail_send(template=f"registration_{action}d", to=to, context=context)
+        )
+    return registration
+
+
+def registration_can_decide(user: Any, organisation: Organisation) -> bool:
+    """Platform admins decide for every organisation; an organisation admin for their own."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return (
+        user.is_superuser
+        or user.memberships.filter(organisation=organisation, role=Role.ORG_ADMIN).exists()
+    )

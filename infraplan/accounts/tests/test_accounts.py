@@ -76,12 +76,14 @@ def test_create_user_command(personas, monkeypatch):
 
 def test_sign_in_and_out(personas, client):
     response = client.post(
-        reverse("login"), {"username": "viewer@a.example", "password": "wrong password"}
+        reverse("account_login"), {"login": "viewer@a.example", "password": "wrong password"}
     )
     assert response.status_code == 200
     assert "There is a problem" in response.content.decode()
-    response = client.post(reverse("login"), {"username": "viewer@a.example", "password": PASSWORD})
+    response = client.post(
+        reverse("account_login"), {"login": "viewer@a.example", "password": PASSWORD}
+    )
     assert response.status_code == 302
     assert client.get(reverse("home")).context["user"] == personas.viewer_a
-    client.post(reverse("logout"))
+    client.post(reverse("account_logout"))
     assert not client.get(reverse("home")).context["user"].is_authenticated

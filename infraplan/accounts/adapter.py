@@ -1,0 +1,65 @@
+"""How django-allauth fits the service: work emails of known organisations only, registration
+with approval after the address is verified, and a security event for every sign-in attempt."""
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from infraplan.audit.security import security_event
+
+from .selectors import organisation_for_email, registration_latest
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        email = super().clean_email(email)
+        if organisation_for_email(email) is None:
+            domain = email.rsplit("@", 1)[-1]
+            raise forms.ValidationError(
+                f"Enter the work email address your organisation gave you: {domain} is not "
+                "the email domain of any organisation that uses this service.",
+                code="unknown_domain",
+            )
+        return email
+
+    def save_user(self, request: HttpRequest, user, form, commit: bool = True):
+        user.full_name = form.cleaned_data.get("full_name", "")
+        return super().save_user(request, user, form, commit)
+
+    def respond_user_inactive(self, request: HttpRequest, user) -> HttpResponse:
+        """The right password for an inactive account: say why it cannot sign in (waiting for
+        approval, rejected, or deactivated). Only someone who knows the password sees this."""
+        security_event("signin.failed", outcome="failure", request=request, user=user,
+                       reason="inactive")  # fmt: skip
+        return render(
+            request, "account/account_inactive.html", {"registration": registration_latest(user)}
+        )
+
+    def get_email_verification_redirect_url(self, email_address) -> str:
+        if not email_address.user.is_active:
+            return reverse("registration-waiting")
+        return super().get_email_verification_redirect_url(email_address)
+
+    def login(self, request: HttpRequest, user) -> None:
+        super().login(request, user)
+        security_event("signin", request=request, user=user)
+
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        try:
+            super().pre_authenticate(request, **credentials)
+        except forms.ValidationError:
+            security_event(
+                "signin.locked_out", outcome="failure", request=request,
+                email=credentials.get("email", ""),
+            )  # fmt: skip
+            raise
+
+    def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
+        security_event(
+            "signin.failed", outcome="failure", request=request,
+            email=credentials.get("email", ""), reason="credentials",
+        )  # fmt: skip

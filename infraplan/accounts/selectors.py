@@ -1,0 +1,30 @@
+"""Reads about people, organisations and registrations."""
+
+from django.db.models import QuerySet
+
+from .models import Organisation, Registration, RegistrationStatus, Role, User
+
+
+def organisation_for_email(email: str) -> Organisation | None:
+    """The active organisation whose email domains include ``email``'s domain, if any."""
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    if not domain:
+        return None
+    return Organisation.objects.filter(is_active=True, email_domains__contains=[domain]).first()
+
+
+def registrations_pending_for(user: User) -> QuerySet[Registration]:
+    """Pending registrations ``user`` may decide: all for platform admins, else their
+    organisations' as an organisation admin."""
+    pending = Registration.objects.filter(status=RegistrationStatus.PENDING).select_related(
+        "user", "organisation"
+    )
+    if user.is_superuser:
+        return pending
+    return pending.filter(
+        organisation__memberships__user=user, organisation__memberships__role=Role.ORG_ADMIN
+    )
+
+
+def registration_latest(user: User) -> Registration | None:
+    return user.registrations.select_related("organisation").order_by("-created_at").first()

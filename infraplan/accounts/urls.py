@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("registration/waiting/", views.registration_waiting_view, name="registration-waiting"),
+    path("approvals/", views.registration_list_view, name="registration-list"),
+    path("approvals/<int:pk>/", views.registration_decide_view, name="registration-decide"),
+]
