@@ -225,16 +225,33 @@ def test_deploy_check_warns_about_the_placeholder_contacts(environ, tmp_path):
     )
 
 
-def test_deploy_check_is_quiet_once_the_contacts_are_real(environ, tmp_path):
+def test_deploy_check_is_clean_with_production_settings(environ, tmp_path):
+    """DEBUG off, secure cookies, real host names and contacts: nothing to warn about, with no
+    check silenced but gis.W001 (explained in settings)."""
     environ["AUTHORITY_PROFILE"] = str(
         profile_copy(tmp_path, "@example.org", "@kent.gov.uk", times=2)
     )
+    environ |= {"DEBUG": "false", "SECURE_COOKIES": "true", "ALLOWED_HOSTS": "maps.kent.gov.uk"}
+    assert len(Path(environ["SECRET_KEY_FILE"]).read_text().strip()) >= 50
 
-    result = infraplan(environ, "check", "--deploy", cwd=tmp_path)
+    result = infraplan(environ, "check", "--deploy", "--fail-level", "WARNING", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert "infraplan.W001" not in result.stdout + result.stderr
-    assert "security.W004" in result.stderr  # the deploy checks did run
+    assert "System check identified no issues (1 silenced)." in result.stdout
+
+
+def test_deploy_check_names_what_plain_http_serving_lacks(environ, tmp_path):
+    """What `make run` turns off for plain http on 127.0.0.1 is what production must not."""
+    environ["AUTHORITY_PROFILE"] = str(
+        profile_copy(tmp_path, "@example.org", "@kent.gov.uk", times=2)
+    )
+    environ |= {"SECURE_COOKIES": "false", "SECURE_HSTS_SECONDS": "0"}
+
+    result = infraplan(environ, "check", "--deploy", "--fail-level", "WARNING", cwd=tmp_path)
+
+    assert result.returncode != 0
+    for check in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert check in result.stderr, check
 
 
 # --- the helpers in infraplan/core/env.py, in process ------------------------------------------

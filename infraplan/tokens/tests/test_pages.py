@@ -1,0 +1,95 @@
+"""The tokens pages: a person sees, makes and revokes only their own tokens."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from infraplan.audit.models import AuditEntry
+from infraplan.tokens.models import ApiToken
+from infraplan.tokens.services import token_create, token_hash
+
+pytestmark = pytest.mark.django_db
+
+
+def make_token(user, name="QGIS"):
+    return token_create(
+        user=user, name=name, scope="read", expires_at=timezone.now() + timedelta(days=30)
+    )
+
+
+def test_creating_a_token_shows_its_secret_once(personas, client_as):
+    client = client_as(personas.viewer_a)
+
+    response = client.post(
+        "/accounts/tokens/new/", {"name": "QGIS laptop", "scope": "read_write", "lifetime": "90"}
+    )
+
+    assert response.status_code == 200
+    secret = response.context["secret"]
+    assert secret.encode() in response.content
+    assert "no-store" in response["Cache-Control"]
+    token = ApiToken.objects.get(user=personas.viewer_a)
+    assert (token.name, token.scope, token.secret_hash) == (
+        "QGIS laptop", "read_write", token_hash(secret),
+    )  # fmt: skip
+    assert timedelta(days=89) < token.expires_at - timezone.now() <= timedelta(days=90)
+    listing = client.get("/accounts/tokens/")
+    assert b"QGIS laptop" in listing.content and token.prefix.encode() in listing.content
+    assert secret[12:].encode() not in listing.content
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"scope": "read", "lifetime": "30"}, "Enter a name for the token"),
+        ({"name": "x", "lifetime": "30"}, "Choose what the token may do"),
+        ({"name": "x", "scope": "read"}, "Choose how long the token lasts"),
+        ({"name": "x", "scope": "read", "lifetime": "3650"}, "Select a valid choice"),
+    ],
+)
+def test_bad_input_shows_the_error_summary_and_makes_nothing(personas, client_as, data, message):
+    response = client_as(personas.viewer_a).post("/accounts/tokens/new/", data)
+
+    assert response.status_code == 400
+    assert b"There is a problem" in response.content
+    assert message.encode() in response.content
+    assert not ApiToken.objects.exists()
+
+
+def test_the_lifetimes_offered_stop_at_the_maximum(personas, client_as, settings):
+    settings.API_TOKEN_MAX_DAYS = 60
+    form = client_as(personas.viewer_a).get("/accounts/tokens/new/").context["form"]
+    assert [value for value, _ in form.fields["lifetime"].choices] == [7, 30, 60]
+
+
+def test_only_the_owner_sees_and_revokes_a_token(personas, client_as):
+    token, _ = make_token(personas.viewer_a, name="Nightly flood-zone refresh")
+    outsider = client_as(personas.member_b)
+    url = f"/accounts/tokens/{token.pk}/revoke/"
+
+    assert b"Nightly flood-zone refresh" not in outsider.get("/accounts/tokens/").content
+    assert (
+        b"Nightly flood-zone refresh"
+        in client_as(personas.viewer_a).get("/accounts/tokens/").content
+    )
+    assert outsider.get(url).status_code == 404
+    assert outsider.post(url).status_code == 404
+    assert client_as(personas.platform_admin).post(url).status_code == 404
+    token.refresh_from_db()
+    assert token.revoked_at is None
+
+    owner = client_as(personas.viewer_a)
+    assert b"Revoke token" in owner.get(url).content
+    response = owner.post(url, follow=True)
+    assert b"has been revoked" in response.content
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert AuditEntry.objects.get(action="token.revoke").actor_id == personas.viewer_a.pk
+
+
+def test_the_pages_need_a_signed_in_person(client):
+    for url in ("/accounts/tokens/", "/accounts/tokens/new/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert "/accounts/login/" in response["Location"]
