@@ -394,6 +394,9 @@ def dataset_load_file(
 ) -> DatasetVersion:
     """Load ``path`` as the dataset's new current version.
 
+    With ``organisation``, the features are that organisation's and the load replaces only its
+    part of the dataset; without, they are the owner's and the load replaces the whole dataset.
+
     A file identical to the current version's (same bytes, same options) changes nothing and
     returns the current version. A bad file raises LoadError after recording a failed version;
     the current version is untouched.
@@ -403,8 +406,9 @@ def dataset_load_file(
     if current is not None and current.source_checksum == checksum:
         return current
     version = version_start(
-        actor=actor, dataset=dataset, source=path.name, source_checksum=checksum
-    )
+        actor=actor, dataset=dataset, source=path.name, source_checksum=checksum,
+        organisation=organisation,
+    )  # fmt: skip
     try:
         read = read_rows(path, dataset=dataset, organisation=organisation or dataset.owner,
                          options=options)  # fmt: skip

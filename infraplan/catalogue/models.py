@@ -176,6 +176,15 @@ class DatasetVersion(models.Model):
         related_name="+",
         help_text="For a rollback: the version whose content this one restores.",
     )
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="For a dataset with several publishers: the one whose part this load replaces "
+        "(empty: the load replaces the whole dataset).",
+    )
     feature_count = models.PositiveIntegerField(null=True, blank=True)
     report = models.JSONField(
         default=dict, blank=True, help_text="What the load found: counts, flagged rows, errors."

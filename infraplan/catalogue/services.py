@@ -72,9 +72,18 @@ def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -
 
 
 def version_start(
-    *, actor: Any, dataset: Dataset, source: str, source_checksum: str = ""
+    *,
+    actor: Any,
+    dataset: Dataset,
+    source: str,
+    source_checksum: str = "",
+    organisation: Organisation | None = None,
 ) -> DatasetVersion:
-    """Open a draft version numbered after every earlier one. Commits on its own."""
+    """Open a draft version numbered after every earlier one. Commits on its own.
+
+    With ``organisation``, the load replaces only that organisation's features (a dataset such
+    as the brownfield register has one publisher per council); without, the whole dataset.
+    """
     with transaction.atomic():
         Dataset.objects.select_for_update().get(pk=dataset.pk)
         highest = dataset.versions.aggregate(highest=Max("number"))["highest"] or 0
@@ -83,9 +92,13 @@ def version_start(
             number=highest + 1,
             source=source[:500],
             source_checksum=source_checksum,
+            organisation=organisation,
             created_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
-        audit_record(actor=actor, action="version.start", target=version, after={"source": source})
+        audit_record(
+            actor=actor, action="version.start", target=version,
+            after={"source": source, "organisation": organisation.slug if organisation else None},
+        )  # fmt: skip
     return version
 
 
@@ -94,8 +107,14 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
     if version.state != VersionState.DRAFT:
         raise ValueError(f"{version} is {version.state}, not a draft")
     batch: list[Feature] = []
+    scope = version.organisation_id
     added = 0
     for row in rows:
+        if scope is not None and row.organisation.pk != scope:
+            raise ValueError(
+                f"{version} replaces only {version.organisation}'s features, "
+                f"not {row.organisation}'s ({row.reference})"
+            )
         batch.append(
             Feature(
                 dataset_id=version.dataset_id,
@@ -119,6 +138,7 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
 _CLOSE_REPLACED = """
     UPDATE {feature} c SET valid_to = %(new)s
     WHERE c.dataset_id = %(dataset)s AND c.valid_to IS NULL AND c.valid_from <= %(old)s
+      AND (%(organisation)s::bigint IS NULL OR c.organisation_id = %(organisation)s::bigint)
       AND NOT EXISTS (
         SELECT 1 FROM {feature} d
         WHERE d.dataset_id = c.dataset_id AND d.valid_from = %(new)s
@@ -166,6 +186,7 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         "dataset": dataset.pk,
         "new": version.number,
         "old": previous.number if previous else 0,
+        "organisation": version.organisation_id,
     }
     with connection.cursor() as cursor:
         cursor.execute(_sql(_CLOSE_REPLACED), params)

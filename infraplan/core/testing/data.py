@@ -54,13 +54,14 @@ def dataset_make(
 
 def version_publish_points(
     *, dataset: Dataset, points: dict[str, tuple[float, float]], actor: Any = None,
-    properties: dict[str, dict] | None = None,
+    properties: dict[str, dict] | None = None, organisation: Organisation | None = None,
 ) -> DatasetVersion:  # fmt: skip
-    """Publish a version holding exactly ``points`` (reference -> BNG easting, northing)."""
-    version = version_start(actor=actor, dataset=dataset, source="test")
+    """Publish a version holding exactly ``points`` (reference -> BNG easting, northing); with
+    ``organisation``, exactly that organisation's part of the dataset."""
+    version = version_start(actor=actor, dataset=dataset, source="test", organisation=organisation)
     rows = [
         FeatureRow(
-            organisation=dataset.owner,
+            organisation=organisation or dataset.owner,
             reference=reference,
             properties={"name": reference, **(properties or {}).get(reference, {})},
             geometry=GEOSGeometry(f"POINT({x} {y})", srid=27700),

@@ -1,0 +1,120 @@
+"""History: diffs between versions, the dataset as published on a date, and datasets whose
+parts are published by several organisations."""
+
+from datetime import date, datetime, timedelta
+
+import pytest
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+from django.utils import timezone
+
+from infraplan.catalogue.history import ChangedFeature, version_as_of, versions_diff
+from infraplan.catalogue.services import (
+    FeatureRow,
+    version_add_features,
+    version_rollback,
+    version_start,
+)
+from infraplan.catalogue.store import current_features
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+FIRST = {"school": (615000, 157500), "surgery": (615100, 157600), "depot": (615200, 157700)}
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(slug="sites", owner=personas.organisation_a)
+
+
+def test_diff_names_added_removed_and_changed_fields(sites, personas):
+    version_publish_points(dataset=sites, points=FIRST)
+    second = {
+        "school": FIRST["school"],  # unchanged
+        "surgery": (615150, 157600),  # moved
+        "depot": FIRST["depot"],  # renamed below
+        "library": (615300, 157800),  # new
+    }
+    version_publish_points(
+        dataset=sites, points=second, properties={"depot": {"name": "Depot (closed)"}}
+    )
+    version_publish_points(dataset=sites, points={"library": second["library"]})
+    org = personas.organisation_a.slug
+
+    diff = versions_diff(sites, 1, 2)
+    assert diff.added == [(org, "library")]
+    assert diff.removed == []
+    assert diff.changed == [
+        ChangedFeature(org, "depot", ["name"]),
+        ChangedFeature(org, "surgery", ["geometry"]),
+    ]
+    later = versions_diff(sites, 2, 3)
+    assert (later.added, later.changed) == ([], [])
+    assert later.removed == [(org, "depot"), (org, "school"), (org, "surgery")]
+    backwards = versions_diff(sites, 2, 1)
+    assert (backwards.added, backwards.removed) == ([], [(org, "library")])
+
+
+def test_diff_after_a_rollback_shows_no_phantom_changes(sites):
+    first = version_publish_points(dataset=sites, points=FIRST)
+    version_publish_points(dataset=sites, points={"school": (600000, 140000)})
+    restored = version_rollback(actor=None, dataset=sites, to=first)
+    diff = versions_diff(sites, first.number, restored.number)
+    assert (diff.added, diff.removed, diff.changed) == ([], [], [])
+    assert versions_diff(sites, 2, restored.number).changed == [
+        ChangedFeature(sites.owner.slug, "school", ["geometry"])
+    ]
+
+
+def test_diff_refuses_versions_that_were_never_published(sites):
+    version_publish_points(dataset=sites, points=FIRST)
+    with pytest.raises(ValueError, match="sites has no published version 7"):
+        versions_diff(sites, 1, 7)
+
+
+def test_the_dataset_as_it_was_on_a_date(sites):
+    first = version_publish_points(dataset=sites, points=FIRST)
+    second = version_publish_points(dataset=sites, points={"school": FIRST["school"]})
+    now = timezone.now()
+    first.published_at = now - timedelta(days=10)
+    first.save(update_fields=["published_at"])
+    second.published_at = now - timedelta(days=2)
+    second.save(update_fields=["published_at"])
+    today = timezone.localdate()
+
+    assert version_as_of(sites, today - timedelta(days=11)) is None
+    assert version_as_of(sites, today - timedelta(days=10)) == first
+    assert version_as_of(sites, today - timedelta(days=3)) == first
+    assert version_as_of(sites, today) == second
+    assert version_as_of(sites, now - timedelta(days=5)) == first
+    assert isinstance(today, date) and not isinstance(today, datetime)
+
+
+def test_a_load_from_one_organisation_replaces_only_its_part(sites, personas):
+    a, b = personas.organisation_a, personas.organisation_b
+    version_publish_points(dataset=sites, organisation=a, points=FIRST)
+    # The same references from another council are other features, never a collision.
+    version_publish_points(dataset=sites, organisation=b, points={"school": (600000, 140000)})
+    assert current_features(sites).count() == 4
+
+    third = version_publish_points(dataset=sites, organisation=a, points={"depot": FIRST["depot"]})
+    assert third.report == {"added": 0, "changed": 0, "removed": 2, "unchanged": 1}
+    live = set(current_features(sites).values_list("organisation__slug", "reference"))
+    assert live == {(a.slug, "depot"), (b.slug, "school")}
+    diff = versions_diff(sites, 2, 3)
+    assert diff.removed == [(a.slug, "school"), (a.slug, "surgery")]
+
+
+def test_a_scoped_load_refuses_another_organisations_features(sites, personas):
+    version = version_start(
+        actor=None, dataset=sites, source="test", organisation=personas.organisation_a
+    )
+    row = FeatureRow(
+        organisation=personas.organisation_b,
+        reference="intruder",
+        properties={},
+        geometry=GEOSGeometry("POINT(615000 157500)", srid=27700),
+    )
+    with pytest.raises(ValueError, match="replaces only"), transaction.atomic():
+        version_add_features(version=version, rows=[row])
