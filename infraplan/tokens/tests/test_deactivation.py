@@ -8,7 +8,6 @@ from django.test import Client
 from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
-from infraplan.core.testing.personas import PASSWORD
 from infraplan.tokens.models import ApiToken
 from infraplan.tokens.services import token_create, user_deactivate, user_sessions
 
@@ -76,14 +75,13 @@ def test_deactivation_finds_sessions_whose_key_changed_after_sign_in(personas, r
     assert not Session.objects.filter(session_key=session.session_key).exists()
 
 
-def test_deactivation_in_the_admin_revokes_too(personas, restricted, security_events):
+def test_deactivation_in_the_admin_revokes_too(personas, restricted, client_as, security_events):
     _, secret = token_create(
         user=personas.viewer_a, name="GDAL", scope="read",
         expires_at=timezone.now() + timedelta(days=7),
     )  # fmt: skip
     victim = signed_in_client(personas.viewer_a)
-    admin = Client()
-    admin.login(username="platform@admin.example", password=PASSWORD)
+    admin = client_as(personas.platform_admin)
     url = f"/admin/accounts/user/{personas.viewer_a.pk}/change/"
     form = admin.get(url).context["adminform"].form
     data = {
