@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "infraplan.accounts",
     "infraplan.audit",
     "infraplan.catalogue",
+    "infraplan.connectors",
     "infraplan.maps",
     "infraplan.insights",
     "infraplan.places",

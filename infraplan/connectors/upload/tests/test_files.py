@@ -9,7 +9,7 @@ import pyogrio
 import pytest
 import shapely
 
-from infraplan.connectors.upload import (
+from infraplan.connectors.upload.files import (
     BNG,
     WGS84,
     UploadError,

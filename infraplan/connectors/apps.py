@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class ConnectorsConfig(AppConfig):
+    name = "infraplan.connectors"
+    label = "connectors"
+    verbose_name = "Data connectors"
+
+    def ready(self) -> None:
+        # The built-in connectors register themselves on import, as an outside one would.
+        from . import upload  # noqa: F401

@@ -1,0 +1,107 @@
+"""The ``upload`` connector: a file an officer uploaded (or the CLI was given), read in batches.
+
+What the file is and where its geometry lies is worked out by ``files.upload_open``; this module
+turns it into ``FeatureBatch``es: vector formats as they are, tables by building points from their
+coordinate columns (or geometries from a WKT column), each unreadable value a row problem.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import shapely
+
+from ..base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorError,
+    FeatureBatch,
+    RowProblem,
+    SourceContext,
+)
+from ..registry import connector_register
+from .files import OpenedUpload, UploadError, upload_open
+
+
+class UploadConfig(ConnectorConfig):
+    path: str  # a file the platform stored: never a path or URL typed by a user
+    layer: str | None = None
+    batch_size: int = 50_000
+
+
+def _numbers(values: np.ndarray, name: str, first_row: int) -> tuple[np.ndarray, list[RowProblem]]:
+    numbers = np.full(len(values), np.nan)
+    problems = []
+    for index, value in enumerate(values):
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        try:
+            numbers[index] = float(value)
+        except (TypeError, ValueError):
+            problems.append(RowProblem(first_row + index, name, str(value), "is not a number"))
+    return numbers, problems
+
+
+def _table_geometry(
+    opened: OpenedUpload, fields: dict[str, np.ndarray], first_row: int
+) -> tuple[np.ndarray, list[RowProblem]]:
+    if opened.wkt_column:
+        values = fields[opened.wkt_column]
+        shapes = shapely.from_wkt(values, on_invalid="ignore")
+        problems = [
+            RowProblem(first_row + index, opened.wkt_column, str(value)[:200], "is not WKT")
+            for index, (value, shape) in enumerate(zip(values, shapes, strict=True))
+            if shape is None and value not in (None, "")
+        ]
+        return shapely.to_wkb(shapes), problems
+    xs, x_problems = _numbers(fields[opened.x_column], opened.x_column, first_row)
+    ys, y_problems = _numbers(fields[opened.y_column], opened.y_column, first_row)
+    present = ~(np.isnan(xs) | np.isnan(ys))
+    geometry = np.full(len(xs), None, dtype=object)
+    geometry[present] = shapely.to_wkb(shapely.points(xs[present], ys[present]))
+    return geometry, x_problems + y_problems
+
+
+@connector_register
+class UploadConnector(Connector):
+    key = "upload"
+    title = "File upload"
+    Config = UploadConfig
+
+    def describe(self, config: UploadConfig) -> str:
+        return Path(config.path).name + (f" (layer {config.layer})" if config.layer else "")
+
+    def batches(self, config: UploadConfig, context: SourceContext) -> Iterator[FeatureBatch]:
+        try:
+            opened = upload_open(Path(config.path), workdir=context.workdir, layer=config.layer)
+        except UploadError as error:
+            raise ConnectorError(str(error)) from None
+        context.notes.extend(opened.notes)
+        read = 0
+        while True:
+            try:
+                meta, _, wkb, field_data = pyogrio.raw.read(
+                    opened.path, layer=opened.layer, encoding=opened.encoding,
+                    read_geometry=not opened.is_table, skip_features=read,
+                    max_features=config.batch_size,
+                )  # fmt: skip
+            except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
+                raise ConnectorError(
+                    f"The file could not be read past row {read:,}: it may be truncated "
+                    f"or damaged ({error})."
+                ) from None
+            fields = dict(zip(meta["fields"], field_data, strict=True))
+            count = len(field_data[0]) if len(field_data) else (0 if wkb is None else len(wkb))
+            if count == 0:
+                break
+            problems: list[RowProblem] = []
+            if opened.is_table:
+                geometry, problems = _table_geometry(opened, fields, read + 1)
+            else:
+                geometry = wkb
+            yield FeatureBatch(read + 1, fields, geometry, opened.crs, problems)
+            read += count
+            context.progress(read, "reading")
+            if count < config.batch_size:
+                break

@@ -1,0 +1,92 @@
+"""The upload connector through the registry: batches in order, row problems kept."""
+
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+
+from infraplan.connectors.base import ConnectorError, SourceContext
+from infraplan.connectors.fetch import FetchPolicy
+from infraplan.connectors.registry import connector_config, connector_for, connector_keys
+
+
+def context(tmp_path: Path, seen: list | None = None) -> SourceContext:
+    made = SourceContext(workdir=tmp_path / "work", fetch_policy=FetchPolicy(allowed_hosts=()))
+    if seen is not None:
+        made.progress = lambda rows, stage: seen.append((rows, stage))
+    return made
+
+
+def read_all(tmp_path: Path, path: Path, seen: list | None = None, **options):
+    connector = connector_for("upload")
+    config = connector_config("upload", {"path": str(path), **options})
+    kwargs = {} if seen is None else {"seen": seen}
+    return list(connector.batches(config, context(tmp_path, **kwargs)))
+
+
+def test_upload_is_registered_under_its_key():
+    assert "upload" in connector_keys()
+    with pytest.raises(ConnectorError, match=r"no connector 'ftp' \(known: .*upload"):
+        connector_for("ftp")
+
+
+def test_configuration_is_checked_at_the_edge():
+    with pytest.raises(ConnectorError, match="batch_size: Input should be a valid integer"):
+        connector_config("upload", {"path": "a.gpkg", "batch_size": "many"})
+    with pytest.raises(ConnectorError, match="colour: Extra inputs are not permitted"):
+        connector_config("upload", {"path": "a.gpkg", "colour": "red"})
+    with pytest.raises(ConnectorError, match="path: Field required"):
+        connector_config("upload", {})
+
+
+def test_a_geopackage_in_batches(tmp_path):
+    path = tmp_path / "sites.gpkg"
+    points = [shapely.Point(615000 + n, 157500) for n in range(5)]
+    pyogrio.raw.write(
+        path, np.array(shapely.to_wkb(points), dtype=object),
+        [np.array([f"site-{n}" for n in range(5)], dtype=object)], ["reference"],
+        driver="GPKG", geometry_type="Point", crs="EPSG:27700",
+    )  # fmt: skip
+    seen: list = []
+    batches = read_all(tmp_path, path, seen, batch_size=2)
+    assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 2), (3, 2), (5, 1)]
+    assert [value for batch in batches for value in batch.fields["reference"]] == [
+        f"site-{n}" for n in range(5)
+    ]
+    assert shapely.from_wkb(batches[2].geometry[0]).x == 615004
+    assert {batch.crs for batch in batches} == {"EPSG:27700"}
+    assert seen == [(2, "reading"), (4, "reading"), (5, "reading")]
+
+
+def test_a_csv_with_unreadable_coordinates_reports_each_row(tmp_path):
+    # Rows are numbered by feature, 1-based, the header not counted (as every report does).
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "Name,Easting,Northing\nA,615000,157500\nB,six hundred,157500\nC,,\nD,615100,x\n",
+        encoding="utf-8",
+    )
+    (batch,) = read_all(tmp_path, path)
+    assert [problem.as_dict() for problem in batch.problems] == [
+        {"row": 2, "field": "Easting", "value": "six hundred", "problem": "is not a number"},
+        {"row": 4, "field": "Northing", "value": "x", "problem": "is not a number"},
+    ]
+    assert shapely.from_wkb(batch.geometry[0]).coords[0] == (615000, 157500)
+    assert list(batch.geometry[1:]) == [None, None, None]  # C has none: missing, not a problem
+    assert batch.crs == "EPSG:27700"
+
+
+def test_a_csv_with_wkt(tmp_path):
+    path = tmp_path / "lines.csv"
+    path.write_text('Name,WKT\nA,"LINESTRING (615000 157500, 616000 158000)"\nB,oops\n')
+    (batch,) = read_all(tmp_path, path)
+    assert shapely.from_wkb(batch.geometry[0]).geom_type == "LineString"
+    assert [(p.row, p.field, p.reason) for p in batch.problems] == [(2, "WKT", "is not WKT")]
+
+
+def test_unreadable_files_are_connector_errors(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    with pytest.raises(ConnectorError, match="The file is empty"):
+        read_all(tmp_path, path)
