@@ -9,6 +9,7 @@ from django.utils.csp import CSP
 
 from infraplan.core import env
 from infraplan.core.profile import load_profile
+from infraplan.sso.conf import openid_connect_apps
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
     "infraplan.insights",
     "infraplan.places",
     "infraplan.tokens",
+    "infraplan.sso",
 ]
 
 MIDDLEWARE = [
@@ -63,6 +65,7 @@ MIDDLEWARE = [
     "infraplan.tokens.middleware.TokenAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "infraplan.sso.middleware.ReauthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -128,6 +131,24 @@ EMAIL_BACKEND = env.string(
 )
 # The service's own address, for links in emails sent outside a request.
 SITE_URL = env.string("SITE_URL", default="http://127.0.0.1:8000")
+
+# Single sign-on over OpenID Connect (infraplan.sso, docs/sso.md): providers from SSO_PROVIDERS
+# and SSO_<ID>_* variables, through our provider class (nonce, signature always checked).
+# Accounts are keyed on the provider's identity and never joined to another by email.
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {
+        "provider_class": "infraplan.sso.oidc.Provider",
+        "APPS": openid_connect_apps(),
+    }
+}
+SOCIALACCOUNT_ADAPTER = "infraplan.sso.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"  # the provider vouches for the person, not the address
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = 10
+# How long the provider's word lasts: after this many seconds the next page goes back to it.
+SSO_REAUTHENTICATE_AFTER = env.integer("SSO_REAUTHENTICATE_AFTER", default=3600, minimum=60)
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "Europe/London"

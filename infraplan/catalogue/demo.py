@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infraplan.accounts.models import Organisation
 from infraplan.accounts.services import organisations_sync_from_profile
+from infraplan.sso.services import allowed_tenants_sync
 
 from .loading import Join, LoadOptions, Placement, PointColumns, dataset_load_file
 from .models import AccessLevel, DatasetVersion, GeometryType, Theme, UpdateFrequency
@@ -143,6 +144,7 @@ def demo_load(
     """Load the demo datasets (or ``only`` those slugs); idempotent: an unchanged file makes no
     new version."""
     organisations_sync_from_profile(actor=None)
+    allowed_tenants_sync(actor=None)
     manifest_path = manifest_path or settings.DEMO_DATA_DIR / "demo.toml"
     manifest = demo_manifest(manifest_path)
     versions = []

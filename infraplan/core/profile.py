@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 GSS_CODE = r"^[EWSN]\d{8}$"
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
+SSO_TENANT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class _Strict(BaseModel):
@@ -95,6 +96,20 @@ class Organisation(_Strict):
             if not DOMAIN.match(domain):
                 raise ValueError(f"{domain!r} is not a lower-case domain name")
         return domains
+
+    sso_tenants: list[str] = Field(
+        default_factory=list,
+        description="Single sign-on tenants it accepts: Entra ID tenant ids, or the issuer URL "
+        "of a provider without tenants (see docs/sso.md).",
+    )
+
+    @field_validator("sso_tenants")
+    @classmethod
+    def _tenants(cls, tenants: list[str]) -> list[str]:
+        for tenant in tenants:
+            if not (SSO_TENANT.match(tenant) or tenant.startswith("https://")):
+                raise ValueError(f"{tenant!r} is neither a tenant id (a GUID) nor an https issuer")
+        return tenants
 
 
 class StyleBasemap(_Strict):
