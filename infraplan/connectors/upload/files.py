@@ -284,6 +284,8 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
         encoding=opened.encoding,
     )  # fmt: skip
     xs, ys = _number_array(values[0]), _number_array(values[1])
+    if len(xs) == 0:
+        raise UploadError("The table has a header but no rows.")
     inferred = crs_infer(xs, ys)
     if named_crs and inferred and inferred != named_crs:
         raise UploadError(

@@ -1,0 +1,337 @@
+"""The ingest pipeline: any connector's features into a dataset as a new version.
+
+1. A draft version is opened (committed on its own, so a crash leaves a visible draft).
+2. The connector's batches are mapped onto the dataset's schema (rename, constant, type) and
+   copied into a temporary staging table with PostgreSQL's COPY: no row-by-row inserts.
+3. Validation runs as set-based SQL over the staging table: the coordinate system transformed
+   to British National Grid, invalid geometry repaired (``ST_MakeValid``) and counted, geometry
+   of the wrong kind, features outside Great Britain and duplicate references reported.
+4. If the share of rejected rows is over the dataset's threshold the version fails with its
+   report and the current version stays as it was. Otherwise the good rows become the draft's
+   features and the draft is published, in one transaction: the current version switches only
+   when the new one is complete.
+
+Every problem names its row (1-based, in the source's order), field, value and reason; the
+report keeps the first ``REPORT_PROBLEMS_KEPT`` of them with the total count.
+"""
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.db import connection, transaction
+from pydantic import BaseModel, ConfigDict, Field
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from infraplan.accounts.models import Organisation
+from infraplan.connectors.base import (
+    ConnectorError,
+    FeatureBatch,
+    Progress,
+    RowProblem,
+    SourceContext,
+)
+from infraplan.connectors.fetch import FetchPolicy
+from infraplan.connectors.registry import connector_config, connector_for
+
+from .loading import _json_value, _typed
+from .models import Dataset, DatasetVersion, Feature, GeometryType
+from .placement import features_place
+from .services import version_fail, version_publish, version_start
+
+REPORT_PROBLEMS_KEPT = 10_000
+# Great Britain in British National Grid metres, with a margin for offshore features.
+GB_EXTENT = (-10_000, -10_000, 710_000, 1_310_000)
+_DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
+
+
+class IngestMapping(BaseModel):
+    """How a source's columns become the dataset's properties; saved with the source so the
+    next refresh maps the same way."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reference: str = Field(
+        description="The column (after renaming) holding each feature's reference."
+    )
+    rename: dict[str, str] = Field(default_factory=dict, description="Source column -> field name.")
+    constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    max_invalid_share: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Reject the load when more than this share of rows has a problem; rows "
+        "with problems are otherwise left out and listed.",
+    )  # fmt: skip
+
+
+class IngestRejected(Exception):
+    """A load that did not become the current version; ``version`` holds its report."""
+
+    def __init__(self, message: str, version: DatasetVersion) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+@dataclass
+class _Staging:
+    total: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    problem_count: int = 0
+    rejected_rows: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, problem: RowProblem) -> None:
+        self.problem_count += 1
+        self.rejected_rows.add(problem.row)
+        if len(self.problems) < REPORT_PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+
+def _srid(crs: str | None) -> int:
+    if crs is None:
+        raise ConnectorError("The source gives no coordinate system for its geometry.")
+    try:
+        epsg = CRS.from_user_input(crs).to_epsg()
+    except CRSError:
+        epsg = None
+    if epsg is None:
+        raise ConnectorError(f"The coordinate system {crs[:80]!r} is not one the platform knows.")
+    return epsg
+
+
+def _schema(dataset: Dataset) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in dataset.field_schema}
+
+
+def _rows(
+    batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
+    staging: _Staging,
+) -> list[tuple]:  # fmt: skip
+    """The batch as staging rows (row, reference, properties JSON, WKB), its problems noted."""
+    for problem in batch.problems:
+        staging.add(problem)
+    # Rows the connector could not read are reported as it said, not checked again here.
+    unreadable = {problem.row for problem in batch.problems}
+    names = [mapping.rename.get(name, name) for name in batch.fields]
+    columns = list(batch.fields.values())
+    rows = []
+    for index in range(len(batch)):
+        number = batch.first_row + index
+        if number in unreadable:
+            continue
+        properties = {
+            name: _json_value(column[index]) for name, column in zip(names, columns, strict=True)
+        }
+        properties.update(mapping.constants)
+        for name, spec in schema.items():
+            value = properties.get(name)
+            try:
+                value = properties[name] = _typed(value, spec.get("type", "string"))
+            except ValueError as error:
+                staging.add(RowProblem(number, name, str(value), str(error)))
+                continue
+            if value in (None, "") and spec.get("required"):
+                staging.add(RowProblem(number, name, "", "is required"))
+            elif value not in (None, "") and spec.get("allowed") and value not in spec["allowed"]:
+                allowed = ", ".join(map(str, spec["allowed"]))
+                staging.add(RowProblem(number, name, str(value), f"is not one of: {allowed}"))
+        reference = properties.get(mapping.reference)
+        if reference in (None, ""):
+            staging.add(RowProblem(number, mapping.reference, "", "the reference is empty"))
+            continue
+        geometry = batch.geometry[index] if batch.geometry is not None else None
+        rows.append((number, str(reference), json.dumps(properties), geometry))
+    return rows
+
+
+_STAGE = """
+    CREATE TEMPORARY TABLE ingest_stage (
+        row integer PRIMARY KEY, reference text NOT NULL, properties jsonb NOT NULL,
+        wkb bytea, srid integer, geom geometry, repaired boolean NOT NULL DEFAULT false
+    ) ON COMMIT DROP
+"""
+_TRANSFORM = """
+    UPDATE ingest_stage SET geom = CASE WHEN srid = 27700 THEN ST_SetSRID(ST_GeomFromWKB(wkb), 27700)
+        ELSE ST_Transform(ST_SetSRID(ST_GeomFromWKB(wkb), srid), 27700) END
+    WHERE wkb IS NOT NULL
+"""
+_REPAIR = """
+    UPDATE ingest_stage
+    SET geom = ST_CollectionExtract(ST_MakeValid(geom), %(dimension)s + 1), repaired = true
+    WHERE geom IS NOT NULL AND NOT ST_IsValid(geom)
+"""
+_CHECKS = """
+    SELECT row, 'geometry', '', 'the geometry is missing or empty' FROM ingest_stage
+    WHERE geom IS NULL OR ST_IsEmpty(geom)
+    UNION ALL
+    SELECT row, 'geometry', GeometryType(geom),
+           'a ' || GeometryType(geom) || ' in a dataset of ' || %(kind)s || 's'
+    FROM ingest_stage WHERE NOT ST_IsEmpty(geom) AND ST_Dimension(geom) <> %(dimension)s
+    UNION ALL
+    SELECT row, 'geometry', ST_AsText(ST_PointOnSurface(geom), 0),
+           'lies outside Great Britain (in British National Grid, E ' ||
+           round(ST_X(ST_PointOnSurface(geom))) || ' N ' || round(ST_Y(ST_PointOnSurface(geom))) || ')'
+    FROM ingest_stage
+    WHERE NOT ST_IsEmpty(geom) AND NOT ST_Within(geom, ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 27700))
+"""
+_DUPLICATES = """
+    SELECT row, 'reference', reference, 'reference ' || quote_literal(reference) ||
+           ' is also on row ' || first
+    FROM (SELECT row, reference, min(row) OVER (PARTITION BY reference) AS first FROM ingest_stage) s
+    WHERE row <> first
+"""
+_INSERT = """
+    INSERT INTO {feature} (dataset_id, organisation_id, reference, properties, geom,
+                                   district, ward, valid_from)
+    SELECT %(dataset)s, %(organisation)s, reference, properties, {geometry}, '', '', %(version)s
+    FROM ingest_stage WHERE row <> ALL(%(rejected)s::integer[]) ORDER BY row
+"""
+
+
+def _stage_and_check(
+    cursor: Any, *, dataset: Dataset, batches: Any, mapping: IngestMapping,
+    staging: _Staging, progress: Progress,
+) -> int:  # fmt: skip
+    """Copy every batch into the staging table and run the checks; returns repaired count."""
+    spatial = dataset.geometry_type != GeometryType.NONE
+    schema = _schema(dataset)
+    cursor.execute(_STAGE)
+    with cursor.copy(
+        "COPY ingest_stage (row, reference, properties, wkb, srid) FROM STDIN"
+    ) as copy:
+        for batch in batches:
+            srid = _srid(batch.crs) if spatial and batch.geometry is not None else None
+            for number, reference, properties, wkb in _rows(batch, mapping, schema, staging):
+                copy.write_row((number, reference, properties, wkb if spatial else None, srid))
+            staging.total = batch.first_row + len(batch) - 1
+            progress(staging.total, "checking")
+    repaired = 0
+    if spatial:
+        cursor.execute(_TRANSFORM)
+        dimension = _DIMENSION[GeometryType(dataset.geometry_type)]
+        cursor.execute(_REPAIR, {"dimension": dimension})
+        repaired = cursor.rowcount
+        cursor.execute(
+            _CHECKS,
+            {
+                "dimension": dimension,
+                "kind": dataset.geometry_type,
+                **dict(zip(("west", "south", "east", "north"), GB_EXTENT, strict=True)),
+            },
+        )
+        for row in cursor.fetchall():
+            staging.add(RowProblem(*row))
+    cursor.execute(_DUPLICATES)
+    for row in cursor.fetchall():
+        staging.add(RowProblem(*row))
+    return repaired
+
+
+def _report(staging: _Staging, repaired: int) -> dict[str, Any]:
+    problems = sorted(staging.problems, key=lambda problem: (problem.row, problem.field))
+    return {
+        "rows_read": staging.total,
+        "rows_rejected": len(staging.rejected_rows),
+        "geometries_repaired": repaired,
+        "problem_count": staging.problem_count,
+        "problems": [problem.as_dict() for problem in problems],
+        "notes": staging.notes,
+    }
+
+
+def ingest_run(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    connector_key: str,
+    config: dict[str, Any],
+    mapping: IngestMapping,
+    organisation: Organisation | None = None,
+    progress: Progress = lambda rows, stage: None,
+    fetch_policy: FetchPolicy | None = None,
+) -> DatasetVersion:
+    """Read the source, check it and publish it as the dataset's new current version.
+
+    Raises IngestRejected (the failed version keeps the report) when the source cannot be read
+    or too many rows have problems; the current version is untouched either way.
+    """
+    connector = connector_for(connector_key)
+    settings = connector_config(connector_key, config)
+    version = version_start(
+        actor=actor, dataset=dataset, source=connector.describe(settings), organisation=organisation
+    )
+    staging = _Staging()
+    with tempfile.TemporaryDirectory(prefix="infraplan-ingest-") as scratch:
+        context = SourceContext(
+            workdir=Path(scratch),
+            fetch_policy=fetch_policy or FetchPolicy.from_settings(),
+            progress=progress,
+            notes=staging.notes,
+        )
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                repaired = _stage_and_check(
+                    cursor, dataset=dataset, batches=connector.batches(settings, context),
+                    mapping=mapping, staging=staging, progress=progress,
+                )  # fmt: skip
+                report = _report(staging, repaired)
+                if staging.total == 0:
+                    raise _Reject("The source holds no features.", report)
+                share = len(staging.rejected_rows) / staging.total
+                if share > mapping.max_invalid_share:
+                    raise _Reject(
+                        f"{len(staging.rejected_rows):,} of {staging.total:,} rows have problems "
+                        f"({share:.1%}), over the {mapping.max_invalid_share:.0%} allowed.",
+                        report,
+                    )
+                progress(staging.total, "publishing")
+                geometry = "geom" if dataset.geometry_type != GeometryType.NONE else "NULL"
+                cursor.execute(
+                    _INSERT.format(feature=Feature._meta.db_table, geometry=geometry),
+                    {
+                        "dataset": dataset.pk,
+                        "organisation": (organisation or dataset.owner).pk,
+                        "version": version.number,
+                        "rejected": sorted(staging.rejected_rows),
+                    },
+                )
+                version.report = {**version.report, **report}
+                version.save(update_fields=["report"])
+                if dataset.geometry_type != GeometryType.NONE:
+                    placed = _place(version)
+                    if placed:
+                        version.report = {**version.report, "placement": placed}
+                        version.save(update_fields=["report"])
+                return version_publish(actor=actor, version=version)
+        except _Reject as rejection:
+            failed = version_fail(
+                actor=actor, version=version, report={"error": str(rejection), **rejection.report}
+            )
+            raise IngestRejected(str(rejection), failed) from None
+        except ConnectorError as error:
+            failed = version_fail(
+                actor=actor, version=version,
+                report={"error": str(error), "temporary": error.temporary, **_report(staging, 0)},
+            )  # fmt: skip
+            raise IngestRejected(str(error), failed) from None
+        except Exception as error:
+            version_fail(actor=actor, version=version, report={"error": f"internal error: {error}"})
+            raise
+
+
+class _Reject(Exception):
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def _place(version: DatasetVersion) -> dict[str, Any] | None:
+    """Districts and wards by containment, where the platform has those boundaries."""
+    boundaries = set(
+        Dataset.objects.filter(slug__in=["districts", "wards"]).values_list("slug", flat=True)
+    )
+    if boundaries != {"districts", "wards"}:
+        return None
+    return features_place(version=version, districts="districts", wards="wards")

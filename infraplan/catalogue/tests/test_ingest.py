@@ -1,0 +1,178 @@
+"""The ingest pipeline through the upload connector: what publishes, what is rejected and why,
+and that a rejected load leaves the current version exactly as it was."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import Transformer
+
+from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.models import VersionState
+from infraplan.catalogue.store import current_features
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+CANTERBURY = (615000, 157500)
+
+
+def ingest(dataset, path: Path, mapping: IngestMapping | None = None, **kwargs):
+    return ingest_run(
+        actor=None, dataset=dataset, connector_key="upload", config={"path": str(path)},
+        mapping=mapping or IngestMapping(reference="ref"), **kwargs,
+    )  # fmt: skip
+
+
+def csv(tmp_path: Path, text: str, name: str = "sites.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[
+            {"name": "ref", "type": "string", "title": "Reference", "required": True},
+            {"name": "homes", "type": "integer", "title": "Homes"},
+            {"name": "status", "type": "string", "title": "Status",
+             "allowed": ["allocated", "permitted"]},
+        ],
+    )  # fmt: skip
+
+
+def test_a_good_csv_becomes_the_current_version(sites, tmp_path):
+    seen = []
+    version = ingest(
+        sites,
+        csv(
+            tmp_path,
+            "ref,homes,status,Easting,Northing\nS1,40,allocated,615000,157500\n"
+            "S2,,permitted,615100,157600\n",
+        ),
+        progress=lambda rows, stage: seen.append(stage),
+    )
+    assert (version.state, version.is_current, version.feature_count) == ("published", True, 2)
+    assert version.report["added"] == 2
+    assert version.report["rows_read"] == 2 and version.report["problems"] == []
+    homes = dict(current_features(sites).values_list("reference", "properties__homes"))
+    assert homes == {"S1": 40, "S2": None}  # typed by the schema; unknown is never zero
+    assert {"reading", "checking", "publishing"} <= set(seen)
+
+
+def test_wgs84_coordinates_are_transformed_to_the_grid(sites, tmp_path):
+    ingest(sites, csv(tmp_path, "ref,latitude,longitude\nS1,51.2802,1.0789\n"))
+    feature = current_features(sites).get()
+    expected = Transformer.from_crs(4326, 27700, always_xy=True).transform(1.0789, 51.2802)
+    assert feature.geom.srid == 27700
+    assert (feature.geom.x, feature.geom.y) == pytest.approx(expected, abs=0.01)
+
+
+def test_a_windows_1252_csv_keeps_its_pound_signs(personas, tmp_path):
+    costs = dataset_make(slug="costs", owner=personas.organisation_a)
+    ingest(costs, csv(tmp_path, "ref,cost,Easting,Northing\nP1,£4.5m,615000,157500\n",
+                      encoding="cp1252"))  # fmt: skip
+    assert current_features(costs).get().properties["cost"] == "£4.5m"
+
+
+def test_problems_name_row_field_value_and_reason_and_nothing_changes(sites, tmp_path):
+    before = version_publish_points(dataset=sites, points={"KEEP": CANTERBURY})
+    bad = csv(
+        tmp_path,
+        "ref,homes,status,Easting,Northing\n"
+        "S1,forty,allocated,615000,157500\n"  # homes not a number
+        "S2,10,demolished,615100,157600\n"  # status not allowed
+        ",5,allocated,615200,157700\n"  # no reference
+        "S1,7,allocated,615300,157800\n"  # duplicate reference
+        "S5,7,allocated,615300,x\n"  # unreadable coordinate
+        "S6,7,allocated,-200000,157800\n"  # outside Great Britain
+        "S7,3,permitted,,\n",  # no geometry
+    )
+    with pytest.raises(IngestRejected, match=r"7 of 7 rows have problems \(100\.0%\)") as rejected:
+        ingest(sites, bad)
+    failed = rejected.value.version
+    assert failed.state == VersionState.FAILED
+    problems = [(p["row"], p["field"], p["value"], p["problem"]) for p in failed.report["problems"]]
+    assert problems == [
+        (1, "homes", "forty", "'forty' is not a whole number"),
+        (2, "status", "demolished", "is not one of: allocated, permitted"),
+        (3, "ref", "", "is required"),
+        (3, "ref", "", "the reference is empty"),
+        (4, "reference", "S1", "reference 'S1' is also on row 1"),
+        (5, "Northing", "x", "is not a number"),
+        (6, "geometry", "POINT(-200000 157800)",
+         "lies outside Great Britain (in British National Grid, E -200000 N 157800)"),
+        (7, "geometry", "", "the geometry is missing or empty"),
+    ]  # fmt: skip
+    # The current version is the one before, complete.
+    before.refresh_from_db()
+    assert before.is_current
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["KEEP"]
+
+
+def test_below_the_threshold_bad_rows_are_left_out_and_listed(sites, tmp_path):
+    path = csv(tmp_path, "ref,Easting,Northing\nA,615000,157500\nB,615100,157600\n"
+                         "C,615200,157700\nD,oops,157800\n")  # fmt: skip
+    with pytest.raises(IngestRejected, match="over the 20% allowed"):
+        ingest(sites, path, IngestMapping(reference="ref", max_invalid_share=0.2))
+    version = ingest(sites, path, IngestMapping(reference="ref", max_invalid_share=0.25))
+    assert version.is_current and version.report["rows_rejected"] == 1
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == ["A", "B", "C"]
+
+
+def test_invalid_polygons_are_repaired_and_counted(personas, tmp_path):
+    areas = dataset_make(slug="areas", owner=personas.organisation_a, geometry_type="polygon")
+    bowtie = shapely.Polygon([(615000, 157000), (616000, 158000), (616000, 157000),
+                              (615000, 158000), (615000, 157000)])  # fmt: skip
+    square = shapely.box(617000, 157000, 618000, 158000)
+    path = tmp_path / "areas.gpkg"
+    pyogrio.raw.write(
+        path, np.array(shapely.to_wkb([bowtie, square]), dtype=object),
+        [np.array(["bowtie", "square"], dtype=object)], ["ref"],
+        driver="GPKG", geometry_type="Polygon", crs="EPSG:27700",
+    )  # fmt: skip
+    version = ingest(areas, path)
+    assert version.report["geometries_repaired"] == 1
+    repaired = current_features(areas).get(reference="bowtie").geom
+    assert repaired.valid and repaired.area == pytest.approx(500_000)
+
+
+def test_geometry_of_the_wrong_kind_is_refused(sites, tmp_path):
+    path = tmp_path / "mixed.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ref": "P"},
+         "geometry": {"type": "Point", "coordinates": [1.0789, 51.2802]}},
+        {"type": "Feature", "properties": {"ref": "L"},
+         "geometry": {"type": "LineString", "coordinates": [[1.07, 51.28], [1.08, 51.29]]}},
+    ]}))  # fmt: skip
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, path)
+    assert rejected.value.version.report["problems"] == [
+        {"row": 2, "field": "geometry", "value": "LINESTRING",
+         "problem": "a LINESTRING in a dataset of points"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "The file is empty"),
+        (b"ref,Easting,Northing\n", "a header but no rows"),
+        (b"ref,Ward\nA,Northgate\n", "no coordinate columns"),
+        (b'{"type": "FeatureCollection", "features": [', "truncated or damaged"),
+    ],
+)
+def test_unreadable_sources_fail_the_version_with_the_reason(sites, tmp_path, content, message):
+    before = version_publish_points(dataset=sites, points={"KEEP": CANTERBURY})
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(IngestRejected, match=message) as rejected:
+        ingest(sites, path)
+    assert message in rejected.value.version.report["error"]
+    before.refresh_from_db()
+    assert before.is_current and current_features(sites).count() == 1
