@@ -35,7 +35,8 @@ def security_event(
     """Write one security event and return it.
 
     ``kind`` is a dotted name such as ``signin``, ``signin.failed``, ``signin.locked_out``,
-    ``registration.approved``, ``role.changed``, ``token.used``, ``export.restricted``;
+    ``registration.approved``, ``role.changed``, ``token.used``, ``token.refused``,
+    ``user.deactivated``, ``export.restricted``;
     ``outcome`` is ``success`` or ``failure``; ``detail`` must be JSON-serialisable and never
     holds a secret (no password, token or code).
     """
