@@ -5,6 +5,7 @@ import os
 import pytest
 from django.test import Client
 
+from infraplan.accounts.testing import session_two_factor_record
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
     dataset_make,
@@ -21,12 +22,16 @@ def personas(db):
 
 @pytest.fixture
 def client_as():
-    """A test client signed in as the given user (or anonymous for None/AnonymousUser)."""
+    """A test client signed in as the given user (or anonymous for None/AnonymousUser), as
+    after a full sign-in: with a second factor, which admins need for admin functions
+    (``two_factor=False`` for a session without one)."""
 
-    def make(user) -> Client:
+    def make(user, *, two_factor: bool = True) -> Client:
         client = Client()
         if user is not None and user.is_authenticated:
             client.force_login(user)
+            if two_factor:
+                session_two_factor_record(client, user)
         return client
 
     return make

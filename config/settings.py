@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "infraplan.tokens.middleware.TokenAuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "infraplan.accounts.middleware.SessionLifetimeMiddleware",
+    "infraplan.accounts.two_factor.AdminTwoFactorMiddleware",
     "infraplan.sso.middleware.ReauthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -131,6 +133,26 @@ EMAIL_BACKEND = env.string(
 )
 # The service's own address, for links in emails sent outside a request.
 SITE_URL = env.string("SITE_URL", default="http://127.0.0.1:8000")
+
+# Lockout and rate limits (django-allauth, counted in the default cache): an account is locked
+# for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURES_LIMIT failed sign-ins; registration and
+# password reset are limited per client address and per email address.
+LOGIN_FAILURES_LIMIT = env.integer("LOGIN_FAILURES_LIMIT", default=5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": f"20/m/ip,{LOGIN_FAILURES_LIMIT}/{LOGIN_LOCKOUT_MINUTES * 60}s/key",
+    "signup": "20/h/ip",
+    "reset_password": "20/h/ip,3/h/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+}
+# Two-factor authentication: TOTP with recovery codes; required of admins before any admin
+# function (infraplan.accounts.two_factor), which covers these paths as well as its own views.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = AUTHORITY_PROFILE.authority.service_name
+TWO_FACTOR_PATH_PREFIXES = ["/admin/", "/audit/"]
 
 # Single sign-on over OpenID Connect (infraplan.sso, docs/sso.md): providers from SSO_PROVIDERS
 # and SSO_<ID>_* variables, through our provider class (nonce, signature always checked).

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -21,4 +22,6 @@ urlpatterns = [
 ]
 
 admin.site.site_header = "Platform administration"
+# The admin's own sign-in form would bypass lockout and two-factor: send it to the service's.
+admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_title = "Platform administration"

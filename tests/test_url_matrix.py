@@ -131,6 +131,33 @@ CASES: dict[str, list[Case]] = {
             "(infraplan/accounts/tests/test_two_factor.py)",
         )
     ],
+    "account-profile": [
+        Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)}),
+        Case(
+            {"anonymous": 302, **dict.fromkeys(SIGNED_IN, 400)},
+            method="post",
+            note="an empty POST: the form back with its errors",
+        ),
+    ],
+    "membership-leave": [
+        Case(
+            {
+                **everyone(404),
+                "anonymous": 302,
+                **dict.fromkeys(ORGANISATION_A, 200),
+                "platform_admin": 404,
+            },
+            kwargs={"slug": "org-a"},
+            note="only members of organisation A have a membership there to leave",
+        ),
+    ],
+    "account-delete": [
+        Case(
+            {"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)},
+            note="the page that explains; deleting (POST) first asks the user to confirm it is "
+            "them (infraplan/accounts/tests/test_account_pages.py)",
+        )
+    ],
     "registration-decide": [
         Case(
             {**everyone(404), "anonymous": 302},

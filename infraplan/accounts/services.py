@@ -284,3 +284,78 @@ def registration_can_decide(user: Any, organisation: Organisation) -> bool:
         user.is_superuser
         or user.memberships.filter(organisation=organisation, role=Role.ORG_ADMIN).exists()
     )
+
+
+def user_profile_update(*, actor: User, user: User, full_name: str) -> User:
+    """Change the name ``user`` is shown by."""
+    full_name = full_name.strip()
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = model_snapshot(user, USER_FIELDS)
+        user.full_name = full_name
+        user.full_clean(exclude=["password"])
+        user.save(update_fields=["full_name"])
+        audit_record(
+            actor=actor, action="user.update", target=user, before=before,
+            after=model_snapshot(user, USER_FIELDS),
+        )  # fmt: skip
+    return user
+
+
+def membership_leave(
+    *, actor: User, membership: Membership, request: HttpRequest | None = None
+) -> None:
+    """``membership``'s user leaves the organisation: they lose what its role gave them."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor, action="membership.delete", target=membership,
+            before={"user": membership.user.email, "organisation": membership.organisation.slug,
+                    "role": membership.role},
+            note="left the organisation",
+        )  # fmt: skip
+        membership.delete()
+    security_event(
+        "role.changed", request=request, user=actor, subject_id=membership.user.pk,
+        subject=membership.user.email, organisation=membership.organisation.slug,
+        before=membership.role, after=None,
+    )  # fmt: skip
+
+
+def user_delete(*, actor: User, user: User, request: HttpRequest | None = None) -> User:
+    """Delete ``user``'s account at their request.
+
+    What they contributed stays: datasets and features belong to their organisation, and audit
+    entries keep the name they were recorded under. The user row stays too, so those records
+    still point somewhere, but it is anonymised (no email, name or password), deactivated and
+    stripped of memberships, email addresses, single sign-on links, authenticators, tokens and
+    sessions.
+    """
+    from allauth.mfa.models import Authenticator
+    from allauth.socialaccount.models import SocialAccount
+
+    from infraplan.tokens.services import user_access_revoke
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        before = model_snapshot(user, USER_FIELDS)
+        email = user.email
+        organisations = list(user.memberships.values_list("organisation__slug", flat=True))
+        user.memberships.all().delete()
+        EmailAddress.objects.filter(user=user).delete()
+        SocialAccount.objects.filter(user=user).delete()
+        Authenticator.objects.filter(user=user).delete()
+        user_access_revoke(user=user, actor=actor, reason="account deleted")
+        user.email = f"deleted-user-{user.pk}@deleted.invalid"
+        user.full_name = ""
+        user.set_unusable_password()
+        user.is_active = user.is_staff = user.is_superuser = False
+        user.save()
+        audit_record(
+            actor=actor, action="user.delete", target=user, before=before,
+            after={**model_snapshot(user, USER_FIELDS), "left": organisations},
+            note="account deleted and anonymised; contributions stay with the organisations",
+        )  # fmt: skip
+    security_event(
+        "account.deleted", request=request, user=actor, subject_id=user.pk, subject=email
+    )
+    return user

@@ -6,4 +6,11 @@ urlpatterns = [
     path("registration/waiting/", views.registration_waiting_view, name="registration-waiting"),
     path("approvals/", views.registration_list_view, name="registration-list"),
     path("approvals/<int:pk>/", views.registration_decide_view, name="registration-decide"),
+    path("profile/", views.account_profile_view, name="account-profile"),
+    path(
+        "organisations/<slug:slug>/leave/",
+        views.membership_leave_view,
+        name="membership-leave",
+    ),
+    path("delete/", views.account_delete_view, name="account-delete"),
 ]

@@ -1,15 +1,24 @@
 """Pages of our own under /accounts/ (allauth serves sign-in, sign-up, passwords and 2FA)."""
 
+from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from .forms import DecisionForm
-from .models import Role
+from .forms import DecisionForm, ProfileForm
+from .models import Membership, Role
 from .selectors import registrations_pending_for
-from .services import RegistrationError, registration_decide
+from .services import (
+    RegistrationError,
+    membership_leave,
+    registration_decide,
+    user_delete,
+    user_profile_update,
+)
+from .two_factor import admin_two_factor
 
 
 @require_GET
@@ -18,9 +27,13 @@ def registration_waiting_view(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/registration_waiting.html")
 
 
-def _approver_or_404(request: HttpRequest) -> None:
+def _is_approver(request: HttpRequest) -> bool:
     user = request.user
-    if not (user.is_superuser or user.memberships.filter(role=Role.ORG_ADMIN).exists()):
+    return user.is_superuser or user.memberships.filter(role=Role.ORG_ADMIN).exists()
+
+
+def _approver_or_404(request: HttpRequest) -> None:
+    if not _is_approver(request):
         raise Http404("Only organisation admins decide on registrations.")
 
 
@@ -35,6 +48,7 @@ def _render_list(request: HttpRequest, forms: dict[int, DecisionForm] | None = N
 
 
 @login_required
+@admin_two_factor
 @require_GET
 def registration_list_view(request: HttpRequest) -> HttpResponse:
     """Pending registrations the signed-in admin may decide."""
@@ -43,6 +57,7 @@ def registration_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@admin_two_factor
 @require_POST
 def registration_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     _approver_or_404(request)
@@ -63,3 +78,53 @@ def registration_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     verb = "approved" if approve else "rejected"
     messages.success(request, f"{registration.user.email} has been {verb} and told by email.")
     return redirect("registration-list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_profile_view(request: HttpRequest) -> HttpResponse:
+    """Your account: your name, and the way to each other account page."""
+    form = ProfileForm(
+        request.POST if request.method == "POST" else None,
+        initial={"full_name": request.user.full_name},
+    )
+    if request.method == "POST" and form.is_valid():
+        user_profile_update(
+            actor=request.user, user=request.user, full_name=form.cleaned_data["full_name"]
+        )
+        messages.success(request, "Your name has been saved.")
+        return redirect("account-profile")
+    memberships = request.user.memberships.select_related("organisation")
+    status = 400 if form.errors else 200
+    context = {"form": form, "memberships": memberships, "is_approver": _is_approver(request)}
+    return render(request, "accounts/profile.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def membership_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Leave one of your organisations (asks first)."""
+    membership = get_object_or_404(
+        Membership.objects.select_related("organisation"),
+        user=request.user, organisation__slug=slug,
+    )  # fmt: skip
+    if request.method == "POST":
+        name = membership.organisation.name
+        membership_leave(actor=request.user, membership=membership, request=request)
+        messages.success(request, f"You have left {name}.")
+        return redirect("account-profile")
+    return render(request, "accounts/membership_leave.html", {"membership": membership})
+
+
+@login_required
+@reauthentication_required(allow_get=True)
+@require_http_methods(["GET", "POST"])
+def account_delete_view(request: HttpRequest) -> HttpResponse:
+    """Delete your account, after saying what happens to what you contributed. Deleting asks
+    you to confirm it is you (your password, or a second factor) if you have not lately."""
+    if request.method == "POST":
+        user_delete(actor=request.user, user=request.user, request=request)
+        logout(request)
+        messages.success(request, "Your account has been deleted.")
+        return redirect("home")
+    return render(request, "accounts/account_delete.html")

@@ -1,0 +1,22 @@
+"""Test helpers for signing in as a person would be after a full sign-in."""
+
+import time
+
+from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+from django.test import Client
+
+# django-allauth keeps, beside the session's methods, whose they are (the user's id as text).
+AUTHENTICATION_USER_SESSION_KEY = "account_authentication_methods_user"
+
+
+def session_two_factor_record(client: Client, user) -> None:
+    """Record in ``client``'s session that ``user`` signed in with a password and a TOTP code,
+    as django-allauth does, so admins pass the two-factor check as after a real sign-in."""
+    session = client.session
+    now = time.time()
+    session[AUTHENTICATION_METHODS_SESSION_KEY] = [
+        {"method": "password", "at": now, "email": user.email},
+        {"method": "mfa", "at": now, "type": "totp"},
+    ]
+    session[AUTHENTICATION_USER_SESSION_KEY] = str(user.pk)
+    session.save()
