@@ -9,7 +9,7 @@ from django.utils.csp import CSP
 
 from infraplan.core import env
 from infraplan.core.profile import load_profile
-from infraplan.sso.conf import openid_connect_apps
+from infraplan.sso.conf import form_action_origins, openid_connect_apps
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -157,11 +157,9 @@ TWO_FACTOR_PATH_PREFIXES = ["/admin/", "/audit/"]
 # Single sign-on over OpenID Connect (infraplan.sso, docs/sso.md): providers from SSO_PROVIDERS
 # and SSO_<ID>_* variables, through our provider class (nonce, signature always checked).
 # Accounts are keyed on the provider's identity and never joined to another by email.
+SSO_APPS = openid_connect_apps()
 SOCIALACCOUNT_PROVIDERS = {
-    "openid_connect": {
-        "provider_class": "infraplan.sso.oidc.Provider",
-        "APPS": openid_connect_apps(),
-    }
+    "openid_connect": {"provider_class": "infraplan.sso.oidc.Provider", "APPS": SSO_APPS}
 }
 SOCIALACCOUNT_ADAPTER = "infraplan.sso.adapter.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
@@ -248,7 +246,8 @@ SECURE_CSP = {
     "worker-src": [CSP.SELF],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.SELF],
-    "form-action": [CSP.SELF],
+    # The single sign-on button's form is redirected to the provider's sign-in page.
+    "form-action": [CSP.SELF, *form_action_origins(SSO_APPS)],
     "frame-ancestors": [CSP.NONE],
 }
 

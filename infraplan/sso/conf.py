@@ -51,3 +51,16 @@ def openid_connect_apps() -> list[dict]:
             }
         )
     return apps
+
+
+def form_action_origins(apps: list[dict]) -> list[str]:
+    """The origins the sign-in button's form may be redirected to (the providers' sign-in
+    pages), for the Content-Security-Policy's ``form-action``: browsers apply it to the
+    redirect that follows a form post too."""
+    origins = []
+    for app in apps:
+        parts = urlsplit(app["settings"]["server_url"])
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in origins:
+            origins.append(origin)
+    return origins

@@ -41,7 +41,7 @@ function escape(text) {
 
 function loginPage(uid, error) {
   const message = error ? `<p role="alert" id="error">${escape(error)}</p>` : '';
-  return `<!doctype html><html lang="en"><head><title>Test provider sign in</title></head><body>
+  return `<!doctype html><html lang="en"><head><title>Test provider sign in</title><link rel="icon" href="data:,"></head><body>
 <main><h1>Test provider sign in</h1>${message}
 <form method="post" action="/interaction/${escape(uid)}">
 <label for="email">Email</label> <input id="email" name="email" autocomplete="username">

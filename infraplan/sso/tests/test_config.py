@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from infraplan.audit.models import AuditEntry
-from infraplan.sso.conf import openid_connect_apps
+from infraplan.sso.conf import form_action_origins, openid_connect_apps
 from infraplan.sso.models import AllowedTenant
 from infraplan.sso.services import allowed_tenants_sync
 
@@ -95,3 +95,9 @@ def test_the_profile_refuses_a_malformed_tenant(tmp_path, settings):
     path.write_text(text)
     with pytest.raises(ImproperlyConfigured, match=r"organisations\.0\.sso_tenants"):
         load_profile(path)
+
+
+def test_the_sign_in_form_may_go_on_to_each_providers_origin(entra_env):
+    assert form_action_origins(openid_connect_apps()) == [
+        "https://login.microsoftonline.com", "https://id.example.org",
+    ]  # fmt: skip

@@ -17,9 +17,15 @@ from infraplan.accounts.models import Registration, RegistrationStatus, Role, Us
 from infraplan.accounts.services import registration_decide
 from infraplan.audit.models import AuditEntry
 from infraplan.sso.session import SSO_MFA_SESSION_KEY, SSO_SESSION_KEY
+from infraplan.sso.tests.support import (
+    ACCOUNTS,
+    CALLBACK,
+    PROVIDER_NAME,
+    TENANT_A,
+    callback,
+    start,
+)
 from infraplan.tokens.services import user_deactivate
-
-from .conftest import ACCOUNTS, CALLBACK, PROVIDER_NAME, TENANT_A, callback, start
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
