@@ -14,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from infraplan.accounts.models import Registration, RegistrationStatus, Role, User
-from infraplan.accounts.services import registration_decide
+from infraplan.accounts.services import membership_set, registration_decide
 from infraplan.audit.models import AuditEntry
 from infraplan.sso.session import SSO_MFA_SESSION_KEY, SSO_SESSION_KEY
 from infraplan.sso.tests.support import (
@@ -149,6 +149,26 @@ def test_the_providers_mfa_claim_is_kept_in_the_session(
     assert sign_in(account, client).status_code == 302
     assert client.session[SSO_MFA_SESSION_KEY] is mfa
     assert security_events("sso.signin")[0]["mfa"] is mfa
+
+
+@pytest.mark.parametrize(
+    ("account", "status"), [(ACCOUNTS.admin, 200), (ACCOUNTS.officer, 302)], ids=["mfa", "pwd"]
+)
+def test_an_sso_admin_needs_the_providers_mfa_claim_or_local_two_factor(
+    oidc, sign_in, personas, account, status
+):
+    no_approval(personas)
+    client = Client()
+    sign_in(account, client)
+    membership_set(
+        actor=personas.platform_admin, user=signed_in_user(client),
+        organisation=personas.organisation_a, role=Role.ORG_ADMIN,
+    )  # fmt: skip
+
+    response = client.get(reverse("registration-list"), HTTP_ACCEPT="text/html")
+    assert response.status_code == status
+    if status == 302:
+        assert response["Location"].startswith(reverse("mfa_activate_totp"))
 
 
 @pytest.mark.parametrize(
