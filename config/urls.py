@@ -4,6 +4,9 @@ from django.urls import include, path
 
 from infraplan.core import views as core_views
 
+# The admin's own sign-in form would bypass lockout and two-factor: send it to the service's.
+admin.site.login = secure_admin_login(admin.site.login)
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
@@ -22,6 +25,4 @@ urlpatterns = [
 ]
 
 admin.site.site_header = "Platform administration"
-# The admin's own sign-in form would bypass lockout and two-factor: send it to the service's.
-admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_title = "Platform administration"

@@ -5,16 +5,27 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from infraplan.audit.security import security_event
 
+from .models import RegistrationStatus
 from .selectors import organisation_for_email, registration_latest
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "email_password_mismatch": "The email address or password is not correct.",
+        "too_many_login_attempts": (
+            "Too many failed attempts to sign in to this account. Try again in "
+            f"{settings.LOGIN_LOCKOUT_MINUTES} minutes."
+        ),
+    }
+
     def clean_email(self, email: str) -> str:
         email = super().clean_email(email)
         if organisation_for_email(email) is None:
@@ -40,7 +51,8 @@ class AccountAdapter(DefaultAccountAdapter):
         )
 
     def get_email_verification_redirect_url(self, email_address) -> str:
-        if not email_address.user.is_active:
+        registration = registration_latest(email_address.user)
+        if registration is not None and registration.status == RegistrationStatus.PENDING:
             return reverse("registration-waiting")
         return super().get_email_verification_redirect_url(email_address)
 

@@ -19,7 +19,9 @@ from infraplan.audit.services import audit_record, model_snapshot
 from .models import Membership, Organisation, Registration, RegistrationStatus, Role, User
 
 USER_FIELDS = ["email", "full_name", "is_active", "is_staff", "is_superuser"]
-ORGANISATION_FIELDS = ["slug", "name", "kind", "area_code", "email_domains", "is_active"]
+ORGANISATION_FIELDS = [
+    "slug", "name", "kind", "area_code", "email_domains", "requires_approval", "is_active",
+]  # fmt: skip
 
 
 def organisations_sync_from_profile(*, actor: Any = None) -> list[Organisation]:
@@ -36,6 +38,7 @@ def organisations_sync_from_profile(*, actor: Any = None) -> list[Organisation]:
                 "kind": entry.kind,
                 "area_code": entry.area or "",
                 "email_domains": list(entry.email_domains),
+                "requires_approval": entry.requires_approval,
             }
             organisation = Organisation.objects.select_for_update().filter(slug=entry.slug).first()
             if organisation is None:
@@ -191,17 +194,20 @@ def registration_start(
             )  # fmt: skip
             return registration
         if user.is_active:
+            before = model_snapshot(user, USER_FIELDS)
             user.is_active = False
             user.save(update_fields=["is_active"])
-        approvers = [approver.email for approver in organisation_approvers(organisation)]
-        if approvers:
-            link = absolute_url(reverse("registration-list"), request)
-            transaction.on_commit(
-                lambda: mail_send(
-                    template="registration_waiting", to=approvers,
-                    context={"registration": registration, "link": link},
-                )
+            audit_record(
+                actor=user, action="user.update", target=user, before=before,
+                after=model_snapshot(user, USER_FIELDS), note="waiting for approval",
             )  # fmt: skip
+        approvers = [approver.email for approver in organisation_approvers(organisation)]
+    if approvers:
+        mail_send(
+            template="registration_waiting", to=approvers,
+            context={"registration": registration,
+                     "link": absolute_url(reverse("registration-list"), request)},
+        )  # fmt: skip
     return registration
 
 
@@ -260,19 +266,15 @@ def registration_decide(
                    **({"role": role.value} if approve else {})},
         )  # fmt: skip
         security_event(
-            f"registration.{action}d", request=request, user=actor,
+            f"registration.{registration.status}", request=request, user=actor,
             applicant=registration.user.email, organisation=registration.organisation.slug,
             **({"role": role.value} if approve else {}),
         )  # fmt: skip
-        context = {
-            "registration": registration,
-            "role": role.label,
-            "link": absolute_url(reverse("account_login"), request),
-        }
-        to = [registration.user.email]
-        transaction.on_commit(
-            lambda: mail_send(template=f"registration_{action}d", to=to, context=context)
-        )
+    mail_send(
+        template=f"registration_{registration.status}", to=[registration.user.email],
+        context={"registration": registration, "role": role.label,
+                 "link": absolute_url(reverse("account_login"), request)},
+    )  # fmt: skip
     return registration
 
 

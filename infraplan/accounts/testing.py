@@ -1,5 +1,6 @@
 """Test helpers for signing in as a person would be after a full sign-in."""
 
+import re
 import time
 
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
@@ -20,3 +21,11 @@ def session_two_factor_record(client: Client, user) -> None:
     ]
     session[AUTHENTICATION_USER_SESSION_KEY] = str(user.pk)
     session.save()
+
+
+def link_in(message, path_prefix: str) -> str:
+    """The path of the first link in an email (``message``) that starts with ``path_prefix``."""
+    match = re.search(rf"https?://[^/\s]+({re.escape(path_prefix)}[^\s]*)", message.body)
+    if match is None:
+        raise AssertionError(f"no {path_prefix} link in:\n{message.body}")
+    return match.group(1)

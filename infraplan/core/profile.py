@@ -87,7 +87,14 @@ class Organisation(_Strict):
     name: str = Field(min_length=2)
     kind: Literal["county", "district", "unitary", "health", "other"]
     area: str | None = Field(default=None, pattern=GSS_CODE)
-    email_domains: list[str] = Field(default_factory=list)
+    email_domains: list[str] = Field(
+        default_factory=list,
+        description="Domains of its staff's work email: registering with one joins it.",
+    )
+    requires_approval: bool = Field(
+        default=True,
+        description="New accounts wait for an admin's approval (false: a verified email is enough).",
+    )
 
     @field_validator("email_domains")
     @classmethod

@@ -1,0 +1,71 @@
+"""Signing in: security events for every attempt, lockout after repeated failures, sessions
+that end after a fixed time, and the admin's sign-in sent through the service's."""
+
+import time
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from infraplan.accounts.middleware import SIGNED_IN_AT_SESSION_KEY
+from infraplan.core.testing.personas import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    return client.post(reverse("account_login"), {"login": email, "password": password})
+
+
+def test_sign_in_and_failure_are_security_events(personas, client, security_events):
+    page = sign_in(client, "viewer@a.example", "not the password").content.decode()
+    assert "The email address or password is not correct." in page
+    [failed] = security_events("signin.failed")
+    assert failed["outcome"] == "failure" and failed["email"] == "viewer@a.example"
+    assert failed["client"] == "127.0.0.1"
+    assert "not the password" not in str(security_events())  # never the password
+    assert sign_in(client, "viewer@a.example").status_code == 302
+    [signin] = security_events("signin")
+    assert signin["user"] == "viewer@a.example" and signin["outcome"] == "success"
+
+
+def test_an_unknown_address_fails_like_a_wrong_password(personas, client, security_events):
+    unknown = sign_in(client, "nobody@a.example").content.decode()
+    wrong = sign_in(client, "viewer@a.example", "not the password").content.decode()
+    message = "The email address or password is not correct."
+    assert message in unknown and message in wrong
+    assert [event["email"] for event in security_events("signin.failed")] == [
+        "nobody@a.example", "viewer@a.example",
+    ]  # fmt: skip
+
+
+def test_an_account_is_locked_after_repeated_failures(personas, client, security_events):
+    for _ in range(settings.LOGIN_FAILURES_LIMIT):
+        assert sign_in(client, "viewer@a.example", "guess").status_code == 200
+    assert len(security_events("signin.failed")) == settings.LOGIN_FAILURES_LIMIT
+    # Locked: even the right password is refused, and nobody is signed in.
+    response = sign_in(client, "viewer@a.example")
+    assert response.status_code == 200
+    assert "Too many failed attempts to sign in to this account" in response.content.decode()
+    assert not client.get(reverse("home")).context["user"].is_authenticated
+    [locked] = security_events("signin.locked_out")
+    assert locked["email"] == "viewer@a.example" and locked["outcome"] == "failure"
+    # Other accounts are not locked by it.
+    assert sign_in(client, "contributor@a.example").status_code == 302
+
+
+def test_sessions_end_a_fixed_time_after_sign_in(personas, client):
+    assert sign_in(client, "viewer@a.example").status_code == 302
+    assert client.get(reverse("account-profile")).status_code == 200
+    session = client.session
+    session[SIGNED_IN_AT_SESSION_KEY] = time.time() - settings.SESSION_COOKIE_AGE - 1
+    session.save()
+    response = client.get(reverse("account-profile"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
+    assert not client.get(reverse("home")).context["user"].is_authenticated
+
+
+def test_the_admin_sign_in_is_the_service_sign_in(client):
+    response = client.get(reverse("admin:login"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
