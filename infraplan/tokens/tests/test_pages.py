@@ -93,3 +93,21 @@ def test_the_pages_need_a_signed_in_person(client):
         response = client.get(url)
         assert response.status_code == 302
         assert "/accounts/login/" in response["Location"]
+
+
+def test_platform_admins_can_revoke_any_token_in_the_admin_but_not_edit_one(personas, client_as):
+    token, _ = make_token(personas.viewer_a)
+    admin = client_as(personas.platform_admin)
+    base = "/admin/tokens/apitoken/"
+
+    assert token.prefix.encode() in admin.get(base).content
+    assert admin.get(f"{base}add/").status_code == 403
+    assert admin.post(f"{base}{token.pk}/change/", {"name": "renamed"}).status_code == 403
+    response = admin.post(base, {"action": "revoke", "_selected_action": [token.pk]})
+
+    assert response.status_code == 302
+    token.refresh_from_db()
+    assert token.revoked_at is not None and token.name == "QGIS"
+    entry = AuditEntry.objects.get(action="token.revoke")
+    assert (entry.actor_id, entry.note) == (personas.platform_admin.pk, "via admin")
+    assert client_as(personas.admin_a).get(base).status_code == 302  # not staff: to sign in
