@@ -31,7 +31,7 @@ from infraplan.audit.services import audit_record, model_snapshot
 from .models import ApiToken, Scope
 
 TOKEN_PREFIX = "ipt_"  # noqa: S105 (the public marker every token starts with)
-TOKEN_PATTERN = re.compile(r"^ipt_[A-Za-z0-9_-]{43}$")
+TOKEN_PATTERN = re.compile(rf"^{TOKEN_PREFIX}[A-Za-z0-9_-]{{43}}$")
 DISPLAY_LENGTH = 12  # "ipt_" and the first 8 random characters
 TOKEN_FIELDS = ["name", "scope", "prefix", "expires_at", "revoked_at"]
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -39,10 +39,6 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-def token_max_expiry(now: datetime | None = None) -> datetime:
-    return (now or timezone.now()) + timedelta(days=settings.API_TOKEN_MAX_DAYS)
 
 
 def token_create(
@@ -64,7 +60,7 @@ def token_create(
     now = timezone.now()
     if expires_at <= now:
         errors["expires_at"] = "The expiry must be in the future"
-    elif expires_at > token_max_expiry(now) + timedelta(minutes=1):
+    elif expires_at > now + timedelta(days=settings.API_TOKEN_MAX_DAYS):
         errors["expires_at"] = f"A token can last at most {settings.API_TOKEN_MAX_DAYS} days"
     if not user.is_active:
         errors["user"] = "This account is not active, so it cannot have tokens"
