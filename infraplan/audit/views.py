@@ -35,6 +35,10 @@ def _form(request: HttpRequest) -> AuditFilterForm:
     return AuditFilterForm(request.GET, actions=audit_actions(), target_types=audit_target_types())
 
 
+def _json_text(value: object) -> str | None:
+    return None if value is None else json.dumps(value, indent=2, sort_keys=True, default=str)
+
+
 @login_required
 @require_GET
 def audit_list_view(request: HttpRequest) -> HttpResponse:
@@ -42,6 +46,9 @@ def audit_list_view(request: HttpRequest) -> HttpResponse:
     form = _form(request)
     entries = audit_entries(form.criteria())
     page = Paginator(entries, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.before_text = _json_text(entry.before)
+        entry.after_text = _json_text(entry.after)
     query = {name: value for name, value in request.GET.items() if name != "page" and value}
     return render(
         request,
