@@ -132,6 +132,6 @@ def test_the_admin_shows_the_log_read_only(personas, admin):
 
 
 def test_an_entry_shows_its_change_as_json(admin):
-    response = admin.get("/audit/", {"action": "membership.set", "q": "viewer@a.example"})
+    response = admin.get("/audit/", {"action": "membership.set", "q": "Viewer of Organisation A"})
     assert b"&quot;role&quot;: &quot;viewer&quot;" in response.content
     assert b"&quot;organisation&quot;: &quot;org-a&quot;" in response.content
