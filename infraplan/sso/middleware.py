@@ -9,10 +9,12 @@ at the provider never reads restricted data past the limit.
 
 from collections.abc import Callable
 
+from allauth.socialaccount.models import SocialApp
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
 
-from .session import reauthentication_due, reauthentication_redirect
+from .session import reauthentication_due, reauthentication_redirect, sso_session_end
 
 # The routes that carry out a sign-in or sign-out must run while re-authentication is due.
 EXEMPT_ROUTES = {"openid_connect_login", "openid_connect_callback", "account_logout"}
@@ -31,7 +33,13 @@ class ReauthenticationMiddleware:
         navigation = request.method in {"GET", "HEAD"} and "text/html" in request.headers.get(
             "Accept", ""
         )
-        if navigation:
+        if not navigation:
+            request.user = AnonymousUser()
+            return None
+        try:
             return reauthentication_redirect(request)
-        request.user = AnonymousUser()
-        return None
+        except SocialApp.DoesNotExist:
+            # The provider has been removed from the configuration: nobody can confirm the
+            # account any more, so the session ends.
+            sso_session_end(request)
+            return redirect("account_login")

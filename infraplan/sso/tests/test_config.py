@@ -6,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 from infraplan.audit.models import AuditEntry
 from infraplan.sso.conf import form_action_origins, openid_connect_apps
 from infraplan.sso.models import AllowedTenant
+from infraplan.sso.selectors import organisation_for_sign_in
 from infraplan.sso.services import allowed_tenants_sync
 
 ENTRA = "https://login.microsoftonline.com/4f1d0c8e-7a3b-4c2e-9d61-2b8e5f0a9c11/v2.0"
@@ -101,3 +102,18 @@ def test_the_sign_in_form_may_go_on_to_each_providers_origin(entra_env):
     assert form_action_origins(openid_connect_apps()) == [
         "https://login.microsoftonline.com", "https://id.example.org",
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_organisations_sharing_a_tenant_are_told_apart_by_email_domain(personas):
+    shared = "https://id.example.org/realms/shared"
+    for organisation in (personas.organisation_a, personas.organisation_b):
+        AllowedTenant.objects.create(organisation=organisation, tenant=shared)
+
+    assert organisation_for_sign_in(tenant=shared, email="x@b.example") == personas.organisation_b
+    assert organisation_for_sign_in(tenant=shared, email="x@a.example") == personas.organisation_a
+    assert organisation_for_sign_in(tenant=shared, email="x@c.example") is None
+    assert organisation_for_sign_in(tenant="unknown", email="x@a.example") is None
+    personas.organisation_b.is_active = False
+    personas.organisation_b.save()
+    assert organisation_for_sign_in(tenant=shared, email="x@c.example") == personas.organisation_a

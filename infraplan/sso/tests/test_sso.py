@@ -311,3 +311,20 @@ def test_deactivation_by_an_admin_ends_sso_sessions(oidc, sign_in, personas, sec
     response = sign_in(ACCOUNTS.officer, client, browser)
     assert_refused(response, "disabled", security_events, "has been deactivated")
     assert signed_in_user(client) is None
+
+
+def test_a_session_whose_provider_was_removed_ends_at_reauthentication(
+    oidc, sign_in, personas, settings
+):
+    no_approval(personas)
+    client = Client()
+    sign_in(ACCOUNTS.officer, client)
+    age(client)
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "openid_connect": {**settings.SOCIALACCOUNT_PROVIDERS["openid_connect"], "APPS": []}
+    }
+
+    response = client.get(reverse("dataset-list"), HTTP_ACCEPT="text/html")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_login")
+    assert signed_in_user(client) is None

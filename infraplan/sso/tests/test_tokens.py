@@ -47,9 +47,10 @@ def keys_url(key):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Keys)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/keys"
+    url = f"http://127.0.0.1:{server.server_address[1]}/keys"
+    yield url
     server.shutdown()
-    cache.clear()
+    cache.delete(f"sso:jwks:{url}")
 
 
 def token(key, **claims) -> str:
