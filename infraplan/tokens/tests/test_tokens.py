@@ -12,6 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.models import Feature
 from infraplan.tokens.models import ApiToken
 from infraplan.tokens.services import token_create, token_hash, token_revoke
 
@@ -112,15 +113,23 @@ def test_bearer_and_basic_reach_a_restricted_tile_for_a_member_only(
     assert all(member[12:] not in repr(event) for event in security_events())
 
 
-def test_a_token_works_on_pages_and_the_features_table_too(personas, restricted):
+def test_a_token_works_on_pages_pop_ups_the_table_and_the_png_too(
+    personas, restricted, security_events
+):
     _, secret = make_token(personas.viewer_a)
     client = Client()
+    feature = Feature.objects.filter(dataset=restricted, reference="station").first()
 
-    assert client.get("/datasets/a-only-sites/").status_code == 404
-    assert client.get("/datasets/a-only-sites/", **bearer(secret)).status_code == 200
+    for url in ("/datasets/a-only-sites/", f"/datasets/a-only-sites/features/{feature.pk}.json"):
+        assert client.get(url).status_code == 404, url
+        assert client.get(url, **bearer(secret)).status_code == 200, url
     table = "/map/features/?layers=a-only-sites"
     assert b"civic-centre" not in client.get(table).content
     assert b"civic-centre" in client.get(table, **bearer(secret)).content
+    png = client.get("/map.png?layers=a-only-sites", **bearer(secret))
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert [event["format"] for event in security_events("export.restricted")] == ["table", "png"]
+    assert {event["user"] for event in security_events("export.restricted")} == {"viewer@a.example"}
 
 
 @pytest.mark.parametrize(
