@@ -43,7 +43,7 @@ def _cache_headers(response: HttpResponse, datasets: list[Dataset]) -> HttpRespo
         response["Cache-Control"] = "public, max-age=300"
     else:
         response["Cache-Control"] = "private, max-age=300"
-        patch_vary_headers(response, ["Cookie"])
+        patch_vary_headers(response, ["Cookie", "Authorization"])  # a session or an API token
     return response
 
 

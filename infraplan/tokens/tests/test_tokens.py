@@ -101,7 +101,10 @@ def test_bearer_and_basic_reach_a_restricted_tile_for_a_member_only(
     client = Client()
 
     assert client.get(TILE).status_code == 404  # anonymous
-    assert client.get(TILE, **bearer(member)).status_code == 200
+    response = client.get(TILE, **bearer(member))
+    assert response.status_code == 200
+    assert response["Cache-Control"].startswith("private")
+    assert "Authorization" in response["Vary"]  # no cache may hand it to another token
     assert client.get(TILE, **basic("viewer@a.example", member)).status_code == 200
     assert client.get(TILE, **basic("", member)).status_code == 200  # the username is not checked
     assert client.get(TILE, **bearer(outsider)).status_code == 404
