@@ -29,7 +29,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from infraplan.core.testing.browser import browser_database_make, database_url
+from infraplan.core.testing.browser import (
+    browser_database_make,
+    database_fingerprint,
+    database_url,
+)
 from infraplan.core.testing.personas import PASSWORD
 
 # Playwright's sync API runs an event loop in this thread, and Django refuses ORM calls from a
@@ -86,11 +90,14 @@ def demo_server() -> Iterator[str]:
 
     The database is the test database's name plus ``_browser``, copied at the start of each run
     from ``<name>_template``, which is built only when missing or out of date. All tests on it
-    share it, so they must only read: a test that changes data uses ``live_server``.
+    share it, so they must only read: a test that changes data uses ``live_server``. At the end
+    of the run, every table that reading cannot change must be as it was copied.
     """
     name = f"{settings.DATABASES['default']['TEST']['NAME']}_browser"
     browser_database_make(name)
-    env = {**os.environ, "DATABASE_URL": database_url(name), "USAGE_LOG_ENABLED": "false"}
+    url = database_url(name)
+    before = database_fingerprint(url)
+    env = {**os.environ, "DATABASE_URL": url, "USAGE_LOG_ENABLED": "false"}
     port = _free_port()
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{port}",
@@ -111,6 +118,12 @@ def demo_server() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    after = database_fingerprint(url)
+    changed = sorted(table for table in before if after.get(table) != before[table])
+    assert not changed, (
+        f"Tests on the demo server changed {', '.join(changed)}: they share one database and "
+        "must only read (move a test that writes to `page`/`context` on live_server)"
+    )
 
 
 @pytest.fixture

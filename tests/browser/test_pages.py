@@ -106,8 +106,8 @@ def test_failed_sign_in_shows_an_accessible_error_summary(page, page_watch):
     expect(page).to_have_title(f"Error: Sign in {DASH} {SERVICE}")
     summary = page.locator(".govuk-error-summary")
     expect(summary.get_by_role("alert")).to_contain_text("There is a problem")
-    error = summary.get_by_role("link", name="Please enter a correct email address and password")
-    expect(error).to_have_attribute("href", "#id_username")
+    error = summary.get_by_role("link", name="The email address or password is not correct.")
+    expect(error).to_have_attribute("href", "#id_login")
     # GOV.UK Frontend moves focus to the summary, so screen reader users hear it first.
     expect(summary).to_be_focused()
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)

@@ -153,15 +153,16 @@ async function refreshLabels(map) {
     }
   }
   for (const slug of wanted) {
-    let response;
+    let labels;
     try {
-      response = await fetch(`${layersBySlug.get(slug).labels}?bbox=${bbox}`, { signal });
+      const response = await fetch(`${layersBySlug.get(slug).labels}?bbox=${bbox}`, { signal });
+      if (!response.ok) continue;
+      // Reading the body fails too when the map moves on meanwhile (a newer request aborts it).
+      ({ labels } = await response.json());
     } catch (error) {
       if (error.name === "AbortError") return;
       throw error;
     }
-    if (!response.ok) continue;
-    const { labels } = await response.json();
     if (signal.aborted) return;
     (labelMarkers.get(slug) || []).forEach((marker) => marker.remove());
     labelMarkers.set(slug, labels.map((label) => {

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db.migrations.loader import MigrationLoader
+from psycopg import connect, sql
 
 from infraplan.catalogue.demo import demo_load, demo_manifest
 
@@ -46,6 +47,13 @@ BUILD_CODE = (
     "infraplan/catalogue/placement.py",
     "infraplan/catalogue/generalise.py",
 )
+# Tables that reading the site may change: sessions and last sign-in times, the audit trail of
+# reads and sign-ins, the usage log and its queue, and PostGIS's reference table (static, large).
+CHANGED_BY_READING = {
+    "django_session", "accounts_user", "mfa_authenticator", "audit_auditentry",
+    "insights_usagerecord", "procrastinate_jobs", "procrastinate_events", "procrastinate_workers",
+    "spatial_ref_sys",
+}  # fmt: skip
 BUILD_SCRIPT = """
 from django.core.management import call_command
 from infraplan.core.testing.browser import browser_data_make
@@ -155,3 +163,25 @@ def browser_database_make(name: str) -> bool:
         digest=browser_data_digest(),
         build=browser_template_build,
     )
+
+
+def database_fingerprint(url: str) -> dict[str, str]:
+    """Table -> digest of its rows, for every table of the database at ``url`` except those in
+    ``CHANGED_BY_READING``: equal fingerprints before and after a run show that its tests only
+    read."""
+    with connect(url) as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            )
+            if row[0] not in CHANGED_BY_READING
+        ]
+        return {
+            table: connection.execute(
+                sql.SQL(
+                    "SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {} t"
+                ).format(sql.Identifier(table))
+            ).fetchone()[0]
+            for table in tables
+        }

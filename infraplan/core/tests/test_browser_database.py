@@ -11,6 +11,7 @@ from django.contrib.auth import migrations as auth_migrations
 from infraplan.core.testing.browser import (
     browser_data_digest,
     browser_data_files,
+    database_fingerprint,
     database_from_template,
     database_url,
     lib_sh,
@@ -66,6 +67,23 @@ def test_the_template_is_built_once_and_each_copy_is_fresh(names):
     assert database_from_template(name=name, template=template, digest="two", build=build)
     assert len(build.urls) == 2  # out of date: rebuilt from empty
     assert rows(name) == [2]
+
+
+def test_the_fingerprint_shows_a_write_to_a_data_table_but_not_a_sign_in(names):
+    name, template = names
+    database_from_template(name=name, template=template, digest="one", build=Builds())
+    url = database_url(name)
+    with psycopg.connect(url) as connection:
+        connection.execute("CREATE TABLE django_session (session_key text)")
+    before = database_fingerprint(url)
+    assert set(before) == {"built"}  # django_session is one of CHANGED_BY_READING
+
+    with psycopg.connect(url) as connection:
+        connection.execute("INSERT INTO django_session VALUES ('signed-in')")
+    assert database_fingerprint(url) == before
+    with psycopg.connect(url) as connection:
+        connection.execute("UPDATE built SET number = 2")
+    assert database_fingerprint(url)["built"] != before["built"]
 
 
 def test_a_failed_build_is_not_taken_for_a_finished_template(names):
