@@ -216,7 +216,7 @@ def fetch(
             raise FetchError(
                 f"{host} answered HTTP {response.status} for {current}.",
                 url=current,
-                temporary=response.status in (429, 502, 503, 504),
+                temporary=response.status == 429 or response.status >= 500,
             )
         return FetchResult(
             url=current,

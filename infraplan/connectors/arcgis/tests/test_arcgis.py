@@ -1,0 +1,297 @@
+"""The ArcGIS REST connector against a local server answering in ArcGIS's own formats: a layer
+description, GeoJSON pages, Esri JSON pages (Web Mercator points, British National Grid
+polygons with holes, paths) with ``exceededTransferLimit``, and errors sent with HTTP 200."""
+
+import pytest
+import shapely
+from pyproj import Transformer
+
+from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.models import VersionState
+from infraplan.catalogue.store import current_features
+from infraplan.connectors.base import ConnectorError
+from infraplan.connectors.registry import connector_config, connector_for
+from infraplan.connectors.tests.servers import (
+    HTML,
+    json_answer,
+    local_policy,
+    replay_server,
+    slow,
+    source_context,
+)
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+LAYER = "/arcgis/rest/services/Planning/Sites/FeatureServer/0"
+TO_MERCATOR = Transformer.from_crs(27700, 3857, always_xy=True)
+FIELDS = [
+    {"name": "OBJECTID", "type": "esriFieldTypeOID", "alias": "OBJECTID"},
+    {"name": "SITE_REF", "type": "esriFieldTypeString", "alias": "Site reference", "length": 20},
+    {"name": "HOMES", "type": "esriFieldTypeInteger", "alias": "Homes"},
+    {"name": "ALLOCATED", "type": "esriFieldTypeDate", "alias": "Allocated", "length": 8},
+]
+
+
+def layer_description(formats: str = "JSON, geoJSON, PBF", max_records: int = 2000) -> dict:
+    return {
+        "currentVersion": 11.1, "id": 0, "name": "Sites", "type": "Feature Layer",
+        "geometryType": "esriGeometryPoint", "objectIdField": "OBJECTID",
+        "maxRecordCount": max_records, "supportedQueryFormats": formats,
+        "extent": {"xmin": 110000, "ymin": 5830000, "xmax": 120000, "ymax": 5840000,
+                   "spatialReference": {"wkid": 102100, "latestWkid": 3857}},
+        "fields": FIELDS,
+    }  # fmt: skip
+
+
+def esri_point_page(start: int, count: int, more: bool) -> dict:
+    """An f=json page of Web Mercator points, as a FeatureServer writes it."""
+    features = []
+    for n in range(start, start + count):
+        x, y = TO_MERCATOR.transform(615000 + n * 10, 157500)
+        features.append({
+            "attributes": {"OBJECTID": n + 1, "SITE_REF": f"S{n + 1}", "HOMES": 10 * (n + 1),
+                           "ALLOCATED": 1704067200000},
+            "geometry": {"x": x, "y": y},
+        })  # fmt: skip
+    page = {
+        "objectIdFieldName": "OBJECTID",
+        "uniqueIdField": {"name": "OBJECTID", "isSystemMaintained": True},
+        "globalIdFieldName": "", "geometryType": "esriGeometryPoint",
+        "spatialReference": {"wkid": 102100, "latestWkid": 3857},
+        "fields": FIELDS, "features": features,
+    }  # fmt: skip
+    if more:
+        page["exceededTransferLimit"] = True
+    return page
+
+
+def geojson_page(start: int, count: int, more: bool) -> dict:
+    """An f=geojson page: WGS84, the transfer limit under the collection's properties."""
+    page = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": n + 1,
+             "geometry": {"type": "Point", "coordinates": [1.0789 + n / 1000, 51.2802]},
+             "properties": {"OBJECTID": n + 1, "SITE_REF": f"S{n + 1}", "HOMES": n,
+                            "ALLOCATED": 1704067200000}}
+            for n in range(start, start + count)
+        ],
+    }  # fmt: skip
+    if more:
+        page["properties"] = {"exceededTransferLimit": True}
+    return page
+
+
+def paged(page_of, total: int, formats: str = "JSON, geoJSON, PBF", max_records: int = 2000):
+    """A layer whose query answers ``page_of`` pages over ``total`` features."""
+
+    def route(path: str, query: dict[str, str]):
+        if path == LAYER:
+            return json_answer(layer_description(formats, max_records))
+        if path == f"{LAYER}/query":
+            offset, count = int(query["resultOffset"]), int(query["resultRecordCount"])
+            count = max(0, min(count, total - offset))
+            return json_answer(page_of(offset, count, offset + count < total))
+        return 404, "text/plain", b"not found"
+
+    return route
+
+
+def read(replay, tmp_path, seen=None, **options):
+    config = connector_config("arcgis", {"url": replay.url + LAYER, **options})
+    return list(connector_for("arcgis").batches(config, source_context(tmp_path, seen)))
+
+
+def test_configuration_is_checked_at_the_edge():
+    with pytest.raises(ConnectorError, match=r"url: Value error, must be a layer's address"):
+        connector_config("arcgis", {"url": "https://example.org/arcgis/rest/services/Sites"})
+    with pytest.raises(ConnectorError, match="without a query"):
+        connector_config("arcgis", {"url": "https://example.org/x/FeatureServer/0?f=json"})
+    with pytest.raises(ConnectorError, match="format: Input should be 'geojson' or 'json'"):
+        connector_config("arcgis", {"url": "https://example.org/x/MapServer/3", "format": "pbf"})
+
+
+def test_esri_json_pages_follow_the_transfer_limit(tmp_path):
+    seen = []
+    with replay_server(paged(esri_point_page, 5, formats="JSON", max_records=2)) as replay:
+        batches = read(replay, tmp_path, seen)
+    queries = [query for path, query in replay.requests if path.endswith("/query")]
+    # The page size is capped by the layer's maxRecordCount; f=json as only JSON is offered.
+    assert [(q["resultOffset"], q["resultRecordCount"], q["f"]) for q in queries] == [
+        ("0", "2", "json"), ("2", "2", "json"), ("4", "2", "json"),
+    ]  # fmt: skip
+    assert queries[0]["where"] == "1=1" and queries[0]["outFields"] == "*"
+    assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 2), (3, 2), (5, 1)]
+    assert {batch.crs for batch in batches} == {"EPSG:3857"}
+    assert batches[2].fields["SITE_REF"][0] == "S5"
+    assert batches[0].fields["ALLOCATED"][0] == "2024-01-01T00:00:00Z"
+    point = shapely.from_wkb(batches[2].geometry[0])
+    assert (point.x, point.y) == pytest.approx(TO_MERCATOR.transform(615040, 157500))
+    assert seen == [(2, "fetching"), (4, "fetching"), (5, "fetching")]
+
+
+def test_geojson_is_used_where_the_layer_offers_it(tmp_path):
+    with replay_server(paged(geojson_page, 3, max_records=2)) as replay:
+        batches = read(replay, tmp_path)
+    queries = [query for path, query in replay.requests if path.endswith("/query")]
+    assert [(q["f"], q["outSR"]) for q in queries] == [("geojson", "4326"), ("geojson", "4326")]
+    assert [len(batch) for batch in batches] == [2, 1]
+    assert batches[0].crs == "EPSG:4326"
+    assert list(batches[1].fields["SITE_REF"]) == ["S3"]
+    assert "id" not in batches[0].fields  # the OBJECTID is already a property
+
+
+def test_esri_lines_and_polygons_with_holes_in_the_grid(tmp_path):
+    page = {
+        "geometryType": "esriGeometryPolygon",
+        "spatialReference": {"wkid": 27700, "latestWkid": 27700},
+        "fields": FIELDS[:2],
+        "features": [
+            {"attributes": {"OBJECTID": 1, "SITE_REF": "ring-with-hole"},
+             "geometry": {"rings": [
+                 [[615000, 157000], [615000, 158000], [616000, 158000], [616000, 157000],
+                  [615000, 157000]],  # clockwise: the outer boundary
+                 [[615200, 157200], [615400, 157200], [615400, 157400], [615200, 157400],
+                  [615200, 157200]],  # anticlockwise: a hole
+             ]}},
+            {"attributes": {"OBJECTID": 2, "SITE_REF": "two-parts"},
+             "geometry": {"rings": [
+                 [[617000, 157000], [617000, 157500], [617500, 157500], [617000, 157000]],
+                 [[618000, 157000], [618000, 157500], [618500, 157500], [618000, 157000]],
+             ]}},
+            {"attributes": {"OBJECTID": 3, "SITE_REF": "road"},
+             "geometry": {"paths": [[[615000, 157000], [616000, 158000]]]}},
+            {"attributes": {"OBJECTID": 4, "SITE_REF": "broken"}, "geometry": {"curveRings": []}},
+            {"attributes": {"OBJECTID": 5, "SITE_REF": "none"}, "geometry": None},
+        ],
+    }  # fmt: skip
+
+    def route(path, query):
+        return json_answer(layer_description("JSON") if path == LAYER else page)
+
+    with replay_server(route) as replay:
+        (batch,) = read(replay, tmp_path)
+    assert batch.crs == "EPSG:27700"
+    shapes = [shapely.from_wkb(value) if value else None for value in batch.geometry]
+    assert shapes[0].geom_type == "Polygon" and len(shapes[0].interiors) == 1
+    assert shapes[0].area == pytest.approx(1_000_000 - 40_000)
+    assert shapes[1].geom_type == "MultiPolygon" and len(shapes[1].geoms) == 2
+    assert shapes[2].geom_type == "LineString"
+    assert shapes[3:] == [None, None]
+    assert [(p.row, p.field, p.reason) for p in batch.problems] == [
+        (4, "geometry", "is not an Esri geometry")
+    ]
+
+
+def test_an_error_sent_with_http_200_is_a_connector_error(tmp_path):
+    error = {"error": {"code": 400, "message": "Unable to complete operation.",
+                       "details": ["'where' parameter is invalid"]}}  # fmt: skip
+
+    def route(path, query):
+        return json_answer(layer_description() if path == LAYER else error)
+
+    with replay_server(route) as replay, pytest.raises(ConnectorError) as raised:
+        read(replay, tmp_path, where="HOMES >")
+    assert str(raised.value) == (
+        "The ArcGIS server reported error 400: Unable to complete operation. ('where' parameter "
+        "is invalid) (page 1, from feature 1)."
+    )
+    assert not raised.value.temporary
+
+
+def test_a_layer_that_needs_a_token_says_so(tmp_path):
+    needs_token = {"error": {"code": 499, "message": "Token Required", "details": []}}
+    with (
+        replay_server(lambda path, query: json_answer(needs_token)) as replay,
+        pytest.raises(ConnectorError, match=r"needs a token .*only public layers"),
+    ):
+        read(replay, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message", "temporary"),
+    [
+        ((200, "text/html; charset=utf-8", HTML.encode()), "answered with a web page, not data",
+         False),
+        ((200, "application/json", b'{"features": [1, 2'), "not valid JSON", False),
+        ((503, "text/plain", b"busy"), "answered HTTP 503", True),
+        ((500, "text/plain", b"broken"), "answered HTTP 500", True),
+        ((404, "text/plain", b"gone"), "answered HTTP 404", False),
+    ],
+)  # fmt: skip
+def test_bad_answers_half_way_through_paging_name_the_page(tmp_path, answer, message, temporary):
+    good = paged(esri_point_page, 10, formats="JSON", max_records=3)
+
+    def route(path, query):
+        if path.endswith("/query") and query["resultOffset"] == "3":
+            return answer
+        return good(path, query)
+
+    with replay_server(route) as replay, pytest.raises(ConnectorError) as raised:
+        read(replay, tmp_path)
+    assert message in str(raised.value)
+    assert "(page 2, from feature 4)" in str(raised.value)
+    assert raised.value.temporary is temporary
+
+
+def test_a_server_that_does_not_answer_in_time_is_temporary(tmp_path):
+    with replay_server(lambda path, query: slow(2, json_answer({}))) as replay:
+        config = connector_config("arcgis", {"url": replay.url + LAYER})
+        context = source_context(tmp_path, policy=local_policy(read_timeout=0.3))
+        with pytest.raises(ConnectorError, match="did not answer within the time") as raised:
+            list(connector_for("arcgis").batches(config, context))
+    assert raised.value.temporary
+
+
+def test_a_host_not_on_the_allow_list_is_refused(tmp_path):
+    config = connector_config("arcgis", {"url": "https://services.example.org/x/FeatureServer/0"})
+    context = source_context(tmp_path, policy=local_policy())
+    with pytest.raises(
+        ConnectorError, match=r"services\.example\.org is not on this platform's list"
+    ):
+        list(connector_for("arcgis").batches(config, context))
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "SITE_REF", "type": "string", "title": "Reference", "required": True},
+                      {"name": "HOMES", "type": "integer", "title": "Homes"}],
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_end_to_end_into_a_dataset_and_a_failure_half_way_publishes_nothing(sites, tmp_path):
+    before = version_publish_points(dataset=sites, points={"KEEP": (615000, 157500)})
+    good = paged(esri_point_page, 5, formats="JSON", max_records=2)
+    broken = {"fail": True}
+
+    def route(path, query):
+        if broken["fail"] and path.endswith("/query") and query["resultOffset"] == "4":
+            return 502, "text/plain", b"bad gateway"
+        return good(path, query)
+
+    with replay_server(route) as replay:
+        ingest = dict(
+            actor=None, dataset=sites, connector_key="arcgis",
+            config={"url": replay.url + LAYER}, mapping=IngestMapping(reference="SITE_REF"),
+            fetch_policy=local_policy(),
+        )  # fmt: skip
+        with pytest.raises(IngestRejected, match=r"answered HTTP 502.*\(page 3, from feature 5\)"):
+            ingest_run(**ingest)
+        # Four features had been read and staged: none of them is published.
+        failed = sites.versions.order_by("-number").first()
+        assert failed.state == VersionState.FAILED and failed.report["temporary"] is True
+        before.refresh_from_db()
+        assert before.is_current
+        assert list(current_features(sites).values_list("reference", flat=True)) == ["KEEP"]
+
+        broken["fail"] = False
+        version = ingest_run(**ingest)
+    assert version.is_current and version.report["rows_read"] == 5
+    features = {f.reference: f for f in current_features(sites)}
+    assert sorted(features) == ["S1", "S2", "S3", "S4", "S5"]
+    assert features["S5"].properties["HOMES"] == 50
+    assert (features["S5"].geom.x, features["S5"].geom.y) == pytest.approx(
+        (615040, 157500), abs=0.01
+    )

@@ -1,0 +1,155 @@
+"""What the remote connectors (OGC API, WFS, ArcGIS REST, planning.data.gov.uk, a URL) share.
+
+Every page is fetched with ``fetch`` under the context's policy, so the allow-list, private
+address refusal, timeouts and size limits hold for all of them. A failure becomes a
+``ConnectorError`` that says which page failed and whether trying again later can help; a web
+page where data was expected (a sign-in page, a portal's "not found" page served with HTTP 200)
+is named as such rather than reported as a parse error.
+
+GeoJSON features become ``FeatureBatch``es here too, one column per property, so every
+connector that receives GeoJSON turns it into rows the same way.
+"""
+
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from shapely.errors import ShapelyError
+from shapely.geometry import shape
+
+from .base import ConnectorError, FeatureBatch, RowProblem, SourceContext
+from .fetch import FetchError, FetchResult, fetch
+
+WGS84 = "EPSG:4326"
+HTML_PAGE = "The server answered with a web page, not data: check the address"
+_HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
+# An EPSG code in the forms OGC services write: the http URI, the URN, and the short form.
+_EPSG = re.compile(
+    r"^(?:https?://www\.opengis\.net/def/crs/EPSG/[^/]+/(?P<uri>\d+)"
+    r"|urn:ogc:def:crs:EPSG:[^:]*:(?P<urn>\d+)"
+    r"|EPSG:(?P<short>\d+))$",
+    re.IGNORECASE,
+)
+_CRS84 = re.compile(r"(OGC/1\.3/CRS84|OGC:1\.3:CRS84|^CRS84$|^OGC:CRS84$)", re.IGNORECASE)
+
+
+def remote_get(url: str, context: SourceContext, *, page: str = "") -> FetchResult:
+    """``url`` fetched under the context's policy; ConnectorError naming ``page`` on failure."""
+    where = f" ({page})" if page else ""
+    try:
+        result = fetch(url, policy=context.fetch_policy)
+    except FetchError as error:
+        raise ConnectorError(f"{error}{where}", temporary=error.temporary) from None
+    if result.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(
+        result.body[:512]
+    ):
+        raise ConnectorError(f"{HTML_PAGE} ({result.url}){where}.")
+    return result
+
+
+def remote_json(url: str, context: SourceContext, *, page: str = "") -> dict[str, Any]:
+    """The JSON object at ``url``; ConnectorError when it is not one."""
+    result = remote_get(url, context, page=page)
+    where = f" ({page})" if page else ""
+    try:
+        document = json.loads(result.body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConnectorError(
+            f"The server's answer is not valid JSON{where}: {error}. Check the address "
+            "points at the service's data, not a page about it."
+        ) from None
+    if not isinstance(document, dict):
+        raise ConnectorError(f"The server answered JSON that is not an object{where}.")
+    return document
+
+
+def crs_parse(name: str) -> tuple[str, bool]:
+    """(``EPSG:n``, whether coordinates come latitude first) for a CRS name an OGC service wrote.
+
+    CRS84 is longitude first. The URI and URN forms (``http://www.opengis.net/def/crs/EPSG/0/4326``,
+    ``urn:ogc:def:crs:EPSG::4326``) mean the axis order the EPSG registry defines, which for
+    latitude/longitude systems is latitude first; ``EPSG:4326`` by itself is the traditional
+    longitude-first form that most servers write. ConnectorError for anything unknown.
+    """
+    name = name.strip().strip("<>")
+    if _CRS84.search(name):
+        return WGS84, False
+    match = _EPSG.match(name)
+    if match is None:
+        raise ConnectorError(f"The coordinate system {name[:120]!r} is not one the platform knows.")
+    code = int(match["uri"] or match["urn"] or match["short"])
+    try:
+        crs = CRS.from_epsg(code)
+    except CRSError:
+        raise ConnectorError(
+            f"The coordinate system EPSG:{code} is not one the platform knows."
+        ) from None
+    north_first = bool(crs.axis_info) and crs.axis_info[0].direction.lower() == "north"
+    return f"EPSG:{code}", north_first and not match["short"]
+
+
+def axes_swap(wkb: np.ndarray) -> np.ndarray:
+    """WKB geometries with their first two coordinates exchanged (latitude first to x first)."""
+    present = np.array([value is not None for value in wkb], dtype=bool)
+    swapped = wkb.copy()
+    if present.any():
+        shapes = shapely.from_wkb(wkb[present])
+        swapped[present] = shapely.to_wkb(shapely.transform(shapes, lambda xy: xy[:, ::-1]))
+    return swapped
+
+
+def _column_value(value: Any) -> Any:
+    # Nested objects and lists are kept as their JSON text rather than Python's repr.
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) else value
+
+
+def features_batch(
+    features: Iterable[Any], *, first_row: int, crs: str, lat_first: bool = False,
+    identifier: str | None = "id",
+) -> FeatureBatch:  # fmt: skip
+    """GeoJSON-shaped features (``properties`` and ``geometry``) as one batch.
+
+    ``identifier``: the name of a column for each feature's top-level ``id`` where its
+    properties have none of that name (OGC API items carry their identifier there).
+    """
+    features = list(features)
+    names: dict[str, None] = {}
+    for feature in features:
+        if isinstance(feature, dict) and isinstance(feature.get("properties"), dict):
+            names.update(dict.fromkeys(feature["properties"]))
+    with_id = (
+        identifier is not None
+        and identifier not in names
+        and any(isinstance(f, dict) and f.get("id") is not None for f in features)
+    )
+    columns = {name: np.full(len(features), None, dtype=object) for name in names}
+    if with_id:
+        columns = {identifier: np.full(len(features), None, dtype=object), **columns}
+    geometry = np.full(len(features), None, dtype=object)
+    problems: list[RowProblem] = []
+    for index, feature in enumerate(features):
+        row = first_row + index
+        if not isinstance(feature, dict):
+            problems.append(RowProblem(row, "feature", str(feature)[:200], "is not a feature"))
+            continue
+        for name, value in (feature.get("properties") or {}).items():
+            columns[name][index] = _column_value(value)
+        if with_id:
+            columns[identifier][index] = _column_value(feature.get("id"))
+        raw = feature.get("geometry")
+        if raw is None:
+            continue
+        try:
+            geometry[index] = shape(raw).wkb
+        except (ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+            problems.append(
+                RowProblem(row, "geometry", json.dumps(raw)[:200], "is not a GeoJSON geometry")
+            )
+    if lat_first:
+        geometry = axes_swap(geometry)
+    return FeatureBatch(first_row, columns, geometry, crs, problems)
