@@ -36,9 +36,9 @@ import django  # noqa: E402
 django.setup()
 
 from django.conf import settings  # noqa: E402
-from django.contrib.staticfiles.storage import staticfiles_storage  # noqa: E402
 from django.contrib.gis.db.models import Extent  # noqa: E402
 from django.contrib.gis.db.models.functions import Transform  # noqa: E402
+from django.contrib.staticfiles.storage import staticfiles_storage  # noqa: E402
 
 from infraplan.catalogue.models import Dataset  # noqa: E402
 from infraplan.maps.tiles import tile_render  # noqa: E402
