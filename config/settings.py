@@ -128,9 +128,23 @@ ACCOUNT_FORMS = {
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{AUTHORITY_PROFILE.authority.service_name}] "
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="infraplan@localhost")
-EMAIL_BACKEND = env.string(
+# Outgoing email (verification links, registrations to approve, decisions): printed to the
+# console unless EMAIL_BACKEND names SMTP, whose server is then EMAIL_HOST and friends.
+_EMAIL_BACKEND = env.string(
     "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
 )
+_EMAIL_OPTIONS = {}
+if _EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend":
+    _EMAIL_OPTIONS = {
+        "host": env.string("EMAIL_HOST"),
+        "port": env.integer("EMAIL_PORT", default=587, minimum=1, maximum=65535),
+        "use_tls": env.boolean("EMAIL_USE_TLS", default=True),
+        "timeout": env.integer("EMAIL_TIMEOUT", default=10, minimum=1),
+    }
+    if env.string("EMAIL_HOST_USER", default=""):
+        _EMAIL_OPTIONS["username"] = env.string("EMAIL_HOST_USER")
+        _EMAIL_OPTIONS["password"] = env.secret("EMAIL_HOST_PASSWORD")
+MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
 # The service's own address, for links in emails sent outside a request.
 SITE_URL = env.string("SITE_URL", default="http://127.0.0.1:8000")
 
@@ -276,6 +290,12 @@ OUTBOUND_ALLOWED_HOSTS = env.string_list(
 )
 OUTBOUND_PRIVATE_HOSTS = env.string_list("OUTBOUND_PRIVATE_HOSTS", default=[])
 OUTBOUND_MAX_BYTES = env.integer("OUTBOUND_MAX_BYTES", default=500 * 1024 * 1024, minimum=1)
+
+# Loads on the task queue (infraplan.connectors): a temporary failure (a timeout, a 503) is tried
+# again up to INGEST_RETRY_ATTEMPTS times in all, waiting INGEST_RETRY_WAIT_SECONDS, then twice
+# that, four times ... between attempts.
+INGEST_RETRY_ATTEMPTS = env.integer("INGEST_RETRY_ATTEMPTS", default=5, minimum=1)
+INGEST_RETRY_WAIT_SECONDS = env.integer("INGEST_RETRY_WAIT_SECONDS", default=60, minimum=1)
 
 # Security events (infraplan.audit.security) as JSON lines: a file a monitoring system reads.
 SECURITY_EVENT_LOG = env.string("SECURITY_EVENT_LOG", default="")

@@ -215,7 +215,14 @@ def test_load_profile_names_a_missing_file(tmp_path):
         load_profile(path)
 
 
+SMTP = {
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "EMAIL_HOST": "smtp.kent.gov.uk",
+}
+
+
 def test_deploy_check_warns_about_the_placeholder_contacts(environ, tmp_path):
+    environ |= SMTP
     result = infraplan(environ, "check", "--deploy", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr  # a warning, not an error
@@ -232,6 +239,7 @@ def test_deploy_check_is_clean_with_production_settings(environ, tmp_path):
         profile_copy(tmp_path, "@example.org", "@kent.gov.uk", times=2)
     )
     environ |= {"DEBUG": "false", "SECURE_COOKIES": "true", "ALLOWED_HOSTS": "maps.kent.gov.uk"}
+    environ |= SMTP
     assert len(Path(environ["SECRET_KEY_FILE"]).read_text().strip()) >= 50
 
     result = infraplan(environ, "check", "--deploy", "--fail-level", "WARNING", cwd=tmp_path)
@@ -252,6 +260,14 @@ def test_deploy_check_names_what_plain_http_serving_lacks(environ, tmp_path):
     assert result.returncode != 0
     for check in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert check in result.stderr, check
+
+
+def test_deploy_check_refuses_email_that_is_only_printed(environ, tmp_path):
+    """Registration needs real email: the console backend (the default) fails the deploy check."""
+    result = infraplan(environ, "check", "--deploy", cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert "mail.E001" in result.stderr
 
 
 # --- the helpers in infraplan/core/env.py, in process ------------------------------------------
