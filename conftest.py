@@ -3,6 +3,7 @@ import logging
 import os
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from infraplan.accounts.testing import session_two_factor_record
@@ -13,6 +14,11 @@ from infraplan.core.testing.data import (
     version_publish_points,
 )
 from infraplan.core.testing.personas import make_personas
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    cache.clear()
 
 
 @pytest.fixture
@@ -83,6 +89,9 @@ def pytest_configure(config):
     # The usage log's flusher thread would write outside each test's transaction; tests flush
     # the buffer themselves (tests of the thread use their own buffer).
     settings.USAGE_LOG_FLUSH_SECONDS = 3600
+    # Rate limits and lockouts count in the cache: in tests, one in memory, emptied before each
+    # test (fresh_cache) so that no test is locked out by another's sign-ins.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     # Test servers (the test client, live_server, the browser tests' gunicorn) speak plain http,
     # like `make run`: no redirect to https (tests/test_security_headers.py covers it).
     settings.SECURE_SSL_REDIRECT = False

@@ -148,6 +148,14 @@ MAILERS = {"default": {"BACKEND": _EMAIL_BACKEND, "OPTIONS": _EMAIL_OPTIONS}}
 # The service's own address, for links in emails sent outside a request.
 SITE_URL = env.string("SITE_URL", default="http://127.0.0.1:8000")
 
+# One cache shared by every worker and machine (a table in the database), so lockouts and rate
+# limits count every attempt wherever it lands. The table is made by a migration.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "infraplan_cache",
+    }
+}
 # Lockout and rate limits (django-allauth, counted in the default cache): an account is locked
 # for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURES_LIMIT failed sign-ins; registration and
 # password reset are limited per client address and per email address.

@@ -1,15 +1,6 @@
 import pytest
-from django.core.cache import cache
 
 from infraplan.core.testing.personas import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    """Rate limits and lockouts are counted in the cache, which outlives each test."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
