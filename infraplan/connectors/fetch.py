@@ -200,6 +200,12 @@ def fetch(
                 body = _read_limited(response, current, policy, started)
             finally:
                 response.release_conn()
+        except urllib3.exceptions.NewConnectionError:
+            # Checked first: urllib3 makes a refused connection a kind of connect timeout.
+            raise FetchError(
+                f"The connection to {host} failed: nothing answered on port {port}.",
+                url=current, temporary=True,
+            ) from None  # fmt: skip
         except urllib3.exceptions.TimeoutError:
             raise FetchError(
                 f"{host} did not answer within the time allowed.", url=current, temporary=True

@@ -38,11 +38,13 @@ _EPSG = re.compile(
 _CRS84 = re.compile(r"(OGC/1\.3/CRS84|OGC:1\.3:CRS84|^CRS84$|^OGC:CRS84$)", re.IGNORECASE)
 
 
-def remote_get(url: str, context: SourceContext, *, page: str = "") -> FetchResult:
+def remote_get(
+    url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None
+) -> FetchResult:
     """``url`` fetched under the context's policy; ConnectorError naming ``page`` on failure."""
     where = f" ({page})" if page else ""
     try:
-        result = fetch(url, policy=context.fetch_policy)
+        result = fetch(url, policy=context.fetch_policy, headers=headers)
     except FetchError as error:
         raise ConnectorError(f"{error}{where}", temporary=error.temporary) from None
     if result.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(
@@ -52,9 +54,18 @@ def remote_get(url: str, context: SourceContext, *, page: str = "") -> FetchResu
     return result
 
 
-def remote_json(url: str, context: SourceContext, *, page: str = "") -> dict[str, Any]:
+def remote_json(
+    url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The JSON object at ``url``; ConnectorError when it is not one."""
-    result = remote_get(url, context, page=page)
+    return remote_json_with_headers(url, context, page=page, headers=headers)[0]
+
+
+def remote_json_with_headers(
+    url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Like ``remote_json``, with the answer's headers (lower-case names)."""
+    result = remote_get(url, context, page=page, headers=headers)
     where = f" ({page})" if page else ""
     try:
         document = json.loads(result.body)
@@ -65,7 +76,7 @@ def remote_json(url: str, context: SourceContext, *, page: str = "") -> dict[str
         ) from None
     if not isinstance(document, dict):
         raise ConnectorError(f"The server answered JSON that is not an object{where}.")
-    return document
+    return document, result.headers
 
 
 def crs_parse(name: str) -> tuple[str, bool]:
