@@ -17,6 +17,7 @@ report keeps the first ``REPORT_PROBLEMS_KEPT`` of them with the total count.
 
 import json
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -251,8 +252,12 @@ def ingest_run(
     organisation: Organisation | None = None,
     progress: Progress = lambda rows, stage: None,
     fetch_policy: FetchPolicy | None = None,
+    on_version: Callable[[DatasetVersion], None] = lambda version: None,
 ) -> DatasetVersion:
     """Read the source, check it and publish it as the dataset's new current version.
+
+    ``on_version`` is told of the draft as soon as it exists (the task queue records it, so a
+    load whose worker dies can have its draft failed).
 
     Raises IngestRejected (the failed version keeps the report) when the source cannot be read
     or too many rows have problems; the current version is untouched either way.
@@ -262,6 +267,7 @@ def ingest_run(
     version = version_start(
         actor=actor, dataset=dataset, source=connector.describe(settings), organisation=organisation
     )
+    on_version(version)
     staging = _Staging()
     with tempfile.TemporaryDirectory(prefix="infraplan-ingest-") as scratch:
         context = SourceContext(

@@ -1,0 +1,139 @@
+"""Where a dataset's data comes from (``Source``) and each attempt to load it (``IngestRun``).
+
+A source names a connector by its key, the connector's configuration, how its columns map onto
+the dataset (an ``IngestMapping``) and when to refresh it. Every load, scheduled, asked for on
+a page or from the command line, is an ``IngestRun``: the page shows its stage and rows while it
+runs (written through a separate connection, see ``services.RunProgress``) and its outcome after.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class Source(models.Model):
+    """A dataset's source, or one organisation's part of it (brownfield registers: one per
+    council). Configuration and mapping are validated by ``services.source_save``."""
+
+    dataset = models.ForeignKey(
+        "catalogue.Dataset", on_delete=models.CASCADE, related_name="sources"
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The publisher whose part of the dataset this source replaces "
+        "(empty: the whole dataset).",
+    )
+    connector_key = models.CharField(max_length=40)
+    config = models.JSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict, help_text="An IngestMapping: rename, constants ...")
+    schedule = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Empty (by hand only), daily, weekly, monthly, or a cron expression "
+        "(minute hour day-of-month month day-of-week, in UTC).",
+    )
+    enabled = models.BooleanField(default=True)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run = models.ForeignKey(
+        "IngestRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["dataset", "organisation"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "organisation"],
+                nulls_distinct=False,
+                name="one_source_per_dataset_part",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["next_run_at"], condition=Q(enabled=True), name="source_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        part = f" ({self.organisation})" if self.organisation_id else ""
+        return f"{self.dataset}{part} from {self.connector_key}"
+
+
+class RunState(models.TextChoices):
+    QUEUED = "queued", "Waiting to start"
+    RUNNING = "running", "Loading"
+    PUBLISHED = "published", "Published"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+
+
+class IngestRun(models.Model):
+    """One load of a source or of a one-off upload.
+
+    ``rejected``: the data was read and checked but did not pass (too many problem rows, or the
+    connector said it cannot be read); ``failed``: the load could not finish (retries used up,
+    the worker stopped, an internal error). Either way the version holds the report.
+    """
+
+    ACTIVE = (RunState.QUEUED, RunState.RUNNING)
+
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    dataset = models.ForeignKey(
+        "catalogue.Dataset", on_delete=models.CASCADE, related_name="ingest_runs"
+    )
+    organisation = models.ForeignKey(
+        "accounts.Organisation", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connector_key = models.CharField(max_length=40)
+    config = models.JSONField(default=dict, blank=True)
+    mapping = models.JSONField(default=dict)
+    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.QUEUED)
+    stage = models.CharField(max_length=40, blank=True, help_text="reading, checking, publishing")
+    rows_read = models.PositiveBigIntegerField(default=0)
+    version = models.ForeignKey(
+        "catalogue.DatasetVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The version this run made (its report), once it has one.",
+    )
+    error = models.TextField(blank=True)
+    temporary = models.BooleanField(
+        default=False, help_text="The last failure was one a later attempt may get past."
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    job_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The task-queue job (none when run from the CLI)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["state"],
+                condition=Q(state__in=["queued", "running"]),
+                name="run_active_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset} run {self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE

@@ -1,0 +1,36 @@
+"""Reads of sources and ingest runs, always through the dataset gate."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from infraplan.catalogue.models import Dataset
+
+from .models import IngestRun, Source
+
+
+def sources_of(dataset: Dataset) -> QuerySet[Source]:
+    """The dataset's sources with their last run (the caller has checked the dataset)."""
+    return dataset.sources.select_related("organisation", "last_run", "last_run__version")
+
+
+def ingest_runs_visible(user: Any, action: str = "view") -> QuerySet[IngestRun]:
+    """Runs of the datasets ``user`` may ``action``: the one gate decides, not this module."""
+    return IngestRun.objects.filter(
+        dataset__in=Dataset.objects.permitting(user, action)
+    ).select_related("dataset", "organisation", "version", "requested_by")
+
+
+def ingest_run_status(run: IngestRun) -> dict[str, Any]:
+    """What a progress display needs, as plain data (a JSON status endpoint returns it)."""
+    return {
+        "id": run.pk,
+        "state": run.state,
+        "stage": run.stage,
+        "rows_read": run.rows_read,
+        "attempts": run.attempts,
+        "retry_at": run.retry_at.isoformat() if run.retry_at else None,
+        "error": run.error,
+        "version": run.version.number if run.version_id else None,
+        "finished": not run.is_active,
+    }

@@ -1,0 +1,382 @@
+"""Sources and ingest runs: asking for a load, running it on the task queue, and refreshing
+sources on their schedules.
+
+A load is asked for with ``ingest_request`` (a page, "refresh now", the scheduler): it records
+an ``IngestRun`` and defers its job in the same transaction. The job (``ingest_run_execute``)
+runs the catalogue's pipeline, recording its stage and rows as it goes through a connection of
+its own, because the pipeline's transaction hides everything until it commits. That connection
+also holds an advisory lock for the run's lifetime: when the process running a load dies, the
+database drops the lock with the connection, and ``ingest_runs_sweep`` knows the run is dead.
+"""
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from croniter import croniter  # procrastinate's own cron parser, so no new dependency
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from procrastinate import sql as procrastinate_sql
+from procrastinate.contrib.django.models import ProcrastinateJob
+from pydantic import ValidationError as PydanticValidationError
+
+from infraplan.accounts.models import Organisation
+from infraplan.audit.services import audit_record, model_snapshot
+from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
+from infraplan.catalogue.services import version_fail
+
+from .base import ConnectorError
+from .models import IngestRun, RunState, Source
+from .registry import connector_config
+
+# Named schedules as cron expressions (UTC): loads at night, when nobody is looking at the map.
+SCHEDULES = {"daily": "0 2 * * *", "weekly": "0 2 * * 1", "monthly": "0 2 1 * *"}
+SOURCE_FIELDS = [
+    "dataset_id", "organisation_id", "connector_key", "config", "mapping", "schedule", "enabled",
+    "next_run_at",
+]  # fmt: skip
+# The first key of the two-key advisory lock a running load holds (the second is the run's id).
+RUN_LOCK_CLASS = 0x1A6E
+PROGRESS_INTERVAL = 1.0  # seconds between progress writes
+
+
+class IngestRetry(Exception):
+    """A temporary failure; the job is to run again at ``retry_at`` (see tasks.py)."""
+
+    def __init__(self, message: str, retry_at: datetime) -> None:
+        super().__init__(message)
+        self.retry_at = retry_at
+
+
+def schedule_cron(schedule: str) -> str | None:
+    """The cron expression of ``schedule`` (None for no schedule); ValidationError when it is
+    neither a named schedule nor a valid five-field cron expression."""
+    schedule = schedule.strip()
+    if not schedule:
+        return None
+    cron = SCHEDULES.get(schedule.lower(), schedule)
+    if len(cron.split()) != 5 or not croniter.is_valid(cron):
+        raise ValidationError(
+            {
+                "schedule": f"{schedule!r} is not a schedule: use daily, weekly, monthly or a "
+                "cron expression of five fields (minute hour day-of-month month day-of-week), "
+                "such as '30 6 * * 1-5'."
+            }
+        )
+    return cron
+
+
+def schedule_next(schedule: str, after: datetime) -> datetime | None:
+    """When a source on ``schedule`` next runs after ``after``; None for no schedule."""
+    cron = schedule_cron(schedule)
+    if cron is None:
+        return None
+    return croniter(cron, after.astimezone(UTC)).get_next(datetime)
+
+
+def _config_checked(connector_key: str, config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return connector_config(connector_key, config).model_dump(mode="json")
+    except ConnectorError as error:
+        raise ValidationError({"config": str(error)}) from None
+
+
+def _mapping_checked(mapping: IngestMapping | dict[str, Any]) -> IngestMapping:
+    if isinstance(mapping, IngestMapping):
+        return mapping
+    try:
+        return IngestMapping.model_validate(mapping)
+    except PydanticValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'mapping'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        raise ValidationError(
+            {"mapping": f"The column mapping is not valid: {problems}."}
+        ) from None
+
+
+def source_save(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    connector_key: str,
+    config: dict[str, Any],
+    mapping: IngestMapping | dict[str, Any],
+    organisation: Organisation | None = None,
+    schedule: str = "",
+    enabled: bool = True,
+    source: Source | None = None,
+) -> Source:
+    """Create a source (or update ``source``) after checking its configuration against the
+    connector, its mapping and its schedule; audited. ValidationError naming the bad field.
+
+    The next run is worked out from the schedule; saving an unscheduled source clears it.
+    """
+    checked = _config_checked(connector_key, config)
+    mapping = _mapping_checked(mapping)
+    schedule = schedule.strip()
+    schedule_cron(schedule)
+    with transaction.atomic():
+        if source is None:
+            source = Source(created_by=actor if getattr(actor, "is_authenticated", False) else None)
+            before = None
+        else:
+            source = Source.objects.select_for_update().get(pk=source.pk)
+            before = model_snapshot(source, SOURCE_FIELDS)
+        rescheduled = source.schedule != schedule or source.next_run_at is None
+        source.dataset, source.organisation = dataset, organisation
+        source.connector_key, source.config = connector_key, checked
+        source.mapping = mapping.model_dump(mode="json")
+        source.schedule, source.enabled = schedule, enabled
+        if rescheduled:
+            source.next_run_at = schedule_next(schedule, timezone.now())
+        if (
+            Source.objects.filter(dataset=dataset, organisation=organisation)
+            .exclude(pk=source.pk)
+            .exists()
+        ):
+            part = f"{organisation}'s part of " if organisation else ""
+            raise ValidationError(
+                {"organisation": f"{part}{dataset} already has a source: change that one."}
+            )
+        after = model_snapshot(source, SOURCE_FIELDS)
+        if after == before:
+            return source
+        source.save()
+        audit_record(
+            actor=actor, action="source.create" if before is None else "source.update",
+            target=source, before=before, after=after,
+        )  # fmt: skip
+    return source
+
+
+def ingest_request(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    connector_key: str,
+    config: dict[str, Any],
+    mapping: IngestMapping | dict[str, Any],
+    organisation: Organisation | None = None,
+    source: Source | None = None,
+) -> IngestRun:
+    """Record a load of ``dataset`` and put it on the task queue; audited.
+
+    The configuration and mapping are checked here (ValidationError naming the field), so a
+    request that cannot run is refused at once, not in the worker. Loads of the same dataset
+    part run one after another (the job's lock).
+    """
+    from .tasks import ingest_run_task
+
+    checked = _config_checked(connector_key, config)
+    mapping = _mapping_checked(mapping)
+    with transaction.atomic():
+        run = IngestRun.objects.create(
+            source=source, dataset=dataset, organisation=organisation,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            connector_key=connector_key, config=checked, mapping=mapping.model_dump(mode="json"),
+        )  # fmt: skip
+        run.job_id = ingest_run_task.configure(
+            lock=f"ingest:{dataset.pk}:{organisation.pk if organisation else '*'}"
+        ).defer(run_id=run.pk)
+        run.save(update_fields=["job_id"])
+        if source is not None:
+            Source.objects.filter(pk=source.pk).update(last_run=run)
+        audit_record(
+            actor=actor, action="ingest.request", target=run,
+            after={
+                "dataset": dataset.slug, "connector": connector_key, "config": checked,
+                "organisation": organisation.slug if organisation else None,
+                "source": source.pk if source else None,
+            },
+        )  # fmt: skip
+    return run
+
+
+class RunProgress:
+    """The progress callback of a running load, writing through a connection of its own.
+
+    Writes at most once per ``PROGRESS_INTERVAL`` (and whenever the stage changes). Opening it
+    takes the run's advisory lock, which lives as long as this connection: see the module's
+    docstring. Use as a context manager.
+    """
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self._stage = ""
+        self._written = 0.0
+        db = connection.settings_dict
+        self._connection = psycopg.connect(
+            dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
+            port=db["PORT"] or None, autocommit=True, application_name=f"ingest-run-{run_id}",
+        )  # fmt: skip
+        locked = self._connection.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, run_id)
+        ).fetchone()[0]
+        if not locked:
+            self._connection.close()
+            raise RuntimeError(f"ingest run {run_id} is already running in another process")
+
+    def __enter__(self) -> "RunProgress":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._connection.close()
+
+    def __call__(self, rows: int, stage: str) -> None:
+        now = time.monotonic()
+        if stage == self._stage and now - self._written < PROGRESS_INTERVAL:
+            return
+        self._stage, self._written = stage, now
+        self._connection.execute(
+            f"UPDATE {IngestRun._meta.db_table} SET rows_read = %s, stage = %s WHERE id = %s",  # noqa: S608
+            (rows, stage[:40], self.run_id),
+        )
+
+    def version_started(self, version: DatasetVersion) -> None:
+        """Record the run's draft at once, so a sweep after a crash can fail it."""
+        self._connection.execute(
+            f"UPDATE {IngestRun._meta.db_table} SET version_id = %s WHERE id = %s",  # noqa: S608
+            (version.pk, self.run_id),
+        )
+
+
+def _retry_at(attempt: int) -> datetime:
+    """Exponential backoff: INGEST_RETRY_WAIT_SECONDS, then twice that, four times ..."""
+    return timezone.now() + timedelta(
+        seconds=settings.INGEST_RETRY_WAIT_SECONDS * 2 ** (attempt - 1)
+    )
+
+
+def _run_finish(run: IngestRun, state: str, **fields: Any) -> IngestRun:
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.state, run.finished_at, run.retry_at = state, timezone.now(), None
+    run.save()
+    return run
+
+
+def ingest_run_execute(run_id: int, *, attempt: int = 1) -> IngestRun:
+    """Run a requested load: the task queue's job body (and the CLI's, with no queue).
+
+    Publishes the new version, or ends ``rejected`` (the data did not pass its checks) or
+    ``failed`` (the source could not be read, or retries were used up). A temporary failure with attempts left puts
+    the run back to ``queued`` with ``retry_at`` and raises IngestRetry for the queue.
+    """
+    run = IngestRun.objects.select_related("dataset", "organisation", "requested_by").get(pk=run_id)
+    if run.state not in IngestRun.ACTIVE:
+        return run  # finished already (a sweep, or a duplicate delivery)
+    with RunProgress(run.pk) as progress:
+        run.state, run.stage, run.attempts = RunState.RUNNING, "starting", attempt
+        run.started_at, run.retry_at, run.error = timezone.now(), None, ""
+        run.save(update_fields=["state", "stage", "attempts", "started_at", "retry_at", "error"])
+        try:
+            version = ingest_run(
+                actor=run.requested_by, dataset=run.dataset, connector_key=run.connector_key,
+                config=run.config, mapping=IngestMapping.model_validate(run.mapping),
+                organisation=run.organisation, progress=progress,
+                on_version=progress.version_started,
+            )  # fmt: skip
+        except IngestRejected as rejection:
+            run.refresh_from_db(fields=["rows_read", "stage"])
+            # The connector could not read the source (the report says whether that may pass),
+            # as against data that was read and did not pass the checks.
+            unreadable = "temporary" in rejection.version.report
+            temporary = bool(rejection.version.report.get("temporary"))
+            if temporary and attempt < settings.INGEST_RETRY_ATTEMPTS:
+                retry_at = _retry_at(attempt)
+                run.state, run.retry_at, run.temporary = RunState.QUEUED, retry_at, True
+                run.version, run.error = rejection.version, str(rejection)
+                run.save()
+                raise IngestRetry(str(rejection), retry_at) from None
+            error = str(rejection)
+            if temporary:
+                error = f"Gave up after {attempt} attempts. The last: {error}"
+            return _run_finish(
+                run, RunState.FAILED if unreadable else RunState.REJECTED,
+                version=rejection.version, error=error, temporary=temporary,
+            )  # fmt: skip
+        except Exception as error:
+            run.refresh_from_db(fields=["rows_read", "stage", "version"])
+            _run_finish(run, RunState.FAILED, error=f"Internal error: {error}", temporary=False)
+            raise
+    run.refresh_from_db(fields=["rows_read", "stage"])
+    return _run_finish(
+        run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", 0),
+        stage="done", error="", temporary=False,
+    )  # fmt: skip
+
+
+def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
+    """Request a load of every enabled source whose next run is due, and schedule the one
+    after. A source whose previous load is still queued or running is left for the next tick.
+    """
+    now = now or timezone.now()
+    runs = []
+    with transaction.atomic():
+        due = (
+            Source.objects.select_for_update(skip_locked=True)
+            .select_related("dataset", "organisation")
+            .filter(enabled=True, next_run_at__lte=now)
+        )
+        for source in due:
+            if source.runs.filter(state__in=IngestRun.ACTIVE).exists():
+                continue
+            run = ingest_request(
+                actor=None, dataset=source.dataset, connector_key=source.connector_key,
+                config=source.config, mapping=source.mapping,
+                organisation=source.organisation, source=source,
+            )  # fmt: skip
+            runs.append(run)
+            source.next_run_at = schedule_next(source.schedule, now)
+            source.save(update_fields=["next_run_at"])
+    return runs
+
+
+def ingest_runs_sweep() -> list[IngestRun]:
+    """Fail the runs whose process died: marked running, yet nobody holds their lock.
+
+    Their draft version is failed (the previous version stays current: it was never touched),
+    and their task-queue job, left "doing" by the dead worker, is finished as failed so the
+    dataset's next load is not held up behind its lock.
+    """
+    swept = []
+    for run in IngestRun.objects.filter(state=RunState.RUNNING).select_related("version"):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, run.pk])
+            if not cursor.fetchone()[0]:
+                continue  # alive
+            try:
+                with transaction.atomic():
+                    run = IngestRun.objects.select_for_update().get(pk=run.pk)
+                    if run.state != RunState.RUNNING:
+                        continue
+                    error = (
+                        f"The load stopped when the process running it ended (while "
+                        f"{run.stage or 'starting'}, {run.rows_read:,} rows read). The current "
+                        "version was not changed; ask for the load again."
+                    )
+                    if run.version and run.version.state == VersionState.DRAFT:
+                        version_fail(actor=None, version=run.version, report={"error": error})
+                    _run_finish(run, RunState.FAILED, error=error, temporary=False)
+                    if run.job_id and _job_status(run.job_id) == "doing":
+                        cursor.execute(
+                            procrastinate_sql.queries["finish_job"],
+                            {"job_id": run.job_id, "status": "failed", "delete_job": False},
+                        )
+                    audit_record(
+                        actor=None, action="ingest.abandon", target=run, after={"error": error}
+                    )
+                    swept.append(run)
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, run.pk])
+    return swept
+
+
+def _job_status(job_id: int) -> str | None:
+    return ProcrastinateJob.objects.filter(pk=job_id).values_list("status", flat=True).first()
