@@ -8,6 +8,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from infraplan.accounts.middleware import SIGNED_IN_AT_SESSION_KEY
+from infraplan.accounts.models import User
 from infraplan.core.testing.personas import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +70,31 @@ def test_the_admin_sign_in_is_the_service_sign_in(client):
     response = client.get(reverse("admin:login"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("account_login"))
+
+
+def test_registration_is_rate_limited_per_client(personas, client, settings):
+    settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "signup": "2/h/ip"}
+    for index in range(2):
+        response = client.post(reverse("account_signup"), {"email": f"x{index}@gmail.com"})
+        assert response.status_code == 200  # refused for its address, but counted
+    response = client.post(
+        reverse("account_signup"),
+        {"full_name": "Late", "email": "late@a.example", "password1": PASSWORD,
+         "password2": PASSWORD},
+    )  # fmt: skip
+    assert response.status_code == 429
+    assert "Too many attempts" in response.content.decode()
+    assert not User.objects.filter(email="late@a.example").exists()
+
+
+def test_password_reset_is_rate_limited_per_address(personas, client, mailoutbox):
+    for _ in range(3):
+        response = client.post(reverse("account_reset_password"), {"email": "viewer@a.example"})
+        assert response.status_code == 302
+    assert len(mailoutbox) == 3
+    response = client.post(reverse("account_reset_password"), {"email": "viewer@a.example"})
+    assert response.status_code == 429
+    assert len(mailoutbox) == 3
+    # Someone else's reset is not held up by it.
+    response = client.post(reverse("account_reset_password"), {"email": "member@b.example"})
+    assert response.status_code == 302 and len(mailoutbox) == 4
