@@ -141,3 +141,34 @@ def test_set_up_two_factor_as_an_admin_who_has_none(page: Page, page_watch, pers
     page.goto("/accounts/2fa/")
     expect_page(page, "Two-Factor Authentication")
     assert_page_sound(page, page_watch)
+
+
+def test_account_pages(page: Page, page_watch, personas):
+    sign_in(page, "contributor@a.example")
+    page.get_by_role("link", name="Your account").click()
+    expect_page(page, "Your account")
+    assert_page_sound(page, page_watch)
+
+    page.get_by_label("Full name").fill("Connie Contributor")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Your name has been saved")
+    expect(page.get_by_label("Full name")).to_have_value("Connie Contributor")
+
+    for link, title in [
+        ("Change your password", "Change Password"),
+        ("Two-factor authentication", "Two-Factor Authentication"),
+    ]:
+        page.get_by_role("link", name=link).click()
+        expect(page).to_have_title(f"{title} {DASH} {SERVICE}")
+        assert_page_sound(page, page_watch)
+        page.go_back()
+
+    page.get_by_role("link", name="Leave Organisation A").click()
+    expect_page(page, "Leave Organisation A")
+    assert_page_sound(page, page_watch)
+    page.get_by_role("button", name="Leave Organisation A").click()
+    expect(page.get_by_text("You are not a member of any organisation.")).to_be_visible()
+
+    page.get_by_role("link", name="Delete your account").click()
+    expect_page(page, "Delete your account")
+    assert_page_sound(page, page_watch)
