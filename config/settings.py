@@ -125,6 +125,8 @@ ACCOUNT_ADAPTER = "infraplan.accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {
     "login": "infraplan.accounts.forms.LoginForm",
     "signup": "infraplan.accounts.forms.SignupForm",
+    "change_password": "infraplan.accounts.forms.ChangePasswordForm",
+    "reset_password_from_key": "infraplan.accounts.forms.ResetPasswordKeyForm",
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{AUTHORITY_PROFILE.authority.service_name}] "
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="infraplan@localhost")
@@ -202,6 +204,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "build"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.string("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+# Files officers upload and files given to `infraplan ingest`: private, never served as media.
+UPLOAD_ROOT = Path(env.string("UPLOAD_ROOT", default=str(BASE_DIR / "uploads")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -294,7 +298,8 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Outbound fetches by data connectors (infraplan.connectors.fetch): only these hosts (exact names
 # or "*.domain"), never a private or local address unless its host is also in OUTBOUND_PRIVATE_HOSTS.
 OUTBOUND_ALLOWED_HOSTS = env.string_list(
-    "OUTBOUND_ALLOWED_HOSTS", default=["planning.data.gov.uk", "files.planning.data.gov.uk"]
+    "OUTBOUND_ALLOWED_HOSTS",
+    default=["planning.data.gov.uk", "www.planning.data.gov.uk", "files.planning.data.gov.uk"],
 )
 OUTBOUND_PRIVATE_HOSTS = env.string_list("OUTBOUND_PRIVATE_HOSTS", default=[])
 OUTBOUND_MAX_BYTES = env.integer("OUTBOUND_MAX_BYTES", default=500 * 1024 * 1024, minimum=1)

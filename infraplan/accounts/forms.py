@@ -1,6 +1,8 @@
 """Forms for signing in and registering, worded for the service (GOV.UK style labels)."""
 
+from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
 from allauth.account.forms import LoginForm as AllauthLoginForm
+from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 
@@ -37,6 +39,23 @@ class SignupForm(AllauthSignupForm):
         self.fields["password1"].help_text = NCSC_ADVICE
         self.fields["password2"].label = "Confirm password"
         self.order_fields(self.field_order)
+
+
+class NewPasswordAdvice:
+    """Every form that sets a new password gives the same advice."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password1"].help_text = NCSC_ADVICE
+        self.fields["password2"].label = "Confirm new password"
+
+
+class ChangePasswordForm(NewPasswordAdvice, AllauthChangePasswordForm):
+    pass
+
+
+class ResetPasswordKeyForm(NewPasswordAdvice, AllauthResetPasswordKeyForm):
+    pass
 
 
 class DecisionForm(forms.Form):

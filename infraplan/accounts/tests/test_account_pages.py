@@ -134,3 +134,8 @@ def test_deleting_asks_you_to_confirm_it_is_you(personas, client_as):
     assert response["Location"].startswith(reverse("account_reauthenticate"))
     personas.viewer_a.refresh_from_db()
     assert personas.viewer_a.is_active and personas.viewer_a.email == "viewer@a.example"
+
+
+def test_every_new_password_form_gives_the_advice(personas, client_as):
+    page = client_as(personas.viewer_a).get(reverse("account_change_password")).content.decode()
+    assert "Use at least 12 characters" in page and "there are no other rules" in page

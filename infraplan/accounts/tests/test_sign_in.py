@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from infraplan.accounts.middleware import SIGNED_IN_AT_SESSION_KEY
 from infraplan.accounts.models import User
+from infraplan.accounts.testing import link_in
 from infraplan.core.testing.personas import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -98,3 +99,19 @@ def test_password_reset_is_rate_limited_per_address(personas, client, mailoutbox
     # Someone else's reset is not held up by it.
     response = client.post(reverse("account_reset_password"), {"email": "member@b.example"})
     assert response.status_code == 302 and len(mailoutbox) == 4
+
+
+def test_resetting_a_forgotten_password(personas, client, mailoutbox, security_events):
+    client.post(reverse("account_reset_password"), {"email": "viewer@a.example"})
+    [message] = mailoutbox
+    link = link_in(message, "/accounts/password/reset/key/")
+    form_page = client.get(link, follow=True)
+    assert "Use at least 12 characters" in form_page.content.decode()
+    new = "another long passphrase entirely"
+    response = client.post(form_page.redirect_chain[-1][0], {"password1": new, "password2": new})
+    assert response.status_code == 302
+    assert sign_in(client, "viewer@a.example", new).status_code == 302
+    assert security_events("password.reset")[0]["user"] == "viewer@a.example"
+    # The link works once.
+    client.post(reverse("account_logout"))
+    assert "already been used" in client.get(link, follow=True).content.decode()
