@@ -1,0 +1,100 @@
+"""The ``planning_data`` connector: a dataset of the national planning data platform
+(planning.data.gov.uk), optionally one organisation's part of it.
+
+Its entity search answers GeoJSON (``/entity.geojson?dataset=...&organisation_entity=...
+&limit=...&offset=...``) in WGS84, with ``links.next`` while more entities follow. Two quirks of
+the real service shape this module: the platform writes every missing value as an empty string
+(read back here as missing), and entities without a geometry are left out of a GeoJSON page, so
+a page can hold fewer features than asked for while more follow. Paging therefore goes by the
+offset asked for, not by the features received, and stops when a page has no ``next`` link.
+Each entity's ``reference`` (the publisher's own) is the natural feature reference; its
+``entity`` number is kept as a property.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from pydantic import Field, field_validator
+
+from ..base import Connector, ConnectorConfig, ConnectorError, FeatureBatch, SourceContext
+from ..registry import connector_register
+from ..remote import WGS84, features_batch, remote_json
+
+SERVICE = "https://www.planning.data.gov.uk"
+
+
+class PlanningDataConfig(ConnectorConfig):
+    dataset: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="e.g. conservation-area")
+    organisation_entity: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=500, ge=1, le=500)
+    service: str = SERVICE
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, service: str) -> str:
+        parts = urlsplit(service)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError("must be the service's http or https address, without a query")
+        return service.rstrip("/")
+
+
+def _blank_as_missing(feature: Any) -> Any:
+    if isinstance(feature, dict) and isinstance(feature.get("properties"), dict):
+        feature["properties"] = {
+            name: None if value == "" else value for name, value in feature["properties"].items()
+        }
+    return feature
+
+
+@connector_register
+class PlanningDataConnector(Connector):
+    key = "planning_data"
+    title = "planning.data.gov.uk"
+    Config = PlanningDataConfig
+
+    def describe(self, config: PlanningDataConfig) -> str:
+        organisation = (
+            f", organisation {config.organisation_entity}" if config.organisation_entity else ""
+        )
+        return f"planning.data.gov.uk dataset {config.dataset}{organisation}"
+
+    def batches(self, config: PlanningDataConfig, context: SourceContext) -> Iterator[FeatureBatch]:
+        offset, read, number = 0, 0, 1
+        while True:
+            query: dict[str, Any] = {"dataset": config.dataset}
+            if config.organisation_entity:
+                query["organisation_entity"] = config.organisation_entity
+            query.update(limit=config.limit, offset=offset)
+            page = f"page {number}, entities from {offset + 1:,}"
+            document = remote_json(
+                f"{config.service}/entity.geojson?{urlencode(query)}", context, page=page
+            )
+            features = document.get("features")
+            if document.get("type") != "FeatureCollection" or not isinstance(features, list):
+                raise ConnectorError(
+                    f"planning.data.gov.uk did not answer with GeoJSON features ({page})."
+                )
+            if features:
+                yield features_batch(
+                    [_blank_as_missing(feature) for feature in features],
+                    first_row=read + 1, crs=WGS84, identifier=None,
+                )  # fmt: skip
+                read += len(features)
+            context.progress(read, "fetching")
+            links = document.get("links")
+            if not isinstance(links, dict) or not links.get("next"):
+                break
+            offset += config.limit
+            number += 1
+        if read == 0:
+            organisation = (
+                f" for organisation {config.organisation_entity}"
+                if config.organisation_entity
+                else ""
+            )
+            raise ConnectorError(
+                f"planning.data.gov.uk has no entities with a geometry in the dataset "
+                f"{config.dataset!r}{organisation}: check the dataset's name and the "
+                "organisation's entity number."
+            )
