@@ -20,7 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 from infraplan.connectors.base import SourceContext
 from infraplan.connectors.fetch import FetchPolicy
 
-Answer = tuple[int, str, bytes]  # status, content type, body
+# status, content type, body, and optionally headers to send as they are (a lying Content-Length)
+Answer = tuple[int, str, bytes] | tuple[int, str, bytes, dict[str, str]]
 Route = Callable[[str, dict[str, str]], Answer]
 
 HTML = "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Sign in</body></html>"
@@ -76,10 +77,12 @@ def replay_server(route: Route) -> Iterator[Replay]:
             query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
             replay.requests.append((parts.path, query))
             try:
-                status, content_type, body = route(parts.path, query)
+                status, content_type, body, *extra = route(parts.path, query)
+                headers = {"Content-Length": str(len(body)), **(extra[0] if extra else {})}
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout)

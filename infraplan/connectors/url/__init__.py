@@ -1,0 +1,64 @@
+"""The ``url`` connector: a GeoJSON or CSV file (or any other file an upload may be) published
+at an address, downloaded into the load's scratch folder and read exactly as an upload is."""
+
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, field_validator
+
+from ..base import Connector, ConnectorConfig, FeatureBatch, SourceContext
+from ..registry import connector_register
+from ..remote import remote_get
+from ..upload import UploadConfig, UploadConnector
+
+_SAFE_SUFFIXES = {".geojson", ".json", ".csv", ".gpkg", ".fgb", ".zip", ".xlsx"}
+
+
+class URLConfig(ConnectorConfig):
+    url: str = Field(description="The file's http or https address.")
+    layer: str | None = None
+    batch_size: int = Field(default=50_000, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http or https address")
+        return url
+
+
+def _local_name(url: str) -> str:
+    """A file name for the download: the address's own suffix where it is a data format GDAL
+    knows (the upload reader recognises the content either way), never a path from the URL."""
+    suffix = PurePosixPath(unquote(urlsplit(url).path)).suffix.lower()
+    return f"download{suffix if suffix in _SAFE_SUFFIXES else ''}"
+
+
+@connector_register
+class URLConnector(Connector):
+    key = "url"
+    title = "File at an address"
+    Config = URLConfig
+
+    def describe(self, config: URLConfig) -> str:
+        return config.url + (f" (layer {config.layer})" if config.layer else "")
+
+    def batches(self, config: URLConfig, context: SourceContext) -> Iterator[FeatureBatch]:
+        context.progress(0, "fetching")
+        result = remote_get(config.url, context, page="the download")
+        download = Path(context.workdir) / "download"
+        download.mkdir(parents=True, exist_ok=True)
+        path = download / _local_name(result.url)
+        path.write_bytes(result.body)
+        reading = Path(context.workdir) / "read"
+        reading.mkdir(exist_ok=True)
+        upload = UploadConfig(path=str(path), layer=config.layer, batch_size=config.batch_size)
+        yield from UploadConnector().batches(
+            upload,
+            SourceContext(
+                workdir=reading, fetch_policy=context.fetch_policy,
+                progress=context.progress, notes=context.notes,
+            ),
+        )  # fmt: skip
