@@ -66,6 +66,7 @@ def test_registration_waits_for_approval_and_the_admin_approves_it(
     assert response.status_code == 200
     assert "Waiting for approval" in response.content.decode()
     assert not client.get(reverse("home")).context["user"].is_authenticated
+    assert security_events("signin.failed")[-1]["reason"] == "inactive"
 
     admin = client_as(personas.admin_a)
     listing = admin.get(reverse("registration-list")).content.decode()
