@@ -121,6 +121,7 @@ ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 ACCOUNT_SESSION_REMEMBER = False  # sessions end with the browser or after SESSION_COOKIE_AGE
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # tell people when their password, address or 2FA changes
 ACCOUNT_ADAPTER = "infraplan.accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {
     "login": "infraplan.accounts.forms.LoginForm",
@@ -206,6 +207,8 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.string("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Files officers upload and files given to `infraplan ingest`: private, never served as media.
 UPLOAD_ROOT = Path(env.string("UPLOAD_ROOT", default=str(BASE_DIR / "uploads")))
+# The largest file an officer may upload; the upload handler stops reading past it.
+UPLOAD_MAX_BYTES = env.integer("UPLOAD_MAX_BYTES", default=500 * 1024 * 1024, minimum=1)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

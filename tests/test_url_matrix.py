@@ -214,6 +214,97 @@ CASES: dict[str, list[Case]] = {
         ),
         Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset"}),
     ],
+    "dataset-upload": [
+        Case(
+            {**everyone(404), "anonymous": 302, "platform_admin": 200},
+            kwargs={"slug": "districts"},
+            note="contributors of the owner or a contributing organisation (districts has "
+            "neither among the personas); anonymous visitors are sent to sign in",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, "contributor_a": 200, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            note="organisation A's contributors and above; viewers and outsiders get 404",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, "contributor_a": 200, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            method="post",
+            note="an empty POST: the form back with its errors; others 404",
+        ),
+        Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset"}),
+    ],
+    "dataset-run": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "run_id": 0},
+            note="no run 0; who sees a real run (ids differ per run) is proved in "
+            "infraplan/catalogue/tests/test_data_pages.py",
+        ),
+    ],
+    "dataset-version": [
+        Case(everyone(200), kwargs={"slug": "districts", "number": 1}),
+        restricted_to_a(number=1),
+        unknown_dataset(number=1),
+        Case(everyone(404), kwargs={"slug": "a-only-sites", "number": 99}, note="no version 99"),
+    ],
+    "dataset-version-report": [
+        Case(everyone(200), kwargs={"slug": "districts", "number": 1}),
+        restricted_to_a(number=1),
+        unknown_dataset(number=1),
+    ],
+    "dataset-diff": [
+        Case(everyone(200), kwargs={"slug": "districts", "old": 1, "new": 1}),
+        restricted_to_a(old=1, new=1),
+        Case(
+            everyone(404),
+            kwargs={"slug": "a-only-sites", "old": 1, "new": 2},
+            note="no published version 2",
+        ),
+        unknown_dataset(old=1, new=1),
+    ],
+    "dataset-compare": [
+        Case(
+            everyone(400),
+            kwargs={"slug": "districts"},
+            note="no versions chosen: the form back with its errors",
+        ),
+        Case(
+            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 400)},
+            kwargs={"slug": "a-only-sites"},
+            note="restricted to organisation A: outsiders cannot tell it exists",
+        ),
+        unknown_dataset(),
+    ],
+    "dataset-rollback": [
+        Case(
+            {**everyone(404), "anonymous": 302, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites", "number": 1},
+            note="organisation A's data managers and admins (version 1 is current: the page "
+            "says there is nothing to roll back)",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **dict.fromkeys(MANAGERS_A, 302)},
+            kwargs={"slug": "a-only-sites", "number": 1},
+            method="post",
+            note="rolling back to the current version is refused with a message; others 404",
+        ),
+        Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset", "number": 1}),
+    ],
+    "source-refresh": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "source_id": 0},
+            method="post",
+            note="no source 0; that only data managers may refresh a real one is proved in "
+            "infraplan/catalogue/tests/test_data_pages.py",
+        ),
+        Case(
+            {**everyone(405), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "source_id": 0},
+            note="POST only",
+        ),
+    ],
     "search": [
         Case(
             everyone(200),

@@ -1,4 +1,5 @@
-"""Forms of the catalogue pages: the list's filters and the style editor."""
+"""Forms of the catalogue pages: the list's filters, the style editor, uploads, the as-of date
+and the choice of two versions to compare."""
 
 import re
 from collections.abc import Iterator
@@ -276,3 +277,116 @@ class StyleForm(forms.Form):
             name = parts[0]
         message = message.removeprefix("Value error, ")
         self.add_error(name if name in self.fields else None, message[:1].upper() + message[1:])
+
+
+WHOLE_DATASET = ""  # the organisation choice that replaces every organisation's features
+UPLOAD_ACCEPT = ".geojson,.json,.gpkg,.zip,.fgb,.csv,.xlsx"
+
+
+class UploadForm(forms.Form):
+    """A file to load into a dataset as its next version, and how to read it."""
+
+    file = forms.FileField(
+        label="File",
+        help_text="GeoJSON, GeoPackage, a zipped Shapefile (with its .prj), FlatGeobuf, or a CSV "
+        "or XLSX table with coordinate columns (such as Easting and Northing, or latitude and "
+        "longitude) or a WKT column.",
+        error_messages={"required": "Choose a file to upload"},
+    )
+    layer = forms.CharField(
+        label="Layer name (optional)",
+        required=False,
+        max_length=200,
+        help_text="For a GeoPackage with several layers: the one to load.",
+    )
+    reference = forms.CharField(
+        label="Reference column",
+        max_length=200,
+        help_text="The column that identifies each feature, the same in every load, such as "
+        "reference or site_ref.",
+        error_messages={"required": "Enter the name of the column holding each reference"},
+    )
+    organisation = forms.ChoiceField(
+        label="Organisation",
+        help_text="Whose features this file replaces: the dataset keeps other organisations' "
+        "features as they are.",
+        error_messages={"required": "Choose the organisation the file is from"},
+    )
+    threshold = forms.DecimalField(
+        label="Rejection threshold (percent)",
+        min_value=0,
+        max_value=100,
+        decimal_places=1,
+        initial=5,
+        help_text="Reject the whole file when more than this share of its rows have problems; "
+        "otherwise rows with problems are left out and listed in the report.",
+        error_messages={
+            "required": "Enter the rejection threshold, a percentage from 0 to 100",
+            "invalid": "Enter the rejection threshold as a number from 0 to 100, like 5",
+            "min_value": "The rejection threshold must be 0 or more",
+            "max_value": "The rejection threshold must be 100 or less",
+            "max_decimal_places": "Enter the rejection threshold with at most 1 decimal place",
+        },
+    )
+
+    def __init__(
+        self, *args: Any, organisations: list[tuple[str, str]], too_large: str = "", **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.too_large = too_large
+        self.fields["organisation"].choices = organisations
+        if len(organisations) == 1:
+            self.fields["organisation"].initial = organisations[0][0]
+        self.fields["file"].widget.attrs["accept"] = UPLOAD_ACCEPT
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size == 0:
+            raise forms.ValidationError("The file is empty: choose a file with data in it")
+        return upload
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        # A file stopped at the size limit never reaches FILES: say why, not "required".
+        if self.is_bound and self.too_large:
+            self._errors["file"] = self.error_class([self.too_large])
+            self.cleaned_data.pop("file", None)
+
+
+class AsOfForm(forms.Form):
+    """The date a dataset page shows the dataset as published on (``?as_of=YYYY-MM-DD``)."""
+
+    as_of = forms.DateField(
+        label="Show the dataset as published on",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        help_text="Year, month and day, for example 2026-03-27",
+        error_messages={
+            "invalid": "Enter the date as year-month-day with numbers, for example 2026-03-27"
+        },
+    )
+
+
+class DiffChoiceForm(forms.Form):
+    """Two published versions to compare, from the versions list."""
+
+    old = forms.TypedChoiceField(
+        label="Compare version", coerce=int, error_messages={"required": "Choose a version"}
+    )
+    new = forms.TypedChoiceField(
+        label="with version", coerce=int, error_messages={"required": "Choose a version"}
+    )
+
+    def __init__(self, *args: Any, numbers: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(str(number), f"Version {number}") for number in numbers]
+        self.fields["old"].choices = choices
+        self.fields["new"].choices = choices
+        if len(numbers) >= 2 and not self.is_bound:
+            self.fields["new"].initial, self.fields["old"].initial = numbers[0], numbers[1]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if cleaned.get("old") is not None and cleaned.get("old") == cleaned.get("new"):
+            raise forms.ValidationError("Choose two different versions to compare")
+        return cleaned

@@ -23,12 +23,13 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce
 
-from infraplan.accounts.models import Organisation
+from infraplan.accounts.models import Organisation, Role
+from infraplan.connectors.models import IngestRun, Source
 
 from .access import Action, dataset_permits
-from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme
+from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
 from .sources import FeatureRecord, source_for
-from .store import StoreFeatureSource, current_features
+from .store import StoreFeatureSource, current_features, live_at
 from .styles import StyleError, style_legend, style_parse
 
 # ISO 19115 MD_TopicCategoryCode for each theme: the "topic category" UK GEMINI asks for.
@@ -169,11 +170,17 @@ def dataset_visible(user: Any, slug: str, action: Action | str = Action.VIEW) ->
     )
 
 
-def dataset_page(user: Any, dataset: Dataset) -> DatasetPage:
-    """Everything the dataset page shows. ``dataset`` must already have passed the gate."""
+def dataset_page(
+    user: Any, dataset: Dataset, *, as_of: DatasetVersion | None = None
+) -> DatasetPage:
+    """Everything the dataset page shows. ``dataset`` must already have passed the gate.
+
+    With ``as_of`` (a published version of the feature store's dataset), the features, fields,
+    count and extent are those of that version instead of the current one.
+    """
     versions = list(dataset.versions.order_by("-number"))
-    current = next((version for version in versions if version.is_current), None)
-    sample = _sample(dataset)
+    current = as_of or next((version for version in versions if version.is_current), None)
+    sample = _sample(dataset, as_of)
     fields = _fields(dataset, sample)
     page = DatasetPage(
         dataset=dataset,
@@ -184,7 +191,7 @@ def dataset_page(user: Any, dataset: Dataset) -> DatasetPage:
         can_manage=dataset_permits(user, dataset, Action.MANAGE),
     )
     if page.is_spatial:
-        page.extent_bng, page.extent_wgs84 = _extents(dataset, current)
+        page.extent_bng, page.extent_wgs84 = _extents(dataset, current, as_of=as_of is not None)
         if page.extent_bng is not None:
             page.extent_map = _extent_map(user, page.extent_bng)
     else:
@@ -210,7 +217,10 @@ def dataset_field_types(dataset: Dataset) -> dict[str, str]:
     return {info.name: info.type for info in _fields(dataset, _sample(dataset))}
 
 
-def _sample(dataset: Dataset) -> list[FeatureRecord]:
+def _sample(dataset: Dataset, as_of: DatasetVersion | None = None) -> list[FeatureRecord]:
+    if as_of is not None:
+        rows = Feature.objects.filter(live_at(as_of.number), dataset=dataset)
+        return list(islice(StoreFeatureSource._records(rows), SAMPLE_SIZE))
     return list(islice(source_for(dataset).features(dataset), SAMPLE_SIZE))
 
 
@@ -272,7 +282,7 @@ def _display(value: Any) -> str:
 
 
 def _extents(
-    dataset: Dataset, current: DatasetVersion | None
+    dataset: Dataset, current: DatasetVersion | None, *, as_of: bool = False
 ) -> tuple[Extent2D | None, Extent2D | None]:
     """The bounding box of the current features in EPSG:27700 and in WGS84.
 
@@ -282,9 +292,12 @@ def _extents(
     if dataset.source_key == StoreFeatureSource.key:
         if current is None:
             return None, None
-        boxes = current_features(dataset).aggregate(
-            bng=Extent("geom"), wgs84=Extent(Transform("geom", 4326))
+        rows = (
+            Feature.objects.filter(live_at(current.number), dataset=dataset)
+            if as_of
+            else current_features(dataset)
         )
+        boxes = rows.aggregate(bng=Extent("geom"), wgs84=Extent(Transform("geom", 4326)))
         bng, wgs84 = boxes["bng"], boxes["wgs84"]
     else:
         bng = wgs84 = None
@@ -346,4 +359,77 @@ def _extent_map(user: Any, extent: Extent2D) -> ExtentMap:
         f"{height + 2 * pad:.0f}",
         outlines=paths,
         box=(centre_x - half_w, -centre_y - half_h, 2 * half_w, 2 * half_h),
+    )
+
+
+# Loads, versions and sources
+
+
+def upload_organisation_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
+    """The organisations ``user`` may load a file for into ``dataset`` (slug, name): their own
+    among the dataset's owner and contributing organisations; a platform admin picks any of
+    those. Those who may manage the dataset may also replace the whole of it (slug "")."""
+    publishers = Organisation.objects.filter(
+        Q(pk=dataset.owner_id) | Q(datasets_contributed_to=dataset), is_active=True
+    )
+    if not (user.is_active and user.is_superuser):
+        publishers = publishers.filter(
+            memberships__user=user,
+            memberships__role__in=[role.value for role in Role if role.includes(Role.CONTRIBUTOR)],
+        )
+    choices = [(slug, name) for slug, name in publishers.distinct().values_list("slug", "name")]
+    if dataset_permits(user, dataset, Action.MANAGE):
+        choices.append(("", "The whole dataset (every organisation's features)"))
+    return choices
+
+
+def version_for_page(dataset: Dataset, number: int) -> DatasetVersion | None:
+    """Version ``number`` of ``dataset`` (which has passed the gate) with who made it."""
+    return (
+        dataset.versions.select_related("created_by", "organisation", "rolled_back_to")
+        .filter(number=number)
+        .first()
+    )
+
+
+def version_problems(version: DatasetVersion) -> list[dict[str, Any]]:
+    """The report's problems as (row, field, value, problem) dictionaries, in row order.
+
+    Older loads wrote ``reason`` and no value; both read the same here.
+    """
+    return [
+        {
+            "row": problem.get("row"),
+            "field": problem.get("field", ""),
+            "value": problem.get("value", ""),
+            "problem": problem.get("problem") or problem.get("reason", ""),
+        }
+        for problem in version.report.get("problems", [])
+    ]
+
+
+def published_version_numbers(dataset: Dataset) -> list[int]:
+    """The numbers of the dataset's published versions, newest first."""
+    return list(
+        dataset.versions.filter(state=VersionState.PUBLISHED)
+        .order_by("-number")
+        .values_list("number", flat=True)
+    )
+
+
+def run_for_page(dataset: Dataset, run_id: int) -> IngestRun | None:
+    """The ingest run ``run_id`` of ``dataset``, or None (another dataset's runs are not found)."""
+    return (
+        IngestRun.objects.select_related("version", "organisation", "requested_by", "source")
+        .filter(dataset=dataset, pk=run_id)
+        .first()
+    )
+
+
+def dataset_sources(dataset: Dataset) -> list[Source]:
+    """The dataset's sources with their last runs, for its page."""
+    return list(
+        Source.objects.filter(dataset=dataset)
+        .select_related("organisation", "last_run", "last_run__version")
+        .order_by("organisation__name")
     )

@@ -6,4 +6,32 @@ urlpatterns = [
     path("datasets/", views.dataset_list_view, name="dataset-list"),
     path("datasets/<slug:slug>/", views.dataset_detail_view, name="dataset-detail"),
     path("datasets/<slug:slug>/style/", views.dataset_style_view, name="dataset-style"),
+    path("datasets/<slug:slug>/upload/", views.dataset_upload_view, name="dataset-upload"),
+    path("datasets/<slug:slug>/runs/<int:run_id>/", views.dataset_run_view, name="dataset-run"),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/",
+        views.version_detail_view,
+        name="dataset-version",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/report.csv",
+        views.version_report_csv_view,
+        name="dataset-version-report",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<int:number>/rollback/",
+        views.version_rollback_view,
+        name="dataset-rollback",
+    ),
+    path(
+        "datasets/<slug:slug>/versions/<int:old>/diff/<int:new>/",
+        views.version_diff_view,
+        name="dataset-diff",
+    ),
+    path("datasets/<slug:slug>/compare/", views.version_diff_choose_view, name="dataset-compare"),
+    path(
+        "datasets/<slug:slug>/sources/<int:source_id>/refresh/",
+        views.source_refresh_view,
+        name="source-refresh",
+    ),
 ]

@@ -1,26 +1,50 @@
-"""The catalogue pages: the list of datasets, a dataset's page and its style editor."""
+"""The catalogue pages: the list of datasets, a dataset's page (as of a date, too) and its style
+editor; uploads and their runs; versions with their reports, differences and rollback; sources."""
+
+import csv
+import shutil
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from infraplan.accounts.models import Organisation
+from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
+from infraplan.connectors.services import ingest_request
 
-from .access import Action
-from .forms import DatasetFilterForm, StyleForm
-from .models import AccessLevel, Dataset
+from .access import Action, dataset_permits
+from .forms import WHOLE_DATASET, AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm, UploadForm
+from .history import version_as_of, versions_diff
+from .models import AccessLevel, Dataset, DatasetVersion, VersionState
 from .selectors import (
     dataset_field_types,
     dataset_list,
     dataset_owner_choices,
     dataset_page,
+    dataset_sources,
     dataset_visible,
+    published_version_numbers,
+    run_for_page,
+    upload_organisation_choices,
+    version_for_page,
+    version_problems,
 )
-from .services import dataset_save
+from .services import dataset_save, version_rollback
+from .store import StoreFeatureSource
+from .uploads import SizeLimitUploadHandler, upload_size_text, upload_store
+
+PROBLEMS_PER_PAGE = 50
+PROBLEMS_ON_RUN_PAGE = 20
+DIFF_ROWS_SHOWN = 500  # per kind; the counts are always complete
 
 
 @require_GET
@@ -56,15 +80,38 @@ def _visible_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
 
 @require_GET
 def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
-    """A dataset's metadata page. Unknown and not-permitted datasets are both 404s."""
+    """A dataset's metadata page. Unknown and not-permitted datasets are both 404s.
+
+    ``?as_of=YYYY-MM-DD`` shows the features as published on that date (the feature store's
+    datasets only: others have no versions on the platform).
+    """
     dataset = _visible_or_404(request, slug, Action.VIEW)
-    page = dataset_page(request.user, dataset)
+    as_of_form = AsOfForm(request.GET if "as_of" in request.GET else None)
+    as_of_date = as_of_form.cleaned_data["as_of"] if as_of_form.is_valid() else None
+    as_of_version = None
+    if as_of_date is not None:
+        if dataset.source_key != StoreFeatureSource.key:
+            as_of_form.add_error("as_of", "This dataset's history is not kept on the platform")
+        else:
+            as_of_version = version_as_of(dataset, as_of_date)
+            if as_of_version is None:
+                as_of_form.add_error(
+                    "as_of", f"Nothing had been published on {as_of_date:%-d %B %Y} yet"
+                )
+    page = dataset_page(request.user, dataset, as_of=as_of_version)
     if dataset.access_level != AccessLevel.PUBLIC:
         # The page shows example values and first rows: a read of restricted data.
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)
+    numbers = published_version_numbers(dataset)
     context = {
         "page": page,
         "dataset": dataset,
+        "as_of_form": as_of_form,
+        "as_of_date": as_of_date if as_of_version else None,
+        "as_of_version": as_of_version,
+        "diff_form": DiffChoiceForm(numbers=numbers) if len(numbers) >= 2 else None,
+        "can_contribute": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
+        "sources": dataset_sources(dataset),
         "resource_url": request.build_absolute_uri(dataset_url(dataset)),
         "open_map_url": f"{reverse('map')}?layers={dataset.slug}",
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
@@ -96,3 +143,252 @@ def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 def dataset_url(dataset: Dataset) -> str:
     return reverse("dataset-detail", kwargs={"slug": dataset.slug})
+
+
+# Loads: upload, a run's progress and outcome
+
+
+@csrf_exempt
+def dataset_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Upload a file as the dataset's next version: for those who may contribute to it.
+
+    The size limit must be in place before anything reads the body, and the CSRF check reads
+    it, so the check runs after the handler is installed (the documented order in Django).
+    """
+    request.upload_handlers.insert(0, SizeLimitUploadHandler(request))
+    return _dataset_upload(request, slug)
+
+
+@csrf_protect
+@login_required
+@require_http_methods(["GET", "POST"])
+def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    dataset = _visible_or_404(request, slug, Action.CONTRIBUTE)
+    organisations = upload_organisation_choices(request.user, dataset)
+    limit = settings.UPLOAD_MAX_BYTES
+    too_large = ""
+    if getattr(request, "upload_too_large", False):
+        too_large = f"The file must be smaller than {upload_size_text(limit)}"
+    form = UploadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        organisations=organisations,
+        too_large=too_large,
+    )
+    if request.method == "POST" and form.is_valid():
+        run = _upload_request(request, dataset, form)
+        if run is not None:
+            return redirect(run_url(run))
+    return render(
+        request,
+        "catalogue/dataset_upload.html",
+        {"dataset": dataset, "form": form, "limit": upload_size_text(limit)},
+    )
+
+
+def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) -> Any:
+    """Store the file and ask for its load; None (errors on the form) if the request is refused."""
+    slug = form.cleaned_data["organisation"]
+    organisation = Organisation.objects.get(slug=slug) if slug != WHOLE_DATASET else None
+    stored = upload_store(form.cleaned_data["file"], dataset_slug=dataset.slug)
+    config = {"path": str(stored)}
+    if form.cleaned_data["layer"]:
+        config["layer"] = form.cleaned_data["layer"]
+    mapping = {
+        "reference": form.cleaned_data["reference"],
+        "max_invalid_share": float(form.cleaned_data["threshold"]) / 100,
+    }
+    try:
+        return ingest_request(
+            actor=request.user, dataset=dataset, connector_key="upload", config=config,
+            mapping=mapping, organisation=organisation,
+        )  # fmt: skip
+    except ValidationError as error:
+        shutil.rmtree(stored.parent, ignore_errors=True)
+        for messages_ in error.message_dict.values():
+            for message in messages_:
+                form.add_error(None, message)
+        return None
+
+
+@login_required
+@require_GET
+def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    """A load's stage and rows while it runs, its outcome after: for contributors."""
+    dataset = _visible_or_404(request, slug, Action.CONTRIBUTE)
+    run = run_for_page(dataset, run_id)
+    if run is None:
+        raise Http404("No such load.")
+    problems = version_problems(run.version) if run.version else []
+    return render(
+        request,
+        "catalogue/run_detail.html",
+        {
+            "dataset": dataset,
+            "run": run,
+            "problems": problems[:PROBLEMS_ON_RUN_PAGE],
+            "more_problems": max(0, len(problems) - PROBLEMS_ON_RUN_PAGE),
+        },
+    )
+
+
+def run_url(run: Any) -> str:
+    return reverse("dataset-run", kwargs={"slug": run.dataset.slug, "run_id": run.pk})
+
+
+# Versions: report, CSV, diff, rollback
+
+
+def _version_or_404(dataset: Dataset, number: int) -> DatasetVersion:
+    version = version_for_page(dataset, number)
+    if version is None:
+        raise Http404("No such version.")
+    return version
+
+
+@require_GET
+def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """A version and its validation report, the problems paged."""
+    dataset = _visible_or_404(request, slug, Action.VIEW)
+    version = _version_or_404(dataset, number)
+    if dataset.access_level != AccessLevel.PUBLIC:
+        audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
+    problems = Paginator(version_problems(version), PROBLEMS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    current = dataset.current_version
+    return render(
+        request,
+        "catalogue/version_detail.html",
+        {
+            "dataset": dataset,
+            "version": version,
+            "problems": problems,
+            "elided": problems.paginator.get_elided_page_range(problems.number),
+            "problem_count": version.report.get("problem_count", problems.paginator.count),
+            "show_who": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
+            "can_roll_back": (
+                version.state == VersionState.PUBLISHED
+                and current is not None
+                and current.pk != version.pk
+                and dataset_permits(request.user, dataset, Action.MANAGE)
+            ),
+            "previous": _previous_published(dataset, version),
+        },
+    )
+
+
+def _previous_published(dataset: Dataset, version: DatasetVersion) -> int | None:
+    if version.state != VersionState.PUBLISHED:
+        return None
+    return next((n for n in published_version_numbers(dataset) if n < version.number), None)
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: Any) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula gets a quote first."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
+
+
+@require_GET
+def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """The version's problems as CSV: row, field, value, problem."""
+    dataset = _visible_or_404(request, slug, Action.VIEW)
+    version = _version_or_404(dataset, number)
+    if dataset.access_level != AccessLevel.PUBLIC:
+        audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
+        security_event(
+            "export.restricted", request=request, format="report-csv", datasets=[dataset.slug]
+        )
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{dataset.slug}-version-{version.number}-report.csv"'
+    )
+    response["Cache-Control"] = "private, no-store"
+    writer = csv.writer(response)
+    writer.writerow(["row", "field", "value", "problem"])
+    for problem in version_problems(version):
+        writer.writerow([_csv_safe(problem[key]) for key in ("row", "field", "value", "problem")])
+    return response
+
+
+@require_GET
+def version_diff_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The versions list's "compare" form: to the diff page, or back with the error."""
+    dataset = _visible_or_404(request, slug, Action.VIEW)
+    numbers = published_version_numbers(dataset)
+    form = DiffChoiceForm(request.GET, numbers=numbers)
+    if form.is_valid():
+        old, new = sorted((form.cleaned_data["old"], form.cleaned_data["new"]))
+        return redirect("dataset-diff", slug=dataset.slug, old=old, new=new)
+    return render(
+        request, "catalogue/diff_choose.html", {"dataset": dataset, "form": form}, status=400
+    )
+
+
+@require_GET
+def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> HttpResponse:
+    """Features added, changed (with the fields) and removed between two published versions."""
+    dataset = _visible_or_404(request, slug, Action.VIEW)
+    try:
+        diff = versions_diff(dataset, old, new)
+    except ValueError:
+        raise Http404("No such published version.") from None
+    if dataset.access_level != AccessLevel.PUBLIC:
+        audit_record_read(actor=request.user, action="dataset.read.diff", target=dataset)
+    return render(
+        request,
+        "catalogue/version_diff.html",
+        {"dataset": dataset, "diff": diff, "limit": DIFF_ROWS_SHOWN},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """Confirm, then publish an earlier version's content as a new version: data managers."""
+    dataset = _visible_or_404(request, slug, Action.MANAGE)
+    version = _version_or_404(dataset, number)
+    if version.state != VersionState.PUBLISHED:
+        raise Http404("Only a published version can be restored.")
+    is_current = version.is_current
+    if request.method == "POST":
+        if is_current:
+            messages.error(request, f"Version {number} is already the current version.")
+            return redirect("dataset-version", slug=dataset.slug, number=number)
+        restored = version_rollback(actor=request.user, dataset=dataset, to=version)
+        messages.success(
+            request,
+            f"Version {restored.number} is now current: it restores version {number}'s features.",
+        )
+        return redirect("dataset-version", slug=dataset.slug, number=restored.number)
+    return render(
+        request,
+        "catalogue/version_rollback.html",
+        {"dataset": dataset, "version": version, "is_current": is_current},
+    )
+
+
+# Sources
+
+
+@login_required
+@require_POST
+def source_refresh_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
+    """Load a source now, whatever its schedule: data managers of the dataset."""
+    dataset = _visible_or_404(request, slug, Action.MANAGE)
+    source = next((item for item in dataset_sources(dataset) if item.pk == source_id), None)
+    if source is None:
+        raise Http404("No such source.")
+    if source.last_run is not None and source.last_run.is_active:
+        messages.error(request, "That source is already loading: see its progress below.")
+        return redirect(f"{dataset_url(dataset)}#sources")
+    run = ingest_request(
+        actor=request.user, dataset=dataset, connector_key=source.connector_key,
+        config=source.config, mapping=source.mapping, organisation=source.organisation,
+        source=source,
+    )  # fmt: skip
+    return redirect(run_url(run))
