@@ -63,7 +63,8 @@ postgres_major() {
 ensure_system_packages() {
   local mode="$1" packages=(gdal-bin ca-certificates)
   command -v npm >/dev/null || packages+=(nodejs npm)
-  if [ "$mode" = test ]; then packages+=(chromium fonts-liberation); fi
+  # mapserver-bin and cgi-mapserver: the WFS server the wfs connector's tests run (mapserv).
+  if [ "$mode" = test ]; then packages+=(chromium fonts-liberation mapserver-bin cgi-mapserver); fi
   if [ -z "${DATABASE_URL:-}" ]; then
     command -v pg_lsclusters >/dev/null || apt_install postgresql postgresql-common
     packages+=("postgresql-$(postgres_major)-postgis-3")

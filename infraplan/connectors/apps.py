@@ -8,4 +8,4 @@ class ConnectorsConfig(AppConfig):
 
     def ready(self) -> None:
         # The built-in connectors register themselves on import, as an outside one would.
-        from . import arcgis, ogcapi, planning_data, upload, url  # noqa: F401
+        from . import arcgis, ogcapi, planning_data, upload, url, wfs  # noqa: F401

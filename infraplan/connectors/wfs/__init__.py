@@ -1,0 +1,199 @@
+"""The ``wfs`` connector: a feature type of a WFS 2.0 service.
+
+The service's capabilities say which feature types it has and which output formats GetFeature
+offers: GeoJSON is used where one is offered, GML 3.2 otherwise. Pages are asked for with
+``STARTINDEX`` and ``COUNT``; a page's ``numberMatched`` and ``numberReturned`` (or a short
+page) say when the last one has been read.
+
+GML is parsed from the bytes in memory by pyogrio, with the remote schema download switched
+off, so GDAL never opens an address itself. GDAL honours the axis order of the ``srsName``:
+``urn:ogc:def:crs:EPSG::4326`` is latitude first and comes out longitude first. GeoJSON is
+longitude first whatever its ``crs`` member names (as servers write it); a projected ``crs``
+(``urn:ogc:def:crs:EPSG::27700``) is taken as the coordinate system.
+"""
+
+import io
+import json
+from collections.abc import Iterator
+from urllib.parse import urlencode, urlsplit
+from xml.etree.ElementTree import Element
+
+import pyogrio
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError, fromstring
+from pydantic import Field, field_validator
+
+from ..base import Connector, ConnectorConfig, ConnectorError, FeatureBatch, SourceContext
+from ..registry import connector_register
+from ..remote import WGS84, crs_parse, features_batch, remote_get
+
+# Fields GDAL makes of a GML feature's own bounding box: not data.
+_ENVELOPE_FIELDS = {"lowerCorner", "upperCorner"}
+_URN_WGS84 = "urn:ogc:def:crs:EPSG::4326"
+
+
+class WFSConfig(ConnectorConfig):
+    url: str = Field(description="The service's address (it may carry a query, such as ?map=).")
+    type_names: str = Field(pattern=r"^[A-Za-z_][\w.\-]*(:[A-Za-z_][\w.\-]*)?$")
+    page_size: int = Field(default=1000, ge=1, le=100_000)
+    output_format: str | None = None  # None: GeoJSON if GetFeature offers it, else GML
+    srs_name: str | None = None  # None: the feature type's default coordinate system
+    bbox: list[float] | None = Field(
+        default=None, min_length=4, max_length=4,
+        description="West, south, east, north in longitude and latitude.",
+    )  # fmt: skip
+
+    @field_validator("url")
+    @classmethod
+    def _service_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http or https address")
+        asked = {pair.split("=")[0].lower() for pair in parts.query.split("&") if pair}
+        if asked & {"service", "request", "version", "typename", "typenames"}:
+            raise ValueError(
+                "must be the service's address without WFS request parameters "
+                "(SERVICE, REQUEST, VERSION, TYPENAMES): the connector adds them"
+            )
+        return url
+
+
+def _with_query(url: str, query: dict[str, str | int]) -> str:
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+
+
+def _xml(body: bytes, page: str) -> Element:
+    try:
+        root = fromstring(body)
+    except ParseError as error:
+        raise ConnectorError(f"The WFS answer is not valid XML ({page}): {error}.") from None
+    except DefusedXmlException:
+        raise ConnectorError(
+            f"The WFS answer declares XML entities, which are refused ({page})."
+        ) from None
+    _raise_exception_report(root, page)
+    return root
+
+
+def _raise_exception_report(root: Element, page: str) -> None:
+    if root.tag.rsplit("}", 1)[-1] != "ExceptionReport":
+        return
+    exception = root.find("{*}Exception")
+    code = exception.get("exceptionCode", "") if exception is not None else ""
+    texts = [text.text.strip() for text in root.iter() if text.tag.endswith("ExceptionText")]
+    message = "; ".join(text for text in texts if text) or "no message"
+    raise ConnectorError(
+        f"The WFS reported an error{f' ({code})' if code else ''}: {message} ({page})."
+    )
+
+
+def _capabilities(config: WFSConfig, context: SourceContext) -> tuple[list[str], list[str]]:
+    """(feature type names, GetFeature output formats) from the service's capabilities."""
+    page = "the service's capabilities"
+    query = {"SERVICE": "WFS", "REQUEST": "GetCapabilities", "ACCEPTVERSIONS": "2.0.0"}
+    root = _xml(remote_get(_with_query(config.url, query), context, page=page).body, page)
+    names = [
+        name.text.strip()
+        for name in root.iterfind(".//{*}FeatureTypeList/{*}FeatureType/{*}Name")
+        if name.text
+    ]
+    formats = []
+    for operation in root.iterfind(".//{*}OperationsMetadata/{*}Operation"):
+        if operation.get("name") == "GetFeature":
+            for parameter in operation.iterfind("{*}Parameter"):
+                if parameter.get("name", "").lower() == "outputformat":
+                    formats = [value.text.strip() for value in parameter.iter() if (
+                        value.tag.endswith("}Value") and value.text
+                    )]  # fmt: skip
+    return names, formats
+
+
+def _gml_batch(body: bytes, first_row: int, page: str) -> FeatureBatch:
+    try:
+        meta, _, wkb, values = pyogrio.raw.read(io.BytesIO(body), DOWNLOAD_SCHEMA="NO")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, IndexError) as error:
+        # pyogrio raises IndexError for a document in which GDAL finds no layer.
+        raise ConnectorError(
+            f"The WFS answer is not GML the platform can read ({page}): {error or 'no features'}."
+        ) from None
+    fields = {
+        name: column
+        for name, column in zip(meta["fields"], values, strict=True)
+        if name not in _ENVELOPE_FIELDS
+    }
+    return FeatureBatch(first_row, fields, wkb, meta["crs"])
+
+
+def _geojson_batch(body: bytes, first_row: int, page: str) -> tuple[FeatureBatch, dict]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConnectorError(f"The WFS answer is not valid JSON ({page}): {error}.") from None
+    if not isinstance(document, dict) or not isinstance(document.get("features"), list):
+        raise ConnectorError(f"The WFS did not answer with GeoJSON features ({page}).")
+    named = ((document.get("crs") or {}).get("properties") or {}).get("name")
+    crs = crs_parse(named)[0] if named else WGS84
+    batch = features_batch(document["features"], first_row=first_row, crs=crs)
+    return batch, document
+
+
+@connector_register
+class WFSConnector(Connector):
+    key = "wfs"
+    title = "WFS 2.0"
+    Config = WFSConfig
+
+    def describe(self, config: WFSConfig) -> str:
+        return f"WFS {config.url} feature type {config.type_names}"
+
+    def batches(self, config: WFSConfig, context: SourceContext) -> Iterator[FeatureBatch]:
+        names, formats = _capabilities(config, context)
+        if (
+            names
+            and config.type_names not in names
+            and config.type_names not in {name.split(":")[-1] for name in names}
+        ):
+            raise ConnectorError(
+                f"The WFS has no feature type {config.type_names!r}; it has: {', '.join(names)}."
+            )
+        output_format = config.output_format or next(
+            (name for name in formats if "json" in name.lower()), None
+        )
+        start, number = 0, 1
+        while True:
+            query: dict[str, str | int] = {
+                "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
+                "TYPENAMES": config.type_names, "STARTINDEX": start, "COUNT": config.page_size,
+            }  # fmt: skip
+            if output_format:
+                query["OUTPUTFORMAT"] = output_format
+            if config.srs_name:
+                query["SRSNAME"] = config.srs_name
+            if config.bbox:
+                west, south, east, north = config.bbox
+                query["BBOX"] = f"{south},{west},{north},{east},{_URN_WGS84}"
+            page = f"page {number}, from feature {start + 1:,}"
+            body = remote_get(_with_query(config.url, query), context, page=page).body
+            if body.lstrip()[:1] == b"<":
+                root = _xml(body, page)  # well-formed, and not an exception report
+                returned = root.get("numberReturned", "unknown")
+                if returned == "0":
+                    break
+                batch = _gml_batch(body, start + 1, page)
+                if returned.isdigit() and int(returned) != len(batch):
+                    raise ConnectorError(
+                        f"The WFS page was cut short: it announces {int(returned):,} features "
+                        f"but holds {len(batch):,} ({page})."
+                    )
+                matched = root.get("numberMatched", "unknown")
+            else:
+                batch, document = _geojson_batch(body, start + 1, page)
+                matched = str(document.get("numberMatched", "unknown"))
+            if not len(batch):
+                break
+            yield batch
+            start += len(batch)
+            context.progress(start, "fetching")
+            if len(batch) < config.page_size or (matched.isdigit() and start >= int(matched)):
+                break
+            number += 1
