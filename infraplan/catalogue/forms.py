@@ -291,7 +291,10 @@ class UploadForm(forms.Form):
         help_text="GeoJSON, GeoPackage, a zipped Shapefile (with its .prj), FlatGeobuf, or a CSV "
         "or XLSX table with coordinate columns (such as Easting and Northing, or latitude and "
         "longitude) or a WKT column.",
-        error_messages={"required": "Choose a file to upload"},
+        error_messages={
+            "required": "Choose a file to upload",
+            "empty": "The file is empty: choose a file with data in it",
+        },
     )
     layer = forms.CharField(
         label="Layer name (optional)",
@@ -338,12 +341,6 @@ class UploadForm(forms.Form):
         if len(organisations) == 1:
             self.fields["organisation"].initial = organisations[0][0]
         self.fields["file"].widget.attrs["accept"] = UPLOAD_ACCEPT
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        if upload.size == 0:
-            raise forms.ValidationError("The file is empty: choose a file with data in it")
-        return upload
 
     def full_clean(self) -> None:
         super().full_clean()

@@ -1,0 +1,209 @@
+"""The pages of a dataset's history: a version and its report (page and CSV), the changes
+between two versions, rollback, and the dataset page as of a date. Uploads and their runs are in
+test_upload_pages.py."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.models import DatasetVersion
+from infraplan.catalogue.services import version_fail, version_start
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+PROBLEMS = [
+    {"row": 2, "field": "Easting", "value": "=HYPERLINK(\"http://x\")", "problem": "is not a number"},
+    {"row": 3, "field": "name", "value": "+44 1622", "problem": "is required"},
+    {"row": 4, "field": "reference", "value": "-5", "problem": "reference '-5' is also on row 1"},
+    {"row": 5, "field": "geometry", "value": "@SUM(A1)", "problem": "lies outside Great Britain"},
+    {"row": 6, "field": "status", "value": "plain", "problem": "is not one of: open, closed"},
+]  # fmt: skip
+
+
+@pytest.fixture
+def sites(personas):
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a, access_level="organisations"
+    )
+    version_publish_points(
+        dataset=dataset,
+        points={"A": (615000, 157500), "B": (615100, 157500)},
+        properties={"A": {"status": "open"}, "B": {"status": "open"}},
+    )
+    return dataset
+
+
+@pytest.fixture
+def failed(sites, personas):
+    """Version 2 of ``sites``: rejected, with problems whose values look like formulas."""
+    draft = version_start(actor=personas.contributor_a, dataset=sites, source="bad.csv")
+    return version_fail(
+        actor=personas.contributor_a,
+        version=draft,
+        report={"error": "5 of 6 rows have problems", "rows_read": 6, "problems": PROBLEMS},
+    )
+
+
+def text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_version_page_shows_who_when_counts_and_the_problems(failed, personas, client_as):
+    page = text(client_as(personas.viewer_a).get("/datasets/sites/versions/2/"))
+    assert "Version 2" in page and "Failed" in page
+    assert "Why it was not published 5 of 6 rows have problems" in page
+    assert "Rows read 6" in page and "Source bad.csv" in page
+    assert "is not one of: open, closed" in page
+    assert "Loaded by" not in page  # viewers are not told who loads the data
+    page = text(client_as(personas.contributor_a).get("/datasets/sites/versions/2/"))
+    assert "Loaded by contributor" in page
+    # Outsiders cannot tell the dataset exists.
+    assert client_as(personas.member_b).get("/datasets/sites/versions/2/").status_code == 404
+    assert client_as(personas.viewer_a).get("/datasets/sites/versions/9/").status_code == 404
+
+
+def test_problems_are_paged(sites, personas, client_as):
+    problems = [
+        {"row": n, "field": "name", "value": "", "problem": "is required"} for n in range(1, 61)
+    ]
+    draft = version_start(actor=None, dataset=sites, source="many.csv")
+    version_fail(actor=None, version=draft, report={"problems": problems, "problem_count": 61})
+    client = client_as(personas.viewer_a)
+    first = client.get("/datasets/sites/versions/2/").content.decode()
+    assert first.count('<td class="govuk-table__cell govuk-table__cell--numeric">') == 50
+    assert "61 problems found; the first 60 are listed" in first
+    assert 'href="?page=2"' in first
+    second = client.get("/datasets/sites/versions/2/?page=2").content.decode()
+    rows = re.findall(r'govuk-table__cell--numeric">(\d+)</td>', second)
+    assert rows == [str(n) for n in range(51, 61)]
+
+
+def test_report_csv_is_the_problems_with_formulas_defused(failed, personas, client_as):
+    response = client_as(personas.viewer_a).get("/datasets/sites/versions/2/report.csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="sites-version-2-report.csv"' in response["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows == [
+        ["row", "field", "value", "problem"],
+        ["2", "Easting", '\'=HYPERLINK("http://x")', "is not a number"],
+        ["3", "name", "'+44 1622", "is required"],
+        ["4", "reference", "'-5", "reference '-5' is also on row 1"],
+        ["5", "geometry", "'@SUM(A1)", "lies outside Great Britain"],
+        ["6", "status", "plain", "is not one of: open, closed"],
+    ]
+    # A restricted dataset's report leaving the service is a read on the audit log.
+    assert AuditEntry.objects.filter(action="dataset.read.report").exists()
+    response = client_as(personas.member_b).get("/datasets/sites/versions/2/report.csv")
+    assert response.status_code == 404
+
+
+def test_diff_page_lists_added_changed_and_removed(sites, personas, client_as):
+    version_publish_points(
+        dataset=sites,
+        points={"A": (615000, 157500), "C": (615200, 157500)},
+        properties={"A": {"status": "closed"}, "C": {"status": "open"}},
+    )
+    response = client_as(personas.viewer_a).get("/datasets/sites/versions/1/diff/2/")
+    content = response.content.decode()
+    page = text(response)
+    assert "Changes from version 1 to version 2" in page
+    assert "Added 1 Changed 1 Removed 1" in page
+    added = content[content.index('id="added"') : content.index('id="changed"')]
+    changed = content[content.index('id="changed"') : content.index('id="removed"')]
+    removed = content[content.index('id="removed"') :]
+    assert ">C<" in added and ">A<" not in added
+    assert re.search(r">org-a</td><td[^>]*>A</td><td[^>]*>status</td>", changed)
+    assert ">B<" in removed.split("</table>")[0]
+    # Only published versions of this dataset; outsiders see nothing.
+    assert client_as(personas.viewer_a).get("/datasets/sites/versions/1/diff/3/").status_code == 404
+    assert client_as(personas.member_b).get("/datasets/sites/versions/1/diff/2/").status_code == 404
+
+
+def test_compare_form_goes_to_the_diff_in_order_or_explains(sites, personas, client_as):
+    version_publish_points(dataset=sites, points={"A": (615000, 157500)})
+    client = client_as(personas.viewer_a)
+    detail = client.get("/datasets/sites/").content.decode()
+    assert 'action="/datasets/sites/compare/"' in detail
+    response = client.get("/datasets/sites/compare/?old=2&new=1")
+    assert response.status_code == 302
+    assert response["Location"] == "/datasets/sites/versions/1/diff/2/"
+    response = client.get("/datasets/sites/compare/?old=2&new=2")
+    assert response.status_code == 400
+    assert "Choose two different versions to compare" in response.content.decode()
+    response = client.get("/datasets/sites/compare/?old=2&new=7")
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+
+
+def test_rollback_is_for_data_managers_and_audited(sites, personas, client_as):
+    version_publish_points(dataset=sites, points={"Z": (615000, 157500)})
+    for persona in (personas.viewer_a, personas.contributor_a, personas.member_b):
+        client = client_as(persona)
+        assert client.get("/datasets/sites/versions/1/rollback/").status_code == 404
+        assert client.post("/datasets/sites/versions/1/rollback/").status_code == 404
+    assert sites.current_version.number == 2
+    manager = client_as(personas.data_manager_a)
+    version_page = text(manager.get("/datasets/sites/versions/1/"))
+    assert "Roll back to version 1" in version_page
+    confirm = text(manager.get("/datasets/sites/versions/1/rollback/"))
+    assert "This publishes the features of version 1" in confirm
+    response = manager.post("/datasets/sites/versions/1/rollback/")
+    assert response.status_code == 302
+    assert response["Location"] == "/datasets/sites/versions/3/"
+    current = sites.current_version
+    assert current.number == 3 and current.rolled_back_to.number == 1
+    assert sorted(current.dataset.features.filter(valid_to__isnull=True).values_list(
+        "reference", flat=True)) == ["A", "B"]  # fmt: skip
+    entry = AuditEntry.objects.get(action="version.publish", target_id=str(current.pk))
+    assert entry.actor_id == personas.data_manager_a.pk
+    assert entry.note == "Rollback to version 1"
+    page = text(manager.get("/datasets/sites/versions/3/"))
+    assert "Restores Version 1" in page and "Current" in page
+    # The current version cannot be rolled back to: refused, nothing published.
+    response = manager.post("/datasets/sites/versions/3/rollback/", follow=True)
+    assert "Version 3 is already the current version." in text(response)
+    assert sites.versions.count() == 3
+
+
+def test_dataset_page_as_of_a_date(sites, personas, client_as):
+    version_publish_points(
+        dataset=sites, points={"C": (615200, 157500)}, properties={"C": {"status": "planned"}}
+    )
+    long_ago = timezone.now() - timedelta(days=30)
+    DatasetVersion.objects.filter(dataset=sites, number=1).update(published_at=long_ago)
+    DatasetVersion.objects.filter(dataset=sites, number=2).update(
+        published_at=long_ago + timedelta(days=10)
+    )
+    client = client_as(personas.viewer_a)
+    day = (long_ago + timedelta(days=1)).date()
+    page = text(client.get(f"/datasets/sites/?as_of={day:%Y-%m-%d}"))
+    assert f"You are looking at this dataset as published on {day:%-d %B %Y}: version 1" in page
+    assert "Features 2" in page and "open" in page and "planned" not in page
+    now = text(client.get("/datasets/sites/"))
+    assert "You are looking at" not in now
+    assert "Features 1" in now and "planned" in now and "open" not in now.split("Versions")[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("2026-13-45", "Enter the date as year-month-day with numbers, for example 2026-03-27"),
+        ("27/03/2026", "Enter the date as year-month-day with numbers, for example 2026-03-27"),
+        ("1999-01-01", "Nothing had been published on 1 January 1999 yet"),
+    ],
+)
+def test_as_of_a_date_that_cannot_be_shown_is_explained(sites, personas, client_as, value, message):
+    response = client_as(personas.viewer_a).get(f"/datasets/sites/?as_of={value}")
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "There is a problem" in content and message in content
+    assert "<title>Error: Sites" in content
+    assert "You are looking at" not in content and "Features 2" in text(response)

@@ -1,0 +1,243 @@
+"""Uploading a file through the page, the load's page while it waits and after it ends, the size
+limit while streaming, and the sources on a dataset's page with "Refresh now".
+
+The loads run as the task queue's job body (``ingest_run_execute``) in this process, which
+writes its progress through a connection of its own: hence real transactions here.
+"""
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.store import current_features
+from infraplan.connectors.models import IngestRun, RunState
+from infraplan.connectors.services import ingest_run_execute, source_save
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+POINTS = {"S1": (615000.0, 157500.0), "S2": (615100.0, 157600.0), "S3": (615200.0, 157700.0)}
+
+
+@pytest.fixture
+def uploads(settings, tmp_path) -> Path:
+    settings.UPLOAD_ROOT = tmp_path / "uploads"
+    return settings.UPLOAD_ROOT
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(slug="sites", owner=personas.organisation_a, access_level="organisations")
+
+
+def _vector(path: Path, driver: str, crs: str = "EPSG:27700") -> Path:
+    wkb = shapely.to_wkb([shapely.Point(x, y) for x, y in POINTS.values()])
+    pyogrio.raw.write(
+        path, np.array(wkb, dtype=object), [np.array(list(POINTS), dtype=object)], ["site_ref"],
+        driver=driver, geometry_type="Point", crs=crs,
+        **({"layer": "allocations"} if driver == "GPKG" else {}),
+    )  # fmt: skip
+    return path
+
+
+def _shapefile(folder: Path) -> Path:
+    (folder / "shape").mkdir()
+    _vector(folder / "shape" / "sites.shp", "ESRI Shapefile")
+    archive = folder / "sites.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for member in (folder / "shape").iterdir():
+            zipped.write(member, member.name)
+    return archive
+
+
+def _csv(folder: Path) -> Path:
+    path = folder / "sites.csv"
+    rows = [f"{reference},{x:.0f},{y:.0f},£5" for reference, (x, y) in POINTS.items()]
+    path.write_bytes("\n".join(["site_ref,Easting,Northing,cost", *rows]).encode("cp1252"))
+    return path
+
+
+def _xlsx(folder: Path) -> Path:
+    path = folder / "sites.xlsx"
+    pyogrio.raw.write(
+        path, None,
+        [np.array(list(POINTS), dtype=object), *map(np.array, zip(*POINTS.values(), strict=True))],
+        ["site_ref", "Easting", "Northing"], driver="XLSX", geometry_type=None,
+    )  # fmt: skip
+    return path
+
+
+FILES = {
+    "geojson": lambda folder: _vector(folder / "sites.geojson", "GeoJSON"),
+    "gpkg": lambda folder: _vector(folder / "sites.gpkg", "GPKG"),
+    "shapefile": _shapefile,
+    "fgb": lambda folder: _vector(folder / "sites.fgb", "FlatGeobuf"),
+    "csv": _csv,
+    "xlsx": _xlsx,
+}
+
+
+def upload(client, path: Path, **fields):
+    data = {"reference": "site_ref", "organisation": "org-a", "threshold": "5", **fields}
+    data["file"] = SimpleUploadedFile(path.name, path.read_bytes())
+    return client.post("/datasets/sites/upload/", data)
+
+
+def text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+@pytest.mark.parametrize("kind", list(FILES))
+def test_each_format_uploads_and_publishes(kind, sites, personas, client_as, uploads, tmp_path):
+    path = FILES[kind](tmp_path)
+    client = client_as(personas.contributor_a)
+    extra = {"layer": "allocations"} if kind == "gpkg" else {}
+    response = upload(client, path, **extra)
+    run = IngestRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/datasets/sites/runs/{run.pk}/"
+    # Kept in private storage, never under static or media files.
+    stored = Path(run.config["path"])
+    assert stored.is_relative_to(uploads) and stored.read_bytes() == path.read_bytes()
+    assert run.job_id and run.organisation == personas.organisation_a
+    assert run.mapping["reference"] == "site_ref" and run.mapping["max_invalid_share"] == 0.05
+    waiting = text(client.get(response["Location"]))
+    assert "The load is waiting to start." in waiting and "Refresh" in waiting
+
+    run = ingest_run_execute(run.pk)
+    assert run.state == RunState.PUBLISHED, run.error
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == list(POINTS)
+    done = text(client.get(response["Location"]))
+    assert "Published as version 1 ." in done and "3 added, 0 changed, 0 removed" in done
+    assert "Rows read 3" in done
+
+
+def test_a_rejected_upload_shows_why_and_the_problems(
+    sites, personas, client_as, uploads, tmp_path
+):
+    version_publish_points(dataset=sites, points={"OLD": (615000, 157500)})
+    path = tmp_path / "bad.csv"
+    path.write_text("site_ref,Easting,Northing\nA,615000,157500\nB,=1+2,157500\n,615001,157501\n")
+    client = client_as(personas.contributor_a)
+    response = upload(client, path, threshold="10")
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+    assert run.state == RunState.REJECTED
+    page = text(client.get(response["Location"]))
+    assert "The load was rejected" in page
+    assert "2 of 3 rows have problems (66.7%), over the 10% allowed." in page
+    assert "The current version was not changed." in page
+    assert "=1+2 is not a number" in page and "the reference is empty" in page
+    assert sites.current_version.number == 1
+    # The report is on the version's page too.
+    assert "is not a number" in text(client.get(f"/datasets/sites/versions/{run.version.number}/"))
+
+
+def test_a_file_over_the_size_limit_is_stopped_with_nothing_kept(
+    sites, personas, client_as, uploads, tmp_path, settings
+):
+    settings.UPLOAD_MAX_BYTES = 2048
+    path = tmp_path / "big.csv"
+    path.write_text("site_ref,Easting,Northing\n" + "A,615000,157500\n" * 400)
+    response = upload(client_as(personas.contributor_a), path)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "There is a problem" in page and "The file must be smaller than 2 KB" in page
+    assert "<title>Error: Upload data to Sites" in page
+    assert not IngestRun.objects.exists()
+    assert not uploads.exists() or not any(uploads.rglob("*.csv"))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"file": None}, "Choose a file to upload"),
+        ({"empty": True}, "The file is empty: choose a file with data in it"),
+        ({"reference": ""}, "Enter the name of the column holding each reference"),
+        ({"threshold": "many"}, "Enter the rejection threshold as a number from 0 to 100"),
+        ({"threshold": "101"}, "The rejection threshold must be 100 or less"),
+        ({"organisation": "org-b"}, "Select a valid choice."),
+    ],
+)
+def test_bad_form_input_is_explained_and_nothing_is_kept(
+    fields, message, sites, personas, client_as, uploads, tmp_path
+):
+    data = {"reference": "site_ref", "organisation": "org-a", "threshold": "5"}
+    if "file" not in fields:
+        content = b"" if fields.pop("empty", False) else _csv(tmp_path).read_bytes()
+        data["file"] = SimpleUploadedFile("sites.csv", content)
+    else:
+        fields = {}
+    data.update(fields)
+    response = client_as(personas.contributor_a).post("/datasets/sites/upload/", data)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not IngestRun.objects.exists()
+    assert not uploads.exists() or not any(uploads.rglob("*"))
+
+
+def test_organisation_choices_follow_the_person(sites, personas, client_as):
+    sites.contributing_organisations.add(personas.organisation_b)
+    contributor = client_as(personas.contributor_a).get("/datasets/sites/upload/")
+    options = re.findall(r'<option value="([^"]*)"', contributor.content.decode())
+    assert options == ["org-a"]
+    manager = client_as(personas.data_manager_a).get("/datasets/sites/upload/")
+    assert re.findall(r'<option value="([^"]*)"', manager.content.decode()) == ["org-a", ""]
+    admin = client_as(personas.platform_admin).get("/datasets/sites/upload/")
+    options = re.findall(r'<option value="([^"]*)"', admin.content.decode())
+    assert sorted(options) == ["", "org-a", "org-b"]
+
+
+def test_run_page_is_for_contributors_of_that_dataset(
+    sites, personas, client_as, uploads, tmp_path
+):
+    upload(client_as(personas.contributor_a), _csv(tmp_path))
+    run = IngestRun.objects.get()
+    url = f"/datasets/sites/runs/{run.pk}/"
+    other = dataset_make(slug="other", owner=personas.organisation_a)
+    for persona, status in [("viewer_a", 404), ("member_b", 404), ("data_manager_a", 200)]:
+        assert client_as(getattr(personas, persona)).get(url).status_code == status, persona
+    # A run is found only under its own dataset.
+    assert client_as(personas.data_manager_a).get(
+        f"/datasets/{other.slug}/runs/{run.pk}/"
+    ).status_code == 404  # fmt: skip
+
+
+def test_sources_on_the_dataset_page_and_refresh_now(sites, personas, client_as, tmp_path):
+    path = _csv(tmp_path)
+    source = source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="upload",
+        config={"path": str(path)}, mapping={"reference": "site_ref"}, schedule="weekly",
+    )  # fmt: skip
+    viewer_page = client_as(personas.viewer_a).get("/datasets/sites/").content.decode()
+    assert 'id="sources"' not in viewer_page
+    contributor_page = text(client_as(personas.contributor_a).get("/datasets/sites/"))
+    assert "Sources" in contributor_page and "weekly" in contributor_page
+    assert "Never loaded" in contributor_page and "Refresh now" not in contributor_page
+    url = f"/datasets/sites/sources/{source.pk}/refresh/"
+    assert client_as(personas.contributor_a).post(url).status_code == 404
+    assert not IngestRun.objects.exists()
+
+    manager = client_as(personas.data_manager_a)
+    response = manager.post(url)
+    run = IngestRun.objects.get()
+    assert response["Location"] == f"/datasets/sites/runs/{run.pk}/"
+    assert run.source == source and run.requested_by == personas.data_manager_a
+    assert AuditEntry.objects.filter(action="ingest.request", target_id=str(run.pk)).exists()
+    # Asked again while the first is waiting: refused, not queued twice.
+    again = manager.post(url, follow=True)
+    assert "That source is already loading" in text(again)
+    assert IngestRun.objects.count() == 1
+    # After a permanent failure, the error is on the dataset page.
+    path.write_text("site_ref,Easting,Northing\n")
+    run = ingest_run_execute(run.pk)
+    assert run.state in (RunState.REJECTED, RunState.FAILED)
+    page = text(manager.get("/datasets/sites/"))
+    assert run.get_state_display() in page and run.error in page
