@@ -252,8 +252,10 @@ def test_versions_are_listed_with_their_reports_and_problems(restricted, persona
     )
     content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
     table = content[content.index('id="versions"') :]
-    rows = re.findall(r'<th scope="row" class="govuk-table__header">(\d+)</th>(.*?)</tr>', table,
-                      flags=re.S)  # fmt: skip
+    # Each number links to its version's page (infraplan/catalogue/tests/test_data_pages.py).
+    rows = re.findall(r'<th scope="row" class="govuk-table__header"><a [^>]*>'
+                      r'<span class="govuk-visually-hidden">Version </span>(\d+)</a></th>(.*?)</tr>',
+                      table, flags=re.S)  # fmt: skip
     assert [number for number, _ in rows] == ["3", "2", "1"]
     cells = {
         number: [re.sub(r"<[^>]+>", "", cell).strip()
