@@ -29,7 +29,7 @@ from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
 from infraplan.catalogue.services import version_fail
 
-from .base import ConnectorError
+from .base import ConnectorError, Progress
 from .models import IngestRun, RunState, Source
 from .registry import connector_config
 
@@ -164,12 +164,14 @@ def ingest_request(
     mapping: IngestMapping | dict[str, Any],
     organisation: Organisation | None = None,
     source: Source | None = None,
+    queue: bool = True,
 ) -> IngestRun:
     """Record a load of ``dataset`` and put it on the task queue; audited.
 
     The configuration and mapping are checked here (ValidationError naming the field), so a
     request that cannot run is refused at once, not in the worker. Loads of the same dataset
-    part run one after another (the job's lock).
+    part run one after another (the job's lock). With ``queue=False`` (the CLI) the run is only
+    recorded: the caller runs it at once with ``ingest_run_execute``, and it is not retried.
     """
     from .tasks import ingest_run_task
 
@@ -181,10 +183,11 @@ def ingest_request(
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
             connector_key=connector_key, config=checked, mapping=mapping.model_dump(mode="json"),
         )  # fmt: skip
-        run.job_id = ingest_run_task.configure(
-            lock=f"ingest:{dataset.pk}:{organisation.pk if organisation else '*'}"
-        ).defer(run_id=run.pk)
-        run.save(update_fields=["job_id"])
+        if queue:
+            run.job_id = ingest_run_task.configure(
+                lock=f"ingest:{dataset.pk}:{organisation.pk if organisation else '*'}"
+            ).defer(run_id=run.pk)
+            run.save(update_fields=["job_id"])
         if source is not None:
             Source.objects.filter(pk=source.pk).update(last_run=run)
         audit_record(
@@ -261,17 +264,25 @@ def _run_finish(run: IngestRun, state: str, **fields: Any) -> IngestRun:
     return run
 
 
-def ingest_run_execute(run_id: int, *, attempt: int = 1) -> IngestRun:
+def ingest_run_execute(
+    run_id: int, *, attempt: int = 1, echo: Progress = lambda rows, stage: None
+) -> IngestRun:
     """Run a requested load: the task queue's job body (and the CLI's, with no queue).
 
     Publishes the new version, or ends ``rejected`` (the data did not pass its checks) or
     ``failed`` (the source could not be read, or retries were used up). A temporary failure with attempts left puts
-    the run back to ``queued`` with ``retry_at`` and raises IngestRetry for the queue.
+    the run back to ``queued`` with ``retry_at`` and raises IngestRetry for the queue (a run
+    without a job, from the CLI, is not retried). ``echo`` is told of progress too, unthrottled.
     """
     run = IngestRun.objects.select_related("dataset", "organisation", "requested_by").get(pk=run_id)
     if run.state not in IngestRun.ACTIVE:
         return run  # finished already (a sweep, or a duplicate delivery)
     with RunProgress(run.pk) as progress:
+
+        def both(rows: int, stage: str) -> None:
+            progress(rows, stage)
+            echo(rows, stage)
+
         run.state, run.stage, run.attempts = RunState.RUNNING, "starting", attempt
         run.started_at, run.retry_at, run.error = timezone.now(), None, ""
         run.save(update_fields=["state", "stage", "attempts", "started_at", "retry_at", "error"])
@@ -279,7 +290,8 @@ def ingest_run_execute(run_id: int, *, attempt: int = 1) -> IngestRun:
             version = ingest_run(
                 actor=run.requested_by, dataset=run.dataset, connector_key=run.connector_key,
                 config=run.config, mapping=IngestMapping.model_validate(run.mapping),
-                organisation=run.organisation, progress=progress,
+                organisation=run.organisation,
+                progress=both,
                 on_version=progress.version_started,
             )  # fmt: skip
         except IngestRejected as rejection:
@@ -288,14 +300,14 @@ def ingest_run_execute(run_id: int, *, attempt: int = 1) -> IngestRun:
             # as against data that was read and did not pass the checks.
             unreadable = "temporary" in rejection.version.report
             temporary = bool(rejection.version.report.get("temporary"))
-            if temporary and attempt < settings.INGEST_RETRY_ATTEMPTS:
+            if temporary and run.job_id and attempt < settings.INGEST_RETRY_ATTEMPTS:
                 retry_at = _retry_at(attempt)
                 run.state, run.retry_at, run.temporary = RunState.QUEUED, retry_at, True
                 run.version, run.error = rejection.version, str(rejection)
                 run.save()
                 raise IngestRetry(str(rejection), retry_at) from None
             error = str(rejection)
-            if temporary:
+            if temporary and run.job_id:
                 error = f"Gave up after {attempt} attempts. The last: {error}"
             return _run_finish(
                 run, RunState.FAILED if unreadable else RunState.REJECTED,
@@ -320,7 +332,7 @@ def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
     runs = []
     with transaction.atomic():
         due = (
-            Source.objects.select_for_update(skip_locked=True)
+            Source.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("dataset", "organisation")
             .filter(enabled=True, next_run_at__lte=now)
         )
