@@ -122,11 +122,8 @@ def esri_geometry(geometry: dict[str, Any] | None) -> dict[str, Any] | None:
             return None
         return {"type": "Point", "coordinates": [geometry["x"], geometry["y"]]}
     if "points" in geometry:
-        return (
-            {"type": "MultiPoint", "coordinates": [p[:2] for p in geometry["points"]]}
-            if (geometry["points"])
-            else None
-        )
+        points = [point[:2] for point in geometry["points"]]
+        return {"type": "MultiPoint", "coordinates": points} if points else None
     if "paths" in geometry:
         paths = [[point[:2] for point in path] for path in geometry["paths"]]
         if not paths:
@@ -139,13 +136,18 @@ def esri_geometry(geometry: dict[str, Any] | None) -> dict[str, Any] | None:
     raise ValueError("not an Esri point, multipoint, polyline or polygon")
 
 
-def _dates(document: dict[str, Any], properties: list[dict[str, Any]]) -> None:
-    """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place."""
-    dates = [
+def _date_fields(*documents: dict[str, Any]) -> set[str]:
+    """The date fields a layer description or an Esri JSON page declares."""
+    return {
         field["name"]
+        for document in documents
         for field in document.get("fields") or []
         if isinstance(field, dict) and field.get("type") == "esriFieldTypeDate"
-    ]
+    }
+
+
+def _dates(dates: set[str], properties: list[dict[str, Any]]) -> None:
+    """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place."""
     for values in properties:
         for name in dates:
             if isinstance(values.get(name), (int, float)):
@@ -153,7 +155,7 @@ def _dates(document: dict[str, Any], properties: list[dict[str, Any]]) -> None:
                 values[name] = moment.isoformat().replace("+00:00", "Z")
 
 
-def _esri_features(document: dict[str, Any], first_row: int) -> FeatureBatch:
+def _esri_features(document: dict[str, Any], first_row: int, dates: set[str]) -> FeatureBatch:
     crs = esri_crs(document.get("spatialReference"))
     features, bad = [], []
     for index, feature in enumerate(document.get("features") or []):
@@ -164,7 +166,7 @@ def _esri_features(document: dict[str, Any], first_row: int) -> FeatureBatch:
             geometry = None
             bad.append((first_row + index, str(feature.get("geometry"))[:200]))
         features.append({"properties": feature.get("attributes") or {}, "geometry": geometry})
-    _dates(document, [feature["properties"] for feature in features])
+    _dates(dates | _date_fields(document), [feature["properties"] for feature in features])
     batch = features_batch(features, first_row=first_row, crs=crs, identifier=None)
     batch.problems.extend(
         RowProblem(row, "geometry", value, "is not an Esri geometry") for row, value in bad
@@ -183,8 +185,8 @@ class ArcGISConnector(Connector):
             f" where {config.where}" if config.where != "1=1" else ""
         )
 
-    def _layer(self, config: ArcGISConfig, context: SourceContext) -> tuple[str, int]:
-        """The query format to use and the page size the layer allows."""
+    def _layer(self, config: ArcGISConfig, context: SourceContext) -> tuple[str, int, set[str]]:
+        """The query format to use, the page size the layer allows and its date fields."""
         layer = _checked(
             remote_json(f"{config.url}?f=json", context, page="the layer's description"),
             "the layer's description",
@@ -200,10 +202,11 @@ class ArcGISConnector(Connector):
         page_size = config.page_size
         if isinstance(layer.get("maxRecordCount"), int) and layer["maxRecordCount"] > 0:
             page_size = min(page_size, layer["maxRecordCount"])
-        return config.format or ("geojson" if "geojson" in offered else "json"), page_size
+        answer_format = config.format or ("geojson" if "geojson" in offered else "json")
+        return answer_format, page_size, _date_fields(layer)
 
     def batches(self, config: ArcGISConfig, context: SourceContext) -> Iterator[FeatureBatch]:
-        answer_format, page_size = self._layer(config, context)
+        answer_format, page_size, dates = self._layer(config, context)
         offset, number = 0, 1
         while True:
             query = {
@@ -221,7 +224,7 @@ class ArcGISConnector(Connector):
                     f"The ArcGIS server's answer has no list of features ({page})."
                 )
             if answer_format == "geojson":
-                _dates(document, [f.get("properties") or {} for f in document["features"]])
+                _dates(dates, [f.get("properties") or {} for f in document["features"]])
                 batch = features_batch(
                     document["features"], first_row=offset + 1, crs="EPSG:4326", identifier=None
                 )
@@ -229,7 +232,7 @@ class ArcGISConnector(Connector):
                     document.get("exceededTransferLimit")
                 )
             else:
-                batch = _esri_features(document, offset + 1)
+                batch = _esri_features(document, offset + 1, dates)
                 more = document.get("exceededTransferLimit")
             if len(batch):
                 yield batch

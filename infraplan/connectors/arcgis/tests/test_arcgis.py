@@ -137,6 +137,8 @@ def test_geojson_is_used_where_the_layer_offers_it(tmp_path):
     assert [len(batch) for batch in batches] == [2, 1]
     assert batches[0].crs == "EPSG:4326"
     assert list(batches[1].fields["SITE_REF"]) == ["S3"]
+    # Dates are declared by the layer's description (GeoJSON pages carry no field list).
+    assert batches[1].fields["ALLOCATED"][0] == "2024-01-01T00:00:00Z"
     assert "id" not in batches[0].fields  # the OBJECTID is already a property
 
 
