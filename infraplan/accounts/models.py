@@ -169,3 +169,9 @@ class Registration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.email} to {self.organisation} ({self.get_status_display()})"
+
+    @property
+    def via_label(self) -> str:
+        if self.via == "local":
+            return "Registered with a password"
+        return f"Single sign-on ({self.via.removeprefix('sso:')})"

@@ -45,7 +45,7 @@ def test_changing_your_name_is_audited(personas, client_as):
 
 
 def test_changing_your_password_is_audited(
-    personas, client, security_events, django_capture_on_commit_callbacks
+    personas, client, security_events, mailoutbox, django_capture_on_commit_callbacks
 ):
     client.post(reverse("account_login"), {"login": "viewer@a.example", "password": PASSWORD})
     new = "a much longer passphrase of words"
@@ -58,6 +58,7 @@ def test_changing_your_password_is_audited(
     personas.viewer_a.refresh_from_db()
     assert personas.viewer_a.check_password(new)
     assert AuditEntry.objects.filter(action="password.changed", actor_id=personas.viewer_a.pk)
+    assert mailoutbox[-1].to == ["viewer@a.example"]  # told, in case it was not them
     assert security_events("password.changed")[0]["user"] == "viewer@a.example"
 
 

@@ -70,7 +70,7 @@ def test_registration_waits_for_approval_and_the_admin_approves_it(
 
     admin = client_as(personas.admin_a)
     listing = admin.get(reverse("registration-list")).content.decode()
-    assert "new.officer@a.example" in listing
+    assert "new.officer@a.example" in listing and "Registered with a password" in listing
     response = admin.post(
         reverse("registration-decide", args=[registration.pk]),
         {f"r{registration.pk}-decision": "approve", f"r{registration.pk}-role": "contributor"},

@@ -4,11 +4,12 @@ recovery code, and admins sent to set up or present a second factor before admin
 import time
 
 import pytest
+from allauth.core import context as allauth_context
 from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from infraplan.accounts.two_factor import SSO_MFA_SESSION_KEY
@@ -64,8 +65,12 @@ def test_enrolment_with_a_real_code_then_sign_in_with_the_app(
     assert "Incorrect code" in response.content.decode()
     assert not Authenticator.objects.filter(user=personas.viewer_a).exists()
 
-    with django_capture_on_commit_callbacks(execute=True):  # allauth signals after commit
+    with django_capture_on_commit_callbacks() as after_commit:
         response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)})
+    # allauth signals (and emails) once the request's transaction commits, still in the request.
+    with allauth_context.request_context(RequestFactory().post(reverse("mfa_activate_totp"))):
+        for callback in after_commit:
+            callback()
     assert response.status_code == 302
     types = set(Authenticator.objects.filter(user=personas.viewer_a).values_list("type", flat=True))
     assert types == {"totp", "recovery_codes"}
