@@ -42,16 +42,18 @@ def two_factor_redirect(request: HttpRequest) -> HttpResponse | None:
     to set one up, or, if they have one, to present it."""
     if not two_factor_required(request.user) or two_factor_presented(request):
         return None
-    query = urlencode({"next": request.get_full_path()})
     if is_mfa_enabled(request.user):
         messages.info(request, "Enter a code from your authenticator app to use admin functions.")
+        query = urlencode({"next": request.get_full_path()})
         return HttpResponseRedirect(f"{reverse('mfa_reauthenticate')}?{query}")
+    # Setting up ends on the recovery codes page (to be saved); the admin then comes back and
+    # is asked for a code like anyone who has an app.
     messages.info(
         request,
         "Administrators must use two-factor authentication. Set up an authenticator app, then "
         "enter one of its codes to continue.",
     )
-    return HttpResponseRedirect(f"{reverse('mfa_activate_totp')}?{query}")
+    return HttpResponseRedirect(reverse("mfa_activate_totp"))
 
 
 def admin_two_factor(view: Callable) -> Callable:
