@@ -24,7 +24,12 @@ NCSC_ADVICE = (
 
 
 class SignupForm(AllauthSignupForm):
-    full_name = forms.CharField(label="Full name", max_length=200)
+    full_name = forms.CharField(
+        label="Full name",
+        max_length=200,
+        error_messages={"required": "Enter your full name"},
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
 
     field_order = ["full_name", "email", "password1", "password2"]
 
