@@ -279,7 +279,6 @@ class StyleForm(forms.Form):
         self.add_error(name if name in self.fields else None, message[:1].upper() + message[1:])
 
 
-WHOLE_DATASET = ""  # the organisation choice that replaces every organisation's features
 UPLOAD_ACCEPT = ".geojson,.json,.gpkg,.zip,.fgb,.csv,.xlsx"
 
 

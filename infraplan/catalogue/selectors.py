@@ -364,11 +364,15 @@ def _extent_map(user: Any, extent: Extent2D) -> ExtentMap:
 
 # Loads, versions and sources
 
+# The upload form's organisation choice that replaces every organisation's features (no slug
+# can be "*"; an empty value would read as no choice at all).
+WHOLE_DATASET = "*"
+
 
 def upload_organisation_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
     """The organisations ``user`` may load a file for into ``dataset`` (slug, name): their own
     among the dataset's owner and contributing organisations; a platform admin picks any of
-    those. Those who may manage the dataset may also replace the whole of it (slug "")."""
+    those. Those who may manage the dataset may also replace the whole of it (WHOLE_DATASET)."""
     publishers = Organisation.objects.filter(
         Q(pk=dataset.owner_id) | Q(datasets_contributed_to=dataset), is_active=True
     )
@@ -379,7 +383,7 @@ def upload_organisation_choices(user: Any, dataset: Dataset) -> list[tuple[str, 
         )
     choices = [(slug, name) for slug, name in publishers.distinct().values_list("slug", "name")]
     if dataset_permits(user, dataset, Action.MANAGE):
-        choices.append(("", "The whole dataset (every organisation's features)"))
+        choices.append((WHOLE_DATASET, "The whole dataset (every organisation's features)"))
     return choices
 
 

@@ -22,10 +22,11 @@ from infraplan.audit.services import audit_record_read
 from infraplan.connectors.services import ingest_request
 
 from .access import Action, dataset_permits
-from .forms import WHOLE_DATASET, AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm, UploadForm
+from .forms import AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm, UploadForm
 from .history import version_as_of, versions_diff
 from .models import AccessLevel, Dataset, DatasetVersion, VersionState
 from .selectors import (
+    WHOLE_DATASET,
     dataset_field_types,
     dataset_list,
     dataset_owner_choices,

@@ -189,10 +189,10 @@ def test_organisation_choices_follow_the_person(sites, personas, client_as):
     options = re.findall(r'<option value="([^"]*)"', contributor.content.decode())
     assert options == ["org-a"]
     manager = client_as(personas.data_manager_a).get("/datasets/sites/upload/")
-    assert re.findall(r'<option value="([^"]*)"', manager.content.decode()) == ["org-a", ""]
+    assert re.findall(r'<option value="([^"]*)"', manager.content.decode()) == ["org-a", "*"]
     admin = client_as(personas.platform_admin).get("/datasets/sites/upload/")
     options = re.findall(r'<option value="([^"]*)"', admin.content.decode())
-    assert sorted(options) == ["", "org-a", "org-b"]
+    assert sorted(options) == ["*", "org-a", "org-b"]
 
 
 def test_run_page_is_for_contributors_of_that_dataset(
@@ -241,3 +241,15 @@ def test_sources_on_the_dataset_page_and_refresh_now(sites, personas, client_as,
     assert run.state in (RunState.REJECTED, RunState.FAILED)
     page = text(manager.get("/datasets/sites/"))
     assert run.get_state_display() in page and run.error in page
+
+
+def test_a_data_manager_may_replace_the_whole_dataset(
+    sites, personas, client_as, uploads, tmp_path
+):
+    response = upload(client_as(personas.data_manager_a), _csv(tmp_path), organisation="*")
+    assert response.status_code == 302
+    assert IngestRun.objects.get().organisation is None
+    # A contributor may not.
+    response = upload(client_as(personas.contributor_a), _csv(tmp_path), organisation="*")
+    assert "Select a valid choice." in response.content.decode()
+    assert IngestRun.objects.count() == 1

@@ -1,0 +1,108 @@
+"""Loading data in a real browser: the upload form (its errors too), the load's page while it
+waits and once published or rejected, a version's report, the changes between versions and the
+rollback confirmation. axe finds nothing on any of them; no CSP violation, script error or
+failed request."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from infraplan.connectors.models import IngestRun
+from infraplan.connectors.services import ingest_run_execute
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+from .conftest import PageWatch, assert_page_sound, sign_in
+
+pytestmark = pytest.mark.browser
+
+SERVICE = "Kent and Medway Infrastructure Map"
+DASH = "\N{EN DASH}"
+
+
+@pytest.fixture
+def sites(personas, settings, tmp_path):
+    settings.UPLOAD_ROOT = tmp_path / "uploads"
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
+    version_publish_points(dataset=dataset, points={"OLD": (615000, 157500)})
+    return dataset
+
+
+def upload(page: Page, path: Path, reference: str = "ref") -> None:
+    page.goto("/datasets/sites/upload/")
+    page.get_by_label("File", exact=True).set_input_files(str(path))
+    page.get_by_label("Reference column").fill(reference)
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_url("**/datasets/sites/runs/*/")
+
+
+def test_upload_then_the_run_report_and_diff(page: Page, page_watch: PageWatch, sites, tmp_path):
+    sign_in(page, "contributor@a.example")
+    page.goto("/datasets/sites/")
+    page.get_by_role("button", name="Upload data").click()
+    expect(page).to_have_title(f"Upload data to Sites {DASH} {SERVICE}")
+    assert_page_sound(page, page_watch)
+
+    # Nothing chosen: the error summary, focused, links to the file input.
+    page.get_by_label("Reference column").fill("")
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_title(f"Error: Upload data to Sites {DASH} {SERVICE}")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link", name="File: Choose a file to upload")).to_have_attribute(
+        "href", "#id_file"
+    )
+    assert_page_sound(page, page_watch)
+
+    good = tmp_path / "sites.csv"
+    good.write_text("ref,Easting,Northing,name\nA,615000,157500,Civic\nB,615100,157600,Hall\n")
+    upload(page, good)
+    expect(page).to_have_title(f"Load {IngestRun.objects.get().pk} of Sites {DASH} {SERVICE}")
+    expect(page.locator("#run-status")).to_contain_text("The load is waiting to start.")
+    assert_page_sound(page, page_watch)
+
+    ingest_run_execute(IngestRun.objects.get().pk)
+    page.get_by_role("link", name="Refresh").click()
+    status = page.locator("#run-status")
+    expect(status).to_contain_text("Published as version 2.")
+    expect(status).to_contain_text("2 added, 0 changed, 1 removed")
+    assert_page_sound(page, page_watch)
+
+    status.get_by_role("link", name="version 2").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Version 2")
+    assert_page_sound(page, page_watch)
+
+    page.get_by_role("link", name="What changed from version 1").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Changes from version 1 to version 2")
+    expect(page.locator("#added")).to_contain_text("B")
+    expect(page.locator("#removed")).to_contain_text("OLD")
+    assert_page_sound(page, page_watch)
+
+
+def test_a_rejected_upload_its_report_and_a_rollback(
+    page: Page, page_watch: PageWatch, sites, tmp_path
+):
+    version_publish_points(dataset=sites, points={"NEW": (615000, 157500)})
+    sign_in(page, "data-manager@a.example")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ref,Easting,Northing\nA,615000,157500\nB,lots,157500\n,615001,157501\n")
+    upload(page, bad)
+    ingest_run_execute(IngestRun.objects.get().pk)
+    page.reload()
+    expect(page.locator("#run-status")).to_contain_text("The load was rejected")
+    expect(page.locator("#problems")).to_contain_text("is not a number")
+    assert_page_sound(page, page_watch)
+
+    page.get_by_role("link", name="Version 3 and its report").click()
+    expect(page.locator("#problems")).to_contain_text("the reference is empty")
+    assert_page_sound(page, page_watch)
+
+    page.goto("/datasets/sites/versions/1/")
+    page.get_by_role("button", name="Roll back to version 1").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Roll back to version 1")
+    assert_page_sound(page, page_watch)
+    page.get_by_role("button", name="Roll back to version 1").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "Version 4 is now current: it restores version 1's features."
+    )
+    assert_page_sound(page, page_watch)
