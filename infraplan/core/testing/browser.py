@@ -11,6 +11,7 @@ application's role may not create databases, nor PostGIS.
 """
 
 import hashlib
+import importlib
 import os
 import subprocess
 import sys
@@ -48,7 +49,8 @@ BUILD_CODE = (
     "infraplan/catalogue/generalise.py",
 )
 # Tables that reading the site may change: sessions and last sign-in times, the audit trail of
-# reads and sign-ins, the usage log and its queue, and PostGIS's reference table (static, large).
+# reads and sign-ins, the usage log and its queue, and PostGIS's reference table (static, large);
+# and the database cache's table (sign-in rate limits), whatever settings.CACHES calls it.
 CHANGED_BY_READING = {
     "django_session", "accounts_user", "mfa_authenticator", "audit_auditentry",
     "insights_usagerecord", "procrastinate_jobs", "procrastinate_events", "procrastinate_workers",
@@ -165,17 +167,29 @@ def browser_database_make(name: str) -> bool:
     )
 
 
+def served_cache_tables() -> set[str]:
+    """The database cache's tables as the served site has them: from the settings module
+    itself, since the test process counts in memory (the root conftest replaces CACHES)."""
+    caches = importlib.import_module(settings.SETTINGS_MODULE).CACHES
+    return {
+        cache["LOCATION"]
+        for cache in caches.values()
+        if cache["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    }
+
+
 def database_fingerprint(url: str) -> dict[str, str]:
     """Table -> digest of its rows, for every table of the database at ``url`` except those in
-    ``CHANGED_BY_READING``: equal fingerprints before and after a run show that its tests only
-    read."""
+    ``CHANGED_BY_READING`` and cache tables: equal fingerprints before and after a run show
+    that its tests only read."""
+    skipped = CHANGED_BY_READING | served_cache_tables()
     with connect(url) as connection:
         tables = [
             row[0]
             for row in connection.execute(
                 "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
             )
-            if row[0] not in CHANGED_BY_READING
+            if row[0] not in skipped
         ]
         return {
             table: connection.execute(

@@ -15,6 +15,7 @@ from infraplan.core.testing.browser import (
     database_from_template,
     database_url,
     lib_sh,
+    served_cache_tables,
 )
 
 
@@ -73,13 +74,16 @@ def test_the_fingerprint_shows_a_write_to_a_data_table_but_not_a_sign_in(names):
     name, template = names
     database_from_template(name=name, template=template, digest="one", build=Builds())
     url = database_url(name)
+    (cache_table,) = served_cache_tables()
     with psycopg.connect(url) as connection:
         connection.execute("CREATE TABLE django_session (session_key text)")
+        connection.execute(f'CREATE TABLE "{cache_table}" (cache_key text)')
     before = database_fingerprint(url)
     assert set(before) == {"built"}  # django_session is one of CHANGED_BY_READING
 
     with psycopg.connect(url) as connection:
         connection.execute("INSERT INTO django_session VALUES ('signed-in')")
+        connection.execute(f"INSERT INTO \"{cache_table}\" VALUES ('rate-limit')")
     assert database_fingerprint(url) == before
     with psycopg.connect(url) as connection:
         connection.execute("UPDATE built SET number = 2")
