@@ -1,15 +1,16 @@
 """Loading data in a real browser: the upload form (its errors too), the load's page while it
-waits and once published or rejected, a version's report, the changes between versions and the
-rollback confirmation. axe finds nothing on any of them; no CSP violation, script error or
+waits and once published or rejected, a version's report, the changes between versions, the
+rollback confirmation, and the dataset page as of a date with its sources. axe finds nothing on any of them; no CSP violation, script error or
 failed request."""
 
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from infraplan.connectors.models import IngestRun
-from infraplan.connectors.services import ingest_run_execute
+from infraplan.connectors.services import ingest_run_execute, source_save
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 from .conftest import PageWatch, assert_page_sound, sign_in
@@ -104,5 +105,31 @@ def test_a_rejected_upload_its_report_and_a_rollback(
     page.get_by_role("button", name="Roll back to version 1").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text(
         "Version 4 is now current: it restores version 1's features."
+    )
+    assert_page_sound(page, page_watch)
+
+
+def test_the_dataset_page_as_of_a_date_and_its_sources(
+    page: Page, page_watch: PageWatch, sites, tmp_path
+):
+    source_save(
+        actor=None, dataset=sites, connector_key="upload", config={"path": str(tmp_path / "x")},
+        mapping={"reference": "ref"}, schedule="weekly",
+    )  # fmt: skip
+    version_publish_points(dataset=sites, points={"NEW": (615000, 157500)})
+    sign_in(page, "data-manager@a.example")
+    page.goto("/datasets/sites/")
+    expect(page.locator("#source-table")).to_contain_text("weekly")
+    page.get_by_label("Show the dataset as published on").fill("27 March")
+    page.get_by_role("button", name="Show that date").click()
+    expect(page).to_have_title(f"Error: Sites {DASH} {SERVICE}")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the date as year-month-day")
+    assert_page_sound(page, page_watch)
+
+    today = timezone.localdate().isoformat()
+    page.get_by_label("Show the dataset as published on").fill(today)
+    page.get_by_role("button", name="Show that date").click()
+    expect(page.locator("#as-of")).to_contain_text(
+        "You are looking at this dataset as published on"
     )
     assert_page_sound(page, page_watch)
