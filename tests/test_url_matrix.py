@@ -242,6 +242,14 @@ CASES: dict[str, list[Case]] = {
             "infraplan/catalogue/tests/test_data_pages.py",
         ),
     ],
+    "dataset-run-status": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "run_id": 0},
+            note="no run 0; a real run's status is proved in "
+            "infraplan/catalogue/tests/test_upload_pages.py",
+        ),
+    ],
     "dataset-version": [
         Case(everyone(200), kwargs={"slug": "districts", "number": 1}),
         restricted_to_a(number=1),

@@ -9,6 +9,11 @@ urlpatterns = [
     path("datasets/<slug:slug>/upload/", views.dataset_upload_view, name="dataset-upload"),
     path("datasets/<slug:slug>/runs/<int:run_id>/", views.dataset_run_view, name="dataset-run"),
     path(
+        "datasets/<slug:slug>/runs/<int:run_id>/status.json",
+        views.dataset_run_status_view,
+        name="dataset-run-status",
+    ),
+    path(
         "datasets/<slug:slug>/versions/<int:number>/",
         views.version_detail_view,
         name="dataset-version",

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -231,6 +231,27 @@ def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpRespon
             "more_problems": max(0, len(problems) - PROBLEMS_ON_RUN_PAGE),
         },
     )
+
+
+@login_required
+@require_GET
+def dataset_run_status_view(request: HttpRequest, slug: str, run_id: int) -> JsonResponse:
+    """A load's state, stage and rows as JSON, for the run page's script to follow it."""
+    dataset = _visible_or_404(request, slug, Action.CONTRIBUTE)
+    run = run_for_page(dataset, run_id)
+    if run is None:
+        raise Http404("No such load.")
+    response = JsonResponse(
+        {
+            "state": run.state,
+            "state_label": run.get_state_display(),
+            "stage": run.stage,
+            "rows_read": run.rows_read,
+            "active": run.is_active,
+        }
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def run_url(run: Any) -> str:

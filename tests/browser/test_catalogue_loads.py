@@ -29,6 +29,10 @@ def sites(personas, settings, tmp_path):
     return dataset
 
 
+def page_path(page: Page) -> str:
+    return "/" + page.url.split("/", 3)[3]
+
+
 def upload(page: Page, path: Path, reference: str = "ref") -> None:
     page.goto("/datasets/sites/upload/")
     page.get_by_label("File", exact=True).set_input_files(str(path))
@@ -62,8 +66,9 @@ def test_upload_then_the_run_report_and_diff(page: Page, page_watch: PageWatch, 
     expect(page.locator("#run-status")).to_contain_text("The load is waiting to start.")
     assert_page_sound(page, page_watch)
 
+    expect(page.get_by_role("link", name="Refresh")).to_have_attribute("href", page_path(page))
+    # The page's script follows the load and shows the outcome when it ends.
     ingest_run_execute(IngestRun.objects.get().pk)
-    page.get_by_role("link", name="Refresh").click()
     status = page.locator("#run-status")
     expect(status).to_contain_text("Published as version 2.")
     expect(status).to_contain_text("2 added, 0 changed, 1 removed")

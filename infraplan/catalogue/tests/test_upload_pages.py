@@ -204,6 +204,19 @@ def test_run_page_is_for_contributors_of_that_dataset(
     other = dataset_make(slug="other", owner=personas.organisation_a)
     for persona, status in [("viewer_a", 404), ("member_b", 404), ("data_manager_a", 200)]:
         assert client_as(getattr(personas, persona)).get(url).status_code == status, persona
+        response = client_as(getattr(personas, persona)).get(f"{url}status.json")
+        assert response.status_code == status, persona
+    assert response.json() == {
+        "state": "queued", "state_label": "Waiting to start", "stage": "", "rows_read": 0,
+        "active": True,
+    }  # fmt: skip
+    page = client_as(personas.data_manager_a).get(url).content.decode()
+    assert f'data-status-url="{url}status.json"' in page and "js/run-status." in page
+    ingest_run_execute(run.pk)
+    response = client_as(personas.data_manager_a).get(f"{url}status.json")
+    assert response.json()["active"] is False and response.json()["rows_read"] == 3
+    # A finished load's page has nothing to follow.
+    assert "js/run-status." not in client_as(personas.data_manager_a).get(url).content.decode()
     # A run is found only under its own dataset.
     assert client_as(personas.data_manager_a).get(
         f"/datasets/{other.slug}/runs/{run.pk}/"
