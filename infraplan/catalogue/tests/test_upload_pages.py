@@ -1,8 +1,9 @@
 """Uploading a file through the page, the load's page while it waits and after it ends, the size
 limit while streaming, and the sources on a dataset's page with "Refresh now".
 
-The loads run as the task queue's job body (``ingest_run_execute``) in this process, which
-writes its progress through a connection of its own: hence real transactions here.
+Most loads run as the task queue's job body (``ingest_run_execute``) in this process, which
+writes its progress through a connection of its own: hence real transactions here; one goes
+through a real worker process.
 """
 
 import re
@@ -19,6 +20,8 @@ from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, RunState
 from infraplan.connectors.services import ingest_run_execute, source_save
+from infraplan.connectors.tests.test_runs import worker_running
+from infraplan.core.queue import job_wait
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -266,3 +269,14 @@ def test_a_data_manager_may_replace_the_whole_dataset(
     response = upload(client_as(personas.contributor_a), _csv(tmp_path), organisation="*")
     assert "Select a valid choice." in response.content.decode()
     assert IngestRun.objects.count() == 1
+
+
+def test_an_upload_is_published_by_a_real_worker(sites, personas, client_as, uploads, tmp_path):
+    client = client_as(personas.contributor_a)
+    with worker_running(tmp_path / "worker.log"):
+        response = upload(client, FILES["gpkg"](tmp_path), layer="allocations")
+        run = IngestRun.objects.get()
+        assert job_wait(run.job_id, timeout=120) == "succeeded"
+    page = text(client.get(response["Location"]))
+    assert "Published as version 1 ." in page and "3 added" in page
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == list(POINTS)
