@@ -17,7 +17,8 @@ class SessionLifetimeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         session = request.session
-        if session.get(SESSION_KEY) is not None:  # signed in with a session (not a token)
+        # A request with an API token is that token's user, whatever its session cookie says.
+        if getattr(request, "api_token", None) is None and session.get(SESSION_KEY) is not None:
             signed_in_at = session.get(SIGNED_IN_AT_SESSION_KEY)
             now = time.time()
             if signed_in_at is None:

@@ -42,8 +42,8 @@ def sso_session_end(request: HttpRequest) -> None:
 
 def reauthentication_due(request: HttpRequest) -> bool:
     record = request.session.get(SSO_SESSION_KEY)
-    if not record or not request.user.is_authenticated:
-        return False
+    if not record or not request.user.is_authenticated or getattr(request, "api_token", None):
+        return False  # an API token's request is the token's user, not the session's
     return time.time() - record["confirmed_at"] >= settings.SSO_REAUTHENTICATE_AFTER
 
 

@@ -254,3 +254,22 @@ def test_last_use_is_written_at_most_once_a_minute(personas, restricted, securit
     token.refresh_from_db()
     assert token.last_used_at > first
     assert len(security_events("token.used")) == 3  # every use is an event
+
+
+def test_a_token_is_its_user_whatever_a_stale_session_says(personas, restricted, settings):
+    """A client that sends a token beside an expired session (or one due for single sign-on's
+    re-authentication) is the token's user: the session's checks never sign the token out."""
+    import time
+
+    from infraplan.accounts.middleware import SIGNED_IN_AT_SESSION_KEY
+    from infraplan.sso.session import SSO_SESSION_KEY
+
+    _, secret = make_token(personas.viewer_a)
+    client = Client()
+    client.force_login(personas.member_b)
+    session = client.session
+    session[SIGNED_IN_AT_SESSION_KEY] = time.time() - settings.SESSION_COOKIE_AGE - 60
+    session[SSO_SESSION_KEY] = {"provider": "entra", "confirmed_at": 0}
+    session.save()
+    assert client.get(TILE, **bearer(secret)).status_code == 200
+    assert client.get(TILE).status_code == 404  # the session alone: expired, signed out
