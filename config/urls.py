@@ -19,6 +19,7 @@ urlpatterns = [
     path("accounts/", include("infraplan.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("", include("infraplan.maps.urls")),
+    path("", include("infraplan.connectors.urls")),  # before datasets/<slug>/
     path("", include("infraplan.catalogue.urls")),
     path("", include("infraplan.places.urls")),
     path("admin/", admin.site.urls),

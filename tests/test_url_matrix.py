@@ -344,6 +344,24 @@ CASES: dict[str, list[Case]] = {
         )
     ],
     "audit-export": [Case({**everyone(404), "anonymous": 302, "platform_admin": 200})],
+    "national-list": [
+        Case(
+            {**everyone(403), "anonymous": 302, "platform_admin": 200},
+            note="platform admins only; the national datasets are public, so others are refused",
+        )
+    ],
+    **{
+        name: [
+            Case(
+                {**everyone(403), "anonymous": 302, "platform_admin": 404},
+                kwargs={"slug": "no-such-dataset"},
+                method="post",
+                note="no such national dataset; switching a real one is proved in "
+                "infraplan/connectors/tests/test_national.py",
+            )
+        ]
+        for name in ("national-switch-on", "national-switch-off")
+    },
 }
 
 EXEMPT = {

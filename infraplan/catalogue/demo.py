@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from infraplan.accounts.models import Organisation
 from infraplan.accounts.services import organisations_sync_from_profile
+from infraplan.connectors.national import national_sources_sync
 from infraplan.sso.services import allowed_tenants_sync
 
 from .loading import Join, LoadOptions, Placement, PointColumns, dataset_load_file
@@ -142,9 +143,11 @@ def demo_load(
     *, manifest_path: Path | None = None, only: set[str] | None = None
 ) -> list[DatasetVersion]:
     """Load the demo datasets (or ``only`` those slugs); idempotent: an unchanged file makes no
-    new version."""
+    new version. The full load also sets up the profile's national datasets, switched off."""
     organisations_sync_from_profile(actor=None)
     allowed_tenants_sync(actor=None)
+    if only is None:
+        national_sources_sync(actor=None)  # set up switched off: nothing is fetched
     manifest_path = manifest_path or settings.DEMO_DATA_DIR / "demo.toml"
     manifest = demo_manifest(manifest_path)
     versions = []

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from django.core.exceptions import ImproperlyConfigured
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from infraplan.catalogue.styles import StyleError, style_legend, style_parse
+
 GSS_CODE = r"^[EWSN]\d{8}$"
 HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,63}$")
@@ -167,12 +169,97 @@ class MapSettings(_Strict):
         return bounds
 
 
+# The catalogue's themes (infraplan.catalogue.models.Theme, which settings cannot import).
+THEMES = Literal[
+    "housing-growth", "education", "health", "transport", "utilities", "green-infrastructure",
+    "flood", "community", "designations", "boundaries", "demographics",
+]  # fmt: skip
+MAP_BACKGROUND = "#ffffff"
+# Every planning.data.gov.uk entity has these; a national dataset may list more of its own.
+NATIONAL_FIELDS = [
+    {"name": "entity", "type": "integer", "title": "planning.data.gov.uk entity"},
+    {"name": "reference", "type": "string", "title": "Publisher's reference"},
+    {"name": "name", "type": "string", "title": "Name"},
+    {"name": "organisation-entity", "type": "string", "title": "Publisher (organisation entity)"},
+    {"name": "documentation-url", "type": "string", "title": "Documentation"},
+    {"name": "entry-date", "type": "date", "title": "Entry date"},
+    {"name": "start-date", "type": "date", "title": "Start date"},
+    {"name": "end-date", "type": "date", "title": "End date"},
+]
+
+
+class NationalField(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    type: Literal["string", "integer", "number", "boolean", "date"]
+    title: str = Field(min_length=2)
+
+
+class NationalDataset(_Strict):
+    """A planning.data.gov.uk dataset the deployment can switch on: its catalogue entry and
+    what part of it to load. Without ``organisation_entity`` only the entities meeting the
+    map's bounds are loaded (national publishers such as Natural England cover all England)."""
+
+    dataset: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="planning.data name.")
+    slug: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="The catalogue's slug.")
+    title: str = Field(min_length=2)
+    abstract: str = Field(min_length=10)
+    theme: THEMES
+    licence: str = Field(min_length=2)
+    attribution: str = Field(min_length=2)
+    geometry_type: Literal["point", "polygon"]
+    min_zoom: int = Field(default=0, ge=0, le=22)
+    keywords: list[str] = Field(default_factory=list)
+    fields: list[NationalField] = Field(
+        default_factory=list, description="Properties besides the ones every entity has."
+    )
+    style: dict = Field(default_factory=dict)
+    organisation_entity: int | None = Field(default=None, ge=1)
+
+    @property
+    def field_schema(self) -> list[dict]:
+        return NATIONAL_FIELDS + [field.model_dump() for field in self.fields]
+
+    @model_validator(mode="after")
+    def _style(self) -> "NationalDataset":
+        try:
+            style = style_parse(self.style, fields=[f["name"] for f in self.field_schema])
+        except StyleError as error:
+            raise ValueError(f"style: {error}") from None
+        if not self.style:
+            raise ValueError("style: give each national dataset a colour of its own")
+        for colour, label in style_legend(style, default_colour=MAP_BACKGROUND):
+            ratio = contrast_ratio(colour, MAP_BACKGROUND)
+            if ratio < 3:
+                raise ValueError(
+                    f"style: {colour}{f' ({label})' if label else ''} has contrast "
+                    f"{ratio:.2f}:1 on the map's white; WCAG 2.2 AA needs 3:1 for graphics"
+                )
+        return self
+
+
+class NationalSources(_Strict):
+    """planning.data.gov.uk datasets set up, switched off, for a platform admin to switch on."""
+
+    owner: str = Field(pattern=r"^[a-z0-9-]+$", description="The organisation listing them.")
+    service: str = Field(default="https://www.planning.data.gov.uk", pattern=r"^https?://\S+$")
+    datasets: list[NationalDataset] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "NationalSources":
+        for name in ("slug", "dataset"):
+            values = [getattr(entry, name) for entry in self.datasets]
+            if len(values) != len(set(values)):
+                raise ValueError(f"datasets: each {name} must appear once")
+        return self
+
+
 class Profile(_Strict):
     authority: Authority
     branding: Branding
     map: MapSettings
     areas: list[Area] = Field(min_length=1)
     organisations: list[Organisation] = Field(min_length=1)
+    national: NationalSources | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> "Profile":
@@ -187,6 +274,10 @@ class Profile(_Strict):
                 raise ValueError(
                     f"organisations.{index}.area: {organisation.area} is not one of the areas"
                 )
+        if self.national and self.national.owner not in slugs:
+            raise ValueError(
+                f"national.owner: {self.national.owner} is not one of the organisations"
+            )
         return self
 
     def organisation_for_email(self, email: str) -> Organisation | None:

@@ -9,12 +9,17 @@ a page can hold fewer features than asked for while more follow. Paging therefor
 offset asked for, not by the features received, and stops when a page has no ``next`` link.
 Each entity's ``reference`` (the publisher's own) is the natural feature reference; its
 ``entity`` number is kept as a property.
+
+National publishers (Natural England, Historic England) cover all England: ``geometry`` (WKT in
+WGS84) asks the search for the entities that meet it (``geometry_relation``, by default
+``intersects``; the service's own default, ``within``, would drop those crossing the edge).
 """
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
+import shapely
 from pydantic import Field, field_validator
 
 from ..base import Connector, ConnectorConfig, ConnectorError, FeatureBatch, SourceContext
@@ -27,8 +32,27 @@ SERVICE = "https://www.planning.data.gov.uk"
 class PlanningDataConfig(ConnectorConfig):
     dataset: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="e.g. conservation-area")
     organisation_entity: int | None = Field(default=None, ge=1)
+    geometry: str | None = Field(
+        default=None, max_length=2000, description="Only entities meeting this WKT (WGS84)."
+    )
+    geometry_relation: Literal["intersects", "within"] = "intersects"
     limit: int = Field(default=500, ge=1, le=500)
     service: str = SERVICE
+
+    @field_validator("geometry")
+    @classmethod
+    def _geometry(cls, geometry: str | None) -> str | None:
+        if geometry is None:
+            return None
+        try:
+            shape = shapely.from_wkt(geometry)
+        except shapely.errors.GEOSException:
+            raise ValueError(
+                "must be a WKT geometry, e.g. POLYGON((0 51, 1 51, 1 52, 0 51))"
+            ) from None
+        if shape.is_empty or shape.geom_type not in ("Polygon", "MultiPolygon"):
+            raise ValueError("must be a WKT polygon or multipolygon")
+        return geometry
 
     @field_validator("service")
     @classmethod
@@ -57,7 +81,8 @@ class PlanningDataConnector(Connector):
         organisation = (
             f", organisation {config.organisation_entity}" if config.organisation_entity else ""
         )
-        return f"planning.data.gov.uk dataset {config.dataset}{organisation}"
+        area = " meeting an area" if config.geometry else ""
+        return f"planning.data.gov.uk dataset {config.dataset}{organisation}{area}"
 
     def batches(self, config: PlanningDataConfig, context: SourceContext) -> Iterator[FeatureBatch]:
         offset, read, number = 0, 0, 1
@@ -65,6 +90,8 @@ class PlanningDataConnector(Connector):
             query: dict[str, Any] = {"dataset": config.dataset}
             if config.organisation_entity:
                 query["organisation_entity"] = config.organisation_entity
+            if config.geometry:
+                query.update(geometry=config.geometry, geometry_relation=config.geometry_relation)
             query.update(limit=config.limit, offset=offset)
             page = f"page {number}, entities from {offset + 1:,}"
             document = remote_json(
@@ -93,6 +120,8 @@ class PlanningDataConnector(Connector):
                 if config.organisation_entity
                 else ""
             )
+            if config.geometry:
+                organisation += " in the area asked for"
             raise ConnectorError(
                 f"planning.data.gov.uk has no entities with a geometry in the dataset "
                 f"{config.dataset!r}{organisation}: check the dataset's name and the "
