@@ -18,9 +18,11 @@ from infraplan.accounts.services import organisations_sync_from_profile
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import Dataset, Theme
 from infraplan.catalogue.store import current_features
+from infraplan.connectors.base import ConnectorError
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.national import national_sources_sync
 from infraplan.connectors.planning_data.tests.test_planning_data import entity
+from infraplan.connectors.registry import connector_config, connector_for
 from infraplan.connectors.services import ingest_run_execute
 from infraplan.connectors.tests.servers import json_answer, replay_server
 from infraplan.core.profile import THEMES, load_profile
@@ -233,3 +235,19 @@ def test_switching_needs_a_synced_national_dataset(personas, client_as):
     response = admin.post(reverse("national-switch-on", kwargs={"slug": "districts"}))
     assert response.status_code == 404
     assert not Source.objects.filter(enabled=True).exists()
+
+
+def test_the_area_filter_is_checked_at_the_edge():
+    with pytest.raises(ConnectorError, match="geometry: Value error, must be a WKT geometry"):
+        connector_config("planning_data", {"dataset": "ramsar", "geometry": "Kent"})
+    with pytest.raises(ConnectorError, match="geometry: Value error, must be a WKT polygon"):
+        connector_config("planning_data", {"dataset": "ramsar", "geometry": "POINT(1 51)"})
+    with pytest.raises(ConnectorError, match="geometry_relation: Input should be 'intersects'"):
+        connector_config(
+            "planning_data", {"dataset": "ramsar", "geometry": KENT, "geometry_relation": "near"}
+        )
+    config = connector_config("planning_data", {"dataset": "ramsar", "geometry": KENT})
+    assert config.geometry_relation == "intersects"
+    assert connector_for("planning_data").describe(config) == (
+        "planning.data.gov.uk dataset ramsar meeting an area"
+    )
