@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from infraplan.accounts.services import organisations_sync_from_profile
 from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.demo import demo_load
 from infraplan.catalogue.models import Dataset, Theme
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.base import ConnectorError
@@ -251,3 +252,16 @@ def test_the_area_filter_is_checked_at_the_edge():
     assert connector_for("planning_data").describe(config) == (
         "planning.data.gov.uk dataset ramsar meeting an area"
     )
+
+
+@pytest.mark.django_db
+def test_the_demo_load_sets_them_up_switched_off(tmp_path):
+    manifest = tmp_path / "demo.toml"
+    manifest.write_text("datasets = []\n", encoding="utf-8")
+    assert demo_load(manifest_path=manifest) == []
+    assert Source.objects.filter(enabled=False).count() == 11
+    assert not IngestRun.objects.exists()
+    # Loading only some demo datasets (as tests do) leaves them alone.
+    Source.objects.all().delete()
+    demo_load(manifest_path=manifest, only=set())
+    assert not Source.objects.exists()
