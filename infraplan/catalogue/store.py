@@ -31,12 +31,31 @@ def current_features(dataset: Dataset):
 
 
 class StoreFeatureSource(FeatureSource):
+    """The registered source serves each dataset's current version; ``at_version`` gives one
+    that serves the dataset as it was at an earlier published version (the map as of a date)."""
+
     key = "store"
+
+    def __init__(self, version: int | None = None) -> None:
+        self.version = version
+
+    @classmethod
+    def at_version(cls, number: int) -> "StoreFeatureSource":
+        """A source of every store dataset's features live at version ``number``."""
+        return cls(version=number)
+
+    def _number(self, dataset: Dataset) -> int:
+        return dataset.current_version_number() if self.version is None else self.version
+
+    def _rows(self, dataset: Dataset):
+        if self.version is None:
+            return current_features(dataset)
+        return Feature.objects.filter(live_at(self.version), dataset=dataset)
 
     def tile_rows(
         self, dataset: Dataset, zoom: int, fields: Collection[str]
     ) -> tuple[str, dict[str, Any]]:
-        number = dataset.current_version_number()
+        number = self._number(dataset)
         feature = Feature._meta.db_table
         generalisation = FeatureGeneralisation._meta.db_table
         # Only the keys asked for, each bound as a parameter; a key a feature lacks is left out.
@@ -45,13 +64,18 @@ class StoreFeatureSource(FeatureSource):
             f"%(field_{i})s::text, f.properties -> %(field_{i})s::text" for i in range(len(names))
         )
         properties = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
+        # The current version keeps to the partial indexes on live rows (valid_to IS NULL).
+        live = (
+            "f.valid_to IS NULL AND f.valid_from <= %(version)s"
+            if self.version is None
+            else "f.valid_from <= %(version)s AND (f.valid_to IS NULL OR f.valid_to > %(version)s)"
+        )
         sql = f"""
             SELECT f.id, f.reference, {properties} AS properties,
                    COALESCE(g.geom_3857, f.geom_3857) AS geom_3857
             FROM {feature} f
             LEFT JOIN {generalisation} g ON g.feature_id = f.id AND g.zoom = %(generalised_zoom)s
-            WHERE f.dataset_id = %(dataset_id)s
-              AND f.valid_to IS NULL AND f.valid_from <= %(version)s
+            WHERE f.dataset_id = %(dataset_id)s AND {live}
               AND f.geom_3857 && %(envelope)s
         """  # noqa: S608 (table names come from model metadata, values are bound)
         return sql, {
@@ -62,13 +86,13 @@ class StoreFeatureSource(FeatureSource):
         }
 
     def features(self, dataset: Dataset) -> Iterator[FeatureRecord]:
-        yield from self._records(current_features(dataset))
+        yield from self._records(self._rows(dataset))
 
     def feature(self, dataset: Dataset, feature_id: int) -> FeatureRecord | None:
-        return next(self._records(current_features(dataset).filter(pk=feature_id)), None)
+        return next(self._records(self._rows(dataset).filter(pk=feature_id)), None)
 
     def features_within(self, dataset: Dataset, box: GEOSGeometry) -> Iterator[FeatureRecord]:
-        yield from self._records(current_features(dataset).filter(geom__intersects=box))
+        yield from self._records(self._rows(dataset).filter(geom__intersects=box))
 
     @staticmethod
     def _records(rows: Any) -> Iterator[FeatureRecord]:
@@ -84,4 +108,4 @@ class StoreFeatureSource(FeatureSource):
             )
 
     def version_tag(self, dataset: Dataset) -> str:
-        return str(dataset.current_version_number())
+        return str(self._number(dataset))

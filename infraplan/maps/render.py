@@ -20,9 +20,8 @@ from matplotlib.path import Path
 from pyproj import Transformer
 
 from infraplan.catalogue.models import Dataset, GeometryType
-from infraplan.catalogue.sources import source_for
 
-from .selectors import BadRequest, bbox_polygon
+from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
 
 MIN_SIDE = 64
@@ -108,10 +107,10 @@ def _ring_path(parts: Iterable) -> Path:
     return Path(vertices, codes)
 
 
-def _draw_layer(axes, dataset: Dataset, bbox, accent: str) -> None:
+def _draw_layer(axes, dataset: Dataset, bbox, accent: str, moment: MapMoment) -> None:
     style = dataset_style(dataset)
     polygons, polygon_colours, lines, line_colours, points, point_colours = [], [], [], [], [], []
-    records = source_for(dataset).features_within(dataset, bbox_polygon(bbox))
+    records = records_within(dataset, bbox_polygon(bbox), moment)
     for count, record in enumerate(records):
         if count == MAX_FEATURES_PER_LAYER or record.geometry is None:
             break
@@ -148,8 +147,10 @@ def map_png(
     width: int,
     height: int,
     accent: str,
+    moment: MapMoment = NOW,
 ) -> bytes:
-    """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels.
+    """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
+    at ``moment`` (each dataset as published on its date, ended features as it says).
 
     Layers whose minimum zoom is above the view's zoom are left out, as on the interactive map.
     """
@@ -165,7 +166,7 @@ def map_png(
     drawn = [dataset for dataset in datasets if dataset.min_zoom <= zoom]
     order = {GeometryType.POLYGON: 0, GeometryType.LINE: 1, GeometryType.POINT: 2}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
-        _draw_layer(axes, dataset, bbox, accent)
+        _draw_layer(axes, dataset, bbox, accent, moment)
     attribution = "; ".join(dict.fromkeys(d.attribution.split("\n")[0] for d in drawn))
     figure.text(
         0.005, 0.005, (attribution or "No layers in this view")[:300],

@@ -3,19 +3,26 @@
 Every read starts from the one gate, ``Dataset.objects.permitting(user, "view")``.
 """
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
 
 from infraplan.catalogue.access import Action
+from infraplan.catalogue.history import version_as_of
 from infraplan.catalogue.models import Dataset, GeometryType
-from infraplan.catalogue.sources import FeatureRecord, source_for
+from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
+from infraplan.catalogue.store import StoreFeatureSource
 from infraplan.catalogue.styles import style_legend
 
+from .ended import ISO_DATE, ended_on
 from .styling import colour_expression, dataset_style, label_field_of
 from .tiles import tile_version
 
@@ -28,6 +35,81 @@ MAX_LABELS = 400
 
 class BadRequest(ValueError):
     """Input that cannot be used; the message names the parameter and why, for the user."""
+
+
+@dataclass(frozen=True)
+class MapMoment:
+    """When the map is looking: each dataset as published on ``as_of`` (None: now), and whether
+    features their source says have ended (``END_DATE_PROPERTIES``) are shown."""
+
+    as_of: date | None = None
+    show_ended: bool = False
+
+    @property
+    def day(self) -> date:
+        """The day features are judged ended on: the date shown."""
+        return self.as_of or timezone.localdate()
+
+    def query(self) -> dict[str, str]:
+        """The URL parameters that restore this moment (none for now, ended hidden)."""
+        query = {}
+        if self.as_of:
+            query["as_of"] = self.as_of.isoformat()
+        if self.show_ended:
+            query["ended"] = "show"
+        return query
+
+    def suffix(self, separator: str = "?") -> str:
+        query = self.query()
+        return f"{separator}{urlencode(query)}" if query else ""
+
+
+NOW = MapMoment()
+
+
+def parse_moment(query: Mapping[str, str]) -> MapMoment:
+    """``as_of=YYYY-MM-DD`` and ``ended=show`` from a query string; a date after today is today."""
+    value = (query.get("as_of") or "").strip()
+    as_of = None
+    if value:
+        # fromisoformat alone would also take 20260327 and week dates.
+        with contextlib.suppress(ValueError):
+            as_of = date.fromisoformat(value) if ISO_DATE.fullmatch(value) else None
+        if as_of is None:
+            raise BadRequest(
+                f"as_of: {value!r} is not a date; give it as year-month-day, for example 2026-03-27"
+            )
+        if as_of >= timezone.localdate():
+            as_of = None
+    return MapMoment(as_of=as_of, show_ended=query.get("ended") == "show")
+
+
+def is_ended(properties: Mapping[str, Any], moment: MapMoment) -> bool:
+    ended = ended_on(properties)
+    return ended is not None and ended <= moment.day
+
+
+def source_at(dataset: Dataset, moment: MapMoment) -> FeatureSource | None:
+    """The source of ``dataset`` as published on the moment's date; None when nothing had been
+    published then. Sources other than the feature store keep no history: they answer as now."""
+    source = source_for(dataset)
+    if moment.as_of is None or dataset.source_key != StoreFeatureSource.key:
+        return source
+    version = version_as_of(dataset, moment.as_of)
+    return StoreFeatureSource.at_version(version.number) if version else None
+
+
+def records_within(
+    dataset: Dataset, box: GEOSGeometry, moment: MapMoment
+) -> Iterator[FeatureRecord]:
+    """The features of ``dataset`` meeting ``box`` (EPSG:27700) at ``moment``, ended ones only
+    when it shows them."""
+    source = source_at(dataset, moment)
+    if source is None:
+        return
+    for record in source.features_within(dataset, box):
+        if moment.show_ended or not is_ended(record.properties, moment):
+            yield record
 
 
 def parse_bbox(value: str | None) -> tuple[float, float, float, float]:
@@ -94,13 +176,17 @@ class MapLayer:
     visible: bool
     labels: str | None  # the label endpoint, for layers with a label field
     label_min_zoom: int
+    published: bool  # False when the date shown is before the dataset's first publish
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def map_layers_for(user: Any, requested: list[str] | None = None) -> list[MapLayer]:
-    """The spatial datasets ``user`` may see, with a published version, as map layers.
+def map_layers_for(
+    user: Any, requested: list[str] | None = None, moment: MapMoment = NOW
+) -> list[MapLayer]:
+    """The spatial datasets ``user`` may see, with a published version, as map layers at
+    ``moment`` (their tile and label URLs carry it).
 
     Visible at first: those ``requested`` (the URL's ``layers``), or when nothing is requested,
     the authority's area boundaries; every other layer waits to be switched on.
@@ -114,6 +200,9 @@ def map_layers_for(user: Any, requested: list[str] | None = None) -> list[MapLay
         style = dataset_style(dataset)
         label = label_field_of(dataset)
         count = next((v.feature_count for v in dataset.versions.all() if v.is_current), 0) or 0
+        source = source_at(dataset, moment)
+        version = tile_version(dataset, source) if source else "none"
+        labels = reverse("map-labels", kwargs={"slug": dataset.slug}) if label else None
         layers.append(
             MapLayer(
                 slug=dataset.slug,
@@ -122,17 +211,18 @@ def map_layers_for(user: Any, requested: list[str] | None = None) -> list[MapLay
                 geometry_type=dataset.geometry_type,
                 min_zoom=dataset.min_zoom,
                 attribution=dataset.attribution,
-                tiles=f"{template}?v={tile_version(dataset)}",
+                tiles=f"{template}?v={version}{moment.suffix('&')}",
                 colour=colour_expression(style, default_colour=accent),
                 legend=[
                     {"colour": colour, "label": text}
                     for colour, text in style_legend(style, default_colour=accent)
                 ],
                 visible=dataset.slug in on,
-                labels=reverse("map-labels", kwargs={"slug": dataset.slug}) if label else None,
+                labels=f"{labels}{moment.suffix()}" if labels else None,
                 label_min_zoom=max(
                     dataset.min_zoom, 0 if count <= LABEL_SPARSE_LIMIT else LABEL_DENSE_ZOOM
                 ),
+                published=source is not None,
             )
         )
     return layers
@@ -167,15 +257,20 @@ def _area_name(code: str) -> str:
     return area.name if area else ""
 
 
-def feature_detail(dataset: Dataset, feature_id: int) -> dict[str, Any] | None:
-    """A current feature of a permitted dataset as the pop-up shows it, or None.
+def feature_detail(
+    dataset: Dataset, feature_id: int, moment: MapMoment = NOW
+) -> dict[str, Any] | None:
+    """A feature of a permitted dataset live at ``moment`` as the pop-up shows it, or None (an
+    ended feature only when the moment shows ended features).
 
     Properties are listed in the order of the dataset's field schema, each with its title;
     properties outside the schema follow under their own names.
     """
-    record = source_for(dataset).feature(dataset, feature_id)
-    if record is None:
+    source = source_at(dataset, moment)
+    record = source.feature(dataset, feature_id) if source else None
+    if record is None or (is_ended(record.properties, moment) and not moment.show_ended):
         return None
+    ended = ended_on(record.properties)
     titles = {field["name"]: field.get("title") or field["name"] for field in dataset.field_schema}
     ordered = [name for name in titles if name in record.properties]
     ordered += sorted(name for name in record.properties if name not in titles)
@@ -196,6 +291,7 @@ def feature_detail(dataset: Dataset, feature_id: int) -> dict[str, Any] | None:
         if record.district
         else None,
         "ward": {"code": record.ward} if record.ward else None,
+        "ended": ended.isoformat() if ended and ended <= moment.day else None,
     }
 
 
@@ -205,10 +301,13 @@ def _label_of(dataset: Dataset, record: FeatureRecord) -> str:
     return str(value) if value not in (None, "") else record.reference
 
 
-def labels_in(dataset: Dataset, bbox: tuple[float, float, float, float]) -> list[dict[str, Any]]:
-    """Label points (a point inside each feature, WGS84) and texts of the features in ``bbox``."""
+def labels_in(
+    dataset: Dataset, bbox: tuple[float, float, float, float], moment: MapMoment = NOW
+) -> list[dict[str, Any]]:
+    """Label points (a point inside each feature, WGS84) and texts of the features in ``bbox``
+    at ``moment``."""
     labels = []
-    for record in source_for(dataset).features_within(dataset, bbox_polygon(bbox)):
+    for record in records_within(dataset, bbox_polygon(bbox), moment):
         point = record.geometry.point_on_surface.transform(4326, clone=True)
         labels.append(
             {
@@ -231,20 +330,24 @@ class ViewRow:
     reference: str
     label: str
     district: str
+    ended: date | None = None  # when the feature ended, for ended features shown
 
 
 def features_in_view(
-    datasets: list[Dataset], bbox: tuple[float, float, float, float]
+    datasets: list[Dataset], bbox: tuple[float, float, float, float], moment: MapMoment = NOW
 ) -> Iterator[ViewRow]:
-    """The current features of ``datasets`` (already permitted) meeting ``bbox``, layer by layer."""
+    """The features of ``datasets`` (already permitted) meeting ``bbox`` at ``moment``, layer by
+    layer."""
     box = bbox_polygon(bbox)
     for dataset in datasets:
-        for record in source_for(dataset).features_within(dataset, box):
+        for record in records_within(dataset, box, moment):
+            ended = ended_on(record.properties)
             yield ViewRow(
                 layer=dataset.title,
                 reference=record.reference,
                 label=_label_of(dataset, record),
                 district=_area_name(record.district) or record.district,
+                ended=ended if ended and ended <= moment.day else None,
             )
 
 

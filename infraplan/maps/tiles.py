@@ -5,12 +5,15 @@ valid at every zoom (an EPSG:27700 envelope would leave the grid's domain at zoo
 """
 
 import hashlib
+from datetime import date
 
 from django.db import connection
+from django.utils import timezone
 
 from infraplan.catalogue.models import Dataset
-from infraplan.catalogue.sources import source_for
+from infraplan.catalogue.sources import FeatureSource, source_for
 
+from .ended import END_DATE_PROPERTIES
 from .styling import tile_fields
 
 MAX_ZOOM = 22
@@ -22,26 +25,55 @@ def tile_in_range(z: int, x: int, y: int) -> bool:
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
 
 
-def tile_version(dataset: Dataset) -> str:
+def tile_version(dataset: Dataset, source: FeatureSource | None = None) -> str:
     """Changes whenever a tile's bytes may: a new version, or a style or label needing other
-    fields. Part of the map's tile URLs (``?v=``) and of each tile's ETag."""
+    fields. Part of the map's tile URLs (``?v=``) and of each tile's ETag. ``source`` is the
+    dataset's source as of a date (the map as of a date), its registered source by default."""
     fields = ",".join(sorted(tile_fields(dataset)))
     digest = hashlib.blake2s(fields.encode(), digest_size=4).hexdigest()
-    return f"{source_for(dataset).version_tag(dataset)}-{digest}"
+    return f"{(source or source_for(dataset)).version_tag(dataset)}-{digest}"
 
 
-def tile_render(*, dataset: Dataset, z: int, x: int, y: int) -> bytes:
+def tile_render(
+    *,
+    dataset: Dataset,
+    z: int,
+    x: int,
+    y: int,
+    source: FeatureSource | None = None,
+    show_ended: bool = False,
+    day: date | None = None,
+) -> bytes:
     """The Mapbox Vector Tile of ``dataset`` at z/x/y (empty bytes if nothing is there).
 
     The layer is named after the dataset's slug; each feature carries its id, ``reference`` and
     only the properties its style and label need (the pop-up fetches the rest). Below the
     dataset's minimum zoom the tile is empty: a dense layer is never cut into giant tiles.
+
+    ``source`` serves the dataset (its registered source by default, or one as of a date).
+    Features that ended on or before ``day`` (today by default) are left out unless
+    ``show_ended``; their end-date properties then travel in the tile too, so the SQL can tell.
     """
     if not tile_in_range(z, x, y):
         raise ValueError(f"tile {z}/{x}/{y} does not exist")
     if z < dataset.min_zoom:
         return b""
-    rows_sql, params = source_for(dataset).tile_rows(dataset, z, tile_fields(dataset))
+    fields = set(tile_fields(dataset)) | (set() if show_ended else set(END_DATE_PROPERTIES))
+    rows_sql, params = (source or source_for(dataset)).tile_rows(dataset, z, fields)
+    live = "TRUE"
+    if not show_ended:
+        # The first end-date property that holds an ISO date, as ``ended_on`` reads it.
+        dates = ", ".join(
+            f"CASE WHEN source.properties ->> %(end_{i})s ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}'"
+            f" THEN left(source.properties ->> %(end_{i})s, 10) END"
+            for i in range(len(END_DATE_PROPERTIES))
+        )
+        live = f"COALESCE(COALESCE({dates}) > %(ended_by)s, TRUE)"
+        params = {
+            **params,
+            "ended_by": (day or timezone.localdate()).isoformat(),
+            **{f"end_{i}": name for i, name in enumerate(END_DATE_PROPERTIES)},
+        }
     sql = f"""
         WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS envelope),
         source AS ({rows_sql.replace("%(envelope)s", "(SELECT envelope FROM bounds)")}),
@@ -49,6 +81,7 @@ def tile_render(*, dataset: Dataset, z: int, x: int, y: int) -> bytes:
             SELECT source.id, source.reference, source.properties,
                    ST_AsMVTGeom(source.geom_3857, bounds.envelope, {EXTENT}, {BUFFER}, true) AS geom
             FROM source, bounds
+            WHERE {live}
         )
         SELECT ST_AsMVT(shaped, %(layer)s, {EXTENT}, 'geom', 'id')
         FROM shaped WHERE geom IS NOT NULL

@@ -19,6 +19,7 @@ from infraplan.catalogue.models import AccessLevel, Dataset
 from .render import map_png, view_bbox
 from .selectors import (
     BadRequest,
+    MapMoment,
     feature_detail,
     features_in_view,
     labels_in,
@@ -26,8 +27,10 @@ from .selectors import (
     map_layers_for,
     parse_bbox,
     parse_layers,
+    parse_moment,
     permitted_dataset,
     requested_datasets,
+    source_at,
 )
 from .tiles import tile_in_range, tile_render, tile_version
 
@@ -82,9 +85,20 @@ def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, 
     return view_bbox(view["center"], view["zoom"], *size)
 
 
+def _moment_or_error(request: HttpRequest) -> tuple[MapMoment, str | None]:
+    """The moment the URL asks for, or now and the reason it cannot be used."""
+    try:
+        return parse_moment(request.GET), None
+    except BadRequest as problem:
+        return MapMoment(show_ended=request.GET.get("ended") == "show"), str(problem)
+
+
 @require_GET
 def map_view(request: HttpRequest) -> HttpResponse:
-    layers = map_layers_for(request.user, _query_layers(request))
+    """The map; ``as_of=YYYY-MM-DD`` shows each layer as published on that date, ``ended=show``
+    the features their source says have ended. A malformed date is explained, the map as now."""
+    moment, error = _moment_or_error(request)
+    layers = map_layers_for(request.user, _query_layers(request), moment)
     view = _view_from_query(request)
     visible = ",".join(layer.slug for layer in layers if layer.visible)
     bbox = ",".join(f"{value:.5f}" for value in _view_bbox(view, FALLBACK_SIZE))
@@ -100,9 +114,13 @@ def map_view(request: HttpRequest) -> HttpResponse:
                 "layers": [layer.as_json() for layer in layers],
                 "accent": settings.AUTHORITY_PROFILE.branding.accent_colour,
                 "basemap": basemap.model_dump() if basemap else None,
+                "moment": moment.query(),
             },
             "layers": layers,
             "groups": layer_groups(layers),
+            "moment": moment,
+            "as_of_value": request.GET.get("as_of", "") if error else moment.query().get("as_of"),
+            "as_of_error": error,
             "fallback_png": "/map.png?"
             + urlencode(
                 {
@@ -110,32 +128,53 @@ def map_view(request: HttpRequest) -> HttpResponse:
                     "layers": visible,
                     "width": FALLBACK_SIZE[0],
                     "height": FALLBACK_SIZE[1],
+                    **moment.query(),
                 }
             ),
-            "features_url": "/map/features/?" + urlencode({"bbox": bbox, "layers": visible}),
+            "features_url": "/map/features/?"
+            + urlencode({"bbox": bbox, "layers": visible, **moment.query()}),
         },
+        status=400 if error else 200,
     )
+
+
+def _bad_tile_request(message: str) -> HttpResponse:
+    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
 @require_GET
 def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpResponse:
     """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s.
 
-    Gzipped when the client accepts it. The ETag names the dataset's current version (and the
-    fields its tiles carry) and the tile, so a client that has the tile is answered 304 without
-    the tile being made again; a publish changes every ETag of the dataset.
+    Gzipped when the client accepts it. The ETag names the version shown (and the fields its
+    tiles carry), the day ended features are judged on (or that they are shown) and the tile,
+    so a client that has the tile is answered 304 without the tile being made again; a publish
+    changes every ETag of the dataset. ``as_of`` and ``ended`` are read as the map page reads
+    them; before the dataset's first publish the tile is empty.
     """
     dataset = permitted_dataset(request.user, slug)
     if dataset is None or not tile_in_range(z, x, y):
         raise Http404("No such tile.")
+    try:
+        moment = parse_moment(request.GET)
+    except BadRequest as problem:
+        return _bad_tile_request(f"Cannot make this tile: {problem}.")
+    source = source_at(dataset, moment)
+    version = tile_version(dataset, source) if source else "none"
+    ended = "ended" if moment.show_ended else f"to{moment.day:%Y%m%d}"
     compress = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
-    etag = f'"{slug}-{tile_version(dataset)}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
+    etag = f'"{slug}-{version}-{ended}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
     _audit_reads(request, [dataset], "dataset.read.tiles")
     if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
     if etag in if_none_match or "*" in if_none_match:
         response = HttpResponse(status=304)
     else:
-        tile = tile_render(dataset=dataset, z=z, x=x, y=y)
+        tile = b""
+        if source:
+            tile = tile_render(
+                dataset=dataset, z=z, x=x, y=y, source=source,
+                show_ended=moment.show_ended, day=moment.day,
+            )  # fmt: skip
         response = HttpResponse(tile, content_type=MVT_CONTENT_TYPE, status=200 if tile else 204)
         if tile and compress:
             response.content = gzip.compress(tile, compresslevel=6)
@@ -147,9 +186,16 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
 
 @require_GET
 def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonResponse:
-    """One current feature for the map's pop-up: 404 if unknown, superseded or not permitted."""
+    """One feature for the map's pop-up, as of ``as_of`` (now by default): 404 if unknown, not
+    live then, ended (unless ``ended=show``) or not permitted; 400 for a malformed date."""
     dataset = permitted_dataset(request.user, slug)
-    detail = feature_detail(dataset, feature_id) if dataset else None
+    if dataset is None:
+        raise Http404("No such feature.")
+    try:
+        moment = parse_moment(request.GET)
+    except BadRequest as problem:
+        return JsonResponse({"error": str(problem)}, status=400)
+    detail = feature_detail(dataset, feature_id, moment)
     if detail is None:
         raise Http404("No such feature.")
     _audit_reads(request, [dataset], "dataset.read.feature")
@@ -164,10 +210,11 @@ def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
         raise Http404("No such layer.")
     try:
         bbox = parse_bbox(request.GET.get("bbox"))
+        moment = parse_moment(request.GET)
     except BadRequest as error:
         return JsonResponse({"error": str(error)}, status=400)
     _audit_reads(request, [dataset], "dataset.read.labels")
-    return _cache_headers(JsonResponse({"labels": labels_in(dataset, bbox)}), [dataset])
+    return _cache_headers(JsonResponse({"labels": labels_in(dataset, bbox, moment)}), [dataset])
 
 
 def _query_layers(request: HttpRequest) -> list[str] | None:
@@ -182,18 +229,19 @@ def _query_layers(request: HttpRequest) -> list[str] | None:
 def features_view(request: HttpRequest) -> HttpResponse:
     """The features in a view, as a table: the map's alternative without WebGL or JavaScript."""
     requested = _query_layers(request)
-    layers = map_layers_for(request.user, requested)
+    moment, as_of_error = _moment_or_error(request)
+    layers = map_layers_for(request.user, requested, moment)
     error = None
     try:
         bbox = parse_bbox(request.GET.get("bbox"))
     except BadRequest as problem:
         error, bbox = str(problem), tuple(settings.AUTHORITY_PROFILE.map.bounds)
     datasets = requested_datasets(request.user, requested)
-    page = Paginator(list(features_in_view(datasets, bbox)), ROWS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    rows = [] if as_of_error else list(features_in_view(datasets, bbox, moment))
+    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     bbox_text = ",".join(f"{value:g}" for value in bbox)
     slugs = ",".join(dataset.slug for dataset in datasets)
+    kept = {"layers": slugs, **moment.query()}
     response = render(
         request,
         "maps/features.html",
@@ -201,13 +249,16 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "groups": layer_groups(layers),
             "bbox": request.GET.get("bbox", bbox_text) if error else bbox_text,
             "error": error,
+            "as_of_error": as_of_error,
+            "as_of_value": request.GET.get("as_of", "") if as_of_error else kept.get("as_of"),
+            "moment": moment,
             "page": page,
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
-            "query": urlencode({"bbox": bbox_text, "layers": slugs}),
-            "png_url": "/map.png?" + urlencode({"bbox": bbox_text, "layers": slugs}),
-            "map_url": "/map/?" + urlencode({"layers": slugs}),
+            "query": urlencode({"bbox": bbox_text, **kept}),
+            "png_url": "/map.png?" + urlencode({"bbox": bbox_text, **kept}),
+            "back_to_map_url": "/map/?" + urlencode(kept),
         },
-        status=400 if error else 200,
+        status=400 if error or as_of_error else 200,
     )
     _audit_reads(request, datasets, "dataset.read.view-table")
     _security_restricted_export(request, datasets, "table")
@@ -230,10 +281,11 @@ def png_view(request: HttpRequest) -> HttpResponse:
     try:
         bbox = parse_bbox(request.GET.get("bbox"))
         width, height = _size(request, "width", 800), _size(request, "height", 600)
+        moment = parse_moment(request.GET)
         datasets = requested_datasets(request.user, _query_layers(request))
         png = map_png(
             datasets=datasets, bbox=bbox, width=width, height=height,
-            accent=settings.AUTHORITY_PROFILE.branding.accent_colour,
+            accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
         )  # fmt: skip
     except BadRequest as error:
         return HttpResponse(

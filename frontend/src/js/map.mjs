@@ -8,6 +8,8 @@ const container = document.getElementById("map");
 const layersBySlug = new Map(config.layers.map((layer) => [layer.slug, layer]));
 const ownLayerIds = new Set();
 const POLYGON_FILL_OPACITY = 0.15;
+// The date shown and whether ended features are (as_of, ended): every request and link keeps it.
+const moment = config.moment || {};
 
 function webglAvailable() {
   const canvas = document.createElement("canvas");
@@ -36,11 +38,11 @@ function updateLinks(bbox) {
   const layers = visibleSlugs().join(",");
   const table = document.getElementById("map-features-link");
   const png = document.getElementById("map-png-link");
-  table.href = `/map/features/?${new URLSearchParams({ bbox, layers })}`;
+  table.href = `/map/features/?${new URLSearchParams({ bbox, layers, ...moment })}`;
   const box = container.getBoundingClientRect();
   const size = { width: Math.max(64, Math.min(2000, Math.round(box.width))),
     height: Math.max(64, Math.min(1500, Math.round(box.height))) };
-  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size })}`;
+  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size, ...moment })}`;
 }
 
 // --- without WebGL: the picture and the table ------------------------------------------------
@@ -155,7 +157,8 @@ async function refreshLabels(map) {
   for (const slug of wanted) {
     let labels;
     try {
-      const response = await fetch(`${layersBySlug.get(slug).labels}?bbox=${bbox}`, { signal });
+      const url = layersBySlug.get(slug).labels;
+      const response = await fetch(`${url}${url.includes("?") ? "&" : "?"}bbox=${bbox}`, { signal });
       if (!response.ok) continue;
       // Reading the body fails too when the map moves on meanwhile (a newer request aborts it).
       ({ labels } = await response.json());
@@ -190,6 +193,7 @@ function updateUrl(map) {
     layers: visibleSlugs().join(","),
     center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
     zoom: map.getZoom().toFixed(2),
+    ...moment,
   });
   if (selected) parameters.set("feature", selected);
   window.history.replaceState(null, "", `${window.location.pathname}?${parameters}`);
@@ -215,6 +219,7 @@ function detailContent(detail) {
     ...detail.properties.map((property) => [property.title, property.value])];
   if (detail.district) rows.push(["District", detail.district.name || detail.district.code]);
   if (detail.ward) rows.push(["Ward", detail.ward.code]);
+  if (detail.ended) rows.unshift(["Ended", detail.ended]);
   for (const [key, value] of rows) {
     if (value === null || value === "") continue;
     const row = document.createElement("div");
@@ -233,7 +238,8 @@ function detailContent(detail) {
 }
 
 async function openFeature(map, slug, id, lngLat) {
-  const response = await fetch(`/datasets/${slug}/features/${id}.json`);
+  const query = new URLSearchParams(moment).toString();
+  const response = await fetch(`/datasets/${slug}/features/${id}.json${query ? `?${query}` : ""}`);
   if (!response.ok) return;
   const detail = await response.json();
   popup?.remove();
@@ -302,7 +308,20 @@ function start() {
   });
 
   // The layer form works without the script (it reloads the page); with it, changes are live.
+  // A new date reloads the page (every layer's tiles change), keeping the view.
   document.querySelector(".app-layers-submit")?.setAttribute("hidden", "");
+  document.getElementById("map-layers").addEventListener("submit", (event) => {
+    const centre = map.getCenter();
+    const view = { center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
+      zoom: map.getZoom().toFixed(2) };
+    for (const [name, value] of Object.entries(view)) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      event.target.append(input);
+    }
+  });
   for (const checkbox of document.querySelectorAll("[data-layer-toggle]")) {
     checkbox.addEventListener("change", () => {
       setVisible(map, checkbox.value, checkbox.checked);

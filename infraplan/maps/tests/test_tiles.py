@@ -14,6 +14,7 @@ from shapely.geometry import shape
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, register_source, unregister_source
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.maps.ended import END_DATE_PROPERTIES
 from infraplan.maps.tiles import tile_render, tile_version
 
 pytestmark = pytest.mark.django_db
@@ -92,7 +93,8 @@ class ValuesSource(FeatureSource):
     key = "test-values"
 
     def tile_rows(self, dataset, zoom, fields):
-        assert fields == {"kind"}  # the dataset's label field: all a tile needs
+        # The dataset's label field, and the end dates by which ended features are left out.
+        assert fields == {"kind", *END_DATE_PROPERTIES}
         sql = """
             SELECT * FROM (VALUES
                 (1, 'one', '{"kind": "typed"}'::jsonb,

@@ -1,0 +1,245 @@
+"""The map as of a date (each layer as published then) and ended features, on tiles, pop-ups,
+labels, the features table, the PNG and the map page."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from infraplan.catalogue.models import Feature
+from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.maps.ended import ended_on
+from infraplan.maps.selectors import MapMoment, is_ended
+
+from .test_render import pixels_like
+from .test_tiles import decode, tile_for
+
+pytestmark = pytest.mark.django_db
+
+ASHFORD_BBOX = "0.86,51.14,0.89,51.16"
+RED = "#d4351c"
+FIRST = {"civic-centre": (601300, 142700), "station": (601650, 142180)}
+SECOND = {"civic-centre": (601300, 142700), "library": (601500, 142400)}
+TILE = tile_for(0.8727, 51.1465, 10)
+TILE_URL = "/tiles/sites/{}/{}/{}.mvt".format(*TILE)
+
+
+def published_days_ago(version, days: int) -> None:
+    version.published_at = timezone.now() - timedelta(days=days)
+    version.save(update_fields=["published_at"])
+
+
+def days_ago(days: int) -> str:
+    return (timezone.localdate() - timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+def sites(personas):
+    """Public sites: version 1 ten days ago (civic centre, station), version 2 two days ago
+    (civic centre, library: the station gone)."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a, label_field="name",
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+        style={"kind": "simple", "colour": RED},
+    )  # fmt: skip
+    published_days_ago(version_publish_points(dataset=dataset, points=FIRST), 10)
+    published_days_ago(version_publish_points(dataset=dataset, points=SECOND), 2)
+    return dataset
+
+
+def references(response) -> set[str]:
+    if response.status_code == 204:
+        return set()
+    return {feature["properties"]["reference"] for feature in decode(response.content)["sites"]["features"]}  # fmt: skip
+
+
+def feature_id(reference: str, version: int) -> int:
+    return Feature.objects.get(
+        reference=reference, valid_from__lte=version, dataset__slug="sites"
+    ).pk
+
+
+def test_tiles_at_two_dates_show_the_versions_current_then(sites, client_as):
+    client = client_as(None)
+    then = client.get(TILE_URL, {"as_of": days_ago(5)})
+    now = client.get(TILE_URL)
+    future = client.get(TILE_URL, {"as_of": days_ago(-30)})  # a date to come is today
+
+    assert references(then) == {"civic-centre", "station"}
+    assert references(now) == references(future) == {"civic-centre", "library"}
+    assert then["ETag"].startswith('"sites-1-') and now["ETag"].startswith('"sites-2-')
+    assert future["ETag"] == now["ETag"]
+    assert then["Cache-Control"] == "public, max-age=300"
+    # The ETag of the date's version answers 304; that of the current version does not.
+    assert client.get(TILE_URL, {"as_of": days_ago(5)}, HTTP_IF_NONE_MATCH=then["ETag"]).status_code == 304  # fmt: skip
+    assert client.get(TILE_URL, {"as_of": days_ago(5)}, HTTP_IF_NONE_MATCH=now["ETag"]).status_code == 200  # fmt: skip
+
+
+def test_a_date_before_the_first_publish_shows_nothing_and_says_so(sites, client_as):
+    client = client_as(None)
+    tile = client.get(TILE_URL, {"as_of": days_ago(20)})
+    page = client.get("/map/", {"layers": "sites", "as_of": days_ago(20)}).content.decode()
+    table = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "sites", "as_of": days_ago(20)})  # fmt: skip
+
+    assert tile.status_code == 204 and tile["ETag"].startswith('"sites-none-')
+    assert re.search(r'data-layer="sites">.*?Not yet published on \d+ \w+ \d{4}: nothing to show', page, re.S)  # fmt: skip
+    assert "No features of the chosen layers in this area." in table.content.decode()
+    assert "Not yet published on" in table.content.decode()
+
+
+def test_the_map_page_keeps_the_date_in_every_url_it_gives(sites, client_as):
+    when = days_ago(5)
+    response = client_as(None).get("/map/", {"layers": "sites", "as_of": when, "ended": "show"})
+    content = response.content.decode()
+
+    assert response.status_code == 200
+    assert f'id="as_of" name="as_of" type="text" inputmode="numeric" value="{when}"' in content
+    assert 'id="ended" name="ended" type="checkbox" value="show" aria-describedby="ended-hint" checked' in content  # fmt: skip
+    config = json.loads(re.search(r'id="map-config"[^>]*>(.*?)</script>', content).group(1))
+    (layer,) = config["layers"]
+    assert re.fullmatch(rf"/tiles/sites/{{z}}/{{x}}/{{y}}.mvt\?v=1-\w+&as_of={when}&ended=show", layer["tiles"])  # fmt: skip
+    assert layer["labels"] == f"/map/labels/sites.json?as_of={when}&ended=show"
+    assert config["moment"] == {"as_of": when, "ended": "show"}
+    assert "/map/features/?bbox=" in content and f"&amp;as_of={when}&amp;ended=show" in content
+    assert "Not yet published" not in content
+
+
+def test_popup_refuses_a_feature_not_live_on_the_date(sites, client_as):
+    client = client_as(None)
+    station, library = feature_id("station", 1), feature_id("library", 2)
+
+    assert client.get(f"/datasets/sites/features/{station}.json").status_code == 404
+    then = client.get(f"/datasets/sites/features/{station}.json", {"as_of": days_ago(5)})
+    assert then.status_code == 200 and then.json()["reference"] == "station"
+    assert client.get(f"/datasets/sites/features/{library}.json", {"as_of": days_ago(5)}).status_code == 404  # fmt: skip
+    assert client.get(f"/datasets/sites/features/{library}.json").json()["ended"] is None
+
+
+def test_labels_and_features_table_as_of_a_date(sites, client_as):
+    client = client_as(None)
+    labels = client.get("/map/labels/sites.json", {"bbox": ASHFORD_BBOX, "as_of": days_ago(5)})
+    table = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "sites", "as_of": days_ago(5)})  # fmt: skip
+    now = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "sites"})
+
+    assert sorted(label["text"] for label in labels.json()["labels"]) == ["civic-centre", "station"]
+    content = table.content.decode()
+    assert "2 features in this view" in content and ">station</td>" in content
+    assert ">library</td>" not in content and "as published on" in content
+    assert ">library</td>" in now.content.decode() and ">station</td>" not in now.content.decode()
+    # The table's links keep the date.
+    assert f"/map/?layers=sites&amp;as_of={days_ago(5)}" in content
+
+
+@pytest.mark.parametrize("value", ["2026-13-01", "yesterday", "20260101", "2026-W01-1", "2026-1-1"])
+def test_malformed_dates_are_refused_with_a_clear_message(sites, client_as, value):
+    client = client_as(None)
+    message = f"as_of: &#x27;{value}&#x27; is not a date; give it as year-month-day, for example 2026-03-27"  # fmt: skip
+    station = feature_id("station", 1)
+
+    tile = client.get(TILE_URL, {"as_of": value})
+    assert tile.status_code == 400
+    assert tile.content.decode() == f"Cannot make this tile: {message.replace('&#x27;', "'")}."
+    popup = client.get(f"/datasets/sites/features/{station}.json", {"as_of": value})
+    assert popup.status_code == 400 and popup.json()["error"].startswith("as_of: ")
+    labels = client.get("/map/labels/sites.json", {"as_of": value})
+    assert labels.status_code == 400 and "year-month-day" in labels.json()["error"]
+    png = client.get("/map.png", {"layers": "sites", "as_of": value})
+    assert png.status_code == 400 and "year-month-day" in png.content.decode()
+    for url in ("/map/", "/map/features/"):
+        page = client.get(url, {"layers": "sites", "as_of": value})
+        content = page.content.decode()
+        assert page.status_code == 400
+        assert '<div class="govuk-error-summary"' in content
+        assert f'<a href="#as_of">{message}</a>' in content
+        assert 'id="as_of-error"' in content and "<title>Error: " in content
+
+
+def test_a_date_is_still_behind_the_gate(personas, client_as):
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a, access_level="organisations"
+    )
+    published_days_ago(version_publish_points(dataset=dataset, points=FIRST), 10)
+    outsider = client_as(personas.member_b)
+    assert outsider.get(TILE_URL, {"as_of": days_ago(5)}).status_code == 404
+    assert outsider.get(TILE_URL, {"as_of": "garbage"}).status_code == 404  # no leak by 400
+    station = feature_id("station", 1)
+    assert outsider.get(f"/datasets/sites/features/{station}.json", {"as_of": days_ago(5)}).status_code == 404  # fmt: skip
+    assert client_as(personas.viewer_a).get(TILE_URL, {"as_of": days_ago(5)}).status_code == 200
+
+
+# --- ended features ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ended(personas):
+    """A register where the depot ended last year, the yard ends next year and the mill ended
+    (as ``end_date``) three days ago; the civic centre has an empty end date."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a, label_field="name",
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+        style={"kind": "simple", "colour": RED},
+    )  # fmt: skip
+    version = version_publish_points(
+        dataset=dataset,
+        points={"civic-centre": (601300, 142700), "depot": (601650, 142180),
+                "yard": (601500, 142400), "mill": (601400, 142500)},
+        properties={"civic-centre": {"end-date": ""},
+                    "depot": {"end-date": days_ago(365)},
+                    "yard": {"EndDate": days_ago(-365)},
+                    "mill": {"end_date": f"{days_ago(3)}T00:00:00"}},
+    )  # fmt: skip
+    published_days_ago(version, 30)
+    return dataset
+
+
+def test_ended_features_are_hidden_from_tiles_unless_asked_for(ended, client_as):
+    client = client_as(None)
+    hidden, shown = client.get(TILE_URL), client.get(TILE_URL, {"ended": "show"})
+    before_mill_ended = client.get(TILE_URL, {"as_of": days_ago(5)})
+
+    assert references(hidden) == {"civic-centre", "yard"}
+    assert references(shown) == {"civic-centre", "yard", "depot", "mill"}
+    assert references(before_mill_ended) == {"civic-centre", "yard", "mill"}
+    assert len({hidden["ETag"], shown["ETag"], before_mill_ended["ETag"]}) == 3
+
+
+def test_ended_features_in_the_popup_are_labelled_and_only_when_asked_for(ended, client_as):
+    client = client_as(None)
+    depot = feature_id("depot", 1)
+    url = f"/datasets/sites/features/{depot}.json"
+
+    assert client.get(url).status_code == 404
+    assert client.get(url, {"ended": "show"}).json()["ended"] == days_ago(365)
+    yard = client.get(f"/datasets/sites/features/{feature_id('yard', 1)}.json").json()
+    assert yard["ended"] is None  # ends next year: not yet
+
+
+def test_ended_features_in_the_table_and_png(ended, client_as):
+    client = client_as(None)
+    query = {"bbox": ASHFORD_BBOX, "layers": "sites"}
+    hidden = client.get("/map/features/", query).content.decode()
+    shown = client.get("/map/features/", {**query, "ended": "show"}).content.decode()
+
+    assert "2 features in this view" in hidden and ">depot</td>" not in hidden
+    assert "Ended</th>" not in hidden
+    assert "4 features in this view" in shown and "Ended</th>" in shown
+    assert re.search(r">depot</td>.*?<strong class=\"govuk-tag govuk-tag--grey\">Ended</strong>", shown, re.S)  # fmt: skip
+    # The depot and mill stand apart from the others: hiding them leaves less red.
+    png = {"bbox": ASHFORD_BBOX, "layers": "sites", "width": 400, "height": 300}
+    red_hidden = pixels_like(client.get("/map.png", png).content, RED)
+    red_shown = pixels_like(client.get("/map.png", {**png, "ended": "show"}).content, RED)
+    assert 0 < red_hidden < red_shown
+
+
+def test_end_dates_are_read_from_the_documented_names_only():
+    moment = MapMoment()
+    today = timezone.localdate()
+    assert ended_on({"end-date": "2020-02-03"}).isoformat() == "2020-02-03"
+    assert ended_on({"end_date": "2020-02-03T10:00:00Z"}).isoformat() == "2020-02-03"
+    assert ended_on({"EndDate": "2020-02-03"}).isoformat() == "2020-02-03"
+    assert ended_on({"ended": "2020-02-03", "end-date": "", "end_date": "soon"}) is None
+    assert ended_on({"end-date": "2020-W01-1", "EndDate": "2021-02-30"}) is None
+    assert is_ended({"end-date": today.isoformat()}, moment)  # on the day: ended
+    assert not is_ended({"end-date": (today + timedelta(days=1)).isoformat()}, moment)
