@@ -27,3 +27,5 @@ urlpatterns = [
 
 admin.site.site_header = "Platform administration"
 admin.site.site_title = "Platform administration"
+
+handler500 = "infraplan.core.views.server_error"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
@@ -69,3 +70,11 @@ def _static_page(template: str):
 accessibility = _static_page("core/accessibility.html")
 privacy = _static_page("core/privacy.html")
 cookies = _static_page("core/cookies.html")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 page, made without the database or context processors: the error may be the
+    database itself, and a failing error page would leave the visitor a bare line of text."""
+    profile = settings.AUTHORITY_PROFILE
+    page = loader.get_template("500.html").render({"authority": profile.authority})
+    return HttpResponse(page, status=500)
