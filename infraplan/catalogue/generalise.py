@@ -7,23 +7,44 @@ and no slivers open between them at any zoom. A dataset counts as a coverage whe
 overlap by less than ``COVERAGE_OVERLAP_LIMIT`` of their area. Other polygon layers are simplified
 one by one, keeping each valid. Tolerance is half a screen pixel at each zoom (512-pixel tiles).
 The stored geometry is never changed: this is display geometry only.
+
+Outside coverages, only levels that save at least ``MIN_VERTICES_SAVED`` vertices over the
+stored geometry are kept: tiles fall back to the feature's own geometry where a level is missing, so a layer of a
+million small parcels (a rectangle at best becomes a triangle) costs almost nothing here, while
+a district boundary of thousands of vertices gets every level. The rows are written with COPY.
 """
 
 import numpy as np
 import shapely
-from django.contrib.gis.geos import GEOSGeometry
-from django.db import transaction
+from django.contrib.gis.db.models.functions import AsWKB
+from django.db import connection, transaction
 
 from .models import Dataset, Feature, FeatureGeneralisation
 from .store import CLEANED_ZOOM, MAX_GENERALISED_ZOOM, live_at
 
 WEB_MERCATOR_WORLD_METRES = 40_075_016.685_578_5
 COVERAGE_OVERLAP_LIMIT = 0.001
+MIN_VERTICES_SAVED = 8
 
 
 def tolerance_for_zoom(zoom: int) -> float:
     """Half a 512-pixel tile's pixel at ``zoom``, in EPSG:3857 metres."""
     return WEB_MERCATOR_WORLD_METRES / (2**zoom) / 512 / 2
+
+
+def _clearly_overlapping(geometries: np.ndarray, sample: int = 20_000) -> bool:
+    """Whether polygons overlap far too much to be a coverage, judged from an even sample of
+    them against all (cheap where ``is_coverage`` would union a whole layer)."""
+    chosen = geometries[:: max(1, len(geometries) // sample)]
+    tree = shapely.STRtree(geometries)
+    pairs = tree.query(chosen, predicate="overlaps")
+    if pairs.shape[1] == 0:
+        return False
+    overlap = float(
+        np.sum(shapely.area(shapely.intersection(chosen[pairs[0]], geometries[pairs[1]])))
+    )
+    total = float(np.sum(shapely.area(chosen)))
+    return total > 0 and overlap / total > 2 * COVERAGE_OVERLAP_LIMIT
 
 
 def is_coverage(geometries: np.ndarray) -> bool:
@@ -38,41 +59,76 @@ def is_coverage(geometries: np.ndarray) -> bool:
 
 
 def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
-    """Rebuild the generalisations of the dataset's features live at ``version_number``."""
+    """Rebuild the generalisations of the dataset's features live at ``version_number``;
+    returns how many levels were stored."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("dataset_generalise must run inside the publishing transaction")
-    rows = list(
-        Feature.objects.filter(live_at(version_number), dataset=dataset, geom__isnull=False)
-        .order_by("pk")
-        .values_list("pk", "geom_3857")
-    )
+    live = Feature.objects.filter(live_at(version_number), dataset=dataset, geom__isnull=False)
+    FeatureGeneralisation.objects.filter(feature__in=live).delete()
+    rows = list(live.order_by("pk").values_list("pk", AsWKB("geom_3857")))
     if not rows:
         return 0
-    ids = [pk for pk, _ in rows]
-    geometries = shapely.from_wkb([bytes(geom.wkb) for _, geom in rows])
-    FeatureGeneralisation.objects.filter(feature_id__in=ids).delete()
-    created = []
-    levels: dict[int, np.ndarray] = {}
-    if is_coverage(geometries):
+    ids = np.array([pk for pk, _ in rows], dtype=np.int64)
+    geometries = shapely.from_wkb([bytes(wkb) for _, wkb in rows])
+    del rows
+    levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # zoom -> (indexes, geometries)
+    coverage = not _clearly_overlapping(geometries) and is_coverage(geometries)
+    if coverage:
+        everything = np.arange(len(geometries))
         cleaned = shapely.coverage_clean(geometries)
-        levels[CLEANED_ZOOM] = cleaned
+        levels[CLEANED_ZOOM] = (everything, cleaned)
         for zoom in range(MAX_GENERALISED_ZOOM + 1):
-            levels[zoom] = shapely.coverage_simplify(cleaned, tolerance_for_zoom(zoom))
+            levels[zoom] = (
+                everything,
+                shapely.coverage_simplify(cleaned, tolerance_for_zoom(zoom)),
+            )
     else:
+        # Simplifying with a smaller tolerance removes no vertex a larger one keeps: features
+        # the coarsest level saves too little on save too little at every level.
+        coarsest = shapely.simplify(geometries, tolerance_for_zoom(0), preserve_topology=True)
+        simplifiable = np.flatnonzero(
+            shapely.get_num_coordinates(geometries) - shapely.get_num_coordinates(coarsest)
+            >= MIN_VERTICES_SAVED
+        )
         for zoom in range(MAX_GENERALISED_ZOOM + 1):
-            levels[zoom] = shapely.simplify(
-                geometries, tolerance_for_zoom(zoom), preserve_topology=True
+            levels[zoom] = (
+                simplifiable,
+                shapely.simplify(
+                    geometries[simplifiable], tolerance_for_zoom(zoom), preserve_topology=True
+                ),
             )
-    for zoom, generalised_geometries in levels.items():
-        for pk, original, generalised in zip(ids, geometries, generalised_geometries, strict=True):
-            if generalised is None or generalised.is_empty:
-                generalised = original
-            created.append(
-                FeatureGeneralisation(
-                    feature_id=pk,
-                    zoom=zoom,
-                    geom_3857=GEOSGeometry(memoryview(shapely.to_wkb(generalised)), srid=3857),
-                )
+    return _levels_write(ids, geometries, levels, coverage=coverage)
+
+
+def _levels_write(
+    ids: np.ndarray,
+    geometries: np.ndarray,
+    levels: dict[int, tuple[np.ndarray, np.ndarray]],
+    *,
+    coverage: bool,
+) -> int:
+    """COPY each level's geometries that save enough vertices; returns how many."""
+    written = 0
+    table = FeatureGeneralisation._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} (feature_id, zoom, geom_3857) FROM STDIN") as copy,
+    ):
+        for zoom, (indexes, generalised) in levels.items():
+            keep = ~(shapely.is_missing(generalised) | shapely.is_empty(generalised))
+            saved = shapely.get_num_coordinates(geometries[indexes]) - shapely.get_num_coordinates(
+                generalised
             )
-    FeatureGeneralisation.objects.bulk_create(created, batch_size=1000)
-    return len(created)
+            if coverage:  # cleaning moves shared edges: any difference keeps neighbours joined
+                keep &= ~shapely.equals_exact(generalised, geometries[indexes], tolerance=0)
+            else:
+                keep &= saved >= MIN_VERTICES_SAVED
+            chosen = shapely.set_srid(generalised[keep], 3857)
+            for pk, wkb in zip(
+                ids[indexes[keep]].tolist(),
+                shapely.to_wkb(chosen, hex=True, include_srid=True),
+                strict=True,
+            ):
+                copy.write_row((pk, zoom, wkb))
+            written += len(chosen)
+    return written

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS
@@ -46,6 +48,7 @@ from .services import version_fail, version_publish, version_start
 REPORT_PROBLEMS_KEPT = 10_000
 # Great Britain in British National Grid metres, with a margin for offshore features.
 GB_EXTENT = (-10_000, -10_000, 710_000, 1_310_000)
+BNG_SRID = 27700
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
 
 
@@ -106,44 +109,102 @@ def _schema(dataset: Dataset) -> dict[str, dict[str, Any]]:
     return {entry["name"]: entry for entry in dataset.field_schema}
 
 
+def _column_values(column: np.ndarray) -> list[Any]:
+    """A column as JSON values (what ``_json_value`` makes of each), converted in one go where
+    numpy can: this runs for every value of every load."""
+    if column.dtype.kind in "iub":
+        return column.tolist()
+    if column.dtype.kind == "f":
+        values = column.astype(object)
+        values[~np.isfinite(column)] = None
+        return values.tolist()
+    if column.dtype.kind == "O":
+        return [
+            value if value is None or type(value) in _PLAIN else _json_value(value)
+            for value in column.tolist()
+        ]
+    return [_json_value(value) for value in column]
+
+
+_PLAIN = {str, int, float, bool}
+
+
 def _rows(
     batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
     staging: _Staging,
 ) -> list[tuple]:  # fmt: skip
-    """The batch as staging rows (row, reference, properties JSON, WKB), its problems noted."""
+    """The batch as staging rows (row, reference, properties JSON, WKB), its problems noted.
+
+    Works column by column (typing and the schema's rules once per column, not per value
+    where the column's type settles it); the problems are reported in row order.
+    """
     for problem in batch.problems:
         staging.add(problem)
     # Rows the connector could not read are reported as it said, not checked again here.
     unreadable = {problem.row for problem in batch.problems}
-    names = [mapping.rename.get(name, name) for name in batch.fields]
-    columns = list(batch.fields.values())
+    count = len(batch)
+    columns: dict[str, list[Any]] = {}
+    for name, column in batch.fields.items():
+        columns[mapping.rename.get(name, name)] = _column_values(column)
+    for name, value in mapping.constants.items():
+        columns[name] = [value] * count
+    found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
+    for order, (name, spec) in enumerate(schema.items()):
+        values = columns.get(name)
+        if values is None:
+            values = columns[name] = [None] * count
+        kind = spec.get("type", "string")
+        if kind != "string":
+            typed = []
+            for index, value in enumerate(values):
+                try:
+                    typed.append(_typed(value, kind))
+                except ValueError as error:
+                    typed.append(value)
+                    found.append((index, 2 * order, RowProblem(0, name, str(value), str(error))))
+            bad = {index for index, rank, _ in found if rank == 2 * order}
+            values = columns[name] = typed
+        else:
+            bad = set()
+        allowed = spec.get("allowed")
+        if spec.get("required") or allowed:
+            shown = ", ".join(map(str, allowed or []))
+            for index, value in enumerate(values):
+                if index in bad:
+                    continue
+                if value in (None, ""):
+                    if spec.get("required"):
+                        found.append((index, 2 * order + 1, RowProblem(0, name, "", "is required")))
+                elif allowed and value not in allowed:
+                    found.append(
+                        (index, 2 * order + 1,
+                         RowProblem(0, name, str(value), f"is not one of: {shown}"))
+                    )  # fmt: skip
+    references = columns.get(mapping.reference, [None] * count)
+    names = list(columns)
     rows = []
-    for index in range(len(batch)):
+    for index, values in enumerate(zip(*columns.values(), strict=True) if names else [()] * count):
         number = batch.first_row + index
         if number in unreadable:
             continue
-        properties = {
-            name: _json_value(column[index]) for name, column in zip(names, columns, strict=True)
-        }
-        properties.update(mapping.constants)
-        for name, spec in schema.items():
-            value = properties.get(name)
-            try:
-                value = properties[name] = _typed(value, spec.get("type", "string"))
-            except ValueError as error:
-                staging.add(RowProblem(number, name, str(value), str(error)))
-                continue
-            if value in (None, "") and spec.get("required"):
-                staging.add(RowProblem(number, name, "", "is required"))
-            elif value not in (None, "") and spec.get("allowed") and value not in spec["allowed"]:
-                allowed = ", ".join(map(str, spec["allowed"]))
-                staging.add(RowProblem(number, name, str(value), f"is not one of: {allowed}"))
-        reference = properties.get(mapping.reference)
+        reference = references[index]
         if reference in (None, ""):
-            staging.add(RowProblem(number, mapping.reference, "", "the reference is empty"))
+            found.append(
+                (
+                    index,
+                    2 * len(schema),
+                    RowProblem(0, mapping.reference, "", "the reference is empty"),
+                )
+            )
             continue
         geometry = batch.geometry[index] if batch.geometry is not None else None
-        rows.append((number, str(reference), json.dumps(properties), geometry))
+        rows.append(
+            (number, str(reference), json.dumps(dict(zip(names, values, strict=True))), geometry)
+        )
+    for index, _, problem in sorted(found, key=lambda item: item[:2]):
+        number = batch.first_row + index
+        if number not in unreadable:
+            staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
     return rows
 
 
@@ -200,12 +261,25 @@ def _stage_and_check(
     schema = _schema(dataset)
     cursor.execute(_STAGE)
     with cursor.copy(
-        "COPY ingest_stage (row, reference, properties, wkb, srid) FROM STDIN"
+        "COPY ingest_stage (row, reference, properties, wkb, srid, geom) FROM STDIN"
     ) as copy:
         for batch in batches:
             srid = _srid(batch.crs) if spatial and batch.geometry is not None else None
-            for number, reference, properties, wkb in _rows(batch, mapping, schema, staging):
-                copy.write_row((number, reference, properties, wkb if spatial else None, srid))
+            rows = _rows(batch, mapping, schema, staging)
+            if srid == BNG_SRID:
+                # Already on the grid: staged as the geometry itself (hex EWKB, which COPY's
+                # text format reads), so only other systems need the transforming UPDATE.
+                shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
+                ewkb = shapely.to_wkb(
+                    shapely.set_srid(shapes, BNG_SRID), hex=True, include_srid=True
+                )
+                for (number, reference, properties, _), geometry in zip(rows, ewkb, strict=True):
+                    copy.write_row((number, reference, properties, None, srid, geometry))
+            else:
+                for number, reference, properties, wkb in rows:
+                    copy.write_row(
+                        (number, reference, properties, wkb if spatial else None, srid, None)
+                    )
             staging.total = batch.first_row + len(batch) - 1
             progress(staging.total, "checking")
     repaired = 0
