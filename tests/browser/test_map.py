@@ -216,6 +216,49 @@ def test_a_link_restores_centre_zoom_and_layers(page):
     expect(table).to_contain_text("civic-centre")
 
 
+def drawn_sites(page: Page) -> list[str]:
+    return sorted(
+        page.evaluate(
+            "() => window.infraplanMap.queryRenderedFeatures({layers: ['a-only-sites-point']})"
+            ".map(f => f.properties.reference)"
+        )
+    )
+
+
+def test_the_date_control_restores_from_the_url_and_keeps_the_view(page):
+    sign_in(page, "viewer@a.example")
+
+    open_map(page, "?layers=a-only-sites&center=0.87500,51.14600&zoom=12.5&as_of=2001-01-01")
+
+    date_field = page.get_by_role("textbox", name="Show the data as published on")
+    expect(date_field).to_have_value("2001-01-01")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Map as published on 1 January 2001")
+    expect(page.locator('[data-layer="a-only-sites"]')).to_contain_text(
+        "Not yet published on 1 January 2001: nothing to show."
+    )
+    assert drawn_sites(page) == []
+    # Moving the map keeps the date in the address, and the links to the table and picture.
+    page.evaluate("() => window.infraplanMap.jumpTo({center: [0.876, 51.146]})")
+    map_idle(page)
+    assert "as_of=2001-01-01" in page.url and "center=0.87600" in page.url
+    assert "as_of=2001-01-01" in page.locator("#map-features-link").get_attribute("href")
+    assert "as_of=2001-01-01" in page.locator("#map-png-link").get_attribute("href")
+    assert_accessible(page)
+
+    date_field.fill("")  # today
+    page.get_by_role("checkbox", name="Show ended features").check()
+    page.get_by_role("button", name="Show this date").click()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Map")
+    expect(page.get_by_role("checkbox", name="Show ended features")).to_be_checked()
+    assert drawn_sites(page) == ["civic-centre", "station"]
+    centre = page.evaluate("() => window.infraplanMap.getCenter().toArray()")
+    assert centre == pytest.approx([0.876, 51.146], abs=1e-4)  # the view came along
+    assert "as_of=2001" not in page.url and "ended=show" in page.url
+    assert_accessible(page)
+
+
 def test_map_without_javascript_shows_a_picture_and_the_table(browser, demo_server):
     context = browser.new_context(base_url=demo_server, java_script_enabled=False)
     page_watch = PageWatch()
