@@ -14,6 +14,8 @@ million small parcels (a rectangle at best becomes a triangle) costs almost noth
 a district boundary of thousands of vertices gets every level. The rows are written with COPY.
 """
 
+import itertools
+
 import numpy as np
 import shapely
 from django.contrib.gis.db.models.functions import AsWKB
@@ -25,6 +27,7 @@ from .store import CLEANED_ZOOM, MAX_GENERALISED_ZOOM, live_at
 WEB_MERCATOR_WORLD_METRES = 40_075_016.685_578_5
 COVERAGE_OVERLAP_LIMIT = 0.001
 MIN_VERTICES_SAVED = 8
+CHUNK = 100_000  # features at a time where a whole layer need not be in memory at once
 
 
 def tolerance_for_zoom(zoom: int) -> float:
@@ -65,12 +68,9 @@ def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
         raise RuntimeError("dataset_generalise must run inside the publishing transaction")
     live = Feature.objects.filter(live_at(version_number), dataset=dataset, geom__isnull=False)
     FeatureGeneralisation.objects.filter(feature__in=live).delete()
-    rows = list(live.order_by("pk").values_list("pk", AsWKB("geom_3857")))
-    if not rows:
+    ids, geometries = _live_geometries(live)
+    if not len(ids):
         return 0
-    ids = np.array([pk for pk, _ in rows], dtype=np.int64)
-    geometries = shapely.from_wkb([bytes(wkb) for _, wkb in rows])
-    del rows
     levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # zoom -> (indexes, geometries)
     coverage = not _clearly_overlapping(geometries) and is_coverage(geometries)
     if coverage:
@@ -85,11 +85,16 @@ def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
     else:
         # Simplifying with a smaller tolerance removes no vertex a larger one keeps: features
         # the coarsest level saves too little on save too little at every level.
-        coarsest = shapely.simplify(geometries, tolerance_for_zoom(0), preserve_topology=True)
-        simplifiable = np.flatnonzero(
-            shapely.get_num_coordinates(geometries) - shapely.get_num_coordinates(coarsest)
-            >= MIN_VERTICES_SAVED
+        saved = np.concatenate(
+            [
+                shapely.get_num_coordinates(part)
+                - shapely.get_num_coordinates(
+                    shapely.simplify(part, tolerance_for_zoom(0), preserve_topology=True)
+                )
+                for part in np.array_split(geometries, max(1, len(geometries) // CHUNK))
+            ]
         )
+        simplifiable = np.flatnonzero(saved >= MIN_VERTICES_SAVED)
         for zoom in range(MAX_GENERALISED_ZOOM + 1):
             levels[zoom] = (
                 simplifiable,
@@ -98,6 +103,20 @@ def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
                 ),
             )
     return _levels_write(ids, geometries, levels, coverage=coverage)
+
+
+def _live_geometries(live) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and geometries of ``live`` features, read in chunks so that only one chunk's raw
+    rows are held beside the geometries."""
+    ids: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    rows = live.order_by("pk").values_list("pk", AsWKB("geom_3857")).iterator(chunk_size=CHUNK)
+    while chunk := list(itertools.islice(rows, CHUNK)):
+        ids.append(np.fromiter((pk for pk, _ in chunk), dtype=np.int64, count=len(chunk)))
+        parts.append(shapely.from_wkb([bytes(wkb) for _, wkb in chunk]))
+    if not ids:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=object)
+    return np.concatenate(ids), np.concatenate(parts)
 
 
 def _levels_write(
