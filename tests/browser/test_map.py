@@ -259,6 +259,38 @@ def test_the_date_control_restores_from_the_url_and_keeps_the_view(page):
     assert_accessible(page)
 
 
+def test_a_malformed_date_is_explained_and_the_table_keeps_the_date(page, page_watch):
+    open_map(page)
+    page.get_by_role("textbox", name="Show the data as published on").fill("27 March")
+    page.get_by_role("button", name="Show this date").click()
+
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("as_of: '27 March' is not a date; give it as year-month-day")
+    expect(page).to_have_title(re.compile("^Error: Map"))
+    summary.get_by_role("link").click()
+    expect(page.get_by_role("textbox", name="Show the data as published on")).to_be_focused()
+    assert_accessible(page)
+    # The page itself answered 400, as it should (the browser logs that); nothing else failed.
+    assert [failure.split(" ")[0] for failure in page_watch.failed_requests] == ["400"]
+    assert len(page_watch.console_errors) == 1 and "status of 400" in page_watch.console_errors[0]
+    page_watch.failed_requests.clear()
+    page_watch.console_errors.clear()
+
+    page.goto("/map/features/?layers=districts&as_of=2001-01-01&ended=show")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Features in this view as published on 1 January 2001"
+    )
+    districts = page.get_by_role("checkbox", name="Local authority districts")
+    expect(districts).to_have_accessible_description(
+        "Not yet published on 1 January 2001: nothing to show."
+    )
+    expect(page.get_by_role("checkbox", name="Show ended features")).to_be_checked()
+    expect(page.get_by_role("link", name="Back to the map")).to_have_attribute(
+        "href", "/map/?layers=districts&as_of=2001-01-01&ended=show"
+    )
+    assert_accessible(page)
+
+
 def test_map_without_javascript_shows_a_picture_and_the_table(browser, demo_server):
     context = browser.new_context(base_url=demo_server, java_script_enabled=False)
     page_watch = PageWatch()
