@@ -332,14 +332,23 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         raise UploadError(f"The layer {opened.layer!r} cannot be read ({error}).") from None
     if info["features"] == 0:
         raise UploadError(f"The layer {opened.layer!r} holds no features.")
-    if info["crs"]:
-        opened.crs = info["crs"]
-        return opened
     bounds = info.get("total_bounds")
     if bounds is None:
         bounds = pyogrio.read_bounds(opened.path, layer=opened.layer)
         bounds = (bounds[1][0].min(), bounds[1][1].min(), bounds[1][2].max(), bounds[1][3].max())
     inferred = crs_infer(np.array(bounds[0::2], dtype=float), np.array(bounds[1::2], dtype=float))
+    if info["crs"]:
+        # GeoJSON without a "crs" member is WGS84 by definition (RFC 7946), but councils' GIS
+        # often write grid coordinates into it: say so and read them as grid coordinates.
+        if opened.format == "GeoJSON" and info["crs"] == WGS84 and inferred == BNG:
+            opened.crs, opened.crs_inferred = BNG, True
+            opened.notes.append(
+                "The GeoJSON declares no coordinate system but holds British National Grid "
+                "coordinates: read as EPSG:27700."
+            )
+        else:
+            opened.crs = info["crs"]
+        return opened
     if inferred is None:
         raise UploadError(
             "The file declares no coordinate system and its coordinates are neither British "

@@ -246,3 +246,14 @@ def test_csv_with_a_wkt_column(tmp_path, workdir):
     assert (opened.wkt_column, opened.crs) == ("WKT", BNG)
     path.write_text('Name,WKT\nRoute,"POINT (1.0789 51.2802)"\nBad,"not wkt"\n', encoding="utf-8")
     assert upload_open(path, workdir=tmp_path / "second").crs == WGS84
+
+
+def test_geojson_holding_grid_coordinates_is_read_as_grid(tmp_path, workdir):
+    path = tmp_path / "grid.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},'
+        ' "geometry": {"type": "Point", "coordinates": [615000, 157500]}}]}'
+    )
+    opened = upload_open(path, workdir=workdir)
+    assert (opened.crs, opened.crs_inferred) == (BNG, True)
+    assert "holds British National Grid coordinates" in opened.notes[0]
