@@ -1,0 +1,69 @@
+"""Ended features on the map in a real browser: hidden by default, shown on request and then
+labelled as ended in the pop-up (axe, CSP, no failed request)."""
+
+import re
+
+import pytest
+from django.contrib.gis.geos import Point
+from playwright.sync_api import Page, expect
+
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+from .conftest import assert_accessible
+
+pytestmark = pytest.mark.browser
+
+DEPOT = (601650, 142180)  # BNG easting, northing
+CENTRE = (601300, 142700)
+
+
+@pytest.fixture
+def register(personas):
+    """Public sites: the depot ended on 1 March 2020 (as planning.data.gov.uk says it)."""
+    dataset = dataset_make(
+        slug="register", owner=personas.organisation_a,
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset, points={"civic-centre": CENTRE, "depot": DEPOT},
+        properties={"depot": {"end-date": "2020-03-01"}},
+    )  # fmt: skip
+    return dataset
+
+
+def lon_lat(easting: float, northing: float) -> tuple[float, float]:
+    point = Point(easting, northing, srid=27700).transform(4326, clone=True)
+    return point.x, point.y
+
+
+def drawn(page: Page) -> list[str]:
+    return sorted(
+        page.evaluate(
+            "() => window.infraplanMap.queryRenderedFeatures({layers: ['register-point']})"
+            ".map(f => f.properties.reference)"
+        )
+    )
+
+
+def test_ended_features_are_hidden_until_asked_for_then_labelled(page: Page, register):
+    lon, lat = lon_lat(*DEPOT)
+    view = f"layers=register&center={lon:.5f},{lat:.5f}&zoom=14"
+    page.goto(f"/map/?{view}")
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    assert drawn(page) == ["civic-centre"]
+
+    page.get_by_role("checkbox", name="Show ended features").check()
+    page.get_by_role("button", name="Show this date").click()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    assert drawn(page) == ["civic-centre", "depot"]
+    assert "ended=show" in page.url
+
+    box = page.locator("#map").bounding_box()
+    at = page.evaluate("([lon, lat]) => window.infraplanMap.project([lon, lat])", [lon, lat])
+    page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
+
+    popup = page.locator(".maplibregl-popup")
+    expect(popup.get_by_role("heading", name="depot")).to_be_focused()
+    rows = popup.locator(".govuk-summary-list__row")
+    expect(rows.filter(has_text=re.compile("^Ended"))).to_contain_text("2020-03-01")
+    assert_accessible(page)
