@@ -114,7 +114,8 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "can_contribute": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
         "sources": dataset_sources(dataset),
         "resource_url": request.build_absolute_uri(dataset_url(dataset)),
-        "open_map_url": f"{reverse('map')}?layers={dataset.slug}",
+        "open_map_url": f"{reverse('map')}?layers={dataset.slug}"
+        + (f"&as_of={as_of_date:%Y-%m-%d}" if as_of_version else ""),
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
     }
     if page.can_manage:

@@ -184,8 +184,10 @@ def test_dataset_page_as_of_a_date(sites, personas, client_as):
     )
     client = client_as(personas.viewer_a)
     day = (long_ago + timedelta(days=1)).date()
-    page = text(client.get(f"/datasets/sites/?as_of={day:%Y-%m-%d}"))
+    response = client.get(f"/datasets/sites/?as_of={day:%Y-%m-%d}")
+    page = text(response)
     assert f"You are looking at this dataset as published on {day:%-d %B %Y}: version 1" in page
+    assert f'href="/map/?layers=sites&amp;as_of={day:%Y-%m-%d}"' in response.content.decode()
     assert "Features 2" in page and "open" in page and "planned" not in page
     now = text(client.get("/datasets/sites/"))
     assert "You are looking at" not in now
