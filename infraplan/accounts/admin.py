@@ -34,7 +34,7 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
     inlines = [MembershipInline]
     ordering = ["email"]
     list_display = ["email", "full_name", "is_active", "is_superuser", "last_login"]
-    list_filter = ["is_active", "is_superuser", "memberships__organisation"]
+    list_filter = ["is_active", "is_superuser", "is_guide_editor", "memberships__organisation"]
     search_fields = ["email", "full_name"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
@@ -42,8 +42,9 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
         (
             "Platform access",
             {
-                "fields": ["is_active", "is_staff", "is_superuser"],
-                "description": "Platform admins have both 'staff' and 'superuser' ticked.",
+                "fields": ["is_active", "is_staff", "is_superuser", "is_guide_editor"],
+                "description": "Platform admins have both 'staff' and 'superuser' ticked "
+                "(and may edit the guides without 'guide editor').",
             },
         ),
         ("Dates", {"fields": ["last_login", "date_joined"]}),

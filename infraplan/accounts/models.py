@@ -55,6 +55,11 @@ class User(AbstractUser):
     last_name = None
     email = models.EmailField("email address", unique=True)
     full_name = models.CharField(max_length=200, blank=True)
+    is_guide_editor = models.BooleanField(
+        "guide editor",
+        default=False,
+        help_text="May write and change the help guides, whatever their organisation role.",
+    )
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -77,6 +82,11 @@ class User(AbstractUser):
     @property
     def is_platform_admin(self) -> bool:
         return self.is_active and self.is_superuser
+
+    @property
+    def can_edit_guides(self) -> bool:
+        """The editor permission: may write and change the help guides (platform admins may)."""
+        return self.is_active and (self.is_guide_editor or self.is_superuser)
 
 
 class OrganisationKind(models.TextChoices):

@@ -87,3 +87,20 @@ def test_sign_in_and_out(personas, client):
     assert client.get(reverse("home")).context["user"] == personas.viewer_a
     client.post(reverse("account_logout"))
     assert not client.get(reverse("home")).context["user"].is_authenticated
+
+
+def test_the_editor_permission_for_guides(personas, client_as):
+    assert personas.platform_admin.can_edit_guides  # platform admins may
+    assert not any(
+        user.can_edit_guides
+        for user in (personas.viewer_a, personas.admin_a, personas.data_manager_a)
+    )  # no organisation role carries it
+    personas.viewer_a.is_guide_editor = True
+    personas.viewer_a.save()
+    assert personas.viewer_a.can_edit_guides
+    personas.viewer_a.is_active = False
+    assert not personas.viewer_a.can_edit_guides
+    change = reverse("admin:accounts_user_change", args=[personas.viewer_a.pk])
+    assert (
+        'name="is_guide_editor"' in client_as(personas.platform_admin).get(change).content.decode()
+    )
