@@ -304,11 +304,30 @@ def user_profile_update(*, actor: User, user: User, full_name: str) -> User:
     return user
 
 
+class MembershipError(Exception):
+    """A membership change that cannot be made; the message is for the member."""
+
+
 def membership_leave(
     *, actor: User, membership: Membership, request: HttpRequest | None = None
 ) -> None:
-    """``membership``'s user leaves the organisation: they lose what its role gave them."""
+    """``membership``'s user leaves the organisation: they lose what its role gave them.
+
+    The organisation's last admin cannot leave: nobody would be left to approve its
+    registrations or manage its members. They name another admin first, or a platform admin
+    ends the membership in the admin."""
     with transaction.atomic():
+        if membership.role == Role.ORG_ADMIN:
+            admins = list(
+                Membership.objects.select_for_update()
+                .filter(organisation=membership.organisation, role=Role.ORG_ADMIN)
+                .values_list("pk", flat=True)
+            )
+            if admins == [membership.pk]:
+                raise MembershipError(
+                    f"You are the only administrator of {membership.organisation.name}. "
+                    "Make another member an administrator before you leave."
+                )
         audit_record(
             actor=actor, action="membership.delete", target=membership,
             before={"user": membership.user.email, "organisation": membership.organisation.slug,

@@ -12,6 +12,7 @@ from .forms import DecisionForm, ProfileForm
 from .models import Membership, Role
 from .selectors import registrations_pending_for
 from .services import (
+    MembershipError,
     RegistrationError,
     membership_leave,
     registration_decide,
@@ -110,7 +111,11 @@ def membership_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
     )  # fmt: skip
     if request.method == "POST":
         name = membership.organisation.name
-        membership_leave(actor=request.user, membership=membership, request=request)
+        try:
+            membership_leave(actor=request.user, membership=membership, request=request)
+        except MembershipError as problem:
+            context = {"membership": membership, "problem": str(problem)}
+            return render(request, "accounts/membership_leave.html", context, status=409)
         messages.success(request, f"You have left {name}.")
         return redirect("account-profile")
     return render(request, "accounts/membership_leave.html", {"membership": membership})

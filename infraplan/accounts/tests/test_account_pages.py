@@ -80,6 +80,26 @@ def test_leaving_an_organisation(personas, client_as, security_events):
     assert Membership.objects.filter(organisation=personas.organisation_a).count() == 3
 
 
+def test_the_last_admin_of_an_organisation_cannot_leave_it(personas, client_as):
+    client = client_as(personas.admin_a)
+    url = reverse("membership-leave", args=["org-a"])
+    assert (
+        Membership.objects.filter(organisation=personas.organisation_a, role="org_admin").count()
+        == 1
+    )
+    response = client.post(url)
+    assert response.status_code == 409
+    page = response.content.decode()
+    assert "You are the only administrator of Organisation A" in page
+    assert "<title>Error: Leave" in page
+    assert Membership.objects.filter(user=personas.admin_a, role="org_admin").exists()
+    assert not AuditEntry.objects.filter(action="membership.delete").exists()
+    # With a second admin named, the first may go.
+    Membership.objects.filter(user=personas.data_manager_a).update(role="org_admin")
+    assert client.post(url).status_code == 302
+    assert not Membership.objects.filter(user=personas.admin_a).exists()
+
+
 def test_deleting_your_account_keeps_contributions_and_anonymises_you(
     personas, client, security_events
 ):
