@@ -18,7 +18,10 @@ Failures raise ``FetchError`` with a message an officer can act on. GDAL never o
 URL itself: connectors fetch with this module and hand GDAL the bytes or a local file.
 """
 
+import html
 import ipaddress
+import json
+import re
 import socket
 import time
 from dataclasses import dataclass, field
@@ -163,6 +166,40 @@ def _read_limited(response, url: str, policy: FetchPolicy, started: float) -> by
     return b"".join(chunks)
 
 
+_EXCEPTION_TEXT = re.compile(
+    rb"<(?:[\w-]+:)?ExceptionText>(.*?)</(?:[\w-]+:)?ExceptionText>", re.DOTALL
+)
+_MARKUP = re.compile(rb"^\s*<")
+ERROR_DETAIL_LIMIT = 300
+
+
+def error_detail(body: bytes, content_type: str) -> str:
+    """What a server said about its own error, in brief, for the message a data manager reads:
+    an OGC exception report's text (a WFS asked for a layer it does not have), a JSON error's
+    message, or a short plain-text body. Empty for a web page or anything else unreadable."""
+    texts: list[str] = []
+    if found := _EXCEPTION_TEXT.findall(body):
+        texts = [html.unescape(text.decode("utf-8", "replace")) for text in found]
+    elif "json" in content_type or body[:1] in (b"{", b"["):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return ""
+        error = document.get("error", document) if isinstance(document, dict) else None
+        if isinstance(error, str):
+            texts = [error]
+        elif isinstance(error, dict):
+            texts = [
+                str(error[key]) for key in ("message", "description", "detail") if key in error
+            ][:1]
+    elif content_type.startswith("text/plain") or (content_type == "" and not _MARKUP.match(body)):
+        texts = [body.decode("utf-8", "replace")]
+    detail = " ".join(" ".join(texts).split())
+    if len(detail) > ERROR_DETAIL_LIMIT:
+        detail = detail[: ERROR_DETAIL_LIMIT - 1] + "…"
+    return detail
+
+
 def fetch(
     url: str, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None
 ) -> FetchResult:
@@ -219,8 +256,10 @@ def fetch(
         finally:
             pool.close()
         if not 200 <= response.status < 300:
+            detail = error_detail(body, response.headers.get("content-type", ""))
             raise FetchError(
-                f"{host} answered HTTP {response.status} for {current}.",
+                f"{host} answered HTTP {response.status} for {current}"
+                + (f": {detail}" if detail else "."),
                 url=current,
                 temporary=response.status == 429 or response.status >= 500,
             )

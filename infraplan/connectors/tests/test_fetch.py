@@ -64,6 +64,20 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(404, b"not here")
             case "/busy":
                 self._send(503, b"try later")
+            case "/ows-exception":
+                report = (
+                    b'<?xml version="1.0"?><ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1">'
+                    b'<ows:Exception exceptionCode="InvalidParameterValue" locator="typename">'
+                    b"<ows:ExceptionText>msWFSGetFeature(): Invalid typename (brownfeld) &amp; more"
+                    b"</ows:ExceptionText></ows:Exception></ows:ExceptionReport>"
+                )
+                self._send(400, report, {"Content-Type": "text/xml"})
+            case "/json-error":
+                body = {"code": 400, "error": {"message": "Invalid or missing input parameters."}}
+                self._send(400, json.dumps(body).encode(), {"Content-Type": "application/json"})
+            case "/html-error":
+                self._send(404, b"<!DOCTYPE html><html><body>Portal</body></html>",
+                           {"Content-Type": "text/html"})  # fmt: skip
             case _:
                 self._send(500, b"?")
 
@@ -150,6 +164,23 @@ def test_http_errors_say_whether_to_retry(server):
     with pytest.raises(FetchError, match="answered HTTP 503") as busy:
         fetch(f"{server}/busy", policy=LOCAL)
     assert (gone.value.temporary, busy.value.temporary) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/ows-exception", "answered HTTP 400 for .*: msWFSGetFeature\\(\\): Invalid typename "
+         "\\(brownfeld\\) & more$"),
+        ("/json-error", "answered HTTP 400 for .*: Invalid or missing input parameters.$"),
+        ("/gone", "answered HTTP 404 for .*: not here$"),
+        ("/html-error", "answered HTTP 404 for http://127.0.0.1:\\d+/html-error\\.$"),
+    ],
+)  # fmt: skip
+def test_an_error_says_what_the_server_said_about_it(server, path, said):
+    """A WFS's exception report or an API's JSON error is the data manager's best clue; a web
+    page is not repeated."""
+    with pytest.raises(FetchError, match=said):
+        fetch(f"{server}{path}", policy=LOCAL)
 
 
 @pytest.mark.parametrize(

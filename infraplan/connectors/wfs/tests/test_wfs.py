@@ -208,6 +208,7 @@ def test_an_exception_report_is_a_connector_error(tmp_path):
     with mapserver(folder) as replay, pytest.raises(ConnectorError) as refused:
         read(replay, tmp_path, srs_name="EPSG:999999")
     assert "answered HTTP 400" in str(refused.value)
+    assert "Invalid GetFeature Request:Invalid SRS" in str(refused.value)  # the server's words
     with mapserver(folder, with_http_200) as replay, pytest.raises(ConnectorError) as reported:
         read(replay, tmp_path, srs_name="EPSG:999999")
     assert str(reported.value).startswith("The WFS reported an error (InvalidParameterValue): ")
