@@ -9,8 +9,10 @@ also holds an advisory lock for the run's lifetime: when the process running a l
 database drops the lock with the connection, and ``ingest_runs_sweep`` knows the run is dead.
 """
 
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -261,7 +263,24 @@ def _run_finish(run: IngestRun, state: str, **fields: Any) -> IngestRun:
         setattr(run, name, value)
     run.state, run.finished_at, run.retry_at = state, timezone.now(), None
     run.save()
+    transaction.on_commit(lambda: stored_upload_remove(run))
     return run
+
+
+def stored_upload_remove(run: IngestRun) -> None:
+    """Delete the file a finished upload stored (its folder under UPLOAD_ROOT).
+
+    It is not needed again: the version holds what was read and its report what was not, and a
+    new try is a new upload. Keeping every upload would fill the disk with officers' files
+    that no page serves. Only a folder the platform made under UPLOAD_ROOT is touched.
+    """
+    path = run.config.get("path") if run.connector_key == "upload" else None
+    if not path:
+        return
+    root = Path(settings.UPLOAD_ROOT).resolve()
+    folder = Path(path).resolve().parent
+    if folder.is_relative_to(root) and len(folder.relative_to(root).parts) >= 2:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def ingest_run_execute(

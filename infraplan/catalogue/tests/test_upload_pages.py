@@ -118,6 +118,8 @@ def test_each_format_uploads_and_publishes(kind, sites, personas, client_as, upl
     run = ingest_run_execute(run.pk)
     assert run.state == RunState.PUBLISHED, run.error
     assert sorted(current_features(sites).values_list("reference", flat=True)) == list(POINTS)
+    assert not stored.parent.exists()  # loaded: the stored file is deleted
+    assert uploads.exists()  # but only its own folder
     done = text(client.get(response["Location"]))
     assert "Published as version 1 ." in done and "3 added, 0 changed, 0 removed" in done
     assert "Rows read 3" in done
@@ -133,6 +135,7 @@ def test_a_rejected_upload_shows_why_and_the_problems(
     response = upload(client, path, threshold="10")
     run = ingest_run_execute(IngestRun.objects.get().pk)
     assert run.state == RunState.REJECTED
+    assert not Path(run.config["path"]).exists()  # a new try is a new upload
     page = text(client.get(response["Location"]))
     assert "The load was rejected" in page
     assert "2 of 3 rows have problems (66.7%), over the 10% allowed." in page

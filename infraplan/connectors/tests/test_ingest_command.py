@@ -45,9 +45,10 @@ def test_a_file_is_loaded_and_the_report_printed(sites, tmp_path):
     assert sorted(current_features(sites).values_list("reference", flat=True)) == ["S1", "S2"]
     run = IngestRun.objects.get()
     assert (run.state, run.job_id, run.connector_key) == ("published", None, "upload")
-    # The pipeline read the copy in private storage, not the operator's file.
+    # The pipeline read a copy in private storage, not the operator's file, and deleted the
+    # copy once loaded; the operator's file is left alone.
     assert run.config["path"].startswith(str(tmp_path / "uploads" / "cli"))
-    assert Path(run.config["path"]).read_bytes() == path.read_bytes()
+    assert not Path(run.config["path"]).exists() and path.exists()
 
 
 def test_a_rejected_load_exits_non_zero_with_the_reason(sites, tmp_path):
