@@ -177,7 +177,8 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
             )  # fmt: skip
         response = HttpResponse(tile, content_type=MVT_CONTENT_TYPE, status=200 if tile else 204)
         if tile and compress:
-            response.content = gzip.compress(tile, compresslevel=6)
+            # mtime=0: the same tile is the same bytes whenever it is made (one ETag, one body).
+            response.content = gzip.compress(tile, compresslevel=6, mtime=0)
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
     patch_vary_headers(response, ["Accept-Encoding"])
