@@ -1,4 +1,4 @@
-"""The task queue, really started: a procrastinate worker process runs the demo load."""
+"""The task queue, really started: a procrastinate worker process runs the whole demo load."""
 
 import os
 import subprocess
@@ -11,9 +11,10 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from infraplan.catalogue.models import Dataset
-from infraplan.catalogue.store import current_features
+from infraplan.catalogue.demo import demo_manifest
+from infraplan.catalogue.models import DatasetVersion
 from infraplan.catalogue.tasks import demo_load_task
+from infraplan.catalogue.tests.test_demo import demo_loaded_check
 from infraplan.core.queue import defer_once
 from infraplan.places.models import Postcode
 
@@ -27,15 +28,22 @@ def database_url_of_tests() -> str:
     return f"postgres://{quote(db['USER'])}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.fixture
-def worker(tmp_path):
-    """A real worker process on the test database; stopped and checked for errors afterwards.
+def unrun_jobs_remove() -> None:
+    """Remove the jobs that earlier tests requested and left unrun, before a worker starts.
 
-    Jobs that other tests requested and left unrun (their rows are gone, so they could only
-    fail) are removed first: they are not this test's to run.
+    The queue's tables are not the application's models, so the flush after each transactional
+    test keeps them: a worker would otherwise first run, say, a whole demo load another test
+    queued, and the test waiting on its own job would wait for that too.
     """
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM procrastinate_jobs WHERE status = 'todo'")
+
+
+@pytest.fixture
+def worker(tmp_path):
+    """A real worker process on the test database, with no other test's jobs waiting; stopped
+    and checked for errors afterwards."""
+    unrun_jobs_remove()
     log = (tmp_path / "worker.log").open("w+")
     process = subprocess.Popen(
         [INFRAPLAN, "procrastinate", "worker", "--name", "test-worker"],
@@ -52,17 +60,29 @@ def worker(tmp_path):
     assert "Traceback" not in output, output
 
 
-def test_demo_load_runs_through_the_queue(worker, capsys):
-    call_command("load_demo", wait=True, timeout=120)
+def current_versions() -> dict[str, DatasetVersion]:
+    """Each demo dataset's current version, in the manifest's order."""
+    return {
+        spec.slug: DatasetVersion.objects.select_related("dataset").get(
+            dataset__slug=spec.slug, is_current=True
+        )
+        for spec in demo_manifest().datasets
+    }
+
+
+def test_the_whole_demo_loads_through_the_queue(worker, capsys):
+    """The one whole demo load of the suite: as `make run` loads it, through a real worker."""
+    call_command("load_demo", wait=True, timeout=600)
     output = capsys.readouterr().out
     assert "Demo load job" in output and "Postcode load job" in output
-    districts = Dataset.objects.get(slug="districts")
-    assert current_features(districts).count() == 13
-    assert districts.current_version.number == 1
+    versions = current_versions()
+    demo_loaded_check(versions)
+    assert {version.number for version in versions.values()} == {1}
     assert Postcode.objects.count() == 71_839
-    # A second load changes nothing.
-    call_command("load_demo", wait=True, timeout=120)
-    assert districts.versions.count() == 1
+    # A second load changes nothing: no dataset gets a new version.
+    call_command("load_demo", wait=True, timeout=600)
+    assert current_versions() == versions
+    assert DatasetVersion.objects.count() == len(versions)
 
 
 def test_a_waiting_demo_load_is_not_queued_twice():

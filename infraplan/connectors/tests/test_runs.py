@@ -37,7 +37,7 @@ from infraplan.connectors.services import (
 from infraplan.connectors.tasks import sources_tick_task
 from infraplan.core.queue import defer_once, job_wait
 from infraplan.core.testing.data import dataset_make, version_publish_points
-from tests.test_queue import INFRAPLAN, database_url_of_tests
+from tests.test_queue import INFRAPLAN, database_url_of_tests, unrun_jobs_remove
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REFERENCE = IngestMapping(reference="ref")
@@ -58,7 +58,9 @@ def local_fetches(settings):
 
 @contextmanager
 def worker_running(log: Path, **env: str) -> Iterator[subprocess.Popen]:
-    """A real worker process on the test database, stopped afterwards."""
+    """A real worker process on the test database, with no other test's jobs waiting (see
+    ``unrun_jobs_remove``); stopped afterwards."""
+    unrun_jobs_remove()
     with log.open("a") as output:
         process = subprocess.Popen(
             [INFRAPLAN, "procrastinate", "worker", "--name", "connectors-test-worker"],
@@ -204,10 +206,10 @@ def test_a_request_that_cannot_run_is_refused_with_nothing_queued(sites, persona
 
 
 def test_progress_is_visible_outside_the_loads_transaction(sites, personas, tmp_path):
-    path = csv_points(tmp_path / "points.csv", 120_000)
+    path = csv_points(tmp_path / "points.csv", 12_000)
     run = ingest_request(
         actor=personas.contributor_a, dataset=sites, connector_key="upload",
-        config={"path": str(path), "batch_size": 50_000}, mapping=REFERENCE,
+        config={"path": str(path), "batch_size": 5_000}, mapping=REFERENCE,
     )  # fmt: skip
     assert run.state == RunState.QUEUED and run.job_id
     assert AuditEntry.objects.filter(action="ingest.request", target_id=str(run.pk)).exists()
@@ -236,12 +238,12 @@ def test_progress_is_visible_outside_the_loads_transaction(sites, personas, tmp_
             run = ingest_run_execute(run.pk)
         finally:
             services.RunProgress.__call__ = write
-    assert run.state == RunState.PUBLISHED and run.rows_read == 120_000
-    assert run.version.is_current and run.version.feature_count == 120_000
+    assert run.state == RunState.PUBLISHED and run.rows_read == 12_000
+    assert run.version.is_current and run.version.feature_count == 12_000
     # While the pipeline's transaction was open, another connection saw the stage and rows,
     # and the draft the run is making.
-    assert ("reading", 50_000, True) in seen and ("checking", 50_000, True) in seen
-    assert seen[-1] == ("publishing", 120_000, True)
+    assert ("reading", 5_000, True) in seen and ("checking", 5_000, True) in seen
+    assert seen[-1] == ("publishing", 12_000, True)
 
 
 def test_a_temporary_failure_puts_the_run_back_with_its_retry_time(sites, settings, local_fetches):
