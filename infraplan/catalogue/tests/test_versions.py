@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from infraplan.catalogue.loading import LoadError, LoadOptions, dataset_load_file
 from infraplan.catalogue.models import DatasetVersion, Feature, VersionState
@@ -175,3 +175,20 @@ def test_wrong_geometry_type_and_unreadable_file(sites, tmp_path):
     with pytest.raises(LoadError, match="cannot be read as a vector file"):
         dataset_load_file(actor=None, dataset=sites, path=garbage, options=LoadOptions("ref"))
     assert sites.current_version is None
+
+
+def test_the_feature_tables_indexes_are_the_ones_the_model_declares():
+    """Both spatial indexes cover live rows only (the partial condition survives on the plain
+    geometry column too), and no index is left that the model no longer declares."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalogue_feature'"
+        )
+        indexes = dict(cursor.fetchall())
+    for name in ("feature_live_geom", "feature_live_geom_3857"):
+        assert indexes[name].endswith("WHERE (valid_to IS NULL)"), indexes[name]
+    assert sorted(indexes) == [
+        "catalogue_feature_organisation_id_7dde4333", "catalogue_feature_pkey",
+        "feature_identity_per_version", "feature_live_geom", "feature_live_geom_3857",
+        "feature_reference", "feature_validity",
+    ]  # fmt: skip
