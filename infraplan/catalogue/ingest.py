@@ -377,6 +377,9 @@ def ingest_run(
                         "rejected": sorted(staging.rejected_rows),
                     },
                 )
+                # ON COMMIT DROP waits for the outermost transaction: a caller that runs two
+                # loads in one would find the first one's table still there.
+                cursor.execute("DROP TABLE ingest_stage")
                 version.report = {**version.report, **report}
                 version.save(update_fields=["report"])
                 if dataset.geometry_type != GeometryType.NONE:

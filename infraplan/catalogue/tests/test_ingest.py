@@ -65,6 +65,16 @@ def test_a_good_csv_becomes_the_current_version(sites, tmp_path):
     assert {"reading", "checking", "publishing"} <= set(seen)
 
 
+def test_two_loads_in_one_transaction_both_publish(sites, personas, tmp_path):
+    """Each test runs in a transaction of its own, so the second load shares the first's."""
+    ingest(sites, csv(tmp_path, "ref,Easting,Northing\nS1,615000,157500\n"))
+    others = dataset_make(slug="other-sites", owner=personas.organisation_a)
+    version = ingest(others, csv(tmp_path, "ref,Easting,Northing\nO1,615100,157600\n", "o.csv"))
+    assert version.is_current
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["S1"]
+    assert list(current_features(others).values_list("reference", flat=True)) == ["O1"]
+
+
 def test_wgs84_coordinates_are_transformed_to_the_grid(sites, tmp_path):
     ingest(sites, csv(tmp_path, "ref,latitude,longitude\nS1,51.2802,1.0789\n"))
     feature = current_features(sites).get()
