@@ -212,8 +212,10 @@ def throwaway_cluster(tmp_path, tmp_path_factory) -> Iterator[ThrowawayCluster]:
     if os.geteuid() != 0:
         pytest.fail("the throwaway PostgreSQL cluster needs root (to run initdb via runuser)")
     basetemp = tmp_path_factory.getbasetemp()
+    # Under pytest-xdist each test process has its own folder in the session's.
+    session = basetemp.parent if basetemp.name.startswith("popen-gw") else basetemp
     # The shared pytest-of-<user> folder above this session's, unless --basetemp chose another.
-    within = basetemp.parent if basetemp.parent.name.startswith("pytest-of-") else basetemp
+    within = session.parent if session.parent.name.startswith("pytest-of-") else session
     root = tmp_path / "cluster"
     root.mkdir()
     cluster = ThrowawayCluster(root)

@@ -83,12 +83,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def demo_server() -> Iterator[str]:
+def demo_server(django_db_modify_db_settings) -> Iterator[str]:
     """A real gunicorn serving the read-only browser tests' database: the personas, the demo
     districts and wards, organisation A's restricted points (``a-only-sites``) and the sample
     postcodes (``infraplan.core.testing.browser.browser_data_make``).
 
-    The database is the test database's name plus ``_browser``, copied at the start of each run
+    The database is the test database's name (with the test process's suffix, which
+    ``django_db_modify_db_settings`` adds) plus ``_browser``, copied at the start of each run
     from ``<name>_template``, which is built only when missing or out of date. All tests on it
     share it, so they must only read: a test that changes data uses ``live_server``. At the end
     of the run, every table that reading cannot change must be as it was copied.

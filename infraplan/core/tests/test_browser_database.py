@@ -20,8 +20,9 @@ from infraplan.core.testing.browser import (
 
 
 @pytest.fixture
-def names():
-    """A copy and its template, named after this run's test database, dropped afterwards."""
+def names(django_db_modify_db_settings):
+    """A copy and its template, named after this run's test database (with the test process's
+    suffix, which that fixture adds), dropped afterwards."""
     base = settings.DATABASES["default"]["TEST"]["NAME"]
     name, template = f"{base}_copy_check", f"{base}_copy_check_template"
     yield name, template
