@@ -61,7 +61,7 @@ def worker(tmp_path):
 
 
 def current_versions() -> dict[str, DatasetVersion]:
-    """Each demo dataset's current version, in the manifest's order."""
+    """Each demo dataset's current version; a dataset of the manifest without one fails."""
     return {
         spec.slug: DatasetVersion.objects.select_related("dataset").get(
             dataset__slug=spec.slug, is_current=True
