@@ -27,6 +27,7 @@ from .store import CLEANED_ZOOM, MAX_GENERALISED_ZOOM, live_at
 WEB_MERCATOR_WORLD_METRES = 40_075_016.685_578_5
 COVERAGE_OVERLAP_LIMIT = 0.001
 MIN_VERTICES_SAVED = 8
+RING_MINIMUM = 4  # coordinates of the smallest closed ring, a triangle
 CHUNK = 100_000  # features at a time where a whole layer need not be in memory at once
 
 
@@ -83,18 +84,24 @@ def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
                 shapely.coverage_simplify(cleaned, tolerance_for_zoom(zoom)),
             )
     else:
-        # Simplifying with a smaller tolerance removes no vertex a larger one keeps: features
-        # the coarsest level saves too little on save too little at every level.
+        # Simplifying keeps at least a closed triangle (four coordinates) of every ring, so a
+        # polygon of fewer than MIN_VERTICES_SAVED + 4 coordinates can never save enough: a
+        # layer of parcels is ruled out by counting, without simplifying any of it. Of the
+        # rest, simplifying with a smaller tolerance removes no vertex a larger one keeps:
+        # features the coarsest level saves too little on save too little at every level.
+        candidates = np.flatnonzero(
+            shapely.get_num_coordinates(geometries) >= MIN_VERTICES_SAVED + RING_MINIMUM
+        )
         saved = np.concatenate(
             [
                 shapely.get_num_coordinates(part)
                 - shapely.get_num_coordinates(
                     shapely.simplify(part, tolerance_for_zoom(0), preserve_topology=True)
                 )
-                for part in np.array_split(geometries, max(1, len(geometries) // CHUNK))
+                for part in np.array_split(geometries[candidates], max(1, len(candidates) // CHUNK))
             ]
         )
-        simplifiable = np.flatnonzero(saved >= MIN_VERTICES_SAVED)
+        simplifiable = candidates[saved >= MIN_VERTICES_SAVED]
         for zoom in range(MAX_GENERALISED_ZOOM + 1):
             levels[zoom] = (
                 simplifiable,

@@ -1,0 +1,103 @@
+"""Display generalisation of polygon layers: which features get simplified levels."""
+
+import math
+
+import pytest
+import shapely
+from django.contrib.gis.geos import GEOSGeometry
+from django.db import transaction
+
+from infraplan.catalogue.generalise import MIN_VERTICES_SAVED
+from infraplan.catalogue.models import FeatureGeneralisation
+from infraplan.catalogue.services import (
+    FeatureRow,
+    version_add_features,
+    version_publish,
+    version_start,
+)
+from infraplan.catalogue.store import CLEANED_ZOOM, MAX_GENERALISED_ZOOM
+from infraplan.core.testing.data import dataset_make
+
+pytestmark = pytest.mark.django_db
+
+CANTERBURY_BNG = (615_000, 157_500)
+
+
+def polygons_publish(dataset, shapes: dict[str, shapely.Geometry]) -> None:
+    version = version_start(actor=None, dataset=dataset, source="test")
+    rows = [
+        FeatureRow(
+            organisation=dataset.owner,
+            reference=reference,
+            properties={},
+            geometry=GEOSGeometry(shape.wkt, srid=27700),
+        )
+        for reference, shape in shapes.items()
+    ]
+    with transaction.atomic():
+        version_add_features(version=version, rows=rows)
+        version_publish(actor=None, version=version)
+
+
+def zooms_by_reference(dataset) -> dict[str, set[int]]:
+    found: dict[str, set[int]] = {}
+    for reference, zoom in FeatureGeneralisation.objects.filter(
+        feature__dataset=dataset
+    ).values_list("feature__reference", "zoom"):
+        found.setdefault(reference, set()).add(zoom)
+    return found
+
+
+def ring_of(coordinates: int, centre: tuple[float, float]) -> shapely.Polygon:
+    """A polygon of ``coordinates`` coordinates (closing one included), 600 m across."""
+    corners = coordinates - 1
+    return shapely.Polygon(
+        [
+            (centre[0] + 300 * math.cos(2 * math.pi * i / corners),
+             centre[1] + 300 * math.sin(2 * math.pi * i / corners))
+            for i in range(corners)
+        ]
+    )  # fmt: skip
+
+
+def test_overlapping_polygons_keep_levels_only_where_simplifying_saves_vertices(personas):
+    """A layer whose polygons overlap is simplified feature by feature. Every ring keeps a
+    closed triangle, so a shape saves at most its coordinates less four: a detailed outline and
+    a ring of MIN_VERTICES_SAVED + 4 coordinates get levels; a rectangle and a ring of one
+    coordinate fewer get none and are tiled as stored."""
+    east, north = CANTERBURY_BNG
+    dataset = dataset_make(slug="sites-overlapping", owner=personas.organisation_a,
+                           geometry_type="polygon")  # fmt: skip
+    polygons_publish(
+        dataset,
+        {
+            "detailed": shapely.Point(east, north).buffer(2_000, quad_segs=64),
+            "rectangle": shapely.box(east - 500, north - 500, east + 500, north + 500),
+            "just-enough": ring_of(MIN_VERTICES_SAVED + 4, (east + 1_000, north)),
+            "one-short": ring_of(MIN_VERTICES_SAVED + 3, (east - 1_000, north)),
+        },
+    )
+    levels = zooms_by_reference(dataset)
+    assert set(levels) == {"detailed", "just-enough"}
+    assert 0 in levels["just-enough"]
+    assert 0 in levels["detailed"] and CLEANED_ZOOM not in levels["detailed"]
+    assert levels["detailed"] <= set(range(MAX_GENERALISED_ZOOM + 1))
+
+
+def test_a_coverage_gets_every_level_for_every_feature(personas):
+    """Polygons that tile the ground are cleaned and simplified together: each feature, however
+    simple, gets the cleaned level, so neighbours keep sharing their edges."""
+    east, north = CANTERBURY_BNG
+    dataset = dataset_make(
+        slug="parcels-coverage", owner=personas.organisation_a, geometry_type="polygon"
+    )
+    polygons_publish(
+        dataset,
+        {
+            "west": shapely.box(east - 1_000, north, east, north + 1_000),
+            "east": shapely.box(east, north, east + 1_000, north + 1_000),
+        },
+    )
+    levels = zooms_by_reference(dataset)
+    assert set(levels) == {"west", "east"}
+    assert all(CLEANED_ZOOM in zooms for zooms in levels.values())
