@@ -260,6 +260,7 @@ def _stage_and_check(
     spatial = dataset.geometry_type != GeometryType.NONE
     schema = _schema(dataset)
     cursor.execute(_STAGE)
+    transforming = False  # whether any batch was staged as WKB in another system
     with cursor.copy(
         "COPY ingest_stage (row, reference, properties, wkb, srid, geom) FROM STDIN"
     ) as copy:
@@ -276,6 +277,7 @@ def _stage_and_check(
                 for (number, reference, properties, _), geometry in zip(rows, ewkb, strict=True):
                     copy.write_row((number, reference, properties, None, srid, geometry))
             else:
+                transforming = transforming or srid is not None
                 for number, reference, properties, wkb in rows:
                     copy.write_row(
                         (number, reference, properties, wkb if spatial else None, srid, None)
@@ -284,7 +286,8 @@ def _stage_and_check(
             progress(staging.total, "checking")
     repaired = 0
     if spatial:
-        cursor.execute(_TRANSFORM)
+        if transforming:
+            cursor.execute(_TRANSFORM)
         dimension = _DIMENSION[GeometryType(dataset.geometry_type)]
         cursor.execute(_REPAIR, {"dimension": dimension})
         repaired = cursor.rowcount
