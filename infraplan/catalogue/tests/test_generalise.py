@@ -60,11 +60,22 @@ def ring_of(coordinates: int, centre: tuple[float, float]) -> shapely.Polygon:
     )  # fmt: skip
 
 
-def test_overlapping_polygons_keep_levels_only_where_simplifying_saves_vertices(personas):
+@pytest.mark.parametrize(
+    "offset",
+    [
+        pytest.param(2_000, id="straddling-the-outline"),  # overlapping: judged in the database
+        pytest.param(
+            1_000, id="inside-the-outline"
+        ),  # contained, not overlapping: read and unioned
+    ],
+)
+def test_overlapping_polygons_keep_levels_only_where_simplifying_saves_vertices(personas, offset):
     """A layer whose polygons overlap is simplified feature by feature. Every ring keeps a
     closed triangle, so a shape saves at most its coordinates less four: a detailed outline and
     a ring of MIN_VERTICES_SAVED + 4 coordinates get levels; a rectangle and a ring of one
-    coordinate fewer get none and are tiled as stored."""
+    coordinate fewer get none and are tiled as stored. The smaller shapes lie across the
+    outline's edge (a layer clearly not a coverage, told from a sample) or inside it (told by
+    unioning the layer)."""
     east, north = CANTERBURY_BNG
     dataset = dataset_make(slug="sites-overlapping", owner=personas.organisation_a,
                            geometry_type="polygon")  # fmt: skip
@@ -72,9 +83,11 @@ def test_overlapping_polygons_keep_levels_only_where_simplifying_saves_vertices(
         dataset,
         {
             "detailed": shapely.Point(east, north).buffer(2_000, quad_segs=64),
-            "rectangle": shapely.box(east - 500, north - 500, east + 500, north + 500),
-            "just-enough": ring_of(MIN_VERTICES_SAVED + 4, (east + 1_000, north)),
-            "one-short": ring_of(MIN_VERTICES_SAVED + 3, (east - 1_000, north)),
+            "rectangle": shapely.box(
+                east + offset - 200, north - 200, east + offset + 200, north + 200
+            ),
+            "just-enough": ring_of(MIN_VERTICES_SAVED + 4, (east - offset, north)),
+            "one-short": ring_of(MIN_VERTICES_SAVED + 3, (east, north + offset)),
         },
     )
     levels = zooms_by_reference(dataset)
