@@ -14,11 +14,13 @@ from infraplan.core.testing.data import (
     version_publish_points,
 )
 from infraplan.core.testing.personas import make_personas
+from infraplan.maps.views import tile_cache
 
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
     cache.clear()
+    tile_cache.clear()
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 # The newest installed PostgreSQL server's programs (Debian's layout).
@@ -90,16 +91,28 @@ def gunicorn(tmp_path: Path, database_url: str) -> Iterator[str]:
             server.wait()
 
 
-def test_healthz_reports_the_database_ok(client, db):
+def test_healthz_reports_the_database_and_whether_a_worker_is_alive(client, db):
+    """The queue is "ok" while a worker's heartbeat is recent, "no worker" when none is. The
+    test sets the workers table itself: a worker another test killed leaves its row behind."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM procrastinate_workers")
     response = client.get("/healthz")
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]  # a probe must never see a cached answer
     body = response.json()
-    assert (body["status"], body["database"]) == ("ok", "ok")
-    assert body["queue"] == "no worker"  # the test database has no task-queue worker
+    assert (body["status"], body["database"], body["queue"]) == ("ok", "ok", "no worker")
     assert body["duration_ms"] >= 0
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '3 minutes')"
+        )
+    assert client.get("/healthz").json()["queue"] == "no worker"  # stale: that worker is gone
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now())")
+    assert client.get("/healthz").json()["queue"] == "ok"
 
 
 def test_healthz_only_answers_get(client, db):

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel, Dataset
+from infraplan.catalogue.sources import FeatureSource
 
 from .render import map_png, view_bbox
 from .selectors import (
@@ -32,12 +33,14 @@ from .selectors import (
     requested_datasets,
     source_at,
 )
+from .tile_cache import TileCache
 from .tiles import tile_in_range, tile_render, tile_version
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 ROWS_PER_PAGE = 50
 FALLBACK_SIZE = (960, 640)
+tile_cache = TileCache(max_bytes=settings.TILE_CACHE_MB * 1024 * 1024)
 
 
 def _cache_headers(response: HttpResponse, datasets: list[Dataset]) -> HttpResponse:
@@ -142,13 +145,39 @@ def _bad_tile_request(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
+def _tile_body(
+    dataset: Dataset, z: int, x: int, y: int, source: FeatureSource | None, moment: MapMoment,
+    etag: str, *, compress: bool,
+) -> bytes:  # fmt: skip
+    """The tile's bytes as the response carries them, from the tile cache when already made.
+
+    The ETag names everything the bytes depend on; the dataset's id joins it so that a dataset
+    deleted and made again under the same slug never meets the old one's tiles.
+    """
+    key = f"{dataset.pk}:{etag}"
+    body = tile_cache.get(key)
+    if body is None:
+        body = b""
+        if source:
+            body = tile_render(
+                dataset=dataset, z=z, x=x, y=y, source=source,
+                show_ended=moment.show_ended, day=moment.day,
+            )  # fmt: skip
+        if body and compress:
+            # mtime=0: the same tile is the same bytes whenever it is made (one ETag, one body).
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+        tile_cache.put(key, body)
+    return body
+
+
 @require_GET
 def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpResponse:
     """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s.
 
-    Gzipped when the client accepts it. The ETag names the version shown (and the fields its
-    tiles carry), the day ended features are judged on (or that they are shown) and the tile,
-    so a client that has the tile is answered 304 without the tile being made again; a publish
+    Gzipped when the client accepts it. The ETag names the version shown (with the fields its
+    tiles carry and its minimum zoom), the day ended features are judged on (or that they are
+    shown) and the tile, so a client that has the tile is answered 304 without the tile being
+    made again, and a tile another request made is served from the tile cache; a publish
     changes every ETag of the dataset. ``as_of`` and ``ended`` are read as the map page reads
     them; before the dataset's first publish the tile is empty.
     """
@@ -169,16 +198,13 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
     if etag in if_none_match or "*" in if_none_match:
         response = HttpResponse(status=304)
     else:
-        tile = b""
-        if source:
-            tile = tile_render(
-                dataset=dataset, z=z, x=x, y=y, source=source,
-                show_ended=moment.show_ended, day=moment.day,
-            )  # fmt: skip
-        response = HttpResponse(tile, content_type=MVT_CONTENT_TYPE, status=200 if tile else 204)
-        if tile and compress:
-            # mtime=0: the same tile is the same bytes whenever it is made (one ETag, one body).
-            response.content = gzip.compress(tile, compresslevel=6, mtime=0)
+        response = HttpResponse(
+            _tile_body(dataset, z, x, y, source, moment, etag, compress=compress),
+            content_type=MVT_CONTENT_TYPE,
+        )
+        if not response.content:
+            response.status_code = 204
+        elif compress:
             response["Content-Encoding"] = "gzip"
     response["ETag"] = etag
     patch_vary_headers(response, ["Accept-Encoding"])

@@ -9,6 +9,7 @@ import mapbox_vector_tile
 import pytest
 import shapely
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from shapely.geometry import shape
 
@@ -16,7 +17,9 @@ from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, register_source, unregister_source
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.maps.ended import END_DATE_PROPERTIES
+from infraplan.maps.tile_cache import TileCache
 from infraplan.maps.tiles import tile_render, tile_version
+from infraplan.maps.views import tile_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -204,6 +207,7 @@ def test_etag_is_the_version_and_tile_and_a_match_is_304_without_making_the_tile
     assert again["ETag"] == etag and again["Cache-Control"] == "public, max-age=300"
     assert not [query for query in queries if "ST_AsMVT" in query["sql"]]
     time.sleep(1.1)  # made again in another second: the same bytes all the same
+    tile_cache.clear()
     stale = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": '"other"'})
     assert stale.status_code == 200 and stale.content == first.content
 
@@ -231,3 +235,61 @@ def test_a_changed_style_field_changes_the_tile_urls_and_etags(client, personas)
     dataset.label_field = "kind"
     dataset.save()
     assert tile_version(dataset) != before
+
+
+def test_a_changed_minimum_zoom_changes_the_tile_urls_and_what_a_tile_holds(client, personas):
+    dataset = dataset_make(slug="dense-points", owner=personas.organisation_a)
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    url = "/tiles/dense-points/{}/{}/{}.mvt".format(*tile_for(0.8727, 51.1465, 10))
+    before = client.get(url)
+    assert before.status_code == 200
+    version = tile_version(dataset)
+
+    dataset.min_zoom = 12
+    dataset.save()
+
+    assert tile_version(dataset) != version
+    after = client.get(url, headers={"If-None-Match": before["ETag"]})
+    assert after.status_code == 204 and after["ETag"] != before["ETag"]
+
+
+def test_a_tile_made_once_is_served_to_the_next_request_without_its_sql(client, districts):
+    url = "/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 9))
+    first = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert first.status_code == 200 and len(tile_cache) == 1
+
+    with CaptureQueriesContext(connection) as queries:
+        again = Client().get(url, headers={"Accept-Encoding": "gzip"})  # another officer
+
+    assert again.status_code == 200 and again.content == first.content
+    assert again["Content-Encoding"] == "gzip" and again["ETag"] == first["ETag"]
+    assert not [query for query in queries if "ST_AsMVT" in query["sql"]]
+    plain = client.get(url)  # the other encoding is another tile, made and kept on its own
+    assert gzip.decompress(first.content) == plain.content and len(tile_cache) == 2
+
+
+def test_the_tile_cache_never_answers_for_the_gate(client_as, personas, restricted):
+    url = "/tiles/a-only-sites/{}/{}/{}.mvt".format(*tile_for(0.8727, 51.1465, 10))
+    member = client_as(personas.viewer_a).get(url)
+    assert member.status_code == 200 and len(tile_cache) == 1
+
+    assert client_as(personas.member_b).get(url).status_code == 404
+    assert client_as(None).get(url).status_code == 404
+
+    restricted.owner = personas.organisation_b
+    restricted.save()
+    assert client_as(personas.viewer_a).get(url).status_code == 404
+
+
+def test_the_tile_cache_keeps_to_its_size_dropping_the_least_recently_used():
+    cache = TileCache(max_bytes=100)
+    cache.put("a", b"x" * 39)  # 40 bytes with its key
+    cache.put("b", b"x" * 39)
+    assert cache.get("a") is not None  # "a" is now the more recently used
+    cache.put("c", b"x" * 39)
+    assert cache.get("b") is None and cache.get("a") and cache.get("c")
+    assert cache.size == 80 and len(cache) == 2
+    cache.put("big", b"x" * 200)  # larger than the whole cache: not kept, nothing dropped
+    assert cache.get("big") is None and len(cache) == 2
+    cache.put("a", b"")  # replaced, not counted twice
+    assert cache.size == 41 and cache.get("a") == b""
