@@ -189,8 +189,9 @@ def main() -> None:
     statuses: dict[int, int] = {}
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        # Warm up connections, imports and PostgreSQL's buffers, with ended features shown:
-        # other tiles to the app's tile cache, so the timed requests below start cold.
+        # Warm up connections, imports and PostgreSQL's buffers on the same tiles with ended
+        # features shown: to the app's tile cache those are other tiles, so the timed requests
+        # below start cold.
         for dataset, z, x, y in sample[:20]:
             timed_get(connection, f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt?ended=show", {})
             tile_render(dataset=dataset, z=z, x=x, y=y)

@@ -117,17 +117,19 @@ class _Compiled:
     params: list
     slug_index: int
     field_names: list[str]
-    annotation: str
     # (column, converters, expression): as the ORM would convert that column (JSON, say).
     converters: list[tuple[int, list, Any]]
 
-    def instance(self, model: type[models.Model], using: str, row: tuple, connection: Any):
+    def instance(
+        self, model: type[models.Model], using: str, row: tuple, connection: Any
+    ) -> models.Model:
+        """The dataset of ``row``, its current version number read as the annotation."""
         values = list(row)
         for column, functions, expression in self.converters:
             for function in functions:
                 values[column] = function(values[column], expression, connection)
         dataset = model.from_db(using, self.field_names, values[: len(self.field_names)])
-        setattr(dataset, self.annotation, values[-1])
+        dataset.annotated_current_version = values[-1]
         return dataset
 
 
@@ -144,7 +146,6 @@ class _CompiledLookup:
 
     SLUG_MARK = "\x00slug\x00"
     SIZE = 2048
-    ANNOTATION = "annotated_current_version"
 
     def __init__(self) -> None:
         self._compiled: OrderedDict[tuple, _Compiled] = OrderedDict()
@@ -181,7 +182,6 @@ class _CompiledLookup:
             params=list(params),
             slug_index=list(params).index(self.SLUG_MARK),
             field_names=fields,
-            annotation=self.ANNOTATION,
             converters=[
                 (column, functions, expression)
                 for column, (functions, expression) in compiler.get_converters(columns).items()

@@ -60,13 +60,13 @@ def ring_of(coordinates: int, centre: tuple[float, float]) -> shapely.Polygon:
     )  # fmt: skip
 
 
+# The smaller shapes straddle the outline (overlapping: judged in the database from a sample)
+# or lie inside it (contained, not overlapping: the layer is read and unioned).
 @pytest.mark.parametrize(
     "offset",
     [
-        pytest.param(2_000, id="straddling-the-outline"),  # overlapping: judged in the database
-        pytest.param(
-            1_000, id="inside-the-outline"
-        ),  # contained, not overlapping: read and unioned
+        pytest.param(2_000, id="straddling-the-outline"),
+        pytest.param(1_000, id="inside-the-outline"),
     ],
 )
 def test_overlapping_polygons_keep_levels_only_where_simplifying_saves_vertices(personas, offset):
