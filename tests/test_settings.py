@@ -411,3 +411,15 @@ def test_the_kent_profile_is_valid_and_maps_email_domains():
     }  # fmt: skip
     assert profile.organisation_for_email("someone@Medway.gov.uk").slug == "medway"
     assert profile.organisation_for_email("someone@example.org") is None
+
+
+def test_the_web_entry_point_imports_every_view_before_the_first_request(environ, tmp_path):
+    """A worker that has just started answers its first request without first importing the
+    views (the map's PNG renderer alone takes over half a second)."""
+    probe = "import sys, config.wsgi; print('infraplan.maps.render' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env={**environ, "PYTHONPATH": str(settings.BASE_DIR)},
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
