@@ -126,7 +126,10 @@ def _column_values(column: np.ndarray) -> list[Any]:
     return [_json_value(value) for value in column]
 
 
-_PLAIN = {str, int, float, bool}
+# Kept as they are; a float is not among them, as it may be NaN or infinite (ArcGIS writes an
+# unset double as a bare NaN, which Python's JSON reader accepts): ``_json_value`` makes that
+# null, where PostgreSQL would refuse the JSON.
+_PLAIN = {str, int, bool}
 
 
 def _rows(

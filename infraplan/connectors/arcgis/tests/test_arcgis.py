@@ -297,3 +297,25 @@ def test_end_to_end_into_a_dataset_and_a_failure_half_way_publishes_nothing(site
     assert (features["S5"].geom.x, features["S5"].geom.y) == pytest.approx(
         (615040, 157500), abs=0.01
     )
+
+
+@pytest.mark.django_db
+def test_nan_in_esri_json_is_stored_as_unknown(sites, tmp_path):
+    """ArcGIS servers write an unset double as a bare ``NaN`` in f=json (not valid JSON, which
+    Python reads as a float). It is stored as null, unknown, not as a number or a failed load."""
+
+    def page_with_nan(start: int, count: int, more: bool) -> dict:
+        page = esri_point_page(start, count, more)
+        for number, feature in enumerate(page["features"], start=start + 1):
+            feature["attributes"]["AREA_HA"] = float("nan") if number == 2 else 1.5
+        return page
+
+    assert b'"AREA_HA": NaN' in json_answer(page_with_nan(0, 3, more=False))[2]
+    with replay_server(paged(page_with_nan, 3, formats="JSON")) as replay:
+        version = ingest_run(
+            actor=None, dataset=sites, connector_key="arcgis", config={"url": replay.url + LAYER},
+            mapping=IngestMapping(reference="SITE_REF"), fetch_policy=local_policy(),
+        )  # fmt: skip
+    assert version.is_current and version.report["rows_rejected"] == 0
+    areas = {f.reference: f.properties["AREA_HA"] for f in current_features(sites)}
+    assert areas == {"S1": 1.5, "S2": None, "S3": 1.5}
