@@ -49,6 +49,7 @@ REPORT_PROBLEMS_KEPT = 10_000
 # Great Britain in British National Grid metres, with a margin for offshore features.
 GB_EXTENT = (-10_000, -10_000, 710_000, 1_310_000)
 BNG_SRID = 27700
+REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
 
 
@@ -85,6 +86,7 @@ class _Staging:
     problem_count: int = 0
     rejected_rows: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    flattened: int = 0  # geometries whose heights were dropped
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
@@ -200,6 +202,13 @@ def _rows(
                 )
             )
             continue
+        if len(str(reference)) > REFERENCE_MAX_LENGTH:
+            found.append(
+                (index, 2 * len(schema),
+                 RowProblem(0, mapping.reference, f"{str(reference)[:40]}…",
+                            f"the reference is longer than {REFERENCE_MAX_LENGTH} characters"))
+            )  # fmt: skip
+            continue
         geometry = batch.geometry[index] if batch.geometry is not None else None
         rows.append(
             (number, str(reference), json.dumps(dict(zip(names, values, strict=True))), geometry)
@@ -255,6 +264,32 @@ _INSERT = """
 """
 
 
+def _flattened(shapes: np.ndarray) -> tuple[np.ndarray, int]:
+    """``shapes`` with heights (Z) dropped, and how many had them: the feature table holds
+    two-dimensional geometry, and GPS heights and CAD levels are common in exports."""
+    raised = shapely.has_z(shapes)
+    count = int(raised.sum())
+    if count:
+        shapes = shapes.copy()
+        shapes[raised] = shapely.force_2d(shapes[raised])
+    return shapes, count
+
+
+def _stage_geometries(copy: Any, rows: list[tuple], shapes: np.ndarray, srid: int) -> None:
+    """COPY a batch's rows with their geometry. Already on the grid, a geometry is staged as
+    itself (hex EWKB, which COPY's text format reads); in another system, as WKB with its SRID
+    for the transforming UPDATE."""
+    if srid == BNG_SRID:
+        geometries = shapely.to_wkb(shapely.set_srid(shapes, BNG_SRID), hex=True, include_srid=True)
+        for (number, reference, properties, _), geometry in zip(rows, geometries, strict=True):
+            copy.write_row((number, reference, properties, None, srid, geometry))
+    else:
+        for (number, reference, properties, _), wkb in zip(
+            rows, shapely.to_wkb(shapes), strict=True
+        ):
+            copy.write_row((number, reference, properties, wkb, srid, None))
+
+
 def _stage_and_check(
     cursor: Any, *, dataset: Dataset, batches: Any, mapping: IngestMapping,
     staging: _Staging, progress: Progress,
@@ -263,28 +298,23 @@ def _stage_and_check(
     spatial = dataset.geometry_type != GeometryType.NONE
     schema = _schema(dataset)
     cursor.execute(_STAGE)
-    transforming = False  # whether any batch was staged as WKB in another system
+    transforming = False  # whether any batch came in another coordinate system
     with cursor.copy(
         "COPY ingest_stage (row, reference, properties, wkb, srid, geom) FROM STDIN"
     ) as copy:
         for batch in batches:
             srid = _srid(batch.crs) if spatial and batch.geometry is not None else None
             rows = _rows(batch, mapping, schema, staging)
-            if srid == BNG_SRID:
-                # Already on the grid: staged as the geometry itself (hex EWKB, which COPY's
-                # text format reads), so only other systems need the transforming UPDATE.
-                shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
-                ewkb = shapely.to_wkb(
-                    shapely.set_srid(shapes, BNG_SRID), hex=True, include_srid=True
-                )
-                for (number, reference, properties, _), geometry in zip(rows, ewkb, strict=True):
-                    copy.write_row((number, reference, properties, None, srid, geometry))
+            if srid is None:
+                for number, reference, properties, _ in rows:
+                    copy.write_row((number, reference, properties, None, None, None))
             else:
-                transforming = transforming or srid is not None
-                for number, reference, properties, wkb in rows:
-                    copy.write_row(
-                        (number, reference, properties, wkb if spatial else None, srid, None)
-                    )
+                # Unreadable WKB becomes a missing geometry, reported by the checks below.
+                shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
+                shapes, flattened = _flattened(shapes)
+                staging.flattened += flattened
+                _stage_geometries(copy, rows, shapes, srid)
+                transforming = transforming or srid != BNG_SRID
             staging.total = batch.first_row + len(batch) - 1
             progress(staging.total, "checking")
     repaired = 0
@@ -312,13 +342,20 @@ def _stage_and_check(
 
 def _report(staging: _Staging, repaired: int) -> dict[str, Any]:
     problems = sorted(staging.problems, key=lambda problem: (problem.row, problem.field))
+    notes = list(staging.notes)
+    if staging.flattened:
+        notes.append(
+            f"{staging.flattened:,} geometries had heights (Z), which are not kept: the platform "
+            "stores two dimensions."
+        )
     return {
         "rows_read": staging.total,
         "rows_rejected": len(staging.rejected_rows),
         "geometries_repaired": repaired,
+        "geometries_flattened": staging.flattened,
         "problem_count": staging.problem_count,
         "problems": [problem.as_dict() for problem in problems],
-        "notes": staging.notes,
+        "notes": notes,
     }
 
 

@@ -152,6 +152,57 @@ def test_invalid_polygons_are_repaired_and_counted(personas, tmp_path):
     assert repaired.valid and repaired.area == pytest.approx(500_000)
 
 
+@pytest.mark.parametrize(
+    ("crs", "start", "end"),
+    [
+        pytest.param("EPSG:27700", (615000, 157500), (615100, 157600), id="grid"),
+        pytest.param("EPSG:4326", (1.0789, 51.2802), (1.0803, 51.2811), id="wgs84"),
+    ],
+)
+def test_heights_are_dropped_and_noted(personas, tmp_path, crs, start, end):
+    """Heights (GPS, CAD levels) are common in exports; the platform keeps two dimensions and
+    says how many geometries lost theirs, whichever coordinate system they came in."""
+    routes = dataset_make(slug="routes", owner=personas.organisation_a, geometry_type="line")
+    shapes = {
+        "high": shapely.LineString([(*start, 12.5), (*end, 3.0)]),
+        "low": shapely.LineString([(*start, -1.0), (*end, 0.0)]),
+        "flat": shapely.LineString([start, end]),
+    }
+    path = tmp_path / "routes.gpkg"
+    pyogrio.raw.write(
+        path, np.array(shapely.to_wkb(list(shapes.values()), flavor="iso"), dtype=object),
+        [np.array(list(shapes), dtype=object)], ["ref"],
+        driver="GPKG", geometry_type="Unknown", crs=crs,
+    )  # fmt: skip
+
+    version = ingest(routes, path)
+
+    assert version.report["geometries_flattened"] == 2
+    assert "2 geometries had heights (Z)" in " ".join(version.report["notes"])
+    stored = {feature.reference: feature.geom for feature in current_features(routes)}
+    assert sorted(stored) == ["flat", "high", "low"]
+    assert not any(geometry.hasz for geometry in stored.values())
+    assert stored["high"].equals_exact(stored["flat"], 1e-6)
+    assert stored["low"].equals_exact(stored["flat"], 1e-6)
+
+
+def test_a_reference_longer_than_the_platform_keeps_is_a_row_problem(sites, tmp_path):
+    before = version_publish_points(dataset=sites, points={"KEEP": CANTERBURY})
+    long = "R" * 201
+    path = csv(tmp_path, f"ref,Easting,Northing\n{long},615000,157500\nS2,615100,157600\n")
+    with pytest.raises(IngestRejected, match=r"1 of 2 rows have problems") as rejected:
+        ingest(sites, path)
+    assert rejected.value.version.report["problems"] == [
+        {"row": 1, "field": "ref", "value": "R" * 40 + "…",
+         "problem": "the reference is longer than 200 characters"},
+    ]  # fmt: skip
+    before.refresh_from_db()
+    assert before.is_current and current_features(sites).count() == 1
+    version = ingest(sites, path, IngestMapping(reference="ref", max_invalid_share=0.5))
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["S2"]
+    assert version.report["rows_rejected"] == 1
+
+
 def test_geometry_of_the_wrong_kind_is_refused(sites, tmp_path):
     path = tmp_path / "mixed.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [
