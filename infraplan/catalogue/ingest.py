@@ -236,6 +236,13 @@ _REPAIR = """
     SET geom = ST_CollectionExtract(ST_MakeValid(geom), %(dimension)s + 1), repaired = true
     WHERE geom IS NOT NULL AND NOT ST_IsValid(geom)
 """
+# A geometry collection whose parts are all of the dataset's kind becomes the multi-geometry of
+# that kind (nothing is lost: every vertex stays); one that mixes kinds is reported below.
+_COLLECTIONS = """
+    UPDATE ingest_stage SET geom = ST_CollectionExtract(geom, %(dimension)s + 1)
+    WHERE GeometryType(geom) = 'GEOMETRYCOLLECTION'
+          AND ST_NPoints(ST_CollectionExtract(geom, %(dimension)s + 1)) = ST_NPoints(geom)
+"""
 _CHECKS = """
     SELECT row, 'geometry', '', 'the geometry is missing or empty' FROM ingest_stage
     WHERE geom IS NULL OR ST_IsEmpty(geom)
@@ -243,6 +250,12 @@ _CHECKS = """
     SELECT row, 'geometry', GeometryType(geom),
            'a ' || GeometryType(geom) || ' in a dataset of ' || %(kind)s || 's'
     FROM ingest_stage WHERE NOT ST_IsEmpty(geom) AND ST_Dimension(geom) <> %(dimension)s
+    UNION ALL
+    SELECT row, 'geometry', 'GEOMETRYCOLLECTION',
+           'a GEOMETRYCOLLECTION mixing ' || %(kind)s || 's with other kinds of geometry: save '
+           'its ' || %(kind)s || 's as one feature and the rest elsewhere'
+    FROM ingest_stage
+    WHERE GeometryType(geom) = 'GEOMETRYCOLLECTION' AND ST_Dimension(geom) = %(dimension)s
     UNION ALL
     SELECT row, 'geometry', ST_AsText(ST_PointOnSurface(geom), 0),
            'lies outside Great Britain (in British National Grid, E ' ||
@@ -322,6 +335,7 @@ def _stage_and_check(
         if transforming:
             cursor.execute(_TRANSFORM)
         dimension = _DIMENSION[GeometryType(dataset.geometry_type)]
+        cursor.execute(_COLLECTIONS, {"dimension": dimension})
         cursor.execute(_REPAIR, {"dimension": dimension})
         repaired = cursor.rowcount
         cursor.execute(

@@ -186,6 +186,41 @@ def test_heights_are_dropped_and_noted(personas, tmp_path, crs, start, end):
     assert stored["low"].equals_exact(stored["flat"], 1e-6)
 
 
+def test_geometry_collections_become_polygons_when_that_is_all_they_hold(personas, tmp_path):
+    areas = dataset_make(slug="areas", owner=personas.organisation_a, geometry_type="polygon")
+    before = version_publish_points(dataset=areas, points={})
+    square = {"type": "Polygon", "coordinates": [[[1.07, 51.28], [1.08, 51.28], [1.08, 51.29],
+                                                  [1.07, 51.29], [1.07, 51.28]]]}  # fmt: skip
+    triangle = {"type": "Polygon",
+                "coordinates": [[[1.09, 51.28], [1.1, 51.28], [1.1, 51.29], [1.09, 51.28]]]}  # fmt: skip
+
+    def collection(*parts):
+        return {"type": "GeometryCollection", "geometries": list(parts)}
+
+    path = tmp_path / "areas.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"ref": "only-polygons"},
+         "geometry": collection(square, triangle)},
+        {"type": "Feature", "properties": {"ref": "with-a-point"},
+         "geometry": collection(square, {"type": "Point", "coordinates": [1.0, 51.0]})},
+    ]}))  # fmt: skip
+
+    with pytest.raises(IngestRejected, match=r"1 of 2 rows have problems") as rejected:
+        ingest(areas, path)
+    assert rejected.value.version.report["problems"] == [
+        {"row": 2, "field": "geometry", "value": "GEOMETRYCOLLECTION",
+         "problem": "a GEOMETRYCOLLECTION mixing polygons with other kinds of geometry: save its "
+                    "polygons as one feature and the rest elsewhere"},
+    ]  # fmt: skip
+    before.refresh_from_db()
+    assert before.is_current
+
+    version = ingest(areas, path, IngestMapping(reference="ref", max_invalid_share=0.5))
+    stored = current_features(areas).get()
+    assert version.is_current and stored.reference == "only-polygons"
+    assert stored.geom.geom_type == "MultiPolygon" and len(stored.geom) == 2
+
+
 def test_a_reference_longer_than_the_platform_keeps_is_a_row_problem(sites, tmp_path):
     before = version_publish_points(dataset=sites, points={"KEEP": CANTERBURY})
     long = "R" * 201
