@@ -307,6 +307,8 @@ def _names(user: Any, query: str, limit: int) -> list[SearchResult]:
 
 def search(user: Any, query: str, *, limit: int = MAX_RESULTS) -> SearchOutcome:
     """What ``query`` names, for ``user``: at most ``limit`` results, best kind first."""
+    # Control characters (a NUL, say, which PostgreSQL refuses in text) count as spaces.
+    query = "".join(character if character.isprintable() else " " for character in query)
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     if not query:
         return SearchOutcome(query="", results=[])

@@ -142,6 +142,15 @@ def test_a_district_comes_before_wards_and_a_misspelling_still_finds_it(client, 
     assert ("Canterbury", "district") in [(r["label"], r["kind"]) for r in misspelt]
 
 
+def test_control_characters_in_a_search_count_as_spaces(client, wards):
+    """A NUL, which PostgreSQL refuses in text, or a tab pasted into the box reads as a space."""
+    found = _search(client, "\x00Westgate\t")
+    assert found["query"] == "Westgate"
+    assert (found["results"][0]["label"], found["results"][0]["kind"]) == ("Westgate", "ward")
+    page = client.get("/search/", {"q": "West\x00gate"})
+    assert page.status_code == 200 and _search(client, "West\x00gate")["query"] == "West gate"
+
+
 def test_results_are_limited(client, wards):
     assert len(_search(client, "e")["results"]) == 10
 
