@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, Polygon
+from django.core.validators import slug_re
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -133,12 +134,13 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float]:
 
 
 def parse_layers(value: str | list[str] | None) -> list[str] | None:
-    """Slugs from ``layers=a,b`` (or repeated ``layers``); None when the parameter is absent."""
+    """Slugs from ``layers=a,b`` (or repeated ``layers``); None when the parameter is absent.
+    What cannot be a slug (a NUL, say, which PostgreSQL refuses in text) names no layer."""
     if value is None:
         return None
     items = value if isinstance(value, list) else [value]
-    slugs = [slug.strip() for item in items for slug in item.split(",") if slug.strip()]
-    return list(dict.fromkeys(slugs))
+    slugs = [slug.strip() for item in items for slug in item.split(",")]
+    return list(dict.fromkeys(slug for slug in slugs if slug_re.match(slug)))
 
 
 def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:

@@ -157,6 +157,18 @@ def test_features_table_shows_only_permitted_layers(sites, districts, client_as,
     assert "a-sites" not in response.content.decode()
 
 
+def test_a_layer_name_that_cannot_be_a_slug_names_no_layer(districts, client_as):
+    """A NUL (which PostgreSQL refuses in text) or other junk among the layers is passed over,
+    on the table and on the map alike."""
+    client = client_as(None)
+    response = client.get(
+        "/map/features/", {"bbox": ASHFORD_BBOX, "layers": "dis\x00tricts,districts"}
+    )
+    assert response.status_code == 200
+    assert table_rows(response.content) == ["E07000105"]
+    assert client.get("/map/", {"layers": "\x00"}).status_code == 200
+
+
 def test_features_table_pages_and_takes_the_forms_repeated_layers(
     districts, client_as, monkeypatch
 ):
