@@ -87,6 +87,7 @@ class _Staging:
     rejected_rows: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     flattened: int = 0  # geometries whose heights were dropped
+    nul_rows: int = 0  # rows whose NUL characters were removed
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
@@ -192,8 +193,11 @@ def _rows(
         number = batch.first_row + index
         if number in unreadable:
             continue
-        reference = references[index]
-        if reference in (None, ""):
+        reference = "" if references[index] is None else str(references[index])
+        properties = json.dumps(dict(zip(names, values, strict=True)))
+        if "\x00" in reference or "\\u0000" in properties:
+            reference, properties = _without_nul(reference, properties, staging)
+        if not reference:
             found.append(
                 (
                     index,
@@ -202,22 +206,33 @@ def _rows(
                 )
             )
             continue
-        if len(str(reference)) > REFERENCE_MAX_LENGTH:
+        if len(reference) > REFERENCE_MAX_LENGTH:
             found.append(
                 (index, 2 * len(schema),
-                 RowProblem(0, mapping.reference, f"{str(reference)[:40]}…",
+                 RowProblem(0, mapping.reference, f"{reference[:40]}…",
                             f"the reference is longer than {REFERENCE_MAX_LENGTH} characters"))
             )  # fmt: skip
             continue
         geometry = batch.geometry[index] if batch.geometry is not None else None
-        rows.append(
-            (number, str(reference), json.dumps(dict(zip(names, values, strict=True))), geometry)
-        )
+        rows.append((number, reference, properties, geometry))
     for index, _, problem in sorted(found, key=lambda item: item[:2]):
         number = batch.first_row + index
         if number not in unreadable:
             staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
     return rows
+
+
+def _without_nul(reference: str, properties: str, staging: _Staging) -> tuple[str, str]:
+    """The row's reference and properties JSON without NUL characters, which PostgreSQL cannot
+    store in text (JSON sources can carry them as ``\\u0000``); the row is counted if any went."""
+    cleaned = {
+        name.replace("\x00", ""): value.replace("\x00", "") if isinstance(value, str) else value
+        for name, value in json.loads(properties).items()
+    }
+    without = json.dumps(cleaned)
+    if "\x00" in reference or without != properties:
+        staging.nul_rows += 1
+    return reference.replace("\x00", ""), without
 
 
 _STAGE = """
@@ -357,6 +372,11 @@ def _stage_and_check(
 def _report(staging: _Staging, repaired: int) -> dict[str, Any]:
     problems = sorted(staging.problems, key=lambda problem: (problem.row, problem.field))
     notes = list(staging.notes)
+    if staging.nul_rows:
+        rows = "1 row" if staging.nul_rows == 1 else f"{staging.nul_rows:,} rows"
+        notes.append(
+            f"{rows} held NUL characters, which PostgreSQL cannot store in text; they were removed."
+        )
     if staging.flattened:
         notes.append(
             f"{staging.flattened:,} geometries had heights (Z), which are not kept: the platform "

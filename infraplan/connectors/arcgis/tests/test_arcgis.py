@@ -319,3 +319,28 @@ def test_nan_in_esri_json_is_stored_as_unknown(sites, tmp_path):
     assert version.is_current and version.report["rows_rejected"] == 0
     areas = {f.reference: f.properties["AREA_HA"] for f in current_features(sites)}
     assert areas == {"S1": 1.5, "S2": None, "S3": 1.5}
+
+
+@pytest.mark.django_db
+def test_nul_characters_in_attributes_are_removed_and_reported(sites, tmp_path):
+    """JSON can carry a NUL (``\\u0000``), which PostgreSQL cannot store in text: it is taken
+    out of names, values and references alike, and the report says in how many rows."""
+
+    def page_with_nul(start: int, count: int, more: bool) -> dict:
+        page = esri_point_page(start, count, more)
+        if start == 0:
+            first = page["features"][0]["attributes"]
+            first["SITE_REF"], first["NOTE\x00"] = "S\x001", "before\x00after"
+        return page
+
+    assert b"\\u0000" in json_answer(page_with_nul(0, 2, more=False))[2]
+    with replay_server(paged(page_with_nul, 2, formats="JSON")) as replay:
+        version = ingest_run(
+            actor=None, dataset=sites, connector_key="arcgis", config={"url": replay.url + LAYER},
+            mapping=IngestMapping(reference="SITE_REF"), fetch_policy=local_policy(),
+        )  # fmt: skip
+    assert version.is_current
+    # The attribute's name is in both rows (null in the second), so both held one.
+    assert any("2 rows held NUL characters" in note for note in version.report["notes"])
+    notes = dict(current_features(sites).values_list("reference", "properties__NOTE"))
+    assert notes == {"S1": "beforeafter", "S2": None}
