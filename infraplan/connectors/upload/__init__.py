@@ -63,6 +63,31 @@ def _table_geometry(
     return geometry, x_problems + y_problems
 
 
+def _distinct_names(names: list[str], notes: list[str] | None) -> list[str]:
+    """Column names made distinct: a table may repeat a header, and each column must keep its
+    values. The second ``name`` becomes ``name_2`` (the third ``name_3``), said in ``notes``."""
+    seen: dict[str, int] = {}
+    distinct = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        renamed = name
+        if seen[name] > 1:
+            renamed = f"{name}_{seen[name]}"
+            while renamed in names or renamed in distinct:  # a column of that name exists
+                renamed += "_"
+        distinct.append(renamed)
+    repeated = [name for name, times in seen.items() if times > 1]
+    if repeated and notes is not None:
+        notes.append(
+            f"The column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)} "
+            f"{'appear' if len(repeated) > 1 else 'appears'} more than once; later ones are read "
+            "as "
+            + ", ".join(new for new, old in zip(distinct, names, strict=True) if new != old)
+            + "."
+        )
+    return distinct
+
+
 @connector_register
 class UploadConnector(Connector):
     key = "upload"
@@ -91,7 +116,8 @@ class UploadConnector(Connector):
                     f"The file could not be read past row {read:,}: it may be truncated "
                     f"or damaged ({error})."
                 ) from None
-            fields = dict(zip(meta["fields"], field_data, strict=True))
+            names = _distinct_names(list(meta["fields"]), context.notes if read == 0 else None)
+            fields = dict(zip(names, field_data, strict=True))
             count = len(field_data[0]) if len(field_data) else (0 if wkb is None else len(wkb))
             if count == 0:
                 break

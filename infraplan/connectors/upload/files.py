@@ -285,7 +285,10 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
     )  # fmt: skip
     xs, ys = _number_array(values[0]), _number_array(values[1])
     if len(xs) == 0:
-        raise UploadError("The table has a header but no rows.")
+        raise UploadError(
+            "The table has a header but no rows (if it has rows, look for a value whose opening "
+            "quote mark is never closed: the value then runs to the end of the file)."
+        )
     inferred = crs_infer(xs, ys)
     if named_crs and inferred and inferred != named_crs:
         raise UploadError(

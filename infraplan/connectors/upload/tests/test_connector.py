@@ -85,6 +85,34 @@ def test_a_csv_with_wkt(tmp_path):
     assert [(p.row, p.field, p.reason) for p in batch.problems] == [(2, "WKT", "is not WKT")]
 
 
+def test_a_repeated_column_name_keeps_every_columns_values(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "Name,Status,Status,Easting,Northing,Status,Status_2\n"
+        "A,open,closed,615000,157500,dormant,x\nB,,,615100,157600,,\n"
+    )  # fmt: skip
+    made = context(tmp_path)
+    config = connector_config("upload", {"path": str(path), "batch_size": 1})
+    batches = list(connector_for("upload").batches(config, made))
+    assert [list(batch.fields) for batch in batches] == [
+        ["Name", "Status", "Status_2_", "Easting", "Northing", "Status_3", "Status_2"]
+    ] * 2
+    first = {name: values[0] for name, values in batches[0].fields.items()}
+    assert (first["Status"], first["Status_2_"], first["Status_3"], first["Status_2"]) == (
+        "open", "closed", "dormant", "x",
+    )  # fmt: skip
+    assert [note for note in made.notes if "more than once" in note] == [
+        "The column Status appears more than once; later ones are read as Status_2_, Status_3."
+    ]
+
+
+def test_an_unclosed_quote_is_suggested_when_a_table_seems_to_have_no_rows(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text('Name,Easting,Northing\n"A,615000,157500\nB,615100,157600\n')
+    with pytest.raises(ConnectorError, match="a value whose opening quote mark is never closed"):
+        read_all(tmp_path, path)
+
+
 def test_unreadable_files_are_connector_errors(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
