@@ -45,6 +45,8 @@ GDAL_SUFFIXES = {"GeoJSON": ".geojson", "GPKG": ".gpkg", "FlatGeobuf": ".fgb"}
 # Scilly Isles, and it covers Great Britain within 700 km east and 1,300 km north.
 BNG_RANGE = ((0.0, 700_000.0), (0.0, 1_300_000.0))
 WGS84_RANGE = ((-180.0, 180.0), (-90.0, 90.0))
+# Great Britain and Northern Ireland in longitude and latitude, with a margin.
+UK_LONLAT = ((-9.0, 2.5), (49.0, 61.5))
 
 
 class UploadError(Exception):
@@ -223,6 +225,14 @@ def _number_array(values: np.ndarray) -> np.ndarray:
     return np.array([number(value) for value in values], dtype=float)
 
 
+def _mostly_within(xs: np.ndarray, ys: np.ndarray, ranges) -> bool:
+    """Whether more than half the points given lie within ``ranges``."""
+    present = ~(np.isnan(xs) | np.isnan(ys))
+    (x_low, x_high), (y_low, y_high) = ranges
+    inside = (xs >= x_low) & (xs <= x_high) & (ys >= y_low) & (ys <= y_high)
+    return bool(present.any()) and inside[present].mean() > 0.5
+
+
 def crs_infer(xs: np.ndarray, ys: np.ndarray) -> str | None:
     """BNG or WGS84 from the coordinates' ranges; None when they fit neither or both."""
     present = ~(np.isnan(xs) | np.isnan(ys))
@@ -279,11 +289,13 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
         opened.notes.append(f"Geometry read as WKT from the column {wkt!r}, in {crs}.")
         return opened
     opened.x_column, opened.y_column, named_crs = columns
-    _, _, _, values = pyogrio.raw.read(
+    meta, _, _, values = pyogrio.raw.read(
         opened.path, columns=[opened.x_column, opened.y_column], read_geometry=False,
         encoding=opened.encoding,
     )  # fmt: skip
-    xs, ys = _number_array(values[0]), _number_array(values[1])
+    # The columns come back in the table's order, not the order asked for.
+    by_name = dict(zip(meta["fields"], values, strict=True))
+    xs, ys = _number_array(by_name[opened.x_column]), _number_array(by_name[opened.y_column])
     if len(xs) == 0:
         raise UploadError(
             "The table has a header but no rows (if it has rows, look for a value whose opening "
@@ -301,6 +313,13 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
         raise UploadError(
             f"The values in {opened.x_column} and {opened.y_column} are neither British "
             "National Grid eastings and northings nor longitudes and latitudes."
+        )
+    if crs == WGS84 and _mostly_within(ys, xs, UK_LONLAT) and not _mostly_within(xs, ys, UK_LONLAT):
+        raise UploadError(
+            f"The values in {opened.x_column} look like latitudes and those in "
+            f"{opened.y_column} like longitudes: the two columns seem to be the wrong way round "
+            "(in the United Kingdom, longitudes are between -9 and 2 and latitudes between 49 "
+            "and 61)."
         )
     opened.crs, opened.crs_inferred = crs, named_crs is None
     opened.notes.append(

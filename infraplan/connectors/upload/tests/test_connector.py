@@ -113,6 +113,26 @@ def test_an_unclosed_quote_is_suggested_when_a_table_seems_to_have_no_rows(tmp_p
         read_all(tmp_path, path)
 
 
+def test_latitude_and_longitude_columns_the_wrong_way_round_are_named(tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text("Name,Latitude,Longitude\nA,1.0789,51.2802\nB,-0.5,51.5\n")
+    with pytest.raises(ConnectorError, match=r"values in Longitude look like latitudes and those "
+                                             r"in Latitude like longitudes"):  # fmt: skip
+        read_all(tmp_path, path)
+    path.write_text("Name,Latitude,Longitude\nA,51.2802,1.0789\nB,51.5,-0.5\n")
+    (batch,) = read_all(tmp_path, path)
+    assert shapely.from_wkb(batch.geometry[0]).coords[0] == (1.0789, 51.2802)
+
+
+def test_coordinate_columns_are_read_by_name_whatever_their_order(tmp_path):
+    """GeoY before GeoX, with a northing beyond any easting (Lerwick): still the grid."""
+    path = tmp_path / "sites.csv"
+    path.write_text("Name,GeoY,GeoX\nLerwick,1141000,446000\n")
+    (batch,) = read_all(tmp_path, path)
+    assert batch.crs == "EPSG:27700"
+    assert shapely.from_wkb(batch.geometry[0]).coords[0] == (446000, 1141000)
+
+
 def test_unreadable_files_are_connector_errors(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
