@@ -146,13 +146,29 @@ def _date_fields(*documents: dict[str, Any]) -> set[str]:
     }
 
 
-def _dates(dates: set[str], properties: list[dict[str, Any]]) -> None:
-    """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place."""
-    for values in properties:
-        for name in dates:
-            if isinstance(values.get(name), (int, float)):
-                moment = datetime.fromtimestamp(values[name] / 1000, tz=UTC)
-                values[name] = moment.isoformat().replace("+00:00", "Z")
+def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) -> list[RowProblem]:
+    """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place. A NaN
+    is unknown (null); a number no calendar date can have is a problem of its row."""
+    problems = []
+    for index, values in enumerate(properties):
+        for name in sorted(dates):
+            value = values.get(name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            if value != value:  # NaN
+                values[name] = None
+                continue
+            try:
+                moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+            except (ValueError, OverflowError, OSError):
+                values[name] = None
+                problems.append(
+                    RowProblem(first_row + index, name, str(value),
+                               "is not a date (milliseconds since 1970 out of range)")
+                )  # fmt: skip
+                continue
+            values[name] = moment.isoformat().replace("+00:00", "Z")
+    return problems
 
 
 def _esri_features(document: dict[str, Any], first_row: int, dates: set[str]) -> FeatureBatch:
@@ -166,8 +182,11 @@ def _esri_features(document: dict[str, Any], first_row: int, dates: set[str]) ->
             geometry = None
             bad.append((first_row + index, str(feature.get("geometry"))[:200]))
         features.append({"properties": feature.get("attributes") or {}, "geometry": geometry})
-    _dates(dates | _date_fields(document), [feature["properties"] for feature in features])
+    date_problems = _dates(
+        dates | _date_fields(document), [feature["properties"] for feature in features], first_row
+    )
     batch = features_batch(features, first_row=first_row, crs=crs, identifier=None)
+    batch.problems.extend(date_problems)
     batch.problems.extend(
         RowProblem(row, "geometry", value, "is not an Esri geometry") for row, value in bad
     )
@@ -224,10 +243,13 @@ class ArcGISConnector(Connector):
                     f"The ArcGIS server's answer has no list of features ({page})."
                 )
             if answer_format == "geojson":
-                _dates(dates, [f.get("properties") or {} for f in document["features"]])
+                date_problems = _dates(
+                    dates, [f.get("properties") or {} for f in document["features"]], offset + 1
+                )
                 batch = features_batch(
                     document["features"], first_row=offset + 1, crs="EPSG:4326", identifier=None
                 )
+                batch.problems.extend(date_problems)
                 more = (document.get("properties") or {}).get("exceededTransferLimit") or (
                     document.get("exceededTransferLimit")
                 )

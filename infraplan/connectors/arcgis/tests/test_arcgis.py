@@ -344,3 +344,19 @@ def test_nul_characters_in_attributes_are_removed_and_reported(sites, tmp_path):
     assert any("2 rows held NUL characters" in note for note in version.report["notes"])
     notes = dict(current_features(sites).values_list("reference", "properties__NOTE"))
     assert notes == {"S1": "beforeafter", "S2": None}
+
+
+def test_a_date_no_calendar_has_is_a_row_problem_and_nan_is_unknown(tmp_path):
+    def page_with_odd_dates(start: int, count: int, more: bool) -> dict:
+        page = esri_point_page(start, count, more)
+        page["features"][1]["attributes"]["ALLOCATED"] = 1e20  # beyond the year 9999
+        page["features"][2]["attributes"]["ALLOCATED"] = float("nan")
+        return page
+
+    with replay_server(paged(page_with_odd_dates, 3, formats="JSON")) as replay:
+        (batch,) = read(replay, tmp_path)
+    assert list(batch.fields["ALLOCATED"]) == ["2024-01-01T00:00:00Z", None, None]
+    assert [problem.as_dict() for problem in batch.problems] == [
+        {"row": 2, "field": "ALLOCATED", "value": "1e+20",
+         "problem": "is not a date (milliseconds since 1970 out of range)"},
+    ]  # fmt: skip
