@@ -64,7 +64,8 @@ def upload_store(upload: UploadedFile, *, dataset_slug: str) -> Path:
     name = _UNSAFE.sub("-", Path(upload.name or "upload").name).strip(".-") or "upload"
     folder = Path(settings.UPLOAD_ROOT) / "web" / dataset_slug / uuid.uuid4().hex
     folder.mkdir(parents=True)
-    target = folder / name[:120]
+    suffix = "".join(Path(name).suffixes)[-20:]  # kept, so the format can be told by it
+    target = folder / (name[: 120 - len(suffix)].removesuffix(suffix) + suffix)
     with target.open("wb") as stored:
         upload.seek(0)
         shutil.copyfileobj(upload, stored)

@@ -125,6 +125,24 @@ def test_each_format_uploads_and_publishes(kind, sites, personas, client_as, upl
     assert "Rows read 3" in done
 
 
+def test_a_long_or_odd_file_name_is_kept_safe_with_its_type(
+    sites, personas, client_as, uploads, tmp_path
+):
+    source = _csv(tmp_path)
+    name = "../" + "Brownfield land register (Canterbury) " * 5 + "v2.final.csv"
+    response = client_as(personas.contributor_a).post(
+        "/datasets/sites/upload/",
+        {"reference": "site_ref", "organisation": "org-a", "threshold": "5",
+         "file": SimpleUploadedFile(name, source.read_bytes())},
+    )  # fmt: skip
+    assert response.status_code == 302
+    stored = Path(IngestRun.objects.get().config["path"])
+    assert stored.is_relative_to(uploads) and len(stored.name) <= 120
+    assert stored.name.endswith(".final.csv") and " " not in stored.name
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+    assert run.state == RunState.PUBLISHED, run.error
+
+
 def test_a_rejected_upload_shows_why_and_the_problems(
     sites, personas, client_as, uploads, tmp_path
 ):
