@@ -378,9 +378,9 @@ def _report(staging: _Staging, repaired: int) -> dict[str, Any]:
             f"{rows} held NUL characters, which PostgreSQL cannot store in text; they were removed."
         )
     if staging.flattened:
+        geometries = "1 geometry" if staging.flattened == 1 else f"{staging.flattened:,} geometries"
         notes.append(
-            f"{staging.flattened:,} geometries had heights (Z), which are not kept: the platform "
-            "stores two dimensions."
+            f"{geometries} had heights (Z), which are not kept: the platform stores two dimensions."
         )
     return {
         "rows_read": staging.total,
