@@ -299,6 +299,14 @@ def test_end_to_end_into_a_dataset_and_a_failure_half_way_publishes_nothing(site
     )
 
 
+def load_into(dataset, replay):
+    """The replayed layer loaded into ``dataset`` through the whole pipeline."""
+    return ingest_run(
+        actor=None, dataset=dataset, connector_key="arcgis", config={"url": replay.url + LAYER},
+        mapping=IngestMapping(reference="SITE_REF"), fetch_policy=local_policy(),
+    )  # fmt: skip
+
+
 @pytest.mark.django_db
 def test_nan_in_esri_json_is_stored_as_unknown(sites, tmp_path):
     """ArcGIS servers write an unset double as a bare ``NaN`` in f=json (not valid JSON, which
@@ -312,10 +320,7 @@ def test_nan_in_esri_json_is_stored_as_unknown(sites, tmp_path):
 
     assert b'"AREA_HA": NaN' in json_answer(page_with_nan(0, 3, more=False))[2]
     with replay_server(paged(page_with_nan, 3, formats="JSON")) as replay:
-        version = ingest_run(
-            actor=None, dataset=sites, connector_key="arcgis", config={"url": replay.url + LAYER},
-            mapping=IngestMapping(reference="SITE_REF"), fetch_policy=local_policy(),
-        )  # fmt: skip
+        version = load_into(sites, replay)
     assert version.is_current and version.report["rows_rejected"] == 0
     areas = {f.reference: f.properties["AREA_HA"] for f in current_features(sites)}
     assert areas == {"S1": 1.5, "S2": None, "S3": 1.5}
@@ -335,10 +340,7 @@ def test_nul_characters_in_attributes_are_removed_and_reported(sites, tmp_path):
 
     assert b"\\u0000" in json_answer(page_with_nul(0, 2, more=False))[2]
     with replay_server(paged(page_with_nul, 2, formats="JSON")) as replay:
-        version = ingest_run(
-            actor=None, dataset=sites, connector_key="arcgis", config={"url": replay.url + LAYER},
-            mapping=IngestMapping(reference="SITE_REF"), fetch_policy=local_policy(),
-        )  # fmt: skip
+        version = load_into(sites, replay)
     assert version.is_current
     # The attribute's name is in both rows (null in the second), so both held one.
     assert any("2 rows held NUL characters" in note for note in version.report["notes"])
