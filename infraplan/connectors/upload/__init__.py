@@ -21,7 +21,11 @@ from ..base import (
     SourceContext,
 )
 from ..registry import connector_register
-from .files import OpenedUpload, UploadError, upload_open
+from .files import OpenedUpload, UploadError, upload_open, wkt_shapes
+
+CURVED = (
+    "is a curved geometry (arcs), which the platform does not read: save it with straight segments"
+)
 
 
 class UploadConfig(ConnectorConfig):
@@ -48,12 +52,13 @@ def _table_geometry(
 ) -> tuple[np.ndarray, list[RowProblem]]:
     if opened.wkt_column:
         values = fields[opened.wkt_column]
-        shapes = shapely.from_wkt(values, on_invalid="ignore")
+        shapes, curved = wkt_shapes(values)
         problems = [
-            RowProblem(first_row + index, opened.wkt_column, str(value)[:200], "is not WKT")
+            RowProblem(first_row + index, opened.wkt_column, str(value)[:200],
+                       CURVED if curved[index] else "is not WKT")
             for index, (value, shape) in enumerate(zip(values, shapes, strict=True))
             if shape is None and value not in (None, "")
-        ]
+        ]  # fmt: skip
         return shapely.to_wkb(shapes), problems
     xs, x_problems = _numbers(fields[opened.x_column], opened.x_column, first_row)
     ys, y_problems = _numbers(fields[opened.y_column], opened.y_column, first_row)

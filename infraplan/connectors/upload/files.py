@@ -225,6 +225,22 @@ def _number_array(values: np.ndarray) -> np.ndarray:
     return np.array([number(value) for value in values], dtype=float)
 
 
+def wkt_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The geometries of a WKT column (None where a value is not WKT) and which values are
+    curved (arcs), which shapely does not read: each is then None, for its own message."""
+    curved = np.zeros(len(values), dtype=bool)
+    try:
+        return shapely.from_wkt(values, on_invalid="ignore"), curved
+    except NotImplementedError:  # "Nonlinear geometry types are not currently supported"
+        shapes = np.full(len(values), None, dtype=object)
+        for index, value in enumerate(values):
+            try:
+                shapes[index] = shapely.from_wkt(value, on_invalid="ignore")
+            except NotImplementedError:
+                curved[index] = True
+        return shapes, curved
+
+
 def _mostly_within(xs: np.ndarray, ys: np.ndarray, ranges) -> bool:
     """Whether more than half the points given lie within ``ranges``."""
     present = ~(np.isnan(xs) | np.isnan(ys))
@@ -274,7 +290,7 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
         _, _, _, values = pyogrio.raw.read(
             opened.path, columns=[wkt], read_geometry=False, encoding=opened.encoding
         )
-        shapes = shapely.from_wkt(values[0], on_invalid="ignore")
+        shapes, _ = wkt_shapes(values[0])
         bounds = shapely.bounds(shapes)  # NaN where a value is not WKT (reported per row later)
         crs = crs_infer(
             np.concatenate([bounds[:, 0], bounds[:, 2]]),

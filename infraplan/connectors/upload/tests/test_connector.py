@@ -133,6 +133,19 @@ def test_coordinate_columns_are_read_by_name_whatever_their_order(tmp_path):
     assert shapely.from_wkb(batch.geometry[0]).coords[0] == (446000, 1141000)
 
 
+def test_curved_wkt_is_a_row_problem_that_says_so(tmp_path):
+    path = tmp_path / "areas.csv"
+    arc = "CURVEPOLYGON(CIRCULARSTRING(615000 157500, 615100 157600, 615200 157500, 615000 157500))"
+    path.write_text(f'Name,WKT\nA,"{arc}"\nB,"POINT (616000 157000)"\nC,oops\n')
+    (batch,) = read_all(tmp_path, path)
+    assert [(p.row, p.field, p.reason) for p in batch.problems] == [
+        (1, "WKT", "is a curved geometry (arcs), which the platform does not read: save it with "
+                   "straight segments"),
+        (3, "WKT", "is not WKT"),
+    ]  # fmt: skip
+    assert batch.geometry[0] is None and shapely.from_wkb(batch.geometry[1]).x == 616000
+
+
 def test_unreadable_files_are_connector_errors(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
