@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -156,14 +157,25 @@ def _to_bng(geometries: np.ndarray, source_crs: CRS) -> np.ndarray:
 
 
 def _json_value(value: Any) -> Any:
+    """A value as JSON keeps it: unknown (a missing date, NaN) as null, dates and times in ISO
+    8601 (a spreadsheet's date cells), anything else unusual as its text."""
+    if isinstance(value, np.datetime64):
+        # A date stays a date; a time is taken to whole seconds (.item() of a finer unit is a
+        # bare integer).
+        unit = "D" if np.datetime_data(value.dtype)[0] in ("Y", "M", "W", "D") else "s"
+        value = None if np.isnat(value) else value.astype(f"datetime64[{unit}]").item()
+    elif isinstance(value, np.generic):
+        value = value.item()
     if value is None:
         return None
-    if isinstance(value, np.generic):
-        value = value.item()
     if isinstance(value, float) and not np.isfinite(value):
         return None
     if isinstance(value, (str, int, float, bool)):
         return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     return str(value)
 
 

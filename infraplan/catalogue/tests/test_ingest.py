@@ -221,6 +221,25 @@ def test_geometry_collections_become_polygons_when_that_is_all_they_hold(persona
     assert stored.geom.geom_type == "MultiPolygon" and len(stored.geom) == 2
 
 
+def test_spreadsheet_dates_are_iso_and_a_blank_date_is_unknown(personas, tmp_path):
+    sites = dataset_make(slug="dated", owner=personas.organisation_a)
+    path = tmp_path / "sites.xlsx"
+    pyogrio.raw.write(
+        path, None,
+        [np.array(["A", "B"], dtype=object), np.array([615000, 615100]),
+         np.array([157500, 157600]), np.array(["2024-03-01", "NaT"], dtype="datetime64[D]"),
+         np.array(["2024-03-01T14:30:00", "NaT"], dtype="datetime64[ms]")],
+        ["ref", "Easting", "Northing", "permitted", "visited"], driver="XLSX", geometry_type=None,
+    )  # fmt: skip
+    ingest(sites, path)
+    stored = {f.reference: f.properties for f in current_features(sites)}
+    assert (stored["A"]["permitted"], stored["A"]["visited"]) == (
+        "2024-03-01",
+        "2024-03-01T14:30:00",
+    )
+    assert (stored["B"]["permitted"], stored["B"]["visited"]) == (None, None)  # not "None"
+
+
 def test_a_reference_longer_than_the_platform_keeps_is_a_row_problem(sites, tmp_path):
     before = version_publish_points(dataset=sites, points={"KEEP": CANTERBURY})
     long = "R" * 201
