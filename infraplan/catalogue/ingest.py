@@ -154,6 +154,12 @@ def _rows(
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():
         columns[name] = [value] * count
+    empty_reference = (
+        "the reference is empty"
+        if mapping.reference in columns
+        else f"the reference is empty: this part of the source has no column {mapping.reference!r}"
+        f" (its columns are: {', '.join(columns) or 'none'})"
+    )
     found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
     for order, (name, spec) in enumerate(schema.items()):
         values = columns.get(name)
@@ -202,7 +208,7 @@ def _rows(
                 (
                     index,
                     2 * len(schema),
-                    RowProblem(0, mapping.reference, "", "the reference is empty"),
+                    RowProblem(0, mapping.reference, "", empty_reference),
                 )
             )
             continue
