@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -172,9 +172,7 @@ def _json_value(value: Any) -> Any:
         return None
     if isinstance(value, (str, int, float, bool)):
         return value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
+    if isinstance(value, date):  # a datetime is a date too
         return value.isoformat()
     return str(value)
 

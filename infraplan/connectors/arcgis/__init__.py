@@ -150,8 +150,9 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
     """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place. A NaN
     is unknown (null); a number no calendar date can have is a problem of its row."""
     problems = []
+    names = sorted(dates)  # problems of a row in field order
     for index, values in enumerate(properties):
-        for name in sorted(dates):
+        for name in names:
             value = values.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue

@@ -241,12 +241,15 @@ def wkt_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return shapes, curved
 
 
-def _mostly_within(xs: np.ndarray, ys: np.ndarray, ranges) -> bool:
-    """Whether more than half the points given lie within ``ranges``."""
+def _share_within(xs: np.ndarray, ys: np.ndarray, ranges) -> float:
+    """The share of the points given (those with both coordinates) that lie within ``ranges``;
+    0 when there are none."""
     present = ~(np.isnan(xs) | np.isnan(ys))
+    if not present.any():
+        return 0.0
     (x_low, x_high), (y_low, y_high) = ranges
-    inside = (xs >= x_low) & (xs <= x_high) & (ys >= y_low) & (ys <= y_high)
-    return bool(present.any()) and inside[present].mean() > 0.5
+    xs, ys = xs[present], ys[present]
+    return float(((xs >= x_low) & (xs <= x_high) & (ys >= y_low) & (ys <= y_high)).mean())
 
 
 def crs_infer(xs: np.ndarray, ys: np.ndarray) -> str | None:
@@ -254,13 +257,9 @@ def crs_infer(xs: np.ndarray, ys: np.ndarray) -> str | None:
     present = ~(np.isnan(xs) | np.isnan(ys))
     if not present.any():
         return None
+    fits_bng = _share_within(xs, ys, BNG_RANGE) == 1.0
+    fits_wgs84 = _share_within(xs, ys, WGS84_RANGE) == 1.0
     xs, ys = xs[present], ys[present]
-
-    def within(ranges) -> bool:
-        (x_low, x_high), (y_low, y_high) = ranges
-        return bool(((xs >= x_low) & (xs <= x_high) & (ys >= y_low) & (ys <= y_high)).all())
-
-    fits_bng, fits_wgs84 = within(BNG_RANGE), within(WGS84_RANGE)
     if fits_bng and fits_wgs84:
         # Both fit only when every value is under 90: degrees, unless all are tiny grid values.
         return WGS84 if np.abs(xs).max() <= 180 and np.abs(ys).max() <= 90 else None
@@ -330,7 +329,8 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
             f"The values in {opened.x_column} and {opened.y_column} are neither British "
             "National Grid eastings and northings nor longitudes and latitudes."
         )
-    if crs == WGS84 and _mostly_within(ys, xs, UK_LONLAT) and not _mostly_within(xs, ys, UK_LONLAT):
+    swapped, as_given = _share_within(ys, xs, UK_LONLAT), _share_within(xs, ys, UK_LONLAT)
+    if crs == WGS84 and swapped > 0.5 and as_given <= 0.5:
         raise UploadError(
             f"The values in {opened.x_column} look like latitudes and those in "
             f"{opened.y_column} like longitudes: the two columns seem to be the wrong way round "
