@@ -299,6 +299,42 @@ CASES: dict[str, list[Case]] = {
         ),
         Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset", "number": 1}),
     ],
+    "source-new": [
+        Case(
+            {**everyone(404), "anonymous": 302, "platform_admin": 200},
+            kwargs={"slug": "districts"},
+            note="data managers of the dataset only (districts belongs to none of the personas' "
+            "organisations); anonymous visitors are sent to sign in",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            note="organisation A's data managers and admins; contributors, viewers and "
+            "outsiders get 404",
+        ),
+    ],
+    "source-edit": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "source_id": 0},
+            note="no source 0; that only data managers reach a real one is proved in "
+            "infraplan/connectors/tests/test_source_pages.py",
+        ),
+    ],
+    "source-delete": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "source_id": 0},
+            note="no source 0; that only data managers reach a real one is proved in "
+            "infraplan/connectors/tests/test_source_pages.py",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "a-only-sites", "source_id": 0},
+            method="post",
+            note="no source 0",
+        ),
+    ],
     "source-refresh": [
         Case(
             {**everyone(404), "anonymous": 302},

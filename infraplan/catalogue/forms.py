@@ -279,6 +279,25 @@ class StyleForm(forms.Form):
         self.add_error(name if name in self.fields else None, message[:1].upper() + message[1:])
 
 
+def rejection_threshold_field(help_text: str) -> forms.DecimalField:
+    """The percentage of rows with problems above which a load is rejected (5 unless set)."""
+    return forms.DecimalField(
+        label="Rejection threshold (percent)",
+        min_value=0,
+        max_value=100,
+        decimal_places=1,
+        initial=5,
+        help_text=help_text,
+        error_messages={
+            "required": "Enter the rejection threshold, a percentage from 0 to 100",
+            "invalid": "Enter the rejection threshold as a number from 0 to 100, like 5",
+            "min_value": "The rejection threshold must be 0 or more",
+            "max_value": "The rejection threshold must be 100 or less",
+            "max_decimal_places": "Enter the rejection threshold with at most 1 decimal place",
+        },
+    )
+
+
 UPLOAD_ACCEPT = ".geojson,.json,.gpkg,.zip,.fgb,.csv,.xlsx"
 
 
@@ -314,21 +333,9 @@ class UploadForm(forms.Form):
         "features as they are.",
         error_messages={"required": "Choose the organisation the file is from"},
     )
-    threshold = forms.DecimalField(
-        label="Rejection threshold (percent)",
-        min_value=0,
-        max_value=100,
-        decimal_places=1,
-        initial=5,
-        help_text="Reject the whole file when more than this share of its rows have problems; "
-        "otherwise rows with problems are left out and listed in the report.",
-        error_messages={
-            "required": "Enter the rejection threshold, a percentage from 0 to 100",
-            "invalid": "Enter the rejection threshold as a number from 0 to 100, like 5",
-            "min_value": "The rejection threshold must be 0 or more",
-            "max_value": "The rejection threshold must be 100 or less",
-            "max_decimal_places": "Enter the rejection threshold with at most 1 decimal place",
-        },
+    threshold = rejection_threshold_field(
+        "Reject the whole file when more than this share of its rows have problems; "
+        "otherwise rows with problems are left out and listed in the report."
     )
 
     def __init__(

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import shapely
@@ -50,6 +50,7 @@ REPORT_PROBLEMS_KEPT = 10_000
 GB_EXTENT = (-10_000, -10_000, 710_000, 1_310_000)
 BNG_SRID = 27700
 REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
+FieldType = Literal["string", "integer", "number", "boolean", "date"]
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
 
 
@@ -64,6 +65,11 @@ class IngestMapping(BaseModel):
     )
     rename: dict[str, str] = Field(default_factory=dict, description="Source column -> field name.")
     constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    casts: dict[str, FieldType] = Field(
+        default_factory=dict,
+        description="Field name (after renaming) -> the type its values are read as, for fields "
+        "the dataset's schema does not type itself (the schema's type wins for its own fields).",
+    )
     max_invalid_share: float = Field(
         default=0.0, ge=0.0, le=1.0,
         description="Reject the load when more than this share of rows has a problem; rows "
@@ -161,12 +167,19 @@ def _rows(
         f" (its columns are: {', '.join(columns) or 'none'})"
     )
     found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
-    for order, (name, spec) in enumerate(schema.items()):
+    specs = {name: {"type": kind} for name, kind in mapping.casts.items() if name not in schema}
+    specs.update(schema)
+    for order, (name, spec) in enumerate(specs.items()):
         values = columns.get(name)
         if values is None:
+            if name not in schema:
+                continue  # a cast of a column this source does not have
             values = columns[name] = [None] * count
         kind = spec.get("type", "string")
-        if kind != "string":
+        if kind == "string" and name in mapping.casts:
+            values = columns[name] = [_as_text(value) for value in values]
+            bad = set()
+        elif kind != "string":
             typed = []
             for index, value in enumerate(values):
                 try:
@@ -207,14 +220,14 @@ def _rows(
             found.append(
                 (
                     index,
-                    2 * len(schema),
+                    2 * len(specs),
                     RowProblem(0, mapping.reference, "", empty_reference),
                 )
             )
             continue
         if len(reference) > REFERENCE_MAX_LENGTH:
             found.append(
-                (index, 2 * len(schema),
+                (index, 2 * len(specs),
                  RowProblem(0, mapping.reference, f"{reference[:40]}…",
                             f"the reference is longer than {REFERENCE_MAX_LENGTH} characters"))
             )  # fmt: skip
@@ -226,6 +239,18 @@ def _rows(
         if number not in unreadable:
             staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
     return rows
+
+
+def _as_text(value: Any) -> str | None:
+    """A value cast to text: true and false in lower case (as in JSON), and a whole number read
+    as a double (as ArcGIS and GDAL often give codes) without its ".0"."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _without_nul(reference: str, properties: str, staging: _Staging) -> tuple[str, str]:

@@ -85,6 +85,11 @@ class ConnectorConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
+    # The settings a data manager sets on a source's page, in the order shown there; the others
+    # keep their defaults (or what the source had). A connector with none is not offered there:
+    # an uploaded file is loaded once, not refreshed.
+    form_fields: ClassVar[tuple[str, ...]] = ()
+
 
 class Connector(ABC):
     key: ClassVar[str]

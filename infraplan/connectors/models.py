@@ -63,6 +63,21 @@ class Source(models.Model):
         part = f" ({self.organisation})" if self.organisation_id else ""
         return f"{self.dataset}{part} from {self.connector_key}"
 
+    @property
+    def connector_title(self) -> str:
+        """The connector's name for people (its key, for one no longer installed)."""
+        from .registry import connector_title
+
+        return connector_title(self.connector_key)
+
+    @property
+    def has_settings_page(self) -> bool:
+        """Whether a data manager changes this source's settings on its page (an upload's
+        source has none: each file is uploaded)."""
+        from .registry import connector_has_settings
+
+        return connector_has_settings(self.connector_key)
+
 
 class RunState(models.TextChoices):
     QUEUED = "queued", "Waiting to start"

@@ -30,6 +30,17 @@ def connector_keys() -> list[str]:
     return sorted(_CONNECTORS)
 
 
+def connector_title(key: str) -> str:
+    connector = _CONNECTORS.get(key)
+    return connector.title if connector else key
+
+
+def connector_has_settings(key: str) -> bool:
+    """Whether the connector has settings a data manager sets on a source's page."""
+    connector = _CONNECTORS.get(key)
+    return bool(connector and connector.Config.form_fields)
+
+
 def connector_config(key: str, data: dict[str, Any]) -> ConnectorConfig:
     """``data`` checked against the connector's configuration model; ConnectorError naming
     each wrong field otherwise."""

@@ -157,6 +157,15 @@ def source_save(
     return source
 
 
+def source_delete(*, actor: Any, source: Source) -> None:
+    """Remove a source; audited. Its runs and the versions it loaded stay (the runs keep their
+    own copy of the settings they ran with), and so does every feature it loaded."""
+    with transaction.atomic():
+        before = model_snapshot(source, SOURCE_FIELDS)
+        audit_record(actor=actor, action="source.delete", target=source, before=before)
+        source.delete()
+
+
 def ingest_request(
     *,
     actor: Any,

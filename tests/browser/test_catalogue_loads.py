@@ -138,3 +138,61 @@ def test_the_dataset_page_as_of_a_date_and_its_sources(
         "You are looking at this dataset as published on"
     )
     assert_page_sound(page, page_watch)
+
+
+def test_a_data_manager_adds_changes_and_removes_a_source(page: Page, page_watch: PageWatch, sites):
+    sign_in(page, "data-manager@a.example")
+    page.goto("/datasets/sites/")
+    page.get_by_role("button", name="Add a source").click()
+    expect(page).to_have_title(f"Add a source to Sites {DASH} {SERVICE}")
+    assert_page_sound(page, page_watch)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Choose the kind of service the data comes from"
+    )
+    assert_page_sound(page, page_watch)
+    page.get_by_label("ArcGIS REST layer").check()
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Add a source: ArcGIS REST layer")
+    assert_page_sound(page, page_watch)
+
+    # Nothing filled in: the summary, focused, links to each input with a problem.
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page).to_have_title(f"Error: Add a source to Sites {DASH} {SERVICE}")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_focused()
+    expect(
+        summary.get_by_role("link", name="Layer address: Enter the layer address")
+    ).to_have_attribute("href", "#id_url")
+    assert_page_sound(page, page_watch)
+
+    layer = "https://maps.example.org/arcgis/rest/services/Planning/Sites/FeatureServer/0"
+    page.get_by_label("Layer address").fill(layer)
+    page.get_by_label("Reference column").fill("SITE_REF")
+    page.get_by_label("Column 1 in the source").fill("UNITS")
+    page.get_by_label("Column 1 renamed to").fill("homes")
+    page.get_by_label("Column 1 read as").select_option("integer")
+    page.get_by_label("Every week, on Mondays at 2am (UTC)").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "The ArcGIS REST layer source is saved."
+    )
+    expect(page.locator("#source-table")).to_contain_text("ArcGIS REST layer")
+    expect(page.locator("#source-table")).to_contain_text("weekly")
+    assert_page_sound(page, page_watch)
+
+    page.locator("#source-table").get_by_role("link", name="Change").click()
+    expect(page.get_by_label("Column 1 read as")).to_have_value("integer")
+    page.get_by_label("On a cron expression", exact=True).check()
+    page.get_by_label("Cron expression", exact=True).fill("30 6 * * 1-5")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator("#source-table")).to_contain_text("30 6 * * 1-5")
+
+    page.locator("#source-table").get_by_role("link", name="Change").click()
+    page.get_by_role("link", name="Remove this source").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Remove the arcgis source")
+    assert_page_sound(page, page_watch)
+    page.get_by_role("button", name="Remove the source").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("The source is removed.")
+    expect(page.locator("#source-table")).to_have_count(0)
+    assert_page_sound(page, page_watch)

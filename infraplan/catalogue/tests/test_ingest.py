@@ -90,6 +90,34 @@ def test_a_windows_1252_csv_keeps_its_pound_signs(personas, tmp_path):
     assert current_features(costs).get().properties["cost"] == "£4.5m"
 
 
+def test_casts_type_columns_the_schema_does_not_and_a_bad_value_is_a_row_problem(sites, tmp_path):
+    path = tmp_path / "sites.geojson"
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1.08, 51.28]},
+         "properties": {"ref": ref, "code": code, "area": area, "open": is_open, "homes": "12"}}
+        for ref, code, area, is_open in [("S1", 12.0, "2.5", "yes"), ("S2", 7.5, "", "no"),
+                                         ("S3", None, "about 3", "no")]
+    ]  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    mapping = IngestMapping(
+        reference="ref", max_invalid_share=0.5,
+        # homes is the schema's integer field: its type wins over the cast.
+        casts={"code": "string", "area": "number", "open": "boolean", "homes": "date",
+               "absent": "integer"},
+    )  # fmt: skip
+    version = ingest(sites, path, mapping)
+    assert [(p["row"], p["field"], p["value"], p["problem"]) for p in version.report["problems"]] == [
+        (3, "area", "about 3", "'about 3' is not a number"),
+    ]  # fmt: skip
+    properties = dict(current_features(sites).values_list("reference", "properties"))
+    assert properties == {
+        # A whole number read as a double becomes text without its ".0"; unknown stays unknown.
+        "S1": {"ref": "S1", "code": "12", "area": 2.5, "open": True, "homes": 12, "status": None},
+        "S2": {"ref": "S2", "code": "7.5", "area": None, "open": False, "homes": 12,
+               "status": None},
+    }  # fmt: skip
+
+
 def test_problems_name_row_field_value_and_reason_and_nothing_changes(sites, tmp_path):
     before = version_publish_points(dataset=sites, points={"KEEP": CANTERBURY})
     bad = csv(

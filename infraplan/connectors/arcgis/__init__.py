@@ -10,7 +10,7 @@ A page with ``exceededTransferLimit`` means more follow. ArcGIS reports errors a
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
 import shapely
@@ -32,11 +32,23 @@ _WEB_MERCATOR = {102100, 102113, 900913}
 
 
 class ArcGISConfig(ConnectorConfig):
+    form_fields: ClassVar[tuple[str, ...]] = ("url", "where", "page_size")
+
     url: str = Field(
-        description="The layer's address, ending in /FeatureServer/<n> or /MapServer/<n>."
+        title="Layer address",
+        description="The layer's address, ending in /FeatureServer/<n> or /MapServer/<n>.",
     )
-    where: str = "1=1"
-    page_size: int = Field(default=1000, ge=1, le=10_000)
+    where: str = Field(
+        default="1=1",
+        title="Which features (where clause)",
+        description="An ArcGIS where clause, such as STATUS = 'Allocated'; 1=1 loads them all.",
+        min_length=1,
+        max_length=2000,
+    )
+    page_size: int = Field(
+        default=1000, ge=1, le=10_000, title="Features per request",
+        description="At most the layer's own maximum record count.",
+    )  # fmt: skip
     format: Literal["geojson", "json"] | None = None  # None: what the layer says it offers
 
     @field_validator("url")

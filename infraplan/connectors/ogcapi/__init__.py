@@ -7,6 +7,7 @@ axis order is then honoured: ``http://www.opengis.net/def/crs/EPSG/0/4326`` is l
 """
 
 from collections.abc import Iterator
+from typing import ClassVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from pydantic import Field, field_validator
@@ -21,15 +22,24 @@ _JSON_TYPES = ("application/geo+json", "application/json", "")
 
 
 class OGCAPIConfig(ConnectorConfig):
-    url: str = Field(description="The collection's address, or its /items address.")
-    limit: int = Field(default=1000, ge=1, le=10_000)
+    form_fields: ClassVar[tuple[str, ...]] = ("url", "bbox", "crs", "limit")
+
+    url: str = Field(
+        title="Collection address",
+        description="The collection's address, or its /items address, such as "
+        "https://example.org/collections/sites.",
+    )
+    limit: int = Field(default=1000, ge=1, le=10_000, title="Features per request")
     bbox: list[float] | None = Field(
-        default=None, min_length=4, max_length=4,
-        description="West, south, east, north in longitude and latitude (CRS84).",
+        default=None, min_length=4, max_length=4, title="Area (optional)",
+        description="West, south, east, north in longitude and latitude (CRS84), such as "
+        "0.6, 50.9, 1.5, 51.5; empty for the whole collection.",
     )  # fmt: skip
     crs: str | None = Field(
-        default=None, description="A coordinate system to ask for (OGC API Part 2), as a URI."
-    )
+        default=None, title="Coordinate system to ask for (optional)",
+        description="As a URI (OGC API Part 2), such as "
+        "http://www.opengis.net/def/crs/EPSG/0/27700; empty for the service's default.",
+    )  # fmt: skip
 
     @field_validator("url")
     @classmethod

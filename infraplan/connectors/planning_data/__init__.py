@@ -16,7 +16,7 @@ WGS84) asks the search for the entities that meet it (``geometry_relation``, by 
 """
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode, urlsplit
 
 import shapely
@@ -30,12 +30,28 @@ SERVICE = "https://www.planning.data.gov.uk"
 
 
 class PlanningDataConfig(ConnectorConfig):
-    dataset: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="e.g. conservation-area")
-    organisation_entity: int | None = Field(default=None, ge=1)
+    form_fields: ClassVar[tuple[str, ...]] = (
+        "dataset", "organisation_entity", "geometry", "geometry_relation",
+    )  # fmt: skip
+
+    dataset: str = Field(
+        pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", title="Dataset",
+        description="Its name on planning.data.gov.uk, such as conservation-area.",
+    )  # fmt: skip
+    organisation_entity: int | None = Field(
+        default=None, ge=1, title="Organisation entity number (optional)",
+        description="Only this organisation's entities; empty for every organisation's.",
+    )  # fmt: skip
     geometry: str | None = Field(
-        default=None, max_length=2000, description="Only entities meeting this WKT (WGS84)."
-    )
-    geometry_relation: Literal["intersects", "within"] = "intersects"
+        default=None, max_length=2000, title="Area (optional)",
+        description="Only entities meeting this polygon, as WKT in longitude and latitude, "
+        "such as POLYGON((0.6 50.9, 1.5 50.9, 1.5 51.5, 0.6 51.5, 0.6 50.9)).",
+    )  # fmt: skip
+    geometry_relation: Literal["intersects", "within"] = Field(
+        default="intersects", title="Entities meeting the area",
+        description="Those that cross it or lie in it (intersects), or only those wholly in it "
+        "(within).",
+    )  # fmt: skip
     limit: int = Field(default=500, ge=1, le=500)
     service: str = SERVICE
 

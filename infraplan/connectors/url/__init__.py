@@ -3,6 +3,7 @@ at an address, downloaded into the load's scratch folder and read exactly as an 
 
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
@@ -16,8 +17,17 @@ _SAFE_SUFFIXES = {".geojson", ".json", ".csv", ".gpkg", ".fgb", ".zip", ".xlsx"}
 
 
 class URLConfig(ConnectorConfig):
-    url: str = Field(description="The file's http or https address.")
-    layer: str | None = None
+    form_fields: ClassVar[tuple[str, ...]] = ("url", "layer")
+
+    url: str = Field(
+        title="File address",
+        description="The file's http or https address: GeoJSON, CSV, GeoPackage, FlatGeobuf, "
+        "a zipped Shapefile or XLSX.",
+    )
+    layer: str | None = Field(
+        default=None, max_length=200, title="Layer name (optional)",
+        description="For a GeoPackage with several layers: the one to load.",
+    )  # fmt: skip
     batch_size: int = Field(default=50_000, ge=1)
 
     @field_validator("url")

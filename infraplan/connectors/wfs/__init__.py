@@ -15,6 +15,7 @@ longitude first whatever its ``crs`` member names (as servers write it); a proje
 import io
 import json
 from collections.abc import Iterator
+from typing import ClassVar
 from urllib.parse import urlencode, urlsplit
 from xml.etree.ElementTree import Element
 
@@ -33,14 +34,27 @@ _URN_WGS84 = "urn:ogc:def:crs:EPSG::4326"
 
 
 class WFSConfig(ConnectorConfig):
-    url: str = Field(description="The service's address (it may carry a query, such as ?map=).")
-    type_names: str = Field(pattern=r"^[A-Za-z_][\w.\-]*(:[A-Za-z_][\w.\-]*)?$")
-    page_size: int = Field(default=1000, ge=1, le=100_000)
+    form_fields: ClassVar[tuple[str, ...]] = ("url", "type_names", "srs_name", "bbox", "page_size")
+
+    url: str = Field(
+        title="Service address",
+        description="The WFS's address without its request parameters (it may carry a query, "
+        "such as ?map=).",
+    )
+    type_names: str = Field(
+        pattern=r"^[A-Za-z_][\w.\-]*(:[A-Za-z_][\w.\-]*)?$", title="Feature type",
+        description="As the service's capabilities name it, such as planning:sites.",
+    )  # fmt: skip
+    page_size: int = Field(default=1000, ge=1, le=100_000, title="Features per request")
     output_format: str | None = None  # None: GeoJSON if GetFeature offers it, else GML
-    srs_name: str | None = None  # None: the feature type's default coordinate system
+    srs_name: str | None = Field(
+        default=None, title="Coordinate system to ask for (optional)",
+        description="Such as EPSG:27700; empty for the feature type's default.",
+    )  # fmt: skip
     bbox: list[float] | None = Field(
-        default=None, min_length=4, max_length=4,
-        description="West, south, east, north in longitude and latitude.",
+        default=None, min_length=4, max_length=4, title="Area (optional)",
+        description="West, south, east, north in longitude and latitude, such as "
+        "0.6, 50.9, 1.5, 51.5; empty for every feature.",
     )  # fmt: skip
 
     @field_validator("url")

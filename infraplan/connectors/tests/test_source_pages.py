@@ -1,0 +1,266 @@
+"""A dataset's sources on its pages: a data manager adds one (the kind of service, then its
+settings, column mapping and schedule), loads it at once, changes it and removes it; every bad
+answer is an error beside its input and saves nothing; only the dataset's data managers get
+there. The load itself runs as the task queue's job body against a local HTTP server."""
+
+import html
+import json
+import re
+from datetime import UTC
+
+import pytest
+
+from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.store import current_features
+from infraplan.connectors.models import IngestRun, RunState, Source
+from infraplan.connectors.services import ingest_run_execute, source_save
+from infraplan.connectors.tests.servers import replay_server
+from infraplan.core.testing.data import dataset_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LAYER = "https://maps.example.org/arcgis/rest/services/Planning/Sites/FeatureServer/0"
+GEOJSON = json.dumps({"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"REF": f"S{n}", "UNITS": float(n * 10), "NAME": f"Site {n}"},
+     "geometry": {"type": "Point", "coordinates": [1.0789 + n / 1000, 51.2802]}}
+    for n in range(1, 4)
+]}).encode()  # fmt: skip
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(
+        slug="sites", owner=personas.organisation_a, access_level="organisations",
+        field_schema=[{"name": "status", "type": "string", "title": "Status"},
+                      {"name": "homes", "type": "integer", "title": "Homes"}],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def server(settings):
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_PRIVATE_HOSTS = ["127.0.0.1"]
+    with replay_server(lambda path, query: (200, "application/geo+json", GEOJSON)) as replay:
+        yield replay.url
+
+
+def text(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
+
+
+def arcgis_form(**fields) -> dict:
+    return {
+        "url": LAYER, "where": "1=1", "page_size": "1000", "organisation": "org-a",
+        "reference": "REF", "threshold": "5", "schedule": "weekly", "cron": "", "enabled": "1",
+        **fields,
+    }  # fmt: skip
+
+
+def test_the_kind_of_service_is_chosen_first(sites, personas, client_as):
+    manager = client_as(personas.data_manager_a)
+    page = text(manager.get("/datasets/sites/"))
+    assert "Add a source" in page
+    choice = text(manager.get("/datasets/sites/sources/new/"))
+    for title in ("ArcGIS REST layer", "WFS 2.0", "OGC API - Features", "planning.data.gov.uk",
+                  "File at an address"):  # fmt: skip
+        assert title in choice
+    # An uploaded file is loaded once, from the upload page: it is not a source to set up here.
+    assert "File upload" not in choice and "upload it" in choice
+    assert "Choose one of the kinds of service listed" in text(
+        manager.get("/datasets/sites/sources/new/?connector=upload")
+    )
+    assert "Choose the kind of service the data comes from" in text(
+        manager.get("/datasets/sites/sources/new/?connector=")
+    )
+    form = text(manager.get("/datasets/sites/sources/new/?connector=arcgis"))
+    assert "Add a source: ArcGIS REST layer" in form and "Layer address" in form
+
+
+def test_a_source_with_a_mapping_is_saved_loaded_and_refreshed_as_mapped(
+    sites, personas, client_as, server
+):
+    manager = client_as(personas.data_manager_a)
+    response = manager.post(
+        "/datasets/sites/sources/new/?connector=url",
+        {
+            "url": f"{server}/sites.geojson", "layer": "", "organisation": "org-a",
+            "reference": "REF", "threshold": "2.5", "schedule": "weekly", "enabled": "1",
+            "column-0-source": "UNITS", "column-0-field": "homes",
+            "column-1-source": "NAME", "column-1-field": "name", "column-1-type": "",
+            "column-2-source": "REF", "column-2-type": "string",
+            "constant-0-field": "status", "constant-0-value": "Allocated",
+            "then": "load",
+        },
+    )  # fmt: skip
+    source = Source.objects.get()
+    run = IngestRun.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/datasets/sites/runs/{run.pk}/"
+    assert run.source == source and run.requested_by == personas.data_manager_a
+    assert source.organisation == personas.organisation_a and source.enabled
+    assert source.config == {"url": f"{server}/sites.geojson", "layer": None,
+                              "batch_size": 50_000}  # fmt: skip
+    assert source.mapping == {
+        "reference": "REF", "rename": {"UNITS": "homes", "NAME": "name"},
+        "constants": {"status": "Allocated"}, "casts": {"REF": "string"},
+        "max_invalid_share": 0.025,
+    }  # fmt: skip
+    # Weekly: Mondays at 2am UTC.
+    assert source.schedule == "weekly"
+    assert source.next_run_at.astimezone(UTC).weekday() == 0
+    assert source.next_run_at.astimezone(UTC).hour == 2
+    assert AuditEntry.objects.filter(action="source.create", target_id=str(source.pk)).exists()
+
+    assert ingest_run_execute(run.pk).state == RunState.PUBLISHED
+    properties = {feature.reference: feature.properties for feature in current_features(sites)}
+    # The schema's integer field reads the source's doubles as whole numbers.
+    assert properties["S2"] == {"REF": "S2", "homes": 20, "name": "Site 2", "status": "Allocated"}
+    page = text(manager.get("/datasets/sites/"))
+    assert "File at an address for Organisation A" in page and "Published" in page
+
+
+def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, personas, client_as):
+    manager = client_as(personas.data_manager_a)
+
+    def errors(connector: str, data: dict) -> str:
+        page = text(manager.post(f"/datasets/sites/sources/new/?connector={connector}", data))
+        assert page.startswith(" Error: ") or "There is a problem" in page
+        return page
+
+    page = errors("arcgis", arcgis_form(url="https://maps.example.org/rest/services/Sites"))
+    assert "Layer address: The layer address must be a layer's address ending in " \
+           "/FeatureServer/<number> or /MapServer/<number>" in page  # fmt: skip
+    page = errors("arcgis", arcgis_form(page_size="0", reference=""))
+    assert "The features per request must be 1 or more" in page
+    assert "Enter the name of the column holding each reference" in page
+    page = errors("arcgis", arcgis_form(url="", threshold="120"))
+    assert "Enter the layer address" in page
+    assert "The rejection threshold must be 100 or less" in page
+    page = errors("arcgis", arcgis_form(schedule="cron", cron=""))
+    assert "Enter the cron expression, such as 30 6 * * 1-5" in page
+    page = errors("arcgis", arcgis_form(schedule="cron", cron="every tuesday"))
+    assert "'every tuesday' is not a schedule" in page
+    page = errors("ogcapi", {**arcgis_form(url="https://example.org/collections/sites"),
+                             "bbox": "0.6, 50.9, 1.5", "limit": "100"})  # fmt: skip
+    assert "Area (optional): Enter 4 numbers separated by commas" in page
+    page = errors("wfs", {**arcgis_form(url="https://example.org/wfs"), "type_names": "1 bad",
+                          "page_size": "100"})  # fmt: skip
+    assert "The feature type is not in the right form. As the service's capabilities name " \
+           "it, such as planning:sites." in page  # fmt: skip
+    page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
+                          "column-0-field": "name", "column-1-source": "UNITS",
+                          "column-1-type": "number", "column-2-source": "UNITS",
+                          "constant-0-value": "Allocated"})  # fmt: skip
+    assert "Column 1 in the source: Enter the column's name in the source" in page
+    assert "Column 3 in the source: UNITS is in the list twice" in page
+    assert "Constant 1 field: Enter the field the value goes in" in page
+    page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
+                          "column-0-source": "UNITS", "column-0-field": "homes",
+                          "column-0-type": "number"})  # fmt: skip
+    assert "homes is read as whole number by the dataset's schema: leave this as it comes" in page
+    assert not Source.objects.exists() and not IngestRun.objects.exists()
+
+
+def test_changing_a_source_shows_what_it_has_and_keeps_the_settings_not_shown(
+    sites, personas, client_as
+):
+    source = source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="arcgis",
+        config={"url": LAYER, "where": "STATUS = 'A'", "format": "json"},
+        mapping={"reference": "REF", "rename": {"UNITS": "homes"}, "casts": {"CODE": "string"},
+                 "constants": {"status": "Allocated"}, "max_invalid_share": 0.1},
+        organisation=personas.organisation_a, schedule="30 6 * * 1-5",
+    )  # fmt: skip
+    manager = client_as(personas.data_manager_a)
+    url = f"/datasets/sites/sources/{source.pk}/"
+    assert f'href="{url}"' in manager.get("/datasets/sites/").content.decode()
+    page = manager.get(url).content.decode()
+    assert "Change the source: ArcGIS REST layer" in page
+    assert 'value="STATUS = &#x27;A&#x27;"' in page
+    assert re.search(r'value="cron" checked', page) and 'value="30 6 * * 1-5"' in page
+    assert 'name="column-0-source" type="text" spellcheck="false" value="UNITS"' in page
+    assert 'name="column-1-source" type="text" spellcheck="false" value="CODE"' in page
+    assert '<option value="string" selected>Text</option>' in page
+    assert 'name="constant-0-value" type="text" spellcheck="false" value="Allocated"' in page
+    assert re.search(r'name="threshold" type="[a-z]+" value="10"', page)
+
+    response = manager.post(url, {
+        **arcgis_form(where="STATUS = 'B'", schedule="", enabled=""),
+        "column-0-source": "UNITS", "column-0-field": "homes",
+        "constant-0-field": "status", "constant-0-value": "Allocated",
+    })  # fmt: skip
+    assert response.status_code == 302 and response["Location"] == "/datasets/sites/#sources"
+    source.refresh_from_db()
+    # The ArcGIS format the page does not show is kept; the cast left out is gone.
+    assert source.config == {"url": LAYER, "where": "STATUS = 'B'", "page_size": 1000,
+                             "format": "json"}  # fmt: skip
+    assert source.mapping["casts"] == {} and source.mapping["rename"] == {"UNITS": "homes"}
+    assert source.schedule == "" and source.next_run_at is None and not source.enabled
+    assert not IngestRun.objects.exists()
+    entry = AuditEntry.objects.get(action="source.update", target_id=str(source.pk))
+    assert entry.before["schedule"] == "30 6 * * 1-5" and entry.after["schedule"] == ""
+
+
+def test_a_second_source_for_the_same_part_is_refused(sites, personas, client_as):
+    source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="arcgis",
+        config={"url": LAYER}, mapping={"reference": "REF"}, organisation=personas.organisation_a,
+    )  # fmt: skip
+    page = text(
+        client_as(personas.data_manager_a).post(
+            "/datasets/sites/sources/new/?connector=arcgis", arcgis_form()
+        )
+    )
+    assert "Organisation A's part of Sites already has a source: change that one." in page
+    assert Source.objects.count() == 1
+
+
+def test_removing_a_source_keeps_its_loads(sites, personas, client_as, server):
+    source = source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="url",
+        config={"url": f"{server}/sites.geojson"}, mapping={"reference": "REF"},
+    )  # fmt: skip
+    manager = client_as(personas.data_manager_a)
+    manager.post(f"/datasets/sites/sources/{source.pk}/refresh/")
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+    url = f"/datasets/sites/sources/{source.pk}/remove/"
+    assert "Remove the url source" in text(manager.get(url))
+    response = manager.post(url)
+    assert response["Location"] == "/datasets/sites/#sources"
+    assert not Source.objects.exists()
+    run.refresh_from_db()
+    assert run.source is None and run.version.is_current
+    assert current_features(sites).count() == 3
+    entry = AuditEntry.objects.get(action="source.delete", target_id=str(source.pk))
+    assert entry.before["connector_key"] == "url"
+
+
+def test_only_the_datasets_data_managers_reach_its_source_pages(sites, personas, client_as):
+    upload_source = source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="upload",
+        config={"path": "/nowhere/sites.csv"}, mapping={"reference": "REF"},
+    )  # fmt: skip
+    remote = source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="arcgis",
+        config={"url": LAYER}, mapping={"reference": "REF"}, organisation=personas.organisation_a,
+    )  # fmt: skip
+    paths = [
+        "/datasets/sites/sources/new/", "/datasets/sites/sources/new/?connector=arcgis",
+        f"/datasets/sites/sources/{remote.pk}/", f"/datasets/sites/sources/{remote.pk}/remove/",
+    ]  # fmt: skip
+    for persona in ("viewer_a", "contributor_a", "member_b"):
+        client = client_as(getattr(personas, persona))
+        for path in paths:
+            assert client.get(path).status_code == 404, (persona, path)
+            assert client.post(path, arcgis_form()).status_code == 404, (persona, path)
+    manager = client_as(personas.data_manager_a)
+    for path in paths:
+        assert manager.get(path).status_code == 200, path
+    # An upload's source has no settings to change: each file is uploaded.
+    assert manager.get(f"/datasets/sites/sources/{upload_source.pk}/").status_code == 404
+    # A source is found only under its own dataset.
+    other = dataset_make(slug="other", owner=personas.organisation_a)
+    assert manager.get(f"/datasets/{other.slug}/sources/{remote.pk}/").status_code == 404
+    assert Source.objects.count() == 2
+    assert remote.updated_at == Source.objects.get(pk=remote.pk).updated_at
