@@ -430,10 +430,17 @@ def run_for_page(dataset: Dataset, run_id: int) -> IngestRun | None:
     )
 
 
+def _sources_of(dataset: Dataset) -> QuerySet[Source]:
+    return Source.objects.filter(dataset=dataset).select_related(
+        "organisation", "last_run", "last_run__version"
+    )
+
+
 def dataset_sources(dataset: Dataset) -> list[Source]:
     """The dataset's sources with their last runs, for its page."""
-    return list(
-        Source.objects.filter(dataset=dataset)
-        .select_related("organisation", "last_run", "last_run__version")
-        .order_by("organisation__name")
-    )
+    return list(_sources_of(dataset).order_by("organisation__name"))
+
+
+def dataset_source(dataset: Dataset, source_id: int) -> Source | None:
+    """Source ``source_id`` if it is one of ``dataset``'s (which has passed the gate)."""
+    return _sources_of(dataset).filter(pk=source_id).first()

@@ -31,6 +31,7 @@ from .selectors import (
     dataset_list,
     dataset_owner_choices,
     dataset_page,
+    dataset_source,
     dataset_sources,
     dataset_visible,
     published_version_numbers,
@@ -72,7 +73,9 @@ def dataset_list_view(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _visible_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
+def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
+    """The dataset ``slug`` if the user may do ``action`` on it; 404 for unknown and not
+    permitted alike."""
     dataset = dataset_visible(request.user, slug, action)
     if dataset is None:
         raise Http404("No such dataset.")
@@ -86,7 +89,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
     ``?as_of=YYYY-MM-DD`` shows the features as published on that date (the feature store's
     datasets only: others have no versions on the platform).
     """
-    dataset = _visible_or_404(request, slug, Action.VIEW)
+    dataset = dataset_or_404(request, slug, Action.VIEW)
     as_of_form = AsOfForm(request.GET if "as_of" in request.GET else None)
     as_of_date = as_of_form.cleaned_data["as_of"] if as_of_form.is_valid() else None
     as_of_version = None
@@ -129,7 +132,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Edit how the map draws a dataset: for those who may manage it; 404 for anyone else."""
-    dataset = _visible_or_404(request, slug, Action.MANAGE)
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
     field_types = dataset_field_types(dataset)
     form = StyleForm(
         request.POST if request.method == "POST" else None,
@@ -165,7 +168,7 @@ def dataset_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = _visible_or_404(request, slug, Action.CONTRIBUTE)
+    dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
     organisations = upload_organisation_choices(request.user, dataset)
     limit = settings.UPLOAD_MAX_BYTES
     too_large = ""
@@ -217,7 +220,7 @@ def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) ->
 @require_GET
 def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     """A load's stage and rows while it runs, its outcome after: for contributors."""
-    dataset = _visible_or_404(request, slug, Action.CONTRIBUTE)
+    dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
     run = run_for_page(dataset, run_id)
     if run is None:
         raise Http404("No such load.")
@@ -238,7 +241,7 @@ def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpRespon
 @require_GET
 def dataset_run_status_view(request: HttpRequest, slug: str, run_id: int) -> JsonResponse:
     """A load's state, stage and rows as JSON, for the run page's script to follow it."""
-    dataset = _visible_or_404(request, slug, Action.CONTRIBUTE)
+    dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
     run = run_for_page(dataset, run_id)
     if run is None:
         raise Http404("No such load.")
@@ -272,7 +275,7 @@ def _version_or_404(dataset: Dataset, number: int) -> DatasetVersion:
 @require_GET
 def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """A version and its validation report, the problems paged."""
-    dataset = _visible_or_404(request, slug, Action.VIEW)
+    dataset = dataset_or_404(request, slug, Action.VIEW)
     version = _version_or_404(dataset, number)
     if dataset.access_level != AccessLevel.PUBLIC:
         audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
@@ -319,7 +322,7 @@ def _csv_safe(value: Any) -> str:
 @require_GET
 def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """The version's problems as CSV: row, field, value, problem."""
-    dataset = _visible_or_404(request, slug, Action.VIEW)
+    dataset = dataset_or_404(request, slug, Action.VIEW)
     version = _version_or_404(dataset, number)
     if dataset.access_level != AccessLevel.PUBLIC:
         audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
@@ -341,7 +344,7 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
 @require_GET
 def version_diff_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The versions list's "compare" form: to the diff page, or back with the error."""
-    dataset = _visible_or_404(request, slug, Action.VIEW)
+    dataset = dataset_or_404(request, slug, Action.VIEW)
     numbers = published_version_numbers(dataset)
     form = DiffChoiceForm(request.GET, numbers=numbers)
     if form.is_valid():
@@ -355,7 +358,7 @@ def version_diff_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> HttpResponse:
     """Features added, changed (with the fields) and removed between two published versions."""
-    dataset = _visible_or_404(request, slug, Action.VIEW)
+    dataset = dataset_or_404(request, slug, Action.VIEW)
     try:
         diff = versions_diff(dataset, old, new)
     except ValueError:
@@ -373,7 +376,7 @@ def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> Ht
 @require_http_methods(["GET", "POST"])
 def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """Confirm, then publish an earlier version's content as a new version: data managers."""
-    dataset = _visible_or_404(request, slug, Action.MANAGE)
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
     version = _version_or_404(dataset, number)
     if version.state != VersionState.PUBLISHED:
         raise Http404("Only a published version can be restored.")
@@ -402,8 +405,8 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
 @require_POST
 def source_refresh_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
     """Load a source now, whatever its schedule: data managers of the dataset."""
-    dataset = _visible_or_404(request, slug, Action.MANAGE)
-    source = next((item for item in dataset_sources(dataset) if item.pk == source_id), None)
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
+    source = dataset_source(dataset, source_id)
     if source is None:
         raise Http404("No such source.")
     if source.last_run is not None and source.last_run.is_active:

@@ -9,6 +9,8 @@ runs (written through a separate connection, see ``services.RunProgress``) and i
 from django.db import models
 from django.db.models import Q
 
+from .registry import connector_has_settings, connector_title
+
 
 class Source(models.Model):
     """A dataset's source, or one organisation's part of it (brownfield registers: one per
@@ -66,16 +68,12 @@ class Source(models.Model):
     @property
     def connector_title(self) -> str:
         """The connector's name for people (its key, for one no longer installed)."""
-        from .registry import connector_title
-
         return connector_title(self.connector_key)
 
     @property
     def has_settings_page(self) -> bool:
         """Whether a data manager changes this source's settings on its page (an upload's
         source has none: each file is uploaded)."""
-        from .registry import connector_has_settings
-
         return connector_has_settings(self.connector_key)
 
 

@@ -17,10 +17,10 @@ from infraplan.catalogue.access import Action
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.selectors import (
     WHOLE_DATASET,
-    dataset_sources,
-    dataset_visible,
+    dataset_source,
     upload_organisation_choices,
 )
+from infraplan.catalogue.views import dataset_or_404, dataset_url, run_url
 
 from .forms import ConnectorChoiceForm, SourceForm, source_connector_choices
 from .models import Source
@@ -72,22 +72,15 @@ def national_switch_view(request: HttpRequest, slug: str, switch: str) -> HttpRe
 # A dataset's sources
 
 
-def _managed_or_404(request: HttpRequest, slug: str) -> Dataset:
-    dataset = dataset_visible(request.user, slug, Action.MANAGE)
-    if dataset is None:
-        raise Http404("No such dataset.")
-    return dataset
-
-
 def _source_or_404(dataset: Dataset, source_id: int) -> Source:
-    source = next((item for item in dataset_sources(dataset) if item.pk == source_id), None)
+    source = dataset_source(dataset, source_id)
     if source is None:
         raise Http404("No such source.")
     return source
 
 
 def _sources_url(dataset: Dataset) -> str:
-    return f"{reverse('dataset-detail', kwargs={'slug': dataset.slug})}#sources"
+    return f"{dataset_url(dataset)}#sources"
 
 
 @login_required
@@ -95,7 +88,7 @@ def _sources_url(dataset: Dataset) -> str:
 def source_new_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Add a source: ``?connector=`` not yet chosen (or not one offered), the choice; then the
     source's form. Data managers of the dataset."""
-    dataset = _managed_or_404(request, slug)
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
     offered = dict(source_connector_choices())
     key = request.GET.get("connector", "")
     if key not in offered:
@@ -113,7 +106,7 @@ def source_new_view(request: HttpRequest, slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def source_edit_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
     """Change a source's settings, mapping or schedule: data managers of the dataset."""
-    dataset = _managed_or_404(request, slug)
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
     source = _source_or_404(dataset, source_id)
     if not source.has_settings_page:
         raise Http404("This source's settings are not changed here.")
@@ -139,9 +132,7 @@ def _source_form(
                     config=saved.config, mapping=saved.mapping,
                     organisation=saved.organisation, source=saved,
                 )  # fmt: skip
-                return redirect(
-                    reverse("dataset-run", kwargs={"slug": dataset.slug, "run_id": run.pk})
-                )
+                return redirect(run_url(run))
             messages.success(request, f"The {form.connector.title} source is saved.")
             return redirect(_sources_url(dataset))
     return render(
@@ -175,7 +166,7 @@ def _source_save(
 @require_http_methods(["GET", "POST"])
 def source_delete_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
     """Remove a source, after a confirmation page: data managers of the dataset."""
-    dataset = _managed_or_404(request, slug)
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
     source = _source_or_404(dataset, source_id)
     if request.method == "POST":
         source_delete(actor=request.user, source=source)
