@@ -177,6 +177,9 @@ ACCOUNT_RATE_LIMITS = {
 # function (infraplan.accounts.two_factor), which covers these paths as well as its own views.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = AUTHORITY_PROFILE.authority.service_name
+# A code is accepted for one period either side of now (RFC 6238's one step of clock drift), so
+# a code that changes while it is typed still signs in; a code once used is refused all the same.
+MFA_TOTP_TOLERANCE = 1
 TWO_FACTOR_PATH_PREFIXES = ["/admin/", "/audit/"]
 
 # Single sign-on over OpenID Connect (infraplan.sso, docs/sso.md): providers from SSO_PROVIDERS

@@ -4,6 +4,8 @@ import re
 import time
 
 from allauth.account.authentication import AUTHENTICATION_METHODS_SESSION_KEY
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.test import Client
 
 # django-allauth keeps, beside the session's methods, whose they are (the user's id as text).
@@ -29,3 +31,9 @@ def link_in(message, path_prefix: str) -> str:
     if match is None:
         raise AssertionError(f"no {path_prefix} link in:\n{message.body}")
     return match.group(1)
+
+
+def totp_code(secret: str, periods_ahead: int = 0) -> str:
+    """The code an authenticator app shows now (or ``periods_ahead`` periods from now)."""
+    counter = int(time.time()) // mfa_settings.TOTP_PERIOD + periods_ahead
+    return format_hotp_value(hotp_value(secret, counter))

@@ -1,16 +1,13 @@
 """Accounts in a real browser: registration, approval, two-factor and the account pages, each
 page checked by axe (WCAG 2.2 A/AA) with no CSP violation, script error or failed request."""
 
-import time
-
 import pytest
-from allauth.mfa import app_settings as mfa_settings
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import TOTP, format_hotp_value, generate_totp_secret, hotp_value
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import Page, expect
 
 from infraplan.accounts.models import Registration
-from infraplan.accounts.testing import link_in
+from infraplan.accounts.testing import link_in, totp_code
 from infraplan.core.testing.personas import PASSWORD
 
 from .conftest import assert_page_sound, sign_in
@@ -24,11 +21,6 @@ DASH = "\N{EN DASH}"
 def expect_page(page: Page, title: str, heading: str | None = None) -> None:
     expect(page).to_have_title(f"{title} {DASH} {SERVICE}")
     expect(page.get_by_role("heading", level=1)).to_have_text(heading or title)
-
-
-def totp_code(secret: str, periods_ahead: int = 0) -> str:
-    counter = int(time.time()) // mfa_settings.TOTP_PERIOD + periods_ahead
-    return format_hotp_value(hotp_value(secret, counter))
 
 
 def test_register_verify_and_wait(page: Page, page_watch, personas, mailoutbox):
