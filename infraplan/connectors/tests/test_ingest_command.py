@@ -2,13 +2,16 @@
 
 import os
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
-from infraplan.connectors.models import IngestRun
+from infraplan.connectors.models import IngestRun, Source
+from infraplan.connectors.services import schedule_next
+from infraplan.connectors.tests.servers import replay_server
 from infraplan.core.testing.data import dataset_make, version_publish_points
 from tests.test_queue import INFRAPLAN, database_url_of_tests
 
@@ -24,7 +27,9 @@ def ingest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [INFRAPLAN, "ingest", *args],
         env={**os.environ, "DATABASE_URL": database_url_of_tests(),
-             "UPLOAD_ROOT": str(tmp_path / "uploads")},
+             "UPLOAD_ROOT": str(tmp_path / "uploads"),
+             # The test server listens on 127.0.0.1, which settings can allow.
+             "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1", "OUTBOUND_PRIVATE_HOSTS": "127.0.0.1"},
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
@@ -81,9 +86,22 @@ def test_a_rejected_load_exits_non_zero_with_the_reason(sites, tmp_path):
         (["{file}", "--dataset", "sites", "--option", "colour=red"],
          "colour: Extra inputs are not permitted"),
         (["{file}", "--dataset", "sites", "--max-invalid-share", "2"],
-         "--max-invalid-share: 1 validation error"),
+         "--max-invalid-share: Input should be less than or equal to 1."),
+        (["{file}", "--dataset", "sites", "--cast", "units=colour"],
+         "--cast units: Input should be 'string', 'integer', 'number', 'boolean' or 'date'."),
+        (["{file}", "--dataset", "sites", "--rename", "Site ref"],
+         "--rename 'Site ref' is not key=value."),
         (["https://example.org/a.geojson", "--dataset", "sites", "--connector", "nope"],
          "needs the 'nope' connector, which this installation does not have"),
+        (["{file}", "--dataset", "sites", "--schedule", "weekly"], "--schedule needs --save."),
+        (["{file}", "--dataset", "sites", "--disabled"], "--enabled/--disabled needs --save."),
+        (["{file}", "--dataset", "sites", "--no-load"], "--no-load needs --save"),
+        (["{file}", "--dataset", "sites", "--save"],
+         "is not an http(s) URL: a source that is saved or fetched from a service needs its "
+         "address; a file on this machine is loaded without --save."),
+        (["{file}", "--dataset", "sites", "--connector", "wfs"], "is not an http(s) URL"),
+        (["https://example.org/a.csv", "--dataset", "sites", "--save", "--schedule", "tuesdays"],
+         "'tuesdays' is not a schedule: use daily, weekly, monthly or a cron expression"),
     ],
 )  # fmt: skip
 def test_bad_arguments_are_refused_with_nothing_loaded(sites, tmp_path, args, message):
@@ -93,6 +111,69 @@ def test_bad_arguments_are_refused_with_nothing_loaded(sites, tmp_path, args, me
     assert done.returncode == 1
     assert message in done.stderr
     assert not IngestRun.objects.exists() and not sites.versions.exists()
+    assert not Source.objects.exists()
+
+
+SITES_CSV = "Site ref,Easting,Northing,Units\nS1,615000,157500,12\nS2,615100,157600,8\n"
+
+
+def test_a_source_is_saved_with_its_mapping_and_schedule_and_loaded(sites, tmp_path):
+    with replay_server(lambda path, query: (200, "text/csv", SITES_CSV.encode())) as server:
+        url = f"{server.url}/sites.csv"
+        done = ingest(tmp_path, url, "--dataset", "sites", "--rename", "Site ref=ref",
+                      "--reference", "ref", "--cast", "Units=integer", "--constant",
+                      "status=allocated", "--save", "--schedule", "weekly")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        source = Source.objects.get()
+        first = done.stdout.splitlines()[0]
+        assert first == (f"Saved the source of sites (refreshed weekly; next "
+                         f"{source.next_run_at:%Y-%m-%d} 02:00 UTC).")  # fmt: skip
+        assert "Published version 1 of sites." in done.stdout
+        assert (source.connector_key, source.config["url"], source.schedule) == (
+            "url",
+            url,
+            "weekly",
+        )
+        assert source.mapping["rename"] == {"Site ref": "ref"}
+        assert source.mapping["casts"] == {"Units": "integer"}
+        assert source.mapping["constants"] == {"status": "allocated"}
+        assert (
+            abs(source.next_run_at - schedule_next("weekly", source.created_at)).total_seconds()
+            < 60
+        )
+        assert source.next_run_at.weekday() == 0 and source.enabled
+        run = IngestRun.objects.get()
+        assert run.source == source and source.last_run_id == run.pk
+        properties = dict(current_features(sites).values_list("reference", "properties"))
+        assert properties["S1"]["Units"] == 12 and properties["S2"]["status"] == "allocated"
+
+        # Switched off without loading: the schedule is kept, nothing runs.
+        done = ingest(tmp_path, url, "--dataset", "sites", "--rename", "Site ref=ref",
+                      "--reference", "ref", "--save", "--disabled", "--no-load")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "Changed the source of sites (schedule weekly, switched off).\n"
+        source.refresh_from_db()
+        assert (source.schedule, source.enabled, source.mapping["casts"]) == ("weekly", False, {})
+        # By hand only: no next run.
+        done = ingest(tmp_path, url, "--dataset", "sites", "--rename", "Site ref=ref",
+                      "--reference", "ref", "--save", "--schedule", "none", "--no-load")  # fmt: skip
+        assert done.stdout == "Changed the source of sites (refreshed by hand only).\n"
+        source.refresh_from_db()
+        assert (source.schedule, source.next_run_at) == ("", None)
+        assert IngestRun.objects.count() == 1 and sites.versions.count() == 1
+    assert len(server.requests) == 1
+
+
+def test_a_cron_schedule_is_saved_for_one_organisations_part(sites, personas, tmp_path):
+    done = ingest(tmp_path, "https://example.org/sites.csv", "--dataset", "sites",
+                  "--organisation", personas.organisation_a.slug, "--save",
+                  "--schedule", "30 6 * * 1-5", "--no-load")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    source = Source.objects.get()
+    assert source.organisation == personas.organisation_a and source.schedule == "30 6 * * 1-5"
+    assert source.next_run_at > datetime.now(UTC) and source.next_run_at.minute == 30
+    assert f"Saved the source of {personas.organisation_a}'s part of sites" in done.stdout
+    assert not IngestRun.objects.exists()
 
 
 def test_a_file_the_connector_cannot_read_fails(sites, tmp_path):

@@ -1,6 +1,10 @@
 """``infraplan ingest``: load a file or a URL into a dataset now, through the same pipeline as
 the pages and the task queue, printing progress and the report. Exit status 1 when the load is
-rejected or fails (the reason on standard error); the current version is then unchanged."""
+rejected or fails (the reason on standard error); the current version is then unchanged.
+
+With ``--save`` the settings (connector, options, column mapping, threshold) become the
+dataset's source, or its organisation's part's, as a data manager saves one on the dataset's
+page, with ``--schedule`` for refreshes by the task queue."""
 
 import json
 import shutil
@@ -12,26 +16,50 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from pydantic import ValidationError as PydanticValidationError
 
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.models import Dataset
-from infraplan.connectors.models import IngestRun, RunState
-from infraplan.connectors.registry import connector_keys
-from infraplan.connectors.services import ingest_request, ingest_run_execute
+from infraplan.connectors.models import IngestRun, RunState, Source
+from infraplan.connectors.registry import connector_for, connector_has_settings, connector_keys
+from infraplan.connectors.services import ingest_request, ingest_run_execute, source_save
 
 PROBLEMS_SHOWN = 20
+ARGUMENT_OF_MAPPING_FIELD = {
+    "reference": "--reference", "rename": "--rename", "casts": "--cast",
+    "constants": "--constant", "max_invalid_share": "--max-invalid-share",
+}  # fmt: skip
 
 
-def _option(text: str) -> tuple[str, Any]:
-    """``k=v``, the value read as JSON where it is (numbers, true/false), else as text."""
+def _pair(argument: str, text: str) -> tuple[str, str]:
     key, equals, value = text.partition("=")
     if not equals or not key:
-        raise CommandError(f"--option {text!r} is not key=value.")
+        raise CommandError(f"{argument} {text!r} is not key=value.")
+    return key, value
+
+
+def _json_or_text(value: str) -> Any:
+    """A value read as JSON where it is (numbers, true/false), else as text."""
     try:
-        return key, json.loads(value)
+        return json.loads(value)
     except json.JSONDecodeError:
-        return key, value
+        return value
+
+
+def _pairs(argument: str, texts: list[str], *, typed: bool = False) -> dict[str, Any]:
+    pairs = (_pair(argument, text) for text in texts)
+    return {key: _json_or_text(value) if typed else value for key, value in pairs}
+
+
+def _mapping_problems(error: PydanticValidationError) -> str:
+    """Each problem with the argument that set it: ``--cast built: Input should be ...``."""
+    problems = []
+    for problem in error.errors():
+        field, *key = problem["loc"]
+        where = " ".join([ARGUMENT_OF_MAPPING_FIELD.get(str(field), str(field)), *map(str, key)])
+        problems.append(f"{where}: {problem['msg']}")
+    return "; ".join(problems) + "."
 
 
 class Command(BaseCommand):
@@ -58,11 +86,58 @@ class Command(BaseCommand):
             "--organisation", help="Replace only this organisation's part of the dataset (slug)."
         )
         parser.add_argument(
+            "--rename", action="append", default=[], metavar="COLUMN=FIELD",
+            help="Read the source's column as the dataset's field; repeat for more.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--cast", action="append", default=[], metavar="FIELD=TYPE",
+            help="Read a field the dataset's schema does not type as string, integer, number, "
+            "boolean or date; repeat for more.",
+        )  # fmt: skip
+        parser.add_argument(
+            "--constant", action="append", default=[], metavar="FIELD=VALUE",
+            help="Give every feature this value for the field; repeat for more.",
+        )  # fmt: skip
+        parser.add_argument(
             "--max-invalid-share", type=float, default=0.0,
             help="Reject the load when more than this share of rows has problems (0.05 = 5%%).",
         )  # fmt: skip
+        saving = parser.add_argument_group(
+            "saving the source",
+            "Keep these settings as the dataset's source (or the organisation's part's), for "
+            "refreshes from its page and on a schedule. A source that exists is changed.",
+        )
+        saving.add_argument(
+            "--save", action="store_true",
+            help="Save the settings as the source (a service or a URL, not a file here).",
+        )  # fmt: skip
+        saving.add_argument(
+            "--schedule",
+            help="With --save: daily, weekly, monthly, a cron expression (minute hour "
+            "day-of-month month day-of-week, UTC) or none (by hand only). Default: a new source "
+            "is refreshed by hand only; a source that exists keeps its schedule.",
+        )
+        switch = saving.add_mutually_exclusive_group()
+        switch.add_argument(
+            "--disabled", dest="enabled", action="store_false", default=None,
+            help="With --save: switch the source off (it is not refreshed on its schedule).",
+        )  # fmt: skip
+        switch.add_argument(
+            "--enabled", dest="enabled", action="store_true", default=None,
+            help="With --save: switch the source on (the default for a new source).",
+        )  # fmt: skip
+        saving.add_argument(
+            "--no-load", dest="load", action="store_false",
+            help="With --save: save the source without loading it now.",
+        )  # fmt: skip
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not options["save"]:
+            for name, argument in [("schedule", "--schedule"), ("enabled", "--enabled/--disabled")]:
+                if options[name] is not None:
+                    raise CommandError(f"{argument} needs --save.")
+            if not options["load"]:
+                raise CommandError("--no-load needs --save (without it there is nothing to do).")
         dataset = Dataset.objects.filter(slug=options["dataset"]).first()
         if dataset is None:
             raise CommandError(f"There is no dataset {options['dataset']!r}.")
@@ -71,18 +146,29 @@ class Command(BaseCommand):
             organisation = Organisation.objects.filter(slug=options["organisation"]).first()
             if organisation is None:
                 raise CommandError(f"There is no organisation {options['organisation']!r}.")
-        config = dict(_option(text) for text in options["option"])
-        connector_key, config = self._source(options["source"], options["connector"], config)
+        config = _pairs("--option", options["option"], typed=True)
+        connector_key, config = self._source(
+            options["source"], options["connector"], config, saving=options["save"]
+        )
         try:
             mapping = IngestMapping(
-                reference=options["reference"], max_invalid_share=options["max_invalid_share"]
+                reference=options["reference"],
+                rename=_pairs("--rename", options["rename"]),
+                casts=_pairs("--cast", options["cast"]),
+                constants=_pairs("--constant", options["constant"], typed=True),
+                max_invalid_share=options["max_invalid_share"],
             )
-        except ValueError as error:
-            raise CommandError(f"--max-invalid-share: {error}") from None
+        except PydanticValidationError as error:
+            raise CommandError(_mapping_problems(error)) from None
+        source = None
         try:
+            if options["save"]:
+                source = self._save(dataset, organisation, connector_key, config, mapping, options)
+                if not options["load"]:
+                    return
             run = ingest_request(
                 actor=None, dataset=dataset, connector_key=connector_key, config=config,
-                mapping=mapping, organisation=organisation, queue=False,
+                mapping=mapping, organisation=organisation, source=source, queue=False,
             )  # fmt: skip
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
@@ -90,8 +176,42 @@ class Command(BaseCommand):
         run = ingest_run_execute(run.pk, echo=self._progress())
         self._report(run)
 
+    def _save(
+        self,
+        dataset: Dataset,
+        organisation: Organisation | None,
+        connector_key: str,
+        config: dict[str, Any],
+        mapping: IngestMapping,
+        options: dict[str, Any],
+    ) -> Source:
+        existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
+        schedule = options["schedule"]
+        if schedule is None:
+            schedule = existing.schedule if existing else ""
+        elif schedule.strip().lower() == "none":
+            schedule = ""
+        enabled = options["enabled"]
+        if enabled is None:
+            enabled = existing.enabled if existing else True
+        source = source_save(
+            actor=None, dataset=dataset, connector_key=connector_key, config=config,
+            mapping=mapping, organisation=organisation, schedule=schedule, enabled=enabled,
+            source=existing,
+        )  # fmt: skip
+        part = f"{organisation}'s part of " if organisation else ""
+        if not source.schedule:
+            when = "refreshed by hand only"
+        elif not source.enabled:
+            when = f"schedule {source.schedule}, switched off"
+        else:
+            when = f"refreshed {source.schedule}; next {source.next_run_at:%Y-%m-%d %H:%M} UTC"
+        verb = "Changed" if existing else "Saved"
+        self.stdout.write(f"{verb} the source of {part}{dataset.slug} ({when}).")
+        return source
+
     def _source(
-        self, source: str, connector_key: str | None, config: dict[str, Any]
+        self, source: str, connector_key: str | None, config: dict[str, Any], *, saving: bool
     ) -> tuple[str, dict[str, Any]]:
         if urlsplit(source).scheme in ("http", "https"):
             connector_key = connector_key or "url"
@@ -100,7 +220,15 @@ class Command(BaseCommand):
                     f"Loading from a URL needs the {connector_key!r} connector, which this "
                     f"installation does not have (it has: {', '.join(connector_keys())})."
                 )
-            return connector_key, {"url": source, **config}
+            fields = connector_for(connector_key).Config.model_fields
+            # The address is the layer's own (url) or, for a national API, the service's.
+            address = "url" if "url" in fields or "service" not in fields else "service"
+            return connector_key, {address: source, **config}
+        if saving or (connector_key and connector_has_settings(connector_key)):
+            raise CommandError(
+                f"{source} is not an http(s) URL: a source that is saved or fetched from a "
+                "service needs its address; a file on this machine is loaded without --save."
+            )
         path = Path(source)
         if not path.is_file():
             raise CommandError(f"{source} is not a file.")
