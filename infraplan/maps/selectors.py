@@ -9,12 +9,14 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+import shapely
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry, Polygon
+from django.contrib.gis.geos import GEOSGeometry
 from django.core.validators import slug_re
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from pyproj import Transformer
 
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.history import version_as_of
@@ -32,6 +34,11 @@ from .tiles import tile_version
 LABEL_SPARSE_LIMIT = 50
 LABEL_DENSE_ZOOM = 11
 MAX_LABELS = 400
+
+
+# EPSG:27700's area of use (west, south, east, north), in degrees, as the EPSG register gives it.
+BNG_AREA_OF_USE = (-9.01, 49.75, 2.01, 61.01)
+_WGS84_TO_GRID = Transformer.from_crs(4326, 27700, always_xy=True)
 
 
 class BadRequest(ValueError):
@@ -144,10 +151,26 @@ def parse_layers(value: str | list[str] | None) -> list[str] | None:
 
 
 def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:
-    """The WGS84 box as a polygon in EPSG:27700, the store's coordinates."""
-    box = Polygon.from_bbox(bbox)
-    box.srid = 4326
-    return box.transform(27700, clone=True)
+    """The WGS84 box as a polygon in EPSG:27700, the store's coordinates.
+
+    The box is first cut to the grid's area of use (Great Britain and its waters, where every
+    stored feature lies): a box reaching far beyond it cannot be transformed. Its edges are
+    transformed point by point every tenth of a degree, since a long straight edge in
+    longitude and latitude is a curve on the grid; transforming the corners alone would cut
+    off features near the middle of a wide box's edges."""
+    west, south, east, north = bbox
+    use_west, use_south, use_east, use_north = BNG_AREA_OF_USE
+    west, south = max(west, use_west), max(south, use_south)
+    east, north = min(east, use_east), min(north, use_north)
+    if west >= east or south >= north:
+        return GEOSGeometry("POLYGON EMPTY", srid=27700)
+    edges = shapely.segmentize(shapely.box(west, south, east, north), max_segment_length=0.1)
+    on_grid = shapely.transform(edges, _to_grid, interleaved=False)
+    return GEOSGeometry(memoryview(shapely.to_wkb(on_grid)), srid=27700)
+
+
+def _to_grid(longitudes, latitudes):
+    return _WGS84_TO_GRID.transform(longitudes, latitudes)
 
 
 def _boundary_slugs() -> set[str]:

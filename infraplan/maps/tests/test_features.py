@@ -148,6 +148,39 @@ def test_features_table_filters_by_box_and_layer(sites, districts, client_as, pe
     assert "No features of the chosen layers in this area." in elsewhere.content.decode()
 
 
+@pytest.mark.parametrize(
+    ("bbox", "same_in_kent"),
+    [
+        # the whole world, as the map's link at zoom 1 asks
+        ("-180,-85,180,85", "0,50.5,2,51.7"),
+        # far beyond the grid's area of use on every side
+        ("-90,0,90,80", "0,50.5,2,51.7"),
+        # tall and narrow: its corners alone miss the middle of its edges
+        ("0.86,30,0.89,70", "0.86,50.5,0.89,51.7"),
+    ],
+)
+def test_a_box_reaching_beyond_great_britain_finds_what_lies_in_it(
+    sites, districts, client_as, personas, bbox, same_in_kent
+):
+    client = client_as(personas.viewer_a)
+    table = client.get("/map/features/", {"bbox": bbox, "layers": "a-sites"})
+    assert table.status_code == 200
+    assert table_rows(table.content) == ["civic-centre", "station"]
+    labels = client.get("/map/labels/districts.json", {"bbox": bbox})
+    in_kent = client.get("/map/labels/districts.json", {"bbox": same_in_kent})
+    assert labels.status_code == 200 and len(in_kent.json()["labels"]) >= 3
+    assert labels.json() == in_kent.json()
+    png = client.get("/map.png", {"bbox": bbox, "layers": "a-sites", "width": 200, "height": 150})
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+
+
+def test_a_box_away_from_great_britain_finds_nothing(sites, client_as, personas):
+    response = client_as(personas.viewer_a).get(
+        "/map/features/", {"bbox": "10,40,20,45", "layers": "a-sites"}
+    )
+    assert response.status_code == 200 and table_rows(response.content) == []
+
+
 def test_features_table_shows_only_permitted_layers(sites, districts, client_as, personas):
     response = client_as(personas.member_b).get(
         "/map/features/", {"bbox": ASHFORD_BBOX, "layers": "a-sites,districts"}
