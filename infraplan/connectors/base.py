@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import SplitResult, urlsplit
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -80,10 +81,50 @@ class SourceContext:
     notes: list[str] = field(default_factory=list)  # for the version's report
 
 
-class ConnectorConfig(BaseModel):
-    """Base of every connector's configuration: strict, and unknown keys are errors."""
+def http_address(url: str) -> SplitResult:
+    """``url`` split, if it is an http(s) address a fetch could use: a host name without spaces,
+    a port from 1 to 65535 and no user name or password; ValueError saying what is wrong."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:  # "Invalid IPv6 URL", "Port out of range 0-65535"
+        raise ValueError(f"is not a valid address ({str(error).lower()})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https address")
+    if any(character.isspace() for character in url):
+        raise ValueError("must not contain spaces (write a space in a path as %20)")
+    if port == 0:
+        raise ValueError("has port 0, which no service listens on")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not carry a user name or password")
+    return parts
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+def lon_lat_box(box: list[float] | None) -> list[float] | None:
+    """``box`` (west, south, east, north) if it is an area in longitude and latitude, corners
+    in order; ValueError saying what is wrong. For a configuration's area validator."""
+    if box is None:
+        return None
+    west, south, east, north = box
+    if not (
+        -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= 90 and -90 <= north <= 90
+    ):
+        raise ValueError(
+            "must be in longitude (-180 to 180) and latitude (-90 to 90), such as "
+            "0.6, 50.9, 1.5, 51.5"
+        )
+    if west >= east or south >= north:
+        raise ValueError(
+            "must give west, south, east, north in that order (west less than east, south less than north)"
+        )
+    return box
+
+
+class ConnectorConfig(BaseModel):
+    """Base of every connector's configuration: strict, unknown keys are errors, and numbers
+    must be finite (NaN and infinity are refused)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
     # The settings a data manager sets on a source's page, in the order shown there; the others
     # keep their defaults (or what the source had). A connector with none is not offered there:

@@ -8,6 +8,7 @@ against the same models the pipeline uses (the connector's configuration, ``Inge
 schedule's parser), so each error is shown beside its own input.
 """
 
+import math
 import re
 from decimal import Decimal
 from typing import Any, Literal, get_args, get_origin
@@ -131,7 +132,7 @@ def _numbers(text: str, count: int) -> list[float]:
         numbers = [float(part) for part in re.split(r"[,\s]+", text.strip()) if part]
     except ValueError:
         numbers = []
-    if len(numbers) != count:
+    if len(numbers) != count or not all(math.isfinite(number) for number in numbers):
         raise ValidationError(f"Enter {count} numbers separated by commas")
     return numbers
 

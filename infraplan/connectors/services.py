@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from croniter import croniter  # procrastinate's own cron parser, so no new dependency
+from croniter import CroniterBadDateError, croniter  # procrastinate's own cron parser
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -69,6 +69,16 @@ def schedule_cron(schedule: str) -> str | None:
                 "such as '30 6 * * 1-5'."
             }
         )
+    try:
+        croniter(cron, timezone.now()).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValidationError(
+            {
+                "schedule": f"{schedule!r} never runs: none of the months it names has the day "
+                "of the month it names (such as the 31st in February). Choose a day those "
+                "months have."
+            }
+        ) from None
     return cron
 
 

@@ -301,3 +301,17 @@ def test_an_upload_is_published_by_a_real_worker(sites, personas, client_as, upl
     page = text(client.get(response["Location"]))
     assert "Published as version 1 ." in page and "3 added" in page
     assert sorted(current_features(sites).values_list("reference", flat=True)) == list(POINTS)
+
+
+def test_an_upload_that_cannot_be_read_shows_that_it_failed(
+    sites, personas, client_as, uploads, tmp_path
+):
+    path = tmp_path / "no-coordinates.csv"
+    path.write_text("name,colour\nA,red\n")
+    client = client_as(personas.contributor_a)
+    response = upload(client, path)
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+    assert run.state == RunState.FAILED
+    page = text(client.get(response["Location"]))
+    assert "The load failed" in page and "The table has no coordinate columns" in page
+    assert "The current version was not changed." in page

@@ -11,7 +11,7 @@ A page with ``exceededTransferLimit`` means more follow. ArcGIS reports errors a
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import shapely
 from pydantic import Field, field_validator
@@ -23,6 +23,7 @@ from ..base import (
     FeatureBatch,
     RowProblem,
     SourceContext,
+    http_address,
 )
 from ..registry import connector_register
 from ..remote import features_batch, remote_json
@@ -54,10 +55,8 @@ class ArcGISConfig(ConnectorConfig):
     @field_validator("url")
     @classmethod
     def _layer_url(cls, url: str) -> str:
-        parts = urlsplit(url)
+        parts = http_address(url)
         path = parts.path.rstrip("/")
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http or https address")
         if parts.query:
             raise ValueError("must be the layer's address without a query (no '?')")
         segments = path.split("/")

@@ -8,11 +8,19 @@ axis order is then honoured: ``http://www.opengis.net/def/crs/EPSG/0/4326`` is l
 
 from collections.abc import Iterator
 from typing import ClassVar
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
 from pydantic import Field, field_validator
 
-from ..base import Connector, ConnectorConfig, ConnectorError, FeatureBatch, SourceContext
+from ..base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorError,
+    FeatureBatch,
+    SourceContext,
+    http_address,
+    lon_lat_box,
+)
 from ..registry import connector_register
 from ..remote import crs_parse, features_batch, remote_json_with_headers
 
@@ -41,12 +49,15 @@ class OGCAPIConfig(ConnectorConfig):
         "http://www.opengis.net/def/crs/EPSG/0/27700; empty for the service's default.",
     )  # fmt: skip
 
+    @field_validator("bbox")
+    @classmethod
+    def _lon_lat_box(cls, bbox: list[float] | None) -> list[float] | None:
+        return lon_lat_box(bbox)
+
     @field_validator("url")
     @classmethod
     def _collection_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http or https address")
+        parts = http_address(url)
         if parts.query:
             raise ValueError("must be the collection's address without a query (no '?')")
         path = parts.path.rstrip("/")

@@ -15,14 +15,23 @@ WGS84) asks the search for the entities that meet it (``geometry_relation``, by 
 ``intersects``; the service's own default, ``within``, would drop those crossing the edge).
 """
 
+import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
+import numpy as np
 import shapely
 from pydantic import Field, field_validator
 
-from ..base import Connector, ConnectorConfig, ConnectorError, FeatureBatch, SourceContext
+from ..base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorError,
+    FeatureBatch,
+    SourceContext,
+    http_address,
+)
 from ..registry import connector_register
 from ..remote import WGS84, features_batch, remote_json
 
@@ -61,20 +70,35 @@ class PlanningDataConfig(ConnectorConfig):
         if geometry is None:
             return None
         try:
-            shape = shapely.from_wkt(geometry)
+            with warnings.catch_warnings():  # a NaN coordinate, refused below
+                warnings.simplefilter("ignore", RuntimeWarning)
+                shape = shapely.from_wkt(geometry)
         except shapely.errors.GEOSException:
             raise ValueError(
                 "must be a WKT geometry, e.g. POLYGON((0 51, 1 51, 1 52, 0 51))"
             ) from None
         if shape.is_empty or shape.geom_type not in ("Polygon", "MultiPolygon"):
             raise ValueError("must be a WKT polygon or multipolygon")
+        coordinates = shapely.get_coordinates(shape)
+        if not np.isfinite(coordinates).all():
+            raise ValueError("must have numbers for every coordinate (not NaN or infinity)")
+        west, south, east, north = shape.bounds
+        if west < -180 or east > 180 or south < -90 or north > 90:
+            raise ValueError(
+                "must be in longitude (-180 to 180) then latitude (-90 to 90), such as "
+                "POLYGON((0.6 50.9, 1.5 50.9, 1.5 51.5, 0.6 51.5, 0.6 50.9))"
+            )
+        if not shape.is_valid:
+            raise ValueError(
+                f"is not a valid polygon ({shapely.is_valid_reason(shape)}): its edges must "
+                "not cross and its rings must be closed"
+            )
         return geometry
 
     @field_validator("service")
     @classmethod
     def _service(cls, service: str) -> str:
-        parts = urlsplit(service)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        if http_address(service).query:
             raise ValueError("must be the service's http or https address, without a query")
         return service.rstrip("/")
 

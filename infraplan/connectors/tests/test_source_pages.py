@@ -144,6 +144,22 @@ def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, pers
     page = errors("ogcapi", {**arcgis_form(url="https://example.org/collections/sites"),
                              "bbox": "0.6, 50.9, 1.5", "limit": "100"})  # fmt: skip
     assert "Area (optional): Enter 4 numbers separated by commas" in page
+    for bbox in ["nan, nan, nan, nan", "0, 51, inf, 52", "1e309, 51, 1, 52"]:
+        page = errors("ogcapi", {**arcgis_form(url="https://example.org/collections/sites"),
+                                 "bbox": bbox, "limit": "100"})  # fmt: skip
+        assert "Area (optional): Enter 4 numbers separated by commas" in page
+    page = errors("ogcapi", {**arcgis_form(url="https://example.org/collections/sites"),
+                             "bbox": "10, 10, 0, 0", "limit": "100"})  # fmt: skip
+    assert (
+        "Area (optional): The area must give west, south, east, north in that order (west "
+        "less than east, south less than north)"
+    ) in page
+    page = errors("arcgis", arcgis_form(schedule="cron", cron="0 0 31 2 *"))
+    assert "Cron expression: '0 0 31 2 *' never runs: none of the months" in page
+    page = errors("url", arcgis_form(url="https://example.org:99999/sites.csv"))
+    assert (
+        "File address: The file address is not a valid address (port out of range 0-65535)"
+    ) in page
     page = errors("wfs", {**arcgis_form(url="https://example.org/wfs"), "type_names": "1 bad",
                           "page_size": "100"})  # fmt: skip
     assert "The feature type is not in the right form. As the service's capabilities name " \

@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, field_validator
 
-from ..base import Connector, ConnectorConfig, FeatureBatch, SourceContext
+from ..base import Connector, ConnectorConfig, FeatureBatch, SourceContext, http_address
 from ..registry import connector_register
 from ..remote import remote_get
 from ..upload import UploadConfig, UploadConnector
@@ -33,9 +33,7 @@ class URLConfig(ConnectorConfig):
     @field_validator("url")
     @classmethod
     def _http(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http or https address")
+        http_address(url)
         return url
 
 

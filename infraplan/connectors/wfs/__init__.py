@@ -16,7 +16,7 @@ import io
 import json
 from collections.abc import Iterator
 from typing import ClassVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 from xml.etree.ElementTree import Element
 
 import pyogrio
@@ -24,7 +24,15 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 from pydantic import Field, field_validator
 
-from ..base import Connector, ConnectorConfig, ConnectorError, FeatureBatch, SourceContext
+from ..base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorError,
+    FeatureBatch,
+    SourceContext,
+    http_address,
+    lon_lat_box,
+)
 from ..registry import connector_register
 from ..remote import WGS84, crs_parse, features_batch, remote_get
 
@@ -57,12 +65,15 @@ class WFSConfig(ConnectorConfig):
         "0.6, 50.9, 1.5, 51.5; empty for every feature.",
     )  # fmt: skip
 
+    @field_validator("bbox")
+    @classmethod
+    def _lon_lat_box(cls, bbox: list[float] | None) -> list[float] | None:
+        return lon_lat_box(bbox)
+
     @field_validator("url")
     @classmethod
     def _service_url(cls, url: str) -> str:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("must be an http or https address")
+        parts = http_address(url)
         asked = {pair.split("=")[0].lower() for pair in parts.query.split("&") if pair}
         if asked & {"service", "request", "version", "typename", "typenames"}:
             raise ValueError(

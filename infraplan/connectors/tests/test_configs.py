@@ -1,0 +1,87 @@
+"""Every connector's settings are checked when a source is saved: numbers, areas, addresses and
+schedules a load could not use are refused with what is wrong, never saved to fail at 3 a.m."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from infraplan.connectors.models import Source
+from infraplan.connectors.services import source_save
+from infraplan.core.testing.data import dataset_make
+
+pytestmark = pytest.mark.django_db
+COLLECTION = "https://example.org/collections/sites"
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(slug="sites", owner=personas.organisation_a)
+
+
+def save(sites, personas, connector_key: str, config: dict, schedule: str = "") -> Source:
+    return source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key=connector_key,
+        config=config, mapping={"reference": "ref"}, schedule=schedule,
+    )  # fmt: skip
+
+
+AREA_IN_LON_LAT = "must be in longitude (-180 to 180) and latitude (-90 to 90)"
+
+
+@pytest.mark.parametrize(
+    ("connector_key", "config", "message"),
+    [
+        ("ogcapi", {"url": COLLECTION, "bbox": [float("nan"), 51, 1, 52]},
+         "bbox.0: Input should be a finite number"),
+        ("ogcapi", {"url": COLLECTION, "bbox": [0, 51, float("inf"), 52]},
+         "bbox.2: Input should be a finite number"),
+        ("ogcapi", {"url": COLLECTION, "bbox": [10, 10, 0, 0]},
+         "bbox: Value error, must give west, south, east, north in that order"),
+        ("wfs", {"url": "https://example.org/wfs", "type_names": "a:b",
+                 "bbox": [1000, -1000, 2000, 3000]}, AREA_IN_LON_LAT),
+        ("wfs", {"url": "https://example.org/wfs", "type_names": "a:b", "bbox": [0, 51, 1]},
+         "bbox: List should have at least 4 items"),
+        ("url", {"url": "http://example.org:99999/a.csv"},
+         "url: Value error, is not a valid address (port out of range 0-65535)"),
+        ("url", {"url": "http://exa mple.org/a.csv"}, "url: Value error, must not contain spaces"),
+        ("url", {"url": "http://user:secret@example.org/a.csv"},
+         "url: Value error, must not carry a user name or password"),
+        ("ogcapi", {"url": "http://[::1/collections/x"},
+         "url: Value error, is not a valid address (invalid ipv6 url)"),
+        ("arcgis", {"url": "https://example.org:0/arcgis/rest/services/a/FeatureServer/0"},
+         "url: Value error, has port 0"),
+        ("planning_data", {"dataset": "green-belt", "geometry": "POLYGON((0 0, nan 0, 1 1, 0 0))"},
+         "geometry: Value error, must have numbers for every coordinate"),
+        ("planning_data", {"dataset": "green-belt", "geometry": "POLYGON((0 0, 1000 0, 1 1, 0 0))"},
+         "geometry: Value error, must be in longitude (-180 to 180) then latitude"),
+        ("planning_data", {"dataset": "green-belt",
+                           "geometry": "POLYGON((0 50, 1 51, 1 50, 0 51, 0 50))"},
+         "geometry: Value error, is not a valid polygon (Self-intersection"),
+        ("planning_data", {"dataset": "green-belt", "service": "https://exa mple.org"},
+         "service: Value error, must not contain spaces"),
+    ],
+)  # fmt: skip
+def test_settings_a_load_could_not_use_are_refused(sites, personas, connector_key, config, message):
+    with pytest.raises(ValidationError) as refused:
+        save(sites, personas, connector_key, config)
+    assert message in " ".join(refused.value.messages)
+    assert not Source.objects.exists()
+
+
+@pytest.mark.parametrize("cron", ["0 0 31 2 *", "0 0 30 2 *", "0 0 31 4,6 *"])
+def test_a_schedule_that_never_runs_is_refused(sites, personas, cron):
+    with pytest.raises(ValidationError) as refused:
+        save(sites, personas, "ogcapi", {"url": COLLECTION}, schedule=cron)
+    assert refused.value.messages == [
+        f"'{cron}' never runs: none of the months it names has the day of the month it names "
+        "(such as the 31st in February). Choose a day those months have."
+    ]
+    assert not Source.objects.exists()
+
+
+def test_sound_settings_are_saved(sites, personas):
+    source = save(
+        sites, personas, "ogcapi", {"url": COLLECTION, "bbox": [0.6, 50.9, 1.5, 51.5]},
+        schedule="0 0 29 2 *",  # leap days only: rare, but it runs
+    )  # fmt: skip
+    assert source.config["bbox"] == [0.6, 50.9, 1.5, 51.5]
+    assert (source.next_run_at.month, source.next_run_at.day) == (2, 29)
