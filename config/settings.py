@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "infraplan.accounts.two_factor.AdminTwoFactorMiddleware",
     "infraplan.sso.middleware.ReauthenticationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "infraplan.core.middleware.MethodNotAllowedPageMiddleware",  # last: sees the view's response
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -124,6 +125,7 @@ ACCOUNT_SESSION_REMEMBER = False  # sessions end with the browser or after SESSI
 ACCOUNT_EMAIL_NOTIFICATIONS = True  # tell people when their password, address or 2FA changes
 ACCOUNT_ADAPTER = "infraplan.accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {
+    "add_email": "infraplan.accounts.forms.AddEmailForm",
     "login": "infraplan.accounts.forms.LoginForm",
     "signup": "infraplan.accounts.forms.SignupForm",
     "change_password": "infraplan.accounts.forms.ChangePasswordForm",

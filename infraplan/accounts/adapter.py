@@ -1,5 +1,6 @@
-"""How django-allauth fits the service: work emails of known organisations only, registration
-with approval after the address is verified, and a security event for every sign-in attempt."""
+"""How django-allauth fits the service: registration with approval after the address is verified,
+and a security event for every sign-in attempt. Which addresses may register is the sign-up
+form's rule (see ``forms.SignupForm.clean_email``)."""
 
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.urls import reverse
 from infraplan.audit.security import security_event
 
 from .models import RegistrationStatus
-from .selectors import organisation_for_email, registration_latest
+from .selectors import registration_latest
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -25,17 +26,6 @@ class AccountAdapter(DefaultAccountAdapter):
             f"{settings.LOGIN_LOCKOUT_MINUTES} minutes."
         ),
     }
-
-    def clean_email(self, email: str) -> str:
-        email = super().clean_email(email)
-        if organisation_for_email(email) is None:
-            domain = email.rsplit("@", 1)[-1]
-            raise forms.ValidationError(
-                f"Enter the work email address your organisation gave you: {domain} is not "
-                "the email domain of any organisation that uses this service.",
-                code="unknown_domain",
-            )
-        return email
 
     def save_user(self, request: HttpRequest, user, form, commit: bool = True):
         user.full_name = form.cleaned_data.get("full_name", "")

@@ -1,5 +1,6 @@
 """Forms for signing in and registering, worded for the service (GOV.UK style labels)."""
 
+from allauth.account.forms import AddEmailForm as AllauthAddEmailForm
 from allauth.account.forms import ChangePasswordForm as AllauthChangePasswordForm
 from allauth.account.forms import LoginForm as AllauthLoginForm
 from allauth.account.forms import ResetPasswordKeyForm as AllauthResetPasswordKeyForm
@@ -7,6 +8,26 @@ from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 
 from .models import Role
+from .selectors import organisation_for_email
+
+
+def work_email_checked(email: str) -> str:
+    """``email`` if it is a work address of an organisation that uses the service; a
+    ValidationError saying so otherwise.
+
+    Registering and adding an address to an account check this; resetting a password does not
+    (so it is not the account adapter's ``clean_email``, which that form uses too): people
+    without such an address (platform admins, accounts made on the command line) must still be
+    able to reset theirs.
+    """
+    if organisation_for_email(email) is None:
+        domain = email.rsplit("@", 1)[-1]
+        raise forms.ValidationError(
+            f"Enter the work email address your organisation gave you: {domain} is not "
+            "the email domain of any organisation that uses this service.",
+            code="unknown_domain",
+        )
+    return email
 
 
 class LoginForm(AllauthLoginForm):
@@ -44,6 +65,16 @@ class SignupForm(AllauthSignupForm):
         self.fields["password1"].help_text = NCSC_ADVICE
         self.fields["password2"].label = "Confirm password"
         self.order_fields(self.field_order)
+
+    def clean_email(self) -> str:
+        return work_email_checked(super().clean_email())
+
+
+class AddEmailForm(AllauthAddEmailForm):
+    """Another address for an account: a work address, as at registration."""
+
+    def clean_email(self) -> str:
+        return work_email_checked(super().clean_email())
 
 
 class NewPasswordAdvice:
@@ -85,7 +116,8 @@ class DecisionForm(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        if data.get("decision") == "reject" and not data.get("reason", "").strip():
+        # A reason that failed its own checks (too long) is not in ``data``: its error is enough.
+        if data.get("decision") == "reject" and data.get("reason") == "":
             self.add_error("reason", "Enter the reason for rejecting this registration")
         return data
 

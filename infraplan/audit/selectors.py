@@ -43,7 +43,7 @@ def audit_entries(criteria: AuditFilter) -> QuerySet[AuditEntry]:
         entries = entries.filter(target_type=criteria.target_type)
     if criteria.since:
         entries = entries.filter(at__gte=_day_start(criteria.since))
-    if criteria.until:
+    if criteria.until and criteria.until < date.max:  # no day after the last one to stop at
         entries = entries.filter(at__lt=_day_start(criteria.until + timedelta(days=1)))
     if criteria.text:
         entries = entries.filter(

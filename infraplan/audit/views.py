@@ -96,7 +96,12 @@ def audit_export_view(request: HttpRequest) -> HttpResponse:
     _platform_admin_or_404(request)
     form = _form(request)
     if not form.is_valid():
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+        # Some messages end with a full stop and some do not: the sentence gets exactly one.
+        problems = "; ".join(
+            f"{name}: {message.rstrip('.')}"
+            for name, messages in form.errors.items()
+            for message in messages
+        )
         return HttpResponse(
             f"Cannot export: {problems}.", status=400, content_type="text/plain; charset=utf-8"
         )

@@ -110,6 +110,13 @@ def test_rejection_needs_a_reason_and_is_explained_to_the_applicant(
     registration.refresh_from_db()
     assert registration.status == "pending" and len(mailoutbox) == 2  # nothing decided, sent
 
+    too_long = {f"r{registration.pk}-decision": "reject", f"r{registration.pk}-reason": "x" * 2001}
+    response = admin.post(url, too_long)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "at most 2000 characters" in page
+    assert "Enter the reason for rejecting this registration" not in page  # it was given
+
     reason = "Please register with your own council address, not a shared mailbox."
     response = admin.post(
         url, {f"r{registration.pk}-decision": "reject", f"r{registration.pk}-reason": reason}

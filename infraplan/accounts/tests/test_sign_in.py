@@ -101,6 +101,42 @@ def test_password_reset_is_rate_limited_per_address(personas, client, mailoutbox
     assert response.status_code == 302 and len(mailoutbox) == 4
 
 
+def test_password_reset_takes_any_address_and_reveals_nothing(
+    personas, client, register, mailoutbox
+):
+    """Platform admins and accounts made on the command line may have an address on no
+    organisation's domain; they can still reset their password. Only sign-up checks the domain."""
+    response = client.post(reverse("account_reset_password"), {"email": "platform@admin.example"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_reset_password_done")
+    [message] = mailoutbox
+    assert message.to == ["platform@admin.example"]
+    assert "/accounts/password/reset/key/" in message.body
+
+    # An address with no account gets the same answer, and no reset link.
+    response = client.post(reverse("account_reset_password"), {"email": "nobody@admin.example"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_reset_password_done")
+    assert "/accounts/password/reset/key/" not in "".join(m.body for m in mailoutbox[1:])
+
+    page = register("newcomer@admin.example").content.decode()
+    assert "admin.example is not the email domain of any organisation" in page
+    assert not User.objects.filter(email="newcomer@admin.example").exists()
+
+
+def test_an_address_added_to_an_account_is_a_work_address_too(personas, client_as, mailoutbox):
+    client = client_as(personas.viewer_a)
+    refused = client.post(
+        reverse("account_email"), {"action_add": "", "email": "someone@gmail.com"}
+    )
+    assert "gmail.com is not the email domain of any organisation" in refused.content.decode()
+    added = client.post(reverse("account_email"), {"action_add": "", "email": "second@a.example"})
+    assert added.status_code == 302
+    assert list(personas.viewer_a.emailaddress_set.values_list("email", flat=True).order_by("email")) == [
+        "second@a.example", "viewer@a.example"
+    ]  # fmt: skip
+
+
 def test_resetting_a_forgotten_password(personas, client, mailoutbox, security_events):
     client.post(reverse("account_reset_password"), {"email": "viewer@a.example"})
     [message] = mailoutbox

@@ -135,3 +135,24 @@ def test_an_entry_shows_its_change_as_json(admin):
     response = admin.get("/audit/", {"action": "membership.set", "q": "Viewer of Organisation A"})
     assert b"&quot;role&quot;: &quot;viewer&quot;" in response.content
     assert b"&quot;organisation&quot;: &quot;org-a&quot;" in response.content
+
+
+def test_the_furthest_dates_filter_without_failing(personas, admin):
+    record(personas.admin_a, "dataset.update", "Schools")
+    for query in ({"until": "9999-12-31"}, {"since": "0001-01-01", "until": "9999-12-31"}):
+        response = admin.get("/audit/", query)
+        assert response.status_code == 200, query
+        assert "dataset.update Schools" in listed(response)
+        export = admin.get("/audit/export.csv", query)
+        assert export.status_code == 200, query
+        assert b"Schools" in b"".join(export.streaming_content)
+    assert listed(admin.get("/audit/", {"since": "9999-12-31"})) == []
+
+
+def test_a_refused_export_says_why_in_one_sentence(admin):
+    export = admin.get("/audit/export.csv", {"q": "null\x00byte", "since": "someday"})
+    assert export.status_code == 400
+    assert export.content.decode() == (
+        "Cannot export: since: Enter a real date, like 2026-11-27; "
+        "q: Null characters are not allowed."
+    )
