@@ -5,7 +5,9 @@
    copied into a temporary staging table with PostgreSQL's COPY: no row-by-row inserts.
 3. Validation runs as set-based SQL over the staging table: the coordinate system transformed
    to British National Grid, invalid geometry repaired (``ST_MakeValid``) and counted, geometry
-   of the wrong kind, features outside Great Britain and duplicate references reported.
+   of the wrong kind, features outside Great Britain and duplicate references reported. Rows
+   whose coordinates cannot be transformed (not numbers, beyond longitude/latitude or the
+   coordinate system's range) are found before they are staged, each a problem of its row.
 4. If the share of rejected rows is over the dataset's threshold the version fails with its
    report and the current version stays as it was. Otherwise the good rows become the draft's
    features and the draft is published, in one transaction: the current version switches only
@@ -16,6 +18,7 @@ report keeps the first ``REPORT_PROBLEMS_KEPT`` of them with the total count.
 """
 
 import json
+import math
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +29,7 @@ import numpy as np
 import shapely
 from django.db import connection, transaction
 from pydantic import BaseModel, ConfigDict, Field
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from infraplan.accounts.models import Organisation
@@ -40,14 +43,21 @@ from infraplan.connectors.base import (
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
-from .loading import _json_value, _typed
+from .loading import MAX_EXACT_INTEGER, _json_value, _typed
 from .models import Dataset, DatasetVersion, Feature, GeometryType
 from .placement import features_place
 from .services import version_fail, version_publish, version_start
 
 REPORT_PROBLEMS_KEPT = 10_000
-# Great Britain in British National Grid metres, with a margin for offshore features.
-GB_EXTENT = (-10_000, -10_000, 710_000, 1_310_000)
+# Great Britain in British National Grid metres, with a margin for offshore features: 10 km
+# south and west of the grid's origin, east to 2°E and north to 61°N (the bounds of the grid's
+# own extent, EPSG:27700's area of use), less the open Atlantic west of 70 km east and south of
+# 700 km north (the Isles of Scilly reach 80 km east, Barra Head lies 780 km north). Longitudes
+# and latitudes wrongly read as grid metres fall in that corner of the sea.
+GREAT_BRITAIN = shapely.Polygon(
+    [(70_000, -10_000), (688_900, -10_000), (616_700, 1_243_000), (-10_000, 1_256_000),
+     (-10_000, 700_000), (70_000, 700_000)]
+).wkt  # fmt: skip
 BNG_SRID = 27700
 REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
@@ -156,7 +166,9 @@ def _rows(
     unreadable = {problem.row for problem in batch.problems}
     count = len(batch)
     columns: dict[str, list[Any]] = {}
+    source_columns: dict[str, np.ndarray] = {}
     for name, column in batch.fields.items():
+        source_columns[mapping.rename.get(name, name)] = column
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():
         columns[name] = [value] * count
@@ -180,8 +192,21 @@ def _rows(
             values = columns[name] = [_as_text(value) for value in values]
             bad = set()
         elif kind != "string":
+            # Infinity is null by now (JSON has none); in a number field it is not unknown but
+            # wrong, so it is found in the source's column.
+            infinite = (
+                _infinities(source_columns[name])
+                if kind in ("integer", "number") and name in source_columns
+                else {}
+            )
             typed = []
             for index, value in enumerate(values):
+                if index in infinite:
+                    typed.append(None)
+                    shown = infinite[index]
+                    problem = RowProblem(0, name, shown, f"{shown} is not a finite number")
+                    found.append((index, 2 * order, problem))
+                    continue
                 try:
                     typed.append(_typed(value, kind))
                 except ValueError as error:
@@ -241,14 +266,39 @@ def _rows(
     return rows
 
 
+def _infinities(column: np.ndarray) -> dict[int, str]:
+    """The positions of infinite numbers in a source's column, each as JSON would write it.
+
+    NaN is not among them: pyogrio gives an empty number as NaN and ArcGIS writes an unset one
+    so, which makes NaN unknown (null), never a value."""
+    if column.dtype.kind == "f":
+        positions = np.flatnonzero(np.isinf(column)).tolist()
+    elif column.dtype.kind == "O":
+        positions = [
+            index
+            for index, value in enumerate(column.tolist())
+            if isinstance(value, float) and math.isinf(value)
+        ]
+    else:
+        return {}
+    return {index: _number_text(float(column[index])) for index in positions}
+
+
+def _number_text(number: float) -> str:
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
+
+
 def _as_text(value: Any) -> str | None:
     """A value cast to text: true and false in lower case (as in JSON), and a whole number read
-    as a double (as ArcGIS and GDAL often give codes) without its ".0"."""
+    as a double (as ArcGIS and GDAL often give codes) without its ".0" (one beyond what a
+    double holds exactly keeps its exponent: its last digits would be made up)."""
     if value is None or isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
         return str(int(value))
     return str(value)
 
@@ -307,7 +357,7 @@ _CHECKS = """
            'lies outside Great Britain (in British National Grid, E ' ||
            round(ST_X(ST_PointOnSurface(geom))) || ' N ' || round(ST_Y(ST_PointOnSurface(geom))) || ')'
     FROM ingest_stage
-    WHERE NOT ST_IsEmpty(geom) AND NOT ST_Within(geom, ST_MakeEnvelope(%(west)s, %(south)s, %(east)s, %(north)s, 27700))
+    WHERE NOT ST_IsEmpty(geom) AND NOT ST_Within(geom, ST_GeomFromText(%(great_britain)s, 27700))
 """
 _DUPLICATES = """
     SELECT row, 'reference', reference, 'reference ' || quote_literal(reference) ||
@@ -332,6 +382,58 @@ def _flattened(shapes: np.ndarray) -> tuple[np.ndarray, int]:
         shapes = shapes.copy()
         shapes[raised] = shapely.force_2d(shapes[raised])
     return shapes, count
+
+
+NOT_FINITE = "coordinates are not finite numbers"
+NOT_LONGITUDE_LATITUDE = (
+    "longitude/latitude out of range: longitudes lie between -180 and 180 and latitudes "
+    "between -90 and 90"
+)
+
+
+def _with_usable_coordinates(
+    rows: list[tuple], shapes: np.ndarray, srid: int, staging: _Staging
+) -> tuple[list[tuple], np.ndarray]:
+    """The rows (and their shapes) whose coordinates can be put on the grid; each other row is
+    a problem naming its first bad coordinate, and is not staged.
+
+    The transformation to the grid runs over the whole staging table in one statement, which
+    one coordinate it cannot transform (NaN, or beyond what the coordinate system covers) would
+    fail; so such coordinates are found here first, with the same transformation.
+    """
+    coordinates, owners = shapely.get_coordinates(shapes, return_index=True)
+    if not len(coordinates):
+        return rows, shapes
+    xs, ys = coordinates[:, 0], coordinates[:, 1]
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    checks = [(~finite, NOT_FINITE)]
+    if srid != BNG_SRID:
+        if CRS.from_epsg(srid).is_geographic:
+            checks.append(((np.abs(xs) > 180) | (np.abs(ys) > 90), NOT_LONGITUDE_LATITUDE))
+        to_grid = Transformer.from_crs(srid, BNG_SRID, always_xy=True)
+        grid_x, grid_y = to_grid.transform(xs, ys, errcheck=False)
+        checks.append(
+            (
+                ~(np.isfinite(grid_x) & np.isfinite(grid_y)),
+                f"coordinates out of range for EPSG:{srid}: they cannot be converted to "
+                "British National Grid",
+            )
+        )
+    bad: dict[int, tuple[str, str]] = {}  # the row's index -> (coordinate, reason), first found
+    for failing, reason in checks:
+        for position in np.flatnonzero(failing).tolist():
+            point = f"POINT({_coordinate_text(xs[position])} {_coordinate_text(ys[position])})"
+            bad.setdefault(int(owners[position]), (point, reason))
+    if not bad:
+        return rows, shapes
+    for index in sorted(bad):
+        staging.add(RowProblem(rows[index][0], "geometry", *bad[index]))
+    keep = [index for index in range(len(rows)) if index not in bad]
+    return [rows[index] for index in keep], shapes[keep]
+
+
+def _coordinate_text(value: float) -> str:
+    return _number_text(value) if not math.isfinite(value) else format(value, ".15g")
 
 
 def _stage_geometries(copy: Any, rows: list[tuple], shapes: np.ndarray, srid: int) -> None:
@@ -372,6 +474,7 @@ def _stage_and_check(
                 shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
                 shapes, flattened = _flattened(shapes)
                 staging.flattened += flattened
+                rows, shapes = _with_usable_coordinates(rows, shapes, srid, staging)
                 _stage_geometries(copy, rows, shapes, srid)
                 transforming = transforming or srid != BNG_SRID
             staging.total = batch.first_row + len(batch) - 1
@@ -386,11 +489,7 @@ def _stage_and_check(
         repaired = cursor.rowcount
         cursor.execute(
             _CHECKS,
-            {
-                "dimension": dimension,
-                "kind": dataset.geometry_type,
-                **dict(zip(("west", "south", "east", "north"), GB_EXTENT, strict=True)),
-            },
+            {"dimension": dimension, "kind": dataset.geometry_type, "great_britain": GREAT_BRITAIN},
         )
         for row in cursor.fetchall():
             staging.add(RowProblem(*row))

@@ -5,6 +5,7 @@ with its row number, field and reason, and a file with problems never replaces t
 version (the failed draft and its report are kept for the dataset's history).
 """
 
+import calendar
 import csv
 import hashlib
 import json
@@ -177,6 +178,8 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
+# Whole numbers beyond this lose digits as doubles, which is how the map (JavaScript) reads them.
+MAX_EXACT_INTEGER = 2**53 - 1
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -192,9 +195,15 @@ def _typed(value: Any, kind: str) -> Any:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(f"{value!r} is not a whole number")
         try:
-            return int(value)
+            whole = int(value)
         except ValueError:
             raise ValueError(f"{value!r} is not a whole number") from None
+        if abs(whole) > MAX_EXACT_INTEGER:
+            raise ValueError(
+                f"{value!r} is too large to store exactly: whole numbers must be between "
+                f"-{MAX_EXACT_INTEGER:,} and {MAX_EXACT_INTEGER:,}"
+            )
+        return whole
     if kind == "number":
         try:
             number = float(value)
@@ -214,8 +223,25 @@ def _typed(value: Any, kind: str) -> Any:
         match = _ISO_DATE.match(str(value))
         if match is None:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+        try:
+            date.fromisoformat(match.group(0))
+        except ValueError:
+            raise ValueError(f"{value!r} is no such date: {_why_no_date(match.group(0))}") from None
         return match.group(0)
     raise ValueError(f"unknown field type {kind!r}")
+
+
+def _why_no_date(text: str) -> str:
+    """Why ``text`` (YYYY-MM-DD) is not on the calendar, in words an officer can act on."""
+    year, month, day = (int(part) for part in text.split("-"))
+    if year == 0:
+        return "there is no year 0"
+    if not 1 <= month <= 12:
+        return f"there is no month {month}"
+    days = calendar.monthrange(year, month)[1]
+    if day == 0:
+        return "there is no day 0"
+    return f"{calendar.month_name[month]} {year} has {days} days"
 
 
 def _template_fields(template: str) -> list[str]:

@@ -68,6 +68,57 @@ def _table_geometry(
     return geometry, x_problems + y_problems
 
 
+_DATES_AND_TIMES = {"OFTDate", "OFTDateTime", "OFTTime"}
+
+
+def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndarray, list]:
+    """Up to ``count`` features after the first ``skip``: metadata, WKB and field values.
+
+    A file can hold a date no calendar has (30 February), which pyogrio cannot make a date of:
+    it fails the whole read. The batch is then read again with its date and time fields as
+    text (in ISO 8601, as the pipeline checks dates in), so that the date is a problem of its
+    row rather than of the load.
+    """
+    try:
+        meta, _, wkb, field_data = pyogrio.raw.read(
+            opened.path, layer=opened.layer, encoding=opened.encoding,
+            read_geometry=not opened.is_table, skip_features=skip, max_features=count,
+            **opened.open_options,
+        )  # fmt: skip
+        return meta, wkb, field_data
+    except ValueError:
+        info = pyogrio.read_info(opened.path, layer=opened.layer, encoding=opened.encoding)
+        dated = {
+            name for name, kind in zip(info["fields"], info["ogr_types"], strict=True)
+            if kind in _DATES_AND_TIMES
+        }  # fmt: skip
+        if not dated:
+            raise
+    selected = ", ".join(
+        f"CAST({_quoted(name)} AS character) AS {_quoted(name)}" if name in dated else _quoted(name)
+        for name in info["fields"]
+    )
+    meta, _, wkb, field_data = pyogrio.raw.read(
+        opened.path, sql=f"SELECT {selected} FROM {_quoted(info['layer_name'])}",  # noqa: S608 (names quoted)
+        sql_dialect="OGRSQL", encoding=opened.encoding, read_geometry=not opened.is_table,
+        skip_features=skip, max_features=count,
+    )  # fmt: skip
+    for position, name in enumerate(meta["fields"]):
+        if name in dated:
+            # OGR writes 2026/02/30 14:30:00 for what ISO 8601 writes 2026-02-30T14:30:00.
+            field_data[position] = np.array(
+                [value if value is None else value.replace("/", "-").replace(" ", "T", 1)
+                 for value in field_data[position]],
+                dtype=object,
+            )  # fmt: skip
+    return meta, wkb, field_data
+
+
+def _quoted(name: str) -> str:
+    """A name in OGR SQL, which escapes a double quote in it with a backslash."""
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _distinct_names(names: list[str], notes: list[str] | None) -> list[str]:
     """Column names made distinct: a table may repeat a header, and each column must keep its
     values. The second ``name`` becomes ``name_2`` (the third ``name_3``), said in ``notes``."""
@@ -111,11 +162,7 @@ class UploadConnector(Connector):
         read = 0
         while True:
             try:
-                meta, _, wkb, field_data = pyogrio.raw.read(
-                    opened.path, layer=opened.layer, encoding=opened.encoding,
-                    read_geometry=not opened.is_table, skip_features=read,
-                    max_features=config.batch_size,
-                )  # fmt: skip
+                meta, wkb, field_data = _read(opened, skip=read, count=config.batch_size)
             except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
                 raise ConnectorError(
                     f"The file could not be read past row {read:,}: it may be truncated "

@@ -11,6 +11,7 @@ Every refusal is an ``UploadError`` whose message tells the officer what to fix.
 writes to the database: the pipeline reads the ``OpenedUpload`` afterwards.
 """
 
+import re
 import stat
 import zipfile
 from dataclasses import dataclass, field
@@ -79,6 +80,13 @@ class OpenedUpload:
     def is_table(self) -> bool:
         return self.format in ("CSV", "XLSX")
 
+    @property
+    def open_options(self) -> dict[str, str]:
+        """GDAL's options for reading the file. GeoJSON dates stay the file's text: GDAL would
+        otherwise read them as dates, and one no calendar has (30 February) would fail the
+        whole read instead of being a problem of its row when the pipeline checks it."""
+        return {"DATE_AS_STRING": "YES"} if self.format == "GeoJSON" else {}
+
 
 def _sniff(path: Path) -> str:
     """The format from the first bytes: zip, GPKG, FlatGeobuf, GeoJSON or text (CSV)."""
@@ -95,12 +103,23 @@ def _sniff(path: Path) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"{"):
         return "GeoJSON"
-    if b"\x00" in head:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UploadError(
+            "The file is UTF-16 text (as Excel saves \u201cUnicode Text\u201d), which the platform "
+            "does not read: save it as UTF-8 (from a spreadsheet, as CSV UTF-8)."
+        )
+    # NUL bytes alone are stray characters in a text file (removed when it is opened); with
+    # other control characters, the file is binary.
+    if b"\x00" in head and _CONTROL.search(head.replace(b"\x00", b"")):
         raise UploadError(
             "The file is not a format the platform reads: upload GeoJSON, a GeoPackage, a "
             "zipped Shapefile, FlatGeobuf, or a CSV or XLSX table."
         )
     return "CSV"
+
+
+# Bytes no text file holds (tab, line feed, form feed and carriage return are text).
+_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1f\x7f]")
 
 
 def _safe_unpack(archive: Path, into: Path, limits: UploadLimits) -> list[Path]:
@@ -193,6 +212,36 @@ def _from_archive(files: list[Path], layer: str | None) -> tuple[Path, str]:
         )
     names = ", ".join(sorted(path.name for path in others))
     raise UploadError(f"The zip file holds several data files ({names}): upload one at a time.")
+
+
+def _without_nul(opened: OpenedUpload, workdir: Path) -> OpenedUpload:
+    """A CSV file as a copy without its NUL bytes, if it has any, said in the notes.
+
+    Text cannot carry NUL (PostgreSQL refuses it, and GDAL ends a line at the first one,
+    silently losing the rest of the row), so they are removed, as the pipeline removes them
+    from JSON sources."""
+    data = opened.path.read_bytes()
+    if b"\x00" not in data:
+        return opened
+    lines, line, searched = [], 1, 0
+    for run in re.finditer(rb"\x00+", data):
+        line += data.count(b"\n", searched, run.start())
+        searched = run.start()
+        if not lines or lines[-1] != line:
+            lines.append(line)
+    cleaned = workdir / "without-nul.csv"
+    cleaned.parent.mkdir(parents=True, exist_ok=True)
+    cleaned.write_bytes(data.replace(b"\x00", b""))
+    opened.path = cleaned
+    shown = [f"{number:,}" for number in lines[:5]]
+    if len(lines) > 5:
+        shown.append(f"{len(lines) - 5:,} more")
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    opened.notes.append(
+        f"The file held NUL characters on line{'s' if len(lines) > 1 else ''} {listed} (the "
+        "header is line 1), which text cannot carry; they were removed."
+    )
+    return opened
 
 
 def _text_encoding(path: Path) -> str:
@@ -365,7 +414,7 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         )
     opened.layer = layer or opened.layers[0]
     try:
-        info = pyogrio.read_info(opened.path, layer=opened.layer)
+        info = pyogrio.read_info(opened.path, layer=opened.layer, **opened.open_options)
     except pyogrio.errors.DataSourceError as error:
         raise UploadError(f"The layer {opened.layer!r} cannot be read ({error}).") from None
     if info["features"] == 0:
@@ -376,14 +425,8 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         bounds = (bounds[1][0].min(), bounds[1][1].min(), bounds[1][2].max(), bounds[1][3].max())
     inferred = crs_infer(np.array(bounds[0::2], dtype=float), np.array(bounds[1::2], dtype=float))
     if info["crs"]:
-        # GeoJSON without a "crs" member is WGS84 by definition (RFC 7946), but councils' GIS
-        # often write grid coordinates into it: say so and read them as grid coordinates.
-        if opened.format == "GeoJSON" and info["crs"] == WGS84 and inferred == BNG:
-            opened.crs, opened.crs_inferred = BNG, True
-            opened.notes.append(
-                "The GeoJSON declares no coordinate system but holds British National Grid "
-                "coordinates: read as EPSG:27700."
-            )
+        if opened.format == "GeoJSON" and info["crs"] == WGS84 and not _declares_crs(opened.path):
+            _geojson_crs(opened, bounds, inferred)
         else:
             opened.crs = info["crs"]
         return opened
@@ -395,6 +438,41 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     opened.crs, opened.crs_inferred = inferred, True
     opened.notes.append(f"No coordinate system declared: {inferred} worked out from the values.")
     return opened
+
+
+def _declares_crs(path: Path) -> bool:
+    """Whether a GeoJSON file has a "crs" member (GDAL says EPSG:4326 with or without one).
+    GIS software writes it before the features, so the file's start is enough."""
+    with path.open("rb") as stream:
+        head = stream.read(1 << 16)
+    features = head.find(b'"features"')
+    return re.search(rb'"crs"\s*:', head if features < 0 else head[:features]) is not None
+
+
+def _geojson_crs(opened: OpenedUpload, bounds, inferred: str | None) -> None:
+    """The coordinate system of a GeoJSON file that declares none.
+
+    GeoJSON is longitude/latitude by definition (RFC 7946), but councils' GIS often write grid
+    coordinates into it: it is read as grid only when none of its coordinates could be a
+    longitude and latitude. A file that mixes both is read as longitude/latitude, and each
+    feature beyond their ranges is a problem of its row.
+    """
+    west, south, east, north = (float(value) for value in bounds)
+    if inferred == BNG and (west > 180 or south > 90):
+        opened.crs, opened.crs_inferred = BNG, True
+        opened.notes.append(
+            "The GeoJSON declares no coordinate system but holds British National Grid "
+            "coordinates: read as EPSG:27700."
+        )
+        return
+    opened.crs = WGS84
+    if max(abs(west), abs(east)) > 180 or max(abs(south), abs(north)) > 90:
+        opened.notes.append(
+            "The GeoJSON declares no coordinate system, so it is read as longitude/latitude "
+            "(as GeoJSON is by definition), but some of its coordinates are beyond their "
+            "ranges. If it holds British National Grid coordinates, export it with its "
+            "coordinate system (EPSG:27700)."
+        )
 
 
 def upload_open(
@@ -421,7 +499,8 @@ def upload_open(
         path = found
     opened = OpenedUpload(path=path, format=kind)
     if kind == "CSV":
-        opened.encoding = _text_encoding(path)
+        opened = _without_nul(opened, workdir)
+        opened.encoding = _text_encoding(opened.path)
         if opened.encoding != "UTF-8":
             opened.notes.append("Read as Windows-1252 text (not UTF-8).")
         return _open_table(_with_gdal_suffix(opened, ".csv", workdir))

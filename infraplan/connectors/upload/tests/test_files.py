@@ -257,3 +257,58 @@ def test_geojson_holding_grid_coordinates_is_read_as_grid(tmp_path, workdir):
     opened = upload_open(path, workdir=workdir)
     assert (opened.crs, opened.crs_inferred) == (BNG, True)
     assert "holds British National Grid coordinates" in opened.notes[0]
+
+
+def geojson_points(path: Path, points: list[list[float]], crs: str | None = None) -> Path:
+    member = f'"crs": {{"type": "name", "properties": {{"name": "{crs}"}}}}, ' if crs else ""
+    features = ", ".join(
+        f'{{"type": "Feature", "properties": {{}}, "geometry": {{"type": "Point", '
+        f'"coordinates": [{x}, {y}]}}}}'
+        for x, y in points
+    )
+    path.write_text(f'{{"type": "FeatureCollection", {member}"features": [{features}]}}')
+    return path
+
+
+def test_geojson_declaring_longitude_latitude_keeps_it_whatever_its_values(tmp_path, workdir):
+    for crs in ("urn:ogc:def:crs:OGC:1.3:CRS84", "urn:ogc:def:crs:EPSG::4326"):
+        path = geojson_points(tmp_path / "declared.geojson", [list(CANTERBURY_BNG)], crs=crs)
+        opened = upload_open(path, workdir=workdir)
+        assert (opened.crs, opened.crs_inferred, opened.notes) == (WGS84, False, [])
+
+
+def test_undeclared_geojson_with_some_longitude_latitude_stays_longitude_latitude(
+    tmp_path, workdir
+):
+    path = geojson_points(tmp_path / "mixed.geojson", [list(CANTERBURY_WGS84), [200, 100]])
+    opened = upload_open(path, workdir=workdir)
+    assert (opened.crs, opened.crs_inferred) == (WGS84, False)
+    assert opened.notes == [
+        "The GeoJSON declares no coordinate system, so it is read as longitude/latitude (as "
+        "GeoJSON is by definition), but some of its coordinates are beyond their ranges. If it "
+        "holds British National Grid coordinates, export it with its coordinate system "
+        "(EPSG:27700)."
+    ]
+
+
+def test_nul_bytes_in_a_csv_are_removed_and_noted(tmp_path, workdir):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(b"Name,Easting,Northing\nA\x00\x00,615000,157500\nB,615100,157600\x00\n")
+    opened = upload_open(path, workdir=workdir)
+    assert opened.path.read_bytes() == (
+        b"Name,Easting,Northing\nA,615000,157500\nB,615100,157600\n"
+    )
+    assert path.read_bytes().count(b"\x00") == 3  # the upload itself is kept as it came
+    assert opened.notes[0] == (
+        "The file held NUL characters on lines 2 and 3 (the header is line 1), which text "
+        "cannot carry; they were removed."
+    )
+
+
+def test_utf16_text_is_named_as_such(tmp_path, workdir):
+    path = tmp_path / "sites.csv"
+    path.write_bytes("Name\tEasting\tNorthing\nA\t615000\t157500\n".encode("utf-16"))
+    with pytest.raises(
+        UploadError, match=r"UTF-16 text .* save it as UTF-8 \(from a spreadsheet, as CSV UTF-8\)"
+    ):
+        upload_open(path, workdir=workdir)
