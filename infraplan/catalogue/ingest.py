@@ -43,7 +43,7 @@ from infraplan.connectors.base import (
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
-from .loading import MAX_EXACT_INTEGER, _json_value, _typed
+from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
 from .models import Dataset, DatasetVersion, Feature, GeometryType
 from .placement import features_place
 from .services import version_fail, version_publish, version_start
@@ -208,7 +208,7 @@ def _rows(
                     found.append((index, 2 * order, problem))
                     continue
                 try:
-                    typed.append(_typed(value, kind))
+                    typed.append(typed_value(value, kind))
                 except ValueError as error:
                     typed.append(value)
                     found.append((index, 2 * order, RowProblem(0, name, str(value), str(error))))

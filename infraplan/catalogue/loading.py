@@ -185,7 +185,7 @@ _FALSE = {"false", "no", "0", "n", "f"}
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
-def _typed(value: Any, kind: str) -> Any:
+def typed_value(value: Any, kind: str) -> Any:
     """``value`` as ``kind``; raises ValueError saying why it cannot be."""
     if kind == "string" or value is None:
         return value
@@ -371,7 +371,7 @@ def read_rows(
                 properties[name] = match[column]
         for name, kind in options.field_types.items():
             try:
-                properties[name] = _typed(properties.get(name), kind)
+                properties[name] = typed_value(properties.get(name), kind)
             except ValueError as error:
                 problems.append(RowProblem(number, name, str(error)))
         reference = _reference(properties, number, options)

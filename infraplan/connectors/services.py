@@ -28,6 +28,7 @@ from pydantic import ValidationError as PydanticValidationError
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record, model_snapshot
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.loading import typed_value
 from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
 from infraplan.catalogue.services import version_fail
 
@@ -97,19 +98,39 @@ def _config_checked(connector_key: str, config: dict[str, Any]) -> dict[str, Any
         raise ValidationError({"config": str(error)}) from None
 
 
-def _mapping_checked(mapping: IngestMapping | dict[str, Any]) -> IngestMapping:
-    if isinstance(mapping, IngestMapping):
-        return mapping
-    try:
-        return IngestMapping.model_validate(mapping)
-    except PydanticValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or 'mapping'}: {problem['msg']}"
-            for problem in error.errors()
-        )
+def _mapping_checked(mapping: IngestMapping | dict[str, Any], dataset: Dataset) -> IngestMapping:
+    """The mapping, checked as a model and its constants against the dataset's schema (a
+    constant every row would fail with is refused now, not in every load)."""
+    if not isinstance(mapping, IngestMapping):
+        try:
+            mapping = IngestMapping.model_validate(mapping)
+        except PydanticValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in problem['loc']) or 'mapping'}: {problem['msg']}"
+                for problem in error.errors()
+            )
+            raise ValidationError(
+                {"mapping": f"The column mapping is not valid: {problems}."}
+            ) from None
+    schema = {entry["name"]: entry for entry in dataset.field_schema}
+    problems = []
+    for name, value in mapping.constants.items():
+        spec = schema.get(name, {"type": mapping.casts.get(name, "string")})
+        try:
+            typed = typed_value(value, spec.get("type", "string"))
+        except ValueError as error:
+            problems.append(f"the constant for {name}: {error}")
+            continue
+        allowed = spec.get("allowed")
+        if allowed and typed not in allowed:
+            problems.append(
+                f"the constant for {name}: {value!r} is not one of: {', '.join(map(str, allowed))}"
+            )
+    if problems:
         raise ValidationError(
-            {"mapping": f"The column mapping is not valid: {problems}."}
-        ) from None
+            {"mapping": f"The column mapping is not valid: {'; '.join(problems)}."}
+        )
+    return mapping
 
 
 def source_save(
@@ -130,7 +151,7 @@ def source_save(
     The next run is worked out from the schedule; saving an unscheduled source clears it.
     """
     checked = _config_checked(connector_key, config)
-    mapping = _mapping_checked(mapping)
+    mapping = _mapping_checked(mapping, dataset)
     schedule = schedule.strip()
     schedule_cron(schedule)
     with transaction.atomic():
@@ -197,7 +218,7 @@ def ingest_request(
     from .tasks import ingest_run_task
 
     checked = _config_checked(connector_key, config)
-    mapping = _mapping_checked(mapping)
+    mapping = _mapping_checked(mapping, dataset)
     with transaction.atomic():
         run = IngestRun.objects.create(
             source=source, dataset=dataset, organisation=organisation,

@@ -85,3 +85,33 @@ def test_sound_settings_are_saved(sites, personas):
     )  # fmt: skip
     assert source.config["bbox"] == [0.6, 50.9, 1.5, 51.5]
     assert (source.next_run_at.month, source.next_run_at.day) == (2, 29)
+
+
+def test_a_constant_every_row_would_fail_with_is_refused(personas):
+    dataset = dataset_make(
+        slug="typed-sites", owner=personas.organisation_a,
+        field_schema=[
+            {"name": "units", "type": "integer", "title": "Units"},
+            {"name": "status", "type": "string", "title": "Status", "allowed": ["allocated"]},
+        ],
+    )  # fmt: skip
+    mapping = {
+        "reference": "ref", "casts": {"permitted": "date"},
+        "constants": {"units": "notanint", "status": "rumoured", "permitted": "2026-02-30"},
+    }  # fmt: skip
+    with pytest.raises(ValidationError) as refused:
+        source_save(
+            actor=personas.data_manager_a, dataset=dataset, connector_key="ogcapi",
+            config={"url": COLLECTION}, mapping=mapping,
+        )  # fmt: skip
+    assert refused.value.messages == [
+        "The column mapping is not valid: the constant for units: 'notanint' is not a whole "
+        "number; the constant for status: 'rumoured' is not one of: allocated; the constant for "
+        "permitted: '2026-02-30' is no such date: February 2026 has 28 days."
+    ]
+    source = source_save(
+        actor=personas.data_manager_a, dataset=dataset, connector_key="ogcapi",
+        config={"url": COLLECTION},
+        mapping={**mapping, "constants": {"units": "12", "status": "allocated"}},
+    )  # fmt: skip
+    assert source.mapping["constants"] == {"units": "12", "status": "allocated"}
