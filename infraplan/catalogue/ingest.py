@@ -1,8 +1,9 @@
 """The ingest pipeline: any connector's features into a dataset as a new version.
 
 1. A draft version is opened (committed on its own, so a crash leaves a visible draft).
-2. The connector's batches are mapped onto the dataset's schema (rename, constant, type) and
-   copied into a temporary staging table with PostgreSQL's COPY: no row-by-row inserts.
+2. The connector's batches are mapped onto the dataset's schema (rename, constant, type: see
+   ``ingest_rows``) and copied into a temporary staging table with PostgreSQL's COPY: no
+   row-by-row inserts.
 3. Validation runs as set-based SQL over the staging table: the coordinate system transformed
    to British National Grid, invalid geometry repaired (``ST_MakeValid``) and counted, geometry
    of the wrong kind, features outside Great Britain and duplicate references reported. Rows
@@ -14,28 +15,24 @@
    when the new one is complete.
 
 Every problem names its row (1-based, in the source's order), field, value and reason; the
-report keeps the first ``REPORT_PROBLEMS_KEPT`` of them with the total count.
+report keeps the first ``ingest_rows.REPORT_PROBLEMS_KEPT`` of them with the total count.
 """
 
-import json
 import math
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import shapely
 from django.db import connection, transaction
-from pydantic import BaseModel, ConfigDict, Field
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from infraplan.accounts.models import Organisation
 from infraplan.connectors.base import (
     ConnectorError,
-    FeatureBatch,
     Progress,
     RowProblem,
     SourceContext,
@@ -43,12 +40,11 @@ from infraplan.connectors.base import (
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
-from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
+from .ingest_rows import IngestMapping, Staging, batch_rows, number_text, schema_of
 from .models import Dataset, DatasetVersion, Feature, GeometryType
 from .placement import features_place
 from .services import version_fail, version_publish, version_start
 
-REPORT_PROBLEMS_KEPT = 10_000
 # Great Britain in British National Grid metres, with a margin for offshore features: 10 km
 # south and west of the grid's origin, east to 2°E and north to 61°N (the bounds of the grid's
 # own extent, EPSG:27700's area of use), less the open Atlantic west of 70 km east and south of
@@ -59,32 +55,7 @@ GREAT_BRITAIN = shapely.Polygon(
      (-10_000, 700_000), (70_000, 700_000)]
 ).wkt  # fmt: skip
 BNG_SRID = 27700
-REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
-FieldType = Literal["string", "integer", "number", "boolean", "date"]
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
-
-
-class IngestMapping(BaseModel):
-    """How a source's columns become the dataset's properties; saved with the source so the
-    next refresh maps the same way."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    reference: str = Field(
-        description="The column (after renaming) holding each feature's reference."
-    )
-    rename: dict[str, str] = Field(default_factory=dict, description="Source column -> field name.")
-    constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    casts: dict[str, FieldType] = Field(
-        default_factory=dict,
-        description="Field name (after renaming) -> the type its values are read as, for fields "
-        "the dataset's schema does not type itself (the schema's type wins for its own fields).",
-    )
-    max_invalid_share: float = Field(
-        default=0.0, ge=0.0, le=1.0,
-        description="Reject the load when more than this share of rows has a problem; rows "
-        "with problems are otherwise left out and listed.",
-    )  # fmt: skip
 
 
 class IngestRejected(Exception):
@@ -93,23 +64,6 @@ class IngestRejected(Exception):
     def __init__(self, message: str, version: DatasetVersion) -> None:
         super().__init__(message)
         self.version = version
-
-
-@dataclass
-class _Staging:
-    total: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
-    problem_count: int = 0
-    rejected_rows: set[int] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    flattened: int = 0  # geometries whose heights were dropped
-    nul_rows: int = 0  # rows whose NUL characters were removed
-
-    def add(self, problem: RowProblem) -> None:
-        self.problem_count += 1
-        self.rejected_rows.add(problem.row)
-        if len(self.problems) < REPORT_PROBLEMS_KEPT:
-            self.problems.append(problem)
 
 
 def _srid(crs: str | None) -> int:
@@ -122,198 +76,6 @@ def _srid(crs: str | None) -> int:
     if epsg is None:
         raise ConnectorError(f"The coordinate system {crs[:80]!r} is not one the platform knows.")
     return epsg
-
-
-def _schema(dataset: Dataset) -> dict[str, dict[str, Any]]:
-    return {entry["name"]: entry for entry in dataset.field_schema}
-
-
-def _column_values(column: np.ndarray) -> list[Any]:
-    """A column as JSON values (what ``_json_value`` makes of each), converted in one go where
-    numpy can: this runs for every value of every load."""
-    if column.dtype.kind in "iub":
-        return column.tolist()
-    if column.dtype.kind == "f":
-        values = column.astype(object)
-        values[~np.isfinite(column)] = None
-        return values.tolist()
-    if column.dtype.kind == "O":
-        return [
-            value if value is None or type(value) in _PLAIN else _json_value(value)
-            for value in column.tolist()
-        ]
-    return [_json_value(value) for value in column]
-
-
-# Kept as they are; a float is not among them, as it may be NaN or infinite (ArcGIS writes an
-# unset double as a bare NaN, which Python's JSON reader accepts): ``_json_value`` makes that
-# null, where PostgreSQL would refuse the JSON.
-_PLAIN = {str, int, bool}
-
-
-def _rows(
-    batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
-    staging: _Staging,
-) -> list[tuple]:  # fmt: skip
-    """The batch as staging rows (row, reference, properties JSON, WKB), its problems noted.
-
-    Works column by column (typing and the schema's rules once per column, not per value
-    where the column's type settles it); the problems are reported in row order.
-    """
-    for problem in batch.problems:
-        staging.add(problem)
-    # Rows the connector could not read are reported as it said, not checked again here.
-    unreadable = {problem.row for problem in batch.problems}
-    count = len(batch)
-    columns: dict[str, list[Any]] = {}
-    source_columns: dict[str, np.ndarray] = {}
-    for name, column in batch.fields.items():
-        source_columns[mapping.rename.get(name, name)] = column
-        columns[mapping.rename.get(name, name)] = _column_values(column)
-    for name, value in mapping.constants.items():
-        columns[name] = [value] * count
-    empty_reference = (
-        "the reference is empty"
-        if mapping.reference in columns
-        else f"the reference is empty: this part of the source has no column {mapping.reference!r}"
-        f" (its columns are: {', '.join(columns) or 'none'})"
-    )
-    found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
-    specs = {name: {"type": kind} for name, kind in mapping.casts.items() if name not in schema}
-    specs.update(schema)
-    for order, (name, spec) in enumerate(specs.items()):
-        values = columns.get(name)
-        if values is None:
-            if name not in schema:
-                continue  # a cast of a column this source does not have
-            values = columns[name] = [None] * count
-        kind = spec.get("type", "string")
-        if kind == "string" and name in mapping.casts:
-            values = columns[name] = [_as_text(value) for value in values]
-            bad = set()
-        elif kind != "string":
-            # Infinity is null by now (JSON has none); in a number field it is not unknown but
-            # wrong, so it is found in the source's column.
-            infinite = (
-                _infinities(source_columns[name])
-                if kind in ("integer", "number") and name in source_columns
-                else {}
-            )
-            typed = []
-            for index, value in enumerate(values):
-                if index in infinite:
-                    typed.append(None)
-                    shown = infinite[index]
-                    problem = RowProblem(0, name, shown, f"{shown} is not a finite number")
-                    found.append((index, 2 * order, problem))
-                    continue
-                try:
-                    typed.append(typed_value(value, kind))
-                except ValueError as error:
-                    typed.append(value)
-                    found.append((index, 2 * order, RowProblem(0, name, str(value), str(error))))
-            bad = {index for index, rank, _ in found if rank == 2 * order}
-            values = columns[name] = typed
-        else:
-            bad = set()
-        allowed = spec.get("allowed")
-        if spec.get("required") or allowed:
-            shown = ", ".join(map(str, allowed or []))
-            for index, value in enumerate(values):
-                if index in bad:
-                    continue
-                if value in (None, ""):
-                    if spec.get("required"):
-                        found.append((index, 2 * order + 1, RowProblem(0, name, "", "is required")))
-                elif allowed and value not in allowed:
-                    found.append(
-                        (index, 2 * order + 1,
-                         RowProblem(0, name, str(value), f"is not one of: {shown}"))
-                    )  # fmt: skip
-    references = columns.get(mapping.reference, [None] * count)
-    names = list(columns)
-    rows = []
-    for index, values in enumerate(zip(*columns.values(), strict=True) if names else [()] * count):
-        number = batch.first_row + index
-        if number in unreadable:
-            continue
-        reference = "" if references[index] is None else str(references[index])
-        properties = json.dumps(dict(zip(names, values, strict=True)))
-        if "\x00" in reference or "\\u0000" in properties:
-            reference, properties = _without_nul(reference, properties, staging)
-        if not reference:
-            found.append(
-                (
-                    index,
-                    2 * len(specs),
-                    RowProblem(0, mapping.reference, "", empty_reference),
-                )
-            )
-            continue
-        if len(reference) > REFERENCE_MAX_LENGTH:
-            found.append(
-                (index, 2 * len(specs),
-                 RowProblem(0, mapping.reference, f"{reference[:40]}…",
-                            f"the reference is longer than {REFERENCE_MAX_LENGTH} characters"))
-            )  # fmt: skip
-            continue
-        geometry = batch.geometry[index] if batch.geometry is not None else None
-        rows.append((number, reference, properties, geometry))
-    for index, _, problem in sorted(found, key=lambda item: item[:2]):
-        number = batch.first_row + index
-        if number not in unreadable:
-            staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
-    return rows
-
-
-def _infinities(column: np.ndarray) -> dict[int, str]:
-    """The positions of infinite numbers in a source's column, each as JSON would write it.
-
-    NaN is not among them: pyogrio gives an empty number as NaN and ArcGIS writes an unset one
-    so, which makes NaN unknown (null), never a value."""
-    if column.dtype.kind == "f":
-        positions = np.flatnonzero(np.isinf(column)).tolist()
-    elif column.dtype.kind == "O":
-        positions = [
-            index
-            for index, value in enumerate(column.tolist())
-            if isinstance(value, float) and math.isinf(value)
-        ]
-    else:
-        return {}
-    return {index: _number_text(float(column[index])) for index in positions}
-
-
-def _number_text(number: float) -> str:
-    if math.isnan(number):
-        return "NaN"
-    return "Infinity" if number > 0 else "-Infinity"
-
-
-def _as_text(value: Any) -> str | None:
-    """A value cast to text: true and false in lower case (as in JSON), and a whole number read
-    as a double (as ArcGIS and GDAL often give codes) without its ".0" (one beyond what a
-    double holds exactly keeps its exponent: its last digits would be made up)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
-        return str(int(value))
-    return str(value)
-
-
-def _without_nul(reference: str, properties: str, staging: _Staging) -> tuple[str, str]:
-    """The row's reference and properties JSON without NUL characters, which PostgreSQL cannot
-    store in text (JSON sources can carry them as ``\\u0000``); the row is counted if any went."""
-    cleaned = {
-        name.replace("\x00", ""): value.replace("\x00", "") if isinstance(value, str) else value
-        for name, value in json.loads(properties).items()
-    }
-    without = json.dumps(cleaned)
-    if "\x00" in reference or without != properties:
-        staging.nul_rows += 1
-    return reference.replace("\x00", ""), without
 
 
 _STAGE = """
@@ -392,7 +154,7 @@ NOT_LONGITUDE_LATITUDE = (
 
 
 def _with_usable_coordinates(
-    rows: list[tuple], shapes: np.ndarray, srid: int, staging: _Staging
+    rows: list[tuple], shapes: np.ndarray, srid: int, staging: Staging
 ) -> tuple[list[tuple], np.ndarray]:
     """The rows (and their shapes) whose coordinates can be put on the grid; each other row is
     a problem naming its first bad coordinate, and is not staged.
@@ -433,7 +195,7 @@ def _with_usable_coordinates(
 
 
 def _coordinate_text(value: float) -> str:
-    return _number_text(value) if not math.isfinite(value) else format(value, ".15g")
+    return number_text(value) if not math.isfinite(value) else format(value, ".15g")
 
 
 def _stage_geometries(copy: Any, rows: list[tuple], shapes: np.ndarray, srid: int) -> None:
@@ -453,11 +215,11 @@ def _stage_geometries(copy: Any, rows: list[tuple], shapes: np.ndarray, srid: in
 
 def _stage_and_check(
     cursor: Any, *, dataset: Dataset, batches: Any, mapping: IngestMapping,
-    staging: _Staging, progress: Progress,
+    staging: Staging, progress: Progress,
 ) -> int:  # fmt: skip
     """Copy every batch into the staging table and run the checks; returns repaired count."""
     spatial = dataset.geometry_type != GeometryType.NONE
-    schema = _schema(dataset)
+    schema = schema_of(dataset)
     cursor.execute(_STAGE)
     transforming = False  # whether any batch came in another coordinate system
     with cursor.copy(
@@ -465,7 +227,7 @@ def _stage_and_check(
     ) as copy:
         for batch in batches:
             srid = _srid(batch.crs) if spatial and batch.geometry is not None else None
-            rows = _rows(batch, mapping, schema, staging)
+            rows = batch_rows(batch, mapping, schema, staging)
             if srid is None:
                 for number, reference, properties, _ in rows:
                     copy.write_row((number, reference, properties, None, None, None))
@@ -499,7 +261,7 @@ def _stage_and_check(
     return repaired
 
 
-def _report(staging: _Staging, repaired: int) -> dict[str, Any]:
+def _report(staging: Staging, repaired: int) -> dict[str, Any]:
     problems = sorted(staging.problems, key=lambda problem: (problem.row, problem.field))
     notes = list(staging.notes)
     if staging.nul_rows:
@@ -549,7 +311,7 @@ def ingest_run(
         actor=actor, dataset=dataset, source=connector.describe(settings), organisation=organisation
     )
     on_version(version)
-    staging = _Staging()
+    staging = Staging()
     with tempfile.TemporaryDirectory(prefix="infraplan-ingest-") as scratch:
         context = SourceContext(
             workdir=Path(scratch),

@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from infraplan.catalogue.forms import InputRow, rejection_threshold_field
-from infraplan.catalogue.ingest import FieldType, IngestMapping
+from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
 from .base import ConnectorConfig

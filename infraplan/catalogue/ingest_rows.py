@@ -1,0 +1,255 @@
+"""How a source's rows become a dataset's properties: the column mapping a source saves
+(rename, cast, constant), the types and rules of the dataset's schema applied batch by batch,
+and the problems found on the way, each naming its row, field, value and reason."""
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from infraplan.connectors.base import FeatureBatch, RowProblem
+
+from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
+from .models import Dataset, Feature
+
+REPORT_PROBLEMS_KEPT = 10_000
+REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
+FieldType = Literal["string", "integer", "number", "boolean", "date"]
+
+
+class IngestMapping(BaseModel):
+    """How a source's columns become the dataset's properties; saved with the source so the
+    next refresh maps the same way."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reference: str = Field(
+        description="The column (after renaming) holding each feature's reference."
+    )
+    rename: dict[str, str] = Field(default_factory=dict, description="Source column -> field name.")
+    constants: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    casts: dict[str, FieldType] = Field(
+        default_factory=dict,
+        description="Field name (after renaming) -> the type its values are read as, for fields "
+        "the dataset's schema does not type itself (the schema's type wins for its own fields).",
+    )
+    max_invalid_share: float = Field(
+        default=0.0, ge=0.0, le=1.0,
+        description="Reject the load when more than this share of rows has a problem; rows "
+        "with problems are otherwise left out and listed.",
+    )  # fmt: skip
+
+
+@dataclass
+class Staging:
+    """What a load has found so far: its rows, problems (the first ``REPORT_PROBLEMS_KEPT``
+    kept, all counted) and notes for the report."""
+
+    total: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    problem_count: int = 0
+    rejected_rows: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    flattened: int = 0  # geometries whose heights were dropped
+    nul_rows: int = 0  # rows whose NUL characters were removed
+
+    def add(self, problem: RowProblem) -> None:
+        self.problem_count += 1
+        self.rejected_rows.add(problem.row)
+        if len(self.problems) < REPORT_PROBLEMS_KEPT:
+            self.problems.append(problem)
+
+
+def schema_of(dataset: Dataset) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in dataset.field_schema}
+
+
+def _column_values(column: np.ndarray) -> list[Any]:
+    """A column as JSON values (what ``_json_value`` makes of each), converted in one go where
+    numpy can: this runs for every value of every load."""
+    if column.dtype.kind in "iub":
+        return column.tolist()
+    if column.dtype.kind == "f":
+        values = column.astype(object)
+        values[~np.isfinite(column)] = None
+        return values.tolist()
+    if column.dtype.kind == "O":
+        return [
+            value if value is None or type(value) in _PLAIN else _json_value(value)
+            for value in column.tolist()
+        ]
+    return [_json_value(value) for value in column]
+
+
+# Kept as they are; a float is not among them, as it may be NaN or infinite (ArcGIS writes an
+# unset double as a bare NaN, which Python's JSON reader accepts): ``_json_value`` makes that
+# null, where PostgreSQL would refuse the JSON.
+_PLAIN = {str, int, bool}
+
+
+def batch_rows(
+    batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
+    staging: Staging,
+) -> list[tuple]:  # fmt: skip
+    """The batch as staging rows (row, reference, properties JSON, WKB), its problems noted.
+
+    Works column by column (typing and the schema's rules once per column, not per value
+    where the column's type settles it); the problems are reported in row order.
+    """
+    for problem in batch.problems:
+        staging.add(problem)
+    # Rows the connector could not read are reported as it said, not checked again here.
+    unreadable = {problem.row for problem in batch.problems}
+    count = len(batch)
+    columns: dict[str, list[Any]] = {}
+    source_columns: dict[str, np.ndarray] = {}
+    for name, column in batch.fields.items():
+        source_columns[mapping.rename.get(name, name)] = column
+        columns[mapping.rename.get(name, name)] = _column_values(column)
+    for name, value in mapping.constants.items():
+        columns[name] = [value] * count
+    empty_reference = (
+        "the reference is empty"
+        if mapping.reference in columns
+        else f"the reference is empty: this part of the source has no column {mapping.reference!r}"
+        f" (its columns are: {', '.join(columns) or 'none'})"
+    )
+    found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
+    specs = {name: {"type": kind} for name, kind in mapping.casts.items() if name not in schema}
+    specs.update(schema)
+    for order, (name, spec) in enumerate(specs.items()):
+        values = columns.get(name)
+        if values is None:
+            if name not in schema:
+                continue  # a cast of a column this source does not have
+            values = columns[name] = [None] * count
+        kind = spec.get("type", "string")
+        if kind == "string" and name in mapping.casts:
+            values = columns[name] = [_as_text(value) for value in values]
+            bad = set()
+        elif kind != "string":
+            # Infinity is null by now (JSON has none); in a number field it is not unknown but
+            # wrong, so it is found in the source's column.
+            infinite = (
+                _infinities(source_columns[name])
+                if kind in ("integer", "number") and name in source_columns
+                else {}
+            )
+            typed = []
+            for index, value in enumerate(values):
+                if index in infinite:
+                    typed.append(None)
+                    shown = infinite[index]
+                    problem = RowProblem(0, name, shown, f"{shown} is not a finite number")
+                    found.append((index, 2 * order, problem))
+                    continue
+                try:
+                    typed.append(typed_value(value, kind))
+                except ValueError as error:
+                    typed.append(value)
+                    found.append((index, 2 * order, RowProblem(0, name, str(value), str(error))))
+            bad = {index for index, rank, _ in found if rank == 2 * order}
+            values = columns[name] = typed
+        else:
+            bad = set()
+        allowed = spec.get("allowed")
+        if spec.get("required") or allowed:
+            shown = ", ".join(map(str, allowed or []))
+            for index, value in enumerate(values):
+                if index in bad:
+                    continue
+                if value in (None, ""):
+                    if spec.get("required"):
+                        found.append((index, 2 * order + 1, RowProblem(0, name, "", "is required")))
+                elif allowed and value not in allowed:
+                    found.append(
+                        (index, 2 * order + 1,
+                         RowProblem(0, name, str(value), f"is not one of: {shown}"))
+                    )  # fmt: skip
+    references = columns.get(mapping.reference, [None] * count)
+    names = list(columns)
+    rows = []
+    for index, values in enumerate(zip(*columns.values(), strict=True) if names else [()] * count):
+        number = batch.first_row + index
+        if number in unreadable:
+            continue
+        reference = "" if references[index] is None else str(references[index])
+        properties = json.dumps(dict(zip(names, values, strict=True)))
+        if "\x00" in reference or "\\u0000" in properties:
+            reference, properties = _without_nul(reference, properties, staging)
+        if not reference:
+            found.append(
+                (
+                    index,
+                    2 * len(specs),
+                    RowProblem(0, mapping.reference, "", empty_reference),
+                )
+            )
+            continue
+        if len(reference) > REFERENCE_MAX_LENGTH:
+            found.append(
+                (index, 2 * len(specs),
+                 RowProblem(0, mapping.reference, f"{reference[:40]}…",
+                            f"the reference is longer than {REFERENCE_MAX_LENGTH} characters"))
+            )  # fmt: skip
+            continue
+        geometry = batch.geometry[index] if batch.geometry is not None else None
+        rows.append((number, reference, properties, geometry))
+    for index, _, problem in sorted(found, key=lambda item: item[:2]):
+        number = batch.first_row + index
+        if number not in unreadable:
+            staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
+    return rows
+
+
+def _infinities(column: np.ndarray) -> dict[int, str]:
+    """The positions of infinite numbers in a source's column, each as JSON would write it.
+
+    NaN is not among them: pyogrio gives an empty number as NaN and ArcGIS writes an unset one
+    so, which makes NaN unknown (null), never a value."""
+    if column.dtype.kind == "f":
+        positions = np.flatnonzero(np.isinf(column)).tolist()
+    elif column.dtype.kind == "O":
+        positions = [
+            index
+            for index, value in enumerate(column.tolist())
+            if isinstance(value, float) and math.isinf(value)
+        ]
+    else:
+        return {}
+    return {index: number_text(float(column[index])) for index in positions}
+
+
+def number_text(number: float) -> str:
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
+
+
+def _as_text(value: Any) -> str | None:
+    """A value cast to text: true and false in lower case (as in JSON), and a whole number read
+    as a double (as ArcGIS and GDAL often give codes) without its ".0" (one beyond what a
+    double holds exactly keeps its exponent: its last digits would be made up)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
+        return str(int(value))
+    return str(value)
+
+
+def _without_nul(reference: str, properties: str, staging: Staging) -> tuple[str, str]:
+    """The row's reference and properties JSON without NUL characters, which PostgreSQL cannot
+    store in text (JSON sources can carry them as ``\\u0000``); the row is counted if any went."""
+    cleaned = {
+        name.replace("\x00", ""): value.replace("\x00", "") if isinstance(value, str) else value
+        for name, value in json.loads(properties).items()
+    }
+    without = json.dumps(cleaned)
+    if "\x00" in reference or without != properties:
+        staging.nul_rows += 1
+    return reference.replace("\x00", ""), without
