@@ -55,6 +55,7 @@ GREAT_BRITAIN = shapely.Polygon(
      (-10_000, 700_000), (70_000, 700_000)]
 ).wkt  # fmt: skip
 BNG_SRID = 27700
+POLYGON_TYPE_IDS = (3, 6)  # shapely's type ids of Polygon and MultiPolygon
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
 
 
@@ -153,18 +154,37 @@ NOT_LONGITUDE_LATITUDE = (
 )
 
 
-def _with_usable_coordinates(
+SHORT_RING = (
+    "a ring of the polygon has fewer than 4 points: a ring needs at least three corners and "
+    "to end on the point it starts from"
+)
+
+
+def _with_usable_geometry(
     rows: list[tuple], shapes: np.ndarray, srid: int, staging: Staging
 ) -> tuple[list[tuple], np.ndarray]:
-    """The rows (and their shapes) whose coordinates can be put on the grid; each other row is
-    a problem naming its first bad coordinate, and is not staged.
+    """The rows (and their shapes) whose geometry can be staged and put on the grid; each
+    other row is a problem saying why, and is not staged.
 
-    The transformation to the grid runs over the whole staging table in one statement, which
-    one coordinate it cannot transform (NaN, or beyond what the coordinate system covers) would
-    fail; so such coordinates are found here first, with the same transformation.
+    The staging COPY and the transformation to the grid each take a whole load in one
+    statement, which one geometry PostGIS refuses (a polygon ring of three points) or one
+    coordinate it cannot transform (NaN, or beyond what the coordinate system covers) would
+    fail; so such rows are found here first, with the same rules.
     """
+    bad: dict[int, tuple[str, str]] = {}  # the row's index -> (value, reason), first found
+    for index in np.flatnonzero(shapely.is_missing(shapes)).tolist():
+        if rows[index][3] is not None:
+            bad[index] = ("", f"the geometry cannot be read: {_unreadable_reason(rows[index][3])}")
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(shapes), POLYGON_TYPE_IDS))
+    if len(polygonal):
+        rings, owners = shapely.get_rings(shapes[polygonal], return_index=True)
+        for owner in np.unique(owners[shapely.get_num_coordinates(rings) < 4]).tolist():
+            index = int(polygonal[owner])
+            bad.setdefault(
+                index, (shapely.to_wkt(shapes[index], rounding_precision=-1)[:80], SHORT_RING)
+            )
     coordinates, owners = shapely.get_coordinates(shapes, return_index=True)
-    if not len(coordinates):
+    if not len(coordinates) and not bad:
         return rows, shapes
     xs, ys = coordinates[:, 0], coordinates[:, 1]
     finite = np.isfinite(xs) & np.isfinite(ys)
@@ -181,7 +201,6 @@ def _with_usable_coordinates(
                 "British National Grid",
             )
         )
-    bad: dict[int, tuple[str, str]] = {}  # the row's index -> (coordinate, reason), first found
     for failing, reason in checks:
         for position in np.flatnonzero(failing).tolist():
             point = f"POINT({_coordinate_text(xs[position])} {_coordinate_text(ys[position])})"
@@ -192,6 +211,16 @@ def _with_usable_coordinates(
         staging.add(RowProblem(rows[index][0], "geometry", *bad[index]))
     keep = [index for index in range(len(rows)) if index not in bad]
     return [rows[index] for index in keep], shapes[keep]
+
+
+def _unreadable_reason(wkb: bytes) -> str:
+    """GEOS's reason for refusing ``wkb``, such as "Points of LinearRing do not form a closed
+    linestring" for a polygon whose ring does not close."""
+    try:
+        shapely.from_wkb(wkb)
+    except shapely.errors.GEOSException as error:
+        return str(error).split(": ", 1)[-1]
+    return "it is not well-known binary"
 
 
 def _coordinate_text(value: float) -> str:
@@ -232,11 +261,11 @@ def _stage_and_check(
                 for number, reference, properties, _ in rows:
                     copy.write_row((number, reference, properties, None, None, None))
             else:
-                # Unreadable WKB becomes a missing geometry, reported by the checks below.
+                # Unreadable WKB is a problem of its row (below), not a missing geometry.
                 shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
                 shapes, flattened = _flattened(shapes)
                 staging.flattened += flattened
-                rows, shapes = _with_usable_coordinates(rows, shapes, srid, staging)
+                rows, shapes = _with_usable_geometry(rows, shapes, srid, staging)
                 _stage_geometries(copy, rows, shapes, srid)
                 transforming = transforming or srid != BNG_SRID
             staging.total = batch.first_row + len(batch) - 1

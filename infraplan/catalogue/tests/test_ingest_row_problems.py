@@ -338,3 +338,45 @@ def test_a_csv_with_nul_characters_loads_without_them_and_says_so(sites, tmp_pat
     stored = {feature.reference: feature for feature in current_features(sites)}
     assert stored["S1"].properties["homes"] == 40
     assert (stored["S2"].geom.x, stored["S2"].geom.y) == (615100, 157600)
+
+
+def polygons_geojson(path: Path, rings: dict[str, list]) -> Path:
+    """Polygons with one ring each, written as given (closed or not)."""
+    features = [
+        {"type": "Feature", "properties": {"ref": ref},
+         "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        for ref, ring in rings.items()
+    ]  # fmt: skip
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+def test_a_polygon_ring_too_short_or_not_closed_is_a_problem_of_its_row(personas, tmp_path):
+    parcels = dataset_make(slug="parcels", owner=personas.organisation_a, geometry_type="polygon")
+    square = [[1.07, 51.27], [1.075, 51.27], [1.075, 51.275], [1.07, 51.275], [1.07, 51.27]]
+    path = polygons_geojson(
+        tmp_path / "parcels.geojson",
+        {
+            "GOOD": square,
+            "FLAT": [[1.08, 51.28], [1.09, 51.28], [1.08, 51.28]],  # closed, but 3 points
+            "OPEN": [[1.08, 51.28], [1.09, 51.28], [1.09, 51.29], [1.08, 51.29]],
+        },
+    )
+    before = version_publish_points(dataset=parcels, points={})
+    with pytest.raises(IngestRejected, match="2 of 3 rows have problems") as rejected:
+        ingest(parcels, path)
+    problems = {problem["row"]: problem for problem in rejected.value.version.report["problems"]}
+    assert problems[2]["field"] == "geometry"
+    assert problems[2]["value"].startswith("POLYGON ((1.08 51.28, 1.09 51.28, 1.08 51.28))")
+    assert problems[2]["problem"] == (
+        "a ring of the polygon has fewer than 4 points: a ring needs at least three corners and "
+        "to end on the point it starts from"
+    )
+    assert problems[3]["problem"] == (
+        "the geometry cannot be read: Points of LinearRing do not form a closed linestring"
+    )
+    before.refresh_from_db()
+    assert before.is_current
+    version = ingest(parcels, path, max_invalid_share=0.7)
+    assert version.is_current
+    assert list(current_features(parcels).values_list("reference", flat=True)) == ["GOOD"]
