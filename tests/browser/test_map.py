@@ -188,6 +188,99 @@ def test_clicking_a_feature_opens_its_popup_and_the_url_keeps_it(page):
     expect(popup).to_have_count(0)
 
 
+def test_a_popup_folds_the_credits_and_escape_elsewhere_leaves_it_open(page):
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
+    credits = page.locator(".maplibregl-ctrl-attrib")
+    expect(credits).to_have_class(re.compile("maplibregl-compact-show"))
+    at = point_on_screen(page, 1.0789, 51.2802)  # Canterbury
+
+    page.mouse.click(at["x"], at["y"])
+
+    popup = page.locator(".maplibregl-popup")
+    expect(popup.get_by_role("heading", name="Canterbury")).to_be_focused()
+    # The credits fold into their button, so they cover no part of the pop-up.
+    expect(credits).not_to_have_class(re.compile("maplibregl-compact-show"))
+    search = page.get_by_role("search").get_by_label("Search for a place")
+    search.focus()
+    page.keyboard.press("Escape")  # the search box's own: the pop-up stays, and so does focus
+    expect(popup).to_have_count(1)
+    expect(search).to_be_focused()
+    popup.get_by_role("heading", name="Canterbury").focus()
+    page.keyboard.press("Escape")
+    expect(popup).to_have_count(0)
+    credits.locator(".maplibregl-ctrl-attrib-button").click()
+    expect(credits).to_have_class(re.compile("maplibregl-compact-show"))
+    assert_accessible(page)
+
+
+def test_a_feature_named_in_the_link_opens_without_taking_focus(page):
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
+    at = point_on_screen(page, 1.0789, 51.2802)
+    page.mouse.click(at["x"], at["y"])
+    expect(page.locator(".maplibregl-popup")).to_have_count(1)
+    shared = page.url
+
+    page.goto(shared)
+
+    expect(
+        page.locator(".maplibregl-popup").get_by_role("heading", name="Canterbury")
+    ).to_be_visible()
+    assert page.evaluate("() => document.activeElement === document.body")
+    assert page.evaluate("() => window.scrollY") == 0
+
+
+@pytest.mark.parametrize("feature", ["districts/999999999", "nope/abc", "districts/1e21"])
+def test_a_feature_the_link_cannot_show_is_dropped_from_it(context, feature):
+    # Not the watched page: asking for a feature that does not exist answers 404, as it should.
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    open_map(page, f"?layers=districts&center=1.08,51.28&zoom=9&feature={feature}")
+
+    expect(page).not_to_have_url(re.compile("feature="))
+    expect(page.locator(".maplibregl-popup")).to_have_count(0)
+    assert "layers=districts" in page.url and errors == []
+
+
+def test_a_feature_that_cannot_be_loaded_says_so(context):
+    page = context.new_page()  # not the watched page: its feature requests fail on purpose
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
+    at = point_on_screen(page, 1.0789, 51.2802)
+    popup = page.locator(".maplibregl-popup")
+
+    page.route("**/features/*.json", lambda route: route.fulfill(status=500, body="Server error"))
+    page.mouse.click(at["x"], at["y"])
+    message = popup.get_by_text("This feature could not be loaded. Try again in a moment.")
+    expect(message).to_be_focused()
+    page.keyboard.press("Escape")
+
+    page.unroute("**/features/*.json")
+    page.route("**/features/*.json", lambda route: route.abort())
+    page.mouse.click(at["x"], at["y"])
+    expect(message).to_be_visible()
+    page.unroute("**/features/*.json")
+    page.route("**/features/*.json", lambda route: route.fulfill(status=404, body="{}"))
+    page.mouse.click(at["x"], at["y"])
+    expect(popup).to_contain_text("This feature is not available")
+    assert errors == []
+
+
+def test_the_map_zooms_out_no_further_than_its_links_can_ask_for(page):
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=0.0001")
+
+    assert page.evaluate("() => window.infraplanMap.getZoom()") == 4
+    link = page.locator("#map-features-link").get_attribute("href")
+    west, south, east, north = (
+        float(value) for value in re.search(r"bbox=([^&]+)", link)[1].replace("%2C", ",").split(",")
+    )
+    assert -180 <= west < east <= 180 and -85 <= south < north <= 85
+    page.locator("#map-features-link").click()
+    expect(page.get_by_role("table")).to_contain_text("Canterbury")
+
+
 def test_a_link_restores_centre_zoom_and_layers(page):
     sign_in(page, "viewer@a.example")
 

@@ -8,6 +8,10 @@ const container = document.getElementById("map");
 const layersBySlug = new Map(config.layers.map((layer) => [layer.slug, layer]));
 const ownLayerIds = new Set();
 const POLYGON_FILL_OPACITY = 0.15;
+// Zoomed out further, a view reaches past the world's edges (and past any use for a county's
+// data); the links and labels ask for at most the mapped world.
+const MIN_ZOOM = 4;
+const SELECTED_FEATURE = /^([-\w]+)\/([1-9][0-9]{0,15})$/;
 // The date shown and whether ended features are (as_of, ended): every request and link keeps it.
 const moment = config.moment || {};
 
@@ -29,7 +33,9 @@ function visibleSlugs() {
 // --- links that follow the view: the table of features and the PNG --------------------------
 
 function boundsParameter(bounds) {
-  return [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()]
+  const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
+  return [clamp(bounds.getWest(), 180), clamp(bounds.getSouth(), 85),
+    clamp(bounds.getEast(), 180), clamp(bounds.getNorth(), 85)]
     .map((value) => value.toFixed(5))
     .join(",");
 }
@@ -164,7 +170,10 @@ async function refreshLabels(map) {
       ({ labels } = await response.json());
     } catch (error) {
       if (error.name === "AbortError") return;
-      throw error;
+      // Labels are drawn text only (the table of features is the text alternative): a layer
+      // whose labels cannot be fetched now goes without until the next move.
+      console.warn(`The labels of ${slug} could not be loaded:`, error.message);
+      continue;
     }
     if (signal.aborted) return;
     (labelMarkers.get(slug) || []).forEach((marker) => marker.remove());
@@ -185,7 +194,8 @@ async function refreshLabels(map) {
 
 // --- the URL: view, layers and selected feature ----------------------------------------------
 
-let selected = config.feature || "";
+// "slug/id" of the feature whose pop-up is open; anything else in the URL is dropped.
+let selected = SELECTED_FEATURE.test(config.feature || "") ? config.feature : "";
 
 function updateUrl(map) {
   const centre = map.getCenter();
@@ -237,19 +247,40 @@ function detailContent(detail) {
   return wrapper;
 }
 
-async function openFeature(map, slug, id, lngLat) {
+function problemContent(message) {
+  const wrapper = document.createElement("div");
+  wrapper.className = "app-map-popup";
+  const text = document.createElement("p");
+  text.className = "govuk-body-s govuk-!-margin-bottom-0";
+  text.tabIndex = -1;
+  text.textContent = message;
+  wrapper.append(text);
+  return wrapper;
+}
+
+async function featureDetail(slug, id) {
   const query = new URLSearchParams(moment).toString();
-  const response = await fetch(`/datasets/${slug}/features/${id}.json${query ? `?${query}` : ""}`);
-  if (!response.ok) return;
-  const detail = await response.json();
+  try {
+    const response = await fetch(`/datasets/${slug}/features/${id}.json${query ? `?${query}` : ""}`);
+    if (response.ok) return { detail: await response.json() };
+    if (response.status === 404) {
+      return { problem: "This feature is not available: it may have been removed, or you may not have access to it." };
+    }
+  } catch (error) {
+    console.warn("The feature could not be loaded:", error.message);
+  }
+  return { problem: "This feature could not be loaded. Try again in a moment." };
+}
+
+function showPopup(map, content, lngLat) {
   popup?.remove();
-  const content = detailContent(detail);
   popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false })
-    .setLngLat(lngLat || [detail.point.lon, detail.point.lat])
+    .setLngLat(lngLat)
     .setDOMContent(content)
     .addTo(map);
-  selected = `${slug}/${id}`;
-  updateUrl(map);
+  // The sources' credits fold away (their button shows them again) so they cover no pop-up.
+  container.querySelector(".maplibregl-ctrl-attrib.maplibregl-compact-show")
+    ?.classList.remove("maplibregl-compact-show");
   const opened = popup;
   opened.on("close", () => {
     if (popup === opened) {
@@ -259,7 +290,29 @@ async function openFeature(map, slug, id, lngLat) {
       container.querySelector("canvas")?.focus();
     }
   });
-  content.querySelector("h2").focus();
+}
+
+// Opens the feature's pop-up; ``lngLat`` where it was clicked (else its own point). Focus moves
+// into the pop-up when a person opened it, not when the page opens one named in its URL.
+async function openFeature(map, slug, id, lngLat, { focus = true } = {}) {
+  const { detail, problem } = await featureDetail(slug, id);
+  if (problem) {
+    if (!focus) {
+      // A feature named in the URL that cannot be shown: the URL stops naming it.
+      selected = "";
+      updateUrl(map);
+      return;
+    }
+    const content = problemContent(problem);
+    showPopup(map, content, lngLat || map.getCenter());
+    content.querySelector("p").focus();
+    return;
+  }
+  const content = detailContent(detail);
+  showPopup(map, content, lngLat || [detail.point.lon, detail.point.lat]);
+  selected = `${slug}/${id}`;
+  updateUrl(map);
+  if (focus) content.querySelector("h2").focus();
 }
 
 function featureAt(map, point) {
@@ -275,8 +328,11 @@ function start() {
   const options = {
     container,
     style: baseStyle(),
-    attributionControl: { compact: false },
+    // Folded into a button once the map is moved or a pop-up opens; the page's footer credits
+    // every source in full as well.
+    attributionControl: { compact: true },
     fadeDuration: 0,
+    minZoom: MIN_ZOOM,
   };
   if (config.view) {
     options.center = config.view.center;
@@ -301,9 +357,11 @@ function start() {
   map.once("load", () => {
     updateLinks(boundsParameter(map.getBounds()));
     refreshLabels(map);
-    if (selected.includes("/")) {
-      const [slug, id] = selected.split("/");
-      openFeature(map, slug, Number(id));
+    if (selected) {
+      const [, slug, id] = selected.match(SELECTED_FEATURE);
+      openFeature(map, slug, id, null, { focus: false });
+    } else if (config.feature) {
+      updateUrl(map); // it named no feature: the URL stops naming it
     }
   });
 
@@ -355,8 +413,13 @@ function start() {
       if (feature) openFeature(map, feature.source, feature.id, map.getCenter());
     }
   });
+  // Escape closes the pop-up from within it or from the map, not from the search box or the
+  // layer panel, where it is the browser's or the control's own.
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && popup) popup.remove();
+    const inPopup = popup?.getElement().contains(document.activeElement);
+    if (event.key === "Escape" && popup && (inPopup || document.activeElement === map.getCanvas())) {
+      popup.remove();
+    }
   });
 }
 
