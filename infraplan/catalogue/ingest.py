@@ -298,6 +298,13 @@ def _report(staging: Staging, repaired: int) -> dict[str, Any]:
         notes.append(
             f"{rows} held NUL characters, which PostgreSQL cannot store in text; they were removed."
         )
+    if staging.blank_rows:
+        rows = (
+            "1 blank row, with no value and no geometry, was"
+            if staging.blank_rows == 1
+            else f"{staging.blank_rows:,} blank rows, with no value and no geometry, were"
+        )
+        notes.append(f"{rows} left out.")
     if staging.flattened:
         geometries = "1 geometry" if staging.flattened == 1 else f"{staging.flattened:,} geometries"
         notes.append(

@@ -55,6 +55,7 @@ class Staging:
     notes: list[str] = field(default_factory=list)
     flattened: int = 0  # geometries whose heights were dropped
     nul_rows: int = 0  # rows whose NUL characters were removed
+    blank_rows: int = 0  # rows with no value and no geometry, skipped
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
@@ -73,8 +74,18 @@ def _column_values(column: np.ndarray) -> list[Any]:
     if column.dtype.kind in "iub":
         return column.tolist()
     if column.dtype.kind == "f":
+        finite = np.isfinite(column)
+        numbers = column[finite]
         values = column.astype(object)
-        values[~np.isfinite(column)] = None
+        # Whole numbers with blanks among them come as doubles (a numpy integer holds no blank):
+        # they stay whole, as the source has them (100062012345, not 100062012345.0).
+        if (
+            len(numbers)
+            and np.all(np.mod(numbers, 1) == 0)
+            and np.all(np.abs(numbers) <= MAX_EXACT_INTEGER)
+        ):
+            values[finite] = numbers.astype(np.int64).tolist()
+        values[~finite] = None
         return values.tolist()
     if column.dtype.kind == "O":
         return [
@@ -99,10 +110,14 @@ def batch_rows(
     Works column by column (typing and the schema's rules once per column, not per value
     where the column's type settles it); the problems are reported in row order.
     """
+    blank = {batch.first_row + index for index in _blank_rows(batch)}
+    staging.blank_rows += len(blank)
     for problem in batch.problems:
-        staging.add(problem)
-    # Rows the connector could not read are reported as it said, not checked again here.
-    unreadable = {problem.row for problem in batch.problems}
+        if problem.row not in blank:
+            staging.add(problem)
+    # Rows the connector could not read are reported as it said, not checked again here; blank
+    # rows are not rows of data at all.
+    unreadable = {problem.row for problem in batch.problems} | blank
     count = len(batch)
     columns: dict[str, list[Any]] = {}
     source_columns: dict[str, np.ndarray] = {}
@@ -176,7 +191,8 @@ def batch_rows(
         number = batch.first_row + index
         if number in unreadable:
             continue
-        reference = "" if references[index] is None else str(references[index])
+        # As text: a whole-number reference read as a double (a column with blanks) without ".0".
+        reference = "" if references[index] is None else _as_text(references[index])
         properties = json.dumps(dict(zip(names, values, strict=True)))
         if "\x00" in reference or "\\u0000" in properties:
             reference, properties = _without_nul(reference, properties, staging)
@@ -203,6 +219,28 @@ def batch_rows(
         if number not in unreadable:
             staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
     return rows
+
+
+def _blank_rows(batch: FeatureBatch) -> list[int]:
+    """The positions of rows with nothing in them, no value in any column and no geometry: a
+    spreadsheet's empty lines, a CSV's rows of commas only."""
+    blank = np.ones(len(batch), dtype=bool)
+    for column in batch.fields.values():
+        if column.dtype.kind == "f":
+            blank &= np.isnan(column)
+        elif column.dtype.kind == "O":
+            blank &= np.fromiter(
+                (value is None or (isinstance(value, str) and not value.strip())
+                 for value in column.tolist()),
+                dtype=bool, count=len(column),
+            )  # fmt: skip
+        else:
+            return []  # whole numbers and true/false are never blank
+        if not blank.any():
+            return []
+    if batch.geometry is not None:
+        blank &= np.fromiter((wkb is None for wkb in batch.geometry), dtype=bool, count=len(batch))
+    return np.flatnonzero(blank).tolist()
 
 
 def _infinities(column: np.ndarray) -> dict[int, str]:

@@ -380,3 +380,39 @@ def test_a_polygon_ring_too_short_or_not_closed_is_a_problem_of_its_row(personas
     version = ingest(parcels, path, max_invalid_share=0.7)
     assert version.is_current
     assert list(current_features(parcels).values_list("reference", flat=True)) == ["GOOD"]
+
+
+def test_blank_rows_are_left_out_with_a_note_not_counted_as_problems(sites, tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "ref,Easting,Northing,homes\nS1,615000,157500,10\n,,,\nS2,615100,157600,12\n  ,,,\n,,,\n"
+    )
+    version = ingest(sites, path)
+    assert version.is_current
+    report = version.report
+    assert (report["rows_read"], report["problem_count"], report["rows_rejected"]) == (5, 0, 0)
+    assert "3 blank rows, with no value and no geometry, were left out." in report["notes"]
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == ["S1", "S2"]
+
+
+def test_whole_numbers_with_blanks_among_them_stay_whole(personas, tmp_path):
+    """A GeoPackage (or spreadsheet) column of whole numbers with a blank comes as doubles; a
+    reference like a UPRN must not become 100062012345.0, or the next load would see every
+    feature removed and added again."""
+    dataset = dataset_make(slug="uprns", owner=personas.organisation_a)
+    path = tmp_path / "uprns.gpkg"
+    shapes = [shapely.Point(*CANTERBURY), shapely.Point(615100, 157600)]
+    pyogrio.raw.write(
+        path, np.array(shapely.to_wkb(shapes), dtype=object),
+        [np.array([100062012345.0, 100062012346.0]), np.array([3.0, np.nan])],
+        ["uprn", "storeys"], driver="GPKG", geometry_type="Point", crs="EPSG:27700",
+    )  # fmt: skip
+    ingest_run(
+        actor=None, dataset=dataset, connector_key="upload", config={"path": str(path)},
+        mapping=IngestMapping(reference="uprn"),
+    )  # fmt: skip
+    stored = dict(current_features(dataset).values_list("reference", "properties"))
+    assert stored == {
+        "100062012345": {"uprn": 100062012345, "storeys": 3},
+        "100062012346": {"uprn": 100062012346, "storeys": None},
+    }
