@@ -334,6 +334,9 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
         f'attachment; filename="{dataset.slug}-version-{version.number}-report.csv"'
     )
     response["Cache-Control"] = "private, no-store"
+    # A byte order mark first: without it Excel, where officers open this, reads UTF-8 as
+    # Windows-1252 (a £ in a value shows as Â£).
+    response.write("\ufeff")
     writer = csv.writer(response)
     writer.writerow(["row", "field", "value", "problem"])
     for problem in version_problems(version):

@@ -90,7 +90,8 @@ def test_report_csv_is_the_problems_with_formulas_defused(failed, personas, clie
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="sites-version-2-report.csv"' in response["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert response.content.startswith("\ufeff".encode())  # for Excel to read it as UTF-8
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
         ["row", "field", "value", "problem"],
         ["2", "Easting", '\'=HYPERLINK("http://x")', "is not a number"],
