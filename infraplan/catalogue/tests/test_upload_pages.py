@@ -159,6 +159,7 @@ def test_a_rejected_upload_shows_why_and_the_problems(
     assert "2 of 3 rows have problems (66.7%), over the 10% allowed." in page
     assert "The current version was not changed." in page
     assert "=1+2 is not a number" in page and "the reference is empty" in page
+    assert "row 1 of a spreadsheet or CSV is the first row under its headings" in page
     assert sites.current_version.number == 1
     # The report is on the version's page too.
     assert "is not a number" in text(client.get(f"/datasets/sites/versions/{run.version.number}/"))
