@@ -226,12 +226,12 @@ def typed_value(value: Any, kind: str) -> Any:
         try:
             date.fromisoformat(match.group(0))
         except ValueError:
-            raise ValueError(f"{value!r} is no such date: {_why_no_date(match.group(0))}") from None
+            raise ValueError(f"{value!r} is no such date: {why_no_date(match.group(0))}") from None
         return match.group(0)
     raise ValueError(f"unknown field type {kind!r}")
 
 
-def _why_no_date(text: str) -> str:
+def why_no_date(text: str) -> str:
     """Why ``text`` (YYYY-MM-DD) is not on the calendar, in words an officer can act on."""
     year, month, day = (int(part) for part in text.split("-"))
     if year == 0:

@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 END_DATE_PROPERTIES = ("end-date", "end_date", "EndDate")
-ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fromisoformat reads ASCII digits only
 
 
 def ended_on(properties: Mapping[str, Any]) -> date | None:

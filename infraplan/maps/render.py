@@ -97,6 +97,17 @@ class Extent:
         return cls(centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h)
 
 
+def view_fitting(
+    bbox: tuple[float, float, float, float], width: int, height: int
+) -> tuple[tuple[float, float], float]:
+    """The centre (WGS84) and web map zoom at which a ``width`` x ``height`` map shows all of
+    ``bbox``: the view ``view_bbox`` turns back into the box."""
+    extent = Extent.fitting(bbox, width, height)
+    centre = mercator_inverse((extent.min_x + extent.max_x) / 2, (extent.min_y + extent.max_y) / 2)
+    metres_per_pixel = (extent.max_x - extent.min_x) / width
+    return centre, math.log2(2 * math.pi * EARTH_RADIUS / (512 * metres_per_pixel))
+
+
 def _ring_path(parts: Iterable) -> Path:
     """One matplotlib path for a polygon's rings (holes included, drawn even-odd)."""
     vertices, codes = [], []

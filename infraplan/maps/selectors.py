@@ -3,7 +3,6 @@
 Every read starts from the one gate, ``Dataset.objects.permitting(user, "view")``.
 """
 
-import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -13,6 +12,7 @@ import shapely
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
 from django.core.validators import slug_re
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -20,6 +20,7 @@ from pyproj import Transformer
 
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.history import version_as_of
+from infraplan.catalogue.loading import why_no_date
 from infraplan.catalogue.models import Dataset, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource
@@ -42,7 +43,7 @@ _WGS84_TO_GRID = Transformer.from_crs(4326, 27700, always_xy=True)
 
 
 class BadRequest(ValueError):
-    """Input that cannot be used; the message names the parameter and why, for the user."""
+    """Input that cannot be used; the message says which and why, for the user."""
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,26 @@ def parse_moment(query: Mapping[str, str]) -> MapMoment:
     as_of = None
     if value:
         # fromisoformat alone would also take 20260327 and week dates.
-        with contextlib.suppress(ValueError):
-            as_of = date.fromisoformat(value) if ISO_DATE.fullmatch(value) else None
-        if as_of is None:
+        if not ISO_DATE.fullmatch(value):
             raise BadRequest(
-                f"as_of: {value!r} is not a date; give it as year-month-day, for example 2026-03-27"
+                "Enter the date as year-month-day with numbers, for example 2026-03-27"
             )
+        try:
+            as_of = date.fromisoformat(value)
+        except ValueError:
+            raise BadRequest(f"'{value}' is not a real date: {why_no_date(value)}") from None
         if as_of >= timezone.localdate():
             as_of = None
     return MapMoment(as_of=as_of, show_ended=query.get("ended") == "show")
+
+
+def moment_or_error(query: Mapping[str, str]) -> tuple[MapMoment, str | None]:
+    """The moment ``query`` asks for, or now (ended features as asked) and why its date cannot
+    be used."""
+    try:
+        return parse_moment(query), None
+    except BadRequest as problem:
+        return MapMoment(show_ended=query.get("ended") == "show"), str(problem)
 
 
 def is_ended(properties: Mapping[str, Any], moment: MapMoment) -> bool:
@@ -148,6 +160,14 @@ def parse_layers(value: str | list[str] | None) -> list[str] | None:
     items = value if isinstance(value, list) else [value]
     slugs = [slug.strip() for item in items for slug in item.split(",")]
     return list(dict.fromkeys(slug for slug in slugs if slug_re.match(slug)))
+
+
+def requested_layers(query: QueryDict) -> list[str] | None:
+    """The slugs of ``layers``, as ``a,b`` (links) or repeated (the forms' checkboxes); None
+    when the query has no ``layers`` (the map's defaults)."""
+    if "layers" not in query:
+        return None
+    return parse_layers(query.getlist("layers"))
 
 
 def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:

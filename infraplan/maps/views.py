@@ -17,7 +17,7 @@ from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel, Dataset
 from infraplan.catalogue.sources import FeatureSource
 
-from .render import map_png, view_bbox
+from .render import map_png, view_bbox, view_fitting
 from .selectors import (
     BadRequest,
     MapMoment,
@@ -26,11 +26,12 @@ from .selectors import (
     labels_in,
     layer_groups,
     map_layers_for,
+    moment_or_error,
     parse_bbox,
-    parse_layers,
     parse_moment,
     permitted_dataset,
     requested_datasets,
+    requested_layers,
     source_at,
 )
 from .tile_cache import TileCache
@@ -81,6 +82,13 @@ def _view_from_query(request: HttpRequest) -> dict | None:
     return {"center": [lon, lat], "zoom": zoom}
 
 
+def _view_query(bbox: tuple[float, float, float, float]) -> dict[str, str]:
+    """``center`` and ``zoom`` of the map that shows ``bbox`` at ``FALLBACK_SIZE``: the view a
+    link from its table or picture returns to (``_view_bbox`` the other way)."""
+    (lon, lat), zoom = view_fitting(bbox, *FALLBACK_SIZE)
+    return {"center": f"{lon:.5f},{lat:.5f}", "zoom": f"{min(max(zoom, 0), 22):.2f}"}
+
+
 def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, float, float]:
     """The WGS84 box a ``size`` map shows at ``view`` (the authority's extent without one)."""
     if view is None:
@@ -88,20 +96,12 @@ def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, 
     return view_bbox(view["center"], view["zoom"], *size)
 
 
-def _moment_or_error(request: HttpRequest) -> tuple[MapMoment, str | None]:
-    """The moment the URL asks for, or now and the reason it cannot be used."""
-    try:
-        return parse_moment(request.GET), None
-    except BadRequest as problem:
-        return MapMoment(show_ended=request.GET.get("ended") == "show"), str(problem)
-
-
 @require_GET
 def map_view(request: HttpRequest) -> HttpResponse:
     """The map; ``as_of=YYYY-MM-DD`` shows each layer as published on that date, ``ended=show``
     the features their source says have ended. A malformed date is explained, the map as now."""
-    moment, error = _moment_or_error(request)
-    layers = map_layers_for(request.user, _query_layers(request), moment)
+    moment, error = moment_or_error(request.GET)
+    layers = map_layers_for(request.user, requested_layers(request.GET), moment)
     view = _view_from_query(request)
     visible = ",".join(layer.slug for layer in layers if layer.visible)
     bbox = ",".join(f"{value:.5f}" for value in _view_bbox(view, FALLBACK_SIZE))
@@ -124,6 +124,8 @@ def map_view(request: HttpRequest) -> HttpResponse:
             "moment": moment,
             "as_of_value": request.GET.get("as_of", "") if error else moment.query().get("as_of"),
             "as_of_error": error,
+            # What a search from the map keeps for the links of its results.
+            "map_choice": {"layers": visible, **moment.query()},
             "fallback_png": "/map.png?"
             + urlencode(
                 {
@@ -244,19 +246,11 @@ def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
     return _cache_headers(JsonResponse({"labels": labels_in(dataset, bbox, moment)}), [dataset])
 
 
-def _query_layers(request: HttpRequest) -> list[str] | None:
-    """``layers`` as ``a,b`` (links) or repeated (the form's checkboxes)."""
-    values = request.GET.getlist("layers")
-    if not values and "layers" not in request.GET:
-        return None
-    return parse_layers(values)
-
-
 @require_GET
 def features_view(request: HttpRequest) -> HttpResponse:
     """The features in a view, as a table: the map's alternative without WebGL or JavaScript."""
-    requested = _query_layers(request)
-    moment, as_of_error = _moment_or_error(request)
+    requested = requested_layers(request.GET)
+    moment, as_of_error = moment_or_error(request.GET)
     layers = map_layers_for(request.user, requested, moment)
     error = None
     try:
@@ -269,6 +263,7 @@ def features_view(request: HttpRequest) -> HttpResponse:
     bbox_text = ",".join(f"{value:g}" for value in bbox)
     slugs = ",".join(dataset.slug for dataset in datasets)
     kept = {"layers": slugs, **moment.query()}
+    view = {} if error or not request.GET.get("bbox") else _view_query(bbox)
     response = render(
         request,
         "maps/features.html",
@@ -283,7 +278,8 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "query": urlencode({"bbox": bbox_text, **kept}),
             "png_url": "/map.png?" + urlencode({"bbox": bbox_text, **kept}),
-            "back_to_map_url": "/map/?" + urlencode(kept),
+            "back_to_map_url": "/map/?" + urlencode({"layers": slugs, **view, **moment.query()}),
+            "layers_chosen": bool(datasets),
         },
         status=400 if error or as_of_error else 200,
     )
@@ -309,7 +305,7 @@ def png_view(request: HttpRequest) -> HttpResponse:
         bbox = parse_bbox(request.GET.get("bbox"))
         width, height = _size(request, "width", 800), _size(request, "height", 600)
         moment = parse_moment(request.GET)
-        datasets = requested_datasets(request.user, _query_layers(request))
+        datasets = requested_datasets(request.user, requested_layers(request.GET))
         png = map_png(
             datasets=datasets, bbox=bbox, width=width, height=height,
             accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,

@@ -18,10 +18,12 @@ from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Point, Polygon
 from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
+from django.http import QueryDict
 
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
 from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
+from infraplan.maps.selectors import NOW, MapMoment, moment_or_error, requested_layers
 from infraplan.maps.styling import label_field_of
 
 from .models import Postcode
@@ -134,35 +136,63 @@ def _default_layers() -> list[str]:
     return sorted({area.boundary.dataset for area in settings.AUTHORITY_PROFILE.areas})
 
 
-def _map_url(
-    point: tuple[float, float],
-    bbox: tuple[float, float, float, float] | None,
-    *,
-    layer: str | None = None,
-    feature_id: int | None = None,
-) -> str:
-    """A /map/ link centred on ``point`` and zoomed to ``bbox`` (or a street-level zoom), with
-    the layer of a feature switched on and its pop-up open."""
-    parameters = {
-        "center": f"{point[0]:.5f},{point[1]:.5f}",
-        "zoom": f"{_zoom_to_fit(bbox) if bbox else POINT_ZOOM:g}",
-    }
-    if layer:
-        parameters["layers"] = ",".join(sorted({*_default_layers(), layer}))
-    if layer and feature_id is not None:
-        parameters["feature"] = f"{layer}/{feature_id}"
-    return "/map/?" + urlencode(parameters)
+@dataclass(frozen=True)
+class MapChoice:
+    """What was chosen on the map a search comes from: its layers (None: the map's defaults)
+    and moment. The links of the results open the map with them."""
+
+    layers: tuple[str, ...] | None = None
+    moment: MapMoment = NOW
+
+    @classmethod
+    def from_query(cls, query: QueryDict) -> "MapChoice":
+        """The choice a query string carries; a date the map could not use is left out (the
+        map as of now), since the search itself does not depend on it."""
+        layers = requested_layers(query)
+        moment, _ = moment_or_error(query)
+        return cls(layers=None if layers is None else tuple(layers), moment=moment)
+
+    def query(self) -> dict[str, str]:
+        """The URL parameters that keep the choice."""
+        layers = {} if self.layers is None else {"layers": ",".join(self.layers)}
+        return {**layers, **self.moment.query()}
+
+    def map_url(
+        self,
+        point: tuple[float, float],
+        bbox: tuple[float, float, float, float] | None,
+        *,
+        layer: str | None = None,
+        feature_id: int | None = None,
+    ) -> str:
+        """A /map/ link centred on ``point`` and zoomed to ``bbox`` (or a street-level zoom),
+        with the chosen layers, and the layer of a feature switched on and its pop-up open."""
+        parameters = {
+            "center": f"{point[0]:.5f},{point[1]:.5f}",
+            "zoom": f"{_zoom_to_fit(bbox) if bbox else POINT_ZOOM:g}",
+            **self.query(),
+        }
+        if layer:
+            chosen = _default_layers() if self.layers is None else self.layers
+            parameters["layers"] = ",".join(dict.fromkeys([*chosen, layer]))
+        if layer and feature_id is not None:
+            parameters["feature"] = f"{layer}/{feature_id}"
+        return "/map/?" + urlencode(parameters)
 
 
-def _point_result(kind: str, label: str, point: Point, detail: str = "") -> SearchResult:
+def _point_result(
+    kind: str, label: str, point: Point, choice: MapChoice, detail: str = ""
+) -> SearchResult:
     lon_lat = _wgs84(point)
     return SearchResult(
         label=label, kind=kind, kind_label=KIND_LABELS[kind], point=lon_lat, bbox=None,
-        map_url=_map_url(lon_lat, None), detail=detail,
+        map_url=choice.map_url(lon_lat, None), detail=detail,
     )  # fmt: skip
 
 
-def _box_result(kind: str, label: str, box: tuple[float, ...], detail: str = "") -> SearchResult:
+def _box_result(
+    kind: str, label: str, box: tuple[float, ...], choice: MapChoice, detail: str = ""
+) -> SearchResult:
     """A result for a box in EPSG:27700: centred on the box, zoomed to fit it."""
     polygon = Polygon.from_bbox(box)
     polygon.srid = 27700
@@ -171,16 +201,16 @@ def _box_result(kind: str, label: str, box: tuple[float, ...], detail: str = "")
     point = _wgs84(polygon.centroid)
     return SearchResult(
         label=label, kind=kind, kind_label=KIND_LABELS[kind], point=point, bbox=bbox,
-        map_url=_map_url(point, bbox), detail=detail,
+        map_url=choice.map_url(point, bbox), detail=detail,
     )  # fmt: skip
 
 
-def _postcodes(query: str) -> list[SearchResult]:
+def _postcodes(query: str, choice: MapChoice) -> list[SearchResult]:
     """A full postcode, or the postcodes of an outward code (``CT1``) or sector (``CT1 2``)."""
     full = postcode_normalise(query)
     if full:
         found = Postcode.objects.filter(postcode=full).first()
-        return [_point_result("postcode", found.postcode, found.point)] if found else []
+        return [_point_result("postcode", found.postcode, found.point, choice)] if found else []
     part = _OUTWARD_OR_SECTOR.match(" ".join(query.upper().split()))
     if not part:
         return []
@@ -192,13 +222,13 @@ def _postcodes(query: str) -> list[SearchResult]:
         return []
     count = summary["count"]
     detail = f"{count:,} postcode{'' if count == 1 else 's'}"
-    return [_box_result("postcode-area", prefix.strip(), summary["extent"], detail)]
+    return [_box_result("postcode-area", prefix.strip(), summary["extent"], choice, detail)]
 
 
-def _location(location: Location) -> SearchResult:
+def _location(location: Location, choice: MapChoice) -> SearchResult:
     if location.box:
-        return _box_result(location.kind, location.label, location.box)
-    return _point_result(location.kind, location.label, location.point)
+        return _box_result(location.kind, location.label, location.box, choice)
+    return _point_result(location.kind, location.label, location.point, choice)
 
 
 def _searchable_datasets(user: Any) -> list[tuple[Dataset, str, int]]:
@@ -257,7 +287,7 @@ ORDER BY m.grp, m.closeness, m.similarity DESC, m.label, m.id
 """
 
 
-def _names(user: Any, query: str, limit: int) -> list[SearchResult]:
+def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
     searchable = _searchable_datasets(user)
     if not searchable:
         return []
@@ -296,7 +326,7 @@ def _names(user: Any, query: str, limit: int) -> list[SearchResult]:
                 kind_label=KIND_LABELS[kind],
                 point=point,
                 bbox=bbox,
-                map_url=_map_url(point, bbox, layer=dataset.slug, feature_id=feature_id),
+                map_url=choice.map_url(point, bbox, layer=dataset.slug, feature_id=feature_id),
                 detail=dataset.title,
                 dataset={"slug": dataset.slug, "title": dataset.title},
                 feature_id=feature_id,
@@ -305,14 +335,17 @@ def _names(user: Any, query: str, limit: int) -> list[SearchResult]:
     return results
 
 
-def search(user: Any, query: str, *, limit: int = MAX_RESULTS) -> SearchOutcome:
-    """What ``query`` names, for ``user``: at most ``limit`` results, best kind first."""
+def search(
+    user: Any, query: str, *, limit: int = MAX_RESULTS, choice: MapChoice = MapChoice()
+) -> SearchOutcome:
+    """What ``query`` names, for ``user``: at most ``limit`` results, best kind first, each
+    linking to the map with the layers and moment of ``choice``."""
     # Control characters (a NUL, say, which PostgreSQL refuses in text) count as spaces.
     query = "".join(character if character.isprintable() else " " for character in query)
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     if not query:
         return SearchOutcome(query="", results=[])
-    results = _postcodes(query)
+    results = _postcodes(query, choice)
     if results and results[0].kind == "postcode":
         return SearchOutcome(query=query, results=results)
     error = ""
@@ -321,8 +354,8 @@ def search(user: Any, query: str, *, limit: int = MAX_RESULTS) -> SearchOutcome:
     except CoordinateError as problem:
         location, error = None, f"{problem} You can also search for {FORMATS_HINT}."
     if location is not None:
-        return SearchOutcome(query=query, results=[_location(location)])
-    results += _names(user, query, limit - len(results))
+        return SearchOutcome(query=query, results=[_location(location, choice)])
+    results += _names(user, query, limit - len(results), choice)
     slugs = {result.dataset["slug"] for result in results if result.dataset}
     return SearchOutcome(
         query=query,

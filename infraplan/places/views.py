@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel
 
-from .selectors import FORMATS, MAX_QUERY_LENGTH, search
+from .selectors import FORMATS, MAX_QUERY_LENGTH, MapChoice, search
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -19,8 +19,11 @@ def _wants_json(request: HttpRequest) -> bool:
 
 @require_GET
 def search_view(request: HttpRequest) -> HttpResponse:
-    """``/search/?q=``: places, postcodes, coordinates and features the user may see."""
-    outcome = search(request.user, request.GET.get("q", ""))
+    """``/search/?q=``: places, postcodes, coordinates and features the user may see. The
+    map's ``layers``, ``as_of`` and ``ended`` that come with a search (from the map's form)
+    are kept in the links of its results."""
+    choice = MapChoice.from_query(request.GET)
+    outcome = search(request.user, request.GET.get("q", ""), choice=choice)
     for dataset in outcome.datasets:
         if dataset.access_level != AccessLevel.PUBLIC:
             audit_record_read(actor=request.user, action="dataset.read.search", target=dataset)
@@ -30,7 +33,12 @@ def search_view(request: HttpRequest) -> HttpResponse:
         response = render(
             request,
             "places/search.html",
-            {"outcome": outcome, "formats": FORMATS, "max_length": MAX_QUERY_LENGTH},
+            {
+                "outcome": outcome,
+                "formats": FORMATS,
+                "max_length": MAX_QUERY_LENGTH,
+                "map_choice": choice.query(),
+            },
         )
     # What a search finds depends on who asks (the gate) and on the format asked for.
     patch_cache_control(response, private=True, max_age=0)

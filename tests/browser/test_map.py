@@ -114,6 +114,14 @@ def test_map_draws_every_district_with_its_name(page, tmp_path):
     assert_accessible(page)
 
 
+def test_the_update_map_button_goes_once_the_map_runs(page):
+    """Without the script the layer form reloads the page; with it, changes are live and the
+    button the script hides is hidden (GOV.UK's button would otherwise show through)."""
+    open_map(page)
+    expect(page.get_by_role("button", name="Update map")).to_be_hidden()
+    expect(page.locator(".app-layers-submit")).to_have_attribute("hidden", "")
+
+
 def test_unticking_a_layer_hides_it(page, tmp_path):
     open_map(page)
     checkbox = page.get_by_role("checkbox", name="Local authority districts")
@@ -358,7 +366,9 @@ def test_a_malformed_date_is_explained_and_the_table_keeps_the_date(page, page_w
     page.get_by_role("button", name="Show this date").click()
 
     summary = page.locator(".govuk-error-summary")
-    expect(summary).to_contain_text("as_of: '27 March' is not a date; give it as year-month-day")
+    expect(summary).to_contain_text(
+        "Enter the date as year-month-day with numbers, for example 2026-03-27"
+    )
     expect(page).to_have_title(re.compile("^Error: Map"))
     summary.get_by_role("link").click()
     expect(page.get_by_role("textbox", name="Show the data as published on")).to_be_focused()

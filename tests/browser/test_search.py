@@ -119,16 +119,60 @@ def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(pa
 
 
 def test_the_search_page_works_without_javascript(browser, demo_server):
+    """The search page's results open the map with the layers and date it was showing."""
     context = browser.new_context(base_url=demo_server, java_script_enabled=False)
     page = context.new_page()
-    page.goto("/map/")
+    chosen = "layers=wards&as_of=2001-01-01&ended=show"
+    page.goto(f"/map/?{chosen}")
     page.locator("#map-search-q").fill("CT1 2EH")
     page.locator("#map-search-q").press("Enter")
-    page.wait_for_url("**/search/?q=CT1+2EH")
+    page.wait_for_url(f"**/search/?q=CT1+2EH&{chosen}")
     expect(page.locator("#search-results-title")).to_have_text("1 result for “CT1 2EH”")
     page.get_by_role("link", name="CT1 2EH").click()
-    page.wait_for_url("**/map/?center=1.08346%2C51.27881&zoom=16")
+    page.wait_for_url(f"**/map/?center=1.08346%2C51.27881&zoom=16&{chosen}")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Map as published on 1 January 2001")
+    expect(page.locator("#layer-wards")).to_be_checked()
+    expect(page.locator("#layer-districts")).not_to_be_checked()
+    expect(page.locator("#ended")).to_be_checked()
     context.close()
+
+
+def test_without_webgl_the_search_box_results_keep_the_layers_and_date(
+    browser_without_webgl, demo_server
+):
+    context = browser_without_webgl.new_context(base_url=demo_server)
+    page = context.new_page()
+    chosen = "layers=wards&as_of=2001-01-01&ended=show"
+    page.goto(f"/map/?{chosen}")
+    expect(page.locator("#map-fallback")).to_be_visible()
+    page.locator("#map-search-q").fill("CT1 2EH")
+    page.locator("#map-search-q").press("Enter")  # answered by the script, on the page
+    result = page.locator("#map-search-results").get_by_role("link", name="CT1 2EH")
+    expect(result).to_have_attribute("href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}")
+    context.close()
+
+
+def page_fits_across(page: Page) -> bool:
+    """Whether the page fits the window's width, with nothing to scroll sideways."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
+def test_a_long_search_wraps_instead_of_widening_the_page(page):
+    """A 200-character word echoed back must wrap (WCAG 1.4.10 reflow), on the search page and
+    in the map's search box."""
+    query = "x" * 200
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"/search/?q={query}")
+    expect(page.get_by_role("heading", name=f"Nothing found for “{query}”")).to_be_visible()
+    assert page_fits_across(page)
+    assert_accessible(page)
+
+    open_map(page)
+    search_map(page, query)
+    expect(page.locator("#map-search-results")).to_contain_text(f"Nothing found for “{query}”")
+    assert page_fits_across(page)
 
 
 @pytest.mark.parametrize("query", ["", "Canterbury", "Atlantis", "TR 150 57"])

@@ -128,7 +128,10 @@ async function search(query) {
   status.replaceChildren(element("p", "govuk-body-s", "Searching…"));
   let body;
   try {
-    const response = await fetch(`/search/?${new URLSearchParams({ q: query, format: "json" })}`, {
+    // The form's own fields too (the layers and date shown), which result links keep.
+    const parameters = new URLSearchParams([...new FormData(form), ["format", "json"]]);
+    parameters.set("q", query);
+    const response = await fetch(`/search/?${parameters}`, {
       headers: { Accept: "application/json" },
       signal: request.signal,
     });

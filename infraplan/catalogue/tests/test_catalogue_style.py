@@ -208,3 +208,17 @@ def test_a_style_without_any_rows_is_explained(sites, personas, client_as):
     assert error_summary(response) == ["Class 1 minimum: Enter at least two classes"]
     sites.refresh_from_db()
     assert sites.style == {}
+
+
+def test_a_missing_way_to_draw_is_announced_with_its_radios(sites, personas, client_as):
+    """As GOV.UK's radios: the fieldset is described by its hint and the error message, so a
+    screen reader announces the error on entering the radios."""
+    response = client_as(personas.data_manager_a).post(STYLE_URL, {**CATEGORISED, "kind": ""})
+    content = response.content.decode()
+
+    assert '<fieldset class="govuk-fieldset" aria-describedby="kind-hint kind-error">' in content
+    assert re.search(
+        r'<p id="kind-error" class="govuk-error-message"><span class="govuk-visually-hidden">'
+        r"Error:</span> Choose how to draw the dataset</p>",
+        content,
+    )

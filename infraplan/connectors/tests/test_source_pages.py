@@ -77,6 +77,22 @@ def test_the_kind_of_service_is_chosen_first(sites, personas, client_as):
     assert "Add a source: ArcGIS REST layer" in form and "Layer address" in form
 
 
+def test_an_unchosen_kind_of_service_is_announced_with_its_radios(sites, personas, client_as):
+    """As GOV.UK's radios: the error message has an id and the fieldset is described by it, so
+    a screen reader announces the error on entering the radios."""
+    response = client_as(personas.data_manager_a).get(
+        "/datasets/sites/sources/new/", {"chosen": "1"}
+    )
+    content = response.content.decode()
+
+    (fieldset,) = re.findall(r"<fieldset [^>]*>", content)
+    described_by = re.search(r'aria-describedby="([^"]*)"', fieldset)
+    assert described_by and "id_connector-error" in described_by[1].split()
+    error = re.search(r'<p class="govuk-error-message" id="id_connector-error">(.*?)</p>', content)
+    assert error and "Choose the kind of service the data comes from" in error[1]
+    assert content.count('id="id_connector-error"') == 1
+
+
 def test_a_source_with_a_mapping_is_saved_loaded_and_refreshed_as_mapped(
     sites, personas, client_as, server
 ):

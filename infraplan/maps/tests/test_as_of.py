@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from django.utils.html import escape
 
 from infraplan.catalogue.models import Feature
 from infraplan.core.testing.data import dataset_make, version_publish_points
@@ -129,30 +130,47 @@ def test_labels_and_features_table_as_of_a_date(sites, client_as):
     assert ">library</td>" not in content and "as published on" in content
     assert ">library</td>" in now.content.decode() and ">station</td>" not in now.content.decode()
     # The table's links keep the date.
-    assert f"/map/?layers=sites&amp;as_of={days_ago(5)}" in content
+    assert re.search(
+        rf'href="/map/\?layers=sites&amp;center=[^"]+&amp;as_of={days_ago(5)}">Back to the map<',
+        content,
+    )
+    assert f"/map.png?bbox={ASHFORD_BBOX.replace(',', '%2C')}&amp;layers=sites&amp;as_of={days_ago(5)}" in content  # fmt: skip
 
 
-@pytest.mark.parametrize("value", ["2026-13-01", "yesterday", "20260101", "2026-W01-1", "2026-1-1"])
-def test_malformed_dates_are_refused_with_a_clear_message(sites, client_as, value):
+NOT_A_DATE = "Enter the date as year-month-day with numbers, for example 2026-03-27"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        *[(value, NOT_A_DATE) for value in ("yesterday", "20260101", "2026-W01-1", "2026-1-1")],
+        # Digits of another script look like a date to \d but are none to the calendar.
+        ("\u0662\u0660\u0662\u0666-\u0660\u0663-\u0660\u0661", NOT_A_DATE),
+        ("2026-02-30", "'2026-02-30' is not a real date: February 2026 has 28 days"),
+        ("2024-02-30", "'2024-02-30' is not a real date: February 2024 has 29 days"),
+        ("2026-13-01", "'2026-13-01' is not a real date: there is no month 13"),
+    ],
+)
+def test_malformed_dates_are_refused_with_a_clear_message(sites, client_as, value, message):
     client = client_as(None)
-    message = f"as_of: &#x27;{value}&#x27; is not a date; give it as year-month-day, for example 2026-03-27"  # fmt: skip
     station = feature_id("station", 1)
 
     tile = client.get(TILE_URL, {"as_of": value})
     assert tile.status_code == 400
-    assert tile.content.decode() == f"Cannot make this tile: {message.replace('&#x27;', "'")}."
+    assert tile.content.decode() == f"Cannot make this tile: {message}."
     popup = client.get(f"/datasets/sites/features/{station}.json", {"as_of": value})
-    assert popup.status_code == 400 and popup.json()["error"].startswith("as_of: ")
+    assert popup.status_code == 400 and popup.json()["error"] == message
     labels = client.get("/map/labels/sites.json", {"as_of": value})
-    assert labels.status_code == 400 and "year-month-day" in labels.json()["error"]
+    assert labels.status_code == 400 and labels.json()["error"] == message
     png = client.get("/map.png", {"layers": "sites", "as_of": value})
-    assert png.status_code == 400 and "year-month-day" in png.content.decode()
+    assert png.status_code == 400 and message in png.content.decode()
     for url in ("/map/", "/map/features/"):
         page = client.get(url, {"layers": "sites", "as_of": value})
         content = page.content.decode()
         assert page.status_code == 400
         assert '<div class="govuk-error-summary"' in content
-        assert f'<a href="#as_of">{message}</a>' in content
+        assert f'<a href="#as_of">{escape(message)}</a>' in content
+        assert f"</span> {escape(message)}</p>" in content  # beside the date's input
         assert 'id="as_of-error"' in content and "<title>Error: " in content
 
 

@@ -1,5 +1,8 @@
 """The map's reads behind the gate: a feature's pop-up, labels, and the features-in-view table."""
 
+import html
+import re
+
 import pytest
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
@@ -224,3 +227,44 @@ def test_features_table_explains_a_bad_box(districts, client_as):
     assert "bbox: &#x27;west,south,east,north&#x27; is not four comma-separated numbers" in (
         response.content.decode()
     )
+
+
+def back_to_the_map(response) -> str:
+    pattern = r'<a class="govuk-link" href="([^"]*)">Back to the map</a>'
+    return html.unescape(re.search(pattern, response.content.decode())[1])
+
+
+def test_back_to_the_map_returns_to_the_view_layers_and_date(districts, client_as):
+    client = client_as(None)
+    view = {"center": "0.9,51.1", "zoom": "11", "as_of": "2001-01-01", "ended": "show"}
+    map_page = client.get("/map/", {"layers": "districts", **view}).content.decode()
+    table_url = html.unescape(re.search(r'id="map-features-link" href="([^"]+)"', map_page)[1])
+
+    back = back_to_the_map(client.get(table_url))
+
+    assert back == (
+        "/map/?layers=districts&center=0.90000%2C51.10000&zoom=11.00&as_of=2001-01-01&ended=show"
+    )
+    # A table of the whole area (no box asked for) returns to the map as it opens.
+    whole_area = back_to_the_map(client.get("/map/features/", {"layers": "districts"}))
+    assert whole_area == "/map/?layers=districts"
+
+
+def test_unticking_every_layer_lists_no_layer(districts, client_as):
+    """The form always sends ``layers``, so with every box unticked it asks for no layer,
+    not for the default ones."""
+    client = client_as(None)
+    form = client.get("/map/features/", {"layers": "districts"}).content.decode()
+    assert '<input type="hidden" name="layers" value="">' in form.split("</form>")[0]
+
+    # What the form sends with every layer unticked.
+    response = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "as_of": "", "layers": ""})
+
+    content = response.content.decode()
+    assert response.status_code == 200 and table_rows(response.content) == []
+    assert 'name="layers" type="checkbox" value="districts">' in content  # not checked
+    assert (
+        "No layers are chosen. Choose one or more layers, then select “Show features”." in content
+    )
+    assert "No features of the chosen layers" not in content
+    assert back_to_the_map(response).startswith("/map/?layers=&center=")

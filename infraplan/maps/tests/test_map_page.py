@@ -71,3 +71,22 @@ def test_the_search_box_and_its_script_are_on_the_page(districts, client):
     assert re.search(r'<input class="govuk-input" id="map-search-q" name="q"', content)
     assert '<label class="govuk-label govuk-label--s" for="map-search-q">' in content
     assert re.search(r'<script type="module" src="/static/js/search\.\w+\.mjs"', content)
+
+
+def search_form(response) -> str:
+    return re.search(r'<form id="map-search".*?</form>', response.content.decode(), re.S)[0]
+
+
+def test_the_search_box_sends_the_layers_and_date_shown(districts, client):
+    """Without the map's script (no JavaScript), the search page gets the map's layers and
+    date, so the links of its results open the map as it was."""
+    chosen = search_form(client.get("/map/?layers=districts&as_of=2001-01-01&ended=show"))
+    none = search_form(client.get("/map/?layers="))
+    defaults = search_form(client.get("/map/"))
+
+    assert '<input type="hidden" name="layers" value="districts">' in chosen
+    assert '<input type="hidden" name="as_of" value="2001-01-01">' in chosen
+    assert '<input type="hidden" name="ended" value="show">' in chosen
+    assert '<input type="hidden" name="layers" value="">' in none
+    assert 'name="as_of"' not in none and 'name="ended"' not in none
+    assert '<input type="hidden" name="layers" value="districts">' in defaults

@@ -223,3 +223,50 @@ def test_json_by_accept_header_and_html_results_link_to_the_map(client, sample_p
     page = client.get("/search/", {"q": "CT1 2EH"}, HTTP_ACCEPT="text/html").content.decode()
     assert "1 result for “CT1 2EH”" in page
     assert 'href="/map/?center=1.08346%2C51.27881&amp;zoom=16"' in page
+
+
+MAP_CHOICE = {"layers": "wards", "as_of": "2001-01-01", "ended": "show"}
+
+
+def test_results_open_the_map_with_the_layers_and_date_searched_from(client, sample_postcodes):
+    (postcode,) = _search(client, "CT1 2EH", **MAP_CHOICE)["results"]
+    assert postcode["map_url"] == (
+        "/map/?center=1.08346%2C51.27881&zoom=16&layers=wards&as_of=2001-01-01&ended=show"
+    )
+    (no_layer,) = _search(client, "CT1 2EH", layers="")["results"]
+    assert no_layer["map_url"] == "/map/?center=1.08346%2C51.27881&zoom=16&layers="
+    # A date the map cannot use is left out (the map as now); the rest is kept.
+    (bad_date,) = _search(client, "CT1 2EH", layers="wards", as_of="2026-02-30")["results"]
+    assert bad_date["map_url"] == "/map/?center=1.08346%2C51.27881&zoom=16&layers=wards"
+
+    page = client.get("/search/", {"q": "CT1 2EH", **MAP_CHOICE}).content.decode()
+    assert (
+        'href="/map/?center=1.08346%2C51.27881&amp;zoom=16&amp;layers=wards'
+        '&amp;as_of=2001-01-01&amp;ended=show"' in page
+    )
+    # Searching again from the results keeps them too.
+    form = page[page.index('<form method="get" action="/search/"') :].split("</form>")[0]
+    for name, value in MAP_CHOICE.items():
+        assert f'<input type="hidden" name="{name}" value="{value}">' in form
+
+
+def test_a_feature_found_adds_its_layer_to_those_chosen(client, wards):
+    (district,) = [
+        result
+        for result in _search(client, "Canterbury", layers="districts", ended="show")["results"]
+        if result["kind"] == "district"
+    ]
+    view = _view(district)
+    assert view["layers"] == "districts" and view["ended"] == "show"
+    westgate = _search(client, "Westgate", layers="districts", ended="show")["results"][0]
+    view = _view(westgate)
+    assert view["layers"] == "districts,wards" and view["ended"] == "show"
+    assert view["feature"] == f"wards/{westgate['feature_id']}"
+
+
+def test_a_long_search_is_echoed_so_that_it_wraps(client, db):
+    query = "x" * 200
+    page = client.get("/search/", {"q": query}).content.decode()
+    assert (
+        f'<h2 class="govuk-heading-m govuk-!-text-break-word">Nothing found for “{query}”' in page
+    )
