@@ -21,7 +21,8 @@ from ..base import (
     SourceContext,
 )
 from ..registry import connector_register
-from .files import OpenedUpload, UploadError, upload_open, wkt_shapes
+from .encodings import ENCODING_TITLES
+from .files import OpenedUpload, UploadError, gdal_reason, upload_open, wkt_shapes
 
 CURVED = (
     "is a curved geometry (arcs), which the platform does not read: save it with straight segments"
@@ -86,8 +87,12 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
             **opened.open_options,
         )  # fmt: skip
         return meta, wkb, field_data
+    except UnicodeDecodeError:
+        raise  # text not in its encoding: no read of the batch helps (a ValueError, too)
     except ValueError:
-        info = pyogrio.read_info(opened.path, layer=opened.layer, encoding=opened.encoding)
+        info = pyogrio.read_info(
+            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+        )
         dated = {
             name for name, kind in zip(info["fields"], info["ogr_types"], strict=True)
             if kind in _DATES_AND_TIMES
@@ -101,7 +106,7 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
     meta, _, wkb, field_data = pyogrio.raw.read(
         opened.path, sql=f"SELECT {selected} FROM {_quoted(info['layer_name'])}",  # noqa: S608 (names quoted)
         sql_dialect="OGRSQL", encoding=opened.encoding, read_geometry=not opened.is_table,
-        skip_features=skip, max_features=count,
+        skip_features=skip, max_features=count, **opened.open_options,
     )  # fmt: skip
     for position, name in enumerate(meta["fields"]):
         if name in dated:
@@ -144,6 +149,19 @@ def _distinct_names(names: list[str], notes: list[str] | None) -> list[str]:
     return distinct
 
 
+def _not_text(name: str, encoding: str | None, row: int | None) -> str:
+    """What to say of text GDAL handed over that is not in the encoding it was read in: a
+    GeoPackage or FlatGeobuf whose text is not UTF-8, as the formats require (the reader
+    decides the encoding of CSV, GeoJSON and Shapefiles from their bytes). ``row`` is the
+    first of the batch that failed (None: its column names, or a row read to open it)."""
+    title = ENCODING_TITLES.get(encoding or "UTF-8", encoding)
+    where = "" if row is None else f" (in row {row:,} or after)"
+    return (
+        f"The text in {name} is not {title}, as the file says it is{where}: export the file "
+        "again from your GIS with its text as UTF-8."
+    )
+
+
 @connector_register
 class UploadConnector(Connector):
     key = "upload"
@@ -158,6 +176,8 @@ class UploadConnector(Connector):
             opened = upload_open(Path(config.path), workdir=context.workdir, layer=config.layer)
         except UploadError as error:
             raise ConnectorError(str(error)) from None
+        except UnicodeDecodeError:
+            raise ConnectorError(_not_text(Path(config.path).name, None, None)) from None
         context.notes.extend(opened.notes)
         read = 0
         while True:
@@ -166,8 +186,10 @@ class UploadConnector(Connector):
             except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
                 raise ConnectorError(
                     f"The file could not be read past row {read:,}: it may be truncated "
-                    f"or damaged ({error})."
+                    f"or damaged ({gdal_reason(error, opened.name)})."
                 ) from None
+            except UnicodeDecodeError:
+                raise ConnectorError(_not_text(opened.name, opened.encoding, read + 1)) from None
             names = _distinct_names(list(meta["fields"]), context.notes if read == 0 else None)
             fields = dict(zip(names, field_data, strict=True))
             count = len(field_data[0]) if len(field_data) else (0 if wkb is None else len(wkb))

@@ -21,6 +21,15 @@ import numpy as np
 import pyogrio
 import shapely
 
+from .encodings import (
+    UTF8,
+    WINDOWS_1252,
+    UndecodableText,
+    file_chunks,
+    shapefile_text,
+    text_encoding,
+)
+
 WGS84 = "EPSG:4326"
 BNG = "EPSG:27700"
 
@@ -41,6 +50,12 @@ VECTOR_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", "
 TABLE_SUFFIXES = {".csv": "CSV", ".xlsx": "XLSX"}
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf")
 GDAL_SUFFIXES = {"GeoJSON": ".geojson", "GPKG": ".gpkg", "FlatGeobuf": ".fgb"}
+# GDAL's driver names as officers know the formats.
+_FORMAT_TITLES = {
+    "GeoJSON": "GeoJSON", "GPKG": "a GeoPackage", "FlatGeobuf": "FlatGeobuf",
+    "ESRI Shapefile": "a Shapefile", "CSV": "CSV", "XLSX": "an XLSX workbook",
+}  # fmt: skip
+_CHOOSE_BY_NAME = "choose one by giving its name as the layer name"
 
 # What British National Grid coordinates can be: the grid's false origin is south-west of the
 # Scilly Isles, and it covers Great Britain within 700 km east and 1,300 km north.
@@ -66,9 +81,10 @@ class UploadLimits:
 class OpenedUpload:
     path: Path  # a local file or folder GDAL may open: the upload or what it unpacked to
     format: str  # GDAL's driver name
-    layer: str | None = None
+    name: str  # the file as the officer knows it, for messages: never a path on the server
+    layer: str | None = None  # a workbook's sheet, too
     layers: list[str] = field(default_factory=list)
-    encoding: str | None = None  # tables only: the text encoding found
+    encoding: str | None = None  # the text's encoding, where the reader decides it (not GDAL)
     x_column: str | None = None  # tables only: point coordinate columns ...
     y_column: str | None = None
     wkt_column: str | None = None  # ... or a WKT column
@@ -84,8 +100,15 @@ class OpenedUpload:
     def open_options(self) -> dict[str, str]:
         """GDAL's options for reading the file. GeoJSON dates stay the file's text: GDAL would
         otherwise read them as dates, and one no calendar has (30 February) would fail the
-        whole read instead of being a problem of its row when the pipeline checks it."""
-        return {"DATE_AS_STRING": "YES"} if self.format == "GeoJSON" else {}
+        whole read instead of being a problem of its row when the pipeline checks it.
+
+        A workbook's first row is its header, as the upload page asks. GDAL would otherwise
+        guess, and take the column names for a row of data (naming the columns Field1,
+        Field2 ...) when every cell is text, or when empty cells beside the header or an empty
+        column A make the first row look shorter than the rows below it."""
+        if self.format == "GeoJSON":
+            return {"DATE_AS_STRING": "YES"}
+        return {"HEADERS": "FORCE"} if self.format == "XLSX" else {}
 
 
 def _sniff(path: Path) -> str:
@@ -132,6 +155,7 @@ def _safe_unpack(archive: Path, into: Path, limits: UploadLimits) -> list[Path]:
                     f"The zip file holds {len(members):,} files, more than the "
                     f"{limits.max_members:,} allowed."
                 )
+            members = [member for member in members if not _is_mac_metadata(member.filename)]
             total = sum(member.file_size for member in members)
             if total > limits.max_unpacked_bytes:
                 raise UploadError(
@@ -174,6 +198,13 @@ def _safe_unpack(archive: Path, into: Path, limits: UploadLimits) -> list[Path]:
         raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
 
 
+def _is_mac_metadata(member: str) -> bool:
+    """Whether a zip member is what a Mac adds when it zips a folder: the ``__MACOSX`` folder
+    and AppleDouble ``._`` files (the Finder's notes about a file, not data)."""
+    parts = PurePosixPath(member.replace("\\", "/")).parts
+    return "__MACOSX" in parts[:-1] or (bool(parts) and parts[-1].startswith("._"))
+
+
 def _from_archive(files: list[Path], layer: str | None) -> tuple[Path, str]:
     """The data file inside an unpacked archive (a Shapefile or one vector/table file)."""
     shapefiles = {path.with_suffix(""): path for path in files if path.suffix.lower() == ".shp"}
@@ -183,12 +214,17 @@ def _from_archive(files: list[Path], layer: str | None) -> tuple[Path, str]:
         if path.suffix.lower() in VECTOR_SUFFIXES | TABLE_SUFFIXES and not path.name.startswith(".")
     ]
     if shapefiles:
+        names = ", ".join(sorted(stem.name for stem in shapefiles))
         if len(shapefiles) > 1 and not layer:
-            names = ", ".join(sorted(stem.name for stem in shapefiles))
-            raise UploadError(f"The zip file holds several Shapefiles ({names}): choose one.")
-        stem = next((stem for stem in shapefiles if not layer or stem.name == layer), None) or next(
-            iter(shapefiles)
-        )
+            raise UploadError(
+                f"The zip file holds several Shapefiles ({names}): {_CHOOSE_BY_NAME}."
+            )
+        stem = next((stem for stem in shapefiles if not layer or stem.name == layer), None)
+        if stem is None:
+            raise UploadError(
+                f"The zip file has no Shapefile {layer!r}; its Shapefiles are: {names}. Give the "
+                "name of one (without .shp) as the layer name."
+            )
         present = {path.suffix.lower() for path in files if path.with_suffix("") == stem}
         missing = [part for part in SHAPEFILE_PARTS if part not in present]
         if missing:
@@ -244,24 +280,25 @@ def _without_nul(opened: OpenedUpload, workdir: Path) -> OpenedUpload:
     return opened
 
 
-def _text_encoding(path: Path) -> str:
+def _text_encoding(opened: OpenedUpload) -> str:
     """UTF-8 (with or without a byte-order mark), else Windows-1252 (council spreadsheets
-    saved by Excel carry £ as byte 0xA3)."""
-    data = path.read_bytes()
+    saved by Excel carry £ as byte 0xA3; older GIS write GeoJSON so too), said in the notes."""
     try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return "UTF-8"
-    try:
-        data.decode("cp1252")
-    except UnicodeDecodeError as error:
+        found = text_encoding(file_chunks(opened.path)) or UTF8
+    except UndecodableText as error:
+        save = (
+            "save it from your spreadsheet as CSV UTF-8"
+            if opened.format == "CSV"
+            else "export it again as UTF-8, as GeoJSON must be"
+        )
         raise UploadError(
-            f"The CSV file is neither UTF-8 nor Windows-1252 text (byte {error.start:,}); "
-            "save it from your spreadsheet as CSV UTF-8."
+            f"The {opened.format} file is neither UTF-8 nor Windows-1252 text (byte "
+            f"{error.offset:,}); {save}."
         ) from None
-    return "CP1252"
+    if found == WINDOWS_1252:
+        must = ", as GeoJSON must be" if opened.format == "GeoJSON" else ""
+        opened.notes.append(f"Read as Windows-1252 text (not UTF-8{must}).")
+    return found
 
 
 def _number_array(values: np.ndarray) -> np.ndarray:
@@ -323,21 +360,131 @@ def _point_columns(names: list[str]) -> tuple[str, str, str | None] | None:
     return None
 
 
+def _wkt_column(names: list[str]) -> str | None:
+    return next((name for name in names if name.lower().strip() in WKT_HEADERS), None)
+
+
+_COORDINATE_NAMES = (
+    "Easting and Northing (British National Grid), Latitude and Longitude, GeoX and GeoY, or X "
+    "and Y, or give a WKT column"
+)
+# GDAL's name for a column whose header cell is empty: Field3 in a workbook, field_3 in CSV.
+_UNNAMED = re.compile(r"field_?\d+", re.IGNORECASE)
+
+
+def _listed(names: list[str], limit: int = 10) -> str:
+    shown = names[:limit] + ([f"{len(names) - limit:,} more"] if len(names) > limit else [])
+    return ", ".join(shown)
+
+
+def _without_coordinates(opened: OpenedUpload, names: list[str], rows: int) -> UploadError:
+    """Why a table has no coordinate columns, and what to do: most often its header is not in
+    row 1 (a title above it, or an empty first line), which shows as columns without names."""
+    unnamed = [name for name in names if _UNNAMED.fullmatch(name)]
+    if opened.format == "XLSX" and names and len(unnamed) == len(names) and rows <= 1:
+        # GDAL takes a sheet's only row for data, not for its header.
+        return UploadError(
+            "The sheet has a single row: put the column names in row 1 and the features in the "
+            f"rows below it, and name the coordinate columns {_COORDINATE_NAMES}."
+        )
+    if not names:
+        return UploadError(
+            "The table's first row is empty, so it has no column names: put them in row 1, with "
+            "no empty or title rows above them, and name the coordinate columns "
+            f"{_COORDINATE_NAMES}."
+        )
+    if unnamed:
+        named = [name for name in names if name not in unnamed]
+        holds = (
+            f"row 1 holds only {_listed([repr(name) for name in named])}"
+            if named
+            else "row 1 is empty"
+        )
+        return UploadError(
+            "The table has no coordinate columns, and its header row was not found in row 1: "
+            f"{len(unnamed):,} of its {len(names):,} columns have no name there, and {holds}. "
+            "Put the column names in row 1, deleting any title or empty rows above them, and "
+            f"name the coordinate columns {_COORDINATE_NAMES}."
+        )
+    return UploadError(
+        f"The table has no coordinate columns: name them {_COORDINATE_NAMES}. Its columns are: "
+        f"{_listed(names)}."
+    )
+
+
+def _choose_sheet(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
+    """The sheet of a workbook to read: the one ``layer`` names; without one, the only sheet,
+    else the only sheet with rows, else the only one of those with coordinate columns (a
+    read-me sheet beside the data), said in the notes. A workbook that leaves the choice open
+    is refused, listing its sheets, as a GeoPackage with several layers is."""
+    try:
+        opened.layers = [name for name, _ in pyogrio.list_layers(opened.path)]
+    except pyogrio.errors.DataSourceError as error:
+        raise UploadError(
+            f"The file cannot be read as an XLSX workbook: it may be damaged "
+            f"({gdal_reason(error, opened.name)})."
+        ) from None
+    listed = ", ".join(opened.layers)
+    if layer:
+        if layer not in opened.layers:
+            raise UploadError(
+                f"The workbook has no sheet {layer!r}; its sheets are: {listed}. Give the name "
+                "of one, as its tab shows it, as the layer name."
+            )
+        opened.layer = layer
+        return opened
+    if len(opened.layers) <= 1:
+        opened.layer = opened.layers[0] if opened.layers else None
+        return opened
+    sheets = {
+        sheet: pyogrio.read_info(opened.path, layer=sheet, **opened.open_options)
+        for sheet in opened.layers
+    }
+    with_rows = [sheet for sheet, info in sheets.items() if info["features"] > 0]
+    located = [
+        sheet for sheet in with_rows
+        if _point_columns(list(sheets[sheet]["fields"]))
+        or _wkt_column(list(sheets[sheet]["fields"]))
+    ]  # fmt: skip
+    if len(with_rows) == 1:
+        opened.layer, why = with_rows[0], "with data"
+    elif len(located) == 1:
+        opened.layer, why = located[0], "with coordinate columns"
+    elif not with_rows:
+        raise UploadError(f"The workbook's sheets ({listed}) are all empty.")
+    else:
+        raise UploadError(
+            f"The workbook has several sheets with data ({', '.join(with_rows)}): {_CHOOSE_BY_NAME}."
+        )
+    others = ", ".join(sheet for sheet in opened.layers if sheet != opened.layer)
+    opened.notes.append(
+        f"Read the sheet {opened.layer}, the workbook's only sheet {why} (its other sheets: "
+        f"{others})."
+    )
+    return opened
+
+
 def _open_table(opened: OpenedUpload) -> OpenedUpload:
-    names = list(pyogrio.read_info(opened.path, encoding=opened.encoding)["fields"])
+    try:
+        info = pyogrio.read_info(
+            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+        )
+    except pyogrio.errors.DataSourceError as error:
+        raise UploadError(
+            f"The file cannot be read as {_FORMAT_TITLES[opened.format]}: it may be damaged "
+            f"({gdal_reason(error, opened.name)})."
+        ) from None
+    names = list(info["fields"])
     columns = _point_columns(names)
     if columns is None:
-        wkt = next((name for name in names if name.lower().strip() in WKT_HEADERS), None)
+        wkt = _wkt_column(names)
         if wkt is None:
-            raise UploadError(
-                "The table has no coordinate columns: name them Easting and Northing (British "
-                "National Grid), Latitude and Longitude, GeoX and GeoY, or X and Y, or give a "
-                f"WKT column. Its columns are: {', '.join(names) or 'none'}."
-            )
+            raise _without_coordinates(opened, names, info["features"])
         opened.wkt_column = wkt
         _, _, _, values = pyogrio.raw.read(
-            opened.path, columns=[wkt], read_geometry=False, encoding=opened.encoding
-        )
+            opened.path, layer=opened.layer, columns=[wkt], read_geometry=False,
+            encoding=opened.encoding, **opened.open_options,
+        )  # fmt: skip
         shapes, _ = wkt_shapes(values[0])
         bounds = shapely.bounds(shapes)  # NaN where a value is not WKT (reported per row later)
         crs = crs_infer(
@@ -354,8 +501,8 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
         return opened
     opened.x_column, opened.y_column, named_crs = columns
     meta, _, _, values = pyogrio.raw.read(
-        opened.path, columns=[opened.x_column, opened.y_column], read_geometry=False,
-        encoding=opened.encoding,
+        opened.path, layer=opened.layer, columns=[opened.x_column, opened.y_column],
+        read_geometry=False, encoding=opened.encoding, **opened.open_options,
     )  # fmt: skip
     # The columns come back in the table's order, not the order asked for.
     by_name = dict(zip(meta["fields"], values, strict=True))
@@ -395,28 +542,68 @@ def _open_table(opened: OpenedUpload) -> OpenedUpload:
     return opened
 
 
+# Parts of GDAL's messages an officer has no use for: a path on the server, the advice to name
+# a driver (which the platform chooses), and the SQL statement SQLite failed in.
+_SERVER_PATH = re.compile(r"(?<![\w.:])(?:/[^\s'\"/]+)+")
+_SQL_STATEMENT = re.compile(r"sqlite3_\w+\(.*?\) failed: ")
+
+
+def gdal_reason(error: Exception, name: str) -> str:
+    """GDAL's reason for ``error`` as an officer may read it: a path on the server (the upload's
+    folder, or the work folder an archive was unpacked into) shows as ``name``, the file's own
+    name; advice meant for GDAL's programmers is left out, and a reason said twice is said once."""
+    parts = []
+    for part in str(error).split("; "):
+        part = _SQL_STATEMENT.sub("", _SERVER_PATH.sub(lambda _: name, part)).strip().rstrip(".")
+        if part and not part.startswith("It might help") and part not in parts:
+            parts.append(part)
+    return "; ".join(parts)
+
+
 def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
+    title = _FORMAT_TITLES[opened.format]
     try:
-        opened.layers = [name for name, _ in pyogrio.list_layers(opened.path)]
+        found = pyogrio.list_layers(opened.path)
     except pyogrio.errors.DataSourceError as error:
         raise UploadError(
-            f"The file cannot be read as {opened.format}: it may be truncated or damaged ({error})."
+            f"The file cannot be read as {title}: it may be truncated or damaged "
+            f"({gdal_reason(error, opened.name)})."
         ) from None
+    opened.layers = [name for name, _ in found]
     if not opened.layers:
-        raise UploadError(f"The {opened.format} file holds no layers.")
+        raise UploadError(
+            f"The file cannot be read as {title}: it holds no layers, so it may be truncated, "
+            f"or not be {title} at all."
+        )
     if layer and layer not in opened.layers:
         raise UploadError(
-            f"The file has no layer {layer!r}; its layers are: {', '.join(opened.layers)}."
+            f"The file has no layer {layer!r}; its layers are: {', '.join(opened.layers)}. "
+            "Give the name of one as the layer name."
         )
     if not layer and len(opened.layers) > 1:
         raise UploadError(
-            f"The file holds several layers ({', '.join(opened.layers)}): choose one."
+            f"The file holds several layers ({', '.join(opened.layers)}): {_CHOOSE_BY_NAME}."
         )
     opened.layer = layer or opened.layers[0]
     try:
-        info = pyogrio.read_info(opened.path, layer=opened.layer, **opened.open_options)
+        info = pyogrio.read_info(
+            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+        )
     except pyogrio.errors.DataSourceError as error:
-        raise UploadError(f"The layer {opened.layer!r} cannot be read ({error}).") from None
+        raise UploadError(
+            f"The layer {opened.layer!r} cannot be read ({gdal_reason(error, opened.name)})."
+        ) from None
+    if info["geometry_type"] is None:
+        with_geometry = [name for name, kind in found if kind is not None]
+        choose = (
+            f"give the name of a layer with geometry ({', '.join(with_geometry)}) as the layer name"
+            if with_geometry
+            else "export the data with its geometry"
+        )
+        raise UploadError(
+            f"The layer {opened.layer!r} has no geometry (it is a table without a geometry "
+            f"column), so it cannot be loaded as features: {choose}."
+        )
     if info["features"] == 0:
         raise UploadError(f"The layer {opened.layer!r} holds no features.")
     bounds = info.get("total_bounds")
@@ -486,27 +673,46 @@ def upload_open(
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise UploadError(f"The file is {size:,} bytes, over the limit of {limits.max_bytes:,}.")
-    kind = _sniff(path)
+    kind, name = _sniff(path), path.name
     if kind == "zip":
         try:
             is_xlsx = "xl/workbook.xml" in zipfile.ZipFile(path).namelist()
         except zipfile.BadZipFile as error:
             raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
         if is_xlsx:
-            opened = OpenedUpload(path=path, format="XLSX")
-            return _open_table(_with_gdal_suffix(opened, ".xlsx", workdir))
-        found, kind = _from_archive(_safe_unpack(path, workdir / "unpacked", limits), layer)
-        path = found
-    opened = OpenedUpload(path=path, format=kind)
+            opened = OpenedUpload(path=path, format="XLSX", name=name)
+            return _open_table(_choose_sheet(_with_gdal_suffix(opened, ".xlsx", workdir), layer))
+        unpacked = workdir / "unpacked"
+        path, kind = _from_archive(_safe_unpack(path, unpacked, limits), layer)
+        name = f"{path.relative_to(unpacked).as_posix()} in {name}"
+    opened = OpenedUpload(path=path, format=kind, name=name)
     if kind == "CSV":
         opened = _without_nul(opened, workdir)
-        opened.encoding = _text_encoding(opened.path)
-        if opened.encoding != "UTF-8":
-            opened.notes.append("Read as Windows-1252 text (not UTF-8).")
+        opened.encoding = _text_encoding(opened)
         return _open_table(_with_gdal_suffix(opened, ".csv", workdir))
+    if kind == "GeoJSON":
+        opened.encoding = _text_encoding(opened)
+    if kind == "ESRI Shapefile":
+        _shapefile_encoding(opened)
     if kind in GDAL_SUFFIXES:
         opened = _with_gdal_suffix(opened, GDAL_SUFFIXES[kind], workdir)
     return _open_vector(opened, layer)
+
+
+def _shapefile_encoding(opened: OpenedUpload) -> None:
+    """Read a Shapefile's text in its encoding: as its .cpg file or language driver byte says,
+    unless the bytes show otherwise (see ``encodings.shapefile_text``), said in the notes."""
+    try:
+        text = shapefile_text(opened.path)
+    except UndecodableText:
+        raise UploadError(
+            f"The text in the Shapefile {opened.path.stem} is neither UTF-8 nor Windows-1252: "
+            "add a .cpg file naming its encoding (such as ISO-8859-15) beside the .shp in the "
+            "zip file, or export the Shapefile again with UTF-8 text."
+        ) from None
+    opened.encoding = text.encoding
+    if text.note:
+        opened.notes.append(text.note)
 
 
 def _with_gdal_suffix(opened: OpenedUpload, suffix: str, workdir: Path) -> OpenedUpload:

@@ -1,5 +1,7 @@
 """The upload connector through the registry: batches in order, row problems kept."""
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,9 @@ import shapely
 from infraplan.connectors.base import ConnectorError, SourceContext
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for, connector_keys
+
+from .test_files import CANTERBURY_BNG, geojson_points, shapefile_text_members, zipped
+from .workbooks import write_workbook
 
 
 def context(tmp_path: Path, seen: list | None = None) -> SourceContext:
@@ -24,6 +29,12 @@ def read_all(tmp_path: Path, path: Path, seen: list | None = None, **options):
     config = connector_config("upload", {"path": str(path), **options})
     kwargs = {} if seen is None else {"seen": seen}
     return list(connector.batches(config, context(tmp_path, **kwargs)))
+
+
+def read_with_notes(tmp_path: Path, path: Path, **options) -> tuple[list, list[str]]:
+    made = context(tmp_path)
+    config = connector_config("upload", {"path": str(path), **options})
+    return list(connector_for("upload").batches(config, made)), made.notes
 
 
 def test_upload_is_registered_under_its_key():
@@ -151,3 +162,88 @@ def test_unreadable_files_are_connector_errors(tmp_path):
     path.write_text("")
     with pytest.raises(ConnectorError, match="The file is empty"):
         read_all(tmp_path, path)
+
+
+CAFE = "Caf\u00e9 \u00a3"
+
+
+def test_a_shapefile_whose_cpg_wrongly_says_utf8_is_read_as_windows_1252(tmp_path):
+    members = shapefile_text_members(tmp_path, CAFE, "cp1252")
+    members["sites.cpg"] = b"UTF-8"
+    (batch,), notes = read_with_notes(tmp_path, zipped(tmp_path / "sites.zip", members))
+    assert list(batch.fields["name"]) == [CAFE]
+    assert notes[0] == (
+        "The Shapefile's .cpg file says its text is UTF-8, but it is not: it was read as "
+        "Windows-1252. Check accented letters and symbols such as \u00a3 in the result, and "
+        "correct the .cpg file (or export the Shapefile again) before the next upload."
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoding", "read_as"),
+    [("UTF-8", "UTF-8, which its text is"), ("cp1252", "Windows-1252, as its text is not UTF-8")],
+)
+def test_a_shapefile_without_cpg_is_read_in_the_encoding_its_bytes_show(
+    tmp_path, encoding, read_as
+):
+    members = shapefile_text_members(tmp_path, CAFE, encoding)
+    del members["sites.cpg"]
+    (batch,), notes = read_with_notes(tmp_path, zipped(tmp_path / "sites.zip", members))
+    assert list(batch.fields["name"]) == [CAFE]
+    assert notes[0] == (
+        f"The Shapefile has no .cpg file to say how its text is encoded: it was read as {read_as}. "
+        "Check accented letters and symbols such as \u00a3 in the result."
+    )
+
+
+def test_a_geojson_in_windows_1252_keeps_its_letters(tmp_path):
+    path = geojson_points(tmp_path / "sites.geojson", [[1.0789, 51.2802]])
+    named = '"properties": {"name": "' + CAFE + '"}'
+    path.write_bytes(path.read_bytes().replace(b'"properties": {}', named.encode("cp1252")))
+    (batch,) = read_all(tmp_path, path)
+    assert list(batch.fields["name"]) == [CAFE]
+
+
+def test_a_geopackage_whose_text_is_not_utf8_says_so(tmp_path):
+    path = tmp_path / "sites.gpkg"
+    pyogrio.raw.write(
+        path, np.array([shapely.to_wkb(shapely.Point(*CANTERBURY_BNG))], dtype=object),
+        [np.array(["S1"], dtype=object)], ["reference"], driver="GPKG", geometry_type="Point",
+        crs="EPSG:27700", layer="sites",
+    )  # fmt: skip
+    with closing(sqlite3.connect(path)) as database, database:
+        # The spatial index's triggers call functions only GDAL's SQLite has.
+        triggers = database.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        for (trigger,) in triggers.fetchall():
+            database.execute(f'DROP TRIGGER "{trigger}"')
+        database.execute("UPDATE sites SET reference = CAST(X'436166E9' AS TEXT)")  # Caf\xe9
+    with pytest.raises(
+        ConnectorError,
+        match=r"The text in sites\.gpkg is not UTF-8, as the file says it is \(in row 1 or "
+        r"after\): export the file again from your GIS with its text as UTF-8\.",
+    ):
+        read_all(tmp_path, path)
+
+
+def test_a_workbook_sheet_named_as_the_layer_is_the_one_read(tmp_path):
+    header = ["Reference", "Easting", "Northing"]
+    path = write_workbook(
+        tmp_path / "sites.xlsx",
+        {
+            "Sites2023": [header, ["A1", 615000, 157500]],
+            "Sites2024": [header, ["B1", 616000, 158000]],
+        },
+    )
+    (batch,) = read_all(tmp_path, path, layer="Sites2024")
+    assert list(batch.fields["Reference"]) == ["B1"]
+    assert shapely.from_wkb(batch.geometry[0]).coords[0] == (616000, 158000)
+
+
+def test_a_workbook_of_text_only_keeps_its_column_names(tmp_path):
+    path = write_workbook(
+        tmp_path / "sites.xlsx",
+        {"Sites": [["Reference", "WKT"], ["A1", "POINT (615000 157500)"]]},
+    )
+    (batch,) = read_all(tmp_path, path)
+    assert list(batch.fields) == ["Reference", "WKT"]
+    assert list(batch.fields["Reference"]) == ["A1"]

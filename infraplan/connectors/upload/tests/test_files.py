@@ -18,6 +18,8 @@ from infraplan.connectors.upload.files import (
     upload_open,
 )
 
+from .workbooks import write_workbook
+
 CANTERBURY_BNG = (615000.0, 157500.0)
 CANTERBURY_WGS84 = (1.0789, 51.2802)
 
@@ -136,7 +138,7 @@ def test_empty_truncated_and_damaged_files(tmp_path, workdir):
     whole = write_vector(tmp_path / "a.gpkg", "GPKG").read_bytes()
     truncated = tmp_path / "truncated.gpkg"
     truncated.write_bytes(whole[: len(whole) // 3])
-    with pytest.raises(UploadError, match="cannot be read as GPKG: it may be truncated"):
+    with pytest.raises(UploadError, match="cannot be read as a GeoPackage: it may be truncated"):
         upload_open(truncated, workdir=workdir)
     broken_zip = tmp_path / "broken.zip"
     broken_zip.write_bytes(
@@ -312,3 +314,192 @@ def test_utf16_text_is_named_as_such(tmp_path, workdir):
         UploadError, match=r"UTF-16 text .* save it as UTF-8 \(from a spreadsheet, as CSV UTF-8\)"
     ):
         upload_open(path, workdir=workdir)
+
+
+def shapefile_text_members(tmp_path: Path, name: str, encoding: str) -> dict[str, bytes]:
+    """A zipped Shapefile's files, its one feature named ``name`` in ``encoding``."""
+    folder = tmp_path / "text"
+    folder.mkdir()
+    pyogrio.raw.write(
+        folder / "sites.shp", np.array([shapely.to_wkb(shapely.Point(*CANTERBURY_BNG))]),
+        [np.array(["S1"], dtype=object), np.array([name], dtype=object)], ["ref", "name"],
+        driver="ESRI Shapefile", geometry_type="Point", crs="EPSG:27700", encoding=encoding,
+    )  # fmt: skip
+    return {path.name: path.read_bytes() for path in folder.iterdir()}
+
+
+def test_shapefile_text_that_is_neither_utf8_nor_windows_1252_is_refused(tmp_path, workdir):
+    # Byte 0x81 is no Windows-1252 character; ISO-8859-1 calls it a control character.
+    members = shapefile_text_members(tmp_path, "Caf\u00e9 \x81", "ISO-8859-1")
+    del members["sites.cpg"]
+    with pytest.raises(
+        UploadError,
+        match=r"The text in the Shapefile sites is neither UTF-8 nor Windows-1252: add a \.cpg "
+        r"file naming its encoding",
+    ):
+        upload_open(zipped(tmp_path / "sites.zip", members), workdir=workdir)
+
+
+def test_what_a_mac_adds_to_a_zip_file_is_left_out(tmp_path, workdir):
+    members = shapefile_members(tmp_path)
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X"
+    for name in list(members):
+        members[f"__MACOSX/._{name}"] = apple_double
+    members["._sites.shp"] = apple_double  # as some zip tools keep them beside the files
+    opened = upload_open(zipped(tmp_path / "sites.zip", members), workdir=workdir)
+    assert (opened.path.name, opened.crs) == ("sites.shp", BNG)
+    assert not (workdir / "unpacked" / "__MACOSX").exists()
+
+
+def test_a_shapefile_the_layer_does_not_name_is_refused(tmp_path, workdir):
+    members = shapefile_members(tmp_path)
+    with pytest.raises(
+        UploadError,
+        match=r"no Shapefile 'housing'; its Shapefiles are: sites\. Give the name of one \(without "
+        r"\.shp\) as the layer name",
+    ):
+        upload_open(zipped(tmp_path / "sites.zip", members), workdir=workdir, layer="housing")
+
+
+def test_geojson_in_windows_1252_is_read_so_and_said(tmp_path, workdir):
+    path = geojson_points(tmp_path / "sites.geojson", [list(CANTERBURY_WGS84)])
+    path.write_bytes(
+        path.read_bytes().replace(
+            b'"properties": {}', '"properties": {"name": "Caf\u00e9 \u00a3"}'.encode("cp1252")
+        )
+    )
+    opened = upload_open(path, workdir=workdir)
+    assert opened.encoding == "CP1252"
+    assert opened.notes == ["Read as Windows-1252 text (not UTF-8, as GeoJSON must be)."]
+
+
+def test_geojson_neither_utf8_nor_windows_1252_is_refused(tmp_path, workdir):
+    path = geojson_points(tmp_path / "sites.geojson", [list(CANTERBURY_WGS84)])
+    path.write_bytes(
+        path.read_bytes().replace(b'"properties": {}', b'"properties": {"name": "\xe9\x81"}')
+    )
+    with pytest.raises(
+        UploadError,
+        match=r"The GeoJSON file is neither UTF-8 nor Windows-1252 text \(byte \d+\); export it "
+        r"again as UTF-8, as GeoJSON must be",
+    ):
+        upload_open(path, workdir=workdir)
+
+
+SITES = [["Reference", "Easting", "Northing"], ["S1", 615000, 157500]]
+
+
+def test_workbook_sheet_named_as_the_layer_is_read(tmp_path, workdir):
+    later = [SITES[0], ["S2", 616000, 158000]]
+    path = write_workbook(tmp_path / "sites.xlsx", {"Sites2023": SITES, "Sites2024": later})
+    opened = upload_open(path, workdir=workdir, layer="Sites2024")
+    assert (opened.layer, opened.layers) == ("Sites2024", ["Sites2023", "Sites2024"])
+    with pytest.raises(
+        UploadError,
+        match=r"The workbook has no sheet 'Sites2025'; its sheets are: Sites2023, Sites2024\. "
+        r"Give the name of one, as its tab shows it, as the layer name\.",
+    ):
+        upload_open(path, workdir=tmp_path / "again", layer="Sites2025")
+
+
+def test_workbook_with_several_sheets_of_data_is_refused_without_a_layer(tmp_path, workdir):
+    path = write_workbook(tmp_path / "sites.xlsx", {"Sites2023": SITES, "Sites2024": SITES})
+    with pytest.raises(
+        UploadError,
+        match=r"several sheets with data \(Sites2023, Sites2024\): choose one by giving its name "
+        r"as the layer name\.",
+    ):
+        upload_open(path, workdir=workdir)
+
+
+@pytest.mark.parametrize(
+    ("first_sheet", "why"),
+    [([], "with data"), ([["This workbook lists the sites."]], "with coordinate columns")],
+    ids=["empty", "read-me"],
+)
+def test_workbook_with_one_sheet_of_data_reads_it_and_says_so(tmp_path, workdir, first_sheet, why):
+    path = write_workbook(tmp_path / "sites.xlsx", {"Notes": first_sheet, "Data": SITES})
+    opened = upload_open(path, workdir=workdir)
+    assert (opened.layer, opened.x_column, opened.crs) == ("Data", "Easting", BNG)
+    assert opened.notes[0] == (
+        f"Read the sheet Data, the workbook's only sheet {why} (its other sheets: Notes)."
+    )
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [SITES[0], ["S1", "615000", "157500"]],
+        [[*SITES[0], None, None], [*SITES[1], None, None]],
+        [[None, *SITES[0]], [None, *SITES[1]]],
+    ],
+    ids=["every-cell-text", "empty-cells-beside-the-header", "column-a-empty"],
+)
+def test_workbook_first_row_is_its_header(tmp_path, workdir, rows):
+    opened = upload_open(write_workbook(tmp_path / "sites.xlsx", {"Sites": rows}), workdir=workdir)
+    assert (opened.x_column, opened.y_column, opened.crs) == ("Easting", "Northing", BNG)
+
+
+def test_workbook_with_a_title_above_its_header_says_row_1_is_not_the_header(tmp_path, workdir):
+    path = write_workbook(tmp_path / "sites.xlsx", {"Sites": [["Sites in 2024"], *SITES]})
+    with pytest.raises(UploadError) as refused:
+        upload_open(path, workdir=workdir)
+    assert str(refused.value) == (
+        "The table has no coordinate columns, and its header row was not found in row 1: 2 of "
+        "its 3 columns have no name there, and row 1 holds only 'Sites in 2024'. Put the column "
+        "names in row 1, deleting any title or empty rows above them, and name the coordinate "
+        "columns Easting and Northing (British National Grid), Latitude and Longitude, GeoX and "
+        "GeoY, or X and Y, or give a WKT column."
+    )
+
+
+def test_csv_with_a_title_above_its_header_says_row_1_is_not_the_header(tmp_path, workdir):
+    path = tmp_path / "sites.csv"
+    path.write_text("Sites in 2024,,\nReference,Easting,Northing\nS1,615000,157500\n")
+    with pytest.raises(UploadError, match=r"header row was not found in row 1: 2 of its 3"):
+        upload_open(path, workdir=workdir)
+
+
+def test_geopackage_layer_without_geometry_says_so(tmp_path, workdir):
+    path = tmp_path / "sites.gpkg"
+    pyogrio.raw.write(
+        path, None, [np.array(["L1"], dtype=object)], ["reference"], driver="GPKG",
+        geometry_type=None, layer="lookup",
+    )  # fmt: skip
+    with pytest.raises(
+        UploadError,
+        match=r"The layer 'lookup' has no geometry \(it is a table without a geometry column\), "
+        r"so it cannot be loaded as features: export the data with its geometry\.",
+    ):
+        upload_open(path, workdir=workdir)
+    write_vector(path, "GPKG", layer="sites", append=True)
+    with pytest.raises(
+        UploadError, match=r"give the name of a layer with geometry \(sites\) as the layer name"
+    ):
+        upload_open(path, workdir=tmp_path / "again", layer="lookup")
+
+
+def test_truncated_flatgeobuf_may_be_truncated(tmp_path, workdir):
+    whole = write_vector(tmp_path / "whole.fgb", "FlatGeobuf").read_bytes()
+    truncated = tmp_path / "sites.fgb"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(
+        UploadError,
+        match="cannot be read as FlatGeobuf: it holds no layers, so it may be truncated, or not "
+        "be FlatGeobuf at all",
+    ):
+        upload_open(truncated, workdir=workdir)
+
+
+def test_messages_name_the_file_never_its_path_on_the_server(tmp_path, workdir):
+    whole = write_vector(tmp_path / "whole.gpkg", "GPKG").read_bytes()
+    stored = tmp_path / "uploads" / "web" / "sites-dataset"
+    stored.mkdir(parents=True)
+    truncated = stored / "sites.gpkg"
+    truncated.write_bytes(whole[:60])  # too short for GDAL to recognise as any format
+    with pytest.raises(UploadError) as refused:
+        upload_open(truncated, workdir=workdir)
+    assert str(refused.value) == (
+        "The file cannot be read as a GeoPackage: it may be truncated or damaged ('sites.gpkg' "
+        "not recognized as being in a supported file format)."
+    )

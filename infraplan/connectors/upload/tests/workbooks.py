@@ -1,0 +1,89 @@
+"""XLSX workbooks written cell by cell, as spreadsheets save them: sheets in order, text as
+text, empty cells where a formatted cell holds nothing. (GDAL's own XLSX writer cannot make
+a header of text over text, nor an empty cell.)"""
+
+import zipfile
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+Cell = str | int | float | None
+
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+_TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+_SPREADSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+
+
+def _column(index: int) -> str:
+    """A column's letters: 0 is A, 26 is AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
+def _cell(reference: str, value: Cell) -> str:
+    if value is None:  # a cell formatted, or once typed in, and now empty
+        return f'<c r="{reference}"/>'
+    if isinstance(value, str):
+        return f'<c r="{reference}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
+    return f'<c r="{reference}"><v>{value}</v></c>'
+
+
+def _sheet(rows: list[list[Cell]]) -> str:
+    body = "".join(
+        f'<row r="{number}">'
+        + "".join(_cell(f"{_column(index)}{number}", value) for index, value in enumerate(row))
+        + "</row>"
+        for number, row in enumerate(rows, 1)
+    )
+    return f'<worksheet xmlns="{_MAIN}"><sheetData>{body}</sheetData></worksheet>'
+
+
+def write_workbook(path: Path, sheets: dict[str, list[list[Cell]]]) -> Path:
+    """A workbook at ``path`` with ``sheets`` (name: rows of cells), in that order."""
+    numbers = range(1, len(sheets) + 1)
+    members = {
+        "[Content_Types].xml": (
+            f'<Types xmlns="{_TYPES}">'
+            f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_SPREADSHEET}.sheet.main+xml"/>'
+            + "".join(
+                f'<Override PartName="/xl/worksheets/sheet{number}.xml" '
+                f'ContentType="{_SPREADSHEET}.worksheet+xml"/>'
+                for number in numbers
+            )
+            + "</Types>"
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{_PACKAGE}"><Relationship Id="rId1" '
+            f'Type="{_RELATIONSHIPS}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+        ),
+        "xl/workbook.xml": (
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_RELATIONSHIPS}"><sheets>'
+            + "".join(
+                f'<sheet name={quoteattr(name)} sheetId="{number}" r:id="rId{number}"/>'
+                for number, name in zip(numbers, sheets, strict=True)
+            )
+            + "</sheets></workbook>"
+        ),
+        "xl/_rels/workbook.xml.rels": (
+            f'<Relationships xmlns="{_PACKAGE}">'
+            + "".join(
+                f'<Relationship Id="rId{number}" Type="{_RELATIONSHIPS}/worksheet" '
+                f'Target="worksheets/sheet{number}.xml"/>'
+                for number in numbers
+            )
+            + "</Relationships>"
+        ),
+    }
+    for number, rows in zip(numbers, sheets.values(), strict=True):
+        members[f"xl/worksheets/sheet{number}.xml"] = _sheet(rows)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return path
