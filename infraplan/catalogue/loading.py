@@ -167,6 +167,8 @@ def _json_value(value: Any) -> Any:
         value = None if np.isnat(value) else value.astype(f"datetime64[{unit}]").item()
     elif isinstance(value, np.generic):
         value = value.item()
+    elif isinstance(value, np.ndarray):  # a GeoJSON property holding a list
+        return [_json_value(item) for item in value.tolist()]
     if value is None:
         return None
     if isinstance(value, float) and not np.isfinite(value):
@@ -182,7 +184,8 @@ def _json_value(value: Any) -> Any:
 MAX_EXACT_INTEGER = 2**53 - 1
 _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# Year, month and day; GDAL writes a spreadsheet's date as text with slashes (2024/01/02).
+_ISO_DATE = re.compile(r"^([0-9]{4})[-/]([0-9]{2})[-/]([0-9]{2})")
 
 
 def typed_value(value: Any, kind: str) -> Any:
@@ -197,7 +200,7 @@ def typed_value(value: Any, kind: str) -> Any:
         try:
             whole = int(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a whole number") from None
+            whole = _whole_number_text(value)
         if abs(whole) > MAX_EXACT_INTEGER:
             raise ValueError(
                 f"{value!r} is too large to store exactly: whole numbers must be between "
@@ -223,12 +226,25 @@ def typed_value(value: Any, kind: str) -> Any:
         match = _ISO_DATE.match(str(value))
         if match is None:
             raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
+        text = "-".join(match.groups())
         try:
-            date.fromisoformat(match.group(0))
+            date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{value!r} is no such date: {why_no_date(match.group(0))}") from None
-        return match.group(0)
+            raise ValueError(f"{value!r} is no such date: {why_no_date(text)}") from None
+        return text
     raise ValueError(f"unknown field type {kind!r}")
+
+
+def _whole_number_text(value: Any) -> int:
+    """A whole number written with a decimal point or an exponent ("10.0", "1e3"), as a
+    spreadsheet saved as CSV may write one; ValueError for any other text."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if not (np.isfinite(number) and number.is_integer()):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
 
 
 def why_no_date(text: str) -> str:

@@ -416,3 +416,33 @@ def test_whole_numbers_with_blanks_among_them_stay_whole(personas, tmp_path):
         "100062012345": {"uprn": 100062012345, "storeys": 3},
         "100062012346": {"uprn": 100062012346, "storeys": None},
     }
+
+
+def test_a_list_in_a_geojson_property_is_stored_as_a_list(sites, tmp_path):
+    path = geojson(
+        tmp_path / "sites.geojson",
+        [({"ref": "S1", "tags": ["allocated", "brownfield"], "phases": [1, 2]},
+          list(CANTERBURY_LONLAT))],
+    )  # fmt: skip
+    ingest(sites, path)
+    properties = current_features(sites).get().properties
+    assert properties["tags"] == ["allocated", "brownfield"] and properties["phases"] == [1, 2]
+
+
+def test_spreadsheet_dates_with_slashes_and_whole_numbers_with_a_point_are_read(sites, tmp_path):
+    """GDAL writes a workbook's date cell as text with slashes when its column also holds text;
+    a spreadsheet saved as CSV may write a whole number as 10.0."""
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "ref,Easting,Northing,permitted,homes\n"
+        "S1,615000,157500,2024/01/02,10.0\n"
+        "S2,615100,157600,TBC,12\n"
+        "S3,615200,157700,2024-02-29,10.5\n"
+    )
+    problems, version = rejected_then_published(sites, path, max_invalid_share=0.7)
+    assert [(problem["row"], problem["field"], problem["problem"]) for problem in problems] == [
+        (2, "permitted", "'TBC' is not a date (YYYY-MM-DD)"),
+        (3, "homes", "'10.5' is not a whole number"),
+    ]
+    stored = dict(current_features(sites).values_list("reference", "properties"))
+    assert stored["S1"]["permitted"] == "2024-01-02" and stored["S1"]["homes"] == 10
