@@ -135,33 +135,51 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
     return added
 
 
+# Publishing compares the draft with the live rows it replaces, joined on identity. Each side's
+# ids and identities are first copied into a temporary table and analysed, so every join is
+# planned on true row counts; the feature table's own statistics may be stale or missing
+# (autovacuum off, or a load larger than the rest of the table), and on those the planner once
+# ran the comparison as a nested loop reading the whole dataset again for each live row:
+# quadratic, minutes for a 20,000-row reload. The feature table is then read only by one scan of
+# each side and by primary key.
+_STAGE_DRAFT = """
+    CREATE TEMPORARY TABLE publish_draft ON COMMIT DROP AS
+    SELECT id, organisation_id, reference FROM {feature}
+    WHERE dataset_id = %(dataset)s AND valid_from = %(new)s
+"""
+_STAGE_LIVE = """
+    CREATE TEMPORARY TABLE publish_live ON COMMIT DROP AS
+    SELECT id, organisation_id, reference FROM {feature}
+    WHERE dataset_id = %(dataset)s AND valid_to IS NULL AND valid_from <= %(old)s
+      AND (%(organisation)s::bigint IS NULL OR organisation_id = %(organisation)s::bigint)
+"""
+# Each live row that has a draft row of its identity (one at most: identity is unique in a
+# version), and whether the draft row is the same feature.
+_STAGE_PAIRS = """
+    CREATE TEMPORARY TABLE publish_pairs ON COMMIT DROP AS
+    SELECT l.id AS old_id, n.id AS new_id,
+           c.properties = d.properties AND c.district = d.district AND c.ward = d.ward
+           AND ST_AsEWKB(c.geom) IS NOT DISTINCT FROM ST_AsEWKB(d.geom) AS unchanged
+    FROM publish_live l
+    JOIN publish_draft n ON n.organisation_id = l.organisation_id AND n.reference = l.reference
+    JOIN {feature} c ON c.id = l.id
+    JOIN {feature} d ON d.id = n.id
+"""
 _CLOSE_REPLACED = """
     UPDATE {feature} c SET valid_to = %(new)s
-    WHERE c.dataset_id = %(dataset)s AND c.valid_to IS NULL AND c.valid_from <= %(old)s
-      AND (%(organisation)s::bigint IS NULL OR c.organisation_id = %(organisation)s::bigint)
-      AND NOT EXISTS (
-        SELECT 1 FROM {feature} d
-        WHERE d.dataset_id = c.dataset_id AND d.valid_from = %(new)s
-          AND d.organisation_id = c.organisation_id AND d.reference = c.reference
-          AND d.properties = c.properties AND d.district = c.district AND d.ward = c.ward
-          AND ST_AsEWKB(d.geom) IS NOT DISTINCT FROM ST_AsEWKB(c.geom))
+    FROM publish_live l
+    WHERE c.id = l.id
+      AND NOT EXISTS (SELECT 1 FROM publish_pairs p WHERE p.old_id = l.id AND p.unchanged)
 """
 _DROP_UNCHANGED = """
-    DELETE FROM {feature} d
-    WHERE d.dataset_id = %(dataset)s AND d.valid_from = %(new)s
-      AND EXISTS (
-        SELECT 1 FROM {feature} c
-        WHERE c.dataset_id = d.dataset_id AND c.valid_to IS NULL AND c.valid_from <= %(old)s
-          AND c.organisation_id = d.organisation_id AND c.reference = d.reference)
+    DELETE FROM {feature} d USING publish_pairs p WHERE d.id = p.new_id AND p.unchanged
 """
-_COUNT_CHANGED = """
-    SELECT count(*) FROM {feature} c
-    WHERE c.dataset_id = %(dataset)s AND c.valid_to = %(new)s
-      AND EXISTS (
-        SELECT 1 FROM {feature} d
-        WHERE d.dataset_id = c.dataset_id AND d.valid_from = %(new)s
-          AND d.organisation_id = c.organisation_id AND d.reference = c.reference)
+_COUNT_DRAFT_CHANGED = """
+    SELECT (SELECT count(*) FROM publish_draft), count(*) FILTER (WHERE NOT unchanged)
+    FROM publish_pairs
 """
+# ON COMMIT DROP waits for the outermost transaction, which may publish again.
+_UNSTAGE = "DROP TABLE publish_draft, publish_live, publish_pairs"
 
 
 def _sql(template: str) -> str:
@@ -189,13 +207,22 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         "organisation": version.organisation_id,
     }
     with connection.cursor() as cursor:
+        cursor.execute(_sql(_STAGE_DRAFT), params)
+        cursor.execute(_sql(_STAGE_LIVE), params)
+        cursor.execute("ANALYZE publish_draft, publish_live")
+        cursor.execute(_sql(_STAGE_PAIRS))
+        cursor.execute("ANALYZE publish_pairs")
         cursor.execute(_sql(_CLOSE_REPLACED), params)
         closed = cursor.rowcount
-        cursor.execute(_sql(_DROP_UNCHANGED), params)
+        cursor.execute(_sql(_DROP_UNCHANGED))
         unchanged = cursor.rowcount
-        cursor.execute(_sql(_COUNT_CHANGED), params)
-        changed = cursor.fetchone()[0]
-    inserted = Feature.objects.filter(dataset=dataset, valid_from=version.number).count()
+        cursor.execute(_COUNT_DRAFT_CHANGED)
+        drafted, changed = cursor.fetchone()
+        cursor.execute(_UNSTAGE)
+    inserted = drafted - unchanged
+    # Run after the commit, in a transaction of its own (ANALYZE holds its lock until commit);
+    # robust: the publish has committed by then, and stale statistics only slow reads down.
+    transaction.on_commit(lambda: _statistics_refresh(written=drafted + closed), robust=True)
     if previous:
         previous.is_current = False
         previous.save(update_fields=["is_current"])
@@ -222,6 +249,26 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         note=note,
     )
     return version
+
+
+def _statistics_refresh(*, written: int) -> None:
+    """Analyse the feature table when a publish has written more of it than autovacuum lets
+    change before it analyses (its threshold and scale factor, 50 rows and a tenth by default).
+
+    Every statement on the table is planned on these statistics; where autovacuum is off,
+    nothing else refreshes them, and a table analysed empty looks empty to the planner forever.
+    """
+    table = Feature._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples, current_setting('autovacuum_analyze_threshold')::integer,"
+            " current_setting('autovacuum_analyze_scale_factor')::float8"
+            " FROM pg_class WHERE oid = %s::regclass",
+            [table],
+        )
+        rows, threshold, scale_factor = cursor.fetchone()
+        if rows < 0 or written > threshold + scale_factor * rows:  # reltuples -1: never analysed
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
 
 def version_fail(*, actor: Any, version: DatasetVersion, report: dict[str, Any]) -> DatasetVersion:
