@@ -439,7 +439,7 @@ def test_spreadsheet_dates_with_slashes_and_whole_numbers_with_a_point_are_read(
         "S2,615100,157600,TBC,12\n"
         "S3,615200,157700,2024-02-29,10.5\n"
     )
-    problems, version = rejected_then_published(sites, path, max_invalid_share=0.7)
+    problems, _ = rejected_then_published(sites, path, max_invalid_share=0.7)
     assert [(problem["row"], problem["field"], problem["problem"]) for problem in problems] == [
         (2, "permitted", "'TBC' is not a date (YYYY-MM-DD)"),
         (3, "homes", "'10.5' is not a whole number"),
