@@ -22,7 +22,9 @@ from ..base import (
 )
 from ..registry import connector_register
 from .encodings import ENCODING_TITLES
-from .files import OpenedUpload, UploadError, gdal_reason, upload_open, wkt_shapes
+from .files import upload_open
+from .opened import OpenedUpload, UploadError, gdal_reason
+from .tables import wkt_shapes
 
 CURVED = (
     "is a curved geometry (arcs), which the platform does not read: save it with straight segments"

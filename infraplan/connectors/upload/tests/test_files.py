@@ -9,14 +9,9 @@ import pyogrio
 import pytest
 import shapely
 
-from infraplan.connectors.upload.files import (
-    BNG,
-    WGS84,
-    UploadError,
-    UploadLimits,
-    crs_infer,
-    upload_open,
-)
+from infraplan.connectors.upload.files import upload_open
+from infraplan.connectors.upload.opened import BNG, WGS84, UploadError, UploadLimits
+from infraplan.connectors.upload.tables import crs_infer
 
 from .workbooks import write_workbook
 

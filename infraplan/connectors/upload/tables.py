@@ -1,0 +1,290 @@
+"""CSV and XLSX tables: which sheet to read, where the geometry is (point coordinate columns
+under the names UK publishers use, or a WKT column) and in which coordinate system, declared by
+the columns' names or worked out from the values' ranges."""
+
+import re
+
+import numpy as np
+import pyogrio
+import shapely
+
+from .opened import (
+    BNG,
+    CHOOSE_BY_NAME,
+    FORMAT_TITLES,
+    WGS84,
+    OpenedUpload,
+    UploadError,
+    gdal_reason,
+)
+
+# Header pairs UK publishers use for point coordinates, in order of preference (lower case),
+# each with the coordinate system the names imply (None: decided from the values).
+POINT_HEADERS: list[tuple[str, str, str | None]] = [
+    ("easting", "northing", BNG),
+    ("geox", "geoy", None),
+    ("x", "y", None),
+    ("x_coordinate", "y_coordinate", None),
+    ("longitude", "latitude", WGS84),
+    ("lon", "lat", WGS84),
+    ("long", "lat", WGS84),
+    ("lng", "lat", WGS84),
+]
+
+
+WKT_HEADERS = ["wkt", "geometry", "geom", "the_geom", "point"]
+
+
+# What British National Grid coordinates can be: the grid's false origin is south-west of the
+# Scilly Isles, and it covers Great Britain within 700 km east and 1,300 km north.
+BNG_RANGE = ((0.0, 700_000.0), (0.0, 1_300_000.0))
+
+
+WGS84_RANGE = ((-180.0, 180.0), (-90.0, 90.0))
+
+
+# Great Britain and Northern Ireland in longitude and latitude, with a margin.
+UK_LONLAT = ((-9.0, 2.5), (49.0, 61.5))
+
+
+def _number_array(values: np.ndarray) -> np.ndarray:
+    def number(value) -> float:
+        try:
+            return float(value) if value not in (None, "") else np.nan
+        except (TypeError, ValueError):
+            return np.nan
+
+    return np.array([number(value) for value in values], dtype=float)
+
+
+def wkt_shapes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The geometries of a WKT column (None where a value is not WKT) and which values are
+    curved (arcs), which shapely does not read: each is then None, for its own message."""
+    curved = np.zeros(len(values), dtype=bool)
+    try:
+        return shapely.from_wkt(values, on_invalid="ignore"), curved
+    except NotImplementedError:  # "Nonlinear geometry types are not currently supported"
+        shapes = np.full(len(values), None, dtype=object)
+        for index, value in enumerate(values):
+            try:
+                shapes[index] = shapely.from_wkt(value, on_invalid="ignore")
+            except NotImplementedError:
+                curved[index] = True
+        return shapes, curved
+
+
+def _share_within(xs: np.ndarray, ys: np.ndarray, ranges) -> float:
+    """The share of the points given (those with both coordinates) that lie within ``ranges``;
+    0 when there are none."""
+    present = ~(np.isnan(xs) | np.isnan(ys))
+    if not present.any():
+        return 0.0
+    (x_low, x_high), (y_low, y_high) = ranges
+    xs, ys = xs[present], ys[present]
+    return float(((xs >= x_low) & (xs <= x_high) & (ys >= y_low) & (ys <= y_high)).mean())
+
+
+def crs_infer(xs: np.ndarray, ys: np.ndarray) -> str | None:
+    """BNG or WGS84 from the coordinates' ranges; None when they fit neither or both."""
+    present = ~(np.isnan(xs) | np.isnan(ys))
+    if not present.any():
+        return None
+    fits_bng = _share_within(xs, ys, BNG_RANGE) == 1.0
+    fits_wgs84 = _share_within(xs, ys, WGS84_RANGE) == 1.0
+    xs, ys = xs[present], ys[present]
+    if fits_bng and fits_wgs84:
+        # Both fit only when every value is under 90: degrees, unless all are tiny grid values.
+        return WGS84 if np.abs(xs).max() <= 180 and np.abs(ys).max() <= 90 else None
+    return BNG if fits_bng else WGS84 if fits_wgs84 else None
+
+
+def _point_columns(names: list[str]) -> tuple[str, str, str | None] | None:
+    by_lower = {name.lower().strip(): name for name in names}
+    for x, y, crs in POINT_HEADERS:
+        if x in by_lower and y in by_lower:
+            return by_lower[x], by_lower[y], crs
+    return None
+
+
+def _wkt_column(names: list[str]) -> str | None:
+    return next((name for name in names if name.lower().strip() in WKT_HEADERS), None)
+
+
+_COORDINATE_NAMES = (
+    "Easting and Northing (British National Grid), Latitude and Longitude, GeoX and GeoY, or X "
+    "and Y, or give a WKT column"
+)
+
+
+# GDAL's name for a column whose header cell is empty: Field3 in a workbook, field_3 in CSV.
+_UNNAMED = re.compile(r"field_?\d+", re.IGNORECASE)
+
+
+def names_listed(names: list[str], limit: int = 10) -> str:
+    shown = names[:limit] + ([f"{len(names) - limit:,} more"] if len(names) > limit else [])
+    return ", ".join(shown)
+
+
+def _without_coordinates(opened: OpenedUpload, names: list[str], rows: int) -> UploadError:
+    """Why a table has no coordinate columns, and what to do: most often its header is not in
+    row 1 (a title above it, or an empty first line), which shows as columns without names."""
+    unnamed = [name for name in names if _UNNAMED.fullmatch(name)]
+    if opened.format == "XLSX" and names and len(unnamed) == len(names) and rows <= 1:
+        # GDAL takes a sheet's only row for data, not for its header.
+        return UploadError(
+            "The sheet has a single row: put the column names in row 1 and the features in the "
+            f"rows below it, and name the coordinate columns {_COORDINATE_NAMES}."
+        )
+    if not names:
+        return UploadError(
+            "The table's first row is empty, so it has no column names: put them in row 1, with "
+            "no empty or title rows above them, and name the coordinate columns "
+            f"{_COORDINATE_NAMES}."
+        )
+    if unnamed:
+        named = [name for name in names if name not in unnamed]
+        holds = (
+            f"row 1 holds only {names_listed([repr(name) for name in named])}"
+            if named
+            else "row 1 is empty"
+        )
+        return UploadError(
+            "The table has no coordinate columns, and its header row was not found in row 1: "
+            f"{len(unnamed):,} of its {len(names):,} columns have no name there, and {holds}. "
+            "Put the column names in row 1, deleting any title or empty rows above them, and "
+            f"name the coordinate columns {_COORDINATE_NAMES}."
+        )
+    return UploadError(
+        f"The table has no coordinate columns: name them {_COORDINATE_NAMES}. Its columns are: "
+        f"{names_listed(names)}."
+    )
+
+
+def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
+    """The sheet of a workbook to read: the one ``layer`` names; without one, the only sheet,
+    else the only sheet with rows, else the only one of those with coordinate columns (a
+    read-me sheet beside the data), said in the notes. A workbook that leaves the choice open
+    is refused, listing its sheets, as a GeoPackage with several layers is."""
+    try:
+        opened.layers = [name for name, _ in pyogrio.list_layers(opened.path)]
+    except pyogrio.errors.DataSourceError as error:
+        raise UploadError(
+            f"The file cannot be read as an XLSX workbook: it may be damaged "
+            f"({gdal_reason(error, opened.name)})."
+        ) from None
+    listed = ", ".join(opened.layers)
+    if layer:
+        if layer not in opened.layers:
+            raise UploadError(
+                f"The workbook has no sheet {layer!r}; its sheets are: {listed}. Give the name "
+                "of one, as its tab shows it, as the layer name."
+            )
+        opened.layer = layer
+        return opened
+    if len(opened.layers) <= 1:
+        opened.layer = opened.layers[0] if opened.layers else None
+        return opened
+    sheets = {
+        sheet: pyogrio.read_info(opened.path, layer=sheet, **opened.open_options)
+        for sheet in opened.layers
+    }
+    with_rows = [sheet for sheet, info in sheets.items() if info["features"] > 0]
+    located = [
+        sheet for sheet in with_rows
+        if _point_columns(list(sheets[sheet]["fields"]))
+        or _wkt_column(list(sheets[sheet]["fields"]))
+    ]  # fmt: skip
+    if len(with_rows) == 1:
+        opened.layer, why = with_rows[0], "with data"
+    elif len(located) == 1:
+        opened.layer, why = located[0], "with coordinate columns"
+    elif not with_rows:
+        raise UploadError(f"The workbook's sheets ({listed}) are all empty.")
+    else:
+        raise UploadError(
+            f"The workbook has several sheets with data ({', '.join(with_rows)}): {CHOOSE_BY_NAME}."
+        )
+    others = ", ".join(sheet for sheet in opened.layers if sheet != opened.layer)
+    opened.notes.append(
+        f"Read the sheet {opened.layer}, the workbook's only sheet {why} (its other sheets: "
+        f"{others})."
+    )
+    return opened
+
+
+def table_open(opened: OpenedUpload) -> OpenedUpload:
+    try:
+        info = pyogrio.read_info(
+            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+        )
+    except pyogrio.errors.DataSourceError as error:
+        raise UploadError(
+            f"The file cannot be read as {FORMAT_TITLES[opened.format]}: it may be damaged "
+            f"({gdal_reason(error, opened.name)})."
+        ) from None
+    names = list(info["fields"])
+    columns = _point_columns(names)
+    if columns is None:
+        wkt = _wkt_column(names)
+        if wkt is None:
+            raise _without_coordinates(opened, names, info["features"])
+        opened.wkt_column = wkt
+        _, _, _, values = pyogrio.raw.read(
+            opened.path, layer=opened.layer, columns=[wkt], read_geometry=False,
+            encoding=opened.encoding, **opened.open_options,
+        )  # fmt: skip
+        shapes, _ = wkt_shapes(values[0])
+        bounds = shapely.bounds(shapes)  # NaN where a value is not WKT (reported per row later)
+        crs = crs_infer(
+            np.concatenate([bounds[:, 0], bounds[:, 2]]),
+            np.concatenate([bounds[:, 1], bounds[:, 3]]),
+        )
+        if crs is None:
+            raise UploadError(
+                f"The geometries in the column {wkt!r} are neither British National Grid nor "
+                "longitude/latitude (or none of its values is WKT)."
+            )
+        opened.crs, opened.crs_inferred = crs, True
+        opened.notes.append(f"Geometry read as WKT from the column {wkt!r}, in {crs}.")
+        return opened
+    opened.x_column, opened.y_column, named_crs = columns
+    meta, _, _, values = pyogrio.raw.read(
+        opened.path, layer=opened.layer, columns=[opened.x_column, opened.y_column],
+        read_geometry=False, encoding=opened.encoding, **opened.open_options,
+    )  # fmt: skip
+    # The columns come back in the table's order, not the order asked for.
+    by_name = dict(zip(meta["fields"], values, strict=True))
+    xs, ys = _number_array(by_name[opened.x_column]), _number_array(by_name[opened.y_column])
+    if len(xs) == 0:
+        raise UploadError(
+            "The table has a header but no rows (if it has rows, look for a value whose opening "
+            "quote mark is never closed: the value then runs to the end of the file)."
+        )
+    inferred = crs_infer(xs, ys)
+    if named_crs and inferred and inferred != named_crs:
+        raise UploadError(
+            f"The columns {opened.x_column} and {opened.y_column} are named as "
+            f"{'grid' if named_crs == BNG else 'latitude/longitude'} coordinates but hold "
+            f"{'latitude/longitude' if inferred == WGS84 else 'grid'} values."
+        )
+    crs = named_crs or inferred
+    if crs is None:
+        raise UploadError(
+            f"The values in {opened.x_column} and {opened.y_column} are neither British "
+            "National Grid eastings and northings nor longitudes and latitudes."
+        )
+    swapped, as_given = _share_within(ys, xs, UK_LONLAT), _share_within(xs, ys, UK_LONLAT)
+    if crs == WGS84 and swapped > 0.5 and as_given <= 0.5:
+        raise UploadError(
+            f"The values in {opened.x_column} look like latitudes and those in "
+            f"{opened.y_column} like longitudes: the two columns seem to be the wrong way round "
+            "(in the United Kingdom, longitudes are between -9 and 2 and latitudes between 49 "
+            "and 61)."
+        )
+    opened.crs, opened.crs_inferred = crs, named_crs is None
+    opened.notes.append(
+        f"Points from the columns {opened.x_column} and {opened.y_column} as "
+        f"{'British National Grid (EPSG:27700)' if crs == BNG else 'WGS84 (EPSG:4326)'}"
+        f"{', worked out from the values' if opened.crs_inferred else ''}."
+    )
+    return opened
