@@ -446,3 +446,13 @@ def test_spreadsheet_dates_with_slashes_and_whole_numbers_with_a_point_are_read(
     ]
     stored = dict(current_features(sites).values_list("reference", "properties"))
     assert stored["S1"]["permitted"] == "2024-01-02" and stored["S1"]["homes"] == 10
+
+
+def test_one_mistyped_coordinate_is_a_problem_of_its_row_not_the_files(sites, tmp_path):
+    rows = [f"S{number},{615000 + number},157500" for number in range(1, 20)]
+    path = tmp_path / "sites.csv"
+    path.write_text("ref,X,Y\n" + "\n".join([*rows, "TYPO,6150000,157500"]) + "\n")
+    problems, version = rejected_then_published(sites, path, max_invalid_share=0.1)
+    assert [(problem["row"], problem["field"]) for problem in problems] == [(20, "geometry")]
+    assert problems[0]["problem"].startswith("lies outside Great Britain")
+    assert version.report["rows_read"] == 20 and current_features(sites).count() == 19

@@ -98,6 +98,20 @@ def crs_infer(xs: np.ndarray, ys: np.ndarray) -> str | None:
     return BNG if fits_bng else WGS84 if fits_wgs84 else None
 
 
+def crs_of_most(xs: np.ndarray, ys: np.ndarray) -> str | None:
+    """BNG or WGS84, as most of a table's points show it; None when most fit neither.
+
+    A table's coordinates are typed by hand: one mistyped easting must not make the whole file
+    unreadable. The pipeline then finds each point that does not fit, as a problem of its row.
+    Longitudes and latitudes fit the grid's range too, so they are looked for first.
+    """
+    if not (~(np.isnan(xs) | np.isnan(ys))).any():
+        return None
+    if _share_within(xs, ys, WGS84_RANGE) > 0.5:
+        return WGS84
+    return BNG if _share_within(xs, ys, BNG_RANGE) > 0.5 else None
+
+
 def _point_columns(names: list[str]) -> tuple[str, str, str | None] | None:
     by_lower = {name.lower().strip(): name for name in names}
     for x, y, crs in POINT_HEADERS:
@@ -235,13 +249,13 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
         )  # fmt: skip
         shapes, _ = wkt_shapes(values[0])
         bounds = shapely.bounds(shapes)  # NaN where a value is not WKT (reported per row later)
-        crs = crs_infer(
+        crs = crs_of_most(
             np.concatenate([bounds[:, 0], bounds[:, 2]]),
             np.concatenate([bounds[:, 1], bounds[:, 3]]),
         )
         if crs is None:
             raise UploadError(
-                f"The geometries in the column {wkt!r} are neither British National Grid nor "
+                f"Most geometries in the column {wkt!r} are neither British National Grid nor "
                 "longitude/latitude (or none of its values is WKT)."
             )
         opened.crs, opened.crs_inferred = crs, True
@@ -260,7 +274,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
             "The table has a header but no rows (if it has rows, look for a value whose opening "
             "quote mark is never closed: the value then runs to the end of the file)."
         )
-    inferred = crs_infer(xs, ys)
+    inferred = crs_of_most(xs, ys)
     if named_crs and inferred and inferred != named_crs:
         raise UploadError(
             f"The columns {opened.x_column} and {opened.y_column} are named as "
@@ -270,7 +284,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
     crs = named_crs or inferred
     if crs is None:
         raise UploadError(
-            f"The values in {opened.x_column} and {opened.y_column} are neither British "
+            f"Most values in {opened.x_column} and {opened.y_column} are neither British "
             "National Grid eastings and northings nor longitudes and latitudes."
         )
     swapped, as_given = _share_within(ys, xs, UK_LONLAT), _share_within(xs, ys, UK_LONLAT)

@@ -11,7 +11,7 @@ import shapely
 
 from infraplan.connectors.upload.files import upload_open
 from infraplan.connectors.upload.opened import BNG, WGS84, UploadError, UploadLimits
-from infraplan.connectors.upload.tables import crs_infer
+from infraplan.connectors.upload.tables import crs_infer, crs_of_most
 
 from .workbooks import write_workbook
 
@@ -216,6 +216,17 @@ def test_geometry_without_declared_crs_is_inferred(tmp_path, workdir):
         path = write_vector(tmp_path / "nocrs.gpkg", "GPKG", crs=None)
     opened = upload_open(path, workdir=workdir)
     assert (opened.crs, opened.crs_inferred) == (BNG, True)
+
+
+def test_a_tables_coordinate_system_is_what_most_of_its_points_show():
+    grid = np.array([615000.0] * 49 + [6150000.0]), np.array([157500.0] * 50)  # one typo
+    assert crs_of_most(*grid) == BNG
+    degrees = np.array([1.08] * 9 + [200.0]), np.array([51.28] * 9 + [100.0])
+    assert crs_of_most(*degrees) == WGS84
+    # Half and half: degrees fit the grid's range too (the pipeline then finds them in the sea).
+    assert crs_of_most(np.array([615000.0, 1.08]), np.array([157500.0, 51.28])) == BNG
+    assert crs_of_most(np.array([800000.0, 615000.0]), np.array([2e6, 157500.0])) is None
+    assert crs_of_most(np.array([np.nan]), np.array([np.nan])) is None
 
 
 def test_crs_inference():
