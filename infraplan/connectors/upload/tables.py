@@ -2,6 +2,7 @@
 under the names UK publishers use, or a WKT column) and in which coordinate system, declared by
 the columns' names or worked out from the values' ranges."""
 
+import csv
 import re
 
 import numpy as np
@@ -226,6 +227,37 @@ def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     return opened
 
 
+def _note_values_past_the_header(opened: OpenedUpload, columns: int) -> None:
+    """Say which lines of a CSV hold more values than its header names columns: GDAL leaves
+    the extra values out without a word, and they are most often a value holding a comma
+    without double quotes around it (Smith, Jones and Partners), which moves the values after
+    it along by one."""
+    with opened.path.open(
+        encoding=opened.encoding or "utf-8", errors="replace", newline=""
+    ) as text:
+        header = text.readline()
+        # The separator GDAL finds in the header: a comma, a semicolon or a tab.
+        separator = max((",", ";", "\t"), key=header.count)
+        reader = csv.reader(text, delimiter=separator)
+        lines = [
+            reader.line_num + 1  # the header line was read before the reader started
+            for row in reader
+            if len(row) > columns and any(value.strip() for value in row[columns:])
+        ]
+    if lines:
+        shown = ", ".join(f"{line:,}" for line in lines[:10]) + (" ..." if len(lines) > 10 else "")
+        which = (
+            f"1 row of the file (line {shown}) holds"
+            if len(lines) == 1
+            else f"{len(lines):,} rows of the file (lines {shown}) hold"
+        )
+        opened.notes.append(
+            f"{which} more values than the header has columns; the extra values were left out. "
+            "A value holding a comma needs double quotes around it, or the values after it move "
+            "along by one column."
+        )
+
+
 def table_open(opened: OpenedUpload) -> OpenedUpload:
     try:
         info = pyogrio.read_info(
@@ -237,6 +269,8 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
             f"({gdal_reason(error, opened.name)})."
         ) from None
     names = list(info["fields"])
+    if opened.format == "CSV":
+        _note_values_past_the_header(opened, len(names))
     columns = _point_columns(names)
     if columns is None:
         wkt = _wkt_column(names)

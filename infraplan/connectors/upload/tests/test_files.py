@@ -509,3 +509,20 @@ def test_messages_name_the_file_never_its_path_on_the_server(tmp_path, workdir):
         "The file cannot be read as a GeoPackage: it may be truncated or damaged ('sites.gpkg' "
         "not recognized as being in a supported file format)."
     )
+
+
+def test_csv_rows_with_more_values_than_the_header_are_noted_by_line(tmp_path, workdir):
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "reference,Easting,Northing,name\n"
+        "S1,615000,157500,Smith and Partners\n"
+        "S2,615100,157600,Smith, Jones and Partners\n"
+        '"S3",615200,157700,"Brown, Green and Co"\n'
+        "S4,615300,157800,Kent,\n"
+    )
+    opened = upload_open(path, workdir=workdir)
+    assert (
+        "1 row of the file (line 3) holds more values than the header has columns; the extra "
+        "values were left out. A value holding a comma needs double quotes around it, or the "
+        "values after it move along by one column."
+    ) in opened.notes
