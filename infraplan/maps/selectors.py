@@ -222,6 +222,7 @@ class MapLayer:
     labels: str | None  # the label endpoint, for layers with a label field
     label_min_zoom: int
     published: bool  # False when the date shown is before the dataset's first publish
+    feature_count: int  # of the current version: the map draws finer areas over coarser ones
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -268,6 +269,7 @@ def map_layers_for(
                     dataset.min_zoom, 0 if count <= LABEL_SPARSE_LIMIT else LABEL_DENSE_ZOOM
                 ),
                 published=source is not None,
+                feature_count=count,
             )
         )
     return layers

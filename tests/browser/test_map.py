@@ -196,6 +196,18 @@ def test_clicking_a_feature_opens_its_popup_and_the_url_keeps_it(page):
     expect(popup).to_have_count(0)
 
 
+def test_a_click_opens_the_ward_drawn_over_its_district(page):
+    open_map(page, "?layers=districts,wards&center=1.08,51.28&zoom=11")
+    at = point_on_screen(page, 1.0789, 51.2802)  # Canterbury
+
+    page.mouse.click(at["x"], at["y"])
+
+    popup = page.locator(".maplibregl-popup")
+    expect(popup.get_by_text("Electoral wards (December 2023)")).to_be_visible()
+    district = popup.locator('.govuk-summary-list__row:has(dt:text-is("District name (2023)")) dd')
+    expect(district).to_have_text("Canterbury")
+
+
 def test_a_popup_folds_the_credits_and_escape_elsewhere_leaves_it_open(page):
     open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
     credits = page.locator(".maplibregl-ctrl-attrib")

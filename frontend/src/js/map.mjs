@@ -64,8 +64,15 @@ function showFallback() {
 
 // --- the style: our layers, from each dataset's style ----------------------------------------
 
+// Drawn bottom to top: areas, lines, points; of the areas, the coarser under the finer (the
+// districts under their wards), so a click or Enter finds the most particular feature there.
+const DRAWING_ORDER = { polygon: 0, line: 1, point: 2 };
+
 function addOwnLayers(map) {
-  for (const layer of config.layers) {
+  const drawn = [...config.layers].sort((one, other) =>
+    (DRAWING_ORDER[one.geometry_type] ?? 2) - (DRAWING_ORDER[other.geometry_type] ?? 2)
+    || one.feature_count - other.feature_count);
+  for (const layer of drawn) {
     map.addSource(layer.slug, {
       type: "vector",
       // Joined as text: the URL constructor would percent-encode the {z}/{x}/{y} placeholders.
