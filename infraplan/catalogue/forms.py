@@ -318,7 +318,7 @@ class UploadForm(forms.Form):
         label="Layer name (optional)",
         required=False,
         max_length=200,
-        help_text="For a GeoPackage with several layers: the one to load.",
+        help_text="For a file holding several: the GeoPackage layer, the workbook sheet (as its tab shows it) or the Shapefile in the zip to load.",
     )
     reference = forms.CharField(
         label="Reference column",

@@ -102,6 +102,25 @@ def test_the_map_search_finds_a_ward_and_flies_to_it(page):
     assert_accessible(page)
 
 
+def test_a_new_search_clears_what_the_last_one_showed(page):
+    open_map(page)
+    search_map(page, "CT1 2EH")
+    marker = page.locator("[data-search-marker]")
+    expect(marker).to_be_visible()
+    results = page.locator("#map-search-results")
+
+    search_map(page, "Atlantis")  # nothing found: the last result's marker goes
+    expect(results).to_contain_text("Nothing found for “Atlantis”")
+    expect(marker).to_have_count(0)
+
+    search_map(page, "CT1 2EH")
+    expect(marker).to_be_visible()
+    search_map(page, "")  # an empty search: its error, and nothing of the last search
+    expect(page.locator("#map-search-q-error")).to_contain_text("Enter a place")
+    expect(results.get_by_role("link")).to_have_count(0)
+    expect(marker).to_have_count(0)
+
+
 def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(page):
     open_map(page)
     search_map(page, "TR 150 57")

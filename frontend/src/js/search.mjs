@@ -112,7 +112,14 @@ function showResults(body) {
   status.replaceChildren(heading, shown, list);
 }
 
+// What an earlier search showed (its results, its marker) goes when a new one finds nothing.
+function clearResults() {
+  marker?.remove();
+  status.replaceChildren();
+}
+
 function showNothing(body) {
+  marker?.remove();
   const hint = element("div", "govuk-hint");
   hint.append(element("p", "govuk-body govuk-!-margin-bottom-1", `Nothing found for “${body.query}”.`));
   const formats = element("ul", "govuk-list govuk-list--bullet govuk-!-font-size-16");
@@ -144,6 +151,7 @@ async function search(query) {
     return;
   }
   if (body.error) {
+    marker?.remove();
     status.replaceChildren(element("p", "govuk-visually-hidden", body.error));
     showError(body.error);
   } else if (body.results.length) {
@@ -158,6 +166,7 @@ form.addEventListener("submit", (event) => {
   event.preventDefault();
   if (!query) {
     clearError();
+    clearResults();
     showError("Enter a place, postcode, grid reference or feature name");
     input.focus();
     return;

@@ -26,7 +26,7 @@ class URLConfig(ConnectorConfig):
     )
     layer: str | None = Field(
         default=None, max_length=200, title="Layer name (optional)",
-        description="For a GeoPackage with several layers: the one to load.",
+        description="For a file holding several: the GeoPackage layer, the workbook sheet (as its tab shows it) or the Shapefile in the zip to load.",
     )  # fmt: skip
     batch_size: int = Field(default=50_000, ge=1)
 
