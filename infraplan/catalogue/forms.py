@@ -308,7 +308,7 @@ class UploadForm(forms.Form):
         label="File",
         help_text="GeoJSON, GeoPackage, a zipped Shapefile (with its .prj), FlatGeobuf, or a CSV "
         "or XLSX table with coordinate columns (such as Easting and Northing, or latitude and "
-        "longitude) or a WKT column.",
+        "longitude) or a WKT column, with the column names in row 1.",
         error_messages={
             "required": "Choose a file to upload",
             "empty": "The file is empty: choose a file with data in it",
