@@ -151,7 +151,10 @@ def _read_limited(response, url: str, policy: FetchPolicy, started: float) -> by
             url=url,
         )
     chunks, total = [], 0
-    for chunk in response.stream(CHUNK, decode_content=True):
+    # read1: whatever has arrived, up to a chunk, so the deadline is checked as often as the
+    # server sends anything (stream() waits to fill each chunk, which a server sending a byte
+    # a second under the read timeout would never do).
+    while chunk := response.read1(CHUNK, decode_content=True):
         total += len(chunk)
         if total > policy.max_bytes:
             raise FetchError(
@@ -228,10 +231,17 @@ def fetch(
             )  # fmt: skip
             try:
                 if response.status in REDIRECT_STATUSES and response.headers.get("location"):
-                    response.drain_conn()
+                    # The redirect's body is not read (a server could make it endless); the
+                    # connection is closed with the pool below.
                     if len(redirects) >= policy.max_redirects:
                         raise FetchError(f"More than {policy.max_redirects} redirects.", url=url)
-                    current = urljoin(current, response.headers["location"])
+                    try:
+                        current = urljoin(current, response.headers["location"])
+                    except ValueError:  # "Invalid IPv6 URL"
+                        raise FetchError(
+                            "The server redirected to an address that is not valid "
+                            f"({response.headers['location'][:200]!r}).", url=current,
+                        ) from None  # fmt: skip
                     redirects.append(current)
                     continue
                 body = _read_limited(response, current, policy, started)

@@ -60,6 +60,31 @@ class Handler(BaseHTTPRequestHandler):
             case "/slow":
                 time.sleep(2)
                 self._send(200, b"late")
+            case "/trickle":
+                # Always under the read timeout, never done: only the overall deadline ends it.
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                try:
+                    for _ in range(100):
+                        self.wfile.write(b"x")
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            case "/moved-with-endless-body":
+                self.send_response(302)
+                self.send_header("Location", "/features.json")
+                self.end_headers()
+                try:
+                    for _ in range(100):
+                        self.wfile.write(b"z" * 1024)
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            case "/to-broken-address":
+                self._send(302, b"", {"Location": "http://[::1/x"})
             case "/gone":
                 self._send(404, b"not here")
             case "/busy":
@@ -156,6 +181,25 @@ def test_a_slow_server_times_out_as_a_temporary_failure(server):
     with pytest.raises(FetchError, match="did not answer within the time allowed") as error:
         fetch(f"{server}/slow", policy=policy)
     assert error.value.temporary
+
+
+def test_the_overall_deadline_holds_against_a_server_sending_a_byte_at_a_time(server):
+    policy = FetchPolicy(
+        allowed_hosts=("127.0.0.1",), private_hosts=("127.0.0.1",), read_timeout=5, deadline=1
+    )
+    # The server's 10 s of trickling would end in an incomplete read: the deadline ends it first.
+    with pytest.raises(FetchError, match="took longer than 1 s in all") as error:
+        fetch(f"{server}/trickle", policy=policy)
+    assert error.value.temporary
+
+
+def test_a_redirects_body_is_not_read_and_a_broken_redirect_is_refused(server):
+    # Reading the redirect's 10 s body would pass the 3 s deadline before the page it names.
+    policy = FetchPolicy(allowed_hosts=("127.0.0.1",), private_hosts=("127.0.0.1",), deadline=3)
+    result = fetch(f"{server}/moved-with-endless-body", policy=policy)
+    assert json.loads(result.body) == FEATURES
+    with pytest.raises(FetchError, match="redirected to an address that is not valid"):
+        fetch(f"{server}/to-broken-address", policy=policy)
 
 
 def test_http_errors_say_whether_to_retry(server):
