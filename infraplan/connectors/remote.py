@@ -10,6 +10,7 @@ GeoJSON features become ``FeatureBatch``es here too, one column per property, so
 connector that receives GeoJSON turns it into rows the same way.
 """
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable
@@ -36,6 +37,44 @@ _EPSG = re.compile(
     re.IGNORECASE,
 )
 _CRS84 = re.compile(r"(OGC/1\.3/CRS84|OGC:1\.3:CRS84|^CRS84$|^OGC:CRS84$)", re.IGNORECASE)
+
+
+class EndlessPaging:
+    """Stops a load whose service pages without end: a page holding features already sent (a
+    service that ignores the paging parameter, or whose next link only changes something
+    meaningless), or page after page without features that still says there are more. Either
+    would otherwise hold a worker for ever."""
+
+    EMPTY_PAGES_ALLOWED = 3
+
+    def __init__(self) -> None:
+        self._sent: set[bytes] = set()
+        self._empty_in_a_row = 0
+
+    def empty(self, page: str) -> None:
+        self._empty_in_a_row += 1
+        if self._empty_in_a_row > self.EMPTY_PAGES_ALLOWED:
+            raise ConnectorError(
+                f"The service sent {self._empty_in_a_row} pages in a row without features while "
+                f"saying there were more ({page}): loading stopped, as it would never end."
+            )
+
+    def check(self, batch: FeatureBatch, page: str) -> None:
+        self._empty_in_a_row = 0
+        digest = hashlib.sha256()
+        for wkb in batch.geometry if batch.geometry is not None else ():
+            digest.update(wkb if wkb is not None else b"-")
+        for name in sorted(batch.fields):
+            digest.update(name.encode())
+            digest.update(repr(batch.fields[name].tolist()).encode())
+        signature = digest.digest()
+        if signature in self._sent:
+            raise ConnectorError(
+                f"The service sent the same features again ({page}): it is not moving on "
+                "through its pages (it may ignore the paging parameter), so loading stopped "
+                "rather than repeat them for ever."
+            )
+        self._sent.add(signature)
 
 
 def remote_get(

@@ -26,7 +26,7 @@ from ..base import (
     http_address,
 )
 from ..registry import connector_register
-from ..remote import features_batch, remote_json
+from ..remote import EndlessPaging, features_batch, remote_json
 
 # Esri's own codes for Web Mercator, from before EPSG registered 3857.
 _WEB_MERCATOR = {102100, 102113, 900913}
@@ -238,7 +238,7 @@ class ArcGISConnector(Connector):
 
     def batches(self, config: ArcGISConfig, context: SourceContext) -> Iterator[FeatureBatch]:
         answer_format, page_size, dates = self._layer(config, context)
-        offset, number = 0, 1
+        offset, number, paging = 0, 1, EndlessPaging()
         while True:
             query = {
                 "where": config.where, "outFields": "*", "returnGeometry": "true",
@@ -269,6 +269,7 @@ class ArcGISConnector(Connector):
                 batch = _esri_features(document, offset + 1, dates)
                 more = document.get("exceededTransferLimit")
             if len(batch):
+                paging.check(batch, page)
                 yield batch
             offset += len(batch)
             context.progress(offset, "fetching")

@@ -22,7 +22,7 @@ from ..base import (
     lon_lat_box,
 )
 from ..registry import connector_register
-from ..remote import crs_parse, features_batch, remote_json_with_headers
+from ..remote import EndlessPaging, crs_parse, features_batch, remote_json_with_headers
 
 ACCEPT = {"Accept": "application/geo+json, application/json;q=0.9"}
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -102,7 +102,7 @@ class OGCAPIConnector(Connector):
         if config.crs:
             query["crs"] = config.crs
         url: str | None = f"{config.items_url}?{urlencode(query)}"
-        read, number, visited = 0, 1, set()
+        read, number, visited, paging = 0, 1, set(), EndlessPaging()
         while url:
             page = f"page {number}, from feature {read + 1:,}"
             if url in visited:
@@ -120,7 +120,9 @@ class OGCAPIConnector(Connector):
             crs, lat_first = crs_parse(headers.get("content-crs", CRS84))
             if not features:
                 break
-            yield features_batch(features, first_row=read + 1, crs=crs, lat_first=lat_first)
+            batch = features_batch(features, first_row=read + 1, crs=crs, lat_first=lat_first)
+            paging.check(batch, page)
+            yield batch
             read += len(features)
             context.progress(read, "fetching")
             url = _next_link(document, url)

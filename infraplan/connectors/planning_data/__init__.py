@@ -33,7 +33,7 @@ from ..base import (
     http_address,
 )
 from ..registry import connector_register
-from ..remote import WGS84, features_batch, remote_json
+from ..remote import WGS84, EndlessPaging, features_batch, remote_json
 
 SERVICE = "https://www.planning.data.gov.uk"
 
@@ -125,7 +125,7 @@ class PlanningDataConnector(Connector):
         return f"planning.data.gov.uk dataset {config.dataset}{organisation}{area}"
 
     def batches(self, config: PlanningDataConfig, context: SourceContext) -> Iterator[FeatureBatch]:
-        offset, read, number = 0, 0, 1
+        offset, read, number, paging = 0, 0, 1, EndlessPaging()
         while True:
             query: dict[str, Any] = {"dataset": config.dataset}
             if config.organisation_entity:
@@ -142,15 +142,20 @@ class PlanningDataConnector(Connector):
                 raise ConnectorError(
                     f"planning.data.gov.uk did not answer with GeoJSON features ({page})."
                 )
+            links = document.get("links")
+            more = isinstance(links, dict) and bool(links.get("next"))
             if features:
-                yield features_batch(
+                batch = features_batch(
                     [_blank_as_missing(feature) for feature in features],
                     first_row=read + 1, crs=WGS84, identifier=None,
                 )  # fmt: skip
+                paging.check(batch, page)
+                yield batch
                 read += len(features)
+            elif more:
+                paging.empty(page)
             context.progress(read, "fetching")
-            links = document.get("links")
-            if not isinstance(links, dict) or not links.get("next"):
+            if not more:
                 break
             offset += config.limit
             number += 1

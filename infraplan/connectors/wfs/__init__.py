@@ -34,7 +34,7 @@ from ..base import (
     lon_lat_box,
 )
 from ..registry import connector_register
-from ..remote import WGS84, crs_parse, features_batch, remote_get
+from ..remote import WGS84, EndlessPaging, crs_parse, features_batch, remote_get
 
 # Fields GDAL makes of a GML feature's own bounding box: not data.
 _ENVELOPE_FIELDS = {"lowerCorner", "upperCorner"}
@@ -184,7 +184,7 @@ class WFSConnector(Connector):
         output_format = config.output_format or next(
             (name for name in formats if "json" in name.lower()), None
         )
-        start, number = 0, 1
+        start, number, paging = 0, 1, EndlessPaging()
         while True:
             query: dict[str, str | int] = {
                 "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
@@ -216,6 +216,7 @@ class WFSConnector(Connector):
                 matched = str(document.get("numberMatched", "unknown"))
             if not len(batch):
                 break
+            paging.check(batch, page)
             yield batch
             start += len(batch)
             context.progress(start, "fetching")

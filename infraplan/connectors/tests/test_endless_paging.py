@@ -1,0 +1,73 @@
+"""Services that page without end stop the load with a message, instead of holding a worker
+for ever: a real HTTP server on 127.0.0.1 answers as such services do."""
+
+import pytest
+
+from infraplan.connectors.base import ConnectorError
+from infraplan.connectors.registry import connector_config, connector_for
+
+from .servers import json_answer, replay_server, source_context
+
+POINT = {"type": "Point", "coordinates": [1.08, 51.28]}
+SAME_FEATURES = [
+    {"type": "Feature", "id": f"S{number}", "properties": {"ref": f"S{number}"}, "geometry": POINT}
+    for number in range(2)
+]
+
+
+def read_all(key: str, config: dict, tmp_path) -> int:
+    connector = connector_for(key)
+    batches = connector.batches(connector_config(key, config), source_context(tmp_path))
+    return sum(len(batch) for batch in batches)
+
+
+def test_an_ogc_api_whose_next_link_changes_only_a_meaningless_parameter(tmp_path):
+    def route(path, query):
+        turn = int(query.get("junk", "0")) + 1
+        return json_answer(
+            {"type": "FeatureCollection", "features": SAME_FEATURES,
+             "links": [{"rel": "next", "href": f"{path}?junk={turn}"}]},
+            "application/geo+json",
+        )  # fmt: skip
+
+    with (
+        replay_server(route) as server,
+        pytest.raises(ConnectorError, match=r"sent the same features again \(page 2"),
+    ):
+        read_all("ogcapi", {"url": f"{server.url}/collections/sites"}, tmp_path)
+    assert len(server.requests) == 2
+
+
+def test_an_arcgis_layer_that_ignores_the_offset(tmp_path):
+    def route(path, query):
+        if path.endswith("/query"):
+            return json_answer(
+                {"type": "FeatureCollection", "features": SAME_FEATURES,
+                 "properties": {"exceededTransferLimit": True}}
+            )  # fmt: skip
+        return json_answer(
+            {"type": "Feature Layer", "supportedQueryFormats": "JSON, geoJSON", "fields": []}
+        )
+
+    url = "/arcgis/rest/services/Sites/FeatureServer/0"
+    with (
+        replay_server(route) as server,
+        pytest.raises(ConnectorError, match=r"sent the same features again \(page 2"),
+    ):
+        read_all("arcgis", {"url": f"{server.url}{url}"}, tmp_path)
+
+
+def test_planning_data_pages_without_features_that_say_there_are_more(tmp_path):
+    def route(path, query):
+        offset = int(query.get("offset", "0"))
+        return json_answer(
+            {"type": "FeatureCollection", "features": [],
+             "links": {"next": f"{path}?offset={offset + 500}"}}
+        )  # fmt: skip
+
+    with (
+        replay_server(route) as server,
+        pytest.raises(ConnectorError, match="4 pages in a row without features"),
+    ):
+        read_all("planning_data", {"dataset": "green-belt", "service": server.url}, tmp_path)
+    assert len(server.requests) == 4
