@@ -186,7 +186,7 @@ def error_detail(body: bytes, content_type: str) -> str:
     elif "json" in content_type or body[:1] in (b"{", b"["):
         try:
             document = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""
         error = document.get("error", document) if isinstance(document, dict) else None
         if isinstance(error, str):

@@ -108,10 +108,14 @@ def remote_json_with_headers(
     where = f" ({page})" if page else ""
     try:
         document = json.loads(result.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except ValueError as error:  # not JSON, not UTF-8, or a number of thousands of digits
         raise ConnectorError(
-            f"The server's answer is not valid JSON{where}: {error}. Check the address "
-            "points at the service's data, not a page about it."
+            f"The server's answer is not valid JSON{where}: {str(error)[:200]}. Check the "
+            "address points at the service's data, not a page about it."
+        ) from None
+    except RecursionError:
+        raise ConnectorError(
+            f"The server's answer is JSON nested too deeply to read{where}."
         ) from None
     if not isinstance(document, dict):
         raise ConnectorError(f"The server answered JSON that is not an object{where}.")
@@ -187,7 +191,13 @@ def features_batch(
         if not isinstance(feature, dict):
             problems.append(RowProblem(row, "feature", str(feature)[:200], "is not a feature"))
             continue
-        for name, value in (feature.get("properties") or {}).items():
+        properties = feature.get("properties")
+        if properties is not None and not isinstance(properties, dict):
+            problems.append(
+                RowProblem(row, "properties", str(properties)[:200], "are not a JSON object")
+            )
+            continue
+        for name, value in (properties or {}).items():
             columns[name][index] = _column_value(value)
         if with_id:
             columns[identifier][index] = _column_value(feature.get("id"))
@@ -196,7 +206,15 @@ def features_batch(
             continue
         try:
             geometry[index] = shape(raw).wkb
-        except (ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError):
+        except (
+            ShapelyError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+        ):
             problems.append(
                 RowProblem(row, "geometry", json.dumps(raw)[:200], "is not a GeoJSON geometry")
             )

@@ -1,5 +1,8 @@
-"""Services that page without end stop the load with a message, instead of holding a worker
-for ever: a real HTTP server on 127.0.0.1 answers as such services do."""
+"""Services that misbehave, answered by a real HTTP server on 127.0.0.1: one that pages without
+end stops the load with a message instead of holding a worker for ever; JSON no reader should
+take is refused with a message, and features of the wrong shape are problems of their rows."""
+
+import json
 
 import pytest
 
@@ -71,3 +74,40 @@ def test_planning_data_pages_without_features_that_say_there_are_more(tmp_path):
     ):
         read_all("planning_data", {"dataset": "green-belt", "service": server.url}, tmp_path)
     assert len(server.requests) == 4
+
+
+def ogcapi_answering(body: bytes, tmp_path) -> list:
+    """The batches an OGC API collection yields when its items page answers ``body``."""
+    with replay_server(lambda path, query: (200, "application/geo+json", body)) as server:
+        connector = connector_for("ogcapi")
+        config = connector_config("ogcapi", {"url": f"{server.url}/collections/sites"})
+        return list(connector.batches(config, source_context(tmp_path)))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested too deeply to read"),
+        (b'{"type": "FeatureCollection", "numberMatched": ' + b"9" * 5000 + b"}",
+         "not valid JSON"),
+    ],
+)  # fmt: skip
+def test_json_no_reader_should_take_is_refused_with_a_message(body, message, tmp_path):
+    with pytest.raises(ConnectorError, match=message):
+        ogcapi_answering(body, tmp_path)
+
+
+def test_features_of_the_wrong_shape_are_problems_of_their_rows(tmp_path):
+    features = [
+        {"type": "Feature", "properties": ["not", "an", "object"], "geometry": POINT},
+        {"type": "Feature", "properties": {"ref": "S2"},
+         "geometry": {"type": "Point", "coordinates": [10**400, 51]}},
+        {"type": "Feature", "properties": {"ref": "S3"}, "geometry": POINT},
+    ]  # fmt: skip
+    body = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    [batch] = ogcapi_answering(body, tmp_path)
+    assert [(problem.row, problem.field, problem.reason) for problem in batch.problems] == [
+        (1, "properties", "are not a JSON object"),
+        (2, "geometry", "is not a GeoJSON geometry"),
+    ]
+    assert batch.geometry[2] is not None
