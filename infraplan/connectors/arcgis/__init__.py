@@ -152,8 +152,10 @@ def _date_fields(*documents: dict[str, Any]) -> set[str]:
     return {
         field["name"]
         for document in documents
-        for field in document.get("fields") or []
-        if isinstance(field, dict) and field.get("type") == "esriFieldTypeDate"
+        for field in (document.get("fields") if isinstance(document.get("fields"), list) else [])
+        if isinstance(field, dict)
+        and field.get("type") == "esriFieldTypeDate"
+        and isinstance(field.get("name"), str)
     }
 
 
@@ -163,6 +165,8 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
     problems = []
     names = sorted(dates)  # problems of a row in field order
     for index, values in enumerate(properties):
+        if not isinstance(values, dict):
+            continue  # not an object: a problem of its row (features_batch)
         for name in names:
             value = values.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -74,15 +74,23 @@ class OGCAPIConfig(ConnectorConfig):
 
 def _next_link(document: dict, base: str) -> str | None:
     """The ``next`` link for GeoJSON (or a link without a type), made absolute."""
+    given = document.get("links")
     links = [
         link
-        for link in document.get("links") or []
-        if isinstance(link, dict) and link.get("rel") == "next" and link.get("href")
+        for link in (given if isinstance(given, list) else [])
+        if isinstance(link, dict)
+        and link.get("rel") == "next"
+        and isinstance(link.get("href"), str)
     ]
     for wanted in _JSON_TYPES:
         for link in links:
             if str(link.get("type", "")).split(";")[0].strip().lower() == wanted:
-                return urljoin(base, link["href"])
+                try:
+                    return urljoin(base, link["href"])
+                except ValueError:  # "Invalid IPv6 URL"
+                    raise ConnectorError(
+                        f"The service's next link is not a valid address: {link['href'][:200]!r}."
+                    ) from None
     return None
 
 

@@ -111,3 +111,46 @@ def test_features_of_the_wrong_shape_are_problems_of_their_rows(tmp_path):
         (2, "geometry", "is not a GeoJSON geometry"),
     ]
     assert batch.geometry[2] is not None
+
+
+@pytest.mark.parametrize(
+    ("links", "outcome"),
+    [
+        (5, None),  # not a list: no next page
+        ([{"rel": "next", "href": ["a", "b"]}], None),  # an href that is not text: no link
+        ([{"rel": "next", "href": "http://[::1/items"}], "next link is not a valid address"),
+    ],
+)
+def test_an_ogc_api_next_link_of_the_wrong_shape(links, outcome, tmp_path):
+    body = json.dumps({"type": "FeatureCollection", "features": SAME_FEATURES, "links": links})
+    if outcome is None:
+        [batch] = ogcapi_answering(body.encode(), tmp_path)
+        assert len(batch) == 2
+    else:
+        with pytest.raises(ConnectorError, match=outcome):
+            ogcapi_answering(body.encode(), tmp_path)
+
+
+def test_an_arcgis_page_of_the_wrong_shape(tmp_path):
+    """Attributes that are not an object, and a date field without a name, in Esri JSON."""
+    page = {
+        "fields": [{"type": "esriFieldTypeDate"}, {"name": "built", "type": "esriFieldTypeDate"}],
+        "features": [
+            {"attributes": ["S1"], "geometry": {"x": 615000, "y": 157500}},
+            {"attributes": {"ref": "S2", "built": 0}, "geometry": {"x": 615100, "y": 157600}},
+        ],
+        "spatialReference": {"wkid": 27700},
+    }  # fmt: skip
+
+    def route(path, query):
+        if path.endswith("/query"):
+            return json_answer(page)
+        return json_answer({"type": "Feature Layer", "supportedQueryFormats": "JSON", "fields": []})
+
+    with replay_server(route) as server:
+        connector = connector_for("arcgis")
+        url = f"{server.url}/arcgis/rest/services/Sites/FeatureServer/0"
+        config = connector_config("arcgis", {"url": url})
+        [batch] = list(connector.batches(config, source_context(tmp_path)))
+    assert [(problem.row, problem.field) for problem in batch.problems] == [(1, "properties")]
+    assert batch.fields["built"][1] == "1970-01-01T00:00:00Z"
