@@ -31,9 +31,9 @@ HTML_PAGE = "The server answered with a web page, not data: check the address"
 _HTML_START = re.compile(rb"^\s*(<!doctype\s+html|<html|<head|<body)", re.IGNORECASE)
 # An EPSG code in the forms OGC services write: the http URI, the URN, and the short form.
 _EPSG = re.compile(
-    r"^(?:https?://www\.opengis\.net/def/crs/EPSG/[^/]+/(?P<uri>\d+)"
-    r"|urn:ogc:def:crs:EPSG:[^:]*:(?P<urn>\d+)"
-    r"|EPSG:(?P<short>\d+))$",
+    r"^(?:https?://www\.opengis\.net/def/crs/EPSG/[^/]+/(?P<uri>\d{1,9})"
+    r"|urn:ogc:def:crs:EPSG:[^:]*:(?P<urn>\d{1,9})"
+    r"|EPSG:(?P<short>\d{1,9}))$",
     re.IGNORECASE,
 )
 _CRS84 = re.compile(r"(OGC/1\.3/CRS84|OGC:1\.3:CRS84|^CRS84$|^OGC:CRS84$)", re.IGNORECASE)

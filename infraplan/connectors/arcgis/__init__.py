@@ -93,7 +93,7 @@ def _checked(document: dict[str, Any], page: str) -> dict[str, Any]:
 
 def esri_crs(reference: dict[str, Any] | None) -> str:
     """``EPSG:n`` for an Esri ``spatialReference`` (``latestWkid`` first; 102100 is 3857)."""
-    reference = reference or {}
+    reference = reference if isinstance(reference, dict) else {}
     wkid = reference.get("latestWkid") or reference.get("wkid")
     if not isinstance(wkid, int):
         raise ConnectorError(

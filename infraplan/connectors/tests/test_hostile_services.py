@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from infraplan.connectors.arcgis import esri_crs
 from infraplan.connectors.base import ConnectorError
 from infraplan.connectors.registry import connector_config, connector_for
+from infraplan.connectors.remote import crs_parse
+from infraplan.connectors.wfs import _geojson_batch as wfs_geojson_batch
 
 from .servers import json_answer, replay_server, source_context
 
@@ -154,3 +157,18 @@ def test_an_arcgis_page_of_the_wrong_shape(tmp_path):
         [batch] = list(connector.batches(config, source_context(tmp_path)))
     assert [(problem.row, problem.field) for problem in batch.problems] == [(1, "properties")]
     assert batch.fields["built"][1] == "1970-01-01T00:00:00Z"
+
+
+def test_coordinate_systems_named_in_the_wrong_shape_are_refused_with_a_message():
+    with pytest.raises(ConnectorError, match="gives no well-known id"):
+        esri_crs("EPSG:27700")
+    with pytest.raises(ConnectorError, match="is not one the platform knows"):
+        crs_parse("EPSG:" + "9" * 5000)
+    body = json.dumps({"type": "FeatureCollection", "features": [], "crs": "EPSG:27700"})
+    batch, _ = wfs_geojson_batch(body.encode(), 1, "page 1")  # a string: WGS84, as GeoJSON says
+    assert batch.crs == "EPSG:4326"
+    body = json.dumps(
+        {"type": "FeatureCollection", "features": [], "crs": {"properties": {"name": 27700}}}
+    )
+    with pytest.raises(ConnectorError, match="names its coordinate system as 27700"):
+        wfs_geojson_batch(body.encode(), 1, "page 1")

@@ -156,7 +156,13 @@ def _geojson_batch(body: bytes, first_row: int, page: str) -> tuple[FeatureBatch
         raise ConnectorError(f"The WFS answer is not valid JSON ({page}): {error}.") from None
     if not isinstance(document, dict) or not isinstance(document.get("features"), list):
         raise ConnectorError(f"The WFS did not answer with GeoJSON features ({page}).")
-    named = ((document.get("crs") or {}).get("properties") or {}).get("name")
+    declared = document.get("crs")
+    properties = declared.get("properties") if isinstance(declared, dict) else None
+    named = properties.get("name") if isinstance(properties, dict) else None
+    if named is not None and not isinstance(named, str):
+        raise ConnectorError(
+            f"The WFS names its coordinate system as {named!r}, not a name ({page})."
+        )
     crs = crs_parse(named)[0] if named else WGS84
     batch = features_batch(document["features"], first_row=first_row, crs=crs)
     return batch, document
