@@ -185,12 +185,8 @@ def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:
     if west >= east or south >= north:
         return GEOSGeometry("POLYGON EMPTY", srid=27700)
     edges = shapely.segmentize(shapely.box(west, south, east, north), max_segment_length=0.1)
-    on_grid = shapely.transform(edges, _to_grid, interleaved=False)
+    on_grid = shapely.transform(edges, _WGS84_TO_GRID.transform, interleaved=False)
     return GEOSGeometry(memoryview(shapely.to_wkb(on_grid)), srid=27700)
-
-
-def _to_grid(longitudes, latitudes):
-    return _WGS84_TO_GRID.transform(longitudes, latitudes)
 
 
 def _boundary_slugs() -> set[str]:
