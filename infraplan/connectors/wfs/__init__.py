@@ -14,6 +14,8 @@ longitude first whatever its ``crs`` member names (as servers write it); a proje
 
 import io
 import json
+import math
+import re
 from collections.abc import Iterator
 from typing import ClassVar
 from urllib.parse import urlencode
@@ -29,6 +31,7 @@ from ..base import (
     ConnectorConfig,
     ConnectorError,
     FeatureBatch,
+    RowProblem,
     SourceContext,
     http_address,
     lon_lat_box,
@@ -39,6 +42,10 @@ from ..remote import WGS84, EndlessPaging, crs_parse, features_batch, remote_get
 # Fields GDAL makes of a GML feature's own bounding box: not data.
 _ENVELOPE_FIELDS = {"lowerCorner", "upperCorner"}
 _URN_WGS84 = "urn:ogc:def:crs:EPSG::4326"
+# GML elements holding coordinates as text: GML 3's and GML 2's (``coordinates``, whose pairs are
+# separated by spaces and their numbers by commas).
+_COORDINATE_ELEMENTS = {"pos", "posList", "coordinates", "lowerCorner", "upperCorner"}
+_MEMBER_ELEMENTS = {"member", "featureMember", "featureMembers"}
 
 
 class WFSConfig(ConnectorConfig):
@@ -133,7 +140,50 @@ def _capabilities(config: WFSConfig, context: SourceContext) -> tuple[list[str],
     return names, formats
 
 
-def _gml_batch(body: bytes, first_row: int, page: str) -> FeatureBatch:
+def _coordinate_problems(root: Element, first_row: int) -> list[RowProblem]:
+    """A problem for each feature whose GML holds a coordinate that is not a finite number.
+
+    GDAL reads such a coordinate as 0 without a word, which would put the feature at the grid's
+    origin, so the text is checked here first. Features are numbered in document order, as GDAL
+    reads them.
+    """
+    features = [
+        feature
+        for member in root
+        if member.tag.rsplit("}", 1)[-1] in _MEMBER_ELEMENTS
+        for feature in member
+    ]
+    problems = []
+    for number, feature in enumerate(features, start=first_row):
+        for element in feature.iter():
+            if element.tag.rsplit("}", 1)[-1] not in _COORDINATE_ELEMENTS or not element.text:
+                continue
+            bad = next(
+                (
+                    token
+                    for token in re.split(r"[\s,]+", element.text.strip())
+                    if not _finite(token)
+                ),
+                None,
+            )
+            if bad is not None:
+                problems.append(
+                    RowProblem(
+                        number, "geometry", bad[:80], f"the coordinate {bad[:80]!r} is not a number"
+                    )
+                )
+                break
+    return problems
+
+
+def _finite(token: str) -> bool:
+    try:
+        return math.isfinite(float(token))
+    except ValueError:
+        return False
+
+
+def _gml_batch(body: bytes, root: Element, first_row: int, page: str) -> FeatureBatch:
     try:
         meta, _, wkb, values = pyogrio.raw.read(io.BytesIO(body), DOWNLOAD_SCHEMA="NO")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, IndexError) as error:
@@ -146,7 +196,7 @@ def _gml_batch(body: bytes, first_row: int, page: str) -> FeatureBatch:
         for name, column in zip(meta["fields"], values, strict=True)
         if name not in _ENVELOPE_FIELDS
     }
-    return FeatureBatch(first_row, fields, wkb, meta["crs"])
+    return FeatureBatch(first_row, fields, wkb, meta["crs"], _coordinate_problems(root, first_row))
 
 
 def _geojson_batch(body: bytes, first_row: int, page: str) -> tuple[FeatureBatch, dict]:
@@ -210,7 +260,7 @@ class WFSConnector(Connector):
                 returned = root.get("numberReturned", "unknown")
                 if returned == "0":
                     break
-                batch = _gml_batch(body, start + 1, page)
+                batch = _gml_batch(body, root, start + 1, page)
                 if returned.isdigit() and int(returned) != len(batch):
                     raise ConnectorError(
                         f"The WFS page was cut short: it announces {int(returned):,} features "

@@ -4,6 +4,7 @@ offered, latitude-first ``urn:ogc:def:crs:EPSG::4326``, exception reports, and b
 half-way through paging."""
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from pyproj import Transformer
 
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.store import current_features
-from infraplan.connectors.base import ConnectorError
+from infraplan.connectors.base import ConnectorError, RowProblem
 from infraplan.connectors.registry import connector_config, connector_for
 from infraplan.connectors.tests.servers import (
     HTML,
@@ -289,3 +290,26 @@ def test_end_to_end_and_a_failure_half_way_publishes_nothing(personas, tmp_path)
     assert sorted(features) == [s[0] for s in SITES]
     assert (features["W7"].geom.x, features["W7"].geom.y) == (615700, 157500)
     assert features["W7"].properties["homes"] == 70
+
+
+def test_a_coordinate_that_is_not_a_number_is_a_problem_of_its_row(tmp_path):
+    """GDAL reads ``<gml:pos>abc 157500</gml:pos>`` as 0: the feature would sit at the grid's
+    origin. The row is reported instead, and the other features are read as ever."""
+    folder = tmp_path / "ms"
+
+    def intercept(query):
+        if query.get("REQUEST") != "GetFeature" or query.get("STARTINDEX") != "3":
+            return None
+        status, content_type, body = mapserv(folder, query)
+        members = body.split(b"<wfs:member>")
+        members[2] = re.sub(rb"<gml:pos>[^ <]+", b"<gml:pos>abc", members[2], count=1)
+        return status, content_type, b"<wfs:member>".join(members)
+
+    with mapserver(folder, intercept) as replay:
+        batches = read(replay, tmp_path, page_size=3)
+    assert [batch.problems for batch in batches] == [
+        [],
+        [RowProblem(5, "geometry", "abc", "the coordinate 'abc' is not a number")],
+        [],
+    ]
+    assert shapely.from_wkb(batches[1].geometry[0]).coords[0] == (615400, 157500)
