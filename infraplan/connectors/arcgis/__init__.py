@@ -209,6 +209,15 @@ def _esri_features(document: dict[str, Any], first_row: int, dates: set[str]) ->
     return batch
 
 
+def _more_follow(document: dict) -> bool:
+    """Whether a page says more features follow: ``exceededTransferLimit`` is a boolean, but
+    some servers and proxies write it as text, where ``"false"`` must not read as true."""
+    flag = document.get("exceededTransferLimit")
+    if isinstance(flag, str):
+        return flag.strip().lower() == "true"
+    return flag is True
+
+
 @connector_register
 class ArcGISConnector(Connector):
     key = "arcgis"
@@ -266,12 +275,13 @@ class ArcGISConnector(Connector):
                     document["features"], first_row=offset + 1, crs="EPSG:4326", identifier=None
                 )
                 batch.problems.extend(date_problems)
-                more = (document.get("properties") or {}).get("exceededTransferLimit") or (
-                    document.get("exceededTransferLimit")
+                properties = document.get("properties")
+                more = _more_follow(document) or (
+                    isinstance(properties, dict) and _more_follow(properties)
                 )
             else:
                 batch = _esri_features(document, offset + 1, dates)
-                more = document.get("exceededTransferLimit")
+                more = _more_follow(document)
             if len(batch):
                 paging.check(batch, page)
                 yield batch

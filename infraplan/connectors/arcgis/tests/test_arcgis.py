@@ -362,3 +362,23 @@ def test_a_date_no_calendar_has_is_a_row_problem_and_nan_is_unknown(tmp_path):
         {"row": 2, "field": "ALLOCATED", "value": "1e+20",
          "problem": "is not a date (milliseconds since 1970 out of range)"},
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flag", "pages"), [("false", 1), ("true", 3), (" TRUE ", 3), (1, 1)])
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_a_transfer_limit_written_as_text_is_read_as_what_it_says(tmp_path, page_of, flag, pages):
+    """Some servers and proxies write the flag as text: "false" must not read as more to come.
+    Only true (the boolean or its text) follows the next page."""
+
+    def with_flag_as(offset: int, count: int, more: bool) -> dict:
+        page = page_of(offset, count, False)
+        if more:
+            holder = page.setdefault("properties", {}) if page_of is geojson_page else page
+            holder["exceededTransferLimit"] = flag
+        return page
+
+    formats = "JSON" if page_of is esri_point_page else "JSON, geoJSON"
+    with replay_server(paged(with_flag_as, 5, formats=formats, max_records=2)) as replay:
+        batches = read(replay, tmp_path)
+    assert len(batches) == pages
+    assert [len(batch) for batch in batches] == [2, 2, 1][:pages]
