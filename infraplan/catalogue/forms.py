@@ -24,6 +24,17 @@ MIN_ROWS = 5
 _ROW_KEY = re.compile(r"^(category|class)-(\d+)-")
 
 
+def filled_past(data: Any, row_key: re.Pattern, prefix: str, count: int) -> bool:
+    """Whether a posted form of numbered rows (keys like ``category-3-value``, matched by
+    ``row_key`` with the prefix and the number as its groups) has a row past the ``count`` it
+    offers with anything entered in it: a row the form would otherwise drop without a word."""
+    return any(
+        (match := row_key.match(key)) and match[1] == prefix and int(match[2]) >= count
+        and str(data.get(key, "")).strip()
+        for key in data
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class InputRow:
     """One category or class: its inputs side by side, under one legend."""
@@ -178,6 +189,15 @@ class StyleForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        for prefix, plural, count in (
+            ("category", "categories", self.category_count), ("class", "classes", self.class_count)
+        ):  # fmt: skip
+            if filled_past(self.data, _ROW_KEY, prefix, count):
+                self.add_error(
+                    None,
+                    f"A style has at most {count} {plural}: the ones after {prefix} {count} "
+                    "were not saved. Remove them, or merge some.",
+                )
         kind = data.get("kind")
         if kind is None:
             return data

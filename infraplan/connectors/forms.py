@@ -19,7 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from infraplan.catalogue.forms import InputRow, rejection_threshold_field
+from infraplan.catalogue.forms import InputRow, filled_past, rejection_threshold_field
 from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
@@ -48,6 +48,7 @@ MIN_ROWS = 3
 MAX_ROWS = 60
 TEXT_MAX_LENGTH = 2000
 _ROW_KEY = re.compile(r"^(column|constant)-(\d+)-")
+
 _VALUE_ERROR = re.compile(r"^Value error, ")
 
 
@@ -316,6 +317,13 @@ class SourceForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        for prefix, count in (("column", self.column_count), ("constant", self.constant_count)):
+            if filled_past(self.data, _ROW_KEY, prefix, count):
+                self.add_error(
+                    None,
+                    f"A source maps at most {count} {prefix}s: the ones after {prefix} {count} "
+                    "were not saved. Remove them, or leave the columns that need no change out.",
+                )
         data["config"] = self._config(data)
         data["mapping"] = self._mapping_from(data)
         data["schedule_text"] = self._schedule(data)

@@ -222,3 +222,28 @@ def test_a_missing_way_to_draw_is_announced_with_its_radios(sites, personas, cli
         r"Error:</span> Choose how to draw the dataset</p>",
         content,
     )
+
+
+def test_categories_past_the_last_row_offered_are_refused_not_dropped(sites, personas, client_as):
+    """The form offers 30 category rows; a post with a 31st (a crafted request, or a page kept
+    open across an upgrade) is told why instead of losing it without a word."""
+    rows = {
+        f"category-{n}-{part}": value
+        for n in range(31)
+        for part, value in (("value", f"status {n}"), ("colour", "#1d70b8"), ("label", f"S{n}"))
+    }
+    data = {"kind": "categorised", "categorised_field": "status", **rows}
+    response = client_as(personas.data_manager_a).post(STYLE_URL, data)
+    assert response.status_code == 200
+    assert error_summary(response) == [
+        "A style has at most 30 categories: the ones after category 30 were not saved. "
+        "Remove them, or merge some."
+    ]
+    sites.refresh_from_db()
+    assert sites.style == {}
+    # Thirty are saved as ever; an empty row past the limit is no problem.
+    del data["category-30-value"], data["category-30-colour"], data["category-30-label"]
+    data["category-40-label"] = " "
+    assert client_as(personas.data_manager_a).post(STYLE_URL, data).status_code == 302
+    sites.refresh_from_db()
+    assert len(sites.style["categories"]) == 30

@@ -191,6 +191,11 @@ def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, pers
                           "column-0-source": "UNITS", "column-0-field": "homes",
                           "column-0-type": "number"})  # fmt: skip
     assert "homes is read as whole number by the dataset's schema: leave this as it comes" in page
+    page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
+                          "constant-60-field": "status", "constant-60-value": "allocated"})  # fmt: skip
+    assert (
+        "A source maps at most 60 constants: the ones after constant 60 were not saved."
+    ) in page
     assert not Source.objects.exists() and not IngestRun.objects.exists()
 
 
