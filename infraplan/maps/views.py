@@ -143,6 +143,12 @@ def map_view(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _clause(message: str) -> str:
+    """A message that reads as a sentence of its own, made to follow a colon: "Enter the date
+    as …" becomes "enter the date as …"."""
+    return message[:1].lower() + message[1:]
+
+
 def _bad_tile_request(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
@@ -189,7 +195,7 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
     try:
         moment = parse_moment(request.GET)
     except BadRequest as problem:
-        return _bad_tile_request(f"Cannot make this tile: {problem}.")
+        return _bad_tile_request(f"Cannot make this tile: {_clause(str(problem))}.")
     source = source_at(dataset, moment)
     version = tile_version(dataset, source) if source else "none"
     ended = "ended" if moment.show_ended else f"to{moment.day:%Y%m%d}"
@@ -312,7 +318,9 @@ def png_view(request: HttpRequest) -> HttpResponse:
         )  # fmt: skip
     except BadRequest as error:
         return HttpResponse(
-            f"Cannot draw this map: {error}.", status=400, content_type="text/plain; charset=utf-8"
+            f"Cannot draw this map: {_clause(str(error))}.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
         )
     _audit_reads(request, datasets, "dataset.read.png")
     _security_restricted_export(request, datasets, "png")
