@@ -354,6 +354,7 @@ def ingest_run(
             fetch_policy=fetch_policy or FetchPolicy.from_settings(),
             progress=progress,
             notes=staging.notes,
+            geometry=dataset.geometry_type != GeometryType.NONE,
         )
         try:
             with transaction.atomic(), connection.cursor() as cursor:

@@ -79,6 +79,9 @@ class SourceContext:
     fetch_policy: FetchPolicy
     progress: Progress = lambda rows, stage: None
     notes: list[str] = field(default_factory=list)  # for the version's report
+    # False for a dataset without geometry (a list): a file is then read as a table of values,
+    # without looking for coordinates, and any geometry it has is not kept.
+    geometry: bool = True
 
 
 def http_address(url: str) -> SplitResult:

@@ -85,7 +85,8 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
     try:
         meta, _, wkb, field_data = pyogrio.raw.read(
             opened.path, layer=opened.layer, encoding=opened.encoding,
-            read_geometry=not opened.is_table, skip_features=skip, max_features=count,
+            read_geometry=opened.geometry and not opened.is_table, skip_features=skip,
+            max_features=count,
             **opened.open_options,
         )  # fmt: skip
         return meta, wkb, field_data
@@ -107,7 +108,8 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
     )
     meta, _, wkb, field_data = pyogrio.raw.read(
         opened.path, sql=f"SELECT {selected} FROM {_quoted(info['layer_name'])}",  # noqa: S608 (names quoted)
-        sql_dialect="OGRSQL", encoding=opened.encoding, read_geometry=not opened.is_table,
+        sql_dialect="OGRSQL", encoding=opened.encoding,
+        read_geometry=opened.geometry and not opened.is_table,
         skip_features=skip, max_features=count, **opened.open_options,
     )  # fmt: skip
     for position, name in enumerate(meta["fields"]):
@@ -175,7 +177,10 @@ class UploadConnector(Connector):
 
     def batches(self, config: UploadConfig, context: SourceContext) -> Iterator[FeatureBatch]:
         try:
-            opened = upload_open(Path(config.path), workdir=context.workdir, layer=config.layer)
+            opened = upload_open(
+                Path(config.path), workdir=context.workdir, layer=config.layer,
+                geometry=context.geometry,
+            )  # fmt: skip
         except UploadError as error:
             raise ConnectorError(str(error)) from None
         except UnicodeDecodeError:
@@ -198,7 +203,9 @@ class UploadConnector(Connector):
             if count == 0:
                 break
             problems: list[RowProblem] = []
-            if opened.is_table:
+            if not opened.geometry:
+                geometry = None
+            elif opened.is_table:
                 geometry, problems = _table_geometry(opened, fields, read + 1)
             else:
                 geometry = wkb

@@ -66,6 +66,12 @@ def _sniff(path: Path) -> str:
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
     if text.startswith(b"{"):
         return "GeoJSON"
+    if text.startswith(b"<"):
+        raise UploadError(
+            f"The file is {_markup_kind(text.lower())}, which the platform does not read as an "
+            "upload: export the data from your GIS as GeoJSON, a GeoPackage, a zipped Shapefile "
+            "or FlatGeobuf, or as a CSV or XLSX table with coordinate columns."
+        )
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise UploadError(
             "The file is UTF-16 text (as Excel saves \u201cUnicode Text\u201d), which the platform "
@@ -79,6 +85,17 @@ def _sniff(path: Path) -> str:
             "zipped Shapefile, FlatGeobuf, or a CSV or XLSX table."
         )
     return "CSV"
+
+
+def _markup_kind(head: bytes) -> str:
+    """What a file of markup is, from its lower-cased start, as an officer would name it."""
+    if b"<kml" in head:
+        return "KML (as Google Earth saves)"
+    if b"<html" in head or b"<!doctype html" in head:
+        return "a web page (HTML), not data"
+    if b"gml" in head:
+        return "GML"
+    return "XML"
 
 
 # Bytes no text file holds (tab, line feed, form feed and carriage return are text).
@@ -272,6 +289,8 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         raise UploadError(
             f"The layer {opened.layer!r} cannot be read ({gdal_reason(error, opened.name)})."
         ) from None
+    if not opened.geometry:
+        return _without_geometry(opened, info)
     if info["geometry_type"] is None:
         with_geometry = [name for name, kind in found if kind is not None]
         choose = (
@@ -303,6 +322,17 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         )
     opened.crs, opened.crs_inferred = inferred, True
     opened.notes.append(f"No coordinate system declared: {inferred} worked out from the values.")
+    return opened
+
+
+def _without_geometry(opened: OpenedUpload, info: dict) -> OpenedUpload:
+    """A layer read as values only, for a dataset without geometry."""
+    if info["features"] == 0:
+        raise UploadError(f"The layer {opened.layer!r} holds no features.")
+    if info["geometry_type"] is not None:
+        opened.notes.append(
+            "The file's geometry is not kept: the dataset has none, so only its values are read."
+        )
     return opened
 
 
@@ -342,11 +372,13 @@ def _geojson_crs(opened: OpenedUpload, bounds, inferred: str | None) -> None:
 
 
 def upload_open(
-    path: Path, *, workdir: Path, layer: str | None = None, limits: UploadLimits | None = None
-) -> OpenedUpload:
+    path: Path, *, workdir: Path, layer: str | None = None, limits: UploadLimits | None = None,
+    geometry: bool = True,
+) -> OpenedUpload:  # fmt: skip
     """Recognise ``path`` and say how to read it; UploadError saying why it cannot be.
 
     ``workdir`` is a private, empty folder for what archives unpack to; the caller removes it.
+    ``geometry`` False reads the file as values only, for a dataset without geometry.
     """
     limits = limits or UploadLimits()
     size = path.stat().st_size
@@ -359,12 +391,12 @@ def upload_open(
         except zipfile.BadZipFile as error:
             raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
         if is_xlsx:
-            opened = OpenedUpload(path=path, format="XLSX", name=name)
+            opened = OpenedUpload(path=path, format="XLSX", name=name, geometry=geometry)
             return table_open(sheet_choose(_with_gdal_suffix(opened, ".xlsx", workdir), layer))
         unpacked = workdir / "unpacked"
         path, kind = _from_archive(_safe_unpack(path, unpacked, limits), layer)
         name = f"{path.relative_to(unpacked).as_posix()} in {name}"
-    opened = OpenedUpload(path=path, format=kind, name=name)
+    opened = OpenedUpload(path=path, format=kind, name=name, geometry=geometry)
     if kind == "CSV":
         opened = _without_nul(opened, workdir)
         opened.encoding = _text_encoding(opened)

@@ -47,6 +47,7 @@ class OpenedUpload:
     wkt_column: str | None = None  # ... or a WKT column
     crs: str | None = None
     crs_inferred: bool = False  # True when the coordinate system was worked out from the values
+    geometry: bool = True  # False: read as values only, for a dataset without geometry
     notes: list[str] = field(default_factory=list)  # what the report should tell the officer
 
     @property

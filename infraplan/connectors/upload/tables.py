@@ -9,6 +9,7 @@ import numpy as np
 import pyogrio
 import shapely
 
+from .formulas import note_formulas_without_results
 from .opened import (
     BNG,
     CHOOSE_BY_NAME,
@@ -271,6 +272,15 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
     names = list(info["fields"])
     if opened.format == "CSV":
         _note_values_past_the_header(opened, len(names))
+    if opened.format == "XLSX":
+        note_formulas_without_results(opened)
+    if not opened.geometry:
+        if not names or info["features"] == 0:
+            raise UploadError(
+                "The table has no rows below its header, or no header: put the column names in "
+                "row 1 and the rows of values below it."
+            )
+        return opened
     columns = _point_columns(names)
     if columns is None:
         wkt = _wkt_column(names)

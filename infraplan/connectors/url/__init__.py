@@ -2,6 +2,7 @@
 at an address, downloaded into the load's scratch folder and read exactly as an upload is."""
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
@@ -63,10 +64,4 @@ class URLConnector(Connector):
         reading = Path(context.workdir) / "read"
         reading.mkdir(exist_ok=True)
         upload = UploadConfig(path=str(path), layer=config.layer, batch_size=config.batch_size)
-        yield from UploadConnector().batches(
-            upload,
-            SourceContext(
-                workdir=reading, fetch_policy=context.fetch_policy,
-                progress=context.progress, notes=context.notes,
-            ),
-        )  # fmt: skip
+        yield from UploadConnector().batches(upload, replace(context, workdir=reading))

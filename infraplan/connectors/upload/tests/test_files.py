@@ -526,3 +526,26 @@ def test_csv_rows_with_more_values_than_the_header_are_noted_by_line(tmp_path, w
         "values were left out. A value holding a comma needs double quotes around it, or the "
         "values after it move along by one column."
     ) in opened.notes
+
+
+@pytest.mark.parametrize(
+    ("start", "kind"),
+    [
+        (b'<?xml version="1.0"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>',
+         "KML (as Google Earth saves)"),
+        (b"<!DOCTYPE html><html><head><title>Sign in</title>", "a web page (HTML), not data"),
+        (b'\xef\xbb\xbf <wfs:FeatureCollection xmlns:gml="http://www.opengis.net/gml/3.2">',
+         "GML"),
+        (b"<sites><site>A</site></sites>", "XML"),
+    ],
+)  # fmt: skip
+def test_markup_is_named_for_what_it_is_not_read_as_a_table(tmp_path, workdir, start, kind):
+    path = tmp_path / "sites.csv"
+    path.write_bytes(start + b"\n</x>\n")
+    with pytest.raises(UploadError) as refused:
+        upload_open(path, workdir=workdir)
+    assert str(refused.value) == (
+        f"The file is {kind}, which the platform does not read as an upload: export the data "
+        "from your GIS as GeoJSON, a GeoPackage, a zipped Shapefile or FlatGeobuf, or as a CSV "
+        "or XLSX table with coordinate columns."
+    )

@@ -3,10 +3,21 @@ text, empty cells where a formatted cell holds nothing. (GDAL's own XLSX writer 
 a header of text over text, nor an empty cell.)"""
 
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
-Cell = str | int | float | None
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula cell, with the result a spreadsheet program saves beside it (None: none, as
+    a program that does not calculate writes it)."""
+
+    text: str
+    result: int | float | None = None
+
+
+Cell = str | int | float | Formula | None
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -26,6 +37,9 @@ def _column(index: int) -> str:
 
 
 def _cell(reference: str, value: Cell) -> str:
+    if isinstance(value, Formula):
+        result = "" if value.result is None else f"<v>{value.result}</v>"
+        return f'<c r="{reference}"><f>{escape(value.text)}</f>{result}</c>'
     if value is None:  # a cell formatted, or once typed in, and now empty
         return f'<c r="{reference}"/>'
     if isinstance(value, str):
