@@ -359,10 +359,17 @@ class UploadForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, organisations: list[tuple[str, str]], too_large: str = "", **kwargs: Any
-    ) -> None:
+        self, *args: Any, organisations: list[tuple[str, str]], too_large: str = "",
+        spatial: bool = True, **kwargs: Any,
+    ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
         self.too_large = too_large
+        if not spatial:
+            self.fields["file"].help_text = (
+                "A CSV or XLSX table with the column names in row 1, or a table in a GeoPackage. "
+                "This dataset has no geometry: no coordinate columns are needed, and a file's "
+                "geometry is not kept."
+            )
         self.fields["organisation"].choices = organisations
         if len(organisations) == 1:
             self.fields["organisation"].initial = organisations[0][0]

@@ -24,7 +24,7 @@ from infraplan.connectors.services import ingest_request
 from .access import Action, dataset_permits
 from .forms import AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm, UploadForm
 from .history import version_as_of, versions_diff
-from .models import AccessLevel, Dataset, DatasetVersion, VersionState
+from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
     WHOLE_DATASET,
     dataset_field_types,
@@ -179,6 +179,7 @@ def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
         request.FILES if request.method == "POST" else None,
         organisations=organisations,
         too_large=too_large,
+        spatial=dataset.geometry_type != GeometryType.NONE,
     )
     if request.method == "POST" and form.is_valid():
         run = _upload_request(request, dataset, form)

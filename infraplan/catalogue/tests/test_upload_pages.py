@@ -316,3 +316,22 @@ def test_an_upload_that_cannot_be_read_shows_that_it_failed(
     page = text(client.get(response["Location"]))
     assert "The load failed" in page and "The table has no coordinate columns" in page
     assert "The current version was not changed." in page
+
+
+def test_a_list_without_geometry_is_uploaded_as_a_table(personas, client_as, uploads, tmp_path):
+    """The page tells a dataset without geometry that no coordinate columns are needed, and a
+    table of values uploaded there is published."""
+    dataset_make(slug="sites", owner=personas.organisation_a, geometry_type="none")
+    client = client_as(personas.data_manager_a)
+    page = text(client.get("/datasets/sites/upload/"))
+    assert "This dataset has no geometry: no coordinate columns are needed" in page
+    assert "coordinate columns (such as Easting and Northing" not in page
+    path = tmp_path / "areas.csv"
+    path.write_text("site_ref,name\nCA1,Barton\nCA2,Wincheap\n", encoding="utf-8")
+    assert upload(client, path).status_code == 302
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+    assert run.state == RunState.PUBLISHED, run.error
+    features = current_features(run.dataset).order_by("reference")
+    assert list(features.values_list("reference", "properties__name")) == [
+        ("CA1", "Barton"), ("CA2", "Wincheap")
+    ]  # fmt: skip
