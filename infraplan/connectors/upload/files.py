@@ -64,7 +64,9 @@ def _sniff(path: Path) -> str:
     if head.startswith(b"fgb\x03"):
         return "FlatGeobuf"
     text = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    if text.startswith(b"{"):
+    # A feature collection, or a sequence of features one per line (RFC 8142 starts each with
+    # the record separator); GDAL tells the two apart.
+    if text.startswith((b"{", b"\x1e")):
         return "GeoJSON"
     if text.startswith(b"<"):
         raise UploadError(

@@ -54,6 +54,21 @@ def test_geojson(tmp_path, workdir):
     assert (opened.format, opened.crs, opened.crs_inferred) == ("GeoJSON", WGS84, False)
 
 
+@pytest.mark.parametrize("separator", [b"", b"\x1e"], ids=["lines", "record separators"])
+def test_a_sequence_of_geojson_features_is_read_as_geojson(tmp_path, workdir, separator):
+    """GeoJSON text sequences, one feature per line (RFC 8142 starts each with the record
+    separator; newline-delimited GeoJSON does not), as command-line tools and APIs write them."""
+    feature = (
+        b'{"type": "Feature", "properties": {"reference": "site-%d"}, '
+        b'"geometry": {"type": "Point", "coordinates": [1.0789, 51.2802]}}\n'
+    )
+    path = tmp_path / "sites.txt"
+    path.write_bytes(b"".join(separator + feature % number for number in (1, 2)))
+    opened = upload_open(path, workdir=workdir)
+    assert (opened.format, opened.crs) == ("GeoJSON", WGS84)
+    assert pyogrio.read_info(opened.path, layer=opened.layer)["features"] == 2
+
+
 def test_format_comes_from_the_bytes_not_the_name(tmp_path, workdir):
     path = write_vector(tmp_path / "a.gpkg", "GPKG")
     renamed = path.rename(tmp_path / "sites.dat")
