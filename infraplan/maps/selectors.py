@@ -216,6 +216,7 @@ class MapLayer:
     legend: list[dict[str, str]]
     visible: bool
     labels: str | None  # the label endpoint, for layers with a label field
+    label_field: str | None  # carried in the tiles: names a feature among others at a point
     label_min_zoom: int
     published: bool  # False when the date shown is before the dataset's first publish
     feature_count: int  # of the current version: the map draws finer areas over coarser ones
@@ -261,6 +262,7 @@ def map_layers_for(
                 ],
                 visible=dataset.slug in on,
                 labels=f"{labels}{moment.suffix()}" if labels else None,
+                label_field=label,
                 label_min_zoom=max(
                     dataset.min_zoom, 0 if count <= LABEL_SPARSE_LIMIT else LABEL_DENSE_ZOOM
                 ),

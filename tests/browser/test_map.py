@@ -206,6 +206,22 @@ def test_a_click_opens_the_ward_drawn_over_its_district(page):
     expect(popup.get_by_text("Electoral wards (December 2023)")).to_be_visible()
     district = popup.locator('.govuk-summary-list__row:has(dt:text-is("District name (2023)")) dd')
     expect(district).to_have_text("Canterbury")
+    ward = popup.get_by_role("heading", level=2).inner_text()
+    assert_accessible(page)
+
+    # The district drawn under the ward is one link away, and links back.
+    also_here = popup.locator("h3", has_text="Also here").locator("xpath=following-sibling::ul")
+    expect(also_here.get_by_role("listitem")).to_have_count(1)
+    link = also_here.get_by_role("link", name="Canterbury")
+    assert "feature=districts%2F" in link.get_attribute("href")
+    link.click()
+    expect(popup.get_by_role("heading", name="Canterbury", level=2)).to_be_focused()
+    expect(popup.get_by_text("Local authority districts")).to_be_visible()
+    assert "feature=districts%2F" in page.url
+    also_here = popup.locator("h3", has_text="Also here").locator("xpath=following-sibling::ul")
+    also_here.get_by_role("link", name=ward).click()
+    expect(popup.get_by_role("heading", name=ward, level=2)).to_be_focused()
+    assert "feature=wards%2F" in page.url
 
 
 def test_a_popup_folds_the_credits_and_escape_elsewhere_leaves_it_open(page):

@@ -12,6 +12,8 @@ const POLYGON_FILL_OPACITY = 0.15;
 // data); the links and labels ask for at most the mapped world.
 const MIN_ZOOM = 4;
 const SELECTED_FEATURE = /^([-\w]+)\/([1-9][0-9]{0,15})$/;
+// Of the other features drawn where a feature was clicked, how many its pop-up links to.
+const ALSO_HERE_SHOWN = 8;
 // The date shown and whether ended features are (as_of, ended): every request and link keeps it.
 const moment = config.moment || {};
 
@@ -220,6 +222,43 @@ function updateUrl(map) {
 
 let popup = null;
 
+// The other features drawn where the pop-up's feature was clicked (``here`` holds them all), as
+// links to their own pop-ups: links, so that one can also open in a new tab with it chosen.
+function alsoHereContent(map, here, others, lngLat) {
+  const section = document.createElement("div");
+  const heading = document.createElement("h3");
+  heading.className = "govuk-heading-s govuk-!-margin-top-3 govuk-!-margin-bottom-1";
+  heading.textContent = "Also here";
+  const list = document.createElement("ul");
+  list.className = "govuk-list govuk-body-s govuk-!-margin-bottom-0";
+  for (const other of others.slice(0, ALSO_HERE_SHOWN)) {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.className = "govuk-link";
+    const url = new URL(window.location.href);
+    url.searchParams.set("feature", `${other.slug}/${other.id}`);
+    link.href = url.toString();
+    link.textContent = other.name;
+    const title = document.createElement("span");
+    title.className = "govuk-caption-s govuk-!-display-inline";
+    title.textContent = ` (${other.title})`;
+    link.addEventListener("click", (event) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      event.preventDefault();
+      openFeature(map, other.slug, other.id, lngLat, { here });
+    });
+    item.append(link, title);
+    list.append(item);
+  }
+  if (others.length > ALSO_HERE_SHOWN) {
+    const more = document.createElement("li");
+    more.textContent = `and ${others.length - ALSO_HERE_SHOWN} more: zoom in to tell them apart.`;
+    list.append(more);
+  }
+  section.append(heading, list);
+  return section;
+}
+
 function detailContent(detail) {
   const wrapper = document.createElement("div");
   wrapper.className = "app-map-popup";
@@ -299,9 +338,10 @@ function showPopup(map, content, lngLat) {
   });
 }
 
-// Opens the feature's pop-up; ``lngLat`` where it was clicked (else its own point). Focus moves
-// into the pop-up when a person opened it, not when the page opens one named in its URL.
-async function openFeature(map, slug, id, lngLat, { focus = true } = {}) {
+// Opens the feature's pop-up; ``lngLat`` where it was clicked (else its own point), ``here``
+// every feature drawn there (``featuresAt``). Focus moves into the pop-up when a person opened it, not when
+// the page opens one named in its URL.
+async function openFeature(map, slug, id, lngLat, { focus = true, here = [] } = {}) {
   const { detail, problem } = await featureDetail(slug, id);
   if (problem) {
     if (!focus) {
@@ -316,15 +356,36 @@ async function openFeature(map, slug, id, lngLat, { focus = true } = {}) {
     return;
   }
   const content = detailContent(detail);
+  const others = here.filter((feature) => `${feature.slug}/${feature.id}` !== `${slug}/${id}`);
+  if (others.length) content.append(alsoHereContent(map, here, others, lngLat));
   showPopup(map, content, lngLat || [detail.point.lon, detail.point.lat]);
   selected = `${slug}/${id}`;
   updateUrl(map);
   if (focus) content.querySelector("h2").focus();
 }
 
-function featureAt(map, point) {
+// Every feature drawn at ``point``, the most particular first (drawn on top), each once (an
+// area is drawn as a fill and an outline), with what names it among the others.
+function featuresAt(map, point) {
   const layers = [...ownLayerIds].filter((id) => map.getLayoutProperty(id, "visibility") !== "none");
-  return map.queryRenderedFeatures(point, { layers }).find((feature) => feature.id !== undefined);
+  const found = new Map();
+  for (const feature of map.queryRenderedFeatures(point, { layers })) {
+    const key = `${feature.source}/${feature.id}`;
+    if (feature.id === undefined || found.has(key)) continue;
+    const layer = layersBySlug.get(feature.source);
+    const name = (layer?.label_field && feature.properties[layer.label_field])
+      || feature.properties.reference || `Feature ${feature.id}`;
+    found.set(key, { slug: feature.source, id: feature.id, name: String(name),
+      title: layer?.title || feature.source });
+  }
+  return [...found.values()];
+}
+
+function openFeatureAt(map, point, lngLat) {
+  const found = featuresAt(map, point);
+  if (found.length) {
+    openFeature(map, found[0].slug, found[0].id, lngLat, { here: found });
+  }
 }
 
 // --- the map ---------------------------------------------------------------------------------
@@ -405,20 +466,13 @@ function start() {
     });
   }
 
-  map.on("click", (event) => {
-    const feature = featureAt(map, event.point);
-    if (feature) openFeature(map, feature.source, feature.id, event.lngLat);
-  });
+  map.on("click", (event) => openFeatureAt(map, event.point, event.lngLat));
   map.on("mousemove", (event) => {
-    map.getCanvas().style.cursor = featureAt(map, event.point) ? "pointer" : "";
+    map.getCanvas().style.cursor = featuresAt(map, event.point).length ? "pointer" : "";
   });
   // From the keyboard: Enter on the focused map opens the feature at its centre; Escape closes.
   map.getCanvas().addEventListener("keydown", (event) => {
-    if (event.key === "Enter") {
-      const centre = map.project(map.getCenter());
-      const feature = featureAt(map, centre);
-      if (feature) openFeature(map, feature.source, feature.id, map.getCenter());
-    }
+    if (event.key === "Enter") openFeatureAt(map, map.project(map.getCenter()), map.getCenter());
   });
   // Escape closes the pop-up from within it or from the map, not from the search box or the
   // layer panel, where it is the browser's or the control's own.
