@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from .models import Dataset, DatasetVersion, Feature, VersionState
+from .store import same_geometry_sql
 
 
 @dataclass(frozen=True)
@@ -48,15 +49,17 @@ _DIFF = """
                CASE WHEN old.id IS NOT NULL AND new.id IS NOT NULL THEN ARRAY(
                    SELECT key FROM jsonb_each(old.properties) a
                    FULL JOIN jsonb_each(new.properties) b USING (key)
-                   WHERE a.value IS DISTINCT FROM b.value ORDER BY key
-               ) || CASE WHEN ST_AsEWKB(old.geom) IS DISTINCT FROM ST_AsEWKB(new.geom)
+                   WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null')
+                   ORDER BY key
+               ) || CASE WHEN NOT {same_geometry}
                          THEN ARRAY['geometry'] ELSE ARRAY[]::text[] END
                  || CASE WHEN old.district <> new.district
                          THEN ARRAY['district'] ELSE ARRAY[]::text[] END
                  || CASE WHEN old.ward <> new.ward THEN ARRAY['ward'] ELSE ARRAY[]::text[] END
                END AS fields
         FROM old FULL JOIN new
-          ON new.organisation_id = old.organisation_id AND new.reference = old.reference
+          ON new.organisation_id = old.organisation_id
+         AND normalize(new.reference, NFC) = normalize(old.reference, NFC)
         JOIN {organisation} o ON o.id = COALESCE(new.organisation_id, old.organisation_id)
         WHERE old.id IS DISTINCT FROM new.id
     )
@@ -80,7 +83,9 @@ def versions_diff(dataset: Dataset, old: int, new: int) -> VersionDiff:
     from infraplan.accounts.models import Organisation
 
     sql = _DIFF.format(
-        feature=Feature._meta.db_table, organisation=Organisation._meta.db_table
+        feature=Feature._meta.db_table,
+        organisation=Organisation._meta.db_table,
+        same_geometry=same_geometry_sql("old.geom", "new.geom"),
     )  # table names from model metadata; values bound
     diff = VersionDiff(old=old, new=new)
     with connection.cursor() as cursor:

@@ -19,7 +19,7 @@ from infraplan.audit.services import audit_record, model_snapshot
 
 from .generalise import dataset_generalise
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionState
-from .store import live_at
+from .store import live_at, same_geometry_sql, same_properties_sql
 
 DATASET_FIELDS = [
     "slug", "title", "abstract", "theme", "access_level", "licence", "attribution", "lineage",
@@ -135,6 +135,28 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
     return added
 
 
+# A reference is compared, and stored, in Unicode normal form C: "é" as one character or as
+# "e" and a combining accent (as some systems save files) look the same to everyone and are one
+# feature. Two draft rows of one organisation that normalise alike would be one identity twice.
+_DRAFT_UNNORMALISED = """
+    SELECT EXISTS (SELECT FROM {feature}
+                   WHERE dataset_id = %(dataset)s AND valid_from = %(new)s
+                     AND reference IS NOT NFC NORMALIZED)
+"""
+_DRAFT_UNICODE_CLASHES = """
+    SELECT organisation_id, array_agg(reference ORDER BY reference COLLATE "C")
+    FROM {feature}
+    WHERE dataset_id = %(dataset)s AND valid_from = %(new)s
+    GROUP BY organisation_id, normalize(reference, NFC)
+    HAVING count(*) > 1
+    ORDER BY 2 LIMIT 5
+"""
+_DRAFT_NORMALISE = """
+    UPDATE {feature} SET reference = normalize(reference, NFC)
+    WHERE dataset_id = %(dataset)s AND valid_from = %(new)s AND reference IS NOT NFC NORMALIZED
+"""
+
+
 # Publishing compares the draft with the live rows it replaces, joined on identity. Each side's
 # ids and identities are first copied into a temporary table and analysed, so every join is
 # planned on true row counts; the feature table's own statistics may be stale or missing
@@ -149,7 +171,7 @@ _STAGE_DRAFT = """
 """
 _STAGE_LIVE = """
     CREATE TEMPORARY TABLE publish_live ON COMMIT DROP AS
-    SELECT id, organisation_id, reference FROM {feature}
+    SELECT id, organisation_id, normalize(reference, NFC) AS reference FROM {feature}
     WHERE dataset_id = %(dataset)s AND valid_to IS NULL AND valid_from <= %(old)s
       AND (%(organisation)s::bigint IS NULL OR organisation_id = %(organisation)s::bigint)
 """
@@ -158,8 +180,8 @@ _STAGE_LIVE = """
 _STAGE_PAIRS = """
     CREATE TEMPORARY TABLE publish_pairs ON COMMIT DROP AS
     SELECT l.id AS old_id, n.id AS new_id,
-           c.properties = d.properties AND c.district = d.district AND c.ward = d.ward
-           AND ST_AsEWKB(c.geom) IS NOT DISTINCT FROM ST_AsEWKB(d.geom) AS unchanged
+           {same_properties} AND c.district = d.district AND c.ward = d.ward
+           AND {same_geometry} AS unchanged
     FROM publish_live l
     JOIN publish_draft n ON n.organisation_id = l.organisation_id AND n.reference = l.reference
     JOIN {feature} c ON c.id = l.id
@@ -183,15 +205,22 @@ _UNSTAGE = "DROP TABLE publish_draft, publish_live, publish_pairs"
 
 
 def _sql(template: str) -> str:
-    return template.format(feature=Feature._meta.db_table)
+    return template.format(
+        feature=Feature._meta.db_table,
+        same_properties=same_properties_sql("c.properties", "d.properties"),
+        same_geometry=same_geometry_sql("c.geom", "d.geom"),
+    )
 
 
 def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> DatasetVersion:
     """Make a draft the current version, keeping unchanged features' rows as they are.
 
     Rows of the old version that the draft replaces or drops are closed (``valid_to`` = new
-    number); draft rows identical to a live row are discarded so history only grows by changes.
-    Must run inside a transaction, with the draft's features added.
+    number); draft rows the same as a live row (``store.same_properties_sql`` and
+    ``same_geometry_sql``) are discarded so history only grows by changes. References are stored
+    in Unicode normal form C. A draft numbered before the current version (another load or a
+    rollback published while it loaded) is renumbered after it. Must run inside a transaction,
+    with the draft's features added.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("version_publish must run inside a transaction")
@@ -200,6 +229,8 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
     if version.state != VersionState.DRAFT:
         raise ValueError(f"{version} is {version.state}, not a draft")
     previous = dataset.versions.filter(is_current=True).first()
+    if previous is not None and previous.number > version.number:
+        version = _version_renumber(version=version, published=previous)
     params = {
         "dataset": dataset.pk,
         "new": version.number,
@@ -207,6 +238,13 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         "organisation": version.organisation_id,
     }
     with connection.cursor() as cursor:
+        cursor.execute(_sql(_DRAFT_UNNORMALISED), params)
+        if cursor.fetchone()[0]:  # rare: only then read the whole draft for clashes
+            cursor.execute(_sql(_DRAFT_UNICODE_CLASHES), params)
+            clashes = cursor.fetchall()
+            if clashes:
+                raise ValueError(_unicode_clashes_message(version, clashes))
+            cursor.execute(_sql(_DRAFT_NORMALISE), params)
         cursor.execute(_sql(_STAGE_DRAFT), params)
         cursor.execute(_sql(_STAGE_LIVE), params)
         cursor.execute("ANALYZE publish_draft, publish_live")
@@ -251,6 +289,44 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
     return version
 
 
+def _unicode_clashes_message(version: DatasetVersion, clashes: list[tuple]) -> str:
+    organisations = dict(
+        Organisation.objects.filter(pk__in=[pk for pk, _ in clashes]).values_list("pk", "name")
+    )
+    named = "; ".join(
+        f"references {' and '.join(map(repr, references))} ({organisations[pk]})"
+        for pk, references in clashes
+    )
+    return (
+        f"{version}: {named} are the same text with the accents written in different Unicode "
+        "characters; give each feature a reference of its own"
+    )
+
+
+def _version_renumber(*, version: DatasetVersion, published: DatasetVersion) -> DatasetVersion:
+    """Give a draft the next free number, when a version numbered after it was published while
+    it loaded (two organisations' loads side by side, or a rollback during a load).
+
+    Validity ranges compare numbers, so they must follow the order of publishing: a draft
+    published under its old, lower number would close rows with ``valid_to`` before their
+    ``valid_from``, or hide the later version's rows from "current" and "as at" reads.
+    The caller holds the dataset's lock; the draft's rows are still its own (``valid_from``).
+    """
+    old = version.number
+    new = (version.dataset.versions.aggregate(highest=Max("number"))["highest"] or 0) + 1
+    Feature.objects.filter(dataset_id=version.dataset_id, valid_from=old).update(valid_from=new)
+    version.number = new
+    notes = list(version.report.get("notes", []))
+    notes.append(
+        f"Opened as version {old} and published as version {new}: version {published.number} "
+        f"was published while it loaded, and versions are numbered in the order they are "
+        f"published."
+    )
+    version.report = {**version.report, "notes": notes}
+    version.save(update_fields=["number", "report"])
+    return version
+
+
 def _statistics_refresh(*, written: int) -> None:
     """Analyse the feature table when a publish has written more of it than autovacuum lets
     change before it analyses (its threshold and scale factor, 50 rows and a tenth by default).
@@ -290,21 +366,34 @@ def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> Dat
     if to.dataset_id != dataset.pk or to.state != VersionState.PUBLISHED:
         raise ValueError(f"{to} is not a published version of {dataset}")
     draft = version_start(actor=actor, dataset=dataset, source=f"rollback to version {to.number}")
-    with transaction.atomic():
-        draft.rolled_back_to = to
-        draft.save(update_fields=["rolled_back_to"])
-        feature = Feature._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {feature} (dataset_id, organisation_id, reference, properties, geom,
-                                       district, ward, valid_from)
-                SELECT dataset_id, organisation_id, reference, properties, geom, district, ward,
-                       %(new)s
-                FROM {feature}
-                WHERE dataset_id = %(dataset)s AND valid_from <= %(to)s
-                  AND (valid_to IS NULL OR valid_to > %(to)s)
-                """,  # noqa: S608 (table name from model metadata, values bound)
-                {"new": draft.number, "dataset": dataset.pk, "to": to.number},
+    try:
+        with transaction.atomic():
+            draft.rolled_back_to = to
+            draft.save(update_fields=["rolled_back_to"])
+            feature = Feature._meta.db_table
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    INSERT INTO {feature} (dataset_id, organisation_id, reference, properties,
+                                           geom, district, ward, valid_from)
+                    SELECT dataset_id, organisation_id, reference, properties, geom, district,
+                           ward, %(new)s
+                    FROM {feature}
+                    WHERE dataset_id = %(dataset)s AND valid_from <= %(to)s
+                      AND (valid_to IS NULL OR valid_to > %(to)s)
+                    """,  # noqa: S608 (table name from model metadata, values bound)
+                    {"new": draft.number, "dataset": dataset.pk, "to": to.number},
+                )
+            return version_publish(
+                actor=actor, version=draft, note=f"Rollback to version {to.number}"
             )
-        return version_publish(actor=actor, version=draft, note=f"Rollback to version {to.number}")
+    except Exception as error:
+        # The draft committed on its own: without this it would stay "being loaded" for ever
+        # (no load run watches it). The current version is untouched; the error propagates.
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        version_fail(
+            actor=actor,
+            version=draft,
+            report={"error": f"The rollback to version {to.number} failed: {reason}"},
+        )
+        raise

@@ -22,6 +22,33 @@ def live_at(version_number: int) -> Q:
     )
 
 
+# What counts as a change between two rows of one feature, shared by publishing (which keeps
+# an unchanged row rather than adding a copy) and the diff between versions (which lists the
+# changed fields). Coordinates are British National Grid metres: a move below the grid's
+# millimetre (the noise of another projection library release, or of another export of the same
+# data) is no change. A property whose value is null is the same as one the feature lacks: both
+# say "unknown", and a file that leaves out an empty column changes nothing. JSON already
+# ignores the order of keys and the writing of numbers (10 and 10.0).
+GRID_MILLIMETRE = 0.001
+
+
+def same_geometry_sql(a: str, b: str) -> str:
+    """SQL that is true when geometries ``a`` and ``b`` are the same to the millimetre (both
+    null counts as the same), false otherwise (never null)."""
+    return (
+        f"(ST_AsEWKB({a}) IS NOT DISTINCT FROM ST_AsEWKB({b}) OR COALESCE("
+        f"ST_GeometryType({a}) = ST_GeometryType({b}) AND ST_NPoints({a}) = ST_NPoints({b}) "
+        f"AND ST_OrderingEquals(ST_SnapToGrid({a}, {GRID_MILLIMETRE}), "
+        f"ST_SnapToGrid({b}, {GRID_MILLIMETRE})), false))"
+    )
+
+
+def same_properties_sql(a: str, b: str) -> str:
+    """SQL that is true when property objects ``a`` and ``b`` differ in no value, a null value
+    and a missing key being the same."""
+    return f"(jsonb_strip_nulls({a}) = jsonb_strip_nulls({b}))"
+
+
 def current_features(dataset: Dataset):
     """The dataset's current features (none before its first publish)."""
     number = dataset.current_version_number()
