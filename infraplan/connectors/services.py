@@ -45,6 +45,10 @@ SOURCE_FIELDS = [
 # The first key of the two-key advisory lock a running load holds (the second is the run's id).
 RUN_LOCK_CLASS = 0x1A6E
 PROGRESS_INTERVAL = 1.0  # seconds between progress writes
+# A worker silent this long is gone (it beats every 10 s; procrastinate prunes it after 30 s).
+WORKER_GONE_AFTER = timedelta(minutes=2)
+# A load the command line recorded and has not begun within this long never will.
+COMMAND_START_WITHIN = timedelta(minutes=10)
 
 
 class IngestRetry(Exception):
@@ -148,7 +152,8 @@ def source_save(
     """Create a source (or update ``source``) after checking its configuration against the
     connector, its mapping and its schedule; audited. ValidationError naming the bad field.
 
-    The next run is worked out from the schedule; saving an unscheduled source clears it.
+    The next run is worked out from the schedule when it changes or the source is switched
+    back on; saving an unscheduled source clears it.
     """
     checked = _config_checked(connector_key, config)
     mapping = _mapping_checked(mapping, dataset)
@@ -161,7 +166,10 @@ def source_save(
         else:
             source = Source.objects.select_for_update().get(pk=source.pk)
             before = model_snapshot(source, SOURCE_FIELDS)
-        rescheduled = source.schedule != schedule or source.next_run_at is None
+        # A source switched back on starts from its next scheduled time, not from the one it
+        # missed while off (which would load it at once, in the working day).
+        switched_on = enabled and before is not None and not source.enabled
+        rescheduled = source.schedule != schedule or source.next_run_at is None or switched_on
         source.dataset, source.organisation = dataset, organisation
         source.connector_key, source.config = connector_key, checked
         source.mapping = mapping.model_dump(mode="json")
@@ -214,12 +222,36 @@ def ingest_request(
     request that cannot run is refused at once, not in the worker. Loads of the same dataset
     part run one after another (the job's lock). With ``queue=False`` (the CLI) the run is only
     recorded: the caller runs it at once with ``ingest_run_execute``, and it is not retried.
+
+    A load of a saved ``source`` is different in two ways. Settings that no longer pass (the
+    dataset's schema or the connector changed since they were saved) are not the requester's
+    mistake: the run is recorded as failed with the reason, for the source's page to show.
+    And while an identical load of the source waits or runs, that run is returned rather than
+    a second one queued (two presses of "Refresh now", or one during a scheduled load).
     """
     from .tasks import ingest_run_task
 
-    checked = _config_checked(connector_key, config)
-    mapping = _mapping_checked(mapping, dataset)
+    try:
+        checked = _config_checked(connector_key, config)
+        mapping = _mapping_checked(mapping, dataset)
+    except ValidationError as error:
+        if source is None:
+            raise
+        return _source_run_refused(
+            actor=actor, source=source, reason=f"its saved settings no longer pass their "
+            f"checks: {' '.join(error.messages)} Change the source's settings, then load it again.",
+        )  # fmt: skip
     with transaction.atomic():
+        if source is not None and queue:
+            list(Source.objects.select_for_update().filter(pk=source.pk).order_by().values("pk"))
+            active = IngestRun.objects.filter(
+                source=source, state__in=IngestRun.ACTIVE, job_id__isnull=False,
+                connector_key=connector_key, organisation=organisation,
+            )  # fmt: skip
+            waiting = active.order_by("-id").first()
+            same = (checked, mapping.model_dump(mode="json"))
+            if waiting is not None and (waiting.config, waiting.mapping) == same:
+                return waiting
         run = IngestRun.objects.create(
             source=source, dataset=dataset, organisation=organisation,
             requested_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -239,6 +271,25 @@ def ingest_request(
                 "organisation": organisation.slug if organisation else None,
                 "source": source.pk if source else None,
             },
+        )  # fmt: skip
+    return run
+
+
+def _source_run_refused(*, actor: Any, source: Source, reason: str) -> IngestRun:
+    """Record a load of ``source`` that could not start, failed with ``reason``; audited. The
+    source's page shows it as its last load, with the reason."""
+    with transaction.atomic():
+        error = f"The load did not start: {reason}"
+        run = IngestRun.objects.create(
+            source=source, dataset=source.dataset, organisation=source.organisation,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            connector_key=source.connector_key, config=source.config, mapping=source.mapping,
+            state=RunState.FAILED, error=error, finished_at=timezone.now(),
+        )  # fmt: skip
+        Source.objects.filter(pk=source.pk).update(last_run=run)
+        audit_record(
+            actor=actor, action="ingest.request", target=run,
+            after={"dataset": source.dataset.slug, "source": source.pk, "error": error},
         )  # fmt: skip
     return run
 
@@ -376,16 +427,22 @@ def ingest_run_execute(
             run.refresh_from_db(fields=["rows_read", "stage", "version"])
             _run_finish(run, RunState.FAILED, error=f"Internal error: {error}", temporary=False)
             raise
-    run.refresh_from_db(fields=["rows_read", "stage"])
-    return _run_finish(
-        run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", 0),
-        stage="done", error="", temporary=False,
-    )  # fmt: skip
+        # Finished while the lock is still held: a run marked running without its lock is one
+        # the sweep fails as abandoned.
+        run.refresh_from_db(fields=["rows_read", "stage"])
+        return _run_finish(
+            run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", 0),
+            stage="done", error="", temporary=False,
+        )  # fmt: skip
 
 
 def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
     """Request a load of every enabled source whose next run is due, and schedule the one
     after. A source whose previous load is still queued or running is left for the next tick.
+
+    One source's trouble never holds up the others: settings that no longer pass make a failed
+    run (see ``ingest_request``), and a schedule that no longer works makes a failed run and
+    stops the schedule, each saying what to change.
     """
     now = now or timezone.now()
     runs = []
@@ -398,13 +455,26 @@ def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
         for source in due:
             if source.runs.filter(state__in=IngestRun.ACTIVE).exists():
                 continue
+            try:
+                next_run_at = schedule_next(source.schedule, now)
+            except ValidationError as error:
+                runs.append(
+                    _source_run_refused(
+                        actor=None, source=source, reason=f"its schedule no longer works: "
+                        f"{' '.join(error.messages)} It is not refreshed until the schedule "
+                        "is changed on the source's page.",
+                    )
+                )  # fmt: skip
+                source.next_run_at = None
+                source.save(update_fields=["next_run_at"])
+                continue
             run = ingest_request(
                 actor=None, dataset=source.dataset, connector_key=source.connector_key,
                 config=source.config, mapping=source.mapping,
                 organisation=source.organisation, source=source,
             )  # fmt: skip
             runs.append(run)
-            source.next_run_at = schedule_next(source.schedule, now)
+            source.next_run_at = next_run_at
             source.save(update_fields=["next_run_at"])
     return runs
 
@@ -446,7 +516,74 @@ def ingest_runs_sweep() -> list[IngestRun]:
                     swept.append(run)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, run.pk])
+    return swept + _queued_runs_sweep()
+
+
+def _queued_runs_sweep() -> list[IngestRun]:
+    """Fail the runs waiting for something that will never run them: their job was cancelled,
+    failed before the run began or was taken by a worker that has since died, or the command
+    that asked for it (no job) ended before it began. Left waiting, such a run would hold its
+    source's refreshes (scheduled and "Refresh now") for ever."""
+    swept = []
+    for run in IngestRun.objects.filter(state=RunState.QUEUED):
+        if _never_to_run(run) is None:
+            continue
+        with transaction.atomic():
+            run = (
+                IngestRun.objects.select_for_update(of=("self",))
+                .select_related("version")
+                .get(pk=run.pk)
+            )
+            why = _never_to_run(run) if run.state == RunState.QUEUED else None
+            if why is None:
+                continue
+            error = (
+                f"The load never started: {why}. The current version was not changed; ask for "
+                "the load again."
+            )
+            if run.version and run.version.state == VersionState.DRAFT:
+                version_fail(actor=None, version=run.version, report={"error": error})
+            _run_finish(run, RunState.FAILED, error=error, temporary=False)
+            if run.job_id and _job_status(run.job_id) == "doing":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        procrastinate_sql.queries["finish_job"],
+                        {"job_id": run.job_id, "status": "failed", "delete_job": False},
+                    )
+            audit_record(actor=None, action="ingest.abandon", target=run, after={"error": error})
+            swept.append(run)
     return swept
+
+
+def _never_to_run(run: IngestRun) -> str | None:
+    """Why the queued ``run`` will never run, or None while it still may."""
+    if run.job_id is None:
+        # The command line runs its load the moment it has recorded it.
+        if run.created_at < timezone.now() - COMMAND_START_WITHIN:
+            return "the command that asked for it ended before it began"
+        return None
+    return _job_lost(run.job_id)
+
+
+def _job_lost(job_id: int) -> str | None:
+    """Why job ``job_id`` will never run its load, or None while it still may."""
+    job = (
+        ProcrastinateJob.objects.filter(pk=job_id)
+        .values("status", "worker__last_heartbeat")
+        .first()
+    )
+    if job is None:
+        return "its task-queue job was removed"
+    if job["status"] == "todo":
+        return None
+    if job["status"] == "doing":
+        heartbeat = job["worker__last_heartbeat"]
+        if heartbeat is not None and heartbeat > timezone.now() - WORKER_GONE_AFTER:
+            return None
+        return "the worker that took it stopped before it began"
+    if job["status"] == "failed":
+        return "the task queue could not start it (the worker's log says why)"
+    return f"its task-queue job was {job['status']}"
 
 
 def _job_status(job_id: int) -> str | None:

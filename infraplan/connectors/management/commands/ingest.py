@@ -131,6 +131,8 @@ class Command(BaseCommand):
             help="With --save: save the source without loading it now.",
         )  # fmt: skip
 
+    _stored: Path | None = None  # the folder holding this command's copy of a file
+
     def handle(self, *args: Any, **options: Any) -> None:
         if not options["save"]:
             for name, argument in [("schedule", "--schedule"), ("enabled", "--enabled/--disabled")]:
@@ -147,9 +149,6 @@ class Command(BaseCommand):
             if organisation is None:
                 raise CommandError(f"There is no organisation {options['organisation']!r}.")
         config = _pairs("--option", options["option"], typed=True)
-        connector_key, config = self._source(
-            options["source"], options["connector"], config, saving=options["save"]
-        )
         try:
             mapping = IngestMapping(
                 reference=options["reference"],
@@ -160,6 +159,9 @@ class Command(BaseCommand):
             )
         except PydanticValidationError as error:
             raise CommandError(_mapping_problems(error)) from None
+        connector_key, config = self._source(
+            options["source"], options["connector"], config, saving=options["save"]
+        )
         source = None
         try:
             if options["save"]:
@@ -171,6 +173,9 @@ class Command(BaseCommand):
                 mapping=mapping, organisation=organisation, source=source, queue=False,
             )  # fmt: skip
         except ValidationError as error:
+            # A refused load keeps no copy of the operator's file (a finished one does not).
+            if self._stored is not None:
+                shutil.rmtree(self._stored, ignore_errors=True)
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Loading {options['source']} into {dataset.slug} (run {run.pk}).")
         run = ingest_run_execute(run.pk, echo=self._progress())
@@ -235,6 +240,7 @@ class Command(BaseCommand):
         # Connectors read only files the platform stored, never a path a user typed.
         stored = Path(settings.UPLOAD_ROOT) / "cli" / uuid.uuid4().hex / path.name
         stored.parent.mkdir(parents=True)
+        self._stored = stored.parent
         shutil.copyfile(path, stored)
         return connector_key or "upload", {"path": str(stored), **config}
 
