@@ -143,7 +143,7 @@ def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
                     geometries[simplifiable], tolerance_for_zoom(zoom), preserve_topology=True
                 ),
             )
-    return _levels_write(ids, geometries, levels, coverage=coverage)
+    return _levels_write(dataset, ids, geometries, levels, coverage=coverage)
 
 
 def _live_geometries(live) -> tuple[np.ndarray, np.ndarray]:
@@ -161,6 +161,7 @@ def _live_geometries(live) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _levels_write(
+    dataset: Dataset,
     ids: np.ndarray,
     geometries: np.ndarray,
     levels: dict[int, tuple[np.ndarray, np.ndarray]],
@@ -172,7 +173,7 @@ def _levels_write(
     table = FeatureGeneralisation._meta.db_table
     with (
         connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} (feature_id, zoom, geom_3857) FROM STDIN") as copy,
+        cursor.copy(f"COPY {table} (feature_id, dataset_id, zoom, geom_3857) FROM STDIN") as copy,
     ):
         for zoom, (indexes, generalised) in levels.items():
             keep = ~(shapely.is_missing(generalised) | shapely.is_empty(generalised))
@@ -189,6 +190,6 @@ def _levels_write(
                 shapely.to_wkb(chosen, hex=True, include_srid=True),
                 strict=True,
             ):
-                copy.write_row((pk, zoom, wkb))
+                copy.write_row((pk, dataset.pk, zoom, wkb))
             written += len(chosen)
     return written

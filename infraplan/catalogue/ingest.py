@@ -42,6 +42,12 @@ from infraplan.connectors.registry import connector_config, connector_for
 
 from .ingest_rows import IngestMapping, Staging, batch_rows, number_text, schema_of
 from .models import Dataset, DatasetVersion, Feature, GeometryType
+from .partitions import (
+    feature_id_sequence,
+    partition_attach,
+    partition_lock,
+    partition_table_create,
+)
 from .placement import features_place
 from .services import version_fail, version_publish, version_start
 
@@ -122,16 +128,22 @@ _CHECKS = """
     FROM ingest_stage
     WHERE NOT ST_IsEmpty(geom) AND NOT ST_Within(geom, ST_GeomFromText(%(great_britain)s, 27700))
 """
+# References are compared in Unicode normal form C, as publishing stores them: "é" as one
+# character or as "e" and a combining accent is one reference.
 _DUPLICATES = """
     SELECT row, 'reference', reference, 'reference ' || quote_literal(reference) ||
            ' is also on row ' || first
-    FROM (SELECT row, reference, min(row) OVER (PARTITION BY reference) AS first FROM ingest_stage) s
+    FROM (SELECT row, reference, min(row) OVER (PARTITION BY normalize(reference, NFC)) AS first
+          FROM ingest_stage) s
     WHERE row <> first
 """
+# Into the feature table, or into a dataset's first partition before it is attached (which
+# has no identity default: its ids are drawn from the feature table's sequence, named once).
 _INSERT = """
-    INSERT INTO {feature} (dataset_id, organisation_id, reference, properties, geom,
-                                   district, ward, valid_from)
-    SELECT %(dataset)s, %(organisation)s, reference, properties, {geometry}, '', '', %(version)s
+    INSERT INTO {table} (id, dataset_id, organisation_id, reference, properties, geom,
+                         district, ward, valid_from)
+    SELECT nextval(%(sequence)s::regclass), %(dataset)s, %(organisation)s, reference, properties,
+           {geometry}, '', '', %(version)s
     FROM ingest_stage WHERE row <> ALL(%(rejected)s::integer[]) ORDER BY row
 """
 
@@ -373,16 +385,10 @@ def ingest_run(
                         report,
                     )
                 progress(staging.total, "publishing")
-                geometry = "geom" if dataset.geometry_type != GeometryType.NONE else "NULL"
-                cursor.execute(
-                    _INSERT.format(feature=Feature._meta.db_table, geometry=geometry),
-                    {
-                        "dataset": dataset.pk,
-                        "organisation": (organisation or dataset.owner).pk,
-                        "version": version.number,
-                        "rejected": sorted(staging.rejected_rows),
-                    },
-                )
+                _features_insert(
+                    cursor, dataset=dataset, organisation=organisation or dataset.owner,
+                    version=version, rejected=staging.rejected_rows,
+                )  # fmt: skip
                 # ON COMMIT DROP waits for the outermost transaction: a caller that runs two
                 # loads in one would find the first one's table still there.
                 cursor.execute("DROP TABLE ingest_stage")
@@ -408,6 +414,32 @@ def ingest_run(
         except Exception as error:
             version_fail(actor=actor, version=version, report={"error": f"internal error: {error}"})
             raise
+
+
+def _features_insert(
+    cursor: Any, *, dataset: Dataset, organisation: Organisation, version: DatasetVersion,
+    rejected: set[int],
+) -> None:  # fmt: skip
+    """The staged rows without problems as the draft's features. A dataset's first load fills a
+    table of its own and attaches it as the dataset's partition, so its indexes are built in
+    bulk (``partitions``); later loads insert through the feature table."""
+    first = not partition_lock(cursor, dataset.pk)
+    table = partition_table_create(cursor, dataset.pk) if first else Feature._meta.db_table
+    cursor.execute(
+        _INSERT.format(
+            table=table,
+            geometry="geom" if dataset.geometry_type != GeometryType.NONE else "NULL",
+        ),
+        {
+            "sequence": feature_id_sequence(cursor),
+            "dataset": dataset.pk,
+            "organisation": organisation.pk,
+            "version": version.number,
+            "rejected": sorted(rejected),
+        },
+    )
+    if first:
+        partition_attach(cursor, dataset.pk)
 
 
 class _Reject(Exception):

@@ -19,6 +19,7 @@ from infraplan.audit.services import audit_record, model_snapshot
 
 from .generalise import dataset_generalise
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionState
+from .partitions import partition_ensure, partition_name
 from .store import live_at, same_geometry_sql, same_properties_sql
 
 DATASET_FIELDS = [
@@ -106,6 +107,7 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
     """Add features to a draft; returns how many. Call inside the publishing transaction."""
     if version.state != VersionState.DRAFT:
         raise ValueError(f"{version} is {version.state}, not a draft")
+    partition_ensure(version.dataset_id)
     batch: list[Feature] = []
     scope = version.organisation_id
     added = 0
@@ -260,7 +262,9 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
     inserted = drafted - unchanged
     # Run after the commit, in a transaction of its own (ANALYZE holds its lock until commit);
     # robust: the publish has committed by then, and stale statistics only slow reads down.
-    transaction.on_commit(lambda: _statistics_refresh(written=drafted + closed), robust=True)
+    transaction.on_commit(
+        lambda: _statistics_refresh(dataset_id=dataset.pk, written=drafted + closed), robust=True
+    )
     if previous:
         previous.is_current = False
         previous.save(update_fields=["is_current"])
@@ -327,22 +331,26 @@ def _version_renumber(*, version: DatasetVersion, published: DatasetVersion) -> 
     return version
 
 
-def _statistics_refresh(*, written: int) -> None:
-    """Analyse the feature table when a publish has written more of it than autovacuum lets
-    change before it analyses (its threshold and scale factor, 50 rows and a tenth by default).
+def _statistics_refresh(*, dataset_id: int, written: int) -> None:
+    """Analyse the dataset's partition of the feature table when a publish has written more of
+    it than autovacuum lets change before it analyses (its threshold and scale factor, 50 rows
+    and a tenth by default).
 
     Every statement on the table is planned on these statistics; where autovacuum is off,
     nothing else refreshes them, and a table analysed empty looks empty to the planner forever.
     """
-    table = Feature._meta.db_table
+    table = partition_name(dataset_id)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT reltuples, current_setting('autovacuum_analyze_threshold')::integer,"
             " current_setting('autovacuum_analyze_scale_factor')::float8"
-            " FROM pg_class WHERE oid = %s::regclass",
+            " FROM pg_class WHERE oid = to_regclass(%s)",
             [table],
         )
-        rows, threshold, scale_factor = cursor.fetchone()
+        found = cursor.fetchone()
+        if found is None:  # a dataset that has never had features has no partition
+            return
+        rows, threshold, scale_factor = found
         if rows < 0 or written > threshold + scale_factor * rows:  # reltuples -1: never analysed
             cursor.execute(f"ANALYZE {connection.ops.quote_name(table)}")
 
@@ -370,6 +378,7 @@ def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> Dat
         with transaction.atomic():
             draft.rolled_back_to = to
             draft.save(update_fields=["rolled_back_to"])
+            partition_ensure(dataset.pk)
             feature = Feature._meta.db_table
             with connection.cursor() as cursor:
                 cursor.execute(

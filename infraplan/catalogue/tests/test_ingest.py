@@ -331,3 +331,19 @@ def test_unreadable_sources_fail_the_version_with_the_reason(sites, tmp_path, co
     assert message in rejected.value.version.report["error"]
     before.refresh_from_db()
     assert before.is_current and current_features(sites).count() == 1
+
+
+def test_a_reference_in_two_unicode_forms_is_a_duplicate_of_its_row(sites, tmp_path):
+    """ "Café" with é as one character and as "e" and a combining accent is one reference: the
+    second row is a problem of its own, not an internal error when it is published."""
+    composed, decomposed = "Caf\u00e9", "Cafe\u0301"
+    path = csv(
+        tmp_path,
+        f"ref,Easting,Northing\n{composed},615000,157500\nB,615100,157600\n"
+        f"{decomposed},615200,157700\n",
+    )
+    version = ingest(sites, path, IngestMapping(reference="ref", max_invalid_share=0.5))
+    assert [(p["row"], p["field"], p["problem"]) for p in version.report["problems"]] == [
+        (3, "reference", f"reference '{decomposed}' is also on row 1")
+    ]
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == ["B", composed]
