@@ -245,6 +245,7 @@ function alsoHereContent(map, here, others, lngLat) {
     link.addEventListener("click", (event) => {
       if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
       event.preventDefault();
+      event.stopPropagation(); // not also a click on the map under the pop-up
       openFeature(map, other.slug, other.id, lngLat, { here });
     });
     item.append(link, title);
@@ -341,8 +342,12 @@ function showPopup(map, content, lngLat) {
 // Opens the feature's pop-up; ``lngLat`` where it was clicked (else its own point), ``here``
 // every feature drawn there (``featuresAt``). Focus moves into the pop-up when a person opened it, not when
 // the page opens one named in its URL.
+let opening = 0; // counts the pop-ups asked for: only the latest one asked for opens
+
 async function openFeature(map, slug, id, lngLat, { focus = true, here = [] } = {}) {
+  const asked = ++opening;
   const { detail, problem } = await featureDetail(slug, id);
+  if (asked !== opening) return; // another feature was asked for meanwhile
   if (problem) {
     if (!focus) {
       // A feature named in the URL that cannot be shown: the URL stops naming it.
