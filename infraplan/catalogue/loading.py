@@ -10,6 +10,7 @@ import csv
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -396,13 +397,15 @@ def read_rows(
             problems.append(RowProblem(number, field_name, "the reference is empty"))
             continue
         reference = str(reference)
-        if reference in seen:
+        # Compared as publishing stores references, in Unicode normal form C.
+        key = unicodedata.normalize("NFC", reference)
+        if key in seen:
             problems.append(
                 RowProblem(number, options.reference_field or "reference",
-                           f"reference {reference!r} is also on row {seen[reference]}")
+                           f"reference {reference!r} is also on row {seen[key]}")
             )  # fmt: skip
             continue
-        seen[reference] = number
+        seen[key] = number
         geometry = None
         if index in unreadable:
             continue
@@ -449,13 +452,16 @@ def dataset_load_file(
     With ``organisation``, the features are that organisation's and the load replaces only its
     part of the dataset; without, they are the owner's and the load replaces the whole dataset.
 
-    A file identical to the current version's (same bytes, same options) changes nothing and
-    returns the current version. A bad file raises LoadError after recording a failed version;
-    the current version is untouched.
+    A file identical to the current version's (same bytes, same options, the same part of the
+    dataset) changes nothing and returns the current version. A bad file raises LoadError after
+    recording a failed version; the current version is untouched.
     """
     checksum = file_checksum(path, options)
     current = dataset.current_version
-    if current is not None and current.source_checksum == checksum:
+    same_part = current is not None and current.organisation_id == (
+        organisation.pk if organisation else None
+    )
+    if same_part and current.source_checksum == checksum:
         return current
     version = version_start(
         actor=actor, dataset=dataset, source=path.name, source_checksum=checksum,

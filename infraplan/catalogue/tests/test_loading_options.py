@@ -142,3 +142,31 @@ def test_placement_without_boundaries_says_so(sites, tmp_path):
     version = dataset_load_file(actor=None, dataset=sites, path=path, options=options)
     assert version.report["placement"]["boundaries_missing"] == ["districts", "wards"]
     assert current_features(sites).get().district == ""
+
+
+def test_the_same_file_for_another_organisations_part_is_loaded(sites, personas, tmp_path):
+    """An unchanged file is skipped only for the part of the dataset it loaded: the same bytes
+    from another organisation are that organisation's features."""
+    path = write_points(tmp_path / "p.geojson", {"a": (601300, 142700)})
+    options = LoadOptions("ref")
+    first = dataset_load_file(
+        actor=None, dataset=sites, path=path, options=options, organisation=personas.organisation_a
+    )
+    again = dataset_load_file(
+        actor=None, dataset=sites, path=path, options=options, organisation=personas.organisation_a
+    )
+    assert again == first
+    other = dataset_load_file(
+        actor=None, dataset=sites, path=path, options=options, organisation=personas.organisation_b
+    )
+    assert other != first and other.is_current
+    owners = current_features(sites).values_list("reference", "organisation__slug")
+    assert sorted(owners) == [("a", "org-a"), ("a", "org-b")]
+
+
+def test_a_reference_in_two_unicode_forms_is_one_reference(sites, tmp_path):
+    path = write_points(
+        tmp_path / "p.geojson", {"Caf\u00e9": (601300, 142700), "Cafe\u0301": (601400, 142700)}
+    )
+    with pytest.raises(LoadError, match="row 2, ref: reference 'Cafe\u0301' is also on row 1"):
+        dataset_load_file(actor=None, dataset=sites, path=path, options=LoadOptions("ref"))

@@ -320,3 +320,25 @@ def test_a_stored_schedule_that_never_comes_round_stops_with_the_reason(sites, p
         "It is not refreshed until the schedule is changed on the source's page."
     )
     assert source_refresh_due() == []
+
+
+def test_the_dataset_page_says_when_a_source_loads_next_and_tries_again(sites, personas, client_as):
+    """The dataset's sources table says BST or GMT too, and, between a failed attempt and the
+    next, when it tries again and why, as the run's own page does."""
+    manager = personas.data_manager_a
+    source = source_save(
+        actor=manager, dataset=sites, connector_key="url", mapping=REFERENCE,
+        config={"url": "https://example.org/a.geojson"}, schedule="weekly",
+    )  # fmt: skip
+    Source.objects.filter(pk=source.pk).update(next_run_at=datetime(2027, 6, 7, 2, tzinfo=UTC))
+    run = ingest_request(
+        actor=manager, dataset=sites, connector_key="url", config=source.config,
+        mapping=REFERENCE, source=source,
+    )  # fmt: skip
+    IngestRun.objects.filter(pk=run.pk).update(
+        retry_at=datetime(2027, 6, 7, 2, 30, tzinfo=UTC), attempts=1,
+        error="example.org answered HTTP 503 for https://example.org/a.geojson.",
+    )  # fmt: skip
+    page = text(client_as(manager).get("/datasets/sites/"))
+    assert "7 June 2027 03:00 BST" in page
+    assert "An attempt failed and it will try again at 03:30 BST : example.org answered" in page
