@@ -214,13 +214,16 @@ def test_a_click_opens_the_ward_drawn_over_its_district(page):
     expect(also_here.get_by_role("listitem")).to_have_count(1)
     link = also_here.get_by_role("link", name="Canterbury")
     assert "feature=districts%2F" in link.get_attribute("href")
+    map_idle(page)
     link.click()
-    expect(popup.get_by_role("heading", name="Canterbury", level=2)).to_be_focused()
+    # The district's pop-up is fetched: more time than an expectation's default on a busy
+    # machine, as the whole suite runs side by side.
+    expect(popup.get_by_role("heading", name="Canterbury", level=2)).to_be_focused(timeout=20_000)
     expect(popup.get_by_text("Local authority districts")).to_be_visible()
     assert "feature=districts%2F" in page.url
     also_here = popup.locator("h3", has_text="Also here").locator("xpath=following-sibling::ul")
     also_here.get_by_role("link", name=ward).click()
-    expect(popup.get_by_role("heading", name=ward, level=2)).to_be_focused()
+    expect(popup.get_by_role("heading", name=ward, level=2)).to_be_focused(timeout=20_000)
     assert "feature=wards%2F" in page.url
 
 

@@ -245,7 +245,6 @@ function alsoHereContent(map, here, others, lngLat) {
     link.addEventListener("click", (event) => {
       if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
       event.preventDefault();
-      event.stopPropagation(); // not also a click on the map under the pop-up
       openFeature(map, other.slug, other.id, lngLat, { here });
     });
     item.append(link, title);
