@@ -502,17 +502,7 @@ def ingest_runs_sweep() -> list[IngestRun]:
                         f"{run.stage or 'starting'}, {run.rows_read:,} rows read). The current "
                         "version was not changed; ask for the load again."
                     )
-                    if run.version and run.version.state == VersionState.DRAFT:
-                        version_fail(actor=None, version=run.version, report={"error": error})
-                    _run_finish(run, RunState.FAILED, error=error, temporary=False)
-                    if run.job_id and _job_status(run.job_id) == "doing":
-                        cursor.execute(
-                            procrastinate_sql.queries["finish_job"],
-                            {"job_id": run.job_id, "status": "failed", "delete_job": False},
-                        )
-                    audit_record(
-                        actor=None, action="ingest.abandon", target=run, after={"error": error}
-                    )
+                    _run_abandon(run, error)
                     swept.append(run)
             finally:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, run.pk])
@@ -541,18 +531,25 @@ def _queued_runs_sweep() -> list[IngestRun]:
                 f"The load never started: {why}. The current version was not changed; ask for "
                 "the load again."
             )
-            if run.version and run.version.state == VersionState.DRAFT:
-                version_fail(actor=None, version=run.version, report={"error": error})
-            _run_finish(run, RunState.FAILED, error=error, temporary=False)
-            if run.job_id and _job_status(run.job_id) == "doing":
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        procrastinate_sql.queries["finish_job"],
-                        {"job_id": run.job_id, "status": "failed", "delete_job": False},
-                    )
-            audit_record(actor=None, action="ingest.abandon", target=run, after={"error": error})
+            _run_abandon(run, error)
             swept.append(run)
     return swept
+
+
+def _run_abandon(run: IngestRun, error: str) -> None:
+    """Fail a run nothing will finish, with its draft version; audited. Its task-queue job, if
+    left "doing", is finished as failed so the dataset's next load is not held up behind its
+    lock. Call inside a transaction holding the run's row."""
+    if run.version and run.version.state == VersionState.DRAFT:
+        version_fail(actor=None, version=run.version, report={"error": error})
+    _run_finish(run, RunState.FAILED, error=error, temporary=False)
+    if run.job_id and _job_status(run.job_id) == "doing":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                procrastinate_sql.queries["finish_job"],
+                {"job_id": run.job_id, "status": "failed", "delete_job": False},
+            )
+    audit_record(actor=None, action="ingest.abandon", target=run, after={"error": error})
 
 
 def _never_to_run(run: IngestRun) -> str | None:
