@@ -10,13 +10,14 @@ Kent, then in a scratch database made for the run (migrated, dropped at the end)
 and prints both times, rows/s, the ratio and the pipeline's peak memory. Targets: the pipeline
 within 1.5x of ogr2ogr, peak memory under 1 GB.
 
-    .venv/bin/python bench/ingest.py [--count 1000000] [--seed 7] [--profile]
+    .venv/bin/python bench/ingest.py [--count 1000000] [--seed 7] [--profile] [--statements]
 
 Needs DATABASE_URL for the application's role and the local cluster's administrative access
 (scripts/lib.sh, as the test databases are made), since that role cannot create databases.
 """
 
 import argparse
+import contextlib
 import cProfile
 import os
 import pstats
@@ -107,8 +108,10 @@ def ogr2ogr_load(path: Path, url: str) -> float:
     return time.perf_counter() - started
 
 
-def pipeline_load(path: Path, profile: bool) -> tuple[float, int]:
+def pipeline_load(path: Path, profile: bool, statements: bool) -> tuple[float, int]:
     from django.core.management import call_command
+    from django.db import connection
+    from publish import StatementTimings
 
     from infraplan.accounts.models import Organisation
     from infraplan.catalogue.ingest import IngestMapping, ingest_run
@@ -127,18 +130,25 @@ def pipeline_load(path: Path, profile: bool) -> tuple[float, int]:
         ],
     )  # fmt: skip
     profiler = cProfile.Profile() if profile else None
+    timings = StatementTimings()
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    version = ingest_run(
-        actor=None, dataset=dataset, connector_key="upload",
-        config={"path": str(path), "layer": "sites"}, mapping=IngestMapping(reference="reference"),
-    )  # fmt: skip
+    with connection.execute_wrapper(timings) if statements else contextlib.nullcontext():
+        version = ingest_run(
+            actor=None, dataset=dataset, connector_key="upload",
+            config={"path": str(path), "layer": "sites"},
+            mapping=IngestMapping(reference="reference"),
+        )  # fmt: skip
     if profiler:
         profiler.disable()
     elapsed = time.perf_counter() - started
     if profiler:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    if statements:
+        print("The slowest statements:")
+        for seconds, statement in timings.top(12):
+            print(f"{seconds:7.2f} s  {statement}")
     return elapsed, version.feature_count
 
 
@@ -147,6 +157,9 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", action="store_true", help="Profile the pipeline (cProfile).")
+    parser.add_argument(
+        "--statements", action="store_true", help="Print the pipeline's slowest SQL statements."
+    )
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:  # the child that writes the file, so its memory is not the pipeline's
@@ -173,7 +186,7 @@ def main() -> None:
             import django
 
             django.setup()
-            pipeline, features = pipeline_load(path, args.profile)
+            pipeline, features = pipeline_load(path, args.profile, args.statements)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
             from django.db import connections
 

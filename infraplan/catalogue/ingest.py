@@ -88,7 +88,8 @@ def _srid(crs: str | None) -> int:
 _STAGE = """
     CREATE TEMPORARY TABLE ingest_stage (
         row integer PRIMARY KEY, reference text NOT NULL, properties jsonb NOT NULL,
-        wkb bytea, srid integer, geom geometry, repaired boolean NOT NULL DEFAULT false
+        wkb bytea, srid integer, geom geometry(Geometry, 27700),
+        repaired boolean NOT NULL DEFAULT false
     ) ON COMMIT DROP
 """
 _TRANSFORM = """
@@ -148,15 +149,21 @@ _INSERT = """
 """
 
 
-def _flattened(shapes: np.ndarray) -> tuple[np.ndarray, int]:
-    """``shapes`` with heights (Z) dropped, and how many had them: the feature table holds
-    two-dimensional geometry, and GPS heights and CAD levels are common in exports."""
+def _flattened(rows: list[tuple], shapes: np.ndarray) -> tuple[list[tuple], np.ndarray, int]:
+    """``rows`` and ``shapes`` with heights (Z) dropped, and how many had them: the feature
+    table holds two-dimensional geometry, and GPS heights and CAD levels are common in exports.
+
+    The rows keep the WKB they were read with, to be staged as it is; a flattened one's is
+    written again."""
     raised = shapely.has_z(shapes)
     count = int(raised.sum())
     if count:
         shapes = shapes.copy()
         shapes[raised] = shapely.force_2d(shapes[raised])
-    return shapes, count
+        rows = list(rows)
+        for index in np.flatnonzero(raised).tolist():
+            rows[index] = (*rows[index][:3], shapely.to_wkb(shapes[index]))
+    return rows, shapes, count
 
 
 NOT_FINITE = "coordinates are not finite numbers"
@@ -174,8 +181,8 @@ SHORT_RING = (
 
 def _with_usable_geometry(
     rows: list[tuple], shapes: np.ndarray, srid: int, staging: Staging
-) -> tuple[list[tuple], np.ndarray]:
-    """The rows (and their shapes) whose geometry can be staged and put on the grid; each
+) -> list[tuple]:
+    """The rows whose geometry (``shapes``, one per row) can be staged and put on the grid; each
     other row is a problem saying why, and is not staged.
 
     The staging COPY and the transformation to the grid each take a whole load in one
@@ -197,7 +204,7 @@ def _with_usable_geometry(
             )
     coordinates, owners = shapely.get_coordinates(shapes, return_index=True)
     if not len(coordinates) and not bad:
-        return rows, shapes
+        return rows
     xs, ys = coordinates[:, 0], coordinates[:, 1]
     finite = np.isfinite(xs) & np.isfinite(ys)
     checks = [(~finite, NOT_FINITE)]
@@ -218,11 +225,10 @@ def _with_usable_geometry(
             point = f"POINT({_coordinate_text(xs[position])} {_coordinate_text(ys[position])})"
             bad.setdefault(int(owners[position]), (point, reason))
     if not bad:
-        return rows, shapes
+        return rows
     for index in sorted(bad):
         staging.add(RowProblem(rows[index][0], "geometry", *bad[index]))
-    keep = [index for index in range(len(rows)) if index not in bad]
-    return [rows[index] for index in keep], shapes[keep]
+    return [row for index, row in enumerate(rows) if index not in bad]
 
 
 def _unreadable_reason(wkb: bytes) -> str:
@@ -239,18 +245,17 @@ def _coordinate_text(value: float) -> str:
     return number_text(value) if not math.isfinite(value) else format(value, ".15g")
 
 
-def _stage_geometries(copy: Any, rows: list[tuple], shapes: np.ndarray, srid: int) -> None:
-    """COPY a batch's rows with their geometry. Already on the grid, a geometry is staged as
-    itself (hex EWKB, which COPY's text format reads); in another system, as WKB with its SRID
-    for the transforming UPDATE."""
+def _stage_geometries(copy: Any, rows: list[tuple], srid: int) -> None:
+    """COPY a batch's rows with their geometry, as the WKB it was read with: not written again
+    by GEOS, which for a million polygons took seconds. Already on the grid, a geometry is
+    staged as itself (hex WKB, which COPY's text format reads, taking the staging column's
+    SRID); in another system, as WKB with its SRID for the transforming UPDATE."""
     if srid == BNG_SRID:
-        geometries = shapely.to_wkb(shapely.set_srid(shapes, BNG_SRID), hex=True, include_srid=True)
-        for (number, reference, properties, _), geometry in zip(rows, geometries, strict=True):
+        for number, reference, properties, wkb in rows:
+            geometry = None if wkb is None else wkb.hex()
             copy.write_row((number, reference, properties, None, srid, geometry))
     else:
-        for (number, reference, properties, _), wkb in zip(
-            rows, shapely.to_wkb(shapes), strict=True
-        ):
+        for number, reference, properties, wkb in rows:
             copy.write_row((number, reference, properties, wkb, srid, None))
 
 
@@ -275,10 +280,10 @@ def _stage_and_check(
             else:
                 # Unreadable WKB is a problem of its row (below), not a missing geometry.
                 shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
-                shapes, flattened = _flattened(shapes)
+                rows, shapes, flattened = _flattened(rows, shapes)
                 staging.flattened += flattened
-                rows, shapes = _with_usable_geometry(rows, shapes, srid, staging)
-                _stage_geometries(copy, rows, shapes, srid)
+                rows = _with_usable_geometry(rows, shapes, srid, staging)
+                _stage_geometries(copy, rows, srid)
                 transforming = transforming or srid != BNG_SRID
             staging.total = batch.first_row + len(batch) - 1
             progress(staging.total, "checking")

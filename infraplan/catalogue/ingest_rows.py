@@ -5,6 +5,7 @@ and the problems found on the way, each naming its row, field, value and reason.
 import json
 import math
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
 
 import numpy as np
@@ -145,6 +146,12 @@ def batch_rows(
         if kind == "string" and name in mapping.casts:
             values = columns[name] = [_as_text(value) for value in values]
             bad = set()
+        elif (
+            kind == "integer"
+            and name not in mapping.constants
+            and _exact_integers(source_columns.get(name))
+        ):
+            bad = set()  # the source's own whole numbers: typing changes none and finds nothing
         elif kind != "string":
             # Infinity is null by now (JSON has none); in a number field it is not unknown but
             # wrong, so it is found in the source's column.
@@ -173,27 +180,29 @@ def batch_rows(
         allowed = spec.get("allowed")
         if spec.get("required") or allowed:
             shown = ", ".join(map(str, allowed or []))
-            for index, value in enumerate(values):
+            for index in _outside(values, allowed or None, required=bool(spec.get("required"))):
                 if index in bad:
                     continue
+                value = values[index]
                 if value in (None, ""):
-                    if spec.get("required"):
-                        found.append((index, 2 * order + 1, RowProblem(0, name, "", "is required")))
-                elif allowed and value not in allowed:
+                    found.append((index, 2 * order + 1, RowProblem(0, name, "", "is required")))
+                else:
                     found.append(
                         (index, 2 * order + 1,
                          RowProblem(0, name, str(value), f"is not one of: {shown}"))
                     )  # fmt: skip
-    references = columns.get(mapping.reference, [None] * count)
-    names = list(columns)
+    # As text: a whole-number reference read as a double (a column with blanks) without ".0".
+    references = [
+        "" if value is None else _as_text(value)
+        for value in columns.get(mapping.reference, [None] * count)
+    ]
     rows = []
-    for index, values in enumerate(zip(*columns.values(), strict=True) if names else [()] * count):
+    for index, (reference, properties) in enumerate(
+        zip(references, properties_json(columns, count), strict=True)
+    ):
         number = batch.first_row + index
         if number in unreadable:
             continue
-        # As text: a whole-number reference read as a double (a column with blanks) without ".0".
-        reference = "" if references[index] is None else _as_text(references[index])
-        properties = json.dumps(dict(zip(names, values, strict=True)))
         if "\x00" in reference or "\\u0000" in properties:
             reference, properties = _without_nul(reference, properties, staging)
         if not reference:
@@ -219,6 +228,66 @@ def batch_rows(
         if number not in unreadable:
             staging.add(RowProblem(number, problem.field, problem.value, problem.reason))
     return rows
+
+
+def _exact_integers(column: np.ndarray | None) -> bool:
+    """Whether ``column`` is the source's own whole numbers, all within what the map reads
+    exactly: then typing them changes nothing and finds no problem."""
+    if column is None or column.dtype.kind not in "iu":
+        return False
+    return not len(column) or (
+        int(column.min()) >= -MAX_EXACT_INTEGER and int(column.max()) <= MAX_EXACT_INTEGER
+    )
+
+
+def _outside(values: list[Any], allowed: list[Any] | None, *, required: bool) -> list[int]:
+    """The positions of values a field's rules refuse: blank when it is required, or not among
+    its allowed values. Found in one pass with a set; a value no set can hold (a GeoJSON
+    property that is a list) is compared with each allowed value instead."""
+    blank = (None, "")
+    if allowed is None:
+        return [index for index, value in enumerate(values) if value in blank]
+    accepted = list(allowed) if required else [*allowed, *blank]
+    try:
+        lookup = set(accepted)
+        return [index for index, value in enumerate(values) if value not in lookup]
+    except TypeError:
+        return [index for index, value in enumerate(values) if value not in accepted]
+
+
+# How ``json.dumps`` writes each plain value (the same text, character for character), as
+# functions that run in C: a load writes millions of values.
+_JSON_WRITERS = {
+    str: encode_basestring_ascii,
+    int: int.__repr__,
+    float: float.__repr__,  # finite here: NaN and infinity are null or a problem by now
+    bool: lambda value: "true" if value else "false",
+    type(None): lambda value: "null",
+}
+
+
+def _json_texts(values: list[Any]) -> list[str]:
+    """Each value as JSON text; a column of one plain type (most are) in one call."""
+    kinds = set(map(type, values))
+    if len(kinds) == 1 and (writer := _JSON_WRITERS.get(kinds.pop())) is not None:
+        return list(map(writer, values))
+    return [_JSON_WRITERS.get(type(value), json.dumps)(value) for value in values]
+
+
+def properties_json(columns: dict[str, list[Any]], count: int) -> list[str]:
+    """Each row's properties as the JSON text ``json.dumps`` would write for the row's dict,
+    built column by column: one template per batch, filled row by row by ``str.format``."""
+    if not columns:
+        return ["{}"] * count
+    template = (
+        "{{"
+        + ", ".join(
+            encode_basestring_ascii(name).replace("{", "{{").replace("}", "}}") + ": {}"
+            for name in columns
+        )
+        + "}}"
+    )
+    return list(map(template.format, *map(_json_texts, columns.values())))
 
 
 def _blank_rows(batch: FeatureBatch) -> list[int]:

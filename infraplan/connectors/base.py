@@ -51,7 +51,8 @@ class FeatureBatch:
 
     ``fields`` maps each column to an array with one value per feature; ``geometry`` holds WKB
     bytes per feature (None where a feature has none), or is None for a table without geometry.
-    ``crs`` is the coordinate system of the geometry (declared by the source or inferred).
+    ``crs`` is the coordinate system of the geometry (declared by the source or inferred); the
+    WKB carries none of its own (not EWKB with an SRID), as GDAL and shapely write it.
     ``first_row`` is the 1-based number of the batch's first feature in the whole source.
     """
 
