@@ -20,8 +20,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class SizeLimitUploadHandler(FileUploadHandler):
-    """Counts each file's bytes and stops the upload once one passes ``max_bytes``.
+    """Counts the bytes of the request's files and stops the upload once they pass ``max_bytes``.
 
+    The count runs over every file in the request, not each one alone: the form takes one file,
+    and a request carrying many (Django accepts up to ``DATA_UPLOAD_MAX_NUMBER_FILES``) would
+    otherwise put that many times the limit on the server's disk before the form refused it.
     Put it before Django's own handlers: it passes every chunk on until the limit. The request
     is marked ``upload_too_large`` so the view can tell the officer; the rest of the body is read
     and dropped (``connection_reset=False``), so the browser still receives that answer.
@@ -30,10 +33,6 @@ class SizeLimitUploadHandler(FileUploadHandler):
     def __init__(self, request: Any = None, max_bytes: int | None = None) -> None:
         super().__init__(request)
         self.max_bytes = max_bytes or settings.UPLOAD_MAX_BYTES
-        self.received = 0
-
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
         self.received = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:

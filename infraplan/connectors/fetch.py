@@ -89,10 +89,23 @@ def _host_matches(host: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: an IPv4 address in the last 32 bits
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: for a network's own use
+
+
 def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
+    """Whether ``address`` is on the public internet, looking through the IPv6 forms that
+    carry an IPv4 address (mapped, 6to4, NAT64): a gateway would deliver ``64:ff9b::a00:1``
+    to 10.0.0.1, which Python's ``is_global`` alone calls public. Reserved blocks (among them
+    the IPv4-compatible ``::a.b.c.d``) and deprecated site-local addresses are not public."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL or address.is_site_local:
+            return False
+        if address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        elif embedded := address.ipv4_mapped or address.sixtofour:
+            address = embedded
+    return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:

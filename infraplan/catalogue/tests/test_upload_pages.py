@@ -180,6 +180,22 @@ def test_a_file_over_the_size_limit_is_stopped_with_nothing_kept(
     assert not uploads.exists() or not any(uploads.rglob("*.csv"))
 
 
+def test_the_size_limit_counts_every_file_in_the_request(
+    sites, personas, client_as, uploads, tmp_path, settings
+):
+    # Each file is under the limit; together they are over it. Counting each alone would let
+    # one request put a hundred times the limit on the server's disk.
+    settings.UPLOAD_MAX_BYTES = 2048
+    path = tmp_path / "sites.csv"
+    path.write_text("site_ref,Easting,Northing\n" + "A,615000,157500\n" * 80)
+    extra = {
+        f"extra{number}": SimpleUploadedFile(f"{number}.csv", b"x" * 1500) for number in range(3)
+    }
+    response = upload(client_as(personas.contributor_a), path, **extra)
+    assert "The file must be smaller than 2 KB" in response.content.decode()
+    assert not IngestRun.objects.exists()
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

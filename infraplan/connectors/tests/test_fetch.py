@@ -1,7 +1,9 @@
 """Outbound fetches against a real HTTP server on 127.0.0.1: every refusal names its reason."""
 
 import gzip
+import ipaddress
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -257,3 +259,44 @@ def test_the_connection_goes_to_the_checked_address_naming_the_host(server):
     assert (host, address in ("127.0.0.1", "::1")) == ("localhost", True)
     fetch(f"http://localhost:{port}/features.json", policy=policy)
     assert Handler.last_host == f"localhost:{port}"
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ["64:ff9b::a00:1"],  # NAT64: a gateway delivers it to 10.0.0.1
+        ["64:ff9b::7f00:1"],  # NAT64 to 127.0.0.1
+        ["64:ff9b:1::a9fe:a9fe"],  # NAT64 prefix for a network's own use
+        ["2002:a9fe:a9fe::1"],  # 6to4 carrying 169.254.169.254
+        ["::7f00:1"],  # IPv4-compatible 127.0.0.1
+        ["fec0::1"],  # site-local
+        ["::ffff:10.0.0.1"],  # IPv4-mapped
+        ["81.2.69.160", "10.0.0.1"],  # one public answer does not cover a private one
+    ],
+)
+def test_a_private_address_is_refused_in_any_of_its_ipv6_forms(monkeypatch, answers):
+    def getaddrinfo(host, port, **kwargs):
+        family = {4: socket.AF_INET, 6: socket.AF_INET6}
+        return [
+            (family[ipaddress.ip_address(a).version], socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answers
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    policy = FetchPolicy(allowed_hosts=("data.example.org",))
+    with pytest.raises(
+        FetchError, match=r"^data\.example\.org resolves to a private or local address"
+    ):
+        resolve_checked("https://data.example.org/layer.geojson", policy)
+
+
+@pytest.mark.parametrize("answer", ["81.2.69.160", "2a00:1450::1", "64:ff9b::5102:45a0"])
+def test_public_addresses_in_those_forms_are_allowed(monkeypatch, answer):
+    family = socket.AF_INET6 if ":" in answer else socket.AF_INET
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, **kwargs: [(family, socket.SOCK_STREAM, 6, "", (answer, port))],
+    )
+    policy = FetchPolicy(allowed_hosts=("data.example.org",))
+    assert resolve_checked("https://data.example.org/x", policy)[3] == answer

@@ -84,7 +84,7 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
     """
     try:
         meta, _, wkb, field_data = pyogrio.raw.read(
-            opened.path, layer=opened.layer, encoding=opened.encoding,
+            opened.gdal_path, layer=opened.layer, encoding=opened.encoding,
             read_geometry=opened.geometry and not opened.is_table, skip_features=skip,
             max_features=count,
             **opened.open_options,
@@ -94,7 +94,7 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
         raise  # text not in its encoding: no read of the batch helps (a ValueError, too)
     except ValueError:
         info = pyogrio.read_info(
-            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+            opened.gdal_path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
         )
         dated = {
             name for name, kind in zip(info["fields"], info["ogr_types"], strict=True)
@@ -107,7 +107,7 @@ def _read(opened: OpenedUpload, *, skip: int, count: int) -> tuple[dict, np.ndar
         for name in info["fields"]
     )
     meta, _, wkb, field_data = pyogrio.raw.read(
-        opened.path, sql=f"SELECT {selected} FROM {_quoted(info['layer_name'])}",  # noqa: S608 (names quoted)
+        opened.gdal_path, sql=f"SELECT {selected} FROM {_quoted(info['layer_name'])}",  # noqa: S608 (names quoted)
         sql_dialect="OGRSQL", encoding=opened.encoding,
         read_geometry=opened.geometry and not opened.is_table,
         skip_features=skip, max_features=count, **opened.open_options,

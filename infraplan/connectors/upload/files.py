@@ -104,42 +104,87 @@ def _markup_kind(head: bytes) -> str:
 _CONTROL = re.compile(rb"[\x01-\x08\x0b\x0e-\x1f\x7f]")
 
 
+# What zipfile can unpack: stored, deflate, bzip2 and LZMA (not Deflate64, method 9, which
+# Windows uses for files over 2 GB, nor the AES encryption some archivers offer).
+_UNPACKABLE = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+_NAME_MAX_BYTES = 255  # of one file or folder name, as Linux file systems allow
+_PATH_MAX_BYTES = 1024
+
+
+def _zip_members(
+    zipped: zipfile.ZipFile, limits: UploadLimits, kind: str = "zip file"
+) -> list[zipfile.ZipInfo]:
+    """The files of ``zipped`` (an upload, or an XLSX workbook, which is a zip file too), each
+    checked before anything is unpacked: no traversal, links, bombs, floods, passwords,
+    compression zipfile cannot undo, or names no folder can hold. UploadError says which,
+    calling the file ``kind`` as the officer knows it."""
+    members = [member for member in zipped.infolist() if not member.is_dir()]
+    if len(members) > limits.max_members:
+        raise UploadError(
+            f"The {kind} holds {len(members):,} files, more than the "
+            f"{limits.max_members:,} allowed."
+        )
+    members = [member for member in members if not _is_mac_metadata(member.filename)]
+    total = sum(member.file_size for member in members)
+    if total > limits.max_unpacked_bytes:
+        raise UploadError(
+            f"The {kind} unpacks to {total:,} bytes, more than the "
+            f"{limits.max_unpacked_bytes:,} allowed."
+        )
+    files = {_member_path(member, kind): member for member in members}
+    folders = {parent for path in files for parent in path.parents}
+    for path, member in files.items():
+        if path in folders:
+            raise UploadError(
+                f"The {kind} holds both a file and a folder named {member.filename!r}; refused."
+            )
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise UploadError(f"The {kind} holds a link ({member.filename!r}); refused.")
+        if member.flag_bits & 0x1:
+            raise UploadError(
+                f"{member.filename!r} in the {kind} is protected by a password, which the "
+                "platform cannot open: zip the files again without one."
+            )
+        if member.compress_type not in _UNPACKABLE:
+            method = "Deflate64" if member.compress_type == 9 else f"method {member.compress_type}"
+            raise UploadError(
+                f"{member.filename!r} in the {kind} is compressed with {method}, which the "
+                "platform cannot unpack: zip the files again with ordinary (Deflate) compression."
+            )
+        if member.compress_size and member.file_size / member.compress_size > limits.max_ratio:
+            raise UploadError(
+                f"{member.filename!r} in the {kind} expands "
+                f"{member.file_size // max(member.compress_size, 1):,} times: refused as a "
+                "possible zip bomb."
+            )
+    return members
+
+
+def _member_path(member: zipfile.ZipInfo, kind: str = "zip file") -> PurePosixPath:
+    """Where a member unpacks to, relative to the folder; UploadError for a path outside it or
+    one too long for the file system."""
+    name = PurePosixPath(member.filename.replace("\\", "/"))
+    if name.is_absolute() or ".." in name.parts or not name.parts:
+        raise UploadError(
+            f"The {kind} names a path outside itself ({member.filename!r}); it was refused."
+        )
+    if len(member.filename.encode()) > _PATH_MAX_BYTES or any(
+        len(part.encode()) > _NAME_MAX_BYTES for part in name.parts
+    ):
+        raise UploadError(
+            f"The {kind} holds a file whose name is too long to unpack "
+            f"({member.filename[:80]!r}...): shorten its name or its folders' names."
+        )
+    return PurePosixPath(*name.parts)
+
+
 def _safe_unpack(archive: Path, into: Path, limits: UploadLimits) -> list[Path]:
-    """Unpack ``archive`` under ``into``; refuse traversal, links, bombs and floods."""
+    """Unpack ``archive`` under ``into``, its members checked first (``_zip_members``)."""
     try:
         with zipfile.ZipFile(archive) as zipped:
-            members = [member for member in zipped.infolist() if not member.is_dir()]
-            if len(members) > limits.max_members:
-                raise UploadError(
-                    f"The zip file holds {len(members):,} files, more than the "
-                    f"{limits.max_members:,} allowed."
-                )
-            members = [member for member in members if not _is_mac_metadata(member.filename)]
-            total = sum(member.file_size for member in members)
-            if total > limits.max_unpacked_bytes:
-                raise UploadError(
-                    f"The zip file unpacks to {total:,} bytes, more than the "
-                    f"{limits.max_unpacked_bytes:,} allowed."
-                )
             unpacked = []
-            for member in members:
-                name = PurePosixPath(member.filename.replace("\\", "/"))
-                if name.is_absolute() or ".." in name.parts or not name.parts:
-                    raise UploadError(
-                        f"The zip file names a path outside itself ({member.filename!r}); "
-                        "it was refused."
-                    )
-                if stat.S_ISLNK(member.external_attr >> 16):
-                    raise UploadError(f"The zip file holds a link ({member.filename!r}); refused.")
-                if (
-                    member.compress_size
-                    and member.file_size / member.compress_size > limits.max_ratio
-                ):
-                    raise UploadError(
-                        f"{member.filename!r} in the zip file expands {member.file_size // max(member.compress_size, 1):,} "
-                        "times: refused as a possible zip bomb."
-                    )  # fmt: skip
-                target = into.joinpath(*name.parts)
+            for member in _zip_members(zipped, limits):
+                target = into.joinpath(*_member_path(member).parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 written = 0
                 with zipped.open(member) as source, target.open("wb") as sink:
@@ -261,12 +306,14 @@ def _text_encoding(opened: OpenedUpload) -> str:
 def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     title = FORMAT_TITLES[opened.format]
     try:
-        found = pyogrio.list_layers(opened.path)
+        found = pyogrio.list_layers(opened.gdal_path)
     except pyogrio.errors.DataSourceError as error:
-        raise UploadError(
-            f"The file cannot be read as {title}: it may be truncated or damaged "
-            f"({gdal_reason(error, opened.name)})."
-        ) from None
+        found = _geojson_sequence(opened) if opened.format == "GeoJSON" else None
+        if found is None:
+            raise UploadError(
+                f"The file cannot be read as {title}: it may be truncated or damaged "
+                f"({gdal_reason(error, opened.name)})."
+            ) from None
     opened.layers = [name for name, _ in found]
     if not opened.layers:
         raise UploadError(
@@ -285,9 +332,9 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     opened.layer = layer or opened.layers[0]
     try:
         info = pyogrio.read_info(
-            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+            opened.gdal_path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
         )
-    except pyogrio.errors.DataSourceError as error:
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as error:
         raise UploadError(
             f"The layer {opened.layer!r} cannot be read ({gdal_reason(error, opened.name)})."
         ) from None
@@ -308,7 +355,7 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         raise UploadError(f"The layer {opened.layer!r} holds no features.")
     bounds = info.get("total_bounds")
     if bounds is None:
-        bounds = pyogrio.read_bounds(opened.path, layer=opened.layer)
+        bounds = pyogrio.read_bounds(opened.gdal_path, layer=opened.layer)
         bounds = (bounds[1][0].min(), bounds[1][1].min(), bounds[1][2].max(), bounds[1][3].max())
     inferred = crs_infer(np.array(bounds[0::2], dtype=float), np.array(bounds[1::2], dtype=float))
     if info["crs"]:
@@ -325,6 +372,18 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     opened.crs, opened.crs_inferred = inferred, True
     opened.notes.append(f"No coordinate system declared: {inferred} worked out from the values.")
     return opened
+
+
+def _geojson_sequence(opened: OpenedUpload) -> np.ndarray | None:
+    """The layers of a GeoJSON file read as a sequence of features, one a line (as command-line
+    tools and APIs write them, which GDAL reads with a driver of its own), or None if it is
+    not one either."""
+    opened.text_driver = "GeoJSONSeq"
+    try:
+        return pyogrio.list_layers(opened.gdal_path)
+    except pyogrio.errors.DataSourceError:
+        opened.text_driver = None
+        return None
 
 
 def _without_geometry(opened: OpenedUpload, info: dict) -> OpenedUpload:
@@ -389,7 +448,10 @@ def upload_open(
     kind, name = _sniff(path), path.name
     if kind == "zip":
         try:
-            is_xlsx = "xl/workbook.xml" in zipfile.ZipFile(path).namelist()
+            with zipfile.ZipFile(path) as zipped:
+                is_xlsx = "xl/workbook.xml" in zipped.namelist()
+                if is_xlsx:  # GDAL unpacks it as it reads: the same checks first
+                    _zip_members(zipped, limits, kind="workbook")
         except zipfile.BadZipFile as error:
             raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
         if is_xlsx:

@@ -49,10 +49,24 @@ class OpenedUpload:
     crs_inferred: bool = False  # True when the coordinate system was worked out from the values
     geometry: bool = True  # False: read as values only, for a dataset without geometry
     notes: list[str] = field(default_factory=list)  # what the report should tell the officer
+    text_driver: str | None = None  # GeoJSONSeq for GeoJSON one feature a line; see gdal_path
 
     @property
     def is_table(self) -> bool:
         return self.format in ("CSV", "XLSX")
+
+    @property
+    def gdal_path(self) -> str:
+        """What GDAL is given to open: the file, with the driver named for a text format.
+
+        GDAL asks each driver in turn whether it reads a file, and some answer from its text:
+        ``<OGRVRTDataSource>`` anywhere in the first kilobyte makes it a virtual layer over
+        whatever file or address it names (``/vsicurl/http://...``), so a CSV or GeoJSON file
+        could have the server read its own files or fetch from its network. Named, the driver
+        reads the file as the format it was recognised as, and as nothing else. (The binary
+        formats hold NUL bytes at their start, where such text cannot be read.)"""
+        driver = self.text_driver or (self.format if self.format in ("CSV", "GeoJSON") else None)
+        return f"{driver}:{self.path}" if driver else str(self.path)
 
     @property
     def open_options(self) -> dict[str, str]:
@@ -69,9 +83,10 @@ class OpenedUpload:
         return {"HEADERS": "FORCE"} if self.format == "XLSX" else {}
 
 
-# Parts of GDAL's messages an officer has no use for: a path on the server, the advice to name
-# a driver (which the platform chooses), and the SQL statement SQLite failed in.
-_SERVER_PATH = re.compile(r"(?<![\w.:])(?:/[^\s'\"/]+)+")
+# Parts of GDAL's messages an officer has no use for: a path on the server (with the driver's
+# prefix, see ``OpenedUpload.gdal_path``), the advice to name a driver (which the platform
+# chooses), and the SQL statement SQLite failed in.
+_SERVER_PATH = re.compile(r"(?<![\w.:])(?:(?:CSV|GeoJSON|GeoJSONSeq):)?(?:/[^\s'\"/]+)+")
 
 
 _SQL_STATEMENT = re.compile(r"sqlite3_\w+\(.*?\) failed: ")

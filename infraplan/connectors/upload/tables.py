@@ -182,7 +182,7 @@ def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     read-me sheet beside the data), said in the notes. A workbook that leaves the choice open
     is refused, listing its sheets, as a GeoPackage with several layers is."""
     try:
-        opened.layers = [name for name, _ in pyogrio.list_layers(opened.path)]
+        opened.layers = [name for name, _ in pyogrio.list_layers(opened.gdal_path)]
     except pyogrio.errors.DataSourceError as error:
         raise UploadError(
             f"The file cannot be read as an XLSX workbook: it may be damaged "
@@ -201,7 +201,7 @@ def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         opened.layer = opened.layers[0] if opened.layers else None
         return opened
     sheets = {
-        sheet: pyogrio.read_info(opened.path, layer=sheet, **opened.open_options)
+        sheet: pyogrio.read_info(opened.gdal_path, layer=sheet, **opened.open_options)
         for sheet in opened.layers
     }
     with_rows = [sheet for sheet, info in sheets.items() if info["features"] > 0]
@@ -262,7 +262,7 @@ def _note_values_past_the_header(opened: OpenedUpload, columns: int) -> None:
 def table_open(opened: OpenedUpload) -> OpenedUpload:
     try:
         info = pyogrio.read_info(
-            opened.path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
+            opened.gdal_path, layer=opened.layer, encoding=opened.encoding, **opened.open_options
         )
     except pyogrio.errors.DataSourceError as error:
         raise UploadError(
@@ -288,7 +288,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
             raise _without_coordinates(opened, names, info["features"])
         opened.wkt_column = wkt
         _, _, _, values = pyogrio.raw.read(
-            opened.path, layer=opened.layer, columns=[wkt], read_geometry=False,
+            opened.gdal_path, layer=opened.layer, columns=[wkt], read_geometry=False,
             encoding=opened.encoding, **opened.open_options,
         )  # fmt: skip
         shapes, _ = wkt_shapes(values[0])
@@ -307,7 +307,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
         return opened
     opened.x_column, opened.y_column, named_crs = columns
     meta, _, _, values = pyogrio.raw.read(
-        opened.path, layer=opened.layer, columns=[opened.x_column, opened.y_column],
+        opened.gdal_path, layer=opened.layer, columns=[opened.x_column, opened.y_column],
         read_geometry=False, encoding=opened.encoding, **opened.open_options,
     )  # fmt: skip
     # The columns come back in the table's order, not the order asked for.

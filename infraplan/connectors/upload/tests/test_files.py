@@ -1,7 +1,12 @@
 """Recognising uploads: every format officers send, and every way a file can be wrong."""
 
 import io
+import json
+import sqlite3
+import threading
 import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +15,7 @@ import pytest
 import shapely
 
 from infraplan.connectors.upload.files import upload_open
-from infraplan.connectors.upload.opened import BNG, WGS84, UploadError, UploadLimits
+from infraplan.connectors.upload.opened import BNG, WGS84, UploadError, UploadLimits, gdal_reason
 from infraplan.connectors.upload.tables import crs_infer, crs_of_most
 
 from .workbooks import write_workbook
@@ -564,3 +569,165 @@ def test_markup_is_named_for_what_it_is_not_read_as_a_table(tmp_path, workdir, s
         "from your GIS as GeoJSON, a GeoPackage, a zipped Shapefile or FlatGeobuf, or as a CSV "
         "or XLSX table with coordinate columns."
     )
+
+
+def _with_method(archive: Path, method: int) -> Path:
+    """``archive`` with its (one) member's compression method set to ``method`` in both of the
+    headers that name it, as another archiver would write it."""
+    data = bytearray(archive.read_bytes())
+    data[8:10] = method.to_bytes(2, "little")  # the local file header
+    central = data.find(b"PK\x01\x02")
+    data[central + 10 : central + 12] = method.to_bytes(2, "little")
+    archive.write_bytes(bytes(data))
+    return archive
+
+
+def _encrypted(archive: Path) -> Path:
+    """``archive`` with its (one) member marked as encrypted, as ``zip -P`` writes it."""
+    data = bytearray(archive.read_bytes())
+    data[6] |= 1
+    central = data.find(b"PK\x01\x02")
+    data[central + 8] |= 1
+    archive.write_bytes(bytes(data))
+    return archive
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ({"sites": b"x", "sites/sites.geojson": b"{}"}, "both a file and a folder named 'sites'"),
+        (
+            {"s.geojson/a.txt": b"x", "s.geojson": b"{}"},
+            "both a file and a folder named 's.geojson'",
+        ),
+        ({"a" * 300 + ".geojson": b"{}"}, "whose name is too long to unpack"),
+        ({"/".join(["folder"] * 200) + "/s.geojson": b"{}"}, "whose name is too long to unpack"),
+    ],
+)
+def test_zip_files_no_folder_can_hold_are_refused(tmp_path, workdir, members, reason):
+    with pytest.raises(UploadError, match=reason):
+        upload_open(zipped(tmp_path / "odd.zip", members), workdir=workdir)
+
+
+def test_a_zip_file_with_a_password_is_refused_saying_so(tmp_path, workdir):
+    archive = _encrypted(zipped(tmp_path / "locked.zip", {"sites.geojson": b"{}"}))
+    with pytest.raises(
+        UploadError, match=r"^'sites\.geojson' in the zip file is protected by a password"
+    ):
+        upload_open(archive, workdir=workdir)
+
+
+def test_a_zip_file_compressed_with_deflate64_is_refused_saying_so(tmp_path, workdir):
+    archive = _with_method(zipped(tmp_path / "large.zip", {"sites.geojson": b"{}"}), 9)
+    with pytest.raises(UploadError, match="compressed with Deflate64, which the platform cannot"):
+        upload_open(archive, workdir=workdir)
+
+
+def test_a_workbook_is_checked_as_a_zip_file_before_gdal_unpacks_it(tmp_path, workdir):
+    # An XLSX file is a zip file: a shared string of many megabytes packs into a few kilobytes,
+    # and GDAL would hold it (several times over) in memory.
+    path = write_workbook(tmp_path / "sites.xlsx", {"Sites": SITES})
+    with zipfile.ZipFile(path) as workbook:
+        members = {info.filename: workbook.read(info) for info in workbook.infolist()}
+    members["xl/sharedStrings.xml"] = b"<sst><si><t>" + b"S" * 5_000_000 + b"</t></si></sst>"
+    bomb = zipped(tmp_path / "bomb.xlsx", members)
+    with pytest.raises(UploadError, match=r"^'xl/sharedStrings\.xml' in the workbook expands"):
+        upload_open(bomb, workdir=workdir)
+    with pytest.raises(
+        UploadError, match=r"^The workbook unpacks to [\d,]+ bytes, more than the 1,000,000"
+    ):
+        upload_open(
+            bomb,
+            workdir=workdir,
+            limits=UploadLimits(max_unpacked_bytes=1_000_000, max_ratio=10**6),
+        )
+
+
+def test_a_geopackage_layer_gdal_would_fetch_or_open_elsewhere_is_refused(tmp_path, workdir):
+    # A virtual table of GDAL's VirtualOGR module would read whatever its argument names (a
+    # file on the server, an address through /vsicurl/); GDAL does not offer the module to a
+    # GeoPackage, and the layer is refused with the reason rather than failing the load.
+    path = write_vector(tmp_path / "sites.gpkg", "GPKG")
+    with sqlite3.connect(path) as database:
+        database.execute("PRAGMA writable_schema = ON")
+        database.execute(
+            "INSERT INTO sqlite_master VALUES ('table', 'remote', 'remote', 0, "
+            "'CREATE VIRTUAL TABLE remote USING VirtualOGR(''/vsicurl/http://127.0.0.1:9/x'')')"
+        )
+        database.execute(
+            "INSERT INTO gpkg_contents (table_name, data_type, identifier) "
+            "VALUES ('remote', 'attributes', 'remote')"
+        )
+    database.close()
+    with pytest.raises(UploadError, match=r"^The layer 'remote' cannot be read \(no such module"):
+        upload_open(path, workdir=workdir, layer="remote", geometry=False)
+
+
+SERVER_ROWS = b"Reference,Easting,Northing\nfrom-the-server,615000,157500\n"
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[str]]]:
+    """A server on 127.0.0.1 standing for one inside the council's network: it records every
+    request and answers each with a table."""
+    requests: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_HEAD(self) -> None:
+            requests.append(f"{self.command} {self.path}")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(SERVER_ROWS)))
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(SERVER_ROWS)
+
+        do_GET = do_HEAD
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["csv", "geojson"])
+@pytest.mark.parametrize("target", ["file", "address"])
+def test_text_naming_a_gdal_virtual_layer_is_read_as_itself(
+    tmp_path, workdir, listener, kind, target
+):
+    """GDAL takes text holding <OGRVRTDataSource> for a virtual layer over the file or address
+    it names: the upload must be read as the CSV or GeoJSON it is, never as that."""
+    url, requests = listener
+    server_file = tmp_path / "server.csv"
+    server_file.write_bytes(SERVER_ROWS)
+    source, layer = (
+        (str(server_file), "server") if target == "file" else (f"/vsicurl/{url}/x.csv", "x")
+    )
+    virtual = (
+        f"<OGRVRTDataSource><OGRVRTLayer name='sites'><SrcDataSource>{source}</SrcDataSource>"
+        f"<SrcLayer>{layer}</SrcLayer></OGRVRTLayer></OGRVRTDataSource>"
+    )
+    path = tmp_path / f"upload.{kind}"
+    if kind == "csv":
+        path.write_text(f"Reference {virtual},Easting,Northing\nmine,615000,157500\n")
+    else:
+        point = {"type": "Point", "coordinates": [1.0789, 51.2802]}
+        feature = {"type": "Feature", "properties": {"Reference": "mine"}, "geometry": point}
+        path.write_text(
+            json.dumps({"type": "FeatureCollection", "name": virtual, "features": [feature]})
+        )
+    opened = upload_open(path, workdir=workdir)
+    _, _, _, values = pyogrio.raw.read(opened.gdal_path, layer=opened.layer)
+    assert list(values[0]) == ["mine"]
+    assert requests == []
+
+
+def test_a_path_given_to_gdal_with_its_driver_is_not_shown():
+    error = RuntimeError("CSV:/srv/uploads/web/sites/0a1b/upload.csv: No such file or directory")
+    # As without the prefix: the whole path, up to the space, becomes the file's name.
+    assert gdal_reason(error, "sites.csv") == "sites.csv No such file or directory"

@@ -313,3 +313,26 @@ def test_a_coordinate_that_is_not_a_number_is_a_problem_of_its_row(tmp_path):
         [],
     ]
     assert shapely.from_wkb(batches[1].geometry[0]).coords[0] == (615400, 157500)
+
+
+def test_an_answer_naming_files_for_gdal_to_open_reads_none_of_them(tmp_path):
+    """A GDAL virtual layer (VRT) names files and addresses for GDAL to open, and GDAL would
+    know one by its text even in a WFS answer read from memory. Its drivers are off, so a
+    hostile or broken service cannot have the server read its own files as the data."""
+    secret = tmp_path / "secret.csv"
+    secret.write_text("ref,password\nW1,hunter2\n")
+    virtual_layer = (
+        f'<?xml version="1.0"?><OGRVRTDataSource><member/><OGRVRTLayer name="secret">'
+        f"<SrcDataSource>{secret}</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>"
+    ).encode()
+
+    def intercept(query):
+        return (200, "text/xml", virtual_layer) if query.get("REQUEST") == "GetFeature" else None
+
+    with mapserver(tmp_path / "ms", intercept) as replay, pytest.raises(ConnectorError) as raised:
+        read(replay, tmp_path)
+    assert "The WFS answer is not GML the platform can read (page 1, from feature 1)" in str(
+        raised.value
+    )
+    assert "hunter2" not in str(raised.value)
+    assert not {"OGR_VRT", "VRT"} & set(pyogrio.list_drivers())
