@@ -25,6 +25,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -32,6 +33,9 @@ from django.conf import settings
 
 USER_AGENT = "infraplan data connector"
 CHUNK = 64 * 1024
+# Of a body written to a file as it arrives, what the result keeps: enough to tell a web page or
+# an error report from data.
+BODY_HEAD_BYTES = 16 * 1024
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 
 
@@ -70,7 +74,7 @@ class FetchResult:
     url: str  # after redirects
     status: int
     headers: dict[str, str]
-    body: bytes
+    body: bytes  # the whole body, or only its head when it was written to a file (``into``)
     redirects: list[str] = field(default_factory=list)
 
     @property
@@ -156,7 +160,11 @@ def _pool(scheme: str, host: str, port: int, address: str, policy: FetchPolicy):
     return urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False, maxsize=1)
 
 
-def _read_limited(response, url: str, policy: FetchPolicy, started: float) -> bytes:
+def _read_limited(
+    response, url: str, policy: FetchPolicy, started: float, into: BinaryIO | None
+) -> bytes:
+    """The body, within the policy's size and time; written to ``into`` as it arrives when
+    given, and then only its head returned."""
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise FetchError(
@@ -178,7 +186,12 @@ def _read_limited(response, url: str, policy: FetchPolicy, started: float) -> by
                 f"The server took longer than {policy.deadline:.0f} s in all.", url=url,
                 temporary=True,
             )  # fmt: skip
-        chunks.append(chunk)
+        if into is None:
+            chunks.append(chunk)
+            continue
+        into.write(chunk)
+        if total - len(chunk) < BODY_HEAD_BYTES:
+            chunks.append(chunk[: BODY_HEAD_BYTES - (total - len(chunk))])
     return b"".join(chunks)
 
 
@@ -217,10 +230,14 @@ def error_detail(body: bytes, content_type: str) -> str:
 
 
 def fetch(
-    url: str, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None
-) -> FetchResult:
+    url: str, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None,
+    into: BinaryIO | None = None,
+) -> FetchResult:  # fmt: skip
     """GET ``url`` under ``policy`` (the settings' by default); FetchError on any refusal,
-    timeout, oversize body or non-2xx answer."""
+    timeout, oversize body or non-2xx answer.
+
+    ``into``: a file the body is written to as it arrives, so a download of hundreds of
+    megabytes is never held in memory; the result's body is then only its head."""
     policy = policy or FetchPolicy.from_settings()
     started = time.monotonic()
     redirects: list[str] = []
@@ -257,7 +274,7 @@ def fetch(
                         ) from None  # fmt: skip
                     redirects.append(current)
                     continue
-                body = _read_limited(response, current, policy, started)
+                body = _read_limited(response, current, policy, started, into)
             finally:
                 response.release_conn()
         except urllib3.exceptions.NewConnectionError:

@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import shapely
@@ -78,12 +78,14 @@ class EndlessPaging:
 
 
 def remote_get(
-    url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None
-) -> FetchResult:
-    """``url`` fetched under the context's policy; ConnectorError naming ``page`` on failure."""
+    url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None,
+    into: BinaryIO | None = None,
+) -> FetchResult:  # fmt: skip
+    """``url`` fetched under the context's policy (written to ``into`` as it arrives, when
+    given: see ``fetch``); ConnectorError naming ``page`` on failure."""
     where = f" ({page})" if page else ""
     try:
-        result = fetch(url, policy=context.fetch_policy, headers=headers)
+        result = fetch(url, policy=context.fetch_policy, headers=headers, into=into)
     except FetchError as error:
         raise ConnectorError(f"{error}{where}", temporary=error.temporary) from None
     if result.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(

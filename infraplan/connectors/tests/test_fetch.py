@@ -11,7 +11,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from infraplan.connectors.fetch import FetchError, FetchPolicy, fetch, resolve_checked
+from infraplan.connectors.fetch import (
+    BODY_HEAD_BYTES,
+    FetchError,
+    FetchPolicy,
+    fetch,
+    resolve_checked,
+)
 
 FEATURES = {"type": "FeatureCollection", "features": []}
 
@@ -174,6 +180,19 @@ def test_a_declared_oversize_body_is_refused_before_reading(server):
 def test_the_size_limit_holds_while_streaming(server):
     with pytest.raises(FetchError, match="passed the size limit of 20,000 bytes"):
         fetch(f"{server}/streamed-big", policy=LOCAL)
+
+
+def test_a_body_written_to_a_file_is_kept_whole_there_and_only_its_head_in_memory(server, tmp_path):
+    policy = FetchPolicy(
+        allowed_hosts=("127.0.0.1",), private_hosts=("127.0.0.1",), max_bytes=1_000_000
+    )
+    with (tmp_path / "download").open("wb") as file:
+        result = fetch(f"{server}/streamed-big", policy=policy, into=file)
+    assert (tmp_path / "download").read_bytes() == b"y" * 64 * 1024
+    assert result.body == b"y" * BODY_HEAD_BYTES
+    assert BODY_HEAD_BYTES < 64 * 1024
+    with (tmp_path / "limited").open("wb") as file, pytest.raises(FetchError, match="size limit"):
+        fetch(f"{server}/streamed-big", policy=LOCAL, into=file)
 
 
 def test_a_slow_server_times_out_as_a_temporary_failure(server):

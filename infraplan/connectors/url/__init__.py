@@ -1,6 +1,7 @@
 """The ``url`` connector: a GeoJSON or CSV file (or any other file an upload may be) published
 at an address, downloaded into the load's scratch folder and read exactly as an upload is."""
 
+import tempfile
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -56,11 +57,12 @@ class URLConnector(Connector):
 
     def batches(self, config: URLConfig, context: SourceContext) -> Iterator[FeatureBatch]:
         context.progress(0, "fetching")
-        result = remote_get(config.url, context, page="the download")
         download = Path(context.workdir) / "download"
         download.mkdir(parents=True, exist_ok=True)
-        path = download / _local_name(result.url)
-        path.write_bytes(result.body)
+        # Written to disk as it arrives; named once the address after any redirect is known.
+        with tempfile.NamedTemporaryFile(dir=download, delete=False) as file:
+            result = remote_get(config.url, context, page="the download", into=file)
+        path = Path(file.name).rename(download / _local_name(result.url))
         reading = Path(context.workdir) / "read"
         reading.mkdir(exist_ok=True)
         upload = UploadConfig(path=str(path), layer=config.layer, batch_size=config.batch_size)
