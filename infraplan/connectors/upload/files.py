@@ -59,6 +59,8 @@ def _sniff(path: Path) -> str:
         raise UploadError("The file is empty.")
     if head.startswith(b"PK\x03\x04"):
         return "zip"
+    if head.startswith(_OLE_SIGNATURE):
+        raise UploadError(_office_file_refusal(path))
     if head.startswith(b"SQLite format 3\x00"):
         return "GPKG"
     if head.startswith(b"fgb\x03"):
@@ -87,6 +89,34 @@ def _sniff(path: Path) -> str:
             "zipped Shapefile, FlatGeobuf, or a CSV or XLSX table."
         )
     return "CSV"
+
+
+# Microsoft's compound file: Excel 97-2003 workbooks (.xls), and any Office file saved with a
+# password, whose encrypted contents it wraps.
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_OLE_NAMES_SCANNED = 4 * 1024 * 1024  # bytes in which the streams' names are looked for
+
+
+def _office_file_refusal(path: Path) -> str:
+    """Why an Office compound file is refused, told from the names of the streams it holds
+    (UTF-16 in its directory): a workbook with a password, an older Excel workbook, or
+    another Office file."""
+    with path.open("rb") as stream:
+        content = stream.read(_OLE_NAMES_SCANNED)
+    if "EncryptedPackage".encode("utf-16-le") in content:
+        return (
+            "The file is protected by a password, which the platform cannot open: save a copy "
+            "without the password (as an Excel Workbook, .xlsx, or CSV UTF-8) and upload that."
+        )
+    if "Workbook".encode("utf-16-le") in content or "Book".encode("utf-16-le") in content:
+        return (
+            "The file is an Excel 97-2003 workbook (.xls), which the platform does not read: "
+            "save it as an Excel Workbook (.xlsx) or as CSV UTF-8 and upload that."
+        )
+    return (
+        "The file is an older Microsoft Office document, not data the platform reads: upload "
+        "GeoJSON, a GeoPackage, a zipped Shapefile, FlatGeobuf, or a CSV or XLSX table."
+    )
 
 
 def _markup_kind(head: bytes) -> str:

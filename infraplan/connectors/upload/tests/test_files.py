@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import sqlite3
 import threading
 import zipfile
@@ -18,7 +19,7 @@ from infraplan.connectors.upload.files import upload_open
 from infraplan.connectors.upload.opened import BNG, WGS84, UploadError, UploadLimits, gdal_reason
 from infraplan.connectors.upload.tables import crs_infer, crs_of_most
 
-from .workbooks import write_workbook
+from .workbooks import write_compound_file, write_workbook
 
 CANTERBURY_BNG = (615000.0, 157500.0)
 CANTERBURY_WGS84 = (1.0789, 51.2802)
@@ -165,6 +166,25 @@ def test_empty_truncated_and_damaged_files(tmp_path, workdir):
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(UploadError, match="not a format the platform reads"):
         upload_open(binary, workdir=workdir)
+
+
+@pytest.mark.parametrize(
+    ("streams", "message"),
+    [
+        (
+            ["Workbook", "SummaryInformation"],
+            "an Excel 97-2003 workbook (.xls), which the platform",
+        ),
+        (["Book"], "an Excel 97-2003 workbook (.xls)"),
+        (["EncryptionInfo", "EncryptedPackage"], "protected by a password, which the platform"),
+        (["WordDocument"], "an older Microsoft Office document, not data"),
+    ],
+)
+def test_office_compound_files_are_named_with_what_to_do(tmp_path, workdir, streams, message):
+    path = write_compound_file(tmp_path / "sites.xls", streams)
+    with pytest.raises(UploadError, match=re.escape(message)) as refused:
+        upload_open(path, workdir=workdir)
+    assert ".xlsx" in str(refused.value) or "CSV" in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 text, empty cells where a formatted cell holds nothing. (GDAL's own XLSX writer cannot make
 a header of text over text, nor an empty cell.)"""
 
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,4 +101,37 @@ def write_workbook(path: Path, sheets: dict[str, list[list[Cell]]]) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in members.items():
             archive.writestr(name, text)
+    return path
+
+
+def write_compound_file(path: Path, streams: list[str]) -> Path:
+    """A Microsoft compound file (version 3, 512-byte sectors) holding empty streams named
+    ``streams``, as an Excel 97-2003 workbook ("Workbook") or an Office file with a password
+    ("EncryptionInfo", "EncryptedPackage") is laid out: header, one FAT sector, one directory
+    sector."""
+    end_of_chain, free, fat_sector, no_stream = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFF
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIIII",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", bytes(16), 0x3E, 3, 0xFFFE, 9, 6, bytes(6),
+        0, 1, 1, 0, 4096, end_of_chain, 0, end_of_chain, 0, 0,
+    )  # fmt: skip
+    header += struct.pack("<108I", *[free] * 108)
+    fat = struct.pack("<128I", fat_sector, end_of_chain, *[free] * 126)
+
+    def entry(name: str, kind: int, child: int, right: int) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le")
+        return struct.pack(
+            "<64sHBBIII16sIQQIQ",
+            encoded, len(encoded), kind, 1, no_stream, right, child, bytes(16), 0, 0, 0,
+            end_of_chain, 0,
+        )  # fmt: skip
+
+    # The root's children as a chain of right siblings: 1 -> 2 -> ...
+    entries = [entry("Root Entry", 5, 1 if streams else no_stream, no_stream)]
+    for number, name in enumerate(streams, start=1):
+        entries.append(
+            entry(name, 2, no_stream, number + 1 if number < len(streams) else no_stream)
+        )
+    directory = b"".join(entries).ljust(512, b"\0")
+    path.write_bytes(header + fat + directory)
     return path
