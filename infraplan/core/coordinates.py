@@ -115,7 +115,13 @@ def grid_reference_parse(text: str) -> Location:
             f"“{shown}” is not a grid reference: {letters} is not a square of the National Grid "
             "(the first letter is one of H, J, N, O, S or T, the second any letter but I)."
         )
-    if len(groups) > 2 or (len(groups) == 2 and len(groups[0]) != len(groups[1])):
+    if len(groups) > 2:
+        raise CoordinateError(
+            f"“{shown}” is not a grid reference: after the letters come the easting and the "
+            f"northing, two groups of digits (or one run of them), not {len(groups)}, like "
+            "TR 150 575 or TR150575."
+        )
+    if len(groups) == 2 and len(groups[0]) != len(groups[1]):
         raise CoordinateError(
             f"“{shown}” is not a grid reference: the easting and northing must have the same "
             "number of digits, like TR 150 575."
