@@ -21,7 +21,7 @@ from django.db.models import (
     Subquery,
     TextField,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 
 from infraplan.accounts.models import Organisation, Role
 from infraplan.connectors.models import IngestRun, Source
@@ -57,6 +57,16 @@ EXTENT_MAP_PIXELS = 400  # the outlines are simplified to about a pixel at this 
 # The list
 
 
+class _KeywordsText(Func):
+    """The keywords as plain text, one after another. The JSON text of the list would also
+    match a search for its brackets, quotes and commas, in every dataset."""
+
+    template = (
+        "(SELECT string_agg(k #>> '{}', ' ') FROM jsonb_path_query(%(expressions)s, '$[*]') k)"
+    )
+    output_field = TextField()
+
+
 def dataset_list(
     user: Any,
     *,
@@ -77,7 +87,7 @@ def dataset_list(
         .annotate(
             feature_count=Subquery(current.values("feature_count")[:1]),
             last_updated=Coalesce(Subquery(current.values("published_at")[:1]), F("updated_at")),
-            keywords_text=Cast("keywords", TextField()),
+            keywords_text=_KeywordsText("keywords"),
         )
         .order_by("title")
     )

@@ -7,9 +7,10 @@ APIs and comments serve them the same way, behind the same permission check on t
 """
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from itertools import islice
+from typing import Any, ClassVar, Protocol
 
 from django.contrib.gis.geos import GEOSGeometry
 
@@ -22,6 +23,15 @@ class FeatureRecord:
     geometry: GEOSGeometry | None  # EPSG:27700
     district: str = ""  # GSS codes of where it lies, when known
     ward: str = ""
+
+
+class PropertyFilter(Protocol):
+    """A condition on a feature's properties, said both ways so that a source can apply it where
+    it reads: as SQL over a jsonb expression (with its named parameters), and in Python."""
+
+    def sql(self, properties: str) -> tuple[str, dict[str, Any]]: ...
+
+    def __call__(self, properties: Mapping[str, Any]) -> bool: ...
 
 
 class FeatureSource(ABC):
@@ -58,6 +68,30 @@ class FeatureSource(ABC):
         filters the stream; a source with a spatial index should answer directly."""
         for record in self.features(dataset):
             if record.geometry is not None and record.geometry.intersects(box):
+                yield record
+
+    def count_within(
+        self, dataset: Any, box: GEOSGeometry, keep: PropertyFilter | None = None
+    ) -> int:
+        """How many current features meet ``box`` (EPSG:27700) and ``keep``. This default counts
+        the stream; a source with a database should count there."""
+        return sum(1 for _ in self._kept_within(dataset, box, keep))
+
+    def page_within(
+        self, dataset: Any, box: GEOSGeometry, *, offset: int, limit: int,
+        keep: PropertyFilter | None = None,
+    ) -> list[FeatureRecord]:  # fmt: skip
+        """``limit`` of the current features meeting ``box`` and ``keep`` from ``offset``, in
+        reference order (the same order on every page). This default walks the stream and keeps
+        only the page; a source with a database should page there, and may leave the records'
+        geometry out (None): a page is listed, not drawn."""
+        return list(islice(self._kept_within(dataset, box, keep), offset, offset + limit))
+
+    def _kept_within(
+        self, dataset: Any, box: GEOSGeometry, keep: PropertyFilter | None
+    ) -> Iterator[FeatureRecord]:
+        for record in self.features_within(dataset, box):
+            if keep is None or keep(record.properties):
                 yield record
 
 

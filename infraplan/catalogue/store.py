@@ -1,13 +1,15 @@
 """The generic feature store as a FeatureSource (key ``store``)."""
 
+import json
 from collections.abc import Collection, Iterator
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
+from django.db import connection
 from django.db.models import Q
 
 from .models import Dataset, Feature, FeatureGeneralisation
-from .sources import FeatureRecord, FeatureSource
+from .sources import FeatureRecord, FeatureSource, PropertyFilter
 
 # Tiles up to this zoom use a per-zoom generalisation; above it, the cleaned coverage geometry
 # (stored as level CLEANED_ZOOM) where the dataset is a coverage, else the stored geometry.
@@ -91,18 +93,12 @@ class StoreFeatureSource(FeatureSource):
             f"%(field_{i})s::text, f.properties -> %(field_{i})s::text" for i in range(len(names))
         )
         properties = f"jsonb_strip_nulls(jsonb_build_object({pairs}))"
-        # The current version keeps to the partial indexes on live rows (valid_to IS NULL).
-        live = (
-            "f.valid_to IS NULL AND f.valid_from <= %(version)s"
-            if self.version is None
-            else "f.valid_from <= %(version)s AND (f.valid_to IS NULL OR f.valid_to > %(version)s)"
-        )
         sql = f"""
             SELECT f.id, f.reference, {properties} AS properties,
                    COALESCE(g.geom_3857, f.geom_3857) AS geom_3857
             FROM {feature} f
             LEFT JOIN {generalisation} g ON g.feature_id = f.id AND g.zoom = %(generalised_zoom)s
-            WHERE f.dataset_id = %(dataset_id)s AND {live}
+            WHERE f.dataset_id = %(dataset_id)s AND {self._live_sql()}
               AND f.geom_3857 && %(envelope)s
         """  # noqa: S608 (table names come from model metadata, values are bound)
         return sql, {
@@ -111,6 +107,61 @@ class StoreFeatureSource(FeatureSource):
             "generalised_zoom": min(zoom, CLEANED_ZOOM),
             **{f"field_{i}": name for i, name in enumerate(names)},
         }
+
+    def _live_sql(self) -> str:
+        """SQL true for a row ``f`` of the version ``%(version)s`` stands for."""
+        # The current version keeps to the partial indexes on live rows (valid_to IS NULL).
+        if self.version is None:
+            return "f.valid_to IS NULL AND f.valid_from <= %(version)s"
+        return "f.valid_from <= %(version)s AND (f.valid_to IS NULL OR f.valid_to > %(version)s)"
+
+    def _within_sql(
+        self, dataset: Dataset, box: GEOSGeometry, keep: PropertyFilter | None
+    ) -> tuple[str, dict[str, Any]]:
+        """FROM and WHERE of the dataset's features meeting ``box`` and ``keep``, and their
+        parameters: what the table of a view counts and pages through, in the database."""
+        kept, parameters = keep.sql("f.properties") if keep else ("TRUE", {})
+        sql = f"""
+            FROM {Feature._meta.db_table} f
+            WHERE f.dataset_id = %(dataset_id)s AND {self._live_sql()}
+              AND ST_Intersects(f.geom, %(box)s::geometry) AND {kept}
+        """
+        return sql, {
+            **parameters, "dataset_id": dataset.pk, "version": self._number(dataset),
+            "box": box.hexewkb.decode(),
+        }  # fmt: skip
+
+    def count_within(
+        self, dataset: Dataset, box: GEOSGeometry, keep: PropertyFilter | None = None
+    ) -> int:
+        within, parameters = self._within_sql(dataset, box, keep)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) {within}", parameters)
+            (count,) = cursor.fetchone()
+        return count
+
+    def page_within(
+        self, dataset: Dataset, box: GEOSGeometry, *, offset: int, limit: int,
+        keep: PropertyFilter | None = None,
+    ) -> list[FeatureRecord]:  # fmt: skip
+        within, parameters = self._within_sql(dataset, box, keep)
+        # The order of features_within, with the id last: the same on every page.
+        sql = f"""
+            SELECT f.id, f.reference, f.properties, f.district, f.ward {within}
+            ORDER BY f.reference, f.organisation_id, f.id
+            LIMIT %(limit)s OFFSET %(offset)s
+        """
+        with connection.cursor() as cursor:
+            cursor.execute(sql, {**parameters, "limit": limit, "offset": offset})
+            rows = cursor.fetchall()
+        return [
+            # Django's psycopg loader hands jsonb over as text, for JSONField to read.
+            FeatureRecord(
+                id=pk, reference=reference, properties=json.loads(properties), geometry=None,
+                district=district, ward=ward,
+            )
+            for pk, reference, properties, district, ward in rows
+        ]  # fmt: skip
 
     def features(self, dataset: Dataset) -> Iterator[FeatureRecord]:
         yield from self._records(self._rows(dataset))

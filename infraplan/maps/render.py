@@ -7,9 +7,7 @@ attribution line at the foot.
 """
 
 import io
-import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy
 import shapely
@@ -23,13 +21,13 @@ from infraplan.catalogue.models import Dataset, GeometryType
 
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
+from .viewport import Extent, view_zoom
 
 MIN_SIDE = 64
 MAX_SIDE = 2000
 MAX_PIXELS = 2000 * 1500
 MAX_FEATURES_PER_LAYER = 20_000
 BACKGROUND = "#f3f2f1"
-EARTH_RADIUS = 6378137.0
 DPI = 100
 
 _TO_MERCATOR = Transformer.from_crs(27700, 3857, always_xy=True)
@@ -46,66 +44,6 @@ def check_size(width: int, height: int) -> None:
             raise BadRequest(f"{name}: must be between {MIN_SIDE} and {MAX_SIDE} pixels")
     if width * height > MAX_PIXELS:
         raise BadRequest(f"width x height: at most {MAX_PIXELS:,} pixels")
-
-
-def mercator(lon: float, lat: float) -> tuple[float, float]:
-    x = math.radians(lon) * EARTH_RADIUS
-    y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2)) * EARTH_RADIUS
-    return x, y
-
-
-def mercator_inverse(x: float, y: float) -> tuple[float, float]:
-    lon = math.degrees(x / EARTH_RADIUS)
-    lat = math.degrees(2 * math.atan(math.exp(y / EARTH_RADIUS)) - math.pi / 2)
-    return lon, lat
-
-
-def view_bbox(
-    center: tuple[float, float], zoom: float, width: int, height: int
-) -> tuple[float, float, float, float]:
-    """The WGS84 box a ``width`` x ``height`` web map shows centred on ``center`` at ``zoom``."""
-    metres_per_pixel = 2 * math.pi * EARTH_RADIUS / (512 * 2**zoom)
-    x, y = mercator(*center)
-    half_w, half_h = width / 2 * metres_per_pixel, height / 2 * metres_per_pixel
-    west, south = mercator_inverse(x - half_w, y - half_h)
-    east, north = mercator_inverse(x + half_w, y + half_h)
-    return (max(west, -180), max(south, -85), min(east, 180), min(north, 85))
-
-
-def view_zoom(bbox: tuple[float, float, float, float], width: int) -> float:
-    """The web map zoom (512-pixel tiles, as MapLibre) showing ``bbox`` ``width`` pixels wide."""
-    return math.log2(360 * width / (512 * (bbox[2] - bbox[0])))
-
-
-@dataclass(frozen=True)
-class Extent:
-    """The Web Mercator box the image shows: the bbox widened to the image's proportions, as the
-    interactive map fits bounds."""
-
-    min_x: float
-    min_y: float
-    max_x: float
-    max_y: float
-
-    @classmethod
-    def fitting(cls, bbox: tuple[float, float, float, float], width: int, height: int) -> "Extent":
-        min_x, min_y = mercator(bbox[0], bbox[1])
-        max_x, max_y = mercator(bbox[2], bbox[3])
-        scale = max((max_x - min_x) / width, (max_y - min_y) / height)
-        centre_x, centre_y = (min_x + max_x) / 2, (min_y + max_y) / 2
-        half_w, half_h = scale * width / 2, scale * height / 2
-        return cls(centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h)
-
-
-def view_fitting(
-    bbox: tuple[float, float, float, float], width: int, height: int
-) -> tuple[tuple[float, float], float]:
-    """The centre (WGS84) and web map zoom at which a ``width`` x ``height`` map shows all of
-    ``bbox``: the view ``view_bbox`` turns back into the box."""
-    extent = Extent.fitting(bbox, width, height)
-    centre = mercator_inverse((extent.min_x + extent.max_x) / 2, (extent.min_y + extent.max_y) / 2)
-    metres_per_pixel = (extent.max_x - extent.min_x) / width
-    return centre, math.log2(2 * math.pi * EARTH_RADIUS / (512 * metres_per_pixel))
 
 
 def _ring_path(parts: Iterable) -> Path:

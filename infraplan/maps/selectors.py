@@ -6,6 +6,7 @@ Every read starts from the one gate, ``Dataset.objects.permitting(user, "view")`
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 import shapely
@@ -26,9 +27,10 @@ from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource
 from infraplan.catalogue.styles import style_legend
 
-from .ended import ISO_DATE, ended_on
+from .ended import ISO_DATE, LiveOn, ended_on
 from .styling import colour_expression, dataset_style, label_field_of
 from .tiles import tile_version
+from .viewport import FALLBACK_SIZE, Box, usable_bbox, view_bbox, view_fitting
 
 # Labels of a layer with more features than this start at LABEL_DENSE_ZOOM (wards from about
 # zoom 11), so a county-wide view is not buried under a thousand names.
@@ -105,8 +107,7 @@ def moment_or_error(query: Mapping[str, str]) -> tuple[MapMoment, str | None]:
 
 
 def is_ended(properties: Mapping[str, Any], moment: MapMoment) -> bool:
-    ended = ended_on(properties)
-    return ended is not None and ended <= moment.day
+    return not LiveOn(moment.day)(properties)
 
 
 def source_at(dataset: Dataset, moment: MapMoment) -> FeatureSource | None:
@@ -378,22 +379,104 @@ class ViewRow:
     ended: date | None = None  # when the feature ended, for ended features shown
 
 
-def features_in_view(
-    datasets: list[Dataset], bbox: tuple[float, float, float, float], moment: MapMoment = NOW
-) -> Iterator[ViewRow]:
+class ViewRows:
+    """The rows of the features-in-view table: each layer's features in reference order, layer
+    after layer. Django's Paginator takes it as its list: the count and each page are asked of
+    the layers' sources (in SQL for the feature store), so no more than a page is ever read."""
+
+    def __init__(
+        self, layers: list[tuple[Dataset, FeatureSource]], box: GEOSGeometry, moment: MapMoment
+    ) -> None:
+        self.layers = layers
+        self.box = box
+        self.moment = moment
+        self.keep = None if moment.show_ended else LiveOn(moment.day)
+
+    @cached_property
+    def counts(self) -> list[int]:
+        return [
+            source.count_within(dataset, self.box, self.keep) for dataset, source in self.layers
+        ]
+
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, items: slice) -> list[ViewRow]:
+        start, stop, _ = items.indices(self.count())
+        rows, first = [], 0  # first: the position of the layer's first row in the table
+        for (dataset, source), count in zip(self.layers, self.counts, strict=True):
+            low, high = max(start, first), min(stop, first + count)
+            if low < high:
+                records = source.page_within(
+                    dataset, self.box, offset=low - first, limit=high - low, keep=self.keep
+                )
+                rows += [self._row(dataset, record) for record in records]
+            first += count
+        return rows
+
+    def _row(self, dataset: Dataset, record: FeatureRecord) -> ViewRow:
+        ended = ended_on(record.properties)
+        return ViewRow(
+            layer=dataset.title,
+            reference=record.reference,
+            label=_label_of(dataset, record),
+            district=_area_name(record.district) or record.district,
+            ended=ended if ended and ended <= self.moment.day else None,
+        )
+
+
+@dataclass(frozen=True)
+class ViewTable:
+    """What the features-in-view table shows of the chosen layers: the rows of those listed at
+    the view's zoom, and the layers the map would not draw at that zoom (``far``)."""
+
+    rows: ViewRows
+    listed: list[Dataset]
+    far: list[Dataset]
+    zoom: float
+
+
+def table_zoom(bbox: Box) -> float:
+    """The zoom of a map of the links' size (``FALLBACK_SIZE``) showing all of ``bbox``, to a
+    tenth (a box written to five decimal places is a hair wider than the view it came from)."""
+    return round(view_fitting(bbox, *FALLBACK_SIZE)[1], 1)
+
+
+def features_in_view(datasets: list[Dataset], bbox: Box, moment: MapMoment = NOW) -> ViewTable:
     """The features of ``datasets`` (already permitted) meeting ``bbox`` at ``moment``, layer by
-    layer."""
-    box = bbox_polygon(bbox)
-    for dataset in datasets:
-        for record in records_within(dataset, box, moment):
-            ended = ended_on(record.properties)
-            yield ViewRow(
-                layer=dataset.title,
-                reference=record.reference,
-                label=_label_of(dataset, record),
-                district=_area_name(record.district) or record.district,
-                ended=ended if ended and ended <= moment.day else None,
-            )
+    layer, as a table lists them.
+
+    A layer whose minimum zoom is above the view's zoom is not listed, as the map does not draw
+    it there: the table is the map's text alternative, and says so (``far``) so that the reader
+    can zoom in. Layers with nothing published at ``moment`` are listed with no rows."""
+    zoom = table_zoom(bbox)
+    listed = [dataset for dataset in datasets if dataset.min_zoom <= zoom]
+    sources = [(dataset, source_at(dataset, moment)) for dataset in listed]
+    rows = ViewRows([pair for pair in sources if pair[1]], bbox_polygon(bbox), moment)
+    far = [dataset for dataset in datasets if dataset.min_zoom > zoom]
+    return ViewTable(rows=rows, listed=listed, far=far, zoom=zoom)
+
+
+def closer_bbox(bbox: Box, zoom: float) -> Box:
+    """The middle of ``bbox`` as a map of the links' size shows it at ``zoom``: where to look
+    for a layer the table does not list at the view's zoom."""
+    centre, _ = view_fitting(bbox, *FALLBACK_SIZE)
+    return usable_bbox(view_bbox(centre, zoom, *FALLBACK_SIZE))
+
+
+def unmapped_datasets(user: Any, requested: list[str] | None) -> list[Dataset]:
+    """The requested datasets ``user`` may see that have no geometry (lists, not layers), in
+    title order: the table, asked for them, says where they can be read instead."""
+    if not requested:
+        return []
+    return list(
+        Dataset.objects.permitting(user, Action.VIEW)
+        .filter(geometry_type=GeometryType.NONE, slug__in=requested)
+        .order_by("title")
+    )
 
 
 def requested_datasets(user: Any, requested: list[str] | None) -> list[Dataset]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, source_for
 
-from .ended import END_DATE_PROPERTIES
+from .ended import END_DATE_PROPERTIES, live_on_sql
 from .styling import tile_fields
 
 MAX_ZOOM = 22
@@ -64,18 +64,8 @@ def tile_render(
     rows_sql, params = (source or source_for(dataset)).tile_rows(dataset, z, fields)
     live = "TRUE"
     if not show_ended:
-        # The first end-date property that holds an ISO date, as ``ended_on`` reads it.
-        dates = ", ".join(
-            f"CASE WHEN source.properties ->> %(end_{i})s ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}'"
-            f" THEN left(source.properties ->> %(end_{i})s, 10) END"
-            for i in range(len(END_DATE_PROPERTIES))
-        )
-        live = f"COALESCE(COALESCE({dates}) > %(ended_by)s, TRUE)"
-        params = {
-            **params,
-            "ended_by": (day or timezone.localdate()).isoformat(),
-            **{f"end_{i}": name for i, name in enumerate(END_DATE_PROPERTIES)},
-        }
+        live, live_params = live_on_sql("source.properties", day or timezone.localdate())
+        params = {**params, **live_params}
     sql = f"""
         WITH bounds AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS envelope),
         source AS ({rows_sql.replace("%(envelope)s", "(SELECT envelope FROM bounds)")}),

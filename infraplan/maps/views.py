@@ -17,10 +17,11 @@ from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel, Dataset
 from infraplan.catalogue.sources import FeatureSource
 
-from .render import map_png, view_bbox, view_fitting
+from .render import map_png
 from .selectors import (
     BadRequest,
     MapMoment,
+    closer_bbox,
     feature_detail,
     features_in_view,
     labels_in,
@@ -33,20 +34,27 @@ from .selectors import (
     requested_datasets,
     requested_layers,
     source_at,
+    unmapped_datasets,
 )
 from .tile_cache import TileCache
 from .tiles import tile_in_range, tile_render, tile_version
+from .viewport import FALLBACK_SIZE, bbox_text, usable_bbox, view_bbox, view_fitting
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 ROWS_PER_PAGE = 50
-FALLBACK_SIZE = (960, 640)
 tile_cache = TileCache(max_bytes=settings.TILE_CACHE_MB * 1024 * 1024)
 
 
-def _cache_headers(response: HttpResponse, datasets: list[Dataset]) -> HttpResponse:
-    """Public data may be cached by anyone; anything restricted only by the browser, per user."""
-    if all(dataset.access_level == AccessLevel.PUBLIC for dataset in datasets):
+def _cache_headers(
+    response: HttpResponse, datasets: list[Dataset], *, left_out: bool = False
+) -> HttpResponse:
+    """Public data may be cached by anyone; anything restricted only by the browser, per user.
+
+    ``left_out``: a layer asked for is not among ``datasets`` (the gate may have dropped it),
+    so the same URL may answer someone else, or the same person signed in, with more.
+    """
+    if not left_out and all(dataset.access_level == AccessLevel.PUBLIC for dataset in datasets):
         response["Cache-Control"] = "public, max-age=300"
     else:
         response["Cache-Control"] = "private, max-age=300"
@@ -90,10 +98,11 @@ def _view_query(bbox: tuple[float, float, float, float]) -> dict[str, str]:
 
 
 def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, float, float]:
-    """The WGS84 box a ``size`` map shows at ``view`` (the authority's extent without one)."""
+    """The WGS84 box a ``size`` map shows at ``view`` (the authority's extent without one), as
+    a box the table and picture take (``usable_bbox``: an extreme view still names an area)."""
     if view is None:
         return tuple(settings.AUTHORITY_PROFILE.map.bounds)
-    return view_bbox(view["center"], view["zoom"], *size)
+    return usable_bbox(view_bbox(view["center"], view["zoom"], *size))
 
 
 @require_GET
@@ -104,7 +113,7 @@ def map_view(request: HttpRequest) -> HttpResponse:
     layers = map_layers_for(request.user, requested_layers(request.GET), moment)
     view = _view_from_query(request)
     visible = ",".join(layer.slug for layer in layers if layer.visible)
-    bbox = ",".join(f"{value:.5f}" for value in _view_bbox(view, FALLBACK_SIZE))
+    bbox = bbox_text(_view_bbox(view, FALLBACK_SIZE))
     basemap = settings.AUTHORITY_PROFILE.map.basemap
     return render(
         request,
@@ -202,7 +211,11 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
     compress = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
     etag = f'"{slug}-{version}-{ended}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
     _audit_reads(request, [dataset], "dataset.read.tiles")
-    if_none_match = parse_etags(request.headers.get("If-None-Match", ""))
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): a proxy that marks the ETag weak
+    # (W/"...") still names the same tile.
+    if_none_match = {
+        tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))
+    }
     if etag in if_none_match or "*" in if_none_match:
         response = HttpResponse(status=304)
     else:
@@ -264,28 +277,41 @@ def features_view(request: HttpRequest) -> HttpResponse:
     except BadRequest as problem:
         error, bbox = str(problem), tuple(settings.AUTHORITY_PROFILE.map.bounds)
     datasets = requested_datasets(request.user, requested)
-    rows = [] if as_of_error else list(features_in_view(datasets, bbox, moment))
-    page = Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
-    bbox_text = ",".join(f"{value:g}" for value in bbox)
+    table = features_in_view(datasets, bbox, moment)
+    page = Paginator([] if as_of_error else table.rows, ROWS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    area = ",".join(f"{value:g}" for value in bbox)
     slugs = ",".join(dataset.slug for dataset in datasets)
     kept = {"layers": slugs, **moment.query()}
     view = {} if error or not request.GET.get("bbox") else _view_query(bbox)
+    far = [
+        {
+            "dataset": dataset,
+            "closer_url": "/map/features/?"
+            + urlencode({"bbox": bbox_text(closer_bbox(bbox, dataset.min_zoom)), **kept}),
+        }
+        for dataset in table.far
+    ]
     response = render(
         request,
         "maps/features.html",
         {
             "groups": layer_groups(layers),
-            "bbox": request.GET.get("bbox", bbox_text) if error else bbox_text,
+            "bbox": request.GET.get("bbox", area) if error else area,
             "error": error,
             "as_of_error": as_of_error,
             "as_of_value": request.GET.get("as_of", "") if as_of_error else kept.get("as_of"),
             "moment": moment,
             "page": page,
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
-            "query": urlencode({"bbox": bbox_text, **kept}),
-            "png_url": "/map.png?" + urlencode({"bbox": bbox_text, **kept}),
+            "query": urlencode({"bbox": area, **kept}),
+            "png_url": "/map.png?" + urlencode({"bbox": area, **kept}),
             "back_to_map_url": "/map/?" + urlencode({"layers": slugs, **view, **moment.query()}),
-            "layers_chosen": bool(datasets),
+            "layers_listed": bool(table.listed),
+            "zoom": table.zoom,
+            "far": far,
+            "unmapped": unmapped_datasets(request.user, requested),
         },
         status=400 if error or as_of_error else 200,
     )
@@ -311,7 +337,8 @@ def png_view(request: HttpRequest) -> HttpResponse:
         bbox = parse_bbox(request.GET.get("bbox"))
         width, height = _size(request, "width", 800), _size(request, "height", 600)
         moment = parse_moment(request.GET)
-        datasets = requested_datasets(request.user, requested_layers(request.GET))
+        requested = requested_layers(request.GET)
+        datasets = requested_datasets(request.user, requested)
         png = map_png(
             datasets=datasets, bbox=bbox, width=width, height=height,
             accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
@@ -324,4 +351,5 @@ def png_view(request: HttpRequest) -> HttpResponse:
         )
     _audit_reads(request, datasets, "dataset.read.png")
     _security_restricted_export(request, datasets, "png")
-    return _cache_headers(HttpResponse(png, content_type="image/png"), datasets)
+    left_out = requested is not None and set(requested) != {dataset.slug for dataset in datasets}
+    return _cache_headers(HttpResponse(png, content_type="image/png"), datasets, left_out=left_out)

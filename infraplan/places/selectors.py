@@ -23,6 +23,7 @@ from django.http import QueryDict
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
 from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
+from infraplan.maps.ended import live_on_sql
 from infraplan.maps.selectors import NOW, MapMoment, moment_or_error, requested_layers
 from infraplan.maps.styling import label_field_of
 
@@ -256,6 +257,8 @@ def _like_escape(text: str) -> str:
 
 # Names that contain the query, or (``fuzzy``) whose words are like it (pg_trgm's word
 # similarity, for misspellings); closest kind first, then exact, prefix and other matches.
+# Features that have ended are left out as the map leaves them out (``{live}``), so that no
+# result leads to a feature the map does not draw and whose pop-up is refused.
 _NAMES_SQL = """
 WITH wanted AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(fields)s::text[], %(versions)s::int[],
@@ -263,7 +266,7 @@ WITH wanted AS (
 ), named AS (
     SELECT f.id, f.dataset_id, w.grp, f.properties ->> w.field AS label, f.geom
     FROM {feature} f JOIN wanted w ON f.dataset_id = w.dataset_id
-    WHERE f.valid_to IS NULL AND f.valid_from <= w.version AND f.geom IS NOT NULL
+    WHERE f.valid_to IS NULL AND f.valid_from <= w.version AND f.geom IS NOT NULL AND {live}
 ), matched AS (
     SELECT *,
         CASE WHEN lower(label) = lower(%(query)s) THEN 0
@@ -306,7 +309,11 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
         "contains": "%" + _like_escape(query) + "%",
         "limit": limit,
     }
-    sql = _NAMES_SQL.format(feature=Feature._meta.db_table)
+    live, live_parameters = "TRUE", {}
+    if not choice.moment.show_ended:
+        live, live_parameters = live_on_sql("f.properties", choice.moment.day)
+    parameters.update(live_parameters)
+    sql = _NAMES_SQL.format(feature=Feature._meta.db_table, live=live)
     with connection.cursor() as cursor:
         cursor.execute(sql, {**parameters, "fuzzy": False})
         rows = cursor.fetchall()
@@ -353,6 +360,10 @@ def search(
         location = coordinates_parse(query)
     except CoordinateError as problem:
         location, error = None, f"{problem} You can also search for {FORMATS_HINT}."
+        # "AB12" is the start of a postcode as much as a grid reference: say both.
+        outward = _OUTWARD_OR_SECTOR.match(" ".join(query.upper().split()))
+        if outward:
+            error = f"No postcode starting {outward[0]} is in the platform's postcode directory. {error}"
     if location is not None:
         return SearchOutcome(query=query, results=[_location(location, choice)])
     results += _names(user, query, limit - len(results), choice)

@@ -478,6 +478,15 @@ def test_map_without_webgl_shows_a_picture_and_the_table(browser_without_webgl, 
 
     expect(page.get_by_role("table").get_by_role("row")).to_have_count(1 + 13)
     assert_accessible(page)
+
+    # An area wider than the map draws the wards at: they are named, with a way to see them.
+    page.goto("/map/features/?layers=districts,wards&bbox=-1,50,3,52.5")
+    not_listed = page.locator("#layers-not-listed")
+    expect(not_listed).to_contain_text("is not listed: the map shows it from zoom 8")
+    assert_accessible(page)
+    not_listed.get_by_role("link", name="list the features in the middle of this area").click()
+    expect(page.locator("#layers-not-listed")).to_have_count(0)
+    expect(page.get_by_role("table")).to_contain_text("Electoral wards")
     page_watch.assert_clean()
 
 

@@ -34,12 +34,23 @@ function visibleSlugs() {
 
 // --- links that follow the view: the table of features and the PNG --------------------------
 
+// The smallest box the links describe, in degrees each way (as the server's usable_bbox): at
+// zoom 22 by the edge of the world the view would otherwise round to a box of no height.
+const MIN_BOX_DEGREES = 0.0001;
+
 function boundsParameter(bounds) {
-  const clamp = (value, limit) => Math.max(-limit, Math.min(limit, value));
-  return [clamp(bounds.getWest(), 180), clamp(bounds.getSouth(), 85),
-    clamp(bounds.getEast(), 180), clamp(bounds.getNorth(), 85)]
-    .map((value) => value.toFixed(5))
-    .join(",");
+  const span = (low, high, limit) => {
+    let [from, to] = [Math.max(-limit, low), Math.min(limit, high)];
+    if (to - from < MIN_BOX_DEGREES) {
+      const half = MIN_BOX_DEGREES / 2;
+      const middle = Math.min(Math.max((from + to) / 2, half - limit), limit - half);
+      [from, to] = [middle - half, middle + half];
+    }
+    return [from, to];
+  };
+  const [west, east] = span(bounds.getWest(), bounds.getEast(), 180);
+  const [south, north] = span(bounds.getSouth(), bounds.getNorth(), 85);
+  return [west, south, east, north].map((value) => value.toFixed(5)).join(",");
 }
 
 function updateLinks(bbox) {

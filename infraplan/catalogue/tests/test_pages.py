@@ -105,6 +105,17 @@ def test_filters_and_search_really_filter(catalogue, personas, client_as):
     assert re.search(r'value="transport"\s+checked', content)
 
 
+@pytest.mark.parametrize("query", ["[", "]", '"', ",", '", "'])
+def test_search_reads_keywords_as_words_not_as_their_json(catalogue, personas, client_as, query):
+    """Brackets, quotes and commas are the list's JSON syntax, not words of any keyword."""
+    assert titles(client_as(personas.viewer_a).get("/datasets/", {"q": query})) == []
+
+
+def test_search_finds_a_keyword_with_characters_that_json_escapes(personas, client_as):
+    dataset_make(slug="quoted", owner=personas.organisation_a, keywords=['"Garden" town\\'])
+    assert titles(client_as(None).get("/datasets/", {"q": '"garden" town\\'})) == ["Quoted"]
+
+
 def test_filters_offer_only_owners_the_user_can_see(catalogue, personas, client_as):
     Dataset.objects.filter(owner=personas.organisation_b).update(access_level="organisations")
     content = client_as(personas.viewer_a).get("/datasets/").content.decode()

@@ -3,15 +3,16 @@ labels, the features table, the PNG and the map page."""
 
 import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django.utils.html import escape
 
 from infraplan.catalogue.models import Feature
 from infraplan.core.testing.data import dataset_make, version_publish_points
-from infraplan.maps.ended import ended_on
+from infraplan.maps.ended import ended_on, live_on_sql
 from infraplan.maps.selectors import MapMoment, is_ended
 
 from .test_render import pixels_like
@@ -262,3 +263,72 @@ def test_end_dates_are_read_from_the_documented_names_only():
     assert ended_on({"end-date": "2020-W01-1", "EndDate": "2021-02-30"}) is None
     assert is_ended({"end-date": today.isoformat()}, moment)  # on the day: ended
     assert not is_ended({"end-date": (today + timedelta(days=1)).isoformat()}, moment)
+
+
+END_DATES = [
+    # (properties, ended on), the first value that is a real date deciding
+    ({"end-date": "2020-02-29"}, "2020-02-29"),  # a leap day
+    ({"end-date": "2000-02-29"}, "2000-02-29"),  # 2000 is a leap year
+    ({"end-date": "2020-02-30"}, None),
+    ({"end-date": "2021-02-29"}, None),
+    ({"end-date": "1900-02-29"}, None),  # 1900 is not
+    ({"end-date": "2020-04-31"}, None),
+    ({"end-date": "2020-13-01"}, None),
+    ({"end-date": "2020-00-10"}, None),
+    ({"end-date": "2020-01-00"}, None),
+    ({"end-date": "0000-01-01"}, None),  # there is no year 0
+    ({"end-date": "\u0662\u0660\u0662\u0660-01-01"}, None),  # digits, but not ASCII ones
+    ({"end-date": 20200101}, None),
+    ({"end-date": "2020-12-31T23:59:59+01:00"}, "2020-12-31"),
+    ({"end-date": "2020-02-30", "end_date": "", "EndDate": "2019-06-01"}, "2019-06-01"),
+    ({"end_date": "2019-06-01", "EndDate": "2018-01-01"}, "2019-06-01"),
+]
+
+
+@pytest.mark.parametrize(("properties", "ended"), END_DATES)
+def test_sql_and_python_read_end_dates_alike(properties, ended):
+    """The SQL of tiles, search and the table (``live_on_sql``) and the Python of the pop-up,
+    labels and PNG (``ended_on``) agree on every end date, real or not."""
+    day = timezone.localdate()
+    assert ended_on(properties) == (ended and date.fromisoformat(ended))
+    for judged_on in (day, date(2019, 6, 1), date(2019, 5, 31)):
+        live, parameters = live_on_sql("%(properties)s::jsonb", judged_on)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {live}", {**parameters, "properties": json.dumps(properties)})
+            (live_in_sql,) = cursor.fetchone()
+        assert live_in_sql is (not is_ended(properties, MapMoment(as_of=judged_on)))
+
+
+@pytest.fixture
+def misdated(personas):
+    """A register whose depot's end date is not a real date (30 February) and whose yard's first
+    end date is not one but whose second is, last year."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a, label_field="name",
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset,
+        points={"depot": (601650, 142180), "yard": (601500, 142400)},
+        properties={"depot": {"end-date": "2020-02-30"},
+                    "yard": {"end-date": "2021-02-29", "EndDate": days_ago(365)}},
+    )  # fmt: skip
+    return dataset
+
+
+def test_an_end_date_that_is_not_a_date_hides_nothing_anywhere(misdated, client_as):
+    client = client_as(None)
+    depot, yard = feature_id("depot", 1), feature_id("yard", 1)
+    table = {"bbox": ASHFORD_BBOX, "layers": "sites"}
+
+    assert references(client.get(TILE_URL)) == {"depot"}
+    assert references(client.get(TILE_URL, {"ended": "show"})) == {"depot", "yard"}
+    hidden = client.get("/map/features/", table).content.decode()
+    assert "1 feature in this view" in hidden and ">depot</td>" in hidden
+    shown = client.get("/map/features/", {**table, "ended": "show"}).content.decode()
+    assert re.search(r">depot</td>\s*<td[^>]*>[^<]*</td>\s*<td class=\"govuk-table__cell\"></td>", shown)  # fmt: skip
+    assert re.search(r">yard</td>.*?>Ended</strong> " + escape(f"{timezone.localdate() - timedelta(days=365):%-d %B %Y}"), shown, re.S)  # fmt: skip
+    popup = client.get(f"/datasets/sites/features/{depot}.json")
+    assert popup.status_code == 200 and popup.json()["ended"] is None
+    assert {"name": "end-date", "title": "end-date", "value": "2020-02-30"} in popup.json()["properties"]  # fmt: skip
+    assert client.get(f"/datasets/sites/features/{yard}.json").status_code == 404

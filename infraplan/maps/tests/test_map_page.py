@@ -1,5 +1,6 @@
 """The map page's server side: which layers are offered and on, and the hooks for other scripts."""
 
+import html
 import json
 import re
 
@@ -90,3 +91,25 @@ def test_the_search_box_sends_the_layers_and_date_shown(districts, client):
     assert '<input type="hidden" name="layers" value="">' in none
     assert 'name="as_of"' not in none and 'name="ended"' not in none
     assert '<input type="hidden" name="layers" value="districts">' in defaults
+
+
+@pytest.mark.parametrize(
+    ("center", "zoom"),
+    [("0,85", "22"), ("0,-85", "22"), ("180,85", "22"), ("-180,-85", "21.5"), ("0.87,51.15", "22"),
+     ("0,0", "0")],
+)  # fmt: skip
+def test_the_links_for_people_without_the_map_always_name_an_area(districts, client, center, zoom):
+    """However far in or out, and however near the edge of the world, the view in the URL gives
+    a table and a picture (a view at zoom 22 at latitude 85 would round to no height)."""
+    content = client.get("/map/", {"center": center, "zoom": zoom, "layers": "districts"})
+    links = {
+        name: html.unescape(re.search(rf'id="{name}" href="([^"]+)"', content.content.decode())[1])
+        for name in ("map-features-link", "map-png-link")
+    }
+
+    table = client.get(links["map-features-link"])
+    png = client.get(links["map-png-link"])
+
+    assert table.status_code == 200, table.content.decode()
+    assert png.status_code == 200, png.content.decode()
+    assert png["Content-Type"] == "image/png"

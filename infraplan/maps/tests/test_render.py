@@ -59,6 +59,17 @@ def test_png_leaves_out_layers_the_user_may_not_see(red_sites, client_as, person
     assert pixels_like(response.content, RED) == 0
 
 
+def test_a_png_that_left_out_a_layer_is_not_shared_from_a_cache(red_sites, districts, client_as):
+    """Whoever may see the layer left out (the same person, once signed in) must not be
+    answered from a copy cached for someone who may not."""
+    query = {"bbox": ASHFORD_BBOX, "layers": "districts,red-sites", "width": 400, "height": 300}
+    response = client_as(None).get("/map.png", query)
+
+    assert response.status_code == 200
+    assert response["Cache-Control"] == "private, max-age=300"
+    assert "Cookie" in response["Vary"]
+
+
 def test_png_draws_polygons_in_the_default_accent_colour(districts, client_as):
     response = client_as(None).get("/map.png", {"layers": "districts", "width": 300})
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour

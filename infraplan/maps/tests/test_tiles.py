@@ -212,6 +212,16 @@ def test_etag_is_the_version_and_tile_and_a_match_is_304_without_making_the_tile
     assert stale.status_code == 200 and stale.content == first.content
 
 
+def test_a_weak_etag_in_if_none_match_matches_too(client, districts):
+    """If-None-Match compares weakly (RFC 9110): a proxy may have marked the ETag weak."""
+    url = "/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 8))
+    etag = client.get(url)["ETag"]
+
+    again = client.get(url, headers={"If-None-Match": f'"other", W/{etag}'})
+
+    assert again.status_code == 304 and again["ETag"] == etag
+
+
 def test_a_new_version_changes_the_etag(client, personas):
     dataset = dataset_make(slug="versioned-points", owner=personas.organisation_a)
     version_publish_points(dataset=dataset, points=ASHFORD_POINTS)

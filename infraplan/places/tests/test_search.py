@@ -67,6 +67,23 @@ def test_a_postcode_that_is_not_loaded_is_nothing_found(client, sample_postcodes
     assert body["results"] == [] and "Nothing found for “SW1A 1AA”" in body["message"]
 
 
+@pytest.mark.parametrize(
+    ("query", "why"),
+    [
+        ("ab12", "“AB 12” is not a grid reference: AB is not a square of the National Grid"),
+        ("TN23", "“TN 23” is outside Great Britain: the National Grid square TN holds no land"),
+    ],
+)
+def test_the_start_of_a_postcode_not_loaded_says_so_beside_the_grid_reference(
+    client, sample_postcodes, query, why
+):
+    body = _search(client, query)
+    assert body["results"] == []
+    assert body["error"].startswith(
+        f"No postcode starting {query.upper()} is in the platform's postcode directory. {why}"
+    )
+
+
 @pytest.mark.parametrize("query", ["TR 150 578", "TR150578"])
 def test_a_grid_reference_flies_to_its_square(client, db, query):
     (result,) = _search(client, query)["results"]
@@ -184,6 +201,32 @@ def test_restricted_features_are_found_only_by_those_who_may_see_them(
             assert labels == [], persona
             assert "Secret interchange" not in page.replace("“secret interchange”", "")
             assert "a-only-named" not in page
+
+
+@pytest.fixture
+def depots(personas):
+    """Two named depots, one of which its source says closed in 2020."""
+    dataset = dataset_make(slug="depots", owner=personas.organisation_a, label_field="name")
+    version_publish_points(
+        dataset=dataset,
+        points=ASHFORD_POINTS,
+        properties={
+            "civic-centre": {"name": "Town depot"},
+            "station": {"name": "Station depot", "end-date": "2020-03-31"},
+        },
+    )
+    return dataset
+
+
+def test_features_that_have_ended_are_found_only_when_the_map_shows_them(client, depots):
+    """The map draws no ended feature and refuses its pop-up: a search must not lead there."""
+    assert [result["label"] for result in _search(client, "depot")["results"]] == ["Town depot"]
+    page = client.get("/search/", {"q": "station depot"}).content.decode()
+    assert "Nothing found for “station depot”" in page
+
+    shown = _search(client, "depot", ended="show")["results"]
+    assert [result["label"] for result in shown] == ["Station depot", "Town depot"]
+    assert _view(shown[0])["ended"] == "show"
 
 
 def test_a_search_that_shows_restricted_features_is_audited(personas, client_as, named_restricted):
