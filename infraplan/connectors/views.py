@@ -5,7 +5,7 @@ one on or off with one button."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -59,8 +59,22 @@ def national_switch_view(request: HttpRequest, slug: str, switch: str) -> HttpRe
     if entry is None or entry.source is None:
         raise Http404("No such national dataset: has the profile been synced?")
     if switch == "on":
-        national_source_enable(actor=request.user, source=entry.source)
-        messages.success(request, f"{spec.title} is switched on: loading now, then every week.")
+        try:
+            national_source_enable(actor=request.user, source=entry.source)
+        except ValidationError as error:
+            # Settings saved before the platform checked them as it does now, say.
+            problems = "; ".join(
+                f"{name}: {problem}" if name != NON_FIELD_ERRORS else problem
+                for name, found in error.message_dict.items()
+                for problem in found
+            )
+            messages.error(
+                request,
+                f"{spec.title} cannot be switched on: its saved settings do not pass ({problems}). "
+                "Run infraplan sync_profile to set them from the authority profile again.",
+            )
+        else:
+            messages.success(request, f"{spec.title} is switched on: loading now, then every week.")
     else:
         national_source_disable(actor=request.user, source=entry.source)
         messages.success(

@@ -238,6 +238,24 @@ def test_switching_needs_a_synced_national_dataset(personas, client_as):
     assert not Source.objects.filter(enabled=True).exists()
 
 
+@pytest.mark.django_db
+def test_saved_settings_that_no_longer_pass_are_said_not_switched_on(personas, client_as):
+    organisations_sync_from_profile(actor=None)
+    national_sources_sync(actor=None)
+    ramsar = Source.objects.get(dataset__slug="national-ramsar")
+    Source.objects.filter(pk=ramsar.pk).update(config={**ramsar.config, "geometry": "Kent"})
+    admin = client_as(personas.platform_admin)
+
+    response = admin.post(
+        reverse("national-switch-on", kwargs={"slug": "national-ramsar"}), follow=True
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Ramsar" in page and "cannot be switched on: its saved settings do not pass" in page
+    assert "must be a WKT geometry" in page and "infraplan sync_profile" in page
+    assert not Source.objects.get(pk=ramsar.pk).enabled and not IngestRun.objects.exists()
+
+
 def test_the_area_filter_is_checked_at_the_edge():
     with pytest.raises(ConnectorError, match="geometry: Value error, must be a WKT geometry"):
         connector_config("planning_data", {"dataset": "ramsar", "geometry": "Kent"})
