@@ -17,7 +17,7 @@ from .store import same_geometry_sql
 
 @dataclass(frozen=True)
 class ChangedFeature:
-    organisation: str  # the organisation's slug: equal references of two councils differ
+    organisation: str  # the organisation's name: equal references of two councils differ
     reference: str
     fields: list[str]  # property names whose values differ; "geometry" when it moved
 
@@ -26,7 +26,7 @@ class ChangedFeature:
 class VersionDiff:
     old: int
     new: int
-    added: list[tuple[str, str]] = field(default_factory=list)  # (organisation, reference)
+    added: list[tuple[str, str]] = field(default_factory=list)  # (organisation name, reference)
     removed: list[tuple[str, str]] = field(default_factory=list)
     changed: list[ChangedFeature] = field(default_factory=list)
 
@@ -42,7 +42,7 @@ _DIFF = """
           AND (valid_to IS NULL OR valid_to > %(new)s)
     )
     , compared AS (
-        SELECT o.slug AS organisation,
+        SELECT o.name AS organisation,
                COALESCE(new.reference, old.reference) AS reference,
                CASE WHEN old.id IS NULL THEN 'added' WHEN new.id IS NULL THEN 'removed'
                     ELSE 'changed' END AS kind,

@@ -75,7 +75,7 @@ def test_a_load_that_started_before_another_published_keeps_both(sites, personas
         "published while it loaded, and versions are numbered in the order they are published."
     ]
     diff = versions_diff(sites, numbers[-2], numbers[-1])
-    assert (diff.added, diff.removed) == ([(a.slug, "a2")], [(a.slug, "a1")])
+    assert (diff.added, diff.removed) == ([(a.name, "a2")], [(a.name, "a1")])
 
 
 def test_a_load_that_replaces_rows_published_while_it_loaded(sites, personas):
@@ -108,7 +108,7 @@ def test_rollback_page_names_the_later_loads_it_undoes(sites, personas, client_a
     # Rolling back is the whole dataset: B's later load is undone too, as the page said.
     restored = version_rollback(actor=None, dataset=sites, to=sites.versions.get(number=1))
     assert _live(sites) == {(a.slug, "a1")}
-    assert versions_diff(sites, 3, restored.number).removed == [(a.slug, "a2"), (b.slug, "b1")]
+    assert versions_diff(sites, 3, restored.number).removed == [(a.name, "a2"), (b.name, "b1")]
 
 
 def test_a_rollback_that_fails_is_a_failed_version_not_a_draft_left_loading(sites):
