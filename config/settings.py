@@ -313,6 +313,11 @@ OUTBOUND_ALLOWED_HOSTS = env.string_list(
 )
 OUTBOUND_PRIVATE_HOSTS = env.string_list("OUTBOUND_PRIVATE_HOSTS", default=[])
 OUTBOUND_MAX_BYTES = env.integer("OUTBOUND_MAX_BYTES", default=500 * 1024 * 1024, minimum=1)
+# A page of JSON (OGC API, ArcGIS, planning.data.gov.uk) is parsed whole, into about ten times
+# its size in memory: a page over this is refused, asking for fewer features per request.
+OUTBOUND_JSON_MAX_BYTES = env.integer(
+    "OUTBOUND_JSON_MAX_BYTES", default=64 * 1024 * 1024, minimum=1
+)
 
 # Loads on the task queue (infraplan.connectors): a temporary failure (a timeout, a 503) is tried
 # again up to INGEST_RETRY_ATTEMPTS times in all, waiting INGEST_RETRY_WAIT_SECONDS, then twice

@@ -42,11 +42,14 @@ REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 class FetchError(Exception):
     """A fetch that was refused or failed; the message says which and why."""
 
-    def __init__(self, message: str, *, url: str, temporary: bool = False) -> None:
+    def __init__(
+        self, message: str, *, url: str, temporary: bool = False, oversize: bool = False
+    ) -> None:
         super().__init__(message)
         self.url = url
         # Worth retrying later (a timeout, a 503) as opposed to wrong for good (a 404, a refusal).
         self.temporary = temporary
+        self.oversize = oversize  # over the policy's size limit
 
 
 @dataclass(frozen=True)
@@ -169,8 +172,8 @@ def _read_limited(
     if declared and declared.isdigit() and int(declared) > policy.max_bytes:
         raise FetchError(
             f"The response is {int(declared):,} bytes, over the limit of {policy.max_bytes:,}.",
-            url=url,
-        )
+            url=url, oversize=True,
+        )  # fmt: skip
     chunks, total = [], 0
     # read1: whatever has arrived, up to a chunk, so the deadline is checked as often as the
     # server sends anything (stream() waits to fill each chunk, which a server sending a byte
@@ -179,8 +182,9 @@ def _read_limited(
         total += len(chunk)
         if total > policy.max_bytes:
             raise FetchError(
-                f"The response passed the size limit of {policy.max_bytes:,} bytes.", url=url
-            )
+                f"The response passed the size limit of {policy.max_bytes:,} bytes.", url=url,
+                oversize=True,
+            )  # fmt: skip
         if time.monotonic() - started > policy.deadline:
             raise FetchError(
                 f"The server took longer than {policy.deadline:.0f} s in all.", url=url,

@@ -14,10 +14,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 import numpy as np
 import shapely
+from django.conf import settings
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 from shapely.errors import ShapelyError
@@ -79,15 +81,17 @@ class EndlessPaging:
 
 def remote_get(
     url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None,
-    into: BinaryIO | None = None,
+    into: BinaryIO | None = None, oversize_advice: str = "",
 ) -> FetchResult:  # fmt: skip
     """``url`` fetched under the context's policy (written to ``into`` as it arrives, when
-    given: see ``fetch``); ConnectorError naming ``page`` on failure."""
+    given: see ``fetch``); ConnectorError naming ``page`` on failure, with ``oversize_advice``
+    when the answer was over the size limit."""
     where = f" ({page})" if page else ""
     try:
         result = fetch(url, policy=context.fetch_policy, headers=headers, into=into)
     except FetchError as error:
-        raise ConnectorError(f"{error}{where}", temporary=error.temporary) from None
+        advice = f" {oversize_advice}" if error.oversize and oversize_advice else ""
+        raise ConnectorError(f"{error}{where}{advice}", temporary=error.temporary) from None
     if result.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(
         result.body[:512]
     ):
@@ -105,8 +109,15 @@ def remote_json(
 def remote_json_with_headers(
     url: str, context: SourceContext, *, page: str = "", headers: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """Like ``remote_json``, with the answer's headers (lower-case names)."""
-    result = remote_get(url, context, page=page, headers=headers)
+    """Like ``remote_json``, with the answer's headers (lower-case names). A page is parsed
+    whole, so it may be no larger than ``OUTBOUND_JSON_MAX_BYTES``."""
+    limit = min(context.fetch_policy.max_bytes, settings.OUTBOUND_JSON_MAX_BYTES)
+    result = remote_get(
+        url, replace(context, fetch_policy=replace(context.fetch_policy, max_bytes=limit)),
+        page=page, headers=headers,
+        oversize_advice=f"A page of JSON is read whole, so it may be at most {limit:,} bytes: "
+        "ask for fewer features per request (the source's page size).",
+    )  # fmt: skip
     where = f" ({page})" if page else ""
     try:
         document = json.loads(result.body)

@@ -172,3 +172,33 @@ def test_coordinate_systems_named_in_the_wrong_shape_are_refused_with_a_message(
     )
     with pytest.raises(ConnectorError, match="names its coordinate system as 27700"):
         wfs_geojson_batch(body.encode(), 1, "page 1")
+
+
+def test_a_page_of_json_too_large_to_parse_whole_asks_for_smaller_pages(tmp_path, settings):
+    settings.OUTBOUND_JSON_MAX_BYTES = 50_000
+    features = [
+        {"type": "Feature", "id": f"S{number}", "properties": {"ref": f"S{number}"},
+         "geometry": POINT}
+        for number in range(1_000)
+    ]  # fmt: skip
+    body = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+    assert len(body) > 50_000
+    with pytest.raises(ConnectorError) as refused:
+        ogcapi_answering(body, tmp_path)
+    assert str(refused.value) == (
+        f"The response is {len(body):,} bytes, over the limit of 50,000. (page 1, from feature 1)"
+        " A page of JSON is read whole, so it may be at most 50,000 bytes: ask for fewer "
+        "features per request (the source's page size)."
+    )
+    assert not refused.value.temporary
+    # A small page is read as ever under the same limit.
+    assert (
+        sum(
+            len(batch)
+            for batch in ogcapi_answering(
+                json.dumps({"type": "FeatureCollection", "features": features[:10]}).encode(),
+                tmp_path,
+            )
+        )
+        == 10
+    )
