@@ -65,6 +65,9 @@ POLYGON_TYPE_IDS = (3, 6)  # shapely's type ids of Polygon and MultiPolygon
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
 
 
+INTERRUPTED = "interrupted (Ctrl-C) before it finished; the current version is unchanged"
+
+
 class IngestRejected(Exception):
     """A load that did not become the current version; ``version`` holds its report."""
 
@@ -418,6 +421,9 @@ def ingest_run(
             raise IngestRejected(str(error), failed) from None
         except Exception as error:
             version_fail(actor=actor, version=version, report={"error": f"internal error: {error}"})
+            raise
+        except KeyboardInterrupt:  # Ctrl-C at the command line: the draft is not left loading
+            version_fail(actor=actor, version=version, report={"error": INTERRUPTED})
             raise
 
 

@@ -27,7 +27,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record, model_snapshot
-from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.ingest import INTERRUPTED, IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.loading import typed_value
 from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
 from infraplan.catalogue.services import version_fail
@@ -426,6 +426,11 @@ def ingest_run_execute(
         except Exception as error:
             run.refresh_from_db(fields=["rows_read", "stage", "version"])
             _run_finish(run, RunState.FAILED, error=f"Internal error: {error}", temporary=False)
+            raise
+        except KeyboardInterrupt:
+            # Ended at once, not left "running" until a worker's sweep finds it abandoned.
+            run.refresh_from_db(fields=["rows_read", "stage", "version"])
+            _run_finish(run, RunState.FAILED, error=INTERRUPTED.capitalize(), temporary=False)
             raise
         # Finished while the lock is still held: a run marked running without its lock is one
         # the sweep fails as abandoned.

@@ -1,7 +1,9 @@
 """``infraplan ingest`` as an operator runs it: a real process on the test database."""
 
 import os
+import signal
 import subprocess
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, Source
 from infraplan.connectors.services import schedule_next
-from infraplan.connectors.tests.servers import replay_server
+from infraplan.connectors.tests.servers import replay_server, slow
 from infraplan.core.testing.data import dataset_make, version_publish_points
 from tests.test_queue import INFRAPLAN, database_url_of_tests
 
@@ -23,13 +25,18 @@ def sites(personas):
     return dataset_make(slug="sites", owner=personas.organisation_a)
 
 
+def command_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ, "DATABASE_URL": database_url_of_tests(),
+        "UPLOAD_ROOT": str(tmp_path / "uploads"),
+        # The test server listens on 127.0.0.1, which settings can allow.
+        "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1", "OUTBOUND_PRIVATE_HOSTS": "127.0.0.1",
+    }  # fmt: skip
+
+
 def ingest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [INFRAPLAN, "ingest", *args],
-        env={**os.environ, "DATABASE_URL": database_url_of_tests(),
-             "UPLOAD_ROOT": str(tmp_path / "uploads"),
-             # The test server listens on 127.0.0.1, which settings can allow.
-             "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1", "OUTBOUND_PRIVATE_HOSTS": "127.0.0.1"},
+        [INFRAPLAN, "ingest", *args], env=command_env(tmp_path),
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
 
@@ -183,3 +190,34 @@ def test_a_file_the_connector_cannot_read_fails(sites, tmp_path):
     assert done.returncode == 1
     assert "Load failed: The table has no coordinate columns" in done.stderr
     assert IngestRun.objects.get().state == "failed" and sites.current_version is None
+
+
+def test_ctrl_c_ends_the_load_as_failed_at_once_leaving_the_version_before(sites, tmp_path):
+    """Interrupted while it reads a slow service: the run and its draft are failed there and
+    then (not left running until a worker's sweep), and the version before stays current."""
+    before = version_publish_points(dataset=sites, points={"S1": (615000, 157500)})
+    started = threading.Event()
+
+    def route(path, query):
+        started.set()
+        return slow(30, (200, "text/csv", b"ref,Easting,Northing\nS2,615100,157600\n"))
+
+    with replay_server(route) as server:
+        process = subprocess.Popen(
+            [INFRAPLAN, "ingest", f"{server.url}/sites.csv", "--dataset", "sites",
+             "--reference", "ref"],
+            env=command_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert started.wait(60), "the command never asked for the file"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stdout + stderr
+    run = IngestRun.objects.get()
+    assert f"Interrupted: the load (run {run.pk}) is marked failed" in stderr
+    assert run.state == "failed" and run.finished_at is not None
+    assert run.error.startswith("Interrupted (ctrl-c) before it finished")
+    assert run.version.state == VersionState.FAILED
+    assert "interrupted" in run.version.report["error"]
+    before.refresh_from_db()
+    assert before.is_current
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["S1"]

@@ -1,6 +1,7 @@
 """``infraplan ingest``: load a file or a URL into a dataset now, through the same pipeline as
 the pages and the task queue, printing progress and the report. Exit status 1 when the load is
-rejected or fails (the reason on standard error); the current version is then unchanged.
+rejected or fails (the reason on standard error), 130 when it is interrupted (Ctrl-C; the run is
+marked failed at once); the current version is then unchanged.
 
 With ``--save`` the settings (connector, options, column mapping, threshold) become the
 dataset's source, or its organisation's part's, as a data manager saves one on the dataset's
@@ -26,6 +27,7 @@ from infraplan.connectors.registry import connector_for, connector_has_settings,
 from infraplan.connectors.services import ingest_request, ingest_run_execute, source_save
 
 PROBLEMS_SHOWN = 20
+INTERRUPTED_STATUS = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
 ARGUMENT_OF_MAPPING_FIELD = {
     "reference": "--reference", "rename": "--rename", "casts": "--cast",
     "constants": "--constant", "max_invalid_share": "--max-invalid-share",
@@ -178,7 +180,14 @@ class Command(BaseCommand):
                 shutil.rmtree(self._stored, ignore_errors=True)
             raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"Loading {options['source']} into {dataset.slug} (run {run.pk}).")
-        run = ingest_run_execute(run.pk, echo=self._progress())
+        try:
+            run = ingest_run_execute(run.pk, echo=self._progress())
+        except KeyboardInterrupt:
+            self.stderr.write(
+                f"Interrupted: the load (run {run.pk}) is marked failed; the current version of "
+                f"{dataset.slug} is unchanged."
+            )
+            raise SystemExit(INTERRUPTED_STATUS) from None
         self._report(run)
 
     def _save(
