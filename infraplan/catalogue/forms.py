@@ -9,8 +9,10 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 
+from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
+
 from .models import AccessLevel, Theme
-from .styles import HEX_COLOUR, StyleError, style_parse
+from .styles import HEX_COLOUR, StyleError, style_digest, style_parse
 
 COLOUR_MESSAGE = "Enter the colour as # followed by 6 letters a to f or digits, like #00857c"
 NUMERIC_TYPES = {"integer", "number"}
@@ -19,6 +21,7 @@ KINDS = [
     ("categorised", "A colour for each value of a field"),
     ("graduated", "A colour for each range of a numeric field"),
 ]
+MINIMUM_CONTRAST = 3  # WCAG 2.2 AA for graphics: a colour against the map's background
 SPARE_ROWS = 3  # empty rows offered for new categories or classes (no JavaScript needed)
 MIN_ROWS = 5
 _ROW_KEY = re.compile(r"^(category|class)-(\d+)-")
@@ -100,12 +103,16 @@ class StyleForm(forms.Form):
     other_colour = _colour("Colour for any other value")
     other_label = forms.CharField(label="Label for any other value", required=False, max_length=80)
     graduated_field = forms.ChoiceField(label="Numeric field", required=False)
+    # The saved style the form was filled in from (``style_digest``): another person's save in
+    # the meantime is reported, not silently replaced. Not checked when absent.
+    saved = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self, *args: Any, field_types: dict[str, str], style: dict[str, Any], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.field_types = field_types
+        self.saved_digest = style_digest(style)
         self.style: dict[str, Any] = {}
         self.fields["categorised_field"].choices = [("", "Choose a field")] + [
             (name, name) for name in field_types
@@ -198,6 +205,12 @@ class StyleForm(forms.Form):
                     f"A style has at most {count} {plural}: the ones after {prefix} {count} "
                     "were not saved. Remove them, or merge some.",
                 )
+        if data.get("saved") and data["saved"] != self.saved_digest:
+            self.add_error(
+                None,
+                "Someone else saved a different style for this dataset while you were editing "
+                "it. See theirs on the dataset page; save this form again to replace it.",
+            )
         kind = data.get("kind")
         if kind is None:
             return data
@@ -207,6 +220,7 @@ class StyleForm(forms.Form):
             candidate = self._categorised(data)
         else:
             candidate = self._graduated(data)
+        self._check_contrast(kind, data)
         if self.errors:
             return data
         try:
@@ -217,6 +231,26 @@ class StyleForm(forms.Form):
             return data
         self.style = style.model_dump(mode="json", exclude_none=True)
         return data
+
+    def _check_contrast(self, kind: str, data: dict) -> None:
+        """Each colour entered for ``kind`` must stand out from the map's white background by
+        3:1, as WCAG 2.2 AA asks of graphics (and the profile asks of its datasets' styles)."""
+        prefix = {"simple": "colour", "categorised": "category-", "graduated": "class-"}[kind]
+        names = [
+            name for name in self.fields
+            if name.startswith(prefix) and name.endswith("colour") and data.get(name)
+        ]  # fmt: skip
+        if kind == "categorised" and data.get("other_colour"):
+            names.append("other_colour")
+        for name in names:
+            ratio = contrast_ratio(data[name], MAP_BACKGROUND)
+            if ratio < MINIMUM_CONTRAST:
+                self.add_error(
+                    name,
+                    f"{data[name]} is too pale to see on the map's white background (contrast "
+                    f"{ratio:.2f}:1, at least {MINIMUM_CONTRAST}:1 needed): choose a darker "
+                    "colour, like #1d70b8",
+                )
 
     def _filled_rows(
         self, data: dict, prefix: str, parts: tuple[str, ...], count: int

@@ -22,9 +22,11 @@ from django.db.models import (
     TextField,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from infraplan.accounts.models import Organisation, Role
 from infraplan.connectors.models import IngestRun, Source
+from infraplan.maps.ended import LiveOn
 
 from .access import Action, dataset_permits
 from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
@@ -48,7 +50,9 @@ TOPIC_CATEGORIES: dict[str, str] = {
 }
 
 SAMPLE_SIZE = 200  # features read to find example values
+SAMPLE_SCAN = 2000  # at most this many are read to find them among features that have ended
 EXAMPLES_PER_FIELD = 3
+EXAMPLE_LENGTH = 60  # characters of an example value shown, the rest cut to an ellipsis
 FIRST_ROWS = 10  # rows shown for a dataset without geometry
 OUTLINE_KINDS = {"district", "unitary"}  # profile areas drawn under the extent map
 EXTENT_MAP_PIXELS = 400  # the outlines are simplified to about a pixel at this width
@@ -153,10 +157,20 @@ class LegendEntry:
     label: str
 
 
+@dataclass(frozen=True)
+class ResponsibleParty:
+    """An organisation responsible for the dataset and its ISO 19115 role (CI_RoleCode), as
+    UK GEMINI's "responsible organisation" asks."""
+
+    name: str
+    role: str
+
+
 @dataclass
 class DatasetPage:
     dataset: Dataset
     topic_category: str
+    responsible: list[ResponsibleParty]
     versions: list[DatasetVersion]
     feature_count: int | None
     fields: list[FieldInfo]
@@ -181,20 +195,22 @@ def dataset_visible(user: Any, slug: str, action: Action | str = Action.VIEW) ->
 
 
 def dataset_page(
-    user: Any, dataset: Dataset, *, as_of: DatasetVersion | None = None
+    user: Any, dataset: Dataset, *, as_of: DatasetVersion | None = None, on: date | None = None
 ) -> DatasetPage:
     """Everything the dataset page shows. ``dataset`` must already have passed the gate.
 
     With ``as_of`` (a published version of the feature store's dataset), the features, fields,
-    count and extent are those of that version instead of the current one.
+    count and extent are those of that version instead of the current one. Example values and
+    first rows come from features that had not ended by ``on`` (today unless given).
     """
     versions = list(dataset.versions.order_by("-number"))
     current = as_of or next((version for version in versions if version.is_current), None)
-    sample = _sample(dataset, as_of)
+    sample = _sample(dataset, as_of, live_on=on or timezone.localdate())
     fields = _fields(dataset, sample)
     page = DatasetPage(
         dataset=dataset,
         topic_category=TOPIC_CATEGORIES.get(dataset.theme, ""),
+        responsible=_responsible(dataset),
         versions=versions,
         feature_count=current.feature_count if current else None,
         fields=fields,
@@ -222,16 +238,37 @@ def dataset_page(
     return page
 
 
+def _responsible(dataset: Dataset) -> list[ResponsibleParty]:
+    """The owner, then the organisations that contribute features, by name."""
+    contributors = dataset.contributing_organisations.exclude(pk=dataset.owner_id).order_by("name")
+    return [ResponsibleParty(dataset.owner.name, "owner")] + [
+        ResponsibleParty(name, "contributor")
+        for name in contributors.values_list("name", flat=True)
+    ]
+
+
 def dataset_field_types(dataset: Dataset) -> dict[str, str]:
     """Field name -> type, from the schema or, where there is none, from the features."""
     return {info.name: info.type for info in _fields(dataset, _sample(dataset))}
 
 
-def _sample(dataset: Dataset, as_of: DatasetVersion | None = None) -> list[FeatureRecord]:
+def _sample(
+    dataset: Dataset, as_of: DatasetVersion | None = None, *, live_on: date | None = None
+) -> list[FeatureRecord]:
+    """The first features of the dataset (as of a version), for example values and first rows.
+
+    With ``live_on``, features that had ended by that day are passed over, as the map and the
+    table leave them out; at most ``SAMPLE_SCAN`` features are read to find them.
+    """
     if as_of is not None:
         rows = Feature.objects.filter(live_at(as_of.number), dataset=dataset)
-        return list(islice(StoreFeatureSource._records(rows), SAMPLE_SIZE))
-    return list(islice(source_for(dataset).features(dataset), SAMPLE_SIZE))
+        records = StoreFeatureSource._records(rows)
+    else:
+        records = source_for(dataset).features(dataset)
+    if live_on is not None:
+        keep = LiveOn(live_on)
+        records = (record for record in islice(records, SAMPLE_SCAN) if keep(record.properties))
+    return list(islice(records, SAMPLE_SIZE))
 
 
 def _type_of(value: Any) -> str:
@@ -256,7 +293,7 @@ def _fields(dataset: Dataset, sample: list[FeatureRecord]) -> list[FieldInfo]:
         examples: list[str] = []
         for record in sample:
             value = record.properties.get(entry["name"])
-            shown = _display(value)
+            shown = _shortened(_display(value))
             if value is not None and shown and shown not in examples:
                 examples.append(shown)
                 if len(examples) == EXAMPLES_PER_FIELD:
@@ -289,6 +326,13 @@ def _display(value: Any) -> str:
     if isinstance(value, date | datetime):
         return value.isoformat()
     return str(value)
+
+
+def _shortened(text: str) -> str:
+    """``text`` cut to ``EXAMPLE_LENGTH`` characters, ending in an ellipsis where it was cut."""
+    if len(text) <= EXAMPLE_LENGTH:
+        return text
+    return text[: EXAMPLE_LENGTH - 1].rstrip() + "…"
 
 
 def _extents(

@@ -7,6 +7,9 @@ A style is stored as JSON on the dataset (``Dataset.style``) and validated here.
 An empty style means ``simple`` in the authority's accent colour.
 """
 
+import hashlib
+import json
+from collections.abc import Collection
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -76,9 +79,10 @@ class StyleError(ValueError):
 
 
 def style_parse(
-    data: dict[str, Any] | None, *, fields: list[str]
+    data: dict[str, Any] | None, *, fields: Collection[str] | None
 ) -> SimpleStyle | CategorisedStyle | GraduatedStyle:
-    """Validate stored or submitted style JSON against the dataset's field names."""
+    """Validate stored or submitted style JSON against the dataset's field names (``None``:
+    not known, so the field is not checked)."""
     if not data:
         return SimpleStyle()
     try:
@@ -90,11 +94,19 @@ def style_parse(
         )
         raise StyleError(problems) from None
     field = getattr(style, "field", None)
-    if field is not None and field not in fields:
+    if field is not None and fields is not None and field not in fields:
         raise StyleError(
             f"field: {field!r} is not one of the dataset's fields ({', '.join(fields)})"
+            if fields
+            else f"field: {field!r} is not a field of the dataset, which has none yet"
         )
     return style
+
+
+def style_digest(data: dict[str, Any] | None) -> str:
+    """A short fingerprint of stored style JSON, to tell whether it changed since it was read."""
+    text = json.dumps(data or {}, sort_keys=True, separators=(",", ":"))
+    return hashlib.blake2s(text.encode(), digest_size=8).hexdigest()
 
 
 def style_fields(style: SimpleStyle | CategorisedStyle | GraduatedStyle) -> set[str]:

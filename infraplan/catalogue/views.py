@@ -102,7 +102,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
                 as_of_form.add_error(
                     "as_of", f"Nothing had been published on {as_of_date:%-d %B %Y} yet"
                 )
-    page = dataset_page(request.user, dataset, as_of=as_of_version)
+    page = dataset_page(
+        request.user, dataset, as_of=as_of_version, on=as_of_date if as_of_version else None
+    )
     if dataset.access_level != AccessLevel.PUBLIC:
         # The page shows example values and first rows: a read of restricted data.
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)

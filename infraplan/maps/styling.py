@@ -2,6 +2,7 @@
 feature for the server-rendered PNG, both read from ``Dataset.style`` (infraplan.catalogue.styles),
 so the interactive map, its legend and the PNG always agree."""
 
+import logging
 from typing import Any
 
 from infraplan.catalogue.models import Dataset
@@ -9,18 +10,31 @@ from infraplan.catalogue.styles import (
     CategorisedStyle,
     GraduatedStyle,
     SimpleStyle,
+    StyleError,
     style_fields,
     style_parse,
 )
+
+logger = logging.getLogger(__name__)
 
 AnyStyle = SimpleStyle | CategorisedStyle | GraduatedStyle
 
 
 def dataset_style(dataset: Dataset) -> AnyStyle:
-    """The dataset's stored style, checked against its field names (as it was when saved)."""
-    return style_parse(
-        dataset.style, fields=[field["name"] for field in dataset.field_schema if "name" in field]
-    )
+    """The dataset's stored style, its field checked against the schema's field names.
+
+    A dataset without a schema has the fields its features have, as the style editor offered
+    them; those are not read here, on every tile, so its style's field is not checked. A style
+    that can no longer be drawn (its field dropped from the schema, say) is drawn as the
+    default, one colour, as the dataset page's legend says, rather than failing every tile,
+    map and PNG that shows the dataset.
+    """
+    names = [field["name"] for field in dataset.field_schema if "name" in field]
+    try:
+        return style_parse(dataset.style, fields=names or None)
+    except StyleError as error:
+        logger.warning("The style of %s cannot be drawn: %s", dataset.slug, error)
+        return SimpleStyle()
 
 
 def label_field_of(dataset: Dataset) -> str | None:

@@ -3,6 +3,7 @@
 import html
 import re
 
+import mapbox_vector_tile
 import pytest
 from django.test import Client
 
@@ -89,7 +90,7 @@ def test_a_graduated_style_is_saved(sites, personas, client_as):
         {
             "kind": "graduated",
             "graduated_field": "homes",
-            "class-0-minimum": "0", "class-0-colour": "#f3f2f1", "class-0-label": "Under 50",
+            "class-0-minimum": "0", "class-0-colour": "#85994b", "class-0-label": "Under 50",
             "class-1-minimum": "50", "class-1-colour": "#1d70b8", "class-1-label": "50 or more",
         },
     )  # fmt: skip
@@ -159,6 +160,26 @@ def test_the_form_shows_the_current_style(sites, personas, client_as):
             ["Numeric field: Select a valid choice. status is not one of the available choices."],
         ),
         ({"kind": ""}, ["How to draw it: Choose how to draw the dataset"]),
+        (
+            {"category-1-colour": "#ffdd00", "other_colour": "#f3f2f1"},
+            ["Colour for any other value: #f3f2f1 is too pale to see on the map's white "
+             "background (contrast 1.12:1, at least 3:1 needed): choose a darker colour, like "
+             "#1d70b8",
+             "Category 2 colour: #ffdd00 is too pale to see on the map's white background "
+             "(contrast 1.35:1, at least 3:1 needed): choose a darker colour, like #1d70b8"],
+        ),
+        (
+            {"kind": "simple", "colour": "#ffffff"},
+            ["Colour: #ffffff is too pale to see on the map's white background (contrast 1.00:1, "
+             "at least 3:1 needed): choose a darker colour, like #1d70b8"],
+        ),
+        (
+            {"kind": "graduated", "graduated_field": "homes",
+             "class-0-minimum": "0", "class-0-colour": "#f47738", "class-0-label": "Few",
+             "class-1-minimum": "50", "class-1-colour": "#00703c", "class-1-label": "Many"},
+            ["Class 1 colour: #f47738 is too pale to see on the map's white background "
+             "(contrast 2.78:1, at least 3:1 needed): choose a darker colour, like #1d70b8"],
+        ),
     ],
 )  # fmt: skip
 def test_invalid_input_is_explained_and_changes_nothing(
@@ -247,3 +268,56 @@ def test_categories_past_the_last_row_offered_are_refused_not_dropped(sites, per
     assert client_as(personas.data_manager_a).post(STYLE_URL, data).status_code == 302
     sites.refresh_from_db()
     assert len(sites.style["categories"]) == 30
+
+
+def test_a_style_saved_for_a_dataset_without_a_schema_is_drawn_by_the_map(
+    sites, personas, client_as
+):
+    """The editor offers the fields the features have when the dataset has no schema; the
+    tiles, the map page and the PNG draw the style it saved."""
+    client = client_as(personas.data_manager_a)
+    assert client.post(STYLE_URL, CATEGORISED).status_code == 302
+
+    tile = client.get("/tiles/sites/10/514/342.mvt")  # both Ashford points
+    assert tile.status_code == 200
+    features = mapbox_vector_tile.decode(tile.content)["sites"]["features"]
+    assert {feature["properties"].get("status") for feature in features} == {
+        "allocated", "permitted"
+    }  # fmt: skip
+    map_page = client.get("/map/", {"layers": "sites"})
+    assert map_page.status_code == 200 and "#00703c" in map_page.content.decode()
+    png = client.get("/map.png", {"layers": "sites", "bbox": "0.86,51.14,0.89,51.16"})
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+
+
+def saved_digest(response) -> str:
+    return re.search(
+        r'<input type="hidden" name="saved" value="(\w+)">', response.content.decode()
+    )[1]
+
+
+def test_a_style_someone_else_saved_meanwhile_is_not_replaced_without_a_word(
+    sites, personas, client_as
+):
+    manager, admin = client_as(personas.data_manager_a), client_as(personas.admin_a)
+    opened = saved_digest(manager.get(STYLE_URL))
+    simple = {"kind": "simple", "colour": "#d4351c"}
+    assert (
+        admin.post(STYLE_URL, {**simple, "saved": saved_digest(admin.get(STYLE_URL))}).status_code
+        == 302
+    )
+
+    response = manager.post(STYLE_URL, {**CATEGORISED, "saved": opened})
+
+    assert response.status_code == 200
+    assert error_summary(response) == [
+        "Someone else saved a different style for this dataset while you were editing it. "
+        "See theirs on the dataset page; save this form again to replace it."
+    ]
+    sites.refresh_from_db()
+    assert sites.style == simple
+    # Saving again, having been told, replaces it.
+    again = manager.post(STYLE_URL, {**CATEGORISED, "saved": saved_digest(response)})
+    assert again.status_code == 302
+    sites.refresh_from_db()
+    assert sites.style["kind"] == "categorised"

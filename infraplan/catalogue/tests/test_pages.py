@@ -188,7 +188,7 @@ def test_the_dataset_page_has_the_gemini_mandatory_elements(districts, personas,
     assert metadata["Dataset reference date"] == "Not stated"
     assert metadata["Lineage"].startswith("ONS/OS generalised clipped")
     assert metadata["Data format"] == "GeoJSON"
-    assert metadata["Responsible organisation"] == "Kent County Council"
+    assert metadata["Responsible organisation"] == "Kent County Council (role: owner)"
     assert metadata["Contact"] == "infraplan-support@example.org"
     assert metadata["Access constraints"] == "Public: anyone, without signing in"
     assert metadata["Use constraints (licence)"].startswith("Open Government Licence v3.0")
@@ -206,6 +206,16 @@ def test_the_dataset_page_has_the_gemini_mandatory_elements(districts, personas,
     assert 530000 < bng[0] < bng[1] < 650000 and 110000 < bng[2] < bng[3] < 190000
 
 
+def test_the_responsible_organisations_are_named_with_their_roles(restricted, personas, client_as):
+    restricted.contributing_organisations.add(personas.organisation_b)
+    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
+    assert (
+        '<dt class="govuk-summary-list__key">Responsible organisation</dt>\n'
+        '        <dd class="govuk-summary-list__value">Organisation A (role: owner)<br>'
+        "Organisation B (role: contributor)</dd>" in content
+    )
+
+
 def test_dates_and_temporal_extent_are_shown(districts, client_as):
     Dataset.objects.filter(pk=districts.pk).update(
         temporal_start="2013-01-01", temporal_end="2023-12-31", reference_date="2014-09-01"
@@ -213,6 +223,20 @@ def test_dates_and_temporal_extent_are_shown(districts, client_as):
     metadata = summary(client_as(None).get("/datasets/districts/"))
     assert metadata["Temporal extent"] == "1 January 2013 to 31 December 2023"
     assert metadata["Dataset reference date"] == "1 September 2014"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shown"),
+    [
+        ("2013-01-01", None, "1 January 2013 to end not stated"),
+        (None, "2023-12-31", "Start not stated to 31 December 2023"),
+        (None, None, "Not stated"),
+    ],
+)
+def test_a_temporal_extent_not_stated_is_not_made_up(districts, client_as, start, end, shown):
+    """An end not stated is unknown, not "the present"."""
+    Dataset.objects.filter(pk=districts.pk).update(temporal_start=start, temporal_end=end)
+    assert summary(client_as(None).get("/datasets/districts/"))["Temporal extent"] == shown
 
 
 def test_the_extent_map_is_drawn_on_the_server_over_the_district_outlines(
@@ -249,6 +273,35 @@ def test_fields_show_real_example_values(restricted, personas, client_as):
     )
     # Features in reference order: civic-centre, depot, station.
     assert rows == {"name": "civic-centre; depot; station", "platforms": "0; 6"}
+
+
+def test_example_values_are_cut_short_and_leave_out_features_that_have_ended(
+    restricted, personas, client_as
+):
+    """A 5,000-character value is cut to an example; an ended feature (hidden on the map) gives
+    no example values, nor first rows."""
+    version_publish_points(
+        dataset=restricted,
+        points={**ASHFORD_POINTS, "depot": (600000, 141000)},
+        properties={
+            "civic-centre": {"notes": "word " * 1000},
+            "depot": {"notes": "closed", "end-date": "2001-03-31"},
+            "station": {"notes": "open", "end-date": "2999-01-01"},
+        },
+    )
+    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
+    rows = dict(
+        re.findall(
+            r"<td class=\"govuk-table__cell\"><code>([\w-]+)</code></td>.*?"
+            r"<td class=\"govuk-table__cell\">([^<]*)</td>\s*</tr>",
+            content,
+            flags=re.S,
+        )
+    )
+    assert rows["name"] == "civic-centre; station"
+    assert rows["notes"] == "word word word word word word word word word word word word…; open"
+    assert rows["end-date"] == "2999-01-01"
+    assert "word " * 20 not in content
 
 
 def test_versions_are_listed_with_their_reports_and_problems(restricted, personas, client_as):

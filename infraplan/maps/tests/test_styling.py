@@ -1,7 +1,13 @@
 """One style, two renderers: MapLibre expressions and the PNG's colours agree with the legend."""
 
+import html
+
+import pytest
+
+from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.styles import style_parse
-from infraplan.maps.styling import colour_expression, feature_colour
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.maps.styling import colour_expression, dataset_style, feature_colour
 
 ACCENT = "#00857c"
 FIELDS = ["status", "homes", "open"]
@@ -51,3 +57,33 @@ def test_graduated_is_a_step_from_each_class_minimum():
     assert [colour(10), colour(50), colour(199.5), colour(200), colour("n/a")] == [
         "#f3f2f1", "#85994b", "#85994b", "#005a30", "#b1b4b6",
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_style_whose_field_left_the_schema_is_drawn_in_one_colour_not_an_error(
+    personas, client_as
+):
+    """A schema that drops the style's field (a new profile, say) leaves a style that cannot be
+    drawn: the map draws the dataset in the default colour, and the dataset page says why."""
+    dataset = dataset_make(
+        slug="restyled", owner=personas.organisation_a,
+        field_schema=[{"name": "name", "type": "string"}, {"name": "kind", "type": "string"}],
+        style={"kind": "categorised", "field": "kind",
+               "categories": [{"value": "school", "colour": "#1d70b8", "label": "School"}]},
+    )  # fmt: skip
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    Dataset.objects.filter(pk=dataset.pk).update(field_schema=[{"name": "name", "type": "string"}])
+    dataset.refresh_from_db()
+
+    assert dataset_style(dataset) == style_parse({}, fields=[])
+    client = client_as(personas.data_manager_a)
+    assert client.get("/tiles/restyled/10/514/342.mvt").status_code == 200
+    assert client.get("/map/", {"layers": "restyled"}).status_code == 200
+    png = client.get("/map.png", {"layers": "restyled", "bbox": "0.86,51.14,0.89,51.16"})
+    assert png.status_code == 200
+    page = html.unescape(client.get("/datasets/restyled/").content.decode())
+    assert (
+        "The map draws every feature in one colour: the saved style cannot be used (field: "
+        "'kind' is not one of the dataset's fields (name))." in page
+    )
+    assert 'href="/datasets/restyled/style/">Change the style</a>' in page
