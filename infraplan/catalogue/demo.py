@@ -5,6 +5,7 @@ first, so every later spatial dataset's features are placed in their districts a
 """
 
 import datetime
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,7 @@ from infraplan.sso.services import allowed_tenants_sync
 
 from .loading import Join, LoadOptions, Placement, PointColumns, dataset_load_file
 from .models import AccessLevel, DatasetVersion, GeometryType, Theme, UpdateFrequency
+from .placement import GSS_CODE
 from .services import dataset_save
 from .styles import StyleError, style_parse
 
@@ -81,6 +83,11 @@ class DemoDataset(_Strict):
     points: PointsSpec | None = None
     join: JoinSpec | None = None
     district_field: str = ""
+    district_codes: dict[str, str] = Field(
+        default_factory=dict,
+        description="The source's own codes for its districts (a register's planning authority, "
+        "say), each with its ONS code, for placing by ``district_field``.",
+    )
     place: bool = True
 
     @model_validator(mode="after")
@@ -95,6 +102,11 @@ class DemoDataset(_Strict):
         for name in (self.label_field, self.district_field):
             if name and name not in names:
                 raise ValueError(f"{name!r} is not one of the fields ({', '.join(names)})")
+        if self.district_codes and not self.district_field:
+            raise ValueError("district_codes needs the district_field whose values they map")
+        not_gss = [code for code in self.district_codes.values() if not re.match(GSS_CODE, code)]
+        if not_gss:
+            raise ValueError(f"district_codes: not ONS (GSS) codes: {', '.join(not_gss)}")
         return self
 
 
@@ -133,7 +145,9 @@ def load_options(
         points=PointColumns(**spec.points.model_dump()) if spec.points else None,
         field_types={field.name: field.type for field in spec.fields},
         join=Join(folder / join.file, join.key, join.on, join.fields) if join else None,
-        placement=Placement(placement.districts, placement.wards, spec.district_field)
+        placement=Placement(
+            placement.districts, placement.wards, spec.district_field, spec.district_codes
+        )
         if place
         else None,
     )

@@ -87,11 +87,13 @@ class Join:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where to place features: the boundary datasets (by slug) and the source's own code."""
+    """Where to place features: the boundary datasets (by slug) and the source's own code
+    (``district_field``), through ``district_codes`` where the source has codes of its own."""
 
     districts: str
     wards: str
     district_field: str = ""
+    district_codes: dict[str, str] = field(default_factory=dict)
 
 
 MISSING_GEOMETRY = ("fail", "report")
@@ -481,6 +483,7 @@ def dataset_load_file(
                     districts=options.placement.districts,
                     wards=options.placement.wards,
                     district_field=options.placement.district_field,
+                    district_codes=options.placement.district_codes,
                 )
             if report:
                 version.report = {**version.report, **report}

@@ -1,17 +1,22 @@
 """Placing a draft version's features in districts and wards (``Feature.district``/``ward``).
 
 A feature's district is the source's own district code where it has a field for one (an ONS
-LAD code column, say), else the district that contains its representative point (the point
-itself, or a point on the surface of a line or polygon). Its ward is the ward that contains that
-point, else the nearest ward within ``WARD_NEAREST_METRES``: boundaries are generalised, so a
-point on the coast or at an edge can fall just outside every ward. Nothing is dropped: features
-that cannot be placed are listed in the version's report by reference.
+LAD code column, say, or a code the source uses for its district that ``district_codes`` turns
+into the ONS code, as a brownfield register's planning authority), else the district that
+contains its representative point (the point itself, or a point on the surface of a line or
+polygon). The source's code comes first because boundaries are generalised: a site a few metres
+inside its authority's real boundary can lie outside the generalised one, or inside a
+neighbour's. Its ward is the ward that contains that point, else the nearest ward within
+``WARD_NEAREST_METRES``. Nothing is dropped: features whose point lies outside every district
+(a coordinate typed wrongly, say) are listed in the version's report by reference, whether or
+not the source's code placed them, and so are those left without a district or a ward.
 
 The boundary datasets are the current versions of the datasets named (by slug); their
 features' references are the GSS codes stored. All of it is set-based SQL over the spatial
 index, so placing thousands of features costs a few statements, not a query per feature.
 """
 
+import json
 from typing import Any
 
 from django.db import connection
@@ -24,9 +29,13 @@ GSS_CODE = r"^[EWSN][0-9]{8}$"
 _DRAFT = "t.dataset_id = %(dataset)s AND t.valid_from = %(version)s AND t.geom IS NOT NULL"
 _BOUNDARY = "b.dataset_id = %(boundary)s AND b.valid_to IS NULL AND b.valid_from <= %(current)s"
 
+# The source's value, through the dataset's own code list where it has one.
+_SOURCE_CODE = (
+    "COALESCE(%(codes)s::jsonb ->> (t.properties ->> %(field)s), t.properties ->> %(field)s)"
+)
 _FROM_SOURCE = f"""
-    UPDATE {{feature}} t SET district = t.properties ->> %(field)s
-    WHERE {_DRAFT} AND t.properties ->> %(field)s ~ %(pattern)s
+    UPDATE {{feature}} t SET district = {_SOURCE_CODE}
+    WHERE {_DRAFT} AND {_SOURCE_CODE} ~ %(pattern)s
 """  # noqa: S608 (table name from model metadata, values bound)
 # DISTINCT ON picks one boundary, the lowest code, for a point exactly on a shared edge.
 _CONTAINING = f"""
@@ -55,6 +64,13 @@ _NEAREST = f"""
     ) placed
     WHERE u.id = placed.id
 """  # noqa: S608
+_OUTSIDE = f"""
+    SELECT t.reference FROM {{feature}} t
+    WHERE {_DRAFT} AND NOT EXISTS (
+        SELECT FROM {{feature}} b WHERE {_BOUNDARY} AND ST_Intersects(b.geom, ST_PointOnSurface(t.geom))
+    )
+    ORDER BY 1
+"""  # noqa: S608
 _UNPLACED = f"SELECT t.reference FROM {{feature}} t WHERE {_DRAFT} AND t.{{column}} = '' ORDER BY 1"  # noqa: S608
 
 
@@ -69,10 +85,12 @@ def _boundary(slug: str) -> dict[str, int] | None:
 
 
 def features_place(
-    *, version: DatasetVersion, districts: str, wards: str, district_field: str = ""
-) -> dict[str, Any]:
+    *, version: DatasetVersion, districts: str, wards: str, district_field: str = "",
+    district_codes: dict[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Set the district and ward of the draft ``version``'s features; returns the counts and
-    the references that could not be placed, for the version's report.
+    the references flagged, for the version's report: ``outside_districts`` (the point lies in
+    no district), ``district_unplaced`` (no district at all) and ``ward_unplaced``.
 
     Run inside the publishing transaction, after the draft's features are added. A boundary
     dataset that has no current version is listed under ``boundaries_missing``.
@@ -83,8 +101,12 @@ def features_place(
     with connection.cursor() as cursor:
         if district_field:
             cursor.execute(
-                _sql(_FROM_SOURCE), {**draft, "field": district_field, "pattern": GSS_CODE}
-            )
+                _sql(_FROM_SOURCE),
+                {
+                    **draft, "field": district_field, "pattern": GSS_CODE,
+                    "codes": json.dumps(district_codes or {}),
+                },
+            )  # fmt: skip
             report["district_from_source"] = cursor.rowcount
         district_boundary = _boundary(districts)
         if district_boundary is None:
@@ -92,8 +114,10 @@ def features_place(
         else:
             cursor.execute(_sql(_CONTAINING), {**draft, **district_boundary})
             report["district_by_geometry"] = cursor.rowcount
-            cursor.execute(_sql(_UNPLACED), draft)
+            cursor.execute(_sql(_OUTSIDE), {**draft, **district_boundary})
             report["outside_districts"] = [reference for (reference,) in cursor.fetchall()]
+            cursor.execute(_sql(_UNPLACED), draft)
+            report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
         ward_boundary = _boundary(wards)
         if ward_boundary is None:
             missing.append(wards)

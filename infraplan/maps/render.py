@@ -116,9 +116,10 @@ def map_png(
     order = {GeometryType.POLYGON: 0, GeometryType.LINE: 1, GeometryType.POINT: 2}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
         _draw_layer(axes, dataset, bbox, accent, moment)
-    attribution = "; ".join(dict.fromkeys(d.attribution.split("\n")[0] for d in drawn))
+    # Each layer's whole attribution, as its licence asks (wrapped to the picture's width).
+    attribution = "; ".join(dict.fromkeys(" ".join(d.attribution.split()) for d in drawn))
     figure.text(
-        0.005, 0.005, (attribution or "No layers in this view")[:300],
+        0.005, 0.005, attribution or "No layers in this view",
         fontsize=7, color="#0b0c0c", ha="left", va="bottom", wrap=True,
         bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2},
     )  # fmt: skip

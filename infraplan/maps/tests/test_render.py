@@ -5,8 +5,10 @@ import io
 import numpy
 import pytest
 from django.conf import settings
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 
+from infraplan.catalogue.demo import demo_load
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +108,23 @@ def test_bad_png_requests_are_400_with_a_clear_message(client, query, message):
     response = client.get("/map.png", query)
     assert response.status_code == 400
     assert response.content.decode() == f"Cannot draw this map: {message}."
+
+
+def test_png_carries_every_drawn_layers_whole_attribution(client_as, monkeypatch):
+    """The licences ask for each source's full attribution (the Ordnance Survey and Historic
+    England statements are long): none is cut short, however many layers are drawn."""
+    datasets = demo_load(only={"districts", "wards", "listed-buildings", "scheduled-monuments"})
+    written = []
+    original = Figure.text
+    monkeypatch.setattr(
+        Figure,
+        "text",
+        lambda figure, x, y, s, *a, **k: written.append(s) or original(figure, x, y, s, *a, **k),
+    )
+    query = {"bbox": "1.07,51.27,1.09,51.285", "width": 800, "height": 600,
+             "layers": ",".join(version.dataset.slug for version in datasets)}  # fmt: skip
+    response = client_as(None).get("/map.png", query)
+    assert response.status_code == 200
+    (attribution,) = written
+    for version in datasets:
+        assert " ".join(version.dataset.attribution.split()) in attribution, version.dataset.slug
