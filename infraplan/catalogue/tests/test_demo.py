@@ -126,10 +126,13 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     assert current_features(areas).filter(geom__isnull=False).count() == 0
     assert "placement" not in versions["conservation-areas"].report
 
-    # Schools keep is_open; every school (all have a Kent or Medway postcode) has a district.
+    # Schools keep is_open, and lead_school (written "true"/"false") is a true/false too; every
+    # school (all have a Kent or Medway postcode) has a district.
     schools = current_features(versions["schools"].dataset)
     assert schools.filter(properties__is_open=True).count() == 822
     assert schools.filter(properties__is_open=False).count() == 682
+    assert schools.filter(properties__lead_school=True).count() == 38
+    assert schools.filter(properties__lead_school=False).count() == 1466
     assert set(schools.values_list("district", flat=True)) == KENT_AND_MEDWAY
     assert versions["schools"].report["placement"]["district_from_source"] == 1504
     assert schools.filter(ward="").count() == len(
