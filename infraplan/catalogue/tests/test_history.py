@@ -40,7 +40,7 @@ def test_diff_names_added_removed_and_changed_fields(sites, personas):
         dataset=sites, points=second, properties={"depot": {"name": "Depot (closed)"}}
     )
     version_publish_points(dataset=sites, points={"library": second["library"]})
-    org = personas.organisation_a.slug
+    org = personas.organisation_a.name
 
     diff = versions_diff(sites, 1, 2)
     assert diff.added == [(org, "library")]
@@ -63,7 +63,7 @@ def test_diff_after_a_rollback_shows_no_phantom_changes(sites):
     diff = versions_diff(sites, first.number, restored.number)
     assert (diff.added, diff.removed, diff.changed) == ([], [], [])
     assert versions_diff(sites, 2, restored.number).changed == [
-        ChangedFeature(sites.owner.slug, "school", ["geometry"])
+        ChangedFeature(sites.owner.name, "school", ["geometry"])
     ]
 
 
@@ -103,7 +103,7 @@ def test_a_load_from_one_organisation_replaces_only_its_part(sites, personas):
     live = set(current_features(sites).values_list("organisation__slug", "reference"))
     assert live == {(a.slug, "depot"), (b.slug, "school")}
     diff = versions_diff(sites, 2, 3)
-    assert diff.removed == [(a.slug, "school"), (a.slug, "surgery")]
+    assert diff.removed == [(a.name, "school"), (a.name, "surgery")]
 
 
 def test_a_scoped_load_refuses_another_organisations_features(sites, personas):
