@@ -102,6 +102,28 @@ def _column_values(column: np.ndarray) -> list[Any]:
 _PLAIN = {str, int, bool}
 
 
+def _rename_notes(mapping: IngestMapping, names: list[str], renamed: set[str]) -> list[str]:
+    """What the report says of renames that did not apply as written: a column the source does
+    not have (it may have renamed it since the mapping was saved), and a column renamed onto
+    the name of another, which it replaces."""
+    notes = []
+    absent = [column for column in mapping.rename if column not in names]
+    if absent:
+        notes.append(
+            "The column mapping renames "
+            + ", ".join(f"{column!r} (to {mapping.rename[column]!r})" for column in absent)
+            + f", which the source does not have; its columns are: {', '.join(names) or 'none'}."
+        )
+    for name in names:
+        if name not in mapping.rename and name in renamed:
+            by = next(column for column in names if mapping.rename.get(column) == name)
+            notes.append(
+                f"The column mapping renames {by!r} to {name!r}, which the source also has: "
+                f"{name} holds the values of {by}, and the source's own {name} column is not kept."
+            )
+    return notes
+
+
 def batch_rows(
     batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
     staging: Staging,
@@ -122,7 +144,12 @@ def batch_rows(
     count = len(batch)
     columns: dict[str, list[Any]] = {}
     source_columns: dict[str, np.ndarray] = {}
+    renamed = {mapping.rename[name] for name in batch.fields if name in mapping.rename}
+    if batch.first_row == 1:
+        staging.notes.extend(_rename_notes(mapping, list(batch.fields), renamed))
     for name, column in batch.fields.items():
+        if name not in mapping.rename and name in renamed:
+            continue  # the column renamed to this name takes its place, said in the notes
         source_columns[mapping.rename.get(name, name)] = column
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():

@@ -137,6 +137,24 @@ def _mapping_checked(mapping: IngestMapping | dict[str, Any], dataset: Dataset) 
     return mapping
 
 
+def _organisation_checked(dataset: Dataset, organisation: Organisation | None) -> None:
+    """Refuse a part of ``dataset`` for an organisation that does not publish it (neither its
+    owner nor a contributing organisation): its features would sit in the dataset under a
+    publisher nobody chose, out of reach of the pages that load each part."""
+    if organisation is None or organisation.pk == dataset.owner_id:
+        return
+    if dataset.contributing_organisations.filter(pk=organisation.pk).exists():
+        return
+    contributing = sorted(dataset.contributing_organisations.values_list("name", flat=True))
+    publishers = [dataset.owner.name, *contributing]
+    raise ValidationError(
+        {
+            "organisation": f"{organisation} does not publish {dataset}: its owner and "
+            f"contributing organisations are {', '.join(publishers)}."
+        }
+    )
+
+
 def source_save(
     *,
     actor: Any,
@@ -157,6 +175,7 @@ def source_save(
     """
     checked = _config_checked(connector_key, config)
     mapping = _mapping_checked(mapping, dataset)
+    _organisation_checked(dataset, organisation)
     schedule = schedule.strip()
     schedule_cron(schedule)
     with transaction.atomic():
@@ -234,6 +253,7 @@ def ingest_request(
     try:
         checked = _config_checked(connector_key, config)
         mapping = _mapping_checked(mapping, dataset)
+        _organisation_checked(dataset, organisation)
     except ValidationError as error:
         if source is None:
             raise

@@ -180,6 +180,7 @@ def test_a_source_is_checked_before_it_is_saved(sites, personas):
         source_save(actor=manager, dataset=sites, connector_key="url",
                     config={"url": "http://127.0.0.1/b"}, mapping=REFERENCE)  # fmt: skip
     # One source per organisation's part: organisation B's part is another source.
+    sites.contributing_organisations.add(personas.organisation_b)
     source_save(actor=manager, dataset=sites, connector_key="url",
                 config={"url": "http://127.0.0.1/b"}, mapping=REFERENCE,
                 organisation=personas.organisation_b)  # fmt: skip
@@ -325,6 +326,7 @@ def test_a_permanent_failure_ends_failed_with_the_error(sites, tmp_path):
 
 
 def test_a_due_source_fires_on_the_minute_tick(sites, personas, local_fetches):
+    sites.contributing_organisations.add(personas.organisation_b)
     with points_server([200]) as (url, sent):
         source = source_save(actor=personas.data_manager_a, dataset=sites,
                              connector_key="url", config={"url": url}, mapping=REFERENCE,

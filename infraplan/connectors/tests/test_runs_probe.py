@@ -135,6 +135,7 @@ def test_a_sweep_in_the_instant_a_load_publishes_leaves_it_published(sites, tmp_
 def test_a_source_the_dataset_has_outgrown_fails_with_the_reason_and_holds_up_no_other(
     sites, personas, client_as
 ):
+    sites.contributing_organisations.add(personas.organisation_b)  # B loads its part
     manager = personas.data_manager_a
     outgrown = source_save(
         actor=manager, dataset=sites, connector_key="url",
@@ -174,6 +175,7 @@ def test_a_source_the_dataset_has_outgrown_fails_with_the_reason_and_holds_up_no
 
 
 def test_a_load_whose_job_the_queue_gave_up_does_not_wait_for_ever(sites, personas, client_as):
+    sites.contributing_organisations.add(personas.organisation_b)  # B loads its part
     source = source_save(actor=personas.data_manager_a, dataset=sites, connector_key="url",
                          config={"url": "https://example.org/a.geojson"},
                          mapping=REFERENCE)  # fmt: skip

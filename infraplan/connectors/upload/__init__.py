@@ -24,10 +24,17 @@ from ..registry import connector_register
 from .encodings import ENCODING_TITLES
 from .files import upload_open
 from .opened import OpenedUpload, UploadError, gdal_reason
-from .tables import wkt_shapes
+from .tables import coordinate_number, wkt_shapes
 
 CURVED = (
     "is a curved geometry (arcs), which the platform does not read: save it with straight segments"
+)
+
+
+NOT_A_NUMBER = "is not a number"
+WITH_A_COMMA = (
+    ": write coordinates without thousands separators and with a full stop before any "
+    "decimals (615000.5), or save the table separated by semicolons to keep decimal commas"
 )
 
 
@@ -37,16 +44,19 @@ class UploadConfig(ConnectorConfig):
     batch_size: int = 50_000
 
 
-def _numbers(values: np.ndarray, name: str, first_row: int) -> tuple[np.ndarray, list[RowProblem]]:
+def _numbers(
+    values: np.ndarray, name: str, first_row: int, *, decimal_comma: bool
+) -> tuple[np.ndarray, list[RowProblem]]:
     numbers = np.full(len(values), np.nan)
     problems = []
     for index, value in enumerate(values):
         if value is None or (isinstance(value, str) and not value.strip()):
             continue
         try:
-            numbers[index] = float(value)
+            numbers[index] = coordinate_number(value, decimal_comma=decimal_comma)
         except (TypeError, ValueError):
-            problems.append(RowProblem(first_row + index, name, str(value), "is not a number"))
+            why = NOT_A_NUMBER + (WITH_A_COMMA if "," in str(value) else "")
+            problems.append(RowProblem(first_row + index, name, str(value), why))
     return numbers, problems
 
 
@@ -63,8 +73,13 @@ def _table_geometry(
             if shape is None and value not in (None, "")
         ]  # fmt: skip
         return shapely.to_wkb(shapes), problems
-    xs, x_problems = _numbers(fields[opened.x_column], opened.x_column, first_row)
-    ys, y_problems = _numbers(fields[opened.y_column], opened.y_column, first_row)
+    comma = opened.decimal_comma
+    xs, x_problems = _numbers(
+        fields[opened.x_column], opened.x_column, first_row, decimal_comma=comma
+    )
+    ys, y_problems = _numbers(
+        fields[opened.y_column], opened.y_column, first_row, decimal_comma=comma
+    )
     present = ~(np.isnan(xs) | np.isnan(ys))
     geometry = np.full(len(xs), None, dtype=object)
     geometry[present] = shapely.to_wkb(shapely.points(xs[present], ys[present]))

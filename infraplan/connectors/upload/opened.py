@@ -45,6 +45,7 @@ class OpenedUpload:
     x_column: str | None = None  # tables only: point coordinate columns ...
     y_column: str | None = None
     wkt_column: str | None = None  # ... or a WKT column
+    decimal_comma: bool = False  # coordinates may be written 51,28 (a CSV separated by ";")
     crs: str | None = None
     crs_inferred: bool = False  # True when the coordinate system was worked out from the values
     geometry: bool = True  # False: read as values only, for a dataset without geometry

@@ -8,6 +8,8 @@ import re
 import numpy as np
 import pyogrio
 import shapely
+from django.conf import settings
+from pyproj import Transformer
 
 from .formulas import note_formulas_without_results
 from .opened import (
@@ -49,10 +51,24 @@ WGS84_RANGE = ((-180.0, 180.0), (-90.0, 90.0))
 UK_LONLAT = ((-9.0, 2.5), (49.0, 61.5))
 
 
-def _number_array(values: np.ndarray) -> np.ndarray:
+_DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
+
+
+def coordinate_number(value: object, *, decimal_comma: bool = False) -> float:
+    """A coordinate cell as a number; ValueError (or TypeError) when it is not one. With
+    ``decimal_comma`` (a CSV separated by semicolons, as spreadsheets save it where the comma
+    is the decimal sign) 51,28 is 51.28: there the comma cannot separate the values."""
+    if decimal_comma and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value):
+        value = value.replace(",", ".")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _number_array(values: np.ndarray, *, decimal_comma: bool = False) -> np.ndarray:
     def number(value) -> float:
         try:
-            return float(value) if value not in (None, "") else np.nan
+            if value in (None, ""):
+                return np.nan
+            return coordinate_number(value, decimal_comma=decimal_comma)
         except (TypeError, ValueError):
             return np.nan
 
@@ -112,6 +128,18 @@ def crs_of_most(xs: np.ndarray, ys: np.ndarray) -> str | None:
     if _share_within(xs, ys, WGS84_RANGE) > 0.5:
         return WGS84
     return BNG if _share_within(xs, ys, BNG_RANGE) > 0.5 else None
+
+
+def _grid_swapped(xs: np.ndarray, ys: np.ndarray) -> bool:
+    """Whether eastings and northings look the wrong way round: most points lie outside the
+    area the platform covers (the profile's map) as given, and inside it swapped. Swapped grid
+    values are still grid values (a point on the south coast becomes one in the Highlands), so
+    their range alone cannot tell."""
+    west, south, east, north = settings.AUTHORITY_PROFILE.map.bounds
+    to_grid = Transformer.from_crs("EPSG:4326", BNG, always_xy=True)
+    x_low, y_low, x_high, y_high = to_grid.transform_bounds(west, south, east, north)
+    area = ((x_low, x_high), (y_low, y_high))
+    return _share_within(ys, xs, area) > 0.5 and _share_within(xs, ys, area) <= 0.5
 
 
 def _point_columns(names: list[str]) -> tuple[str, str, str | None] | None:
@@ -228,6 +256,16 @@ def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     return opened
 
 
+def _separator_of(header: str) -> str:
+    """The separator GDAL finds in a CSV's header line: a comma, a semicolon or a tab."""
+    return max((",", ";", "\t"), key=header.count)
+
+
+def _separator(opened: OpenedUpload) -> str:
+    with opened.path.open(encoding=opened.encoding or "utf-8", errors="replace") as text:
+        return _separator_of(text.readline())
+
+
 def _note_values_past_the_header(opened: OpenedUpload, columns: int) -> None:
     """Say which lines of a CSV hold more values than its header names columns: GDAL leaves
     the extra values out without a word, and they are most often a value holding a comma
@@ -237,9 +275,7 @@ def _note_values_past_the_header(opened: OpenedUpload, columns: int) -> None:
         encoding=opened.encoding or "utf-8", errors="replace", newline=""
     ) as text:
         header = text.readline()
-        # The separator GDAL finds in the header: a comma, a semicolon or a tab.
-        separator = max((",", ";", "\t"), key=header.count)
-        reader = csv.reader(text, delimiter=separator)
+        reader = csv.reader(text, delimiter=_separator_of(header))
         lines = [
             reader.line_num + 1  # the header line was read before the reader started
             for row in reader
@@ -312,7 +348,11 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
     )  # fmt: skip
     # The columns come back in the table's order, not the order asked for.
     by_name = dict(zip(meta["fields"], values, strict=True))
-    xs, ys = _number_array(by_name[opened.x_column]), _number_array(by_name[opened.y_column])
+    opened.decimal_comma = opened.format == "CSV" and _separator(opened) == ";"
+    xs, ys = (
+        _number_array(by_name[name], decimal_comma=opened.decimal_comma)
+        for name in (opened.x_column, opened.y_column)
+    )
     if len(xs) == 0:
         raise UploadError(
             "The table has a header but no rows (if it has rows, look for a value whose opening "
@@ -338,6 +378,13 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
             f"{opened.y_column} like longitudes: the two columns seem to be the wrong way round "
             "(in the United Kingdom, longitudes are between -9 and 2 and latitudes between 49 "
             "and 61)."
+        )
+    if crs == BNG and _grid_swapped(xs, ys):
+        raise UploadError(
+            f"The values in {opened.x_column} look like northings and those in "
+            f"{opened.y_column} like eastings: the two columns seem to be the wrong way round "
+            "(as given, most points lie outside the area this platform covers; swapped, they "
+            "lie inside it). The easting is the first coordinate, the distance east."
         )
     opened.crs, opened.crs_inferred = crs, named_crs is None
     opened.notes.append(

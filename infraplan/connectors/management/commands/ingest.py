@@ -22,6 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.selectors import WHOLE_DATASET
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.registry import connector_for, connector_has_settings, connector_keys
 from infraplan.connectors.services import ingest_request, ingest_run_execute, source_save
@@ -64,6 +65,39 @@ def _mapping_problems(error: PydanticValidationError) -> str:
     return "; ".join(problems) + "."
 
 
+def _not_given_twice(address: str, config: dict[str, Any]) -> None:
+    """Refuse ``--option path=`` (or ``url=``, ``service=``): the source argument says where to
+    read, and an option beside it would quietly win over it."""
+    if address in config:
+        raise CommandError(
+            f"--option {address}= cannot be given: the file or address to load is the command's "
+            "first argument."
+        )
+
+
+def _organisation(dataset: Dataset, slug: str | None) -> Organisation | None:
+    """The organisation whose part of ``dataset`` the load replaces; None for the whole dataset
+    (``--organisation '*'``, or nothing said of a dataset with one publisher). Without a word,
+    a dataset several organisations publish is refused: replacing the whole of it with one
+    council's file would remove every other council's features."""
+    if slug == WHOLE_DATASET:
+        return None
+    if slug:
+        organisation = Organisation.objects.filter(slug=slug).first()
+        if organisation is None:
+            raise CommandError(f"There is no organisation {slug!r}.")
+        return organisation
+    contributing = list(dataset.contributing_organisations.order_by("slug"))
+    if contributing:
+        slugs = ", ".join(dict.fromkeys([dataset.owner.slug, *(o.slug for o in contributing)]))
+        raise CommandError(
+            f"{dataset.slug} is published by several organisations ({slugs}): say whose part "
+            "this load replaces with --organisation SLUG, or replace every organisation's "
+            "features with --organisation '*'."
+        )
+    return None
+
+
 class Command(BaseCommand):
     help = (
         "Load a file (GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, CSV, XLSX) or a URL "
@@ -85,7 +119,9 @@ class Command(BaseCommand):
             help="The column holding each feature's reference (default: reference).",
         )  # fmt: skip
         parser.add_argument(
-            "--organisation", help="Replace only this organisation's part of the dataset (slug)."
+            "--organisation",
+            help="Replace only this organisation's part of the dataset (slug), or '*' for the "
+            "whole dataset; needed when several organisations publish the dataset.",
         )
         parser.add_argument(
             "--rename", action="append", default=[], metavar="COLUMN=FIELD",
@@ -145,11 +181,7 @@ class Command(BaseCommand):
         dataset = Dataset.objects.filter(slug=options["dataset"]).first()
         if dataset is None:
             raise CommandError(f"There is no dataset {options['dataset']!r}.")
-        organisation = None
-        if options["organisation"]:
-            organisation = Organisation.objects.filter(slug=options["organisation"]).first()
-            if organisation is None:
-                raise CommandError(f"There is no organisation {options['organisation']!r}.")
+        organisation = _organisation(dataset, options["organisation"])
         config = _pairs("--option", options["option"], typed=True)
         try:
             mapping = IngestMapping(
@@ -237,13 +269,20 @@ class Command(BaseCommand):
             fields = connector_for(connector_key).Config.model_fields
             # The address is the layer's own (url) or, for a national API, the service's.
             address = "url" if "url" in fields or "service" not in fields else "service"
+            _not_given_twice(address, config)
             return connector_key, {address: source, **config}
         if saving or (connector_key and connector_has_settings(connector_key)):
             raise CommandError(
                 f"{source} is not an http(s) URL: a source that is saved or fetched from a "
                 "service needs its address; a file on this machine is loaded without --save."
             )
+        _not_given_twice("path", config)
         path = Path(source)
+        if path.is_dir():
+            raise CommandError(
+                f"{source} is a folder: give a file (a Shapefile as a .zip of its .shp, .shx, "
+                ".dbf and .prj files)."
+            )
         if not path.is_file():
             raise CommandError(f"{source} is not a file.")
         # Connectors read only files the platform stored, never a path a user typed.

@@ -1,0 +1,95 @@
+"""Tables as councils save them: grid columns the wrong way round, decimal commas in a CSV
+separated by semicolons, and column mappings that do not fit the file, each said in the report."""
+
+from pathlib import Path
+
+import pytest
+
+from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.store import current_features
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sites(personas):
+    return dataset_make(slug="sites", owner=personas.organisation_a)
+
+
+def ingest(dataset, path: Path, mapping: IngestMapping | None = None):
+    return ingest_run(
+        actor=None, dataset=dataset, connector_key="upload", config={"path": str(path)},
+        mapping=mapping or IngestMapping(reference="ref"),
+    )  # fmt: skip
+
+
+def _csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sites.csv"
+    path.write_text(text)
+    return path
+
+
+def test_eastings_and_northings_the_wrong_way_round_are_refused(tmp_path, sites):
+    version_publish_points(dataset=sites, points={"S1": (615000, 157500)})
+    # As given, these points lie in Scotland; swapped, in the area the platform covers.
+    path = _csv(tmp_path, "ref,Easting,Northing\nS1,157500,615000\nS2,157600,615100\n")
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, path)
+    assert str(rejected.value).startswith(
+        "The values in Easting look like northings and those in Northing like eastings: the two "
+        "columns seem to be the wrong way round"
+    )
+    assert sites.current_version.number == 1
+    assert current_features(sites).get().geom.coords == (615000, 157500)
+
+
+def test_grid_values_the_right_way_round_outside_the_area_still_load(tmp_path, sites):
+    # Elsewhere in Great Britain (Leeds), and no nearer the area swapped: loaded as given.
+    version = ingest(sites, _csv(tmp_path, "ref,Easting,Northing\nS1,430000,433000\n"))
+    assert version.is_current
+
+
+def test_decimal_commas_are_read_in_a_csv_separated_by_semicolons(tmp_path, sites):
+    path = _csv(tmp_path, "ref;latitude;longitude\nS1;51,28;1,08\nS2;51,2801;1,0801\n")
+    version = ingest(sites, path)
+    assert version.report["problem_count"] == 0
+    x, y = current_features(sites).get(reference="S1").geom.coords
+    assert 614_000 < x < 616_000 and 157_000 < y < 159_000
+
+
+def test_a_comma_in_a_coordinate_of_a_comma_separated_csv_says_what_to_do(tmp_path, sites):
+    path = _csv(tmp_path, 'ref,Easting,Northing\nS1,615000,157500\nS2,"615,100",157600\n')
+    version = ingest(sites, path, IngestMapping(reference="ref", max_invalid_share=0.5))
+    assert version.report["problems"] == [
+        {
+            "row": 2, "field": "Easting", "value": "615,100",
+            "problem": "is not a number: write coordinates without thousands separators and "
+            "with a full stop before any decimals (615000.5), or save the table separated by "
+            "semicolons to keep decimal commas",
+        }
+    ]  # fmt: skip
+
+
+def test_a_rename_of_a_column_the_file_does_not_have_is_said(tmp_path, sites):
+    path = _csv(tmp_path, "ref,Easting,Northing,homes\nS1,615000,157500,12\n")
+    version = ingest(sites, path, IngestMapping(reference="ref", rename={"units": "homes_total"}))
+    assert (
+        "The column mapping renames 'units' (to 'homes_total'), which the source does not have; "
+        "its columns are: ref, Easting, Northing, homes." in version.report["notes"]
+    )
+
+
+@pytest.mark.parametrize("order", ["status,state", "state,status"])
+def test_a_column_renamed_onto_another_replaces_it_whatever_their_order(tmp_path, sites, order):
+    values = {"status": "allocated", "state": "old"}
+    header = f"ref,Easting,Northing,{order}"
+    row = "S1,615000,157500," + ",".join(values[name] for name in order.split(","))
+    path = _csv(tmp_path, f"{header}\n{row}\n")
+    version = ingest(sites, path, IngestMapping(reference="ref", rename={"status": "state"}))
+    assert current_features(sites).get().properties["state"] == "allocated"
+    assert (
+        "The column mapping renames 'status' to 'state', which the source also has: state holds "
+        "the values of status, and the source's own state column is not kept."
+        in version.report["notes"]
+    )
