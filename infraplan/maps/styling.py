@@ -7,6 +7,7 @@ from typing import Any
 
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.styles import (
+    NO_VALUE_COLOUR,
     CategorisedStyle,
     GraduatedStyle,
     SimpleStyle,
@@ -77,7 +78,7 @@ def colour_expression(style: AnyStyle, *, default_colour: str) -> str | list[Any
     step: list[Any] = ["step", ["to-number", ["get", style.field]], style.classes[0].colour]
     for item in style.classes[1:]:
         step += [item.minimum, item.colour]
-    return ["case", ["has", style.field], step, "#b1b4b6"]
+    return ["case", ["has", style.field], step, NO_VALUE_COLOUR]
 
 
 def feature_colour(style: AnyStyle, properties: dict[str, Any], *, default_colour: str) -> str:
@@ -95,7 +96,7 @@ def feature_colour(style: AnyStyle, properties: dict[str, Any], *, default_colou
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return "#b1b4b6"
+        return NO_VALUE_COLOUR
     colour = style.classes[0].colour
     for item in style.classes[1:]:
         if number >= item.minimum:

@@ -69,7 +69,7 @@ def test_a_valid_categorised_style_is_saved_audited_and_shown(sites, personas, c
             {"value": "allocated", "colour": "#1d70b8", "label": "Allocated"},
             {"value": "permitted", "colour": "#00703c", "label": "With permission"},
         ],
-        "other_colour": "#b1b4b6",
+        "other_colour": "#6f777b",
         "other_label": "Other",
     }
     (entry,) = audit_entries(sites)
@@ -80,7 +80,7 @@ def test_a_valid_categorised_style_is_saved_audited_and_shown(sites, personas, c
     assert "The style of Sites has been saved." in page
     assert "govuk-notification-banner--success" in page
     legend = page[page.index('id="legend-heading"') :].split("</ul>")[0]
-    assert re.findall(r'fill="(#[0-9a-f]{6})"', legend) == ["#1d70b8", "#00703c", "#b1b4b6"]
+    assert re.findall(r'fill="(#[0-9a-f]{6})"', legend) == ["#1d70b8", "#00703c", "#6f777b"]
     assert "With permission" in legend
 
 

@@ -13,9 +13,11 @@ import pytest
 from django.conf import settings
 
 from infraplan.catalogue.demo import DemoDataset, demo_load, demo_manifest
+from infraplan.catalogue.forms import MINIMUM_CONTRAST
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.store import current_features
-from infraplan.catalogue.styles import style_parse
+from infraplan.catalogue.styles import NO_VALUE_COLOUR, style_parse
+from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
 pytestmark = pytest.mark.django_db
 
@@ -346,3 +348,23 @@ def test_demo_manifest_district_codes_are_checked(change, message):
     (brownfield,) = [s for s in demo_manifest().datasets if s.slug == "brownfield-land"]
     with pytest.raises(ValueError, match=message):
         DemoDataset.model_validate({**brownfield.model_dump(), **change})
+
+
+def test_demo_styles_would_pass_the_style_editor():
+    """Every colour of the demo's styles, and the grey of features a style gives no colour,
+    stands out from the map's white as the editor asks: a data manager saving a demo style
+    unchanged is not refused."""
+    colours = {"(no value)": NO_VALUE_COLOUR}
+    for spec in demo_manifest().datasets:
+        if not spec.style:
+            continue
+        style = style_parse(spec.style, fields=None).model_dump(mode="json")
+        found = [style.get("colour"), style.get("other_colour")]
+        found += [item["colour"] for item in style.get("categories", []) + style.get("classes", [])]
+        colours.update({f"{spec.slug} {colour}": colour for colour in found if colour})
+    pale = {
+        name: round(contrast_ratio(colour, MAP_BACKGROUND), 2)
+        for name, colour in colours.items()
+        if contrast_ratio(colour, MAP_BACKGROUND) < MINIMUM_CONTRAST
+    }
+    assert pale == {}

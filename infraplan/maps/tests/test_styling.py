@@ -51,11 +51,11 @@ def test_graduated_is_a_step_from_each_class_minimum():
     assert colour_expression(GRADUATED, default_colour=ACCENT) == [
         "case", ["has", "homes"],
         ["step", ["to-number", ["get", "homes"]], "#f3f2f1", 50.0, "#85994b", 200.0, "#005a30"],
-        "#b1b4b6",
+        "#6f777b",
     ]  # fmt: skip
     colour = lambda value: feature_colour(GRADUATED, {"homes": value}, default_colour=ACCENT)  # noqa: E731
     assert [colour(10), colour(50), colour(199.5), colour(200), colour("n/a")] == [
-        "#f3f2f1", "#85994b", "#85994b", "#005a30", "#b1b4b6",
+        "#f3f2f1", "#85994b", "#85994b", "#005a30", "#6f777b",
     ]  # fmt: skip
 
 
