@@ -342,8 +342,16 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
     response.write("\ufeff")
     writer = csv.writer(response)
     writer.writerow(["row", "field", "value", "problem"])
-    for problem in version_problems(version):
+    problems = version_problems(version)
+    for problem in problems:
         writer.writerow([_csv_safe(problem[key]) for key in ("row", "field", "value", "problem")])
+    # The report keeps the first problems only: said in the file, which may be read on its own.
+    more = version.report.get("problem_count", len(problems)) - len(problems)
+    if more > 0:
+        writer.writerow(
+            ["", "", "", f"and {more:,} more problem{'' if more == 1 else 's'}, not listed: the report keeps the first "
+             f"{len(problems):,}"]
+        )  # fmt: skip
     return response
 
 

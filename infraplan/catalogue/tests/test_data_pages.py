@@ -83,6 +83,15 @@ def test_problems_are_paged(sites, personas, client_as):
     second = client.get("/datasets/sites/versions/2/?page=2").content.decode()
     rows = re.findall(r'govuk-table__cell--numeric">(\d+)</td>', second)
     assert rows == [str(n) for n in range(51, 61)]
+    report = client.get("/datasets/sites/versions/2/report.csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(report)))
+    assert len(rows) == 62 and rows[60] == ["60", "name", "", "is required"]
+    assert rows[61] == [
+        "",
+        "",
+        "",
+        "and 1 more problem, not listed: the report keeps the first 60",
+    ]
 
 
 def test_report_csv_is_the_problems_with_formulas_defused(failed, personas, client_as):

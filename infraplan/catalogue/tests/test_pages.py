@@ -360,3 +360,14 @@ def test_a_dataset_without_geometry_shows_its_first_rows_and_no_map(personas, cl
         summary(client_as(None).get("/datasets/conservation-list/"))["Spatial reference system"]
         == "None: the dataset has no geometry"
     )
+
+
+def test_counts_of_thousands_are_written_with_commas(personas, client_as):
+    sites = dataset_make(slug="sites", owner=personas.organisation_a)
+    points = {f"S{number}": (600000 + number, 150000) for number in range(1_234)}
+    version = version_publish_points(dataset=sites, points=points)
+    client = client_as(None)
+    assert summary(client.get("/datasets/sites/"))["Features"] == "1,234"
+    assert ">1,234</dd>" in client.get("/datasets/").content.decode()
+    version_page = client.get(f"/datasets/sites/versions/{version.number}/").content.decode()
+    assert re.search(r">\s*1,234\s*</dd>", version_page)

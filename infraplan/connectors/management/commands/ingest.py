@@ -298,7 +298,7 @@ class Command(BaseCommand):
         def progress(rows: int, stage: str) -> None:
             if stage != shown["stage"] or rows - shown["rows"] >= 100_000:
                 shown.update(stage=stage, rows=rows)
-                self.stdout.write(f"  {stage}: {rows:,} rows")
+                self.stdout.write(f"  {stage}: {rows:,} row{'' if rows == 1 else 's'}")
                 self.stdout.flush()
 
         return progress
