@@ -123,7 +123,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         + (f"&as_of={as_of_date:%Y-%m-%d}" if as_of_version else ""),
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
     }
-    if page.can_manage:
+    if page.can_manage and page.is_spatial:  # a list without geometry is not on the map
         context["style_form"] = StyleForm(
             field_types={info.name: info.type for info in page.fields}, style=dataset.style
         )
@@ -135,6 +135,8 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
 def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Edit how the map draws a dataset: for those who may manage it; 404 for anyone else."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
+    if dataset.geometry_type == GeometryType.NONE:
+        raise Http404(f"{dataset.title} has no geometry, so the map does not draw it.")
     field_types = dataset_field_types(dataset)
     form = StyleForm(
         request.POST if request.method == "POST" else None,

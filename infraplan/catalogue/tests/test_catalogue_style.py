@@ -213,6 +213,15 @@ def test_managers_see_the_style_form_on_the_dataset_page(sites, personas, client
     assert 'name="csrfmiddlewaretoken"' in content
 
 
+def test_a_dataset_without_geometry_has_no_style_to_edit(personas, client_as):
+    dataset_make(slug="areas", owner=personas.organisation_a, geometry_type="none")
+    manager = client_as(personas.data_manager_a)
+    page = manager.get("/datasets/areas/").content.decode()
+    assert "Map style" not in page and 'action="/datasets/areas/style/"' not in page
+    assert manager.get("/datasets/areas/style/").status_code == 404
+    assert manager.post("/datasets/areas/style/", {"kind": "simple"}).status_code == 404
+
+
 def test_the_style_form_needs_its_csrf_token(sites, personas):
     client = Client(enforce_csrf_checks=True)
     client.force_login(personas.data_manager_a)
