@@ -4,17 +4,22 @@ The layer's description (``?f=json``) says which query formats it offers and how
 one query may return. Features are queried page by page (``resultOffset`` and
 ``resultRecordCount``) as GeoJSON where the layer offers it, otherwise as Esri JSON, whose
 geometries (points, multipoints, paths, rings) and ``spatialReference`` are converted here.
-A page with ``exceededTransferLimit`` means more follow. ArcGIS reports errors as a JSON body
-``{"error": {...}}`` with HTTP 200, so every answer is checked for one.
+A page with ``exceededTransferLimit`` means more follow. A layer that cannot page by offset
+(``supportsPagination`` false, or a server before 10.3) is read by its object ids instead.
+Coded-value domains are loaded as their names, as ArcGIS shows them. ArcGIS reports errors as
+a JSON body ``{"error": {...}}`` with HTTP 200, so every answer is checked for one.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
 import shapely
 from pydantic import Field, field_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from ..base import (
     Connector,
@@ -27,6 +32,13 @@ from ..base import (
 )
 from ..registry import connector_register
 from ..remote import EndlessPaging, features_batch, remote_json
+
+NOT_ESRI = "is not an Esri geometry"
+
+
+class EsriGeometryError(ValueError):
+    """A geometry that cannot be converted; its message is the reason shown for its row."""
+
 
 # Esri's own codes for Web Mercator, from before EPSG registered 3857.
 _WEB_MERCATOR = {102100, 102113, 900913}
@@ -92,33 +104,54 @@ def _checked(document: dict[str, Any], page: str) -> dict[str, Any]:
 
 
 def esri_crs(reference: dict[str, Any] | None) -> str:
-    """``EPSG:n`` for an Esri ``spatialReference`` (``latestWkid`` first; 102100 is 3857)."""
+    """``EPSG:n`` for an Esri ``spatialReference``: ``latestWkid`` first (102100 is 3857), or
+    the EPSG code its ``wkt`` matches, as a server writes a coordinate system it has no id for."""
     reference = reference if isinstance(reference, dict) else {}
     wkid = reference.get("latestWkid") or reference.get("wkid")
-    if not isinstance(wkid, int):
+    if isinstance(wkid, int):
+        return "EPSG:3857" if wkid in _WEB_MERCATOR else f"EPSG:{wkid}"
+    wkt = reference.get("wkt")
+    if not isinstance(wkt, str):
         raise ConnectorError(
-            "The ArcGIS layer gives no well-known id (wkid) for its coordinate system."
+            "The ArcGIS layer gives no well-known id (wkid) or WKT for its coordinate system."
         )
-    return "EPSG:3857" if wkid in _WEB_MERCATOR else f"EPSG:{wkid}"
+    try:
+        code = CRS.from_wkt(wkt).to_epsg(min_confidence=70)
+    except CRSError:
+        code = None
+    if code is None:
+        raise ConnectorError(
+            "The ArcGIS layer's coordinate system, given only as WKT, matches no EPSG "
+            f"coordinate system the platform knows ({wkt[:120]}...): ask its publisher to "
+            "serve it with a well-known id (wkid)."
+        )
+    return f"EPSG:{code}"
 
 
-def _rings_polygon(rings: list[list[list[float]]]) -> dict[str, Any]:
+def _rings_polygon(rings: list[list[list[float]]]) -> dict[str, Any] | None:
     """Esri rings as a GeoJSON (Multi)Polygon: clockwise rings are outer boundaries, the
-    others holes of the outer ring that contains them."""
+    others holes of the smallest outer ring that contains them (an island in a lake has its own
+    holes, which also lie inside the outer ring around the lake). Empty rings are left out."""
     outers: list[list] = []
     holes: list[list] = []
     for ring in rings:
         coordinates = [point[:2] for point in ring]
+        if not coordinates:
+            continue
         if shapely.LinearRing(coordinates).is_ccw:
             holes.append(coordinates)
         else:
             outers.append([coordinates])
     if not outers:  # rings written the other way round: take them as outer boundaries
         outers, holes = [[hole] for hole in holes], []
+    if not outers:
+        return None
+    areas = [shapely.Polygon(outer[0]).area for outer in outers]
     for hole in holes:
         inside = shapely.Point(hole[0])
-        owner = next((o for o in outers if shapely.Polygon(o[0]).covers(inside)), outers[-1])
-        owner.append(hole)
+        around = [n for n, o in enumerate(outers) if shapely.Polygon(o[0]).covers(inside)]
+        owner = min(around, key=areas.__getitem__) if around else len(outers) - 1
+        outers[owner].append(hole)
     if len(outers) == 1:
         return {"type": "Polygon", "coordinates": outers[0]}
     return {"type": "MultiPolygon", "coordinates": outers}
@@ -136,15 +169,20 @@ def esri_geometry(geometry: dict[str, Any] | None) -> dict[str, Any] | None:
         points = [point[:2] for point in geometry["points"]]
         return {"type": "MultiPoint", "coordinates": points} if points else None
     if "paths" in geometry:
-        paths = [[point[:2] for point in path] for path in geometry["paths"]]
+        paths = [[point[:2] for point in path] for path in geometry["paths"] if path]
         if not paths:
             return None
         if len(paths) == 1:
             return {"type": "LineString", "coordinates": paths[0]}
         return {"type": "MultiLineString", "coordinates": paths}
     if "rings" in geometry:
-        return _rings_polygon(geometry["rings"]) if geometry["rings"] else None
-    raise ValueError("not an Esri point, multipoint, polyline or polygon")
+        return _rings_polygon(geometry["rings"])
+    if "curveRings" in geometry or "curvePaths" in geometry:
+        raise EsriGeometryError(
+            "has true curves (Esri curveRings or curvePaths), which the server was asked to "
+            "draw as straight segments (returnTrueCurves=false) but did not"
+        )
+    raise EsriGeometryError(NOT_ESRI)
 
 
 def _date_fields(*documents: dict[str, Any]) -> set[str]:
@@ -187,25 +225,112 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
     return problems
 
 
-def _esri_features(document: dict[str, Any], first_row: int, dates: set[str]) -> FeatureBatch:
+def _coded_values(domain: Any) -> dict[Any, Any] | None:
+    """Code to name for a coded-value domain; None for any other (a range, none at all)."""
+    if not isinstance(domain, dict) or domain.get("type") != "codedValue":
+        return None
+    return {
+        coded["code"]: coded["name"]
+        for coded in (
+            domain.get("codedValues") if isinstance(domain.get("codedValues"), list) else []
+        )
+        if isinstance(coded, dict)
+        and isinstance(coded.get("code"), (str, int, float))
+        and not isinstance(coded.get("code"), bool)
+        and isinstance(coded.get("name"), str)
+    }
+
+
+@dataclass(frozen=True)
+class Domains:
+    """A layer's coded-value domains: a field's own, and those a subtype (``typeIdField`` and
+    ``types``, or ``subtypeField`` and ``subtypes``) sets for its features, where None means
+    the subtype's domain for that field is not coded (a range) and the code is kept."""
+
+    fields: dict[str, dict[Any, Any]] = field(default_factory=dict)
+    subtype_field: str | None = None
+    subtypes: dict[Any, dict[str, dict[Any, Any] | None]] = field(default_factory=dict)
+
+
+def layer_domains(layer: dict[str, Any]) -> Domains:
+    fields = layer.get("fields") if isinstance(layer.get("fields"), list) else []
+    own = {
+        entry["name"]: values
+        for entry in fields
+        if isinstance(entry, dict)
+        and isinstance(entry.get("name"), str)
+        and (values := _coded_values(entry.get("domain")))
+    }
+    subtype_field = layer.get("typeIdField") or layer.get("subtypeField")
+    subtypes: dict[Any, dict[str, dict[Any, Any] | None]] = {}
+    for kinds, key in ((layer.get("types"), "id"), (layer.get("subtypes"), "code")):
+        for kind in kinds if isinstance(kinds, list) else []:
+            if not isinstance(kind, dict) or not isinstance(kind.get(key), (str, int)):
+                continue
+            domains = kind.get("domains") if isinstance(kind.get("domains"), dict) else {}
+            subtypes[kind[key]] = {
+                name: _coded_values(domain)
+                for name, domain in domains.items()
+                if not (isinstance(domain, dict) and domain.get("type") == "inherited")
+            }
+    return Domains(own, subtype_field if isinstance(subtype_field, str) else None, subtypes)
+
+
+def _names(domains: Domains, properties: list[Any]) -> None:
+    """Coded values replaced by their names, in place, as ArcGIS shows them (the query answers
+    the codes: 3 where an officer reads "Allocated"). A code outside its domain is kept."""
+    if not domains.fields and not domains.subtypes:
+        return
+    for values in properties:
+        if not isinstance(values, dict):
+            continue  # not an object: a problem of its row (features_batch)
+        subtype = values.get(domains.subtype_field) if domains.subtype_field else None
+        own = domains.subtypes.get(subtype, {}) if isinstance(subtype, (str, int)) else {}
+        for name, value in values.items():
+            coded = own[name] if name in own else domains.fields.get(name)
+            if (
+                coded
+                and isinstance(value, (str, int, float))
+                and not isinstance(value, bool)
+                and value in coded
+            ):
+                values[name] = coded[value]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What a layer's description says about querying it."""
+
+    answer_format: str  # "geojson" or "json"
+    page_size: int
+    dates: set[str]
+    domains: Domains
+    # Whether its query pages by resultOffset; without (before ArcGIS Server 10.3, or
+    # supportsPagination false) the features are asked for by their object ids.
+    paging: bool
+    object_id_field: str | None
+
+
+def _esri_features(document: dict[str, Any], first_row: int, layer: Layer) -> FeatureBatch:
     crs = esri_crs(document.get("spatialReference"))
     features, bad = [], []
     for index, feature in enumerate(document.get("features") or []):
         feature = feature if isinstance(feature, dict) else {}
         try:
             geometry = esri_geometry(feature.get("geometry"))
+        except EsriGeometryError as error:
+            geometry = None
+            bad.append((first_row + index, str(feature.get("geometry"))[:200], str(error)))
         except (ValueError, TypeError, KeyError, IndexError, shapely.errors.ShapelyError):
             geometry = None
-            bad.append((first_row + index, str(feature.get("geometry"))[:200]))
+            bad.append((first_row + index, str(feature.get("geometry"))[:200], NOT_ESRI))
         features.append({"properties": feature.get("attributes") or {}, "geometry": geometry})
-    date_problems = _dates(
-        dates | _date_fields(document), [feature["properties"] for feature in features], first_row
-    )
+    properties = [feature["properties"] for feature in features]
+    date_problems = _dates(layer.dates | _date_fields(document), properties, first_row)
+    _names(layer.domains, properties)
     batch = features_batch(features, first_row=first_row, crs=crs, identifier=None)
     batch.problems.extend(date_problems)
-    batch.problems.extend(
-        RowProblem(row, "geometry", value, "is not an Esri geometry") for row, value in bad
-    )
+    batch.problems.extend(RowProblem(row, "geometry", value, reason) for row, value, reason in bad)
     return batch
 
 
@@ -229,8 +354,7 @@ class ArcGISConnector(Connector):
             f" where {config.where}" if config.where != "1=1" else ""
         )
 
-    def _layer(self, config: ArcGISConfig, context: SourceContext) -> tuple[str, int, set[str]]:
-        """The query format to use, the page size the layer allows and its date fields."""
+    def _layer(self, config: ArcGISConfig, context: SourceContext) -> Layer:
         layer = _checked(
             remote_json(f"{config.url}?f=json", context, page="the layer's description"),
             "the layer's description",
@@ -246,42 +370,63 @@ class ArcGISConnector(Connector):
         page_size = config.page_size
         if isinstance(layer.get("maxRecordCount"), int) and layer["maxRecordCount"] > 0:
             page_size = min(page_size, layer["maxRecordCount"])
-        answer_format = config.format or ("geojson" if "geojson" in offered else "json")
-        return answer_format, page_size, _date_fields(layer)
+        advanced = layer.get("advancedQueryCapabilities")
+        version = layer.get("currentVersion")
+        if isinstance(advanced, dict) and "supportsPagination" in advanced:
+            paging = advanced["supportsPagination"] not in (False, "false")
+        else:  # resultOffset came with ArcGIS Server 10.3
+            paging = not (isinstance(version, (int, float)) and version < 10.3)
+        object_id_field = layer.get("objectIdField")
+        return Layer(
+            answer_format=config.format or ("geojson" if "geojson" in offered else "json"),
+            page_size=page_size,
+            dates=_date_fields(layer),
+            domains=layer_domains(layer),
+            paging=paging,
+            object_id_field=object_id_field if isinstance(object_id_field, str) else None,
+        )
+
+    def _page(
+        self, config: ArcGISConfig, layer: Layer, context: SourceContext, *,
+        query: dict[str, Any], first_row: int, page: str,
+    ) -> tuple[FeatureBatch, bool]:  # fmt: skip
+        """One query's features, and whether the answer says more follow."""
+        query = {
+            "where": config.where, "outFields": "*", "returnGeometry": "true",
+            "returnTrueCurves": "false", **query,
+            "f": layer.answer_format,
+        }  # fmt: skip
+        if layer.answer_format == "geojson":
+            query["outSR"] = 4326
+        document = _checked(
+            remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page
+        )
+        if not isinstance(document.get("features"), list):
+            raise ConnectorError(f"The ArcGIS server's answer has no list of features ({page}).")
+        if layer.answer_format != "geojson":
+            return _esri_features(document, first_row, layer), _more_follow(document)
+        features = document["features"]
+        properties = [f.get("properties") if isinstance(f, dict) else None for f in features]
+        date_problems = _dates(layer.dates, properties, first_row)
+        _names(layer.domains, properties)
+        batch = features_batch(features, first_row=first_row, crs="EPSG:4326", identifier=None)
+        batch.problems.extend(date_problems)
+        collection = document.get("properties")
+        more = _more_follow(document) or (isinstance(collection, dict) and _more_follow(collection))
+        return batch, more
 
     def batches(self, config: ArcGISConfig, context: SourceContext) -> Iterator[FeatureBatch]:
-        answer_format, page_size, dates = self._layer(config, context)
+        layer = self._layer(config, context)
+        if not layer.paging:
+            yield from self._by_object_ids(config, layer, context)
+            return
         offset, number, paging = 0, 1, EndlessPaging()
         while True:
-            query = {
-                "where": config.where, "outFields": "*", "returnGeometry": "true",
-                "resultOffset": offset, "resultRecordCount": page_size, "f": answer_format,
-            }  # fmt: skip
-            if answer_format == "geojson":
-                query["outSR"] = 4326
             page = f"page {number}, from feature {offset + 1:,}"
-            document = _checked(
-                remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page
-            )
-            if not isinstance(document.get("features"), list):
-                raise ConnectorError(
-                    f"The ArcGIS server's answer has no list of features ({page})."
-                )
-            if answer_format == "geojson":
-                date_problems = _dates(
-                    dates, [f.get("properties") or {} for f in document["features"]], offset + 1
-                )
-                batch = features_batch(
-                    document["features"], first_row=offset + 1, crs="EPSG:4326", identifier=None
-                )
-                batch.problems.extend(date_problems)
-                properties = document.get("properties")
-                more = _more_follow(document) or (
-                    isinstance(properties, dict) and _more_follow(properties)
-                )
-            else:
-                batch = _esri_features(document, offset + 1, dates)
-                more = _more_follow(document)
+            batch, more = self._page(
+                config, layer, context, first_row=offset + 1, page=page,
+                query={"resultOffset": offset, "resultRecordCount": layer.page_size},
+            )  # fmt: skip
             if len(batch):
                 paging.check(batch, page)
                 yield batch
@@ -290,3 +435,61 @@ class ArcGISConnector(Connector):
             if not more or not len(batch):
                 break
             number += 1
+
+    def _by_object_ids(
+        self, config: ArcGISConfig, layer: Layer, context: SourceContext
+    ) -> Iterator[FeatureBatch]:
+        """The features of a layer that cannot page by offset, asked for by their object ids
+        (which a query answers all at once, whatever the layer's maximum record count), a
+        page's worth at a time, in order."""
+        page = "the list of object ids (the layer does not page by offset)"
+        query = {"where": config.where, "returnIdsOnly": "true", "f": "json"}
+        document = _checked(
+            remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page
+        )
+        found = document.get("objectIds")
+        if found is None:  # no feature matches: ArcGIS writes null rather than []
+            found = []
+        if not isinstance(found, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in found
+        ):
+            raise ConnectorError(
+                f"The ArcGIS server's answer has no list of whole-number object ids ({page})."
+            )
+        field_name = document.get("objectIdFieldName") or layer.object_id_field
+        if not isinstance(field_name, str):
+            raise ConnectorError(
+                f"The ArcGIS layer does not page by offset and names no object id field, so "
+                f"its features cannot be asked for a page at a time ({page})."
+            )
+        identifiers = sorted(set(found))
+        read = 0
+        for number, chunk in enumerate(_id_chunks(identifiers, layer.page_size), start=1):
+            page = f"page {number}, from feature {read + 1:,}, by object id"
+            batch, _ = self._page(
+                config, layer, context, first_row=read + 1, page=page,
+                query={"objectIds": ",".join(map(str, chunk))},
+            )  # fmt: skip
+            if len(batch):
+                yield batch
+            read += len(batch)
+            context.progress(read, "fetching")
+
+
+# The objectIds a GET query carries: web servers in front of ArcGIS refuse long query strings
+# (IIS by default beyond 2,048 characters), so a page asked for by id is kept under that.
+_ID_QUERY_CHARACTERS = 1500
+
+
+def _id_chunks(identifiers: list[int], size: int) -> Iterator[list[int]]:
+    chunk: list[int] = []
+    length = 0
+    for identifier in identifiers:
+        width = len(str(identifier)) + 3  # with its comma, written %2C
+        if chunk and (len(chunk) >= size or length + width > _ID_QUERY_CHARACTERS):
+            yield chunk
+            chunk, length = [], 0
+        chunk.append(identifier)
+        length += width
+    if chunk:
+        yield chunk

@@ -7,6 +7,7 @@ the real service shape this module: the platform writes every missing value as a
 (read back here as missing), and entities without a geometry are left out of a GeoJSON page, so
 a page can hold fewer features than asked for while more follow. Paging therefore goes by the
 offset asked for, not by the features received, and stops when a page has no ``next`` link.
+An entity that comes with no geometry but a ``point`` (WKT) is placed at that point.
 Each entity's ``reference`` (the publisher's own) is the natural feature reference; its
 ``entity`` number is kept as a property.
 
@@ -15,6 +16,7 @@ WGS84) asks the search for the entities that meet it (``geometry_relation``, by 
 ``intersects``; the service's own default, ``within``, would drop those crossing the edge).
 """
 
+import contextlib
 import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal
@@ -22,6 +24,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import shapely
+import shapely.geometry
 from pydantic import Field, field_validator
 
 from ..base import (
@@ -104,11 +107,29 @@ class PlanningDataConfig(ConnectorConfig):
 
 
 def _blank_as_missing(feature: Any) -> Any:
-    if isinstance(feature, dict) and isinstance(feature.get("properties"), dict):
-        feature["properties"] = {
-            name: None if value == "" else value for name, value in feature["properties"].items()
-        }
+    """``feature`` with its empty-string values as missing, and, where it has no geometry
+    (none, or an empty one) but a ``point`` property (WKT, as entities without a boundary are
+    published), that point as its geometry."""
+    if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
+        return feature
+    properties = {
+        name: None if value == "" else value for name, value in feature["properties"].items()
+    }
+    feature = {**feature, "properties": properties}
+    geometry = feature.get("geometry")
+    point = properties.get("point")
+    if isinstance(point, str) and not _has_coordinates(geometry):
+        # A point that is not WKT leaves the feature without a geometry, which the load
+        # reports for its row.
+        with contextlib.suppress(shapely.errors.GEOSException):
+            feature["geometry"] = shapely.geometry.mapping(shapely.from_wkt(point))
     return feature
+
+
+def _has_coordinates(geometry: Any) -> bool:
+    return isinstance(geometry, dict) and bool(
+        geometry.get("coordinates") or geometry.get("geometries")
+    )
 
 
 @connector_register

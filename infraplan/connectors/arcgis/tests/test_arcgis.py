@@ -9,6 +9,7 @@ from pyproj import Transformer
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
+from infraplan.connectors.arcgis import _id_chunks
 from infraplan.connectors.base import ConnectorError
 from infraplan.connectors.registry import connector_config, connector_for
 from infraplan.connectors.tests.servers import (
@@ -162,7 +163,7 @@ def test_esri_lines_and_polygons_with_holes_in_the_grid(tmp_path):
              ]}},
             {"attributes": {"OBJECTID": 3, "SITE_REF": "road"},
              "geometry": {"paths": [[[615000, 157000], [616000, 158000]]]}},
-            {"attributes": {"OBJECTID": 4, "SITE_REF": "broken"}, "geometry": {"curveRings": []}},
+            {"attributes": {"OBJECTID": 4, "SITE_REF": "broken"}, "geometry": {"lines": [[0, 0]]}},
             {"attributes": {"OBJECTID": 5, "SITE_REF": "none"}, "geometry": None},
         ],
     }  # fmt: skip
@@ -382,3 +383,212 @@ def test_a_transfer_limit_written_as_text_is_read_as_what_it_says(tmp_path, page
         batches = read(replay, tmp_path)
     assert len(batches) == pages
     assert [len(batch) for batch in batches] == [2, 2, 1][:pages]
+
+
+def square(west: float, south: float, east: float, north: float, clockwise: bool = True) -> list:
+    """A closed square ring, clockwise (an outer boundary in Esri JSON) or not (a hole)."""
+    ring = [[west, south], [west, north], [east, north], [east, south], [west, south]]
+    return ring if clockwise else ring[::-1]
+
+
+def one_esri_page(features: list, spatial_reference: dict | None = None):
+    """A layer offering only Esri JSON whose query answers ``features`` in one page."""
+    page = {
+        "geometryType": "esriGeometryPolygon",
+        "spatialReference": spatial_reference or {"wkid": 27700, "latestWkid": 27700},
+        "fields": FIELDS[:2], "features": features,
+    }  # fmt: skip
+
+    def route(path, query):
+        return json_answer(layer_description("JSON") if path == LAYER else page)
+
+    return route
+
+
+def test_an_island_in_a_lake_keeps_its_own_hole_and_empty_parts_are_left_out(tmp_path):
+    """Several outer rings with holes in one feature: each hole belongs to the smallest outer
+    ring around it, so the hole of an island inside another ring's hole is the island's (not a
+    hole nested in a hole, an invalid polygon the load would count as repaired). Unclosed
+    rings are closed; empty rings and paths, which some servers write, are left out."""
+    lake_and_island = [
+        square(615000, 157000, 616000, 158000),  # the land around the lake
+        square(615100, 157100, 615900, 157900, clockwise=False),  # the lake
+        square(615200, 157200, 615800, 157800),  # an island in the lake
+        square(615400, 157400, 615600, 157600, clockwise=False),  # a pond on the island
+    ]
+    unclosed = square(617000, 157000, 617500, 157500)[:-1]
+    features = [
+        {"attributes": {"OBJECTID": 1, "SITE_REF": "lake"}, "geometry": {"rings": lake_and_island}},
+        {"attributes": {"OBJECTID": 2, "SITE_REF": "unclosed"},
+         "geometry": {"rings": [[], unclosed]}},
+        {"attributes": {"OBJECTID": 3, "SITE_REF": "road"},
+         "geometry": {"paths": [[], [[615000, 157000], [616000, 158000]]]}},
+        {"attributes": {"OBJECTID": 4, "SITE_REF": "nothing"}, "geometry": {"rings": [[]]}},
+    ]  # fmt: skip
+    with replay_server(one_esri_page(features)) as replay:
+        (batch,) = read(replay, tmp_path)
+    assert batch.problems == []
+    lake, closed, road, nothing = (
+        shapely.from_wkb(value) if value else None for value in batch.geometry
+    )
+    assert lake.geom_type == "MultiPolygon" and lake.is_valid
+    assert sorted((len(part.interiors), part.area) for part in lake.geoms) == [
+        (1, 600**2 - 200**2), (1, 1000**2 - 800**2),
+    ]  # fmt: skip
+    assert closed.geom_type == "Polygon" and closed.is_valid and closed.area == 500**2
+    assert road.wkt == "LINESTRING (615000 157000, 616000 158000)"
+    assert nothing is None
+
+
+def test_true_curves_the_server_was_asked_not_to_send_are_named_as_such(tmp_path):
+    curved = {
+        "curveRings": [
+            [
+                [615000, 157000],
+                [615000, 158000],
+                {"c": [[616000, 158000], [615500, 158200]]},
+                [615000, 157000],
+            ]
+        ]
+    }
+    features = [{"attributes": {"OBJECTID": 1, "SITE_REF": "curved"}, "geometry": curved}]
+    with replay_server(one_esri_page(features)) as replay:
+        (batch,) = read(replay, tmp_path)
+    [query] = [query for path, query in replay.requests if path.endswith("/query")]
+    assert query["returnTrueCurves"] == "false"
+    assert batch.geometry[0] is None
+    assert [(p.row, p.reason) for p in batch.problems] == [
+        (1, "has true curves (Esri curveRings or curvePaths), which the server was asked to "
+            "draw as straight segments (returnTrueCurves=false) but did not"),
+    ]  # fmt: skip
+
+
+BNG_WKT = (
+    'PROJCS["British_National_Grid",GEOGCS["GCS_OSGB_1936",DATUM["D_OSGB_1936",SPHEROID['
+    '"Airy_1830",6377563.396,299.3249646]],PRIMEM["Greenwich",0.0],UNIT["Degree",'
+    '0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",400000.0],'
+    'PARAMETER["False_Northing",-100000.0],PARAMETER["Central_Meridian",-2.0],PARAMETER['
+    '"Scale_Factor",0.9996012717],PARAMETER["Latitude_Of_Origin",49.0],UNIT["Meter",1.0]]'
+)
+LOCAL_WKT = BNG_WKT.replace("-2.0", "-2.5").replace("British_National_Grid", "Site_Grid")
+
+
+def test_a_coordinate_system_given_only_as_wkt_is_matched_to_its_epsg_code(tmp_path):
+    features = [{"attributes": {"OBJECTID": 1, "SITE_REF": "S1"},
+                 "geometry": {"rings": [square(615000, 157000, 616000, 158000)]}}]  # fmt: skip
+    with replay_server(one_esri_page(features, {"wkt": BNG_WKT})) as replay:
+        (batch,) = read(replay, tmp_path)
+    assert batch.crs == "EPSG:27700"
+    with (
+        replay_server(one_esri_page(features, {"wkt": LOCAL_WKT})) as replay,
+        pytest.raises(ConnectorError, match=r"given only as WKT, matches no EPSG coordinate "
+                      r"system .*PROJCS\[\"Site_Grid\""),
+    ):  # fmt: skip
+        read(replay, tmp_path)
+
+
+STATUS = {"type": "codedValue", "name": "SiteStatus", "codedValues": [
+    {"name": "Allocated", "code": 1}, {"name": "Under construction", "code": 2},
+]}  # fmt: skip
+GREEN_STATUS = {"type": "codedValue", "name": "GreenStatus", "codedValues": [
+    {"name": "Protected open space", "code": 1},
+]}  # fmt: skip
+
+
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_coded_values_are_loaded_as_the_names_arcgis_shows(tmp_path, page_of):
+    """A coded-value domain's codes become their names; a subtype's own domain wins over the
+    field's, an inherited one falls back to it, and a code outside the domain is kept."""
+    description = layer_description("JSON, geoJSON" if page_of is geojson_page else "JSON")
+    description["fields"] = [*FIELDS, {"name": "STATUS", "type": "esriFieldTypeSmallInteger",
+                                       "domain": STATUS},
+                             {"name": "KIND", "type": "esriFieldTypeSmallInteger"}]  # fmt: skip
+    description["typeIdField"] = "KIND"
+    description["types"] = [
+        {"id": 1, "name": "Housing", "domains": {"STATUS": {"type": "inherited"}}},
+        {"id": 2, "name": "Green space", "domains": {"STATUS": GREEN_STATUS}},
+    ]
+
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(description)
+        page = page_of(0, 4, more=False)
+        for number, feature in enumerate(page["features"]):
+            values = feature["attributes"] if page_of is esri_point_page else feature["properties"]
+            values["STATUS"], values["KIND"] = [(1, 1), (2, None), (1, 2), (9, 1)][number]
+        return json_answer(page)
+
+    with replay_server(route) as replay:
+        (batch,) = read(replay, tmp_path)
+    assert list(batch.fields["STATUS"]) == [
+        "Allocated", "Under construction", "Protected open space", 9,
+    ]  # fmt: skip
+    assert list(batch.fields["KIND"]) == [1, None, 2, 1]
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        {"advancedQueryCapabilities": {"supportsPagination": False}},
+        {"currentVersion": 10.22},  # before resultOffset, no advancedQueryCapabilities
+    ],
+)
+def test_a_layer_that_cannot_page_by_offset_is_read_by_object_ids(tmp_path, description):
+    """Such a server ignores resultOffset and answers its first features every time; their
+    object ids (all of them, in one answer) are asked for instead, a page at a time."""
+    total = 7
+    layer = {**layer_description("JSON", max_records=3), **description}
+
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(layer)
+        if query.get("returnIdsOnly") == "true":
+            # Not in order, as servers answer them.
+            return json_answer({"objectIdFieldName": "OBJECTID",
+                                "objectIds": [5, 2, 7, 1, 3, 6, 4]})  # fmt: skip
+        wanted = [int(i) for i in query["objectIds"].split(",")] if "objectIds" in query else []
+        page = esri_point_page(0, 0, more=False)
+        page["features"] = [
+            f for n in wanted for f in esri_point_page(n - 1, 1, more=False)["features"]
+        ]
+        if not wanted:  # what resultOffset gets from such a server: the first page again
+            page = esri_point_page(0, 3, more=True)
+        return json_answer(page)
+
+    seen = []
+    with replay_server(route) as replay:
+        batches = read(replay, tmp_path, seen)
+    queries = [query for path, query in replay.requests if path.endswith("/query")]
+    assert [(q.get("returnIdsOnly"), q.get("objectIds")) for q in queries] == [
+        ("true", None), (None, "1,2,3"), (None, "4,5,6"), (None, "7"),
+    ]  # fmt: skip
+    assert all("resultOffset" not in query for query in queries)
+    assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 3), (4, 3), (7, 1)]
+    assert [ref for batch in batches for ref in batch.fields["SITE_REF"]] == [
+        f"S{n}" for n in range(1, total + 1)
+    ]
+    assert seen == [(3, "fetching"), (6, "fetching"), (7, "fetching")]
+
+
+def test_object_ids_are_asked_for_in_pages_a_web_server_accepts():
+    """A GET query with thousands of ids would pass the limits of the web servers in front of
+    ArcGIS (IIS: 2,048 characters), so a page by id holds fewer than the page size then."""
+    chunks = list(_id_chunks(list(range(1_000_000, 1_001_000)), 1000))
+    assert sum(len(chunk) for chunk in chunks) == 1000
+    assert max(len("%2C".join(map(str, chunk))) for chunk in chunks) <= 1500
+    assert list(_id_chunks([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
+
+
+def test_a_geojson_page_with_a_feature_that_is_not_an_object_reports_its_row(tmp_path):
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(layer_description("JSON, geoJSON"))
+        page = geojson_page(0, 2, more=False)
+        page["features"].insert(1, "not a feature")
+        return json_answer(page)
+
+    with replay_server(route) as replay:
+        (batch,) = read(replay, tmp_path)
+    assert len(batch) == 3
+    assert [(p.row, p.reason) for p in batch.problems] == [(2, "is not a feature")]
+    assert batch.fields["ALLOCATED"][2] == "2024-01-01T00:00:00Z"

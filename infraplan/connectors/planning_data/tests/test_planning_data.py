@@ -198,3 +198,30 @@ def test_end_to_end_and_a_failure_half_way_publishes_nothing(personas, tmp_path)
     # About 350 m by 556 m of Canterbury, on the grid.
     assert features["CA01"].geom.srid == 27700
     assert features["CA01"].geom.area == pytest.approx(350 * 556, rel=0.05)
+
+
+def test_an_entity_with_an_empty_geometry_and_a_point_is_loaded_at_its_point(tmp_path):
+    """Entities published as a point only (a tree, a listed building) come with a ``point``
+    in WKT and no geometry (null, or one without coordinates): the point is their geometry.
+    Empty strings, for dates as for the rest, are missing values."""
+
+    def route(path, query):
+        features = [entity(n) for n in (1, 2, 3, 4)]
+        features[0]["geometry"] = None
+        features[1]["geometry"] = {"type": "MultiPolygon", "coordinates": []}
+        features[2]["geometry"] = None
+        for feature, point in zip(features, ["POINT (1.08 51.28)", "POINT(1.09 51.29)",
+                                             "not a point", ""], strict=True):  # fmt: skip
+            feature["properties"]["point"] = point
+        features[3]["properties"]["entry-date"] = ""
+        return json_answer({"type": "FeatureCollection", "features": features, "links": {}})
+
+    with replay_server(route) as replay:
+        (batch,) = read(replay, tmp_path)
+    shapes = [shapely.from_wkb(value) if value is not None else None for value in batch.geometry]
+    assert [shape.wkt if shape is not None else None for shape in shapes] == [
+        "POINT (1.08 51.28)", "POINT (1.09 51.29)", None, shapes[3].wkt,
+    ]  # fmt: skip
+    assert shapes[3].geom_type == "MultiPolygon"  # its own geometry, with no point
+    assert list(batch.fields["point"])[3] is None
+    assert list(batch.fields["entry-date"]) == ["2024-03-01"] * 3 + [None]
