@@ -49,7 +49,9 @@ def test_a_file_is_loaded_and_the_report_printed(sites, tmp_path):
                   "--max-invalid-share", "0.4")  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "  reading: 3 rows" in lines and "  publishing: 3 rows" in lines
+    assert [line for line in lines if line.startswith("  ") and ": 3 rows" in line] == [
+        "  reading: 3 rows", "  checking: 3 rows", "  publishing: 3 rows",
+    ]  # fmt: skip
     assert "Published version 2 of sites." in lines
     assert "  added 1, changed 1, removed 1, unchanged 0" in lines
     assert "  rows read 3, left out 1, geometries repaired 0, problems 1" in lines

@@ -224,8 +224,9 @@ class UploadConnector(Connector):
                 geometry, problems = _table_geometry(opened, fields, read + 1)
             else:
                 geometry = wkb
+            # Said before the batch is checked, so progress reads in the order things happen.
+            context.progress(read + count, "reading")
             yield FeatureBatch(read + 1, fields, geometry, opened.crs, problems)
             read += count
-            context.progress(read, "reading")
             if count < config.batch_size:
                 break
