@@ -188,6 +188,15 @@ CASES: dict[str, list[Case]] = {
         ),
         unknown_dataset(feature_id=1),
     ],
+    "map-feature-page": [
+        Case(
+            everyone(404),
+            kwargs={"slug": "a-only-sites", "feature_id": 0},
+            note="no feature 0; who sees real features' pages is proved in "
+            "infraplan/maps/tests/test_features.py",
+        ),
+        unknown_dataset(feature_id=1),
+    ],
     "dataset-list": [Case(everyone(200))],
     "dataset-detail": [
         Case(everyone(200), kwargs={"slug": "districts"}),

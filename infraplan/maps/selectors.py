@@ -3,6 +3,7 @@
 Every read starts from the one gate, ``Dataset.objects.permitting(user, "view")``.
 """
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -323,7 +324,7 @@ def feature_detail(
     point = (
         record.geometry.point_on_surface.transform(4326, clone=True) if record.geometry else None
     )
-    return {
+    detail = {
         "id": record.id,
         "dataset": {"slug": dataset.slug, "title": dataset.title},
         "point": {"lon": round(point.x, 6), "lat": round(point.y, 6)} if point else None,
@@ -339,6 +340,24 @@ def feature_detail(
         "ward": {"code": record.ward} if record.ward else None,
         "ended": ended.isoformat() if ended and ended <= moment.day else None,
     }
+    return {**detail, "rows": _detail_rows(detail)}
+
+
+def _detail_rows(detail: dict[str, Any]) -> list[tuple[str, str]]:
+    """The rows a feature's details are listed in, as text, by its pop-up and its page alike."""
+    rows = [("Reference", detail["reference"])]
+    rows += [(item["title"], item["value"]) for item in detail["properties"]]
+    if detail["district"]:
+        rows.append(("District", detail["district"]["name"] or detail["district"]["code"]))
+    if detail["ward"]:
+        rows.append(("Ward", detail["ward"]["code"]))
+    if detail["ended"]:
+        rows.insert(0, ("Ended", detail["ended"]))
+    return [
+        (key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        for key, value in rows
+        if value is not None and value != ""
+    ]
 
 
 def _label_of(dataset: Dataset, record: FeatureRecord) -> str:
@@ -372,6 +391,8 @@ def labels_in(
 class ViewRow:
     """One feature of the "features in this view" table."""
 
+    slug: str  # the layer's dataset and the feature's id, for the link to its details
+    feature_id: int
     layer: str
     reference: str
     label: str
@@ -420,6 +441,8 @@ class ViewRows:
     def _row(self, dataset: Dataset, record: FeatureRecord) -> ViewRow:
         ended = ended_on(record.properties)
         return ViewRow(
+            slug=dataset.slug,
+            feature_id=record.id,
             layer=dataset.title,
             reference=record.reference,
             label=_label_of(dataset, record),

@@ -13,4 +13,9 @@ urlpatterns = [
         views.feature_view,
         name="map-feature",
     ),
+    path(
+        "datasets/<slug:slug>/features/<int:feature_id>/",
+        views.feature_page_view,
+        name="map-feature-page",
+    ),
 ]

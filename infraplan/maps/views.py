@@ -250,6 +250,50 @@ def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonRespon
     return _cache_headers(JsonResponse(detail), [dataset])
 
 
+# How close the map link of a feature's page zooms (or the layer's minimum zoom, if closer).
+FEATURE_PAGE_ZOOM = 13
+
+
+@require_GET
+def feature_page_view(request: HttpRequest, slug: str, feature_id: int) -> HttpResponse:
+    """A feature's details as a page: what its pop-up shows, for people who do not use the map
+    (a screen reader, the keyboard, no WebGL), linked from the features-in-view table. The
+    same gate and 404s as the pop-up."""
+    dataset = permitted_dataset(request.user, slug)
+    if dataset is None:
+        raise Http404("No such feature.")
+    moment, as_of_error = moment_or_error(request.GET)
+    detail = None if as_of_error else feature_detail(dataset, feature_id, moment)
+    if detail is None and not as_of_error:
+        raise Http404("No such feature.")
+    on_the_map_url = None
+    if detail and detail["point"]:
+        point = detail["point"]
+        on_the_map_url = "/map/?" + urlencode({
+            "layers": dataset.slug,
+            "center": f"{point['lon']:.5f},{point['lat']:.5f}",
+            "zoom": str(max(FEATURE_PAGE_ZOOM, dataset.min_zoom)),
+            "feature": f"{dataset.slug}/{feature_id}",
+            **moment.query(),
+        })  # fmt: skip
+    response = render(
+        request,
+        "maps/feature.html",
+        {
+            "dataset": dataset,
+            "detail": detail,
+            "rows": detail["rows"] if detail else [],
+            "moment": moment,
+            "as_of_error": as_of_error,
+            "on_the_map_url": on_the_map_url,
+        },
+        status=400 if as_of_error else 200,
+    )
+    if detail:
+        _audit_reads(request, [dataset], "dataset.read.feature")
+    return response
+
+
 @require_GET
 def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
     """Label texts and positions of a layer's features in ``bbox``, drawn by the map as HTML."""

@@ -279,6 +279,7 @@ def test_a_feature_the_link_cannot_show_is_dropped_from_it(context, feature):
 
     expect(page).not_to_have_url(re.compile("feature="))
     expect(page.locator(".maplibregl-popup")).to_have_count(0)
+    expect(page.get_by_role("status")).to_contain_text("The feature this link points to")
     assert "layers=districts" in page.url and errors == []
 
 

@@ -14,6 +14,11 @@ const MIN_ZOOM = 4;
 const SELECTED_FEATURE = /^([-\w]+)\/([1-9][0-9]{0,15})$/;
 // Of the other features drawn where a feature was clicked, how many its pop-up links to.
 const ALSO_HERE_SHOWN = 8;
+// The bands at the map's top and bottom that its buttons take (pixels), which a pop-up avoids.
+const POPUP_CLEAR_TOP = 110;
+const POPUP_CLEAR_BOTTOM = 45;
+// What the map tells everyone, and screen readers as it happens (a role="status" region).
+const status = document.getElementById("map-status");
 // The date shown and whether ended features are (as_of, ended): every request and link keeps it.
 const moment = config.moment || {};
 
@@ -212,6 +217,28 @@ async function refreshLabels(map) {
   }
 }
 
+// --- what the map says: the status above it --------------------------------------------------
+
+function announce(message) {
+  const text = document.createElement("p");
+  text.className = "govuk-inset-text govuk-!-margin-top-0 govuk-!-margin-bottom-2";
+  text.textContent = message;
+  status.replaceChildren(text);
+}
+
+function clearAnnouncement() {
+  status.replaceChildren();
+}
+
+const LINKED_FEATURE_PROBLEMS = {
+  gone: "The feature this link points to is not available: it may have been removed, or you may "
+    + "not have access to it. The map shows the rest of the view.",
+  failed: "The feature this link points to could not be loaded. Try again in a moment; the map "
+    + "shows the rest of the view.",
+};
+const NOTHING_AT_CENTRE = "Nothing is shown at the centre of the map. Move the map with the arrow "
+  + "keys to bring a feature to its centre, or list the features in this view.";
+
 // --- the URL: view, layers and selected feature ----------------------------------------------
 
 // "slug/id" of the feature whose pop-up is open; anything else in the URL is dropped.
@@ -270,6 +297,8 @@ function alsoHereContent(map, here, others, lngLat) {
   return section;
 }
 
+// The rows come as text from the server (maps/selectors.py `_detail_rows`), which lists them
+// on the feature's own page too.
 function detailContent(detail) {
   const wrapper = document.createElement("div");
   wrapper.className = "app-map-popup";
@@ -282,13 +311,7 @@ function detailContent(detail) {
   caption.textContent = detail.dataset.title;
   const list = document.createElement("dl");
   list.className = "govuk-summary-list govuk-summary-list--no-border govuk-!-margin-bottom-0";
-  const rows = [["Reference", detail.reference],
-    ...detail.properties.map((property) => [property.title, property.value])];
-  if (detail.district) rows.push(["District", detail.district.name || detail.district.code]);
-  if (detail.ward) rows.push(["Ward", detail.ward.code]);
-  if (detail.ended) rows.unshift(["Ended", detail.ended]);
-  for (const [key, value] of rows) {
-    if (value === null || value === "") continue;
+  for (const [key, value] of detail.rows) {
     const row = document.createElement("div");
     row.className = "govuk-summary-list__row";
     const term = document.createElement("dt");
@@ -296,7 +319,7 @@ function detailContent(detail) {
     term.textContent = key;
     const description = document.createElement("dd");
     description.className = "govuk-summary-list__value";
-    description.textContent = typeof value === "object" ? JSON.stringify(value) : String(value);
+    description.textContent = value;
     row.append(term, description);
     list.append(row);
   }
@@ -321,17 +344,22 @@ async function featureDetail(slug, id) {
     const response = await fetch(`/datasets/${slug}/features/${id}.json${query ? `?${query}` : ""}`);
     if (response.ok) return { detail: await response.json() };
     if (response.status === 404) {
-      return { problem: "This feature is not available: it may have been removed, or you may not have access to it." };
+      return { problem: "This feature is not available: it may have been removed, or you may not have access to it.",
+        kind: "gone" };
     }
   } catch (error) {
     console.warn("The feature could not be loaded:", error.message);
   }
-  return { problem: "This feature could not be loaded. Try again in a moment." };
+  return { problem: "This feature could not be loaded. Try again in a moment.", kind: "failed" };
 }
 
 function showPopup(map, content, lngLat) {
+  clearAnnouncement();
   popup?.remove();
-  popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false })
+  // The padding keeps it, where there is room, clear of the map's buttons: zoom at the top
+  // right, scale and credits at the bottom (the pop-up's height is capped to fit; app.scss).
+  popup = new maplibregl.Popup({ maxWidth: "340px", focusAfterOpen: false,
+    padding: { top: POPUP_CLEAR_TOP, bottom: POPUP_CLEAR_BOTTOM } })
     .setLngLat(lngLat)
     .setDOMContent(content)
     .addTo(map);
@@ -344,7 +372,8 @@ function showPopup(map, content, lngLat) {
       popup = null;
       selected = "";
       updateUrl(map);
-      container.querySelector("canvas")?.focus();
+      // Focus that went with the pop-up comes back to the map; focus elsewhere stays there.
+      if (document.activeElement === document.body) container.querySelector("canvas")?.focus();
     }
   });
 }
@@ -356,13 +385,15 @@ let opening = 0; // counts the pop-ups asked for: only the latest one asked for 
 
 async function openFeature(map, slug, id, lngLat, { focus = true, here = [] } = {}) {
   const asked = ++opening;
-  const { detail, problem } = await featureDetail(slug, id);
+  const { detail, problem, kind } = await featureDetail(slug, id);
   if (asked !== opening) return; // another feature was asked for meanwhile
   if (problem) {
     if (!focus) {
-      // A feature named in the URL that cannot be shown: the URL stops naming it.
+      // A feature named in the URL that cannot be shown: the URL stops naming it, and the page
+      // says why no pop-up opened (without taking focus from where the person is).
       selected = "";
       updateUrl(map);
+      announce(LINKED_FEATURE_PROBLEMS[kind]);
       return;
     }
     const content = problemContent(problem);
@@ -396,11 +427,13 @@ function featuresAt(map, point) {
   return [...found.values()];
 }
 
+// Whether a feature is drawn at ``point`` (its pop-up then opens).
 function openFeatureAt(map, point, lngLat) {
   const found = featuresAt(map, point);
   if (found.length) {
     openFeature(map, found[0].slug, found[0].id, lngLat, { here: found });
   }
+  return found.length > 0;
 }
 
 // --- the map ---------------------------------------------------------------------------------
@@ -431,7 +464,10 @@ function start() {
 
   map.on("style.load", () => addOwnLayers(map));
   map.on("idle", () => container.setAttribute("data-map-idle", "true"));
-  map.on("movestart", () => container.removeAttribute("data-map-idle"));
+  map.on("movestart", () => {
+    container.removeAttribute("data-map-idle");
+    clearAnnouncement(); // what it said was about the view before
+  });
   map.on("moveend", () => {
     updateUrl(map);
     updateLinks(boundsParameter(map.getBounds()));
@@ -445,6 +481,8 @@ function start() {
       openFeature(map, slug, id, null, { focus: false });
     } else if (config.feature) {
       updateUrl(map); // it named no feature: the URL stops naming it
+      announce(`The feature this link points to (“${config.feature}”) is not one the map can `
+        + "show. The map shows the rest of the view.");
     }
   });
 
@@ -485,15 +523,23 @@ function start() {
   map.on("mousemove", (event) => {
     map.getCanvas().style.cursor = featuresAt(map, event.point).length ? "pointer" : "";
   });
-  // From the keyboard: Enter on the focused map opens the feature at its centre; Escape closes.
-  map.getCanvas().addEventListener("keydown", (event) => {
-    if (event.key === "Enter") openFeatureAt(map, map.project(map.getCenter()), map.getCenter());
+  // From the keyboard: Enter on the focused map opens the feature at its centre (marked while
+  // the map has focus), or says there is none; Escape closes. The hint above the map says so.
+  const canvas = map.getCanvas();
+  const hint = document.getElementById("map-keyboard-hint");
+  hint.hidden = false;
+  canvas.setAttribute("aria-describedby", hint.id);
+  canvas.addEventListener("keydown", (event) => {
+    if (event.key !== "Enter") return;
+    if (!openFeatureAt(map, map.project(map.getCenter()), map.getCenter())) {
+      announce(NOTHING_AT_CENTRE);
+    }
   });
-  // Escape closes the pop-up from within it or from the map, not from the search box or the
-  // layer panel, where it is the browser's or the control's own.
+  // Escape closes the pop-up from within it or anywhere on the map (its canvas, its zoom and
+  // credits buttons, which an open pop-up may cover), not from the search box or the layer
+  // panel, where it is the browser's or the control's own.
   document.addEventListener("keydown", (event) => {
-    const inPopup = popup?.getElement().contains(document.activeElement);
-    if (event.key === "Escape" && popup && (inPopup || document.activeElement === map.getCanvas())) {
+    if (event.key === "Escape" && popup && container.contains(document.activeElement)) {
       popup.remove();
     }
   });

@@ -34,7 +34,10 @@ function clearError() {
   document.getElementById("map-search-q-error")?.remove();
 }
 
+// Shown by the field, GOV.UK's way, and told through the live region: searching from the
+// keyboard (Enter) leaves focus in the field, so its new description would go unannounced.
 function showError(message) {
+  status.replaceChildren(element("p", "govuk-visually-hidden", `Error: ${message}`));
   group.classList.add("govuk-form-group--error");
   input.classList.add("govuk-input--error");
   const error = element("p", "govuk-error-message");
@@ -146,13 +149,11 @@ async function search(query) {
     body = await response.json();
   } catch (error) {
     if (error.name === "AbortError") return;
-    status.replaceChildren();
     showError("Search is not working at the moment. Try again, or use the search page.");
     return;
   }
   if (body.error) {
     marker?.remove();
-    status.replaceChildren(element("p", "govuk-visually-hidden", body.error));
     showError(body.error);
   } else if (body.results.length) {
     showResults(body);

@@ -111,6 +111,58 @@ def test_popup_is_404_for_superseded_and_removed_features(sites, personas, clien
     assert {"name": "kind", "title": "Kind of site", "value": "library"} in current["properties"]
 
 
+def test_a_features_page_lists_what_its_popup_shows(sites, personas, client_as):
+    feature_id = live_id("civic-centre")
+
+    response = client_as(personas.viewer_a).get(f"/datasets/a-sites/features/{feature_id}/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<h1 class="govuk-heading-l govuk-!-text-break-word">civic-centre</h1>' in page
+    rows = re.findall(
+        r'<dt class="govuk-summary-list__key">([^<]*)</dt>\s*'
+        r'<dd class="govuk-summary-list__value">([^<]*)</dd>',
+        page,
+    )
+    assert rows == [
+        ("Reference", "civic-centre"), ("Name", "civic-centre"), ("Kind of site", "offices"),
+        ("extra", "3"),
+    ]  # fmt: skip
+    map_link = re.search(r'href="(/map/\?[^"]*)">Show civic-centre on the map', page)[1]
+    assert html.unescape(map_link).endswith(f"&feature=a-sites%2F{feature_id}")
+    assert "layers=a-sites&center=0.8" in html.unescape(map_link)
+
+
+@pytest.mark.parametrize("persona", ["anonymous", "member_b"])
+def test_a_features_page_is_404_for_people_who_may_not_see_it(sites, personas, client_as, persona):
+    user = getattr(personas, persona, None)
+    response = client_as(user).get(f"/datasets/a-sites/features/{live_id('station')}/")
+    assert response.status_code == 404
+    assert "station" not in response.content.decode()
+
+
+def test_a_features_page_is_404_once_the_feature_has_gone_and_explains_a_bad_date(
+    sites, personas, client_as
+):
+    old_station = live_id("station")
+    version_publish_points(dataset=sites, points={"civic-centre": ASHFORD_POINTS["civic-centre"]})
+    client = client_as(personas.viewer_a)
+
+    assert client.get(f"/datasets/a-sites/features/{old_station}/").status_code == 404
+    bad = client.get(f"/datasets/a-sites/features/{live_id('civic-centre')}/?as_of=27+March")
+    assert bad.status_code == 400
+    assert "Enter the date as year-month-day" in bad.content.decode()
+
+
+def test_the_features_table_links_each_feature_to_its_page(sites, personas, client_as):
+    response = client_as(personas.viewer_a).get(
+        "/map/features/", {"bbox": ASHFORD_BBOX, "layers": "a-sites"}
+    )
+
+    link = f'<a class="govuk-link" href="/datasets/a-sites/features/{live_id("station")}/'
+    assert link in response.content.decode()
+
+
 def test_labels_are_the_named_features_in_the_box(districts, client_as, personas):
     response = client_as(None).get("/map/labels/districts.json", {"bbox": "1.0,51.2,1.2,51.35"})
 
