@@ -151,8 +151,11 @@ def test_opacity_fades_a_layer(page, tmp_path):
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour
     assert pixels_like(page, map_screenshot(page, tmp_path / "before.png"), accent) > 2_000
 
-    page.get_by_label("Opacity of Local authority districts").fill("0")
+    slider = page.get_by_label("Opacity of Local authority districts")
+    expect(slider).to_have_attribute("aria-valuetext", "100%")
+    slider.fill("0")
     map_idle(page)
+    expect(slider).to_have_attribute("aria-valuetext", "0%")  # a screen reader says "0%"
 
     paint = "([layer, name]) => window.infraplanMap.getPaintProperty(layer, name)"
     assert page.evaluate(paint, ["districts-line", "line-opacity"]) == 0

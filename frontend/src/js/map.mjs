@@ -515,6 +515,7 @@ function start() {
     range.disabled = false;
     range.addEventListener("input", () => {
       setOpacity(map, range.dataset.layerOpacity, Number(range.value) / 100);
+      range.setAttribute("aria-valuetext", `${range.value}%`); // read out as a percentage
       container.removeAttribute("data-map-idle");
     });
   }
