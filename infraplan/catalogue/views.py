@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -138,13 +139,22 @@ def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
     if dataset.geometry_type == GeometryType.NONE:
         raise Http404(f"{dataset.title} has no geometry, so the map does not draw it.")
     field_types = dataset_field_types(dataset)
-    form = StyleForm(
-        request.POST if request.method == "POST" else None,
-        field_types=field_types,
-        style=dataset.style,
-    )
-    if request.method == "POST" and form.is_valid():
-        dataset_save(actor=request.user, slug=dataset.slug, owner=dataset.owner, style=form.style)
+    if request.method != "POST":
+        form = StyleForm(field_types=field_types, style=dataset.style)
+        return render(
+            request, "catalogue/dataset_style.html", {"dataset": dataset, "style_form": form}
+        )
+    # The saved style is read under the dataset's row lock, so that of two saves at once the
+    # second sees the first's style and is told, rather than replacing it unseen.
+    with transaction.atomic():
+        saved = Dataset.objects.select_for_update().only("style").get(pk=dataset.pk).style
+        form = StyleForm(request.POST, field_types=field_types, style=saved)
+        valid = form.is_valid()
+        if valid:
+            dataset_save(
+                actor=request.user, slug=dataset.slug, owner=dataset.owner, style=form.style
+            )
+    if valid:
         messages.success(request, f"The style of {dataset.title} has been saved.")
         return redirect(dataset_url(dataset))
     return render(request, "catalogue/dataset_style.html", {"dataset": dataset, "style_form": form})

@@ -2,13 +2,19 @@
 
 import html
 import re
+import threading
+import time
 
 import mapbox_vector_tile
+import psycopg
 import pytest
+from django.db import connection
 from django.test import Client
+from psycopg.types.json import Jsonb
 
 from infraplan.audit.models import AuditEntry
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from tests.test_queue import database_url_of_tests
 
 pytestmark = pytest.mark.django_db
 
@@ -330,3 +336,48 @@ def test_a_style_someone_else_saved_meanwhile_is_not_replaced_without_a_word(
     assert again.status_code == 302
     sites.refresh_from_db()
     assert sites.style["kind"] == "categorised"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_two_saves_at_once_the_second_is_told_of_the_first(sites, personas, client_as):
+    """The second save reads the saved style only once the first has committed (under the
+    dataset's row lock), so it is told of the first instead of replacing it unseen."""
+    manager = client_as(personas.data_manager_a)
+    opened = saved_digest(manager.get(STYLE_URL))
+    simple = {"kind": "simple", "colour": "#d4351c"}
+    answers = []
+
+    def save() -> None:
+        try:
+            answers.append(manager.post(STYLE_URL, {**CATEGORISED, "saved": opened}))
+        finally:
+            connection.close()
+
+    with (
+        psycopg.connect(database_url_of_tests()) as first,
+        psycopg.connect(database_url_of_tests(), autocommit=True) as watcher,
+    ):
+        # The first save, in the middle of its transaction: the dataset's row is locked.
+        first.execute("SELECT 1 FROM catalogue_dataset WHERE id = %s FOR UPDATE", [sites.pk])
+        second = threading.Thread(target=save)
+        second.start()
+        waited = 0.0
+        # Watched from a connection of its own: within a transaction, PostgreSQL answers
+        # pg_stat_activity from the snapshot it took first.
+        while not watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]:
+            assert waited < 30 and second.is_alive(), "the second save never waited for the first"
+            time.sleep(0.05)
+            waited += 0.05
+        first.execute(
+            "UPDATE catalogue_dataset SET style = %s WHERE id = %s", [Jsonb(simple), sites.pk]
+        )
+        first.commit()
+        second.join(60)
+    (response,) = answers
+    assert response.status_code == 200
+    assert error_summary(response)[0].startswith("Someone else saved a different style")
+    sites.refresh_from_db()
+    assert sites.style == simple
