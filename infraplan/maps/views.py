@@ -110,7 +110,8 @@ def map_view(request: HttpRequest) -> HttpResponse:
     """The map; ``as_of=YYYY-MM-DD`` shows each layer as published on that date, ``ended=show``
     the features their source says have ended. A malformed date is explained, the map as now."""
     moment, error = moment_or_error(request.GET)
-    layers = map_layers_for(request.user, requested_layers(request.GET), moment)
+    requested = requested_layers(request.GET)
+    layers = map_layers_for(request.user, requested, moment)
     view = _view_from_query(request)
     visible = ",".join(layer.slug for layer in layers if layer.visible)
     bbox = bbox_text(_view_bbox(view, FALLBACK_SIZE))
@@ -130,6 +131,8 @@ def map_view(request: HttpRequest) -> HttpResponse:
             },
             "layers": layers,
             "groups": layer_groups(layers),
+            # Asked for in the link but not drawable: lists without geometry, said so.
+            "unmapped": unmapped_datasets(request.user, requested),
             "moment": moment,
             "as_of_value": request.GET.get("as_of", "") if error else moment.query().get("as_of"),
             "as_of_error": error,

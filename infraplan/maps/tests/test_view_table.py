@@ -169,3 +169,23 @@ def test_a_restricted_dataset_without_geometry_stays_unnamed(
     content = response.content.decode()
     assert "/datasets/a-contacts/" not in content and "A contacts" not in content
     assert "No layers are chosen" in content
+
+
+@pytest.mark.parametrize("persona", [None, "anonymous", "member_b"])
+def test_the_map_page_says_a_dataset_without_geometry_is_not_on_it(
+    lists, districts, personas, client_as, persona
+):
+    """A link naming a list (no geometry) says where its records are instead of dropping it;
+    a restricted one stays unnamed to people who may not see it."""
+    user = personas.data_manager_a if persona is None else getattr(personas, persona, None)
+    content = (
+        client_as(user)
+        .get("/map/", {"layers": "districts,conservation-areas-list,a-contacts"})
+        .content.decode()
+    )
+    assert (
+        "Conservation areas list has no map geometry, so it is not on the map. Its records are on"
+        ' <a class="govuk-link" href="/datasets/conservation-areas-list/">the Conservation areas'
+        " list dataset page</a>."
+    ) in content
+    assert ("A contacts has no map geometry" in content) is (persona is None)
