@@ -47,6 +47,18 @@ def summary(response) -> dict[str, str]:
     return {key: html.unescape(re.sub(r"<[^>]+>", "", value)).strip() for key, value in rows}
 
 
+def example_values(response) -> dict[str, str]:
+    """The dataset page's fields table as {field name: its example values}."""
+    return dict(
+        re.findall(
+            r"<td class=\"govuk-table__cell\"><code>([\w-]+)</code></td>.*?"
+            r"<td class=\"govuk-table__cell\">([^<]*)</td>\s*</tr>",
+            response.content.decode(),
+            flags=re.S,
+        )
+    )
+
+
 @pytest.fixture
 def catalogue(personas):
     """Four datasets that differ in theme, owner, access level and words."""
@@ -262,15 +274,7 @@ def test_fields_show_real_example_values(restricted, personas, client_as):
         points={**ASHFORD_POINTS, "depot": (600000, 141000)},
         properties={"station": {"platforms": 6}, "depot": {"platforms": 0}},
     )
-    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
-    rows = dict(
-        re.findall(
-            r"<td class=\"govuk-table__cell\"><code>(\w+)</code></td>.*?"
-            r"<td class=\"govuk-table__cell\">([^<]*)</td>\s*</tr>",
-            content,
-            flags=re.S,
-        )
-    )
+    rows = example_values(client_as(personas.viewer_a).get("/datasets/a-only-sites/"))
     # Features in reference order: civic-centre, depot, station.
     assert rows == {"name": "civic-centre; depot; station", "platforms": "0; 6"}
 
@@ -289,19 +293,12 @@ def test_example_values_are_cut_short_and_leave_out_features_that_have_ended(
             "station": {"notes": "open", "end-date": "2999-01-01"},
         },
     )
-    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
-    rows = dict(
-        re.findall(
-            r"<td class=\"govuk-table__cell\"><code>([\w-]+)</code></td>.*?"
-            r"<td class=\"govuk-table__cell\">([^<]*)</td>\s*</tr>",
-            content,
-            flags=re.S,
-        )
-    )
+    response = client_as(personas.viewer_a).get("/datasets/a-only-sites/")
+    rows = example_values(response)
     assert rows["name"] == "civic-centre; station"
     assert rows["notes"] == "word word word word word word word word word word word word…; open"
     assert rows["end-date"] == "2999-01-01"
-    assert "word " * 20 not in content
+    assert "word " * 20 not in response.content.decode()
 
 
 def test_versions_are_listed_with_their_reports_and_problems(restricted, personas, client_as):
