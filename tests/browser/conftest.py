@@ -263,12 +263,24 @@ def assert_accessible(page: Page) -> None:
     )
 
 
+def assert_no_sideways_scroll(page: Page) -> None:
+    """The page itself never scrolls sideways (WCAG 1.4.10, reflow): what is wider than the
+    window, such as a table of many columns, scrolls inside its own region."""
+    content, window = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert content <= window, (
+        f"{page.url} scrolls sideways: {content} px wide in a {window} px window"
+    )
+
+
 def assert_page_sound(page: Page, watch: "PageWatch") -> None:
-    """axe finds nothing, including in what collapsed details hide, and the page had no CSP
-    violation, script error or failed request."""
+    """axe finds nothing, including in what collapsed details hide, the page does not scroll
+    sideways, and it had no CSP violation, script error or failed request."""
     for summary in page.locator(".govuk-details > summary").all():
         summary.click()
     assert_accessible(page)
+    assert_no_sideways_scroll(page)
     watch.assert_clean()
 
 

@@ -114,6 +114,43 @@ def test_a_rejected_upload_its_report_and_a_rollback(
     assert_page_sound(page, page_watch)
 
 
+def test_wide_values_scroll_in_their_table_not_the_page_on_a_narrow_screen(
+    page: Page, page_watch: PageWatch, sites, tmp_path
+):
+    """Web addresses and file paths with no spaces, in many columns, on a 320 px wide screen:
+    the tables wrap them or scroll in their own region, which the keyboard can reach; the page
+    itself does not scroll sideways."""
+    address = "https://www.example.gov.uk/downloads/" + "conservation-area-appraisal-" * 6 + ".pdf"
+    columns = [f"document_{number}" for number in range(1, 9)]
+    wide = tmp_path / "wide.csv"
+    wide.write_text(
+        ",".join(["ref", "Easting", "Northing", *columns])
+        + "\n"
+        + ",".join(["A", "615000", "157500", *[address] * len(columns)])
+        + "\n"
+    )
+    sign_in(page, "data-manager@a.example")
+    upload(page, wide)
+    run_page = page_path(page)
+    ingest_run_execute(IngestRun.objects.get().pk)
+    page.set_viewport_size({"width": 320, "height": 640})
+    for path in ["/datasets/sites/", "/datasets/sites/versions/2/", run_page]:
+        page.goto(path)
+        assert_page_sound(page, page_watch)
+    page.goto("/datasets/sites/")
+    fields = page.get_by_role("region", name="Fields")
+    expect(fields).to_contain_text("document_8")
+    fields.focus()
+    expect(fields).to_be_focused()
+    versions = page.get_by_role("region", name="Versions")
+    assert versions.evaluate("region => region.scrollWidth > region.clientWidth")
+    versions.focus()
+    page.keyboard.press("ArrowRight")  # the keyboard scrolls the focused region
+    page.wait_for_function(
+        "() => document.querySelector('.app-table-scroll:has(#versions)').scrollLeft > 0"
+    )
+
+
 def test_the_dataset_page_as_of_a_date_and_its_sources(
     page: Page, page_watch: PageWatch, sites, tmp_path
 ):
