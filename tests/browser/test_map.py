@@ -114,6 +114,32 @@ def test_map_draws_every_district_with_its_name(page, tmp_path):
     assert_accessible(page)
 
 
+def test_labels_that_would_overlap_are_hidden_so_those_shown_can_be_read(page):
+    """Thanet's wards at zoom 11 are smaller than their names: of two labels that would
+    overlap, one is hidden; those shown do not touch."""
+    open_map(page, "?layers=wards&center=1.38000,51.36000&zoom=11")
+    labels = page.locator('.app-map-label[data-label-layer="wards"]')
+    expect(labels.first).to_be_attached()
+    map_idle(page)
+    boxes = page.evaluate(
+        """() => [...document.querySelectorAll('.app-map-label')].map(label => {
+            const box = label.getBoundingClientRect();
+            return {shown: getComputedStyle(label).visibility === "visible",
+                    left: box.left, right: box.right, top: box.top, bottom: box.bottom};
+        })"""
+    )
+    shown = [box for box in boxes if box["shown"]]
+    assert len(shown) >= 5 and len(shown) < len(boxes)
+    for number, one in enumerate(shown):
+        for other in shown[number + 1 :]:
+            assert (
+                one["right"] <= other["left"]
+                or other["right"] <= one["left"]
+                or one["bottom"] <= other["top"]
+                or other["bottom"] <= one["top"]
+            ), f"labels overlap: {one} and {other}"
+
+
 def test_the_update_map_button_goes_once_the_map_runs(page):
     """Without the script the layer form reloads the page; with it, changes are live and the
     button the script hides is hidden (GOV.UK's button would otherwise show through)."""

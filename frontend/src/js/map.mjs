@@ -167,6 +167,8 @@ function setVisible(map, slug, visible) {
 // a small permission-checked endpoint, one request per layer per view.
 
 const labelMarkers = new Map(); // slug -> markers
+const POINT_LABEL_GAP = 8; // px between a point's centre and its label (the circle's radius is 5)
+const LABEL_MARGIN = 2; // px kept clear around each label shown
 let labelRequest = null;
 
 async function refreshLabels(map) {
@@ -185,6 +187,7 @@ async function refreshLabels(map) {
       labelMarkers.delete(slug);
     }
   }
+  declutterLabels(); // what a removed layer's labels hid can show now
   for (const slug of wanted) {
     let labels;
     try {
@@ -202,6 +205,7 @@ async function refreshLabels(map) {
     }
     if (signal.aborted) return;
     (labelMarkers.get(slug) || []).forEach((marker) => marker.remove());
+    const pointLayer = layersBySlug.get(slug).geometry_type === "point";
     labelMarkers.set(slug, labels.map((label) => {
       const element = document.createElement("div");
       element.className = "app-map-label";
@@ -212,8 +216,32 @@ async function refreshLabels(map) {
       element.setAttribute("role", "presentation");
       element.setAttribute("aria-label", label.text);
       element.setAttribute("aria-hidden", "true");
-      return new maplibregl.Marker({ element }).setLngLat([label.lon, label.lat]).addTo(map);
+      // A point's label sits beside it, leaving the point itself in sight.
+      const placement = pointLayer ? { anchor: "left", offset: [POINT_LABEL_GAP, 0] } : {};
+      return new maplibregl.Marker({ element, ...placement })
+        .setLngLat([label.lon, label.lat]).addTo(map);
     }));
+    declutterLabels();
+  }
+}
+
+// HTML labels know nothing of each other, as symbol layers would: of two that would overlap,
+// the later is hidden (layers in the panel's order, a layer's labels in the endpoint's order),
+// so that every label shown can be read. Each move places them again.
+function declutterLabels() {
+  const order = visibleSlugs();
+  const slugs = [...labelMarkers.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+  const shown = [];
+  for (const slug of slugs) {
+    for (const marker of labelMarkers.get(slug)) {
+      const element = marker.getElement();
+      const box = element.getBoundingClientRect();
+      const overlaps = shown.some((other) => box.left < other.right + LABEL_MARGIN
+        && other.left < box.right + LABEL_MARGIN && box.top < other.bottom + LABEL_MARGIN
+        && other.top < box.bottom + LABEL_MARGIN);
+      element.classList.toggle("app-map-label--hidden", overlaps);
+      if (!overlaps) shown.push(box);
+    }
   }
 }
 
