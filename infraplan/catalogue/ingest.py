@@ -54,11 +54,18 @@ from .services import version_fail, version_publish, version_start
 # Great Britain in British National Grid metres, with a margin for offshore features: 10 km
 # south and west of the grid's origin, east to 2°E and north to 61°N (the bounds of the grid's
 # own extent, EPSG:27700's area of use), less the open Atlantic west of 70 km east and south of
-# 700 km north (the Isles of Scilly reach 80 km east, Barra Head lies 780 km north). Longitudes
-# and latitudes wrongly read as grid metres fall in that corner of the sea.
+# 700 km north (the Isles of Scilly reach 80 km east, Barra Head lies 780 km north), and less
+# Ireland, which the grid's numbers reach too but which is not on it: west of a line through
+# the sea between the two islands (55.6N 7.6W, 55.45N 6.45W between Islay and Rathlin, 55.3N
+# 6W between Kintyre and Antrim, 54.9N 5.45W, 54.5N 5.25W east of the Ards, 54N 5.4W, 53.3N
+# 5.6W, 52.5N 5.7W, 51.9N 5.95W off Pembrokeshire, 51.3N 6.6W), at least 5 km from the land
+# of each. Longitudes and latitudes wrongly read as grid metres fall in the Atlantic corner.
 GREAT_BRITAIN = shapely.Polygon(
     [(70_000, -10_000), (688_900, -10_000), (616_700, 1_243_000), (-10_000, 1_256_000),
-     (-10_000, 700_000), (70_000, 700_000)]
+     (-10_000, 700_000), (70_000, 700_000), (70_000, 641_300), (118_700, 626_400),
+     (146_200, 607_900), (178_900, 561_600), (189_700, 516_500), (177_300, 461_300),
+     (160_200, 384_200), (149_000, 295_600), (128_400, 229_800), (79_500, 165_700),
+     (70_000, 165_700)]
 ).wkt  # fmt: skip
 BNG_SRID = 27700
 POLYGON_TYPE_IDS = (3, 6)  # shapely's type ids of Polygon and MultiPolygon

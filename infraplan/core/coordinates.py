@@ -20,6 +20,7 @@ transformation used and its accuracy).
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 from typing import Literal
 
@@ -74,6 +75,13 @@ class Location:
     point: Point
     label: str
     box: tuple[float, float, float, float] | None = None
+
+
+def decimal_text(value: float) -> str:
+    """``value`` written with every digit it holds and no exponent (1141000, not 1.141e+06;
+    51.27824, not 51.2782), so that a coordinate read back from the text is the same."""
+    text = format(Decimal(repr(value)), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @cache
@@ -172,13 +180,14 @@ def _number_pair(first: str, second: str) -> Location:
 def _eastings_northings(easting: float, northing: float) -> Location:
     if not (0 <= easting <= GRID_EASTING_MAX and 0 <= northing <= GRID_NORTHING_MAX):
         raise CoordinateError(
-            f"{easting:g}, {northing:g} is outside Great Britain: eastings run from 0 to "
-            f"{GRID_EASTING_MAX:,} and northings from 0 to {GRID_NORTHING_MAX:,} metres."
+            f"{decimal_text(easting)}, {decimal_text(northing)} is outside Great Britain: "
+            f"eastings run from 0 to {GRID_EASTING_MAX:,} and northings from 0 to "
+            f"{GRID_NORTHING_MAX:,} metres."
         )
     return Location(
         kind="eastings-northings",
         point=Point(easting, northing, srid=27700),
-        label=f"{easting:g}, {northing:g}",
+        label=f"{decimal_text(easting)}, {decimal_text(northing)}",
     )
 
 
@@ -193,13 +202,13 @@ def _latitude_longitude(a: float, b: float) -> Location:
         latitude, longitude = b, a
     else:
         raise CoordinateError(
-            f"{a:g}, {b:g} is outside the United Kingdom: latitudes there run from "
-            f"{UK_LATITUDE[0]:g} to {UK_LATITUDE[1]:g} and longitudes from {UK_LONGITUDE[0]:g} "
-            f"to {UK_LONGITUDE[1]:g} degrees."
+            f"{decimal_text(a)}, {decimal_text(b)} is outside the United Kingdom: latitudes "
+            f"there run from {UK_LATITUDE[0]:g} to {UK_LATITUDE[1]:g} and longitudes from "
+            f"{UK_LONGITUDE[0]:g} to {UK_LONGITUDE[1]:g} degrees."
         )
     easting, northing = _to_grid().transform(longitude, latitude)
     return Location(
         kind="latitude-longitude",
         point=Point(easting, northing, srid=27700),
-        label=f"{latitude:g}, {longitude:g}",
+        label=f"{decimal_text(latitude)}, {decimal_text(longitude)}",
     )

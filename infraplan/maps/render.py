@@ -21,7 +21,7 @@ from infraplan.catalogue.models import Dataset, GeometryType
 
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
-from .viewport import Extent, view_zoom
+from .viewport import Extent
 
 MIN_SIDE = 64
 MAX_SIDE = 2000
@@ -101,21 +101,24 @@ def map_png(
     """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
     at ``moment`` (each dataset as published on its date, ended features as it says).
 
-    Layers whose minimum zoom is above the view's zoom are left out, as on the interactive map.
+    A box of other proportions than the picture is widened to them about its centre, as the
+    interactive map fits bounds, and the picture draws all it shows, margins included. Layers
+    whose minimum zoom is above the picture's zoom are left out, as on the interactive map.
     """
     check_size(width, height)
     extent = Extent.fitting(bbox, width, height)
+    shown = extent.bbox()
     figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, facecolor=BACKGROUND)
     FigureCanvasAgg(figure)
     axes = figure.add_axes((0, 0, 1, 1))
     axes.set_axis_off()
     axes.set_xlim(extent.min_x, extent.max_x)
     axes.set_ylim(extent.min_y, extent.max_y)
-    zoom = view_zoom(bbox, width)
+    zoom = extent.zoom(width)
     drawn = [dataset for dataset in datasets if dataset.min_zoom <= zoom]
     order = {GeometryType.POLYGON: 0, GeometryType.LINE: 1, GeometryType.POINT: 2}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
-        _draw_layer(axes, dataset, bbox, accent, moment)
+        _draw_layer(axes, dataset, shown, accent, moment)
     # Each layer's whole attribution, as its licence asks (wrapped to the picture's width).
     attribution = "; ".join(dict.fromkeys(" ".join(d.attribution.split()) for d in drawn))
     figure.text(

@@ -40,11 +40,6 @@ def view_bbox(center: tuple[float, float], zoom: float, width: int, height: int)
     return (max(west, -180), max(south, -MAX_LATITUDE), min(east, 180), min(north, MAX_LATITUDE))
 
 
-def view_zoom(bbox: Box, width: int) -> float:
-    """The web map zoom (512-pixel tiles, as MapLibre) showing ``bbox`` ``width`` pixels wide."""
-    return math.log2(360 * width / (512 * (bbox[2] - bbox[0])))
-
-
 @dataclass(frozen=True)
 class Extent:
     """The Web Mercator box the image shows: the bbox widened to the image's proportions, as the
@@ -64,14 +59,26 @@ class Extent:
         half_w, half_h = scale * width / 2, scale * height / 2
         return cls(centre_x - half_w, centre_y - half_h, centre_x + half_w, centre_y + half_h)
 
+    def bbox(self) -> Box:
+        """The WGS84 box the image shows: the whole of it, margins included, so that what lies
+        in a margin the widening added is drawn there too (within ±180° and ±MAX_LATITUDE)."""
+        west, south = mercator_inverse(self.min_x, self.min_y)
+        east, north = mercator_inverse(self.max_x, self.max_y)
+        return max(west, -180), max(south, -MAX_LATITUDE), min(east, 180), min(north, MAX_LATITUDE)
+
+    def zoom(self, width: int) -> float:
+        """The web map zoom (512-pixel tiles) at which the image, ``width`` pixels wide, shows
+        it."""
+        metres_per_pixel = (self.max_x - self.min_x) / width
+        return math.log2(2 * math.pi * EARTH_RADIUS / (512 * metres_per_pixel))
+
 
 def view_fitting(bbox: Box, width: int, height: int) -> tuple[tuple[float, float], float]:
     """The centre (WGS84) and web map zoom at which a ``width`` x ``height`` map shows all of
     ``bbox``: the view ``view_bbox`` turns back into the box."""
     extent = Extent.fitting(bbox, width, height)
     centre = mercator_inverse((extent.min_x + extent.max_x) / 2, (extent.min_y + extent.max_y) / 2)
-    metres_per_pixel = (extent.max_x - extent.min_x) / width
-    return centre, math.log2(2 * math.pi * EARTH_RADIUS / (512 * metres_per_pixel))
+    return centre, extent.zoom(width)
 
 
 def _usable_span(low: float, high: float, limit: float) -> tuple[float, float]:

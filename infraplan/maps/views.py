@@ -16,6 +16,7 @@ from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel, Dataset
 from infraplan.catalogue.sources import FeatureSource
+from infraplan.core.coordinates import decimal_text
 
 from .render import map_png
 from .selectors import (
@@ -328,7 +329,9 @@ def features_view(request: HttpRequest) -> HttpResponse:
     page = Paginator([] if as_of_error else table.rows, ROWS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    area = ",".join(f"{value:g}" for value in bbox)
+    # Every digit of the box asked for, so that the area the page says it lists is the one it
+    # lists, and its other pages and its picture show the same.
+    area = ",".join(decimal_text(value) for value in bbox)
     slugs = ",".join(dataset.slug for dataset in datasets)
     kept = {"layers": slugs, **moment.query()}
     view = {} if error or not request.GET.get("bbox") else _view_query(bbox)

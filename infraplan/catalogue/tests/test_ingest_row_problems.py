@@ -278,6 +278,34 @@ def test_grid_points_in_the_sea_beyond_great_britain_are_row_problems(sites, tmp
     ]  # fmt: skip
 
 
+def test_places_in_ireland_are_outside_great_britain_its_western_isles_inside(sites, tmp_path):
+    """The grid's numbers reach Ireland, which is not on it: a CSV of latitudes and longitudes
+    in Belfast, Dublin or on Rathlin Island is refused row by row, while the islands of Great
+    Britain facing Ireland (Kintyre, the Isle of Man, the Smalls, Scilly) are loaded."""
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "ref,latitude,longitude\n"
+        "CANTERBURY,51.2802,1.0789\n"
+        "BELFAST,54.5973,-5.9301\n"
+        "DUBLIN,53.3498,-6.2603\n"
+        "RATHLIN,55.2960,-6.1900\n"
+        "KINTYRE,55.3107,-5.8018\n"
+        "CALF-OF-MAN,54.0530,-4.8290\n"
+        "SMALLS,51.7210,-5.6700\n"
+        "BISHOP-ROCK,49.8722,-6.4454\n"
+    )
+
+    problems, _ = rejected_then_published(sites, path)
+
+    assert [(problem["row"], problem["problem"][:26]) for problem in problems] == [
+        (2, "lies outside Great Britain"), (3, "lies outside Great Britain"),
+        (4, "lies outside Great Britain"),
+    ]  # fmt: skip
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == [
+        "BISHOP-ROCK", "CALF-OF-MAN", "CANTERBURY", "KINTYRE", "SMALLS",
+    ]  # fmt: skip
+
+
 def test_whole_numbers_beyond_exact_and_infinite_numbers_are_row_problems(sites, tmp_path):
     exact = 2**53 - 1
     path = tmp_path / "sites.geojson"

@@ -74,6 +74,28 @@ def test_eastings_and_northings_of_a_real_postcode(text):
 
 
 @pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # Lerwick, Shetland: northings past a million are written out, not as 1.141e+06.
+        ("447000 1141000", "447000, 1141000"),
+        ("E 447000.5 N 1141000.25", "447000.5, 1141000.25"),
+        ("615000.75, 157500.25", "615000.75, 157500.25"),
+        # Every decimal typed is kept: 51.2782 would be 4 m south of 51.27824.
+        ("51.27824, 1.0794", "51.27824, 1.0794"),
+        ("1.0794, 51.27824", "51.27824, 1.0794"),
+        ("60.1530123,-1.1490456", "60.1530123, -1.1490456"),
+    ],
+)
+def test_a_location_is_labelled_with_the_coordinates_as_typed(text, label):
+    assert coordinates_parse(text).label == label
+
+
+def test_a_place_outside_great_britain_is_named_as_typed():
+    with pytest.raises(CoordinateError, match=r"^615000, 1400000 is outside Great Britain"):
+        coordinates_parse("615000 1400000")
+
+
+@pytest.mark.parametrize(
     "text", ["Canterbury", "CT1 2EH", "Herne Bay", "TR", "12", "A2 road", "St Mary 2nd"]
 )
 def test_text_that_is_not_coordinates_is_left_for_a_name_search(text):

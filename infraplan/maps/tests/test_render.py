@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from matplotlib.figure import Figure
 from matplotlib.image import imread
+from pyproj import Transformer
 
 from infraplan.catalogue.demo import demo_load
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
@@ -78,6 +79,45 @@ def test_png_draws_polygons_in_the_default_accent_colour(districts, client_as):
     assert size_of(response.content) == (300, 600)
     assert response["Cache-Control"] == "public, max-age=300"
     assert pixels_like(response.content, accent) > 500
+
+
+def red_pixel_centre(png: bytes) -> tuple[float, float]:
+    image = (imread(io.BytesIO(png), format="png")[:, :, :3] * 255).astype(int)
+    rows, columns = numpy.nonzero(numpy.abs(image - [0xD4, 0x35, 0x1C]).sum(axis=2) <= 24)
+    assert len(rows), "nothing red drawn"
+    return float(columns.mean()), float(rows.mean())
+
+
+def test_png_draws_the_margins_a_box_of_other_proportions_gains(personas, client):
+    """A box taller than the picture is widened to the picture's proportions about its
+    centre, as the interactive map fits bounds; what lies in the margins is drawn there too,
+    each point where Web Mercator (worked out here with pyproj) puts it."""
+    dataset = dataset_make(
+        slug="red-dots", owner=personas.organisation_a, style={"kind": "simple", "colour": RED}
+    )
+    # 14 km square about (575000, 155000), near Maidstone; an 800 x 600 picture of it shows
+    # about 18.7 km across, so a point 8.8 km east of the centre is in the picture's margin.
+    version_publish_points(dataset=dataset, points={"in-margin": (583800, 155000)})
+    to_mercator = Transformer.from_crs(27700, 3857, always_xy=True)
+    to_wgs84 = Transformer.from_crs(3857, 4326, always_xy=True)
+    (west, south), (east, north) = (
+        to_wgs84.transform(*to_mercator.transform(568000, 148000)),
+        to_wgs84.transform(*to_mercator.transform(582000, 162000)),
+    )
+    bbox = f"{west:.6f},{south:.6f},{east:.6f},{north:.6f}"
+
+    response = client.get(
+        "/map.png", {"bbox": bbox, "layers": "red-dots", "width": 800, "height": 600}
+    )
+
+    (min_x, min_y), (max_x, max_y) = (
+        to_mercator.transform(568000, 148000), to_mercator.transform(582000, 162000)
+    )  # fmt: skip
+    scale = (max_y - min_y) / 600  # metres per pixel: the box's height fills the picture's
+    left, top = (min_x + max_x) / 2 - 400 * scale, max_y
+    x, y = to_mercator.transform(583800, 155000)
+    column, row = red_pixel_centre(response.content)
+    assert abs(column - (x - left) / scale) < 1.5 and abs(row - (top - y) / scale) < 1.5
 
 
 def test_png_leaves_out_layers_below_their_minimum_zoom(red_sites, client_as, personas):

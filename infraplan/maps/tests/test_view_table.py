@@ -189,3 +189,29 @@ def test_the_map_page_says_a_dataset_without_geometry_is_not_on_it(
         " list dataset page</a>."
     ) in content
     assert ("A contacts has no map geometry" in content) is (persona is None)
+
+
+def test_the_area_said_paged_and_pictured_is_the_area_listed(personas, client_as, monkeypatch):
+    """A view's box as the map's links write it (five decimal places, about a metre) is the
+    area the page says it lists, and the one its other pages and its picture ask for: rounded
+    to six significant figures, 51.27824 would be 51.2782, 4 m south, and a feature between
+    the two would be counted on the first page and gone from the second."""
+    monkeypatch.setattr(views, "ROWS_PER_PAGE", 5)
+    dataset = dataset_make(slug="street", owner=personas.organisation_a)
+    # In EPSG:27700: points in the view, and one 2 m inside its north edge (51.27822 N).
+    points = {f"house-{n}": (614865.0 + n, 157700.0) for n in range(5)}
+    points["north-edge"] = (614865.9, 157734.6)
+    version_publish_points(dataset=dataset, points=points)
+    bbox = "1.07871,51.27766,1.08012,51.27824"
+    client = client_as(personas.viewer_a)
+
+    first = client.get("/map/features/", {"bbox": bbox, "layers": "street"}).content.decode()
+
+    assert f'name="bbox" type="text" value="{bbox}"' in first
+    assert "6 features in this view (page 1 of 2)" in first
+    (next_page,) = re.findall(r'href="\?([^"]+)" rel="next"', first)
+    (picture,) = re.findall(r'href="/map\.png\?([^"]+)"', first)
+    assert f"bbox={bbox.replace(',', '%2C')}&" in html.unescape(picture)
+    second = client.get("/map/features/?" + html.unescape(next_page)).content.decode()
+    assert "6 features in this view (page 2 of 2)" in second
+    assert listed(second.encode()) == ["north-edge"]
