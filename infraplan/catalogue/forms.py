@@ -4,6 +4,7 @@ and the choice of two versions to compare."""
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -11,6 +12,7 @@ from django.core.validators import RegexValidator
 
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
+from .history import as_of_parse
 from .models import AccessLevel, Theme
 from .styles import HEX_COLOUR, StyleError, style_digest, style_parse
 
@@ -418,17 +420,20 @@ class UploadForm(forms.Form):
 
 
 class AsOfForm(forms.Form):
-    """The date a dataset page shows the dataset as published on (``?as_of=YYYY-MM-DD``)."""
+    """The date a dataset page shows the dataset as published on (``?as_of=YYYY-MM-DD``), read
+    as the map reads it (``as_of_parse``): today or a date to come is the dataset as now."""
 
-    as_of = forms.DateField(
+    as_of = forms.CharField(
         label="Show the dataset as published on",
         required=False,
-        input_formats=["%Y-%m-%d"],
         help_text="Year, month and day, for example 2026-03-27",
-        error_messages={
-            "invalid": "Enter the date as year-month-day with numbers, for example 2026-03-27"
-        },
     )
+
+    def clean_as_of(self) -> date | None:
+        try:
+            return as_of_parse(self.cleaned_data["as_of"])
+        except ValueError as problem:
+            raise forms.ValidationError(str(problem)) from None
 
 
 class DiffChoiceForm(forms.Form):

@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from infraplan.maps.ended import ISO_DATE
+
+from .loading import why_no_date
 from .models import Dataset, DatasetVersion, Feature, VersionState
 from .store import same_geometry_sql
 
@@ -100,17 +104,39 @@ def versions_diff(dataset: Dataset, old: int, new: int) -> VersionDiff:
     return diff
 
 
-def version_as_of(dataset: Dataset, when: date | datetime) -> DatasetVersion | None:
-    """The version that was current at ``when`` (a date means the end of that day, in the
-    platform's time zone); None if nothing had been published yet.
+def as_of_parse(text: str) -> date | None:
+    """The date ``as_of=YYYY-MM-DD`` asks for, the one reading of every page, tile and search
+    that takes it; None for none, and for today or a date to come: the platform as now, which
+    is all that has been published by then. ValueError, saying why, for anything else."""
+    value = text.strip()
+    if not value:
+        return None
+    # fromisoformat alone would also take 20260327 and week dates.
+    if not ISO_DATE.fullmatch(value):
+        raise ValueError("Enter the date as year-month-day with numbers, for example 2026-03-27")
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a real date: {why_no_date(value)}") from None
+    return None if day >= timezone.localdate() else day
+
+
+def versions_current_at(when: date | datetime) -> QuerySet[DatasetVersion]:
+    """The published versions of every dataset that had been published by ``when`` (a date
+    means the end of that day, in the platform's time zone), each dataset's current one then
+    first: filter it by a dataset and take the first.
 
     Publishing is the only way a version becomes current and rollbacks are new versions, so the
     current version at a moment is the last one published at or before it.
     """
     if not isinstance(when, datetime):
         when = timezone.make_aware(datetime.combine(when, time.max))
-    return (
-        dataset.versions.filter(state=VersionState.PUBLISHED, published_at__lte=when)
-        .order_by("-published_at", "-number")
-        .first()
-    )
+    return DatasetVersion.objects.filter(
+        state=VersionState.PUBLISHED, published_at__lte=when
+    ).order_by("-published_at", "-number")
+
+
+def version_as_of(dataset: Dataset, when: date | datetime) -> DatasetVersion | None:
+    """The version that was current at ``when`` (a date means the end of that day, in the
+    platform's time zone); None if nothing had been published yet."""
+    return versions_current_at(when).filter(dataset=dataset).first()

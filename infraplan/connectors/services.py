@@ -59,21 +59,47 @@ class IngestRetry(Exception):
         self.retry_at = retry_at
 
 
+# The fields of a cron expression, in order, with the values each takes.
+CRON_FIELDS = (
+    ("minute", "0 to 59"),
+    ("hour", "0 to 23"),
+    ("day of the month", "1 to 31"),
+    ("month", "1 to 12 or JAN to DEC"),
+    ("day of the week", "0 to 7 or SUN to SAT (0 and 7 are Sunday)"),
+)
+
+
+def _cron_field_problems(cron: str) -> list[str]:
+    """What is wrong with each field of a five-field ``cron`` that is not valid, each field
+    checked on its own (the others ``*``)."""
+    fields = cron.split()
+    problems = []
+    for index, (name, values) in enumerate(CRON_FIELDS):
+        alone = ["*"] * len(CRON_FIELDS)
+        alone[index] = fields[index]
+        if not croniter.is_valid(" ".join(alone)):
+            problems.append(f"its {name} field, '{fields[index]}', must be {values}")
+    return problems
+
+
 def schedule_cron(schedule: str) -> str | None:
     """The cron expression of ``schedule`` (None for no schedule); ValidationError when it is
-    neither a named schedule nor a valid five-field cron expression."""
+    neither a named schedule nor a valid five-field cron expression, naming the field that is
+    wrong where one is."""
     schedule = schedule.strip()
     if not schedule:
         return None
     cron = SCHEDULES.get(schedule.lower(), schedule)
     if len(cron.split()) != 5 or not croniter.is_valid(cron):
-        raise ValidationError(
-            {
-                "schedule": f"{schedule!r} is not a schedule: use daily, weekly, monthly or a "
-                "cron expression of five fields (minute hour day-of-month month day-of-week), "
-                "such as '30 6 * * 1-5'."
-            }
+        problems = _cron_field_problems(cron) if len(cron.split()) == 5 else []
+        why = (
+            "; ".join(problems) + ". A field may also be *, a list (1,15), a range (1-5) or a "
+            "step of 1 or more (*/2)."
+            if problems
+            else "use daily, weekly, monthly or a cron expression of five fields (minute hour "
+            "day-of-month month day-of-week), such as '30 6 * * 1-5'."
         )
+        raise ValidationError({"schedule": f"{schedule!r} is not a schedule: {why}"})
     try:
         croniter(cron, timezone.now()).get_next(datetime)
     except CroniterBadDateError:

@@ -13,6 +13,7 @@ from typing import Any
 import shapely
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
+from django.db.models import OuterRef, Subquery
 from django.core.validators import slug_re
 from django.http import QueryDict
 from django.urls import reverse
@@ -21,14 +22,13 @@ from django.utils.http import urlencode
 from pyproj import Transformer
 
 from infraplan.catalogue.access import Action
-from infraplan.catalogue.history import version_as_of
-from infraplan.catalogue.loading import why_no_date
-from infraplan.catalogue.models import Dataset, GeometryType
+from infraplan.catalogue.history import as_of_parse, version_as_of
+from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource
 from infraplan.catalogue.styles import style_legend
 
-from .ended import ISO_DATE, LiveOn, ended_on
+from .ended import LiveOn, ended_on
 from .styling import colour_expression, dataset_style, label_field_of
 from .tiles import tile_version
 from .viewport import FALLBACK_SIZE, Box, usable_bbox, view_bbox, view_fitting
@@ -81,20 +81,10 @@ NOW = MapMoment()
 
 def parse_moment(query: Mapping[str, str]) -> MapMoment:
     """``as_of=YYYY-MM-DD`` and ``ended=show`` from a query string; a date after today is today."""
-    value = (query.get("as_of") or "").strip()
-    as_of = None
-    if value:
-        # fromisoformat alone would also take 20260327 and week dates.
-        if not ISO_DATE.fullmatch(value):
-            raise BadRequest(
-                "Enter the date as year-month-day with numbers, for example 2026-03-27"
-            )
-        try:
-            as_of = date.fromisoformat(value)
-        except ValueError:
-            raise BadRequest(f"'{value}' is not a real date: {why_no_date(value)}") from None
-        if as_of >= timezone.localdate():
-            as_of = None
+    try:
+        as_of = as_of_parse(query.get("as_of") or "")
+    except ValueError as problem:
+        raise BadRequest(str(problem)) from None
     return MapMoment(as_of=as_of, show_ended=query.get("ended") == "show")
 
 
@@ -197,10 +187,13 @@ def _boundary_slugs() -> set[str]:
 
 
 def _visible_datasets(user: Any):
+    """The spatial datasets ``user`` may see that have a current version, with its number read
+    in the same query (tile URLs and the store name it for every layer)."""
     return (
         Dataset.objects.permitting(user, Action.VIEW)
         .exclude(geometry_type=GeometryType.NONE)
         .filter(versions__is_current=True)
+        .with_current_version_number()
         .order_by("theme", "title")
     )
 
@@ -239,12 +232,18 @@ def map_layers_for(
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour
     on = set(requested) if requested is not None else _boundary_slugs()
     layers = []
-    for dataset in _visible_datasets(user).prefetch_related("versions"):
+    # Only the current version's count: every version's report (thousands of problems each)
+    # would be read for every layer on every map page.
+    current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True).order_by()
+    visible = _visible_datasets(user).annotate(
+        current_feature_count=Subquery(current.values("feature_count")[:1])
+    )
+    for dataset in visible:
         template = reverse("tile", kwargs={"slug": dataset.slug, "z": 0, "x": 0, "y": 0})
         template = template.replace("/0/0/0.mvt", "/{z}/{x}/{y}.mvt")
         style = dataset_style(dataset)
         label = label_field_of(dataset)
-        count = next((v.feature_count for v in dataset.versions.all() if v.is_current), 0) or 0
+        count = dataset.current_feature_count or 0
         source = source_at(dataset, moment)
         version = tile_version(dataset, source) if source else "none"
         labels = reverse("map-labels", kwargs={"slug": dataset.slug}) if label else None

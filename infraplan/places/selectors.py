@@ -21,6 +21,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.http import QueryDict
 
 from infraplan.catalogue.access import Action
+from infraplan.catalogue.history import versions_current_at
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
 from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
 from infraplan.maps.ended import live_on_sql
@@ -148,7 +149,7 @@ class MapChoice:
     @classmethod
     def from_query(cls, query: QueryDict) -> "MapChoice":
         """The choice a query string carries; a date the map could not use is left out (the
-        map as of now), since the search itself does not depend on it."""
+        map, and the names searched, as of now)."""
         layers = requested_layers(query)
         moment, _ = moment_or_error(query)
         return cls(layers=None if layers is None else tuple(layers), moment=moment)
@@ -226,28 +227,60 @@ def _postcodes(query: str, choice: MapChoice) -> list[SearchResult]:
     return [_box_result("postcode-area", prefix.strip(), summary["extent"], choice, detail)]
 
 
+def _in_map_area(point: Point) -> bool:
+    west, south, east, north = settings.AUTHORITY_PROFILE.map.bounds
+    lon, lat = _wgs84(point)
+    return west <= lon <= east and south <= lat <= north
+
+
+def _swapped(location: Location, choice: MapChoice) -> list[SearchResult]:
+    """Eastings and northings typed the other way round (the northing first), offered after
+    the place as typed: as typed they name a place far from the area the map covers (615000 N
+    is in Scotland), swapped one in it. Uploads refuse such columns; search offers both."""
+    if location.kind != "eastings-northings" or _in_map_area(location.point):
+        return []
+    swapped = Point(location.point.y, location.point.x, srid=27700)
+    if not _in_map_area(swapped):
+        return []
+    label = ", ".join(reversed(location.label.split(", ")))
+    detail = "the two numbers the other way round: the easting comes first"
+    return [_point_result(location.kind, label, swapped, choice, detail)]
+
+
+def _square_size(metres: float) -> str:
+    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+
+
 def _location(location: Location, choice: MapChoice) -> SearchResult:
     if location.box:
-        return _box_result(location.kind, location.label, location.box, choice)
+        # A grid reference names a square, not a point: say which, and which point is shown.
+        size = _square_size(location.box[2] - location.box[0])
+        detail = f"the {size} square; the point shown is its centre"
+        return _box_result(location.kind, location.label, location.box, choice, detail)
     return _point_result(location.kind, location.label, location.point, choice)
 
 
-def _searchable_datasets(user: Any) -> list[tuple[Dataset, str, int]]:
-    """Each dataset ``user`` may view that has a label field and a current version, with the
-    field and the version's number. Only the generic store's features are searched here."""
-    current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
+def _searchable_datasets(user: Any, moment: MapMoment) -> list[tuple[Dataset, str, int]]:
+    """Each dataset ``user`` may view that has a label field and a version published by the
+    moment's date (the current one for now), with the field and that version's number, so
+    that names are searched as the map of that date shows them. Only the generic store's
+    features are searched here."""
+    if moment.as_of is None:
+        shown = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
+    else:
+        shown = versions_current_at(moment.as_of).filter(dataset=OuterRef("pk"))
     datasets = (
         Dataset.objects.permitting(user, Action.VIEW)
         .filter(source_key="store")
         .exclude(geometry_type=GeometryType.NONE)
-        .annotate(current_number=Subquery(current.values("number")[:1]))
-        .filter(current_number__isnull=False)
+        .annotate(shown_number=Subquery(shown.values("number")[:1]))
+        .filter(shown_number__isnull=False)
     )
     searchable = []
     for dataset in datasets:
         field = label_field_of(dataset)
         if field:
-            searchable.append((dataset, field, dataset.current_number))
+            searchable.append((dataset, field, dataset.shown_number))
     return searchable
 
 
@@ -257,8 +290,10 @@ def _like_escape(text: str) -> str:
 
 # Names that contain the query, or (``fuzzy``) whose words are like it (pg_trgm's word
 # similarity, for misspellings); closest kind first, then exact, prefix and other matches.
-# Features that have ended are left out as the map leaves them out (``{live}``), so that no
-# result leads to a feature the map does not draw and whose pop-up is refused.
+# The rows searched are those of the version the map shows (``w.version``: the current one,
+# or the one current on the date it is viewed as of), and features that have ended are left
+# out as the map leaves them out (``{live}``), so that no result leads to a feature the map
+# does not draw and whose pop-up is refused.
 _NAMES_SQL = """
 WITH wanted AS (
     SELECT * FROM unnest(%(ids)s::bigint[], %(fields)s::text[], %(versions)s::int[],
@@ -266,7 +301,8 @@ WITH wanted AS (
 ), named AS (
     SELECT f.id, f.dataset_id, w.grp, f.properties ->> w.field AS label, f.geom
     FROM {feature} f JOIN wanted w ON f.dataset_id = w.dataset_id
-    WHERE f.valid_to IS NULL AND f.valid_from <= w.version AND f.geom IS NOT NULL AND {live}
+    WHERE f.valid_from <= w.version AND (f.valid_to IS NULL OR f.valid_to > w.version)
+      AND f.geom IS NOT NULL AND {live}
 ), matched AS (
     SELECT *,
         CASE WHEN lower(label) = lower(%(query)s) THEN 0
@@ -291,7 +327,7 @@ ORDER BY m.grp, m.closeness, m.similarity DESC, m.label, m.id
 
 
 def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
-    searchable = _searchable_datasets(user)
+    searchable = _searchable_datasets(user, choice.moment)
     if not searchable:
         return []
     by_id = {dataset.pk: dataset for dataset, _, _ in searchable}
@@ -365,7 +401,8 @@ def search(
         if outward:
             error = f"No postcode starting {outward[0]} is in the platform's postcode directory. {error}"
     if location is not None:
-        return SearchOutcome(query=query, results=[_location(location, choice)])
+        swapped = _swapped(location, choice)
+        return SearchOutcome(query=query, results=[_location(location, choice), *swapped])
     results += _names(user, query, limit - len(results), choice)
     slugs = {result.dataset["slug"] for result in results if result.dataset}
     return SearchOutcome(

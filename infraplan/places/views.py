@@ -21,7 +21,8 @@ def _wants_json(request: HttpRequest) -> bool:
 def search_view(request: HttpRequest) -> HttpResponse:
     """``/search/?q=``: places, postcodes, coordinates and features the user may see. The
     map's ``layers``, ``as_of`` and ``ended`` that come with a search (from the map's form)
-    are kept in the links of its results."""
+    are kept in the links of its results; names are searched among the features that map
+    shows."""
     choice = MapChoice.from_query(request.GET)
     outcome = search(request.user, request.GET.get("q", ""), choice=choice)
     for dataset in outcome.datasets:

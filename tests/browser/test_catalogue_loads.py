@@ -3,6 +3,7 @@ waits and once published or rejected, a version's report, the changes between ve
 rollback confirmation, and the dataset page as of a date with its sources. axe finds nothing on any of them; no CSP violation, script error or
 failed request."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,7 @@ def test_the_dataset_page_as_of_a_date_and_its_sources(
         mapping={"reference": "ref"}, schedule="weekly",
     )  # fmt: skip
     version_publish_points(dataset=sites, points={"NEW": (615000, 157500)})
+    sites.versions.filter(number=1).update(published_at=timezone.now() - timedelta(days=3))
     sign_in(page, "data-manager@a.example")
     page.goto("/datasets/sites/")
     expect(page.locator("#source-table")).to_contain_text("weekly")
@@ -168,12 +170,13 @@ def test_the_dataset_page_as_of_a_date_and_its_sources(
     expect(page.locator(".govuk-error-summary")).to_contain_text("Enter the date as year-month-day")
     assert_page_sound(page, page_watch)
 
-    today = timezone.localdate().isoformat()
-    page.get_by_label("Show the dataset as published on").fill(today)
+    yesterday = (timezone.localdate() - timedelta(days=1)).isoformat()
+    page.get_by_label("Show the dataset as published on").fill(yesterday)
     page.get_by_role("button", name="Show that date").click()
     expect(page.locator("#as-of")).to_contain_text(
         "You are looking at this dataset as published on"
     )
+    expect(page.locator("#as-of")).to_contain_text("version 1")
     assert_page_sound(page, page_watch)
 
 

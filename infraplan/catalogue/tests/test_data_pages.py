@@ -204,11 +204,32 @@ def test_dataset_page_as_of_a_date(sites, personas, client_as):
     assert "Features 1" in now and "planned" in now and "open" not in now.split("Versions")[0]
 
 
+def test_a_date_to_come_shows_the_dataset_as_now_as_the_map_does(sites, personas, client_as):
+    """Nothing has been published on a day to come but what is published now: the page must
+    not say "as published on" it, nor hide features that end before it."""
+    ends_soon = (timezone.localdate() + timedelta(days=3)).isoformat()
+    version_publish_points(
+        dataset=sites, points={"C": (615200, 157500)},
+        properties={"C": {"status": "ending", "end_date": ends_soon}},
+    )  # fmt: skip
+    client = client_as(personas.viewer_a)
+    for day in (timezone.localdate(), timezone.localdate() + timedelta(days=10)):
+        response = client.get(f"/datasets/sites/?as_of={day:%Y-%m-%d}")
+        page = text(response)
+        assert response.status_code == 200 and "There is a problem" not in page
+        assert "You are looking at" not in page
+        assert "ending" in page  # live today, though ended by the date asked for
+        assert 'href="/map/?layers=sites"' in response.content.decode()
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("2026-13-45", "Enter the date as year-month-day with numbers, for example 2026-03-27"),
+        ("2026-13-45", "is not a real date: there is no month 13"),
+        ("2026-02-30", "is not a real date: February 2026 has 28 days"),
         ("27/03/2026", "Enter the date as year-month-day with numbers, for example 2026-03-27"),
+        # As the map reads it: a month or day of one digit is refused there.
+        ("2026-3-5", "Enter the date as year-month-day with numbers, for example 2026-03-27"),
         ("1999-01-01", "Nothing had been published on 1 January 1999 yet"),
     ],
 )

@@ -2,7 +2,7 @@
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -235,3 +235,27 @@ def test_as_of_a_date_is_the_day_in_london_across_summer_time(sites):
     assert version_as_of(sites, date(2026, 5, 31)) == first
     assert version_as_of(sites, date(2026, 6, 1)) == second
     assert version_as_of(sites, date(2999, 12, 31)) == second
+
+
+def test_versions_published_in_the_hour_that_comes_twice_say_which(sites, personas, client_as):
+    """When the clocks go back, 01:30 comes twice: once in BST and an hour later in GMT. Two
+    versions published then must not read as published at the same moment."""
+    first = version_publish_points(dataset=sites, points={"s": (615000, 157500)})
+    second = version_publish_points(dataset=sites, points={"t": (615100, 157600)})
+    DatasetVersion.objects.filter(pk=first.pk).update(
+        created_at=datetime(2026, 10, 25, 0, 20, tzinfo=UTC),
+        published_at=datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+    )
+    DatasetVersion.objects.filter(pk=second.pk).update(
+        published_at=datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    )
+    client = client_as(personas.data_manager_a)
+
+    versions = _text(client.get("/datasets/sites/")).split("Versions of Sites")[1]
+    assert "Version 2 Current 25 October 2026 01:30 GMT" in versions
+    assert "Version 1 Published 25 October 2026 01:30 BST" in versions
+    page = _text(client.get("/datasets/sites/versions/1/"))
+    assert "Started 25 October 2026 01:20 BST" in page
+    assert "Published 25 October 2026 01:30 BST" in page
+    rollback = _text(client.get("/datasets/sites/versions/1/rollback/"))
+    assert "Version 2 : the whole dataset, published 25 October 2026 01:30 GMT" in rollback

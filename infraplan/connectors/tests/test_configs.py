@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from infraplan.connectors.models import Source
-from infraplan.connectors.services import source_save
+from infraplan.connectors.services import schedule_cron, source_save
 from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +115,23 @@ def test_a_constant_every_row_would_fail_with_is_refused(personas):
         mapping={**mapping, "constants": {"units": "12", "status": "allocated"}},
     )  # fmt: skip
     assert source.mapping["constants"] == {"units": "12", "status": "allocated"}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ("61 * * * *", "its minute field, '61', must be 0 to 59."),
+        ("0 24 * * *", "its hour field, '24', must be 0 to 23."),
+        ("0 2 0 * *", "its day of the month field, '0', must be 1 to 31."),
+        ("0 2 * 13 *", "its month field, '13', must be 1 to 12 or JAN to DEC."),
+        ("0 2 * * 8", "its day of the week field, '8', must be 0 to 7 or SUN to SAT"),
+        ("*/0 2 * * *", "its minute field, '*/0', must be 0 to 59."),
+        ("60 24 * * *", "its minute field, '60', must be 0 to 59; its hour field, '24', must"),
+        ("every tuesday", "use daily, weekly, monthly or a cron expression of five fields"),
+    ],
+)
+def test_a_cron_expression_that_is_not_valid_names_the_field(schedule, why):
+    with pytest.raises(ValidationError) as refused:
+        schedule_cron(schedule)
+    (message,) = refused.value.messages
+    assert message.startswith(f"{schedule!r} is not a schedule: {why}")

@@ -344,3 +344,17 @@ def test_the_dataset_page_says_when_a_source_loads_next_and_tries_again(sites, p
     page = text(client_as(manager).get("/datasets/sites/"))
     assert "7 June 2027 03:00 BST" in page
     assert "An attempt failed and it will try again at 03:30 BST : example.org answered" in page
+
+
+def test_a_next_load_in_the_hour_that_comes_twice_says_gmt(sites, personas, client_as):
+    """A cron of 0 1 * * * (UTC) loads at 01:00 GMT on the day the clocks go back, the second
+    01:00 in London that night: the page says which of the two."""
+    manager = personas.data_manager_a
+    source = source_save(
+        actor=manager, dataset=sites, connector_key="url", mapping=REFERENCE,
+        config={"url": "https://example.org/a.geojson"}, schedule="0 1 * * *",
+    )  # fmt: skip
+    next_run_at = services.schedule_next("0 1 * * *", datetime(2026, 10, 24, 12, tzinfo=UTC))
+    assert next_run_at == datetime(2026, 10, 25, 1, tzinfo=UTC)
+    Source.objects.filter(pk=source.pk).update(next_run_at=next_run_at)
+    assert "25 October 2026 01:00 GMT" in text(client_as(manager).get("/datasets/sites/"))

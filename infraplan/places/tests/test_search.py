@@ -5,11 +5,14 @@ converted with OSTN15, ours with the 2 m Helmert: see docs/coordinates.md, so th
 about 1e-4 degrees). Canterbury Cathedral: 51.2798 N, 1.0830 E (Wikipedia).
 """
 
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pyproj import Transformer
 
 from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.models import DatasetVersion, Feature
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
     dataset_make,
@@ -95,12 +98,53 @@ def test_a_grid_reference_flies_to_its_square(client, db, query):
     assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(CATHEDRAL, abs=0.002)
 
 
+@pytest.mark.parametrize(
+    ("query", "detail", "centre"),
+    [
+        ("TR 1 5", "the 10 km square; the point shown is its centre", (615000, 155000)),
+        ("TR 15 57", "the 1 km square; the point shown is its centre", (615500, 157500)),
+        ("TR 150 578", "the 100 m square; the point shown is its centre", (615050, 157850)),
+        ("TR 15000 57800", "the 1 m square; the point shown is its centre", (615000.5, 157800.5)),
+    ],
+)
+def test_a_grid_reference_says_its_square_and_that_the_point_is_its_centre(
+    client, db, query, detail, centre
+):
+    """An Ordnance Survey grid reference names the square whose south-west corner it gives; the
+    result shows the square's centre (checked here with pyproj), and says so."""
+    (result,) = _search(client, query)["results"]
+
+    assert result["detail"] == detail
+    to_grid = Transformer.from_crs(4326, 27700, always_xy=True)
+    point = to_grid.transform(result["point"]["lon"], result["point"]["lat"])
+    assert point == pytest.approx(centre, abs=0.1)  # the point is rounded to 6 decimal places
+    page = client.get("/search/", {"q": query}).content.decode()
+    assert f"Grid reference: {detail}" in page
+
+
 @pytest.mark.parametrize("query", ["615146,157812", "615146 157812", "E 615146 N 157812"])
 def test_eastings_and_northings_fly_to_their_point(client, db, query):
     (result,) = _search(client, query)["results"]
 
     assert result["kind"] == "eastings-northings"
     assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(CT1_2EH, abs=1e-4)
+
+
+def test_eastings_and_northings_the_wrong_way_round_offer_the_place_in_the_area_too(client, db):
+    """Northing first, CT1 2EH's numbers name a point off Kintyre (as typed, first); the other
+    way round, in the area the map covers, comes second and says why."""
+    as_typed, swapped = _search(client, "157812, 615146")["results"]
+
+    assert (as_typed["label"], as_typed["detail"]) == ("157812, 615146", "")
+    assert (as_typed["point"]["lon"], as_typed["point"]["lat"]) == pytest.approx(
+        Transformer.from_crs(27700, 4326, always_xy=True).transform(157812, 615146), abs=1e-6
+    )
+    assert swapped["label"] == "615146, 157812"
+    assert swapped["detail"] == "the two numbers the other way round: the easting comes first"
+    assert (swapped["point"]["lon"], swapped["point"]["lat"]) == pytest.approx(CT1_2EH, abs=1e-4)
+    # Typed the right way round, or naming a place outside the area either way: one result.
+    assert len(_search(client, "615146, 157812")["results"]) == 1
+    assert len(_search(client, "325000, 673000")["results"]) == 1  # Edinburgh
 
 
 def test_latitude_and_longitude_either_way_round(client, db):
@@ -227,6 +271,42 @@ def test_features_that_have_ended_are_found_only_when_the_map_shows_them(client,
     shown = _search(client, "depot", ended="show")["results"]
     assert [result["label"] for result in shown] == ["Station depot", "Town depot"]
     assert _view(shown[0])["ended"] == "show"
+
+
+def test_a_search_from_the_map_of_a_date_finds_the_features_published_then(client, personas):
+    """Searching from the map as of a date finds the names that map shows, and opens the
+    pop-up of the feature as it was then: not today's features, which it cannot show."""
+    dataset = dataset_make(slug="depots", owner=personas.organisation_a, label_field="name")
+    first = version_publish_points(
+        dataset=dataset, points=ASHFORD_POINTS,
+        properties={"civic-centre": {"name": "Town depot"}, "station": {"name": "Old depot"}},
+    )  # fmt: skip
+    second = version_publish_points(
+        dataset=dataset, points={**ASHFORD_POINTS, "yard": (601500, 142400)},
+        properties={"civic-centre": {"name": "Town depot (renamed)"},
+                    "station": {"name": "Old depot"}, "yard": {"name": "New depot"}},
+    )  # fmt: skip
+    # Published at 23:30 UTC on 14 July: 00:30 on 15 July in London, where the map's days are.
+    DatasetVersion.objects.filter(pk=first.pk).update(
+        published_at=datetime(2025, 1, 10, 12, 0, tzinfo=UTC)
+    )
+    DatasetVersion.objects.filter(pk=second.pk).update(
+        published_at=datetime(2025, 7, 14, 23, 30, tzinfo=UTC)
+    )
+
+    def found(**moment) -> dict[str, int]:
+        results = _search(client, "depot", layers="depots", **moment)["results"]
+        return {result["label"]: result["feature_id"] for result in results}
+
+    town_then = Feature.objects.get(dataset=dataset, reference="civic-centre", valid_from=1).pk
+    then = found(as_of="2025-07-14")
+    assert then == {"Old depot": then["Old depot"], "Town depot": town_then}
+    assert set(found(as_of="2025-07-15")) == {"New depot", "Old depot", "Town depot (renamed)"}
+    assert set(found()) == set(found(as_of="2025-07-15"))
+    assert found(as_of="2024-12-31") == {}  # nothing published yet
+    assert set(found(as_of="2025-02-30")) == set(found())  # a date the map cannot use: now
+    popup = client.get(f"/datasets/depots/features/{town_then}.json", {"as_of": "2025-07-14"})
+    assert popup.status_code == 200 and popup.json()["label"] == "Town depot"
 
 
 def test_a_search_that_shows_restricted_features_is_audited(personas, client_as, named_restricted):
