@@ -115,20 +115,33 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return address.is_global and not (address.is_multicast or address.is_reserved)
 
 
+def address_shown(url: str) -> str:
+    """``url`` as a page, a report or an error message may show it: the names of its query's
+    parameters without their values, and no fragment. A query may carry a key or a signature
+    (``?key=``, ``?sig=``), and what is shown reaches everyone who may see the dataset."""
+    address, mark, query = url.partition("#")[0].partition("?")
+    if not mark:
+        return address
+    names = [pair.partition("=")[0] if "=" in pair else "" for pair in query.split("&") if pair]
+    return f"{address}?" + "&".join(f"{name}=…" if name else "…" for name in names)
+
+
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
     """(scheme, host, port, address to connect to) for ``url``, or FetchError saying why not."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise FetchError(f"Only http and https addresses can be fetched, not {url!r}.", url=url)
+        raise FetchError(
+            f"Only http and https addresses can be fetched, not {address_shown(url)!r}.", url=url
+        )
     if parts.username or parts.password:
         raise FetchError("Addresses with a user name or password in them are refused.", url=url)
     host = parts.hostname
     if not host:
-        raise FetchError(f"{url!r} has no host name.", url=url)
+        raise FetchError(f"{address_shown(url)!r} has no host name.", url=url)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
-        raise FetchError(f"{url!r} has an invalid port.", url=url) from None
+        raise FetchError(f"{address_shown(url)!r} has an invalid port.", url=url) from None
     if not _host_matches(host, policy.allowed_hosts):
         raise FetchError(
             f"{host} is not on this platform's list of allowed data hosts "
@@ -272,9 +285,10 @@ def fetch(
                     try:
                         current = urljoin(current, response.headers["location"])
                     except ValueError:  # "Invalid IPv6 URL"
+                        location = address_shown(response.headers["location"])
                         raise FetchError(
                             "The server redirected to an address that is not valid "
-                            f"({response.headers['location'][:200]!r}).", url=current,
+                            f"({location[:200]!r}).", url=current,
                         ) from None  # fmt: skip
                     redirects.append(current)
                     continue
@@ -302,7 +316,7 @@ def fetch(
         if not 200 <= response.status < 300:
             detail = error_detail(body, response.headers.get("content-type", ""))
             raise FetchError(
-                f"{host} answered HTTP {response.status} for {current}"
+                f"{host} answered HTTP {response.status} for {address_shown(current)}"
                 + (f": {detail}" if detail else "."),
                 url=current,
                 temporary=response.status == 429 or response.status >= 500,

@@ -26,7 +26,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from .base import ConnectorError, FeatureBatch, RowProblem, SourceContext
-from .fetch import FetchError, FetchResult, fetch
+from .fetch import FetchError, FetchResult, address_shown, fetch
 
 WGS84 = "EPSG:4326"
 HTML_PAGE = "The server answered with a web page, not data: check the address"
@@ -95,7 +95,7 @@ def remote_get(
     if result.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(
         result.body[:512]
     ):
-        raise ConnectorError(f"{HTML_PAGE} ({result.url}){where}.")
+        raise ConnectorError(f"{HTML_PAGE} ({address_shown(result.url)}){where}.")
     return result
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.selectors import upload_organisation_choices
 
 from .models import IngestRun, Source
 
@@ -12,6 +13,20 @@ from .models import IngestRun, Source
 def sources_of(dataset: Dataset) -> QuerySet[Source]:
     """The dataset's sources with their last run (the caller has checked the dataset)."""
     return dataset.sources.select_related("organisation", "last_run", "last_run__version")
+
+
+def source_organisation_choices(
+    user: Any, dataset: Dataset, source: Source | None
+) -> list[tuple[str, str]]:
+    """Whose data a source may hold (slug, name): what an upload offers ``user``, and, when
+    changing ``source``, the organisation whose part it loads already. A data manager of the
+    dataset who changes another organisation's source keeps it that organisation's: offered
+    only their own part and the whole dataset, saving would move the source onto one of them."""
+    choices = upload_organisation_choices(user, dataset)
+    held = source.organisation if source is not None else None
+    if held is not None and held.slug not in {slug for slug, _ in choices}:
+        choices.insert(0, (held.slug, held.name))
+    return choices
 
 
 def ingest_runs_visible(user: Any, action: str = "view") -> QuerySet[IngestRun]:

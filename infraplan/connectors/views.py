@@ -15,11 +15,7 @@ from infraplan.accounts.models import Organisation
 from infraplan.accounts.two_factor import admin_two_factor
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.models import Dataset
-from infraplan.catalogue.selectors import (
-    WHOLE_DATASET,
-    dataset_source,
-    upload_organisation_choices,
-)
+from infraplan.catalogue.selectors import WHOLE_DATASET, dataset_source
 from infraplan.catalogue.views import dataset_or_404, dataset_url, run_url
 
 from .forms import ConnectorChoiceForm, SourceForm, source_connector_choices
@@ -30,6 +26,7 @@ from .national import (
     national_source_enable,
     national_spec,
 )
+from .selectors import source_organisation_choices
 from .services import ingest_request, source_delete, source_save
 
 
@@ -133,7 +130,7 @@ def _source_form(
     form = SourceForm(
         request.POST if request.method == "POST" else None,
         connector_key=connector_key,
-        organisations=upload_organisation_choices(request.user, dataset),
+        organisations=source_organisation_choices(request.user, dataset, source),
         schema={field["name"]: field.get("type", "string") for field in dataset.field_schema},
         source=source,
     )

@@ -46,6 +46,14 @@ READ_ONLY = Refusal(
     403, "scope", "This API token may only read; this request would change data. Use a "
     "read-and-write token.", error="insufficient_scope",
 )  # fmt: skip
+ACCOUNT_PAGES = Refusal(
+    403, "account_pages", "API tokens are for data, not for account pages: sign in to change "
+    "the account, its addresses, password, two-factor authentication or tokens.",
+    error="insufficient_scope",
+)  # fmt: skip
+# Account pages and the admin refuse tokens: through them a token could make its holder a new
+# token that outlives it, or add an address to send a password reset to.
+ACCOUNT_PATH_PREFIXES = ("/accounts/", "/admin/")
 IN_QUERY = Refusal(
     400, "query_string", "API tokens are not accepted in the address (query string), where "
     "they would be written into logs and browser history. Send the token in an "
@@ -135,6 +143,8 @@ class TokenAuthenticationMiddleware:
         found = token_find(credential)
         if isinstance(found, Refusal):
             return _refuse(request, found, None)
+        if request.path_info.startswith(ACCOUNT_PATH_PREFIXES):
+            return _refuse(request, ACCOUNT_PAGES, found)
         if request.method not in SAFE_METHODS and not found.allows_writes:
             return _refuse(request, READ_ONLY, found)
         user = found.user

@@ -15,6 +15,7 @@ from infraplan.connectors.fetch import (
     BODY_HEAD_BYTES,
     FetchError,
     FetchPolicy,
+    address_shown,
     fetch,
     resolve_checked,
 )
@@ -261,6 +262,28 @@ def test_an_error_says_what_the_server_said_about_it(server, path, said):
 def test_malformed_addresses_are_refused(url, reason):
     with pytest.raises(FetchError, match=reason):
         resolve_checked(url, LOCAL)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://api.example.org/wfs?key=abc123", "https://api.example.org/wfs?key=…"),
+        ("https://h.example/a.csv?sv=1&sig=x%2By&", "https://h.example/a.csv?sv=…&sig=…"),
+        ("https://h.example/a.csv?abc123#part", "https://h.example/a.csv?…"),
+        ("https://h.example/a.csv#token=abc", "https://h.example/a.csv"),
+        ("https://h.example/a.csv", "https://h.example/a.csv"),
+    ],
+)
+def test_an_address_is_shown_without_the_values_of_its_query(url, shown):
+    assert address_shown(url) == shown
+
+
+def test_a_refused_address_does_not_repeat_the_key_it_carries():
+    with pytest.raises(FetchError) as refused:
+        resolve_checked("ftp://files.example/a.csv?token=abc123", LOCAL)
+    assert str(refused.value) == (
+        "Only http and https addresses can be fetched, not 'ftp://files.example/a.csv?token=…'."
+    )
 
 
 def test_wildcards_cover_subdomains_only():

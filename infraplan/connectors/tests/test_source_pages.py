@@ -301,3 +301,63 @@ def test_only_the_datasets_data_managers_reach_its_source_pages(sites, personas,
     assert manager.get(f"/datasets/{other.slug}/sources/{remote.pk}/").status_code == 404
     assert Source.objects.count() == 2
     assert remote.updated_at == Source.objects.get(pk=remote.pk).updated_at
+
+
+def test_a_key_in_a_sources_address_is_never_shown_back(personas, client_as, settings):
+    """An address may carry a key or a signature (``?sig=``, OS Data Hub's ``?key=``): the
+    version's source, the load's error and the run page name its parameters, not their values,
+    since the dataset's pages reach everyone who may see it (anyone, for a public one)."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    settings.OUTBOUND_PRIVATE_HOSTS = ["127.0.0.1"]
+    public = dataset_make(slug="public-sites", owner=personas.organisation_a)
+    answers = [(200, "application/geo+json", GEOJSON), (403, "text/plain", b"Signature expired")]
+    with replay_server(lambda path, query: answers[0]) as replay:
+        source = source_save(
+            actor=personas.data_manager_a, dataset=public, connector_key="url",
+            config={"url": f"{replay.url}/sites.geojson?sv=2024&sig=Zm9vYmFy%2Bc2VjcmV0"},
+            mapping={"reference": "REF"}, organisation=personas.organisation_a,
+        )  # fmt: skip
+        manager = client_as(personas.data_manager_a)
+        for _ in answers:
+            manager.post(f"/datasets/public-sites/sources/{source.pk}/refresh/")
+            ingest_run_execute(IngestRun.objects.order_by("-pk").first().pk)
+            answers.append(answers.pop(0))
+    published, failed = IngestRun.objects.order_by("pk")
+    assert (published.state, failed.state) == (RunState.PUBLISHED, RunState.FAILED)
+    shown = f"{replay.url}/sites.geojson?sv=…&sig=…"
+    assert published.version.source == shown
+    assert (
+        failed.error == f"127.0.0.1 answered HTTP 403 for {shown}: Signature expired (the download)"
+    )
+    pages = {
+        "anonymous": ["/datasets/public-sites/", "/datasets/public-sites/versions/1/"],
+        "data_manager_a": [f"/datasets/public-sites/runs/{failed.pk}/",
+                           f"/datasets/public-sites/runs/{published.pk}/"],
+    }  # fmt: skip
+    for persona, paths in pages.items():
+        client = client_as(getattr(personas, persona))
+        for path in paths:
+            page = text(client.get(path))
+            assert shown in page, (persona, path)
+            assert "Zm9vYmFy" not in page, (persona, path)
+
+
+def test_changing_another_organisations_source_keeps_it_theirs(sites, personas, client_as):
+    """Organisation A owns the dataset, B publishes its own part: A's data manager may change
+    B's source (switch it off, say), and it stays B's, not moved onto A's part or the whole."""
+    sites.contributing_organisations.add(personas.organisation_b)
+    theirs = source_save(
+        actor=None, dataset=sites, connector_key="arcgis", config={"url": LAYER},
+        mapping={"reference": "REF"}, organisation=personas.organisation_b, schedule="daily",
+    )  # fmt: skip
+    manager = client_as(personas.data_manager_a)
+    page = manager.get(f"/datasets/sites/sources/{theirs.pk}/").content.decode()
+    assert re.search(r'<option value="org-b"[^>]*selected>Organisation B</option>', page)
+    form = arcgis_form(organisation="org-b", schedule="daily", enabled="")
+    response = manager.post(f"/datasets/sites/sources/{theirs.pk}/", form)
+    assert response.status_code == 302
+    theirs.refresh_from_db()
+    assert theirs.organisation == personas.organisation_b and not theirs.enabled
+    # A new source is still for the manager's own part or the whole dataset.
+    page = manager.get("/datasets/sites/sources/new/?connector=arcgis").content.decode()
+    assert 'value="org-b"' not in page

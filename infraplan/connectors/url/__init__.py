@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, field_validator
 
 from ..base import Connector, ConnectorConfig, FeatureBatch, SourceContext, http_address
+from ..fetch import address_shown
 from ..registry import connector_register
 from ..remote import remote_get
 from ..upload import UploadConfig, UploadConnector
@@ -53,7 +54,7 @@ class URLConnector(Connector):
     Config = URLConfig
 
     def describe(self, config: URLConfig) -> str:
-        return config.url + (f" (layer {config.layer})" if config.layer else "")
+        return address_shown(config.url) + (f" (layer {config.layer})" if config.layer else "")
 
     def batches(self, config: URLConfig, context: SourceContext) -> Iterator[FeatureBatch]:
         context.progress(0, "fetching")

@@ -36,6 +36,7 @@ from ..base import (
     http_address,
     lon_lat_box,
 )
+from ..fetch import address_shown
 from ..registry import connector_register
 from ..remote import WGS84, EndlessPaging, crs_parse, features_batch, remote_get
 
@@ -225,7 +226,7 @@ class WFSConnector(Connector):
     Config = WFSConfig
 
     def describe(self, config: WFSConfig) -> str:
-        return f"WFS {config.url} feature type {config.type_names}"
+        return f"WFS {address_shown(config.url)} feature type {config.type_names}"
 
     def batches(self, config: WFSConfig, context: SourceContext) -> Iterator[FeatureBatch]:
         names, formats = _capabilities(config, context)

@@ -226,6 +226,28 @@ def test_a_read_token_may_not_change_anything(personas, restricted, security_eve
     assert entry.actor_id == personas.data_manager_a.pk
 
 
+def test_a_token_reaches_no_account_page(personas, security_events):
+    """A token (in a QGIS project, say) is for data: through the account pages it could make a
+    token that outlives it, or add an address to send a password reset to."""
+    token, write = make_token(personas.data_manager_a, scope="read_write", days=1)
+    client = Client(enforce_csrf_checks=True)
+    asks = [
+        ("post", "/accounts/tokens/new/", {"name": "more", "scope": "read_write", "lifetime": "365"}),
+        ("post", "/accounts/email/", {"action_add": "", "email": "another@a.example"}),
+        ("get", "/accounts/tokens/", {}),
+        ("get", "/accounts/password/change/", {}),
+        ("get", "/admin/", {}),
+    ]  # fmt: skip
+    for method, path, data in asks:
+        refused = getattr(client, method)(path, data, **bearer(write))
+        assert refused.status_code == 403, path
+        assert "not for account pages" in refused.json()["message"]
+    assert list(ApiToken.objects.all()) == [token]
+    addresses = personas.data_manager_a.emailaddress_set.values_list("email", flat=True)
+    assert list(addresses) == ["data-manager@a.example"]
+    assert {event["reason"] for event in security_events("token.refused")} == {"account_pages"}
+
+
 def test_a_session_still_needs_its_csrf_token(personas, restricted):
     client = Client(enforce_csrf_checks=True)
     client.force_login(personas.data_manager_a)
