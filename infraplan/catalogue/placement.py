@@ -6,8 +6,11 @@ into the ONS code, as a brownfield register's planning authority), else the dist
 contains its representative point (the point itself, or a point on the surface of a line or
 polygon). The source's code comes first because boundaries are generalised: a site a few metres
 inside its authority's real boundary can lie outside the generalised one, or inside a
-neighbour's. Its ward is the ward that contains that point, else the nearest ward within
-``WARD_NEAREST_METRES``. Nothing is dropped: features whose point lies outside every district
+neighbour's. Its ward is the ward of its district that contains that point, else the nearest
+ward of its district within ``WARD_NEAREST_METRES``. A ward's district is the district that
+contains the ward's own representative point: districts and wards are generalised apart, so a
+point near a border can fall in one district's polygon and a neighbouring district's ward, and
+a feature is never placed in a ward of another district than its own. Nothing is dropped: features whose point lies outside every district
 (a coordinate typed wrongly, say) are listed in the version's report by reference, whether or
 not the source's code placed them, and so are those left without a district or a ward.
 
@@ -37,6 +40,13 @@ _FROM_SOURCE = f"""
     UPDATE {{feature}} t SET district = {_SOURCE_CODE}
     WHERE {_DRAFT} AND {_SOURCE_CODE} ~ %(pattern)s
 """  # noqa: S608 (table name from model metadata, values bound)
+# A ward ``b`` of the feature's own district (any ward, for a feature without one): the
+# district's polygon holds the ward's representative point.
+_WARD_OF_DISTRICT = """(t.district = '' OR EXISTS (
+    SELECT FROM {feature} d
+    WHERE d.dataset_id = %(districts)s AND d.valid_to IS NULL
+          AND d.valid_from <= %(districts_current)s AND d.reference = t.district
+          AND ST_Intersects(d.geom, ST_PointOnSurface(b.geom))))"""
 # DISTINCT ON picks one boundary, the lowest code, for a point exactly on a shared edge.
 _CONTAINING = f"""
     UPDATE {{feature}} u SET {{column}} = placed.code
@@ -44,7 +54,7 @@ _CONTAINING = f"""
         SELECT DISTINCT ON (t.id) t.id, b.reference AS code
         FROM {{feature}} t
         JOIN {{feature}} b ON {_BOUNDARY} AND ST_Intersects(b.geom, ST_PointOnSurface(t.geom))
-        WHERE {_DRAFT} AND t.{{column}} = ''
+        WHERE {_DRAFT} AND t.{{column}} = '' AND {{of_district}}
         ORDER BY t.id, b.reference
     ) placed
     WHERE u.id = placed.id
@@ -57,6 +67,7 @@ _NEAREST = f"""
         CROSS JOIN LATERAL (
             SELECT b.reference AS code FROM {{feature}} b
             WHERE {_BOUNDARY} AND ST_DWithin(b.geom, ST_PointOnSurface(t.geom), %(metres)s)
+                  AND {{of_district}}
             ORDER BY ST_Distance(b.geom, ST_PointOnSurface(t.geom)), b.reference
             LIMIT 1
         ) nearest
@@ -74,8 +85,11 @@ _OUTSIDE = f"""
 _UNPLACED = f"SELECT t.reference FROM {{feature}} t WHERE {_DRAFT} AND t.{{column}} = '' ORDER BY 1"  # noqa: S608
 
 
-def _sql(template: str, column: str = "district") -> str:
-    return template.format(feature=Feature._meta.db_table, column=column)
+def _sql(template: str, column: str = "district", of_district: bool = False) -> str:
+    """``template`` for ``column``; ``of_district``: only wards of the feature's district."""
+    table = Feature._meta.db_table
+    condition = _WARD_OF_DISTRICT.format(feature=table) if of_district else "true"
+    return template.format(feature=table, column=column, of_district=condition)
 
 
 def _boundary(slug: str) -> dict[str, int] | None:
@@ -122,11 +136,16 @@ def features_place(
         if ward_boundary is None:
             missing.append(wards)
         else:
-            cursor.execute(_sql(_CONTAINING, "ward"), {**draft, **ward_boundary})
+            of_district = district_boundary is not None
+            parameters = {**draft, **ward_boundary, "metres": WARD_NEAREST_METRES}
+            if of_district:
+                parameters.update(
+                    districts=district_boundary["boundary"],
+                    districts_current=district_boundary["current"],
+                )
+            cursor.execute(_sql(_CONTAINING, "ward", of_district), parameters)
             report["ward_by_containment"] = cursor.rowcount
-            cursor.execute(
-                _sql(_NEAREST, "ward"), {**draft, **ward_boundary, "metres": WARD_NEAREST_METRES}
-            )
+            cursor.execute(_sql(_NEAREST, "ward", of_district), parameters)
             report["ward_nearest"] = cursor.rowcount
             cursor.execute(_sql(_UNPLACED, "ward"), draft)
             report["ward_unplaced"] = [reference for (reference,) in cursor.fetchall()]

@@ -124,7 +124,9 @@ def test_placement_uses_the_source_code_then_containment_then_the_nearest_ward(s
     version = dataset_load_file(actor=None, dataset=sites, path=path, options=options)
     placed = {f.reference: (f.district, f.ward) for f in current_features(sites)}
     assert placed["civic-centre"][0] == "E07000105" and placed["civic-centre"][1]
-    assert placed["labelled"][0] == "E07000110"
+    # Its source says Maidstone, its point lies deep in Ashford: no Maidstone ward is near it,
+    # and an Ashford ward would contradict its district.
+    assert placed["labelled"] == ("E07000110", "")
     assert placed["bad-code"][0] == "E07000105"
     assert placed["offshore"][1] == east_ward
     assert placed["at-sea"] == ("", "")
@@ -132,8 +134,37 @@ def test_placement_uses_the_source_code_then_containment_then_the_nearest_ward(s
     assert report["district_from_source"] == 1
     assert report["ward_nearest"] == 1
     assert "at-sea" in report["outside_districts"]
-    assert report["ward_unplaced"] == ["at-sea"]
-    assert report["ward_by_containment"] == 3
+    assert report["ward_unplaced"] == ["at-sea", "labelled"]
+    assert report["ward_by_containment"] == 2
+
+
+def test_a_feature_near_a_border_is_placed_in_a_ward_of_its_own_district(sites, tmp_path):
+    """Districts and wards are generalised apart: near a border a point can lie in one
+    district's polygon and a neighbouring district's ward. Its ward is then one of its own
+    district's, the nearest within reach."""
+    districts, wards = demo_load(only={"districts", "wards"})
+    district_of = {}  # ward code -> the district code its source gives (LAD23CD)
+    overlaps = []  # (district code, the part of a neighbouring district's ward inside it)
+    district_shapes = {
+        feature.reference: shapely.from_wkb(bytes(feature.geom.wkb))
+        for feature in current_features(districts.dataset)
+    }
+    for ward in current_features(wards.dataset):
+        district_of[ward.reference] = ward.properties["LAD23CD"]
+        shape = shapely.from_wkb(bytes(ward.geom.wkb))
+        for code, district in district_shapes.items():
+            if code != ward.properties["LAD23CD"]:
+                part = shapely.intersection(shape, district)
+                if part.area > 10_000:
+                    overlaps.append((code, part))
+    code, part = max(overlaps, key=lambda overlap: overlap[1].area)
+    point = part.point_on_surface()
+    path = write_points(tmp_path / "p.geojson", {"border": (point.x, point.y)})
+    options = LoadOptions("ref", placement=Placement("districts", "wards"))
+    version = dataset_load_file(actor=None, dataset=sites, path=path, options=options)
+    feature = current_features(sites).get()
+    assert feature.district == code
+    assert feature.ward and district_of[feature.ward] == code, version.report["placement"]
 
 
 def test_placement_without_boundaries_says_so(sites, tmp_path):
