@@ -119,6 +119,13 @@ def map_png(
     order = {GeometryType.POLYGON: 0, GeometryType.LINE: 1, GeometryType.POINT: 2}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
         _draw_layer(axes, dataset, shown, accent, moment)
+    # The date the picture shows, in it and in its metadata: a picture kept as evidence must
+    # say what the platform had published when.
+    caption = moment_caption(moment)
+    figure.text(
+        0.005, 0.995, caption, fontsize=8, fontweight="bold", color="#0b0c0c", ha="left",
+        va="top", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2},
+    )  # fmt: skip
     # Each layer's whole attribution, as its licence asks (wrapped to the picture's width).
     attribution = "; ".join(dict.fromkeys(" ".join(d.attribution.split()) for d in drawn))
     figure.text(
@@ -127,5 +134,14 @@ def map_png(
         bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2},
     )  # fmt: skip
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND)
+    metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, metadata=metadata)
     return buffer.getvalue()
+
+
+def moment_caption(moment: MapMoment) -> str:
+    """What a picture of the map says of its date: "As published on 14 July 2026", and whether
+    features that have ended are drawn."""
+    day = moment.day
+    caption = f"As published on {day.day} {day:%B %Y}"
+    return caption + ("; features that have ended are shown" if moment.show_ended else "")

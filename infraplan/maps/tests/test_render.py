@@ -5,8 +5,9 @@ import io
 import numpy
 import pytest
 from django.conf import settings
-from matplotlib.figure import Figure
+from django.utils import timezone
 from matplotlib.image import imread
+from PIL import Image
 from pyproj import Transformer
 
 from infraplan.catalogue.demo import demo_load
@@ -150,21 +151,40 @@ def test_bad_png_requests_are_400_with_a_clear_message(client, query, message):
     assert response.content.decode() == f"Cannot draw this map: {message}."
 
 
-def test_png_carries_every_drawn_layers_whole_attribution(client_as, monkeypatch):
+def png_text(png: bytes) -> dict[str, str]:
+    """The PNG's text metadata (its tEXt chunks)."""
+    with Image.open(io.BytesIO(png)) as image:
+        return dict(image.text)
+
+
+def test_png_carries_every_drawn_layers_whole_attribution(client_as):
     """The licences ask for each source's full attribution (the Ordnance Survey and Historic
-    England statements are long): none is cut short, however many layers are drawn."""
+    England statements are long): none is cut short, however many layers are drawn. The
+    picture draws what its metadata holds."""
     datasets = demo_load(only={"districts", "wards", "listed-buildings", "scheduled-monuments"})
-    written = []
-    original = Figure.text
-    monkeypatch.setattr(
-        Figure,
-        "text",
-        lambda figure, x, y, s, *a, **k: written.append(s) or original(figure, x, y, s, *a, **k),
-    )
     query = {"bbox": "1.07,51.27,1.09,51.285", "width": 800, "height": 600,
              "layers": ",".join(version.dataset.slug for version in datasets)}  # fmt: skip
     response = client_as(None).get("/map.png", query)
     assert response.status_code == 200
-    (attribution,) = written
+    attribution = png_text(response.content)["Copyright"]
     for version in datasets:
         assert " ".join(version.dataset.attribution.split()) in attribution, version.dataset.slug
+
+
+def test_png_says_the_date_it_shows_and_whether_ended_features_are_drawn(client):
+    """A picture kept as evidence says what the platform had published when, drawn at its top
+    left and in its metadata."""
+    query = {"bbox": ASHFORD_BBOX, "width": 400, "height": 300, "layers": ""}
+    today = timezone.localdate()
+    now = client.get("/map.png", query).content
+    assert png_text(now)["Description"] == f"As published on {today.day} {today:%B %Y}"
+    past = client.get("/map.png", {**query, "as_of": "2026-07-14", "ended": "show"}).content
+    assert png_text(past)["Description"] == (
+        "As published on 14 July 2026; features that have ended are shown"
+    )
+    # The caption is drawn: the pictures differ in their top strip, and only there.
+    difference = numpy.abs(
+        imread(io.BytesIO(now), format="png") - imread(io.BytesIO(past), format="png")
+    ).sum(axis=2)
+    rows, _ = numpy.nonzero(difference)
+    assert rows.size and rows.max() < 30
