@@ -15,6 +15,7 @@ from django.contrib.gis.db.models.functions import Transform
 from django.db.models import (
     F,
     Func,
+    JSONField,
     OuterRef,
     Q,
     QuerySet,
@@ -203,7 +204,7 @@ def dataset_page(
     count and extent are those of that version instead of the current one. Example values and
     first rows come from features that had not ended by ``on`` (today unless given).
     """
-    versions = list(dataset.versions.order_by("-number"))
+    versions = versions_listed(dataset)
     current = as_of or next((version for version in versions if version.is_current), None)
     sample = _sample(dataset, as_of, live_on=on or timezone.localdate())
     fields = _fields(dataset, sample)
@@ -236,6 +237,34 @@ def dataset_page(
             for colour, label in style_legend(style, default_colour=default)
         ]
     return page
+
+
+PROBLEMS_LISTED = 20  # a failed version's first problems, on the dataset page
+
+
+class _ReportHead(Func):
+    """A version's report for the versions table: its counts and error, its first problems and
+    how many it keeps (``problems_kept``), cut in SQL: a report keeps up to 10,000 problems, and
+    a dataset loaded every week for years would otherwise have every one read on every visit."""
+
+    template = (
+        "((%(expressions)s - 'problems') || jsonb_build_object("
+        f"'problems', jsonb_path_query_array(%(expressions)s, '$.problems[0 to {PROBLEMS_LISTED - 1}]'), "
+        "'problems_kept', CASE jsonb_typeof(%(expressions)s -> 'problems') "
+        "WHEN 'array' THEN jsonb_array_length(%(expressions)s -> 'problems') ELSE 0 END))"
+    )
+    output_field = JSONField()
+
+
+def versions_listed(dataset: Dataset) -> list[DatasetVersion]:
+    """The dataset's versions, newest first, each with ``report_head``: its report cut to what
+    the versions table shows (see ``_ReportHead``). The whole ``report`` is read only if asked
+    for."""
+    return list(
+        dataset.versions.order_by("-number")
+        .defer("report")
+        .annotate(report_head=_ReportHead("report"))
+    )
 
 
 def _responsible(dataset: Dataset) -> list[ResponsibleParty]:

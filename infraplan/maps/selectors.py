@@ -13,8 +13,8 @@ from typing import Any
 import shapely
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry
-from django.db.models import OuterRef, Subquery
 from django.core.validators import slug_re
+from django.db.models import OuterRef, Subquery
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone

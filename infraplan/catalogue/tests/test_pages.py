@@ -368,3 +368,38 @@ def test_counts_of_thousands_are_written_with_commas(personas, client_as):
     assert ">1,234</dd>" in client.get("/datasets/").content.decode()
     version_page = client.get(f"/datasets/sites/versions/{version.number}/").content.decode()
     assert re.search(r">\s*1,234\s*</dd>", version_page)
+
+
+def test_the_versions_table_reads_only_the_first_problems_of_each_report(personas, client_as):
+    # A report keeps up to 10,000 problems; a dataset loaded weekly for years had every one of
+    # every version's read on each visit to its page.
+    dataset = dataset_make(slug="weekly", owner=personas.organisation_a)
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    problems = [
+        {"row": row, "field": "name", "value": "", "problem": f"problem {row}"}
+        for row in range(1, 26)
+    ]
+    dataset.versions.create(
+        number=2, state="failed", source="bad.csv",
+        report={"error": "too many problems", "problems": problems, "problem_count": 25},
+    )  # fmt: skip
+    client = client_as(personas.viewer_a)
+    client.get("/datasets/weekly/")  # a session's first request does one-off work
+    with CaptureQueriesContext(connection) as queries:
+        content = client.get("/datasets/weekly/").content.decode()
+
+    assert "Version 2 was not published: too many problems" in content
+    listed = re.findall(r"<li>Row (\d+), name: problem \d+</li>", content)
+    assert listed == [str(row) for row in range(1, 21)]
+    assert "and 5 more problems." in content
+    reads = [query["sql"] for query in queries.captured_queries]
+    # The list of versions is read without their whole reports (a column of its own, then the
+    # next); one version at a time (the current one) may be read whole.
+    versions = [
+        sql
+        for sql in reads
+        if sql.startswith('SELECT "catalogue_datasetversion"') and " LIMIT " not in sql
+    ]
+    assert versions
+    whole = '"catalogue_datasetversion"."report", "catalogue_datasetversion"."created_by_id"'
+    assert not [sql for sql in versions if whole in sql]

@@ -5,6 +5,10 @@ import json
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +117,33 @@ def test_the_links_for_people_without_the_map_always_name_an_area(districts, cli
     assert table.status_code == 200, table.content.decode()
     assert png.status_code == 200, png.content.decode()
     assert png["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize("path", ["/map/", "/map/features/"])
+def test_the_map_and_its_table_make_the_same_queries_for_any_number_of_layers(
+    path, personas, client_as
+):
+    # Each layer's current version was read in a query of its own, after every version of
+    # every layer (with its report of up to 10,000 problems) had been read for its count.
+    client = client_as(personas.viewer_a)
+
+    def queries() -> list[str]:
+        slugs = ",".join(f"layer-{n}" for n in range(6))
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"{path}?layers={slugs}").status_code == 200
+        return [query["sql"] for query in captured.captured_queries]
+
+    def layer_make(number: int) -> None:
+        dataset = dataset_make(slug=f"layer-{number}", owner=personas.organisation_a)
+        for _ in range(2):  # two versions each: only the current one is counted
+            version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+
+    layer_make(0)
+    queries()  # a session's first request does one-off work (stamping the session)
+    few = queries()
+    for number in range(1, 6):
+        layer_make(number)
+    many = queries()
+    per_layer = 2 if path == "/map/features/" else 0  # the table counts and pages each layer
+    assert len(many) == len(few) + 5 * per_layer
+    assert not [sql for sql in many if '"catalogue_datasetversion"."report"' in sql]
