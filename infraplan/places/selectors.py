@@ -29,6 +29,7 @@ from infraplan.maps.selectors import NOW, MapMoment, moment_or_error, requested_
 from infraplan.maps.styling import label_field_of
 
 from .models import Postcode
+from .name_index import name_expression
 from .services import postcode_normalise
 
 MAX_RESULTS = 10
@@ -290,19 +291,21 @@ def _like_escape(text: str) -> str:
 
 # Names that contain the query, or (``fuzzy``) whose words are like it (pg_trgm's word
 # similarity, for misspellings); closest kind first, then exact, prefix and other matches.
-# The rows searched are those of the version the map shows (``w.version``: the current one,
-# or the one current on the date it is viewed as of), and features that have ended are left
-# out as the map leaves them out (``{live}``), so that no result leads to a feature the map
-# does not draw and whose pop-up is refused.
+# Each dataset is searched by a query of its own (``_NAMED``), naming its label field in the
+# SQL text: the expression its partition's trigram index is built on (``name_index``), which a
+# field given as a parameter would not match. The rows searched are those of the version the
+# map shows (the current one, or the one current on the date it is viewed as of), and features
+# that have ended are left out as the map leaves them out (``{live}``), so that no result leads
+# to a feature the map does not draw and whose pop-up is refused.
+_NAMED = """
+    SELECT f.id, f.dataset_id, {group} AS grp, {name} AS label, f.geom
+    FROM {feature} f
+    WHERE f.dataset_id = {dataset} AND f.valid_from <= {version}
+      AND (f.valid_to IS NULL OR f.valid_to > {version}) AND f.geom IS NOT NULL AND {live}
+      AND {match}
+"""
 _NAMES_SQL = """
-WITH wanted AS (
-    SELECT * FROM unnest(%(ids)s::bigint[], %(fields)s::text[], %(versions)s::int[],
-                         %(groups)s::int[]) AS w (dataset_id, field, version, grp)
-), named AS (
-    SELECT f.id, f.dataset_id, w.grp, f.properties ->> w.field AS label, f.geom
-    FROM {feature} f JOIN wanted w ON f.dataset_id = w.dataset_id
-    WHERE f.valid_from <= w.version AND (f.valid_to IS NULL OR f.valid_to > w.version)
-      AND f.geom IS NOT NULL AND {live}
+WITH named AS ({named}
 ), matched AS (
     SELECT *,
         CASE WHEN lower(label) = lower(%(query)s) THEN 0
@@ -311,7 +314,6 @@ WITH wanted AS (
              ELSE 3 END AS closeness,
         word_similarity(%(query)s, label) AS similarity
     FROM named
-    WHERE CASE WHEN %(fuzzy)s THEN %(query)s <%% label ELSE label ILIKE %(contains)s END
     ORDER BY grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
@@ -326,35 +328,69 @@ ORDER BY m.grp, m.closeness, m.similarity DESC, m.label, m.id
 """
 
 
-def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
+def _names_sql(searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: bool) -> str:
+    """The names search over ``searchable`` (dataset, label field, version searched)."""
+    groups = list(AREA_DATASETS)
+    parts = []
+    for dataset, field, version in searchable:
+        # Percent signs doubled: the SQL has parameters.
+        name = name_expression(field, "f").replace("%", "%%")
+        match = f"%(query)s <%% {name}" if fuzzy else f"{name} ILIKE %(contains)s"
+        group = groups.index(dataset.slug) if dataset.slug in AREA_DATASETS else FEATURE_GROUP
+        # One pass of format: a field's name, quoted in the SQL, is never read as a template.
+        parts.append(
+            _NAMED.format(
+                group=int(group), name=name, feature=Feature._meta.db_table,
+                dataset=int(dataset.pk), version=int(version), live=live, match=match,
+            )
+        )  # fmt: skip
+    return _NAMES_SQL.replace("{named}", "    UNION ALL".join(parts))
+
+
+@dataclass(frozen=True)
+class NamesQuery:
+    """The names search for a user's query: the datasets searched, and the SQL and parameters
+    of its exact pass and of its fuzzy one (for misspellings)."""
+
+    searchable: list[tuple[Dataset, str, int]]
+    exact: str
+    fuzzy: str
+    parameters: dict[str, Any]
+
+
+def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQuery | None:
+    """The names search ``user`` may make for ``query``; None when no dataset is searchable."""
     searchable = _searchable_datasets(user, choice.moment)
     if not searchable:
-        return []
-    by_id = {dataset.pk: dataset for dataset, _, _ in searchable}
-    groups = list(AREA_DATASETS)
+        return None
     parameters = {
-        "ids": [dataset.pk for dataset, _, _ in searchable],
-        "fields": [field for _, field, _ in searchable],
-        "versions": [number for _, _, number in searchable],
-        "groups": [
-            groups.index(dataset.slug) if dataset.slug in AREA_DATASETS else FEATURE_GROUP
-            for dataset, _, _ in searchable
-        ],
         "query": query,
         "prefix": _like_escape(query) + "%",
         "contains": "%" + _like_escape(query) + "%",
         "limit": limit,
     }
-    live, live_parameters = "TRUE", {}
+    live = "TRUE"
     if not choice.moment.show_ended:
         live, live_parameters = live_on_sql("f.properties", choice.moment.day)
-    parameters.update(live_parameters)
-    sql = _NAMES_SQL.format(feature=Feature._meta.db_table, live=live)
+        parameters.update(live_parameters)
+    return NamesQuery(
+        searchable=searchable,
+        exact=_names_sql(searchable, live, fuzzy=False),
+        fuzzy=_names_sql(searchable, live, fuzzy=True),
+        parameters=parameters,
+    )
+
+
+def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
+    names = names_query(user, query, limit, choice)
+    if names is None:
+        return []
+    by_id = {dataset.pk: dataset for dataset, _, _ in names.searchable}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**parameters, "fuzzy": False})
+        cursor.execute(names.exact, names.parameters)
         rows = cursor.fetchall()
         if not rows and len(query) >= 3:
-            cursor.execute(sql, {**parameters, "fuzzy": True})
+            cursor.execute(names.fuzzy, names.parameters)
             rows = cursor.fetchall()
     results = []
     for feature_id, dataset_id, group, label, lon, lat, *box in rows:

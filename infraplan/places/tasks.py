@@ -5,9 +5,11 @@ from pathlib import Path
 from django.conf import settings
 from procrastinate.contrib.django import app
 
+from .name_index import name_indexes_ensure
 from .services import postcodes_load
 
 POSTCODES_LOAD_LOCK = "places.postcodes_load"
+NAME_INDEXES_LOCK = "places.name_indexes"
 
 
 @app.task(
@@ -24,3 +26,15 @@ def postcodes_load_task(path: str) -> dict[str, object]:
         source = Path(settings.DEMO_DATA_DIR) / source
     result = postcodes_load(path=source, actor=None)
     return {"changed": result.changed, "rows": result.rows, "seconds": round(result.seconds, 2)}
+
+
+# On the ingest queue, after the loads that make the names to index: one worker runs them one at
+# a time, and the schedule worker's minute tick is never held up by a build.
+@app.periodic(cron="* * * * *", periodic_id="name-indexes")
+@app.task(
+    name="places.name_indexes", queue="ingest", queueing_lock=NAME_INDEXES_LOCK,
+    lock=NAME_INDEXES_LOCK,
+)  # fmt: skip
+def name_indexes_task(timestamp: int) -> dict[str, list[str]]:
+    """Every minute: build the search's names indexes that datasets lack (``name_index``)."""
+    return name_indexes_ensure()
