@@ -325,6 +325,9 @@ OUTBOUND_JSON_MAX_BYTES = env.integer(
 # that, four times ... between attempts.
 INGEST_RETRY_ATTEMPTS = env.integer("INGEST_RETRY_ATTEMPTS", default=5, minimum=1)
 INGEST_RETRY_WAIT_SECONDS = env.integer("INGEST_RETRY_WAIT_SECONDS", default=60, minimum=1)
+# A source's schedule may load it at most once in this many minutes: a cron of every minute
+# would weigh on the service it reads and fill the queue.
+SOURCE_MIN_INTERVAL_MINUTES = env.integer("SOURCE_MIN_INTERVAL_MINUTES", default=60, minimum=1)
 
 # Security events (infraplan.audit.security) as JSON lines: a file a monitoring system reads.
 SECURITY_EVENT_LOG = env.string("SECURITY_EVENT_LOG", default="")

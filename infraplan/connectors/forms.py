@@ -25,7 +25,7 @@ from infraplan.catalogue.selectors import WHOLE_DATASET
 
 from .base import ConnectorConfig
 from .registry import connector_for, connector_has_settings, connector_keys, connector_title
-from .services import SCHEDULES, schedule_cron
+from .services import SCHEDULES, schedule_checked
 
 SCHEDULE_CHOICES = [
     ("", "By hand only: a data manager presses Refresh now"),
@@ -430,7 +430,7 @@ class SourceForm(forms.Form):
             self.add_error("cron", "Enter the cron expression, such as 30 6 * * 1-5")
             return ""
         try:
-            schedule_cron(text)
+            schedule_checked(text)
         except ValidationError as error:
             self.add_error("cron" if choice == "cron" else "schedule", error.messages)
         return text

@@ -113,6 +113,45 @@ def schedule_cron(schedule: str) -> str | None:
     return cron
 
 
+# How many runs of a schedule are looked at for two too close together: a year of weekly runs,
+# five years of monthly ones.
+_INTERVAL_SAMPLE = 60
+
+
+def schedule_checked(schedule: str) -> str | None:
+    """``schedule_cron``, refusing also a schedule that would load more often than once in
+    ``SOURCE_MIN_INTERVAL_MINUTES``, anywhere in its next runs. Only a schedule being saved is
+    checked: one saved before a smaller minimum keeps running."""
+    cron = schedule_cron(schedule)
+    if cron is None:
+        return None
+    minimum = timedelta(minutes=settings.SOURCE_MIN_INTERVAL_MINUTES)
+    runs = croniter(cron, timezone.now())
+    previous = runs.get_next(datetime)
+    for _ in range(_INTERVAL_SAMPLE):
+        following = runs.get_next(datetime)
+        gap = following - previous
+        if gap < minimum:
+            raise ValidationError(
+                {
+                    "schedule": f"{schedule.strip()!r} would load the source twice within "
+                    f"{_duration(gap)} (at {previous:%H:%M} and {following:%H:%M} UTC): the "
+                    f"platform loads a source at most once in {_duration(minimum)}, so as "
+                    "not to weigh on the service it reads. Use hours, such as '0 6 * * *'."
+                }
+            )
+        previous = following
+    return cron
+
+
+def _duration(gap: timedelta) -> str:
+    minutes = int(gap.total_seconds() // 60)
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return "an hour" if hours == 1 else f"{hours} hours"
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
 def schedule_next(schedule: str, after: datetime) -> datetime | None:
     """When a source on ``schedule`` next runs after ``after``; None for no schedule."""
     cron = schedule_cron(schedule)
@@ -203,7 +242,7 @@ def source_save(
     mapping = _mapping_checked(mapping, dataset)
     _organisation_checked(dataset, organisation)
     schedule = schedule.strip()
-    schedule_cron(schedule)
+    schedule_checked(schedule)
     with transaction.atomic():
         if source is None:
             source = Source(created_by=actor if getattr(actor, "is_authenticated", False) else None)

@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from infraplan.connectors.models import Source
-from infraplan.connectors.services import schedule_cron, source_save
+from infraplan.connectors.services import schedule_checked, schedule_cron, source_save
 from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +135,31 @@ def test_a_cron_expression_that_is_not_valid_names_the_field(schedule, why):
         schedule_cron(schedule)
     (message,) = refused.value.messages
     assert message.startswith(f"{schedule!r} is not a schedule: {why}")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "why"),
+    [
+        ("* * * * *", "would load the source twice within a minute"),
+        ("*/30 * * * *", "would load the source twice within 30 minutes"),
+        ("0,30 9 * * 1", "would load the source twice within 30 minutes (at 09:00 and 09:30 UTC)"),
+    ],
+)
+def test_a_schedule_more_often_than_the_minimum_is_refused(schedule, why):
+    with pytest.raises(ValidationError) as refused:
+        schedule_checked(schedule)
+    (message,) = refused.value.messages
+    assert message.startswith(f"{schedule!r} {why}")
+    assert "the platform loads a source at most once in an hour" in message
+
+
+@pytest.mark.parametrize("schedule", ["0 * * * *", "0 9,10 * * *", "weekly", "monthly"])
+def test_a_schedule_of_the_minimum_or_less_often_is_taken(schedule):
+    assert schedule_checked(schedule)
+
+
+def test_the_minimum_is_a_setting(settings):
+    settings.SOURCE_MIN_INTERVAL_MINUTES = 5
+    assert schedule_checked("*/5 * * * *") == "*/5 * * * *"
+    with pytest.raises(ValidationError, match="at most once in 5 minutes"):
+        schedule_checked("*/4 * * * *")
