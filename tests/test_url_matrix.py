@@ -28,6 +28,7 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     method: str = "get"
     note: str = ""
+    query: str = ""
 
 
 def restricted_to_a(**kwargs) -> Case:
@@ -129,7 +130,13 @@ CASES: dict[str, list[Case]] = {
             {**everyone(404), "anonymous": 302, "admin_a": 200, "platform_admin": 200},
             note="organisation and platform admins; admins must also have used 2FA "
             "(infraplan/accounts/tests/test_two_factor.py)",
-        )
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, "admin_a": 200, "platform_admin": 200},
+            query="page=2",
+            note="a page past the last: the last page (infraplan/accounts/tests/"
+            "test_approvals_list.py)",
+        ),
     ],
     "account-profile": [
         Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)}),
@@ -365,7 +372,14 @@ CASES: dict[str, list[Case]] = {
             "(infraplan/places/tests/test_search.py)",
         ),
     ],
-    "token-list": [Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)})],
+    "token-list": [
+        Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)}),
+        Case(
+            {"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)},
+            query="page=2",
+            note="a page past the last: the last page",
+        ),
+    ],
     "token-create": [
         Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)}),
         Case(
@@ -386,7 +400,12 @@ CASES: dict[str, list[Case]] = {
         Case(
             {**everyone(404), "anonymous": 302, "platform_admin": 200},
             note="platform admins only; nobody else learns the viewer exists",
-        )
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, "platform_admin": 200},
+            query="q=layer&page=2",
+            note="a page past the last of the filtered entries: the last page",
+        ),
     ],
     "audit-export": [Case({**everyone(404), "anonymous": 302, "platform_admin": 200})],
     "national-list": [
@@ -451,7 +470,7 @@ def test_every_route_is_in_the_matrix():
 )
 def test_route_as_every_persona(name, index, personas, districts, restricted, client_as):
     case = CASES[name][index]
-    url = reverse(name, kwargs=case.kwargs)
+    url = reverse(name, kwargs=case.kwargs) + (f"?{case.query}" if case.query else "")
     seen = {}
     for persona, user in personas.all().items():
         response = getattr(client_as(user), case.method)(url)

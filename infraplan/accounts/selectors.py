@@ -1,6 +1,6 @@
 """Reads about people, organisations and registrations."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .models import Organisation, Registration, RegistrationStatus, Role, User
 
@@ -14,15 +14,30 @@ def organisation_for_email(email: str) -> Organisation | None:
 
 
 def registrations_pending_for(user: User) -> QuerySet[Registration]:
-    """Pending registrations ``user`` may decide: all for platform admins, else their
-    organisations' as an organisation admin."""
-    pending = Registration.objects.filter(status=RegistrationStatus.PENDING).select_related(
-        "user", "organisation"
+    """Pending registrations ``user`` may decide, oldest first (in a fixed order, so pages of
+    them neither repeat nor skip one): all for platform admins, else their organisations' as
+    an organisation admin."""
+    pending = (
+        Registration.objects.filter(status=RegistrationStatus.PENDING)
+        .select_related("user", "organisation")
+        .order_by("created_at", "pk")
     )
     if user.is_superuser:
         return pending
     return pending.filter(
         organisation__memberships__user=user, organisation__memberships__role=Role.ORG_ADMIN
+    )
+
+
+def registration_pending_position(user: User, registration: Registration) -> int:
+    """How many of the registrations ``user`` may decide come before ``registration``."""
+    return (
+        registrations_pending_for(user)
+        .filter(
+            Q(created_at__lt=registration.created_at)
+            | Q(created_at=registration.created_at, pk__lt=registration.pk)
+        )
+        .count()
     )
 
 

@@ -4,13 +4,15 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .forms import DecisionForm, ProfileForm
 from .models import Membership, Role
-from .selectors import registrations_pending_for
+from .selectors import registration_pending_position, registrations_pending_for
 from .services import (
     MembershipError,
     RegistrationError,
@@ -20,6 +22,8 @@ from .services import (
     user_profile_update,
 )
 from .two_factor import admin_two_factor
+
+REGISTRATIONS_PER_PAGE = 20
 
 
 @require_GET
@@ -38,47 +42,67 @@ def _approver_or_404(request: HttpRequest) -> None:
         raise Http404("Only organisation admins decide on registrations.")
 
 
-def _render_list(request: HttpRequest, forms: dict[int, DecisionForm] | None = None):
+def _render_list(
+    request: HttpRequest,
+    page_number: int | str | None,
+    forms: dict[int, DecisionForm] | None = None,
+) -> HttpResponse:
     forms = forms or {}
+    page = Paginator(registrations_pending_for(request.user), REGISTRATIONS_PER_PAGE).get_page(
+        page_number
+    )
     pending = [
         (registration, forms.get(registration.pk) or DecisionForm(prefix=f"r{registration.pk}"))
-        for registration in registrations_pending_for(request.user)
+        for registration in page.object_list
     ]
+    context = {
+        "pending": pending,
+        "page": page,
+        "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+    }
     status = 400 if forms else 200
-    return render(request, "accounts/registration_list.html", {"pending": pending}, status=status)
+    return render(request, "accounts/registration_list.html", context, status=status)
 
 
 @login_required
 @admin_two_factor
 @require_GET
 def registration_list_view(request: HttpRequest) -> HttpResponse:
-    """Pending registrations the signed-in admin may decide."""
+    """Pending registrations the signed-in admin may decide, a page at a time."""
     _approver_or_404(request)
-    return _render_list(request)
+    return _render_list(request, request.GET.get("page"))
 
 
 @login_required
 @admin_two_factor
 @require_POST
 def registration_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Decide one registration; ``?page=`` is the page of the list the admin came from."""
     _approver_or_404(request)
     registration = get_object_or_404(registrations_pending_for(request.user), pk=pk)
     form = DecisionForm(request.POST, prefix=f"r{pk}")
-    if not form.is_valid():
-        return _render_list(request, {pk: form})
-    approve = form.cleaned_data["decision"] == "approve"
-    try:
-        registration_decide(
-            actor=request.user, registration=registration, approve=approve,
-            role=form.cleaned_data["role"] or "viewer", reason=form.cleaned_data["reason"],
-            request=request,
-        )  # fmt: skip
-    except RegistrationError as error:
-        form.add_error(None, str(error))
-        return _render_list(request, {pk: form})
-    verb = "approved" if approve else "rejected"
-    messages.success(request, f"{registration.user.email} has been {verb} and told by email.")
-    return redirect("registration-list")
+    if form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            registration_decide(
+                actor=request.user, registration=registration, approve=approve,
+                role=form.cleaned_data["role"] or "viewer", reason=form.cleaned_data["reason"],
+                request=request,
+            )  # fmt: skip
+        except RegistrationError as error:
+            form.add_error(None, str(error))
+        else:
+            verb = "approved" if approve else "rejected"
+            messages.success(
+                request, f"{registration.user.email} has been {verb} and told by email."
+            )
+            page = request.GET.get("page", "")
+            back = reverse("registration-list")
+            return redirect(f"{back}?page={page}" if page.isdecimal() and page != "1" else back)
+    # The form goes back with its errors on the page that holds this registration now, which
+    # others' decisions since may have moved.
+    position = registration_pending_position(request.user, registration)
+    return _render_list(request, position // REGISTRATIONS_PER_PAGE + 1, {pk: form})
 
 
 @login_required

@@ -16,7 +16,7 @@ from infraplan.maps.ended import ISO_DATE
 
 from .loading import why_no_date
 from .models import Dataset, DatasetVersion, Feature, VersionState
-from .store import same_geometry_sql
+from .store import same_geometry_sql, same_properties_sql
 
 
 @dataclass(frozen=True)
@@ -28,53 +28,82 @@ class ChangedFeature:
 
 @dataclass
 class VersionDiff:
+    """What changed from ``old`` to ``new``: the counts are complete, the lists hold the first
+    features of each kind by reference (all of them when no limit was asked for)."""
+
     old: int
     new: int
+    added_count: int = 0
+    changed_count: int = 0
+    removed_count: int = 0
     added: list[tuple[str, str]] = field(default_factory=list)  # (organisation name, reference)
     removed: list[tuple[str, str]] = field(default_factory=list)
     changed: list[ChangedFeature] = field(default_factory=list)
 
 
+# Only rows live in one of the two versions can differ: a row live in both is the same feature
+# in both. With lo <= hi, a row is live in lo alone when it ended after lo and by hi, and in hi
+# alone when it began after lo (the validity index finds both without reading the rest).
 _DIFF = """
-    WITH old AS (
-        SELECT * FROM {feature}
-        WHERE dataset_id = %(dataset)s AND valid_from <= %(old)s
-          AND (valid_to IS NULL OR valid_to > %(old)s)
-    ), new AS (
-        SELECT * FROM {feature}
-        WHERE dataset_id = %(dataset)s AND valid_from <= %(new)s
-          AND (valid_to IS NULL OR valid_to > %(new)s)
-    )
-    , compared AS (
+    WITH lo_only AS (
+        SELECT {columns} FROM {feature}
+        WHERE dataset_id = %(dataset)s AND valid_from <= %(lo)s
+          AND valid_to > %(lo)s AND valid_to <= %(hi)s
+    ), hi_only AS (
+        SELECT {columns} FROM {feature}
+        WHERE dataset_id = %(dataset)s AND valid_from > %(lo)s AND valid_from <= %(hi)s
+          AND (valid_to IS NULL OR valid_to > %(hi)s)
+    ), compared AS (
         SELECT o.name AS organisation,
                COALESCE(new.reference, old.reference) AS reference,
                CASE WHEN old.id IS NULL THEN 'added' WHEN new.id IS NULL THEN 'removed'
                     ELSE 'changed' END AS kind,
-               CASE WHEN old.id IS NOT NULL AND new.id IS NOT NULL THEN ARRAY(
-                   SELECT key FROM jsonb_each(old.properties) a
-                   FULL JOIN jsonb_each(new.properties) b USING (key)
-                   WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null')
-                   ORDER BY key
-               ) || CASE WHEN NOT {same_geometry}
-                         THEN ARRAY['geometry'] ELSE ARRAY[]::text[] END
-                 || CASE WHEN old.district <> new.district
-                         THEN ARRAY['district'] ELSE ARRAY[]::text[] END
-                 || CASE WHEN old.ward <> new.ward THEN ARRAY['ward'] ELSE ARRAY[]::text[] END
-               END AS fields
-        FROM old FULL JOIN new
+               old.id AS old_id, new.id AS new_id
+        FROM {old} old FULL JOIN {new} new
           ON new.organisation_id = old.organisation_id
          AND normalize(new.reference, NFC) = normalize(old.reference, NFC)
         JOIN {organisation} o ON o.id = COALESCE(new.organisation_id, old.organisation_id)
-        WHERE old.id IS DISTINCT FROM new.id
+        -- A rollback copies rows, so "changed" with nothing different is the same feature.
+        WHERE old.id IS NULL OR new.id IS NULL
+           OR NOT {same_geometry} OR old.district <> new.district OR old.ward <> new.ward
+           OR (old.properties <> new.properties AND (NOT {same_properties} OR EXISTS (
+                SELECT FROM jsonb_each(old.properties) a
+                FULL JOIN jsonb_each(new.properties) b USING (key)
+                WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null'))))
+    ), ranked AS (
+        SELECT *, count(*) OVER (PARTITION BY kind) AS total,
+               row_number() OVER (PARTITION BY kind ORDER BY reference, organisation) AS rank
+        FROM compared
     )
-    -- A rollback copies rows, so "changed" with nothing different is the same feature.
-    SELECT * FROM compared WHERE kind <> 'changed' OR cardinality(fields) > 0
-    ORDER BY reference, organisation
+    SELECT r.organisation, r.reference, r.kind, r.total,
+           CASE WHEN r.kind = 'changed' THEN ARRAY(
+               SELECT key FROM jsonb_each(old.properties) a
+               FULL JOIN jsonb_each(new.properties) b USING (key)
+               WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null')
+               ORDER BY key
+           ) || CASE WHEN NOT {same_geometry} THEN ARRAY['geometry'] ELSE ARRAY[]::text[] END
+             || CASE WHEN old.district <> new.district
+                     THEN ARRAY['district'] ELSE ARRAY[]::text[] END
+             || CASE WHEN old.ward <> new.ward THEN ARRAY['ward'] ELSE ARRAY[]::text[] END
+           END AS fields
+    FROM ranked r  -- each listed pair's rows by key (LIMIT keeps the planner to look-ups)
+    LEFT JOIN LATERAL (
+        SELECT {columns} FROM {feature}
+        WHERE dataset_id = %(dataset)s AND id = r.old_id LIMIT 1
+    ) old ON true
+    LEFT JOIN LATERAL (
+        SELECT {columns} FROM {feature}
+        WHERE dataset_id = %(dataset)s AND id = r.new_id LIMIT 1
+    ) new ON true
+    WHERE %(limit)s::integer IS NULL OR r.rank <= %(limit)s::integer
+    ORDER BY r.reference, r.organisation
 """
 
 
-def versions_diff(dataset: Dataset, old: int, new: int) -> VersionDiff:
-    """Features added, removed and changed (with the changed fields) from ``old`` to ``new``.
+def versions_diff(dataset: Dataset, old: int, new: int, limit: int | None = None) -> VersionDiff:
+    """Features added, removed and changed (with the changed fields) from ``old`` to ``new``:
+    every one, or with ``limit`` the first ``limit`` of each kind by reference, the counts
+    still complete.
 
     Raises ValueError for a number that is not a published version of the dataset.
     """
@@ -90,11 +119,17 @@ def versions_diff(dataset: Dataset, old: int, new: int) -> VersionDiff:
         feature=Feature._meta.db_table,
         organisation=Organisation._meta.db_table,
         same_geometry=same_geometry_sql("old.geom", "new.geom"),
-    )  # table names from model metadata; values bound
+        same_properties=same_properties_sql("old.properties", "new.properties"),
+        columns="id, organisation_id, reference, properties, geom, district, ward",
+        old="lo_only" if old <= new else "hi_only",
+        new="hi_only" if old <= new else "lo_only",
+    )  # table and CTE names from model metadata and the code above; values bound
     diff = VersionDiff(old=old, new=new)
+    params = {"dataset": dataset.pk, "lo": min(old, new), "hi": max(old, new), "limit": limit}
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"dataset": dataset.pk, "old": old, "new": new})
-        for organisation, reference, kind, fields in cursor.fetchall():
+        cursor.execute(sql, params)
+        for organisation, reference, kind, total, fields in cursor.fetchall():
+            setattr(diff, f"{kind}_count", total)
             if kind == "added":
                 diff.added.append((organisation, reference))
             elif kind == "removed":

@@ -147,8 +147,9 @@ class Dataset(models.Model):
         annotated = getattr(self, "annotated_current_version", _NOT_ANNOTATED)
         if annotated is not _NOT_ANNOTATED:
             return annotated or 0
-        version = self.current_version
-        return version.number if version else 0
+        # Only the number: the row's report holds up to 10,000 problems.
+        number = self.versions.filter(is_current=True).values_list("number", flat=True).first()
+        return number or 0
 
 
 class VersionState(models.TextChoices):
@@ -186,6 +187,13 @@ class DatasetVersion(models.Model):
         "(empty: the load replaces the whole dataset).",
     )
     feature_count = models.PositiveIntegerField(null=True, blank=True)
+    extent = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The bounding boxes of the version's features, measured when it was published: "
+        '{"bng": [min x, min y, max x, max y], "wgs84": [...]}, each null when no feature has a '
+        "geometry (empty: not measured).",
+    )
     report = models.JSONField(
         default=dict, blank=True, help_text="What the load found: counts, flagged rows, errors."
     )

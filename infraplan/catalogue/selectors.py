@@ -11,7 +11,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
-from django.contrib.gis.db.models.functions import Transform
 from django.db.models import (
     F,
     Func,
@@ -31,6 +30,7 @@ from infraplan.maps.ended import LiveOn
 
 from .access import Action, dataset_permits
 from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
+from .services import version_extent_record
 from .sources import FeatureRecord, source_for
 from .store import StoreFeatureSource, current_features, live_at
 from .styles import StyleError, style_legend, style_parse
@@ -218,7 +218,7 @@ def dataset_page(
         can_manage=dataset_permits(user, dataset, Action.MANAGE),
     )
     if page.is_spatial:
-        page.extent_bng, page.extent_wgs84 = _extents(dataset, current, as_of=as_of is not None)
+        page.extent_bng, page.extent_wgs84 = _extents(dataset, current)
         if page.extent_bng is not None:
             page.extent_map = _extent_map(user, page.extent_bng)
     else:
@@ -289,14 +289,17 @@ def _sample(
     With ``live_on``, features that had ended by that day are passed over, as the map and the
     table leave them out; at most ``SAMPLE_SCAN`` features are read to find them.
     """
+    read = SAMPLE_SIZE if live_on is None else SAMPLE_SCAN
     if as_of is not None:
         rows = Feature.objects.filter(live_at(as_of.number), dataset=dataset)
-        records = StoreFeatureSource._records(rows)
+        records = StoreFeatureSource._records(rows, limit=read)
+    elif dataset.source_key == StoreFeatureSource.key:
+        records = StoreFeatureSource._records(current_features(dataset), limit=read)
     else:
-        records = source_for(dataset).features(dataset)
+        records = islice(source_for(dataset).features(dataset), read)
     if live_on is not None:
         keep = LiveOn(live_on)
-        records = (record for record in islice(records, SAMPLE_SCAN) if keep(record.properties))
+        records = (record for record in records if keep(record.properties))
     return list(islice(records, SAMPLE_SIZE))
 
 
@@ -365,9 +368,10 @@ def _shortened(text: str) -> str:
 
 
 def _extents(
-    dataset: Dataset, current: DatasetVersion | None, *, as_of: bool = False
+    dataset: Dataset, current: DatasetVersion | None
 ) -> tuple[Extent2D | None, Extent2D | None]:
-    """The bounding box of the current features in EPSG:27700 and in WGS84.
+    """The bounding box of the features of ``current`` (the version shown) in EPSG:27700 and
+    in WGS84.
 
     The WGS84 box is that of the transformed geometries, not the transformed BNG box, which
     would be slightly too large or too small at the corners.
@@ -375,13 +379,11 @@ def _extents(
     if dataset.source_key == StoreFeatureSource.key:
         if current is None:
             return None, None
-        rows = (
-            Feature.objects.filter(live_at(current.number), dataset=dataset)
-            if as_of
-            else current_features(dataset)
-        )
-        boxes = rows.aggregate(bng=Extent("geom"), wgs84=Extent(Transform("geom", 4326)))
-        bng, wgs84 = boxes["bng"], boxes["wgs84"]
+        # Measured when the version was published, not over every feature on every visit.
+        extent = current.extent
+        if extent is None:
+            extent = version_extent_record(version=current)
+        bng, wgs84 = extent["bng"], extent["wgs84"]
     else:
         bng = wgs84 = None
         for record in source_for(dataset).features(dataset):
@@ -514,14 +516,18 @@ def run_for_page(dataset: Dataset, run_id: int) -> IngestRun | None:
 
 
 def _sources_of(dataset: Dataset) -> QuerySet[Source]:
-    return Source.objects.filter(dataset=dataset).select_related(
-        "organisation", "last_run", "last_run__version"
-    )
+    return Source.objects.filter(dataset=dataset).select_related("organisation", "last_run")
 
 
 def dataset_sources(dataset: Dataset) -> list[Source]:
-    """The dataset's sources with their last runs, for its page."""
-    return list(_sources_of(dataset).order_by("organisation__name"))
+    """The dataset's sources with their last runs, for its page, in one query: without the
+    settings and column mappings, which the page does not show (nor a run's version, whose
+    report holds up to 10,000 problems)."""
+    return list(
+        _sources_of(dataset)
+        .defer("config", "mapping", "last_run__config", "last_run__mapping")
+        .order_by("organisation__name")
+    )
 
 
 def dataset_source(dataset: Dataset, source_id: int) -> Source | None:

@@ -10,9 +10,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.gis.db.models import Extent
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
+from pyproj import Transformer
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record, model_snapshot
@@ -271,7 +273,8 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
     version.state = VersionState.PUBLISHED
     version.is_current = True
     version.published_at = timezone.now()
-    version.feature_count = Feature.objects.filter(live_at(version.number), dataset=dataset).count()
+    # Counted and measured once here, not on every visit to the dataset's pages.
+    version.feature_count, version.extent = _version_measured(version)
     version.report = {
         **version.report,
         "added": inserted - changed,
@@ -291,6 +294,38 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         note=note,
     )
     return version
+
+
+_MERCATOR_TO_WGS84 = Transformer.from_crs(3857, 4326, always_xy=True)
+
+
+def _version_measured(version: DatasetVersion) -> tuple[int, dict[str, list[float] | None]]:
+    """How many features the version has, and their bounding boxes in EPSG:27700 and WGS84
+    (each None when no feature has a geometry).
+
+    The WGS84 box is that of the stored EPSG:3857 copies, whose corners turn into WGS84 exactly
+    (longitude grows with x alone, latitude with y alone): the same box as transforming every
+    geometry, without transforming a million of them at each publish. The transformed BNG box
+    would be slightly off at the corners."""
+    found = Feature.objects.filter(
+        live_at(version.number), dataset_id=version.dataset_id
+    ).aggregate(count=Count("pk"), bng=Extent("geom"), mercator=Extent("geom_3857"))
+    wgs84 = None
+    if found["mercator"]:
+        min_x, min_y, max_x, max_y = found["mercator"]
+        west, south = _MERCATOR_TO_WGS84.transform(min_x, min_y)
+        east, north = _MERCATOR_TO_WGS84.transform(max_x, max_y)
+        wgs84 = [west, south, east, north]
+    return found["count"], {"bng": list(found["bng"]) if found["bng"] else None, "wgs84": wgs84}
+
+
+def version_extent_record(*, version: DatasetVersion) -> dict[str, list[float] | None]:
+    """The extent of a published version that was published before versions were measured
+    (``DatasetVersion.extent`` empty): measured now, once, and recorded."""
+    _, extent = _version_measured(version)
+    DatasetVersion.objects.filter(pk=version.pk).update(extent=extent)
+    version.extent = extent
+    return extent
 
 
 def _unicode_clashes_message(version: DatasetVersion, clashes: list[tuple]) -> str:

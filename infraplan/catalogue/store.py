@@ -173,8 +173,12 @@ class StoreFeatureSource(FeatureSource):
         yield from self._records(self._rows(dataset).filter(geom__intersects=box))
 
     @staticmethod
-    def _records(rows: Any) -> Iterator[FeatureRecord]:
+    def _records(rows: Any, limit: int | None = None) -> Iterator[FeatureRecord]:
+        """``rows`` as records in reference order: all, or the first ``limit`` (read in the
+        database, which finds them by the reference index instead of sorting every row)."""
         rows = rows.order_by("reference", "organisation_id")
+        if limit is not None:
+            rows = rows[:limit]
         for feature in rows.iterator(chunk_size=2000):
             yield FeatureRecord(
                 id=feature.pk,

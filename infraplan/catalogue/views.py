@@ -386,7 +386,7 @@ def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> Ht
     """Features added, changed (with the fields) and removed between two published versions."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
     try:
-        diff = versions_diff(dataset, old, new)
+        diff = versions_diff(dataset, old, new, limit=DIFF_ROWS_SHOWN)
     except ValueError:
         raise Http404("No such published version.") from None
     if dataset.access_level != AccessLevel.PUBLIC:

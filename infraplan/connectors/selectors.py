@@ -10,11 +10,6 @@ from infraplan.catalogue.selectors import upload_organisation_choices
 from .models import IngestRun, Source
 
 
-def sources_of(dataset: Dataset) -> QuerySet[Source]:
-    """The dataset's sources with their last run (the caller has checked the dataset)."""
-    return dataset.sources.select_related("organisation", "last_run", "last_run__version")
-
-
 def source_organisation_choices(
     user: Any, dataset: Dataset, source: Source | None
 ) -> list[tuple[str, str]]:

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -13,12 +14,21 @@ from .forms import TokenForm
 from .models import ApiToken
 from .services import token_create, token_revoke
 
+TOKENS_PER_PAGE = 50
+
 
 @login_required
 @require_GET
 def token_list_view(request: HttpRequest) -> HttpResponse:
+    """Your tokens, newest first, a page at a time: revoked and expired ones stay listed."""
     tokens = ApiToken.objects.filter(user=request.user)
-    return render(request, "tokens/token_list.html", {"tokens": tokens, "now": timezone.now()})
+    page = Paginator(tokens, TOKENS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+        "now": timezone.now(),
+    }
+    return render(request, "tokens/token_list.html", context)
 
 
 @never_cache

@@ -6,11 +6,12 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from playwright.sync_api import Page, expect
 
-from infraplan.accounts.models import Registration
+from infraplan.accounts.models import Registration, User
 from infraplan.accounts.testing import link_in, totp_code
 from infraplan.core.testing.personas import PASSWORD
 
 from .conftest import assert_page_sound, sign_in
+from .test_tokens_audit import expect_refused, sign_in_with_second_factor
 
 pytestmark = pytest.mark.browser
 
@@ -108,6 +109,50 @@ def test_an_admin_signs_in_with_two_factor_and_approves(
     registration.refresh_from_db()
     assert registration.status == "approved"
     assert mailoutbox[-1].to == ["applicant@a.example"]
+
+
+def test_an_admin_pages_through_many_registrations_and_decides_on_the_second_page(
+    page: Page, page_watch, live_server, personas, mailoutbox
+):
+    for number in range(25):
+        user = User.objects.create(email=f"applicant{number:02}@a.example", is_active=False)
+        Registration.objects.create(user=user, organisation=personas.organisation_a, via="local")
+    sign_in_with_second_factor(page, live_server, personas.admin_a)
+    page.goto("/accounts/approvals/")
+    expect_page(page, "Registrations waiting for approval")
+    expect(page.get_by_text("25 registrations wait for your decision")).to_contain_text(
+        "This is page 1 of 2."
+    )
+    expect(page.locator(".govuk-summary-card")).to_have_count(20)
+    assert_page_sound(page, page_watch)
+
+    page.get_by_role("navigation", name="Pages of registrations").get_by_role(
+        "link", name="Next page"
+    ).click()
+    page.wait_for_url("**/accounts/approvals/?page=2")
+    expect(page.locator(".govuk-summary-card")).to_have_count(5)
+    assert_page_sound(page, page_watch)
+
+    card = page.locator("section").filter(
+        has=page.get_by_role("heading", name="applicant22@a.example")
+    )
+    card.get_by_role("button", name="Save decision").click()
+    expect_page(
+        page, "Error: Registrations waiting for approval", "Registrations waiting for approval"
+    )
+    expect_refused(page_watch, "/accounts/approvals/")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Select approve or reject")
+    assert_page_sound(page, page_watch)
+
+    card.get_by_role("radio", name="Approve").check()
+    card.get_by_role("button", name="Save decision").click()
+    page.wait_for_url("**/accounts/approvals/?page=2")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        "applicant22@a.example has been approved"
+    )
+    expect(page.locator(".govuk-summary-card")).to_have_count(4)
+    assert_page_sound(page, page_watch)
+    assert Registration.objects.get(user__email="applicant22@a.example").status == "approved"
 
 
 def test_set_up_two_factor_as_an_admin_who_has_none(page: Page, page_watch, personas):

@@ -2,11 +2,13 @@
 in the application can change an entry."""
 
 import csv
+import html
 import io
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
@@ -92,6 +94,32 @@ def test_the_log_is_paged(personas, admin):
     assert listed(first)[0] == "dataset.update Layer 54" and len(listed(first)) == 50
     assert listed(second) == [f"dataset.update Layer {n:02}" for n in range(4, -1, -1)]
     assert b"actor=admin%40a.example&amp;action=dataset.update&amp;page=2" in first.content
+
+
+def test_times_say_gmt_or_bst_in_the_hour_that_comes_twice(admin):
+    # 00:30 and 01:30 UTC on the last Sunday of October are both 01:30 in London. The log is
+    # append-only, so the entries are written as they would have been at those times.
+    with connection.cursor() as cursor:
+        for at, label in ((datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "before"),
+                          (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "after")):  # fmt: skip
+            cursor.execute(
+                "INSERT INTO audit_auditentry (at, actor_label, action, target_type, target_id,"
+                " target_label, note, after) VALUES (%s, 'system', 'clock.test', 'core.clock',"
+                " '1', %s, '', '{}')",
+                [at, label],
+            )
+    page = admin.get("/audit/", {"action": "clock.test"}).content.decode()
+    shown = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert re.findall(r"25 Oct 2026 01:30:00 [A-Z]+", shown) == [
+        "25 Oct 2026 01:30:00 GMT", "25 Oct 2026 01:30:00 GMT",  # the later, and its change
+        "25 Oct 2026 01:30:00 BST", "25 Oct 2026 01:30:00 BST",
+    ]  # fmt: skip
+    assert '<time datetime="2026-10-25T01:30:00+00:00">' in page
+    assert '<time datetime="2026-10-25T01:30:00+01:00">' in page
+    # The export keeps each moment exactly, with its offset from UTC.
+    export = admin.get("/audit/export.csv", {"action": "clock.test"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode())))
+    assert [row["at"] for row in rows] == ["2026-10-25T01:30:00+00:00", "2026-10-25T00:30:00+00:00"]
 
 
 def test_the_csv_export_streams_the_filtered_entries_and_is_itself_recorded(personas, admin):

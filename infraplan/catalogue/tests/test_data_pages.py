@@ -8,9 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
+from infraplan.catalogue import views
 from infraplan.catalogue.models import DatasetVersion
 from infraplan.catalogue.services import version_fail, version_start
 from infraplan.core.testing.data import dataset_make, version_publish_points
@@ -135,6 +138,25 @@ def test_diff_page_lists_added_changed_and_removed(sites, personas, client_as):
     # Only published versions of this dataset; outsiders see nothing.
     assert client_as(personas.viewer_a).get("/datasets/sites/versions/1/diff/3/").status_code == 404
     assert client_as(personas.member_b).get("/datasets/sites/versions/1/diff/2/").status_code == 404
+
+
+def test_diff_page_counts_every_change_and_lists_the_first(sites, personas, client_as, monkeypatch):
+    version_publish_points(
+        dataset=sites,
+        points={"A": (615000, 157500), "C": (615200, 157500), "D": (615300, 157500)},
+        properties={"A": {"status": "closed"}, "C": {"status": "open"}, "D": {"status": "open"}},
+    )
+    monkeypatch.setattr(views, "DIFF_ROWS_SHOWN", 1)
+    with CaptureQueriesContext(connection) as queries:
+        response = client_as(personas.viewer_a).get("/datasets/sites/versions/1/diff/2/")
+    content = response.content.decode()
+    page = text(response)
+    assert "Added 2 Changed 1 Removed 1" in page
+    assert "Added (2)" in page and page.count("The first 1 are listed.") == 1
+    added = content[content.index('id="added"') : content.index('id="changed"')]
+    assert ">C<" in added and ">D<" not in added
+    # One query compares the versions, whatever their size.
+    assert len([query for query in queries if "catalogue_feature" in query["sql"]]) == 1
 
 
 def test_compare_form_goes_to_the_diff_in_order_or_explains(sites, personas, client_as):

@@ -56,6 +56,27 @@ def test_diff_names_added_removed_and_changed_fields(sites, personas):
     assert (backwards.added, backwards.removed) == ([], [(org, "library")])
 
 
+def test_diff_counts_every_change_and_lists_the_first_of_each_kind(sites, personas):
+    version_publish_points(dataset=sites, points=FIRST)
+    version_publish_points(
+        dataset=sites,
+        points={"depot": (615250, 157700), "library": (615300, 157800), "park": (615400, 1e5)},
+        properties={"depot": {"name": "Depot (closed)"}},
+    )
+    org = personas.organisation_a.name
+    whole = versions_diff(sites, 1, 2)
+    assert (whole.added_count, whole.changed_count, whole.removed_count) == (2, 1, 2)
+
+    first = versions_diff(sites, 1, 2, limit=1)  # the rows read are those listed
+    assert (first.added_count, first.changed_count, first.removed_count) == (2, 1, 2)
+    assert first.added == [(org, "library")]
+    assert first.changed == [ChangedFeature(org, "depot", ["name", "geometry"])]
+    assert first.removed == [(org, "school")]
+    backwards = versions_diff(sites, 2, 1, limit=1)
+    assert (backwards.added, backwards.removed) == ([(org, "school")], [(org, "library")])
+    assert (backwards.added_count, backwards.removed_count) == (2, 2)
+
+
 def test_diff_after_a_rollback_shows_no_phantom_changes(sites):
     first = version_publish_points(dataset=sites, points=FIRST)
     version_publish_points(dataset=sites, points={"school": (600000, 140000)})

@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from infraplan.audit.models import AuditEntry
-from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.models import Dataset, DatasetVersion
 from infraplan.catalogue.services import (
     FeatureRow,
     version_add_features,
@@ -16,6 +16,8 @@ from infraplan.catalogue.services import (
     version_publish,
     version_start,
 )
+from infraplan.connectors.models import IngestRun, Source
+from infraplan.connectors.services import source_save
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
@@ -403,3 +405,58 @@ def test_the_versions_table_reads_only_the_first_problems_of_each_report(persona
     assert versions
     whole = '"catalogue_datasetversion"."report", "catalogue_datasetversion"."created_by_id"'
     assert not [sql for sql in versions if whole in sql]
+
+
+def test_the_sources_table_reads_only_what_it_shows(personas, client_as):
+    # A source's last run was read with its version's whole report (up to 10,000 problems),
+    # and each source's settings, none of which the table shows.
+    dataset = dataset_make(slug="weekly", owner=personas.organisation_a)
+    dataset.contributing_organisations.add(personas.organisation_b)
+    version = version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    problems = [{"row": row, "field": "name", "problem": "too long"} for row in range(1, 10_001)]
+    DatasetVersion.objects.filter(pk=version.pk).update(
+        report={"problems": problems, "problem_count": 10_000}
+    )
+
+    def source_loaded(organisation, state: str, error: str = "") -> None:
+        source = source_save(
+            actor=personas.data_manager_a, dataset=dataset, connector_key="url",
+            config={"url": "https://example.org/weekly.geojson"}, mapping={"reference": "ref"},
+            organisation=organisation, schedule="weekly",
+        )  # fmt: skip
+        run = IngestRun.objects.create(
+            source=source, dataset=dataset, organisation=organisation, connector_key="url",
+            config=source.config, mapping=source.mapping, state=state, error=error,
+            version=version if state == "published" else None,
+        )  # fmt: skip
+        Source.objects.filter(pk=source.pk).update(last_run=run)
+
+    client = client_as(personas.data_manager_a)
+    client.get("/datasets/weekly/")  # a session's first request does one-off work
+
+    def page_read() -> tuple[str, list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get("/datasets/weekly/")
+        assert response.status_code == 200
+        return html.unescape(response.content.decode()), [
+            query["sql"] for query in queries.captured_queries
+        ]
+
+    source_loaded(None, "published")
+    _, one = page_read()
+    source_loaded(personas.organisation_a, "failed", "example.org answered HTTP 503.")
+    source_loaded(personas.organisation_b, "queued")
+    content, three = page_read()
+
+    assert len(three) == len(one)
+    table = content.split('id="source-table"')[1].split("</table>")[0]
+    assert table.count(">Published</a>") == 1 and "example.org answered HTTP 503." in table
+    assert "Waiting to start</a> (waiting, 0 rows read)" in table
+    [sources] = [sql for sql in three if sql.startswith('SELECT "connectors_source"')]
+    assert "catalogue_datasetversion" not in sources
+    for column in ("config", "mapping"):
+        assert f'"connectors_source"."{column}"' not in sources
+        assert f'"connectors_ingestrun"."{column}"' not in sources
+    # Nor is the current version read whole for its number (it was, twice a visit).
+    whole = '"catalogue_datasetversion"."report", "catalogue_datasetversion"."created_by_id"'
+    assert not [sql for sql in three if whole in sql]

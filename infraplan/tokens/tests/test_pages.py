@@ -1,6 +1,8 @@
 """The tokens pages: a person sees, makes and revokes only their own tokens."""
 
-from datetime import timedelta
+import html
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -8,6 +10,7 @@ from django.utils import timezone
 from infraplan.audit.models import AuditEntry
 from infraplan.tokens.models import ApiToken
 from infraplan.tokens.services import token_create, token_hash
+from infraplan.tokens.views import TOKENS_PER_PAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -86,6 +89,37 @@ def test_only_the_owner_sees_and_revokes_a_token(personas, client_as):
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert AuditEntry.objects.get(action="token.revoke").actor_id == personas.viewer_a.pk
+
+
+def test_the_list_comes_a_page_at_a_time_and_says_when_each_was_last_used(personas, client_as):
+    # Revoked and expired tokens stay listed, so a script that makes one a day fills the page.
+    for number in range(TOKENS_PER_PAGE + 3):
+        make_token(personas.viewer_a, name=f"Nightly {number:03}")
+    client = client_as(personas.viewer_a)
+
+    first = client.get("/accounts/tokens/")
+    names = [token.name for token in first.context["page"]]
+    assert names == [f"Nightly {n:03}" for n in range(TOKENS_PER_PAGE + 2, 2, -1)]
+    assert 'aria-label="Pages of tokens"' in first.content.decode()
+    assert 'href="?page=2" rel="next"' in first.content.decode()
+    last = client.get("/accounts/tokens/", {"page": 2})
+    assert [token.name for token in last.context["page"]] == [
+        "Nightly 002", "Nightly 001", "Nightly 000",
+    ]  # fmt: skip
+
+    # 00:30 and 01:30 UTC on the last Sunday of October are both 01:30 in London.
+    ApiToken.objects.filter(name="Nightly 001").update(
+        last_used_at=datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    )
+    ApiToken.objects.filter(name="Nightly 000").update(
+        last_used_at=datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    )
+    shown = html.unescape(
+        re.sub(r"<[^>]+>", " ", client.get("/accounts/tokens/?page=2").content.decode())
+    )
+    assert re.findall(r"25 Oct 2026 01:30 [A-Z]+", shown) == [
+        "25 Oct 2026 01:30 BST", "25 Oct 2026 01:30 GMT",
+    ]  # fmt: skip
 
 
 def test_the_pages_need_a_signed_in_person(client):
