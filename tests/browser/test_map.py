@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
 
-from .conftest import PageWatch, assert_accessible, sign_in
+from .conftest import PageWatch, assert_accessible, assert_page_sound, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -455,36 +455,42 @@ def test_a_malformed_date_is_explained_and_the_table_keeps_the_date(page, page_w
     assert_accessible(page)
 
 
-def test_map_without_javascript_shows_a_picture_and_the_table(browser, demo_server):
-    context = browser.new_context(base_url=demo_server, java_script_enabled=False)
+def test_map_without_javascript_shows_a_picture_and_the_table(served_context_without_script):
     page_watch = PageWatch()
-    page = page_watch.attach(context.new_page())
-    try:
-        page.goto("/map/")
+    page = page_watch.attach(served_context_without_script.new_page())
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto("/map/")
 
-        picture = page.get_by_role("img", name="Map of the chosen layers in the current view")
-        expect(picture).to_be_visible()
-        assert picture.evaluate("image => image.complete && image.naturalWidth") == 960
-        # The layer form works by reloading the page.
-        page.get_by_role("checkbox", name="Local authority districts").uncheck()
-        page.get_by_role("button", name="Update map").click()
-        expect(page.locator("#layer-districts")).not_to_be_checked()
-        page.get_by_text(
-            "Boundaries", exact=True
-        ).click()  # the group is closed with none of its layers on
-        page.get_by_role("checkbox", name="Local authority districts").check()
-        page.get_by_role("button", name="Update map").click()
-        expect(page.get_by_role("checkbox", name="Local authority districts")).to_be_checked()
+    # The picture takes the map's place: no empty box for a map that cannot start, above it.
+    expect(page.get_by_role("region", name=re.compile("Interactive map"))).to_have_count(0)
+    picture = page.get_by_role("img", name="Map of the chosen layers in the current view")
+    expect(picture).to_be_visible()
+    assert picture.evaluate("image => image.complete && image.naturalWidth") == 960
+    assert picture.bounding_box()["y"] < 900 / 2, "the picture starts below the first screen"
+    explanation = page.locator("noscript .govuk-inset-text")
+    expect(explanation).to_contain_text("The interactive map needs JavaScript.")
+    assert explanation.bounding_box()["y"] < picture.bounding_box()["y"]
+    # Nothing offered that only the script can work: no opacity slider, shown but dead.
+    expect(page.get_by_label("Opacity of Local authority districts")).to_be_hidden()
+    assert_page_sound(page, page_watch)
 
-        page.get_by_role("link", name="features in this view").first.click()
+    # The layer form works by reloading the page.
+    page.reload()  # as it came, with the groups that were open (checking the page toggled them)
+    page.get_by_role("checkbox", name="Local authority districts").uncheck()
+    page.get_by_role("button", name="Update map").click()
+    expect(page.locator("#layer-districts")).not_to_be_checked()
+    page.get_by_text("Boundaries", exact=True).click()  # closed with none of its layers on
+    page.get_by_role("checkbox", name="Local authority districts").check()
+    page.get_by_role("button", name="Update map").click()
+    expect(page.get_by_role("checkbox", name="Local authority districts")).to_be_checked()
 
-        table = page.get_by_role("table")
-        expect(table.get_by_role("row")).to_have_count(1 + 13)
-        expect(table.get_by_role("row", name="Folkestone and Hythe")).to_be_visible()
-        expect(table).not_to_contain_text("Shepway")
-        page_watch.assert_clean()  # (axe needs JavaScript: the no-WebGL test runs it here)
-    finally:
-        context.close()
+    page.get_by_role("link", name="features in this view").first.click()
+
+    table = page.get_by_role("table")
+    expect(table.get_by_role("row")).to_have_count(1 + 13)
+    expect(table.get_by_role("row", name="Folkestone and Hythe")).to_be_visible()
+    expect(table).not_to_contain_text("Shepway")
+    assert_page_sound(page, page_watch)
 
 
 def test_map_without_webgl_shows_a_picture_and_the_table(browser_without_webgl, demo_server):

@@ -469,6 +469,7 @@ function openFeatureAt(map, point, lngLat) {
 function start() {
   // The CSP build's worker is a static file of ours (worker-src 'self'); its URL is on the page.
   maplibregl.setWorkerUrl(container.dataset.workerUrl);
+  container.hidden = false; // hidden in the page, so that without this script no empty box shows
   const options = {
     container,
     style: baseStyle(),
@@ -540,7 +541,7 @@ function start() {
     });
   }
   for (const range of document.querySelectorAll("[data-layer-opacity]")) {
-    range.disabled = false;
+    range.closest(".app-opacity").hidden = false;
     range.addEventListener("input", () => {
       setOpacity(map, range.dataset.layerOpacity, Number(range.value) / 100);
       range.setAttribute("aria-valuetext", `${range.value}%`); // read out as a percentage
