@@ -14,7 +14,7 @@ from infraplan.core.testing.data import (
     version_publish_points,
 )
 from infraplan.core.testing.personas import make_personas
-from infraplan.maps.views import tile_cache
+from infraplan.maps.tiles import tile_cache
 
 
 @pytest.fixture(autouse=True)

@@ -117,15 +117,22 @@ def bare_wsgi_app(environ, start_response):
     return [b"ok"]
 
 
+def waiting_wsgi_app(environ, start_response):
+    """A WSGI app that does nothing but wait ``BENCH_WAIT_MS`` (the tile SQL's median), as a
+    tile request waits on PostgreSQL: what the HTTP hop costs a request that takes that long."""
+    time.sleep(float(os.environ["BENCH_WAIT_MS"]) / 1000)
+    return bare_wsgi_app(environ, start_response)
+
+
 def floor_median(port: int, path: str, count: int = 300) -> float:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     times = [timed_get(connection, path, {})[0] for _ in range(count)]
     return statistics.median(times) * 1000
 
 
-def bare_floor_median() -> float:
+def bare_floor_median(application: str = "bench.tiles:bare_wsgi_app") -> float:
     port = free_port()
-    server = start_app(port, "bench.tiles:bare_wsgi_app")
+    server = start_app(port, application)
     try:
         return floor_median(port, "/")
     finally:
@@ -133,14 +140,26 @@ def bare_floor_median() -> float:
         server.wait(timeout=10)
 
 
+# Headers every tile request sends (``--through-django`` adds a session cookie).
+REQUEST_HEADERS = {"Accept-Encoding": "gzip"}
+
+
 def timed_get(
     connection: http.client.HTTPConnection, path: str, headers: dict
 ) -> tuple[float, int, str]:
     started = time.perf_counter()
-    connection.request("GET", path, headers={"Accept-Encoding": "gzip", **headers})
+    connection.request("GET", path, headers={**REQUEST_HEADERS, **headers})
     response = connection.getresponse()
     response.read()
     return time.perf_counter() - started, response.status, response.getheader("ETag") or ""
+
+
+def tile_path(dataset: Dataset, z: int, x: int, y: int) -> str:
+    return f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt"
+
+
+def band_of(zoom: int) -> str:
+    return next(name for name, zooms in BANDS.items() if zoom in zooms)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -152,7 +171,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-zoom", type=int, default=80)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--through-django", action="store_true",
+        help="send a session cookie (of no session), as a signed-in browser does: the requests "
+        "then take Django's whole path instead of the public tiles' (maps/public_tiles.py)",
+    )  # fmt: skip
     arguments = parser.parse_args()
+    if arguments.through_django:
+        REQUEST_HEADERS["Cookie"] = f"{settings.SESSION_COOKIE_NAME}=no-such-session"
 
     # Read with the current version number, as the app does, so the SQL side times the tile only.
     layers = list(
@@ -195,31 +221,45 @@ def main() -> None:
         for dataset, z, x, y in sample[:20]:
             timed_get(connection, f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt?ended=show", {})
             tile_render(dataset=dataset, z=z, x=x, y=y)
+        # Each kind of request is timed in a pass of its own over all the tiles, so that each
+        # follows a request of its own kind, as in the floors' loops. Interleaved (the SQL
+        # between the app's requests for each tile), a request that followed the benchmark's
+        # own SQL found the app's process idle and paid for waking it: a 304 then measured
+        # slower than a 200 from the tile cache, which does more.
+        etags = []
         for dataset, z, x, y in sample:
-            band = next(name for name, zooms in BANDS.items() if z in zooms)
-            path = f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt"
-            app_time, status, etag = timed_get(connection, path, {})
+            app_time, status, etag = timed_get(connection, tile_path(dataset, z, x, y), {})
             statuses[status] = statuses.get(status, 0) + 1
+            results[band_of(z)]["app"].append(app_time)
+            etags.append(etag)
+        for dataset, z, x, y in sample:
             started = time.perf_counter()
             tile_render(dataset=dataset, z=z, x=x, y=y)
-            sql_time = time.perf_counter() - started
-            results[band]["app"].append(app_time)
-            results[band]["sql"].append(sql_time)
+            results[band_of(z)]["sql"].append(time.perf_counter() - started)
+        for (dataset, z, x, y), etag in zip(sample, etags, strict=True):
             if etag:
+                path = tile_path(dataset, z, x, y)
                 hit_time, hit_status, _ = timed_get(connection, path, {"If-None-Match": etag})
                 if hit_status == 304:
-                    results[band]["etag"].append(hit_time)
-            results[band]["warm"].append(timed_get(connection, path, {})[0])
+                    results[band_of(z)]["etag"].append(hit_time)
+        for dataset, z, x, y in sample:
+            warm_time = timed_get(connection, tile_path(dataset, z, x, y), {})[0]
+            results[band_of(z)]["warm"].append(warm_time)
         static_floor = floor_median(port, staticfiles_storage.url("images/favicon.svg"))
     finally:
         server.terminate()
         server.wait(timeout=10)
     bare_floor = bare_floor_median()
+    wait = statistics.median(results["z12-16"]["sql"]) * 1000
+    os.environ["BENCH_WAIT_MS"] = str(wait)
+    waiting_floor = bare_floor_median("bench.tiles:waiting_wsgi_app")
 
     print(f"statuses: {statuses}")
     print(
         f"floor: a static file through the app {static_floor:.2f} ms median, "
-        f"a bare WSGI app on the same gunicorn {bare_floor:.2f} ms"
+        f"a bare WSGI app on the same gunicorn {bare_floor:.2f} ms, "
+        f"one that only waits {wait:.2f} ms (the z12-16 SQL median) {waiting_floor:.2f} ms "
+        f"(ratio {waiting_floor / wait:.2f})"
     )
     print(f"{'band':<7}{'n':>5}{'app med':>9}{'sql med':>9}{'ratio':>7}{'app p95':>9}{'sql p95':>9}"
           f"{'etag med':>10}{'miss/hit':>9}{'cached med':>12}{'ratio':>7}")  # fmt: skip

@@ -301,6 +301,9 @@ USAGE_LOG_ENABLED = env.boolean("USAGE_LOG_ENABLED", default=True)
 USAGE_LOG_FLUSH_SECONDS = env.integer("USAGE_LOG_FLUSH_SECONDS", default=5, minimum=1)
 # Tiles already made, kept in each web process (maps/tile_cache.py); 0 turns the cache off.
 TILE_CACHE_MB = env.integer("TILE_CACHE_MB", default=64, minimum=0)
+# Public layers' tiles answered ahead of Django (maps/public_tiles.py): which layers are public
+# is kept in each web process, dropped on every catalogue change and at most this long.
+PUBLIC_LAYER_SECONDS = env.integer("PUBLIC_LAYER_SECONDS", default=60, minimum=0)
 
 # gis.W001: Debian 12's GDAL (3.6) cannot block file and network access. User-supplied files are
 # read with pyogrio's own GDAL after validation, and no user input reaches GDAL through Django.

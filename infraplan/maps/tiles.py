@@ -4,21 +4,35 @@ Tiles are cut from the stored EPSG:3857 geometry with ST_TileEnvelope/ST_AsMVTGe
 valid at every zoom (an EPSG:27700 envelope would leave the grid's domain at zooms 0-2).
 """
 
+import gzip
 import hashlib
+import re
+from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django.utils.http import parse_etags
 
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, source_for
 
 from .ended import END_DATE_PROPERTIES, live_on_sql
 from .styling import tile_fields
+from .tile_cache import TileCache
+
+if TYPE_CHECKING:
+    from .selectors import MapMoment
 
 MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER = 64
+MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+
+tile_cache = TileCache(max_bytes=settings.TILE_CACHE_MB * 1024 * 1024)
 
 
 def tile_in_range(z: int, x: int, y: int) -> bool:
@@ -82,3 +96,76 @@ def tile_render(
         cursor.execute(sql, {**params, "z": z, "x": x, "y": y, "layer": dataset.slug})
         (tile,) = cursor.fetchone()
     return bytes(tile or b"")
+
+
+@dataclass(frozen=True)
+class TileAnswer:
+    """What a tile request is answered with, whichever web path answers it."""
+
+    status: int  # 200; 204, nothing there; 304, the client has it
+    etag: str
+    body: bytes
+    gzipped: bool
+
+    def headers(self) -> list[tuple[str, str]]:
+        """The tile's own headers (caching and security headers are added by each path)."""
+        headers = [("ETag", self.etag), ("Vary", "Accept-Encoding")]
+        if self.status == 200:
+            headers.append(("Content-Type", MVT_CONTENT_TYPE))
+            if self.gzipped:
+                headers.append(("Content-Encoding", "gzip"))
+        return headers
+
+
+def tile_answer(
+    dataset: Dataset, z: int, x: int, y: int, *, source: FeatureSource | None, version: str,
+    moment: "MapMoment", accept_encoding: str, if_none_match: str,
+) -> TileAnswer:  # fmt: skip
+    """The answer to a request for a tile of a permitted dataset, ``source`` serving it as
+    ``version`` (``tile_version``) at ``moment``, given the request's ``Accept-Encoding`` and
+    ``If-None-Match``.
+
+    Gzipped when the client accepts it. The ETag names the version shown (with the fields its
+    tiles carry and its minimum zoom), the day ended features are judged on (or that they are
+    shown) and the tile, so a client that has the tile is answered 304 without the tile being
+    made again, and a tile another request made is served from the tile cache; a publish
+    changes every ETag of the dataset.
+    """
+    ended = "ended" if moment.show_ended else f"to{moment.day:%Y%m%d}"
+    compress = bool(ACCEPTS_GZIP.search(accept_encoding))
+    etag = f'"{dataset.slug}-{version}-{ended}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): a proxy that marks the ETag weak
+    # (W/"...") still names the same tile.
+    if if_none_match:
+        tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+        if etag in tags or "*" in tags:
+            return TileAnswer(status=304, etag=etag, body=b"", gzipped=False)
+    body = _tile_body(dataset, z, x, y, source, moment, etag, compress=compress)
+    return TileAnswer(
+        status=200 if body else 204, etag=etag, body=body, gzipped=bool(body) and compress
+    )
+
+
+def _tile_body(
+    dataset: Dataset, z: int, x: int, y: int, source: FeatureSource | None, moment: "MapMoment",
+    etag: str, *, compress: bool,
+) -> bytes:  # fmt: skip
+    """The tile's bytes as the response carries them, from the tile cache when already made.
+
+    The ETag names everything the bytes depend on; the dataset's id joins it so that a dataset
+    deleted and made again under the same slug never meets the old one's tiles.
+    """
+    key = f"{dataset.pk}:{etag}"
+    body = tile_cache.get(key)
+    if body is None:
+        body = b""
+        if source:
+            body = tile_render(
+                dataset=dataset, z=z, x=x, y=y, source=source,
+                show_ended=moment.show_ended, day=moment.day,
+            )  # fmt: skip
+        if body and compress:
+            # mtime=0: the same tile is the same bytes whenever it is made (one ETag, one body).
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+        tile_cache.put(key, body)
+    return body

@@ -1,27 +1,22 @@
 """The map viewer, its tiles, labels and pop-ups, and its no-WebGL alternatives (a table of the
 features in a view and a PNG of it). Every view asks the one gate through the selectors."""
 
-import gzip
-import re
-
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
-from django.utils.http import parse_etags, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel, Dataset
-from infraplan.catalogue.sources import FeatureSource
 from infraplan.core.coordinates import decimal_text
 
 from .render import map_png
 from .selectors import (
     BadRequest,
-    MapMoment,
     closer_bbox,
     feature_detail,
     features_in_view,
@@ -37,14 +32,11 @@ from .selectors import (
     source_at,
     unmapped_datasets,
 )
-from .tile_cache import TileCache
-from .tiles import tile_in_range, tile_render, tile_version
+from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
 from .viewport import FALLBACK_SIZE, bbox_text, usable_bbox, view_bbox, view_fitting
 
-MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
-ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 ROWS_PER_PAGE = 50
-tile_cache = TileCache(max_bytes=settings.TILE_CACHE_MB * 1024 * 1024)
+PUBLIC_CACHE_CONTROL = "public, max-age=300"
 
 
 def _cache_headers(
@@ -56,7 +48,7 @@ def _cache_headers(
     so the same URL may answer someone else, or the same person signed in, with more.
     """
     if not left_out and all(dataset.access_level == AccessLevel.PUBLIC for dataset in datasets):
-        response["Cache-Control"] = "public, max-age=300"
+        response["Cache-Control"] = PUBLIC_CACHE_CONTROL
     else:
         response["Cache-Control"] = "private, max-age=300"
         patch_vary_headers(response, ["Cookie", "Authorization"])  # a session or an API token
@@ -166,41 +158,14 @@ def _bad_tile_request(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
-def _tile_body(
-    dataset: Dataset, z: int, x: int, y: int, source: FeatureSource | None, moment: MapMoment,
-    etag: str, *, compress: bool,
-) -> bytes:  # fmt: skip
-    """The tile's bytes as the response carries them, from the tile cache when already made.
-
-    The ETag names everything the bytes depend on; the dataset's id joins it so that a dataset
-    deleted and made again under the same slug never meets the old one's tiles.
-    """
-    key = f"{dataset.pk}:{etag}"
-    body = tile_cache.get(key)
-    if body is None:
-        body = b""
-        if source:
-            body = tile_render(
-                dataset=dataset, z=z, x=x, y=y, source=source,
-                show_ended=moment.show_ended, day=moment.day,
-            )  # fmt: skip
-        if body and compress:
-            # mtime=0: the same tile is the same bytes whenever it is made (one ETag, one body).
-            body = gzip.compress(body, compresslevel=6, mtime=0)
-        tile_cache.put(key, body)
-    return body
-
-
 @require_GET
 def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpResponse:
     """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s.
 
-    Gzipped when the client accepts it. The ETag names the version shown (with the fields its
-    tiles carry and its minimum zoom), the day ended features are judged on (or that they are
-    shown) and the tile, so a client that has the tile is answered 304 without the tile being
-    made again, and a tile another request made is served from the tile cache; a publish
-    changes every ETag of the dataset. ``as_of`` and ``ended`` are read as the map page reads
-    them; before the dataset's first publish the tile is empty.
+    ``as_of`` and ``ended`` are read as the map page reads them; before the dataset's first
+    publish the tile is empty. Tiles of public layers asked for without a session, a token or
+    a date are mostly answered before Django sees the request (``public_tiles``), with the same
+    ``tile_answer``.
     """
     dataset = permitted_dataset(request.user, slug)
     if dataset is None or not tile_in_range(z, x, y):
@@ -211,28 +176,20 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
         return _bad_tile_request(f"Cannot make this tile: {_clause(str(problem))}.")
     source = source_at(dataset, moment)
     version = tile_version(dataset, source) if source else "none"
-    ended = "ended" if moment.show_ended else f"to{moment.day:%Y%m%d}"
-    compress = bool(ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")))
-    etag = f'"{slug}-{version}-{ended}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
     _audit_reads(request, [dataset], "dataset.read.tiles")
-    # If-None-Match compares weakly (RFC 9110, 13.1.2): a proxy that marks the ETag weak
-    # (W/"...") still names the same tile.
-    if_none_match = {
-        tag.removeprefix("W/") for tag in parse_etags(request.headers.get("If-None-Match", ""))
-    }
-    if etag in if_none_match or "*" in if_none_match:
-        response = HttpResponse(status=304)
-    else:
-        response = HttpResponse(
-            _tile_body(dataset, z, x, y, source, moment, etag, compress=compress),
-            content_type=MVT_CONTENT_TYPE,
-        )
-        if not response.content:
-            response.status_code = 204
-        elif compress:
-            response["Content-Encoding"] = "gzip"
-    response["ETag"] = etag
-    patch_vary_headers(response, ["Accept-Encoding"])
+    answer = tile_answer(
+        dataset, z, x, y, source=source, version=version, moment=moment,
+        accept_encoding=request.headers.get("Accept-Encoding", ""),
+        if_none_match=request.headers.get("If-None-Match", ""),
+    )  # fmt: skip
+    return tile_response(answer, dataset)
+
+
+def tile_response(answer: TileAnswer, dataset: Dataset) -> HttpResponse:
+    response = HttpResponse(answer.body, status=answer.status)
+    del response["Content-Type"]  # a tile's own, when it has a body
+    for name, value in answer.headers():
+        response[name] = value
     return _cache_headers(response, [dataset])
 
 

@@ -18,8 +18,7 @@ from infraplan.catalogue.sources import FeatureSource, register_source, unregist
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.maps.ended import END_DATE_PROPERTIES
 from infraplan.maps.tile_cache import TileCache
-from infraplan.maps.tiles import tile_render, tile_version
-from infraplan.maps.views import tile_cache
+from infraplan.maps.tiles import tile_cache, tile_render, tile_version
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,259 @@
+"""Tiles of public layers, answered ahead of Django's per-person request handling.
+
+A public layer's tile is the same for everyone, signed in or not. A request for one that carries
+no session cookie, no API token and asks nothing beyond the tile (no ``as_of``, no ``ended``)
+therefore needs none of the work every other request does: the session, CSRF, authentication,
+the gate's query. ``PublicTileApp`` wraps the WSGI application and answers such requests with
+the tile view's own parts (the same ETag, tile cache, SQL and gzip, by ``tile_answer``), the
+same security headers (made by the same middleware) and the same usage record. Every other
+request, and any such request it cannot answer, goes to Django unchanged: unknown and
+restricted layers, tiles out of range, signed-in people, dates, hosts not allowed, plain http
+where HTTPS is required.
+
+Which layers are public, with their current versions, is kept in each web process
+(``PublicLayers``), and dropped whenever PostgreSQL says the catalogue changed: a trigger on the
+dataset and version tables notifies ``CATALOGUE_CHANNEL`` (migration catalogue 0008), and a
+thread in each process listens (``CatalogueListener``). Nothing is kept while that thread is
+not listening, so until it listens (and after its connection drops, until it listens again)
+every request goes to Django; and nothing is kept longer than ``PUBLIC_LAYER_SECONDS``.
+"""
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+import psycopg
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse
+from django.utils.module_loading import import_string
+
+from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.sources import FeatureSource, source_for
+from infraplan.insights.usage import usage_record
+
+from .selectors import NOW, permitted_dataset
+from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
+from .views import PUBLIC_CACHE_CONTROL
+
+logger = logging.getLogger(__name__)
+
+CATALOGUE_CHANNEL = "infraplan_catalogue"
+# Django's own route for tiles (maps/urls.py), with the ``slug`` and ``int`` converters' patterns.
+TILE_PATH = re.compile(
+    r"/tiles/(?P<slug>[-a-zA-Z0-9_]+)/(?P<z>[0-9]+)/(?P<x>[0-9]+)/(?P<y>[0-9]+)\.mvt"
+)
+# The map's tile URLs carry ``v=<tile version>`` only to bust browser caches; anything else in
+# the query (a date, ended features) is Django's to read.
+VERSION_ONLY_QUERY = re.compile(r"(v=[-a-zA-Z0-9]*)?")
+# Middleware that only add headers to a response: the fast path's responses pass through them.
+HEADER_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+# Layers (public or not) remembered at most; beyond it all are forgotten, so that requests for
+# made-up slugs cannot grow a process's memory.
+REMEMBERED_LAYERS = 2_000
+# How long the listener waits for a notification before checking its connection is alive.
+LISTENER_CHECK_SECONDS = 30
+LISTENER_RETRY_SECONDS = 5
+LISTENER_NAME = "infraplan catalogue listener"  # its application_name, seen in pg_stat_activity
+
+
+@dataclass(frozen=True)
+class PublicLayer:
+    dataset: Dataset
+    source: FeatureSource
+    version: str
+
+
+class PublicLayers:
+    """The public, published layers by slug, as last read; all forgotten on every change."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.listening = False
+        # slug: (the layer, or None for one the fast path does not serve; when it was read)
+        self._layers: dict[str, tuple[PublicLayer | None, float]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def layer(self, slug: str) -> PublicLayer | None:
+        """The public layer ``slug`` with a published version, or None: not public, unknown,
+        not yet published, or nobody is listening for changes."""
+        if not self.listening:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            known = self._layers.get(slug)
+            generation = self._generation
+        if known is not None and now - known[1] < self.seconds:
+            return known[0]
+        dataset = permitted_dataset(AnonymousUser(), slug)
+        layer = None
+        if dataset is not None and dataset.annotated_current_version is not None:
+            source = source_for(dataset)
+            layer = PublicLayer(dataset, source, tile_version(dataset, source))
+        with self._lock:
+            # Kept only if nothing changed while it was read: a notification that arrived
+            # meanwhile may be about this very layer.
+            if generation == self._generation:
+                if len(self._layers) >= REMEMBERED_LAYERS:
+                    self._layers.clear()
+                self._layers[slug] = (layer, now)
+        return layer
+
+    def forget(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._layers.clear()
+
+
+class CatalogueListener:
+    """A thread in this process that LISTENs for catalogue changes and makes ``layers`` forget.
+
+    ``layers`` is marked listening only while the LISTEN holds, and everything is forgotten each
+    time it starts to (notifications sent while nobody listened are lost).
+    """
+
+    def __init__(self, layers: PublicLayers) -> None:
+        self.layers = layers
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def ensure_started(self) -> None:
+        """Start the thread once per process (a forked worker starts its own)."""
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            self.layers.listening = False
+            self.layers.forget()
+            self._pid = os.getpid()
+            self._thread = threading.Thread(
+                target=self._run, name="catalogue-listener", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self._listen()
+            except Exception:  # any failure: log it, stop serving, listen again
+                logger.warning("catalogue listener: lost its connection; retrying", exc_info=True)
+            finally:
+                self.layers.listening = False
+                self.layers.forget()
+            time.sleep(LISTENER_RETRY_SECONDS)
+
+    def _listen(self) -> None:
+        params = connection.get_connection_params()
+        params["application_name"] = LISTENER_NAME
+        with psycopg.connect(**params, autocommit=True) as listening:
+            listening.execute(f"LISTEN {CATALOGUE_CHANNEL}")
+            self.layers.forget()
+            self.layers.listening = True
+            while True:
+                for _ in listening.notifies(timeout=LISTENER_CHECK_SECONDS):
+                    self.layers.forget()
+                listening.execute("SELECT 1")
+
+
+public_layers = PublicLayers(seconds=settings.PUBLIC_LAYER_SECONDS)
+listener = CatalogueListener(public_layers)
+
+
+class PublicTileApp:
+    """WSGI: public tiles answered here (see the module's docstring); all else to ``application``."""
+
+    def __init__(self, application: Callable) -> None:
+        self.application = application
+        # The headers the project's header-only middleware add, by whether the request came
+        # over HTTPS (HSTS, say): the same for every response, so made once each.
+        self._security_headers: dict[bool, list[tuple[str, str]]] = {}
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.monotonic()
+        served = self._answer(environ)
+        if served is None:
+            return self.application(environ, start_response)
+        slug, secure, answer = served
+        headers = [*answer.headers(), ("Cache-Control", PUBLIC_CACHE_CONTROL)]
+        # A 304 carries only what guides the browser's cache (RFC 9110, 15.4.5): the browser
+        # keeps the headers it stored with the tile, security headers included.
+        if answer.status != 304:
+            headers += [("Content-Length", str(len(answer.body))), *self._security_headers[secure]]
+        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
+        if settings.USAGE_LOG_ENABLED:
+            usage_record(
+                kind="tile", method="GET", dataset=slug, user_id=None, status=answer.status,
+                duration_ms=round((time.monotonic() - started) * 1000),
+                address=environ.get("REMOTE_ADDR", ""),
+                user_agent=environ.get("HTTP_USER_AGENT", "")[:300],
+            )  # fmt: skip
+        return [answer.body]
+
+    def _answer(self, environ: dict) -> tuple[str, bool, TileAnswer] | None:
+        """The layer's slug, whether the request came over HTTPS, and the tile's answer, if
+        this request is one the fast path answers; else None."""
+        if environ.get("REQUEST_METHOD") != "GET" or "HTTP_AUTHORIZATION" in environ:
+            return None
+        match = TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
+        if match is None or not VERSION_ONLY_QUERY.fullmatch(environ.get("QUERY_STRING", "")):
+            return None
+        # Any cookie whose text holds the session cookie's name: a signed-in person, perhaps.
+        if settings.SESSION_COOKIE_NAME in environ.get("HTTP_COOKIE", ""):
+            return None
+        z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
+        if not tile_in_range(z, x, y):
+            return None
+        request = WSGIRequest(environ)
+        try:
+            request.get_host()  # a Host not in ALLOWED_HOSTS is Django's to refuse
+        except DisallowedHost:
+            return None
+        secure = request.is_secure()
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            return None  # Django's to redirect
+        if secure not in self._security_headers:
+            self._security_headers[secure] = _headers_added_by_middleware(request)
+        listener.ensure_started()
+        try:
+            layer = public_layers.layer(match["slug"])
+            if layer is None:
+                return None
+            answer = tile_answer(
+                layer.dataset, z, x, y, source=layer.source, version=layer.version, moment=NOW,
+                accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
+                if_none_match=environ.get("HTTP_IF_NONE_MATCH", ""),
+            )  # fmt: skip
+        except DatabaseError:
+            logger.warning("public tile: database error; handing the request to Django")
+            return None
+        return layer.dataset.slug, secure, answer
+
+
+def _headers_added_by_middleware(request: HttpRequest) -> list[tuple[str, str]]:
+    """The headers the project's header-only middleware (``HEADER_MIDDLEWARE``, in their
+    settings order) add to a response to ``request``."""
+    blank = HttpResponse()
+    before = set(blank.headers)
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        return blank
+
+    for path in reversed([name for name in settings.MIDDLEWARE if name in HEADER_MIDDLEWARE]):
+        handler = import_string(path)(handler)
+    response = handler(request)
+    return [(name, value) for name, value in response.items() if name not in before]
