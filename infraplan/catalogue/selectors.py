@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     F,
     Func,
@@ -172,7 +173,7 @@ class DatasetPage:
     dataset: Dataset
     topic_category: str
     responsible: list[ResponsibleParty]
-    versions: list[DatasetVersion]
+    versions: Page  # of the versions, newest first (``VERSIONS_PER_PAGE`` a page)
     feature_count: int | None
     fields: list[FieldInfo]
     extent_bng: Extent2D | None = None
@@ -196,16 +197,19 @@ def dataset_visible(user: Any, slug: str, action: Action | str = Action.VIEW) ->
 
 
 def dataset_page(
-    user: Any, dataset: Dataset, *, as_of: DatasetVersion | None = None, on: date | None = None
-) -> DatasetPage:
+    user: Any, dataset: Dataset, *, as_of: DatasetVersion | None = None, on: date | None = None,
+    versions_page: str | None = None,
+) -> DatasetPage:  # fmt: skip
     """Everything the dataset page shows. ``dataset`` must already have passed the gate.
 
     With ``as_of`` (a published version of the feature store's dataset), the features, fields,
     count and extent are those of that version instead of the current one. Example values and
-    first rows come from features that had not ended by ``on`` (today unless given).
+    first rows come from features that had not ended by ``on`` (today unless given). The
+    versions table shows page ``versions_page`` (the first if not a page number; the last if
+    beyond it): a source loaded daily for years has thousands.
     """
-    versions = versions_listed(dataset)
-    current = as_of or next((version for version in versions if version.is_current), None)
+    versions = Paginator(versions_listed(dataset), VERSIONS_PER_PAGE).get_page(versions_page)
+    current = as_of or versions_listed(dataset).filter(is_current=True).first()
     sample = _sample(dataset, as_of, live_on=on or timezone.localdate())
     fields = _fields(dataset, sample)
     page = DatasetPage(
@@ -240,6 +244,7 @@ def dataset_page(
 
 
 PROBLEMS_LISTED = 20  # a failed version's first problems, on the dataset page
+VERSIONS_PER_PAGE = 25
 
 
 class _ReportHead(Func):
@@ -256,11 +261,11 @@ class _ReportHead(Func):
     output_field = JSONField()
 
 
-def versions_listed(dataset: Dataset) -> list[DatasetVersion]:
+def versions_listed(dataset: Dataset) -> QuerySet[DatasetVersion]:
     """The dataset's versions, newest first, each with ``report_head``: its report cut to what
     the versions table shows (see ``_ReportHead``). The whole ``report`` is read only if asked
     for."""
-    return list(
+    return (
         dataset.versions.order_by("-number")
         .defer("report")
         .annotate(report_head=_ReportHead("report"))

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -104,8 +105,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
                     "as_of", f"Nothing had been published on {as_of_date:%-d %B %Y} yet"
                 )
     page = dataset_page(
-        request.user, dataset, as_of=as_of_version, on=as_of_date if as_of_version else None
-    )
+        request.user, dataset, as_of=as_of_version, on=as_of_date if as_of_version else None,
+        versions_page=request.GET.get("page"),
+    )  # fmt: skip
     if dataset.access_level != AccessLevel.PUBLIC:
         # The page shows example values and first rows: a read of restricted data.
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)
@@ -116,6 +118,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "as_of_form": as_of_form,
         "as_of_date": as_of_date if as_of_version else None,
         "as_of_version": as_of_version,
+        "versions_elided": page.versions.paginator.get_elided_page_range(page.versions.number),
+        # The versions' page links keep the date the page is showing.
+        "versions_query": urlencode({"as_of": request.GET["as_of"]}) if as_of_version else "",
         "diff_form": DiffChoiceForm(numbers=numbers) if len(numbers) >= 2 else None,
         "can_contribute": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
         "sources": dataset_sources(dataset),

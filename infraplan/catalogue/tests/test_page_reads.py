@@ -3,10 +3,12 @@ from its first features (example values) and from the extent measured when the v
 published, never by reading or sorting every feature on each visit."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from infraplan.catalogue import selectors
 from infraplan.catalogue.models import DatasetVersion
@@ -92,3 +94,33 @@ def test_a_version_published_before_versions_were_measured_is_measured_once(site
     again, queries = _page(client_as(None), "/datasets/sites/")
     assert not [sql for sql in queries if MEASURING in sql]
     assert again == text
+
+
+def test_the_versions_table_is_paged_newest_first_keeping_the_date(sites, client_as, monkeypatch):
+    """A source loaded daily for years keeps thousands of versions: the page lists a page of
+    them, with GOV.UK pagination back to the table, and the date the page shows is kept."""
+    monkeypatch.setattr(selectors, "VERSIONS_PER_PAGE", 3)
+    version_publish_points(dataset=sites, points=POINTS)
+    DatasetVersion.objects.bulk_create(
+        DatasetVersion(dataset=sites, number=number, state="failed", source=f"load {number}")
+        for number in range(2, 8)
+    )
+    client = client_as(None)
+
+    text, _ = _page(client, "/datasets/sites/")
+    assert "Versions of Sites, newest first: 1 to 3 of 7" in text
+    assert "load 7" in text and "load 5" in text and "load 4" not in text
+    html = client.get("/datasets/sites/").content.decode()
+    assert 'href="?page=2#versions-heading"' in html and 'aria-label="Pages of versions"' in html
+
+    text, _ = _page(client, "/datasets/sites/?page=3")
+    assert "7 to 7 of 7" in text and "test" in text  # version 1's source
+    assert "Current" in text
+
+    DatasetVersion.objects.filter(dataset=sites, number=1).update(
+        published_at=timezone.now() - timedelta(days=30)
+    )
+    day = (timezone.localdate() - timedelta(days=10)).isoformat()
+    html = client.get(f"/datasets/sites/?as_of={day}&page=2").content.decode()
+    assert f'href="?as_of={day}&amp;page=3#versions-heading"' in html
+    assert "load 4" in html and "load 5" not in html
