@@ -13,20 +13,23 @@ def organisation_for_email(email: str) -> Organisation | None:
     return Organisation.objects.filter(is_active=True, email_domains__contains=[domain]).first()
 
 
-def registrations_pending_for(user: User) -> QuerySet[Registration]:
-    """Pending registrations ``user`` may decide, oldest first (in a fixed order, so pages of
-    them neither repeat nor skip one): all for platform admins, else their organisations' as
-    an organisation admin."""
-    pending = (
-        Registration.objects.filter(status=RegistrationStatus.PENDING)
-        .select_related("user", "organisation")
-        .order_by("created_at", "pk")
+def registrations_decidable_by(user: User) -> QuerySet[Registration]:
+    """Registrations ``user`` may decide, decided or not, oldest first (in a fixed order, so
+    pages of them neither repeat nor skip one): all for platform admins, else their
+    organisations' as an organisation admin."""
+    registrations = Registration.objects.select_related("user", "organisation").order_by(
+        "created_at", "pk"
     )
     if user.is_superuser:
-        return pending
-    return pending.filter(
+        return registrations
+    return registrations.filter(
         organisation__memberships__user=user, organisation__memberships__role=Role.ORG_ADMIN
     )
+
+
+def registrations_pending_for(user: User) -> QuerySet[Registration]:
+    """The registrations ``user`` may decide that wait for a decision, oldest first."""
+    return registrations_decidable_by(user).filter(status=RegistrationStatus.PENDING)
 
 
 def registration_pending_position(user: User, registration: Registration) -> int:

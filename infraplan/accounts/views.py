@@ -10,9 +10,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from infraplan.core.templatetags.local_time import local_time
+
 from .forms import DecisionForm, ProfileForm
-from .models import Membership, Role
-from .selectors import registration_pending_position, registrations_pending_for
+from .models import Membership, Registration, RegistrationStatus, Role
+from .selectors import (
+    registration_pending_position,
+    registrations_decidable_by,
+    registrations_pending_for,
+)
 from .services import (
     MembershipError,
     RegistrationError,
@@ -79,7 +85,9 @@ def registration_list_view(request: HttpRequest) -> HttpResponse:
 def registration_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Decide one registration; ``?page=`` is the page of the list the admin came from."""
     _approver_or_404(request)
-    registration = get_object_or_404(registrations_pending_for(request.user), pk=pk)
+    registration = get_object_or_404(registrations_decidable_by(request.user), pk=pk)
+    if registration.status != RegistrationStatus.PENDING:
+        return _already_decided(request, registration)
     form = DecisionForm(request.POST, prefix=f"r{pk}")
     if form.is_valid():
         approve = form.cleaned_data["decision"] == "approve"
@@ -90,19 +98,40 @@ def registration_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
                 request=request,
             )  # fmt: skip
         except RegistrationError as error:
+            registration.refresh_from_db()
+            if registration.status != RegistrationStatus.PENDING:  # decided meanwhile
+                return _already_decided(request, registration)
             form.add_error(None, str(error))
         else:
             verb = "approved" if approve else "rejected"
             messages.success(
                 request, f"{registration.user.email} has been {verb} and told by email."
             )
-            page = request.GET.get("page", "")
-            back = reverse("registration-list")
-            return redirect(f"{back}?page={page}" if page.isdecimal() and page != "1" else back)
+            return _back_to_list(request)
     # The form goes back with its errors on the page that holds this registration now, which
     # others' decisions since may have moved.
     position = registration_pending_position(request.user, registration)
     return _render_list(request, position // REGISTRATIONS_PER_PAGE + 1, {pk: form})
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    """To the page of the list the admin came from (``?page=``)."""
+    page = request.GET.get("page", "")
+    back = reverse("registration-list")
+    return redirect(f"{back}?page={page}" if page.isdecimal() and page != "1" else back)
+
+
+def _already_decided(request: HttpRequest, registration: Registration) -> HttpResponse:
+    """Another admin decided first (in another tab, or at the same moment): say who and when,
+    and change nothing."""
+    decider = registration.decided_by.email if registration.decided_by else "another admin"
+    when = local_time(registration.decided_at) if registration.decided_at else ""
+    messages.warning(
+        request,
+        f"{registration.user.email} had already been {registration.get_status_display().lower()}"
+        f" by {decider}{f' at {when}' if when else ''}. Your decision was not recorded.",
+    )
+    return _back_to_list(request)
 
 
 @login_required

@@ -104,3 +104,47 @@ def test_when_someone_registered_says_gmt_or_bst_in_the_hour_that_comes_twice(pe
         "25 October 2026 01:30 BST",
         "25 October 2026 01:30 GMT",
     ]
+
+
+def test_a_registration_another_admin_decided_first_says_who_and_changes_nothing(
+    personas, client_as, mailoutbox
+):
+    """The second admin's page was loaded before the first admin's decision."""
+    [registration] = pending(personas.organisation_a, 1)
+    assert decide(client_as(personas.admin_a), registration, decision="approve").status_code == 302
+    sent = len(mailoutbox)
+
+    second = client_as(personas.platform_admin)
+    response = decide(second, registration, page=2, decision="reject", reason="No")
+
+    assert response.status_code == 302 and response["Location"] == f"{LIST}?page=2"
+    page = second.get(response["Location"])
+    assert ("applicant000@a.example had already been approved by admin@a.example at ") in text(
+        page
+    ) and "Your decision was not recorded." in text(page)
+    registration.refresh_from_db()
+    assert (registration.status, registration.decided_by) == ("approved", personas.admin_a)
+    assert len(mailoutbox) == sent  # the applicant is not told twice
+
+
+def test_a_registration_decided_at_the_same_moment_says_so_too(personas, client_as, monkeypatch):
+    """Both admins' requests found it waiting; the other's decision committed first."""
+    from infraplan.accounts import views
+    from infraplan.accounts.services import registration_decide
+
+    [registration] = pending(personas.organisation_a, 1)
+
+    def decided_first_by_another(**kwargs):
+        other = {**kwargs, "actor": personas.admin_a, "approve": False, "reason": "Duplicate"}
+        registration_decide(**other)
+        return registration_decide(**kwargs)
+
+    monkeypatch.setattr(views, "registration_decide", decided_first_by_another)
+    second = client_as(personas.platform_admin)
+    response = decide(second, registration, decision="approve")
+
+    assert response.status_code == 302 and response["Location"] == LIST
+    page = second.get(LIST)
+    assert "applicant000@a.example had already been rejected by admin@a.example" in text(page)
+    registration.refresh_from_db()
+    assert registration.status == "rejected"
