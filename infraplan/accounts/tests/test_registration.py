@@ -135,9 +135,11 @@ def test_rejection_needs_a_reason_and_is_explained_to_the_applicant(
     assert "was not approved" in page and "shared mailbox" in page
     assert not client.get(reverse("home")).context["user"].is_authenticated
 
-    # Decided once: a second decision is refused.
+    # Decided once: a second decision is refused, saying so (test_approvals_list.py).
     response = admin.post(url, {f"r{registration.pk}-decision": "approve"})
-    assert response.status_code == 404
+    assert response.status_code == 302
+    registration.refresh_from_db()
+    assert registration.status == "rejected" and not registration.user.is_active
 
 
 def test_an_organisation_admin_decides_only_for_their_own_organisation(
