@@ -42,6 +42,7 @@ from django.conf import settings  # noqa: E402
 from django.contrib.gis.db.models import Extent  # noqa: E402
 from django.contrib.gis.db.models.functions import Transform  # noqa: E402
 from django.contrib.staticfiles.storage import staticfiles_storage  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from infraplan.catalogue.models import Dataset  # noqa: E402
 from infraplan.maps.tiles import tile_render  # noqa: E402
@@ -140,8 +141,10 @@ def bare_floor_median(application: str = "bench.tiles:bare_wsgi_app") -> float:
         server.wait(timeout=10)
 
 
-# Headers every tile request sends (``--through-django`` adds a session cookie).
+# Headers every tile request sends.
 REQUEST_HEADERS = {"Accept-Encoding": "gzip"}
+# What every tile URL asks beyond the tile (``--through-django``: the date).
+TILE_QUERY = ""
 
 
 def timed_get(
@@ -155,7 +158,7 @@ def timed_get(
 
 
 def tile_path(dataset: Dataset, z: int, x: int, y: int) -> str:
-    return f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt"
+    return f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt{TILE_QUERY}"
 
 
 def band_of(zoom: int) -> str:
@@ -173,12 +176,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--through-django", action="store_true",
-        help="send a session cookie (of no session), as a signed-in browser does: the requests "
-        "then take Django's whole path instead of the public tiles' (maps/public_tiles.py)",
+        help="ask each tile as of today, as the map's time control does: Django answers those "
+        "(its whole path: session, authentication, the gate) instead of the public tiles' path "
+        "(maps/public_tiles.py)",
     )  # fmt: skip
     arguments = parser.parse_args()
     if arguments.through_django:
-        REQUEST_HEADERS["Cookie"] = f"{settings.SESSION_COOKIE_NAME}=no-such-session"
+        global TILE_QUERY
+        TILE_QUERY = f"?as_of={timezone.localdate():%Y-%m-%d}"
 
     # Read with the current version number, as the app does, so the SQL side times the tile only.
     layers = list(

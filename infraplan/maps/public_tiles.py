@@ -1,14 +1,14 @@
 """Tiles of public layers, answered ahead of Django's per-person request handling.
 
 A public layer's tile is the same for everyone, signed in or not. A request for one that carries
-no session cookie, no API token and asks nothing beyond the tile (no ``as_of``, no ``ended``)
-therefore needs none of the work every other request does: the session, CSRF, authentication,
-the gate's query. ``PublicTileApp`` wraps the WSGI application and answers such requests with
+no API token and asks nothing beyond the tile (no ``as_of``, no ``ended``) therefore needs none
+of the work every other request does: CSRF, authentication, the session's other checks, the
+gate's query. A session cookie is read only to name its user in the usage log (``SessionUsers``). ``PublicTileApp`` wraps the WSGI application and answers such requests with
 the tile view's own parts (the same ETag, tile cache, SQL and gzip, by ``tile_answer``), the
 same security headers (made by the same middleware) and the same usage record. Every other
 request, and any such request it cannot answer, goes to Django unchanged: unknown and
-restricted layers, tiles out of range, signed-in people, dates, hosts not allowed, plain http
-where HTTPS is required.
+restricted layers, tiles out of range, tokens, dates, hosts not allowed, plain http where HTTPS
+is required.
 
 Which layers are public, with their current versions, is kept in each web process
 (``PublicLayers``), and dropped whenever PostgreSQL says the catalogue changed: a trigger on the
@@ -26,9 +26,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
+from importlib import import_module
 
 import psycopg
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
@@ -67,6 +69,34 @@ REMEMBERED_LAYERS = 2_000
 LISTENER_CHECK_SECONDS = 30
 LISTENER_RETRY_SECONDS = 5
 LISTENER_NAME = "infraplan catalogue listener"  # its application_name, seen in pg_stat_activity
+SESSION_USER_SECONDS = 60
+
+
+class SessionUsers:
+    """Whom each session cookie signs in, as last read, kept ``seconds``: for the usage log
+    only, as a public tile is the same for everyone. A session ended since may name its user
+    for that long more."""
+
+    def __init__(self, seconds: float, limit: int = 10_000) -> None:
+        self.seconds = seconds
+        self.limit = limit
+        self._users: dict[str, tuple[int | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def user_id(self, session_key: str) -> int | None:
+        """The id of the user ``session_key`` signs in; None for no session, or one signed out."""
+        now = time.monotonic()
+        known = self._users.get(session_key)
+        if known is not None and now - known[1] < self.seconds:
+            return known[0]
+        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user_id = session.get(SESSION_KEY)  # reads the session; nothing is written
+        user_id = int(user_id) if user_id is not None else None
+        with self._lock:
+            if len(self._users) >= self.limit:
+                self._users.clear()
+            self._users[session_key] = (user_id, now)
+        return user_id
 
 
 @dataclass(frozen=True)
@@ -172,6 +202,15 @@ class CatalogueListener:
 
 public_layers = PublicLayers(seconds=settings.PUBLIC_LAYER_SECONDS)
 listener = CatalogueListener(public_layers)
+session_users = SessionUsers(seconds=SESSION_USER_SECONDS)
+
+
+@dataclass(frozen=True)
+class _Served:
+    slug: str
+    secure: bool  # asked over HTTPS
+    user_id: int | None  # for the usage log
+    answer: TileAnswer
 
 
 class PublicTileApp:
@@ -185,35 +224,35 @@ class PublicTileApp:
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         started = time.monotonic()
-        served = self._answer(environ)
+        served = self._served(environ)
         if served is None:
             return self.application(environ, start_response)
-        slug, secure, answer = served
+        answer = served.answer
         headers = [*answer.headers(), ("Cache-Control", PUBLIC_CACHE_CONTROL)]
         # A 304 carries only what guides the browser's cache (RFC 9110, 15.4.5): the browser
         # keeps the headers it stored with the tile, security headers included.
         if answer.status != 304:
-            headers += [("Content-Length", str(len(answer.body))), *self._security_headers[secure]]
+            headers += [
+                ("Content-Length", str(len(answer.body))),
+                *self._security_headers[served.secure],
+            ]
         start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
         if settings.USAGE_LOG_ENABLED:
             usage_record(
-                kind="tile", method="GET", dataset=slug, user_id=None, status=answer.status,
+                kind="tile", method="GET", dataset=served.slug, user_id=served.user_id,
+                status=answer.status,
                 duration_ms=round((time.monotonic() - started) * 1000),
                 address=environ.get("REMOTE_ADDR", ""),
                 user_agent=environ.get("HTTP_USER_AGENT", "")[:300],
             )  # fmt: skip
         return [answer.body]
 
-    def _answer(self, environ: dict) -> tuple[str, bool, TileAnswer] | None:
-        """The layer's slug, whether the request came over HTTPS, and the tile's answer, if
-        this request is one the fast path answers; else None."""
+    def _served(self, environ: dict) -> _Served | None:
+        """What to answer, if this request is one the fast path answers; else None."""
         if environ.get("REQUEST_METHOD") != "GET" or "HTTP_AUTHORIZATION" in environ:
             return None
         match = TILE_PATH.fullmatch(environ.get("PATH_INFO", ""))
         if match is None or not VERSION_ONLY_QUERY.fullmatch(environ.get("QUERY_STRING", "")):
-            return None
-        # Any cookie whose text holds the session cookie's name: a signed-in person, perhaps.
-        if settings.SESSION_COOKIE_NAME in environ.get("HTTP_COOKIE", ""):
             return None
         z, x, y = int(match["z"]), int(match["x"]), int(match["y"])
         if not tile_in_range(z, x, y):
@@ -233,6 +272,8 @@ class PublicTileApp:
             layer = public_layers.layer(match["slug"])
             if layer is None:
                 return None
+            session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+            user_id = session_users.user_id(session_key) if session_key else None
             answer = tile_answer(
                 layer.dataset, z, x, y, source=layer.source, version=layer.version, moment=NOW,
                 accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),
@@ -241,7 +282,7 @@ class PublicTileApp:
         except DatabaseError:
             logger.warning("public tile: database error; handing the request to Django")
             return None
-        return layer.dataset.slug, secure, answer
+        return _Served(slug=layer.dataset.slug, secure=secure, user_id=user_id, answer=answer)
 
 
 def _headers_added_by_middleware(request: HttpRequest) -> list[tuple[str, str]]:

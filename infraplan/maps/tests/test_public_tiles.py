@@ -168,11 +168,10 @@ def test_an_empty_tile_is_no_content_either_way(app, sites):
     [
         ("?as_of=2026-01-01", {}, 204),  # published after that date
         ("?ended=show", {}, 200),
-        ("", {"Cookie": "sessionid=abc"}, 200),
         ("", {"Authorization": "Bearer abc"}, 401),
         ("?v=1&token=abc", {}, 400),  # Django refuses tokens in addresses
     ],
-    ids=["a date", "ended features", "a session", "a token", "another parameter"],
+    ids=["a date", "ended features", "a token", "another parameter"],
 )
 def test_requests_that_need_more_than_the_tile_go_to_django(app, sites, query, headers, status):
     served = app()
@@ -285,3 +284,31 @@ def test_a_host_not_allowed_is_refused_by_django(app, sites, settings):
     allowed = {"Host": "infraplan.example"}
     answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites"), allowed))
     assert not went and answer.status == 200
+
+
+def test_signed_in_people_are_answered_here_too_their_usage_named(
+    app, sites, restricted, personas, client_as
+):
+    """A public tile is the same for them; their session is read once, for the usage log."""
+    served = app()
+    signed_in = client_as(personas.viewer_a)
+    cookie = {"Cookie": f"csrftoken=x; sessionid={signed_in.cookies['sessionid'].value}"}
+    buffer.flush()
+    UsageRecord.objects.all().delete()
+
+    answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites"), cookie))
+    assert not went and answer.status == 200
+    with CaptureQueriesContext(connection) as queries:
+        again = wsgi_get(served, tile_url("public-sites"), cookie)
+    assert again.status == 200 and len(queries) == 0  # the session was read once
+    nobody = {"Cookie": "sessionid=no-such-session-at-all"}
+    answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites"), nobody))
+    assert not went and answer.status == 200
+
+    assert buffer.flush() == 3
+    assert list(UsageRecord.objects.order_by("id").values_list("user_id", flat=True)) == [
+        personas.viewer_a.pk, personas.viewer_a.pk, None
+    ]  # fmt: skip
+    # Their restricted layers still go through Django's gate.
+    answer, went = to_django(served, lambda: wsgi_get(served, tile_url("a-only-sites"), cookie))
+    assert went and answer.status == 200
