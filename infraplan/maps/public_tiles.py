@@ -65,11 +65,14 @@ HEADER_MIDDLEWARE = (
 # Layers (public or not) remembered at most; beyond it all are forgotten, so that requests for
 # made-up slugs cannot grow a process's memory.
 REMEMBERED_LAYERS = 2_000
-# How long the listener waits for a notification before checking its connection is alive.
+# How long the listener waits for a notification before checking that it still hears them.
 LISTENER_CHECK_SECONDS = 30
 LISTENER_RETRY_SECONDS = 5
 LISTENER_NAME = "infraplan catalogue listener"  # its application_name, seen in pg_stat_activity
 SESSION_USER_SECONDS = 60
+# The listener's own notification, sent and heard back to prove notifications reach it.
+PROBE = "probe"
+PROBE_SECONDS = 5
 
 
 class SessionUsers:
@@ -151,8 +154,9 @@ class PublicLayers:
 class CatalogueListener:
     """A thread in this process that LISTENs for catalogue changes and makes ``layers`` forget.
 
-    ``layers`` is marked listening only while the LISTEN holds, and everything is forgotten each
-    time it starts to (notifications sent while nobody listened are lost).
+    ``layers`` is marked listening only while the LISTEN holds and the listener hears its own
+    notification back (checked every ``LISTENER_CHECK_SECONDS``), and everything is forgotten
+    each time it starts to (notifications sent while nobody listened are lost).
     """
 
     def __init__(self, layers: PublicLayers) -> None:
@@ -192,12 +196,40 @@ class CatalogueListener:
         params["application_name"] = LISTENER_NAME
         with psycopg.connect(**params, autocommit=True) as listening:
             listening.execute(f"LISTEN {CATALOGUE_CHANNEL}")
+            self._hear_own_probe(listening)
             self.layers.forget()
             self.layers.listening = True
             while True:
-                for _ in listening.notifies(timeout=LISTENER_CHECK_SECONDS):
-                    self.layers.forget()
-                listening.execute("SELECT 1")
+                for notification in listening.notifies(timeout=LISTENER_CHECK_SECONDS):
+                    if notification.payload != PROBE:
+                        self.layers.forget()
+                self._hear_own_probe(listening)
+
+    def _hear_own_probe(self, listening: psycopg.Connection) -> None:
+        """Notify the channel and hear it back within ``PROBE_SECONDS``, or raise.
+
+        This proves that notifications reach this connection: through a connection pooler in
+        transaction mode, say, LISTEN succeeds and nothing is ever heard. Any other notification
+        heard meanwhile is acted on."""
+        self._send_probe(listening)
+        deadline = time.monotonic() + PROBE_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            for notification in listening.notifies(timeout=left, stop_after=1):
+                if notification.payload == PROBE:
+                    return
+                self.layers.forget()
+        raise ListenerDeaf(
+            f"no notification came back on {CATALOGUE_CHANNEL} within {PROBE_SECONDS} s: "
+            "public tiles go to Django until one does (is the database reached through a "
+            "pooler in transaction mode?)"
+        )
+
+    def _send_probe(self, listening: psycopg.Connection) -> None:
+        listening.execute("SELECT pg_notify(%s, %s)", [CATALOGUE_CHANNEL, PROBE])
+
+
+class ListenerDeaf(Exception):
+    """Notifications do not reach the listener's connection."""
 
 
 public_layers = PublicLayers(seconds=settings.PUBLIC_LAYER_SECONDS)

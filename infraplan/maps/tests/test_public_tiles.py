@@ -227,13 +227,7 @@ def test_nothing_is_kept_while_nobody_listens(app, sites, monkeypatch):
     served = app()
     url = tile_url("public-sites")
     assert not to_django(served, lambda: wsgi_get(served, url))[1]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE application_name = %s AND datname = current_database()",
-            [LISTENER_NAME],
-        )
-        assert cursor.fetchone() == (True,)
+    listener_cut_off()
     assert eventually(lambda: not public_layers.listening)
 
     answer, went = to_django(served, lambda: wsgi_get(served, url))
@@ -242,6 +236,35 @@ def test_nothing_is_kept_while_nobody_listens(app, sites, monkeypatch):
     assert eventually(lambda: public_layers.listening)
     answer, went = to_django(served, lambda: wsgi_get(served, url))
     assert not went and answer.status == 200
+
+
+def listener_cut_off() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = %s AND datname = current_database()",
+            [LISTENER_NAME],
+        )
+        assert cursor.fetchone() == (True,)
+
+
+def test_a_listener_that_does_not_hear_its_own_notification_serves_nothing(app, sites, monkeypatch):
+    """Through a connection pooler in transaction mode LISTEN succeeds and nothing is heard:
+    the listener must notice, rather than keep layers it will never be told have changed."""
+    monkeypatch.setattr(public_tiles, "LISTENER_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr(public_tiles, "PROBE_SECONDS", 0.3)
+    monkeypatch.setattr(public_tiles.CatalogueListener, "_send_probe", lambda self, listening: None)
+    served = app()
+    listener_cut_off()
+    assert eventually(lambda: not public_layers.listening)
+    time.sleep(1)  # several attempts to listen again, each deaf
+
+    assert not public_layers.listening
+    answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites")))
+    assert went and answer.status == 200
+
+    monkeypatch.undo()  # notifications are heard again
+    assert eventually(lambda: public_layers.listening)
 
 
 def test_tiles_answered_here_are_in_the_usage_log(app, sites):
