@@ -18,6 +18,8 @@ Failures raise ``FetchError`` with a message an officer can act on. GDAL never o
 URL itself: connectors fetch with this module and hand GDAL the bytes or a local file.
 """
 
+import hashlib
+import hmac
 import html
 import ipaddress
 import json
@@ -25,7 +27,7 @@ import re
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -124,6 +126,22 @@ def address_shown(url: str) -> str:
         return address
     names = [pair.partition("=")[0] if "=" in pair else "" for pair in query.split("&") if pair]
     return f"{address}?" + "&".join(f"{name}=…" if name else "…" for name in names)
+
+
+def config_recorded(config: dict[str, Any]) -> dict[str, Any]:
+    """A connector's settings as the audit log keeps them: each address (a setting whose text
+    is an http or https URL) as ``address_shown`` shows it, with a digest of the whole address,
+    keyed with the service's secret key, so that a change to a hidden value (a key rotated)
+    still shows as a change. The log is append-only: a key written to it could never leave."""
+    recorded = {}
+    for name, value in config.items():
+        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+            shown = address_shown(value)
+            if shown != value:
+                digest = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256)
+                value = f"{shown} (whole address {digest.hexdigest()[:12]})"
+        recorded[name] = value
+    return recorded
 
 
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:

@@ -33,6 +33,7 @@ from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
 from infraplan.catalogue.services import version_fail
 
 from .base import ConnectorError, Progress
+from .fetch import config_recorded
 from .models import IngestRun, RunState, Source
 from .registry import connector_config
 
@@ -275,16 +276,24 @@ def source_save(
         source.save()
         audit_record(
             actor=actor, action="source.create" if before is None else "source.update",
-            target=source, before=before, after=after,
+            target=source, before=_snapshot_recorded(before), after=_snapshot_recorded(after),
         )  # fmt: skip
     return source
+
+
+def _snapshot_recorded(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A source's snapshot as the audit log keeps it: its settings' addresses without their
+    query values (``config_recorded``)."""
+    if snapshot is None:
+        return None
+    return {**snapshot, "config": config_recorded(snapshot["config"])}
 
 
 def source_delete(*, actor: Any, source: Source) -> None:
     """Remove a source; audited. Its runs and the versions it loaded stay (the runs keep their
     own copy of the settings they ran with), and so does every feature it loaded."""
     with transaction.atomic():
-        before = model_snapshot(source, SOURCE_FIELDS)
+        before = _snapshot_recorded(model_snapshot(source, SOURCE_FIELDS))
         audit_record(actor=actor, action="source.delete", target=source, before=before)
         source.delete()
 
@@ -352,7 +361,8 @@ def ingest_request(
         audit_record(
             actor=actor, action="ingest.request", target=run,
             after={
-                "dataset": dataset.slug, "connector": connector_key, "config": checked,
+                "dataset": dataset.slug, "connector": connector_key,
+                "config": config_recorded(checked),
                 "organisation": organisation.slug if organisation else None,
                 "source": source.pk if source else None,
             },
