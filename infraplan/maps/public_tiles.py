@@ -13,9 +13,9 @@ is required.
 Which layers are public, with their current versions, is kept in each web process
 (``PublicLayers``), and dropped whenever PostgreSQL says the catalogue changed: a trigger on the
 dataset and version tables notifies ``CATALOGUE_CHANNEL`` (migration catalogue 0008), and a
-thread in each process listens (``CatalogueListener``). Nothing is kept while that thread is
-not listening, so until it listens (and after its connection drops, until it listens again)
-every request goes to Django; and nothing is kept longer than ``PUBLIC_LAYER_SECONDS``.
+thread in each process listens (``CatalogueListener``). It proves every few seconds that it
+hears, by hearing a notification of its own; while its last proof is not recent, nothing kept
+is used and every request goes to Django. Nothing is kept longer than ``PUBLIC_LAYER_SECONDS``.
 """
 
 import logging
@@ -23,6 +23,7 @@ import os
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -30,7 +31,7 @@ from importlib import import_module
 
 import psycopg
 from django.conf import settings
-from django.contrib.auth import SESSION_KEY
+from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
@@ -49,9 +50,10 @@ from .views import PUBLIC_CACHE_CONTROL
 logger = logging.getLogger(__name__)
 
 CATALOGUE_CHANNEL = "infraplan_catalogue"
-# Django's own route for tiles (maps/urls.py), with the ``slug`` and ``int`` converters' patterns.
+# Django's own route for tiles (maps/urls.py), with the ``slug`` and ``int`` converters'
+# patterns; numbers longer than any tile's are Django's to refuse.
 TILE_PATH = re.compile(
-    r"/tiles/(?P<slug>[-a-zA-Z0-9_]+)/(?P<z>[0-9]+)/(?P<x>[0-9]+)/(?P<y>[0-9]+)\.mvt"
+    r"/tiles/(?P<slug>[-a-zA-Z0-9_]+)/(?P<z>[0-9]{1,9})/(?P<x>[0-9]{1,9})/(?P<y>[0-9]{1,9})\.mvt"
 )
 # The map's tile URLs carry ``v=<tile version>`` only to bust browser caches; anything else in
 # the query (a date, ended features) is Django's to read.
@@ -65,14 +67,23 @@ HEADER_MIDDLEWARE = (
 # Layers (public or not) remembered at most; beyond it all are forgotten, so that requests for
 # made-up slugs cannot grow a process's memory.
 REMEMBERED_LAYERS = 2_000
-# How long the listener waits for a notification before checking that it still hears them.
-LISTENER_CHECK_SECONDS = 30
+# How often the listener proves that it hears notifications, and how long it waits for its
+# own to come back; it is trusted for the sum of the two after each proof.
+LISTENER_CHECK_SECONDS = 10
+PROBE_SECONDS = 5
 LISTENER_RETRY_SECONDS = 5
 LISTENER_NAME = "infraplan catalogue listener"  # its application_name, seen in pg_stat_activity
-SESSION_USER_SECONDS = 60
-# The listener's own notification, sent and heard back to prove notifications reach it.
+# A silent connection (a firewall dropping its state, a failover without a reset) fails within
+# about 20 s instead of blocking the listener for ever.
+LISTENER_CONNECTION = {
+    "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 5,
+    "keepalives_count": 3, "tcp_user_timeout": 20_000,
+}  # fmt: skip
+# The start of the listener's own notifications (each with a unique end).
 PROBE = "probe"
-PROBE_SECONDS = 5
+SESSION_USER_SECONDS = 60
+# What a session key can be (Django's are 32 lower-case letters and digits; the column holds 40).
+SESSION_KEY_FORM = re.compile(r"[a-z0-9]{8,40}")
 
 
 class SessionUsers:
@@ -86,15 +97,18 @@ class SessionUsers:
         self._users: dict[str, tuple[int | None, float]] = {}
         self._lock = threading.Lock()
 
-    def user_id(self, session_key: str) -> int | None:
-        """The id of the user ``session_key`` signs in; None for no session, or one signed out."""
+    def user_id(self, request: HttpRequest, session_key: str) -> int | None:
+        """The id of the user ``session_key`` signs in, as Django's authentication reads it
+        (the session's password hash and the account's being active checked); None for no
+        such session, or one that signs nobody in."""
+        if not SESSION_KEY_FORM.fullmatch(session_key):
+            return None  # no session has such a key: nothing is read or kept
         now = time.monotonic()
         known = self._users.get(session_key)
         if known is not None and now - known[1] < self.seconds:
             return known[0]
-        session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-        user_id = session.get(SESSION_KEY)  # reads the session; nothing is written
-        user_id = int(user_id) if user_id is not None else None
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        user_id = get_user(request).pk
         with self._lock:
             if len(self._users) >= self.limit:
                 self._users.clear()
@@ -114,15 +128,31 @@ class PublicLayers:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.listening = False
+        # When the listener last proved that it hears changes (None: it has not, since it
+        # started or last stopped hearing).
+        self._heard_at: float | None = None
         # slug: (the layer, or None for one the fast path does not serve; when it was read)
         self._layers: dict[str, tuple[PublicLayer | None, float]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
+    @property
+    def listening(self) -> bool:
+        """Whether the listener proved recently enough that it hears changes."""
+        heard_at = self._heard_at
+        trusted_for = LISTENER_CHECK_SECONDS + PROBE_SECONDS
+        return heard_at is not None and time.monotonic() - heard_at < trusted_for
+
+    def heard(self) -> None:
+        self._heard_at = time.monotonic()
+
+    def deaf(self) -> None:
+        self._heard_at = None
+        self.forget()
+
     def layer(self, slug: str) -> PublicLayer | None:
         """The public layer ``slug`` with a published version, or None: not public, unknown,
-        not yet published, or nobody is listening for changes."""
+        not yet published, or the listener has not proved lately that it hears changes."""
         if not self.listening:
             return None
         now = time.monotonic()
@@ -154,9 +184,13 @@ class PublicLayers:
 class CatalogueListener:
     """A thread in this process that LISTENs for catalogue changes and makes ``layers`` forget.
 
-    ``layers`` is marked listening only while the LISTEN holds and the listener hears its own
-    notification back (checked every ``LISTENER_CHECK_SECONDS``), and everything is forgotten
-    each time it starts to (notifications sent while nobody listened are lost).
+    It proves that it hears by sending a notification of its own from another connection and
+    hearing it back, when it starts and every ``LISTENER_CHECK_SECONDS``; ``layers`` serves only
+    while the last proof is recent (``PublicLayers.heard``). Through a connection pooler in
+    transaction mode LISTEN succeeds and nothing is ever heard; a connection can also go silent
+    without closing. Either way the proofs stop, and so does the serving, at most
+    ``LISTENER_CHECK_SECONDS + PROBE_SECONDS`` after the last one. Everything is forgotten each
+    time it starts to listen (notifications sent while nobody listened are lost).
     """
 
     def __init__(self, layers: PublicLayers) -> None:
@@ -172,8 +206,7 @@ class CatalogueListener:
         with self._lock:
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
-            self.layers.listening = False
-            self.layers.forget()
+            self.layers.deaf()
             self._pid = os.getpid()
             self._thread = threading.Thread(
                 target=self._run, name="catalogue-listener", daemon=True
@@ -185,47 +218,54 @@ class CatalogueListener:
             try:
                 self._listen()
             except Exception:  # any failure: log it, stop serving, listen again
-                logger.warning("catalogue listener: lost its connection; retrying", exc_info=True)
+                logger.warning("catalogue listener: stopped hearing; retrying", exc_info=True)
             finally:
-                self.layers.listening = False
-                self.layers.forget()
+                self.layers.deaf()
             time.sleep(LISTENER_RETRY_SECONDS)
 
     def _listen(self) -> None:
-        params = connection.get_connection_params()
-        params["application_name"] = LISTENER_NAME
+        params = {
+            **connection.get_connection_params(), **LISTENER_CONNECTION,
+            "application_name": LISTENER_NAME,
+        }  # fmt: skip
         with psycopg.connect(**params, autocommit=True) as listening:
             listening.execute(f"LISTEN {CATALOGUE_CHANNEL}")
-            self._hear_own_probe(listening)
-            self.layers.forget()
-            self.layers.listening = True
+            first = True
             while True:
-                for notification in listening.notifies(timeout=LISTENER_CHECK_SECONDS):
-                    if notification.payload != PROBE:
-                        self.layers.forget()
-                self._hear_own_probe(listening)
+                self._hear_own_probe(listening, params)
+                if first:  # what changed before the LISTEN was never heard
+                    self.layers.forget()
+                    first = False
+                self.layers.heard()
+                next_probe = time.monotonic() + LISTENER_CHECK_SECONDS
+                while (left := next_probe - time.monotonic()) > 0:
+                    for notification in listening.notifies(timeout=left, stop_after=1):
+                        if not notification.payload.startswith(PROBE):
+                            self.layers.forget()
 
-    def _hear_own_probe(self, listening: psycopg.Connection) -> None:
-        """Notify the channel and hear it back within ``PROBE_SECONDS``, or raise.
-
-        This proves that notifications reach this connection: through a connection pooler in
-        transaction mode, say, LISTEN succeeds and nothing is ever heard. Any other notification
-        heard meanwhile is acted on."""
-        self._send_probe(listening)
+    def _hear_own_probe(self, listening: psycopg.Connection, params: dict) -> None:
+        """Send a notification of this listener's own from another connection and hear it
+        within ``PROBE_SECONDS``, or raise ``ListenerDeaf``. Catalogue changes heard meanwhile
+        are acted on; other listeners' probes are passed over."""
+        probe = f"{PROBE} {uuid.uuid4().hex}"
+        self._send_probe(params, probe)
         deadline = time.monotonic() + PROBE_SECONDS
         while (left := deadline - time.monotonic()) > 0:
             for notification in listening.notifies(timeout=left, stop_after=1):
-                if notification.payload == PROBE:
+                if notification.payload == probe:
                     return
-                self.layers.forget()
+                if not notification.payload.startswith(PROBE):
+                    self.layers.forget()
         raise ListenerDeaf(
-            f"no notification came back on {CATALOGUE_CHANNEL} within {PROBE_SECONDS} s: "
-            "public tiles go to Django until one does (is the database reached through a "
-            "pooler in transaction mode?)"
+            f"its own notification on {CATALOGUE_CHANNEL} did not come back within "
+            f"{PROBE_SECONDS} s: public tiles go to Django until one does (is the database "
+            "reached through a pooler in transaction mode?)"
         )
 
-    def _send_probe(self, listening: psycopg.Connection) -> None:
-        listening.execute("SELECT pg_notify(%s, %s)", [CATALOGUE_CHANNEL, PROBE])
+    def _send_probe(self, params: dict, probe: str) -> None:
+        sending = {**params, "application_name": f"{LISTENER_NAME} (probe)"}
+        with psycopg.connect(**sending, autocommit=True) as sender:
+            sender.execute("SELECT pg_notify(%s, %s)", [CATALOGUE_CHANNEL, probe])
 
 
 class ListenerDeaf(Exception):
@@ -305,7 +345,7 @@ class PublicTileApp:
             if layer is None:
                 return None
             session_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
-            user_id = session_users.user_id(session_key) if session_key else None
+            user_id = session_users.user_id(request, session_key) if session_key else None
             answer = tile_answer(
                 layer.dataset, z, x, y, source=layer.source, version=layer.version, moment=NOW,
                 accept_encoding=environ.get("HTTP_ACCEPT_ENCODING", ""),

@@ -14,9 +14,15 @@ before the cache is looked at.
 import threading
 from collections import OrderedDict
 
+# What each entry costs beyond its name's and its bytes' lengths (the bytes object, the string,
+# the ordered map's slot and links), measured with tracemalloc on CPython 3.12: an empty tile
+# costs this much, not nothing.
+ENTRY_OVERHEAD = 170
+
 
 class TileCache:
-    """A least-recently-used map of tile names to bytes, holding at most ``max_bytes``."""
+    """A least-recently-used map of tile names to bytes, holding at most ``max_bytes`` (of
+    memory, ``ENTRY_OVERHEAD`` counted for each entry)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -34,16 +40,16 @@ class TileCache:
     def put(self, key: str, value: bytes) -> None:
         """Keep ``value`` (unless it alone is larger than the cache), dropping the least
         recently used entries to make room."""
-        cost = len(key) + len(value)
+        cost = len(key) + len(value) + ENTRY_OVERHEAD
         if cost > self.max_bytes:
             return
         with self._lock:
             previous = self._entries.pop(key, None)
             if previous is not None:
-                self._size -= len(key) + len(previous)
+                self._size -= len(key) + len(previous) + ENTRY_OVERHEAD
             while self._entries and self._size + cost > self.max_bytes:
                 dropped_key, dropped = self._entries.popitem(last=False)
-                self._size -= len(dropped_key) + len(dropped)
+                self._size -= len(dropped_key) + len(dropped) + ENTRY_OVERHEAD
             self._entries[key] = value
             self._size += cost
 
@@ -54,7 +60,7 @@ class TileCache:
 
     @property
     def size(self) -> int:
-        """Bytes held (keys and values)."""
+        """Bytes held (keys, values and each entry's overhead)."""
         return self._size
 
     def __len__(self) -> int:

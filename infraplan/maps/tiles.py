@@ -41,11 +41,12 @@ def tile_in_range(z: int, x: int, y: int) -> bool:
 
 def tile_version(dataset: Dataset, source: FeatureSource | None = None) -> str:
     """Changes whenever a tile's bytes may: a new version, a style or label needing other
-    fields, or another minimum zoom. Part of the map's tile URLs (``?v=``), of each tile's ETag
-    and of its name in the tile cache. ``source`` is the dataset's source as of a date (the map
-    as of a date), its registered source by default."""
+    fields, another minimum zoom, or another dataset under the same slug (deleted and made
+    again: its version numbers start again at 1). Part of the map's tile URLs (``?v=``), of each
+    tile's ETag and of its name in the tile cache. ``source`` is the dataset's source as of a
+    date (the map as of a date), its registered source by default."""
     fields = ",".join(sorted(tile_fields(dataset)))
-    shape = f"{fields}|{dataset.min_zoom}|{dataset.source_key}"
+    shape = f"{dataset.pk}|{fields}|{dataset.min_zoom}|{dataset.source_key}"
     digest = hashlib.blake2s(shape.encode(), digest_size=4).hexdigest()
     return f"{(source or source_for(dataset)).version_tag(dataset)}-{digest}"
 

@@ -8,6 +8,8 @@ so that the catalogue's notifications really reach the listener thread.
 
 import gzip
 import io
+import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -253,7 +255,9 @@ def test_a_listener_that_does_not_hear_its_own_notification_serves_nothing(app, 
     the listener must notice, rather than keep layers it will never be told have changed."""
     monkeypatch.setattr(public_tiles, "LISTENER_RETRY_SECONDS", 0.2)
     monkeypatch.setattr(public_tiles, "PROBE_SECONDS", 0.3)
-    monkeypatch.setattr(public_tiles.CatalogueListener, "_send_probe", lambda self, listening: None)
+    monkeypatch.setattr(
+        public_tiles.CatalogueListener, "_send_probe", lambda self, params, probe: None
+    )
     served = app()
     listener_cut_off()
     assert eventually(lambda: not public_layers.listening)
@@ -335,3 +339,101 @@ def test_signed_in_people_are_answered_here_too_their_usage_named(
     # Their restricted layers still go through Django's gate.
     answer, went = to_django(served, lambda: wsgi_get(served, tile_url("a-only-sites"), cookie))
     assert went and answer.status == 200
+
+
+def test_made_up_session_cookies_are_neither_read_nor_kept(app, sites):
+    served = app()
+    wsgi_get(served, tile_url("public-sites"))  # the layer is remembered
+    kept = len(public_tiles.session_users._users)
+    for cookie in ["sessionid=" + "x" * 5000, "sessionid=NOT-A-KEY", "sessionid=short"]:
+        with CaptureQueriesContext(connection) as queries:
+            answer, went = to_django(
+                served,
+                lambda: wsgi_get(served, tile_url("public-sites"), {"Cookie": cookie}),  # noqa: B023
+            )
+        assert not went and answer.status == 200 and len(queries) == 0
+    assert len(public_tiles.session_users._users) == kept
+
+
+def test_a_session_django_would_not_accept_names_nobody(app, sites, personas, client_as):
+    """After a password change elsewhere, the session's hash no longer matches: Django signs
+    it out, and so the usage log names nobody."""
+    served = app()
+    signed_in = client_as(personas.viewer_a)
+    cookie = {"Cookie": f"sessionid={signed_in.cookies['sessionid'].value}"}
+    personas.viewer_a.set_password("another long passphrase")
+    personas.viewer_a.save()
+    buffer.flush()
+    UsageRecord.objects.all().delete()
+
+    answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites"), cookie))
+
+    assert not went and answer.status == 200
+    assert buffer.flush() == 1 and UsageRecord.objects.get().user_id is None
+
+
+def test_numbers_longer_than_any_tiles_are_djangos_404(app, sites):
+    served = app()
+    answer, went = to_django(
+        served, lambda: wsgi_get(served, "/tiles/public-sites/1/0/" + "9" * 5000 + ".mvt")
+    )
+    assert went and answer.status == 404
+
+
+class FreezableProxy:
+    """A TCP proxy to PostgreSQL that can stop passing bytes on while keeping its sockets open,
+    as a firewall that drops a connection's state, or a failover without a reset, does."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.frozen = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            client, _ = self.server.accept()
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pass_on, args=(source, sink), daemon=True).start()
+
+    def _pass_on(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                while self.frozen.is_set():
+                    time.sleep(0.05)
+                sink.sendall(data)
+        except OSError:
+            pass
+
+
+def test_a_listener_connection_gone_silent_stops_the_serving(app, sites, monkeypatch):
+    """Nothing is heard through it any more, not even an error: the listener's proofs stop, and
+    public tiles go to Django within LISTENER_CHECK_SECONDS + PROBE_SECONDS."""
+    params = connection.get_connection_params()
+    proxy = FreezableProxy(params.get("host") or "127.0.0.1", int(params.get("port") or 5432))
+
+    class ThroughProxy:
+        @staticmethod
+        def get_connection_params() -> dict:
+            return {**connection.get_connection_params(), "host": "127.0.0.1", "port": proxy.port}
+
+    monkeypatch.setattr(public_tiles, "LISTENER_RETRY_SECONDS", 0.2)
+    monkeypatch.setattr(public_tiles, "LISTENER_CHECK_SECONDS", 1)
+    monkeypatch.setattr(public_tiles, "PROBE_SECONDS", 0.5)
+    monkeypatch.setattr(public_tiles, "connection", ThroughProxy)
+    served = app()
+    listener_cut_off()  # it listens again, through the proxy
+    assert eventually(lambda: public_layers.listening)
+    url = tile_url("public-sites")
+    assert not to_django(served, lambda: wsgi_get(served, url))[1]
+
+    proxy.frozen.set()
+    sites.access_level = "organisations"
+    sites.save()
+    committed = time.monotonic()
+
+    assert eventually(lambda: wsgi_get(served, url).status == 404)
+    assert time.monotonic() - committed < 1 + 0.5 + 1  # the two, and a second to spare
+    proxy.frozen.clear()

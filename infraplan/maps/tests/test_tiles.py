@@ -17,7 +17,7 @@ from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, register_source, unregister_source
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.maps.ended import END_DATE_PROPERTIES
-from infraplan.maps.tile_cache import TileCache
+from infraplan.maps.tile_cache import ENTRY_OVERHEAD, TileCache
 from infraplan.maps.tiles import tile_cache, tile_render, tile_version
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +234,25 @@ def test_a_new_version_changes_the_etag(client, personas):
     assert len(decode(response.content)["versioned-points"]["features"]) == 1
 
 
+def test_a_dataset_made_again_under_the_same_slug_has_other_etags(client, personas):
+    """Its versions start again at 1: a browser holding the old dataset's tile must not be told
+    it is still good. (The old one is renamed here rather than deleted: deleting a partition
+    within the test's transaction is refused.)"""
+    url = "/tiles/remade/{}/{}/{}.mvt".format(*tile_for(0.8727, 51.1465, 10))
+    first = dataset_make(slug="remade", owner=personas.organisation_a)
+    version_publish_points(dataset=first, points=ASHFORD_POINTS)
+    etag = client.get(url)["ETag"]
+    first.slug = "replaced"
+    first.save()
+    again = dataset_make(slug="remade", owner=personas.organisation_a)
+    version_publish_points(dataset=again, points={"station": ASHFORD_POINTS["station"]})
+
+    response = client.get(url, headers={"If-None-Match": etag})
+
+    assert response.status_code == 200 and response["ETag"] != etag
+    assert len(decode(response.content)["remade"]["features"]) == 1
+
+
 def test_a_changed_style_field_changes_the_tile_urls_and_etags(client, personas):
     dataset = dataset_make(
         slug="restyled", owner=personas.organisation_a,
@@ -291,14 +310,23 @@ def test_the_tile_cache_never_answers_for_the_gate(client_as, personas, restrict
 
 
 def test_the_tile_cache_keeps_to_its_size_dropping_the_least_recently_used():
-    cache = TileCache(max_bytes=100)
-    cache.put("a", b"x" * 39)  # 40 bytes with its key
+    entry = 40 + ENTRY_OVERHEAD  # a 1-byte key and 39 bytes, and what holding them costs
+    cache = TileCache(max_bytes=2 * entry + 20)
+    cache.put("a", b"x" * 39)
     cache.put("b", b"x" * 39)
     assert cache.get("a") is not None  # "a" is now the more recently used
     cache.put("c", b"x" * 39)
     assert cache.get("b") is None and cache.get("a") and cache.get("c")
-    assert cache.size == 80 and len(cache) == 2
-    cache.put("big", b"x" * 200)  # larger than the whole cache: not kept, nothing dropped
+    assert cache.size == 2 * entry and len(cache) == 2
+    cache.put("big", b"x" * 500)  # larger than the whole cache: not kept, nothing dropped
     assert cache.get("big") is None and len(cache) == 2
     cache.put("a", b"")  # replaced, not counted twice
-    assert cache.size == 41 and cache.get("a") == b""
+    assert cache.size == entry + 1 + ENTRY_OVERHEAD and cache.get("a") == b""
+
+
+def test_empty_tiles_count_what_holding_them_costs():
+    """Most tiles at high zoom are empty (204): each still costs memory to hold."""
+    cache = TileCache(max_bytes=10 * (2 + ENTRY_OVERHEAD))
+    for number in range(100):
+        cache.put(f"{number:02}", b"")
+    assert len(cache) == 10
