@@ -131,6 +131,13 @@ def map_view(request: HttpRequest) -> HttpResponse:
             "as_of_error": error,
             # What a search from the map keeps for the links of its results.
             "map_choice": {"layers": visible, **moment.query()},
+            # The view the layers and date form keeps without the script (which sends the view
+            # as it is then instead).
+            "view_fields": (
+                {"center": "{:.5f},{:.5f}".format(*view["center"]), "zoom": f"{view['zoom']:.2f}"}
+                if view
+                else {}
+            ),
             "fallback_png": "/map.png?"
             + urlencode(
                 {

@@ -7,6 +7,7 @@ import json
 import re
 import struct
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.conf import settings
@@ -491,6 +492,29 @@ def test_map_without_javascript_shows_a_picture_and_the_table(served_context_wit
     expect(table.get_by_role("row", name="Folkestone and Hythe")).to_be_visible()
     expect(table).not_to_contain_text("Shepway")
     assert_page_sound(page, page_watch)
+
+
+def test_map_without_javascript_keeps_the_view_when_layers_or_the_date_change(
+    served_context_without_script,
+):
+    """A map opened on a place (a search result's or a feature page's link names its centre
+    and zoom) keeps that place when a layer or the date changes: the script sends the view with
+    the form, and without it the page must."""
+    page = served_context_without_script.new_page()
+    centre = "1.08346,51.27881"
+    page.goto(f"/map/?layers=districts&center={centre}&zoom=15")
+    table_link = page.get_by_role("link", name="features in this view").first
+    area = parse_qs(urlsplit(table_link.get_attribute("href")).query)["bbox"]
+
+    page.get_by_role("checkbox", name="Electoral wards (December 2023)").check()  # group open
+    page.get_by_role("button", name="Update map").click()
+    expect(page.get_by_role("checkbox", name="Electoral wards (December 2023)")).to_be_checked()
+    page.get_by_role("button", name="Show this date").click()
+    page.wait_for_load_state()
+
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["center"] == [centre] and query["zoom"] == ["15.00"], page.url
+    assert parse_qs(urlsplit(table_link.get_attribute("href")).query)["bbox"] == area
 
 
 def test_map_without_webgl_shows_a_picture_and_the_table(browser_without_webgl, demo_server):

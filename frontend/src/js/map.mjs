@@ -523,11 +523,15 @@ function start() {
     const view = { center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
       zoom: map.getZoom().toFixed(2) };
     for (const [name, value] of Object.entries(view)) {
-      const input = document.createElement("input");
-      input.type = "hidden";
-      input.name = name;
+      // The page's own view fields (kept for use without the script) take the view as it is.
+      let input = event.target.elements.namedItem(name);
+      if (!input) {
+        input = document.createElement("input");
+        input.type = "hidden";
+        input.name = name;
+        event.target.append(input);
+      }
       input.value = value;
-      event.target.append(input);
     }
   });
   for (const checkbox of document.querySelectorAll("[data-layer-toggle]")) {
