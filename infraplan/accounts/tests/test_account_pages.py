@@ -160,3 +160,24 @@ def test_deleting_asks_you_to_confirm_it_is_you(personas, client_as):
 def test_every_new_password_form_gives_the_advice(personas, client_as):
     page = client_as(personas.viewer_a).get(reverse("account_change_password")).content.decode()
     assert "Use at least 12 characters" in page and "there are no other rules" in page
+
+
+def test_account_pages_summarise_errors_once_above_their_heading(personas, client_as):
+    """GOV.UK places the error summary at the top of the main content, above the heading: the
+    account pages drew it inside the form, below the heading and introduction, and the email
+    page drew the add-address form's twice."""
+    signed_in = client_as(personas.contributor_a)
+    pages = [
+        client_as(None).post(
+            reverse("account_login"), {"login": "viewer@a.example", "password": "not it"}
+        ),
+        signed_in.post(reverse("account_email"), {"action_add": "", "email": "someone@gmail.com"}),
+    ]
+    for response in pages:
+        content = response.content.decode()
+        main = content.split('id="main-content"', 1)[1]
+        assert main.count('class="govuk-error-summary"') == 1, response.request["PATH_INFO"]
+        assert main.index('class="govuk-error-summary"') < main.index("<h1"), response.request[
+            "PATH_INFO"
+        ]
+        assert "<title>Error: " in content
