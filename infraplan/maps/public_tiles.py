@@ -217,6 +217,8 @@ class CatalogueListener:
         while True:
             try:
                 self._listen()
+            except ListenerDeaf as deaf:
+                logger.warning("catalogue listener: %s", deaf)
             except Exception:  # any failure: log it, stop serving, listen again
                 logger.warning("catalogue listener: stopped hearing; retrying", exc_info=True)
             finally:
