@@ -3,6 +3,7 @@ editor; uploads and their runs; versions with their reports, differences and rol
 
 import csv
 import shutil
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,7 @@ from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.connectors.services import ingest_request
+from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
 from .forms import AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm, UploadForm
@@ -29,6 +31,7 @@ from .history import version_as_of, versions_diff
 from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
     WHOLE_DATASET,
+    DatasetPage,
     dataset_field_types,
     dataset_list,
     dataset_owner_choices,
@@ -125,8 +128,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "can_contribute": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
         "sources": dataset_sources(dataset),
         "resource_url": request.build_absolute_uri(dataset_url(dataset)),
-        "open_map_url": f"{reverse('map')}?layers={dataset.slug}"
-        + (f"&as_of={as_of_date:%Y-%m-%d}" if as_of_version else ""),
+        "open_map_url": _map_url(dataset, page, as_of_date if as_of_version else None),
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
     }
     if page.can_manage and page.is_spatial:  # a list without geometry is not on the map
@@ -134,6 +136,25 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
             field_types={info.name: info.type for info in page.fields}, style=dataset.style
         )
     return render(request, "catalogue/dataset_detail.html", context)
+
+
+# The closest the dataset page's map link zooms to fit a small dataset (a few points).
+MAP_LINK_MAX_ZOOM = 16
+
+
+def _map_url(dataset: Dataset, page: DatasetPage, as_of: date | None) -> str:
+    """The map showing the dataset: on its extent, at a zoom the map draws it at (its minimum
+    zoom, if fitting the extent would need a wider view: the middle of the extent then)."""
+    query = {"layers": dataset.slug}
+    if page.extent_wgs84 is not None:
+        extent = page.extent_wgs84
+        box = usable_bbox((extent.min_x, extent.min_y, extent.max_x, extent.max_y))
+        (lon, lat), zoom = view_fitting(box, *FALLBACK_SIZE)
+        zoom = max(min(zoom, MAP_LINK_MAX_ZOOM), dataset.min_zoom)
+        query |= {"center": f"{lon:.5f},{lat:.5f}", "zoom": f"{zoom:.2f}"}
+    if as_of is not None:
+        query["as_of"] = f"{as_of:%Y-%m-%d}"
+    return f"{reverse('map')}?{urlencode(query)}"
 
 
 @login_required

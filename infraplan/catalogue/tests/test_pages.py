@@ -460,3 +460,22 @@ def test_the_sources_table_reads_only_what_it_shows(personas, client_as):
     # Nor is the current version read whole for its number (it was, twice a visit).
     whole = '"catalogue_datasetversion"."report", "catalogue_datasetversion"."created_by_id"'
     assert not [sql for sql in three if whole in sql]
+
+
+@pytest.mark.parametrize(("min_zoom", "zoom_at_least"), [(0, 14.0), (12, 14.0), (17, 17.0)])
+def test_open_on_the_map_opens_where_the_dataset_is_drawn(
+    personas, client_as, min_zoom, zoom_at_least
+):
+    """Opened on the county, a layer drawn only when zoomed in showed nothing at all: the link
+    opens on the dataset's own extent, at a zoom the map draws it at."""
+    dataset = dataset_make(slug="two-sites", owner=personas.organisation_a, min_zoom=min_zoom)
+    version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+
+    content = html.unescape(client_as(None).get("/datasets/two-sites/").content.decode())
+
+    [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
+    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
+    assert query["layers"] == "two-sites"
+    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16  # between Ashford's two points
+    assert zoom_at_least <= float(query["zoom"]) <= max(16, min_zoom)
