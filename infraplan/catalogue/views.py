@@ -127,7 +127,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "diff_form": DiffChoiceForm(numbers=numbers) if len(numbers) >= 2 else None,
         "can_contribute": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
         "sources": dataset_sources(dataset),
-        "resource_url": request.build_absolute_uri(dataset_url(dataset)),
+        # The metadata's identifier: the same however the service was reached (SITE_URL, not
+        # the request's Host).
+        "resource_url": settings.SITE_URL.rstrip("/") + dataset_url(dataset),
         "open_map_url": _map_url(dataset, page, as_of_date if as_of_version else None),
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
     }

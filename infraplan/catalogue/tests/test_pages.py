@@ -154,6 +154,10 @@ def test_each_result_shows_its_facts(catalogue, personas, client_as):
     features = re.search(r"Features</dt>\s*<dd[^>]*>([^<]+)</dd>", content)
     assert features and features[1] == "2"
     assert "Last updated" in content and "<time datetime=" in content
+    # A dataset with nothing published (a national one not switched on, say) was "updated" on
+    # the day its description was written.
+    content = client_as(None).get("/datasets/", {"q": "rail"}).content.decode()
+    assert "Not published yet" in content and "Last updated" not in content
 
 
 def test_the_list_makes_the_same_number_of_queries_for_any_number_of_datasets(personas, client_as):
@@ -210,7 +214,9 @@ def test_the_dataset_page_has_the_gemini_mandatory_elements(districts, personas,
     assert metadata["Metadata point of contact"] == (
         "Kent County Council, infraplan-support@example.org"
     )
-    assert metadata["Resource identifier"] == "http://testserver/datasets/districts/"
+    assert (
+        metadata["Resource identifier"] == "http://127.0.0.1:8000/datasets/districts/"
+    )  # SITE_URL
     assert metadata["Spatial reference system"].startswith("EPSG:27700 (British National Grid)")
     assert metadata["Features"] == "13"
     # Kent and Medway: about 0.03 to 1.45 degrees east, 50.91 to 51.49 north.
@@ -267,7 +273,7 @@ def test_the_extent_map_is_drawn_on_the_server_over_the_district_outlines(
                                                r'height="(\d+)"', svg[1]).groups())  # fmt: skip
     assert abs(x + width / 2 - 601475) < 2 and abs(y + height / 2 + 142440) < 2
     assert "style=" not in svg[0]
-    assert 'href="/map/?layers=a-only-sites"' in content
+    assert 'href="/map/?layers=a-only-sites&amp;center=' in content  # on the dataset's extent
 
 
 def test_fields_show_real_example_values(restricted, personas, client_as):
@@ -479,3 +485,14 @@ def test_open_on_the_map_opens_where_the_dataset_is_drawn(
     assert query["layers"] == "two-sites"
     assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16  # between Ashford's two points
     assert zoom_at_least <= float(query["zoom"]) <= max(16, min_zoom)
+
+
+def test_the_resource_identifier_is_the_site_address_whatever_the_host(
+    personas, client_as, settings
+):
+    settings.SITE_URL = "https://maps.kent.example/"
+    settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
+    dataset_make(slug="sites", owner=personas.organisation_a)
+    for host in ["localhost", "127.0.0.1"]:
+        content = client_as(None).get("/datasets/sites/", HTTP_HOST=host).content.decode()
+        assert ">https://maps.kent.example/datasets/sites/</a>" in content
