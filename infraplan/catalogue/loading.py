@@ -474,7 +474,10 @@ def dataset_load_file(
                          options=options)  # fmt: skip
         with transaction.atomic():
             version_add_features(version=version, rows=read.rows)
-            report: dict[str, Any] = {}
+            report: dict[str, Any] = {
+                "rows_read": len(read.rows) + len(read.skipped),
+                "rows_rejected": len(read.skipped),
+            }
             if read.skipped:
                 report["skipped"] = read.skipped
             if options.placement is not None:
@@ -485,9 +488,8 @@ def dataset_load_file(
                     district_field=options.placement.district_field,
                     district_codes=options.placement.district_codes,
                 )
-            if report:
-                version.report = {**version.report, **report}
-                version.save(update_fields=["report"])
+            version.report = {**version.report, **report}
+            version.save(update_fields=["report"])
             return version_publish(actor=actor, version=version)
     except LoadError as error:
         version_fail(

@@ -335,6 +335,8 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
             "problems": problems,
             "elided": problems.paginator.get_elided_page_range(problems.number),
             "problem_count": version.report.get("problem_count", problems.paginator.count),
+            # None where the load did not record it (the page says so).
+            "counts": {name: version.report.get(name) for name in REPORT_COUNTS},
             "show_who": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
             "can_roll_back": (
                 version.state == VersionState.PUBLISHED
@@ -362,9 +364,14 @@ def _csv_safe(value: Any) -> str:
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
+# The counts a load's report may keep, as the version page lists them.
+REPORT_COUNTS = ("rows_read", "rows_rejected", "geometries_repaired")
+
+
 @require_GET
 def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    """The version's problems as CSV: row, field, value, problem."""
+    """The version's problems as CSV: row, field, value, problem; then the rows left out of
+    the features (a demo load's rows without coordinates, say), each with its reference."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
     version = _version_or_404(dataset, number)
     if dataset.access_level != AccessLevel.PUBLIC:
@@ -385,6 +392,11 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
     problems = version_problems(version)
     for problem in problems:
         writer.writerow([_csv_safe(problem[key]) for key in ("row", "field", "value", "problem")])
+    for skipped in version.report.get("skipped", []):
+        writer.writerow([
+            _csv_safe(skipped.get("row")), "reference", _csv_safe(skipped.get("reference")),
+            _csv_safe(f"Left out: {skipped.get('reason', '')}"),
+        ])  # fmt: skip
     # The report keeps the first problems only: said in the file, which may be read on its own.
     more = version.report.get("problem_count", len(problems)) - len(problems)
     if more > 0:

@@ -205,6 +205,14 @@ def test_demo_brownfield_version_page_lists_the_rows_not_on_the_map_and_the_flag
     }
     assert "Lying outside every district: 2 (" in page.text
     assert "local-authority-eng:MDW/735" in page.text
+    summary = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.text))
+    assert "Rows read 820 " in summary and "Rows left out 22 " in summary
+    assert "Geometries repaired Not recorded" in summary  # a demo load does not count them
+    # The report's CSV lists them too: it held only its header.
+    report = client.get(f"/datasets/brownfield-land/versions/{brownfield.number}/report.csv")
+    lines = report.content.decode("utf-8-sig").splitlines()
+    left_out = [line for line in lines if line.endswith(",Left out: no geometry")]
+    assert len(left_out) == 22 and "local-authority-eng:SHE/ND3" in "".join(left_out)
 
 
 # The attribution and licence text data/README.md gives each source, which the datasets made from

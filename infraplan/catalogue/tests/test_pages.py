@@ -496,3 +496,10 @@ def test_the_resource_identifier_is_the_site_address_whatever_the_host(
     for host in ["localhost", "127.0.0.1"]:
         content = client_as(None).get("/datasets/sites/", HTTP_HOST=host).content.decode()
         assert ">https://maps.kent.example/datasets/sites/</a>" in content
+
+
+def test_a_dataset_with_nothing_published_says_so_not_none(personas, client_as):
+    dataset_make(slug="waiting", owner=personas.organisation_a)
+    content = client_as(None).get("/datasets/waiting/").content.decode()
+    features = re.search(r"Features</dt>\s*<dd[^>]*>([^<]+)</dd>", content)
+    assert features and features[1] == "Not published yet"
