@@ -486,7 +486,9 @@ def upload_open(
             raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
         if is_xlsx:
             opened = OpenedUpload(path=path, format="XLSX", name=name, geometry=geometry)
-            return table_open(sheet_choose(_with_gdal_suffix(opened, ".xlsx", workdir), layer))
+            return table_open(
+                sheet_choose(_with_gdal_suffix(opened, ".xlsx", workdir), layer, workdir)
+            )
         unpacked = workdir / "unpacked"
         path, kind = _from_archive(_safe_unpack(path, unpacked, limits), layer)
         name = f"{path.relative_to(unpacked).as_posix()} in {name}"

@@ -4,6 +4,7 @@ the columns' names or worked out from the values' ranges."""
 
 import csv
 import re
+from pathlib import Path
 
 import numpy as np
 import pyogrio
@@ -21,6 +22,7 @@ from .opened import (
     UploadError,
     gdal_reason,
 )
+from .sheets import headers_guessed, sheet_first
 
 # Header pairs UK publishers use for point coordinates, in order of preference (lower case),
 # each with the coordinate system the names imply (None: decided from the values).
@@ -204,11 +206,14 @@ def _without_coordinates(opened: OpenedUpload, names: list[str], rows: int) -> U
     )
 
 
-def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
+def sheet_choose(opened: OpenedUpload, layer: str | None, workdir: Path) -> OpenedUpload:
     """The sheet of a workbook to read: the one ``layer`` names; without one, the only sheet,
     else the only sheet with rows, else the only one of those with coordinate columns (a
     read-me sheet beside the data), said in the notes. A workbook that leaves the choice open
-    is refused, listing its sheets, as a GeoPackage with several layers is."""
+    is refused, listing its sheets, as a GeoPackage with several layers is.
+
+    A sheet that is not the workbook's first is read from a copy in which it is (``sheets``:
+    GDAL finds the header row of the first sheet only); ``workdir`` holds the copies."""
     try:
         opened.layers = [name for name, _ in pyogrio.list_layers(opened.gdal_path)]
     except pyogrio.errors.DataSourceError as error:
@@ -224,13 +229,13 @@ def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
                 "of one, as its tab shows it, as the layer name."
             )
         opened.layer = layer
-        return opened
+        return _read_first(opened, workdir)
     if len(opened.layers) <= 1:
         opened.layer = opened.layers[0] if opened.layers else None
         return opened
     sheets = {
-        sheet: pyogrio.read_info(opened.gdal_path, layer=sheet, **opened.open_options)
-        for sheet in opened.layers
+        sheet: _sheet_info(opened, sheet, workdir / f"sheet-{number}.xlsx")
+        for number, sheet in enumerate(opened.layers)
     }
     with_rows = [sheet for sheet, info in sheets.items() if info["features"] > 0]
     located = [
@@ -253,6 +258,23 @@ def sheet_choose(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         f"Read the sheet {opened.layer}, the workbook's only sheet {why} (its other sheets: "
         f"{others})."
     )
+    return _read_first(opened, workdir)
+
+
+def _sheet_info(opened: OpenedUpload, sheet: str, copy: Path) -> dict:
+    """GDAL's account of ``sheet``, from a copy of the workbook with it first if GDAL did not
+    find its header row where it is."""
+    info = pyogrio.read_info(opened.gdal_path, layer=sheet, **opened.open_options)
+    if not headers_guessed(list(info["fields"])):
+        return info
+    first = sheet_first(opened.path, sheet, copy)
+    return pyogrio.read_info(str(first), layer=sheet, **opened.open_options)
+
+
+def _read_first(opened: OpenedUpload, workdir: Path) -> OpenedUpload:
+    """``opened``, its chosen sheet first in the workbook GDAL reads."""
+    if opened.layers and opened.layer != opened.layers[0]:
+        opened.path = sheet_first(opened.path, opened.layer, workdir / "chosen-sheet.xlsx")
     return opened
 
 

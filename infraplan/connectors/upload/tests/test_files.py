@@ -458,6 +458,28 @@ def test_workbook_with_several_sheets_of_data_is_refused_without_a_layer(tmp_pat
         upload_open(path, workdir=workdir)
 
 
+TEXT_SITES = [["Reference", "Easting", "Northing"], ["S1", "615000", "157500"]]
+
+
+def test_workbook_sheets_of_text_are_each_read_with_their_header(tmp_path, workdir):
+    """GDAL finds the header row of a workbook's first sheet only: a later sheet whose cells are
+    all text (numbers stored as text) seemed to have no header, so a workbook of one sheet per
+    year was read from its first sheet without a word, and the later sheet named as the layer
+    was refused for a header it has."""
+    later = [TEXT_SITES[0], ["S2", "616000", "158000"], ["S3", "616100", "158100"]]
+    path = write_workbook(tmp_path / "years.xlsx", {"Y2023": TEXT_SITES, "Y2024": later})
+
+    with pytest.raises(UploadError, match=r"several sheets with data \(Y2023, Y2024\)"):
+        upload_open(path, workdir=workdir)
+    opened = upload_open(path, workdir=tmp_path / "later", layer="Y2024")
+
+    assert (opened.layer, opened.x_column, opened.y_column) == ("Y2024", "Easting", "Northing")
+    _, _, _, values = pyogrio.raw.read(
+        opened.gdal_path, layer=opened.layer, read_geometry=False, **opened.open_options
+    )
+    assert list(values[0]) == ["S2", "S3"]  # the header is not read as a row
+
+
 @pytest.mark.parametrize(
     ("first_sheet", "why"),
     [([], "with data"), ([["This workbook lists the sites."]], "with coordinate columns")],
