@@ -68,7 +68,11 @@ def test_upload_then_the_run_report_and_diff(page: Page, page_watch: PageWatch, 
     assert_page_sound(page, page_watch)
 
     expect(page.get_by_role("link", name="Refresh")).to_have_attribute("href", page_path(page))
-    # The page's script follows the load and shows the outcome when it ends.
+    # The page's script follows the load: the banner too says once it has started.
+    IngestRun.objects.update(state="running", stage="reading", rows_read=1)
+    expect(page.locator("#run-status")).to_contain_text("The load is in progress.")
+    IngestRun.objects.update(state="queued", stage="", rows_read=0)
+    # It shows the outcome when the load ends.
     ingest_run_execute(IngestRun.objects.get().pk)
     status = page.locator("#run-status")
     expect(status).to_contain_text("Published as version 2.")

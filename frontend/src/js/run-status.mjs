@@ -12,6 +12,13 @@ function setValue(key, text) {
   if (node && node.textContent !== text) node.textContent = text;
 }
 
+// The banner above the summary says whether the load has started.
+function setHeading(state) {
+  const heading = document.querySelector("[data-run-heading]");
+  const text = `The load is ${state === "queued" ? "waiting to start" : "in progress"}.`;
+  if (heading && heading.textContent !== text) heading.textContent = text;
+}
+
 async function poll() {
   let status;
   try {
@@ -25,6 +32,7 @@ async function poll() {
     window.location.reload();
     return;
   }
+  setHeading(status.state);
   setValue("state", status.state_label);
   setValue("stage", status.stage || "Not started");
   setValue("rows", status.rows_read.toLocaleString("en-GB"));
