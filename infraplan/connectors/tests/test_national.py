@@ -283,3 +283,30 @@ def test_the_demo_load_sets_them_up_switched_off(tmp_path):
     Source.objects.all().delete()
     demo_load(manifest_path=manifest, only=set())
     assert not Source.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_national_page_says_why_a_load_is_failing(personas, client_as):
+    """With no internet, a switched-on national dataset's load fails and retries for a quarter
+    of an hour: the page showed only "Waiting to start (fetching, 0 rows read)", then a bare
+    "Failed"."""
+    organisations_sync_from_profile(actor=None)
+    national_sources_sync(actor=None)
+    ramsar = Source.objects.get(dataset__slug="national-ramsar")
+    error = "www.planning.data.gov.uk could not be found"
+    run = IngestRun.objects.create(
+        source=ramsar, dataset=ramsar.dataset, connector_key=ramsar.connector_key,
+        config=ramsar.config, mapping=ramsar.mapping, state=RunState.QUEUED, stage="fetching",
+        error=error, retry_at=timezone.now(),
+    )  # fmt: skip
+    Source.objects.filter(pk=ramsar.pk).update(last_run=run)
+    admin = client_as(personas.platform_admin)
+
+    page = admin.get(reverse("national-list")).content.decode()
+    assert "An attempt failed and it will try again at " in page and error in page
+
+    IngestRun.objects.filter(pk=run.pk).update(
+        state=RunState.FAILED, retry_at=None, error=f"Gave up after 5 attempts: {error}"
+    )
+    page = admin.get(reverse("national-list")).content.decode()
+    assert f"Gave up after 5 attempts: {error}" in page
