@@ -25,7 +25,7 @@ from infraplan.catalogue.access import Action
 from infraplan.catalogue.history import as_of_parse, version_as_of
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
-from infraplan.catalogue.store import StoreFeatureSource
+from infraplan.catalogue.store import StoreFeatureSource, current_features
 from infraplan.catalogue.styles import style_legend
 
 from .ended import LiveOn, ended_on
@@ -298,6 +298,22 @@ def permitted_dataset(user: Any, slug: str) -> Dataset | None:
     return Dataset.objects.permitted_get(user, slug, Action.VIEW)
 
 
+# The dataset features are given their ward from (catalogue.ingest places them by it).
+WARDS = "wards"
+
+
+def _ward_name(code: str) -> str:
+    """The name of the ward ``code``, from the wards dataset; empty if it is not there."""
+    wards = Dataset.objects.filter(slug=WARDS).first()
+    label = label_field_of(wards) if wards else None
+    if label is None:
+        return ""
+    properties = (
+        current_features(wards).filter(reference=code).values_list("properties", flat=True).first()
+    )
+    return str(properties.get(label) or "") if properties else ""
+
+
 def _area_name(code: str) -> str:
     area = next((area for area in settings.AUTHORITY_PROFILE.areas if area.code == code), None)
     return area.name if area else ""
@@ -336,7 +352,7 @@ def feature_detail(
         "district": {"code": record.district, "name": _area_name(record.district)}
         if record.district
         else None,
-        "ward": {"code": record.ward} if record.ward else None,
+        "ward": {"code": record.ward, "name": _ward_name(record.ward)} if record.ward else None,
         "ended": ended.isoformat() if ended and ended <= moment.day else None,
     }
     return {**detail, "rows": _detail_rows(detail)}
@@ -349,7 +365,7 @@ def _detail_rows(detail: dict[str, Any]) -> list[tuple[str, str]]:
     if detail["district"]:
         rows.append(("District", detail["district"]["name"] or detail["district"]["code"]))
     if detail["ward"]:
-        rows.append(("Ward", detail["ward"]["code"]))
+        rows.append(("Ward", detail["ward"]["name"] or detail["ward"]["code"]))
     if detail["ended"]:
         rows.insert(0, ("Ended", detail["ended"]))
     return [

@@ -78,7 +78,17 @@ def test_popup_names_the_district_and_ward_the_feature_lies_in(personas, client_
     detail = client_as(None).get(f"/datasets/placed/features/{live_id('depot')}.json").json()
 
     assert detail["district"] == {"code": "E07000105", "name": "Ashford"}  # from the profile
-    assert detail["ward"] == {"code": "E05005000"}
+    assert detail["ward"] == {"code": "E05005000", "name": ""}  # no wards dataset: the code
+    assert ["Ward", "E05005000"] in detail["rows"]
+
+    wards = dataset_make(slug="wards", owner=personas.organisation_a, label_field="name")
+    version_publish_points(
+        dataset=wards, points={"E05005000": (601300, 142700)},
+        properties={"E05005000": {"name": "Victoria"}},
+    )  # fmt: skip
+    detail = client_as(None).get(f"/datasets/placed/features/{live_id('depot')}.json").json()
+    assert detail["ward"] == {"code": "E05005000", "name": "Victoria"}
+    assert ["Ward", "Victoria"] in detail["rows"]
 
 
 @pytest.mark.parametrize("persona", ["anonymous", "member_b"])
