@@ -392,3 +392,23 @@ def test_every_demo_dataset_states_its_dates_where_its_source_does():
         assert spec.reference_date is not None, spec.slug
         assert spec.temporal_start is not None, spec.slug
         assert spec.temporal_end is None or spec.temporal_end >= spec.temporal_start, spec.slug
+
+
+def test_each_demo_layer_drawn_in_one_colour_has_a_colour_of_its_own():
+    """Fourteen layers were all drawn in the accent colour: an officer overlaying constraints
+    could not tell a monument from a park, nor a ward from a district. Each layer of one colour
+    now has its own, used by no other layer."""
+    accent = {"colour": settings.AUTHORITY_PROFILE.branding.accent_colour}
+    colours: dict[str, set[str]] = {}
+    for spec in demo_manifest().datasets:
+        if spec.geometry_type == "none":
+            continue
+        style = spec.style or accent  # no style: the accent colour (the districts')
+        parts = style.get("categories") or style.get("classes") or [style]
+        colours[spec.slug] = {part["colour"].lower() for part in parts}
+    for slug, style_colours in colours.items():
+        if len(style_colours) > 1:
+            continue
+        others = set().union(*(used for other, used in colours.items() if other != slug))
+        assert not style_colours & others, f"{slug} shares its colour {style_colours}"
+    assert not colours["schools"] & colours["listed-buildings"]
