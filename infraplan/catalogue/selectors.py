@@ -275,7 +275,10 @@ def versions_listed(dataset: Dataset) -> QuerySet[DatasetVersion]:
 def _responsible(dataset: Dataset) -> list[ResponsibleParty]:
     """The owner, then the organisations that contribute features, by name."""
     contributors = dataset.contributing_organisations.exclude(pk=dataset.owner_id).order_by("name")
-    return [ResponsibleParty(dataset.owner.name, "owner")] + [
+    # ISO 19115's "custodian": the organisation that keeps the dataset on the platform. Not
+    # "owner": much of it is another body's data (ONS, NHS, Historic England), which the
+    # attribution and lineage name.
+    return [ResponsibleParty(dataset.owner.name, "custodian")] + [
         ResponsibleParty(name, "contributor")
         for name in contributors.values_list("name", flat=True)
     ]

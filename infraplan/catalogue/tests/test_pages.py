@@ -207,7 +207,7 @@ def test_the_dataset_page_has_the_gemini_mandatory_elements(districts, personas,
     assert metadata["Dataset reference date"] == "1 September 2014"
     assert metadata["Lineage"].startswith("ONS/OS generalised clipped")
     assert metadata["Data format"] == "GeoJSON"
-    assert metadata["Responsible organisation"] == "Kent County Council (role: owner)"
+    assert metadata["Responsible organisation"] == "Kent County Council (role: custodian)"
     assert metadata["Contact"] == "infraplan-support@example.org"
     assert metadata["Access constraints"] == "Public: anyone, without signing in"
     assert metadata["Use constraints (licence)"].startswith("Open Government Licence v3.0")
@@ -232,7 +232,7 @@ def test_the_responsible_organisations_are_named_with_their_roles(restricted, pe
     content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
     assert (
         '<dt class="govuk-summary-list__key">Responsible organisation</dt>\n'
-        '        <dd class="govuk-summary-list__value">Organisation A (role: owner)<br>'
+        '        <dd class="govuk-summary-list__value">Organisation A (role: custodian)<br>'
         "Organisation B (role: contributor)</dd>" in content
     )
 
