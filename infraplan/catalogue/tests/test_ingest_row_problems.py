@@ -484,3 +484,20 @@ def test_one_mistyped_coordinate_is_a_problem_of_its_row_not_the_files(sites, tm
     assert [(problem["row"], problem["field"]) for problem in problems] == [(20, "geometry")]
     assert problems[0]["problem"].startswith("lies outside Great Britain")
     assert version.report["rows_read"] == 20 and current_features(sites).count() == 19
+
+
+def test_a_point_with_one_coordinate_cell_empty_names_that_cell(sites, tmp_path):
+    """The report named "geometry" for an empty Northing: the officer is told which cell."""
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "ref,Easting,Northing\nS1,615000,157500\nS2,615100,\nS3,,157700\nS4,,\n", encoding="utf-8"
+    )
+    problems, _ = rejected_then_published(sites, path, max_invalid_share=0.9)
+    by_row = {}
+    for problem in problems:
+        by_row.setdefault(problem["row"], []).append((problem["field"], problem["problem"]))
+    why = "is empty, while {} has a value: a point needs both coordinates"
+    assert by_row[2] == [("Northing", why.format("Easting"))]
+    assert by_row[3] == [("Easting", why.format("Northing"))]
+    # Both empty: no point at all, reported against the geometry as before.
+    assert by_row[4] == [("geometry", "the geometry is missing or empty")]

@@ -83,7 +83,31 @@ def _table_geometry(
     present = ~(np.isnan(xs) | np.isnan(ys))
     geometry = np.full(len(xs), None, dtype=object)
     geometry[present] = shapely.to_wkb(shapely.points(xs[present], ys[present]))
-    return geometry, x_problems + y_problems
+    return geometry, x_problems + y_problems + _half_points(opened, fields, first_row)
+
+
+def _half_points(
+    opened: OpenedUpload, fields: dict[str, np.ndarray], first_row: int
+) -> list[RowProblem]:
+    """Rows with one coordinate cell empty and the other not: the empty cell, named. (Rows with
+    both empty have no point at all, which the pipeline reports against the geometry.)"""
+    x_empty = _empty(fields[opened.x_column])
+    y_empty = _empty(fields[opened.y_column])
+    problems = []
+    for index in np.flatnonzero(x_empty != y_empty):
+        empty, filled = (opened.x_column, opened.y_column)
+        if y_empty[index]:
+            empty, filled = filled, empty
+        why = f"is empty, while {filled} has a value: a point needs both coordinates"
+        problems.append(RowProblem(first_row + int(index), empty, "", why))
+    return problems
+
+
+def _empty(values: np.ndarray) -> np.ndarray:
+    return np.array(
+        [value is None or (isinstance(value, str) and not value.strip()) for value in values],
+        dtype=bool,
+    )
 
 
 _DATES_AND_TIMES = {"OFTDate", "OFTDateTime", "OFTTime"}
