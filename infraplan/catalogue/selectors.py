@@ -227,7 +227,7 @@ def dataset_page(
             page.extent_map = _extent_map(user, page.extent_bng)
     else:
         page.first_rows = [
-            [_display(record.properties.get(info.name)) for info in fields]
+            [value_text(record.properties.get(info.name)) for info in fields]
             for record in sample[:FIRST_ROWS]
         ]
     try:
@@ -333,7 +333,7 @@ def _fields(dataset: Dataset, sample: list[FeatureRecord]) -> list[FieldInfo]:
         examples: list[str] = []
         for record in sample:
             value = record.properties.get(entry["name"])
-            shown = _shortened(_display(value))
+            shown = _shortened(value_text(value))
             if value is not None and shown and shown not in examples:
                 examples.append(shown)
                 if len(examples) == EXAMPLES_PER_FIELD:
@@ -358,7 +358,9 @@ def _first_values(sample: list[FeatureRecord]) -> dict[str, Any]:
     return values
 
 
-def _display(value: Any) -> str:
+def value_text(value: Any) -> str:
+    """A property's value as pages show it: yes or no for a boolean, an ISO date, and nothing
+    for no value (never "None")."""
     if value is None:
         return ""
     if isinstance(value, bool):

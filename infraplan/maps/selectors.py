@@ -24,6 +24,7 @@ from pyproj import Transformer
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.history import as_of_parse, version_as_of
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
+from infraplan.catalogue.selectors import value_text
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource, current_features
 from infraplan.catalogue.styles import style_legend
@@ -369,7 +370,7 @@ def _detail_rows(detail: dict[str, Any]) -> list[tuple[str, str]]:
     if detail["ended"]:
         rows.insert(0, ("Ended", detail["ended"]))
     return [
-        (key, json.dumps(value) if isinstance(value, dict | list) else str(value))
+        (key, json.dumps(value) if isinstance(value, dict | list) else value_text(value))
         for key, value in rows
         if value is not None and value != ""
     ]

@@ -330,3 +330,17 @@ def test_unticking_every_layer_lists_no_layer(districts, client_as):
     )
     assert "No features of the chosen layers" not in content
     assert back_to_the_map(response).startswith("/map/?layers=&center=")
+
+
+def test_popup_rows_read_as_the_dataset_page_reads_values(personas, client_as):
+    """A yes-or-no property said "True" in the pop-up and "Yes" on the dataset page."""
+    dataset = dataset_make(slug="flags", owner=personas.organisation_a)
+    version_publish_points(
+        dataset=dataset, points={"depot": (601300, 142700)},
+        properties={"depot": {"is_open": True, "closed": False, "closed_on": None}},
+    )  # fmt: skip
+    detail = client_as(None).get(f"/datasets/flags/features/{live_id('depot')}.json").json()
+    rows = dict(detail["rows"])
+    assert (rows["is_open"], rows["closed"]) == ("Yes", "No")
+    assert "None" not in rows.values()  # a property without a value is not listed as "None"
+    assert {item["name"]: item["value"] for item in detail["properties"]}["is_open"] is True
