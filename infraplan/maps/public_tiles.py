@@ -44,8 +44,7 @@ from infraplan.catalogue.sources import FeatureSource, source_for
 from infraplan.insights.usage import usage_record
 
 from .selectors import NOW, permitted_dataset
-from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
-from .views import PUBLIC_CACHE_CONTROL
+from .tiles import PUBLIC_CACHE_CONTROL, TileAnswer, tile_answer, tile_in_range, tile_version
 
 logger = logging.getLogger(__name__)
 

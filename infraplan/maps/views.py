@@ -32,11 +32,10 @@ from .selectors import (
     source_at,
     unmapped_datasets,
 )
-from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
+from .tiles import PUBLIC_CACHE_CONTROL, TileAnswer, tile_answer, tile_in_range, tile_version
 from .viewport import FALLBACK_SIZE, bbox_text, usable_bbox, view_bbox, view_fitting
 
 ROWS_PER_PAGE = 50
-PUBLIC_CACHE_CONTROL = "public, max-age=300"
 
 
 def _cache_headers(

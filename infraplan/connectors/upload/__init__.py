@@ -50,7 +50,7 @@ def _numbers(
     numbers = np.full(len(values), np.nan)
     problems = []
     for index, value in enumerate(values):
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if _is_empty(value):
             continue
         try:
             numbers[index] = coordinate_number(value, decimal_comma=decimal_comma)
@@ -103,11 +103,13 @@ def _half_points(
     return problems
 
 
+def _is_empty(value: object) -> bool:
+    """A cell with nothing in it (no value, or only spaces)."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def _empty(values: np.ndarray) -> np.ndarray:
-    return np.array(
-        [value is None or (isinstance(value, str) and not value.strip()) for value in values],
-        dtype=bool,
-    )
+    return np.array([_is_empty(value) for value in values], dtype=bool)
 
 
 _DATES_AND_TIMES = {"OFTDate", "OFTDateTime", "OFTTime"}
