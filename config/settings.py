@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "infraplan.places",
     "infraplan.tokens",
     "infraplan.sso",
+    "infraplan.exports",
+    "infraplan.api",
 ]
 
 MIDDLEWARE = [

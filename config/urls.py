@@ -20,6 +20,8 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("infraplan.maps.urls")),
     path("", include("infraplan.connectors.urls")),  # before datasets/<slug>/
+    path("", include("infraplan.exports.urls")),
+    path("ogcapi/", include("infraplan.api.urls")),
     path("", include("infraplan.catalogue.urls")),
     path("", include("infraplan.places.urls")),
     path("admin/", admin.site.urls),
