@@ -135,7 +135,12 @@ def load_options(
 ) -> LoadOptions:
     """The loader's options for one manifest entry (paths relative to the manifest's folder)."""
     join = spec.join
-    place = placement is not None and spec.place and spec.geometry_type != GeometryType.NONE
+    # A list without geometry is placed by its own district field alone, where it has one.
+    place = (
+        placement is not None
+        and spec.place
+        and (spec.geometry_type != GeometryType.NONE or bool(spec.district_field))
+    )
     return LoadOptions(
         reference_field=spec.reference_field,
         reference_template=spec.reference_template,

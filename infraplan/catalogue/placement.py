@@ -14,6 +14,9 @@ a feature is never placed in a ward of another district than its own. Nothing is
 (a coordinate typed wrongly, say) are listed in the version's report by reference, whether or
 not the source's code placed them, and so are those left without a district or a ward.
 
+A dataset without geometry (a list of conservation areas, say) is placed by the source's own
+code alone: it has no point to place by, and no ward.
+
 The boundary datasets are the current versions of the datasets named (by slug); their
 features' references are the GSS codes stored. All of it is set-based SQL over the spatial
 index, so placing thousands of features costs a few statements, not a query per feature.
@@ -24,12 +27,13 @@ from typing import Any
 
 from django.db import connection
 
-from .models import Dataset, DatasetVersion, Feature
+from .models import Dataset, DatasetVersion, Feature, GeometryType
 
 WARD_NEAREST_METRES = 250
 GSS_CODE = r"^[EWSN][0-9]{8}$"
 
-_DRAFT = "t.dataset_id = %(dataset)s AND t.valid_from = %(version)s AND t.geom IS NOT NULL"
+_OF_DRAFT = "t.dataset_id = %(dataset)s AND t.valid_from = %(version)s"
+_DRAFT = f"{_OF_DRAFT} AND t.geom IS NOT NULL"
 _BOUNDARY = "b.dataset_id = %(boundary)s AND b.valid_to IS NULL AND b.valid_from <= %(current)s"
 
 # The source's value, through the dataset's own code list where it has one.
@@ -38,7 +42,7 @@ _SOURCE_CODE = (
 )
 _FROM_SOURCE = f"""
     UPDATE {{feature}} t SET district = {_SOURCE_CODE}
-    WHERE {_DRAFT} AND {_SOURCE_CODE} ~ %(pattern)s
+    WHERE {_OF_DRAFT} AND {_SOURCE_CODE} ~ %(pattern)s
 """  # noqa: S608 (table name from model metadata, values bound)
 # A ward ``b`` of the feature's own district (any ward, for a feature without one): the
 # district's polygon holds the ward's representative point.
@@ -83,6 +87,9 @@ _OUTSIDE = f"""
     ORDER BY 1
 """  # noqa: S608
 _UNPLACED = f"SELECT t.reference FROM {{feature}} t WHERE {_DRAFT} AND t.{{column}} = '' ORDER BY 1"  # noqa: S608
+_UNPLACED_LISTED = (
+    f"SELECT t.reference FROM {{feature}} t WHERE {_OF_DRAFT} AND t.district = '' ORDER BY 1"  # noqa: S608
+)
 
 
 def _sql(template: str, column: str = "district", of_district: bool = False) -> str:
@@ -107,10 +114,12 @@ def features_place(
     no district), ``district_unplaced`` (no district at all) and ``ward_unplaced``.
 
     Run inside the publishing transaction, after the draft's features are added. A boundary
-    dataset that has no current version is listed under ``boundaries_missing``.
+    dataset that has no current version is listed under ``boundaries_missing``. A dataset
+    without geometry is placed by ``district_field`` alone (its report: the count placed and
+    ``district_unplaced``).
     """
     draft = {"dataset": version.dataset_id, "version": version.number}
-    report: dict[str, Any] = {"district_from_source": 0, "district_by_geometry": 0}
+    report: dict[str, Any] = {"district_from_source": 0}
     missing = []
     with connection.cursor() as cursor:
         if district_field:
@@ -122,6 +131,11 @@ def features_place(
                 },
             )  # fmt: skip
             report["district_from_source"] = cursor.rowcount
+        if version.dataset.geometry_type == GeometryType.NONE:
+            cursor.execute(_sql(_UNPLACED_LISTED), draft)
+            report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
+            return report
+        report["district_by_geometry"] = 0
         district_boundary = _boundary(districts)
         if district_boundary is None:
             missing.append(districts)

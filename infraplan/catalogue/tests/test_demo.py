@@ -128,7 +128,13 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     areas = versions["conservation-areas"].dataset
     assert areas.geometry_type == GeometryType.NONE
     assert current_features(areas).filter(geom__isnull=False).count() == 0
-    assert "placement" not in versions["conservation-areas"].report
+    # Placed by the planning authority the list names (no geometry to place by): every one.
+    placement = versions["conservation-areas"].report["placement"]
+    assert placement == {"district_from_source": 348, "district_unplaced": []}
+    ashford = current_features(areas).filter(properties__lpa_name="Ashford")
+    assert ashford.count() == 44
+    assert set(ashford.values_list("district", flat=True)) == {"E07000105"}
+    assert set(current_features(areas).values_list("ward", flat=True)) == {""}
 
     # Schools keep is_open, and lead_school (written "true"/"false") is a true/false too; every
     # school (all have a Kent or Medway postcode) has a district.
