@@ -95,11 +95,22 @@ def _srid(crs: str | None) -> int:
     return epsg
 
 
-_STAGE = """
+# What the checks ask of each row's reference and geometry is computed as the rows are copied
+# in (generated columns): PostgreSQL does it while the connector is still reading and mapping
+# the next rows, instead of in scans of its own afterwards. A row whose geometry is changed
+# (transformed, repaired) has them computed again. Great Britain is a constant of the code.
+_STAGE = f"""
     CREATE TEMPORARY TABLE ingest_stage (
         row integer PRIMARY KEY, reference text NOT NULL, properties jsonb NOT NULL,
         wkb bytea, srid integer, geom geometry(Geometry, 27700),
-        repaired boolean NOT NULL DEFAULT false
+        repaired boolean NOT NULL DEFAULT false,
+        nfc text GENERATED ALWAYS AS (normalize(reference, NFC)) STORED,
+        kind text GENERATED ALWAYS AS (GeometryType(geom)) STORED,
+        dimension integer GENERATED ALWAYS AS (ST_Dimension(geom)) STORED,
+        empty boolean GENERATED ALWAYS AS (ST_IsEmpty(geom)) STORED,
+        valid boolean GENERATED ALWAYS AS (ST_IsValid(geom)) STORED,
+        in_britain boolean GENERATED ALWAYS AS (
+            ST_Within(geom, ST_GeomFromText('{GREAT_BRITAIN}', 27700))) STORED
     ) ON COMMIT DROP
 """
 _TRANSFORM = """
@@ -110,41 +121,42 @@ _TRANSFORM = """
 _REPAIR = """
     UPDATE ingest_stage
     SET geom = ST_CollectionExtract(ST_MakeValid(geom), %(dimension)s + 1), repaired = true
-    WHERE geom IS NOT NULL AND NOT ST_IsValid(geom)
+    WHERE NOT valid
 """
 # A geometry collection whose parts are all of the dataset's kind becomes the multi-geometry of
 # that kind (nothing is lost: every vertex stays); one that mixes kinds is reported below.
 _COLLECTIONS = """
     UPDATE ingest_stage SET geom = ST_CollectionExtract(geom, %(dimension)s + 1)
-    WHERE GeometryType(geom) = 'GEOMETRYCOLLECTION'
+    WHERE kind = 'GEOMETRYCOLLECTION'
           AND ST_NPoints(ST_CollectionExtract(geom, %(dimension)s + 1)) = ST_NPoints(geom)
 """
+# One scan: each row failing a check, with a problem for each check it fails.
 _CHECKS = """
-    SELECT row, 'geometry', '', 'the geometry is missing or empty' FROM ingest_stage
-    WHERE geom IS NULL OR ST_IsEmpty(geom)
-    UNION ALL
-    SELECT row, 'geometry', GeometryType(geom),
-           'a ' || GeometryType(geom) || ' in a dataset of ' || %(kind)s || 's'
-    FROM ingest_stage WHERE NOT ST_IsEmpty(geom) AND ST_Dimension(geom) <> %(dimension)s
-    UNION ALL
-    SELECT row, 'geometry', 'GEOMETRYCOLLECTION',
-           'a GEOMETRYCOLLECTION mixing ' || %(kind)s || 's with other kinds of geometry: save '
-           'its ' || %(kind)s || 's as one feature and the rest elsewhere'
-    FROM ingest_stage
-    WHERE GeometryType(geom) = 'GEOMETRYCOLLECTION' AND ST_Dimension(geom) = %(dimension)s
-    UNION ALL
-    SELECT row, 'geometry', ST_AsText(ST_PointOnSurface(geom), 0),
-           'lies outside Great Britain (in British National Grid, E ' ||
-           round(ST_X(ST_PointOnSurface(geom))) || ' N ' || round(ST_Y(ST_PointOnSurface(geom))) || ')'
-    FROM ingest_stage
-    WHERE NOT ST_IsEmpty(geom) AND NOT ST_Within(geom, ST_GeomFromText(%(great_britain)s, 27700))
+    SELECT s.row, 'geometry', problem.value, problem.reason
+    FROM ingest_stage s
+    CROSS JOIN LATERAL (VALUES
+        (s.geom IS NULL OR s.empty, '', 'the geometry is missing or empty'),
+        (NOT s.empty AND s.dimension <> %(dimension)s, s.kind,
+         'a ' || s.kind || ' in a dataset of ' || %(kind)s || 's'),
+        (s.kind = 'GEOMETRYCOLLECTION' AND s.dimension = %(dimension)s, 'GEOMETRYCOLLECTION',
+         'a GEOMETRYCOLLECTION mixing ' || %(kind)s || 's with other kinds of geometry: save '
+         'its ' || %(kind)s || 's as one feature and the rest elsewhere'),
+        (NOT s.empty AND NOT s.in_britain, ST_AsText(ST_PointOnSurface(s.geom), 0),
+         'lies outside Great Britain (in British National Grid, E ' ||
+         round(ST_X(ST_PointOnSurface(s.geom))) || ' N ' ||
+         round(ST_Y(ST_PointOnSurface(s.geom))) || ')')
+    ) AS problem (failing, value, reason)
+    WHERE (s.geom IS NULL OR s.empty OR s.dimension <> %(dimension)s
+           OR s.kind = 'GEOMETRYCOLLECTION' OR NOT s.in_britain)
+      AND problem.failing
+    ORDER BY s.row
 """
 # References are compared in Unicode normal form C, as publishing stores them: "é" as one
 # character or as "e" and a combining accent is one reference.
 _DUPLICATES = """
     SELECT row, 'reference', reference, 'reference ' || quote_literal(reference) ||
            ' is also on row ' || first
-    FROM (SELECT row, reference, min(row) OVER (PARTITION BY normalize(reference, NFC)) AS first
+    FROM (SELECT row, reference, min(row) OVER (PARTITION BY nfc) AS first
           FROM ingest_stage) s
     WHERE row <> first
 """
@@ -305,10 +317,7 @@ def _stage_and_check(
         cursor.execute(_COLLECTIONS, {"dimension": dimension})
         cursor.execute(_REPAIR, {"dimension": dimension})
         repaired = cursor.rowcount
-        cursor.execute(
-            _CHECKS,
-            {"dimension": dimension, "kind": dataset.geometry_type, "great_britain": GREAT_BRITAIN},
-        )
+        cursor.execute(_CHECKS, {"dimension": dimension, "kind": dataset.geometry_type})
         for row in cursor.fetchall():
             staging.add(RowProblem(*row))
     cursor.execute(_DUPLICATES)

@@ -142,11 +142,9 @@ def version_add_features(*, version: DatasetVersion, rows: Iterable[FeatureRow])
 # A reference is compared, and stored, in Unicode normal form C: "é" as one character or as
 # "e" and a combining accent (as some systems save files) look the same to everyone and are one
 # feature. Two draft rows of one organisation that normalise alike would be one identity twice.
-_DRAFT_UNNORMALISED = """
-    SELECT EXISTS (SELECT FROM {feature}
-                   WHERE dataset_id = %(dataset)s AND valid_from = %(new)s
-                     AND reference IS NOT NFC NORMALIZED)
-"""
+# Read from the draft's copy (below), which says of each row whether its reference was
+# stored in normal form C: the draft's rows are scanned once for both.
+_DRAFT_UNNORMALISED = "SELECT EXISTS (SELECT FROM publish_draft WHERE NOT normalised)"
 _DRAFT_UNICODE_CLASHES = """
     SELECT organisation_id, array_agg(reference ORDER BY reference COLLATE "C")
     FROM {feature}
@@ -157,7 +155,8 @@ _DRAFT_UNICODE_CLASHES = """
 """
 _DRAFT_NORMALISE = """
     UPDATE {feature} SET reference = normalize(reference, NFC)
-    WHERE dataset_id = %(dataset)s AND valid_from = %(new)s AND reference IS NOT NFC NORMALIZED
+    WHERE dataset_id = %(dataset)s AND valid_from = %(new)s AND reference IS NOT NFC NORMALIZED;
+    UPDATE publish_draft SET reference = normalize(reference, NFC) WHERE NOT normalised
 """
 
 
@@ -170,7 +169,8 @@ _DRAFT_NORMALISE = """
 # each side and by primary key.
 _STAGE_DRAFT = """
     CREATE TEMPORARY TABLE publish_draft ON COMMIT DROP AS
-    SELECT id, organisation_id, reference FROM {feature}
+    SELECT id, organisation_id, reference, reference IS NFC NORMALIZED AS normalised
+    FROM {feature}
     WHERE dataset_id = %(dataset)s AND valid_from = %(new)s
 """
 _STAGE_LIVE = """
@@ -242,14 +242,14 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         "organisation": version.organisation_id,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_sql(_DRAFT_UNNORMALISED), params)
+        cursor.execute(_sql(_STAGE_DRAFT), params)
+        cursor.execute(_DRAFT_UNNORMALISED)
         if cursor.fetchone()[0]:  # rare: only then read the whole draft for clashes
             cursor.execute(_sql(_DRAFT_UNICODE_CLASHES), params)
             clashes = cursor.fetchall()
             if clashes:
                 raise ValueError(_unicode_clashes_message(version, clashes))
             cursor.execute(_sql(_DRAFT_NORMALISE), params)
-        cursor.execute(_sql(_STAGE_DRAFT), params)
         cursor.execute(_sql(_STAGE_LIVE), params)
         cursor.execute("ANALYZE publish_draft, publish_live")
         cursor.execute(_sql(_STAGE_PAIRS))
