@@ -27,6 +27,7 @@ from .store import CLEANED_ZOOM, MAX_GENERALISED_ZOOM, live_at
 
 WEB_MERCATOR_WORLD_METRES = 40_075_016.685_578_5
 COVERAGE_OVERLAP_LIMIT = 0.001
+CLEAR_MARGIN = 10
 MIN_VERTICES_SAVED = 8
 RING_MINIMUM = 4  # coordinates of the smallest closed ring, a triangle
 CHUNK = 100_000  # features at a time where a whole layer need not be in memory at once
@@ -57,23 +58,37 @@ _SAMPLE_OVERLAP = """
 """
 
 
-def _clearly_overlapping(dataset: Dataset, version_number: int, sample: int = 20_000) -> bool:
+def _clearly_overlapping(
+    dataset: Dataset, version_number: int, feature_count: int, sample: int = 20_000
+) -> bool:
     """Whether the live polygons overlap far too much to be a coverage, judged in the database
     from an even sample of them against all (through the spatial index of live rows): cheap
     where ``is_coverage`` would union a whole layer, and it needs no geometry read out.
 
+    An eighth of the sample is judged first: a layer that overlaps ``CLEAR_MARGIN`` times more
+    than a coverage may there (a million parcels, many of them overlapping) needs no more.
+
     Generalising runs as a version is published, when its live rows are the open ones
     (``valid_to`` null), which the partial spatial index holds.
     """
-    live = Feature.objects.filter(live_at(version_number), dataset=dataset, geom__isnull=False)
-    step = max(1, live.count() // sample)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SAMPLE_OVERLAP.format(feature=Feature._meta.db_table),
-            {"dataset": dataset.pk, "version": version_number, "step": step},
-        )
-        total, overlap = cursor.fetchone()
-    return total > 0 and overlap / total > 2 * COVERAGE_OVERLAP_LIMIT
+
+    def overlap_share(size: int) -> tuple[int, float]:
+        step = max(1, feature_count // size)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SAMPLE_OVERLAP.format(feature=Feature._meta.db_table),
+                {"dataset": dataset.pk, "version": version_number, "step": step},
+            )
+            total, overlap = cursor.fetchone()
+        return step, overlap / total if total > 0 else 0.0
+
+    limit = 2 * COVERAGE_OVERLAP_LIMIT
+    step, share = overlap_share(sample // 8)
+    if share > CLEAR_MARGIN * limit:
+        return True
+    if step == 1:  # every feature was judged
+        return share > limit
+    return overlap_share(sample)[1] > limit
 
 
 def is_coverage(geometries: np.ndarray) -> bool:
@@ -87,14 +102,15 @@ def is_coverage(geometries: np.ndarray) -> bool:
     return overlap / total < COVERAGE_OVERLAP_LIMIT
 
 
-def dataset_generalise(*, dataset: Dataset, version_number: int) -> int:
-    """Rebuild the generalisations of the dataset's features live at ``version_number``;
-    returns how many levels were stored."""
+def dataset_generalise(*, dataset: Dataset, version_number: int, feature_count: int) -> int:
+    """Rebuild the generalisations of the dataset's features live at ``version_number`` (of
+    which there are ``feature_count``, as publishing counted them); returns how many levels
+    were stored."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("dataset_generalise must run inside the publishing transaction")
     live = Feature.objects.filter(live_at(version_number), dataset=dataset, geom__isnull=False)
     FeatureGeneralisation.objects.filter(feature__in=live).delete()
-    if _clearly_overlapping(dataset, version_number):
+    if _clearly_overlapping(dataset, version_number, feature_count):
         # Not a coverage: only polygons with enough coordinates to save enough are read out
         # (see below), so a layer of a million parcels reads none.
         enough = Func("geom_3857", function="ST_NPoints", output_field=IntegerField())

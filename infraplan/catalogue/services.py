@@ -284,7 +284,9 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
     }
     version.save()
     if dataset.geometry_type == GeometryType.POLYGON and (closed or inserted):
-        dataset_generalise(dataset=dataset, version_number=version.number)
+        dataset_generalise(
+            dataset=dataset, version_number=version.number, feature_count=version.feature_count
+        )
     audit_record(
         actor=actor,
         action="version.publish",

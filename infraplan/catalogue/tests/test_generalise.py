@@ -5,9 +5,10 @@ import math
 import pytest
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
-from infraplan.catalogue.generalise import MIN_VERTICES_SAVED
+from infraplan.catalogue.generalise import MIN_VERTICES_SAVED, _clearly_overlapping
 from infraplan.catalogue.models import FeatureGeneralisation
 from infraplan.catalogue.services import (
     FeatureRow,
@@ -114,3 +115,52 @@ def test_a_coverage_gets_every_level_for_every_feature(personas):
     levels = zooms_by_reference(dataset)
     assert set(levels) == {"west", "east"}
     assert all(CLEANED_ZOOM in zooms for zooms in levels.values())
+
+
+def _sample_queries(dataset, sample: int) -> tuple[bool, int]:
+    """What ``_clearly_overlapping`` finds of the dataset's current version, and how many
+    samples it read to find it."""
+    version = dataset.current_version
+    with CaptureQueriesContext(connection) as queries:
+        clearly = _clearly_overlapping(dataset, version.number, version.feature_count, sample)
+    return clearly, sum("chosen.id %" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_layer_overlapping_everywhere_is_told_from_an_eighth_of_the_sample(personas):
+    """Half of every square overlaps the next: the first, smaller sample already shows far more
+    overlap than a coverage may have, so the whole sample is never read."""
+    east, north = CANTERBURY_BNG
+    dataset = dataset_make(slug="overlapping-squares", owner=personas.organisation_a,
+                           geometry_type="polygon")  # fmt: skip
+    polygons_publish(
+        dataset,
+        {f"s{i}": shapely.box(east + 50 * i, north, east + 50 * i + 100, north + 100)
+         for i in range(64)},
+    )  # fmt: skip
+    assert _sample_queries(dataset, sample=16) == (True, 1)
+
+
+def test_a_layer_overlapping_a_little_is_judged_on_the_whole_sample(personas):
+    """A grid of squares each overlapping its neighbours slightly (more than a coverage may,
+    less than the first sample's margin): the first sample cannot tell, the whole sample does;
+    a true coverage is read in full too, and is one."""
+    east, north = CANTERBURY_BNG
+    grid = {
+        f"g{i}-{j}": shapely.box(east + 100 * i, north + 100 * j, east + 100 * i + 100,
+                                 north + 100 * j + 100)
+        for i in range(8) for j in range(8)
+    }  # fmt: skip
+    coverage = dataset_make(slug="grid-coverage", owner=personas.organisation_a,
+                            geometry_type="polygon")  # fmt: skip
+    polygons_publish(coverage, grid)
+    assert _sample_queries(coverage, sample=16) == (False, 2)
+    # Every square reaches half a metre into its eastern neighbour: each overlaps its
+    # neighbours by 0.5% to 1% of its area, over a coverage's limit, under the first sample's.
+    nudged = {
+        reference: shapely.box(*(lambda b: (b[0], b[1], b[2] + 0.5, b[3]))(shape.bounds))
+        for reference, shape in grid.items()
+    }
+    overlapping = dataset_make(slug="grid-overlapping", owner=personas.organisation_a,
+                               geometry_type="polygon")  # fmt: skip
+    polygons_publish(overlapping, nudged)
+    assert _sample_queries(overlapping, sample=16) == (True, 2)
