@@ -82,6 +82,10 @@ class Area(_Strict):
     kind: Literal["county", "district", "unitary", "group"]
     boundary: Boundary
     in_phase_one: bool = False
+    former_names: list[str] = Field(
+        default_factory=list,
+        description="Names the area went by before it was renamed: search finds it by them too.",
+    )
 
 
 class Organisation(_Strict):

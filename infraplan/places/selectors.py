@@ -9,7 +9,7 @@ dataset the user may view, by its label field. Names come only from datasets tha
 
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -414,6 +414,25 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
     return results
 
 
+def _former_names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
+    """The profile's areas that went by a name starting with ``query`` before they were
+    renamed, found by their current names and said to be formerly so called."""
+    typed = query.casefold()
+    results = []
+    for area in settings.AUTHORITY_PROFILE.areas:
+        former = next(
+            (name for name in area.former_names if name.casefold().startswith(typed)), None
+        )
+        if former is None or len(results) >= limit:
+            continue
+        results += [
+            replace(result, label=f"{result.label} (formerly {former})")
+            for result in _names(user, area.name, limit, choice)
+            if result.kind == "district" and result.label == area.name
+        ][:1]
+    return results
+
+
 def search(
     user: Any, query: str, *, limit: int = MAX_RESULTS, choice: MapChoice = MapChoice()
 ) -> SearchOutcome:
@@ -439,6 +458,7 @@ def search(
     if location is not None:
         swapped = _swapped(location, choice)
         return SearchOutcome(query=query, results=[_location(location, choice), *swapped])
+    results += _former_names(user, query, limit - len(results), choice)
     results += _names(user, query, limit - len(results), choice)
     slugs = {result.dataset["slug"] for result in results if result.dataset}
     return SearchOutcome(

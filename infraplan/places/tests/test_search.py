@@ -203,6 +203,18 @@ def test_a_district_comes_before_wards_and_a_misspelling_still_finds_it(client, 
     assert ("Canterbury", "district") in [(r["label"], r["kind"]) for r in misspelt]
 
 
+@pytest.mark.parametrize("query", ["Shepway", "shep"])
+def test_a_district_is_found_by_its_former_name(client, wards, query):
+    """Folkestone and Hythe was Shepway until 2018, and officers still call it so."""
+    (result, *_) = _search(client, query)["results"]
+    assert (result["label"], result["kind"]) == (
+        "Folkestone and Hythe (formerly Shepway)",
+        "district",
+    )
+    assert _view(result)["feature"] and result["dataset"]["slug"] == "districts"
+    assert _search(client, "Hythe")["results"][0]["label"] != result["label"]
+
+
 def test_control_characters_in_a_search_count_as_spaces(client, wards):
     """A NUL, which PostgreSQL refuses in text, or a tab pasted into the box reads as a space."""
     found = _search(client, "\x00Westgate\t")
