@@ -135,12 +135,10 @@ def load_options(
 ) -> LoadOptions:
     """The loader's options for one manifest entry (paths relative to the manifest's folder)."""
     join = spec.join
-    # A list without geometry is placed by its own district field alone, where it has one.
-    place = (
-        placement is not None
-        and spec.place
-        and (spec.geometry_type != GeometryType.NONE or bool(spec.district_field))
-    )
+    # A list without geometry, or a boundary dataset itself, is placed by its own district
+    # field alone, where it has one.
+    by_geometry = spec.place and spec.geometry_type != GeometryType.NONE
+    place = placement is not None and (by_geometry or bool(spec.district_field))
     return LoadOptions(
         reference_field=spec.reference_field,
         reference_template=spec.reference_template,
@@ -151,7 +149,11 @@ def load_options(
         field_types={field.name: field.type for field in spec.fields},
         join=Join(folder / join.file, join.key, join.on, join.fields) if join else None,
         placement=Placement(
-            placement.districts, placement.wards, spec.district_field, spec.district_codes
+            placement.districts,
+            placement.wards,
+            spec.district_field,
+            spec.district_codes,
+            by_geometry,
         )
         if place
         else None,

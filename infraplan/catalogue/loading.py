@@ -88,12 +88,14 @@ class Join:
 @dataclass(frozen=True)
 class Placement:
     """Where to place features: the boundary datasets (by slug) and the source's own code
-    (``district_field``), through ``district_codes`` where the source has codes of its own."""
+    (``district_field``), through ``district_codes`` where the source has codes of its own;
+    ``by_geometry`` false places by that code alone (a boundary dataset itself, say)."""
 
     districts: str
     wards: str
     district_field: str = ""
     district_codes: dict[str, str] = field(default_factory=dict)
+    by_geometry: bool = True
 
 
 MISSING_GEOMETRY = ("fail", "report")
@@ -487,6 +489,7 @@ def dataset_load_file(
                     wards=options.placement.wards,
                     district_field=options.placement.district_field,
                     district_codes=options.placement.district_codes,
+                    by_geometry=options.placement.by_geometry,
                 )
             version.report = {**version.report, **report}
             version.save(update_fields=["report"])

@@ -15,7 +15,8 @@ a feature is never placed in a ward of another district than its own. Nothing is
 not the source's code placed them, and so are those left without a district or a ward.
 
 A dataset without geometry (a list of conservation areas, say) is placed by the source's own
-code alone: it has no point to place by, and no ward.
+code alone: it has no point to place by, and no ward; so is a boundary dataset itself (wards
+by their district's code), asked not to be placed ``by_geometry``.
 
 The boundary datasets are the current versions of the datasets named (by slug); their
 features' references are the GSS codes stored. All of it is set-based SQL over the spatial
@@ -107,7 +108,7 @@ def _boundary(slug: str) -> dict[str, int] | None:
 
 def features_place(
     *, version: DatasetVersion, districts: str, wards: str, district_field: str = "",
-    district_codes: dict[str, str] | None = None,
+    district_codes: dict[str, str] | None = None, by_geometry: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
     """Set the district and ward of the draft ``version``'s features; returns the counts and
     the references flagged, for the version's report: ``outside_districts`` (the point lies in
@@ -115,8 +116,8 @@ def features_place(
 
     Run inside the publishing transaction, after the draft's features are added. A boundary
     dataset that has no current version is listed under ``boundaries_missing``. A dataset
-    without geometry is placed by ``district_field`` alone (its report: the count placed and
-    ``district_unplaced``).
+    without geometry, or one not placed ``by_geometry``, is placed by ``district_field`` alone
+    (its report: the count placed and ``district_unplaced``).
     """
     draft = {"dataset": version.dataset_id, "version": version.number}
     report: dict[str, Any] = {"district_from_source": 0}
@@ -131,7 +132,7 @@ def features_place(
                 },
             )  # fmt: skip
             report["district_from_source"] = cursor.rowcount
-        if version.dataset.geometry_type == GeometryType.NONE:
+        if not by_geometry or version.dataset.geometry_type == GeometryType.NONE:
             cursor.execute(_sql(_UNPLACED_LISTED), draft)
             report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
             return report

@@ -298,7 +298,7 @@ def _like_escape(text: str) -> str:
 # that have ended are left out as the map leaves them out (``{live}``), so that no result leads
 # to a feature the map does not draw and whose pop-up is refused.
 _NAMED = """
-    SELECT f.id, f.dataset_id, {group} AS grp, {name} AS label, f.geom
+    SELECT f.id, f.dataset_id, {group} AS grp, {name} AS label, f.geom, f.district
     FROM {feature} f
     WHERE f.dataset_id = {dataset} AND f.valid_from <= {version}
       AND (f.valid_to IS NULL OR f.valid_to > {version}) AND f.geom IS NOT NULL AND {live}
@@ -317,7 +317,7 @@ WITH named AS ({named}
     ORDER BY grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
-SELECT m.id, m.dataset_id, m.grp, m.label,
+SELECT m.id, m.dataset_id, m.grp, m.label, m.district,
        ST_X(g.point), ST_Y(g.point), ST_XMin(g.box), ST_YMin(g.box), ST_XMax(g.box), ST_YMax(g.box)
 FROM matched m
 CROSS JOIN LATERAL (
@@ -393,7 +393,8 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
             cursor.execute(names.fuzzy, names.parameters)
             rows = cursor.fetchall()
     results = []
-    for feature_id, dataset_id, group, label, lon, lat, *box in rows:
+    district_names = {area.code: area.name for area in settings.AUTHORITY_PROFILE.areas}
+    for feature_id, dataset_id, group, label, district, lon, lat, *box in rows:
         dataset = by_id[dataset_id]
         point = _rounded((lon, lat))
         bbox = _rounded(tuple(box)) if box[0] != box[2] or box[1] != box[3] else None
@@ -406,7 +407,12 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
                 point=point,
                 bbox=bbox,
                 map_url=choice.map_url(point, bbox, layer=dataset.slug, feature_id=feature_id),
-                detail=dataset.title,
+                # Two wards of one name (Westgate) are told apart by their districts.
+                detail=", ".join(
+                    filter(
+                        None, [dataset.title, kind != "district" and district_names.get(district)]
+                    )
+                ),
                 dataset={"slug": dataset.slug, "title": dataset.title},
                 feature_id=feature_id,
             )

@@ -124,6 +124,17 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     assert sum(populations) == lsoa_population_total()
     assert lsoas.exclude(district__in=KENT_AND_MEDWAY).count() == 0
 
+    # The boundaries themselves are placed by their own codes: each district in itself, each
+    # ward in the district the ward's own record names.
+    districts = current_features(versions["districts"].dataset)
+    assert all(district == reference for reference, district in districts.values_list(
+        "reference", "district"))  # fmt: skip
+    wards = current_features(versions["wards"].dataset)
+    assert all(p["LAD23CD"] == district for p, district in wards.values_list(
+        "properties", "district"))  # fmt: skip
+    assert set(wards.values_list("district", flat=True)) == KENT_AND_MEDWAY
+    assert set(wards.values_list("ward", flat=True)) == {""}
+
     # Conservation areas: a table without geometry.
     areas = versions["conservation-areas"].dataset
     assert areas.geometry_type == GeometryType.NONE

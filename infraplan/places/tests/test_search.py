@@ -215,6 +215,19 @@ def test_a_district_is_found_by_its_former_name(client, wards, query):
     assert _search(client, "Hythe")["results"][0]["label"] != result["label"]
 
 
+def test_a_ward_found_names_its_district(client, wards):
+    """Wards of like names in two districts are told apart by the district each is in."""
+    details = {
+        result["label"]: result["detail"] for result in _search(client, "Westgate")["results"]
+    }
+    assert details == {
+        "Westgate": "Electoral wards (December 2023), Canterbury",
+        "Westgate-on-Sea": "Electoral wards (December 2023), Thanet",
+    }
+    (district, *_) = _search(client, "Canterbury")["results"]
+    assert district["detail"] == "Local authority districts"
+
+
 def test_control_characters_in_a_search_count_as_spaces(client, wards):
     """A NUL, which PostgreSQL refuses in text, or a tab pasted into the box reads as a space."""
     found = _search(client, "\x00Westgate\t")
