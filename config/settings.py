@@ -217,6 +217,9 @@ MEDIA_ROOT = Path(env.string("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 UPLOAD_ROOT = Path(env.string("UPLOAD_ROOT", default=str(BASE_DIR / "uploads")))
 # The largest file an officer may upload; the upload handler stops reading past it.
 UPLOAD_MAX_BYTES = env.integer("UPLOAD_MAX_BYTES", default=500 * 1024 * 1024, minimum=1)
+# The most features a download made whole before it is sent (XLSX, GeoPackage, PNG) may hold;
+# CSV and GeoJSON are streamed and have no limit (infraplan.exports).
+EXPORT_MAX_FEATURES = env.integer("EXPORT_MAX_FEATURES", default=250_000, minimum=1)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

@@ -315,6 +315,59 @@ CASES: dict[str, list[Case]] = {
         ),
         Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset", "number": 1}),
     ],
+    # Downloads (infraplan/exports): each format has its own route; what each holds is proved
+    # in infraplan/exports/tests.
+    **{
+        f"dataset-download-{key}": [
+            Case(everyone(200), kwargs={"slug": "districts"}),
+            restricted_to_a(),
+            unknown_dataset(),
+        ]
+        for key in ("csv", "xlsx", "geojson", "gpkg", "png")
+    },
+    "dataset-download": [
+        Case(
+            everyone(302),
+            kwargs={"slug": "districts"},
+            query="format=csv&area=E07000105",
+            note="the dataset page's form: on to download.csv",
+        ),
+        Case(
+            {**everyone(404), **dict.fromkeys(ORGANISATION_A, 302)},
+            kwargs={"slug": "a-only-sites"},
+            query="format=gpkg",
+            note="restricted to organisation A: outsiders cannot tell it exists",
+        ),
+        unknown_dataset(),
+    ],
+    # OGC API - Features (infraplan/api): what each persona reads of a collection is proved in
+    # infraplan/api/tests/test_access.py.
+    "ogcapi-landing": [Case(everyone(200))],
+    "ogcapi-openapi": [Case(everyone(200))],
+    "ogcapi-conformance": [Case(everyone(200))],
+    "ogcapi-collections": [
+        Case(everyone(200), note="each lists what its persona may see (test_documents.py)")
+    ],
+    **{
+        name: [
+            Case(everyone(200), kwargs={"slug": "districts"}),
+            restricted_to_a(),
+            unknown_dataset(),
+        ]
+        for name in ("ogcapi-collection", "ogcapi-queryables", "ogcapi-items")
+    },
+    "ogcapi-item": [
+        Case(
+            everyone(404),
+            kwargs={"slug": "a-only-sites", "feature_id": 0},
+            note="no feature 0; who reads real features (ids differ per run) is proved in "
+            "infraplan/api/tests/test_access.py",
+        ),
+        unknown_dataset(feature_id=1),
+    ],
+    "ogcapi-not-found": [
+        Case(everyone(404), kwargs={"rest": "no-such-thing"}, note="an OGC exception")
+    ],
     "source-new": [
         Case(
             {**everyone(404), "anonymous": 302, "platform_admin": 200},

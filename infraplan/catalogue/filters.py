@@ -8,6 +8,7 @@ true. An empty value (``?status=``) keeps the features whose value is unknown (m
 unknown is not zero, nor an empty text.
 """
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,9 +43,11 @@ class PropertyIn:
                 )
                 continue
             parameter = f"{self.key}_{index}"
-            # jsonb equality compares numbers as numbers (420 = 420.0) and text as text.
-            conditions.append(f"{properties} -> %({name})s = to_jsonb(%({parameter})s)")
-            parameters[parameter] = value
+            # jsonb equality compares numbers as numbers (420 = 420.0) and text as text. The
+            # value is bound as JSON text: to_jsonb() of a bound text fails ("could not
+            # determine polymorphic type"), since the driver sends text untyped.
+            conditions.append(f"{properties} -> %({name})s = %({parameter})s::jsonb")
+            parameters[parameter] = json.dumps(value)
         return "(" + " OR ".join(conditions) + ")", parameters
 
     def __call__(self, properties: Mapping[str, Any]) -> bool:
@@ -100,12 +103,15 @@ def property_filters(
     for position, name in enumerate(sorted(set(query) - set(reserved))):
         if name not in fields:
             known = ", ".join(sorted(fields)) or "none"
+            parameters = ", ".join(sorted(reserved))
             raise FilterError(
-                f"{name!r} is neither a parameter of this address nor a field of "
-                f"{dataset.title} (its fields: {known})"
+                f"{name!r} is neither a parameter of this address ({parameters}) nor a field "
+                f"of {dataset.title} (its fields: {known})"
             )
         values = []
         for text in query.getlist(name):
+            if "\x00" in text:  # PostgreSQL text cannot hold it, so no value has it
+                raise FilterError(f"{name}: a value cannot contain the NUL character (%00)")
             if text.strip() == "":
                 values.append(None)
                 continue

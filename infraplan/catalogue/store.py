@@ -115,26 +115,27 @@ class StoreFeatureSource(FeatureSource):
             return "f.valid_to IS NULL AND f.valid_from <= %(version)s"
         return "f.valid_from <= %(version)s AND (f.valid_to IS NULL OR f.valid_to > %(version)s)"
 
-    def _within_sql(
-        self, dataset: Dataset, box: GEOSGeometry, keep: PropertyFilter | None
+    def within_sql(
+        self, dataset: Dataset, box: GEOSGeometry | None, keep: PropertyFilter | None
     ) -> tuple[str, dict[str, Any]]:
-        """FROM and WHERE of the dataset's features meeting ``box`` and ``keep``, and their
-        parameters: what the table of a view counts and pages through, in the database."""
+        """FROM and WHERE of the dataset's features (as ``f``) meeting ``box`` (EPSG:27700;
+        None: anywhere, features without geometry included) and ``keep``, and their parameters:
+        what the table of a view and the OGC API count and page through, in the database."""
         kept, parameters = keep.sql("f.properties") if keep else ("TRUE", {})
+        within = "ST_Intersects(f.geom, %(box)s::geometry)" if box is not None else "TRUE"
         sql = f"""
             FROM {Feature._meta.db_table} f
             WHERE f.dataset_id = %(dataset_id)s AND {self._live_sql()}
-              AND ST_Intersects(f.geom, %(box)s::geometry) AND {kept}
+              AND {within} AND {kept}
         """
-        return sql, {
-            **parameters, "dataset_id": dataset.pk, "version": self._number(dataset),
-            "box": box.hexewkb.decode(),
-        }  # fmt: skip
+        if box is not None:
+            parameters = {**parameters, "box": box.hexewkb.decode()}
+        return sql, {**parameters, "dataset_id": dataset.pk, "version": self._number(dataset)}
 
     def count_within(
         self, dataset: Dataset, box: GEOSGeometry, keep: PropertyFilter | None = None
     ) -> int:
-        within, parameters = self._within_sql(dataset, box, keep)
+        within, parameters = self.within_sql(dataset, box, keep)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) {within}", parameters)
             (count,) = cursor.fetchone()
@@ -144,7 +145,7 @@ class StoreFeatureSource(FeatureSource):
         self, dataset: Dataset, box: GEOSGeometry, *, offset: int, limit: int,
         keep: PropertyFilter | None = None,
     ) -> list[FeatureRecord]:  # fmt: skip
-        within, parameters = self._within_sql(dataset, box, keep)
+        within, parameters = self.within_sql(dataset, box, keep)
         # The order of features_within, with the id last: the same on every page.
         sql = f"""
             SELECT f.id, f.reference, f.properties, f.district, f.ward {within}

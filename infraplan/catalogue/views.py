@@ -23,6 +23,7 @@ from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.connectors.services import ingest_request
+from infraplan.exports.forms import download_offer
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
@@ -133,6 +134,13 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "open_map_url": _map_url(dataset, page, as_of_date if as_of_version else None),
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
     }
+    # Downloads of what has been published (sources other than the store keep no versions).
+    if (
+        as_of_version is not None
+        or dataset.source_key != StoreFeatureSource.key
+        or dataset.current_version_number()
+    ):
+        context["download"] = download_offer(dataset, as_of=context["as_of_date"])
     if page.can_manage and page.is_spatial:  # a list without geometry is not on the map
         context["style_form"] = StyleForm(
             field_types={info.name: info.type for info in page.fields}, style=dataset.style

@@ -19,13 +19,15 @@ from datetime import date
 from typing import Any
 
 END_DATE_PROPERTIES = ("end-date", "end_date", "EndDate")
+# Where a feature's start is read from, by the same rule: the OGC API's ``datetime`` compares a
+# feature's validity (start to end) with the period asked for.
+START_DATE_PROPERTIES = ("start-date", "start_date", "StartDate")
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fromisoformat reads ASCII digits only
 
 
-def ended_on(properties: Mapping[str, Any]) -> date | None:
-    """The date the source says a feature ended, from the first ``END_DATE_PROPERTIES`` that
-    holds a real ISO date; None when it has none (values that are not dates are not end dates)."""
-    for name in END_DATE_PROPERTIES:
+def first_date(properties: Mapping[str, Any], names: tuple[str, ...]) -> date | None:
+    """The date in the first of ``names`` that holds a real ISO date; None when none does."""
+    for name in names:
         value = properties.get(name)
         if isinstance(value, str) and ISO_DATE.match(value):
             try:
@@ -33,6 +35,17 @@ def ended_on(properties: Mapping[str, Any]) -> date | None:
             except ValueError:
                 continue
     return None
+
+
+def ended_on(properties: Mapping[str, Any]) -> date | None:
+    """The date the source says a feature ended, from the first ``END_DATE_PROPERTIES`` that
+    holds a real ISO date; None when it has none (values that are not dates are not end dates)."""
+    return first_date(properties, END_DATE_PROPERTIES)
+
+
+def started_on(properties: Mapping[str, Any]) -> date | None:
+    """The date the source says a feature started, read as ``ended_on`` reads its end."""
+    return first_date(properties, START_DATE_PROPERTIES)
 
 
 def _iso_date_sql(value: str) -> str:
@@ -56,19 +69,28 @@ def _iso_date_sql(value: str) -> str:
     )
 
 
+def first_date_sql(
+    properties: str, names: tuple[str, ...], prefix: str
+) -> tuple[str, dict[str, str]]:
+    """SQL giving, as ``YYYY-MM-DD`` text, the date ``first_date`` reads from ``properties`` (a
+    jsonb expression) and ``names`` (NULL when none holds one), and its parameters, named
+    ``<prefix>_<i>``."""
+    dates = ", ".join(
+        _iso_date_sql(f"({properties} ->> %({prefix}_{i})s)") for i in range(len(names))
+    )
+    return f"COALESCE({dates})", {f"{prefix}_{i}": name for i, name in enumerate(names)}
+
+
 def live_on_sql(properties: str, day: date) -> tuple[str, dict[str, str]]:
     """SQL that is true for a row whose ``properties`` (a jsonb expression) say it had not
     ended by ``day``, as ``ended_on`` reads them, and its parameters (named ``end_<i>`` and
     ``ended_by``): everything that hides ended features in SQL (tiles, search, the table)
     asks here."""
-    dates = ", ".join(
-        _iso_date_sql(f"({properties} ->> %(end_{i})s)") for i in range(len(END_DATE_PROPERTIES))
+    ended, parameters = first_date_sql(properties, END_DATE_PROPERTIES, "end")
+    return (
+        f"COALESCE({ended} > %(ended_by)s, TRUE)",
+        {"ended_by": day.isoformat(), **parameters},
     )
-    parameters = {
-        "ended_by": day.isoformat(),
-        **{f"end_{i}": name for i, name in enumerate(END_DATE_PROPERTIES)},
-    }
-    return f"COALESCE(COALESCE({dates}) > %(ended_by)s, TRUE)", parameters
 
 
 @dataclass(frozen=True)

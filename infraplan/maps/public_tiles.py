@@ -39,12 +39,13 @@ from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.utils.module_loading import import_string
 
+from infraplan.catalogue.caching import PUBLIC_CACHE_CONTROL
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureSource, source_for
 from infraplan.insights.usage import usage_record
 
 from .selectors import NOW, permitted_dataset
-from .tiles import PUBLIC_CACHE_CONTROL, TileAnswer, tile_answer, tile_in_range, tile_version
+from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ attribution line at the foot.
 """
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy
 import shapely
@@ -18,6 +18,7 @@ from matplotlib.path import Path
 from pyproj import Transformer
 
 from infraplan.catalogue.models import Dataset, GeometryType
+from infraplan.catalogue.sources import FeatureRecord
 
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
@@ -56,10 +57,14 @@ def _ring_path(parts: Iterable) -> Path:
     return Path(vertices, codes)
 
 
-def _draw_layer(axes, dataset: Dataset, bbox, accent: str, moment: MapMoment) -> None:
+def _draw_layer(
+    axes, dataset: Dataset, bbox, accent: str, moment: MapMoment,
+    records: Iterable[FeatureRecord] | None = None,
+) -> None:  # fmt: skip
     style = dataset_style(dataset)
     polygons, polygon_colours, lines, line_colours, points, point_colours = [], [], [], [], [], []
-    records = records_within(dataset, bbox_polygon(bbox), moment)
+    if records is None:
+        records = records_within(dataset, bbox_polygon(bbox), moment)
     for count, record in enumerate(records):
         if count == MAX_FEATURES_PER_LAYER or record.geometry is None:
             break
@@ -97,6 +102,7 @@ def map_png(
     height: int,
     accent: str,
     moment: MapMoment = NOW,
+    records: Callable[[Dataset], Iterable[FeatureRecord]] | None = None,
 ) -> bytes:
     """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
     at ``moment`` (each dataset as published on its date, ended features as it says).
@@ -104,6 +110,9 @@ def map_png(
     A box of other proportions than the picture is widened to them about its centre, as the
     interactive map fits bounds, and the picture draws all it shows, margins included. Layers
     whose minimum zoom is above the picture's zoom are left out, as on the interactive map.
+
+    ``records`` gives the features to draw of each dataset instead (a download's selection,
+    already read as at its moment): then every dataset is drawn, whatever its minimum zoom.
     """
     check_size(width, height)
     extent = Extent.fitting(bbox, width, height)
@@ -115,10 +124,11 @@ def map_png(
     axes.set_xlim(extent.min_x, extent.max_x)
     axes.set_ylim(extent.min_y, extent.max_y)
     zoom = extent.zoom(width)
-    drawn = [dataset for dataset in datasets if dataset.min_zoom <= zoom]
+    drawn = [dataset for dataset in datasets if records or dataset.min_zoom <= zoom]
     order = {GeometryType.POLYGON: 0, GeometryType.LINE: 1, GeometryType.POINT: 2}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
-        _draw_layer(axes, dataset, shown, accent, moment)
+        given = records(dataset) if records else None
+        _draw_layer(axes, dataset, shown, accent, moment, given)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
     caption = moment_caption(moment)

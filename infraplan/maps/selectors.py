@@ -187,9 +187,10 @@ def _boundary_slugs() -> set[str]:
     return {area.boundary.dataset for area in settings.AUTHORITY_PROFILE.areas}
 
 
-def _visible_datasets(user: Any):
+def visible_spatial_datasets(user: Any):
     """The spatial datasets ``user`` may see that have a current version, with its number read
-    in the same query (tile URLs and the store name it for every layer)."""
+    in the same query (tile URLs and the store name it for every layer): the map's layers and
+    the OGC API's collections."""
     return (
         Dataset.objects.permitting(user, Action.VIEW)
         .exclude(geometry_type=GeometryType.NONE)
@@ -236,7 +237,7 @@ def map_layers_for(
     # Only the current version's count: every version's report (thousands of problems each)
     # would be read for every layer on every map page.
     current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True).order_by()
-    visible = _visible_datasets(user).annotate(
+    visible = visible_spatial_datasets(user).annotate(
         current_feature_count=Subquery(current.values("feature_count")[:1])
     )
     for dataset in visible:
@@ -522,4 +523,4 @@ def requested_datasets(user: Any, requested: list[str] | None) -> list[Dataset]:
     """The requested spatial datasets ``user`` may see (or the default boundaries), in the
     map's order; slugs the user may not see are dropped as if they did not exist."""
     slugs = set(requested) if requested is not None else _boundary_slugs()
-    return list(_visible_datasets(user).filter(slug__in=slugs))
+    return list(visible_spatial_datasets(user).filter(slug__in=slugs))

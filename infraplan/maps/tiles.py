@@ -31,8 +31,6 @@ EXTENT = 4096
 BUFFER = 64
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
-# Public data may be cached by anyone for five minutes (tiles, labels, the PNG of a view).
-PUBLIC_CACHE_CONTROL = "public, max-age=300"
 
 tile_cache = TileCache(max_bytes=settings.TILE_CACHE_MB * 1024 * 1024)
 

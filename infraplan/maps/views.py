@@ -5,12 +5,12 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
+from infraplan.catalogue.caching import dataset_cache_headers
 from infraplan.catalogue.models import AccessLevel, Dataset
 from infraplan.core.coordinates import decimal_text
 
@@ -32,26 +32,10 @@ from .selectors import (
     source_at,
     unmapped_datasets,
 )
-from .tiles import PUBLIC_CACHE_CONTROL, TileAnswer, tile_answer, tile_in_range, tile_version
+from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
 from .viewport import FALLBACK_SIZE, bbox_text, usable_bbox, view_bbox, view_fitting
 
 ROWS_PER_PAGE = 50
-
-
-def _cache_headers(
-    response: HttpResponse, datasets: list[Dataset], *, left_out: bool = False
-) -> HttpResponse:
-    """Public data may be cached by anyone; anything restricted only by the browser, per user.
-
-    ``left_out``: a layer asked for is not among ``datasets`` (the gate may have dropped it),
-    so the same URL may answer someone else, or the same person signed in, with more.
-    """
-    if not left_out and all(dataset.access_level == AccessLevel.PUBLIC for dataset in datasets):
-        response["Cache-Control"] = PUBLIC_CACHE_CONTROL
-    else:
-        response["Cache-Control"] = "private, max-age=300"
-        patch_vary_headers(response, ["Cookie", "Authorization"])  # a session or an API token
-    return response
 
 
 def _audit_reads(request: HttpRequest, datasets: list[Dataset], action: str) -> None:
@@ -196,7 +180,7 @@ def tile_response(answer: TileAnswer, dataset: Dataset) -> HttpResponse:
     del response["Content-Type"]  # a tile's own, when it has a body
     for name, value in answer.headers():
         response[name] = value
-    return _cache_headers(response, [dataset])
+    return dataset_cache_headers(response, [dataset])
 
 
 @require_GET
@@ -214,7 +198,7 @@ def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonRespon
     if detail is None:
         raise Http404("No such feature.")
     _audit_reads(request, [dataset], "dataset.read.feature")
-    return _cache_headers(JsonResponse(detail), [dataset])
+    return dataset_cache_headers(JsonResponse(detail), [dataset])
 
 
 # How close the map link of a feature's page zooms (or the layer's minimum zoom, if closer).
@@ -273,7 +257,9 @@ def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
     except BadRequest as error:
         return JsonResponse({"error": str(error)}, status=400)
     _audit_reads(request, [dataset], "dataset.read.labels")
-    return _cache_headers(JsonResponse({"labels": labels_in(dataset, bbox, moment)}), [dataset])
+    return dataset_cache_headers(
+        JsonResponse({"labels": labels_in(dataset, bbox, moment)}), [dataset]
+    )
 
 
 @require_GET
@@ -365,4 +351,6 @@ def png_view(request: HttpRequest) -> HttpResponse:
     _audit_reads(request, datasets, "dataset.read.png")
     _security_restricted_export(request, datasets, "png")
     left_out = requested is not None and set(requested) != {dataset.slug for dataset in datasets}
-    return _cache_headers(HttpResponse(png, content_type="image/png"), datasets, left_out=left_out)
+    return dataset_cache_headers(
+        HttpResponse(png, content_type="image/png"), datasets, left_out=left_out
+    )

@@ -1,11 +1,13 @@
 """Small datasets for tests, made through the same services as real loads."""
 
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
+from django.utils import timezone
 
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.demo import demo_load
@@ -100,3 +102,14 @@ def postcodes_load_sample(postcodes: tuple[str, ...] = POSTCODE_SAMPLE) -> Postc
     with tempfile.TemporaryDirectory() as folder:
         path = postcodes_write(Path(folder) / "postcodes.csv", postcode_rows(*postcodes))
         return postcodes_load(path=path)
+
+
+def published_days_ago(version: DatasetVersion, days: int) -> None:
+    """Date a published version's publishing ``days`` before now (the history by date)."""
+    version.published_at = timezone.now() - timedelta(days=days)
+    version.save(update_fields=["published_at"])
+
+
+def days_ago(days: int) -> str:
+    """The date ``days`` before today, as ``as_of`` takes it."""
+    return (timezone.localdate() - timedelta(days=days)).isoformat()

@@ -11,7 +11,12 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from infraplan.catalogue.models import Feature
-from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.core.testing.data import (
+    dataset_make,
+    days_ago,
+    published_days_ago,
+    version_publish_points,
+)
 from infraplan.maps.ended import ended_on, live_on_sql
 from infraplan.maps.selectors import MapMoment, is_ended
 
@@ -26,15 +31,6 @@ FIRST = {"civic-centre": (601300, 142700), "station": (601650, 142180)}
 SECOND = {"civic-centre": (601300, 142700), "library": (601500, 142400)}
 TILE = tile_for(0.8727, 51.1465, 10)
 TILE_URL = "/tiles/sites/{}/{}/{}.mvt".format(*TILE)
-
-
-def published_days_ago(version, days: int) -> None:
-    version.published_at = timezone.now() - timedelta(days=days)
-    version.save(update_fields=["published_at"])
-
-
-def days_ago(days: int) -> str:
-    return (timezone.localdate() - timedelta(days=days)).isoformat()
 
 
 @pytest.fixture

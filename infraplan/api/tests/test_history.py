@@ -1,0 +1,144 @@
+"""Time on the OGC API: ``datetime`` against the features' own validity (start and end date
+properties), ended features hidden as on the map, and ``as_of``: the dataset as the platform had
+published it on a date."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from infraplan.api.validity import ValidDuring, datetime_parse
+from infraplan.catalogue.models import Feature
+from infraplan.core.testing.data import (
+    dataset_make,
+    days_ago,
+    published_days_ago,
+    version_publish_points,
+)
+
+from .conftest import body
+
+pytestmark = pytest.mark.django_db
+
+ITEMS = "/ogcapi/collections/lives/items"
+# Each feature's own dates, under the names sources use (planning.data.gov.uk, brownfield
+# registers, others).
+LIVES = {
+    "always": {},
+    "y2020": {"start-date": "2020-01-01", "end-date": "2021-01-01"},
+    "from2022": {"start-date": "2022-01-01"},
+    "until2019": {"end_date": "2019-06-01"},
+    "badstart": {"StartDate": "2020-02-30", "EndDate": "2020-03-01"},  # no such start: unknown
+    "backwards": {"start_date": "2020-06-01", "end_date": "2020-01-01"},  # never valid
+    "to-july-2021": {"end-date": "2021-07-01"},
+    "future": {"start-date": "2999-01-01"},
+}
+
+
+@pytest.fixture
+def lives(personas):
+    dataset = dataset_make(slug="lives", owner=personas.organisation_a)
+    points = {reference: (615000 + 10 * index, 157500) for index, reference in enumerate(LIVES)}
+    version_publish_points(dataset=dataset, points=points, properties=LIVES)
+    return dataset
+
+
+def references(response) -> set[str]:
+    assert response.status_code == 200, response.content
+    return {feature["properties"]["reference"] for feature in body(response)["features"]}
+
+
+@pytest.mark.parametrize(
+    ("when", "expected"),
+    [
+        ("2020-06-15", {"always", "y2020", "to-july-2021"}),
+        ("2019-01-01", {"always", "until2019", "badstart", "to-july-2021"}),
+        ("2021-01-01", {"always", "to-july-2021"}),  # y2020 ended that day
+        ("2020-12-31/2022-01-01", {"always", "y2020", "to-july-2021", "from2022"}),
+        ("../2019-12-31", {"always", "until2019", "badstart", "to-july-2021"}),
+        ("2022-06-01/..", {"always", "from2022", "future"}),
+        ("2022-06-01/", {"always", "from2022", "future"}),
+        ("../..", set(LIVES) - {"backwards"}),
+        # Date-times fall on the platform's day: 23:00 BST is still 30 June, 00:30 BST is not.
+        ("2021-06-30T22:00:00Z", {"always", "to-july-2021"}),
+        ("2021-06-30T23:30:00Z", {"always"}),
+        ("2021-06-30T23:30:00+00:00/2021-07-02", {"always"}),
+    ],
+)
+def test_datetime_keeps_the_features_valid_then(lives, client, when, expected):
+    assert references(client.get(ITEMS, {"datetime": when})) == expected
+
+
+def test_python_and_sql_read_validity_alike(lives):
+    """The rule is said twice (SQL for the store, Python for other sources): same answers."""
+    for when in ("2020-06-15", "2019-01-01", "2021-01-01", "2020-12-31/2022-01-01", "../..",
+                 "2022-06-01/..", "../2019-12-31"):  # fmt: skip
+        rule = datetime_parse(when)
+        sql, parameters = rule.sql("properties")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT reference FROM catalogue_feature WHERE dataset_id = %(dataset)s AND {sql}",
+                {**parameters, "dataset": lives.pk},
+            )
+            in_sql = {row[0] for row in cursor.fetchall()}
+        in_python = {reference for reference, dates in LIVES.items() if rule(dates)}
+        assert in_sql == in_python, when
+
+
+def test_an_instant_is_one_day_and_open_ends_are_open():
+    assert datetime_parse("2024-03-27") == ValidDuring(date(2024, 3, 27), date(2024, 3, 27))
+    assert datetime_parse("../2024-03-27") == ValidDuring(None, date(2024, 3, 27))
+    assert datetime_parse("2024-03-27T10:00:00Z/..") == ValidDuring(date(2024, 3, 27), None)
+
+
+def test_without_datetime_ended_features_are_hidden_unless_shown(lives, client):
+    assert references(client.get(ITEMS)) == {"always", "from2022", "future"}
+    assert references(client.get(ITEMS, {"ended": "show"})) == set(LIVES)
+    ended = Feature.objects.get(reference="y2020").pk
+    assert client.get(f"{ITEMS}/{ended}").status_code == 404
+    assert client.get(f"{ITEMS}/{ended}", {"ended": "show"}).status_code == 200
+
+
+@pytest.fixture
+def sites(personas):
+    """Version 1 ten days ago (civic centre, station, whose source said it ended four days
+    ago), version 2 two days ago (civic centre, library: the station gone)."""
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
+    first = {"civic-centre": (601300, 142700), "station": (601650, 142180)}
+    second = {"civic-centre": (601300, 142700), "library": (601500, 142400)}
+    closing = {"station": {"end-date": days_ago(4)}}
+    published_days_ago(version_publish_points(dataset=dataset, points=first, properties=closing), 10)  # fmt: skip
+    published_days_ago(version_publish_points(dataset=dataset, points=second), 2)
+    return dataset
+
+
+def test_as_of_gives_the_dataset_as_published_on_that_date(sites, client):
+    url = "/ogcapi/collections/sites/items"
+    then = client.get(url, {"as_of": days_ago(5)})
+    now = client.get(url)
+    future = client.get(url, {"as_of": days_ago(-30)})  # a date to come is today
+
+    assert references(then) == {"civic-centre", "station"}
+    assert references(now) == references(future) == {"civic-centre", "library"}
+    # Three days ago version 1 was still current, and the station had ended by its own date.
+    assert references(client.get(url, {"as_of": days_ago(3)})) == {"civic-centre"}
+    station = Feature.objects.get(reference="station").pk
+    assert client.get(f"{url}/{station}").status_code == 404
+    old = client.get(f"{url}/{station}", {"as_of": days_ago(5)})
+    assert old.status_code == 200 and body(old)["properties"]["reference"] == "station"
+    (self_link,) = [link for link in body(then)["features"][0]["links"] if link["rel"] == "self"]
+    assert self_link["href"].endswith(f"?as_of={days_ago(5)}")
+
+
+def test_before_the_first_publish_is_a_404_that_says_so(sites, client):
+    when = timezone.localdate() - timedelta(days=20)
+    for url in ("/ogcapi/collections/sites/items",
+                f"/ogcapi/collections/sites/items/{Feature.objects.first().pk}"):  # fmt: skip
+        response = client.get(url, {"as_of": when.isoformat()})
+        assert response.status_code == 404
+        assert body(response) == {
+            "code": "NotFound",
+            "description": f"Sites had not been published by the end of {when:%-d %B %Y}: "
+            "nothing to show on that date.",
+        }

@@ -1,0 +1,378 @@
+"""What a download holds: its parameters read and checked, the features they choose, and the
+metadata it carries. The web view and ``infraplan export`` both start here.
+
+The dataset must already have passed the one gate (``Dataset.objects.permitted_get``); the
+boundary of an ``area`` is read through the gate too (the command line, which runs as the
+platform, reads every dataset).
+"""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import Any
+
+from django.conf import settings
+from django.contrib.gis.geos import GEOSGeometry
+from django.http import QueryDict
+from django.urls import reverse
+from django.utils import timezone
+
+from infraplan.catalogue.access import Action
+from infraplan.catalogue.filters import FilterError, all_of, property_filters
+from infraplan.catalogue.history import as_of_parse, version_as_of
+from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType, VersionState
+from infraplan.catalogue.sources import FeatureRecord, FeatureSource
+from infraplan.catalogue.store import StoreFeatureSource, current_features
+from infraplan.core.profile import Area
+from infraplan.maps.ended import LiveOn, ended_on
+from infraplan.maps.selectors import BadRequest, MapMoment, bbox_polygon, parse_bbox, source_at
+
+from .base import Exporter, ExportError
+from .selection import Selection, Summary, selection_records, selection_summary
+
+# The parameters of a download; every other one is an attribute filter on a field.
+RESERVED = ("area", "as_of", "bbox", "ended")
+# Areas that are districts themselves; the features of a list without geometry are chosen by
+# the district they were placed in.
+DISTRICT_KINDS = ("district", "unitary")
+SAVED_AREA_PREFIX = "aoi-"
+
+
+def day_text(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+@dataclass(frozen=True)
+class About:
+    """What every download says of itself: where its data came from, under which licence, as
+    published when, and how it was chosen."""
+
+    title: str
+    slug: str
+    attribution: str
+    licence: str
+    version: int | None  # None: a source whose history the platform does not keep
+    published_at: datetime | None
+    as_of: date | None  # None: as now
+    day: date  # the day ended features are judged on
+    area: str  # "<name> (<ONS code>)", or "" for no area
+    bbox: str  # as given, or ""
+    filters: tuple[str, ...]  # "status: permissioned or pending"
+    ended_shown: bool
+    generated_at: datetime
+    url: str  # the dataset page, at SITE_URL
+
+    def rows(self) -> list[tuple[str, str]]:
+        """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata)."""
+        if self.version is None:
+            version = "Not versioned: the platform keeps no history of this source"
+        else:
+            published = timezone.localtime(self.published_at) if self.published_at else None
+            when = f", published {published:%Y-%m-%d %H:%M}" if published else ""
+            version = f"{self.version}{when}"
+        if self.ended_shown:
+            ended = "Included, each with the date it ended (column 'ended')"
+        else:
+            ended = f"Left out: features their source says had ended by {day_text(self.day)}"
+        return [
+            ("Dataset", self.title),
+            ("Attribution", self.attribution),
+            ("Licence", self.licence),
+            ("Version", version),
+            ("As published on", day_text(self.as_of) if self.as_of else "Now (current version)"),
+            ("Area", self.area or "All of the dataset"),
+            ("Box (WGS84 longitude, latitude)", self.bbox or "None"),
+            ("Filters", "; ".join(self.filters) or "None"),
+            ("Features that have ended", ended),
+            ("Generated", f"{timezone.localtime(self.generated_at):%Y-%m-%d %H:%M:%S %Z}"),
+            ("Dataset page", self.url),
+        ]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "dataset": self.slug,
+            "attribution": self.attribution,
+            "licence": self.licence,
+            "version": self.version,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "area": self.area or None,
+            "bbox": self.bbox or None,
+            "filters": list(self.filters),
+            "ended_features": "included" if self.ended_shown else "left out",
+            "generated_at": self.generated_at.isoformat(),
+            "url": self.url,
+        }
+
+
+@dataclass
+class Export:
+    """A download ready to be written: the dataset (already permitted), where its features come
+    from and which are chosen, the moment it shows and what it says of itself."""
+
+    dataset: Dataset
+    source: FeatureSource
+    selection: Selection
+    moment: MapMoment
+    about: About
+    area_code: str = ""
+    frame: tuple[float, float, float, float] | None = None  # WGS84: the box chosen
+    outline: "Outline | None" = None  # the area's boundary, which a map of the features shows
+
+    def records(self) -> Iterator[FeatureRecord]:
+        """The chosen features, with their geometry (EPSG:27700), in reference order."""
+        return selection_records(self.dataset, self.source, self.selection)
+
+    @cached_property
+    def summary(self) -> Summary:
+        return selection_summary(self.dataset, self.source, self.selection)
+
+    def ended(self, record: FeatureRecord) -> date | None:
+        """When the feature ended, if it had by the day shown (only such features are shown
+        as ended; a date to come is not an end yet)."""
+        day = ended_on(record.properties)
+        return day if day is not None and day <= self.moment.day else None
+
+    def filename(self, extension: str) -> str:
+        """``<slug>[-<area>][-as-of-<date>].<extension>``."""
+        parts = [self.dataset.slug]
+        if self.area_code:
+            parts.append(self.area_code)
+        if self.moment.as_of:
+            parts.append(f"as-of-{self.moment.as_of.isoformat()}")
+        return f"{'-'.join(parts)}.{extension}"
+
+
+def _single(query: QueryDict, name: str) -> str:
+    """The one value of ``name`` (stripped; "" when absent); given twice is an error."""
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise ExportError(f"{name}: given {len(values)} times; give it once")
+    return (values[0] if values else "").strip()
+
+
+def _moment(query: QueryDict) -> MapMoment:
+    ended = _single(query, "ended")
+    if ended not in ("", "show"):
+        raise ExportError(
+            f"ended: {ended!r} is not a choice; ended=show includes the features whose source "
+            "says they have ended (without it they are left out)"
+        )
+    try:
+        as_of = as_of_parse(_single(query, "as_of"))
+    except ValueError as problem:
+        raise ExportError(f"as_of: {problem}") from None
+    return MapMoment(as_of=as_of, show_ended=ended == "show")
+
+
+def area_find(code: str) -> Area:
+    """The profile's area ``code``; ExportError saying which codes there are otherwise."""
+    if code.lower().startswith(SAVED_AREA_PREFIX):
+        raise ExportError(
+            f"area: {code!r} names a saved area of interest, and saved areas cannot be "
+            "downloaded yet; use the code of one of this service's areas, such as "
+            f"{_area_example()}, or a bbox"
+        )
+    for area in settings.AUTHORITY_PROFILE.areas:
+        if area.code == code.upper():
+            return area
+    known = ", ".join(f"{area.code} ({area.name})" for area in settings.AUTHORITY_PROFILE.areas)
+    raise ExportError(f"area: {code!r} is not an area of this service; its areas are: {known}")
+
+
+def _area_example() -> str:
+    districts = [a for a in settings.AUTHORITY_PROFILE.areas if a.kind in DISTRICT_KINDS]
+    return (districts or settings.AUTHORITY_PROFILE.areas)[0].code
+
+
+@dataclass(frozen=True)
+class Outline:
+    """An area's boundary: the dataset it is a feature of, and the feature (EPSG:27700)."""
+
+    dataset: Dataset
+    record: FeatureRecord
+
+
+def _boundary(area: Area, user: Any, *, platform: bool) -> Outline | None:
+    """The current boundary of ``area``, read through the gate unless ``platform``; None when it
+    is not loaded or not visible."""
+    slug = area.boundary.dataset
+    if platform:
+        dataset = Dataset.objects.filter(slug=slug).first()
+    else:
+        dataset = Dataset.objects.permitted_get(user, slug, Action.VIEW)
+    if dataset is None:
+        return None
+    rows = current_features(dataset).filter(reference=area.boundary.reference, geom__isnull=False)
+    feature = rows.first()
+    if feature is None:
+        return None
+    record = FeatureRecord(
+        id=feature.pk, reference=feature.reference, properties=feature.properties,
+        geometry=feature.geom,
+    )  # fmt: skip
+    return Outline(dataset, record)
+
+
+def area_boundary(area: Area, user: Any, *, platform: bool = False) -> Outline:
+    boundary = _boundary(area, user, platform=platform)
+    if boundary is None:
+        raise ExportError(
+            f"area: the boundary of {area.name} ({area.code}) is not available on the platform, "
+            "so features cannot be chosen by it; use a bbox instead"
+        )
+    return boundary
+
+
+def area_districts(area: Area, user: Any, *, platform: bool = False) -> tuple[str, ...]:
+    """The districts (GSS codes) that make up ``area``: itself if it is one, else those whose
+    boundary's inner point lies within it. A list without geometry is chosen by them."""
+    if area.kind in DISTRICT_KINDS:
+        return (area.code,)
+    outline = area_boundary(area, user, platform=platform).record.geometry
+    codes = []
+    for other in settings.AUTHORITY_PROFILE.areas:
+        if other.kind not in DISTRICT_KINDS:
+            continue
+        boundary = _boundary(other, user, platform=platform)
+        if boundary is not None and outline.contains(boundary.record.geometry.point_on_surface):
+            codes.append(other.code)
+    return tuple(codes)
+
+
+def _filters_text(query: QueryDict) -> tuple[str, ...]:
+    """The attribute filters as the download's metadata says them."""
+    said = []
+    for name in sorted(set(query) - set(RESERVED)):
+        values = [value.strip() or "unknown" for value in query.getlist(name)]
+        said.append(f"{name}: {' or '.join(values)}")
+    return tuple(said)
+
+
+def _version(dataset: Dataset, moment: MapMoment) -> DatasetVersion | None:
+    if moment.as_of is not None:
+        return version_as_of(dataset, moment.as_of)
+    return dataset.versions.filter(is_current=True).defer("report").first()
+
+
+def _not_published(dataset: Dataset, moment: MapMoment) -> ExportError:
+    first = (
+        dataset.versions.filter(state=VersionState.PUBLISHED, published_at__isnull=False)
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
+    if moment.as_of is None or first is None:
+        return ExportError(
+            f"the dataset {dataset.title} has not been published yet: there is nothing to download",
+            404,
+        )
+    return ExportError(
+        f"as_of: nothing of {dataset.title} had been published by the end of "
+        f"{day_text(moment.as_of)}; its first version was published on "
+        f"{day_text(timezone.localdate(first))}",
+        404,
+    )
+
+
+def export_prepare(
+    *, user: Any, dataset: Dataset, exporter: Exporter, query: QueryDict, platform: bool = False
+) -> Export:
+    """The download of ``dataset`` (which ``user`` may view) in ``exporter``'s format that
+    ``query`` asks for: ``area``, ``bbox``, ``as_of``, ``ended`` and attribute filters. Raises
+    ExportError saying which parameter cannot be used and why.
+
+    ``platform``: asked for by the platform itself (the command line), which may read every
+    dataset, the boundaries of areas included.
+    """
+    spatial = dataset.geometry_type != GeometryType.NONE
+    if exporter.spatial_only and not spatial:
+        raise ExportError(
+            f"the dataset {dataset.title} has no geometry, so it cannot be downloaded as "
+            f"{exporter.title}: "
+            "download it as CSV or XLSX"
+        )
+    moment = _moment(query)
+    bbox_text = _single(query, "bbox")
+    area_code = _single(query, "area")
+    meets: list[GEOSGeometry] = []
+    districts = None
+    frame = outline = None
+    area = area_find(area_code) if area_code else None
+    if area is not None:
+        if spatial:
+            outline = area_boundary(area, user, platform=platform)
+            meets.append(outline.record.geometry)
+        else:
+            districts = area_districts(area, user, platform=platform)
+    if bbox_text:
+        if not spatial:
+            raise ExportError(
+                f"bbox: {dataset.title} has no geometry, so its features cannot be chosen by a "
+                "box; choose them by area (the district each was placed in) instead"
+            )
+        try:
+            frame = parse_bbox(bbox_text)
+        except BadRequest as problem:
+            raise ExportError(str(problem)) from None
+        meets.append(bbox_polygon(frame))
+    try:
+        attributes = property_filters(dataset, query, reserved=RESERVED)
+    except FilterError as problem:
+        raise ExportError(str(problem)) from None
+    if moment.as_of is not None and dataset.source_key != StoreFeatureSource.key:
+        raise ExportError(
+            f"as_of: the platform keeps no history of {dataset.title}, so it can be downloaded "
+            "only as it is now; leave out as_of"
+        )
+    source = source_at(dataset, moment)
+    version = _version(dataset, moment) if dataset.source_key == StoreFeatureSource.key else None
+    if source is None or (dataset.source_key == StoreFeatureSource.key and version is None):
+        raise _not_published(dataset, moment)
+    about = About(
+        title=dataset.title,
+        slug=dataset.slug,
+        attribution=dataset.attribution,
+        licence=dataset.licence,
+        version=version.number if version else None,
+        published_at=version.published_at if version else None,
+        as_of=moment.as_of,
+        day=moment.day,
+        area=f"{area.name} ({area.code})" if area else "",
+        bbox=bbox_text,
+        filters=_filters_text(query),
+        ended_shown=moment.show_ended,
+        generated_at=timezone.now(),
+        url=settings.SITE_URL.rstrip("/")
+        + reverse("dataset-detail", kwargs={"slug": dataset.slug}),
+    )
+    keep = all_of(attributes, None if moment.show_ended else LiveOn(moment.day))
+    return Export(
+        dataset=dataset,
+        source=source,
+        selection=Selection(meets=tuple(meets), keep=keep, districts=districts),
+        moment=moment,
+        about=about,
+        area_code=area.code if area else "",
+        frame=frame,
+        outline=outline,
+    )
+
+
+def export_size_check(exporter: Exporter, export: Export, *, command: str) -> None:
+    """Refuse a download of more features than ``exporter`` may write at once (413), saying
+    how many and how to get them: ``command`` is the command line that would."""
+    limit = exporter.max_features
+    if limit is None:
+        return
+    count = export.summary.count
+    if count > limit:
+        raise ExportError(
+            f"it would hold {count:,} features, more than the {limit:,} a download as "
+            f"{exporter.title} may hold; narrow it with area, bbox or attribute filters, "
+            "download it as CSV or GeoJSON (which have no limit), or ask for it on the command "
+            f"line ({command})",
+            413,
+        )

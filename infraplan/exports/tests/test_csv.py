@@ -1,0 +1,145 @@
+"""CSV downloads of the real demo data, read back: the features PostGIS finds, with their real
+values and coordinates, in a file Excel reads."""
+
+import pytest
+import shapely
+from django.db import connection
+
+from infraplan.catalogue.demo import demo_load
+from infraplan.catalogue.store import current_features
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+from .conftest import csv_rows, csv_table, schools_in
+
+pytestmark = pytest.mark.django_db
+
+# Aldington Primary School (GIAS URN 118365), Ashford, at its postcode's centre.
+ALDINGTON = "118365"
+
+
+def test_schools_in_ashford_are_those_postgis_finds_with_their_real_values(schools, client):
+    response = client.get("/datasets/schools/download.csv", {"area": "E07000105"})
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="schools-E07000105.csv"'
+    assert response["Cache-Control"] == "public, max-age=300"
+    header, rows = csv_table(response)
+    assert len(rows) == schools_in("E07000105") > 50
+    assert len({row["reference"] for row in rows}) == len(rows)
+    assert [row["reference"] for row in rows] == sorted(row["reference"] for row in rows)
+    assert header == [
+        "reference", "urn", "name", "town", "postcode", "lead_school", "open_date",
+        "close_date", "onspd_laua", "onspd_oseast1m", "onspd_osnrth1m", "lat_wgs84",
+        "long_wgs84", "is_open", "district", "ward", "easting", "northing", "longitude",
+        "latitude", "geometry_wkt_epsg27700",
+    ]  # fmt: skip
+    (school,) = [row for row in rows if row["reference"] == ALDINGTON]
+    assert school["name"] == "Aldington Primary School"
+    assert school["postcode"] == "TN25 7EE"
+    assert school["is_open"] == "true" and school["lead_school"] == "false"
+    assert school["district"] == "E07000105"
+    # The stored point to the millimetre, and within the postcode directory's own metres.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_X(geom), ST_Y(geom) FROM catalogue_feature WHERE reference = %s "
+            "AND dataset_id = %s",
+            [ALDINGTON, schools.pk],
+        )
+        x, y = cursor.fetchone()
+    assert float(school["easting"]) == round(x, 3)
+    assert float(school["northing"]) == round(y, 3)
+    assert abs(float(school["easting"]) - int(school["onspd_oseast1m"])) < 5
+    assert abs(float(school["northing"]) - int(school["onspd_osnrth1m"])) < 5
+    # Back in WGS84 it is where the source put it (six decimal places).
+    assert (school["longitude"], school["latitude"]) == (school["long_wgs84"], school["lat_wgs84"])
+    assert school["geometry_wkt_epsg27700"] == ""
+
+
+def test_all_of_a_dataset_and_a_box(schools, client):
+    everything = csv_rows(client.get("/datasets/schools/download.csv"))
+    assert len(everything) == current_features(schools).count() == 1504
+
+    # Around Ashford town centre: the box's count as PostGIS makes it.
+    box = {"bbox": "0.86,51.14,0.89,51.16"}
+    rows = csv_rows(client.get("/datasets/schools/download.csv", box))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM catalogue_feature WHERE dataset_id = %s AND valid_to IS NULL "
+            "AND ST_Intersects(geom, ST_Transform(ST_MakeEnvelope(0.86, 51.14, 0.89, 51.16, "
+            "4326), 27700))",
+            [schools.pk],
+        )
+        (expected,) = cursor.fetchone()
+    assert len(rows) == expected > 5
+    # A box and an area together: the features meeting both.
+    both = csv_rows(client.get("/datasets/schools/download.csv", {**box, "area": "E07000106"}))
+    assert both == []
+
+
+def test_polygons_are_wkt_on_the_national_grid(client):
+    districts = demo_load(only={"districts"})[0].dataset
+    response = client.get("/datasets/districts/download.csv", {"area": "E07000105"})
+    rows = {row["reference"]: row for row in csv_rows(response)}
+    # Ashford and the districts that share a border with it (they meet its boundary).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.reference FROM catalogue_feature d, catalogue_feature a "
+            "WHERE d.dataset_id = %(id)s AND a.dataset_id = %(id)s AND a.reference = 'E07000105' "
+            "AND ST_Intersects(d.geom, a.geom)",
+            {"id": districts.pk},
+        )
+        meeting = {reference for (reference,) in cursor.fetchall()}
+    assert set(rows) == meeting
+    assert {"E07000105", "E07000106", "E07000112"} <= meeting and "E07000114" not in meeting
+    ashford = shapely.from_wkt(rows["E07000105"]["geometry_wkt_epsg27700"])
+    stored = current_features(districts).get(reference="E07000105").geom
+    assert ashford.area == pytest.approx(stored.area, rel=1e-6)
+    assert "easting" not in rows["E07000105"]
+
+
+def test_text_that_would_be_a_formula_is_quoted_and_unknown_is_empty(personas, client):
+    dataset = dataset_make(
+        slug="notes", owner=personas.organisation_a,
+        field_schema=[{"name": "note", "type": "string", "title": "Note"},
+                      {"name": "places", "type": "integer", "title": "Places"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset,
+        points={"a": (601300, 142700), "b": (601650, 142180)},
+        properties={"a": {"note": "=HYPERLINK(\"http://x\")", "places": 0},
+                    "b": {"note": "-fine", "places": None}},
+    )  # fmt: skip
+    rows = {row["reference"]: row for row in csv_rows(client.get("/datasets/notes/download.csv"))}
+    assert rows["a"]["note"] == '\'=HYPERLINK("http://x")'
+    assert rows["b"]["note"] == "'-fine"
+    assert rows["a"]["places"] == "0"  # zero is a value
+    assert rows["b"]["places"] == ""  # unknown is not zero
+    assert rows["a"]["easting"] == "601300.0" and rows["a"]["northing"] == "142700.0"
+
+
+def test_a_list_without_geometry_by_area_is_its_districts_features(client):
+    *_, version = demo_load(only={"districts", "kent-county-outline", "conservation-areas"})
+    dataset = version.dataset
+    features = current_features(dataset)
+    ashford = features.filter(district="E07000105").count()
+    assert ashford > 0
+
+    rows = csv_rows(client.get("/datasets/conservation-areas/download.csv", {"area": "E07000105"}))
+    assert len(rows) == ashford
+    assert {row["district"] for row in rows} == {"E07000105"}
+    assert "geometry_wkt_epsg27700" not in rows[0] and "easting" not in rows[0]
+    # The feature's reference and the list's own "reference" field are both kept.
+    assert rows[0]["reference"] == rows[0]["property_reference"]
+    # Kent (a county): the features of its twelve districts, not Medway's.
+    kent = csv_rows(client.get("/datasets/conservation-areas/download.csv", {"area": "E10000016"}))
+    in_kent = features.exclude(district__in=["", "E06000035"]).count()
+    assert len(kent) == in_kent > ashford
+
+
+def test_the_body_is_streamed(schools, client):
+    response = client.get("/datasets/schools/download.csv")
+    assert response.streaming
+    chunks = list(response.streaming_content)
+    assert len(chunks) > 1, "written a piece at a time, not as one string"
+    assert sum(len(chunk) for chunk in chunks) > 100_000
