@@ -6,7 +6,7 @@ request that made them, so a ``next`` link keeps the filters, the CRS and the da
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +16,7 @@ from django.urls import reverse
 from infraplan.catalogue.models import Dataset, DatasetVersion
 from infraplan.catalogue.services import version_extent_record
 from infraplan.catalogue.store import StoreFeatureSource
+from infraplan.maps.ended import ended_on
 
 from .crs import CRS84, STORAGE, SUPPORTED
 from .params import ITEMS
@@ -220,10 +221,12 @@ def queryables(request: HttpRequest, dataset: Dataset) -> dict[str, Any]:
     }
 
 
-def feature_properties(dataset: Dataset, row: Row) -> dict[str, Any]:
+def feature_properties(dataset: Dataset, row: Row, day: date) -> dict[str, Any]:
     """The feature's reference, its schema's fields in order (null when it has none: unknown),
-    its other properties, then the district and ward it lies in. A property of the source's
-    own with one of those names keeps it: the source's data is never hidden."""
+    its other properties, then the district and ward it lies in, and ``ended`` (the date) when
+    its source says it had ended by ``day`` (shown with ``ended=show`` or a ``datetime``). A
+    property of the source's own with one of those names keeps it: the source's data is never
+    hidden."""
     own = row.properties
     schema = [field["name"] for field in dataset.field_schema]
     taken = set(own) | set(schema)
@@ -237,6 +240,9 @@ def feature_properties(dataset: Dataset, row: Row) -> dict[str, Any]:
     for name, code in (("district", row.district), ("ward", row.ward)):
         if name not in taken:
             properties[name] = code or None
+    ended = ended_on(own)
+    if ended is not None and ended <= day and "ended" not in taken:
+        properties["ended"] = ended.isoformat()
     return properties
 
 
@@ -245,8 +251,9 @@ def _moment_query(query: QueryDict) -> dict[str, str]:
     return {name: query[name] for name in ("as_of", "ended", "crs") if name in query}
 
 
-def feature_text(request: HttpRequest, dataset: Dataset, row: Row) -> str:
-    """A GeoJSON feature as text, its geometry as PostGIS wrote it."""
+def feature_text(request: HttpRequest, dataset: Dataset, row: Row, day: date) -> str:
+    """A GeoJSON feature as text, its geometry as PostGIS wrote it (``day``: the day ended
+    features are judged on)."""
     slug = dataset.slug
     item = reverse("ogcapi-item", kwargs={"slug": slug, "feature_id": row.id})
     links = [
@@ -256,7 +263,7 @@ def feature_text(request: HttpRequest, dataset: Dataset, row: Row) -> str:
     ]  # fmt: skip
     return (
         f'{{"type": "Feature", "id": {row.id}, "geometry": {row.geometry}, '
-        f'"properties": {json.dumps(feature_properties(dataset, row))}, '
+        f'"properties": {json.dumps(feature_properties(dataset, row, day))}, '
         f'"links": {json.dumps(links)}}}'
     )
 
@@ -276,7 +283,9 @@ def items_stream(request: HttpRequest, dataset: Dataset, page: Page) -> Iterator
     counts and links, which are known once the page has been read."""
     yield f'{{"type": "FeatureCollection", "timeStamp": "{time_stamp()}", "features": ['
     for index, row in enumerate(page.rows()):
-        yield ("" if index == 0 else ", ") + feature_text(request, dataset, row)
+        yield ("" if index == 0 else ", ") + feature_text(
+            request, dataset, row, page.query.moment.day
+        )
     query, matched = page.query, page.matched or 0
     links = [
         link(request.build_absolute_uri(), "self", GEOJSON, "This page"),

@@ -171,7 +171,8 @@ def item_view(request: HttpRequest, slug: str, feature_id: int) -> HttpResponse:
         raise not_found(f"{dataset.title} has no feature {feature_id}.")
     row = item_get(dataset, source, feature_id, query)
     response = HttpResponse(
-        documents.feature_text(request, dataset, row), content_type=_features_type(request)
+        documents.feature_text(request, dataset, row, query.moment.day),
+        content_type=_features_type(request),
     )
     return _features_response(request, response, dataset, query.crs.uri)
 

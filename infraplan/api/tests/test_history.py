@@ -97,7 +97,16 @@ def test_without_datetime_ended_features_are_hidden_unless_shown(lives, client):
     assert references(client.get(ITEMS, {"ended": "show"})) == set(LIVES)
     ended = Feature.objects.get(reference="y2020").pk
     assert client.get(f"{ITEMS}/{ended}").status_code == 404
-    assert client.get(f"{ITEMS}/{ended}", {"ended": "show"}).status_code == 200
+    shown = client.get(f"{ITEMS}/{ended}", {"ended": "show"})
+    assert shown.status_code == 200
+    # Shown, an ended feature is labelled with the date it ended; a live one is not.
+    assert body(shown)["properties"]["ended"] == "2021-01-01"
+    labels = {
+        feature["properties"]["reference"]: feature["properties"].get("ended")
+        for feature in body(client.get(ITEMS, {"ended": "show"}))["features"]
+    }
+    assert labels["y2020"] == "2021-01-01" and labels["until2019"] == "2019-06-01"
+    assert labels["always"] is None and labels["future"] is None
 
 
 @pytest.fixture
