@@ -2,11 +2,12 @@
 
 For people whose computers cannot run the interactive map (no WebGL on many council virtual
 desktops) and for reports. Each layer is drawn in its dataset's style (the same colours as the
-map and its legend) in Web Mercator, so the picture matches the interactive map's view, with an
-attribution line at the foot.
+map and its legend) in Web Mercator, so the picture matches the interactive map's view, with its
+legend at the top right and an attribution line at the foot.
 """
 
 import io
+import textwrap
 from collections.abc import Callable, Iterable
 
 import numpy
@@ -14,11 +15,14 @@ import shapely
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from matplotlib.path import Path
 from pyproj import Transformer
 
 from infraplan.catalogue.models import Dataset, GeometryType
 from infraplan.catalogue.sources import FeatureRecord
+from infraplan.catalogue.styles import style_legend
 
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
@@ -30,6 +34,8 @@ MAX_PIXELS = 2000 * 1500
 MAX_FEATURES_PER_LAYER = 20_000
 BACKGROUND = "#f3f2f1"
 DPI = 100
+LEGEND_MAX_ENTRIES = 12
+LEGEND_LABEL_WIDTH = 40  # characters a legend line wraps at
 
 _TO_MERCATOR = Transformer.from_crs(27700, 3857, always_xy=True)
 
@@ -94,6 +100,46 @@ def _draw_layer(
         axes.scatter(xs, ys, s=30, c=point_colours, edgecolors="white", linewidths=0.8, zorder=3)
 
 
+def legend_entries(drawn: list[Dataset], accent: str) -> list[tuple[str, str, str]]:
+    """(geometry type, colour, label) of each drawn layer's legend, as the map's layer panel
+    shows it: a layer of one colour by its title, a categorised or graduated one by its title
+    and each class."""
+    entries = []
+    for dataset in drawn:
+        for colour, label in style_legend(dataset_style(dataset), default_colour=accent):
+            text = f"{dataset.title}: {label}" if label else dataset.title
+            entries.append((dataset.geometry_type, colour, text))
+    return entries
+
+
+def _legend_handle(geometry_type: str, colour: str, label: str):
+    """A legend key drawn as the layer is: a tinted area, a line or a dot."""
+    text = "\n".join(textwrap.wrap(label, LEGEND_LABEL_WIDTH)) or label
+    if geometry_type == GeometryType.POINT:
+        return Line2D([], [], linestyle="none", marker="o", markersize=6, markerfacecolor=colour,
+                      markeredgecolor="white", label=text)  # fmt: skip
+    if geometry_type == GeometryType.LINE:
+        return Line2D([], [], color=colour, linewidth=1.5, label=text)
+    return Patch(facecolor=(*_rgb(colour), 0.15), edgecolor=colour, linewidth=1.2, label=text)
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    return tuple(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+
+
+def _draw_legend(figure: Figure, entries: list[tuple[str, str, str]]) -> None:
+    if not entries:
+        return
+    handles = [_legend_handle(*entry) for entry in entries[:LEGEND_MAX_ENTRIES]]
+    if len(entries) > LEGEND_MAX_ENTRIES:
+        more = len(entries) - LEGEND_MAX_ENTRIES
+        handles.append(Patch(facecolor="none", edgecolor="none", label=f"and {more} more"))
+    figure.legend(
+        handles=handles, loc="upper right", fontsize=7, frameon=True, facecolor="white",
+        framealpha=0.85, edgecolor="none", borderaxespad=0.3,
+    )  # fmt: skip
+
+
 def map_png(
     *,
     datasets: list[Dataset],
@@ -129,6 +175,8 @@ def map_png(
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
         given = records(dataset) if records else None
         _draw_layer(axes, dataset, shown, accent, moment, given)
+    legend = legend_entries(drawn, accent)
+    _draw_legend(figure, legend)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
     caption = moment_caption(moment)
@@ -145,6 +193,8 @@ def map_png(
     )  # fmt: skip
     buffer = io.BytesIO()
     metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
+    if legend:
+        metadata["Comment"] = "Legend: " + "; ".join(label for _, _, label in legend)
     figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, metadata=metadata)
     return buffer.getvalue()
 

@@ -82,9 +82,12 @@ def test_png_draws_polygons_in_the_default_accent_colour(districts, client_as):
     assert pixels_like(response.content, accent) > 500
 
 
-def red_pixel_centre(png: bytes) -> tuple[float, float]:
+def red_pixel_centre(png: bytes, below: int = 40) -> tuple[float, float]:
+    """The centre of the red pixels below the top ``below`` rows (where the legend's key is)."""
     image = (imread(io.BytesIO(png), format="png")[:, :, :3] * 255).astype(int)
-    rows, columns = numpy.nonzero(numpy.abs(image - [0xD4, 0x35, 0x1C]).sum(axis=2) <= 24)
+    red = numpy.abs(image - [0xD4, 0x35, 0x1C]).sum(axis=2) <= 24
+    red[:below] = False
+    rows, columns = numpy.nonzero(red)
     assert len(rows), "nothing red drawn"
     return float(columns.mean()), float(rows.mean())
 
@@ -151,6 +154,15 @@ def test_bad_png_requests_are_400_with_a_clear_message(client, query, message):
     assert response.content.decode() == f"Cannot draw this map: {message}."
 
 
+def png_region(png: bytes, *, rows: slice, columns: slice) -> bytes:
+    """A part of the picture, as a PNG of its own."""
+    with Image.open(io.BytesIO(png)) as image:
+        cropped = image.crop((columns.start, rows.start, columns.stop, rows.stop))
+        buffer = io.BytesIO()
+        cropped.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def png_text(png: bytes) -> dict[str, str]:
     """The PNG's text metadata (its tEXt chunks)."""
     with Image.open(io.BytesIO(png)) as image:
@@ -188,3 +200,24 @@ def test_png_says_the_date_it_shows_and_whether_ended_features_are_drawn(client)
     ).sum(axis=2)
     rows, _ = numpy.nonzero(difference)
     assert rows.size and rows.max() < 30
+
+
+def test_png_has_a_legend_of_the_layers_drawn(client):
+    """Each layer drawn is named in the legend at the top right, in its colours: a categorised
+    layer by each of its categories. The legend is in the picture's metadata too."""
+    datasets = demo_load(only={"districts", "brownfield-land"})
+    query = {"bbox": ASHFORD_BBOX, "width": 800, "height": 600,
+             "layers": ",".join(version.dataset.slug for version in datasets)}  # fmt: skip
+    png = client.get("/map.png", query).content
+    assert png_text(png)["Comment"] == (
+        "Legend: Local authority districts; Brownfield land registers (2018 to 2020): "
+        "Permissioned; Brownfield land registers (2018 to 2020): Pending decision; Brownfield "
+        "land registers (2018 to 2020): Not permissioned; Brownfield land registers (2018 to "
+        "2020): Not stated"
+    )
+    # Drawn at the top right: the categories' colours are there, over the map's background.
+    corner = png_region(png, rows=slice(0, 150), columns=slice(500, 800))
+    for colour in ("#00703c", "#e16700", "#d4351c"):
+        assert pixels_like(corner, colour) > 10, colour
+    nothing = client.get("/map.png", {**query, "layers": ""}).content
+    assert "Comment" not in png_text(nothing)
