@@ -4,8 +4,9 @@ features whose ``status`` is either. Downloads and the OGC API take them alike.
 Each filter is a ``catalogue.sources.PropertyFilter``, so a source applies it where it reads
 (in SQL for the feature store). A value is read as the field's declared type (the dataset's
 field schema): ``?capacity=420`` matches a stored 420 and 420.0 alike, ``?is_open=yes`` a stored
-true. An empty value (``?status=``) keeps the features whose value is unknown (missing or null):
-unknown is not zero, nor an empty text.
+true. An empty value (``?status=``) keeps the features whose value is unknown or blank: missing,
+null or empty text, which a spreadsheet and the dataset's pages show alike (unknown is not
+zero).
 """
 
 import json
@@ -37,10 +38,8 @@ class PropertyIn:
         parameters: dict[str, Any] = {name: self.name}
         conditions = []
         for index, value in enumerate(self.values):
-            if value is None:  # missing, or JSON null
-                conditions.append(
-                    f"COALESCE(jsonb_typeof({properties} -> %({name})s), 'null') = 'null'"
-                )
+            if value is None:  # missing, JSON null, or empty text: a blank cell
+                conditions.append(f"COALESCE({properties} ->> %({name})s, '') = ''")
                 continue
             parameter = f"{self.key}_{index}"
             # jsonb equality compares numbers as numbers (420 = 420.0) and text as text. The
@@ -57,8 +56,10 @@ class PropertyIn:
 
 def _same(value: Any, wanted: Any) -> bool:
     """Whether a stored value is the one asked for, as jsonb equality judges: true is not 1."""
-    if wanted is None or value is None:
-        return value is wanted
+    if wanted is None:
+        return value is None or value == ""
+    if value is None:
+        return False
     if isinstance(value, bool) or isinstance(wanted, bool):
         return value is wanted
     if isinstance(value, int | float) and isinstance(wanted, int | float):

@@ -5,7 +5,7 @@ geometry as WKT in EPSG:27700).
 Unknown values are empty cells, never 0. Booleans are ``true``/``false``, dates
 ``YYYY-MM-DD``. A text cell that a spreadsheet would run as a formula (starting ``=``, ``+``,
 ``-``, ``@``, a tab or a carriage return) is written with a ``'`` before it, as the platform's
-other CSV files are.
+other CSV files are; so is such a column name.
 """
 
 import csv
@@ -49,7 +49,8 @@ class CsvExporter(StreamingExporter):
         columns = table_columns(export, geometry="cells")
         text = io.StringIO()
         writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow([column.name for column in columns])
+        # Names come from the sources (an upload's header, a remote service): read as cells.
+        writer.writerow([cell_text(column.name) for column in columns])
         batches = Batches()
         batches.add((BOM + text.getvalue()).encode())
         for row in table_rows(export, columns):

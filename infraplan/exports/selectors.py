@@ -155,10 +155,10 @@ def _single(query: QueryDict, name: str) -> str:
 
 def _moment(query: QueryDict) -> MapMoment:
     ended = _single(query, "ended")
-    if ended not in ("", "show"):
+    if ended not in ("", "show", "hide"):
         raise ExportError(
             f"ended: {ended!r} is not a choice; ended=show includes the features whose source "
-            "says they have ended (without it they are left out)"
+            "says they have ended, ended=hide (the default) leaves them out"
         )
     try:
         as_of = as_of_parse(_single(query, "as_of"))

@@ -33,11 +33,14 @@ FORMAT = "format"  # the download form's choice of format
 
 def _refusal(problem: ExportError) -> HttpResponse:
     # Each message reads on from the colon: "bbox: expected four numbers ...".
-    return HttpResponse(
+    response = HttpResponse(
         f"Cannot make this download: {problem.message}.",
         status=problem.status,
         content_type="text/plain; charset=utf-8",
     )
+    # A refusal may name a restricted dataset (its fields, its first publish): no cache keeps it.
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET

@@ -93,6 +93,8 @@ def ended(personas):
 
 def test_ended_features_only_when_asked_for_with_the_date_they_ended(ended, client):
     assert references(client.get("/datasets/register/download.csv")) == ["going", "live"]
+    hidden = client.get("/datasets/register/download.csv", {"ended": "hide"})  # the default
+    assert references(hidden) == ["going", "live"]
     shown = {
         row["reference"]: row
         for row in csv_rows(client.get("/datasets/register/download.csv", {"ended": "show"}))
@@ -119,13 +121,14 @@ def schools_made(personas):
     )  # fmt: skip
     version_publish_points(
         dataset=dataset,
-        points={ref: (601000 + i * 100, 142000) for i, ref in enumerate("abcde")},
+        points={ref: (601000 + i * 100, 142000) for i, ref in enumerate("abcdef")},
         properties={
             "a": {"capacity": 420, "is_open": True, "phase": "primary"},
             "b": {"capacity": 420.0, "is_open": False, "phase": "secondary"},
             "c": {"capacity": 90, "is_open": True, "phase": "nursery"},
             "d": {"capacity": None, "is_open": True, "phase": "primary"},
             "e": {"is_open": True},
+            "f": {"capacity": 0, "is_open": True, "phase": ""},  # a blank cell in the source
         },
     )
     return dataset
@@ -139,7 +142,7 @@ def schools_made(personas):
         ({"is_open": "false"}, ["b"]),
         ({"phase": ["primary", "nursery"]}, ["a", "c", "d"]),  # any of its values
         ({"capacity": ""}, ["d", "e"]),  # unknown: null or missing, not zero
-        ({"phase": ["secondary", ""]}, ["b", "e"]),
+        ({"phase": ["secondary", ""]}, ["b", "e", "f"]),  # blank: missing or empty text
         ({"phase": "Primary"}, []),
     ],
 )

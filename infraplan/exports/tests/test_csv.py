@@ -107,10 +107,13 @@ def test_text_that_would_be_a_formula_is_quoted_and_unknown_is_empty(personas, c
     version_publish_points(
         dataset=dataset,
         points={"a": (601300, 142700), "b": (601650, 142180)},
-        properties={"a": {"note": "=HYPERLINK(\"http://x\")", "places": 0},
+        properties={"a": {"note": "=HYPERLINK(\"http://x\")", "places": 0,
+                          "@SUM(1+1)": "a source's own column"},
                     "b": {"note": "-fine", "places": None}},
     )  # fmt: skip
     rows = {row["reference"]: row for row in csv_rows(client.get("/datasets/notes/download.csv"))}
+    # A column name from a source is a cell too: quoted where it would be a formula.
+    assert rows["a"]["'@SUM(1+1)"] == "a source's own column"
     assert rows["a"]["note"] == '\'=HYPERLINK("http://x")'
     assert rows["b"]["note"] == "'-fine"
     assert rows["a"]["places"] == "0"  # zero is a value

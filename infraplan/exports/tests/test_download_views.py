@@ -82,6 +82,8 @@ def test_a_public_download_is_neither_audited_nor_a_security_event(
 
 def refusal(response) -> str:
     assert response["Content-Type"] == "text/plain; charset=utf-8"
+    # A refusal may name a restricted dataset's fields or dates: never kept by a cache.
+    assert response["Cache-Control"] == "no-store"
     return response.content.decode().removeprefix("Cannot make this download: ")
 
 
@@ -116,7 +118,7 @@ def refusal(response) -> str:
         (
             {"ended": "yes"},
             "ended: 'yes' is not a choice; ended=show includes the features whose source says "
-            "they have ended (without it they are left out).",
+            "they have ended, ended=hide (the default) leaves them out.",
         ),
         (
             {"colour": "red"},
