@@ -84,7 +84,12 @@ def _day(text: str) -> date:
     zone = ZoneInfo(settings.TIME_ZONE)
     if moment.tzinfo is None:
         return moment.date()
-    return moment.astimezone(zone).date()
+    try:
+        return moment.astimezone(zone).date()
+    except OverflowError:  # a moment at the calendar's ends falls outside it in another zone
+        raise bad_parameter(
+            f"datetime: {text!r} falls outside the years 1 to 9999 in the platform's time zone"
+        ) from None
 
 
 def datetime_parse(value: str) -> ValidDuring:

@@ -19,6 +19,7 @@ from django.http import (
 )
 from django.urls import Resolver404, resolve
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
 
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.caching import PUBLIC_CACHE_CONTROL
@@ -43,8 +44,12 @@ SAFE_METHODS = ("GET", "HEAD")
 
 
 def ogc_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """GET and HEAD only; an OGCError raised anywhere becomes its OGC exception answer."""
+    """GET and HEAD only; an OGCError raised anywhere becomes its OGC exception answer.
 
+    Exempt from the CSRF check, which guards writes: these views write nothing and refuse every
+    other method themselves, so a POST gets the API's own 405 exception, not a web page."""
+
+    @csrf_exempt
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if request.method not in SAFE_METHODS:

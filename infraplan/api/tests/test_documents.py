@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
@@ -229,6 +230,12 @@ def test_other_addresses_and_methods_get_ogc_exceptions(districts, client):
     assert posted.status_code == 405 and posted["Allow"] == "GET, HEAD"
     assert body(posted) == {"code": "MethodNotAllowed",
                             "description": "POST is not allowed: this API only reads (GET)."}  # fmt: skip
+    # As a real client meets it, with the CSRF check on: still the API's own answer.
+    strict = Client(enforce_csrf_checks=True)
+    for method in ("post", "put", "patch", "delete"):
+        answer = getattr(strict, method)("/ogcapi/collections/districts/items")
+        assert answer.status_code == 405, method
+        assert body(answer)["code"] == "MethodNotAllowed"
 
 
 def test_an_api_address_with_a_final_slash_is_sent_to_the_one_without(districts, client):

@@ -204,6 +204,11 @@ def test_attribute_filters_match_the_stored_values(schools, client):
         ),
         ({"datetime": "2024-01-01/2024-02-01/2024-03-01"}, "has more than one '/'"),
         ({"datetime": ".."}, "datetime: '..' names no date"),
+        (
+            {"datetime": "9999-12-31T23:00:00-01:00"},
+            "datetime: '9999-12-31T23:00:00-01:00' falls outside the years 1 to 9999",
+        ),
+        ({"datetime": "0001-01-01T00:00:00Z/.."}, "falls outside the years 1 to 9999"),
         ({"as_of": "27/03/2026"}, "as_of: Enter the date as year-month-day with numbers"),
         ({"as_of": "2026-02-30"}, "as_of: '2026-02-30' is not a real date"),
         ({"ended": "yes"}, "ended: 'yes' is not an option; give ended=show"),
