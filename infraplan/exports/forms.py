@@ -22,8 +22,7 @@ class DownloadAreaForm(forms.Form):
     area = forms.ChoiceField(
         label="Area",
         required=False,
-        help_text="Features in or crossing the area's boundary; for a list without geometry, "
-        "those placed in its districts.",
+        help_text="The features placed in the area's districts, as their district column says.",
     )
 
     def __init__(self) -> None:

@@ -25,21 +25,39 @@ BATCH = 2000  # rows fetched from the server-side cursor at a time
 @dataclass(frozen=True)
 class Selection:
     """Which features of a dataset a download holds: those meeting every geometry of ``meets``
-    (EPSG:27700: an area's boundary, a box), kept by ``keep``, and placed in one of
-    ``districts`` (GSS codes; None: anywhere). A list without geometry is chosen by district."""
+    (EPSG:27700: a box), kept by ``keep``, and in an area: placed in one of ``districts`` (GSS
+    codes; None: anywhere), or, for a feature the platform has not placed in any district, with
+    its inner point in ``unplaced_within`` (the area's boundary; None: such features are not in
+    the area).
+
+    An area holds the features the platform placed in its districts (by the source's own code,
+    or by where the feature's inner point lies), as the download's ``district`` column says:
+    not every feature its boundary touches, since boundaries generalised apart overlap their
+    neighbours' features by slivers (a ward of the next district, say)."""
 
     meets: tuple[GEOSGeometry, ...] = ()
     keep: PropertyFilter | None = None
     districts: tuple[str, ...] | None = None
+    unplaced_within: GEOSGeometry | None = None
 
     def admits(self, record: FeatureRecord, *, tested: int = 0) -> bool:
         """Whether ``record`` is chosen (the first ``tested`` geometries already known met)."""
         for geometry in self.meets[tested:]:
             if record.geometry is None or not record.geometry.intersects(geometry):
                 return False
-        if self.districts is not None and record.district not in self.districts:
+        if self.districts is not None and not self._in_area(record):
             return False
         return self.keep is None or self.keep(record.properties)
+
+    def _in_area(self, record: FeatureRecord) -> bool:
+        if record.district:
+            return record.district in self.districts
+        return (
+            self.unplaced_within is not None
+            and record.geometry is not None
+            and not record.geometry.empty
+            and self.unplaced_within.contains(record.geometry.point_on_surface)
+        )
 
 
 @dataclass(frozen=True)
@@ -60,11 +78,15 @@ def _store_where(
         conditions.append(f"ST_Intersects(f.geom, %(export_meets_{index})s::geometry)")
         parameters[f"export_meets_{index}"] = geometry.hexewkb.decode()
     if selection.districts is not None:
-        if selection.districts:
-            conditions.append("f.district = ANY(%(export_districts)s)")
-            parameters["export_districts"] = list(selection.districts)
-        else:
-            conditions.append("FALSE")
+        placed = "f.district = ANY(%(export_districts)s)"
+        parameters["export_districts"] = list(selection.districts)
+        if selection.unplaced_within is not None:
+            placed = (
+                f"({placed} OR (f.district = '' AND "
+                "ST_Contains(%(export_unplaced_within)s::geometry, ST_PointOnSurface(f.geom))))"
+            )
+            parameters["export_unplaced_within"] = selection.unplaced_within.hexewkb.decode()
+        conditions.append(placed)
     return " AND ".join([within, *conditions]), parameters
 
 

@@ -120,6 +120,14 @@ class Export:
     area_code: str = ""
     frame: tuple[float, float, float, float] | None = None  # WGS84: the box chosen
     outline: "Outline | None" = None  # the area's boundary, which a map of the features shows
+    # The datasets whose boundaries chose the features (an area's, its districts'): read too.
+    boundaries: tuple[Dataset, ...] = ()
+
+    @property
+    def datasets_read(self) -> list[Dataset]:
+        """Every dataset the download reads: its own, and the boundaries that chose its
+        features. A restricted one makes the download private, and its read is recorded."""
+        return [self.dataset, *(d for d in self.boundaries if d.pk != self.dataset.pk)]
 
     def records(self) -> Iterator[FeatureRecord]:
         """The chosen features, with their geometry (EPSG:27700), in reference order."""
@@ -228,7 +236,8 @@ def area_boundary(area: Area, user: Any, *, platform: bool = False) -> Outline:
 
 def area_districts(area: Area, user: Any, *, platform: bool = False) -> tuple[str, ...]:
     """The districts (GSS codes) that make up ``area``: itself if it is one, else those whose
-    boundary's inner point lies within it. A list without geometry is chosen by them."""
+    boundary's inner point lies within it. Features are chosen by the districts they were
+    placed in (``Selection``)."""
     if area.kind in DISTRICT_KINDS:
         return (area.code,)
     outline = area_boundary(area, user, platform=platform).record.geometry
@@ -301,12 +310,12 @@ def export_prepare(
     districts = None
     frame = outline = None
     area = area_find(area_code) if area_code else None
+    unplaced_within = None
     if area is not None:
+        districts = area_districts(area, user, platform=platform)
         if spatial:
             outline = area_boundary(area, user, platform=platform)
-            meets.append(outline.record.geometry)
-        else:
-            districts = area_districts(area, user, platform=platform)
+            unplaced_within = outline.record.geometry
     if bbox_text:
         if not spatial:
             raise ExportError(
@@ -352,13 +361,29 @@ def export_prepare(
     return Export(
         dataset=dataset,
         source=source,
-        selection=Selection(meets=tuple(meets), keep=keep, districts=districts),
+        selection=Selection(
+            meets=tuple(meets), keep=keep, districts=districts, unplaced_within=unplaced_within
+        ),
         moment=moment,
         about=about,
         area_code=area.code if area else "",
         frame=frame,
         outline=outline,
+        boundaries=_boundary_datasets(area) if area else (),
     )
+
+
+def _boundary_datasets(area: Area) -> tuple[Dataset, ...]:
+    """The datasets holding the boundaries that choose an area's features: its own, and for an
+    area made of districts, theirs."""
+    slugs = {area.boundary.dataset}
+    if area.kind not in DISTRICT_KINDS:
+        slugs |= {
+            other.boundary.dataset
+            for other in settings.AUTHORITY_PROFILE.areas
+            if other.kind in DISTRICT_KINDS
+        }
+    return tuple(Dataset.objects.filter(slug__in=slugs).order_by("slug"))
 
 
 def export_size_check(exporter: Exporter, export: Export, *, command: str) -> None:

@@ -17,15 +17,18 @@ from infraplan.catalogue.models import AccessLevel, Dataset
 
 
 def download_record(
-    *, actor: Any, dataset: Dataset, key: str, request: HttpRequest | None = None,
+    *, actor: Any, datasets: list[Dataset], key: str, request: HttpRequest | None = None,
     via: str = "web",
 ) -> None:  # fmt: skip
-    """Record a download of ``dataset`` in format ``key`` by ``actor`` (None: the platform,
-    from the command line), if the dataset is restricted."""
-    if dataset.access_level == AccessLevel.PUBLIC:
+    """Record a download in format ``key`` by ``actor`` (None: the platform, from the command
+    line) that read ``datasets`` (its own, and the boundaries of an area), for those that are
+    restricted."""
+    restricted = [dataset for dataset in datasets if dataset.access_level != AccessLevel.PUBLIC]
+    if not restricted:
         return
-    audit_record_read(actor=actor, action="dataset.read.download", target=dataset)
+    for dataset in restricted:
+        audit_record_read(actor=actor, action="dataset.read.download", target=dataset)
     security_event(
-        "export.restricted", request=request, user=actor, format=key, datasets=[dataset.slug],
-        via=via,
+        "export.restricted", request=request, user=actor, format=key,
+        datasets=[dataset.slug for dataset in restricted], via=via,
     )  # fmt: skip

@@ -57,7 +57,7 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         export_size_check(exporter, export, command=f"infraplan export {slug} --format {key}")
     except ExportError as problem:
         return _refusal(problem)
-    download_record(actor=request.user, dataset=dataset, key=key, request=request)
+    download_record(actor=request.user, datasets=export.datasets_read, key=key, request=request)
     filename = export.filename(key)
     if isinstance(exporter, StreamingExporter):
         response = StreamingHttpResponse(exporter.chunks(export), content_type=exporter.media_type)
@@ -75,7 +75,7 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         response = FileResponse(
             file, as_attachment=True, filename=filename, content_type=exporter.media_type
         )
-    return dataset_cache_headers(response, [dataset])
+    return dataset_cache_headers(response, export.datasets_read)
 
 
 @require_GET

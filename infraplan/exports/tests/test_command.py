@@ -72,6 +72,13 @@ def test_bad_input_fails_with_the_message_and_writes_nothing(schools, tmp_path):
         export("nope", "--format", "csv", "-o", str(path))
     with pytest.raises(CommandError, match="'shp'"):
         export("schools", "--format", "shp", "-o", str(path))
+    with pytest.raises(CommandError, match=re.escape(f"Cannot write {tmp_path}: it is a folder")):
+        export("schools", "--format", "csv", "-o", str(tmp_path))
+    missing = tmp_path / "no-such-folder" / "out.csv"
+    with pytest.raises(
+        CommandError, match=re.escape(f"Cannot write {missing}: No such file or directory.")
+    ):
+        export("schools", "--format", "csv", "-o", str(missing))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -81,21 +81,39 @@ def test_polygons_are_wkt_on_the_national_grid(client):
     districts = demo_load(only={"districts"})[0].dataset
     response = client.get("/datasets/districts/download.csv", {"area": "E07000105"})
     rows = {row["reference"]: row for row in csv_rows(response)}
-    # Ashford and the districts that share a border with it (they meet its boundary).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT d.reference FROM catalogue_feature d, catalogue_feature a "
-            "WHERE d.dataset_id = %(id)s AND a.dataset_id = %(id)s AND a.reference = 'E07000105' "
-            "AND ST_Intersects(d.geom, a.geom)",
-            {"id": districts.pk},
-        )
-        meeting = {reference for (reference,) in cursor.fetchall()}
-    assert set(rows) == meeting
-    assert {"E07000105", "E07000106", "E07000112"} <= meeting and "E07000114" not in meeting
+    # Ashford alone: its neighbours share its border, but lie in districts of their own.
+    assert set(rows) == {"E07000105"}
     ashford = shapely.from_wkt(rows["E07000105"]["geometry_wkt_epsg27700"])
     stored = current_features(districts).get(reference="E07000105").geom
     assert ashford.area == pytest.approx(stored.area, rel=1e-6)
     assert "easting" not in rows["E07000105"]
+
+
+def test_an_area_holds_the_features_placed_in_its_districts_not_its_neighbours_slivers(client):
+    """Wards and districts are generalised apart, so wards of the next districts overlap
+    Canterbury's boundary by slivers: an area holds the wards in its districts, as their own
+    district codes say, and the county holds no ward of Medway (a unitary authority)."""
+    loaded = demo_load(only={"districts", "wards", "kent-county-outline"})
+    wards = next(version.dataset for version in loaded if version.dataset.slug == "wards")
+    canterbury = csv_rows(client.get("/datasets/wards/download.csv", {"area": "E07000106"}))
+    expected = current_features(wards).filter(properties__LAD23CD="E07000106")
+    assert sorted(row["reference"] for row in canterbury) == sorted(
+        expected.values_list("reference", flat=True)
+    )
+    assert {row["LAD23CD"] for row in canterbury} == {"E07000106"}
+    with connection.cursor() as cursor:  # what the boundary touches: more than its wards
+        cursor.execute(
+            "SELECT count(*) FROM catalogue_feature w, catalogue_feature d "
+            "WHERE w.dataset_id = %s AND w.valid_to IS NULL AND d.reference = 'E07000106' "
+            "AND d.valid_to IS NULL AND d.dataset_id = (SELECT id FROM catalogue_dataset "
+            "WHERE slug = 'districts') AND ST_Intersects(w.geom, d.geom)",
+            [wards.pk],
+        )
+        (touching,) = cursor.fetchone()
+    assert touching > len(canterbury)
+    kent = csv_rows(client.get("/datasets/wards/download.csv", {"area": "E10000016"}))
+    assert "E06000035" not in {row["LAD23CD"] for row in kent}
+    assert len(kent) == current_features(wards).exclude(properties__LAD23CD="E06000035").count()
 
 
 def test_text_that_would_be_a_formula_is_quoted_and_unknown_is_empty(personas, client):

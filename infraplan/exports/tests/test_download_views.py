@@ -11,6 +11,7 @@ from django.utils import timezone
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
 from infraplan.core.testing.data import (
+    ASHFORD_POINTS,
     dataset_make,
     days_ago,
     published_days_ago,
@@ -70,6 +71,32 @@ def test_a_restricted_download_is_audited_and_a_security_event(
     (event,) = security_events("export.restricted")
     assert event["format"] == "gpkg" and event["datasets"] == ["a-only-sites"]
     assert event["user"] == "viewer@a.example" and event["via"] == "web"
+
+
+def test_a_restricted_area_boundary_makes_a_public_download_private_and_is_audited(
+    districts, personas, client_as, security_events
+):
+    """The features of a public dataset chosen by a restricted district boundary: the answer
+    (which shows that boundary, or what it chose) is private to the person and audited; to
+    anyone who may not see the boundary, the area is not available."""
+    public = dataset_make(slug="public-sites", owner=personas.organisation_a)
+    version_publish_points(dataset=public, points=ASHFORD_POINTS)
+    districts.access_level = "organisations"
+    districts.owner = personas.organisation_a
+    districts.save(update_fields=["access_level", "owner"])
+    url = "/datasets/public-sites/download.csv"
+    member = client_as(personas.viewer_a).get(url, {"area": "E07000105"})
+    assert member.status_code == 200
+    assert member["Cache-Control"] == "private, max-age=300"
+    assert {"Cookie", "Authorization"} <= {v.strip() for v in member["Vary"].split(",")}
+    (entry,) = AuditEntry.objects.filter(action="dataset.read.download")
+    assert entry.target_id == str(districts.pk)
+    (event,) = security_events("export.restricted")
+    assert event["datasets"] == ["districts"]
+    outsider = client_as(personas.member_b).get(url, {"area": "E07000105"})
+    assert outsider.status_code == 400
+    # Without an area, the public dataset is public.
+    assert client_as(personas.viewer_a).get(url)["Cache-Control"] == "public, max-age=300"
 
 
 def test_a_public_download_is_neither_audited_nor_a_security_event(

@@ -84,7 +84,8 @@ class Command(BaseCommand):
             )  # fmt: skip
         except ExportError as problem:
             raise CommandError(f"Cannot make this export: {problem.message}.") from None
-        download_record(actor=None, dataset=dataset, key=exporter.key, via="command line")
+        if output.is_dir():
+            raise CommandError(f"Cannot write {output}: it is a folder; give a file's name.")
         # Written beside the output and moved into place when whole: a failed export leaves no
         # half-written file, and never one that looks finished.
         partial = output.with_name(f".{output.name}.partial")
@@ -92,7 +93,13 @@ class Command(BaseCommand):
             with partial.open("wb") as out:
                 exporter.write(export, out)
             os.replace(partial, output)
+        except OSError as error:
+            raise CommandError(f"Cannot write {output}: {error.strerror}.") from None
         finally:
             partial.unlink(missing_ok=True)
+        # Recorded once the data has left: a failed write read nothing out.
+        download_record(
+            actor=None, datasets=export.datasets_read, key=exporter.key, via="command line"
+        )
         count = export.summary.count
         self.stdout.write(f"Wrote {count:,} feature{'s' if count != 1 else ''} to {output}.")
