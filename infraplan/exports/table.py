@@ -9,7 +9,8 @@ are shown; then the geometry, where the format keeps it in cells: a point as ``e
 ``northing`` (British National Grid metres, to the millimetre) and ``longitude`` and
 ``latitude`` (WGS84, 6 decimal places); any other geometry as WKT in EPSG:27700
 (``geometry_wkt_epsg27700``). A property whose name is taken (say a field called
-``reference``) is written as ``property_<name>``.
+``reference``, or ``latitude`` where the point's own latitude is a column) is written as
+``property_<name>``.
 """
 
 import json
@@ -29,8 +30,10 @@ if TYPE_CHECKING:
 
 WKT = "geometry_wkt_epsg27700"
 POINT_COLUMNS = ("easting", "northing", "longitude", "latitude")
-# Never a property's column name: the table's own columns, and GeoPackage's id and geometry.
-FIXED_NAMES = frozenset({"reference", "district", "ward", "ended", *POINT_COLUMNS, WKT, "fid", "geom"})  # fmt: skip
+# Never a property's column name: the table's own columns, and GeoPackage's id and geometry;
+# and where a format keeps geometry in cells, their names.
+FIXED_NAMES = frozenset({"reference", "district", "ward", "ended", "fid", "geom"})
+GEOMETRY_CELL_NAMES = frozenset({*POINT_COLUMNS, WKT})
 TYPES = ("string", "integer", "number", "boolean", "date")
 GRID_DECIMALS = 3  # millimetres
 DEGREE_DECIMALS = 6  # about 10 cm
@@ -67,7 +70,7 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def table_columns(export: "Export", *, geometry: GeometryCells) -> list[Column]:
-    taken = set(FIXED_NAMES)
+    taken = set(FIXED_NAMES | (GEOMETRY_CELL_NAMES if geometry != "none" else set()))
     columns = [Column("reference", "Reference", "string", "reference")]
     schema = [entry for entry in export.dataset.field_schema if entry.get("name")]
     for entry in schema:

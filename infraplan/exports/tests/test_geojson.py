@@ -8,8 +8,9 @@ import shapely
 from django.db import connection
 
 from infraplan.catalogue.demo import demo_load
+from infraplan.core.testing.data import dataset_make, version_publish_points
 
-from .conftest import geojson, layer, postgis_count, saved
+from .conftest import csv_rows, geojson, layer, postgis_count, saved
 
 pytestmark = pytest.mark.django_db
 
@@ -75,3 +76,20 @@ def test_polygon_rings_wind_as_rfc_7946_says(client):
             assert all(not ring.is_ccw for ring in polygon.interiors)
         west, south, east, north = shape.bounds
         assert 0 < west < east < 2 and 50.5 < south < north < 51.6  # degrees, not metres
+
+
+def test_a_property_keeps_its_name_where_the_format_has_no_column_of_that_name(personas, client):
+    """GeoJSON keeps geometry as geometry: a field called latitude is latitude there, while a
+    CSV (whose point has a latitude column of its own) writes it as property_latitude."""
+    dataset = dataset_make(
+        slug="surveyed", owner=personas.organisation_a,
+        field_schema=[{"name": "latitude", "type": "number", "title": "Surveyed latitude"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset, points={"a": (601300, 142700)}, properties={"a": {"latitude": 51.1}}
+    )
+    (feature,) = geojson(client.get("/datasets/surveyed/download.geojson"))["features"]
+    assert feature["properties"]["latitude"] == 51.1
+    assert "property_latitude" not in feature["properties"]
+    (row,) = csv_rows(client.get("/datasets/surveyed/download.csv"))
+    assert row["property_latitude"] == "51.1" and row["latitude"] != "51.1"
