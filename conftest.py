@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from infraplan.accounts.testing import session_two_factor_record
@@ -21,6 +22,19 @@ from infraplan.maps.tiles import tile_cache
 def fresh_cache():
     cache.clear()
     tile_cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def heavy_slots_given_back(django_db_blocker):
+    """A web server closes every streamed answer, read or not, which gives its heavy-request
+    slot back (``core.heavy``); the test client closes only those a test reads to the end. A
+    slot is a session lock, which outlives the test's rolled-back transaction: each test gives
+    back any it left taken."""
+    yield
+    with django_db_blocker.unblock():
+        if connection.connection is not None and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_all()")
 
 
 @pytest.fixture

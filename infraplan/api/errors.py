@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from django.http import HttpResponse
 
+from infraplan.core.heavy import RETRY_AFTER_SECONDS
+
 # OGC API exception codes (as OGC API - Common and its implementations use them).
 INVALID_PARAMETER = "InvalidParameterValue"
 NOT_FOUND = "NotFound"
@@ -42,4 +44,6 @@ def error_response(error: OGCError) -> HttpResponse:
     # An error may depend on who asks (a restricted collection is "not found" to outsiders):
     # no cache keeps it.
     response["Cache-Control"] = "no-store"
+    if error.status == 503:  # busy: every slot for heavy requests taken (core.heavy)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response

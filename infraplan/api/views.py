@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.caching import PUBLIC_CACHE_CONTROL
 from infraplan.catalogue.models import AccessLevel, Dataset
+from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, Held, slot_take
 
 from . import documents
 from .errors import METHOD_NOT_ALLOWED, OGCError, error_response, not_found
@@ -161,8 +162,16 @@ def items_view(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = collection_get(request.user, slug)
     query = ItemsQuery.parse(request.GET, dataset)
     page = Page(dataset, source_then(dataset, query.moment), query)
+    try:
+        slot = slot_take()
+    except Busy:
+        raise OGCError(
+            503, "ServiceUnavailable", "The service is busy answering other large requests; "
+            f"try again in {RETRY_AFTER_SECONDS} seconds.",
+        ) from None  # fmt: skip
     response = StreamingHttpResponse(
-        documents.items_stream(request, dataset, page), content_type=_features_type(request)
+        Held(documents.items_stream(request, dataset, page), slot),
+        content_type=_features_type(request),
     )
     return _features_response(request, response, dataset, query.crs.uri)
 

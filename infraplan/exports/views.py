@@ -21,17 +21,18 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from infraplan.catalogue.caching import dataset_cache_headers
+from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, Held, slot_give_back, slot_take
 from infraplan.maps.selectors import permitted_dataset
 
-from .base import ExportError, StreamingExporter
+from .base import Exporter, ExportError, StreamingExporter
 from .registry import exporter_for
-from .selectors import export_prepare, export_size_check
+from .selectors import Export, export_prepare, export_size_check
 from .services import download_record
 
 FORMAT = "format"  # the download form's choice of format
 
 
-def _refusal(problem: ExportError) -> HttpResponse:
+def _refusal(problem: ExportError, retry_after: int | None = None) -> HttpResponse:
     # Each message reads on from the colon: "bbox: expected four numbers ...".
     response = HttpResponse(
         f"Cannot make this download: {problem.message}.",
@@ -40,6 +41,8 @@ def _refusal(problem: ExportError) -> HttpResponse:
     )
     # A refusal may name a restricted dataset (its fields, its first publish): no cache keeps it.
     response["Cache-Control"] = "no-store"
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 
@@ -57,25 +60,46 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         export_size_check(exporter, export, command=f"infraplan export {slug} --format {key}")
     except ExportError as problem:
         return _refusal(problem)
+    try:
+        slot = slot_take()
+    except Busy:
+        return _refusal(
+            ExportError("the service is busy making other downloads; try again in a minute", 503),
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+    try:
+        response = _download(request, exporter, export, key, slot)
+    except BaseException:
+        slot_give_back(slot)  # a slot kept by a failed request would be lost to every other
+        raise
+    return dataset_cache_headers(response, export.datasets_read)
+
+
+def _download(
+    request: HttpRequest, exporter: Exporter, export: Export, key: str, slot: int
+) -> HttpResponse:
+    """The answer: streamed (``slot`` given back when the last byte is sent), or made whole in a
+    temporary file rather than in memory (``slot`` given back once it is made), which the
+    response closes, and so deletes, once it has been sent."""
     download_record(actor=request.user, datasets=export.datasets_read, key=key, request=request)
     filename = export.filename(key)
     if isinstance(exporter, StreamingExporter):
-        response = StreamingHttpResponse(exporter.chunks(export), content_type=exporter.media_type)
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    else:
-        # Made whole in a temporary file rather than in memory; the response closes it (and so
-        # deletes it) once it has been sent.
-        file = tempfile.TemporaryFile(prefix="infraplan-download-")  # noqa: SIM115
-        try:
-            exporter.write(export, file)
-        except BaseException:
-            file.close()
-            raise
-        file.seek(0)
-        response = FileResponse(
-            file, as_attachment=True, filename=filename, content_type=exporter.media_type
+        response = StreamingHttpResponse(
+            Held(exporter.chunks(export), slot), content_type=exporter.media_type
         )
-    return dataset_cache_headers(response, export.datasets_read)
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    file = tempfile.TemporaryFile(prefix="infraplan-download-")  # noqa: SIM115
+    try:
+        exporter.write(export, file)
+    except BaseException:
+        file.close()
+        raise
+    slot_give_back(slot)
+    file.seek(0)
+    return FileResponse(
+        file, as_attachment=True, filename=filename, content_type=exporter.media_type
+    )
 
 
 @require_GET

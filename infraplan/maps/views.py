@@ -13,6 +13,7 @@ from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.caching import dataset_cache_headers
 from infraplan.catalogue.models import AccessLevel, Dataset
 from infraplan.core.coordinates import decimal_text
+from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, heavy_slot
 
 from .render import map_png
 from .selectors import (
@@ -338,16 +339,26 @@ def png_view(request: HttpRequest) -> HttpResponse:
         moment = parse_moment(request.GET)
         requested = requested_layers(request.GET)
         datasets = requested_datasets(request.user, requested)
-        png = map_png(
-            datasets=datasets, bbox=bbox, width=width, height=height,
-            accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
-        )  # fmt: skip
+        with heavy_slot():
+            png = map_png(
+                datasets=datasets, bbox=bbox, width=width, height=height,
+                accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
+            )  # fmt: skip
     except BadRequest as error:
         return HttpResponse(
             f"Cannot draw this map: {_clause(str(error))}.",
             status=400,
             content_type="text/plain; charset=utf-8",
         )
+    except Busy:
+        response = HttpResponse(
+            "Cannot draw this map now: the service is busy drawing others; try again in a minute.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response["Cache-Control"] = "no-store"
+        return response
     _audit_reads(request, datasets, "dataset.read.png")
     _security_restricted_export(request, datasets, "png")
     left_out = requested is not None and set(requested) != {dataset.slug for dataset in datasets}
