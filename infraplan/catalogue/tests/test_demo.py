@@ -168,9 +168,16 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     assert versions["listed-buildings"].report["placement"]["district_by_geometry"] == 984
     assert listed.filter(properties__Grade="II*").count() == 52
 
-    # Boundary datasets are not placed in themselves.
-    assert "placement" not in versions["districts"].report
-    assert "placement" not in versions["wards"].report
+    # Boundary datasets are placed by their own codes alone, never by geometry in themselves.
+    assert versions["districts"].report["placement"] == {
+        "district_from_source": 13,
+        "district_unplaced": [],
+    }
+    assert versions["wards"].report["placement"] == {
+        "district_from_source": 289,
+        "district_unplaced": [],
+    }
+    assert "placement" not in versions["kent-county-outline"].report
 
 
 def test_demo_districts_have_real_names_and_areas():
