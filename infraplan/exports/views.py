@@ -18,7 +18,7 @@ from django.http import (
 )
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from infraplan.catalogue.caching import dataset_cache_headers
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, Held, slot_give_back, slot_take
@@ -46,9 +46,12 @@ def _refusal(problem: ExportError, retry_after: int | None = None) -> HttpRespon
     return response
 
 
-@require_GET
+@require_safe
 def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
-    """The dataset ``slug``, or the part of it the query chooses, in the format ``key``."""
+    """The dataset ``slug``, or the part of it the query chooses, in the format ``key``.
+
+    HEAD (a link checker, a download manager) gets the answer GET would, its headers without
+    the file, which is not made."""
     dataset = permitted_dataset(request.user, slug)
     exporter = exporter_for(key)
     if dataset is None or exporter is None:
@@ -60,6 +63,10 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         export_size_check(exporter, export, command=f"infraplan export {slug} --format {key}")
     except ExportError as problem:
         return _refusal(problem)
+    if request.method == "HEAD":
+        response = HttpResponse(content_type=exporter.media_type)
+        response["Content-Disposition"] = f'attachment; filename="{export.filename(key)}"'
+        return dataset_cache_headers(response, export.datasets_read)
     try:
         slot = slot_take()
     except Busy:

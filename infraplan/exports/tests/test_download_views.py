@@ -4,12 +4,15 @@ the 413 of a download too large to make whole, the dataset page's form and the u
 
 from datetime import timedelta
 
+import psycopg
 import pytest
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
+from infraplan.core.heavy import LOCK_SPACE
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
     dataset_make,
@@ -267,3 +270,25 @@ def test_downloads_are_counted_by_format_for_the_usage_figures(districts, client
         ("dataset-download-csv", "districts", 200),
         ("dataset-download-gpkg", "districts", 200),
     ]
+
+
+def test_head_answers_as_get_would_without_making_the_file(
+    restricted, personas, client_as, settings
+):
+    """A link checker or download manager asks HEAD: the status and headers GET would give,
+    no file made (no slot taken: it answers even when every slot is busy), nothing read out."""
+    settings.HEAVY_REQUEST_SLOTS = 1
+    member = client_as(personas.viewer_a)
+    url = "/datasets/a-only-sites/download.gpkg"
+    # Every slot taken by another process's download (a session of its own).
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, 0)", [LOCK_SPACE])
+        asked = member.head(url)
+        assert asked.status_code == 200 and asked.content == b""
+        assert asked["Content-Disposition"] == 'attachment; filename="a-only-sites.gpkg"'
+        assert asked["Content-Type"] == "application/geopackage+sqlite3"
+        assert asked["Cache-Control"] == "private, max-age=300"
+        assert not AuditEntry.objects.filter(action="dataset.read.download").exists()
+        assert member.head(url, {"bbox": "1,2,3"}).status_code == 400
+        assert client_as(personas.member_b).head(url).status_code == 404
+        assert member.get(url).status_code == 503  # GET would make the file: it needs a slot
