@@ -220,7 +220,7 @@ UPLOAD_MAX_BYTES = env.integer("UPLOAD_MAX_BYTES", default=500 * 1024 * 1024, mi
 # The most features a download made whole before it is sent (XLSX, GeoPackage, PNG) may hold;
 # CSV and GeoJSON are streamed and have no limit (infraplan.exports).
 EXPORT_MAX_FEATURES = env.integer("EXPORT_MAX_FEATURES", default=250_000, minimum=1)
-# How many heavy requests (downloads, pictures of the map, OGC API pages) all web processes
+# How many heavy requests (downloads, pictures of the map, large OGC API pages) all web processes
 # work on at once; more get a 503 to retry (infraplan.core.heavy). Fewer than the processes, so
 # one is always free for pages and health checks.
 HEAVY_REQUEST_SLOTS = env.integer("HEAVY_REQUEST_SLOTS", default=2, minimum=1)

@@ -42,6 +42,7 @@ from .selectors import (
 # The largest id PostgreSQL's bigint holds: any larger names no feature (and is no SQL value).
 MAX_FEATURE_ID = 2**63 - 1
 SAFE_METHODS = ("GET", "HEAD")
+LIGHT_PAGE = 1_000  # features: a page of at most this many takes no heavy-request slot
 
 
 def ogc_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -162,17 +163,19 @@ def items_view(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = collection_get(request.user, slug)
     query = ItemsQuery.parse(request.GET, dataset)
     page = Page(dataset, source_then(dataset, query.moment), query)
-    try:
-        slot = slot_take()
-    except Busy:
-        raise OGCError(
-            503, "ServiceUnavailable", "The service is busy answering other large requests; "
-            f"try again in {RETRY_AFTER_SECONDS} seconds.",
-        ) from None  # fmt: skip
-    response = StreamingHttpResponse(
-        Held(documents.items_stream(request, dataset, page), slot),
-        content_type=_features_type(request),
-    )
+    body = documents.items_stream(request, dataset, page)
+    # A large page holds a slot for heavy requests; the pages GIS software pages through a
+    # layer with are light, and are never refused for downloads being made elsewhere.
+    if query.limit > LIGHT_PAGE:
+        try:
+            body = Held(body, slot_take())
+        except Busy:
+            raise OGCError(
+                503, "ServiceUnavailable", "The service is busy answering other large requests; "
+                f"try again in {RETRY_AFTER_SECONDS} seconds, or ask for at most {LIGHT_PAGE:,} "
+                "features a page.",
+            ) from None  # fmt: skip
+    response = StreamingHttpResponse(body, content_type=_features_type(request))
     return _features_response(request, response, dataset, query.crs.uri)
 
 
