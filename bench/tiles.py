@@ -11,7 +11,9 @@ and prints the median and 95th percentile per zoom band, with the ratios the tar
 app median (cold) within 1.3x of SQL; p95 under 50 ms at zooms 12-16; ETag hits at least 5x
 faster than misses. The cached request's median and its ratio to the SQL are printed beside them.
 
-It also times the floor under every request: a small static file from the same server (HTTP,
+It also calls the same WSGI application in the benchmark's own process for each tile (cold: that
+process's tile cache is its own), so the app's cost without the HTTP hop is printed beside the
+ratios ("in-process"). It also times the floor under every request: a small static file from the same server (HTTP,
 gunicorn and Django's handler, no database) and a bare WSGI app on the same gunicorn, so the
 app's own cost per tile (app median minus floor) can be read beside the ratios.
 
@@ -20,6 +22,7 @@ app's own cost per tile (app median minus floor) can be read beside the ratios.
 
 import argparse
 import http.client
+import io
 import math
 import os
 import random
@@ -33,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["USAGE_LOG_ENABLED"] = "false"  # the in-process app's requests are not usage
 
 import django  # noqa: E402
 
@@ -161,6 +165,22 @@ def tile_path(dataset: Dataset, z: int, x: int, y: int) -> str:
     return f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt{TILE_QUERY}"
 
 
+def in_process_time(application, path: str) -> float:
+    """Seconds the WSGI ``application`` takes to answer ``path`` called in this process."""
+    environ = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": TILE_QUERY.lstrip("?"),
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "REMOTE_ADDR": "127.0.0.1",
+        **{f"HTTP_{name.upper().replace('-', '_')}": value
+           for name, value in REQUEST_HEADERS.items()},
+    }  # fmt: skip
+    started = time.perf_counter()
+    body = application(environ, lambda status, headers: None)
+    b"".join(body)
+    getattr(body, "close", lambda: None)()
+    return time.perf_counter() - started
+
+
 def band_of(zoom: int) -> str:
     return next(name for name, zooms in BANDS.items() if zoom in zooms)
 
@@ -215,7 +235,7 @@ def main() -> None:
     port = free_port()
     server = start_app(port)
     results: dict[str, dict[str, list[float]]] = {
-        band: {"app": [], "sql": [], "etag": [], "warm": []} for band in BANDS
+        band: {"app": [], "sql": [], "etag": [], "warm": [], "in_process": []} for band in BANDS
     }
     statuses: dict[int, int] = {}
     try:
@@ -241,6 +261,14 @@ def main() -> None:
             started = time.perf_counter()
             tile_render(dataset=dataset, z=z, x=x, y=y)
             results[band_of(z)]["sql"].append(time.perf_counter() - started)
+        from config.wsgi import application
+
+        for dataset, z, x, y in sample[:20]:
+            in_process_time(application, f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt?ended=show")
+        for dataset, z, x, y in sample:
+            results[band_of(z)]["in_process"].append(
+                in_process_time(application, tile_path(dataset, z, x, y).split("?")[0])
+            )
         for (dataset, z, x, y), etag in zip(sample, etags, strict=True):
             if etag:
                 path = tile_path(dataset, z, x, y)
@@ -267,13 +295,15 @@ def main() -> None:
         f"(ratio {waiting_floor / wait:.2f})"
     )
     print(f"{'band':<7}{'n':>5}{'app med':>9}{'sql med':>9}{'ratio':>7}{'app p95':>9}{'sql p95':>9}"
-          f"{'etag med':>10}{'miss/hit':>9}{'cached med':>12}{'ratio':>7}")  # fmt: skip
+          f"{'etag med':>10}{'miss/hit':>9}{'cached med':>12}{'ratio':>7}"
+          f"{'in-process':>12}{'ratio':>7}")  # fmt: skip
     for band, series in results.items():
         if not series["app"]:
             continue
         app_median = statistics.median(series["app"]) * 1000
         sql_median = statistics.median(series["sql"]) * 1000
         warm_median = statistics.median(series["warm"]) * 1000
+        in_process_median = statistics.median(series["in_process"]) * 1000
         etag = (
             f"{statistics.median(series['etag']) * 1000:>10.2f}" if series["etag"] else f"{'-':>10}"
         )
@@ -286,6 +316,7 @@ def main() -> None:
             f"{app_median / sql_median:>7.2f}{percentile(series['app'], 0.95) * 1000:>9.2f}"
             f"{percentile(series['sql'], 0.95) * 1000:>9.2f}{etag}{speedup}"
             f"{warm_median:>12.2f}{warm_median / sql_median:>7.2f}"
+            f"{in_process_median:>12.2f}{in_process_median / sql_median:>7.2f}"
         )
 
 
