@@ -524,13 +524,21 @@ def test_every_route_is_in_the_matrix():
 def test_route_as_every_persona(name, index, personas, districts, restricted, client_as):
     case = CASES[name][index]
     url = reverse(name, kwargs=case.kwargs) + (f"?{case.query}" if case.query else "")
-    seen = {}
+    seen, heads = {}, {}
     for persona, user in personas.all().items():
         response = getattr(client_as(user), case.method)(url)
         seen[persona] = response.status_code
+        if case.method == "get":
+            # A link checker, a monitor or a proxy asks HEAD: GET's answer without its body.
+            head = client_as(user).head(url)
+            heads[persona] = head.status_code
+            body = b"".join(head.streaming_content) if head.streaming else head.content
+            assert body == b"", (persona, "HEAD answered with a body")
     expected = {persona: case.expect[persona] for persona in PERSONAS}
     # A 200 for a tile may be a 204 where the tile is empty; both mean "allowed".
     assert {p: 200 if s == 204 else s for p, s in seen.items()} == expected, case.note
+    if case.method == "get":
+        assert heads == seen, "HEAD must be answered as GET is"
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.core.templatetags.local_time import local_time
 
@@ -32,7 +32,7 @@ from .two_factor import admin_two_factor
 REGISTRATIONS_PER_PAGE = 20
 
 
-@require_GET
+@require_safe
 def registration_waiting_view(request: HttpRequest) -> HttpResponse:
     """Where a person lands after verifying their address while approval is pending."""
     return render(request, "accounts/registration_waiting.html")
@@ -72,7 +72,7 @@ def _render_list(
 
 @login_required
 @admin_two_factor
-@require_GET
+@require_safe
 def registration_list_view(request: HttpRequest) -> HttpResponse:
     """Pending registrations the signed-in admin may decide, a page at a time."""
     _approver_or_404(request)
@@ -135,7 +135,7 @@ def _already_decided(request: HttpRequest, registration: Registration) -> HttpRe
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def account_profile_view(request: HttpRequest) -> HttpResponse:
     """Your account: your name, and the way to each other account page."""
     form = ProfileForm(
@@ -155,7 +155,7 @@ def account_profile_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def membership_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Leave one of your organisations (asks first)."""
     membership = get_object_or_404(
@@ -175,8 +175,14 @@ def membership_leave_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@reauthentication_required(allow_get=True)
-@require_http_methods(["GET", "POST"])
+def _deleting(request: HttpRequest) -> bool:
+    """Whether the request would delete (a POST), the only one that asks to re-authenticate: the
+    page itself is shown to GET and HEAD alike."""
+    return request.method == "POST"
+
+
+@reauthentication_required(enabled=_deleting)
+@require_http_methods(["GET", "HEAD", "POST"])
 def account_delete_view(request: HttpRequest) -> HttpResponse:
     """Delete your account, after saying what happens to what you contributed. Deleting asks
     you to confirm it is you (your password, or a second factor) if you have not lately."""

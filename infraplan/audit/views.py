@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .forms import AuditFilterForm
 from .models import AuditEntry
@@ -40,7 +40,7 @@ def _json_text(value: object) -> str | None:
 
 
 @login_required
-@require_GET
+@require_safe
 def audit_list_view(request: HttpRequest) -> HttpResponse:
     _platform_admin_or_404(request)
     form = _form(request)
@@ -90,7 +90,7 @@ def _rows(entries) -> Iterator[str]:
 
 
 @login_required
-@require_GET
+@require_safe
 def audit_export_view(request: HttpRequest) -> HttpResponse:
     """The filtered entries as CSV, streamed row by row; the export is itself recorded."""
     _platform_admin_or_404(request)

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
@@ -55,7 +55,7 @@ PROBLEMS_ON_RUN_PAGE = 20
 DIFF_ROWS_SHOWN = 500  # per kind; the counts are always complete
 
 
-@require_GET
+@require_safe
 def dataset_list_view(request: HttpRequest) -> HttpResponse:
     form = DatasetFilterForm(request.GET, owners=dataset_owner_choices(request.user))
     filters = {name: form.value(name) for name in ("theme", "owner", "access")}
@@ -88,7 +88,7 @@ def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
     return dataset
 
 
-@require_GET
+@require_safe
 def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
     """A dataset's metadata page. Unknown and not-permitted datasets are both 404s.
 
@@ -168,7 +168,7 @@ def _map_url(dataset: Dataset, page: DatasetPage, as_of: date | None) -> str:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Edit how the map draws a dataset: for those who may manage it; 404 for anyone else."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
@@ -216,7 +216,7 @@ def dataset_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 @csrf_protect
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
     dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
     organisations = upload_organisation_choices(request.user, dataset)
@@ -268,7 +268,7 @@ def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) ->
 
 
 @login_required
-@require_GET
+@require_safe
 def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
     """A load's stage and rows while it runs, its outcome after: for contributors."""
     dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
@@ -289,7 +289,7 @@ def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpRespon
 
 
 @login_required
-@require_GET
+@require_safe
 def dataset_run_status_view(request: HttpRequest, slug: str, run_id: int) -> JsonResponse:
     """A load's state, stage and rows as JSON, for the run page's script to follow it."""
     dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
@@ -323,7 +323,7 @@ def _version_or_404(dataset: Dataset, number: int) -> DatasetVersion:
     return version
 
 
-@require_GET
+@require_safe
 def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """A version and its validation report, the problems paged."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
@@ -376,7 +376,7 @@ def _csv_safe(value: Any) -> str:
 REPORT_COUNTS = ("rows_read", "rows_rejected", "geometries_repaired")
 
 
-@require_GET
+@require_safe
 def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """The version's problems as CSV: row, field, value, problem; then the rows left out of
     the features (a demo load's rows without coordinates, say), each with its reference."""
@@ -415,7 +415,7 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
     return response
 
 
-@require_GET
+@require_safe
 def version_diff_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The versions list's "compare" form: to the diff page, or back with the error."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
@@ -429,7 +429,7 @@ def version_diff_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> HttpResponse:
     """Features added, changed (with the fields) and removed between two published versions."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
@@ -447,7 +447,7 @@ def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> Ht
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """Confirm, then publish an earlier version's content as a new version: data managers."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)

@@ -9,7 +9,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.accounts.models import Organisation
 from infraplan.accounts.two_factor import admin_two_factor
@@ -38,7 +38,7 @@ def _platform_admin_or_403(request: HttpRequest) -> None:
 
 @login_required
 @admin_two_factor
-@require_GET
+@require_safe
 def national_list_view(request: HttpRequest) -> HttpResponse:
     _platform_admin_or_403(request)
     return render(request, "connectors/national_list.html", {"entries": national_entries()})
@@ -95,7 +95,7 @@ def _sources_url(dataset: Dataset) -> str:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def source_new_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Add a source: ``?connector=`` not yet chosen (or not one offered), the choice; then the
     source's form. Data managers of the dataset."""
@@ -114,7 +114,7 @@ def source_new_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def source_edit_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
     """Change a source's settings, mapping or schedule: data managers of the dataset."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
@@ -174,7 +174,7 @@ def _source_save(
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def source_delete_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
     """Remove a source, after a confirmation page: data managers of the dataset."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)

@@ -6,14 +6,14 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views.decorators.cache import cache_control, never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from infraplan.catalogue.models import Dataset
 
 from .selectors import queue_status
 
 
-@require_GET
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
@@ -25,7 +25,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness and readiness: 200 with database "ok", or 503 naming what is wrong."""
@@ -44,7 +44,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body)
 
 
-@require_GET
+@require_safe
 @cache_control(public=True, max_age=3600)
 def branding_css(request: HttpRequest) -> HttpResponse:
     """The authority's colours as CSS custom properties (a file, so the CSP needs no inline style)."""
@@ -60,7 +60,7 @@ def branding_css(request: HttpRequest) -> HttpResponse:
 
 
 def _static_page(template: str):
-    @require_GET
+    @require_safe
     def view(request: HttpRequest) -> HttpResponse:
         return render(request, template)
 

@@ -18,7 +18,7 @@ from django.http import (
 )
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET, require_safe
+from django.views.decorators.http import require_safe
 
 from infraplan.catalogue.caching import dataset_cache_headers
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, Held, slot_give_back, slot_take
@@ -109,7 +109,7 @@ def _download(
     )
 
 
-@require_GET
+@require_safe
 def download_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The dataset page's download form (a GET form, which works without JavaScript, cannot
     choose the address's suffix): sends the browser on to ``download.<format>`` with the other

@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.http import urlencode
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
@@ -82,7 +82,7 @@ def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, 
     return usable_bbox(view_bbox(view["center"], view["zoom"], *size))
 
 
-@require_GET
+@require_safe
 def map_view(request: HttpRequest) -> HttpResponse:
     """The map; ``as_of=YYYY-MM-DD`` shows each layer as published on that date, ``ended=show``
     the features their source says have ended. A malformed date is explained, the map as now."""
@@ -149,7 +149,7 @@ def _bad_tile_request(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
-@require_GET
+@require_safe
 def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpResponse:
     """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s.
 
@@ -184,7 +184,7 @@ def tile_response(answer: TileAnswer, dataset: Dataset) -> HttpResponse:
     return dataset_cache_headers(response, [dataset])
 
 
-@require_GET
+@require_safe
 def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonResponse:
     """One feature for the map's pop-up, as of ``as_of`` (now by default): 404 if unknown, not
     live then, ended (unless ``ended=show``) or not permitted; 400 for a malformed date."""
@@ -206,7 +206,7 @@ def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonRespon
 FEATURE_PAGE_ZOOM = 13
 
 
-@require_GET
+@require_safe
 def feature_page_view(request: HttpRequest, slug: str, feature_id: int) -> HttpResponse:
     """A feature's details as a page: what its pop-up shows, for people who do not use the map
     (a screen reader, the keyboard, no WebGL), linked from the features-in-view table. The
@@ -246,7 +246,7 @@ def feature_page_view(request: HttpRequest, slug: str, feature_id: int) -> HttpR
     return response
 
 
-@require_GET
+@require_safe
 def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
     """Label texts and positions of a layer's features in ``bbox``, drawn by the map as HTML."""
     dataset = permitted_dataset(request.user, slug)
@@ -263,7 +263,7 @@ def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
     )
 
 
-@require_GET
+@require_safe
 def features_view(request: HttpRequest) -> HttpResponse:
     """The features in a view, as a table: the map's alternative without WebGL or JavaScript."""
     requested = requested_layers(request.GET)
@@ -330,7 +330,7 @@ def _size(request: HttpRequest, name: str, default: int) -> int:
         raise BadRequest(f"{name}: {value!r} is not a whole number of pixels") from None
 
 
-@require_GET
+@require_safe
 def png_view(request: HttpRequest) -> HttpResponse:
     """A PNG of the view ``bbox`` with the requested layers the user may see."""
     try:

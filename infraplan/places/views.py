@@ -3,7 +3,7 @@
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.models import AccessLevel
@@ -17,7 +17,7 @@ def _wants_json(request: HttpRequest) -> bool:
     return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
 
 
-@require_GET
+@require_safe
 def search_view(request: HttpRequest) -> HttpResponse:
     """``/search/?q=``: places, postcodes, coordinates and features the user may see. The
     map's ``layers``, ``as_of`` and ``ended`` that come with a search (from the map's form)

@@ -8,7 +8,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from .forms import TokenForm
 from .models import ApiToken
@@ -18,7 +18,7 @@ TOKENS_PER_PAGE = 50
 
 
 @login_required
-@require_GET
+@require_safe
 def token_list_view(request: HttpRequest) -> HttpResponse:
     """Your tokens, newest first, a page at a time: revoked and expired ones stay listed."""
     tokens = ApiToken.objects.filter(user=request.user)
@@ -33,7 +33,7 @@ def token_list_view(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_create_view(request: HttpRequest) -> HttpResponse:
     """The form; on success, the one page that ever shows the token (never cached)."""
     form = TokenForm(request.POST if request.method == "POST" else None)
@@ -55,7 +55,7 @@ def token_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def token_revoke_view(request: HttpRequest, token_id: int) -> HttpResponse:
     """Confirm, then revoke. Another person's token is a 404, as if it did not exist."""
     token = ApiToken.objects.filter(user=request.user, pk=token_id).first()
