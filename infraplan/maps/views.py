@@ -339,6 +339,11 @@ def png_view(request: HttpRequest) -> HttpResponse:
         moment = parse_moment(request.GET)
         requested = requested_layers(request.GET)
         datasets = requested_datasets(request.user, requested)
+        left_out = requested is not None and set(requested) != {d.slug for d in datasets}
+        if request.method == "HEAD":
+            # GET's status and headers, without drawing the map (or taking a slot for it).
+            response = HttpResponse(content_type="image/png")
+            return dataset_cache_headers(response, datasets, left_out=left_out)
         with heavy_slot():
             png = map_png(
                 datasets=datasets, bbox=bbox, width=width, height=height,
@@ -361,7 +366,6 @@ def png_view(request: HttpRequest) -> HttpResponse:
         return response
     _audit_reads(request, datasets, "dataset.read.png")
     _security_restricted_export(request, datasets, "png")
-    left_out = requested is not None and set(requested) != {dataset.slug for dataset in datasets}
     return dataset_cache_headers(
         HttpResponse(png, content_type="image/png"), datasets, left_out=left_out
     )

@@ -3,14 +3,18 @@
 import io
 
 import numpy
+import psycopg
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from matplotlib.image import imread
 from PIL import Image
 from pyproj import Transformer
 
+from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
+from infraplan.core.heavy import LOCK_SPACE
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
@@ -53,6 +57,25 @@ def test_png_is_the_requested_size_in_the_layers_colours(red_sites, client_as, p
     assert response["Cache-Control"] == "private, max-age=300"
     assert size_of(response.content) == (400, 300)
     assert pixels_like(response.content, RED) > 40  # two dots of about 6 pixels across
+
+
+def test_head_answers_as_get_would_without_drawing(red_sites, client_as, personas):
+    """A link checker asks HEAD: GET's status and headers, with nothing drawn and no slot taken
+    (it answers even when every slot is busy) and nothing recorded as read."""
+    query = {"bbox": ASHFORD_BBOX, "layers": "red-sites"}
+    viewer = client_as(personas.viewer_a)
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        for slot in range(settings.HEAVY_REQUEST_SLOTS):  # every slot taken by another process
+            other.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_SPACE, slot])
+        asked = viewer.head("/map.png", query)
+        assert asked.status_code == 200 and asked.content == b""
+        assert asked["Content-Type"] == "image/png"
+        assert asked["Cache-Control"] == "private, max-age=300"
+        assert viewer.head("/map.png", {**query, "bbox": "1,2,3"}).status_code == 400
+        assert viewer.get("/map.png", query).status_code == 503  # drawing needs a slot
+    assert not AuditEntry.objects.filter(action="dataset.read.png").exists()
+    assert viewer.get("/map.png", query).status_code == 200
+    assert AuditEntry.objects.filter(action="dataset.read.png").exists()
 
 
 def test_png_leaves_out_layers_the_user_may_not_see(red_sites, client_as, personas):
