@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from infraplan.accounts.models import Organisation, Role
 from infraplan.connectors.models import IngestRun, Source
-from infraplan.maps.ended import LiveOn
+from infraplan.maps.ended import END_DATE_PROPERTIES, EndedBy, LiveOn
 
 from .access import Action, dataset_permits
 from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
@@ -176,6 +176,10 @@ class DatasetPage:
     versions: Page  # of the versions, newest first (``VERSIONS_PER_PAGE`` a page)
     feature_count: int | None
     fields: list[FieldInfo]
+    # Of ``feature_count``, how many their source says had ended by ``day`` (left out of the
+    # map, the table and downloads unless asked for); None where not known.
+    ended_count: int | None = None
+    day: date | None = None
     extent_bng: Extent2D | None = None
     extent_wgs84: Extent2D | None = None
     extent_map: ExtentMap | None = None
@@ -212,6 +216,7 @@ def dataset_page(
     current = as_of or versions_listed(dataset).filter(is_current=True).first()
     sample = _sample(dataset, as_of, live_on=on or timezone.localdate())
     fields = _fields(dataset, sample)
+    day = on or timezone.localdate()
     page = DatasetPage(
         dataset=dataset,
         topic_category=TOPIC_CATEGORIES.get(dataset.theme, ""),
@@ -219,6 +224,8 @@ def dataset_page(
         versions=versions,
         feature_count=current.feature_count if current else None,
         fields=fields,
+        ended_count=_ended_count(dataset, current, day) if current else None,
+        day=day,
         can_manage=dataset_permits(user, dataset, Action.MANAGE),
     )
     if page.is_spatial:
@@ -309,6 +316,18 @@ def _sample(
         keep = LiveOn(live_on)
         records = (record for record in records if keep(record.properties))
     return list(islice(records, SAMPLE_SIZE))
+
+
+def _ended_count(dataset: Dataset, version: DatasetVersion, day: date) -> int | None:
+    """How many features of ``version`` their source says had ended by ``day``: 0 without
+    counting when the dataset's declared schema has no end-date field; None for a dataset
+    whose features are not kept on the platform."""
+    if dataset.source_key != StoreFeatureSource.key:
+        return None
+    declared = {entry["name"] for entry in dataset.field_schema or []}
+    if declared and not declared & set(END_DATE_PROPERTIES):
+        return 0
+    return StoreFeatureSource.at_version(version.number).count_within(dataset, None, EndedBy(day))
 
 
 def _type_of(value: Any) -> str:

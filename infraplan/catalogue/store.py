@@ -133,8 +133,9 @@ class StoreFeatureSource(FeatureSource):
         return sql, {**parameters, "dataset_id": dataset.pk, "version": self._number(dataset)}
 
     def count_within(
-        self, dataset: Dataset, box: GEOSGeometry, keep: PropertyFilter | None = None
+        self, dataset: Dataset, box: GEOSGeometry | None, keep: PropertyFilter | None = None
     ) -> int:
+        """As ``FeatureSource.count_within``; a ``box`` of None counts the whole dataset."""
         within, parameters = self.within_sql(dataset, box, keep)
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT count(*) {within}", parameters)

@@ -106,3 +106,17 @@ class LiveOn:
     def __call__(self, properties: Mapping[str, Any]) -> bool:
         ended = ended_on(properties)
         return ended is None or ended > self.day
+
+
+@dataclass(frozen=True)
+class EndedBy:
+    """Keeps the features that had ended by ``day``: those ``LiveOn(day)`` leaves out."""
+
+    day: date
+
+    def sql(self, properties: str) -> tuple[str, dict[str, str]]:
+        live, parameters = live_on_sql(properties, self.day)
+        return f"NOT ({live})", parameters
+
+    def __call__(self, properties: Mapping[str, Any]) -> bool:
+        return not LiveOn(self.day)(properties)

@@ -6,6 +6,7 @@ import re
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import Dataset, DatasetVersion
@@ -18,7 +19,12 @@ from infraplan.catalogue.services import (
 )
 from infraplan.connectors.models import IngestRun, Source
 from infraplan.connectors.services import source_save
-from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.core.testing.data import (
+    ASHFORD_POINTS,
+    dataset_make,
+    published_days_ago,
+    version_publish_points,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -309,6 +315,45 @@ def test_example_values_are_cut_short_and_leave_out_features_that_have_ended(
     assert rows["notes"] == "word word word word word word word word word word word word…; open"
     assert rows["end-date"] == "2999-01-01"
     assert "word " * 20 not in response.content.decode()
+
+
+def test_the_feature_count_says_how_many_have_ended(restricted, personas, client_as):
+    """The page counts every feature of the version, and says how many of them the map, the
+    table and downloads leave out as ended: judged on the day the page shows."""
+    version = version_publish_points(
+        dataset=restricted,
+        points={**ASHFORD_POINTS, "depot": (600000, 141000), "yard": (600100, 141000)},
+        properties={
+            "depot": {"end-date": "2001-03-31"},
+            "yard": {"EndDate": "2020-06-30"},
+            "station": {"end-date": "2999-01-01"},
+            "civic-centre": {"end-date": "not known"},
+        },
+    )
+    viewer = client_as(personas.viewer_a)
+    assert summary(viewer.get("/datasets/a-only-sites/"))["Features"] == (
+        f"4Of these, 2 had ended by {timezone.localdate():%-d %B %Y}, as their source says: the "
+        "map, its table and downloads leave them out unless ended features are asked for."
+    )
+    published_days_ago(version, 365 * 10)
+    as_of = viewer.get("/datasets/a-only-sites/", {"as_of": "2019-01-01"})
+    assert summary(as_of)["Features"] == (
+        "4Of these, 1 had ended by 1 January 2019, as its source says: the map, its table and "
+        "downloads leave it out unless ended features are asked for."
+    )
+
+
+def test_a_declared_schema_without_end_dates_counts_none_as_ended(restricted, personas, client_as):
+    restricted.field_schema = [{"name": "notes", "type": "string"}]
+    restricted.save()
+    version_publish_points(
+        dataset=restricted, points=ASHFORD_POINTS,
+        properties={"station": {"notes": "open"}, "civic-centre": {"notes": "open"}},
+    )  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        page = client_as(personas.viewer_a).get("/datasets/a-only-sites/")
+    assert summary(page)["Features"] == "2"
+    assert not [query for query in queries if "count(*)" in query["sql"]]
 
 
 def test_versions_are_listed_with_their_reports_and_problems(restricted, personas, client_as):
