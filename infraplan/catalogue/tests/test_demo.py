@@ -178,6 +178,11 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
         "district_unplaced": [],
     }
     assert "placement" not in versions["kent-county-outline"].report
+    # The outlines are named as the map labels them, not as their files say they were made.
+    for slug, name in (("kent-county-outline", "Kent"), ("east-kent-outline", "East Kent")):
+        assert [
+            feature.properties["name"] for feature in current_features(versions[slug].dataset)
+        ] == [name]
 
 
 def test_demo_districts_have_real_names_and_areas():
