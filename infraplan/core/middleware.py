@@ -29,3 +29,27 @@ class MethodNotAllowedPageMiddleware:
                 "405.html", {"page_can_be_opened": "GET" in allowed}, request=request
             )
         return response
+
+
+PRIVATE_DEFAULT = "private, no-store"
+
+
+class PrivateByDefaultMiddleware:
+    """Keep what a signed-in person is answered out of every cache, unless the view said how
+    it may be cached.
+
+    A page made for one person (their account, their tokens, an organisation's members) must
+    not be kept by a shared proxy, nor left in the browser's cache of a shared office computer.
+    Views whose answers may be kept (the dataset pages, tiles, downloads) set ``Cache-Control``
+    themselves and are left as they are.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            response["Cache-Control"] = PRIVATE_DEFAULT
+        return response
