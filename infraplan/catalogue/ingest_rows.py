@@ -211,6 +211,8 @@ def batch_rows(
                 if index in bad:
                     continue
                 value = values[index]
+                if value in (None, "") and name == mapping.reference:
+                    continue  # an empty reference has a problem of its own, below
                 if value in (None, ""):
                     found.append((index, 2 * order + 1, RowProblem(0, name, "", "is required")))
                 else:

@@ -139,8 +139,7 @@ def test_problems_name_row_field_value_and_reason_and_nothing_changes(sites, tmp
     assert problems == [
         (1, "homes", "forty", "'forty' is not a whole number"),
         (2, "status", "demolished", "is not one of: allocated, permitted"),
-        (3, "ref", "", "is required"),
-        (3, "ref", "", "the reference is empty"),
+        (3, "ref", "", "the reference is empty"),  # once, though the schema requires it too
         (4, "reference", "S1", "reference 'S1' is also on row 1"),
         (5, "Northing", "x", "is not a number"),
         (6, "geometry", "POINT(-200000 157800)",
@@ -273,7 +272,6 @@ def test_a_reference_column_the_source_lacks_is_named_with_the_columns_it_has(si
     with pytest.raises(IngestRejected) as rejected:
         ingest(sites, path)  # the mapping's reference is "ref"
     assert rejected.value.version.report["problems"] == [
-        {"row": 1, "field": "ref", "value": "", "problem": "is required"},
         {"row": 1, "field": "ref", "value": "",
          "problem": "the reference is empty: this part of the source has no column 'ref' (its "
                     "columns are: site, Easting, Northing)"},

@@ -326,9 +326,7 @@ def test_a_key_in_a_sources_address_is_never_shown_back(personas, client_as, set
     assert (published.state, failed.state) == (RunState.PUBLISHED, RunState.FAILED)
     shown = f"{replay.url}/sites.geojson?sv=…&sig=…"
     assert published.version.source == shown
-    assert (
-        failed.error == f"127.0.0.1 answered HTTP 403 for {shown}: Signature expired (the download)"
-    )
+    assert failed.error == f"127.0.0.1 answered HTTP 403 for {shown}: Signature expired"
     pages = {
         "anonymous": ["/datasets/public-sites/", "/datasets/public-sites/versions/1/"],
         "data_manager_a": [f"/datasets/public-sites/runs/{failed.pk}/",

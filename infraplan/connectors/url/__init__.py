@@ -62,7 +62,7 @@ class URLConnector(Connector):
         download.mkdir(parents=True, exist_ok=True)
         # Written to disk as it arrives; named once the address after any redirect is known.
         with tempfile.NamedTemporaryFile(dir=download, delete=False) as file:
-            result = remote_get(config.url, context, page="the download", into=file)
+            result = remote_get(config.url, context, into=file)
         path = Path(file.name).rename(download / _local_name(result.url))
         reading = Path(context.workdir) / "read"
         reading.mkdir(exist_ok=True)
