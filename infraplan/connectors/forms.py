@@ -24,16 +24,11 @@ from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
 from .base import ConnectorConfig
+from .models import SCHEDULE_NAMES
 from .registry import connector_for, connector_has_settings, connector_keys, connector_title
 from .services import SCHEDULES, schedule_checked
 
-SCHEDULE_CHOICES = [
-    ("", "By hand only: a data manager presses Refresh now"),
-    ("daily", "Every day, at 2am (UTC)"),
-    ("weekly", "Every week, on Mondays at 2am (UTC)"),
-    ("monthly", "Every month, on the 1st at 2am (UTC)"),
-    ("cron", "On a cron expression"),
-]
+SCHEDULE_CHOICES = [*SCHEDULE_NAMES.items(), ("cron", "On a cron expression")]
 CAST_CHOICES = [
     ("", "As the source gives it"),
     ("string", "Text"),

@@ -11,6 +11,14 @@ from django.db.models import Q
 
 from .registry import connector_has_settings, connector_title
 
+# The named schedules (services.SCHEDULES gives their cron expressions) in words.
+SCHEDULE_NAMES = {
+    "": "By hand only: a data manager presses Refresh now",
+    "daily": "Every day, at 2am (UTC)",
+    "weekly": "Every week, on Mondays at 2am (UTC)",
+    "monthly": "Every month, on the 1st at 2am (UTC)",
+}
+
 
 class Source(models.Model):
     """A dataset's source, or one organisation's part of it (brownfield registers: one per
@@ -64,6 +72,15 @@ class Source(models.Model):
     def __str__(self) -> str:
         part = f" ({self.organisation})" if self.organisation_id else ""
         return f"{self.dataset}{part} from {self.connector_key}"
+
+    @property
+    def schedule_text(self) -> str:
+        """When the source is refreshed, in the words the source's form offers."""
+        if not self.schedule:
+            return "By hand only"
+        return SCHEDULE_NAMES.get(
+            self.schedule.lower(), f"On the cron expression {self.schedule} (UTC)"
+        )
 
     @property
     def connector_title(self) -> str:

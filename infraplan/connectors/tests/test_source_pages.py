@@ -134,6 +134,7 @@ def test_a_source_with_a_mapping_is_saved_loaded_and_refreshed_as_mapped(
     assert properties["S2"] == {"REF": "S2", "homes": 20, "name": "Site 2", "status": "Allocated"}
     page = text(manager.get("/datasets/sites/"))
     assert "File at an address for Organisation A" in page and "Published" in page
+    assert "Every week, on Mondays at 2am (UTC)" in page  # the schedule as the form named it
 
 
 def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, personas, client_as):
