@@ -169,8 +169,14 @@ def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
+        # The name service saying there is no such host is an answer: the address is wrong,
+        # and asking again will not help. Any other failure to look it up may pass.
+        no_such_host = error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
         raise FetchError(
-            f"{host} could not be found ({error.strerror}).", url=url, temporary=True
+            f"{host} could not be found ({error.strerror})"
+            + (": check the address." if no_such_host else "."),
+            url=url,
+            temporary=not no_such_host,
         ) from None
     addresses = [ipaddress.ip_address(answer[4][0].split("%")[0]) for answer in answers]
     if not _host_matches(host, policy.private_hosts):

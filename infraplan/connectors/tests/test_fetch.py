@@ -286,6 +286,17 @@ def test_a_refused_address_does_not_repeat_the_key_it_carries():
     )
 
 
+def test_a_host_the_name_service_does_not_know_is_a_lasting_failure():
+    """A mistyped address is not retried for a quarter of an hour (``.invalid`` is never a
+    host, RFC 6761): the load fails at once, saying to check it."""
+    policy = FetchPolicy(allowed_hosts=("*.invalid",))
+    with pytest.raises(FetchError) as failed:
+        fetch("https://data.example.invalid/sites.geojson", policy=policy)
+    assert not failed.value.temporary
+    assert str(failed.value).startswith("data.example.invalid could not be found (")
+    assert str(failed.value).endswith("): check the address.")
+
+
 def test_wildcards_cover_subdomains_only():
     policy = FetchPolicy(allowed_hosts=("*.example.org",))
     with pytest.raises(FetchError, match=r"^example\.org is not on this platform's list"):
