@@ -26,7 +26,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from infraplan.accounts.models import Organisation, Role
-from infraplan.connectors.models import IngestRun, Source
+from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.maps.ended import END_DATE_PROPERTIES, EndedBy, LiveOn
 
 from .access import Action, dataset_permits
@@ -540,6 +540,21 @@ def run_for_page(dataset: Dataset, run_id: int) -> IngestRun | None:
     return (
         IngestRun.objects.select_related("version", "organisation", "requested_by", "source")
         .filter(dataset=dataset, pk=run_id)
+        .first()
+    )
+
+
+def run_waited_for(run: IngestRun) -> IngestRun | None:
+    """The earlier load ``run`` waits for, while it waits: loads into one part of a dataset (one
+    organisation's, or the whole) run one at a time, in the order they were asked for, and an
+    earlier load waiting to try again holds its place."""
+    if run.state != RunState.QUEUED:
+        return None
+    return (
+        IngestRun.objects.select_related("source")
+        .filter(dataset_id=run.dataset_id, organisation_id=run.organisation_id, pk__lt=run.pk)
+        .filter(state__in=IngestRun.ACTIVE)
+        .order_by("pk")
         .first()
     )
 

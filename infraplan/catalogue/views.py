@@ -42,6 +42,7 @@ from .selectors import (
     dataset_visible,
     published_version_numbers,
     run_for_page,
+    run_waited_for,
     upload_organisation_choices,
     version_for_page,
     version_problems,
@@ -284,6 +285,7 @@ def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpRespon
             "run": run,
             "problems": problems[:PROBLEMS_ON_RUN_PAGE],
             "more_problems": max(0, len(problems) - PROBLEMS_ON_RUN_PAGE),
+            "waited_for": run_waited_for(run),
         },
     )
 

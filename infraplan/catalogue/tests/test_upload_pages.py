@@ -8,6 +8,7 @@ through a real worker process.
 
 import re
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pyogrio
 import pytest
 import shapely
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.store import current_features
@@ -96,6 +98,34 @@ def upload(client, path: Path, **fields):
 def text(response) -> str:
     assert response.status_code == 200, response.status_code
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+
+
+def test_a_load_waiting_behind_another_says_which_and_until_when(
+    sites, personas, client_as, uploads, tmp_path
+):
+    """Loads into one part of a dataset run one at a time: a later upload waiting behind a load
+    that is to try again says so, with when, instead of only "waiting to start"."""
+    client = client_as(personas.contributor_a)
+    first = IngestRun.objects.get(pk=upload_run(client, FILES["csv"](tmp_path)))
+    retry_at = timezone.now() + timedelta(minutes=10)
+    IngestRun.objects.filter(pk=first.pk).update(retry_at=retry_at, error="the host is down.")
+    second = upload_run(client, FILES["geojson"](tmp_path))
+
+    waiting = text(client.get(f"/datasets/sites/runs/{second}/"))
+    assert (
+        f"It waits for load {first.pk} , asked for earlier, which will try again at "
+        f"{timezone.localtime(retry_at):%H:%M %Z} : loads into the same part of a dataset run "
+        "one at a time."
+    ) in waiting
+    assert "It waits for" not in text(client.get(f"/datasets/sites/runs/{first.pk}/"))
+    ingest_run_execute(first.pk)
+    assert "It waits for" not in text(client.get(f"/datasets/sites/runs/{second}/"))
+
+
+def upload_run(client, path: Path) -> int:
+    response = upload(client, path)
+    assert response.status_code == 302
+    return int(response["Location"].rstrip("/").rsplit("/", 1)[1])
 
 
 @pytest.mark.parametrize("kind", list(FILES))
