@@ -303,7 +303,9 @@ def test_sources_on_the_dataset_page_and_refresh_now(sites, personas, client_as,
     viewer_page = client_as(personas.viewer_a).get("/datasets/sites/").content.decode()
     assert 'id="sources"' not in viewer_page
     contributor_page = text(client_as(personas.contributor_a).get("/datasets/sites/"))
-    assert "Sources" in contributor_page and "weekly" in contributor_page
+    assert (
+        "Sources" in contributor_page and "Every week, on Mondays at 2am (UTC)" in contributor_page
+    )
     assert "Never loaded" in contributor_page and "Refresh now" not in contributor_page
     url = f"/datasets/sites/sources/{source.pk}/refresh/"
     assert client_as(personas.contributor_a).post(url).status_code == 404
