@@ -12,6 +12,10 @@ within 1.5x of ogr2ogr, peak memory under 1 GB.
 
     .venv/bin/python bench/ingest.py [--count 1000000] [--seed 7] [--profile] [--statements]
 
+The scratch database has no districts or wards: the placement of features and the check for
+features outside the platform's districts (which the generated polygons, spread over a box
+around Kent, would fail in the sea) do not run.
+
 Needs DATABASE_URL for the application's role and the local cluster's administrative access
 (scripts/lib.sh, as the test databases are made), since that role cannot create databases.
 """

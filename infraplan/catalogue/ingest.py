@@ -152,6 +152,30 @@ _CHECKS = """
       AND problem.failing
     ORDER BY s.row
 """
+# How far outside every council area the platform covers a feature may lie: a pier, a harbour
+# wall or a site on the shore (the boundaries are generalised to the coastline).
+AREAS_MARGIN_METRES = 1_000
+# The covered areas (the current districts, grown by the margin) in pieces of a few hundred
+# points each, so each row is tested against the one or two pieces its box meets.
+_AREAS = f"""
+    CREATE TEMPORARY TABLE ingest_areas ON COMMIT DROP AS
+    SELECT ST_Subdivide(ST_Buffer(ST_Union(f.geom), {AREAS_MARGIN_METRES}, 4), 256) AS geom
+    FROM catalogue_feature f
+    WHERE f.dataset_id = %(districts)s AND f.valid_to IS NULL AND f.valid_from <= %(current)s
+"""  # noqa: S608 (a constant; every value is bound)
+# Rows whose geometry (already found usable) lies wholly outside the covered areas: a point in
+# the sea, or a coordinate typed wrongly that still falls in Great Britain.
+_OUTSIDE_AREAS = f"""
+    SELECT s.row, 'geometry', ST_AsText(ST_PointOnSurface(s.geom), 0),
+           'lies more than {AREAS_MARGIN_METRES:,} m outside every council area this platform '
+           'covers: in the sea, or a coordinate typed wrongly? (in British National Grid, E ' ||
+           round(ST_X(ST_PointOnSurface(s.geom))) || ' N ' ||
+           round(ST_Y(ST_PointOnSurface(s.geom))) || ')'
+    FROM ingest_stage s
+    WHERE NOT s.empty AND s.dimension = %(dimension)s AND s.in_britain
+      AND NOT EXISTS (SELECT FROM ingest_areas a WHERE ST_Intersects(a.geom, s.geom))
+    ORDER BY s.row
+"""  # noqa: S608 (a constant; every value is bound)
 # References are compared in Unicode normal form C, as publishing stores them: "é" as one
 # character or as "e" and a combining accent is one reference.
 _DUPLICATES = """
@@ -325,10 +349,25 @@ def _stage_and_check(
         cursor.execute(_CHECKS, {"dimension": dimension, "kind": dataset.geometry_type})
         for row in cursor.fetchall():
             staging.add(RowProblem(*row))
+        areas = covered_areas()
+        if areas is not None:
+            cursor.execute(_AREAS, areas)
+            cursor.execute("CREATE INDEX ON ingest_areas USING gist (geom)")
+            cursor.execute(_OUTSIDE_AREAS, {"dimension": dimension})
+            for row in cursor.fetchall():
+                staging.add(RowProblem(*row))
     cursor.execute(_DUPLICATES)
     for row in cursor.fetchall():
         staging.add(RowProblem(*row))
     return repaired
+
+
+def covered_areas() -> dict[str, int] | None:
+    """The districts dataset and its current version's number, as the check for features
+    outside the platform's areas asks them; None where the platform has no districts yet."""
+    districts = Dataset.objects.filter(slug="districts").first()
+    current = districts.current_version if districts else None
+    return {"districts": districts.pk, "current": current.number} if current else None
 
 
 def _report(staging: Staging, repaired: int) -> dict[str, Any]:

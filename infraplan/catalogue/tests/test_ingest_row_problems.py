@@ -15,6 +15,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from infraplan.catalogue.demo import demo_load
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
@@ -276,6 +277,32 @@ def test_grid_points_in_the_sea_beyond_great_britain_are_row_problems(sites, tmp
     assert sorted(current_features(sites).values_list("reference", flat=True)) == [
         "S1", "SCILLY", "UNST",
     ]  # fmt: skip
+
+
+def test_points_in_the_sea_off_the_covered_areas_are_row_problems(sites, tmp_path):
+    """In Great Britain's waters but far from every council area the platform covers: the North
+    Sea off Thanet and a latitude typed wrongly. A point on Margate's harbour arm, beyond the
+    generalised coastline but within the margin, and one in Kent are kept."""
+    demo_load(only={"districts"})
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "ref,latitude,longitude\n"
+        "S1,51.2802,1.0789\n"  # Canterbury
+        "SEA,51.60,2.00\n"  # the North Sea
+        "TYPO,50.7562,1.0789\n"  # Canterbury's longitude with 50 for 51: in the Channel
+        "ARM,51.3916,1.3776\n",  # Margate harbour arm
+        encoding="utf-8",
+    )
+
+    problems, _ = rejected_then_published(sites, path)
+
+    assert [(p["row"], p["field"]) for p in problems] == [(2, "geometry"), (3, "geometry")]
+    assert problems[0]["problem"] == (
+        "lies more than 1,000 m outside every council area this platform covers: in the sea, "
+        "or a coordinate typed wrongly? (in British National Grid, E 676965 N 196652)"
+    )
+    assert problems[1]["value"] == "POINT(617257 99698)"
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == ["ARM", "S1"]
 
 
 def test_places_in_ireland_are_outside_great_britain_its_western_isles_inside(sites, tmp_path):
