@@ -89,6 +89,11 @@ class DemoDataset(_Strict):
         "say), each with its ONS code, for placing by ``district_field``.",
     )
     place: bool = True
+    parts_by_district: bool = Field(
+        default=False,
+        description="Each row is the part of the council whose district ``district_codes`` "
+        "names, and those councils contribute to the dataset: each loads its own part after.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "DemoDataset":
@@ -104,6 +109,8 @@ class DemoDataset(_Strict):
                 raise ValueError(f"{name!r} is not one of the fields ({', '.join(names)})")
         if self.district_codes and not self.district_field:
             raise ValueError("district_codes needs the district_field whose values they map")
+        if self.parts_by_district and not self.district_codes:
+            raise ValueError("parts_by_district needs the district_codes naming each council")
         not_gss = [code for code in self.district_codes.values() if not re.match(GSS_CODE, code)]
         if not_gss:
             raise ValueError(f"district_codes: not ONS (GSS) codes: {', '.join(not_gss)}")
@@ -140,6 +147,8 @@ def load_options(
     by_geometry = spec.place and spec.geometry_type != GeometryType.NONE
     place = placement is not None and (by_geometry or bool(spec.district_field))
     return LoadOptions(
+        parts_field=spec.district_field if spec.parts_by_district else "",
+        parts=part_organisations(spec),
         reference_field=spec.reference_field,
         reference_template=spec.reference_template,
         reference_fallback=spec.reference_fallback,
@@ -158,6 +167,19 @@ def load_options(
         if place
         else None,
     )
+
+
+def part_organisations(spec: DemoDataset) -> dict[str, str]:
+    """For a dataset in parts by district: each source code's council (its slug), from the
+    profile's organisations and the areas they serve."""
+    if not spec.parts_by_district:
+        return {}
+    council = {
+        organisation.area: organisation.slug
+        for organisation in settings.AUTHORITY_PROFILE.organisations
+        if organisation.area and organisation.kind in ("district", "unitary")
+    }
+    return {value: council[code] for value, code in spec.district_codes.items() if code in council}
 
 
 def demo_load(
@@ -189,6 +211,9 @@ def demo_load(
                 "geometry_type": spec.geometry_type.value,
             },
         )
+        if spec.parts_by_district:
+            councils = Organisation.objects.filter(slug__in=part_organisations(spec).values())
+            dataset.contributing_organisations.add(*councils)
         versions.append(
             dataset_load_file(
                 actor=None,

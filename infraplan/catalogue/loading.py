@@ -121,6 +121,11 @@ class LoadOptions:
     field_types: dict[str, str] = field(default_factory=dict)
     join: Join | None = None
     placement: Placement | None = None
+    # A dataset several organisations publish (a brownfield register is one per council): each
+    # row's organisation is the one ``parts`` names (by slug) for the row's ``parts_field``
+    # value; other rows are the load's own organisation's.
+    parts_field: str = ""
+    parts: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if bool(self.reference_field) == bool(self.reference_template):
@@ -363,6 +368,8 @@ def read_rows(
             f"reference (its fields are: {', '.join(names)})",
         )
     joined = _join_table(options, dataset.slug)
+    by_slug = Organisation.objects.in_bulk(set(options.parts.values()), field_name="slug")
+    part_owners = {value: by_slug[slug] for value, slug in options.parts.items() if slug in by_slug}
     problems: list[RowProblem] = []
     spatial = dataset.geometry_type != GeometryType.NONE
     geometries, unreadable = (
@@ -435,7 +442,8 @@ def read_rows(
                 )
                 continue
             geometry = GEOSGeometry(memoryview(shapely.to_wkb(shape)), srid=27700)
-        rows.append(FeatureRow(organisation, reference, properties, geometry))
+        owner = part_owners.get(properties.get(options.parts_field), organisation)
+        rows.append(FeatureRow(owner, reference, properties, geometry))
     if problems:
         raise LoadError(dataset.slug, problems=sorted(problems, key=lambda p: p.row))
     if not rows:
@@ -466,6 +474,13 @@ def dataset_load_file(
         organisation.pk if organisation else None
     )
     if same_part and current.source_checksum == checksum:
+        return current
+    # Loaded into the same part before, and changed since by another load (an organisation's
+    # upload of its own part, say): loading the file again would undo that.
+    loaded = dataset.versions.filter(
+        source_checksum=checksum, organisation=organisation, published_at__isnull=False
+    )
+    if current is not None and loaded.exists():
         return current
     version = version_start(
         actor=actor, dataset=dataset, source=path.name, source_checksum=checksum,

@@ -12,12 +12,14 @@ import re
 import pytest
 from django.conf import settings
 
+from infraplan.accounts.models import Organisation
 from infraplan.catalogue.demo import DemoDataset, demo_load, demo_manifest
 from infraplan.catalogue.forms import MINIMUM_CONTRAST
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.store import current_features
 from infraplan.catalogue.styles import NO_VALUE_COLOUR, style_parse
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
+from infraplan.core.testing.data import version_publish_points
 
 pytestmark = pytest.mark.django_db
 
@@ -218,6 +220,32 @@ def test_demo_brownfield_sites_are_in_their_registers_districts_and_the_rest_rep
     skipped = brownfield.report["skipped"]
     assert {row["reference"] for row in skipped} == brownfield_rows_without_coordinates()
     assert {row["reason"] for row in skipped} == {"no geometry"} and len(skipped) == 22
+
+
+def test_demo_brownfield_is_each_councils_part_and_a_councils_upload_replaces_only_its_own():
+    """Thirteen planning authorities publish the register: each site is its council's, each
+    council contributes, and a council's own load of its part survives the next demo load."""
+    *_, brownfield = demo_load(only={"districts", "wards", "brownfield-land"})
+    dataset = brownfield.dataset
+    features = current_features(dataset)
+    owners = dict(features.values_list("reference", "organisation__slug"))
+    assert owners["local-authority-eng:THA/FTH140518"] == "thanet"
+    assert owners["local-authority-eng:ASF/AG7c"] == "ashford"
+    assert owners["local-authority-eng:MDW/1138"] == "medway"
+    councils = set(dataset.contributing_organisations.values_list("slug", flat=True))
+    assert {"thanet", "ashford", "canterbury", "dover", "folkestone-hythe", "medway"} <= councils
+    others = features.exclude(organisation__slug="thanet").count()
+
+    thanet = Organisation.objects.get(slug="thanet")
+    version_publish_points(
+        dataset=dataset, points={"THA/NEW": (635_000, 168_000)}, organisation=thanet
+    )
+    assert list(
+        current_features(dataset).filter(organisation=thanet).values_list("reference", flat=True)
+    ) == ["THA/NEW"]
+    assert current_features(dataset).exclude(organisation=thanet).count() == others
+    demo_load(only={"brownfield-land"})  # make run again: the demo file is loaded already
+    assert current_features(dataset).filter(reference="THA/NEW").exists()
 
 
 def test_demo_brownfield_version_page_lists_the_rows_not_on_the_map_and_the_flagged(client):
