@@ -14,6 +14,8 @@ PERSONAS = [
     "platform_admin",
 ]  # fmt: skip
 SIGNED_IN = [name for name in PERSONAS if name != "anonymous"]
+# Who also asks each page with HEAD: one refused most pages, one allowed most, one in between.
+HEAD_PERSONAS = ["anonymous", "viewer_a", "platform_admin"]
 ORGANISATION_A = ["viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin"]
 MANAGERS_A = dict.fromkeys(["data_manager_a", "admin_a", "platform_admin"], 200)
 
@@ -528,7 +530,7 @@ def test_route_as_every_persona(name, index, personas, districts, restricted, cl
     for persona, user in personas.all().items():
         response = getattr(client_as(user), case.method)(url)
         seen[persona] = response.status_code
-        if case.method == "get":
+        if case.method == "get" and persona in HEAD_PERSONAS:
             # A link checker, a monitor or a proxy asks HEAD: GET's answer without its body.
             head = client_as(user).head(url)
             heads[persona] = head.status_code
@@ -538,7 +540,7 @@ def test_route_as_every_persona(name, index, personas, districts, restricted, cl
     # A 200 for a tile may be a 204 where the tile is empty; both mean "allowed".
     assert {p: 200 if s == 204 else s for p, s in seen.items()} == expected, case.note
     if case.method == "get":
-        assert heads == seen, "HEAD must be answered as GET is"
+        assert heads == {p: seen[p] for p in HEAD_PERSONAS}, "HEAD must be answered as GET is"
 
 
 @pytest.mark.django_db

@@ -501,6 +501,21 @@ def upload_organisation_choices(user: Any, dataset: Dataset) -> list[tuple[str, 
     return choices
 
 
+def parts_managed(user: Any, dataset: Dataset) -> set[int] | None:
+    """The organisations (ids) whose parts of ``dataset`` ``user`` manages (their sources) as a
+    data manager of a contributing organisation; None when they manage the whole dataset.
+    ``dataset`` must already have passed the gate for contributing."""
+    if dataset_permits(user, dataset, Action.MANAGE):
+        return None
+    return set(
+        dataset.contributing_organisations.filter(
+            is_active=True,
+            memberships__user=user,
+            memberships__role__in=[role.value for role in Role if role.includes(Role.DATA_MANAGER)],
+        ).values_list("pk", flat=True)
+    )
+
+
 def version_for_page(dataset: Dataset, number: int) -> DatasetVersion | None:
     """Version ``number`` of ``dataset`` (which has passed the gate) with who made it."""
     return (

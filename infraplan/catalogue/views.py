@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
+from infraplan.connectors.models import Source
 from infraplan.connectors.services import ingest_request
 from infraplan.exports.forms import download_offer
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
@@ -40,6 +41,7 @@ from .selectors import (
     dataset_source,
     dataset_sources,
     dataset_visible,
+    parts_managed,
     published_version_numbers,
     run_for_page,
     run_waited_for,
@@ -89,6 +91,24 @@ def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
     return dataset
 
 
+def sources_dataset_or_404(request: HttpRequest, slug: str) -> tuple[Dataset, set[int] | None]:
+    """The dataset ``slug`` for working on its sources, with the parts the user manages
+    (``parts_managed``: None for the whole dataset); 404 for those who manage no part of it."""
+    dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
+    parts = parts_managed(request.user, dataset)
+    if parts is not None and not parts:
+        raise Http404("No such dataset.")
+    return dataset, parts
+
+
+def source_managed_or_404(dataset: Dataset, source_id: int, parts: set[int] | None) -> Source:
+    """Source ``source_id`` of ``dataset`` if it loads a part the user manages."""
+    source = dataset_source(dataset, source_id)
+    if source is None or (parts is not None and source.organisation_id not in parts):
+        raise Http404("No such source.")
+    return source
+
+
 @require_safe
 def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
     """A dataset's metadata page. Unknown and not-permitted datasets are both 404s.
@@ -117,6 +137,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         # The page shows example values and first rows: a read of restricted data.
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)
     numbers = published_version_numbers(dataset)
+    can_contribute = dataset_permits(request.user, dataset, Action.CONTRIBUTE)
     context = {
         "page": page,
         "dataset": dataset,
@@ -127,7 +148,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         # The versions' page links keep the date the page is showing.
         "versions_query": urlencode({"as_of": request.GET["as_of"]}) if as_of_version else "",
         "diff_form": DiffChoiceForm(numbers=numbers) if len(numbers) >= 2 else None,
-        "can_contribute": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
+        "can_contribute": can_contribute,
+        # The organisations whose sources the user manages (None: every one).
+        "parts_managed": parts_managed(request.user, dataset) if can_contribute else set(),
         "sources": dataset_sources(dataset),
         # The metadata's identifier: the same however the service was reached (SITE_URL, not
         # the request's Host).
@@ -480,11 +503,10 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
 @login_required
 @require_POST
 def source_refresh_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
-    """Load a source now, whatever its schedule: data managers of the dataset."""
-    dataset = dataset_or_404(request, slug, Action.MANAGE)
-    source = dataset_source(dataset, source_id)
-    if source is None:
-        raise Http404("No such source.")
+    """Load a source now, whatever its schedule: data managers of the dataset, or of the
+    contributing organisation whose part it loads."""
+    dataset, parts = sources_dataset_or_404(request, slug)
+    source = source_managed_or_404(dataset, source_id, parts)
     if source.last_run is not None and source.last_run.is_active:
         messages.error(request, "That source is already loading: see its progress below.")
         return redirect(f"{dataset_url(dataset)}#sources")

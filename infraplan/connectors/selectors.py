@@ -4,8 +4,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from infraplan.accounts.models import Organisation
 from infraplan.catalogue.models import Dataset
-from infraplan.catalogue.selectors import upload_organisation_choices
+from infraplan.catalogue.selectors import parts_managed, upload_organisation_choices
 
 from .models import IngestRun, Source
 
@@ -18,6 +19,10 @@ def source_organisation_choices(
     dataset who changes another organisation's source keeps it that organisation's: offered
     only their own part and the whole dataset, saving would move the source onto one of them."""
     choices = upload_organisation_choices(user, dataset)
+    parts = parts_managed(user, dataset)
+    if parts is not None:  # a data manager of a contributing council: its own parts only
+        slugs = set(Organisation.objects.filter(pk__in=parts).values_list("slug", flat=True))
+        choices = [(slug, name) for slug, name in choices if slug in slugs]
     held = source.organisation if source is not None else None
     if held is not None and held.slug not in {slug for slug, _ in choices}:
         choices.insert(0, (held.slug, held.name))

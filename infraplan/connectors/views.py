@@ -13,10 +13,14 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from infraplan.accounts.models import Organisation
 from infraplan.accounts.two_factor import admin_two_factor
-from infraplan.catalogue.access import Action
 from infraplan.catalogue.models import Dataset
-from infraplan.catalogue.selectors import WHOLE_DATASET, dataset_source
-from infraplan.catalogue.views import dataset_or_404, dataset_url, run_url
+from infraplan.catalogue.selectors import WHOLE_DATASET
+from infraplan.catalogue.views import (
+    dataset_url,
+    run_url,
+    source_managed_or_404,
+    sources_dataset_or_404,
+)
 
 from .forms import ConnectorChoiceForm, SourceForm, source_connector_choices
 from .models import Source
@@ -83,13 +87,6 @@ def national_switch_view(request: HttpRequest, slug: str, switch: str) -> HttpRe
 # A dataset's sources
 
 
-def _source_or_404(dataset: Dataset, source_id: int) -> Source:
-    source = dataset_source(dataset, source_id)
-    if source is None:
-        raise Http404("No such source.")
-    return source
-
-
 def _sources_url(dataset: Dataset) -> str:
     return f"{dataset_url(dataset)}#sources"
 
@@ -98,8 +95,9 @@ def _sources_url(dataset: Dataset) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 def source_new_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Add a source: ``?connector=`` not yet chosen (or not one offered), the choice; then the
-    source's form. Data managers of the dataset."""
-    dataset = dataset_or_404(request, slug, Action.MANAGE)
+    source's form. Data managers of the dataset, or of a contributing organisation (for its
+    part)."""
+    dataset, _ = sources_dataset_or_404(request, slug)
     offered = dict(source_connector_choices())
     key = request.GET.get("connector", "")
     if key not in offered:
@@ -116,9 +114,10 @@ def source_new_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def source_edit_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
-    """Change a source's settings, mapping or schedule: data managers of the dataset."""
-    dataset = dataset_or_404(request, slug, Action.MANAGE)
-    source = _source_or_404(dataset, source_id)
+    """Change a source's settings, mapping or schedule: data managers of the dataset, or of the
+    contributing organisation whose part it loads."""
+    dataset, parts = sources_dataset_or_404(request, slug)
+    source = source_managed_or_404(dataset, source_id, parts)
     if not source.has_settings_page:
         raise Http404("This source's settings are not changed here.")
     return _source_form(request, dataset, source.connector_key, source=source)
@@ -176,9 +175,10 @@ def _source_save(
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def source_delete_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
-    """Remove a source, after a confirmation page: data managers of the dataset."""
-    dataset = dataset_or_404(request, slug, Action.MANAGE)
-    source = _source_or_404(dataset, source_id)
+    """Remove a source, after a confirmation page: data managers of the dataset, or of the
+    contributing organisation whose part it loads."""
+    dataset, parts = sources_dataset_or_404(request, slug)
+    source = source_managed_or_404(dataset, source_id, parts)
     if request.method == "POST":
         source_delete(actor=request.user, source=source)
         messages.success(request, "The source is removed. What it loaded stays, with its versions.")

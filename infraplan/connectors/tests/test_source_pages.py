@@ -10,6 +10,7 @@ from datetime import UTC
 
 import pytest
 
+from infraplan.accounts.models import Membership, Role, User
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, RunState, Source
@@ -360,3 +361,53 @@ def test_changing_another_organisations_source_keeps_it_theirs(sites, personas, 
     # A new source is still for the manager's own part or the whole dataset.
     page = manager.get("/datasets/sites/sources/new/?connector=arcgis").content.decode()
     assert 'value="org-b"' not in page
+
+
+def test_a_contributing_councils_data_manager_manages_its_own_parts_source(
+    sites, personas, client_as
+):
+    """Organisation A owns the dataset and B contributes its own part: B's data manager adds,
+    changes, refreshes and removes the source of B's part, and reaches no other source; B's
+    viewers reach none."""
+    sites.shared_with.add(personas.organisation_b)
+    sites.contributing_organisations.add(personas.organisation_b)
+    b_manager = data_manager_of(personas.organisation_b, "data-manager@b.example")
+    ours = source_save(
+        actor=None, dataset=sites, connector_key="arcgis", config={"url": LAYER},
+        mapping={"reference": "REF"}, organisation=personas.organisation_a,
+    )  # fmt: skip
+    client = client_as(b_manager)
+    page = text(client.get("/datasets/sites/"))
+    assert "Add a source" in page
+    form_page = client.get("/datasets/sites/sources/new/?connector=arcgis").content.decode()
+    # Only B's own part is offered: not A's, nor the whole dataset.
+    (organisations,) = re.findall(r'<select[^>]*name="organisation".*?</select>', form_page, re.S)
+    assert re.findall(r'<option value="([^"]*)"', organisations) == ["org-b"]
+    response = client.post("/datasets/sites/sources/new/?connector=arcgis",
+                           arcgis_form(organisation="org-b"))  # fmt: skip
+    assert response.status_code == 302
+    theirs = Source.objects.get(organisation=personas.organisation_b)
+    assert client.get(f"/datasets/sites/sources/{theirs.pk}/").status_code == 200
+    refreshed = client.post(f"/datasets/sites/sources/{theirs.pk}/refresh/")
+    assert refreshed.status_code == 302 and IngestRun.objects.get().source == theirs
+    # Not A's part, nor a part of theirs loaded as the whole dataset.
+    for path in (
+        f"/datasets/sites/sources/{ours.pk}/",
+        f"/datasets/sites/sources/{ours.pk}/remove/",
+    ):
+        assert client.get(path).status_code == 404
+    assert client.post(f"/datasets/sites/sources/{ours.pk}/refresh/").status_code == 404
+    refused = client.post("/datasets/sites/sources/new/?connector=arcgis",
+                          arcgis_form(organisation="org-a"))  # fmt: skip
+    assert refused.status_code == 200 and Source.objects.count() == 2
+    assert client.post(f"/datasets/sites/sources/{theirs.pk}/remove/").status_code == 302
+    assert not Source.objects.filter(pk=theirs.pk).exists()
+    # B's viewer contributes nothing and manages nothing.
+    assert client_as(personas.member_b).get("/datasets/sites/sources/new/").status_code == 404
+
+
+def data_manager_of(organisation, email: str):
+    """A data manager of ``organisation``."""
+    user = User.objects.create_user(email=email, password="not-used-1234")
+    Membership.objects.create(user=user, organisation=organisation, role=Role.DATA_MANAGER)
+    return user
