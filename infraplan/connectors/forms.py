@@ -26,7 +26,7 @@ from infraplan.catalogue.selectors import WHOLE_DATASET
 from .base import ConnectorConfig
 from .models import SCHEDULE_NAMES
 from .registry import connector_for, connector_has_settings, connector_keys, connector_title
-from .services import SCHEDULES, schedule_checked
+from .services import SCHEDULES, constant_problem, schedule_checked
 
 SCHEDULE_CHOICES = [*SCHEDULE_NAMES.items(), ("cron", "On a cron expression")]
 CAST_CHOICES = [
@@ -184,13 +184,14 @@ class SourceForm(forms.Form):
         *args: Any,
         connector_key: str,
         organisations: list[tuple[str, str]],
-        schema: dict[str, str],
+        schema: dict[str, dict[str, Any]],
         source: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.connector = connector_for(connector_key)
-        self.schema = schema  # field name -> type, from the dataset's schema
+        self.field_specs = schema  # field name -> its entry in the dataset's schema
+        self.schema = {name: spec.get("type", "string") for name, spec in schema.items()}
         self.source = source
         config_model: type[ConnectorConfig] = self.connector.Config
         self.config_names = list(config_model.form_fields)
@@ -409,6 +410,10 @@ class SourceForm(forms.Form):
                 continue
             if name in constants:
                 self.add_error(f"constant-{index}-field", f"{name} has two constants")
+                continue
+            problem = constant_problem(name, value, self.field_specs, casts)
+            if problem:
+                self.add_error(f"constant-{index}-value", f"The constant for {name}: {problem}")
                 continue
             constants[name] = value
         if "reference" in self.errors or "threshold" in self.errors:

@@ -168,6 +168,22 @@ def _config_checked(connector_key: str, config: dict[str, Any]) -> dict[str, Any
         raise ValidationError({"config": str(error)}) from None
 
 
+def constant_problem(
+    name: str, value: Any, schema: dict[str, dict[str, Any]], casts: dict[str, str]
+) -> str:
+    """Why ``value`` cannot be the constant of field ``name`` (its type by the dataset's
+    ``schema``, by name, else by ``casts``), or "" when it can: every row would fail with it."""
+    spec = schema.get(name, {"type": casts.get(name, "string")})
+    try:
+        typed = typed_value(value, spec.get("type", "string"))
+    except ValueError as error:
+        return str(error)
+    allowed = spec.get("allowed")
+    if allowed and typed not in allowed:
+        return f"{value!r} is not one of: {', '.join(map(str, allowed))}"
+    return ""
+
+
 def _mapping_checked(mapping: IngestMapping | dict[str, Any], dataset: Dataset) -> IngestMapping:
     """The mapping, checked as a model and its constants against the dataset's schema (a
     constant every row would fail with is refused now, not in every load)."""
@@ -185,17 +201,9 @@ def _mapping_checked(mapping: IngestMapping | dict[str, Any], dataset: Dataset) 
     schema = {entry["name"]: entry for entry in dataset.field_schema}
     problems = []
     for name, value in mapping.constants.items():
-        spec = schema.get(name, {"type": mapping.casts.get(name, "string")})
-        try:
-            typed = typed_value(value, spec.get("type", "string"))
-        except ValueError as error:
-            problems.append(f"the constant for {name}: {error}")
-            continue
-        allowed = spec.get("allowed")
-        if allowed and typed not in allowed:
-            problems.append(
-                f"the constant for {name}: {value!r} is not one of: {', '.join(map(str, allowed))}"
-            )
+        problem = constant_problem(name, value, schema, mapping.casts)
+        if problem:
+            problems.append(f"the constant for {name}: {problem}")
     if problems:
         raise ValidationError(
             {"mapping": f"The column mapping is not valid: {'; '.join(problems)}."}

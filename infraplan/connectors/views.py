@@ -130,7 +130,7 @@ def _source_form(
         request.POST if request.method == "POST" else None,
         connector_key=connector_key,
         organisations=source_organisation_choices(request.user, dataset, source),
-        schema={field["name"]: field.get("type", "string") for field in dataset.field_schema},
+        schema={field["name"]: field for field in dataset.field_schema},
         source=source,
     )
     if request.method == "POST" and form.is_valid():

@@ -189,6 +189,16 @@ def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, pers
     assert "Column 1 in the source: Enter the column's name in the source" in page
     assert "Column 3 in the source: UNITS is in the list twice" in page
     assert "Constant 1 field: Enter the field the value goes in" in page
+    # A constant every row would fail with is the error of its own input, linked to it.
+    response = manager.post(
+        "/datasets/sites/sources/new/?connector=url",
+        {**arcgis_form(url="https://example.org/sites.csv"),
+         "constant-0-field": "homes", "constant-0-value": "ten"},
+    )  # fmt: skip
+    assert re.search(
+        r'<a href="#id_constant-0-value">[^<]*The constant for homes: [^<]*whole number',
+        response.content.decode(),
+    )
     page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
                           "column-0-source": "UNITS", "column-0-field": "homes",
                           "column-0-type": "number"})  # fmt: skip
