@@ -464,23 +464,21 @@ def dataset_load_file(
     With ``organisation``, the features are that organisation's and the load replaces only its
     part of the dataset; without, they are the owner's and the load replaces the whole dataset.
 
-    A file identical to the current version's (same bytes, same options, the same part of the
-    dataset) changes nothing and returns the current version. A bad file raises LoadError after
-    recording a failed version; the current version is untouched.
+    A file that is the last one published into the same part of the dataset (same bytes, same
+    options) changes nothing and returns the current version, even when loads of another kind
+    changed the dataset since: loading it again would undo them (an organisation's upload of its
+    own part, say). A bad file raises LoadError after recording a failed version; the current
+    version is untouched.
     """
     checksum = file_checksum(path, options)
     current = dataset.current_version
-    same_part = current is not None and current.organisation_id == (
-        organisation.pk if organisation else None
+    last_file = (
+        dataset.versions.filter(organisation=organisation, published_at__isnull=False)
+        .exclude(source_checksum="")
+        .order_by("-number")
+        .first()
     )
-    if same_part and current.source_checksum == checksum:
-        return current
-    # Loaded into the same part before, and changed since by another load (an organisation's
-    # upload of its own part, say): loading the file again would undo that.
-    loaded = dataset.versions.filter(
-        source_checksum=checksum, organisation=organisation, published_at__isnull=False
-    )
-    if current is not None and loaded.exists():
+    if current is not None and last_file is not None and last_file.source_checksum == checksum:
         return current
     version = version_start(
         actor=actor, dataset=dataset, source=path.name, source_checksum=checksum,

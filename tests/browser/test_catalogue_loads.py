@@ -167,7 +167,7 @@ def test_the_dataset_page_as_of_a_date_and_its_sources(
     sites.versions.filter(number=1).update(published_at=timezone.now() - timedelta(days=3))
     sign_in(page, "data-manager@a.example")
     page.goto("/datasets/sites/")
-    expect(page.locator("#source-table")).to_contain_text("weekly")
+    expect(page.locator("#source-table")).to_contain_text("Every week, on Mondays at 2am (UTC)")
     page.get_by_label("Show the dataset as published on").fill("27 March")
     page.get_by_role("button", name="Show that date").click()
     expect(page).to_have_title(f"Error: Sites {DASH} {SERVICE}")
@@ -222,7 +222,7 @@ def test_a_data_manager_adds_changes_and_removes_a_source(page: Page, page_watch
         "The ArcGIS REST layer source is saved."
     )
     expect(page.locator("#source-table")).to_contain_text("ArcGIS REST layer")
-    expect(page.locator("#source-table")).to_contain_text("weekly")
+    expect(page.locator("#source-table")).to_contain_text("Every week, on Mondays at 2am (UTC)")
     assert_page_sound(page, page_watch)
 
     page.locator("#source-table").get_by_role("link", name="Change").click()

@@ -195,6 +195,19 @@ def test_the_same_file_for_another_organisations_part_is_loaded(sites, personas,
     assert sorted(owners) == [("a", "org-a"), ("a", "org-b")]
 
 
+def test_a_file_loaded_again_after_another_file_is_loaded_again(sites, tmp_path):
+    """A file is skipped only while it is the last file loaded into its part: the first file
+    again, after a second, is a new version with the first file's features."""
+    first, second = (
+        write_points(tmp_path / f"{name}.geojson", {name: (601300, 142700)}) for name in ("a", "b")
+    )
+    options = LoadOptions("ref")
+    for path in (first, second, first):
+        dataset_load_file(actor=None, dataset=sites, path=path, options=options)
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["a"]
+    assert sites.versions.count() == 3
+
+
 def test_a_reference_in_two_unicode_forms_is_one_reference(sites, tmp_path):
     path = write_points(
         tmp_path / "p.geojson", {"Caf\u00e9": (601300, 142700), "Cafe\u0301": (601400, 142700)}
