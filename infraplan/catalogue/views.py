@@ -150,7 +150,13 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "diff_form": DiffChoiceForm(numbers=numbers) if len(numbers) >= 2 else None,
         "can_contribute": can_contribute,
         # The organisations whose sources the user manages (None: every one).
-        "parts_managed": parts_managed(request.user, dataset) if can_contribute else set(),
+        "parts_managed": (
+            None
+            if page.can_manage
+            else parts_managed(request.user, dataset)
+            if can_contribute
+            else set()
+        ),
         "sources": dataset_sources(dataset),
         # The metadata's identifier: the same however the service was reached (SITE_URL, not
         # the request's Host).

@@ -40,8 +40,8 @@ class PrivateByDefaultMiddleware:
 
     A page made for one person (their account, their tokens, an organisation's members) must
     not be kept by a shared proxy, nor left in the browser's cache of a shared office computer.
-    Views whose answers may be kept (the dataset pages, tiles, downloads) set ``Cache-Control``
-    themselves and are left as they are.
+    Views whose answers may be kept (tiles, downloads, the map picture, the OGC API) set
+    ``Cache-Control`` themselves and are left as they are.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
