@@ -436,6 +436,28 @@ class AsOfForm(forms.Form):
             raise forms.ValidationError(str(problem)) from None
 
 
+class RollbackForm(forms.Form):
+    """Which part of a dataset a rollback restores: offered only when there is a choice."""
+
+    part = forms.ChoiceField(
+        label="What to restore",
+        widget=forms.RadioSelect,
+        help_text="Parts not restored stay as they are now.",
+        error_messages={"required": "Choose what to restore"},
+    )
+
+    def __init__(self, *args: Any, parts: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["part"].choices = parts
+        self.only = parts[0][0] if len(parts) == 1 else None
+        if self.only is not None:  # nothing to choose: the one part, asked or not
+            self.fields["part"].required = False
+            self.fields["part"].widget = forms.HiddenInput()
+
+    def clean_part(self) -> str:
+        return self.only or self.cleaned_data["part"]
+
+
 class DiffChoiceForm(forms.Form):
     """Two published versions to compare, from the versions list."""
 

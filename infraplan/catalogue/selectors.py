@@ -516,6 +516,29 @@ def parts_managed(user: Any, dataset: Dataset) -> set[int] | None:
     )
 
 
+def rollback_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
+    """What ``user`` may roll back of ``dataset`` (slug, label), which has passed the gate for
+    contributing: for its data managers the whole dataset and, when other organisations
+    contribute to it, each publisher's part on its own; for a contributing organisation's data
+    manager, only the parts they manage. Empty: nothing."""
+    parts = parts_managed(user, dataset)
+    if parts is None:
+        choices = [(WHOLE_DATASET, "The whole dataset (every organisation's features)")]
+        if dataset.contributing_organisations.exists():
+            publishers = Organisation.objects.filter(
+                Q(pk=dataset.owner_id) | Q(datasets_contributed_to=dataset), is_active=True
+            )
+            choices += [
+                (slug, f"Only {name}'s features")
+                for slug, name in publishers.distinct().order_by("name").values_list("slug", "name")
+            ]
+        return choices
+    organisations = Organisation.objects.filter(pk__in=parts).order_by("name")
+    return [
+        (slug, f"{name}'s features") for slug, name in organisations.values_list("slug", "name")
+    ]
+
+
 def version_for_page(dataset: Dataset, number: int) -> DatasetVersion | None:
     """Version ``number`` of ``dataset`` (which has passed the gate) with who made it."""
     return (

@@ -6,7 +6,7 @@ A load happens in three steps so the dataset is never without a good version:
 report kept, the previous version stays current).
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -406,11 +406,29 @@ def version_fail(*, actor: Any, version: DatasetVersion, report: dict[str, Any])
     return version
 
 
-def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> DatasetVersion:
-    """Restore an earlier version's content as a new version; history is never rewritten."""
+def version_rollback(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    to: DatasetVersion,
+    organisation: Organisation | None = None,
+    on_version: Callable[[DatasetVersion], None] = lambda version: None,
+) -> DatasetVersion:
+    """Restore an earlier version's content as a new version; history is never rewritten.
+
+    With ``organisation``, only that organisation's part is restored (its features as they were
+    in ``to``) and every other part stays as it is now, as a load of that part would leave
+    them. ``on_version`` is told of the draft as soon as it is opened, so that a run watching
+    the rollback can fail it should its process die.
+    """
     if to.dataset_id != dataset.pk or to.state != VersionState.PUBLISHED:
         raise ValueError(f"{to} is not a published version of {dataset}")
-    draft = version_start(actor=actor, dataset=dataset, source=f"rollback to version {to.number}")
+    whose = f" of {organisation.name}'s features" if organisation else ""
+    draft = version_start(
+        actor=actor, dataset=dataset, source=f"rollback{whose} to version {to.number}",
+        organisation=organisation,
+    )  # fmt: skip
+    on_version(draft)
     try:
         with transaction.atomic():
             draft.rolled_back_to = to
@@ -427,11 +445,16 @@ def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> Dat
                     FROM {feature}
                     WHERE dataset_id = %(dataset)s AND valid_from <= %(to)s
                       AND (valid_to IS NULL OR valid_to > %(to)s)
+                      AND (%(organisation)s::bigint IS NULL
+                           OR organisation_id = %(organisation)s::bigint)
                     """,  # noqa: S608 (table name from model metadata, values bound)
-                    {"new": draft.number, "dataset": dataset.pk, "to": to.number},
-                )
+                    {
+                        "new": draft.number, "dataset": dataset.pk, "to": to.number,
+                        "organisation": organisation.pk if organisation else None,
+                    },
+                )  # fmt: skip
             return version_publish(
-                actor=actor, version=draft, note=f"Rollback to version {to.number}"
+                actor=actor, version=draft, note=f"Rollback{whose} to version {to.number}"
             )
     except Exception as error:
         # The draft committed on its own: without this it would stay "being loaded" for ever
@@ -440,6 +463,6 @@ def version_rollback(*, actor: Any, dataset: Dataset, to: DatasetVersion) -> Dat
         version_fail(
             actor=actor,
             version=draft,
-            report={"error": f"The rollback to version {to.number} failed: {reason}"},
+            report={"error": f"The rollback{whose} to version {to.number} failed: {reason}"},
         )
         raise

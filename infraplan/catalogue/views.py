@@ -23,12 +23,19 @@ from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.connectors.models import Source
-from infraplan.connectors.services import ingest_request
+from infraplan.connectors.services import ingest_request, rollback_request
 from infraplan.exports.forms import download_offer
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
-from .forms import AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm, UploadForm
+from .forms import (
+    AsOfForm,
+    DatasetFilterForm,
+    DiffChoiceForm,
+    RollbackForm,
+    StyleForm,
+    UploadForm,
+)
 from .history import version_as_of, versions_diff
 from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
@@ -43,13 +50,14 @@ from .selectors import (
     dataset_visible,
     parts_managed,
     published_version_numbers,
+    rollback_choices,
     run_for_page,
     run_waited_for,
     upload_organisation_choices,
     version_for_page,
     version_problems,
 )
-from .services import dataset_save, version_rollback
+from .services import dataset_save
 from .store import StoreFeatureSource
 from .uploads import SizeLimitUploadHandler, upload_size_text, upload_store
 
@@ -381,7 +389,7 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
                 version.state == VersionState.PUBLISHED
                 and current is not None
                 and current.pk != version.pk
-                and dataset_permits(request.user, dataset, Action.MANAGE)
+                and bool(rollback_choices(request.user, dataset))
             ),
             "previous": _previous_published(dataset, version),
         },
@@ -480,26 +488,40 @@ def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> Ht
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    """Confirm, then publish an earlier version's content as a new version: data managers."""
-    dataset = dataset_or_404(request, slug, Action.MANAGE)
+    """Confirm, then put on the task queue a rollback to an earlier version: of the whole
+    dataset or of one organisation's part, for those who manage it (``rollback_choices``)."""
+    dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
+    parts = rollback_choices(request.user, dataset)
+    if not parts:
+        raise Http404("No such dataset.")
     version = _version_or_404(dataset, number)
     if version.state != VersionState.PUBLISHED:
         raise Http404("Only a published version can be restored.")
     is_current = version.is_current
+    form = RollbackForm(request.POST if request.method == "POST" else None, parts=parts)
     if request.method == "POST":
         if is_current:
             messages.error(request, f"Version {number} is already the current version.")
             return redirect("dataset-version", slug=dataset.slug, number=number)
-        restored = version_rollback(actor=request.user, dataset=dataset, to=version)
-        messages.success(
-            request,
-            f"Version {restored.number} is now current: it restores version {number}'s features.",
-        )
-        return redirect("dataset-version", slug=dataset.slug, number=restored.number)
+        if form.is_valid():
+            part = form.cleaned_data["part"]
+            organisation = None if part == WHOLE_DATASET else Organisation.objects.get(slug=part)
+            run = rollback_request(
+                actor=request.user, dataset=dataset, to=version, organisation=organisation
+            )
+            return redirect(run_url(run))
     return render(
         request,
         "catalogue/version_rollback.html",
-        {"dataset": dataset, "version": version, "is_current": is_current},
+        {
+            "dataset": dataset,
+            "version": version,
+            "is_current": is_current,
+            "form": form,
+            "later": dataset.versions.filter(number__gt=number, state=VersionState.PUBLISHED)
+            .select_related("organisation", "rolled_back_to")
+            .order_by("number"),
+        },
     )
 
 

@@ -9,7 +9,7 @@ runs (written through a separate connection, see ``services.RunProgress``) and i
 from django.db import models
 from django.db.models import Q
 
-from .registry import connector_has_settings, connector_title
+from .registry import ROLLBACK_KEY, connector_has_settings, connector_title
 
 # The named schedules (services.SCHEDULES gives their cron expressions) in words.
 SCHEDULE_NAMES = {
@@ -167,3 +167,19 @@ class IngestRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE
+
+    @property
+    def is_rollback(self) -> bool:
+        """Whether the run restores an earlier version (``rollback_request``) in place of
+        loading a source."""
+        return self.connector_key == ROLLBACK_KEY
+
+    @property
+    def noun(self) -> str:
+        """What its pages call the run."""
+        return "rollback" if self.is_rollback else "load"
+
+    @property
+    def rollback_to(self) -> int | None:
+        """The number of the version a rollback restores."""
+        return self.config.get("version") if self.is_rollback else None

@@ -7,10 +7,15 @@ from pydantic import ValidationError
 from .base import Connector, ConnectorConfig, ConnectorError
 
 _CONNECTORS: dict[str, type[Connector]] = {}
+# The key a run that restores an earlier version carries instead of a connector's (a rollback
+# runs on the task queue as a load does, and is shown as one): no connector may take it.
+ROLLBACK_KEY = "rollback"
 
 
 def connector_register(connector: type[Connector]) -> type[Connector]:
     """Register ``connector`` under its key (usable as a class decorator)."""
+    if connector.key == ROLLBACK_KEY:
+        raise ValueError(f"connector key {ROLLBACK_KEY!r} is reserved for rollbacks")
     existing = _CONNECTORS.get(connector.key)
     if existing is not None and existing is not connector:
         raise ValueError(f"connector key {connector.key!r} is already {existing.__name__}")
@@ -31,6 +36,8 @@ def connector_keys() -> list[str]:
 
 
 def connector_title(key: str) -> str:
+    if key == ROLLBACK_KEY:
+        return "A rollback"
     connector = _CONNECTORS.get(key)
     return connector.title if connector else key
 

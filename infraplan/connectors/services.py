@@ -11,6 +11,7 @@ database drops the lock with the connection, and ``ingest_runs_sweep`` knows the
 
 import shutil
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,12 @@ from infraplan.audit.services import audit_record, model_snapshot
 from infraplan.catalogue.ingest import INTERRUPTED, IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.loading import typed_value
 from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
-from infraplan.catalogue.services import version_fail
+from infraplan.catalogue.services import version_fail, version_rollback
 
 from .base import ConnectorError, Progress
 from .fetch import config_recorded
 from .models import IngestRun, RunState, Source
-from .registry import connector_config
+from .registry import ROLLBACK_KEY, connector_config
 
 # Named schedules as cron expressions (UTC): loads at night, when nobody is looking at the map.
 SCHEDULES = {"daily": "0 2 * * *", "weekly": "0 2 * * 1", "monthly": "0 2 1 * *"}
@@ -360,9 +361,9 @@ def ingest_request(
             connector_key=connector_key, config=checked, mapping=mapping.model_dump(mode="json"),
         )  # fmt: skip
         if queue:
-            run.job_id = ingest_run_task.configure(
-                lock=f"ingest:{dataset.pk}:{organisation.pk if organisation else '*'}"
-            ).defer(run_id=run.pk)
+            run.job_id = ingest_run_task.configure(lock=_part_lock(dataset, organisation)).defer(
+                run_id=run.pk
+            )
             run.save(update_fields=["job_id"])
         if source is not None:
             Source.objects.filter(pk=source.pk).update(last_run=run)
@@ -373,6 +374,60 @@ def ingest_request(
                 "config": config_recorded(checked),
                 "organisation": organisation.slug if organisation else None,
                 "source": source.pk if source else None,
+            },
+        )  # fmt: skip
+    return run
+
+
+def _part_lock(dataset: Dataset, organisation: Organisation | None) -> str:
+    """The task-queue lock of a dataset part's loads and rollbacks: they run one at a time, in
+    the order they were asked for."""
+    return f"ingest:{dataset.pk}:{organisation.pk if organisation else '*'}"
+
+
+def rollback_request(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    to: DatasetVersion,
+    organisation: Organisation | None = None,
+) -> IngestRun:
+    """Put a rollback of ``dataset`` (or of ``organisation``'s part) to version ``to`` on the
+    task queue as a run of its own; audited.
+
+    Restoring copies every feature of the version, which for a large dataset takes longer than
+    a web request may (and a request ended half-way would leave its draft behind): like a load,
+    it runs in a worker, its page shows how far it has got, and it waits behind the part's
+    earlier loads. While the same rollback waits or runs, that run is returned, not a second.
+    """
+    from .tasks import ingest_run_task
+
+    if to.dataset_id != dataset.pk or to.state != VersionState.PUBLISHED:
+        raise ValueError(f"{to} is not a published version of {dataset}")
+    _organisation_checked(dataset, organisation)
+    config = {"version": to.number}
+    with transaction.atomic():
+        list(Dataset.objects.select_for_update().filter(pk=dataset.pk).values("pk"))
+        same = IngestRun.objects.filter(
+            dataset=dataset, organisation=organisation, connector_key=ROLLBACK_KEY, config=config
+        )
+        waiting = same.filter(state__in=IngestRun.ACTIVE).order_by("-id").first()
+        if waiting is not None:
+            return waiting
+        run = IngestRun.objects.create(
+            dataset=dataset, organisation=organisation,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            connector_key=ROLLBACK_KEY, config=config, mapping={},
+        )  # fmt: skip
+        run.job_id = ingest_run_task.configure(lock=_part_lock(dataset, organisation)).defer(
+            run_id=run.pk
+        )
+        run.save(update_fields=["job_id"])
+        audit_record(
+            actor=actor, action="rollback.request", target=run,
+            after={
+                "dataset": dataset.slug, "version": to.number,
+                "organisation": organisation.slug if organisation else None,
             },
         )  # fmt: skip
     return run
@@ -500,13 +555,19 @@ def ingest_run_execute(
         run.started_at, run.retry_at, run.error = timezone.now(), None, ""
         run.save(update_fields=["state", "stage", "attempts", "started_at", "retry_at", "error"])
         try:
-            version = ingest_run(
-                actor=run.requested_by, dataset=run.dataset, connector_key=run.connector_key,
-                config=run.config, mapping=IngestMapping.model_validate(run.mapping),
-                organisation=run.organisation,
-                progress=both,
-                on_version=progress.version_started,
-            )  # fmt: skip
+            if run.is_rollback:
+                version = _rollback_execute(run, both, progress.version_started)
+            else:
+                version = ingest_run(
+                    actor=run.requested_by, dataset=run.dataset, connector_key=run.connector_key,
+                    config=run.config, mapping=IngestMapping.model_validate(run.mapping),
+                    organisation=run.organisation,
+                    progress=both,
+                    on_version=progress.version_started,
+                )  # fmt: skip
+        except RollbackFailed as failure:
+            run.refresh_from_db(fields=["rows_read", "stage", "version"])
+            return _run_finish(run, RunState.FAILED, error=str(failure), temporary=False)
         except IngestRejected as rejection:
             run.refresh_from_db(fields=["rows_read", "stage"])
             # The connector could not read the source (the report says whether that may pass),
@@ -539,9 +600,36 @@ def ingest_run_execute(
         # the sweep fails as abandoned.
         run.refresh_from_db(fields=["rows_read", "stage"])
         return _run_finish(
-            run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", 0),
+            run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", run.rows_read),
             stage="done", error="", temporary=False,
         )  # fmt: skip
+
+
+class RollbackFailed(Exception):
+    """A rollback that could not publish; its draft is failed and the current version kept."""
+
+
+def _rollback_execute(
+    run: IngestRun, progress: Progress, on_version: Callable[[DatasetVersion], None]
+) -> DatasetVersion:
+    """The body of a rollback's run: restore the version it names as a new version."""
+    number = run.rollback_to
+    to = run.dataset.versions.filter(number=number, state=VersionState.PUBLISHED).first()
+    if to is None:
+        raise RollbackFailed(f"Version {number} is not a published version of {run.dataset}.")
+    progress(0, f"restoring version {number}")
+    try:
+        version = version_rollback(
+            actor=run.requested_by, dataset=run.dataset, to=to, organisation=run.organisation,
+            on_version=on_version,
+        )  # fmt: skip
+    except ValueError as error:  # a clash of references in the restored features, say
+        raise RollbackFailed(
+            f"The rollback to version {number} failed: {error}. The current version was not "
+            "changed."
+        ) from None
+    progress(version.feature_count or 0, "done")
+    return version
 
 
 def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
@@ -606,9 +694,9 @@ def ingest_runs_sweep() -> list[IngestRun]:
                     if run.state != RunState.RUNNING:
                         continue
                     error = (
-                        f"The load stopped when the process running it ended (while "
+                        f"The {run.noun} stopped when the process running it ended (while "
                         f"{run.stage or 'starting'}, {run.rows_read:,} rows read). The current "
-                        "version was not changed; ask for the load again."
+                        f"version was not changed; ask for the {run.noun} again."
                     )
                     _run_abandon(run, error)
                     swept.append(run)
@@ -636,8 +724,8 @@ def _queued_runs_sweep() -> list[IngestRun]:
             if why is None:
                 continue
             error = (
-                f"The load never started: {why}. The current version was not changed; ask for "
-                "the load again."
+                f"The {run.noun} never started: {why}. The current version was not changed; "
+                f"ask for the {run.noun} again."
             )
             _run_abandon(run, error)
             swept.append(run)

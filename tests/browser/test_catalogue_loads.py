@@ -113,8 +113,12 @@ def test_a_rejected_upload_its_report_and_a_rollback(
     expect(page.get_by_role("heading", level=1)).to_have_text("Roll back to version 1")
     assert_page_sound(page, page_watch)
     page.get_by_role("button", name="Roll back to version 1").click()
-    expect(page.locator(".govuk-notification-banner")).to_contain_text(
-        "Version 4 is now current: it restores version 1's features."
+    expect(page.locator("#run-status")).to_contain_text("The rollback is waiting to start.")
+    assert_page_sound(page, page_watch)
+    ingest_run_execute(IngestRun.objects.get(connector_key="rollback").pk)
+    page.reload()
+    expect(page.locator("#run-status")).to_contain_text(
+        "Published as version 4: it restores version 1's features."
     )
     assert_page_sound(page, page_watch)
 

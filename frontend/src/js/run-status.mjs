@@ -12,10 +12,11 @@ function setValue(key, text) {
   if (node && node.textContent !== text) node.textContent = text;
 }
 
-// The banner above the summary says whether the load has started.
+// The banner above the summary says whether the load (or rollback) has started.
 function setHeading(state) {
   const heading = document.querySelector("[data-run-heading]");
-  const text = `The load is ${state === "queued" ? "waiting to start" : "in progress"}.`;
+  const noun = heading?.dataset.runNoun || "load";
+  const text = `The ${noun} is ${state === "queued" ? "waiting to start" : "in progress"}.`;
   if (heading && heading.textContent !== text) heading.textContent = text;
 }
 

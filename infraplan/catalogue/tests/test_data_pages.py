@@ -3,6 +3,7 @@ between two versions, rollback, and the dataset page as of a date. Uploads and t
 test_upload_pages.py."""
 
 import csv
+import html
 import io
 import re
 from datetime import timedelta
@@ -12,10 +13,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from infraplan.accounts.models import Membership, Role, User
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue import views
 from infraplan.catalogue.models import DatasetVersion
 from infraplan.catalogue.services import version_fail, version_start
+from infraplan.connectors.models import IngestRun
+from infraplan.connectors.services import ingest_run_execute
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +59,7 @@ def failed(sites, personas):
 
 def text(response) -> str:
     assert response.status_code == 200, response.status_code
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode()))
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.content.decode())))
 
 
 def test_version_page_shows_who_when_counts_and_the_problems(failed, personas, client_as):
@@ -175,21 +179,37 @@ def test_compare_form_goes_to_the_diff_in_order_or_explains(sites, personas, cli
     assert "Select a valid choice" in response.content.decode()
 
 
-def test_rollback_is_for_data_managers_and_audited(sites, personas, client_as):
+def test_rollback_is_for_data_managers_runs_on_the_queue_and_is_audited(sites, personas, client_as):
     version_publish_points(dataset=sites, points={"Z": (615000, 157500)})
     for persona in (personas.viewer_a, personas.contributor_a, personas.member_b):
         client = client_as(persona)
         assert client.get("/datasets/sites/versions/1/rollback/").status_code == 404
         assert client.post("/datasets/sites/versions/1/rollback/").status_code == 404
-    assert sites.current_version.number == 2
+    assert sites.current_version.number == 2 and not IngestRun.objects.exists()
     manager = client_as(personas.data_manager_a)
     version_page = text(manager.get("/datasets/sites/versions/1/"))
     assert "Roll back to version 1" in version_page
     confirm = text(manager.get("/datasets/sites/versions/1/rollback/"))
     assert "This publishes the features of version 1" in confirm
+    assert "It restores the whole dataset, every organisation's features" in confirm
+    assert "What to restore" not in confirm  # nothing to choose: no other organisation's part
     response = manager.post("/datasets/sites/versions/1/rollback/")
+    # Queued as a run of its own, not done in the request: nothing is published yet.
+    run = IngestRun.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == "/datasets/sites/versions/3/"
+    assert response["Location"] == f"/datasets/sites/runs/{run.pk}/"
+    assert run.is_rollback and run.state == "queued" and run.job_id is not None
+    assert sites.current_version.number == 2
+    waiting = text(manager.get(response["Location"]))
+    assert "Roll back to version 1" in waiting and "The rollback is waiting to start." in waiting
+    # Asked again while it waits: the same run, not a second one.
+    assert manager.post("/datasets/sites/versions/1/rollback/")["Location"] == response["Location"]
+    assert IngestRun.objects.count() == 1
+    requested = AuditEntry.objects.get(action="rollback.request")
+    assert requested.actor_id == personas.data_manager_a.pk
+    assert requested.after == {"dataset": "sites", "version": 1, "organisation": None}
+
+    ingest_run_execute(run.pk)
     current = sites.current_version
     assert current.number == 3 and current.rolled_back_to.number == 1
     assert sorted(current.dataset.features.filter(valid_to__isnull=True).values_list(
@@ -197,12 +217,72 @@ def test_rollback_is_for_data_managers_and_audited(sites, personas, client_as):
     entry = AuditEntry.objects.get(action="version.publish", target_id=str(current.pk))
     assert entry.actor_id == personas.data_manager_a.pk
     assert entry.note == "Rollback to version 1"
+    done = text(manager.get(response["Location"]))
+    assert "Published as version 3 : it restores version 1's features." in done
     page = text(manager.get("/datasets/sites/versions/3/"))
     assert "Restores Version 1" in page and "Current" in page
-    # The current version cannot be rolled back to: refused, nothing published.
+    # The current version cannot be rolled back to: refused, nothing asked for.
     response = manager.post("/datasets/sites/versions/3/rollback/", follow=True)
     assert "Version 3 is already the current version." in text(response)
-    assert sites.versions.count() == 3
+    assert sites.versions.count() == 3 and IngestRun.objects.count() == 1
+
+
+def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
+    sites, personas, client_as
+):
+    """Organisation B contributes its own part of A's dataset. B's data manager restores B's
+    part as it was in an earlier version; A's features, changed since, stay as they are now.
+    B may not restore A's part nor the whole dataset; A's data manager chooses what to restore."""
+    a, b = personas.organisation_a, personas.organisation_b
+    sites.shared_with.add(b)
+    sites.contributing_organisations.add(b)
+    b_manager = User.objects.create_user(email="data-manager@b.example", password="not-used-1")
+    Membership.objects.create(user=b_manager, organisation=b, role=Role.DATA_MANAGER)
+    version_publish_points(dataset=sites, organisation=b, points={"b1": (615300, 157500)})  # 2
+    version_publish_points(dataset=sites, organisation=b, points={"b2": (615400, 157500)})  # 3
+    version_publish_points(dataset=sites, organisation=a, points={"a9": (615500, 157500)})  # 4
+    client = client_as(b_manager)
+    assert "Roll back to version 2" in text(client.get("/datasets/sites/versions/2/"))
+    confirm = text(client.get("/datasets/sites/versions/2/rollback/"))
+    assert f"It restores {b.name}'s features as they were in version 2." in confirm
+    assert "Other organisations' features stay as they are now." in confirm
+    # B's manager cannot ask for A's part (nor the whole dataset): B's part is what is restored.
+    for part in (a.slug, "*"):
+        refused = client.post("/datasets/sites/versions/2/rollback/", {"part": part})
+        assert refused.status_code == 200 and not IngestRun.objects.exists()
+    response = client.post("/datasets/sites/versions/2/rollback/")
+    run = IngestRun.objects.get()
+    assert response["Location"] == f"/datasets/sites/runs/{run.pk}/"
+    assert run.organisation == b and run.rollback_to == 2
+    ingest_run_execute(run.pk)
+    live = set(sites.features.filter(valid_to__isnull=True).values_list(
+        "organisation__slug", "reference"))  # fmt: skip
+    assert live == {(b.slug, "b1"), (a.slug, "a9")}
+    assert sites.current_version.organisation == b
+    assert (
+        text(client.get(f"/datasets/sites/runs/{run.pk}/")).count(
+            f"it restores version 2's features of {b.name}"
+        )
+        == 1
+    )
+
+    # A's data manager chooses: the whole dataset, or one organisation's part.
+    manager = client_as(personas.data_manager_a)
+    confirm = text(manager.get("/datasets/sites/versions/1/rollback/"))
+    assert "What to restore" in confirm
+    assert f"Only {b.name}'s features" in confirm and f"Only {a.name}'s features" in confirm
+    refused = manager.post("/datasets/sites/versions/1/rollback/")
+    assert refused.status_code == 200 and "Choose what to restore" in text(refused)
+    assert IngestRun.objects.count() == 1
+    manager.post("/datasets/sites/versions/1/rollback/", {"part": a.slug})
+    ingest_run_execute(IngestRun.objects.latest("pk").pk)
+    live = set(sites.features.filter(valid_to__isnull=True).values_list(
+        "organisation__slug", "reference"))  # fmt: skip
+    assert live == {(a.slug, "A"), (a.slug, "B"), (b.slug, "b1")}
+    # B's viewer rolls back nothing.
+    assert (
+        client_as(personas.member_b).get("/datasets/sites/versions/2/rollback/").status_code == 404
+    )
 
 
 def test_dataset_page_as_of_a_date(sites, personas, client_as):

@@ -114,8 +114,8 @@ def test_a_load_waiting_behind_another_says_which_and_until_when(
     waiting = text(client.get(f"/datasets/sites/runs/{second}/"))
     assert (
         f"It waits for load {first.pk} , asked for earlier, which will try again at "
-        f"{timezone.localtime(retry_at):%H:%M %Z} : loads into the same part of a dataset run "
-        "one at a time."
+        f"{timezone.localtime(retry_at):%H:%M %Z} : loads and rollbacks of the same part of a "
+        "dataset run one at a time."
     ) in waiting
     assert "It waits for" not in text(client.get(f"/datasets/sites/runs/{first.pk}/"))
     ingest_run_execute(first.pk)

@@ -25,12 +25,15 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.models import Feature, VersionState
+from infraplan.catalogue.services import version_start
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.services import (
     IngestRetry,
     ingest_request,
     ingest_run_execute,
+    ingest_runs_sweep,
+    rollback_request,
     schedule_next,
     source_save,
 )
@@ -349,6 +352,36 @@ def test_a_due_source_fires_on_the_minute_tick(sites, personas, local_fetches):
         assert sources_tick_task(timestamp=int(time.time()))["started"] == 0
         assert ingest_run_execute(run.pk).state == RunState.PUBLISHED
     assert sent == [200]
+
+
+def test_a_rollback_runs_in_the_worker_and_a_dead_one_is_swept(sites, personas, tmp_path):
+    """A rollback is a run on the task queue, as a load is: the worker publishes it, recording
+    its version; one whose process died is failed by the sweep, its draft with it."""
+    first = version_publish_points(dataset=sites, points={"A": (615000, 157500)})
+    version_publish_points(dataset=sites, points={"Z": (615100, 157600)})
+    with worker_running(tmp_path / "worker.log"):
+        run = rollback_request(actor=personas.data_manager_a, dataset=sites, to=first)
+        assert job_wait(run.job_id, timeout=120) == "succeeded"
+    run.refresh_from_db()
+    assert (run.state, run.stage, run.rows_read, run.attempts) == ("published", "done", 1, 1)
+    assert run.version.is_current and run.version.rolled_back_to == first
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["A"]
+
+    # A rollback whose process died after opening its draft: the sweep fails both.
+    dead = rollback_request(actor=None, dataset=sites, to=first)
+    draft = version_start(actor=None, dataset=sites, source="rollback to version 1")
+    IngestRun.objects.filter(pk=dead.pk).update(
+        state=RunState.RUNNING, stage="restoring version 1", version=draft
+    )
+    assert [swept.pk for swept in ingest_runs_sweep()] == [dead.pk]
+    dead.refresh_from_db()
+    draft.refresh_from_db()
+    assert dead.state == RunState.FAILED and draft.state == VersionState.FAILED
+    assert dead.error == (
+        "The rollback stopped when the process running it ended (while restoring version 1, "
+        "0 rows read). The current version was not changed; ask for the rollback again."
+    )
+    assert sites.versions.get(is_current=True) == run.version
 
 
 def test_a_worker_killed_mid_load_leaves_the_current_version_and_the_sweep_fails_the_run(
