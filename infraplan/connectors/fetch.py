@@ -144,6 +144,35 @@ def config_recorded(config: dict[str, Any]) -> dict[str, Any]:
     return recorded
 
 
+def _host_refusal(host: str, policy: FetchPolicy) -> str | None:
+    """Why ``host`` may not be fetched from, as far as can be told without looking it up: it is
+    not on the allow-list, or it is a private or local address written as numbers."""
+    if not _host_matches(host, policy.allowed_hosts):
+        return (
+            f"{host} is not on this platform's list of allowed data hosts "
+            "(OUTBOUND_ALLOWED_HOSTS); ask a platform administrator to add it."
+        )
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None  # a name: its addresses are checked when it is looked up, at each fetch
+    if not _is_public(address) and not _host_matches(host, policy.private_hosts):
+        return (
+            f"{host} is a private or local address; such addresses are refused unless listed "
+            "in OUTBOUND_PRIVATE_HOSTS."
+        )
+    return None
+
+
+def address_refusal(url: str, policy: FetchPolicy | None = None) -> str | None:
+    """Why a fetch of the http(s) address ``url`` would be refused whatever its host's name
+    resolves to, or None: for checking an address when a source is saved, so that a data
+    manager hears of it then rather than from the first load. Each fetch checks again, in
+    full (the lists may change, and a name's addresses are known only when looked up)."""
+    host = urlsplit(url).hostname
+    return _host_refusal(host, policy or FetchPolicy.from_settings()) if host else None
+
+
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
     """(scheme, host, port, address to connect to) for ``url``, or FetchError saying why not."""
     parts = urlsplit(url)
@@ -160,12 +189,9 @@ def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise FetchError(f"{address_shown(url)!r} has an invalid port.", url=url) from None
-    if not _host_matches(host, policy.allowed_hosts):
-        raise FetchError(
-            f"{host} is not on this platform's list of allowed data hosts "
-            "(OUTBOUND_ALLOWED_HOSTS); ask a platform administrator to add it.",
-            url=url,
-        )
+    refusal = _host_refusal(host, policy)
+    if refusal:
+        raise FetchError(refusal, url=url)
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:

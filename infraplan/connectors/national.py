@@ -130,7 +130,7 @@ def national_sources_sync(*, actor: Any = None) -> list[Source]:
                     config=national_config(spec), mapping=MAPPING,
                     schedule=source.schedule if source else "",
                     enabled=source.enabled if source else False,
-                    source=source,
+                    source=source, addresses_checked=False,
                 )
             )  # fmt: skip
     return sources

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from croniter import CroniterBadDateError, croniter  # procrastinate's own cron parser
@@ -34,7 +35,7 @@ from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
 from infraplan.catalogue.services import version_fail, version_rollback
 
 from .base import ConnectorError, Progress
-from .fetch import config_recorded
+from .fetch import address_refusal, config_recorded
 from .models import IngestRun, RunState, Source
 from .registry import ROLLBACK_KEY, connector_config
 
@@ -241,14 +242,23 @@ def source_save(
     schedule: str = "",
     enabled: bool = True,
     source: Source | None = None,
+    addresses_checked: bool = True,
 ) -> Source:
     """Create a source (or update ``source``) after checking its configuration against the
     connector, its mapping and its schedule; audited. ValidationError naming the bad field.
+
+    Addresses in a new or changed configuration must be ones the platform may fetch from
+    (``fetch.address_refusal``), unless ``addresses_checked`` is False: the profile's own
+    national sources are listed, switched off, even where their host is not allowed, and a load
+    says why it is refused. Saving a source without changing its addresses (switching it off,
+    a new schedule) never fails on them.
 
     The next run is worked out from the schedule when it changes or the source is switched
     back on; saving an unscheduled source clears it.
     """
     checked = _config_checked(connector_key, config)
+    if addresses_checked and (source is None or source.config != checked):
+        _addresses_checked(checked)
     mapping = _mapping_checked(mapping, dataset)
     _organisation_checked(dataset, organisation)
     schedule = schedule.strip()
@@ -288,6 +298,18 @@ def source_save(
             target=source, before=_snapshot_recorded(before), after=_snapshot_recorded(after),
         )  # fmt: skip
     return source
+
+
+def _addresses_checked(config: dict[str, Any]) -> None:
+    """ValidationError naming each setting whose address the platform may not fetch from."""
+    problems = {}
+    for name, value in config.items():
+        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+            refusal = address_refusal(value)
+            if refusal:
+                problems[name] = refusal
+    if problems:
+        raise ValidationError(problems)
 
 
 def _snapshot_recorded(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db
 
-LAYER = "https://services.arcgis.example/Kent/FeatureServer/0/query"
+LAYER = "https://services.arcgis.example.org/Kent/FeatureServer/0/query"
 REFERENCE = IngestMapping(reference="ref")
 
 

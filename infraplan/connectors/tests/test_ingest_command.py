@@ -29,8 +29,9 @@ def command_env(tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ, "DATABASE_URL": database_url_of_tests(),
         "UPLOAD_ROOT": str(tmp_path / "uploads"),
-        # The test server listens on 127.0.0.1, which settings can allow.
-        "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1", "OUTBOUND_PRIVATE_HOSTS": "127.0.0.1",
+        # The test server listens on 127.0.0.1, which settings can allow; sources saved with
+        # example.org addresses are never fetched.
+        "OUTBOUND_ALLOWED_HOSTS": "127.0.0.1,example.org", "OUTBOUND_PRIVATE_HOSTS": "127.0.0.1",
     }  # fmt: skip
 
 

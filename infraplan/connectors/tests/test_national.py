@@ -80,7 +80,9 @@ def test_a_bad_national_entry_is_named(tmp_path, old, new, message):
 
 
 @pytest.mark.django_db
-def test_the_sync_sets_them_up_switched_off_and_is_idempotent():
+def test_the_sync_sets_them_up_switched_off_and_is_idempotent(settings):
+    # Listed, switched off, even on a platform that may not fetch from planning.data.gov.uk.
+    settings.OUTBOUND_ALLOWED_HOSTS = []
     organisations_sync_from_profile(actor=None)
     out = StringIO()
     call_command("sync_profile", stdout=out)

@@ -150,7 +150,7 @@ def csv_points(path: Path, count: int, *, seed: int = 5) -> Path:
 # Sources
 
 
-def test_a_source_is_checked_before_it_is_saved(sites, personas):
+def test_a_source_is_checked_before_it_is_saved(sites, personas, local_fetches):
     manager = personas.data_manager_a
     with pytest.raises(ValidationError, match="settings are not valid: url: Field required"):
         source_save(actor=manager, dataset=sites, connector_key="url", config={},
@@ -188,6 +188,39 @@ def test_a_source_is_checked_before_it_is_saved(sites, personas):
                 config={"url": "http://127.0.0.1/b"}, mapping=REFERENCE,
                 organisation=personas.organisation_b)  # fmt: skip
     assert Source.objects.count() == 2
+
+
+def test_an_address_the_platform_may_not_fetch_from_is_refused_when_saved(
+    sites, personas, settings
+):
+    """A host off the allow-list, or a private address written as numbers, is the error of the
+    setting that names it when the source is saved, not first news from its first load. A
+    source saved before the lists changed can still be switched off or rescheduled."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["maps.example.org", "10.1.2.3"]
+    manager = personas.data_manager_a
+    for url, problem in [
+        ("https://gis.example.com/layer.geojson", "gis.example.com is not on this platform's "
+         "list of allowed data hosts (OUTBOUND_ALLOWED_HOSTS); ask a platform administrator "
+         "to add it."),
+        ("http://10.1.2.3/layer.geojson", "10.1.2.3 is a private or local address; such "
+         "addresses are refused unless listed in OUTBOUND_PRIVATE_HOSTS."),
+    ]:  # fmt: skip
+        with pytest.raises(ValidationError) as refused:
+            source_save(actor=manager, dataset=sites, connector_key="url", config={"url": url},
+                        mapping=REFERENCE)  # fmt: skip
+        assert refused.value.message_dict == {"url": [problem]}
+    assert not Source.objects.exists()
+    source = source_save(actor=manager, dataset=sites, connector_key="url",
+                         config={"url": "https://maps.example.org/a.geojson"}, mapping=REFERENCE,
+                         schedule="weekly")  # fmt: skip
+    settings.OUTBOUND_ALLOWED_HOSTS = []
+    source = source_save(actor=manager, dataset=sites, connector_key="url", config=source.config,
+                         mapping=REFERENCE, schedule="", enabled=False, source=source)  # fmt: skip
+    assert not source.enabled and source.schedule == ""
+    with pytest.raises(ValidationError, match=r"maps\.example\.org is not on"):
+        source_save(actor=manager, dataset=sites, connector_key="url",
+                    config={"url": "https://maps.example.org/b.geojson"}, mapping=REFERENCE,
+                    source=source)  # fmt: skip
 
 
 def test_schedules_in_cron():

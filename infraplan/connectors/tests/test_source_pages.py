@@ -251,6 +251,23 @@ def test_changing_a_source_shows_what_it_has_and_keeps_the_settings_not_shown(
     assert entry.before["schedule"] == "30 6 * * 1-5" and entry.after["schedule"] == ""
 
 
+def test_a_layer_on_a_host_not_allowed_is_the_address_fields_error(sites, personas, client_as):
+    manager = client_as(personas.data_manager_a)
+    response = manager.post(
+        "/datasets/sites/sources/new/?connector=arcgis",
+        arcgis_form(
+            url="https://gis.kent-council.example.com/arcgis/rest/services/Sites/FeatureServer/0"
+        ),
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and not Source.objects.exists()
+    assert (
+        '<a href="#id_url">Layer address: gis.kent-council.example.com is not on this '
+        "platform&#x27;s list of allowed data hosts"
+    ) in page
+    assert 'id="id_url-error"' in page
+
+
 def test_a_second_source_for_the_same_part_is_refused(sites, personas, client_as):
     source_save(
         actor=personas.data_manager_a, dataset=sites, connector_key="arcgis",
