@@ -13,6 +13,7 @@ from django.core.validators import RegexValidator
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
 from .history import as_of_parse
+from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from .models import AccessLevel, Theme
 from .styles import HEX_COLOUR, StyleError, style_digest, style_parse
 
@@ -342,7 +343,7 @@ def rejection_threshold_field(help_text: str) -> forms.DecimalField:
         min_value=0,
         max_value=100,
         decimal_places=1,
-        initial=5,
+        initial=DEFAULT_REJECTION_THRESHOLD,
         help_text=help_text,
         error_messages={
             "required": "Enter the rejection threshold, a percentage from 0 to 100",

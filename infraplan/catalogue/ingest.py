@@ -449,7 +449,7 @@ def ingest_run(
                 if share > mapping.max_invalid_share:
                     raise _Reject(
                         f"{len(staging.rejected_rows):,} of {staging.total:,} rows have problems "
-                        f"({share:.1%}), over the {mapping.max_invalid_share:.0%} allowed.",
+                        f"({share:.1%}), over the {mapping.max_invalid_share * 100:.3g}% allowed.",
                         report,
                     )
                 progress(staging.total, "publishing")

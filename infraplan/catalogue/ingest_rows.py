@@ -19,6 +19,9 @@ from .models import Dataset, Feature
 REPORT_PROBLEMS_KEPT = 10_000
 REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
 FieldType = Literal["string", "integer", "number", "boolean", "date"]
+# The percentage of rows with problems above which a load is rejected, unless set otherwise:
+# on the upload page, a source's page and the command line alike.
+DEFAULT_REJECTION_THRESHOLD = 5
 
 
 class IngestMapping(BaseModel):

@@ -47,7 +47,7 @@ def test_a_file_is_loaded_and_the_report_printed(sites, tmp_path):
     path = tmp_path / "sites.csv"
     path.write_text("ref,Easting,Northing\nS1,615000,157500\nS2,615100,157600\n,1,1\n")
     done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref",
-                  "--max-invalid-share", "0.4")  # fmt: skip
+                  "--threshold", "40")  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert [line for line in lines if line.startswith("  ") and ": 3 rows" in line] == [
@@ -71,18 +71,31 @@ def test_a_rejected_load_exits_non_zero_with_the_reason(sites, tmp_path):
     path = tmp_path / "sites.csv"
     lines = [f"S{n},615000,157500" for n in range(30)] + ["SEA,720000,50000"]
     path.write_text("ref,Easting,Northing\n" + "\n".join(lines) + "\n")
-    done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref")
+    done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref",
+                  "--threshold", "2.5")  # fmt: skip
     assert done.returncode == 1
-    assert "Load rejected: 1 of 31 rows have problems (3.2%), over the 0% allowed." in done.stderr
+    assert "Load rejected: 1 of 31 rows have problems (3.2%), over the 2.5% allowed." in done.stderr
     assert "  row 31, geometry 'POINT(720000 50000)': lies outside Great Britain" in done.stdout
     assert "Published" not in done.stdout
     assert sites.current_version.number == 1 and current_features(sites).count() == 1
     assert sites.versions.get(number=2).state == VersionState.FAILED
-    # With a threshold the same file passes, leaving the bad row out.
-    done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref",
-                  "--max-invalid-share", "0.05")  # fmt: skip
+    # Under the default threshold, 5% as on the upload page, the same file passes, leaving the
+    # bad row out.
+    done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref")
     assert done.returncode == 0, done.stderr
     assert current_features(sites).count() == 30
+
+
+def test_a_threshold_that_is_not_a_percentage_is_refused(sites, tmp_path):
+    path = tmp_path / "a.csv"
+    path.write_text("reference,Easting,Northing\nA,615000,157500\n")
+    for threshold in ("200", "0.05%", "-1"):
+        done = ingest(tmp_path, str(path), "--dataset", "sites", "--threshold", threshold)
+        assert done.returncode == 2
+        assert (
+            f"argument --threshold: {threshold!r} is not a percentage from 0 to 100, like 5"
+        ) in done.stderr
+    assert not IngestRun.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -95,8 +108,6 @@ def test_a_rejected_load_exits_non_zero_with_the_reason(sites, tmp_path):
         (["{file}", "--dataset", "sites", "--option", "colour"], "--option 'colour' is not key=value."),
         (["{file}", "--dataset", "sites", "--option", "colour=red"],
          "colour: Extra inputs are not permitted"),
-        (["{file}", "--dataset", "sites", "--max-invalid-share", "2"],
-         "--max-invalid-share: Input should be less than or equal to 1."),
         (["{file}", "--dataset", "sites", "--cast", "units=colour"],
          "--cast units: Input should be 'string', 'integer', 'number', 'boolean' or 'date'."),
         (["{file}", "--dataset", "sites", "--rename", "Site ref"],
@@ -224,3 +235,16 @@ def test_ctrl_c_ends_the_load_as_failed_at_once_leaving_the_version_before(sites
     before.refresh_from_db()
     assert before.is_current
     assert list(current_features(sites).values_list("reference", flat=True)) == ["S1"]
+
+
+def test_a_saved_sources_threshold_is_kept_unless_one_is_given(sites, tmp_path):
+    url = "https://example.org/sites.csv"
+    saved = ingest(tmp_path, url, "--dataset", "sites", "--reference", "ref", "--save",
+                   "--no-load", "--threshold", "12.5")  # fmt: skip
+    assert saved.returncode == 0, saved.stderr
+    assert Source.objects.get().mapping["max_invalid_share"] == 0.125
+    again = ingest(tmp_path, url, "--dataset", "sites", "--reference", "ref", "--save",
+                   "--no-load", "--schedule", "weekly")  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    source = Source.objects.get()
+    assert source.schedule == "weekly" and source.mapping["max_invalid_share"] == 0.125

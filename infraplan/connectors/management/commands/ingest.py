@@ -7,6 +7,7 @@ With ``--save`` the settings (connector, options, column mapping, threshold) bec
 dataset's source, or its organisation's part's, as a data manager saves one on the dataset's
 page, with ``--schedule`` for refreshes by the task queue."""
 
+import argparse
 import json
 import shutil
 import uuid
@@ -21,6 +22,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.ingest import IngestMapping
+from infraplan.catalogue.ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.selectors import WHOLE_DATASET
 from infraplan.connectors.models import IngestRun, RunState, Source
@@ -31,8 +33,19 @@ PROBLEMS_SHOWN = 20
 INTERRUPTED_STATUS = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
 ARGUMENT_OF_MAPPING_FIELD = {
     "reference": "--reference", "rename": "--rename", "casts": "--cast",
-    "constants": "--constant", "max_invalid_share": "--max-invalid-share",
+    "constants": "--constant", "max_invalid_share": "--threshold",
 }  # fmt: skip
+
+
+def _percentage(text: str) -> float:
+    """A rejection threshold as the upload page takes it: a percentage from 0 to 100."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentage from 0 to 100, like 5")
+    return value
 
 
 def _pair(argument: str, text: str) -> tuple[str, str]:
@@ -137,8 +150,10 @@ class Command(BaseCommand):
             help="Give every feature this value for the field; repeat for more.",
         )  # fmt: skip
         parser.add_argument(
-            "--max-invalid-share", type=float, default=0.0,
-            help="Reject the load when more than this share of rows has problems (0.05 = 5%%).",
+            "--threshold", type=_percentage, metavar="PERCENT",
+            help=f"Reject the load when more than this percentage of rows has problems, from 0 "
+            f"to 100 (default {DEFAULT_REJECTION_THRESHOLD}, as on the upload page; with --save, a source "
+            "that exists keeps its own).",
         )  # fmt: skip
         saving = parser.add_argument_group(
             "saving the source",
@@ -189,7 +204,7 @@ class Command(BaseCommand):
                 rename=_pairs("--rename", options["rename"]),
                 casts=_pairs("--cast", options["cast"]),
                 constants=_pairs("--constant", options["constant"], typed=True),
-                max_invalid_share=options["max_invalid_share"],
+                max_invalid_share=self._threshold(dataset, organisation, options) / 100,
             )
         except PydanticValidationError as error:
             raise CommandError(_mapping_problems(error)) from None
@@ -221,6 +236,18 @@ class Command(BaseCommand):
             )
             raise SystemExit(INTERRUPTED_STATUS) from None
         self._report(run)
+
+    def _threshold(
+        self, dataset: Dataset, organisation: Organisation | None, options: dict[str, Any]
+    ) -> float:
+        """The percentage asked for; else, when saving over a source, the source's own; else
+        the upload page's default."""
+        if options["threshold"] is not None:
+            return options["threshold"]
+        existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
+        if options["save"] and existing is not None:
+            return existing.mapping.get("max_invalid_share", 0) * 100
+        return DEFAULT_REJECTION_THRESHOLD
 
     def _save(
         self,
