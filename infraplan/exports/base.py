@@ -37,6 +37,10 @@ class Exporter(ABC):
     hint: ClassVar[str]  # what it is good for, under the format's name on the dataset page
     media_type: ClassVar[str]
     spatial_only: ClassVar[bool] = False  # a list without geometry cannot be written in it
+    # Whether the file says of itself where its data came from, its licence and its version
+    # (``selectors.About``); one that cannot (a CSV file is only its table) has the dataset
+    # page give them beside it, to be kept with the file.
+    describes_itself: ClassVar[bool] = True
 
     @property
     def max_features(self) -> int | None:

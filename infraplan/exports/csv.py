@@ -42,6 +42,7 @@ def cell_text(value: Any) -> str:
 class CsvExporter(StreamingExporter):
     key = "csv"
     title = "CSV"
+    describes_itself = False
     hint = "A table for spreadsheets and scripts. Points as eastings, northings, longitude and latitude; other shapes as WKT."
     media_type = "text/csv; charset=utf-8"
 

@@ -9,9 +9,11 @@ import pytest
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
+from django.utils.html import escape
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
+from infraplan.catalogue.models import Dataset
 from infraplan.core.heavy import LOCK_SPACE
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
@@ -258,6 +260,17 @@ def test_the_dataset_page_offers_the_formats_that_apply(restricted, personas, cl
     assert 'value="csv"' in offered and 'value="xlsx"' in offered
     assert 'value="gpkg"' not in offered and "download.png" not in offered
     assert "OGC API" not in offered  # a list without geometry is no collection
+    # A CSV file holds only its table: the page gives its attribution and licence to keep with
+    # it, and says the other files carry their own.
+    dataset = Dataset.objects.get(slug="conservation-areas")
+    csv_hint = offered.split('id="download-format-csv-hint"')[1].split("</div>")[0]
+    assert f"Keep its attribution with it: {escape(dataset.attribution)}, " in csv_hint
+    assert escape(dataset.licence) in csv_hint
+    assert (
+        "Keep its attribution"
+        not in offered.split('id="download-format-xlsx-hint"')[1].split("</div>")[0]
+    )
+    assert "but for a CSV file, which holds only the table" in offered
 
 
 def test_downloads_are_counted_by_format_for_the_usage_figures(districts, client):
