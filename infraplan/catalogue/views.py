@@ -25,6 +25,7 @@ from infraplan.audit.services import audit_record_read
 from infraplan.connectors.models import Source
 from infraplan.connectors.services import ingest_request, rollback_request
 from infraplan.exports.forms import download_offer
+from infraplan.maps.selectors import boundary_layers
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
@@ -191,9 +192,10 @@ MAP_LINK_MAX_ZOOM = 16
 
 
 def _map_url(dataset: Dataset, page: DatasetPage, as_of: date | None) -> str:
-    """The map showing the dataset: on its extent, at a zoom the map draws it at (its minimum
-    zoom, if fitting the extent would need a wider view: the middle of the extent then)."""
-    query = {"layers": dataset.slug}
+    """The map showing the dataset over the boundaries it opens with: on its extent, at a zoom
+    the map draws it at (its minimum zoom, if fitting the extent would need a wider view: the
+    middle of the extent then)."""
+    query = {"layers": ",".join(dict.fromkeys([*boundary_layers(), dataset.slug]))}
     if page.extent_wgs84 is not None:
         extent = page.extent_wgs84
         box = usable_bbox((extent.min_x, extent.min_y, extent.max_x, extent.max_y))

@@ -182,9 +182,10 @@ def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:
     return GEOSGeometry(memoryview(shapely.to_wkb(on_grid)), srid=27700)
 
 
-def _boundary_slugs() -> set[str]:
-    """The datasets the profile names as the boundaries of its areas: on when the map opens."""
-    return {area.boundary.dataset for area in settings.AUTHORITY_PROFILE.areas}
+def boundary_layers() -> list[str]:
+    """The datasets the profile names as the boundaries of its areas, by slug: on when the map
+    opens, and kept on by links that open it on another layer."""
+    return sorted({area.boundary.dataset for area in settings.AUTHORITY_PROFILE.areas})
 
 
 def visible_spatial_datasets(user: Any):
@@ -232,7 +233,7 @@ def map_layers_for(
     the authority's area boundaries; every other layer waits to be switched on.
     """
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour
-    on = set(requested) if requested is not None else _boundary_slugs()
+    on = set(requested) if requested is not None else set(boundary_layers())
     layers = []
     # Only the current version's count: every version's report (thousands of problems each)
     # would be read for every layer on every map page.
@@ -522,5 +523,5 @@ def unmapped_datasets(user: Any, requested: list[str] | None) -> list[Dataset]:
 def requested_datasets(user: Any, requested: list[str] | None) -> list[Dataset]:
     """The requested spatial datasets ``user`` may see (or the default boundaries), in the
     map's order; slugs the user may not see are dropped as if they did not exist."""
-    slugs = set(requested) if requested is not None else _boundary_slugs()
+    slugs = set(requested) if requested is not None else set(boundary_layers())
     return list(visible_spatial_datasets(user).filter(slug__in=slugs))

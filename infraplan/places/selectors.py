@@ -25,7 +25,13 @@ from infraplan.catalogue.history import versions_current_at
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
 from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
 from infraplan.maps.ended import live_on_sql
-from infraplan.maps.selectors import NOW, MapMoment, moment_or_error, requested_layers
+from infraplan.maps.selectors import (
+    NOW,
+    MapMoment,
+    boundary_layers,
+    moment_or_error,
+    requested_layers,
+)
 from infraplan.maps.styling import label_field_of
 
 from .models import Postcode
@@ -134,11 +140,6 @@ def _zoom_to_fit(bbox: tuple[float, float, float, float]) -> float:
     return round(max(MIN_ZOOM, min(MAX_ZOOM, zoom)), 2)
 
 
-def _default_layers() -> list[str]:
-    """The layers the map shows when opened: the boundaries of the profile's areas."""
-    return sorted({area.boundary.dataset for area in settings.AUTHORITY_PROFILE.areas})
-
-
 @dataclass(frozen=True)
 class MapChoice:
     """What was chosen on the map a search comes from: its layers (None: the map's defaults)
@@ -176,7 +177,7 @@ class MapChoice:
             **self.query(),
         }
         if layer:
-            chosen = _default_layers() if self.layers is None else self.layers
+            chosen = boundary_layers() if self.layers is None else self.layers
             parameters["layers"] = ",".join(dict.fromkeys([*chosen, layer]))
         if layer and feature_id is not None:
             parameters["feature"] = f"{layer}/{feature_id}"

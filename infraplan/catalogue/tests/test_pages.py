@@ -25,6 +25,7 @@ from infraplan.core.testing.data import (
     published_days_ago,
     version_publish_points,
 )
+from infraplan.maps.selectors import boundary_layers
 
 pytestmark = pytest.mark.django_db
 
@@ -281,7 +282,7 @@ def test_the_extent_map_is_drawn_on_the_server_over_the_district_outlines(
                                                r'height="(\d+)"', svg[1]).groups())  # fmt: skip
     assert abs(x + width / 2 - 601475) < 2 and abs(y + height / 2 + 142440) < 2
     assert "style=" not in svg[0]
-    assert 'href="/map/?layers=a-only-sites&amp;center=' in content  # on the dataset's extent
+    assert "a-only-sites&amp;center=" in content  # on the dataset's extent
 
 
 def test_fields_show_real_example_values(restricted, personas, client_as):
@@ -520,7 +521,8 @@ def test_open_on_the_map_opens_where_the_dataset_is_drawn(
     personas, client_as, min_zoom, zoom_at_least
 ):
     """Opened on the county, a layer drawn only when zoomed in showed nothing at all: the link
-    opens on the dataset's own extent, at a zoom the map draws it at."""
+    opens on the dataset's own extent, at a zoom the map draws it at, with the district
+    boundaries on to say where it is."""
     dataset = dataset_make(slug="two-sites", owner=personas.organisation_a, min_zoom=min_zoom)
     version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
 
@@ -529,7 +531,9 @@ def test_open_on_the_map_opens_where_the_dataset_is_drawn(
     [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
     query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
     lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
-    assert query["layers"] == "two-sites"
+    # Over the boundaries the map opens with, not on its own.
+    assert query["layers"].split("%2C") == [*boundary_layers(), "two-sites"]
+    assert "districts" in boundary_layers()
     assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16  # between Ashford's two points
     assert zoom_at_least <= float(query["zoom"]) <= max(16, min_zoom)
 
