@@ -173,6 +173,22 @@ class MapSettings(_Strict):
         return bounds
 
 
+class PostTowns(_Strict):
+    """Where search finds towns by name: a dataset whose features carry an address's post town
+    and postcode (the schools, say). A town covers the postcode districts (``CT5``) where most
+    of the dataset's addresses name it, and search shows where those districts' postcodes are."""
+
+    dataset: str = Field(pattern=r"^[a-z0-9-]+$", description="Slug of the dataset.")
+    town_field: str = Field(min_length=1)
+    postcode_field: str = Field(min_length=1)
+
+
+class SearchSettings(_Strict):
+    post_towns: PostTowns | None = Field(
+        default=None, description="Towns by name; without it, search has no towns of its own."
+    )
+
+
 # The catalogue's themes (infraplan.catalogue.models.Theme, which settings cannot import).
 THEMES = Literal[
     "housing-growth", "education", "health", "transport", "utilities", "green-infrastructure",
@@ -264,6 +280,7 @@ class Profile(_Strict):
     areas: list[Area] = Field(min_length=1)
     organisations: list[Organisation] = Field(min_length=1)
     national: NationalSources | None = None
+    search: SearchSettings = Field(default_factory=SearchSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Profile":

@@ -70,8 +70,12 @@ KIND_LABELS = {
     "eastings-northings": "Eastings and northings",
     "latitude-longitude": "Latitude and longitude",
     "feature": "Feature",
+    "town": "Town",
     **dict(AREA_DATASETS.values()),
 }
+# A town is shown on the middle of its postcodes, from this share of them to one minus it each
+# way: a postcode district reaches out over the villages around its town.
+TOWN_SPREAD = 0.1
 
 
 @dataclass(frozen=True)
@@ -262,11 +266,13 @@ def _location(location: Location, choice: MapChoice) -> SearchResult:
     return _point_result(location.kind, location.label, location.point, choice)
 
 
-def _searchable_datasets(user: Any, moment: MapMoment) -> list[tuple[Dataset, str, int]]:
+def _searchable_datasets(
+    user: Any, moment: MapMoment, *, only: str | None = None
+) -> list[tuple[Dataset, str, int]]:
     """Each dataset ``user`` may view that has a label field and a version published by the
     moment's date (the current one for now), with the field and that version's number, so
-    that names are searched as the map of that date shows them. Only the generic store's
-    features are searched here."""
+    that names are searched as the map of that date shows them; or dataset ``only``, labelled
+    or not. Only the generic store's features are searched here."""
     if moment.as_of is None:
         shown = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
     else:
@@ -278,6 +284,8 @@ def _searchable_datasets(user: Any, moment: MapMoment) -> list[tuple[Dataset, st
         .annotate(shown_number=Subquery(shown.values("number")[:1]))
         .filter(shown_number__isnull=False)
     )
+    if only is not None:
+        return [(dataset, "", dataset.shown_number) for dataset in datasets.filter(slug=only)]
     searchable = []
     for dataset in datasets:
         field = label_field_of(dataset)
@@ -421,6 +429,70 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
     return results
 
 
+# The post towns of the addresses in one dataset's features (the version the map shows), and in
+# each postcode district the town most of them name; then where the postcodes of the districts
+# named after the town asked for are: the middle of them, and the box from TOWN_SPREAD of them to
+# 1 - TOWN_SPREAD each way.
+_TOWN_SQL = """
+WITH addresses AS (
+    SELECT properties ->> %(town_field)s AS town,
+           split_part(upper(trim(properties ->> %(postcode_field)s)), ' ', 1) AS outward
+    FROM {feature}
+    WHERE dataset_id = %(dataset)s AND valid_from <= %(version)s
+      AND (valid_to IS NULL OR valid_to > %(version)s)
+      AND trim(properties ->> %(postcode_field)s) LIKE '%% %%'
+      AND coalesce(properties ->> %(town_field)s, '') <> ''
+), ranked AS (
+    SELECT outward, lower(town) AS town, mode() WITHIN GROUP (ORDER BY town) AS spelt,
+           rank() OVER (PARTITION BY outward ORDER BY count(*) DESC) AS place
+    FROM addresses
+    GROUP BY outward, lower(town)
+), districts AS (
+    SELECT outward, spelt FROM ranked WHERE place = 1 AND town = lower(%(query)s)
+)
+SELECT (SELECT mode() WITHIN GROUP (ORDER BY spelt) FROM districts),
+       (SELECT array_agg(outward ORDER BY outward) FROM districts),
+       count(*),
+       percentile_cont(ARRAY[%(low)s, 0.5, %(high)s]) WITHIN GROUP (ORDER BY ST_X(p.point)),
+       percentile_cont(ARRAY[%(low)s, 0.5, %(high)s]) WITHIN GROUP (ORDER BY ST_Y(p.point))
+FROM {postcode} p
+WHERE split_part(p.postcode, ' ', 1) IN (SELECT outward FROM districts)
+"""
+
+
+def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
+    """The post town ``query`` names (``settings.AUTHORITY_PROFILE.search.post_towns``), shown
+    where the postcodes of its districts are, if ``user`` may view the dataset it comes from."""
+    towns = settings.AUTHORITY_PROFILE.search.post_towns
+    if towns is None or len(query) < 3:
+        return []
+    found = _searchable_datasets(user, choice.moment, only=towns.dataset)
+    if not found:
+        return []
+    [(dataset, _, version)] = found
+    sql = _TOWN_SQL.format(feature=Feature._meta.db_table, postcode=Postcode._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "town_field": towns.town_field, "postcode_field": towns.postcode_field,
+                "dataset": dataset.pk, "version": version, "query": query,
+                "low": TOWN_SPREAD, "high": 1 - TOWN_SPREAD,
+            },
+        )  # fmt: skip
+        name, districts, count, xs, ys = cursor.fetchone()
+    if not count:
+        return []
+    box = (xs[0], ys[0], xs[2], ys[2])
+    detail = f"post town, postcode district{'s' if len(districts) > 1 else ''} " + ", ".join(
+        districts
+    )
+    result = _box_result("town", name, box, choice, detail)
+    middle = Point(xs[1], ys[1], srid=27700)
+    point = _wgs84(middle)
+    return [replace(result, point=point, map_url=choice.map_url(point, result.bbox))]
+
+
 def _former_names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
     """The profile's areas that went by a name starting with ``query`` before they were
     renamed, found by their current names and said to be formerly so called."""
@@ -465,6 +537,7 @@ def search(
     if location is not None:
         swapped = _swapped(location, choice)
         return SearchOutcome(query=query, results=[_location(location, choice), *swapped])
+    results += _towns(user, query, choice)
     results += _former_names(user, query, limit - len(results), choice)
     results += _names(user, query, limit - len(results), choice)
     slugs = {result.dataset["slug"] for result in results if result.dataset}

@@ -15,11 +15,14 @@ from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import DatasetVersion, Feature
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
+    POSTCODE_DIRECTORY,
     dataset_make,
     demo_dataset_load,
+    postcodes_write,
     version_publish_points,
 )
 from infraplan.places.selectors import FORMATS
+from infraplan.places.services import postcodes_load
 
 CT1_2EH = (1.083457, 51.278809)
 CATHEDRAL = (1.0830, 51.2798)
@@ -418,3 +421,69 @@ def test_a_long_search_is_echoed_so_that_it_wraps(client, db):
     assert (
         f'<h2 class="govuk-heading-m govuk-!-text-break-word">Nothing found for “{query}”' in page
     )
+
+
+@pytest.fixture
+def post_towns(personas, tmp_path):
+    """The profile's post towns: schools with addresses in Whitstable (CT5) and Herne Bay (CT6),
+    and the real postcodes of those two districts."""
+    with POSTCODE_DIRECTORY.open(encoding="utf-8") as source:
+        rows = [line.rstrip("\n") for line in source if line.startswith(("CT5 ", "CT6 "))]
+    postcodes_load(path=postcodes_write(tmp_path / "postcodes.csv", rows))
+    schools = dataset_make(slug="schools", owner=personas.organisation_a, label_field="name")
+    addresses = {
+        "w1": ("Whitstable", "CT5 1AB", (611000, 166000)),
+        "w2": ("WHITSTABLE", "CT5 3HE", (612000, 166000)),
+        "w3": ("Whitstable", "ct5 4ad", (613000, 166000)),
+        "c1": ("Canterbury", "CT5 3QZ", (611500, 164000)),  # fewer than Whitstable's in CT5
+        "h1": ("Herne Bay", "CT6 5HH", (617000, 167500)),
+        "x1": ("Whitstable", "", (611000, 166000)),  # no postcode: not counted
+    }
+    version_publish_points(
+        dataset=schools,
+        points={ref: point for ref, (_, _, point) in addresses.items()},
+        properties={
+            ref: {"name": f"School {ref}", "town": town, "postcode": postcode}
+            for ref, (town, postcode, _) in addresses.items()
+        },
+    )
+    return schools
+
+
+def test_a_post_town_is_found_where_its_postcodes_are(client, post_towns):
+    """Whitstable is no ward, parish or district: search finds it as the post town of postcode
+    district CT5, which most of the schools there name, and opens the map on CT5's postcodes."""
+    ct5 = [
+        line.split(",")
+        for line in POSTCODE_DIRECTORY.read_text(encoding="utf-8").splitlines()
+        if line.startswith("CT5 ")
+    ]
+    lons, lats = [float(row[5]) for row in ct5], [float(row[4]) for row in ct5]
+    for query in ("Whitstable", "whitstable", " WHITSTABLE "):
+        [town] = [
+            result for result in _search(client, query)["results"] if result["kind"] == "town"
+        ]
+        assert (town["label"], town["kind_label"]) == ("Whitstable", "Town")
+        assert town["detail"] == "post town, postcode district CT5"
+        point = (town["point"]["lon"], town["point"]["lat"])
+        west, south, east, north = town["bbox"]
+        # Within CT5's postcodes, and the middle of them: not the schools' own points.
+        assert min(lons) < west < point[0] < east < max(lons)
+        assert min(lats) < south < point[1] < north < max(lats)
+        assert abs(point[0] - sorted(lons)[len(lons) // 2]) < 0.003
+        view = _view(town)
+        assert view["center"] == f"{point[0]:.5f},{point[1]:.5f}" and 12 < float(view["zoom"]) < 16
+    herne_bay = _search(client, "herne bay")["results"][0]
+    assert (herne_bay["label"], herne_bay["detail"]) == (
+        "Herne Bay",
+        "post town, postcode district CT6",
+    )
+    # Canterbury is named by fewer of CT5's addresses than Whitstable: no town of that name here.
+    assert "town" not in [result["kind"] for result in _search(client, "Canterbury")["results"]]
+
+
+def test_post_towns_come_only_from_a_dataset_the_user_may_see(personas, client_as, post_towns):
+    post_towns.access_level = "organisations"
+    post_towns.save()
+    assert _search(client_as(personas.viewer_a), "Whitstable")["results"][0]["kind"] == "town"
+    assert _search(client_as(personas.member_b), "Whitstable")["results"] == []
