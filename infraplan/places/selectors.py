@@ -9,6 +9,7 @@ dataset the user may view, by its label field. Names come only from datasets tha
 
 import math
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -307,7 +308,7 @@ def _like_escape(text: str) -> str:
 # that have ended are left out as the map leaves them out (``{live}``), so that no result leads
 # to a feature the map does not draw and whose pop-up is refused.
 _NAMED = """
-    SELECT f.id, f.dataset_id, {group} AS grp, {name} AS label, f.geom, f.district
+    SELECT f.id, f.dataset_id, {group} AS grp, {name} AS label, f.geom, f.district, f.reference
     FROM {feature} f
     WHERE f.dataset_id = {dataset} AND f.valid_from <= {version}
       AND (f.valid_to IS NULL OR f.valid_to > {version}) AND f.geom IS NOT NULL AND {live}
@@ -326,7 +327,7 @@ WITH named AS ({named}
     ORDER BY grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
-SELECT m.id, m.dataset_id, m.grp, m.label, m.district,
+SELECT m.id, m.dataset_id, m.grp, m.label, m.district, m.reference,
        ST_X(g.point), ST_Y(g.point), ST_XMin(g.box), ST_YMin(g.box), ST_XMax(g.box), ST_YMax(g.box)
 FROM matched m
 CROSS JOIN LATERAL (
@@ -403,8 +404,14 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
             rows = cursor.fetchall()
     results = []
     district_names = {area.code: area.name for area in settings.AUTHORITY_PROFILE.areas}
-    for feature_id, dataset_id, group, label, district, lon, lat, *box in rows:
+    # Features of one name in one dataset and district (a school closed and reopened under its
+    # old name) are told apart by their references.
+    named_alike = Counter(
+        (dataset_id, label, district) for _, dataset_id, _, label, district, *_ in rows
+    )
+    for feature_id, dataset_id, group, label, district, reference, lon, lat, *box in rows:
         dataset = by_id[dataset_id]
+        alike = named_alike[dataset_id, label, district] > 1
         point = _rounded((lon, lat))
         bbox = _rounded(tuple(box)) if box[0] != box[2] or box[1] != box[3] else None
         kind = AREA_DATASETS[dataset.slug][0] if group < FEATURE_GROUP else "feature"
@@ -419,7 +426,12 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
                 # Two wards of one name (Westgate) are told apart by their districts.
                 detail=", ".join(
                     filter(
-                        None, [dataset.title, kind != "district" and district_names.get(district)]
+                        None,
+                        [
+                            dataset.title,
+                            kind != "district" and district_names.get(district),
+                            alike and f"reference {reference}",
+                        ],
                     )
                 ),
                 dataset={"slug": dataset.slug, "title": dataset.title},

@@ -487,3 +487,26 @@ def test_post_towns_come_only_from_a_dataset_the_user_may_see(personas, client_a
     post_towns.save()
     assert _search(client_as(personas.viewer_a), "Whitstable")["results"][0]["kind"] == "town"
     assert _search(client_as(personas.member_b), "Whitstable")["results"] == []
+
+
+def test_features_of_one_name_are_told_apart_by_their_references(client, personas):
+    """A school closed and reopened under its old name is two features at one place: each
+    result names its reference; a name no other feature has does not."""
+    schools = dataset_make(slug="schools", owner=personas.organisation_a, label_field="name")
+    version_publish_points(
+        dataset=schools,
+        points={"118547": (633000, 158000), "148502": (633000, 158000), "9": (601300, 142700)},
+        properties={
+            "118547": {"name": "Sandwich Infant School"},
+            "148502": {"name": "Sandwich Infant School"},
+            "9": {"name": "Sandwich Road School"},
+        },
+    )
+    details = {
+        (result["label"], result["detail"]) for result in _search(client, "sandwich")["results"]
+    }
+    assert details == {
+        ("Sandwich Infant School", "Schools, reference 118547"),
+        ("Sandwich Infant School", "Schools, reference 148502"),
+        ("Sandwich Road School", "Schools"),
+    }
