@@ -582,6 +582,17 @@ def run_for_page(dataset: Dataset, run_id: int) -> IngestRun | None:
     )
 
 
+def dataset_runs_active(dataset: Dataset) -> list[IngestRun]:
+    """The loads and rollbacks of ``dataset`` waiting or running, oldest first, for its page to
+    show how far each has got: without their settings and column mappings."""
+    return list(
+        IngestRun.objects.filter(dataset=dataset, state__in=IngestRun.ACTIVE)
+        .select_related("organisation", "requested_by", "source")
+        .defer("mapping", "source__config", "source__mapping")
+        .order_by("pk")
+    )
+
+
 def run_waited_for(run: IngestRun) -> IngestRun | None:
     """The earlier load ``run`` waits for, while it waits: loads into one part of a dataset (one
     organisation's, or the whole) run one at a time, in the order they were asked for, and an

@@ -46,6 +46,7 @@ from .selectors import (
     dataset_list,
     dataset_owner_choices,
     dataset_page,
+    dataset_runs_active,
     dataset_source,
     dataset_sources,
     dataset_visible,
@@ -167,6 +168,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
             else set()
         ),
         "sources": dataset_sources(dataset),
+        "runs_active": dataset_runs_active(dataset) if can_contribute else [],
         # The metadata's identifier: the same however the service was reached (SITE_URL, not
         # the request's Host).
         "resource_url": settings.SITE_URL.rstrip("/") + dataset_url(dataset),

@@ -115,8 +115,14 @@ def test_a_rejected_upload_its_report_and_a_rollback(
     page.get_by_role("button", name="Roll back to version 1").click()
     expect(page.locator("#run-status")).to_contain_text("The rollback is waiting to start.")
     assert_page_sound(page, page_watch)
+    run_page = page_path(page)
+    page.goto("/datasets/sites/")
+    expect(page.locator("#runs-active")).to_contain_text(
+        "Rollback to version 1 of the whole dataset: waiting to start"
+    )
+    assert_page_sound(page, page_watch)
     ingest_run_execute(IngestRun.objects.get(connector_key="rollback").pk)
-    page.reload()
+    page.goto(run_page)
     expect(page.locator("#run-status")).to_contain_text(
         "Published as version 4: it restores version 1's features."
     )

@@ -122,6 +122,34 @@ def test_a_load_waiting_behind_another_says_which_and_until_when(
     assert "It waits for" not in text(client.get(f"/datasets/sites/runs/{second}/"))
 
 
+def test_the_dataset_page_shows_the_loads_under_way_to_contributors(
+    sites, personas, client_as, uploads, tmp_path
+):
+    """An upload and a rollback waiting or running are listed on the dataset page with their
+    stage and rows read, linking to their own pages; viewers see none of it."""
+    version_publish_points(dataset=sites, points={"OLD": (615000, 157500)})
+    version_publish_points(dataset=sites, points={"NEW": (615000, 157500)})
+    client = client_as(personas.contributor_a)
+    run = upload_run(client, FILES["csv"](tmp_path))
+    rollback = client_as(personas.data_manager_a).post("/datasets/sites/versions/1/rollback/")
+    rollback_run = IngestRun.objects.get(connector_key="rollback")
+    IngestRun.objects.filter(pk=run).update(
+        state=RunState.RUNNING, stage="checking", rows_read=1200
+    )
+    page = text(client.get("/datasets/sites/"))
+    assert "Loading now" in page
+    assert f"Load {run} of Organisation A's features: checking, 1,200 rows read" in page
+    assert "Rollback to version 1 of the whole dataset: waiting to start" in page
+    content = client.get("/datasets/sites/").content.decode()
+    assert f'href="/datasets/sites/runs/{run}/"' in content
+    assert f'href="{rollback["Location"]}"' in content
+    assert "Loading now" not in text(client_as(personas.viewer_a).get("/datasets/sites/"))
+    IngestRun.objects.filter(pk=run).update(state=RunState.QUEUED)
+    ingest_run_execute(run)
+    ingest_run_execute(rollback_run.pk)
+    assert "Loading now" not in text(client.get("/datasets/sites/"))
+
+
 def upload_run(client, path: Path) -> int:
     response = upload(client, path)
     assert response.status_code == 302
