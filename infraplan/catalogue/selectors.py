@@ -520,7 +520,9 @@ def rollback_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
     """What ``user`` may roll back of ``dataset`` (slug, label), which has passed the gate for
     contributing: for its data managers the whole dataset and, when other organisations
     contribute to it, each publisher's part on its own; for a contributing organisation's data
-    manager, only the parts they manage. Empty: nothing."""
+    manager, only the parts they manage. Empty: nothing (always, for someone not signed in)."""
+    if not user.is_authenticated:
+        return []
     parts = parts_managed(user, dataset)
     if parts is None:
         choices = [(WHOLE_DATASET, "The whole dataset (every organisation's features)")]

@@ -227,6 +227,18 @@ def test_rollback_is_for_data_managers_runs_on_the_queue_and_is_audited(sites, p
     assert sites.versions.count() == 3 and IngestRun.objects.count() == 1
 
 
+def test_an_earlier_version_of_a_public_dataset_is_shown_to_everyone_without_a_rollback(
+    sites, personas, client_as
+):
+    version_publish_points(dataset=sites, points={"Z": (615000, 157500)})
+    sites.access_level = "public"
+    sites.save()
+    for user in (None, personas.member_b, personas.viewer_a):
+        page = text(client_as(user).get("/datasets/sites/versions/1/"))
+        assert "Version 1" in page and "Roll back" not in page
+    assert client_as(None).get("/datasets/sites/versions/1/rollback/").status_code == 302
+
+
 def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     sites, personas, client_as
 ):
