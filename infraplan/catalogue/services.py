@@ -453,6 +453,9 @@ def version_rollback(
                         "organisation": organisation.pk if organisation else None,
                     },
                 )  # fmt: skip
+                # What a load calls the rows read: here the features restored.
+                draft.report = {**draft.report, "rows_read": cursor.rowcount}
+                draft.save(update_fields=["report"])
             return version_publish(
                 actor=actor, version=draft, note=f"Rollback{whose} to version {to.number}"
             )

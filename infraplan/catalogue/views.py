@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -400,6 +401,16 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
     )
 
 
+def _versions_undone(dataset: Dataset, version: DatasetVersion, only: str | None) -> QuerySet:
+    """The published versions after ``version`` whose changes a rollback to it undoes: every
+    one, or, when the one part that may be restored is an organisation's, those that changed
+    that part (its loads and rollbacks, and those of the whole dataset)."""
+    later = dataset.versions.filter(number__gt=version.number, state=VersionState.PUBLISHED)
+    if only is not None and only != WHOLE_DATASET:
+        later = later.filter(Q(organisation__isnull=True) | Q(organisation__slug=only))
+    return later.select_related("organisation", "rolled_back_to").order_by("number")
+
+
 def _previous_published(dataset: Dataset, version: DatasetVersion) -> int | None:
     if version.state != VersionState.PUBLISHED:
         return None
@@ -522,9 +533,7 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
             "version": version,
             "is_current": is_current,
             "form": form,
-            "later": dataset.versions.filter(number__gt=number, state=VersionState.PUBLISHED)
-            .select_related("organisation", "rolled_back_to")
-            .order_by("number"),
+            "later": _versions_undone(dataset, version, form.only),
         },
     )
 

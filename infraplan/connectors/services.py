@@ -650,7 +650,7 @@ def _rollback_execute(
             f"The rollback to version {number} failed: {error}. The current version was not "
             "changed."
         ) from None
-    progress(version.feature_count or 0, "done")
+    progress(version.report["rows_read"], "done")
     return version
 
 

@@ -258,6 +258,8 @@ def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     confirm = text(client.get("/datasets/sites/versions/2/rollback/"))
     assert f"It restores {b.name}'s features as they were in version 2." in confirm
     assert "Other organisations' features stay as they are now." in confirm
+    # Only the later versions that changed B's part are undone; A's load is not listed.
+    assert f"Version 3 : {b.name}'s features" in confirm and "Version 4 :" not in confirm
     # B's manager cannot ask for A's part (nor the whole dataset): B's part is what is restored.
     for part in (a.slug, "*"):
         refused = client.post("/datasets/sites/versions/2/rollback/", {"part": part})
@@ -267,6 +269,8 @@ def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     assert response["Location"] == f"/datasets/sites/runs/{run.pk}/"
     assert run.organisation == b and run.rollback_to == 2
     ingest_run_execute(run.pk)
+    run.refresh_from_db()
+    assert run.rows_read == 1 and run.version.report["rows_read"] == 1  # b1, restored
     live = set(sites.features.filter(valid_to__isnull=True).values_list(
         "organisation__slug", "reference"))  # fmt: skip
     assert live == {(b.slug, "b1"), (a.slug, "a9")}
