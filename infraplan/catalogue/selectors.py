@@ -182,6 +182,9 @@ class DatasetPage:
     day: date | None = None
     extent_bng: Extent2D | None = None
     extent_wgs84: Extent2D | None = None
+    # What a map opened on the dataset fits: the extent of its features placed in a district
+    # where there are any (not one flagged far outside them), else extent_wgs84.
+    map_extent_wgs84: Extent2D | None = None
     extent_map: ExtentMap | None = None
     first_rows: list[list[str]] = field(default_factory=list)
     legend: list[LegendEntry] = field(default_factory=list)
@@ -229,7 +232,7 @@ def dataset_page(
         can_manage=dataset_permits(user, dataset, Action.MANAGE),
     )
     if page.is_spatial:
-        page.extent_bng, page.extent_wgs84 = _extents(dataset, current)
+        page.extent_bng, page.extent_wgs84, page.map_extent_wgs84 = _extents(dataset, current)
         if page.extent_bng is not None:
             page.extent_map = _extent_map(user, page.extent_bng)
     else:
@@ -398,21 +401,22 @@ def _shortened(text: str) -> str:
 
 def _extents(
     dataset: Dataset, current: DatasetVersion | None
-) -> tuple[Extent2D | None, Extent2D | None]:
+) -> tuple[Extent2D | None, Extent2D | None, Extent2D | None]:
     """The bounding box of the features of ``current`` (the version shown) in EPSG:27700 and
-    in WGS84.
+    in WGS84, and the WGS84 box a map opened on them fits (``DatasetPage.map_extent_wgs84``).
 
     The WGS84 box is that of the transformed geometries, not the transformed BNG box, which
     would be slightly too large or too small at the corners.
     """
+    placed = None
     if dataset.source_key == StoreFeatureSource.key:
         if current is None:
-            return None, None
+            return None, None, None
         # Measured when the version was published, not over every feature on every visit.
         extent = current.extent
-        if extent is None:
+        if extent is None or "placed_wgs84" not in extent:
             extent = version_extent_record(version=current)
-        bng, wgs84 = extent["bng"], extent["wgs84"]
+        bng, wgs84, placed = extent["bng"], extent["wgs84"], extent["placed_wgs84"]
     else:
         bng = wgs84 = None
         for record in source_for(dataset).features(dataset):
@@ -420,7 +424,8 @@ def _extents(
                 continue
             bng = _union(bng, record.geometry.extent)
             wgs84 = _union(wgs84, record.geometry.transform(4326, clone=True).extent)
-    return (Extent2D(*bng) if bng else None, Extent2D(*wgs84) if wgs84 else None)
+    boxes = [Extent2D(*box) if box else None for box in (bng, wgs84, placed or wgs84)]
+    return boxes[0], boxes[1], boxes[2]
 
 
 def _union(box: tuple | None, other: tuple) -> tuple:

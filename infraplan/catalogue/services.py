@@ -12,7 +12,7 @@ from typing import Any
 
 from django.contrib.gis.db.models import Extent
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 from pyproj import Transformer
 
@@ -302,28 +302,39 @@ _MERCATOR_TO_WGS84 = Transformer.from_crs(3857, 4326, always_xy=True)
 
 
 def _version_measured(version: DatasetVersion) -> tuple[int, dict[str, list[float] | None]]:
-    """How many features the version has, and their bounding boxes in EPSG:27700 and WGS84
-    (each None when no feature has a geometry).
+    """How many features the version has, and their bounding boxes in EPSG:27700 and WGS84,
+    and in WGS84 that of the features placed in a district (``placed_wgs84``), which a map
+    opened on the dataset fits: a feature flagged outside every district (a site's coordinates
+    typed wrong, in the Channel) would otherwise open it on the sea. Each None when no feature
+    has a geometry (or none was placed).
 
-    The WGS84 box is that of the stored EPSG:3857 copies, whose corners turn into WGS84 exactly
-    (longitude grows with x alone, latitude with y alone): the same box as transforming every
-    geometry, without transforming a million of them at each publish. The transformed BNG box
-    would be slightly off at the corners."""
+    The WGS84 boxes are those of the stored EPSG:3857 copies, whose corners turn into WGS84
+    exactly (longitude grows with x alone, latitude with y alone): the same box as transforming
+    every geometry, without transforming a million of them at each publish. The transformed BNG
+    box would be slightly off at the corners."""
     found = Feature.objects.filter(
         live_at(version.number), dataset_id=version.dataset_id
-    ).aggregate(count=Count("pk"), bng=Extent("geom"), mercator=Extent("geom_3857"))
-    wgs84 = None
-    if found["mercator"]:
-        min_x, min_y, max_x, max_y = found["mercator"]
-        west, south = _MERCATOR_TO_WGS84.transform(min_x, min_y)
-        east, north = _MERCATOR_TO_WGS84.transform(max_x, max_y)
-        wgs84 = [west, south, east, north]
-    return found["count"], {"bng": list(found["bng"]) if found["bng"] else None, "wgs84": wgs84}
+    ).aggregate(
+        count=Count("pk"),
+        bng=Extent("geom"),
+        mercator=Extent("geom_3857"),
+        placed=Extent("geom_3857", filter=~Q(district="")),
+    )
+    extent = {"bng": list(found["bng"]) if found["bng"] else None}
+    for name, box in (("wgs84", found["mercator"]), ("placed_wgs84", found["placed"])):
+        extent[name] = None
+        if box:
+            min_x, min_y, max_x, max_y = box
+            west, south = _MERCATOR_TO_WGS84.transform(min_x, min_y)
+            east, north = _MERCATOR_TO_WGS84.transform(max_x, max_y)
+            extent[name] = [west, south, east, north]
+    return found["count"], extent
 
 
 def version_extent_record(*, version: DatasetVersion) -> dict[str, list[float] | None]:
     """The extent of a published version that was published before versions were measured
-    (``DatasetVersion.extent`` empty): measured now, once, and recorded."""
+    (``DatasetVersion.extent`` empty) or before the extent of its placed features was
+    (``placed_wgs84``): measured now, once, and recorded."""
     _, extent = _version_measured(version)
     DatasetVersion.objects.filter(pk=version.pk).update(extent=extent)
     version.extent = extent

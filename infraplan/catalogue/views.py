@@ -195,12 +195,13 @@ MAP_LINK_MAX_ZOOM = 16
 
 
 def _map_url(dataset: Dataset, page: DatasetPage, as_of: date | None) -> str:
-    """The map showing the dataset over the boundaries it opens with: on its extent, at a zoom
+    """The map showing the dataset over the boundaries it opens with: on its extent (that of
+    its features placed in a district, where there are any), at a zoom
     the map draws it at (its minimum zoom, if fitting the extent would need a wider view: the
     middle of the extent then)."""
     query = {"layers": ",".join(dict.fromkeys([*boundary_layers(), dataset.slug]))}
-    if page.extent_wgs84 is not None:
-        extent = page.extent_wgs84
+    if page.map_extent_wgs84 is not None:
+        extent = page.map_extent_wgs84
         box = usable_bbox((extent.min_x, extent.min_y, extent.max_x, extent.max_y))
         (lon, lat), zoom = view_fitting(box, *FALLBACK_SIZE)
         zoom = max(min(zoom, MAP_LINK_MAX_ZOOM), dataset.min_zoom)

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
-from infraplan.catalogue.models import Dataset, DatasetVersion
+from infraplan.catalogue.models import Dataset, DatasetVersion, Feature
 from infraplan.catalogue.services import (
     FeatureRow,
     version_add_features,
@@ -536,6 +536,31 @@ def test_open_on_the_map_opens_where_the_dataset_is_drawn(
     assert "districts" in boundary_layers()
     assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16  # between Ashford's two points
     assert zoom_at_least <= float(query["zoom"]) <= max(16, min_zoom)
+
+
+def test_open_on_the_map_leaves_out_a_feature_flagged_outside_every_district(personas, client_as):
+    """A site whose coordinates put it in the Channel (flagged, not dropped) stretched the
+    dataset's extent: the map opened on the sea. The link fits the features placed in a
+    district; the page's extent is still that of every feature."""
+    dataset = dataset_make(slug="three-sites", owner=personas.organisation_a)
+    version = version_publish_points(
+        dataset=dataset, points={**ASHFORD_POINTS, "sea": (620000, 20000)}
+    )
+    Feature.objects.filter(dataset=dataset).exclude(reference="sea").update(district="E07000105")
+    # A version measured before placed features were is measured again, once, when shown.
+    whole = {"bng": version.extent["bng"], "wgs84": version.extent["wgs84"]}
+    DatasetVersion.objects.filter(pk=version.pk).update(extent=whole)
+
+    content = html.unescape(client_as(None).get("/datasets/three-sites/").content.decode())
+
+    [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
+    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
+    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16 and float(query["zoom"]) >= 14
+    assert f"south {whole['wgs84'][1]:.6f}" in content  # the page's extent: every feature
+    version.refresh_from_db()
+    assert version.extent["wgs84"] == whole["wgs84"]
+    assert version.extent["placed_wgs84"][1] > 51.1
 
 
 def test_the_resource_identifier_is_the_site_address_whatever_the_host(
