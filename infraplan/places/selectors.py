@@ -77,6 +77,14 @@ KIND_LABELS = {
 # A town is shown on the middle of its postcodes, from this share of them to one minus it each
 # way: a postcode district reaches out over the villages around its town.
 TOWN_SPREAD = 0.1
+# How alike (pg_trgm's similarity) a misspelt town's name must be to a town's to find it.
+TOWN_LIKENESS = 0.5
+_NOT_NAME = re.compile(r"[^a-z0-9]+")
+
+
+def _town_name(text: str) -> str:
+    """``text`` as town names are compared: lower case, each run of other characters a space."""
+    return _NOT_NAME.sub(" ", text.lower()).strip()
 
 
 @dataclass(frozen=True)
@@ -442,8 +450,10 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
 
 
 # The post towns of the addresses in one dataset's features (the version the map shows), and in
-# each postcode district the town most of them name; then where the postcodes of the districts
-# named after the town asked for are: the middle of them, and the box from TOWN_SPREAD of them to
+# each postcode district the town most of them name; the town asked for (its name as typed or
+# before a comma, "Broadstairs, Kent"; failing that the most alike, "Whitstabel"), names compared
+# in lower case with each run of other characters one space ("Westgate on Sea"); then where the
+# postcodes of its districts are: the middle of them, and the box from TOWN_SPREAD of them to
 # 1 - TOWN_SPREAD each way.
 _TOWN_SQL = """
 WITH addresses AS (
@@ -455,12 +465,17 @@ WITH addresses AS (
       AND trim(properties ->> %(postcode_field)s) LIKE '%% %%'
       AND coalesce(properties ->> %(town_field)s, '') <> ''
 ), ranked AS (
-    SELECT outward, lower(town) AS town, mode() WITHIN GROUP (ORDER BY town) AS spelt,
+    SELECT outward, {normal} AS town, mode() WITHIN GROUP (ORDER BY town) AS spelt,
            rank() OVER (PARTITION BY outward ORDER BY count(*) DESC) AS place
     FROM addresses
-    GROUP BY outward, lower(town)
+    GROUP BY outward, {normal}
+), chosen AS (
+    SELECT town FROM ranked
+    WHERE place = 1 AND (town = ANY(%(names)s) OR similarity(town, %(name)s) >= %(likeness)s)
+    ORDER BY town = ANY(%(names)s) DESC, similarity(town, %(name)s) DESC, town
+    LIMIT 1
 ), districts AS (
-    SELECT outward, spelt FROM ranked WHERE place = 1 AND town = lower(%(query)s)
+    SELECT outward, spelt FROM ranked WHERE place = 1 AND town = (SELECT town FROM chosen)
 )
 SELECT (SELECT mode() WITHIN GROUP (ORDER BY spelt) FROM districts),
        (SELECT array_agg(outward ORDER BY outward) FROM districts),
@@ -482,14 +497,19 @@ def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
     if not found:
         return []
     [(dataset, _, version)] = found
-    sql = _TOWN_SQL.format(feature=Feature._meta.db_table, postcode=Postcode._meta.db_table)
+    sql = _TOWN_SQL.format(
+        feature=Feature._meta.db_table, postcode=Postcode._meta.db_table,
+        normal="trim(regexp_replace(lower(town), '[^a-z0-9]+', ' ', 'g'))",
+    )  # fmt: skip
+    name = _town_name(query)
+    names = list(dict.fromkeys([name, _town_name(query.split(",")[0])]))
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             {
                 "town_field": towns.town_field, "postcode_field": towns.postcode_field,
-                "dataset": dataset.pk, "version": version, "query": query,
-                "low": TOWN_SPREAD, "high": 1 - TOWN_SPREAD,
+                "dataset": dataset.pk, "version": version, "names": names, "name": name,
+                "likeness": TOWN_LIKENESS, "low": TOWN_SPREAD, "high": 1 - TOWN_SPREAD,
             },
         )  # fmt: skip
         name, districts, count, xs, ys = cursor.fetchone()
