@@ -146,20 +146,25 @@ def config_recorded(config: dict[str, Any]) -> dict[str, Any]:
 
 def _host_refusal(host: str, policy: FetchPolicy) -> str | None:
     """Why ``host`` may not be fetched from, as far as can be told without looking it up: it is
-    not on the allow-list, or it is a private or local address written as numbers."""
+    a private or local address written as numbers (said first: no one should ask for it to be
+    allowed), or it is not on the allow-list."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None  # a name: its addresses are checked when it is looked up, at each fetch
+    if (
+        address is not None
+        and not _is_public(address)
+        and not _host_matches(host, policy.private_hosts)
+    ):
+        return (
+            f"{host} is a private or local address, which the platform does not fetch from "
+            "(unless listed in OUTBOUND_PRIVATE_HOSTS)."
+        )
     if not _host_matches(host, policy.allowed_hosts):
         return (
             f"{host} is not on this platform's list of allowed data hosts "
             "(OUTBOUND_ALLOWED_HOSTS); ask a platform administrator to add it."
-        )
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None  # a name: its addresses are checked when it is looked up, at each fetch
-    if not _is_public(address) and not _host_matches(host, policy.private_hosts):
-        return (
-            f"{host} is a private or local address; such addresses are refused unless listed "
-            "in OUTBOUND_PRIVATE_HOSTS."
         )
     return None
 

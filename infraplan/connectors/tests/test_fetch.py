@@ -147,7 +147,10 @@ def test_follows_a_redirect_and_checks_it(server):
 
 def test_host_not_on_the_allow_list_is_refused_before_any_connection(server):
     with pytest.raises(FetchError, match="not on this platform's list of allowed data hosts"):
-        fetch(f"{server}/features.json", policy=FetchPolicy(allowed_hosts=("example.org",)))
+        fetch(
+            f"{server}/features.json",
+            policy=FetchPolicy(allowed_hosts=("example.org",), private_hosts=("127.0.0.1",)),
+        )
 
 
 def test_loopback_is_refused_unless_listed_as_private(server):

@@ -72,7 +72,7 @@ def test_a_rejected_load_exits_non_zero_with_the_reason(sites, tmp_path):
     lines = [f"S{n},615000,157500" for n in range(30)] + ["SEA,720000,50000"]
     path.write_text("ref,Easting,Northing\n" + "\n".join(lines) + "\n")
     done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref",
-                  "--threshold", "2.5")  # fmt: skip
+                  "--threshold", "2.5%")  # fmt: skip
     assert done.returncode == 1
     assert "Load rejected: 1 of 31 rows have problems (3.2%), over the 2.5% allowed." in done.stderr
     assert "  row 31, geometry 'POINT(720000 50000)': lies outside Great Britain" in done.stdout
@@ -89,7 +89,7 @@ def test_a_rejected_load_exits_non_zero_with_the_reason(sites, tmp_path):
 def test_a_threshold_that_is_not_a_percentage_is_refused(sites, tmp_path):
     path = tmp_path / "a.csv"
     path.write_text("reference,Easting,Northing\nA,615000,157500\n")
-    for threshold in ("200", "0.05%", "-1"):
+    for threshold in ("200", "5%%", "-1"):
         done = ingest(tmp_path, str(path), "--dataset", "sites", "--threshold", threshold)
         assert done.returncode == 2
         assert (

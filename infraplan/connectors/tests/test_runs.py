@@ -202,8 +202,11 @@ def test_an_address_the_platform_may_not_fetch_from_is_refused_when_saved(
         ("https://gis.example.com/layer.geojson", "gis.example.com is not on this platform's "
          "list of allowed data hosts (OUTBOUND_ALLOWED_HOSTS); ask a platform administrator "
          "to add it."),
-        ("http://10.1.2.3/layer.geojson", "10.1.2.3 is a private or local address; such "
-         "addresses are refused unless listed in OUTBOUND_PRIVATE_HOSTS."),
+        ("http://10.1.2.3/layer.geojson", "10.1.2.3 is a private or local address, which the "
+         "platform does not fetch from (unless listed in OUTBOUND_PRIVATE_HOSTS)."),
+        # Not allowed either: still not something to ask an administrator to allow.
+        ("http://169.254.169.254/latest/", "169.254.169.254 is a private or local address, "
+         "which the platform does not fetch from (unless listed in OUTBOUND_PRIVATE_HOSTS)."),
     ]:  # fmt: skip
         with pytest.raises(ValidationError) as refused:
             source_save(actor=manager, dataset=sites, connector_key="url", config={"url": url},

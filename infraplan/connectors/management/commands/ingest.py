@@ -38,9 +38,10 @@ ARGUMENT_OF_MAPPING_FIELD = {
 
 
 def _percentage(text: str) -> float:
-    """A rejection threshold as the upload page takes it: a percentage from 0 to 100."""
+    """A rejection threshold as the upload page takes it: a percentage from 0 to 100 (``5`` or
+    ``5%``)."""
     try:
-        value = float(text)
+        value = float(text.strip().removesuffix("%"))
     except ValueError:
         value = -1.0
     if not 0 <= value <= 100:
