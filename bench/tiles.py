@@ -165,10 +165,13 @@ def tile_path(dataset: Dataset, z: int, x: int, y: int) -> str:
     return f"/tiles/{dataset.slug}/{z}/{x}/{y}.mvt{TILE_QUERY}"
 
 
-def in_process_time(application, path: str) -> float:
-    """Seconds the WSGI ``application`` takes to answer ``path`` called in this process."""
+def in_process_time(application, address: str) -> float:
+    """Seconds the WSGI ``application`` takes to answer ``address`` (a path, and a query string
+    if it has one, else TILE_QUERY's) called in this process."""
+    path, mark, query = address.partition("?")
     environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": TILE_QUERY.lstrip("?"),
+        "REQUEST_METHOD": "GET", "PATH_INFO": path,
+        "QUERY_STRING": query if mark else TILE_QUERY.lstrip("?"),
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "HTTP_HOST": "127.0.0.1",
         "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "REMOTE_ADDR": "127.0.0.1",
         **{f"HTTP_{name.upper().replace('-', '_')}": value
