@@ -451,7 +451,7 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
 
 # The post towns of the addresses in one dataset's features (the version the map shows), and in
 # each postcode district the town most of them name; the town asked for (its name as typed or
-# before a comma, "Broadstairs, Kent"; failing that the most alike, "Whitstabel"), names compared
+# before a comma, the county after it; failing that the most alike, "Whitstabel"), names compared
 # in lower case with each run of other characters one space ("Westgate on Sea"); then where the
 # postcodes of its districts are: the middle of them, and the box from TOWN_SPREAD of them to
 # 1 - TOWN_SPREAD each way.
