@@ -72,6 +72,8 @@ KIND_LABELS = {
     "latitude-longitude": "Latitude and longitude",
     "feature": "Feature",
     "town": "Town",
+    "county": "County",
+    "group": "Area",
     **dict(AREA_DATASETS.values()),
 }
 # A town is shown on the middle of its postcodes, from this share of them to one minus it each
@@ -346,15 +348,30 @@ ORDER BY m.grp, m.closeness, m.similarity DESC, m.label, m.id
 """
 
 
+def _wider_areas() -> dict[tuple[str, str], str]:
+    """The profile's areas wider than a district (a county, a group of districts) by their
+    boundary's (dataset, reference), with their kind: search offers them as areas, with the
+    districts, not as features of an outline dataset."""
+    return {
+        (area.boundary.dataset, area.boundary.reference): area.kind
+        for area in settings.AUTHORITY_PROFILE.areas
+        if area.kind in ("county", "group") and area.boundary.dataset not in AREA_DATASETS
+    }
+
+
 def _names_sql(searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: bool) -> str:
     """The names search over ``searchable`` (dataset, label field, version searched)."""
     groups = list(AREA_DATASETS)
+    outlines = {slug for slug, _ in _wider_areas()}
     parts = []
     for dataset, field, version in searchable:
         # Percent signs doubled: the SQL has parameters.
         name = name_expression(field, "f").replace("%", "%%")
         match = f"%(query)s <%% {name}" if fuzzy else f"{name} ILIKE %(contains)s"
-        group = groups.index(dataset.slug) if dataset.slug in AREA_DATASETS else FEATURE_GROUP
+        if dataset.slug in AREA_DATASETS:
+            group = groups.index(dataset.slug)
+        else:  # an outline of wider areas is listed with the districts
+            group = 0 if dataset.slug in outlines else FEATURE_GROUP
         # One pass of format: a field's name, quoted in the SQL, is never read as a template.
         parts.append(
             _NAMED.format(
@@ -414,15 +431,19 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
     district_names = {area.code: area.name for area in settings.AUTHORITY_PROFILE.areas}
     # Features of one name in one dataset and district (a school closed and reopened under its
     # old name) are told apart by their references.
+    wider = _wider_areas()
     named_alike = Counter(
         (dataset_id, label, district) for _, dataset_id, _, label, district, *_ in rows
     )
-    for feature_id, dataset_id, group, label, district, reference, lon, lat, *box in rows:
+    for feature_id, dataset_id, _, label, district, reference, lon, lat, *box in rows:
         dataset = by_id[dataset_id]
         alike = named_alike[dataset_id, label, district] > 1
         point = _rounded((lon, lat))
         bbox = _rounded(tuple(box)) if box[0] != box[2] or box[1] != box[3] else None
-        kind = AREA_DATASETS[dataset.slug][0] if group < FEATURE_GROUP else "feature"
+        if dataset.slug in AREA_DATASETS:
+            kind = AREA_DATASETS[dataset.slug][0]
+        else:
+            kind = wider.get((dataset.slug, reference), "feature")
         results.append(
             SearchResult(
                 label=label,

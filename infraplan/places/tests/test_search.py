@@ -511,3 +511,12 @@ def test_features_of_one_name_are_told_apart_by_their_references(client, persona
         ("Sandwich Infant School", "Schools, reference 148502"),
         ("Sandwich Road School", "Schools"),
     }
+
+
+def test_the_county_is_found_as_an_area_not_a_feature(client, db):
+    """The profile's county is the one feature of an outline dataset: search offers it as the
+    county, with the districts, not among the features."""
+    demo_dataset_load("kent-county-outline")
+    first = _search(client, "kent")["results"][0]
+    assert (first["label"], first["kind"], first["kind_label"]) == ("Kent", "county", "County")
+    assert _view(first)["layers"].split(",")[-1] == "kent-county-outline"
