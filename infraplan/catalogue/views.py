@@ -196,9 +196,9 @@ MAP_LINK_MAX_ZOOM = 16
 
 def _map_url(dataset: Dataset, page: DatasetPage, as_of: date | None) -> str:
     """The map showing the dataset over the boundaries it opens with: on its extent (that of
-    its features placed in a district, where there are any), at a zoom
-    the map draws it at (its minimum zoom, if fitting the extent would need a wider view: the
-    middle of the extent then)."""
+    its features placed in a district, where there are any), at a zoom the map draws it at (its
+    minimum zoom, if fitting the extent would need a wider view: the middle of the extent
+    then)."""
     query = {"layers": ",".join(dict.fromkeys([*boundary_layers(), dataset.slug]))}
     if page.map_extent_wgs84 is not None:
         extent = page.map_extent_wgs84

@@ -430,10 +430,17 @@ def rollback_request(
     config = {"version": to.number}
     with transaction.atomic():
         list(Dataset.objects.select_for_update().filter(pk=dataset.pk).values("pk"))
-        same = IngestRun.objects.filter(
-            dataset=dataset, organisation=organisation, connector_key=ROLLBACK_KEY, config=config
+        waiting = (
+            IngestRun.objects.filter(
+                dataset=dataset,
+                organisation=organisation,
+                connector_key=ROLLBACK_KEY,
+                config=config,
+                state__in=IngestRun.ACTIVE,
+            )
+            .order_by("-id")
+            .first()
         )
-        waiting = same.filter(state__in=IngestRun.ACTIVE).order_by("-id").first()
         if waiting is not None:
             return waiting
         run = IngestRun.objects.create(
