@@ -424,8 +424,10 @@ def _extents(
                 continue
             bng = _union(bng, record.geometry.extent)
             wgs84 = _union(wgs84, record.geometry.transform(4326, clone=True).extent)
-    boxes = [Extent2D(*box) if box else None for box in (bng, wgs84, placed or wgs84)]
-    return boxes[0], boxes[1], boxes[2]
+    bng_box, wgs84_box, map_box = (
+        Extent2D(*box) if box else None for box in (bng, wgs84, placed or wgs84)
+    )
+    return bng_box, wgs84_box, map_box
 
 
 def _union(box: tuple | None, other: tuple) -> tuple:

@@ -169,13 +169,13 @@ def _host_refusal(host: str, policy: FetchPolicy) -> str | None:
     return None
 
 
-def address_refusal(url: str, policy: FetchPolicy | None = None) -> str | None:
+def address_refusal(url: str) -> str | None:
     """Why a fetch of the http(s) address ``url`` would be refused whatever its host's name
     resolves to, or None: for checking an address when a source is saved, so that a data
     manager hears of it then rather than from the first load. Each fetch checks again, in
     full (the lists may change, and a name's addresses are known only when looked up)."""
     host = urlsplit(url).hostname
-    return _host_refusal(host, policy or FetchPolicy.from_settings()) if host else None
+    return _host_refusal(host, FetchPolicy.from_settings()) if host else None
 
 
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
