@@ -135,15 +135,29 @@ def tile_answer(
     ended = "ended" if moment.show_ended else f"to{moment.day:%Y%m%d}"
     compress = bool(ACCEPTS_GZIP.search(accept_encoding))
     etag = f'"{dataset.slug}-{version}-{ended}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
-    # If-None-Match compares weakly (RFC 9110, 13.1.2): a proxy that marks the ETag weak
-    # (W/"...") still names the same tile.
-    if if_none_match:
-        tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
-        if etag in tags or "*" in tags:
-            return TileAnswer(status=304, etag=etag, body=b"", gzipped=False)
+    if if_none_match and _names_the_tile(parse_etags(if_none_match), etag):
+        return TileAnswer(status=304, etag=etag, body=b"", gzipped=False)
     body = _tile_body(dataset, z, x, y, source, moment, etag, compress=compress)
     return TileAnswer(
         status=200 if body else 204, etag=etag, body=body, gzipped=bool(body) and compress
+    )
+
+
+def _names_the_tile(tags: list[str], etag: str) -> bool:
+    """Whether If-None-Match's ``tags`` name the tile whose ETag is ``etag``.
+
+    They compare weakly (RFC 9110, 13.1.2): a tag a proxy marked weak (W/"...") still names the
+    tile. A weak tag names it in either encoding, as both hold the same features: a proxy that
+    gzips (nginx) marks the plain tile's ETag weak, and the browser asks again with that tag and
+    gzip accepted.
+    """
+    if etag.endswith('-gzip"'):
+        either = {etag, etag.removesuffix('-gzip"') + '"'}
+    else:
+        either = {etag, etag.removesuffix('"') + '-gzip"'}
+    return any(
+        tag in ("*", etag) or (tag.startswith("W/") and tag.removeprefix("W/") in either)
+        for tag in tags
     )
 
 

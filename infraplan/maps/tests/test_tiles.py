@@ -221,6 +221,21 @@ def test_a_weak_etag_in_if_none_match_matches_too(client, districts):
     assert again.status_code == 304 and again["ETag"] == etag
 
 
+def test_a_weak_etag_names_the_tile_in_either_encoding_but_a_strong_one_does_not(client, districts):
+    """A proxy that gzips (nginx) marks the plain tile's ETag weak; the browser then asks with
+    that tag and gzip accepted. The features are the same, so it is answered 304."""
+    url = "/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 8))
+    plain = client.get(url)["ETag"]
+    gzip = {"Accept-Encoding": "gzip"}
+
+    weak = client.get(url, headers={**gzip, "If-None-Match": f"W/{plain}"})
+    strong = client.get(url, headers={**gzip, "If-None-Match": plain})
+    other = client.get(url, headers={**gzip, "If-None-Match": 'W/"districts-0-other"'})
+
+    assert weak.status_code == 304 and weak["ETag"] == plain.removesuffix('"') + '-gzip"'
+    assert strong.status_code == 200 and other.status_code == 200
+
+
 def test_a_new_version_changes_the_etag(client, personas):
     dataset = dataset_make(slug="versioned-points", owner=personas.organisation_a)
     version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
