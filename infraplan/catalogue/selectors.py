@@ -414,9 +414,9 @@ def _extents(
             return None, None, None
         # Measured when the version was published, not over every feature on every visit.
         extent = current.extent
-        if extent is None or "placed_wgs84" not in extent:
+        if extent is None or "fit_wgs84" not in extent:
             extent = version_extent_record(version=current)
-        bng, wgs84, placed = extent["bng"], extent["wgs84"], extent["placed_wgs84"]
+        bng, wgs84, placed = extent["bng"], extent["wgs84"], extent["fit_wgs84"]
     else:
         bng = wgs84 = None
         for record in source_for(dataset).features(dataset):

@@ -303,10 +303,13 @@ _MERCATOR_TO_WGS84 = Transformer.from_crs(3857, 4326, always_xy=True)
 
 def _version_measured(version: DatasetVersion) -> tuple[int, dict[str, list[float] | None]]:
     """How many features the version has, and their bounding boxes in EPSG:27700 and WGS84,
-    and in WGS84 that of the features placed in a district (``placed_wgs84``), which a map
-    opened on the dataset fits: a feature flagged outside every district (a site's coordinates
-    typed wrong, in the Channel) would otherwise open it on the sea. Each None when no feature
-    has a geometry (or none was placed).
+    and in WGS84 the box a map opened on the dataset fits (``fit_wgs84``): a feature flagged
+    outside every district (a site's coordinates typed wrong, in the Channel) would otherwise
+    open it on the sea. That box is of the features placed in a ward, which lie in or near one;
+    where no feature has a ward (a deployment without wards), of those placed in a district.
+    A feature its source's own code put in a district (a brownfield register's authority) is
+    placed there wherever it lies, so only its ward tells that it lies there. Each None when no
+    feature has a geometry (or none was placed).
 
     The WGS84 boxes are those of the stored EPSG:3857 copies, whose corners turn into WGS84
     exactly (longitude grows with x alone, latitude with y alone): the same box as transforming
@@ -318,10 +321,12 @@ def _version_measured(version: DatasetVersion) -> tuple[int, dict[str, list[floa
         count=Count("pk"),
         bng=Extent("geom"),
         mercator=Extent("geom_3857"),
-        placed=Extent("geom_3857", filter=~Q(district="")),
+        in_ward=Extent("geom_3857", filter=~Q(ward="")),
+        in_district=Extent("geom_3857", filter=~Q(district="")),
     )
     extent = {"bng": list(found["bng"]) if found["bng"] else None}
-    for name, box in (("wgs84", found["mercator"]), ("placed_wgs84", found["placed"])):
+    fit = found["in_ward"] or found["in_district"]
+    for name, box in (("wgs84", found["mercator"]), ("fit_wgs84", fit)):
         extent[name] = None
         if box:
             min_x, min_y, max_x, max_y = box
@@ -333,8 +338,8 @@ def _version_measured(version: DatasetVersion) -> tuple[int, dict[str, list[floa
 
 def version_extent_record(*, version: DatasetVersion) -> dict[str, list[float] | None]:
     """The extent of a published version that was published before versions were measured
-    (``DatasetVersion.extent`` empty) or before the extent of its placed features was
-    (``placed_wgs84``): measured now, once, and recorded."""
+    (``DatasetVersion.extent`` empty) or before the box a map fits was (``fit_wgs84``):
+    measured now, once, and recorded."""
     _, extent = _version_measured(version)
     DatasetVersion.objects.filter(pk=version.pk).update(extent=extent)
     version.extent = extent

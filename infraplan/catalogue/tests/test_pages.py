@@ -560,7 +560,30 @@ def test_open_on_the_map_leaves_out_a_feature_flagged_outside_every_district(per
     assert f"south {whole['wgs84'][1]:.6f}" in content  # the page's extent: every feature
     version.refresh_from_db()
     assert version.extent["wgs84"] == whole["wgs84"]
-    assert version.extent["placed_wgs84"][1] > 51.1
+    assert version.extent["fit_wgs84"][1] > 51.1
+
+
+def test_open_on_the_map_leaves_out_a_feature_its_source_put_in_a_district_but_lying_at_sea(
+    personas, client_as
+):
+    """A brownfield register's site is placed in its authority's district by the register's own
+    code, wherever its coordinates put it: the Gravesham site with its latitude in the Channel
+    opened the map on the sea. It has no ward, as it lies near none; the link fits the features
+    placed in a ward."""
+    dataset = dataset_make(slug="three-sites", owner=personas.organisation_a)
+    version = version_publish_points(
+        dataset=dataset, points={**ASHFORD_POINTS, "sea": (620000, 20000)}
+    )
+    Feature.objects.filter(dataset=dataset).update(district="E07000105")
+    Feature.objects.filter(dataset=dataset).exclude(reference="sea").update(ward="E05000001")
+    DatasetVersion.objects.filter(pk=version.pk).update(extent=None)
+
+    content = html.unescape(client_as(None).get("/datasets/three-sites/").content.decode())
+
+    [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
+    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
+    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16 and float(query["zoom"]) >= 14
 
 
 def test_the_resource_identifier_is_the_site_address_whatever_the_host(
