@@ -196,6 +196,12 @@ _TRUE = {"true", "yes", "1", "y", "t"}
 _FALSE = {"false", "no", "0", "n", "f"}
 # Year, month and day; GDAL writes a spreadsheet's date as text with slashes (2024/01/02).
 _ISO_DATE = re.compile(r"^([0-9]{4})[-/]([0-9]{2})[-/]([0-9]{2})")
+# A British date, day first (31/08/2007, 31-08-2007, 1.9.2015), as council spreadsheets and
+# Get Information About Schools write them, perhaps followed by a time; never read month first.
+_UK_DATE = re.compile(r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})(?![0-9])")
+# Eight digits, year first (20160630), as the NHS Organisation Data Service writes dates.
+_COMPACT_DATE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
+DATE_FORMATS = "YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD"
 
 
 def typed_value(value: Any, kind: str) -> Any:
@@ -233,16 +239,26 @@ def typed_value(value: Any, kind: str) -> Any:
             return text in _TRUE
         raise ValueError(f"{value!r} is not true or false")
     if kind == "date":
-        match = _ISO_DATE.match(str(value))
-        if match is None:
-            raise ValueError(f"{value!r} is not a date (YYYY-MM-DD)")
-        text = "-".join(match.groups())
+        text = _date_text(str(value).strip())
+        if text is None:
+            raise ValueError(f"{value!r} is not a date ({DATE_FORMATS})")
         try:
             date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{value!r} is no such date: {why_no_date(text)}") from None
         return text
     raise ValueError(f"unknown field type {kind!r}")
+
+
+def _date_text(value: str) -> str | None:
+    """``value`` as YYYY-MM-DD text, not yet checked against the calendar; None when it is
+    written in none of the forms a date is read from (``DATE_FORMATS``)."""
+    if match := _ISO_DATE.match(value) or _COMPACT_DATE.match(value):
+        return "-".join(match.groups())
+    if match := _UK_DATE.match(value):
+        day, month, year = match.groups()
+        return f"{year}-{int(month):02d}-{int(day):02d}"
+    return None
 
 
 def _whole_number_text(value: Any) -> int:

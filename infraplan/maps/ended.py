@@ -3,9 +3,13 @@
 A feature has ended when the first of ``END_DATE_PROPERTIES`` that holds a real date in ISO form
 (``YYYY-MM-DD``, anything after it ignored) gives a date on or before the day the map shows
 (today, or the date it is viewed as of). planning.data.gov.uk publishes ``end-date``,
-brownfield registers ``EndDate``, and other sources often ``end_date``. A value that is not a
-real date (an empty string, "unknown", 2020-02-30) is not an end date: it never hides a
-feature, whose pop-up still lists the value as the source gave it.
+brownfield registers ``EndDate``, and other sources often ``end_date``; the national registers
+of services name the day an establishment closed: Get Information About Schools ``CloseDate``
+(``close_date`` in some extracts), the NHS Organisation Data Service ``Close Date``. Those two
+write dates day first or as eight digits, so a dataset keeping them types the field as a date,
+which a load stores in ISO form. A value that is not a real date (an empty string, "unknown",
+2020-02-30) is not an end date: it never hides a feature, whose pop-up still lists the value as
+the source gave it.
 
 The rule is written twice, once in Python (``ended_on``: the table, the pop-up, the PNG) and
 once in SQL (``live_on_sql``: tiles, search, the table's counts and pages); the tests hold both
@@ -18,10 +22,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-END_DATE_PROPERTIES = ("end-date", "end_date", "EndDate")
+END_DATE_PROPERTIES = ("end-date", "end_date", "EndDate", "CloseDate", "close_date", "Close Date")
 # Where a feature's start is read from, by the same rule: the OGC API's ``datetime`` compares a
 # feature's validity (start to end) with the period asked for.
-START_DATE_PROPERTIES = ("start-date", "start_date", "StartDate")
+START_DATE_PROPERTIES = (
+    "start-date",
+    "start_date",
+    "StartDate",
+    "OpenDate",
+    "open_date",
+    "Open Date",
+)
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fromisoformat reads ASCII digits only
 
 

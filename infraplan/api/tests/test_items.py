@@ -31,11 +31,12 @@ def school_id(urn: str = SCHOOL_URN) -> int:
 
 
 def postgis_count(schools, box_sql: str, parameters: list) -> int:
-    """How many current schools meet a box, counted by PostGIS alone."""
+    """How many schools of the current version, not closed, meet a box, counted by PostGIS
+    alone. Closed schools (a close date) are left out, as the API leaves out ended features."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FROM catalogue_feature WHERE dataset_id = %s AND valid_to IS NULL "
-            f"AND ST_Intersects(geom, {box_sql})",
+            f"AND properties ->> 'close_date' IS NULL AND ST_Intersects(geom, {box_sql})",
             [schools.pk, *parameters],
         )
         return cursor.fetchone()[0]
@@ -58,7 +59,7 @@ def test_bbox_counts_equal_postgis_counts_in_every_bbox_crs(schools, client):
         "bbox": ",".join(map(str, CANTERBURY_GRID)), "bbox-crs": f"{EPSG}27700", "limit": 1000,
     }))  # fmt: skip
 
-    assert 40 < degrees < 200 and 40 < grid < 200
+    assert 20 < degrees < 200 and 20 < grid < 200
     assert lon_lat["numberMatched"] == lon_lat["numberReturned"] == degrees
     assert lat_lon["numberMatched"] == degrees
     assert {f["id"] for f in lat_lon["features"]} == {f["id"] for f in lon_lat["features"]}
@@ -101,7 +102,7 @@ def test_a_real_school_in_every_output_crs(schools, client):
 
 def test_paging_by_next_links_gives_every_feature_once(schools, client):
     expected = set(current_features(schools).values_list("pk", flat=True))
-    seen, pages, url = [], 0, f"http://testserver{ITEMS}?limit=400"
+    seen, pages, url = [], 0, f"http://testserver{ITEMS}?limit=400&ended=show"
     while url:
         page = body(client.get(url))
         pages += 1
@@ -138,8 +139,8 @@ def test_next_and_prev_links_keep_every_other_parameter(schools, client):
 
 
 def test_the_last_page_has_no_next_link_and_past_it_is_empty(schools, client):
-    last = body(client.get(ITEMS, {"limit": 10, "offset": 1500}))
-    past = body(client.get(ITEMS, {"limit": 10, "offset": 5000}))
+    last = body(client.get(ITEMS, {"limit": 10, "offset": 1500, "ended": "show"}))
+    past = body(client.get(ITEMS, {"limit": 10, "offset": 5000, "ended": "show"}))
 
     assert last["numberReturned"] == 4
     assert not [link for link in last["links"] if link["rel"] == "next"]
@@ -149,7 +150,7 @@ def test_the_last_page_has_no_next_link_and_past_it_is_empty(schools, client):
 
 def test_attribute_filters_match_the_stored_values(schools, client):
     def count(**query) -> int:
-        return body(client.get(ITEMS, {"limit": 1, **query}))["numberMatched"]
+        return body(client.get(ITEMS, {"limit": 1, "ended": "show", **query}))["numberMatched"]
 
     stored = current_features(schools)
     assert count(town="Canterbury") == stored.filter(properties__town="Canterbury").count() > 10

@@ -496,11 +496,36 @@ def test_spreadsheet_dates_with_slashes_and_whole_numbers_with_a_point_are_read(
     )
     problems, _ = rejected_then_published(sites, path, max_invalid_share=0.7)
     assert [(problem["row"], problem["field"], problem["problem"]) for problem in problems] == [
-        (2, "permitted", "'TBC' is not a date (YYYY-MM-DD)"),
+        (2, "permitted", "'TBC' is not a date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)"),
         (3, "homes", "'10.5' is not a whole number"),
     ]
     stored = dict(current_features(sites).values_list("reference", "properties"))
     assert stored["S1"]["permitted"] == "2024-01-02" and stored["S1"]["homes"] == 10
+
+
+def test_british_and_compact_dates_are_read_day_first_never_month_first(sites, tmp_path):
+    """Council spreadsheets and Get Information About Schools write 31/08/2007 or 31-08-2007;
+    the NHS Organisation Data Service 20070831. A date written month first is not guessed at:
+    the month it would give does not exist, and the officer is told so."""
+    path = tmp_path / "sites.csv"
+    path.write_text(
+        "ref,Easting,Northing,permitted\n"
+        "S1,615000,157500,31/08/2007\n"
+        "S2,615100,157600,31-08-2007 00:00:00\n"
+        "S3,615200,157700,1.9.2015\n"
+        "S4,615300,157800,20160630\n"
+        "S5,615400,157900,08/31/2007\n"
+        "S6,615500,158000,2016063\n"
+    )
+    problems, _ = rejected_then_published(sites, path, max_invalid_share=0.5)
+    assert [(problem["row"], problem["problem"]) for problem in problems] == [
+        (5, "'08/31/2007' is no such date: there is no month 31"),
+        (6, "'2016063' is not a date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)"),
+    ]
+    stored = dict(current_features(sites).values_list("reference", "properties__permitted"))
+    assert stored == {
+        "S1": "2007-08-31", "S2": "2007-08-31", "S3": "2015-09-01", "S4": "2016-06-30"
+    }  # fmt: skip
 
 
 def test_one_mistyped_coordinate_is_a_problem_of_its_row_not_the_files(sites, tmp_path):

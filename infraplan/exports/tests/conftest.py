@@ -77,11 +77,13 @@ def postgis_count(sql: str, **parameters) -> int:
 
 
 def schools_in(area_code: str) -> int:
-    """How many current schools PostGIS finds in or on the area's current boundary."""
+    """How many schools of the current version PostGIS finds in or on the area's current
+    boundary, leaving out those closed (downloads leave ended features out unless asked)."""
     return postgis_count(
         """
         SELECT count(*) FROM catalogue_feature school, catalogue_feature boundary
         WHERE school.dataset_id = %(schools)s AND school.valid_to IS NULL
+          AND school.properties ->> 'close_date' IS NULL
           AND boundary.dataset_id = %(districts)s AND boundary.valid_to IS NULL
           AND boundary.reference = %(code)s AND ST_Intersects(school.geom, boundary.geom)
         """,
