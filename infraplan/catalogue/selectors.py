@@ -215,8 +215,9 @@ def dataset_page(
     versions table shows page ``versions_page`` (the first if not a page number; the last if
     beyond it): a source loaded daily for years has thousands.
     """
-    versions = Paginator(versions_listed(dataset), VERSIONS_PER_PAGE).get_page(versions_page)
-    current = as_of or versions_listed(dataset).filter(is_current=True).first()
+    listed = versions_listed(dataset, unpublished=versions_unpublished_shown(user, dataset))
+    versions = Paginator(listed, VERSIONS_PER_PAGE).get_page(versions_page)
+    current = as_of or listed.filter(is_current=True).first()
     sample = _sample(dataset, as_of, live_on=on or timezone.localdate())
     fields = _fields(dataset, sample)
     day = on or timezone.localdate()
@@ -271,15 +272,22 @@ class _ReportHead(Func):
     output_field = JSONField()
 
 
-def versions_listed(dataset: Dataset) -> QuerySet[DatasetVersion]:
+def versions_unpublished_shown(user: Any, dataset: Dataset) -> bool:
+    """Whether ``user`` sees the dataset's versions that were never published (loads that
+    failed, were rejected or are under way): only those who may load into it do. They hold
+    what was never published: the file's name, and in their reports the values of rows that
+    did not pass."""
+    return dataset_permits(user, dataset, Action.CONTRIBUTE)
+
+
+def versions_listed(dataset: Dataset, *, unpublished: bool) -> QuerySet[DatasetVersion]:
     """The dataset's versions, newest first, each with ``report_head``: its report cut to what
-    the versions table shows (see ``_ReportHead``). The whole ``report`` is read only if asked
-    for."""
-    return (
-        dataset.versions.order_by("-number")
-        .defer("report")
-        .annotate(report_head=_ReportHead("report"))
-    )
+    the versions table shows (see ``_ReportHead``); those never published only when
+    ``unpublished``. The whole ``report`` is read only if asked for."""
+    versions = dataset.versions.all()
+    if not unpublished:
+        versions = versions.filter(state=VersionState.PUBLISHED)
+    return versions.order_by("-number").defer("report").annotate(report_head=_ReportHead("report"))
 
 
 def _responsible(dataset: Dataset) -> list[ResponsibleParty]:
@@ -548,13 +556,13 @@ def rollback_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
     ]
 
 
-def version_for_page(dataset: Dataset, number: int) -> DatasetVersion | None:
-    """Version ``number`` of ``dataset`` (which has passed the gate) with who made it."""
-    return (
-        dataset.versions.select_related("created_by", "organisation", "rolled_back_to")
-        .filter(number=number)
-        .first()
-    )
+def version_for_page(user: Any, dataset: Dataset, number: int) -> DatasetVersion | None:
+    """Version ``number`` of ``dataset`` (which has passed the gate) with who made it; None
+    also when it was never published and ``user`` may not see such versions."""
+    versions = dataset.versions.select_related("created_by", "organisation", "rolled_back_to")
+    if not versions_unpublished_shown(user, dataset):
+        versions = versions.filter(state=VersionState.PUBLISHED)
+    return versions.filter(number=number).first()
 
 
 def version_problems(version: DatasetVersion) -> list[dict[str, Any]]:

@@ -361,8 +361,8 @@ def run_url(run: Any) -> str:
 # Versions: report, CSV, diff, rollback
 
 
-def _version_or_404(dataset: Dataset, number: int) -> DatasetVersion:
-    version = version_for_page(dataset, number)
+def _version_or_404(request: HttpRequest, dataset: Dataset, number: int) -> DatasetVersion:
+    version = version_for_page(request.user, dataset, number)
     if version is None:
         raise Http404("No such version.")
     return version
@@ -372,7 +372,7 @@ def _version_or_404(dataset: Dataset, number: int) -> DatasetVersion:
 def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
     """A version and its validation report, the problems paged."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
-    version = _version_or_404(dataset, number)
+    version = _version_or_404(request, dataset, number)
     if dataset.access_level != AccessLevel.PUBLIC:
         audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
     problems = Paginator(version_problems(version), PROBLEMS_PER_PAGE).get_page(
@@ -436,7 +436,7 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
     """The version's problems as CSV: row, field, value, problem; then the rows left out of
     the features (a demo load's rows without coordinates, say), each with its reference."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
-    version = _version_or_404(dataset, number)
+    version = _version_or_404(request, dataset, number)
     if dataset.access_level != AccessLevel.PUBLIC:
         audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
         security_event(
@@ -510,7 +510,7 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
     parts = rollback_choices(request.user, dataset)
     if not parts:
         raise Http404("No such dataset.")
-    version = _version_or_404(dataset, number)
+    version = _version_or_404(request, dataset, number)
     if version.state != VersionState.PUBLISHED:
         raise Http404("Only a published version can be restored.")
     is_current = version.is_current

@@ -63,17 +63,45 @@ def text(response) -> str:
 
 
 def test_version_page_shows_who_when_counts_and_the_problems(failed, personas, client_as):
-    page = text(client_as(personas.viewer_a).get("/datasets/sites/versions/2/"))
+    page = text(client_as(personas.contributor_a).get("/datasets/sites/versions/2/"))
     assert "Version 2" in page and "Failed" in page
     assert "Why it was not published 5 of 6 rows have problems" in page
     assert "Rows read 6" in page and "Source bad.csv" in page
     assert "is not one of: open, closed" in page
-    assert "Loaded by" not in page  # viewers are not told who loads the data
-    page = text(client_as(personas.contributor_a).get("/datasets/sites/versions/2/"))
     assert "Loaded by contributor" in page
+    page = text(client_as(personas.viewer_a).get("/datasets/sites/versions/1/"))
+    assert "Version 1" in page and "Loaded by" not in page  # viewers are not told who loads
     # Outsiders cannot tell the dataset exists.
     assert client_as(personas.member_b).get("/datasets/sites/versions/2/").status_code == 404
     assert client_as(personas.viewer_a).get("/datasets/sites/versions/9/").status_code == 404
+
+
+def test_a_load_never_published_is_seen_only_by_those_who_load_into_the_dataset(
+    failed, sites, personas, client_as
+):
+    """A rejected load holds what was never published: its file's name, and in its report the
+    values of the rows that did not pass. On a public dataset anyone could read them."""
+    sites.access_level = "public"
+    sites.save()
+    for user in (None, personas.viewer_a):
+        client = client_as(user)
+        for url in ("/datasets/sites/versions/2/", "/datasets/sites/versions/2/report.csv"):
+            assert client.get(url).status_code == 404, (user, url)
+        page = text(client.get("/datasets/sites/"))
+        assert "bad.csv" not in page and "Version 1" in page
+    page = text(client_as(personas.contributor_a).get("/datasets/sites/"))
+    assert "bad.csv" in page
+
+
+def test_a_load_that_failed_before_its_rows_were_checked_does_not_say_no_problems(
+    sites, personas, client_as
+):
+    draft = version_start(actor=personas.contributor_a, dataset=sites, source="cut.geojson")
+    version_fail(actor=None, version=draft, report={"error": "The file is damaged or incomplete"})
+    page = text(client_as(personas.contributor_a).get("/datasets/sites/versions/2/"))
+    assert "Why it was not published The file is damaged or incomplete" in page
+    assert "No problems were found" not in page
+    assert "the load stopped before its rows were checked" in page
 
 
 def test_problems_are_paged(sites, personas, client_as):
@@ -82,7 +110,7 @@ def test_problems_are_paged(sites, personas, client_as):
     ]
     draft = version_start(actor=None, dataset=sites, source="many.csv")
     version_fail(actor=None, version=draft, report={"problems": problems, "problem_count": 61})
-    client = client_as(personas.viewer_a)
+    client = client_as(personas.contributor_a)
     first = client.get("/datasets/sites/versions/2/").content.decode()
     assert first.count('<td class="govuk-table__cell govuk-table__cell--numeric">') == 50
     assert "61 problems found; the first 60 are listed" in first
@@ -102,7 +130,7 @@ def test_problems_are_paged(sites, personas, client_as):
 
 
 def test_report_csv_is_the_problems_with_formulas_defused(failed, personas, client_as):
-    response = client_as(personas.viewer_a).get("/datasets/sites/versions/2/report.csv")
+    response = client_as(personas.contributor_a).get("/datasets/sites/versions/2/report.csv")
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="sites-version-2-report.csv"' in response["Content-Disposition"]

@@ -368,7 +368,7 @@ def test_versions_are_listed_with_their_reports_and_problems(restricted, persona
             "problems": [{"row": 7, "field": "easting", "reason": "not a number"}],
         },
     )
-    content = client_as(personas.viewer_a).get("/datasets/a-only-sites/").content.decode()
+    content = client_as(personas.contributor_a).get("/datasets/a-only-sites/").content.decode()
     table = content[content.index('id="versions"') :]
     # Each number links to its version's page (infraplan/catalogue/tests/test_data_pages.py).
     rows = re.findall(r'<th scope="row" class="govuk-table__header"><a [^>]*>'
@@ -439,7 +439,7 @@ def test_the_versions_table_reads_only_the_first_problems_of_each_report(persona
         number=2, state="failed", source="bad.csv",
         report={"error": "too many problems", "problems": problems, "problem_count": 25},
     )  # fmt: skip
-    client = client_as(personas.viewer_a)
+    client = client_as(personas.contributor_a)
     client.get("/datasets/weekly/")  # a session's first request does one-off work
     with CaptureQueriesContext(connection) as queries:
         content = client.get("/datasets/weekly/").content.decode()
