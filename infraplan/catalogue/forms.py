@@ -390,6 +390,15 @@ class UploadForm(forms.Form):
         "features as they are.",
         error_messages={"required": "Choose the organisation the file is from"},
     )
+    renames = forms.CharField(
+        label="Columns to rename (optional)",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="For a file whose columns name the dataset's fields otherwise (a Shapefile "
+        "cuts names to ten characters): one a line, the file's column, then =, then the field. "
+        "For example: site-addre = site-address",
+    )
     threshold = rejection_threshold_field(
         "Reject the whole file when more than this share of its rows have problems; "
         "otherwise rows with problems are left out and listed in the report."
@@ -411,6 +420,30 @@ class UploadForm(forms.Form):
         if len(organisations) == 1:
             self.fields["organisation"].initial = organisations[0][0]
         self.fields["file"].widget.attrs["accept"] = UPLOAD_ACCEPT
+
+    def clean_renames(self) -> dict[str, str]:
+        """The renames as {the file's column: the field}, each line's mistake named by its line."""
+        renames: dict[str, str] = {}
+        problems = []
+        lines = self.cleaned_data["renames"].splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            column, equals, name = (part.strip() for part in line.partition("="))
+            if not (equals and column and name):
+                problems.append(
+                    f"Line {number}: write the file's column, then =, then the field, "
+                    "such as site-addre = site-address"
+                )
+            elif column in renames:
+                problems.append(f"Line {number}: {column} is renamed twice")
+            elif name in renames.values():
+                problems.append(f"Line {number}: two columns are renamed to {name}")
+            else:
+                renames[column] = name
+        if problems:
+            raise forms.ValidationError(problems)
+        return renames
 
     def full_clean(self) -> None:
         super().full_clean()

@@ -127,6 +127,31 @@ def _rename_notes(mapping: IngestMapping, names: list[str], renamed: set[str]) -
     return notes
 
 
+def _schema_notes(schema: dict[str, dict[str, Any]], names: list[str], reference: str) -> list[str]:
+    """What the report says when the source's columns (as renamed) and the dataset's fields
+    differ: fields no column fills are empty in every row, and columns that are no field are
+    kept as they come. A zipped Shapefile cuts names to ten characters (site-addre), so a load
+    would otherwise publish every feature without its address and say nothing."""
+    missing = [name for name in schema if name not in names]
+    extra = [name for name in names if name not in schema and name != reference]
+    if not missing:
+        return []
+    notes = [
+        f"No column of the source fills the dataset's field{'s' if len(missing) > 1 else ''} "
+        f"{', '.join(missing)}: {'they are' if len(missing) > 1 else 'it is'} empty in every row."
+    ]
+    if extra:
+        notes.append(
+            f"The source's column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
+            f"{'are' if len(extra) > 1 else 'is'} none of the dataset's fields and "
+            f"{'are' if len(extra) > 1 else 'is'} kept as {'they come' if len(extra) > 1 else 'it comes'}"
+            ". If one holds a field under another name (a Shapefile cuts names to ten characters),"
+            " rename it: in the upload's column mapping, a source's, or the command line's "
+            "--rename."
+        )
+    return notes
+
+
 def batch_rows(
     batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
     staging: Staging,
@@ -157,6 +182,8 @@ def batch_rows(
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():
         columns[name] = [value] * count
+    if batch.first_row == 1 and schema:
+        staging.notes.extend(_schema_notes(schema, list(columns), mapping.reference))
     empty_reference = (
         "the reference is empty"
         if mapping.reference in columns

@@ -296,6 +296,7 @@ def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) ->
         config["layer"] = form.cleaned_data["layer"]
     mapping = {
         "reference": form.cleaned_data["reference"],
+        "rename": form.cleaned_data["renames"],
         "max_invalid_share": float(form.cleaned_data["threshold"]) / 100,
     }
     try:
@@ -412,6 +413,18 @@ def _versions_undone(dataset: Dataset, version: DatasetVersion, only: str | None
     return later.select_related("organisation", "rolled_back_to").order_by("number")
 
 
+def _nothing_to_roll_back(version: DatasetVersion, part: str | None) -> str:
+    """Why a rollback of ``part`` (an organisation's slug; else the version is current) to
+    ``version`` would change nothing."""
+    if part is None or part == WHOLE_DATASET:
+        return f"Version {version.number} is already the current version."
+    name = Organisation.objects.get(slug=part).name
+    return (
+        f"No version since version {version.number} has changed {name}'s features: there is "
+        "nothing to roll back."
+    )
+
+
 def _previous_published(dataset: Dataset, version: DatasetVersion) -> int | None:
     if version.state != VersionState.PUBLISHED:
         return None
@@ -515,17 +528,28 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
         raise Http404("Only a published version can be restored.")
     is_current = version.is_current
     form = RollbackForm(request.POST if request.method == "POST" else None, parts=parts)
+    # The one part this person may restore, when no later version changed it.
+    unchanged = form.only not in (None, WHOLE_DATASET) and not (
+        _versions_undone(dataset, version, form.only).exists()
+    )
     if request.method == "POST":
-        if is_current:
-            messages.error(request, f"Version {number} is already the current version.")
+        if is_current or unchanged:
+            messages.error(
+                request, _nothing_to_roll_back(version, None if is_current else form.only)
+            )
             return redirect("dataset-version", slug=dataset.slug, number=number)
         if form.is_valid():
             part = form.cleaned_data["part"]
-            organisation = None if part == WHOLE_DATASET else Organisation.objects.get(slug=part)
-            run = rollback_request(
-                actor=request.user, dataset=dataset, to=version, organisation=organisation
-            )
-            return redirect(run_url(run))
+            if part != WHOLE_DATASET and not _versions_undone(dataset, version, part).exists():
+                form.add_error("part", _nothing_to_roll_back(version, part))
+            else:
+                organisation = (
+                    None if part == WHOLE_DATASET else Organisation.objects.get(slug=part)
+                )
+                run = rollback_request(
+                    actor=request.user, dataset=dataset, to=version, organisation=organisation
+                )
+                return redirect(run_url(run))
     return render(
         request,
         "catalogue/version_rollback.html",
@@ -533,6 +557,7 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
             "dataset": dataset,
             "version": version,
             "is_current": is_current,
+            "nothing_changed": _nothing_to_roll_back(version, form.only) if unchanged else "",
             "form": form,
             "later": _versions_undone(dataset, version, form.only),
         },

@@ -329,6 +329,34 @@ def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     )
 
 
+def test_rolling_back_a_part_no_later_version_changed_is_refused_saying_so(
+    sites, personas, client_as
+):
+    """A rollback that would restore a part as it already is published a version that changed
+    nothing ("0 added, 0 changed, 0 removed")."""
+    a, b = personas.organisation_a, personas.organisation_b
+    sites.shared_with.add(b)
+    sites.contributing_organisations.add(b)
+    b_manager = User.objects.create_user(email="data-manager@b.example", password="not-used-1")
+    Membership.objects.create(user=b_manager, organisation=b, role=Role.DATA_MANAGER)
+    version_publish_points(dataset=sites, organisation=b, points={"b1": (615300, 157500)})  # 2
+    version_publish_points(dataset=sites, organisation=a, points={"a9": (615500, 157500)})  # 3
+    nothing = f"No version since version 2 has changed {b.name}'s features: there is nothing"
+
+    client = client_as(b_manager)
+    confirm = client.get("/datasets/sites/versions/2/rollback/")
+    assert nothing in text(confirm) and b"govuk-button--warning" not in confirm.content
+    refused = client.post("/datasets/sites/versions/2/rollback/", follow=True)
+    assert nothing in text(refused) and not IngestRun.objects.exists()
+
+    manager = client_as(personas.data_manager_a)
+    refused = manager.post("/datasets/sites/versions/2/rollback/", {"part": b.slug})
+    assert refused.status_code == 200 and nothing in text(refused)
+    assert not IngestRun.objects.exists()
+    manager.post("/datasets/sites/versions/2/rollback/", {"part": a.slug})
+    assert IngestRun.objects.get().organisation == a  # version 3 changed A's part
+
+
 def test_dataset_page_as_of_a_date(sites, personas, client_as):
     version_publish_points(
         dataset=sites, points={"C": (615200, 157500)}, properties={"C": {"status": "planned"}}

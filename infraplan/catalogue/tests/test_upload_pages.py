@@ -6,6 +6,7 @@ writes its progress through a connection of its own: hence real transactions her
 through a real worker process.
 """
 
+import html
 import re
 import zipfile
 from datetime import timedelta
@@ -183,6 +184,38 @@ def test_each_format_uploads_and_publishes(kind, sites, personas, client_as, upl
     assert "Rows read 3" in done
 
 
+def test_columns_a_shapefile_cut_short_are_said_and_renamed_on_the_upload_page(
+    personas, client_as, uploads, tmp_path
+):
+    """A zipped Shapefile cuts its column names to ten characters: the load published every
+    site without its address and said "No problems were found". The report now names the
+    fields no column fills and the columns that are no field, and the upload renames them."""
+    dataset_make(
+        slug="sites", owner=personas.organisation_a, access_level="organisations",
+        field_schema=[{"name": "site-address", "type": "string"},
+                      {"name": "hectares", "type": "number"}],
+    )  # fmt: skip
+    path = tmp_path / "sites.csv"
+    path.write_text("site_ref,Easting,Northing,site-addre,hectares\nS1,615000,157500,Mill Lane,2\n")
+    client = client_as(personas.contributor_a)
+
+    upload(client, path)
+    first = ingest_run_execute(IngestRun.objects.latest("pk").pk)
+    page = html.unescape(text(client.get(f"/datasets/sites/versions/{first.version.number}/")))
+    assert "No column of the source fills the dataset's field site-address: it is empty in" in page
+    assert "columns Easting, Northing, site-addre are none of the dataset's fields" in page
+
+    upload(client, path, renames="site-addre = site-address\n")
+    second = ingest_run_execute(IngestRun.objects.latest("pk").pk)
+    assert second.state == RunState.PUBLISHED and second.mapping["rename"] == {
+        "site-addre": "site-address"
+    }
+    assert not [note for note in second.version.report["notes"] if "site-addre" in note]
+    [feature] = current_features(second.dataset)
+    assert feature.properties["site-address"] == "Mill Lane"
+    assert "site-addre" not in feature.properties
+
+
 def test_a_long_or_odd_file_name_is_kept_safe_with_its_type(
     sites, personas, client_as, uploads, tmp_path
 ):
@@ -263,6 +296,9 @@ def test_the_size_limit_counts_every_file_in_the_request(
         ({"threshold": "many"}, "Enter the rejection threshold as a number from 0 to 100"),
         ({"threshold": "101"}, "The rejection threshold must be 100 or less"),
         ({"organisation": "org-b"}, "Select a valid choice."),
+        ({"renames": "site-addre site-address"}, "Line 1: write the file&#x27;s column, then ="),
+        ({"renames": "a = x\n\nb = x"}, "Line 3: two columns are renamed to x"),
+        ({"renames": "a = x\na = y"}, "Line 2: a is renamed twice"),
     ],
 )
 def test_bad_form_input_is_explained_and_nothing_is_kept(
