@@ -31,7 +31,7 @@ from psycopg.copy import QueuedLibpqWriter
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from infraplan.accounts.models import Organisation
+from infraplan.accounts.models import Organisation, OrganisationKind
 from infraplan.connectors.base import (
     ConnectorError,
     Progress,
@@ -49,7 +49,7 @@ from .partitions import (
     partition_lock,
     partition_table_create,
 )
-from .placement import features_place
+from .placement import features_place, references_outside_area
 from .services import version_fail, version_publish, version_start
 
 # Great Britain in British National Grid metres, with a margin for offshore features: 10 km
@@ -71,6 +71,9 @@ GREAT_BRITAIN = shapely.Polygon(
 BNG_SRID = 27700
 POLYGON_TYPE_IDS = (3, 6)  # shapely's type ids of Polygon and MultiPolygon
 _DIMENSION = {GeometryType.POINT: 0, GeometryType.LINE: 1, GeometryType.POLYGON: 2}
+
+# Councils whose area is one district: a load of their part is checked against it.
+COUNCILS_OF_ONE_DISTRICT = (OrganisationKind.DISTRICT, OrganisationKind.UNITARY)
 
 
 INTERRUPTED = "interrupted (Ctrl-C) before it finished; the current version is unchanged"
@@ -464,6 +467,11 @@ def ingest_run(
                 version.save(update_fields=["report"])
                 if dataset.geometry_type != GeometryType.NONE:
                     placed = _place(version)
+                    owner = organisation or dataset.owner
+                    if placed and owner.kind in COUNCILS_OF_ONE_DISTRICT and owner.area:
+                        placed["outside_own_area"] = references_outside_area(
+                            version=version, area=owner.area
+                        )
                     if placed:
                         version.report = {**version.report, "placement": placed}
                         version.save(update_fields=["report"])

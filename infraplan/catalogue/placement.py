@@ -88,9 +88,25 @@ _OUTSIDE = f"""
     ORDER BY 1
 """  # noqa: S608
 _UNPLACED = f"SELECT t.reference FROM {{feature}} t WHERE {_DRAFT} AND t.{{column}} = '' ORDER BY 1"  # noqa: S608
+_IN_ANOTHER_DISTRICT = f"""
+    SELECT t.reference FROM {{feature}} t
+    WHERE {_OF_DRAFT} AND t.district <> '' AND t.district <> %(area)s ORDER BY 1
+"""  # noqa: S608
 _UNPLACED_LISTED = (
     f"SELECT t.reference FROM {{feature}} t WHERE {_OF_DRAFT} AND t.district = '' ORDER BY 1"  # noqa: S608
 )
+
+
+def references_outside_area(*, version: DatasetVersion, area: str) -> list[str]:
+    """The draft ``version``'s features placed in a district other than ``area`` (a council's
+    own district), by reference: a council's part lying in a neighbour's district is as likely
+    a file of the wrong council, or its coordinates shifted, as a site across the border."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _sql(_IN_ANOTHER_DISTRICT),
+            {"dataset": version.dataset_id, "version": version.number, "area": area},
+        )
+        return [reference for (reference,) in cursor.fetchall()]
 
 
 def _sql(template: str, column: str = "district", of_district: bool = False) -> str:

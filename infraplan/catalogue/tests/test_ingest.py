@@ -13,7 +13,7 @@ from pyproj import Transformer
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
-from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.core.testing.data import dataset_make, demo_dataset_load, version_publish_points
 
 pytestmark = pytest.mark.django_db
 
@@ -345,3 +345,27 @@ def test_a_reference_in_two_unicode_forms_is_a_duplicate_of_its_row(sites, tmp_p
         (3, "reference", f"reference '{decomposed}' is also on row 1")
     ]
     assert sorted(current_features(sites).values_list("reference", flat=True)) == ["B", composed]
+
+
+def test_a_councils_part_lying_in_another_district_is_listed_in_the_report(
+    sites, personas, districts, client_as, tmp_path
+):
+    """Dover's data manager loaded Dover's sites shifted into Canterbury without a word: a
+    council's part is checked against the council's own district."""
+    demo_dataset_load("wards")
+    dover = personas.organisation_b
+    dover.kind, dover.area = "district", "E07000108"
+    dover.save()
+    sites.contributing_organisations.add(dover)
+    path = csv(
+        tmp_path, "ref,Easting,Northing\nIN-DOVER,631800,141500\nIN-CANTERBURY,615000,157500\n"
+    )
+
+    version = ingest(sites, path, organisation=dover)
+
+    assert version.report["placement"]["outside_own_area"] == ["IN-CANTERBURY"]
+    page = client_as(personas.data_manager_a).get(f"/datasets/sites/versions/{version.number}/")
+    assert (
+        f"Lying in another district than {dover.name}'s own: 1 (IN-CANTERBURY)"
+        in page.content.decode()
+    )
