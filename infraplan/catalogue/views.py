@@ -24,6 +24,7 @@ from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.connectors.models import Source
+from infraplan.connectors.national import national_spec
 from infraplan.connectors.services import ingest_request, rollback_request
 from infraplan.exports.forms import download_offer
 from infraplan.maps.selectors import boundary_layers
@@ -149,6 +150,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)
     numbers = published_version_numbers(dataset)
     can_contribute = dataset_permits(request.user, dataset, Action.CONTRIBUTE)
+    sources = dataset_sources(dataset)
     context = {
         "page": page,
         "dataset": dataset,
@@ -168,7 +170,10 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
             if can_contribute
             else set()
         ),
-        "sources": dataset_sources(dataset),
+        "sources": sources,
+        # A national dataset waiting for a platform admin to switch its source on.
+        "national_off": national_spec(dataset.slug) is not None
+        and not any(source.enabled for source in sources),
         "runs_active": dataset_runs_active(dataset) if can_contribute else [],
         # The metadata's identifier: the same however the service was reached (SITE_URL, not
         # the request's Host).

@@ -122,6 +122,22 @@ def test_the_sync_sets_them_up_switched_off_and_is_idempotent(settings):
 
 
 @pytest.mark.django_db
+def test_a_national_dataset_not_switched_on_says_how_it_is_loaded(personas, client_as):
+    """Its page said "Not published yet" and "Update frequency: Weekly", and nothing else."""
+    organisations_sync_from_profile(actor=None)
+    national_sources_sync(actor=None)
+    url = "/datasets/national-flood-risk-zones/"
+    told = "It is loaded from planning.data.gov.uk, weekly, once a platform admin switches"
+    officer = client_as(None).get(url).content.decode()
+    assert told in officer and "/datasets/national/" not in officer
+    assert (
+        'href="/datasets/national/"' in client_as(personas.platform_admin).get(url).content.decode()
+    )
+    Source.objects.filter(dataset__slug="national-flood-risk-zones").update(enabled=True)
+    assert told not in client_as(None).get(url).content.decode()
+
+
+@pytest.mark.django_db
 def test_the_sync_needs_the_owner_first():
     with pytest.raises(ImproperlyConfigured, match=r"national\.owner 'kent-county-council' has no"):
         national_sources_sync(actor=None)
