@@ -24,6 +24,7 @@ from django.http import QueryDict
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.history import versions_current_at
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
+from infraplan.catalogue.placement import GSS_CODE
 from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
 from infraplan.maps.ended import live_on_sql
 from infraplan.maps.selectors import (
@@ -56,6 +57,7 @@ FORMATS = [
     "eastings and northings, like 615000,157500",
     "latitude and longitude, like 51.28, 1.08",
     "the name of a place, an area or a feature on the map",
+    "the ONS code of an area, like E07000106",
 ]
 _OUTWARD_OR_SECTOR = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(?: (\d))?$")
 # Zooms the map flies to: a postcode or typed point, and the limits for a fitted box.
@@ -115,11 +117,23 @@ class SearchOutcome:
     error: str = ""  # why the text, which looks like coordinates, is not a place
     # The datasets whose features are among the results (reads of restricted ones are audited).
     datasets: tuple[Dataset, ...] = ()
+    # Whether the results stopped at the limit, with others left unlisted.
+    more: bool = False
+
+    @property
+    def more_message(self) -> str:
+        return (
+            f"Only the first {len(self.results)} are listed: add a word, such as a town or a "
+            "kind of place, to find others."
+            if self.more
+            else ""
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "results": [result.as_json() for result in self.results],
+            "more": self.more_message or None,
             "error": self.error or None,
             "message": None if self.results or not self.query else nothing_found(self.query),
             "formats": FORMATS,
@@ -328,12 +342,13 @@ _NAMES_SQL = """
 WITH named AS ({named}
 ), matched AS (
     SELECT *,
-        CASE WHEN lower(label) = lower(%(query)s) THEN 0
+        CASE WHEN lower(label) = lower(%(query)s) OR reference = %(code)s THEN 0
              WHEN label ILIKE %(prefix)s THEN 1
              WHEN label ILIKE %(contains)s THEN 2
              ELSE 3 END AS closeness,
         word_similarity(%(query)s, label) AS similarity
     FROM named
+    WHERE word_similarity(%(query)s, label) >= %(likeness)s OR reference = %(code)s
     ORDER BY grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
@@ -368,6 +383,8 @@ def _names_sql(searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: 
         # Percent signs doubled: the SQL has parameters.
         name = name_expression(field, "f").replace("%", "%%")
         match = f"%(query)s <%% {name}" if fuzzy else f"{name} ILIKE %(contains)s"
+        # An area's ONS code (E07000108) finds it: its reference.
+        match = f"({match} OR f.reference = %(code)s)"
         if dataset.slug in AREA_DATASETS:
             group = groups.index(dataset.slug)
         else:  # an outline of wider areas is listed with the districts
@@ -398,11 +415,14 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
     searchable = _searchable_datasets(user, choice.moment)
     if not searchable:
         return None
+    code = query.upper()
     parameters = {
         "query": query,
+        "code": code if re.fullmatch(GSS_CODE, code) else None,
         "prefix": _like_escape(query) + "%",
         "contains": "%" + _like_escape(query) + "%",
         "limit": limit,
+        "likeness": 0,
     }
     live = "TRUE"
     if not choice.moment.show_ended:
@@ -416,6 +436,12 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
     )
 
 
+# How alike (pg_trgm's word similarity) a name must be to the query to follow names that hold
+# it as typed: St Margaret's-at-Cliffe is 1 to "St Margaret's at Cliffe", while Sandgate & West
+# Folkestone is 0.78 to "Westgate", a likeness a misspelling is found by when nothing else is.
+SPELT_OTHERWISE_LIKENESS = 0.8
+
+
 def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
     names = names_query(user, query, limit, choice)
     if names is None:
@@ -424,9 +450,14 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
     with connection.cursor() as cursor:
         cursor.execute(names.exact, names.parameters)
         rows = cursor.fetchall()
-        if not rows and len(query) >= 3:
-            cursor.execute(names.fuzzy, names.parameters)
-            rows = cursor.fetchall()
+        # Names spelt otherwise (St Margaret's-at-Cliffe for St Margaret's at Cliffe, or
+        # misspelt) follow the names that hold the query as typed, which would otherwise hide
+        # them: a site whose address holds the phrase hid the ward and the village school.
+        if len(rows) < limit and len(query) >= 3:
+            likeness = SPELT_OTHERWISE_LIKENESS if rows else 0
+            cursor.execute(names.fuzzy, {**names.parameters, "likeness": likeness})
+            found = {row[0] for row in rows}
+            rows += [row for row in cursor.fetchall() if row[0] not in found][: limit - len(rows)]
     results = []
     district_names = {area.code: area.name for area in settings.AUTHORITY_PROFILE.areas}
     # Features of one name in one dataset and district (a school closed and reopened under its
@@ -597,6 +628,7 @@ def search(
     return SearchOutcome(
         query=query,
         results=results,
+        more=len(results) >= limit,
         error="" if results else error,
         datasets=tuple(Dataset.objects.filter(slug__in=slugs).order_by("slug")),
     )

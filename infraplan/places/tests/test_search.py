@@ -240,8 +240,41 @@ def test_control_characters_in_a_search_count_as_spaces(client, wards):
     assert page.status_code == 200 and _search(client, "West\x00gate")["query"] == "West gate"
 
 
-def test_results_are_limited(client, wards):
-    assert len(_search(client, "e")["results"]) == 10
+def test_an_area_is_found_by_its_ons_code(client, wards):
+    (district, *_) = _search(client, "e07000106")["results"]
+    assert (district["label"], district["kind"]) == ("Canterbury", "district")
+    westgate = Feature.objects.get(
+        dataset=wards, valid_to__isnull=True, properties__WD23NM="Westgate", district="E07000106"
+    )
+    (ward, *_) = _search(client, westgate.reference)["results"]
+    assert (ward["label"], ward["kind"]) == ("Westgate", "ward")
+
+
+def test_a_name_holding_the_words_as_typed_does_not_hide_one_spelt_otherwise(
+    client, wards, personas
+):
+    """A brownfield site at "Hope Inn, High Street, St Margaret's at Cliffe" hid the ward of
+    St Margaret's-at-Cliffe: names spelt otherwise were looked for only when none held the
+    words as typed."""
+    dataset = dataset_make(slug="named-sites", owner=personas.organisation_a, label_field="name")
+    version_publish_points(
+        dataset=dataset, points={"inn": (615000, 157500)},
+        properties={"inn": {"name": "Hope Inn, High Street, Westgate on Sea"}},
+    )  # fmt: skip
+    found = [(r["label"], r["kind"]) for r in _search(client, "Westgate on Sea")["results"]]
+    assert found[0] == ("Hope Inn, High Street, Westgate on Sea", "feature")
+    assert ("Westgate-on-Sea", "ward") in found
+
+
+def test_results_are_limited_saying_that_others_are_not_listed(client, wards):
+    found = _search(client, "e")
+    assert len(found["results"]) == 10
+    assert found["more"] == (
+        "Only the first 10 are listed: add a word, such as a town or a kind of place, to find "
+        "others."
+    )
+    assert "Only the first 10 are listed" in client.get("/search/", {"q": "e"}).content.decode()
+    assert _search(client, "Westgate")["more"] is None
 
 
 @pytest.fixture
