@@ -173,6 +173,19 @@ def test_unticking_a_layer_hides_it(page, tmp_path):
     assert "layers=districts" in page.url
 
 
+def test_a_layer_ticked_further_out_than_it_is_drawn_says_to_zoom_in(page):
+    """At the opening view, ticking a layer of points drew nothing and said nothing."""
+    open_map(page, "?layers=districts&center=1.08,51.2&zoom=7")
+    page.get_by_role("checkbox", name="Electoral wards (December 2023)").check()
+
+    expect(page.locator("#map-status")).to_have_text(
+        "Electoral wards (December 2023) are drawn from zoom level 8: zoom in to see them, "
+        "or use the table of features in this view."
+    )
+    page.evaluate("() => window.infraplanMap.setZoom(9)")
+    expect(page.locator("#map-status")).to_have_text("")
+
+
 def test_opacity_fades_a_layer(page, tmp_path):
     open_map(page)
     accent = settings.AUTHORITY_PROFILE.branding.accent_colour

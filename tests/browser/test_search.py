@@ -102,6 +102,21 @@ def test_the_map_search_finds_a_ward_and_flies_to_it(page):
     assert_accessible(page)
 
 
+def test_the_map_search_says_when_only_the_first_results_are_listed(page):
+    open_map(page)
+    search_map(page, "e")
+
+    results = page.locator("#map-search-results")
+    expect(results.get_by_role("heading")).to_have_text("10 results for “e”")
+    expect(results).to_contain_text(
+        "Only the first 10 are listed: add a word, such as a town or a kind of place, to find "
+        "others."
+    )
+    search_map(page, "Washford")
+    expect(results.get_by_role("heading")).to_have_text("1 result for “Washford”")
+    expect(results).not_to_contain_text("Only the first")
+
+
 def test_a_new_search_clears_what_the_last_one_showed(page):
     open_map(page)
     search_map(page, "CT1 2EH")

@@ -537,6 +537,12 @@ function start() {
   for (const checkbox of document.querySelectorAll("[data-layer-toggle]")) {
     checkbox.addEventListener("change", () => {
       setVisible(map, checkbox.value, checkbox.checked);
+      // A layer ticked further out than it is drawn would show nothing and say nothing.
+      const layer = layersBySlug.get(checkbox.value);
+      if (checkbox.checked && layer?.min_zoom && map.getZoom() < layer.min_zoom) {
+        announce(`${layer.title} are drawn from zoom level ${layer.min_zoom}: zoom in to see `
+          + "them, or use the table of features in this view.");
+      }
       container.removeAttribute("data-map-idle");
       map.triggerRepaint();
       updateUrl(map);

@@ -112,7 +112,8 @@ function showResults(body) {
     ? element("p", "govuk-body-s govuk-!-margin-bottom-2",
       `The map shows the first: ${body.results[0].label}.`)
     : "";
-  status.replaceChildren(heading, shown, list);
+  const more = body.more ? element("p", "govuk-body-s govuk-!-margin-bottom-2", body.more) : "";
+  status.replaceChildren(heading, shown, more, list);
 }
 
 // What an earlier search showed (its results, its marker) goes when a new one finds nothing.
