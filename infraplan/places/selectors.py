@@ -57,7 +57,7 @@ FORMATS = [
     "eastings and northings, like 615000,157500",
     "latitude and longitude, like 51.28, 1.08",
     "the name of a place, an area or a feature on the map",
-    "the ONS code of an area, like E07000106",
+    "the ONS code of a district or ward (E07…, E05…)",
 ]
 _OUTWARD_OR_SECTOR = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(?: (\d))?$")
 # Zooms the map flies to: a postcode or typed point, and the limits for a fitted box.
@@ -383,7 +383,7 @@ def _names_sql(searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: 
         # Percent signs doubled: the SQL has parameters.
         name = name_expression(field, "f").replace("%", "%%")
         match = f"%(query)s <%% {name}" if fuzzy else f"{name} ILIKE %(contains)s"
-        # An area's ONS code (E07000108) finds it: its reference.
+        # An area's ONS code (a district's E07…, a ward's E05…) finds it: its reference.
         match = f"({match} OR f.reference = %(code)s)"
         if dataset.slug in AREA_DATASETS:
             group = groups.index(dataset.slug)
@@ -437,8 +437,9 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
 
 
 # How alike (pg_trgm's word similarity) a name must be to the query to follow names that hold
-# it as typed: St Margaret's-at-Cliffe is 1 to "St Margaret's at Cliffe", while Sandgate & West
-# Folkestone is 0.78 to "Westgate", a likeness a misspelling is found by when nothing else is.
+# it as typed: a ward "St Mary's-in-the-Marsh" is 1 to "St Mary's in the Marsh", while a ward
+# "Sandgate & West Town" is 0.78 to "Westgate", a likeness that finds a misspelling when
+# nothing else is found.
 SPELT_OTHERWISE_LIKENESS = 0.8
 
 
