@@ -411,7 +411,9 @@ class SourceForm(forms.Form):
             if name in constants:
                 self.add_error(f"constant-{index}-field", f"{name} has two constants")
                 continue
-            problem = constant_problem(name, value, self.field_specs, casts)
+            problem = constant_problem(
+                name, value, self.field_specs, casts, (data.get("reference") or "").strip()
+            )
             if problem:
                 self.add_error(f"constant-{index}-value", f"The constant for {name}: {problem}")
                 continue

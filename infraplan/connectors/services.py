@@ -171,10 +171,16 @@ def _config_checked(connector_key: str, config: dict[str, Any]) -> dict[str, Any
 
 
 def constant_problem(
-    name: str, value: Any, schema: dict[str, dict[str, Any]], casts: dict[str, str]
-) -> str:
+    name: str, value: Any, schema: dict[str, dict[str, Any]], casts: dict[str, str],
+    reference: str,
+) -> str:  # fmt: skip
     """Why ``value`` cannot be the constant of field ``name`` (its type by the dataset's
-    ``schema``, by name, else by ``casts``), or "" when it can: every row would fail with it."""
+    ``schema``, by name, else by ``casts``), or "" when it can: every row would fail with it,
+    or it would name what is not a field (the reference column, the geometry)."""
+    if name == reference:
+        return "every feature would have the same reference: it comes from a column"
+    if name.lower() in ("geometry", "geom"):
+        return "a feature's geometry comes from the source's geometry or coordinates"
     spec = schema.get(name, {"type": casts.get(name, "string")})
     try:
         typed = typed_value(value, spec.get("type", "string"))
@@ -203,7 +209,7 @@ def _mapping_checked(mapping: IngestMapping | dict[str, Any], dataset: Dataset) 
     schema = {entry["name"]: entry for entry in dataset.field_schema}
     problems = []
     for name, value in mapping.constants.items():
-        problem = constant_problem(name, value, schema, mapping.casts)
+        problem = constant_problem(name, value, schema, mapping.casts, mapping.reference)
         if problem:
             problems.append(f"the constant for {name}: {problem}")
     if problems:

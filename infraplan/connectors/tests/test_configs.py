@@ -97,7 +97,10 @@ def test_a_constant_every_row_would_fail_with_is_refused(personas):
     )  # fmt: skip
     mapping = {
         "reference": "ref", "casts": {"permitted": "date"},
-        "constants": {"units": "notanint", "status": "rumoured", "permitted": "2026-02-30"},
+        "constants": {
+            "units": "notanint", "status": "rumoured", "permitted": "2026-02-30",
+            "ref": "S1", "geometry": "POINT(0 0)",
+        },
     }  # fmt: skip
     with pytest.raises(ValidationError) as refused:
         source_save(
@@ -107,7 +110,9 @@ def test_a_constant_every_row_would_fail_with_is_refused(personas):
     assert refused.value.messages == [
         "The column mapping is not valid: the constant for units: 'notanint' is not a whole "
         "number; the constant for status: 'rumoured' is not one of: allocated; the constant for "
-        "permitted: '2026-02-30' is no such date: February 2026 has 28 days."
+        "permitted: '2026-02-30' is no such date: February 2026 has 28 days; the constant for "
+        "ref: every feature would have the same reference: it comes from a column; the constant "
+        "for geometry: a feature's geometry comes from the source's geometry or coordinates."
     ]
     source = source_save(
         actor=personas.data_manager_a, dataset=dataset, connector_key="ogcapi",

@@ -483,6 +483,11 @@ def upload_open(
                 if is_xlsx:  # GDAL unpacks it as it reads: the same checks first
                     _zip_members(zipped, limits, kind="workbook")
         except zipfile.BadZipFile as error:
+            if name.lower().endswith((".xlsx", ".xlsm")):  # a workbook is a zip file inside
+                raise UploadError(
+                    "The workbook is damaged or incomplete: save it again from the spreadsheet "
+                    f"program and upload the copy ({error})."
+                ) from None
             raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
         if is_xlsx:
             opened = OpenedUpload(path=path, format="XLSX", name=name, geometry=geometry)

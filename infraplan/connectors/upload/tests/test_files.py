@@ -162,6 +162,11 @@ def test_empty_truncated_and_damaged_files(tmp_path, workdir):
     )
     with pytest.raises(UploadError, match="zip file is damaged or incomplete"):
         upload_open(broken_zip, workdir=workdir)
+    # A workbook is a zip file inside, which its user need not know.
+    broken_workbook = tmp_path / "sites.xlsx"
+    broken_workbook.write_bytes(broken_zip.read_bytes())
+    with pytest.raises(UploadError, match=r"^The workbook is damaged or incomplete: save it again"):
+        upload_open(broken_workbook, workdir=workdir)
     binary = tmp_path / "image.png"
     binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
     with pytest.raises(UploadError, match="not a format the platform reads"):
