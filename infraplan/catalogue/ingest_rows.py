@@ -146,8 +146,8 @@ def _schema_notes(schema: dict[str, dict[str, Any]], names: list[str], reference
             f"{'are' if len(extra) > 1 else 'is'} none of the dataset's fields and "
             f"{'are' if len(extra) > 1 else 'is'} kept as {'they come' if len(extra) > 1 else 'it comes'}"
             ". If one holds a field under another name (a Shapefile cuts names to ten characters),"
-            " rename it: in the upload's column mapping, a source's, or the command line's "
-            "--rename."
+            " rename it: on the upload page (Columns to rename), in a source's column mapping,"
+            " or with the command line's --rename."
         )
     return notes
 
