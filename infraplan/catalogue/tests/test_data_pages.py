@@ -267,6 +267,15 @@ def test_an_earlier_version_of_a_public_dataset_is_shown_to_everyone_without_a_r
     assert client_as(None).get("/datasets/sites/versions/1/rollback/").status_code == 302
 
 
+def contributing_data_manager(dataset, organisation) -> User:
+    """A data manager of ``organisation``, which contributes its own part of ``dataset``."""
+    dataset.shared_with.add(organisation)
+    dataset.contributing_organisations.add(organisation)
+    manager = User.objects.create_user(email="data-manager@b.example", password="not-used-1")
+    Membership.objects.create(user=manager, organisation=organisation, role=Role.DATA_MANAGER)
+    return manager
+
+
 def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     sites, personas, client_as
 ):
@@ -274,10 +283,7 @@ def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     part as it was in an earlier version; A's features, changed since, stay as they are now.
     B may not restore A's part nor the whole dataset; A's data manager chooses what to restore."""
     a, b = personas.organisation_a, personas.organisation_b
-    sites.shared_with.add(b)
-    sites.contributing_organisations.add(b)
-    b_manager = User.objects.create_user(email="data-manager@b.example", password="not-used-1")
-    Membership.objects.create(user=b_manager, organisation=b, role=Role.DATA_MANAGER)
+    b_manager = contributing_data_manager(sites, b)
     version_publish_points(dataset=sites, organisation=b, points={"b1": (615300, 157500)})  # 2
     version_publish_points(dataset=sites, organisation=b, points={"b2": (615400, 157500)})  # 3
     version_publish_points(dataset=sites, organisation=a, points={"a9": (615500, 157500)})  # 4
@@ -335,10 +341,7 @@ def test_rolling_back_a_part_no_later_version_changed_is_refused_saying_so(
     """A rollback that would restore a part as it already is published a version that changed
     nothing ("0 added, 0 changed, 0 removed")."""
     a, b = personas.organisation_a, personas.organisation_b
-    sites.shared_with.add(b)
-    sites.contributing_organisations.add(b)
-    b_manager = User.objects.create_user(email="data-manager@b.example", password="not-used-1")
-    Membership.objects.create(user=b_manager, organisation=b, role=Role.DATA_MANAGER)
+    b_manager = contributing_data_manager(sites, b)
     version_publish_points(dataset=sites, organisation=b, points={"b1": (615300, 157500)})  # 2
     version_publish_points(dataset=sites, organisation=a, points={"a9": (615500, 157500)})  # 3
     nothing = f"No version since version 2 has changed {b.name}'s features: there is nothing"

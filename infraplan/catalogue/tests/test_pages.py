@@ -538,6 +538,14 @@ def test_open_on_the_map_opens_where_the_dataset_is_drawn(
     assert zoom_at_least <= float(query["zoom"]) <= max(16, min_zoom)
 
 
+def _map_link_view(content: str) -> tuple[float, float, float]:
+    """The longitude, latitude and zoom of the page's "Open on the map" link."""
+    [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
+    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
+    lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
+    return lon, lat, float(query["zoom"])
+
+
 def test_open_on_the_map_leaves_out_a_feature_flagged_outside_every_district(personas, client_as):
     """A site whose coordinates put it in the Channel (flagged, not dropped) stretched the
     dataset's extent: the map opened on the sea. The link fits the features placed in a
@@ -553,10 +561,8 @@ def test_open_on_the_map_leaves_out_a_feature_flagged_outside_every_district(per
 
     content = html.unescape(client_as(None).get("/datasets/three-sites/").content.decode())
 
-    [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
-    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
-    lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
-    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16 and float(query["zoom"]) >= 14
+    lon, lat, zoom = _map_link_view(content)
+    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16 and zoom >= 14
     assert f"south {whole['wgs84'][1]:.6f}" in content  # the page's extent: every feature
     version.refresh_from_db()
     assert version.extent["wgs84"] == whole["wgs84"]
@@ -580,10 +586,8 @@ def test_open_on_the_map_leaves_out_a_feature_its_source_put_in_a_district_but_l
 
     content = html.unescape(client_as(None).get("/datasets/three-sites/").content.decode())
 
-    [link] = re.findall(r'href="(/map/\?[^"]+)"[^>]*>Open on the map', content)
-    query = dict(part.split("=", 1) for part in link.split("?", 1)[1].split("&"))
-    lon, lat = (float(value) for value in query["center"].replace("%2C", ",").split(","))
-    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16 and float(query["zoom"]) >= 14
+    lon, lat, zoom = _map_link_view(content)
+    assert 0.87 < lon < 0.89 and 51.13 < lat < 51.16 and zoom >= 14
 
 
 def test_the_resource_identifier_is_the_site_address_whatever_the_host(
