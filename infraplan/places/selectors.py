@@ -348,7 +348,6 @@ WITH named AS ({named}
              ELSE 3 END AS closeness,
         word_similarity(%(query)s, label) AS similarity
     FROM named
-    WHERE word_similarity(%(query)s, label) >= %(likeness)s OR reference = %(code)s
     ORDER BY grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
@@ -374,17 +373,24 @@ def _wider_areas() -> dict[tuple[str, str], str]:
     }
 
 
-def _names_sql(searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: bool) -> str:
-    """The names search over ``searchable`` (dataset, label field, version searched)."""
+def _names_sql(
+    searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: bool, by_code: bool
+) -> str:
+    """The names search over ``searchable`` (dataset, label field, version searched); the
+    fuzzy pass keeps names at least ``%(likeness)s`` alike, and ``by_code`` matches the
+    features' references too (the query is an ONS code)."""
     groups = list(AREA_DATASETS)
     outlines = {slug for slug, _ in _wider_areas()}
     parts = []
     for dataset, field, version in searchable:
         # Percent signs doubled: the SQL has parameters.
         name = name_expression(field, "f").replace("%", "%%")
-        match = f"%(query)s <%% {name}" if fuzzy else f"{name} ILIKE %(contains)s"
-        # An area's ONS code (a district's E07…, a ward's E05…) finds it: its reference.
-        match = f"({match} OR f.reference = %(code)s)"
+        if fuzzy:
+            match = f"%(query)s <%% {name} AND word_similarity(%(query)s, {name}) >= %(likeness)s"
+        else:
+            match = f"{name} ILIKE %(contains)s"
+        if by_code:  # an area's ONS code (a district's E07…, a ward's E05…) finds it
+            match = f"({match} OR f.reference = %(code)s)"
         if dataset.slug in AREA_DATASETS:
             group = groups.index(dataset.slug)
         else:  # an outline of wider areas is listed with the districts
@@ -415,10 +421,10 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
     searchable = _searchable_datasets(user, choice.moment)
     if not searchable:
         return None
-    code = query.upper()
+    code = query.upper() if re.fullmatch(GSS_CODE, query.upper()) else None
     parameters = {
         "query": query,
-        "code": code if re.fullmatch(GSS_CODE, code) else None,
+        "code": code,
         "prefix": _like_escape(query) + "%",
         "contains": "%" + _like_escape(query) + "%",
         "limit": limit,
@@ -430,8 +436,8 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
         parameters.update(live_parameters)
     return NamesQuery(
         searchable=searchable,
-        exact=_names_sql(searchable, live, fuzzy=False),
-        fuzzy=_names_sql(searchable, live, fuzzy=True),
+        exact=_names_sql(searchable, live, fuzzy=False, by_code=code is not None),
+        fuzzy=_names_sql(searchable, live, fuzzy=True, by_code=code is not None),
         parameters=parameters,
     )
 
