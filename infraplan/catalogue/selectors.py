@@ -190,6 +190,7 @@ class DatasetPage:
     legend: list[LegendEntry] = field(default_factory=list)
     style_error: str = ""
     can_manage: bool = False
+    can_contribute: bool = False  # loads into it: sees its loads never published
 
     @property
     def is_spatial(self) -> bool:
@@ -215,7 +216,8 @@ def dataset_page(
     versions table shows page ``versions_page`` (the first if not a page number; the last if
     beyond it): a source loaded daily for years has thousands.
     """
-    listed = versions_listed(dataset, unpublished=versions_unpublished_shown(user, dataset))
+    can_contribute = versions_unpublished_shown(user, dataset)
+    listed = versions_listed(dataset, unpublished=can_contribute)
     versions = Paginator(listed, VERSIONS_PER_PAGE).get_page(versions_page)
     current = as_of or listed.filter(is_current=True).first()
     sample = _sample(dataset, as_of, live_on=on or timezone.localdate())
@@ -231,6 +233,7 @@ def dataset_page(
         ended_count=_ended_count(dataset, current, day) if current else None,
         day=day,
         can_manage=dataset_permits(user, dataset, Action.MANAGE),
+        can_contribute=can_contribute,
     )
     if page.is_spatial:
         page.extent_bng, page.extent_wgs84, page.map_extent_wgs84 = _extents(dataset, current)

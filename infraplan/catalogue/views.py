@@ -149,7 +149,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         # The page shows example values and first rows: a read of restricted data.
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)
     numbers = published_version_numbers(dataset)
-    can_contribute = dataset_permits(request.user, dataset, Action.CONTRIBUTE)
+    can_contribute = page.can_contribute
     sources = dataset_sources(dataset)
     context = {
         "page": page,
