@@ -42,6 +42,30 @@ def restricted_to_a(**kwargs) -> Case:
     )
 
 
+def managers_of_the_dataset() -> list[Case]:
+    """A dataset's page for its managers (its data managers and its owner's admins)."""
+    return [
+        Case(
+            {**everyone(404), "anonymous": 302, "platform_admin": 200},
+            kwargs={"slug": "districts"},
+            note="managers of the owner only (districts belongs to none of the personas' "
+            "organisations); anonymous visitors are sent to sign in whatever the slug",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            note="organisation A's data managers and admins; viewers and outsiders get 404",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **MANAGERS_A},
+            kwargs={"slug": "a-only-sites"},
+            method="post",
+            note="an empty POST: managers get the form back with its errors; others 404",
+        ),
+        Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset"}),
+    ]
+
+
 def unknown_dataset(**kwargs) -> Case:
     return Case(everyone(404), kwargs={"slug": "no-such-dataset", **kwargs})
 
@@ -212,26 +236,19 @@ CASES: dict[str, list[Case]] = {
         restricted_to_a(),
         unknown_dataset(),
     ],
-    "dataset-style": [
+    "dataset-new": [
         Case(
-            {**everyone(404), "anonymous": 302, "platform_admin": 200},
-            kwargs={"slug": "districts"},
-            note="managers of the owner only (districts belongs to none of the personas' "
-            "organisations); anonymous visitors are sent to sign in whatever the slug",
+            {**everyone(403), "anonymous": 302, **MANAGERS_A},
+            note="data managers and admins of an organisation, and platform admins",
         ),
         Case(
-            {**everyone(404), "anonymous": 302, **MANAGERS_A},
-            kwargs={"slug": "a-only-sites"},
-            note="organisation A's data managers and admins; viewers and outsiders get 404",
-        ),
-        Case(
-            {**everyone(404), "anonymous": 302, **MANAGERS_A},
-            kwargs={"slug": "a-only-sites"},
+            {**everyone(403), "anonymous": 302, **MANAGERS_A},
             method="post",
-            note="an empty POST: managers get the form back with its errors; others 404",
+            note="an empty POST: the form back with its errors; others refused",
         ),
-        Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset"}),
     ],
+    "dataset-details": managers_of_the_dataset(),
+    "dataset-style": managers_of_the_dataset(),
     "dataset-upload": [
         Case(
             {**everyone(404), "anonymous": 302, "platform_admin": 200},

@@ -1,5 +1,5 @@
-"""Forms of the catalogue pages: the list's filters, the style editor, uploads, the as-of date
-and the choice of two versions to compare."""
+"""Forms of the catalogue pages: the list's filters, a dataset's details, the style editor,
+uploads, the as-of date and the choice of two versions to compare."""
 
 import re
 from collections.abc import Iterator
@@ -14,7 +14,8 @@ from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
 from .history import as_of_parse
 from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
-from .models import AccessLevel, Theme
+from .loading import DATE_FORMATS, typed_value
+from .models import AccessLevel, GeometryType, Theme, UpdateFrequency
 from .styles import HEX_COLOUR, StyleError, style_digest, style_parse
 
 COLOUR_MESSAGE = "Enter the colour as # followed by 6 letters a to f or digits, like #00857c"
@@ -81,6 +82,171 @@ class DatasetFilterForm(forms.Form):
 
 
 colour_validator = RegexValidator(HEX_COLOUR, COLOUR_MESSAGE)
+
+
+KEYWORDS_MAX = 30
+NO_LABEL = ""
+
+
+def _text(label: str, required_message: str, *, max_length: int, rows: int = 0, **kwargs: Any):
+    widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput
+    return forms.CharField(
+        label=label, max_length=max_length, widget=widget,
+        error_messages={
+            "required": required_message,
+            "max_length": f"{label} must be {max_length:,} characters or fewer",
+        },
+        **kwargs,
+    )  # fmt: skip
+
+
+class DatasetDetailsForm(forms.Form):
+    """A dataset's details (its metadata), as a data manager writes them: on the page that adds
+    a dataset, with the organisation that owns it, and on the page that changes them.
+
+    Some fields are offered only where they may change: the kind of features until a version
+    has been published (the features already loaded are of the kind they were checked as), who
+    may see it only to those who administer the dataset, and the label only once the dataset has
+    fields."""
+
+    owner = forms.ChoiceField(
+        label="Organisation",
+        help_text="The organisation that publishes the dataset. Its data managers look after it.",
+        error_messages={
+            "required": "Choose the organisation the dataset belongs to",
+            "invalid_choice": "Choose one of the organisations listed",
+        },
+    )
+    title = _text("Title", "Enter the dataset's title", max_length=200)
+    abstract = _text(
+        "Description", "Enter a description of the dataset", max_length=5000, rows=4,
+        help_text="What the dataset holds, for which area and period, and what it is for.",
+    )  # fmt: skip
+    theme = forms.ChoiceField(
+        label="Theme",
+        choices=[("", "Choose a theme"), *Theme.choices],
+        error_messages={"required": "Choose the dataset's theme"},
+    )
+    geometry_type = forms.ChoiceField(
+        label="What its features are",
+        widget=forms.RadioSelect,
+        choices=GeometryType.choices,
+        help_text="Every feature of a dataset is of one kind: a file's features of another kind "
+        "are listed as problems when it is loaded. This can be changed until a version has been "
+        "published.",
+        error_messages={"required": "Choose what the dataset's features are"},
+    )
+    access_level = forms.ChoiceField(
+        label="Who may see it",
+        widget=forms.RadioSelect,
+        choices=AccessLevel.choices,
+        initial=AccessLevel.SIGNED_IN,
+        help_text="Named organisations: the owner's members and the organisations a platform "
+        "admin shares it with.",
+        error_messages={"required": "Choose who may see the dataset"},
+    )
+    licence = _text(
+        "Licence", "Enter the licence the data are published under", max_length=200,
+        initial="Open Government Licence v3.0",
+    )  # fmt: skip
+    attribution = _text(
+        "Attribution", "Enter the attribution every map and download of it must carry",
+        max_length=2000, rows=2,
+        help_text="Shown on the map and in every download, for example: Contains public sector "
+        "information licensed under the Open Government Licence v3.0.",
+    )  # fmt: skip
+    lineage = _text(
+        "Lineage", "Enter where the data come from and how they were made", max_length=5000,
+        rows=3, help_text="Where the data come from and how they were made or checked.",
+    )  # fmt: skip
+    update_frequency = forms.ChoiceField(
+        label="How often it is updated",
+        choices=UpdateFrequency.choices,
+        initial=UpdateFrequency.UNKNOWN,
+        error_messages={"required": "Choose how often the dataset is updated"},
+    )
+    keywords = forms.CharField(
+        label="Keywords (optional)",
+        required=False,
+        max_length=2000,
+        help_text="Words the catalogue's search also finds it by, separated by commas.",
+    )
+    reference_date = forms.CharField(
+        label="Reference date (optional)",
+        required=False,
+        max_length=20,
+        help_text="When the source was published or last revised, for example 2026-03-27.",
+    )
+    min_zoom = forms.IntegerField(
+        label="Drawn from zoom level",
+        min_value=0,
+        max_value=22,
+        initial=0,
+        help_text="The map draws the dataset from this zoom level in: 0 draws it at every "
+        "zoom; a dense layer of many small features reads better from 12 (a town) or 14 (a "
+        "few streets).",
+        error_messages={
+            "required": "Enter the zoom level the map draws the dataset from, 0 to 22",
+            "invalid": "Enter the zoom level as a whole number from 0 to 22",
+            "min_value": "The zoom level must be 0 or more",
+            "max_value": "The zoom level must be 22 or less",
+        },
+    )
+    label_field = forms.ChoiceField(
+        label="Label on the map",
+        required=False,
+        help_text="The field whose value the map writes beside each feature.",
+    )
+
+    def __init__(
+        self, *args: Any, owners: list[tuple[str, str]] | None = None,
+        geometry_fixed: bool = False, access_fixed: bool = False,
+        field_names: list[str] | None = None, **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        if owners is None:
+            del self.fields["owner"]
+        else:
+            self.fields["owner"].choices = [("", "Choose an organisation"), *owners]
+            if len(owners) == 1:
+                self.fields["owner"].initial = owners[0][0]
+        if geometry_fixed:
+            del self.fields["geometry_type"]
+        if access_fixed:
+            del self.fields["access_level"]
+        if field_names:
+            self.fields["label_field"].choices = [
+                (NO_LABEL, "No label"),
+                *((name, name) for name in field_names),
+            ]
+        else:
+            del self.fields["label_field"]
+
+    def clean_keywords(self) -> list[str]:
+        words = list(
+            dict.fromkeys(word.strip() for word in self.cleaned_data["keywords"].split(","))
+        )
+        words = [word for word in words if word]
+        if len(words) > KEYWORDS_MAX:
+            raise forms.ValidationError(f"Enter {KEYWORDS_MAX} keywords or fewer")
+        if any(len(word) > 100 for word in words):
+            raise forms.ValidationError("Each keyword must be 100 characters or fewer")
+        return words
+
+    def clean_reference_date(self) -> date | None:
+        text = self.cleaned_data["reference_date"].strip()
+        if not text:
+            return None
+        try:
+            return date.fromisoformat(typed_value(text, "date"))
+        except ValueError:
+            raise forms.ValidationError(
+                f"Enter the reference date as a real date ({DATE_FORMATS}), for example 2026-03-27"
+            ) from None
+
+    def dataset_fields(self) -> dict[str, Any]:
+        """What the form sets of the dataset (the owner is chosen apart)."""
+        return {name: value for name, value in self.cleaned_data.items() if name != "owner"}
 
 
 def _colour(label: str) -> forms.CharField:

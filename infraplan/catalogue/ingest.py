@@ -41,6 +41,7 @@ from infraplan.connectors.base import (
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
+from .first_schema import schema_from_staged, takes_fields_from_load
 from .ingest_rows import IngestMapping, Staging, batch_rows, number_text, schema_of
 from .models import Dataset, DatasetVersion, Feature, GeometryType
 from .partitions import (
@@ -50,7 +51,7 @@ from .partitions import (
     partition_table_create,
 )
 from .placement import features_place, references_outside_area
-from .services import version_fail, version_publish, version_start
+from .services import dataset_save, version_fail, version_publish, version_start
 
 # Great Britain in British National Grid metres, with a margin for offshore features: 10 km
 # south and west of the grid's origin, east to 2°E and north to 61°N (the bounds of the grid's
@@ -455,6 +456,14 @@ def ingest_run(
                         f"({share:.1%}), over the {mapping.max_invalid_share * 100:.3g}% allowed.",
                         report,
                     )
+                if takes_fields_from_load(dataset):
+                    schema, note = schema_from_staged(
+                        cursor, columns=staging.columns, rejected=staging.rejected_rows
+                    )
+                    dataset = dataset_save(
+                        actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema
+                    )
+                    report["notes"].append(note)
                 progress(staging.total, "publishing")
                 _features_insert(
                     cursor, dataset=dataset, organisation=organisation or dataset.owner,

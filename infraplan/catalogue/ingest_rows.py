@@ -60,6 +60,7 @@ class Staging:
     flattened: int = 0  # geometries whose heights were dropped
     nul_rows: int = 0  # rows whose NUL characters were removed
     blank_rows: int = 0  # rows with no value and no geometry, skipped
+    columns: list[str] = field(default_factory=list)  # the source's, as renamed, in its order
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
@@ -182,8 +183,10 @@ def batch_rows(
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():
         columns[name] = [value] * count
-    if batch.first_row == 1 and schema:
-        staging.notes.extend(_schema_notes(schema, list(columns), mapping.reference))
+    if batch.first_row == 1:
+        staging.columns = list(columns)
+        if schema:
+            staging.notes.extend(_schema_notes(schema, list(columns), mapping.reference))
     empty_reference = (
         "the reference is empty"
         if mapping.reference in columns

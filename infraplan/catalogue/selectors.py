@@ -123,6 +123,21 @@ def dataset_owner_choices(user: Any) -> list[tuple[str, str]]:
     )
 
 
+def dataset_owners_for_new(user: Any) -> list[tuple[str, str]]:
+    """(slug, name) of the organisations ``user`` may add a dataset for: those where they are a
+    data manager or organisation admin (as for managing the organisation's datasets); every
+    active organisation for a platform admin. Empty: they may add none."""
+    organisations = Organisation.objects.filter(is_active=True)
+    if not (user.is_authenticated and user.is_active):
+        return []
+    if not user.is_superuser:
+        organisations = organisations.filter(
+            memberships__user=user,
+            memberships__role__in=[role.value for role in Role if role.includes(Role.DATA_MANAGER)],
+        )
+    return list(organisations.distinct().order_by("name").values_list("slug", "name"))
+
+
 # One dataset
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.gis.db.models import Extent
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from django.utils.text import slugify
 from pyproj import Transformer
 
 from infraplan.accounts.models import Organisation
@@ -71,6 +72,42 @@ def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -
             audit_record(
                 actor=actor, action="dataset.update", target=dataset, before=before, after=after
             )
+        return dataset
+
+
+# Addresses under /datasets/ that are pages of their own, not datasets.
+RESERVED_SLUGS = frozenset({"new", "national"})
+SLUG_MAX_LENGTH = 70  # leaves room for a number to tell two datasets of one title apart
+
+
+def dataset_create(*, actor: Any, owner: Organisation, title: str, **fields: Any) -> Dataset:
+    """A new dataset, with no version yet, its address (slug) made from its title: the next
+    free one of ``title``, ``title-2``, ``title-3`` ... Audited.
+
+    Never changes a dataset that exists (``dataset_save`` would, given its slug)."""
+    base = slugify(title)[:SLUG_MAX_LENGTH].strip("-") or "dataset"
+    taken = set(
+        Dataset.objects.filter(slug__regex=rf"^{base}(-[0-9]+)?$").values_list("slug", flat=True)
+    )
+    number = 1
+    while True:
+        slug = base if number == 1 else f"{base}-{number}"
+        number += 1
+        if slug in taken or slug in RESERVED_SLUGS:
+            continue
+        dataset = Dataset(slug=slug, owner=owner, title=title, **fields)
+        dataset.full_clean(validate_unique=False)
+        try:
+            with transaction.atomic():
+                dataset.save()
+                audit_record(
+                    actor=actor, action="dataset.create", target=dataset,
+                    after=model_snapshot(dataset, DATASET_FIELDS),
+                )  # fmt: skip
+        except IntegrityError:  # taken since it was read, by a dataset made at the same moment
+            if not Dataset.objects.filter(slug=slug).exists():
+                raise
+            continue
         return dataset
 
 

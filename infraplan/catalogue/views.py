@@ -1,5 +1,5 @@
-"""The catalogue pages: the list of datasets, a dataset's page (as of a date, too) and its style
-editor; uploads and their runs; versions with their reports, differences and rollback; sources."""
+"""The catalogue pages: the list of datasets, a dataset's page (as of a date, too), adding a
+dataset and changing its details, its style editor; uploads and their runs; versions with their reports, differences and rollback; sources."""
 
 import csv
 import shutil
@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -31,8 +31,10 @@ from infraplan.maps.selectors import boundary_layers
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
+from .first_schema import takes_fields_from_load
 from .forms import (
     AsOfForm,
+    DatasetDetailsForm,
     DatasetFilterForm,
     DiffChoiceForm,
     RollbackForm,
@@ -47,6 +49,7 @@ from .selectors import (
     dataset_field_types,
     dataset_list,
     dataset_owner_choices,
+    dataset_owners_for_new,
     dataset_page,
     dataset_runs_active,
     dataset_source,
@@ -61,7 +64,7 @@ from .selectors import (
     version_for_page,
     version_problems,
 )
-from .services import dataset_save
+from .services import dataset_create, dataset_save
 from .store import StoreFeatureSource
 from .uploads import SizeLimitUploadHandler, upload_size_text, upload_store
 
@@ -90,8 +93,68 @@ def dataset_list_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "datasets": datasets,
             "filtered": bool(form.value("q") or any(filters.values())),
+            "can_add": bool(dataset_owners_for_new(request.user)),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_new_view(request: HttpRequest) -> HttpResponse:
+    """Add a dataset, with no version yet: for data managers (for their organisations) and
+    platform admins. Its first file or source is added on its page."""
+    owners = dataset_owners_for_new(request.user)
+    if not owners:
+        raise PermissionDenied(
+            "Only an organisation's data managers and admins may add a dataset to the catalogue."
+        )
+    form = DatasetDetailsForm(request.POST if request.method == "POST" else None, owners=owners)
+    if request.method == "POST" and form.is_valid():
+        dataset = dataset_create(
+            actor=request.user,
+            owner=Organisation.objects.get(slug=form.cleaned_data["owner"]),
+            **form.dataset_fields(),
+        )
+        messages.success(
+            request,
+            f"{dataset.title} has been added. It has no features yet: upload its first file, or "
+            "add a source the platform loads it from.",
+        )
+        return redirect(dataset_url(dataset))
+    return render(request, "catalogue/dataset_details.html", {"form": form, "dataset": None})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Change a dataset's details: for those who may manage it; 404 for anyone else. Who may
+    see it is changed only by those who administer it."""
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
+    published = dataset.versions.filter(published_at__isnull=False).exists()
+    options = {
+        "geometry_fixed": published,
+        "access_fixed": not dataset_permits(request.user, dataset, Action.ADMINISTER),
+        "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
+    }
+    if request.method != "POST":
+        initial = {name: getattr(dataset, name) for name in DatasetDetailsForm.base_fields}
+        initial["keywords"] = ", ".join(dataset.keywords)
+        initial["reference_date"] = (
+            dataset.reference_date.isoformat() if dataset.reference_date else ""
+        )
+        form = DatasetDetailsForm(initial=initial, **options)
+    else:
+        form = DatasetDetailsForm(request.POST, **options)
+        if form.is_valid():
+            dataset_save(
+                actor=request.user, slug=dataset.slug, owner=dataset.owner,
+                **form.dataset_fields(),
+            )  # fmt: skip
+            messages.success(
+                request, f"The details of {form.cleaned_data['title']} have been saved."
+            )
+            return redirect(dataset_url(dataset))
+    return render(request, "catalogue/dataset_details.html", {"form": form, "dataset": dataset})
 
 
 def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
@@ -287,7 +350,12 @@ def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "catalogue/dataset_upload.html",
-        {"dataset": dataset, "form": form, "limit": upload_size_text(limit)},
+        {
+            "dataset": dataset,
+            "form": form,
+            "limit": upload_size_text(limit),
+            "fields_from_file": takes_fields_from_load(dataset),
+        },
     )
 
 

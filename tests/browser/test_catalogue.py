@@ -47,6 +47,8 @@ def test_catalogue_pages_for_a_data_manager(served_page, served_context, subtest
         "/datasets/": ("Datasets", "Datasets"),
         "/datasets/a-only-sites/": ("A only sites", "A only sites"),
         "/datasets/a-only-sites/style/": ("Map style of A only sites", "Map style"),
+        "/datasets/a-only-sites/details/": ("Details of A only sites", "Details"),
+        "/datasets/new/": ("Add a dataset", "Add a dataset"),
     }
     for path, (title, heading) in pages.items():
         with subtests.test(path=path):

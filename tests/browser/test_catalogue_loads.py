@@ -34,12 +34,12 @@ def page_path(page: Page) -> str:
     return "/" + page.url.split("/", 3)[3]
 
 
-def upload(page: Page, path: Path, reference: str = "ref") -> None:
-    page.goto("/datasets/sites/upload/")
+def upload(page: Page, path: Path, reference: str = "ref", slug: str = "sites") -> None:
+    page.goto(f"/datasets/{slug}/upload/")
     page.get_by_label("File", exact=True).set_input_files(str(path))
     page.get_by_label("Reference column").fill(reference)
     page.get_by_role("button", name="Upload and check").click()
-    page.wait_for_url("**/datasets/sites/runs/*/")
+    page.wait_for_url(f"**/datasets/{slug}/runs/*/")
 
 
 def test_upload_then_the_run_report_and_diff(page: Page, page_watch: PageWatch, sites, tmp_path):
@@ -249,4 +249,49 @@ def test_a_data_manager_adds_changes_and_removes_a_source(page: Page, page_watch
     page.get_by_role("button", name="Remove the source").click()
     expect(page.locator(".govuk-notification-banner")).to_contain_text("The source is removed.")
     expect(page.locator("#source-table")).to_have_count(0)
+    assert_page_sound(page, page_watch)
+
+
+def test_a_data_manager_adds_a_dataset_then_loads_its_first_file(
+    page: Page, page_watch: PageWatch, personas, settings, tmp_path
+):
+    settings.UPLOAD_ROOT = tmp_path / "uploads"
+    sign_in(page, "data-manager@a.example")
+    page.goto("/datasets/")
+    page.get_by_role("button", name="Add a dataset").click()
+    expect(page).to_have_title(f"Add a dataset {DASH} {SERVICE}")
+    assert_page_sound(page, page_watch)
+
+    page.get_by_label("Title").fill("Housing allocations")
+    page.get_by_role("button", name="Add the dataset").click()
+    expect(page).to_have_title(f"Error: Add a dataset {DASH} {SERVICE}")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_focused()
+    expect(
+        summary.get_by_role("link", name="Description: Enter a description of the dataset")
+    ).to_have_attribute("href", "#id_abstract")
+    assert_page_sound(page, page_watch)
+
+    page.get_by_label("Description").fill("Sites allocated for housing in the local plan.")
+    page.get_by_label("Theme").select_option("Housing growth")
+    page.get_by_role("radio", name="Points").check()
+    page.get_by_label("Attribution").fill("Organisation A")
+    page.get_by_label("Lineage").fill("From the local plan's policies map.")
+    page.get_by_role("button", name="Add the dataset").click()
+    expect(page).to_have_title(f"Housing allocations {DASH} {SERVICE}")
+    expect(page.locator(".govuk-notification-banner--success")).to_contain_text(
+        "Housing allocations has been added"
+    )
+    assert_page_sound(page, page_watch)
+
+    first = tmp_path / "allocations.csv"
+    first.write_text("ref,homes,Easting,Northing\nH1,120,615000,157500\nH2,45,615100,157600\n")
+    expect(page.get_by_role("button", name="Upload data")).to_be_visible()
+    upload(page, first, slug="housing-allocations")
+    ingest_run_execute(IngestRun.objects.get().pk)
+    expect(page.locator("#run-status")).to_contain_text("Published as version 1.")
+
+    page.goto("/datasets/housing-allocations/")
+    fields = page.get_by_role("table", name="Fields of Housing allocations")
+    expect(fields.get_by_role("row").filter(has_text="homes")).to_contain_text("integer")
     assert_page_sound(page, page_watch)

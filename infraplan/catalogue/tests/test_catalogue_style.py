@@ -1,6 +1,5 @@
 """The style editor: data managers change how the map draws a dataset; nobody else can."""
 
-import html
 import re
 import threading
 import time
@@ -14,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from infraplan.audit.models import AuditEntry
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.core.testing.pages import error_summary
 from tests.test_queue import database_url_of_tests
 
 pytestmark = pytest.mark.django_db
@@ -54,13 +54,6 @@ def audit_entries(dataset) -> list[AuditEntry]:
             action="dataset.update", target_type="catalogue.dataset", target_id=str(dataset.pk)
         )
     )
-
-
-def error_summary(response) -> list[str]:
-    content = response.content.decode()
-    assert "There is a problem" in content, "no error summary"
-    summary = content[content.index("govuk-error-summary__list") :].split("</ul>")[0]
-    return [html.unescape(item) for item in re.findall(r'<a href="#[^"]+">([^<]+)</a>', summary)]
 
 
 def test_a_valid_categorised_style_is_saved_audited_and_shown(sites, personas, client_as):

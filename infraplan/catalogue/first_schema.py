@@ -1,0 +1,171 @@
+"""A new dataset's fields, taken from its first load.
+
+A dataset added on its page has no fields of its own. Its first load gives it one for each
+column, typed by every value the load holds (not a sample): a column whose values are all whole
+numbers becomes a whole-number field, and so on. Values a CSV or a workbook holds as text
+("120", "TRUE", "20/06/2016") are stored as what the field now says they are, as a later load
+would type them. A type is chosen only when every value reads as it, so nothing fails: a column
+with one value that is not a number stays text. Codes written with leading zeros (01227…)
+stay text, as their zeros are part of them.
+
+Runs on the staging table, in the load's transaction: a load that is rejected leaves the dataset
+without fields, as it was.
+"""
+
+import json
+from typing import Any
+
+from .loading import typed_value
+
+# Whole numbers a map reads exactly (2^53 - 1 has 16 digits; 15 are always within it).
+_WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
+_DECIMAL = r"^[+-]?(0|[1-9][0-9]{0,14})\.[0-9]{1,15}$"
+_DATE_LIKE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4})$"
+_EXACT = 2**53 - 1
+# Distinct date texts read in Python to check each is a real day: dates repeat (a few thousand
+# days in a decade), so more than this is not a column of dates.
+_DISTINCT_DATES_READ = 20_000
+# One scan: for each property, whether every value (not null, not "") reads as each type. CASE
+# keeps the casts from values they do not fit.
+_CLASSES = f"""
+    SELECT p.key,
+      bool_and(CASE jsonb_typeof(p.value)
+          WHEN 'number' THEN mod(p.value::numeric, 1) = 0 AND abs(p.value::numeric) <= {_EXACT}
+          WHEN 'string' THEN p.value #>> '{{}}' ~ %(whole)s ELSE false END),
+      bool_and(CASE jsonb_typeof(p.value)
+          WHEN 'number' THEN true
+          WHEN 'string' THEN p.value #>> '{{}}' ~ %(whole)s OR p.value #>> '{{}}' ~ %(decimal)s
+          ELSE false END),
+      bool_and(CASE jsonb_typeof(p.value)
+          WHEN 'boolean' THEN true
+          WHEN 'string' THEN lower(p.value #>> '{{}}') IN ('true', 'false') ELSE false END),
+      bool_and(jsonb_typeof(p.value) = 'string' AND p.value #>> '{{}}' ~ %(date)s),
+      bool_or(jsonb_typeof(p.value) = 'string')
+    FROM ingest_stage s CROSS JOIN LATERAL jsonb_each(s.properties) p
+    WHERE s.row <> ALL(%(rejected)s::integer[])
+      AND jsonb_typeof(p.value) <> 'null' AND p.value <> '""'::jsonb
+    GROUP BY p.key
+"""  # noqa: S608 (a constant; every value is bound)
+_DISTINCT_TEXTS = """
+    SELECT DISTINCT s.properties ->> %(key)s FROM ingest_stage s
+    WHERE s.row <> ALL(%(rejected)s::integer[]) AND jsonb_typeof(s.properties -> %(key)s) = 'string'
+      AND s.properties ->> %(key)s <> ''
+    LIMIT %(limit)s
+"""
+# How a value held as text becomes its field's type; "" becomes null (unknown).
+_CONVERSIONS = {
+    "integer": "to_jsonb((s.properties ->> %({key})s)::bigint)",
+    "number": "to_jsonb((s.properties ->> %({key})s)::numeric)",
+    "boolean": "to_jsonb(lower(s.properties ->> %({key})s)::boolean)",
+    "date": "%({dates})s::jsonb -> (s.properties ->> %({key})s)",
+}
+TYPE_NAMES = {
+    "string": "text", "integer": "whole numbers", "number": "numbers",
+    "boolean": "true or false", "date": "dates",
+}  # fmt: skip
+
+
+def takes_fields_from_load(dataset: Any) -> bool:
+    """Whether ``dataset``'s next load gives it its fields: it has none, and no version has
+    been published (one published without fields keeps its features' values as they came)."""
+    return (
+        not dataset.field_schema
+        and not dataset.versions.filter(published_at__isnull=False).exists()
+    )
+
+
+def _title(name: str) -> str:
+    """A field's title from its column's name: site_name is "Site name"; a name written with
+    capitals (SiteName, UPRN) is kept as it is."""
+    if name != name.lower():
+        return name
+    words = name.replace("_", " ").replace("-", " ").split()
+    return " ".join(words).capitalize() if words else name
+
+
+def _dates(cursor: Any, key: str, rejected: list[int]) -> dict[str, str] | None:
+    """Each distinct text of ``key`` and the ISO date it is; None unless every one is a day
+    the calendar has (20/06/2016 is, 31/06/2016 is not) and a month is never guessed."""
+    cursor.execute(
+        _DISTINCT_TEXTS, {"key": key, "rejected": rejected, "limit": _DISTINCT_DATES_READ + 1}
+    )
+    texts = [text for (text,) in cursor.fetchall()]
+    if len(texts) > _DISTINCT_DATES_READ:
+        return None
+    dates = {}
+    for text in texts:
+        try:
+            dates[text] = typed_value(text, "date")
+        except ValueError:
+            return None
+    return dates
+
+
+def schema_from_staged(
+    cursor: Any, *, columns: list[str], rejected: set[int]
+) -> tuple[list[dict[str, str]], str]:
+    """The fields of the rows staged for a first load (those not rejected), in the source's
+    column order, and the report's note saying so; converts the values held as text to their
+    fields' types in the staging table."""
+    rejected_rows = sorted(rejected)
+    cursor.execute(
+        _CLASSES,
+        {"whole": _WHOLE, "decimal": _DECIMAL, "date": _DATE_LIKE, "rejected": rejected_rows},
+    )
+    kinds: dict[str, str] = {}
+    conversions: dict[str, dict[str, str] | None] = {}  # typed fields held as text somewhere
+    for key, whole, numeric, boolean, date_like, has_text in cursor.fetchall():
+        kind, dates = "string", None
+        if boolean:
+            kind = "boolean"
+        elif whole:
+            kind = "integer"
+        elif numeric:
+            kind = "number"
+        elif date_like:
+            dates = _dates(cursor, key, rejected_rows)
+            kind = "date" if dates is not None else "string"
+        kinds[key] = kind
+        if kind != "string" and has_text:
+            conversions[key] = dates
+    names = [name for name in columns if name in kinds] + [
+        name for name in kinds if name not in columns
+    ]
+    names += [name for name in columns if name not in kinds]  # empty in every row: text
+    if conversions:
+        _convert(cursor, kinds, conversions, rejected_rows)
+    schema = [{"name": name, "title": _title(name), "type": kinds.get(name, "string")}
+              for name in names]  # fmt: skip
+    described = ", ".join(f"{entry['name']} ({TYPE_NAMES[entry['type']]})" for entry in schema)
+    note = (
+        "The dataset had no fields of its own, so this first load gave it one for each column, "
+        f"typed by the values it holds: {described or 'none'}. Later loads are checked against "
+        "them."
+    )
+    return schema, note
+
+
+def _convert(
+    cursor: Any, kinds: dict[str, str], conversions: dict[str, dict[str, str] | None],
+    rejected: list[int],
+) -> None:  # fmt: skip
+    """One update of the staging table: each typed field's text values as its type."""
+    parts, params = [], {"rejected": rejected}
+    for index, (key, dates) in enumerate(conversions.items()):
+        params[f"key{index}"] = key
+        if dates is not None:
+            params[f"dates{index}"] = json.dumps({**dates, "": None})
+        conversion = _CONVERSIONS[kinds[key]].format(key=f"key{index}", dates=f"dates{index}")
+        parts.append(
+            f"jsonb_build_object(%(key{index})s, CASE "
+            f"WHEN jsonb_typeof(s.properties -> %(key{index})s) <> 'string' THEN "
+            f"s.properties -> %(key{index})s "
+            f"WHEN s.properties ->> %(key{index})s = '' THEN 'null'::jsonb "
+            f"ELSE {conversion} END)"
+        )
+    cursor.execute(
+        "UPDATE ingest_stage s SET properties = s.properties || "  # noqa: S608 (built of constants; every value is bound)
+        + " || ".join(parts)
+        + " WHERE s.row <> ALL(%(rejected)s::integer[])",
+        params,
+    )

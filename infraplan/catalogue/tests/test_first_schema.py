@@ -1,0 +1,121 @@
+"""A new dataset's fields come from its first load, typed by every value it holds."""
+
+from pathlib import Path
+
+import pytest
+
+from infraplan.audit.models import AuditEntry
+from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.store import current_features
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "ref,name,homes,density,affordable,permitted,phone,notes,Easting,Northing\n"
+ROWS = (
+    "S1,Mill Lane,120,35.5,TRUE,20/06/2016,01227 862000,12,615000,157500\n"
+    "S2,Station Road,,40,false,2017-01-31,01304 821199,twelve,615100,157600\n"
+)
+
+
+def ingest(dataset, path: Path, **mapping):
+    return ingest_run(
+        actor=None, dataset=dataset, connector_key="upload", config={"path": str(path)},
+        mapping=IngestMapping(reference="ref", **mapping),
+    )  # fmt: skip
+
+
+def csv(tmp_path: Path, text: str, name: str = "sites.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def new_sites(personas):
+    """A dataset as the page that adds one leaves it: no fields, no version."""
+    return dataset_make(slug="new-sites", owner=personas.organisation_a)
+
+
+def test_the_first_load_gives_the_dataset_its_fields_in_the_source_order(new_sites, tmp_path):
+    version = ingest(new_sites, csv(tmp_path, HEADER + ROWS))
+
+    new_sites.refresh_from_db()
+    assert [(entry["name"], entry["type"]) for entry in new_sites.field_schema] == [
+        ("ref", "string"), ("name", "string"), ("homes", "integer"), ("density", "number"),
+        ("affordable", "boolean"), ("permitted", "date"), ("phone", "string"),
+        ("notes", "string"), ("Easting", "integer"), ("Northing", "integer"),
+    ]  # fmt: skip
+    assert new_sites.field_schema[1]["title"] == "Name"
+    assert any(
+        note.startswith("The dataset had no fields of its own")
+        and "homes (whole numbers)" in note
+        and "permitted (dates)" in note
+        for note in version.report["notes"]
+    )
+    assert AuditEntry.objects.filter(
+        action="dataset.update", target_id=str(new_sites.pk), after__field_schema__isnull=False
+    ).exists()
+
+
+def test_values_held_as_text_are_stored_as_their_fields_type(new_sites, tmp_path):
+    ingest(new_sites, csv(tmp_path, HEADER + ROWS))
+
+    stored = dict(current_features(new_sites).values_list("reference", "properties"))
+    assert {name: stored["S1"][name] for name in ("homes", "density", "affordable", "permitted")} == {
+        "homes": 120, "density": 35.5, "affordable": True, "permitted": "2016-06-20"
+    }  # fmt: skip
+    # Blank is unknown, never zero; a code's leading zero is kept; a column of mixed values
+    # keeps each as the source wrote it.
+    assert stored["S2"]["homes"] is None
+    assert stored["S2"]["permitted"] == "2017-01-31"
+    assert stored["S1"]["phone"] == "01227 862000"
+    assert (stored["S1"]["notes"], stored["S2"]["notes"]) == ("12", "twelve")
+
+
+def test_a_day_the_calendar_lacks_leaves_the_column_text(new_sites, tmp_path):
+    ingest(
+        new_sites,
+        csv(tmp_path, "ref,decided,Easting,Northing\nS1,20/06/2016,615000,157500\n"
+                      "S2,31/06/2016,615100,157600\n"),
+    )  # fmt: skip
+
+    new_sites.refresh_from_db()
+    assert {entry["name"]: entry["type"] for entry in new_sites.field_schema}["decided"] == "string"
+    stored = dict(current_features(new_sites).values_list("reference", "properties__decided"))
+    assert stored == {"S1": "20/06/2016", "S2": "31/06/2016"}
+
+
+def test_later_loads_are_checked_against_the_fields_the_first_gave(new_sites, tmp_path):
+    ingest(new_sites, csv(tmp_path, HEADER + ROWS))
+    new_sites.refresh_from_db()
+
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(
+            new_sites,
+            csv(tmp_path, HEADER + "S1,Mill Lane,many,35.5,TRUE,2016-06-20,0,x,615000,157500\n",
+                "again.csv"),
+        )  # fmt: skip
+
+    assert [
+        (problem["row"], problem["field"], problem["problem"])
+        for problem in rejected.value.version.report["problems"]
+    ] == [(1, "homes", "'many' is not a whole number")]
+
+
+def test_a_rejected_first_load_leaves_the_dataset_without_fields(new_sites, tmp_path):
+    with pytest.raises(IngestRejected):
+        ingest(new_sites, csv(tmp_path, "ref,homes,Easting,Northing\nS1,4,615000,157500\n,5,1,1\n"))
+
+    assert Dataset.objects.get(pk=new_sites.pk).field_schema == []
+
+
+def test_a_dataset_already_published_without_fields_keeps_none(new_sites, tmp_path):
+    version_publish_points(dataset=new_sites, points=ASHFORD_POINTS)
+
+    ingest(new_sites, csv(tmp_path, HEADER + ROWS))
+
+    assert Dataset.objects.get(pk=new_sites.pk).field_schema == []
+    homes = dict(current_features(new_sites).values_list("reference", "properties__homes"))
+    assert homes == {"S1": "120", "S2": ""}  # as the source has them
