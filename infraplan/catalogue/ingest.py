@@ -477,9 +477,9 @@ def ingest_run(
                 if dataset.geometry_type != GeometryType.NONE:
                     placed = _place(version)
                     owner = organisation or dataset.owner
-                    if placed and owner.kind in COUNCILS_OF_ONE_DISTRICT and owner.area:
+                    if placed and owner.kind in COUNCILS_OF_ONE_DISTRICT and owner.area_code:
                         placed["outside_own_area"] = references_outside_area(
-                            version=version, area=owner.area
+                            version=version, area=owner.area_code
                         )
                     if placed:
                         version.report = {**version.report, "placement": placed}

@@ -10,6 +10,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from infraplan.accounts.models import Organisation
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
@@ -353,9 +354,10 @@ def test_a_councils_part_lying_in_another_district_is_listed_in_the_report(
     """Dover's data manager loaded Dover's sites shifted into Canterbury without a word: a
     council's part is checked against the council's own district."""
     demo_dataset_load("wards")
-    dover = personas.organisation_b
-    dover.kind, dover.area = "district", "E07000108"
-    dover.save()
+    Organisation.objects.filter(pk=personas.organisation_b.pk).update(
+        kind="district", area_code="E07000108"
+    )
+    dover = Organisation.objects.get(pk=personas.organisation_b.pk)  # as a load reads it
     sites.contributing_organisations.add(dover)
     path = csv(
         tmp_path, "ref,Easting,Northing\nIN-DOVER,631800,141500\nIN-CANTERBURY,615000,157500\n"
