@@ -200,6 +200,25 @@ _INSERT = """
 """
 
 
+# A row with a problem is left out of the new version; when it is a feature the current version
+# has (by its organisation and reference), that feature is kept as it is rather than removed: a
+# typing slip in one council's 200-row file must not take a live site off the map. Publishing
+# then finds it unchanged. Not when a row without problems has the reference too (a duplicate).
+_KEEP_CURRENT = f"""
+    INSERT INTO {Feature._meta.db_table} (id, dataset_id, organisation_id, reference, properties,
+                                          geom, district, ward, valid_from)
+    SELECT nextval(%(sequence)s::regclass), f.dataset_id, f.organisation_id, f.reference,
+           f.properties, f.geom, f.district, f.ward, %(version)s
+    FROM {Feature._meta.db_table} f
+    WHERE f.dataset_id = %(dataset)s AND f.organisation_id = %(organisation)s
+      AND f.valid_from <= %(current)s AND (f.valid_to IS NULL OR f.valid_to > %(current)s)
+      AND f.reference IN (SELECT nfc FROM ingest_stage WHERE row = ANY(%(rejected)s::integer[]))
+      AND f.reference NOT IN (
+          SELECT nfc FROM ingest_stage WHERE row <> ALL(%(rejected)s::integer[]))
+    RETURNING reference
+"""  # noqa: S608 (the table's name is the model's; every value is bound)
+
+
 def _flattened(rows: list[tuple], shapes: np.ndarray) -> tuple[list[tuple], np.ndarray, int]:
     """``rows`` and ``shapes`` with heights (Z) dropped, and how many had them: the feature
     table holds two-dimensional geometry, and GPS heights and CAD levels are common in exports.
@@ -465,10 +484,13 @@ def ingest_run(
                     )
                     report["notes"].append(note)
                 progress(staging.total, "publishing")
-                _features_insert(
+                kept = _features_insert(
                     cursor, dataset=dataset, organisation=organisation or dataset.owner,
                     version=version, rejected=staging.rejected_rows,
                 )  # fmt: skip
+                if kept:
+                    report["kept"] = len(kept)
+                    report["notes"].append(_kept_note(kept))
                 # ON COMMIT DROP waits for the outermost transaction: a caller that runs two
                 # loads in one would find the first one's table still there.
                 cursor.execute("DROP TABLE ingest_stage")
@@ -507,8 +529,9 @@ def ingest_run(
 def _features_insert(
     cursor: Any, *, dataset: Dataset, organisation: Organisation, version: DatasetVersion,
     rejected: set[int],
-) -> None:  # fmt: skip
-    """The staged rows without problems as the draft's features. A dataset's first load fills a
+) -> list[str]:  # fmt: skip
+    """The staged rows without problems as the draft's features, and the current features of
+    rows with problems as they are (their references returned). A dataset's first load fills a
     table of its own and attaches it as the dataset's partition, so its indexes are built in
     bulk (``partitions``); later loads insert through the feature table."""
     first = not partition_lock(cursor, dataset.pk)
@@ -528,6 +551,37 @@ def _features_insert(
     )
     if first:
         partition_attach(cursor, dataset.pk)
+        return []
+    current = dataset.current_version
+    if not rejected or current is None:
+        return []
+    cursor.execute(
+        _KEEP_CURRENT,
+        {
+            "sequence": feature_id_sequence(cursor),
+            "dataset": dataset.pk,
+            "organisation": organisation.pk,
+            "version": version.number,
+            "current": current.number,
+            "rejected": sorted(rejected),
+        },
+    )
+    return sorted(reference for (reference,) in cursor.fetchall())
+
+
+KEPT_NAMED = 20
+
+
+def _kept_note(kept: list[str]) -> str:
+    named = ", ".join(kept[:KEPT_NAMED]) + (" ..." if len(kept) > KEPT_NAMED else "")
+    rows = "1 row with problems is a feature" if len(kept) == 1 else (
+        f"{len(kept):,} rows with problems are features"
+    )  # fmt: skip
+    return (
+        f"{rows} of the current version: kept as {'it was' if len(kept) == 1 else 'they were'}, "
+        f"not removed ({named}). Fix the rows listed below and load the file again to change "
+        f"{'it' if len(kept) == 1 else 'them'}."
+    )
 
 
 class _Reject(Exception):

@@ -371,3 +371,32 @@ def test_a_councils_part_lying_in_another_district_is_listed_in_the_report(
         f"Lying in another district than {dover.name}'s own: 1 (IN-CANTERBURY)"
         in page.content.decode()
     )
+
+
+def test_a_row_with_a_problem_keeps_its_feature_as_it_was(sites, tmp_path):
+    """A slip in one row of a council's file must not take a live site off the map."""
+    ingest(
+        sites,
+        csv(tmp_path, "ref,homes,Easting,Northing\nS1,40,615000,157500\nS2,12,615100,157600\n"),
+    )
+    version = ingest(
+        sites,
+        csv(
+            tmp_path,
+            "ref,homes,Easting,Northing\nS1,about 40,615000,157500\nS2,14,615100,157600\n"
+            "S3,many,615200,157700\n",
+            "again.csv",
+        ),
+        IngestMapping(reference="ref", max_invalid_share=0.7),
+    )
+
+    assert (version.report["added"], version.report["changed"], version.report["removed"]) == (
+        0, 1, 0
+    )  # fmt: skip
+    assert version.report["kept"] == 1
+    assert (
+        "1 row with problems is a feature of the current version: kept as it was, not removed "
+        "(S1)." in version.report["notes"][-1]
+    )
+    homes = dict(current_features(sites).values_list("reference", "properties__homes"))
+    assert homes == {"S1": 40, "S2": 14}  # S3 was never a feature: nothing to keep
