@@ -2,8 +2,8 @@
 
 A dataset added on its page has no fields of its own. Its first load gives it one for each
 column, typed by every value the load holds (not a sample): a column whose values are all whole
-numbers becomes a whole-number field, and so on. Values a CSV or a workbook holds as text
-("120", "TRUE", "20/06/2016") are stored as what the field now says they are, as a later load
+numbers becomes a whole-number field, and so on (true or false: true, false, yes or no, in any
+letters). Values a CSV or a workbook holds as text ("120", "Yes", "20/06/2016") are stored as what the field now says they are, as a later load
 would type them. A type is chosen only when every value reads as it, so nothing fails: a column
 with one value that is not a number stays text. Codes written with leading zeros (01227…)
 stay text, as their zeros are part of them.
@@ -38,7 +38,8 @@ _CLASSES = f"""
           ELSE false END),
       bool_and(CASE jsonb_typeof(p.value)
           WHEN 'boolean' THEN true
-          WHEN 'string' THEN lower(p.value #>> '{{}}') IN ('true', 'false') ELSE false END),
+          WHEN 'string' THEN lower(p.value #>> '{{}}') IN ('true', 'false', 'yes', 'no')
+          ELSE false END),
       bool_and(jsonb_typeof(p.value) = 'string' AND p.value #>> '{{}}' ~ %(date)s),
       bool_or(jsonb_typeof(p.value) = 'string')
     FROM ingest_stage s CROSS JOIN LATERAL jsonb_each(s.properties) p

@@ -201,9 +201,10 @@ class DatasetDetailsForm(forms.Form):
     def __init__(
         self, *args: Any, owners: list[tuple[str, str]] | None = None,
         geometry_fixed: bool = False, access_fixed: bool = False,
-        field_names: list[str] | None = None, **kwargs: Any,
+        field_names: list[str] | None = None, titles_taken: Any = None, **kwargs: Any,
     ) -> None:  # fmt: skip
         super().__init__(*args, **kwargs)
+        self.titles_taken = titles_taken
         if owners is None:
             del self.fields["owner"]
         else:
@@ -221,6 +222,17 @@ class DatasetDetailsForm(forms.Form):
             ]
         else:
             del self.fields["label_field"]
+
+    def clean_title(self) -> str:
+        """A title no other dataset the person can see has (letter case and spaces aside): two
+        entries of one title in the catalogue cannot be told apart."""
+        title = " ".join(self.cleaned_data["title"].split())
+        if self.titles_taken is not None and self.titles_taken.filter(title__iexact=title).exists():
+            raise forms.ValidationError(
+                f"There is already a dataset called {title}: choose a title that tells them "
+                "apart, such as one naming the council, the plan or the year"
+            )
+        return title
 
     def clean_keywords(self) -> list[str]:
         words = list(

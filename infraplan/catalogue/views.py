@@ -108,7 +108,11 @@ def dataset_new_view(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(
             "Only an organisation's data managers and admins may add a dataset to the catalogue."
         )
-    form = DatasetDetailsForm(request.POST if request.method == "POST" else None, owners=owners)
+    form = DatasetDetailsForm(
+        request.POST if request.method == "POST" else None,
+        owners=owners,
+        titles_taken=Dataset.objects.permitting(request.user),
+    )
     if request.method == "POST" and form.is_valid():
         dataset = dataset_create(
             actor=request.user,
@@ -135,6 +139,7 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
         "geometry_fixed": published,
         "access_fixed": not dataset_permits(request.user, dataset, Action.ADMINISTER),
         "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
+        "titles_taken": Dataset.objects.permitting(request.user).exclude(pk=dataset.pk),
     }
     if request.method != "POST":
         initial = {name: getattr(dataset, name) for name in DatasetDetailsForm.base_fields}

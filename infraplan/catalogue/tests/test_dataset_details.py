@@ -156,3 +156,22 @@ def test_others_cannot_change_the_details(personas, client_as):
     for user in (personas.contributor_a, personas.viewer_a, personas.member_b):
         assert client_as(user).post("/datasets/sites/details/", ALLOCATIONS).status_code == 404
     assert Dataset.objects.get(slug="sites").title == "Sites"
+
+
+def test_a_title_another_dataset_has_is_refused(personas, client_as):
+    dataset_make(slug="brownfield", owner=personas.organisation_b, title="Brownfield land")
+    dataset_make(slug="sites", owner=personas.organisation_a)
+    client = client_as(personas.data_manager_a)
+
+    added = client.post(NEW_URL, {**ALLOCATIONS, "title": " brownfield   LAND "})
+    changed = client.post("/datasets/sites/details/", {**ALLOCATIONS, "title": "Brownfield land"})
+    kept = client.post("/datasets/sites/details/", {**ALLOCATIONS, "title": "sites"})
+
+    message = (
+        "Title: There is already a dataset called brownfield LAND: choose a title that tells them "
+        "apart, such as one naming the council, the plan or the year"
+    )
+    assert error_summary(added) == [message]
+    assert error_summary(changed) == [message.replace("brownfield LAND", "Brownfield land")]
+    assert kept.status_code == 302  # its own title, in other letters
+    assert Dataset.objects.count() == 2

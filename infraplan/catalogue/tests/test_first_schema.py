@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 HEADER = "ref,name,homes,density,affordable,permitted,phone,notes,Easting,Northing\n"
 ROWS = (
     "S1,Mill Lane,120,35.5,TRUE,20/06/2016,01227 862000,12,615000,157500\n"
-    "S2,Station Road,,40,false,2017-01-31,01304 821199,twelve,615100,157600\n"
+    "S2,Station Road,,40,No,2017-01-31,01304 821199,twelve,615100,157600\n"
 )
 
 
@@ -69,6 +69,7 @@ def test_values_held_as_text_are_stored_as_their_fields_type(new_sites, tmp_path
     # Blank is unknown, never zero; a code's leading zero is kept; a column of mixed values
     # keeps each as the source wrote it.
     assert stored["S2"]["homes"] is None
+    assert stored["S2"]["affordable"] is False  # "No"
     assert stored["S2"]["permitted"] == "2017-01-31"
     assert stored["S1"]["phone"] == "01227 862000"
     assert (stored["S1"]["notes"], stored["S2"]["notes"]) == ("12", "twelve")
