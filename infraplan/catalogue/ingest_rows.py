@@ -179,6 +179,10 @@ def batch_rows(
     for name, column in batch.fields.items():
         if name not in mapping.rename and name in renamed:
             continue  # the column renamed to this name takes its place, said in the notes
+        if name in batch.geometry_columns and mapping.rename.get(name, name) not in schema:
+            # The coordinates are the geometry: kept again as properties, a file written in
+            # another projection of the same points would change every feature.
+            continue
         source_columns[mapping.rename.get(name, name)] = column
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():
@@ -191,7 +195,7 @@ def batch_rows(
         "the reference is empty"
         if mapping.reference in columns
         else f"the reference is empty: this part of the source has no column {mapping.reference!r}"
-        f" (its columns are: {', '.join(columns) or 'none'})"
+        f" (its columns are: {', '.join([*columns, *batch.geometry_columns]) or 'none'})"
     )
     found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
     specs = {name: {"type": kind} for name, kind in mapping.casts.items() if name not in schema}

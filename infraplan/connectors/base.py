@@ -54,6 +54,8 @@ class FeatureBatch:
     ``crs`` is the coordinate system of the geometry (declared by the source or inferred); the
     WKB carries none of its own (not EWKB with an SRID), as GDAL and shapely write it.
     ``first_row`` is the 1-based number of the batch's first feature in the whole source.
+    ``geometry_columns`` are the fields the geometry was read from (a table's coordinates or
+    WKT): they are the geometry, not properties, unless the dataset's schema names them.
     """
 
     first_row: int
@@ -61,6 +63,7 @@ class FeatureBatch:
     geometry: np.ndarray | None
     crs: str | None
     problems: list[RowProblem] = field(default_factory=list)
+    geometry_columns: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         if self.geometry is not None:

@@ -43,10 +43,15 @@ def test_the_first_load_gives_the_dataset_its_fields_in_the_source_order(new_sit
 
     new_sites.refresh_from_db()
     assert [(entry["name"], entry["type"]) for entry in new_sites.field_schema] == [
-        ("ref", "string"), ("name", "string"), ("homes", "integer"), ("density", "number"),
-        ("affordable", "boolean"), ("permitted", "date"), ("phone", "string"),
-        ("notes", "string"), ("Easting", "integer"), ("Northing", "integer"),
-    ]  # fmt: skip
+        ("ref", "string"),
+        ("name", "string"),
+        ("homes", "integer"),
+        ("density", "number"),
+        ("affordable", "boolean"),
+        ("permitted", "date"),
+        ("phone", "string"),
+        ("notes", "string"),
+    ]  # fmt: skip  (Easting and Northing are the geometry)
     assert new_sites.field_schema[1]["title"] == "Name"
     assert any(
         note.startswith("The dataset had no fields of its own")

@@ -400,3 +400,18 @@ def test_a_row_with_a_problem_keeps_its_feature_as_it_was(sites, tmp_path):
     )
     homes = dict(current_features(sites).values_list("reference", "properties__homes"))
     assert homes == {"S1": 40, "S2": 14}  # S3 was never a feature: nothing to keep
+
+
+def test_coordinate_columns_are_the_geometry_not_properties_unless_the_schema_has_them(
+    sites, personas, tmp_path
+):
+    path = csv(tmp_path, "ref,homes,Easting,Northing\nS1,40,615000,157500\n")
+    ingest(sites, path)
+    assert current_features(sites).get().properties == {"ref": "S1", "homes": 40, "status": None}
+
+    surveyed = dataset_make(
+        slug="surveyed", owner=personas.organisation_a,
+        field_schema=[{"name": "Easting", "type": "integer", "title": "Easting"}],
+    )  # fmt: skip
+    ingest(surveyed, path)
+    assert current_features(surveyed).get().properties["Easting"] == 615000

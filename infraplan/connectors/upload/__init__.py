@@ -244,15 +244,19 @@ class UploadConnector(Connector):
             if count == 0:
                 break
             problems: list[RowProblem] = []
+            from_columns: tuple[str, ...] = ()
             if not opened.geometry:
                 geometry = None
             elif opened.is_table:
                 geometry, problems = _table_geometry(opened, fields, read + 1)
+                from_columns = tuple(
+                    name for name in (opened.x_column, opened.y_column, opened.wkt_column) if name
+                )
             else:
                 geometry = wkb
             # Said before the batch is checked, so progress reads in the order things happen.
             context.progress(read + count, "reading")
-            yield FeatureBatch(read + 1, fields, geometry, opened.crs, problems)
+            yield FeatureBatch(read + 1, fields, geometry, opened.crs, problems, from_columns)
             read += count
             if count < config.batch_size:
                 break
