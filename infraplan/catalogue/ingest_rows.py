@@ -153,6 +153,60 @@ def _schema_notes(schema: dict[str, dict[str, Any]], names: list[str], reference
     return notes
 
 
+# The columns the platform's own downloads add to a dataset's fields (exports/table.py): a file
+# downloaded, corrected in a spreadsheet and loaded again is recognised by them. A field whose
+# name one of them takes is written as property_<name>.
+DOWNLOAD_OWN_COLUMNS = frozenset(
+    {"reference", "district", "ward", "ended", "easting", "northing", "longitude", "latitude",
+     "geometry_wkt_epsg27700"}
+)  # fmt: skip
+DOWNLOAD_PREFIX = "property_"
+
+
+@dataclass(frozen=True)
+class DownloadColumns:
+    """How a file downloaded from the platform is read back: its own columns are left out
+    (unless the dataset's schema or the reference names them) and ``property_<field>`` is read
+    as the field."""
+
+    left_out: frozenset[str]
+    renames: dict[str, str]
+    reference_only: bool  # its reference column is the load's reference, and no property
+
+    def note(self) -> str:
+        note = (
+            "The file is a download from this platform: its own columns "
+            f"({', '.join(sorted(self.left_out))}) are not kept as properties"
+        )
+        if self.reference_only:
+            note += ", and its reference column is read as each feature's reference only"
+        if self.renames:
+            note += "; " + ", ".join(f"{old} is read as {new}" for old, new in self.renames.items())
+        return note + "."
+
+
+def download_columns(
+    names: list[str], schema: dict[str, dict[str, Any]], mapping: IngestMapping
+) -> DownloadColumns | None:
+    """The platform's own columns in ``names``, where they show the file is one of its
+    downloads (a reference, the district and ward, and the geometry in cells); else None."""
+    present = {name for name in names if name in DOWNLOAD_OWN_COLUMNS}
+    if not {"reference", "district", "ward"} <= present or not (
+        {"easting", "northing"} <= present or "geometry_wkt_epsg27700" in present
+    ):
+        return None
+    kept = set(schema) | {mapping.reference} | set(mapping.rename)
+    renames = {
+        name: name.removeprefix(DOWNLOAD_PREFIX)
+        for name in names
+        if name.startswith(DOWNLOAD_PREFIX) and name not in mapping.rename
+        and name.removeprefix(DOWNLOAD_PREFIX) in schema
+        and name.removeprefix(DOWNLOAD_PREFIX) not in names
+    }  # fmt: skip
+    reference_only = mapping.reference == "reference" and "reference" not in schema
+    return DownloadColumns(frozenset(present - kept), renames, reference_only)
+
+
 def batch_rows(
     batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
     staging: Staging,
@@ -174,11 +228,22 @@ def batch_rows(
     columns: dict[str, list[Any]] = {}
     source_columns: dict[str, np.ndarray] = {}
     renamed = {mapping.rename[name] for name in batch.fields if name in mapping.rename}
+    download = download_columns(list(batch.fields), schema, mapping)
     if batch.first_row == 1:
         staging.notes.extend(_rename_notes(mapping, list(batch.fields), renamed))
+        if download is not None:
+            staging.notes.append(download.note())
     for name, column in batch.fields.items():
         if name not in mapping.rename and name in renamed:
             continue  # the column renamed to this name takes its place, said in the notes
+        if download is not None:
+            if name in download.left_out:
+                continue
+            name_read = download.renames.get(name)
+            if name_read is not None:
+                source_columns[name_read] = column
+                columns[name_read] = _column_values(column)
+                continue
         if name in batch.geometry_columns and mapping.rename.get(name, name) not in schema:
             # The coordinates are the geometry: kept again as properties, a file written in
             # another projection of the same points would change every feature.
@@ -262,6 +327,8 @@ def batch_rows(
         "" if value is None else _as_text(value)
         for value in columns.get(mapping.reference, [None] * count)
     ]
+    if download is not None and download.reference_only:
+        columns.pop(mapping.reference, None)
     rows = []
     for index, (reference, properties) in enumerate(
         zip(references, properties_json(columns, count), strict=True)

@@ -415,3 +415,35 @@ def test_coordinate_columns_are_the_geometry_not_properties_unless_the_schema_ha
     )  # fmt: skip
     ingest(surveyed, path)
     assert current_features(surveyed).get().properties["Easting"] == 615000
+
+
+def test_a_download_loaded_again_changes_nothing(personas, client_as, tmp_path):
+    """Download, correct in a spreadsheet, load again: the platform's own columns (district,
+    easting ...) are not kept, and a field written as property_Easting is read as Easting."""
+    sites = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "name", "type": "string", "title": "Name"},
+                      {"name": "Easting", "type": "integer", "title": "Easting"}],
+    )  # fmt: skip
+    ingest(
+        sites,
+        csv(tmp_path, "ref,name,Easting,Northing\nS1,Mill Lane,615000,157500\n"
+                      "S2,Station Road,615100,157600\n"),
+    )  # fmt: skip
+    before = dict(current_features(sites).values_list("reference", "properties"))
+    downloaded = tmp_path / "download.csv"
+    response = client_as(personas.data_manager_a).get("/datasets/sites/download.csv")
+    downloaded.write_bytes(b"".join(response.streaming_content))
+    assert "property_Easting" in downloaded.read_text().splitlines()[0]
+
+    version = ingest(sites, downloaded, IngestMapping(reference="reference"))
+
+    assert (version.report["added"], version.report["changed"], version.report["removed"]) == (
+        0, 0, 0
+    )  # fmt: skip
+    assert dict(current_features(sites).values_list("reference", "properties")) == before
+    assert any(
+        note.startswith("The file is a download from this platform")
+        and "property_Easting is read as Easting" in note
+        for note in version.report["notes"]
+    )
