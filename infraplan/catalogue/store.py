@@ -169,7 +169,20 @@ class StoreFeatureSource(FeatureSource):
         yield from self._records(self._rows(dataset))
 
     def feature(self, dataset: Dataset, feature_id: int) -> FeatureRecord | None:
-        return next(self._records(self._rows(dataset).filter(pk=feature_id)), None)
+        """The feature whose row is ``feature_id``. A row another version replaced (the feature
+        changed since a link to it was shared) leads to the same feature (organisation and
+        reference) as it is in this version, if it is there."""
+        record = next(self._records(self._rows(dataset).filter(pk=feature_id)), None)
+        if record is not None:
+            return record
+        identity = (
+            Feature.objects.filter(dataset=dataset, pk=feature_id)
+            .values("organisation_id", "reference")
+            .first()
+        )
+        if identity is None:
+            return None
+        return next(self._records(self._rows(dataset).filter(**identity)), None)
 
     def features_within(self, dataset: Dataset, box: GEOSGeometry) -> Iterator[FeatureRecord]:
         yield from self._records(self._rows(dataset).filter(geom__intersects=box))

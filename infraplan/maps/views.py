@@ -225,7 +225,7 @@ def feature_page_view(request: HttpRequest, slug: str, feature_id: int) -> HttpR
             "layers": dataset.slug,
             "center": f"{point['lon']:.5f},{point['lat']:.5f}",
             "zoom": str(max(FEATURE_PAGE_ZOOM, dataset.min_zoom)),
-            "feature": f"{dataset.slug}/{feature_id}",
+            "feature": f"{dataset.slug}/{detail['id']}",
             **moment.query(),
         })  # fmt: skip
     response = render(

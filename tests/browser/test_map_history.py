@@ -67,3 +67,23 @@ def test_ended_features_are_hidden_until_asked_for_then_labelled(page: Page, reg
     rows = popup.locator(".govuk-summary-list__row")
     expect(rows.filter(has_text=re.compile("^Ended"))).to_contain_text("2020-03-01")
     assert_accessible(page)
+
+
+def test_a_link_shared_before_the_feature_changed_opens_it_as_it_is_now(page: Page, register):
+    from infraplan.catalogue.store import current_features
+
+    shared = current_features(register).get(reference="civic-centre").pk
+    version_publish_points(
+        dataset=register, points={"civic-centre": CENTRE, "depot": DEPOT},
+        properties={"civic-centre": {"name": "Civic Centre"}, "depot": {"end-date": "2020-03-01"}},
+    )  # fmt: skip
+    now = current_features(register).get(reference="civic-centre").pk
+    lon, lat = lon_lat(*CENTRE)
+
+    page.goto(f"/map/?layers=register&center={lon:.5f},{lat:.5f}&zoom=14&feature=register/{shared}")
+    page.locator('#map[data-map-idle="true"]').wait_for()
+
+    popup = page.locator(".maplibregl-popup")
+    expect(popup).to_contain_text("Civic Centre")
+    expect(page).to_have_url(re.compile(f"feature=register%2F{now}(&|$)"))
+    assert now != shared

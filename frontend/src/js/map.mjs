@@ -433,7 +433,8 @@ async function openFeature(map, slug, id, lngLat, { focus = true, here = [] } = 
   const others = here.filter((feature) => `${feature.slug}/${feature.id}` !== `${slug}/${id}`);
   if (others.length) content.append(alsoHereContent(map, here, others, lngLat));
   showPopup(map, content, lngLat || [detail.point.lon, detail.point.lat]);
-  selected = `${slug}/${id}`;
+  // The feature as it is now: a link made before it last changed names an older row of it.
+  selected = `${slug}/${detail.id}`;
   updateUrl(map);
   if (focus) content.querySelector("h2").focus();
 }
