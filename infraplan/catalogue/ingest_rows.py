@@ -11,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from infraplan.connectors.base import FeatureBatch, RowProblem
+from infraplan.connectors.base import ConnectorError, FeatureBatch, RowProblem
 
 from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
 from .models import Dataset, Feature
@@ -252,6 +252,15 @@ def batch_rows(
         columns[mapping.rename.get(name, name)] = _column_values(column)
     for name, value in mapping.constants.items():
         columns[name] = [value] * count
+    if batch.first_row == 1 and count and mapping.reference not in columns:
+        # Said once, before any row is checked: otherwise every row would be a problem of its
+        # own ("the reference is empty"), the same thousands of times.
+        listed = ", ".join([*columns, *batch.geometry_columns]) or "none"
+        raise ConnectorError(
+            f"The source has no column {mapping.reference!r} to read each feature's reference "
+            f"from (its columns are: {listed}). Choose the column that identifies each feature "
+            "as the reference column, or rename one to it."
+        )
     if batch.first_row == 1:
         staging.columns = list(columns)
         if schema:
