@@ -75,6 +75,16 @@ def takes_fields_from_load(dataset: Any) -> bool:
     )
 
 
+def name_field(schema: list[dict[str, str]]) -> str:
+    """The text field that names each feature, for the map's labels and its search: the first
+    called name, or ending in it (site_name, Site Name, SchoolName); "" when none is."""
+    for entry in schema:
+        letters = "".join(character for character in entry["name"].lower() if character.isalnum())
+        if entry["type"] == "string" and letters.endswith("name"):
+            return entry["name"]
+    return ""
+
+
 def _title(name: str) -> str:
     """A field's title from its column's name: site_name is "Site name"; a name written with
     capitals (SiteName, UPRN) is kept as it is."""

@@ -41,7 +41,7 @@ from infraplan.connectors.base import (
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
-from .first_schema import schema_from_staged, takes_fields_from_load
+from .first_schema import name_field, schema_from_staged, takes_fields_from_load
 from .ingest_rows import IngestMapping, Staging, batch_rows, number_text, schema_of
 from .models import Dataset, DatasetVersion, Feature, GeometryType
 from .partitions import (
@@ -480,8 +480,9 @@ def ingest_run(
                         cursor, columns=staging.columns, rejected=staging.rejected_rows
                     )
                     dataset = dataset_save(
-                        actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema
-                    )
+                        actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema,
+                        label_field=dataset.label_field or name_field(schema),
+                    )  # fmt: skip
                     report["notes"].append(note)
                 progress(staging.total, "publishing")
                 kept = _features_insert(

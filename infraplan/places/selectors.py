@@ -377,8 +377,9 @@ def _names_sql(
     searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: bool, by_code: bool
 ) -> str:
     """The names search over ``searchable`` (dataset, label field, version searched); the
-    fuzzy pass keeps names at least ``%(likeness)s`` alike, and ``by_code`` matches the
-    features' references too (the query is an ONS code)."""
+    fuzzy pass keeps names at least ``%(likeness)s`` alike. The exact pass also finds a
+    feature whose reference is the query as typed (a site's BR-004), and ``by_code`` matches
+    the references in capitals (the query is an ONS code)."""
     groups = list(AREA_DATASETS)
     outlines = {slug for slug, _ in _wider_areas()}
     parts = []
@@ -388,7 +389,7 @@ def _names_sql(
         if fuzzy:
             match = f"%(query)s <%% {name} AND word_similarity(%(query)s, {name}) >= %(likeness)s"
         else:
-            match = f"{name} ILIKE %(contains)s"
+            match = f"({name} ILIKE %(contains)s OR f.reference = %(reference)s)"
         if by_code:  # an area's ONS code (a district's E07…, a ward's E05…) finds it
             match = f"({match} OR f.reference = %(code)s)"
         if dataset.slug in AREA_DATASETS:
@@ -425,6 +426,7 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
     parameters = {
         "query": query,
         "code": code,
+        "reference": query,
         "prefix": _like_escape(query) + "%",
         "contains": "%" + _like_escape(query) + "%",
         "limit": limit,

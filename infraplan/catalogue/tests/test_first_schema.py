@@ -53,6 +53,7 @@ def test_the_first_load_gives_the_dataset_its_fields_in_the_source_order(new_sit
         ("notes", "string"),
     ]  # fmt: skip  (Easting and Northing are the geometry)
     assert new_sites.field_schema[1]["title"] == "Name"
+    assert new_sites.label_field == "name"  # the map labels and search its features by it
     assert any(
         note.startswith("The dataset had no fields of its own")
         and "homes (whole numbers)" in note
@@ -125,3 +126,21 @@ def test_a_dataset_already_published_without_fields_keeps_none(new_sites, tmp_pa
     assert Dataset.objects.get(pk=new_sites.pk).field_schema == []
     homes = dict(current_features(new_sites).values_list("reference", "properties__homes"))
     assert homes == {"S1": "120", "S2": ""}  # as the source has them
+
+
+def test_a_field_ending_in_name_labels_the_features_unless_a_label_was_chosen(
+    new_sites, personas, tmp_path
+):
+    chosen = dataset_make(slug="chosen", owner=personas.organisation_a, label_field="Site Ref")
+    path = csv(tmp_path, "Site Ref,Site Name,Easting,Northing\nS1,Mill Lane,615000,157500\n")
+    for dataset in (new_sites, chosen):
+        ingest_run(
+            actor=None,
+            dataset=dataset,
+            connector_key="upload",
+            config={"path": str(path)},
+            mapping=IngestMapping(reference="Site Ref"),
+        )
+
+    assert Dataset.objects.get(pk=new_sites.pk).label_field == "Site Name"
+    assert Dataset.objects.get(pk=chosen.pk).label_field == "Site Ref"

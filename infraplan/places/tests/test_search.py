@@ -553,3 +553,19 @@ def test_the_county_is_found_as_an_area_not_a_feature(client, db):
     first = _search(client, "kent")["results"][0]
     assert (first["label"], first["kind"], first["kind_label"]) == ("Kent", "county", "County")
     assert _view(first)["layers"].split(",")[-1] == "kent-county-outline"
+
+
+def test_a_feature_is_found_by_its_reference_as_typed(client, personas):
+    """Officers know their sites by reference (BR-004) as much as by name."""
+    sites = dataset_make(slug="sites", owner=personas.organisation_a, label_field="name")
+    version_publish_points(
+        dataset=sites,
+        points={"BR-004": (615000, 157500), "BR-040": (615100, 157600)},
+        properties={"BR-004": {"name": "Kingsmead Depot"}, "BR-040": {"name": "Mill Lane"}},
+    )
+
+    results = _search(client, "BR-004")["results"]
+
+    assert [(result["label"], result["detail"]) for result in results] == [
+        ("Kingsmead Depot", "Sites")
+    ]
