@@ -88,7 +88,9 @@ KEYWORDS_MAX = 30
 NO_LABEL = ""
 
 
-def _text(label: str, required_message: str, *, max_length: int, rows: int = 0, **kwargs: Any):
+def _text(
+    label: str, required_message: str, *, max_length: int, rows: int = 0, **kwargs: Any
+) -> forms.CharField:
     widget = forms.Textarea(attrs={"rows": rows}) if rows else forms.TextInput
     return forms.CharField(
         label=label, max_length=max_length, widget=widget,

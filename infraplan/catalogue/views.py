@@ -1,5 +1,6 @@
 """The catalogue pages: the list of datasets, a dataset's page (as of a date, too), adding a
-dataset and changing its details, its style editor; uploads and their runs; versions with their reports, differences and rollback; sources."""
+dataset and changing its details, its style editor; uploads and their runs; versions with their
+reports, differences and rollback; sources."""
 
 import csv
 import shutil
