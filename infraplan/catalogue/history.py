@@ -5,8 +5,10 @@ a feature unchanged by a load keeps its row, so between two versions a feature i
 (organisation, reference) that is live in both under a different row has changed.
 """
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -18,12 +20,34 @@ from .loading import why_no_date
 from .models import Dataset, DatasetVersion, Feature, VersionState
 from .store import same_geometry_sql, same_properties_sql
 
+VALUE_SHOWN_LENGTH = 80
+
+
+def _shown(value: Any) -> str:
+    """A value before or after a change as the changes page writes it."""
+    if value is None:
+        return "none"
+    text = ("Yes" if value else "No") if isinstance(value, bool) else str(value)
+    if len(text) > VALUE_SHOWN_LENGTH:
+        return text[: VALUE_SHOWN_LENGTH - 1].rstrip() + "…"
+    return text
+
 
 @dataclass(frozen=True)
 class ChangedFeature:
     organisation: str  # the organisation's name: equal references of two councils differ
     reference: str
     fields: list[str]  # property names whose values differ; "geometry" when it moved
+    # (field, before, after) of each changed property, district and ward
+    values: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    @property
+    def shown(self) -> list[tuple[str, str, str]]:
+        return [(name, _shown(before), _shown(after)) for name, before, after in self.values]
+
+    @property
+    def moved(self) -> bool:
+        return "geometry" in self.fields
 
 
 @dataclass
@@ -85,7 +109,18 @@ _DIFF = """
              || CASE WHEN old.district <> new.district
                      THEN ARRAY['district'] ELSE ARRAY[]::text[] END
              || CASE WHEN old.ward <> new.ward THEN ARRAY['ward'] ELSE ARRAY[]::text[] END
-           END AS fields
+           END AS fields,
+           CASE WHEN r.kind = 'changed' THEN (
+               SELECT coalesce(jsonb_agg(jsonb_build_array(
+                   key, NULLIF(a.value, 'null'), NULLIF(b.value, 'null')) ORDER BY key), '[]')
+               FROM jsonb_each(old.properties) a
+               FULL JOIN jsonb_each(new.properties) b USING (key)
+               WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null')
+           ) || CASE WHEN old.district <> new.district THEN jsonb_build_array(jsonb_build_array(
+                    'district', old.district, new.district)) ELSE '[]' END
+             || CASE WHEN old.ward <> new.ward THEN jsonb_build_array(jsonb_build_array(
+                    'ward', old.ward, new.ward)) ELSE '[]' END
+           END AS "values"
     FROM ranked r  -- each listed pair's rows by key (LIMIT keeps the planner to look-ups)
     LEFT JOIN LATERAL (
         SELECT {columns} FROM {feature}
@@ -128,14 +163,20 @@ def versions_diff(dataset: Dataset, old: int, new: int, limit: int | None = None
     params = {"dataset": dataset.pk, "lo": min(old, new), "hi": max(old, new), "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for organisation, reference, kind, total, fields in cursor.fetchall():
+        for organisation, reference, kind, total, fields, values in cursor.fetchall():
             setattr(diff, f"{kind}_count", total)
             if kind == "added":
                 diff.added.append((organisation, reference))
             elif kind == "removed":
                 diff.removed.append((organisation, reference))
             else:
-                diff.changed.append(ChangedFeature(organisation, reference, list(fields)))
+                diff.changed.append(
+                    ChangedFeature(
+                        organisation, reference, list(fields),
+                        # Django reads jsonb as its text, and decodes it in its model fields.
+                        [tuple(change) for change in json.loads(values)],
+                    )
+                )  # fmt: skip
     return diff
 
 

@@ -165,7 +165,11 @@ def test_diff_page_lists_added_changed_and_removed(sites, personas, client_as):
     changed = content[content.index('id="changed"') : content.index('id="removed"')]
     removed = content[content.index('id="removed"') :]
     assert ">C<" in added and ">A<" not in added
-    assert re.search(r">Organisation A</td><td[^>]*>A</td><td[^>]*>status</td>", changed)
+    assert re.search(r">Organisation A</td><td[^>]*>A</td><td[^>]*><ul[^>]*>", changed)
+    # Each changed field with its value before and after.
+    assert (
+        "<li><code>status</code>: open " in changed and "changed to</span> closed</li>" in changed
+    )
     assert ">B<" in removed.split("</table>")[0]
     # Only published versions of this dataset; outsiders see nothing.
     assert client_as(personas.viewer_a).get("/datasets/sites/versions/1/diff/3/").status_code == 404

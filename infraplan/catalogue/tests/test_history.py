@@ -46,9 +46,12 @@ def test_diff_names_added_removed_and_changed_fields(sites, personas):
     assert diff.added == [(org, "library")]
     assert diff.removed == []
     assert diff.changed == [
-        ChangedFeature(org, "depot", ["name"]),
-        ChangedFeature(org, "surgery", ["geometry"]),
+        ChangedFeature(org, "depot", ["name"], [("name", "depot", "Depot (closed)")]),
+        ChangedFeature(org, "surgery", ["geometry"], []),
     ]
+    assert (diff.changed[0].shown, diff.changed[1].moved) == (
+        [("name", "depot", "Depot (closed)")], True
+    )  # fmt: skip
     later = versions_diff(sites, 2, 3)
     assert (later.added, later.changed) == ([], [])
     assert later.removed == [(org, "depot"), (org, "school"), (org, "surgery")]
@@ -70,7 +73,9 @@ def test_diff_counts_every_change_and_lists_the_first_of_each_kind(sites, person
     first = versions_diff(sites, 1, 2, limit=1)  # the rows read are those listed
     assert (first.added_count, first.changed_count, first.removed_count) == (2, 1, 2)
     assert first.added == [(org, "library")]
-    assert first.changed == [ChangedFeature(org, "depot", ["name", "geometry"])]
+    assert first.changed == [
+        ChangedFeature(org, "depot", ["name", "geometry"], [("name", "depot", "Depot (closed)")])
+    ]
     assert first.removed == [(org, "school")]
     backwards = versions_diff(sites, 2, 1, limit=1)
     assert (backwards.added, backwards.removed) == ([(org, "school")], [(org, "library")])
