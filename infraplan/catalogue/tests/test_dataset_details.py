@@ -1,7 +1,10 @@
 """Adding a dataset and changing its details: data managers for their own organisations (any
 organisation for platform admins); nobody else."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import Dataset
@@ -175,3 +178,35 @@ def test_a_title_another_dataset_has_is_refused(personas, client_as):
     assert error_summary(changed) == [message.replace("brownfield LAND", "Brownfield land")]
     assert kept.status_code == 302  # its own title, in other letters
     assert Dataset.objects.count() == 2
+
+
+def test_the_command_line_adds_a_dataset_checked_as_the_page_does(personas):
+    arguments = [
+        "--owner", "org-a", "--geometry", "point", "--abstract", "Sites allocated for housing.",
+        "--theme", "housing-growth", "--attribution", "Organisation A", "--lineage", "Local plan.",
+    ]  # fmt: skip
+    out = StringIO()
+
+    call_command(
+        "add_dataset", "--title", "Housing allocations", "--reference-date", "20/06/2026",
+        *arguments, stdout=out,
+    )  # fmt: skip
+
+    assert out.getvalue().strip() == "housing-allocations"
+    dataset = Dataset.objects.get()
+    assert (dataset.owner, dataset.access_level, dataset.reference_date.isoformat()) == (
+        personas.organisation_a, "signed_in", "2026-06-20"
+    )  # fmt: skip
+    assert AuditEntry.objects.filter(action="dataset.create", actor_id=None).count() == 1
+    with pytest.raises(CommandError) as refused:
+        call_command(
+            "add_dataset", "--title", "housing allocations", "--reference-date", "31/06/2026",
+            *arguments,
+        )  # fmt: skip
+    assert str(refused.value).startswith(
+        "The dataset was not added. Title: There is already a dataset called housing allocations"
+    )
+    assert "Reference date (optional): Enter the reference date as a real date" in str(
+        refused.value
+    )
+    assert Dataset.objects.count() == 1
