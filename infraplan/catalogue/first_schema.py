@@ -3,10 +3,10 @@
 A dataset added on its page has no fields of its own. Its first load gives it one for each
 column, typed by every value the load holds (not a sample): a column whose values are all whole
 numbers becomes a whole-number field, and so on (true or false: true, false, yes or no, in any
-letters). Values a CSV or a workbook holds as text ("120", "Yes", "20/06/2016") are stored as what the field now says they are, as a later load
-would type them. A type is chosen only when every value reads as it, so nothing fails: a column
-with one value that is not a number stays text. Codes written with leading zeros (01227…)
-stay text, as their zeros are part of them.
+letters). Values a CSV or a workbook holds as text ("120", "Yes", "20/06/2016") are stored as
+what the field now says they are, as a later load would type them. A type is chosen only when
+every value reads as it, so nothing fails: a column with one value that is not a number stays
+text. Codes written with leading zeros (01227…) stay text, as their zeros are part of them.
 
 Runs on the staging table, in the load's transaction: a load that is rejected leaves the dataset
 without fields, as it was.

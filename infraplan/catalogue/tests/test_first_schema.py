@@ -69,7 +69,8 @@ def test_values_held_as_text_are_stored_as_their_fields_type(new_sites, tmp_path
     ingest(new_sites, csv(tmp_path, HEADER + ROWS))
 
     stored = dict(current_features(new_sites).values_list("reference", "properties"))
-    assert {name: stored["S1"][name] for name in ("homes", "density", "affordable", "permitted")} == {
+    typed = ("homes", "density", "affordable", "permitted")
+    assert {name: stored["S1"][name] for name in typed} == {
         "homes": 120, "density": 35.5, "affordable": True, "permitted": "2016-06-20"
     }  # fmt: skip
     # Blank is unknown, never zero; a code's leading zero is kept; a column of mixed values
