@@ -535,6 +535,16 @@ def rejection_threshold_field(help_text: str) -> forms.DecimalField:
     )
 
 
+def large_removal_field(help_text: str) -> forms.BooleanField:
+    """Whether a load may remove more than half of the current features it replaces
+    (``IngestMapping.allow_large_removal``)."""
+    return forms.BooleanField(
+        label="Allow it to remove more than half of the current features",
+        required=False,
+        help_text=help_text,
+    )
+
+
 UPLOAD_ACCEPT = ".geojson,.json,.gpkg,.zip,.fgb,.csv,.xlsx"
 
 
@@ -581,7 +591,12 @@ class UploadForm(forms.Form):
     )
     threshold = rejection_threshold_field(
         "Reject the whole file when more than this share of its rows have problems; "
-        "otherwise rows with problems are left out and listed in the report."
+        "otherwise rows with problems are left out and listed in the report (a feature the "
+        "current version has keeps its current values)."
+    )
+    large_removal = large_removal_field(
+        "Only for a file meant to replace most of what is there. Without it, a file that would "
+        "remove more than half of the current features is rejected, in case it is the wrong one."
     )
 
     def __init__(

@@ -51,7 +51,14 @@ from .partitions import (
     partition_table_create,
 )
 from .placement import features_place, references_outside_area
-from .services import dataset_save, version_fail, version_publish, version_start
+from .services import (
+    LARGE_REMOVAL_SHARE,
+    LargeRemoval,
+    dataset_save,
+    version_fail,
+    version_publish,
+    version_start,
+)
 
 # Great Britain in British National Grid metres, with a margin for offshore features: 10 km
 # south and west of the grid's origin, east to 2°E and north to 61°N (the bounds of the grid's
@@ -135,8 +142,19 @@ _COLLECTIONS = """
     WHERE kind = 'GEOMETRYCOLLECTION'
           AND ST_NPoints(ST_CollectionExtract(geom, %(dimension)s + 1)) = ST_NPoints(geom)
 """
+# Where a misplaced row lies, as its source gave it, so the officer finds the cell to fix: a
+# longitude/latitude source's degrees as latitude and longitude, another coordinate system's
+# numbers as its point, the grid's as they are.
+_SOURCE_POINT = """CASE
+        WHEN s.wkb IS NOT NULL AND s.srid = 4326 THEN
+            'latitude ' || trim_scale(round(ST_Y(ST_PointOnSurface(ST_GeomFromWKB(s.wkb)))::numeric, 6))
+            || ', longitude '
+            || trim_scale(round(ST_X(ST_PointOnSurface(ST_GeomFromWKB(s.wkb)))::numeric, 6))
+        WHEN s.wkb IS NOT NULL AND s.srid <> 27700 THEN
+            ST_AsText(ST_PointOnSurface(ST_GeomFromWKB(s.wkb)), 6)
+        ELSE ST_AsText(ST_PointOnSurface(s.geom), 0) END"""
 # One scan: each row failing a check, with a problem for each check it fails.
-_CHECKS = """
+_CHECKS = f"""
     SELECT s.row, 'geometry', problem.value, problem.reason
     FROM ingest_stage s
     CROSS JOIN LATERAL (VALUES
@@ -146,7 +164,7 @@ _CHECKS = """
         (s.kind = 'GEOMETRYCOLLECTION' AND s.dimension = %(dimension)s, 'GEOMETRYCOLLECTION',
          'a GEOMETRYCOLLECTION mixing ' || %(kind)s || 's with other kinds of geometry: save '
          'its ' || %(kind)s || 's as one feature and the rest elsewhere'),
-        (NOT s.empty AND NOT s.in_britain, ST_AsText(ST_PointOnSurface(s.geom), 0),
+        (NOT s.empty AND NOT s.in_britain, {_SOURCE_POINT},
          'lies outside Great Britain (in British National Grid, E ' ||
          round(ST_X(ST_PointOnSurface(s.geom))) || ' N ' ||
          round(ST_Y(ST_PointOnSurface(s.geom))) || ')')
@@ -155,7 +173,7 @@ _CHECKS = """
            OR s.kind = 'GEOMETRYCOLLECTION' OR NOT s.in_britain)
       AND problem.failing
     ORDER BY s.row
-"""
+"""  # noqa: S608 (a constant; every value is bound)
 # How far outside every council area the platform covers a feature may lie: a pier, a harbour
 # wall or a site on the shore (the boundaries are generalised to the coastline).
 AREAS_MARGIN_METRES = 1_000
@@ -170,7 +188,7 @@ _AREAS = f"""
 # Rows whose geometry (already found usable) lies wholly outside the covered areas: a point in
 # the sea, or a coordinate typed wrongly that still falls in Great Britain.
 _OUTSIDE_AREAS = f"""
-    SELECT s.row, 'geometry', ST_AsText(ST_PointOnSurface(s.geom), 0),
+    SELECT s.row, 'geometry', {_SOURCE_POINT},
            'lies more than {AREAS_MARGIN_METRES:,} m outside every council area this platform '
            'covers: in the sea, or a coordinate typed wrongly? (in British National Grid, E ' ||
            round(ST_X(ST_PointOnSurface(s.geom))) || ' N ' ||
@@ -451,11 +469,19 @@ def ingest_run(
     )
     on_version(version)
     staging = Staging()
+    # The most rows the connector said it had read: a source that fails before its rows are
+    # staged (a column missing, a page that cannot be read) reports the rows it got to.
+    rows_seen = [0]
+
+    def progress_seen(rows: int, stage: str) -> None:
+        rows_seen[0] = max(rows_seen[0], rows)
+        progress(rows, stage)
+
     with tempfile.TemporaryDirectory(prefix="infraplan-ingest-") as scratch:
         context = SourceContext(
             workdir=Path(scratch),
             fetch_policy=fetch_policy or FetchPolicy.from_settings(),
-            progress=progress,
+            progress=progress_seen,
             notes=staging.notes,
             geometry=dataset.geometry_type != GeometryType.NONE,
         )
@@ -492,6 +518,7 @@ def ingest_run(
                 if kept:
                     report["kept"] = len(kept)
                     report["notes"].append(_kept_note(kept))
+                    _problems_mark_kept(cursor, report["problems"], kept)
                 # ON COMMIT DROP waits for the outermost transaction: a caller that runs two
                 # loads in one would find the first one's table still there.
                 cursor.execute("DROP TABLE ingest_stage")
@@ -507,16 +534,26 @@ def ingest_run(
                     if placed:
                         version.report = {**version.report, "placement": placed}
                         version.save(update_fields=["report"])
-                return version_publish(actor=actor, version=version)
+                try:
+                    return version_publish(
+                        actor=actor, version=version,
+                        removal_limit=None if mapping.allow_large_removal else LARGE_REMOVAL_SHARE,
+                    )  # fmt: skip
+                except LargeRemoval as refused:
+                    raise _Reject(str(refused), report) from None
         except _Reject as rejection:
             failed = version_fail(
-                actor=actor, version=version, report={"error": str(rejection), **rejection.report}
-            )
+                actor=actor, version=version,
+                report={"error": str(rejection), "rejected": True, **rejection.report},
+            )  # fmt: skip
             raise IngestRejected(str(rejection), failed) from None
         except ConnectorError as error:
             failed = version_fail(
                 actor=actor, version=version,
-                report={"error": str(error), "temporary": error.temporary, **_report(staging, 0)},
+                report={
+                    "error": str(error), "temporary": error.temporary, **_report(staging, 0),
+                    "rows_read": max(staging.total, rows_seen[0]),
+                },
             )  # fmt: skip
             raise IngestRejected(str(error), failed) from None
         except Exception as error:
@@ -583,6 +620,17 @@ def _kept_note(kept: list[str]) -> str:
         f"not removed ({named}). Fix the rows listed below and load the file again to change "
         f"{'it' if len(kept) == 1 else 'them'}."
     )
+
+
+def _problems_mark_kept(cursor: Any, problems: list[dict[str, Any]], kept: list[str]) -> None:
+    """Say on each problem of a row whose feature was kept that it was, so that the report
+    read alone (its CSV, say) does not suggest the feature was dropped."""
+    cursor.execute("SELECT row, reference FROM ingest_stage WHERE nfc = ANY(%s)", [kept])
+    references = dict(cursor.fetchall())
+    for problem in problems:
+        reference = references.get(problem["row"])
+        if reference is not None:
+            problem["problem"] += f" (feature {reference!r} is kept as the current version has it)"
 
 
 class _Reject(Exception):

@@ -45,6 +45,12 @@ class IngestMapping(BaseModel):
         description="Reject the load when more than this share of rows has a problem; rows "
         "with problems are otherwise left out and listed.",
     )  # fmt: skip
+    allow_large_removal: bool = Field(
+        default=False,
+        description="Publish even when the load removes more than half of the current "
+        "features it replaces; otherwise such a load is rejected (a wrong file, or a source "
+        "that answered only in part).",
+    )
 
 
 @dataclass

@@ -253,8 +253,36 @@ def _sql(template: str) -> str:
     )
 
 
-def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> DatasetVersion:
+# A load may remove at most this share of the current features it replaces unless it says it
+# means to (``IngestMapping.allow_large_removal``): a wrong file, or a service that answered
+# with a fraction of its features, would otherwise empty the map at once. Parts of fewer
+# features than the minimum are not guarded (one outline replaced by another is routine).
+LARGE_REMOVAL_SHARE = 0.5
+LARGE_REMOVAL_MINIMUM = 10
+
+
+class LargeRemoval(Exception):
+    """A load that would remove more of the current features than it may; nothing published."""
+
+    def __init__(self, *, removed: int, live: int, added: int) -> None:
+        super().__init__(
+            f"This load would remove {removed:,} of the {live:,} current features "
+            f"({removed / live:.0%}) and add {added:,}: a load may remove at most half of them "
+            "unless it is allowed to, in case the wrong file was chosen or the source answered "
+            "only in part. If the removals are meant, load it again allowing large removals (a "
+            "choice on the upload and source pages; --allow-large-removal at the command line)."
+        )
+        self.removed, self.live, self.added = removed, live, added
+
+
+def version_publish(
+    *, actor: Any, version: DatasetVersion, note: str = "", removal_limit: float | None = None
+) -> DatasetVersion:
     """Make a draft the current version, keeping unchanged features' rows as they are.
+
+    With ``removal_limit``, raises LargeRemoval (and publishes nothing: the caller's
+    transaction is to be rolled back) when the draft would remove more than that share of at
+    least ``LARGE_REMOVAL_MINIMUM`` current features of the part it replaces.
 
     Rows of the old version that the draft replaces or drops are closed (``valid_to`` = new
     number); draft rows the same as a live row (``store.same_properties_sql`` and
@@ -288,6 +316,7 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
                 raise ValueError(_unicode_clashes_message(version, clashes))
             cursor.execute(_sql(_DRAFT_NORMALISE), params)
         cursor.execute(_sql(_STAGE_LIVE), params)
+        live = cursor.rowcount
         cursor.execute("ANALYZE publish_draft, publish_live")
         cursor.execute(_sql(_STAGE_PAIRS))
         cursor.execute("ANALYZE publish_pairs")
@@ -297,6 +326,13 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         unchanged = cursor.rowcount
         cursor.execute(_COUNT_DRAFT_CHANGED)
         drafted, changed = cursor.fetchone()
+        removed = closed - changed
+        if (
+            removal_limit is not None
+            and live >= LARGE_REMOVAL_MINIMUM
+            and removed > removal_limit * live
+        ):
+            raise LargeRemoval(removed=removed, live=live, added=drafted - unchanged - changed)
         cursor.execute(_UNSTAGE)
     inserted = drafted - unchanged
     # Run after the commit, in a transaction of its own (ANALYZE holds its lock until commit);
@@ -316,7 +352,7 @@ def version_publish(*, actor: Any, version: DatasetVersion, note: str = "") -> D
         **version.report,
         "added": inserted - changed,
         "changed": changed,
-        "removed": closed - changed,
+        "removed": removed,
         "unchanged": unchanged,
     }
     version.save()

@@ -377,6 +377,7 @@ def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) ->
         "reference": form.cleaned_data["reference"],
         "rename": form.cleaned_data["renames"],
         "max_invalid_share": float(form.cleaned_data["threshold"]) / 100,
+        "allow_large_removal": form.cleaned_data["large_removal"],
     }
     try:
         return ingest_request(
@@ -426,6 +427,7 @@ def dataset_run_status_view(request: HttpRequest, slug: str, run_id: int) -> Jso
             "state": run.state,
             "state_label": run.get_state_display(),
             "stage": run.stage,
+            "stage_label": run.stage_label,
             "rows_read": run.rows_read,
             "active": run.is_active,
         }

@@ -19,7 +19,12 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from infraplan.catalogue.forms import InputRow, filled_past, rejection_threshold_field
+from infraplan.catalogue.forms import (
+    InputRow,
+    filled_past,
+    large_removal_field,
+    rejection_threshold_field,
+)
 from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
@@ -157,6 +162,11 @@ class SourceForm(forms.Form):
         "Reject a load when more than this share of its rows have problems; the current "
         "version then stays as it is."
     )
+    large_removal = large_removal_field(
+        "Only for a source meant to replace most of what is there at its next load. Without it, a "
+        "load that would remove more than half of the current features is rejected, in case the "
+        "service answered only in part."
+    )
     schedule = forms.ChoiceField(
         label="When to refresh it",
         choices=SCHEDULE_CHOICES,
@@ -260,6 +270,7 @@ class SourceForm(forms.Form):
         share = (Decimal(str(mapping.get("max_invalid_share", 0))) * 100).quantize(Decimal("0.1"))
         # 10, not 10.0 (nor 1E+1, as Decimal.normalize would write it).
         self.initial["threshold"] = share.to_integral() if share == share.to_integral() else share
+        self.initial["large_removal"] = bool(mapping.get("allow_large_removal"))
         schedule = self.source.schedule
         if schedule.lower() in SCHEDULES or not schedule:
             self.initial["schedule"] = schedule.lower()
@@ -423,6 +434,7 @@ class SourceForm(forms.Form):
         return IngestMapping(
             reference=data["reference"], rename=rename, casts=casts, constants=constants,
             max_invalid_share=float(data["threshold"]) / 100,
+            allow_large_removal=bool(data.get("large_removal")),
         )  # fmt: skip
 
     def _schedule(self, data: dict[str, Any]) -> str:

@@ -9,7 +9,14 @@ runs (written through a separate connection, see ``services.RunProgress``) and i
 from django.db import models
 from django.db.models import Q
 
-from .registry import ROLLBACK_KEY, connector_has_settings, connector_title
+from .base import ConnectorError
+from .registry import (
+    ROLLBACK_KEY,
+    connector_config,
+    connector_for,
+    connector_has_settings,
+    connector_title,
+)
 
 # The named schedules (services.SCHEDULES gives their cron expressions) in words.
 SCHEDULE_NAMES = {
@@ -102,6 +109,18 @@ class RunState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# What each stage a run records (``IngestRun.stage``) is called on its pages; a rollback's
+# stage ("restoring version 3") is shown as it is.
+STAGE_LABELS = {
+    "starting": "Starting",
+    "fetching": "Fetching from the source",
+    "reading": "Reading the file",
+    "checking": "Checking the rows",
+    "publishing": "Publishing",
+    "done": "Finished",
+}
+
+
 class IngestRun(models.Model):
     """One load of a source or of a one-off upload.
 
@@ -173,6 +192,27 @@ class IngestRun(models.Model):
         """Whether the run restores an earlier version (``rollback_request``) in place of
         loading a source."""
         return self.connector_key == ROLLBACK_KEY
+
+    @property
+    def stage_label(self) -> str:
+        """The stage in words; a run that ended without publishing says where it stopped."""
+        if not self.stage:
+            return "Not started"
+        label = STAGE_LABELS.get(self.stage, self.stage.capitalize())
+        if self.state in (RunState.REJECTED, RunState.FAILED) and self.stage != "done":
+            return f"Stopped while {label[0].lower()}{label[1:]}"
+        return label
+
+    @property
+    def source_label(self) -> str:
+        """Where the run's data comes from, before its version names the file or address."""
+        if self.version_id is not None:
+            return self.version.source
+        try:
+            connector = connector_for(self.connector_key)
+            return connector.describe(connector_config(self.connector_key, self.config))
+        except ConnectorError:  # a rollback, or settings a connector no longer accepts
+            return connector_title(self.connector_key)
 
     @property
     def noun(self) -> str:

@@ -402,6 +402,12 @@ def test_a_row_with_a_problem_keeps_its_feature_as_it_was(sites, tmp_path):
     )
     homes = dict(current_features(sites).values_list("reference", "properties__homes"))
     assert homes == {"S1": 40, "S2": 14}  # S3 was never a feature: nothing to keep
+    # The problem itself says so, for a report read alone (its CSV); S3's does not.
+    problems = {p["row"]: p["problem"] for p in version.report["problems"]}
+    assert problems == {
+        1: "'about 40' is not a whole number (feature 'S1' is kept as the current version has it)",
+        3: "'many' is not a whole number",
+    }
 
 
 def test_coordinate_columns_are_the_geometry_not_properties_unless_the_schema_has_them(
@@ -449,3 +455,65 @@ def test_a_download_loaded_again_changes_nothing(personas, client_as, tmp_path):
         and "property_Easting is read as Easting" in note
         for note in version.report["notes"]
     )
+
+
+def _points_csv(tmp_path: Path, references: list[str], name: str) -> Path:
+    rows = "".join(f"{ref},{615000 + n},157500\n" for n, ref in enumerate(references))
+    return csv(tmp_path, "ref,Easting,Northing\n" + rows, name)
+
+
+def test_a_load_removing_most_features_is_rejected_unless_allowed(sites, tmp_path):
+    """A wrong file, or a service answering with a fraction of its features, must not empty
+    the map at once."""
+    full = [f"S{n}" for n in range(20)]
+    ingest(sites, _points_csv(tmp_path, full, "full.csv"))
+    # Half removed is allowed (a real refresh can be that large); more is not.
+    half = ingest(sites, _points_csv(tmp_path, full[:10], "half.csv"))
+    assert (half.report["removed"], half.report["added"]) == (10, 0)
+    few = _points_csv(tmp_path, ["S0", "S1", "S2", "S3", "NEW"], "few.csv")
+
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, few)
+
+    assert str(rejected.value) == (
+        "This load would remove 6 of the 10 current features (60%) and add 1: a load may remove "
+        "at most half of them unless it is allowed to, in case the wrong file was chosen or the "
+        "source answered only in part. If the removals are meant, load it again allowing large "
+        "removals (a choice on the upload and source pages; --allow-large-removal at the command "
+        "line)."
+    )
+    failed = rejected.value.version
+    assert failed.state == VersionState.FAILED and failed.report["rejected"] is True
+    assert half.number == sites.current_version.number
+    assert current_features(sites).count() == 10
+
+    allowed = ingest(sites, few, IngestMapping(reference="ref", allow_large_removal=True))
+    assert allowed.is_current and (allowed.report["removed"], allowed.report["added"]) == (6, 1)
+
+
+def test_a_small_part_is_not_held_to_the_removal_limit(sites, tmp_path):
+    """Below ten current features one replaced outline or site is routine, not an accident."""
+    ingest(sites, _points_csv(tmp_path, ["A", "B", "C"], "three.csv"))
+    version = ingest(sites, _points_csv(tmp_path, ["D"], "one.csv"))
+    assert version.is_current and version.report["removed"] == 3
+
+
+def test_a_point_outside_britain_is_reported_as_the_source_wrote_it(sites, tmp_path):
+    """An officer fixes the cell they typed: latitude and longitude, not grid numbers the
+    platform computed."""
+    path = csv(tmp_path, "ref,latitude,longitude\nA,51.28,1.08\nSEA,52.51,3.0\n")
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, path)
+    [problem] = rejected.value.version.report["problems"]
+    assert (problem["row"], problem["field"], problem["value"]) == (
+        2, "geometry", "latitude 52.51, longitude 3"
+    )  # fmt: skip
+    assert problem["problem"].startswith("lies outside Great Britain (in British National Grid, E")
+
+
+def test_a_source_that_fails_before_staging_reports_the_rows_it_read(sites, tmp_path):
+    path = csv(tmp_path, "site,Easting,Northing\n" + "S,615000,157500\n" * 20)
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, path)  # no "ref" column
+    report = rejected.value.version.report
+    assert report["rows_read"] == 20 and "rejected" not in report

@@ -301,7 +301,7 @@ def test_points_in_the_sea_off_the_covered_areas_are_row_problems(sites, tmp_pat
         "lies more than 1,000 m outside every council area this platform covers: in the sea, "
         "or a coordinate typed wrongly? (in British National Grid, E 676965 N 196652)"
     )
-    assert problems[1]["value"] == "POINT(617257 99698)"
+    assert problems[1]["value"] == "latitude 50.7562, longitude 1.0789"  # as the file has it
     assert sorted(current_features(sites).values_list("reference", flat=True)) == ["ARM", "S1"]
 
 

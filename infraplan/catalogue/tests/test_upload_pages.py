@@ -139,7 +139,7 @@ def test_the_dataset_page_shows_the_loads_under_way_to_contributors(
     )
     page = text(client.get("/datasets/sites/"))
     assert "Loading now" in page
-    assert f"Load {run} of Organisation A's features: checking, 1,200 rows read" in page
+    assert f"Load {run} of Organisation A's features: checking the rows, 1,200 rows read" in page
     assert "Rollback to version 1 of the whole dataset: waiting to start" in page
     content = client.get("/datasets/sites/").content.decode()
     assert f'href="/datasets/sites/runs/{run}/"' in content
@@ -252,8 +252,41 @@ def test_a_rejected_upload_shows_why_and_the_problems(
     assert "=1+2 is not a number" in page and "the reference is empty" in page
     assert "row 1 of a spreadsheet or CSV is the first row under its headings" in page
     assert sites.current_version.number == 1
-    # The report is on the version's page too.
-    assert "is not a number" in text(client.get(f"/datasets/sites/versions/{run.version.number}/"))
+    assert "Stage Stopped while checking the rows" in page and "Source bad.csv" in page
+    # The problems take the page's full width, not the summary's column.
+    content = client.get(response["Location"]).content.decode()
+    full_width = content.index('<div class="govuk-grid-column-full">')
+    assert content.index('id="run-summary"') < full_width < content.index('id="problems"')
+    # The report is on the version's page too, which calls it rejected, as the load's page does.
+    version_page = text(client.get(f"/datasets/sites/versions/{run.version.number}/"))
+    assert "is not a number" in version_page
+    assert "State Rejected" in version_page and "Rows with problems 2" in version_page
+    assert "Rejected" in text(client.get("/datasets/sites/"))
+
+
+def test_a_file_that_would_empty_the_map_is_rejected_unless_the_page_allows_it(
+    sites, personas, client_as, uploads, tmp_path
+):
+    points = {f"S{n}": (615000 + n, 157500) for n in range(12)}
+    version_publish_points(dataset=sites, points=points)
+    path = tmp_path / "one.csv"
+    path.write_text("site_ref,Easting,Northing\nS1,615001,157500\n")
+    client = client_as(personas.contributor_a)
+    page = text(client.get("/datasets/sites/upload/"))
+    assert "Allow it to remove more than half of the current features" in page
+
+    response = upload(client, path)
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+
+    assert run.state == RunState.REJECTED
+    assert "This load would remove 11 of the 12 current features (92%)" in text(
+        client.get(response["Location"])
+    )
+    assert current_features(sites).count() == 12
+    response = upload(client, path, large_removal="on")
+    run = ingest_run_execute(IngestRun.objects.latest("pk").pk)
+    assert run.state == RunState.PUBLISHED and current_features(sites).count() == 1
+    assert run.mapping["allow_large_removal"] is True
 
 
 def test_a_file_over_the_size_limit_is_stopped_with_nothing_kept(
@@ -342,8 +375,8 @@ def test_run_page_is_for_contributors_of_that_dataset(
         response = client_as(getattr(personas, persona)).get(f"{url}status.json")
         assert response.status_code == status, persona
     assert response.json() == {
-        "state": "queued", "state_label": "Waiting to start", "stage": "", "rows_read": 0,
-        "active": True,
+        "state": "queued", "state_label": "Waiting to start", "stage": "",
+        "stage_label": "Not started", "rows_read": 0, "active": True,
     }  # fmt: skip
     page = client_as(personas.data_manager_a).get(url).content.decode()
     assert f'data-status-url="{url}status.json"' in page and "js/run-status." in page
@@ -428,6 +461,7 @@ def test_an_upload_that_cannot_be_read_shows_that_it_failed(
     page = text(client.get(response["Location"]))
     assert "The load failed" in page and "The table has no coordinate columns" in page
     assert "The current version was not changed." in page
+    assert "State Failed" in text(client.get(f"/datasets/sites/versions/{run.version.number}/"))
 
 
 def test_a_list_without_geometry_is_uploaded_as_a_table(personas, client_as, uploads, tmp_path):

@@ -121,7 +121,7 @@ def test_a_source_with_a_mapping_is_saved_loaded_and_refreshed_as_mapped(
     assert source.mapping == {
         "reference": "REF", "rename": {"UNITS": "homes", "NAME": "name"},
         "constants": {"status": "Allocated"}, "casts": {"REF": "string"},
-        "max_invalid_share": 0.025,
+        "max_invalid_share": 0.025, "allow_large_removal": False,
     }  # fmt: skip
     # Weekly: Mondays at 2am UTC.
     assert source.schedule == "weekly"
@@ -218,7 +218,8 @@ def test_changing_a_source_shows_what_it_has_and_keeps_the_settings_not_shown(
         actor=personas.data_manager_a, dataset=sites, connector_key="arcgis",
         config={"url": LAYER, "where": "STATUS = 'A'", "format": "json"},
         mapping={"reference": "REF", "rename": {"UNITS": "homes"}, "casts": {"CODE": "string"},
-                 "constants": {"status": "Allocated"}, "max_invalid_share": 0.1},
+                 "constants": {"status": "Allocated"}, "max_invalid_share": 0.1,
+                 "allow_large_removal": True},
         organisation=personas.organisation_a, schedule="30 6 * * 1-5",
     )  # fmt: skip
     manager = client_as(personas.data_manager_a)
@@ -233,6 +234,7 @@ def test_changing_a_source_shows_what_it_has_and_keeps_the_settings_not_shown(
     assert '<option value="string" selected>Text</option>' in page
     assert 'name="constant-0-value" type="text" spellcheck="false" value="Allocated"' in page
     assert re.search(r'name="threshold" type="[a-z]+" value="10"', page)
+    assert re.search(r'name="large_removal" type="checkbox" value="1" checked', page)
 
     response = manager.post(url, {
         **arcgis_form(where="STATUS = 'B'", schedule="", enabled=""),
@@ -245,6 +247,7 @@ def test_changing_a_source_shows_what_it_has_and_keeps_the_settings_not_shown(
     assert source.config == {"url": LAYER, "where": "STATUS = 'B'", "page_size": 1000,
                              "format": "json"}  # fmt: skip
     assert source.mapping["casts"] == {} and source.mapping["rename"] == {"UNITS": "homes"}
+    assert not source.mapping.get("allow_large_removal")  # unticked
     assert source.schedule == "" and source.next_run_at is None and not source.enabled
     assert not IngestRun.objects.exists()
     entry = AuditEntry.objects.get(action="source.update", target_id=str(source.pk))

@@ -34,6 +34,7 @@ INTERRUPTED_STATUS = 130  # as a shell reports a command ended by Ctrl-C (128 + 
 ARGUMENT_OF_MAPPING_FIELD = {
     "reference": "--reference", "rename": "--rename", "casts": "--cast",
     "constants": "--constant", "max_invalid_share": "--threshold",
+    "allow_large_removal": "--allow-large-removal",
 }  # fmt: skip
 
 
@@ -156,6 +157,12 @@ class Command(BaseCommand):
             f"to 100 (default {DEFAULT_REJECTION_THRESHOLD}, as on the upload page; with --save, a source "
             "that exists keeps its own).",
         )  # fmt: skip
+        parser.add_argument(
+            "--allow-large-removal", action="store_true", default=None,
+            help="Publish even when the load removes more than half of the current features it "
+            "replaces (without it such a load is rejected, in case the wrong file was given or "
+            "the source answered only in part; with --save, a source that exists keeps its own).",
+        )  # fmt: skip
         saving = parser.add_argument_group(
             "saving the source",
             "Keep these settings as the dataset's source (or the organisation's part's), for "
@@ -206,6 +213,7 @@ class Command(BaseCommand):
                 casts=_pairs("--cast", options["cast"]),
                 constants=_pairs("--constant", options["constant"], typed=True),
                 max_invalid_share=self._threshold(dataset, organisation, options) / 100,
+                allow_large_removal=self._large_removal(dataset, organisation, options),
             )
         except PydanticValidationError as error:
             raise CommandError(_mapping_problems(error)) from None
@@ -249,6 +257,15 @@ class Command(BaseCommand):
         if options["save"] and existing is not None:
             return existing.mapping.get("max_invalid_share", 0) * 100
         return DEFAULT_REJECTION_THRESHOLD
+
+    def _large_removal(
+        self, dataset: Dataset, organisation: Organisation | None, options: dict[str, Any]
+    ) -> bool:
+        """Whether large removals were allowed; else, when saving over a source, its own."""
+        if options["allow_large_removal"] is not None:
+            return True
+        existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
+        return bool(options["save"] and existing and existing.mapping.get("allow_large_removal"))
 
     def _save(
         self,
