@@ -7,6 +7,7 @@ legend at the top right and an attribution line at the foot.
 """
 
 import io
+import math
 import textwrap
 from collections.abc import Callable, Iterable
 
@@ -26,7 +27,7 @@ from infraplan.catalogue.styles import style_legend
 
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
-from .viewport import Extent
+from .viewport import EARTH_RADIUS, Extent
 
 MIN_SIDE = 64
 MAX_SIDE = 2000
@@ -66,7 +67,8 @@ def _ring_path(parts: Iterable) -> Path:
 def _draw_layer(
     axes, dataset: Dataset, bbox, accent: str, moment: MapMoment,
     records: Iterable[FeatureRecord] | None = None,
-) -> None:  # fmt: skip
+) -> set[str]:  # fmt: skip
+    """Draw the layer's features in the view; the colours drawn (for the legend)."""
     style = dataset_style(dataset)
     polygons, polygon_colours, lines, line_colours, points, point_colours = [], [], [], [], [], []
     if records is None:
@@ -98,15 +100,21 @@ def _draw_layer(
     if points:
         xs, ys = zip(*points, strict=True)
         axes.scatter(xs, ys, s=30, c=point_colours, edgecolors="white", linewidths=0.8, zorder=3)
+    return {*polygon_colours, *line_colours, *point_colours}
 
 
-def legend_entries(drawn: list[Dataset], accent: str) -> list[tuple[str, str, str]]:
+def legend_entries(
+    drawn: list[Dataset], accent: str, colours: dict[int, set[str]] | None = None
+) -> list[tuple[str, str, str]]:
     """(geometry type, colour, label) of each drawn layer's legend, as the map's layer panel
     shows it: a layer of one colour by its title, a categorised or graduated one by its title
-    and each class."""
+    and each class. With ``colours`` (the colours drawn, by dataset id), only the classes the
+    picture shows: a legend that lists what is not drawn misleads a reader of a report."""
     entries = []
     for dataset in drawn:
         for colour, label in style_legend(dataset_style(dataset), default_colour=accent):
+            if colours is not None and colour not in colours.get(dataset.pk, set()):
+                continue
             text = f"{dataset.title}: {label}" if label else dataset.title
             entries.append((dataset.geometry_type, colour, text))
     return entries
@@ -137,6 +145,55 @@ def _draw_legend(figure: Figure, entries: list[tuple[str, str, str]]) -> None:
     figure.legend(
         handles=handles, loc="upper right", fontsize=7, frameon=True, facecolor="white",
         framealpha=0.85, edgecolor="none", borderaxespad=0.3,
+    )  # fmt: skip
+
+
+def attribution_line(datasets: list[Dataset]) -> str:
+    """Each layer's whole attribution once, as one sentence-ended line: "A; B." (an
+    attribution's own closing full stop is not doubled by the joining)."""
+    parts = dict.fromkeys(" ".join(d.attribution.split()).rstrip(".") for d in datasets)
+    line = "; ".join(part for part in parts if part)
+    return f"{line}." if line else ""
+
+
+# Lengths a scale bar may show, in metres: a round number near a fifth of the picture's width.
+_SCALE_STEPS = (1, 2, 5)
+SCALE_MIN_HEIGHT = 200  # pixels; a smaller picture (a thumbnail) has no room for it
+
+
+def scale_length(metres_per_pixel: float, width: int) -> int:
+    """The round length (1, 2 or 5 times a power of ten metres) of the scale bar: the longest
+    not over a fifth of ``width`` pixels."""
+    most = metres_per_pixel * width / 5
+    power = 10 ** math.floor(math.log10(most))
+    return max(step * power for step in _SCALE_STEPS if step * power <= most)
+
+
+def _draw_scale_and_north(figure: Figure, extent: Extent, width: int, height: int) -> None:
+    """A north arrow and a scale bar true at the picture's centre (Web Mercator stretches
+    distances by 1/cos of the latitude), at the top left under the date: a map in a report
+    needs both, and there they clear the attribution, however many lines it wraps to."""
+    if height < SCALE_MIN_HEIGHT:
+        return
+    centre_y = (extent.min_y + extent.max_y) / 2
+    latitude = math.atan(math.sinh(centre_y / EARTH_RADIUS))
+    metres_per_pixel = (extent.max_x - extent.min_x) / width * math.cos(latitude)
+    metres = scale_length(metres_per_pixel, width)
+    left, level = 30 / width, 1 - 40 / height
+    bar = metres / metres_per_pixel / width  # of the figure's width
+    figure.text(
+        8 / width, level, "\u25b2\nN", fontsize=8, fontweight="bold", color="#0b0c0c",
+        ha="left", va="center", linespacing=0.9,
+        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1},
+    )  # fmt: skip
+    figure.add_artist(
+        Line2D([left, left + bar], [level, level], color="#0b0c0c", linewidth=3,
+               solid_capstyle="butt", transform=figure.transFigure)
+    )  # fmt: skip
+    figure.text(
+        left + bar + 4 / width, level, f"{metres // 1000:,} km" if metres >= 1000 else f"{metres} m",
+        fontsize=7, color="#0b0c0c", ha="left", va="center",
+        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1},
     )  # fmt: skip
 
 
@@ -172,11 +229,13 @@ def map_png(
     zoom = extent.zoom(width)
     drawn = [dataset for dataset in datasets if records or dataset.min_zoom <= zoom]
     order = {GeometryType.POLYGON: 0, GeometryType.LINE: 1, GeometryType.POINT: 2}
+    colours = {}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
         given = records(dataset) if records else None
-        _draw_layer(axes, dataset, shown, accent, moment, given)
-    legend = legend_entries(drawn, accent)
+        colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given)
+    legend = legend_entries(drawn, accent, colours)
     _draw_legend(figure, legend)
+    _draw_scale_and_north(figure, extent, width, height)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
     caption = moment_caption(moment)
@@ -185,7 +244,7 @@ def map_png(
         va="top", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2},
     )  # fmt: skip
     # Each layer's whole attribution, as its licence asks (wrapped to the picture's width).
-    attribution = "; ".join(dict.fromkeys(" ".join(d.attribution.split()) for d in drawn))
+    attribution = attribution_line(drawn)
     figure.text(
         0.005, 0.005, attribution or "No layers in this view",
         fontsize=7, color="#0b0c0c", ha="left", va="bottom", wrap=True,

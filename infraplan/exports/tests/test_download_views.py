@@ -264,8 +264,10 @@ def test_the_dataset_page_offers_the_formats_that_apply(restricted, personas, cl
     # it, and says the other files carry their own.
     dataset = Dataset.objects.get(slug="conservation-areas")
     csv_hint = offered.split('id="download-format-csv-hint"')[1].split("</div>")[0]
-    assert f"Keep its attribution with it: {escape(dataset.attribution)}, " in csv_hint
-    assert escape(dataset.licence) in csv_hint
+    assert (
+        f"Keep its attribution with it: “{escape(dataset.attribution)}” "
+        f"({escape(dataset.licence)})." in csv_hint
+    )
     assert (
         "Keep its attribution"
         not in offered.split('id="download-format-xlsx-hint"')[1].split("</div>")[0]

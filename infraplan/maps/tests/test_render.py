@@ -16,6 +16,7 @@ from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
 from infraplan.core.heavy import LOCK_SPACE
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.maps.render import scale_length
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +204,12 @@ def test_png_carries_every_drawn_layers_whole_attribution(client_as):
     assert response.status_code == 200
     attribution = png_text(response.content)["Copyright"]
     for version in datasets:
-        assert " ".join(version.dataset.attribution.split()) in attribution, version.dataset.slug
+        whole = " ".join(version.dataset.attribution.split()).rstrip(".")
+        assert whole in attribution, version.dataset.slug
+    # One sentence: each attribution's own full stop is not followed by the joining semicolon.
+    assert ".;" not in attribution and attribution.endswith(".")
+    distinct = {" ".join(version.dataset.attribution.split()) for version in datasets}
+    assert attribution.count("; ") == len(distinct) - 1
 
 
 def test_png_says_the_date_it_shows_and_whether_ended_features_are_drawn(client):
@@ -235,12 +241,49 @@ def test_png_has_a_legend_of_the_layers_drawn(client):
     assert png_text(png)["Comment"] == (
         "Legend: Local authority districts; Brownfield land registers (2018 to 2020): "
         "Permissioned; Brownfield land registers (2018 to 2020): Pending decision; Brownfield "
-        "land registers (2018 to 2020): Not permissioned; Brownfield land registers (2018 to "
-        "2020): Not stated"
-    )
+        "land registers (2018 to 2020): Not permissioned"
+    )  # no site in view has no status: "Not stated" is not drawn, so not listed
     # Drawn at the top right: the categories' colours are there, over the map's background.
     corner = png_region(png, rows=slice(0, 150), columns=slice(500, 800))
     for colour in ("#00703c", "#e16700", "#d4351c"):
         assert pixels_like(corner, colour) > 10, colour
     nothing = client.get("/map.png", {**query, "layers": ""}).content
     assert "Comment" not in png_text(nothing)
+
+
+def test_the_legend_lists_only_the_classes_drawn(personas, client):
+    """A report's legend must not list what the picture does not show: a categorised layer
+    with one category in view is listed by that one."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        style={"kind": "categorised", "field": "status", "other_colour": "#505a5f",
+               "categories": [{"value": "open", "colour": "#00703c", "label": "Open"},
+                              {"value": "closed", "colour": "#d4351c", "label": "Closed"}]},
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset, points=ASHFORD_POINTS,
+        properties={reference: {"status": "open"} for reference in ASHFORD_POINTS},
+    )  # fmt: skip
+    query = {"bbox": ASHFORD_BBOX, "width": 400, "height": 300, "layers": "sites"}
+    png = client.get("/map.png", query).content
+    assert png_text(png)["Comment"] == "Legend: Sites: Open"
+
+
+def test_scale_lengths_are_round_and_at_most_a_fifth_of_the_picture():
+    assert scale_length(1.0, 1000) == 200  # 200 m of 1,000 m across
+    assert scale_length(10.0, 960) == 1000  # 1,920 m at most: 1 km
+    assert scale_length(50.0, 800) == 5000
+    assert scale_length(0.3, 400) == 20
+
+
+def test_a_picture_has_a_scale_bar_and_a_north_arrow_unless_a_thumbnail(client):
+    """Drawn in near-black at the top left, under the date (which ends 20 pixels down)."""
+    query = {"bbox": ASHFORD_BBOX, "width": 400, "height": 300, "layers": ""}
+    png = client.get("/map.png", query).content
+    under_the_date = pixels_like(
+        png_region(png, rows=slice(24, 60), columns=slice(0, 200)), "#0b0c0c"
+    )
+    assert under_the_date > 150  # the bar (3 px by about 80 px), its label, the arrow and "N"
+    thumbnail = client.get("/map.png", {**query, "width": 200, "height": 150}).content
+    assert pixels_like(png_region(thumbnail, rows=slice(24, 60), columns=slice(0, 200)),
+                       "#0b0c0c") < 20  # fmt: skip
