@@ -16,7 +16,7 @@ from .history import as_of_parse
 from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from .loading import DATE_FORMATS, typed_value
 from .models import AccessLevel, GeometryType, Theme, UpdateFrequency
-from .styles import HEX_COLOUR, StyleError, style_digest, style_parse
+from .styles import HEX_COLOUR, NO_VALUE_COLOUR, StyleError, style_digest, style_parse
 
 COLOUR_MESSAGE = "Enter the colour as # followed by 6 letters a to f or digits, like #00857c"
 NUMERIC_TYPES = {"integer", "number"}
@@ -404,6 +404,7 @@ class StyleForm(forms.Form):
         else:
             candidate = self._graduated(data)
         self._check_contrast(kind, data)
+        self._check_colours_distinct(kind, data)
         if self.errors:
             return data
         try:
@@ -434,6 +435,33 @@ class StyleForm(forms.Form):
                     f"{ratio:.2f}:1, at least {MINIMUM_CONTRAST}:1 needed): choose a darker "
                     "colour, like #1d70b8",
                 )
+
+    def _check_colours_distinct(self, kind: str, data: dict) -> None:
+        """Two classes of one colour could not be told apart on the map or in its legend: the
+        later one's colour input is given the error."""
+        if kind == "simple":
+            return
+        prefix, count, noun = (
+            ("category", self.category_count, "category") if kind == "categorised"
+            else ("class", self.class_count, "class")
+        )  # fmt: skip
+        inputs = [
+            (f"{prefix}-{index}-colour", f"{noun} {index + 1}")
+            for index in range(count)
+            if data.get(f"{prefix}-{index}-colour")
+        ]
+        if kind == "categorised":
+            inputs.append(("other_colour", "any other value"))
+        first_of: dict[str, str] = {}
+        for name, naming in inputs:
+            colour = (data.get(name) or NO_VALUE_COLOUR).lower()
+            if colour in first_of and name not in self.errors:
+                self.add_error(
+                    name,
+                    f"{colour} is already the colour of {first_of[colour]}: give each its own, "
+                    "so that the map's legend can tell them apart",
+                )
+            first_of.setdefault(colour, naming)
 
     def _filled_rows(
         self, data: dict, prefix: str, parts: tuple[str, ...], count: int

@@ -160,6 +160,23 @@ def test_the_form_shows_the_current_style(sites, personas, client_as):
         ),
         ({"kind": ""}, ["How to draw it: Choose how to draw the dataset"]),
         (
+            {"category-1-colour": "#1D70B8"},
+            ["Category 2 colour: #1d70b8 is already the colour of category 1: give each its "
+             "own, so that the map's legend can tell them apart"],
+        ),
+        (
+            {"category-1-colour": "#6f777b"},  # the colour for any other value, left blank
+            ["Colour for any other value: #6f777b is already the colour of category 2: give "
+             "each its own, so that the map's legend can tell them apart"],
+        ),
+        (
+            {"kind": "graduated", "graduated_field": "homes",
+             "class-0-minimum": "0", "class-0-colour": "#00703c", "class-0-label": "Few",
+             "class-1-minimum": "50", "class-1-colour": "#00703c", "class-1-label": "Many"},
+            ["Class 2 colour: #00703c is already the colour of class 1: give each its own, so "
+             "that the map's legend can tell them apart"],
+        ),
+        (
             {"category-1-colour": "#ffdd00", "other_colour": "#f3f2f1"},
             ["Colour for any other value: #f3f2f1 is too pale to see on the map's white "
              "background (contrast 1.12:1, at least 3:1 needed): choose a darker colour, like "
@@ -259,7 +276,11 @@ def test_categories_past_the_last_row_offered_are_refused_not_dropped(sites, per
     rows = {
         f"category-{n}-{part}": value
         for n in range(31)
-        for part, value in (("value", f"status {n}"), ("colour", "#1d70b8"), ("label", f"S{n}"))
+        for part, value in (
+            ("value", f"status {n}"),
+            ("colour", f"#0030{n:02x}"),
+            ("label", f"S{n}"),
+        )
     }
     data = {"kind": "categorised", "categorised_field": "status", **rows}
     response = client_as(personas.data_manager_a).post(STYLE_URL, data)
