@@ -50,10 +50,6 @@ class CategorisedStyle(_Strict):
         values = [category.value for category in self.categories]
         if len(values) != len(set(map(str, values))):
             raise ValueError("each category value may appear once")
-        _colours_distinct(
-            [(category.label, category.colour) for category in self.categories]
-            + [(self.other_label, self.other_colour)]
-        )
         return self
 
 
@@ -73,21 +69,7 @@ class GraduatedStyle(_Strict):
         minimums = [item.minimum for item in self.classes]
         if minimums != sorted(set(minimums)):
             raise ValueError("classes must be in ascending order of minimum, each minimum once")
-        _colours_distinct([(item.label, item.colour) for item in self.classes])
         return self
-
-
-def _colours_distinct(classes: list[tuple[str, str]]) -> None:
-    """Refuse two classes of one colour: the map and its legend could not tell them apart."""
-    first_of: dict[str, str] = {}
-    for label, colour in classes:
-        earlier = first_of.get(colour.lower())
-        first_of.setdefault(colour.lower(), label)
-        if earlier is not None:
-            raise ValueError(
-                f"{label!r} and {earlier!r} have the same colour, {colour.lower()}: give each "
-                "its own, so that the map's legend can tell them apart"
-            )
 
 
 Style = Annotated[SimpleStyle | CategorisedStyle | GraduatedStyle, Field(discriminator="kind")]

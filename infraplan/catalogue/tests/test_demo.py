@@ -451,6 +451,18 @@ def test_every_demo_dataset_states_its_dates_where_its_source_does():
         assert spec.temporal_end is None or spec.temporal_end >= spec.temporal_start, spec.slug
 
 
+def test_no_demo_style_gives_two_classes_one_colour():
+    """The style form refuses it (the map's legend could not tell them apart); the demo's own
+    styles, which do not pass through the form, are held to the same."""
+    for spec in demo_manifest().datasets:
+        style = spec.style or {}
+        parts = style.get("categories") or style.get("classes") or []
+        colours = [part["colour"].lower() for part in parts]
+        if style.get("kind") == "categorised":
+            colours.append(style.get("other_colour", NO_VALUE_COLOUR).lower())
+        assert len(colours) == len(set(colours)), spec.slug
+
+
 def test_each_demo_layer_drawn_in_one_colour_has_a_colour_of_its_own():
     """Fourteen layers were all drawn in the accent colour: an officer overlaying constraints
     could not tell a monument from a park, nor a ward from a district. Each layer of one colour
