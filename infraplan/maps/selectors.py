@@ -4,6 +4,7 @@ Every read starts from the one gate, ``Dataset.objects.permitting(user, "view")`
 """
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -47,7 +48,13 @@ _WGS84_TO_GRID = Transformer.from_crs(4326, 27700, always_xy=True)
 
 
 class BadRequest(ValueError):
-    """Input that cannot be used; the message says which and why, for the user."""
+    """Input that cannot be used; the message says which and why, for the user of a link or
+    the API (naming the parameter). ``for_field``, where the value can also come from a page's
+    form field, says the same in that field's words."""
+
+    def __init__(self, message: str, *, for_field: str | None = None) -> None:
+        super().__init__(message)
+        self.for_field = for_field or message
 
 
 @dataclass(frozen=True)
@@ -89,13 +96,24 @@ def parse_moment(query: Mapping[str, str]) -> MapMoment:
     return MapMoment(as_of=as_of, show_ended=query.get("ended") == "show")
 
 
+# A page's date field asked for a day to come (GOV.UK's wording for a date that cannot be later).
+FUTURE_DATE = "The date must be today or in the past"
+
+
 def moment_or_error(query: Mapping[str, str]) -> tuple[MapMoment, str | None]:
     """The moment ``query`` asks for, or now (ended features as asked) and why its date cannot
-    be used."""
+    be used: for the pages, whose date field explains what it cannot show. A day to come is
+    one: tiles and the API show it as now (nothing has been published since), but a page that
+    emptied the field and showed today would leave the person who typed it wondering why."""
     try:
-        return parse_moment(query), None
+        moment = parse_moment(query)
     except BadRequest as problem:
         return MapMoment(show_ended=query.get("ended") == "show"), str(problem)
+    typed = (query.get("as_of") or "").strip()
+    # parse_moment read it as now: empty, today or (checked here) a day to come.
+    if typed and date.fromisoformat(typed) > timezone.localdate():
+        return moment, FUTURE_DATE
+    return moment, None
 
 
 def is_ended(properties: Mapping[str, Any], moment: MapMoment) -> bool:
@@ -125,6 +143,13 @@ def records_within(
             yield record
 
 
+# What is wrong with a box, in the words of the features table's field "Area (west, south,
+# east, north in degrees)".
+AREA_NOT_FOUR_NUMBERS = "Enter the area as four numbers: west, south, east, north, in degrees"
+AREA_LONGITUDES = "Enter west and east between -180 and 180 degrees, with west less than east"
+AREA_LATITUDES = "Enter south and north between -85 and 85 degrees, with south less than north"
+
+
 def parse_bbox(value: str | None) -> tuple[float, float, float, float]:
     """``minlon,minlat,maxlon,maxlat`` in WGS84; the authority's map extent when absent."""
     if not value:
@@ -132,16 +157,25 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float]:
     parts = value.split(",")
     if len(parts) != 4:
         raise BadRequest(
-            f"bbox: expected four numbers minlon,minlat,maxlon,maxlat, got {len(parts)} part(s)"
+            f"bbox: expected four numbers minlon,minlat,maxlon,maxlat, got {len(parts)} part(s)",
+            for_field=AREA_NOT_FOUR_NUMBERS,
         )
     try:
         min_lon, min_lat, max_lon, max_lat = (float(part) for part in parts)
     except ValueError:
-        raise BadRequest(f"bbox: {value!r} is not four comma-separated numbers") from None
+        raise BadRequest(
+            f"bbox: {value!r} is not four comma-separated numbers", for_field=AREA_NOT_FOUR_NUMBERS
+        ) from None
     if not (-180 <= min_lon < max_lon <= 180):
-        raise BadRequest("bbox: longitudes must be between -180 and 180, the minimum first")
+        raise BadRequest(
+            "bbox: longitudes must be between -180 and 180, the minimum first",
+            for_field=AREA_LONGITUDES,
+        )
     if not (-85 <= min_lat < max_lat <= 85):
-        raise BadRequest("bbox: latitudes must be between -85 and 85, the minimum first")
+        raise BadRequest(
+            "bbox: latitudes must be between -85 and 85, the minimum first",
+            for_field=AREA_LATITUDES,
+        )
     return min_lon, min_lat, max_lon, max_lat
 
 
@@ -161,6 +195,31 @@ def requested_layers(query: QueryDict) -> list[str] | None:
     if "layers" not in query:
         return None
     return parse_layers(query.getlist("layers"))
+
+
+# A layer's opacity in per cent, as the map's sliders give it (0 to 100 in steps of 10:
+# map.html); the map's URL names only the layers turned down from full
+# (``opacity=slug:percent,...``).
+FULL_OPACITY = 100
+OPACITY_STEP = 10
+PERCENT = re.compile(r"[0-9]{1,3}")
+
+
+def parse_opacities(value: str | None) -> dict[str, int]:
+    """Each layer's opacity from ``opacity=slug:percent,...``. What cannot be one (not a slug,
+    not a value of the slider) is ignored, as a stale or mistyped view is: the link still
+    opens the map, that layer at full opacity."""
+    opacities = {}
+    for item in (value or "").split(","):
+        slug, _, percent = item.strip().partition(":")
+        if (
+            slug_re.match(slug)
+            and PERCENT.fullmatch(percent)
+            and int(percent) <= FULL_OPACITY
+            and int(percent) % OPACITY_STEP == 0
+        ):
+            opacities[slug] = int(percent)
+    return opacities
 
 
 def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:
@@ -218,16 +277,21 @@ class MapLayer:
     label_min_zoom: int
     published: bool  # False when the date shown is before the dataset's first publish
     feature_count: int  # of the current version: the map draws finer areas over coarser ones
+    opacity: int  # per cent, as its slider starts (the URL's ``opacity``)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def map_layers_for(
-    user: Any, requested: list[str] | None = None, moment: MapMoment = NOW
+    user: Any,
+    requested: list[str] | None = None,
+    moment: MapMoment = NOW,
+    opacities: Mapping[str, int] | None = None,
 ) -> list[MapLayer]:
     """The spatial datasets ``user`` may see, with a published version, as map layers at
-    ``moment`` (their tile and label URLs carry it).
+    ``moment`` (their tile and label URLs carry it), each at its opacity in ``opacities``
+    (fully opaque when it is not there).
 
     Visible at first: those ``requested`` (the URL's ``layers``), or when nothing is requested,
     the authority's area boundaries; every other layer waits to be switched on.
@@ -272,6 +336,7 @@ def map_layers_for(
                 ),
                 published=source is not None,
                 feature_count=count,
+                opacity=(opacities or {}).get(dataset.slug, FULL_OPACITY),
             )
         )
     return layers

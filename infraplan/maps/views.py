@@ -27,6 +27,7 @@ from .selectors import (
     moment_or_error,
     parse_bbox,
     parse_moment,
+    parse_opacities,
     permitted_dataset,
     requested_datasets,
     requested_layers,
@@ -85,10 +86,12 @@ def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, 
 @require_safe
 def map_view(request: HttpRequest) -> HttpResponse:
     """The map; ``as_of=YYYY-MM-DD`` shows each layer as published on that date, ``ended=show``
-    the features their source says have ended. A malformed date is explained, the map as now."""
+    the features their source says have ended, ``opacity=slug:percent,...`` layers faded. A
+    malformed date or one to come is explained, the map as now."""
     moment, error = moment_or_error(request.GET)
     requested = requested_layers(request.GET)
-    layers = map_layers_for(request.user, requested, moment)
+    opacities = parse_opacities(request.GET.get("opacity"))
+    layers = map_layers_for(request.user, requested, moment, opacities)
     view = _view_from_query(request)
     visible = ",".join(layer.slug for layer in layers if layer.visible)
     bbox = bbox_text(_view_bbox(view, FALLBACK_SIZE))
@@ -273,12 +276,14 @@ def features_view(request: HttpRequest) -> HttpResponse:
     try:
         bbox = parse_bbox(request.GET.get("bbox"))
     except BadRequest as problem:
-        error, bbox = str(problem), tuple(settings.AUTHORITY_PROFILE.map.bounds)
+        # Said in the words of the page's field; the form and its links take the whole area
+        # meanwhile, but the page lists nothing of it (nor says why a layer is not listed
+        # there): only the area the person entered, once it can be read.
+        error, bbox = problem.for_field, tuple(settings.AUTHORITY_PROFILE.map.bounds)
     datasets = requested_datasets(request.user, requested)
     table = features_in_view(datasets, bbox, moment)
-    page = Paginator([] if as_of_error else table.rows, ROWS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    refused = bool(error or as_of_error)
+    page = Paginator([] if refused else table.rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     # Every digit of the box asked for, so that the area the page says it lists is the one it
     # lists, and its other pages and its picture show the same.
     area = ",".join(decimal_text(value) for value in bbox)
@@ -291,7 +296,7 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "closer_url": "/map/features/?"
             + urlencode({"bbox": bbox_text(closer_bbox(bbox, dataset.min_zoom)), **kept}),
         }
-        for dataset in table.far
+        for dataset in ([] if refused else table.far)
     ]
     response = render(
         request,

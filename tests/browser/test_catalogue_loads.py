@@ -71,6 +71,7 @@ def test_upload_then_the_run_report_and_diff(page: Page, page_watch: PageWatch, 
     # The page's script follows the load: the banner too says once it has started.
     IngestRun.objects.update(state="running", stage="reading", rows_read=1)
     expect(page.locator("#run-status")).to_contain_text("The load is in progress.")
+    expect(page.locator('[data-run-value="stage"]')).to_have_text("Reading the file")
     IngestRun.objects.update(state="queued", stage="", rows_read=0)
     # It shows the outcome when the load ends.
     ingest_run_execute(IngestRun.objects.get().pk)

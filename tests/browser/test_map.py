@@ -27,6 +27,7 @@ def context(served_context):
 
 DISTRICT_CODES = {"E06000035"} | {f"E07000{number}" for number in range(105, 117)}
 FOLKESTONE_AND_HYTHE = "E07000112"
+FOCUS_YELLOW = "#ffdd00"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -201,6 +202,57 @@ def test_opacity_fades_a_layer(page, tmp_path):
     assert page.evaluate(paint, ["districts-line", "line-opacity"]) == 0
     assert page.evaluate(paint, ["districts-fill", "fill-opacity"]) == 0
     assert pixels_like(page, map_screenshot(page, tmp_path / "faded.png"), accent) == 0
+
+
+def test_a_layers_opacity_is_kept_in_the_link(page, tmp_path):
+    """A shared link or a reload gave every layer full opacity again; only the layers turned
+    down are named, and what cannot be an opacity is ignored."""
+    open_map(page, "?layers=districts,wards&center=1.08,51.28&zoom=9")
+    assert "opacity=" not in page.url  # all at full opacity: none named
+    slider = page.get_by_label("Opacity of Local authority districts")
+
+    slider.fill("40")
+
+    expect(page).to_have_url(re.compile(r"[?&]opacity=districts%3A40(&|$)"))
+    page.get_by_label("Opacity of Electoral wards (December 2023)").fill("0")
+    # (in the panel's order)
+    expect(page).to_have_url(re.compile(r"[?&]opacity=wards%3A0%2Cdistricts%3A40(&|$)"))
+    page.reload()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    paint = "([layer, name]) => window.infraplanMap.getPaintProperty(layer, name)"
+    expect(slider).to_have_value("40")
+    expect(slider).to_have_attribute("aria-valuetext", "40%")
+    assert page.evaluate(paint, ["districts-line", "line-opacity"]) == pytest.approx(0.4)
+    assert page.evaluate(paint, ["wards-line", "line-opacity"]) == 0
+    # A new date reloads the page: the opacities come along, as the view does.
+    page.get_by_role("button", name="Show this date").click()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    assert parse_qs(urlsplit(page.url).query)["opacity"] == ["wards:0,districts:40"]
+
+    open_map(page, "?layers=districts&opacity=districts:lots,wards:150,:30,%00:20")
+
+    expect(slider).to_have_value("100")
+    assert page.evaluate(paint, ["districts-line", "line-opacity"]) == 1
+    slider.fill("60")
+    expect(page).to_have_url(re.compile(r"[?&]opacity=districts%3A60(&|$)"))
+
+
+def test_the_opacity_sliders_show_focus_as_govuk_fields_do(page):
+    """Chromium's own thin ring showed, not GOV.UK's yellow focus."""
+    open_map(page)
+    slider = page.get_by_label("Opacity of Local authority districts")
+    slider.scroll_into_view_if_needed()
+    box = slider.bounding_box()
+    around = {"x": box["x"] - 4, "y": box["y"] - 4, "width": box["width"] + 8,
+              "height": box["height"] + 8}  # fmt: skip
+    assert pixels_like(page, page.screenshot(clip=around), FOCUS_YELLOW) == 0
+
+    page.get_by_role("checkbox", name="Local authority districts").focus()
+    page.keyboard.press("Tab")  # from the keyboard, to the slider below the layer's box
+
+    expect(slider).to_be_focused()
+    ring = pixels_like(page, page.screenshot(clip=around), FOCUS_YELLOW)
+    assert ring >= 2 * (box["width"] + box["height"]) * 2  # all round, as wide as GOV.UK's
 
 
 def point_on_screen(page: Page, lon: float, lat: float) -> dict:

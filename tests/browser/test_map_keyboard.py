@@ -54,6 +54,47 @@ def test_the_map_shows_when_it_has_focus(page, tmp_path):
     assert ring >= 2 * (box["width"] + box["height"]) * 2
 
 
+def test_skip_to_the_map_takes_focus_to_the_map(page, tmp_path):
+    """After "Skip to main content", the search and every layer's box and slider stood
+    between the keyboard and the map: one Tab reaches a link that skips them."""
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
+    page.get_by_role("link", name="Skip to main content").focus()
+    page.keyboard.press("Enter")
+
+    page.keyboard.press("Tab")
+
+    skip = page.get_by_role("link", name="Skip to the map")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_visible()  # GOV.UK's skip link shows once it has focus
+    page.keyboard.press("Enter")
+    expect(page.locator(".maplibregl-canvas")).to_be_focused()
+    assert pixels_like(page, map_and_its_edge(page), FOCUS_YELLOW) > 0  # and shows it has
+    centre = page.evaluate("() => window.infraplanMap.getCenter().lng")
+    page.keyboard.press("ArrowRight")  # the map's own keys work from there
+    page.wait_for_function(f"() => window.infraplanMap.getCenter().lng > {centre}")
+    assert_accessible(page)
+
+
+def test_skip_to_the_map_leads_to_the_picture_and_table_without_the_map(
+    served_context_without_script, browser_without_webgl, demo_server
+):
+    """Without JavaScript, and without WebGL, the link leads to what stands in for the map:
+    the next Tab reaches the table of the features in view."""
+    without_script = served_context_without_script.new_page()
+    without_webgl = browser_without_webgl.new_page(base_url=demo_server)
+    for page in (without_script, without_webgl):
+        page.goto("/map/?layers=districts")
+        skip = page.get_by_role("link", name="Skip to the map")
+        skip.focus()
+        page.keyboard.press("Enter")
+
+        page.keyboard.press("Tab")
+
+        focused = page.evaluate("() => [document.activeElement.textContent,"
+                                " document.activeElement.closest('#map-area') !== null]")  # fmt: skip
+        assert focused == ["features in this view", True], page.url
+
+
 def test_the_map_tells_keyboard_users_how_to_use_it(page):
     open_map(page, "?layers=districts&center=1.08,51.28&zoom=9")
     canvas = page.locator(".maplibregl-canvas")

@@ -37,6 +37,36 @@ function visibleSlugs() {
     .map((box) => box.value);
 }
 
+// ``slug:percent`` of each layer whose slider is turned down from full, as the URL keeps them
+// (the server reads them back into the sliders: maps/selectors.py `parse_opacities`).
+function opacityParameter() {
+  return [...document.querySelectorAll("[data-layer-opacity]")]
+    .filter((range) => range.value !== range.max)
+    .map((range) => `${range.dataset.layerOpacity}:${range.value}`)
+    .join(",");
+}
+
+// Sets the hidden fields of ``form`` that ``values`` names, adding those it lacks.
+function setHiddenFields(form, values) {
+  for (const [name, value] of Object.entries(values)) {
+    let input = form.elements.namedItem(name);
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      form.append(input);
+    }
+    input.value = value;
+  }
+}
+
+// The search form sends the layers and date shown (its hidden fields, as the page came), so
+// that the links of its results, on this page or the search page, open the map as it is now.
+function updateSearchChoice() {
+  setHiddenFields(document.getElementById("map-search"),
+    { layers: visibleSlugs().join(","), ...moment });
+}
+
 // --- links that follow the view: the table of features and the PNG --------------------------
 
 // The smallest box the links describe, in degrees each way (as the server's usable_bbox): at
@@ -280,6 +310,8 @@ function updateUrl(map) {
     zoom: map.getZoom().toFixed(2),
     ...moment,
   });
+  const opacity = opacityParameter();
+  if (opacity) parameters.set("opacity", opacity);
   if (selected) parameters.set("feature", selected);
   window.history.replaceState(null, "", `${window.location.pathname}?${parameters}`);
 }
@@ -492,7 +524,13 @@ function start() {
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
 
-  map.on("style.load", () => addOwnLayers(map));
+  map.on("style.load", () => {
+    addOwnLayers(map);
+    // Each layer as its slider stands: as the URL's ``opacity`` set it.
+    for (const range of document.querySelectorAll("[data-layer-opacity]")) {
+      setOpacity(map, range.dataset.layerOpacity, Number(range.value) / 100);
+    }
+  });
   map.on("idle", () => container.setAttribute("data-map-idle", "true"));
   map.on("movestart", () => {
     container.removeAttribute("data-map-idle");
@@ -520,20 +558,21 @@ function start() {
   // A new date reloads the page (every layer's tiles change), keeping the view.
   document.querySelector(".app-layers-submit")?.setAttribute("hidden", "");
   document.getElementById("map-layers").addEventListener("submit", (event) => {
+    // The page's own view fields (kept for use without the script) take the view as it is.
     const centre = map.getCenter();
-    const view = { center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
-      zoom: map.getZoom().toFixed(2) };
-    for (const [name, value] of Object.entries(view)) {
-      // The page's own view fields (kept for use without the script) take the view as it is.
-      let input = event.target.elements.namedItem(name);
-      if (!input) {
-        input = document.createElement("input");
-        input.type = "hidden";
-        input.name = name;
-        event.target.append(input);
-      }
-      input.value = value;
-    }
+    const opacity = opacityParameter();
+    setHiddenFields(event.target, {
+      center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
+      zoom: map.getZoom().toFixed(2),
+      ...(opacity && { opacity }),
+    });
+  });
+  updateSearchChoice(); // the boxes as the browser may have restored them
+  // "Skip to the map" (whose link, without the map, leads to the picture and table) takes
+  // focus to the map itself, ready for its keys.
+  document.getElementById("skip-to-map").addEventListener("click", (event) => {
+    event.preventDefault();
+    map.getCanvas().focus();
   });
   for (const checkbox of document.querySelectorAll("[data-layer-toggle]")) {
     checkbox.addEventListener("change", () => {
@@ -547,6 +586,7 @@ function start() {
       container.removeAttribute("data-map-idle");
       map.triggerRepaint();
       updateUrl(map);
+      updateSearchChoice();
       updateLinks(boundsParameter(map.getBounds()));
       refreshLabels(map);
     });
@@ -558,6 +598,8 @@ function start() {
       range.setAttribute("aria-valuetext", `${range.value}%`); // read out as a percentage
       container.removeAttribute("data-map-idle");
     });
+    // Once let go (not at each step of a drag: browsers throttle changes to the address).
+    range.addEventListener("change", () => updateUrl(map));
   }
 
   map.on("click", (event) => openFeatureAt(map, event.point, event.lngLat));

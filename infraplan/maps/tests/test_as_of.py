@@ -172,6 +172,35 @@ def test_malformed_dates_are_refused_with_a_clear_message(sites, client_as, valu
         assert 'id="as_of-error"' in content and "<title>Error: " in content
 
 
+def test_a_date_to_come_is_explained_on_the_pages_and_shown_as_today_elsewhere(sites, client_as):
+    """The map's date field emptied itself and showed today when given a date to come: the
+    pages say why they show today instead; tiles, pop-ups and labels, asked by the map, show
+    the data as now (nothing has been published since), as the API does."""
+    client = client_as(None)
+    tomorrow, next_year = days_ago(-1), days_ago(-365)
+    message = "The date must be today or in the past"
+
+    for when in (tomorrow, next_year):
+        for url, heading in [("/map/", "Map"), ("/map/features/", "Features in this view")]:
+            page = client.get(url, {"layers": "sites", "as_of": when})
+            content = page.content.decode()
+            assert page.status_code == 400, url
+            assert f'<a href="#as_of">{message}</a>' in content  # the error summary
+            assert f"</span> {message}</p>" in content  # beside the field
+            assert f'name="as_of" type="text" inputmode="numeric" value="{when}"' in content
+            assert "<title>Error: " in content
+            assert f'<h1 class="govuk-heading-l">{heading}</h1>' in content  # today's
+    # The map under the error is today's: its layers' tiles and links name no date.
+    page = client.get("/map/", {"as_of": tomorrow}).content.decode()
+    config = json.loads(re.search(r'id="map-config"[^>]*>(.*?)</script>', page).group(1))
+    assert config["moment"] == {} and "as_of" not in config["layers"][0]["tiles"]
+    # Today is today, not an error.
+    assert client.get("/map/", {"as_of": days_ago(0)}).status_code == 200
+    assert client.get(TILE_URL, {"as_of": tomorrow}).status_code == 200
+    labels = client.get("/map/labels/sites.json", {"bbox": ASHFORD_BBOX, "as_of": tomorrow})
+    assert sorted(label["text"] for label in labels.json()["labels"]) == ["civic-centre", "library"]
+
+
 def test_a_date_is_still_behind_the_gate(personas, client_as):
     dataset = dataset_make(
         slug="sites", owner=personas.organisation_a, access_level="organisations"

@@ -286,12 +286,38 @@ def test_features_table_pages_and_takes_the_forms_repeated_layers(
     assert 'aria-current="page">3</a>' in last
 
 
-def test_features_table_explains_a_bad_box(districts, client_as):
-    response = client_as(None).get("/map/features/", {"bbox": "west,south,east,north"})
+@pytest.mark.parametrize(
+    ("bbox", "message"),
+    [
+        ("garbage", "Enter the area as four numbers: west, south, east, north, in degrees"),
+        ("west,south,east,north", "Enter the area as four numbers: west, south, east, north, in degrees"),
+        ("1.2,51.1,0.8,51.3", "Enter west and east between -180 and 180 degrees, with west less than east"),
+        ("0.8,51.1,1.2,95", "Enter south and north between -85 and 85 degrees, with south less than north"),
+    ],
+)  # fmt: skip
+def test_features_table_explains_a_bad_area_in_the_words_of_its_field(
+    districts, personas, client_as, bbox, message
+):
+    """The field is "Area (west, south, east, north in degrees)": its error says so, not the
+    link's parameter, and nothing is listed or said of the whole area the page falls back to
+    (sites drawn from zoom 12 would be "not listed" there)."""
+    close = dataset_make(slug="close-sites", owner=personas.organisation_a, min_zoom=12)
+    version_publish_points(dataset=close, points=ASHFORD_POINTS)
+    query = {"bbox": bbox, "layers": "districts,close-sites"}
+
+    response = client_as(None).get("/map/features/", query)
+
+    content = response.content.decode()
     assert response.status_code == 400
-    assert "bbox: &#x27;west,south,east,north&#x27; is not four comma-separated numbers" in (
-        response.content.decode()
-    )
+    assert f'<a href="#bbox">{message}</a>' in content  # the error summary
+    assert f'<span class="govuk-visually-hidden">Error:</span> {message}</p>' in content
+    assert f'id="bbox" name="bbox" type="text" value="{bbox}"' in content  # kept as typed
+    assert "bbox:" not in content and "minlon" not in content
+    assert "layers-not-listed" not in content and "is not listed" not in content
+    assert '<table class="govuk-table">' not in content and "No features" not in content
+    # Links and the picture name the box as the API does.
+    labels = client_as(None).get("/map/labels/districts.json", {"bbox": bbox})
+    assert labels.status_code == 400 and labels.json()["error"].startswith("bbox: ")
 
 
 def back_to_the_map(response) -> str:

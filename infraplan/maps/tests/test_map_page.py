@@ -55,6 +55,51 @@ def test_layers_in_the_url_are_the_ones_on(districts, restricted, client_as, per
     )
 
 
+def opacity_sliders(response) -> dict[str, tuple[str, str]]:
+    """slug: (value, aria-valuetext) of each layer's opacity slider."""
+    return {
+        slug: (value, text)
+        for value, text, slug in re.findall(
+            r'type="range" id="opacity-[^"]+" min="0" max="100" step="10" value="([^"]*)" '
+            r'aria-valuetext="([^"]*)" data-layer-opacity="([^"]+)"',
+            response.content.decode(),
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("opacity", "expected"),
+    [
+        ("districts:40", {"districts": 40}),
+        ("districts:0,a-only-sites:70", {"districts": 0, "a-only-sites": 70}),
+        # What cannot be an opacity is ignored: the layer opens at full opacity.
+        ("districts:101,a-only-sites:-5", {}),
+        ("districts:forty,a-only-sites:", {}),
+        ("districts,:50,dis tricts:50", {}),
+        ("districts:4e1,a-only-sites:0x10", {}),
+        ("districts:45,a-only-sites:070", {"a-only-sites": 70}),  # 45: no step of the slider
+        ("districts:\u0664\u0660", {}),  # digits, but not ours
+        ("districts:40,districts:60", {"districts": 60}),
+        ("nope:50,districts:30", {"districts": 30}),
+    ],
+)
+def test_the_layers_opacity_in_the_url_sets_its_slider(
+    districts, restricted, client_as, personas, opacity, expected
+):
+    """The map's URL keeps each layer turned down from full opacity; a link or a reload gives
+    the sliders (and so the map) those opacities, and nothing else."""
+    response = client_as(personas.viewer_a).get("/map/", {"opacity": opacity})
+
+    assert response.status_code == 200
+    sliders = opacity_sliders(response)
+    assert set(sliders) == {"districts", "a-only-sites"}
+    for slug, (value, text) in sliders.items():
+        percent = expected.get(slug, 100)
+        assert (value, text) == (str(percent), f"{percent}%")
+    layers = {layer["slug"]: layer["opacity"] for layer in map_config(response)["layers"]}
+    assert layers == {slug: expected.get(slug, 100) for slug in layers}
+
+
 def test_a_restricted_layer_in_the_url_is_ignored_for_outsiders(
     districts, restricted, client_as, personas
 ):
