@@ -31,6 +31,7 @@ from infraplan.maps.ended import END_DATE_PROPERTIES, EndedBy, LiveOn
 
 from .access import Action, dataset_permits
 from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
+from .search import datasets_search
 from .services import version_extent_record
 from .sources import FeatureRecord, source_for
 from .store import StoreFeatureSource, current_features, live_at
@@ -63,16 +64,6 @@ EXTENT_MAP_PIXELS = 400  # the outlines are simplified to about a pixel at this 
 # The list
 
 
-class _KeywordsText(Func):
-    """The keywords as plain text, one after another. The JSON text of the list would also
-    match a search for its brackets, quotes and commas, in every dataset."""
-
-    template = (
-        "(SELECT string_agg(k #>> '{}', ' ') FROM jsonb_path_query(%(expressions)s, '$[*]') k)"
-    )
-    output_field = TextField()
-
-
 def dataset_list(
     user: Any,
     *,
@@ -84,7 +75,8 @@ def dataset_list(
     """The datasets ``user`` may see, filtered, with ``feature_count`` and ``last_updated``.
 
     Filters of one kind are alternatives (any of the themes); kinds combine (theme and owner).
-    Every word of ``query`` must appear in the title, abstract or keywords.
+    With a ``query``, the datasets it finds, most relevant first (``catalogue.search``);
+    without, in order of title.
     """
     current = DatasetVersion.objects.filter(dataset=OuterRef("pk"), is_current=True)
     datasets = (
@@ -93,7 +85,6 @@ def dataset_list(
         .annotate(
             feature_count=Subquery(current.values("feature_count")[:1]),
             last_updated=Coalesce(Subquery(current.values("published_at")[:1]), F("updated_at")),
-            keywords_text=_KeywordsText("keywords"),
         )
         .order_by("title")
     )
@@ -103,13 +94,7 @@ def dataset_list(
         datasets = datasets.filter(owner__slug__in=owners)
     if access_levels := list(access_levels):
         datasets = datasets.filter(access_level__in=access_levels)
-    for word in query.split():
-        datasets = datasets.filter(
-            Q(title__icontains=word)
-            | Q(abstract__icontains=word)
-            | Q(keywords_text__icontains=word)
-        )
-    return datasets
+    return datasets_search(datasets, query) if query else datasets
 
 
 def dataset_owner_choices(user: Any) -> list[tuple[str, str]]:

@@ -78,22 +78,26 @@ DIFF_ROWS_SHOWN = 500  # per kind; the counts are always complete
 def dataset_list_view(request: HttpRequest) -> HttpResponse:
     form = DatasetFilterForm(request.GET, owners=dataset_owner_choices(request.user))
     filters = {name: form.value(name) for name in ("theme", "owner", "access")}
-    datasets = list(
-        dataset_list(
-            request.user,
-            themes=filters["theme"],
-            owners=filters["owner"],
-            access_levels=filters["access"],
-            query=form.value("q"),
+    # A search that cannot be run as asked lists nothing: left out, its words or filters would
+    # list every dataset as if it had found them.
+    datasets: list[Dataset] = []
+    if form.is_valid():
+        datasets = list(
+            dataset_list(
+                request.user,
+                themes=filters["theme"],
+                owners=filters["owner"],
+                access_levels=filters["access"],
+                query=form.value("q"),
+            )
         )
-    )
     return render(
         request,
         "catalogue/dataset_list.html",
         {
             "form": form,
             "datasets": datasets,
-            "filtered": bool(form.value("q") or any(filters.values())),
+            "filtered": bool(form.value("q") or any(filters.values()) or form.errors),
             "can_add": bool(dataset_owners_for_new(request.user)),
         },
     )

@@ -106,6 +106,13 @@ def coordinates_parse(text: str) -> Location | None:
     return None
 
 
+def grid_square_letters(text: str) -> bool:
+    """Whether ``text`` is only the letters that start a grid reference: those of a 100 km
+    square that holds land (``TR``), or the first letter of one (``T``), without the figures."""
+    letters = text.strip().upper()
+    return letters in _LAND_SQUARES or (len(letters) == 1 and letters in _MAJOR)
+
+
 def grid_reference_parse(text: str) -> Location:
     """An Ordnance Survey grid reference (``TR 150 575``) as the centre of its square."""
     match = _GRID_REFERENCE.match(text)

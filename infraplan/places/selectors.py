@@ -20,12 +20,19 @@ from django.contrib.gis.geos import Point, Polygon
 from django.db import connection
 from django.db.models import Count, OuterRef, Subquery
 from django.http import QueryDict
+from psycopg import sql
 
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.history import versions_current_at
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
 from infraplan.catalogue.placement import GSS_CODE
-from infraplan.core.coordinates import FORMATS_HINT, CoordinateError, Location, coordinates_parse
+from infraplan.core.coordinates import (
+    FORMATS_HINT,
+    CoordinateError,
+    Location,
+    coordinates_parse,
+    grid_square_letters,
+)
 from infraplan.maps.ended import live_on_sql
 from infraplan.maps.selectors import (
     NOW,
@@ -39,6 +46,7 @@ from infraplan.maps.styling import label_field_of
 from .models import Postcode
 from .name_index import name_expression
 from .services import postcode_normalise
+from .terms import SHORT_WORD, Terms, terms_read, words_of
 
 MAX_RESULTS = 10
 MAX_QUERY_LENGTH = 200
@@ -119,6 +127,7 @@ class SearchOutcome:
     datasets: tuple[Dataset, ...] = ()
     # Whether the results stopped at the limit, with others left unlisted.
     more: bool = False
+    note: str = ""  # how the results answer the query, where they answer only part of it
 
     @property
     def more_message(self) -> str:
@@ -134,10 +143,25 @@ class SearchOutcome:
             "query": self.query,
             "results": [result.as_json() for result in self.results],
             "more": self.more_message or None,
+            "note": self.note or None,
             "error": self.error or None,
             "message": None if self.results or not self.query else nothing_found(self.query),
             "formats": FORMATS,
         }
+
+
+# Said when no name holds every distinctive word of a search: the results hold some of them.
+SOME_WORDS_NOTE = (
+    "Nothing found has all the words of “{query}”: these results have some of them, those "
+    "naming a place first."
+)
+
+
+def _left_out_note(words: tuple[str, ...]) -> str:
+    """Said when no name holds ``words``: the results are for the query's other words."""
+    quoted = [f"“{word}”" for word in words]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"Nothing found has {listed}: these results are for the other words."
 
 
 def nothing_found(query: str) -> str:
@@ -323,42 +347,71 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-# Names that contain the query, or (``fuzzy``) whose words are like it (pg_trgm's word
-# similarity, for misspellings); closest kind first, then exact, prefix and other matches.
-# Each dataset is searched by a query of its own (``_NAMED``), naming its label field in the
-# SQL text: the expression its partition's trigram index is built on (``name_index``), which a
-# field given as a parameter would not match. The rows searched are those of the version the
-# map shows (the current one, or the one current on the date it is viewed as of), and features
-# that have ended are left out as the map leaves them out (``{live}``), so that no result leads
-# to a feature the map does not draw and whose pop-up is refused.
+def _sql_literal(text: str) -> str:
+    """``text`` as an SQL string literal, percent signs doubled (the SQL has parameters)."""
+    connection.ensure_connection()
+    return sql.Literal(text).as_string(connection.connection).replace("%", "%%")
+
+
+# The names search, in three passes over the datasets searched, each a query of its own
+# (``_NAMED``) naming the dataset's label field in the SQL text: the expression its
+# partition's trigram index is built on (``name_index``), which a field given as a parameter
+# would not match. ``exact``: names that hold every distinctive word of the query (``terms``),
+# a word naming a district met by a feature in it too; ``fuzzy``: names whose words are like
+# them (pg_trgm's word similarity, for misspellings); ``partial``, when neither finds anything:
+# names that hold some of the words, those holding the words that name an area first ("Upton
+# Castle" lists the parish of Upton before a ward "Town & Castle" elsewhere). Results of the
+# kind of place asked for come first, then areas before features; then names that are the
+# query (or its distinctive words), start with it or hold it, before those holding its words
+# apart. The rows searched are those of the version the map shows (the current one, or the one
+# current on the date it is viewed as of), and features that have ended are left out as the
+# map leaves them out (``{live}``), so that no result leads to a feature the map does not draw
+# and whose pop-up is refused.
 _NAMED = """
-    SELECT f.id, f.dataset_id, {group} AS grp, {name} AS label, f.geom, f.district, f.reference
+    SELECT f.id, f.dataset_id, {group} AS grp, {kind} AS kind, {name} AS label, f.geom,
+           f.district, f.reference
     FROM {feature} f
     WHERE f.dataset_id = {dataset} AND f.valid_from <= {version}
       AND (f.valid_to IS NULL OR f.valid_to > {version}) AND f.geom IS NOT NULL AND {live}
       AND {match}
 """
+# A name as the query's words are compared with it (``words_of``): lower case, "&" read as
+# "and", each run of other characters than letters, digits and apostrophes one space.
+_NORMAL = (
+    "trim(regexp_replace(replace(translate(lower(label), U&'\\2019', ''''), '&', ' and '), "
+    "'[^[:alnum:]'']+', ' ', 'g'))"
+)
 _NAMES_SQL = """
 WITH named AS ({named}
-), matched AS (
+), flagged AS (
+    SELECT *, {normal} AS normal, {flags} FROM named
+), scored AS (
     SELECT *,
-        CASE WHEN lower(label) = lower(%(query)s) OR reference = %(code)s THEN 0
-             WHEN label ILIKE %(prefix)s THEN 1
-             WHEN label ILIKE %(contains)s THEN 2
-             ELSE 3 END AS closeness,
-        word_similarity(%(query)s, label) AS similarity
-    FROM named
-    ORDER BY grp, closeness, similarity DESC, label, id
+        CASE WHEN normal IN (%(text)s, %(rest)s) OR reference IN (%(reference)s, %(code)s) THEN 0
+             WHEN normal LIKE %(text_prefix)s OR normal LIKE %(rest_prefix)s THEN 1
+             WHEN normal LIKE %(text_contains)s OR normal LIKE %(rest_contains)s THEN 2
+             WHEN {by_name} THEN 3
+             ELSE 4 END AS closeness,
+        word_similarity(%(rest)s, label) AS similarity,
+        CASE WHEN kind = ANY(%(kinds)s::text[]) THEN 0 ELSE 1 END AS kind_rank,
+        {score} AS score,
+        ARRAY[{held}]::bigint[] AS held
+    FROM flagged
+), matched AS (
+    SELECT * FROM scored
+    ORDER BY score DESC, closeness > 2, kind_rank, grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
-SELECT m.id, m.dataset_id, m.grp, m.label, m.district, m.reference,
-       ST_X(g.point), ST_Y(g.point), ST_XMin(g.box), ST_YMin(g.box), ST_XMax(g.box), ST_YMax(g.box)
+SELECT m.id, m.dataset_id, m.kind, m.label, m.district, m.reference,
+       ST_X(g.point), ST_Y(g.point), ST_XMin(g.box), ST_YMin(g.box), ST_XMax(g.box), ST_YMax(g.box),
+       m.held
 FROM matched m
 CROSS JOIN LATERAL (
     SELECT ST_Transform(ST_PointOnSurface(m.geom), 4326) AS point,
            ST_Transform(ST_Envelope(m.geom), 4326) AS box
 ) g
-ORDER BY m.grp, m.closeness, m.similarity DESC, m.label, m.id
+ORDER BY m.score DESC, m.closeness > 2, m.kind_rank, m.grp, m.closeness, m.similarity DESC,
+         m.label, m.id
 """
 
 
@@ -373,25 +426,97 @@ def _wider_areas() -> dict[tuple[str, str], str]:
     }
 
 
+def _districts_by_name() -> dict[tuple[str, ...], set[str]]:
+    """The words of each district's name and former names -> the codes of the districts so
+    named: a feature in the district meets them (``terms``)."""
+    districts: dict[tuple[str, ...], set[str]] = {}
+    for area in settings.AUTHORITY_PROFILE.areas:
+        if area.kind in ("district", "unitary"):
+            for name in (area.name, *area.former_names):
+                districts.setdefault(tuple(words_of(name)), set()).add(area.code)
+    return districts
+
+
+def _word_sql(name: str, index: int, word: str, *, fuzzy: bool) -> str:
+    """That the name ``name`` (SQL) holds distinctive word ``index``: anywhere in it, or
+    for a short word at the start of one of its words; ``fuzzy``, a longer word may be like
+    one of its words instead."""
+    held = f"{name} ILIKE %(w{index}_like)s"
+    if len(word) <= SHORT_WORD:
+        return f"({held} AND {name} ~* %(w{index}_start)s)"
+    return f"({held} OR %(w{index})s <%% {name})" if fuzzy else held
+
+
+def _units_sql(terms: Terms, name: str, *, fuzzy: bool, located: bool) -> list[str]:
+    """The condition of each unit of ``terms`` (``Terms.units``) on the name ``name``; where
+    ``located``, a place's words are met by a feature in it (``district``) too."""
+    places = {place.words: index for index, place in enumerate(terms.places)}
+    conditions = []
+    for unit in terms.units():
+        held = " AND ".join(_word_sql(name, i, terms.words[i], fuzzy=fuzzy) for i in unit)
+        if located and unit in places:
+            held = f"({held} OR f.district = ANY(%(p{places[unit]})s::text[]))"
+        conditions.append(held)
+    return conditions
+
+
+def _kind_sql(dataset: Dataset, wider: dict[tuple[str, str], str]) -> str:
+    """The kind of result a feature of ``dataset`` is (``KIND_LABELS``), as SQL."""
+    if dataset.slug in AREA_DATASETS:
+        return _sql_literal(AREA_DATASETS[dataset.slug][0])
+    areas = [(reference, kind) for (slug, reference), kind in wider.items() if slug == dataset.slug]
+    if not areas:
+        return "'feature'"
+    cases = " ".join(f"WHEN {_sql_literal(ref)} THEN {_sql_literal(kind)}" for ref, kind in areas)
+    return f"CASE f.reference {cases} ELSE 'feature' END"
+
+
+def _partial_score_sql(index: int, placed: bool, units: int) -> str:
+    """What holding unit ``index`` (of ``units``) adds to a name's score in the partial pass:
+    1 for each unit held, so that the more held the better; then, among names holding as many,
+    those holding the units that name an area (a district's name, ``placed``, or that of an area
+    found) first; then those holding the rarer units (a place's name before a word of many
+    names, "castle")."""
+    names_area = (
+        "1"
+        if placed
+        else f"(bool_or(grp < {FEATURE_GROUP} AND normal = %(u{index})s) OVER ())::int"
+    )
+    share = f"(count(*) FILTER (WHERE m{index}) OVER ())::float / count(*) OVER ()"
+    # Each bonus is less than the smallest step of the one before, for any number of units.
+    return (
+        f"CASE WHEN m{index} THEN 1 + {names_area}::float / {units + 1} "
+        f"+ (1 - {share}) / {(units + 1) ** 2} ELSE 0 END"
+    )
+
+
 def _names_sql(
-    searchable: list[tuple[Dataset, str, int]], live: str, *, fuzzy: bool, by_code: bool
-) -> str:
-    """The names search over ``searchable`` (dataset, label field, version searched); the
-    fuzzy pass keeps names at least ``%(likeness)s`` alike. The exact pass also finds a
-    feature whose reference is the query as typed (a site's BR-004), and ``by_code`` matches
-    the references in capitals (the query is an ONS code)."""
+    searchable: list[tuple[Dataset, str, int]], live: str, terms: Terms, *, by_code: bool,
+    match: str,
+) -> str:  # fmt: skip
+    """The names search over ``searchable`` (dataset, label field, version searched) for
+    ``terms``, in the pass ``match`` (exact, fuzzy or partial, see ``_NAMED``). The exact pass
+    also finds a feature whose reference is the query as typed (a site's BR-004), and
+    ``by_code`` matches the references in capitals (the query is an ONS code)."""
     groups = list(AREA_DATASETS)
-    outlines = {slug for slug, _ in _wider_areas()}
+    wider = _wider_areas()
+    outlines = {slug for slug, _ in wider}
     parts = []
     for dataset, field, version in searchable:
         # Percent signs doubled: the SQL has parameters.
         name = name_expression(field, "f").replace("%", "%%")
-        if fuzzy:
-            match = f"%(query)s <%% {name} AND word_similarity(%(query)s, {name}) >= %(likeness)s"
+        if match == "exact":
+            units = _units_sql(terms, name, fuzzy=False, located=True)
+            condition = " AND ".join(units) if units else "FALSE"
+            condition = f"(({condition}) OR f.reference = %(reference)s)"
+        elif match == "fuzzy":
+            units = _units_sql(terms, name, fuzzy=True, located=False)
+            alike = f"%(rest)s <%% {name} AND word_similarity(%(rest)s, {name}) >= %(likeness)s"
+            condition = " AND ".join([alike, *units])
         else:
-            match = f"({name} ILIKE %(contains)s OR f.reference = %(reference)s)"
+            condition = " OR ".join(_units_sql(terms, name, fuzzy=True, located=False)) or "FALSE"
         if by_code:  # an area's ONS code (a district's E07…, a ward's E05…) finds it
-            match = f"({match} OR f.reference = %(code)s)"
+            condition = f"({condition} OR f.reference = %(code)s)"
         if dataset.slug in AREA_DATASETS:
             group = groups.index(dataset.slug)
         else:  # an outline of wider areas is listed with the districts
@@ -399,47 +524,96 @@ def _names_sql(
         # One pass of format: a field's name, quoted in the SQL, is never read as a template.
         parts.append(
             _NAMED.format(
-                group=int(group), name=name, feature=Feature._meta.db_table,
-                dataset=int(dataset.pk), version=int(version), live=live, match=match,
+                group=int(group), kind=_kind_sql(dataset, wider), name=name,
+                feature=Feature._meta.db_table, dataset=int(dataset.pk), version=int(version),
+                live=live, match=f"({condition})",
             )
         )  # fmt: skip
-    return _NAMES_SQL.replace("{named}", "    UNION ALL".join(parts))
+    units = _units_sql(terms, "label", fuzzy=match != "exact", located=False)
+    flags = ", ".join(f"{unit} AS m{index}" for index, unit in enumerate(units)) or "TRUE AS m0"
+    by_name = " AND ".join(f"m{index}" for index in range(len(units))) or "FALSE"
+    # How many of the names found hold each unit (before the limit).
+    held = ", ".join(f"count(*) FILTER (WHERE m{index}) OVER ()" for index in range(len(units)))
+    score = "0"
+    if match == "partial":
+        score = " + ".join(
+            _partial_score_sql(index, unit in {place.words for place in terms.places}, len(units))
+            for index, unit in enumerate(terms.units())
+        )
+    # The datasets' parts last: a field's name, quoted in them, is never read as a template.
+    return (
+        _NAMES_SQL.replace("{normal}", _NORMAL)
+        .replace("{flags}", flags)
+        .replace("{by_name}", by_name)
+        .replace("{score}", score)
+        .replace("{held}", held)
+        .replace("{named}", "    UNION ALL".join(parts))
+    )
 
 
 @dataclass(frozen=True)
 class NamesQuery:
-    """The names search for a user's query: the datasets searched, and the SQL and parameters
-    of its exact pass and of its fuzzy one (for misspellings)."""
+    """The names search for a user's query: the datasets searched, its terms, and the SQL of
+    its passes (``_NAMED``) with their parameters."""
 
     searchable: list[tuple[Dataset, str, int]]
+    terms: Terms
     exact: str
     fuzzy: str
+    partial: str
     parameters: dict[str, Any]
 
 
-def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQuery | None:
-    """The names search ``user`` may make for ``query``; None when no dataset is searchable."""
+def search_terms(query: str) -> Terms:
+    """What the words of ``query`` ask for (``infraplan.places.terms``)."""
+    return terms_read(query, _districts_by_name())
+
+
+def names_query(
+    user: Any, query: str, limit: int, choice: MapChoice, *, terms: Terms | None = None
+) -> NamesQuery | None:
+    """The names search ``user`` may make for ``query`` (for ``terms``, when they are not
+    those of the query as typed); None when no dataset is searchable."""
     searchable = _searchable_datasets(user, choice.moment)
     if not searchable:
         return None
+    terms = terms or search_terms(query)
     code = query.upper() if re.fullmatch(GSS_CODE, query.upper()) else None
     parameters = {
         "query": query,
         "code": code,
         "reference": query,
-        "prefix": _like_escape(query) + "%",
-        "contains": "%" + _like_escape(query) + "%",
+        "text": terms.text,
+        "rest": terms.rest,
+        "text_prefix": _like_escape(terms.text) + "%",
+        "rest_prefix": _like_escape(terms.rest) + "%",
+        "text_contains": "%" + _like_escape(terms.text) + "%",
+        "rest_contains": "%" + _like_escape(terms.rest) + "%",
+        "kinds": sorted(terms.kinds),
         "limit": limit,
         "likeness": 0,
     }
+    for index, word in enumerate(terms.words):
+        parameters[f"w{index}"] = word
+        parameters[f"w{index}_like"] = "%" + _like_escape(word) + "%"
+        # \m: the start of a word; the word's other characters are letters, digits and
+        # apostrophes, which a regular expression reads as themselves.
+        parameters[f"w{index}_start"] = "\\m" + word
+    for index, unit in enumerate(terms.units()):
+        parameters[f"u{index}"] = " ".join(terms.words[i] for i in unit)
+    for index, place in enumerate(terms.places):
+        parameters[f"p{index}"] = list(place.codes)
     live = "TRUE"
     if not choice.moment.show_ended:
         live, live_parameters = live_on_sql("f.properties", choice.moment.day)
         parameters.update(live_parameters)
+    by_code = code is not None
     return NamesQuery(
         searchable=searchable,
-        exact=_names_sql(searchable, live, fuzzy=False, by_code=code is not None),
-        fuzzy=_names_sql(searchable, live, fuzzy=True, by_code=code is not None),
+        terms=terms,
+        exact=_names_sql(searchable, live, terms, by_code=by_code, match="exact"),
+        fuzzy=_names_sql(searchable, live, terms, by_code=by_code, match="fuzzy"),
+        partial=_names_sql(searchable, live, terms, by_code=by_code, match="partial"),
         parameters=parameters,
     )
 
@@ -451,39 +625,68 @@ def names_query(user: Any, query: str, limit: int, choice: MapChoice) -> NamesQu
 SPELT_OTHERWISE_LIKENESS = 0.8
 
 
-def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
-    names = names_query(user, query, limit, choice)
+@dataclass(frozen=True)
+class NamesFound:
+    results: list[SearchResult]
+    left_out: tuple[str, ...] = ()  # the words no name holds, searched without
+    # The words no name held all of (the query, or what was left of it): the results hold some.
+    partial_of: str = ""
+
+
+def _names(
+    user: Any, query: str, limit: int, choice: MapChoice, *, terms: Terms | None = None,
+    some_words: bool = True,
+) -> NamesFound:  # fmt: skip
+    """The names ``query`` (or ``terms``) finds; with ``some_words``, failing names that hold
+    all its words, those that hold some."""
+    names = names_query(user, query, limit, choice, terms=terms)
     if names is None:
-        return []
-    by_id = {dataset.pk: dataset for dataset, _, _ in names.searchable}
+        return NamesFound([])
+    units = names.terms.units()
+    partial = False
     with connection.cursor() as cursor:
         cursor.execute(names.exact, names.parameters)
         rows = cursor.fetchall()
         # Names spelt otherwise (St Margaret's-at-Cliffe for St Margaret's at Cliffe, or
         # misspelt) follow the names that hold the query as typed, which would otherwise hide
         # them: a site whose address holds the phrase hid the ward and the village school.
-        if len(rows) < limit and len(query) >= 3:
+        if len(rows) < limit and len(names.terms.rest) >= 3:
             likeness = SPELT_OTHERWISE_LIKENESS if rows else 0
             cursor.execute(names.fuzzy, {**names.parameters, "likeness": likeness})
             found = {row[0] for row in rows}
             rows += [row for row in cursor.fetchall() if row[0] not in found][: limit - len(rows)]
+        if not rows and some_words and len(units) > 1:
+            cursor.execute(names.partial, names.parameters)
+            rows = cursor.fetchall()
+            partial = bool(rows)
+    if partial:
+        # Words no name holds are left out, and the others searched for as a query of their own.
+        held = rows[0][-1]
+        unheld = [index for index, count in enumerate(held) if not count]
+        if unheld:
+            fewer = names.terms.without(i for index in unheld for i in units[index])
+            found = _names(user, query, limit, choice, terms=search_terms(fewer))
+            left_out = tuple(names.terms.words[i] for index in unheld for i in units[index])
+            return replace(found, left_out=left_out + found.left_out)
+    partial_of = (names.terms.text if terms else query) if partial else ""
+    return NamesFound(_name_results(names, rows, choice), partial_of=partial_of)
+
+
+def _name_results(names: NamesQuery, rows: list[tuple], choice: MapChoice) -> list[SearchResult]:
+    """The results of the rows a names search found."""
+    by_id = {dataset.pk: dataset for dataset, _, _ in names.searchable}
     results = []
     district_names = {area.code: area.name for area in settings.AUTHORITY_PROFILE.areas}
     # Features of one name in one dataset and district (a school closed and reopened under its
     # old name) are told apart by their references.
-    wider = _wider_areas()
     named_alike = Counter(
         (dataset_id, label, district) for _, dataset_id, _, label, district, *_ in rows
     )
-    for feature_id, dataset_id, _, label, district, reference, lon, lat, *box in rows:
+    for feature_id, dataset_id, kind, label, district, reference, lon, lat, *box, _ in rows:
         dataset = by_id[dataset_id]
         alike = named_alike[dataset_id, label, district] > 1
         point = _rounded((lon, lat))
         bbox = _rounded(tuple(box)) if box[0] != box[2] or box[1] != box[3] else None
-        if dataset.slug in AREA_DATASETS:
-            kind = AREA_DATASETS[dataset.slug][0]
-        else:
-            kind = wider.get((dataset.slug, reference), "feature")
         results.append(
             SearchResult(
                 label=label,
@@ -512,10 +715,11 @@ def _names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchR
 
 # The post towns of the addresses in one dataset's features (the version the map shows), and in
 # each postcode district the town most of them name; the town asked for (its name as typed or
-# before a comma, the county after it; failing that the most alike, "Whitstabel"), names compared
-# in lower case with each run of other characters one space ("Westgate on Sea"); then where the
-# postcodes of its districts are: the middle of them, and the box from TOWN_SPREAD of them to
-# 1 - TOWN_SPREAD each way.
+# before a comma, the county after it; failing that the most alike, "Whitstabel", each of whose
+# words is in the town's name or like one of its words: "Upton Westgate" is not the town Upton),
+# names compared in lower case with each run of other characters one space ("Westgate on Sea");
+# then where the postcodes of its districts are: the middle of them, and the box from
+# TOWN_SPREAD of them to 1 - TOWN_SPREAD each way.
 _TOWN_SQL = """
 WITH addresses AS (
     SELECT properties ->> %(town_field)s AS town,
@@ -533,6 +737,10 @@ WITH addresses AS (
 ), chosen AS (
     SELECT town FROM ranked
     WHERE place = 1 AND (town = ANY(%(names)s) OR similarity(town, %(name)s) >= %(likeness)s)
+      AND NOT EXISTS (
+          SELECT FROM unnest(%(words)s::text[]) w
+          WHERE strpos(town, w) = 0 AND word_similarity(w, town) < %(likeness)s
+      )
     ORDER BY town = ANY(%(names)s) DESC, similarity(town, %(name)s) DESC, town
     LIMIT 1
 ), districts AS (
@@ -563,14 +771,16 @@ def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
         normal="trim(regexp_replace(lower(town), '[^a-z0-9]+', ' ', 'g'))",
     )  # fmt: skip
     name = _town_name(query)
-    names = list(dict.fromkeys([name, _town_name(query.split(",")[0])]))
+    before_comma = _town_name(query.split(",")[0])
+    names = list(dict.fromkeys([name, before_comma]))
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             {
                 "town_field": towns.town_field, "postcode_field": towns.postcode_field,
                 "dataset": dataset.pk, "version": version, "names": names, "name": name,
-                "likeness": TOWN_LIKENESS, "low": TOWN_SPREAD, "high": 1 - TOWN_SPREAD,
+                "words": before_comma.split(), "likeness": TOWN_LIKENESS, "low": TOWN_SPREAD,
+                "high": 1 - TOWN_SPREAD,
             },
         )  # fmt: skip
         name, districts, count, xs, ys = cursor.fetchone()
@@ -590,7 +800,9 @@ def _former_names(user: Any, query: str, limit: int, choice: MapChoice) -> list[
     """The profile's areas that went by a name starting with ``query`` before they were
     renamed, found by their current names and said to be formerly so called."""
     typed = query.casefold()
-    results = []
+    results: list[SearchResult] = []
+    if not typed:
+        return results
     for area in settings.AUTHORITY_PROFILE.areas:
         former = next(
             (name for name in area.former_names if name.casefold().startswith(typed)), None
@@ -599,7 +811,7 @@ def _former_names(user: Any, query: str, limit: int, choice: MapChoice) -> list[
             continue
         results += [
             replace(result, label=f"{result.label} (formerly {former})")
-            for result in _names(user, area.name, limit, choice)
+            for result in _names(user, area.name, limit, choice).results
             if result.kind == "district" and result.label == area.name
         ][:1]
     return results
@@ -630,14 +842,40 @@ def search(
     if location is not None:
         swapped = _swapped(location, choice)
         return SearchOutcome(query=query, results=[_location(location, choice), *swapped])
-    results += _towns(user, query, choice)
-    results += _former_names(user, query, limit - len(results), choice)
-    results += _names(user, query, limit - len(results), choice)
+    if grid_square_letters(query):
+        return SearchOutcome(query=query, results=[], error=_grid_letters_error(query))
+    terms = search_terms(query)
+    # A town's name is read with what follows a comma (its county) unless kinds were named.
+    results += _towns(user, terms.rest if terms.kinds else query, choice)
+    results += _former_names(user, terms.rest, limit - len(results), choice)
+    # Text that is almost coordinates ("TR 150 57") is explained unless a name holds it all.
+    names = _names(user, query, limit - len(results), choice, some_words=not error)
+    # The kind of place asked for first ("Upton parish": the parish before the town).
+    results = sorted(results + names.results, key=lambda result: result.kind not in terms.kinds)
     slugs = {result.dataset["slug"] for result in results if result.dataset}
     return SearchOutcome(
         query=query,
         results=results,
         more=len(results) >= limit,
         error="" if results else error,
+        note=" ".join(
+            filter(
+                None,
+                [
+                    names.left_out and _left_out_note(names.left_out),
+                    names.partial_of and SOME_WORDS_NOTE.format(query=names.partial_of),
+                ],
+            )
+        ),
         datasets=tuple(Dataset.objects.filter(slug__in=slugs).order_by("slug")),
+    )
+
+
+def _grid_letters_error(letters: str) -> str:
+    """What to say of a search for only the letters of a National Grid square (``TR``)."""
+    letters = letters.upper()
+    example = f"{letters} 150 575" if len(letters) == 2 else "TR 150 575"
+    return (
+        f"“{letters}” is only the letters of a grid reference: add the figures of the easting "
+        f"and northing after them, like {example}. You can also search for {FORMATS_HINT}."
     )

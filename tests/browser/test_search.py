@@ -152,6 +152,29 @@ def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(pa
     assert_accessible(page)
 
 
+def test_the_search_results_open_the_map_with_the_layers_shown_now(page):
+    """The search form's hidden ``layers`` kept the layers the page opened with: after the
+    layers shown changed, its results' links (and the search page's, where the form goes
+    without its script) opened the map with the old ones."""
+    page.goto("/map/?layers=districts&as_of=2001-01-01")
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    page.get_by_role("checkbox", name="Local authority districts").uncheck()
+    page.get_by_role("checkbox", name="Electoral wards (December 2023)").check()
+    chosen = "layers=wards&as_of=2001-01-01"
+
+    search_map(page, "CT1 2EH")
+
+    result = page.locator("#map-search-results").get_by_role("link", name="CT1 2EH")
+    expect(result).to_have_attribute("href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}")
+    # Sent as the form goes without the search script: to the search page, whose links keep
+    # the same.
+    page.evaluate("() => document.getElementById('map-search').submit()")
+    page.wait_for_url(f"**/search/?q=CT1+2EH&{chosen}")
+    expect(page.get_by_role("link", name="CT1 2EH")).to_have_attribute(
+        "href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}"
+    )
+
+
 def test_the_search_page_works_without_javascript(browser, demo_server):
     """The search page's results open the map with the layers and date it was showing."""
     context = browser.new_context(base_url=demo_server, java_script_enabled=False)

@@ -110,7 +110,8 @@ def test_filters_and_search_really_filter(catalogue, personas, client_as):
     assert titles(client.get("/datasets/", {"owner": "org-b"})) == ["GP surgeries", "Rail stations"]
     assert titles(client.get("/datasets/", {"access": "organisations"})) == ["Housing sites"]
     # Search covers title, abstract and keywords, case-insensitively; every word must match.
-    assert titles(client.get("/datasets/", {"q": "schools"})) == ["Housing sites", "Schools"]
+    # Words in a title weigh more than in an abstract.
+    assert titles(client.get("/datasets/", {"q": "schools"})) == ["Schools", "Housing sites"]
     assert titles(client.get("/datasets/", {"q": "ofsted"})) == ["Schools"]
     assert titles(client.get("/datasets/", {"q": "list sizes"})) == ["GP surgeries"]
     assert titles(client.get("/datasets/", {"q": "schools", "owner": "org-a",
@@ -144,12 +145,15 @@ def test_filters_offer_only_owners_the_user_can_see(catalogue, personas, client_
     assert 'value="org-b"' not in content
 
 
-def test_an_unknown_filter_value_is_named_and_ignored(catalogue, personas, client_as):
+def test_an_unknown_filter_value_is_named_and_nothing_listed(catalogue, personas, client_as):
+    """Left out, the filter that cannot be used would list datasets of every theme."""
     response = client_as(personas.viewer_a).get("/datasets/", {"theme": "nonsense", "q": "rail"})
-    assert titles(response) == ["Rail stations"]
+    assert titles(response) == []
     content = response.content.decode()
     assert "There is a problem" in content
     assert "Theme: Select a valid choice. nonsense is not one of the available choices." in content
+    assert "The search could not be run" in content
+    assert 'value="rail"' in content  # kept, to be searched again
 
 
 def test_each_result_shows_its_facts(catalogue, personas, client_as):
