@@ -12,7 +12,7 @@ from django.core.validators import RegexValidator
 
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
-from .history import as_of_parse
+from .history import FUTURE_DATE, as_of_in_future, as_of_parse
 from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from .loading import DATE_FORMATS, typed_value
 from .models import AccessLevel, GeometryType, Theme, UpdateFrequency
@@ -678,7 +678,8 @@ class UploadForm(forms.Form):
 
 class AsOfForm(forms.Form):
     """The date a dataset page shows the dataset as published on (``?as_of=YYYY-MM-DD``), read
-    as the map reads it (``as_of_parse``): today or a date to come is the dataset as now."""
+    as the map reads it (``as_of_parse``): today is the dataset as now, and a date to come is
+    explained as the map explains it (the page then shows the dataset as now)."""
 
     as_of = forms.CharField(
         label="Show the dataset as published on",
@@ -687,10 +688,14 @@ class AsOfForm(forms.Form):
     )
 
     def clean_as_of(self) -> date | None:
+        typed = self.cleaned_data["as_of"]
         try:
-            return as_of_parse(self.cleaned_data["as_of"])
+            day = as_of_parse(typed)
         except ValueError as problem:
             raise forms.ValidationError(str(problem)) from None
+        if as_of_in_future(typed):
+            raise forms.ValidationError(FUTURE_DATE)
+        return day
 
 
 class RollbackForm(forms.Form):

@@ -180,6 +180,18 @@ def versions_diff(dataset: Dataset, old: int, new: int, limit: int | None = None
     return diff
 
 
+# What a page's date field says of a day to come (GOV.UK's wording for a date that cannot be
+# later): tiles and the API show it as now, but a page that showed today without a word would
+# leave the person who typed it wondering why.
+FUTURE_DATE = "The date must be today or in the past"
+
+
+def as_of_in_future(text: str) -> bool:
+    """Whether ``text``, which ``as_of_parse`` read, names a day to come."""
+    value = text.strip()
+    return bool(value) and date.fromisoformat(value) > timezone.localdate()
+
+
 def as_of_parse(text: str) -> date | None:
     """The date ``as_of=YYYY-MM-DD`` asks for, the one reading of every page, tile and search
     that takes it; None for none, and for today or a date to come: the platform as now, which

@@ -23,7 +23,12 @@ from django.utils.http import urlencode
 from pyproj import Transformer
 
 from infraplan.catalogue.access import Action
-from infraplan.catalogue.history import as_of_parse, version_as_of
+from infraplan.catalogue.history import (
+    FUTURE_DATE,
+    as_of_in_future,
+    as_of_parse,
+    version_as_of,
+)
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.selectors import value_text
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
@@ -96,10 +101,6 @@ def parse_moment(query: Mapping[str, str]) -> MapMoment:
     return MapMoment(as_of=as_of, show_ended=query.get("ended") == "show")
 
 
-# A page's date field asked for a day to come (GOV.UK's wording for a date that cannot be later).
-FUTURE_DATE = "The date must be today or in the past"
-
-
 def moment_or_error(query: Mapping[str, str]) -> tuple[MapMoment, str | None]:
     """The moment ``query`` asks for, or now (ended features as asked) and why its date cannot
     be used: for the pages, whose date field explains what it cannot show. A day to come is
@@ -109,9 +110,8 @@ def moment_or_error(query: Mapping[str, str]) -> tuple[MapMoment, str | None]:
         moment = parse_moment(query)
     except BadRequest as problem:
         return MapMoment(show_ended=query.get("ended") == "show"), str(problem)
-    typed = (query.get("as_of") or "").strip()
     # parse_moment read it as now: empty, today or (checked here) a day to come.
-    if typed and date.fromisoformat(typed) > timezone.localdate():
+    if as_of_in_future(query.get("as_of") or ""):
         return moment, FUTURE_DATE
     return moment, None
 

@@ -388,7 +388,8 @@ def test_dataset_page_as_of_a_date(sites, personas, client_as):
 
 def test_a_date_to_come_shows_the_dataset_as_now_as_the_map_does(sites, personas, client_as):
     """Nothing has been published on a day to come but what is published now: the page must
-    not say "as published on" it, nor hide features that end before it."""
+    not say "as published on" it, nor hide features that end before it; and it says, as the
+    map does, why the date was not used."""
     ends_soon = (timezone.localdate() + timedelta(days=3)).isoformat()
     version_publish_points(
         dataset=sites, points={"C": (615200, 157500)},
@@ -398,7 +399,9 @@ def test_a_date_to_come_shows_the_dataset_as_now_as_the_map_does(sites, personas
     for day in (timezone.localdate(), timezone.localdate() + timedelta(days=10)):
         response = client.get(f"/datasets/sites/?as_of={day:%Y-%m-%d}")
         page = text(response)
-        assert response.status_code == 200 and "There is a problem" not in page
+        future = day > timezone.localdate()
+        assert response.status_code == 200 and ("There is a problem" in page) == future
+        assert ("The date must be today or in the past" in page) == future
         assert "You are looking at" not in page
         assert "ending" in page  # live today, though ended by the date asked for
         [link] = re.findall(r'href="(/map/\?layers=[^"&]*sites[^"]*)"', response.content.decode())
