@@ -152,6 +152,18 @@ def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(pa
     assert_accessible(page)
 
 
+def test_the_map_search_says_when_its_results_answer_only_some_words(page):
+    """As the search page does: a word nothing holds is left out, and the results say so."""
+    open_map(page)
+    search_map(page, "Westgate xyzzy")
+    results = page.locator("#map-search-results")
+    expect(results.locator("#map-search-note")).to_have_text(
+        "Nothing found has “xyzzy”: these results are for the other words."
+    )
+    expect(results.get_by_role("link").first).to_contain_text("Westgate")
+    assert_accessible(page)
+
+
 def test_the_search_results_open_the_map_with_the_layers_shown_now(page):
     """The search form's hidden ``layers`` kept the layers the page opened with: after the
     layers shown changed, its results' links (and the search page's, where the form goes

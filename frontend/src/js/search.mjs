@@ -113,7 +113,13 @@ function showResults(body) {
       `The map shows the first: ${body.results[0].label}.`)
     : "";
   const more = body.more ? element("p", "govuk-body-s govuk-!-margin-bottom-2", body.more) : "";
-  status.replaceChildren(heading, shown, more, list);
+  // Where the results answer only part of the search (a word nothing holds was left out), the
+  // search page's note says so here too.
+  const note = body.note
+    ? element("p", "govuk-inset-text govuk-!-font-size-16 govuk-!-margin-top-0 govuk-!-margin-bottom-2", body.note)
+    : "";
+  if (note) note.id = "map-search-note";
+  status.replaceChildren(heading, note, shown, more, list);
 }
 
 // What an earlier search showed (its results, its marker) goes when a new one finds nothing.
