@@ -201,14 +201,23 @@ def download_columns(
         {"easting", "northing"} <= present or "geometry_wkt_epsg27700" in present
     ):
         return None
-    kept = set(schema) | {mapping.reference} | set(mapping.rename)
-    renames = {
-        name: name.removeprefix(DOWNLOAD_PREFIX)
+    prefixed = {
+        name.removeprefix(DOWNLOAD_PREFIX): name
         for name in names
         if name.startswith(DOWNLOAD_PREFIX) and name not in mapping.rename
-        and name.removeprefix(DOWNLOAD_PREFIX) in schema
-        and name.removeprefix(DOWNLOAD_PREFIX) not in names
+        and name.removeprefix(DOWNLOAD_PREFIX) != mapping.reference
     }  # fmt: skip
+    # A property whose name one of the download's own columns takes (names compared without
+    # case, as the download compares them) was written as property_<name>: that own column is
+    # then the platform's, even where the schema has a field of its name, and property_<name>
+    # is the property, in the schema or not.
+    displaced = {base.lower() for base in prefixed} & present
+    kept = ((set(schema) | set(mapping.rename)) - displaced) | {mapping.reference}
+    renames = {
+        name: base
+        for base, name in prefixed.items()
+        if base.lower() in displaced or (base in schema and base not in names)
+    }
     reference_only = mapping.reference == "reference" and "reference" not in schema
     return DownloadColumns(frozenset(present - kept), renames, reference_only)
 

@@ -457,6 +457,40 @@ def test_a_download_loaded_again_changes_nothing(personas, client_as, tmp_path):
     )
 
 
+def test_a_download_whose_fields_share_the_platforms_column_names_loads_back_unchanged(
+    personas, client_as, tmp_path
+):
+    """A register whose features carry their own latitude and longitude, in the schema or not:
+    the download writes them as property_latitude and property_longitude beside its own
+    columns of those names, and loading it back reads them as the properties they were."""
+    sites = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "name", "type": "string", "title": "Name"},
+                      {"name": "latitude", "type": "number", "title": "Latitude"}],
+    )  # fmt: skip
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [1.08, 51.28]},
+         "properties": {"ref": f"S{n}", "name": f"Site {n}", "latitude": 51.2801 + n,
+                        "longitude": "1.0801"}}
+        for n in range(2)
+    ]}))  # fmt: skip
+    ingest(sites, path)
+    before = dict(current_features(sites).values_list("reference", "properties"))
+    downloaded = tmp_path / "download.csv"
+    response = client_as(personas.data_manager_a).get("/datasets/sites/download.csv")
+    downloaded.write_bytes(b"".join(response.streaming_content))
+    header = downloaded.read_text().splitlines()[0]
+    assert "property_latitude" in header and "property_longitude" in header
+
+    version = ingest(sites, downloaded, IngestMapping(reference="reference"))
+
+    assert (version.report["added"], version.report["changed"], version.report["removed"]) == (
+        0, 0, 0
+    )  # fmt: skip
+    assert dict(current_features(sites).values_list("reference", "properties")) == before
+
+
 def _points_csv(tmp_path: Path, references: list[str], name: str) -> Path:
     rows = "".join(f"{ref},{615000 + n},157500\n" for n, ref in enumerate(references))
     return csv(tmp_path, "ref,Easting,Northing\n" + rows, name)
