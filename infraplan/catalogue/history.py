@@ -27,6 +27,8 @@ def _shown(value: Any) -> str:
     """A value before or after a change as the changes page writes it."""
     if value is None:
         return "none"
+    if value == "":
+        return "empty"  # an empty text, not unknown; said, so the arrow is not followed by nothing
     text = ("Yes" if value else "No") if isinstance(value, bool) else str(value)
     if len(text) > VALUE_SHOWN_LENGTH:
         return text[: VALUE_SHOWN_LENGTH - 1].rstrip() + "…"

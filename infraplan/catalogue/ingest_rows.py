@@ -270,7 +270,7 @@ def batch_rows(
     if batch.first_row == 1 and count and mapping.reference not in columns:
         # Said once, before any row is checked: otherwise every row would be a problem of its
         # own ("the reference is empty"), the same thousands of times.
-        listed = ", ".join([*columns, *batch.geometry_columns]) or "none"
+        listed = ", ".join(dict.fromkeys([*columns, *batch.geometry_columns])) or "none"
         raise ConnectorError(
             f"The source has no column {mapping.reference!r} to read each feature's reference "
             f"from (its columns are: {listed}). Choose the column that identifies each feature "
@@ -284,7 +284,7 @@ def batch_rows(
         "the reference is empty"
         if mapping.reference in columns
         else f"the reference is empty: this part of the source has no column {mapping.reference!r}"
-        f" (its columns are: {', '.join([*columns, *batch.geometry_columns]) or 'none'})"
+        f" (its columns are: {', '.join(dict.fromkeys([*columns, *batch.geometry_columns])) or 'none'})"
     )
     found: list[tuple[int, int, RowProblem]] = []  # (row, order, problem) to sort by row
     specs = {name: {"type": kind} for name, kind in mapping.casts.items() if name not in schema}

@@ -200,14 +200,26 @@ def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
     try:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as error:
-        # The name service saying there is no such host is an answer: the address is wrong,
-        # and asking again will not help. Any other failure to look it up may pass.
+        # The name service saying there is no such host is an answer: a host matched only by a
+        # wildcard of the allowed list was typed by someone, so the address is wrong and asking
+        # again will not help. A host the list names itself was chosen by the platform's
+        # administrators (a national source's, say): not finding it means the server cannot
+        # reach the internet or its name service, which may pass. Any other failure may pass.
         no_such_host = error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None))
+        named = host.lower() in {allowed.lower() for allowed in policy.allowed_hosts}
+        if no_such_host and not named:
+            ending = ": check the address."
+        elif no_such_host:
+            ending = (
+                ": this platform's server may not reach the internet or its name service (a "
+                "question for its administrators)."
+            )
+        else:
+            ending = "."
         raise FetchError(
-            f"{host} could not be found ({error.strerror})"
-            + (": check the address." if no_such_host else "."),
+            f"{host} could not be found ({error.strerror}){ending}",
             url=url,
-            temporary=not no_such_host,
+            temporary=not no_such_host or named,
         ) from None
     addresses = [ipaddress.ip_address(answer[4][0].split("%")[0]) for answer in answers]
     if not _host_matches(host, policy.private_hosts):

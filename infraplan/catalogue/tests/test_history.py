@@ -59,6 +59,19 @@ def test_diff_names_added_removed_and_changed_fields(sites, personas):
     assert (backwards.added, backwards.removed) == ([], [(org, "library")])
 
 
+def test_a_value_cleared_or_unknown_is_said_in_words(sites):
+    """After the arrow a reader (or a screen reader) must hear something: an emptied text is
+    "empty", an unknown value "none"."""
+    version_publish_points(
+        dataset=sites, points={"depot": FIRST["depot"]}, properties={"depot": {"note": "Closed"}}
+    )  # fmt: skip
+    version_publish_points(
+        dataset=sites, points={"depot": FIRST["depot"]}, properties={"depot": {"note": ""}}
+    )  # fmt: skip
+    [changed] = versions_diff(sites, 1, 2).changed
+    assert [shown for shown in changed.shown if shown[0] == "note"] == [("note", "Closed", "empty")]
+
+
 def test_diff_counts_every_change_and_lists_the_first_of_each_kind(sites, personas):
     version_publish_points(dataset=sites, points=FIRST)
     version_publish_points(

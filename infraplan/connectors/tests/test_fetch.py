@@ -300,6 +300,20 @@ def test_a_host_the_name_service_does_not_know_is_a_lasting_failure():
     assert str(failed.value).endswith("): check the address.")
 
 
+def test_a_host_the_allowed_list_names_that_cannot_be_found_may_pass():
+    """A host the administrators listed themselves (a national source's) is no typo: not
+    finding it means the server cannot reach the internet or its name service, which is worth
+    trying again, and the message says so rather than blaming the address."""
+    policy = FetchPolicy(allowed_hosts=("data.example.invalid",))
+    with pytest.raises(FetchError) as failed:
+        fetch("https://data.example.invalid/sites.geojson", policy=policy)
+    assert failed.value.temporary
+    assert str(failed.value).endswith(
+        "): this platform's server may not reach the internet or its name service (a question "
+        "for its administrators)."
+    )
+
+
 def test_wildcards_cover_subdomains_only():
     policy = FetchPolicy(allowed_hosts=("*.example.org",))
     with pytest.raises(FetchError, match=r"^example\.org is not on this platform's list"):

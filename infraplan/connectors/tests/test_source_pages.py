@@ -294,7 +294,7 @@ def test_removing_a_source_keeps_its_loads(sites, personas, client_as, server):
     manager.post(f"/datasets/sites/sources/{source.pk}/refresh/")
     run = ingest_run_execute(IngestRun.objects.get().pk)
     url = f"/datasets/sites/sources/{source.pk}/remove/"
-    assert "Remove the url source" in text(manager.get(url))
+    assert "Remove the source (file at an address)" in text(manager.get(url))
     response = manager.post(url)
     assert response["Location"] == "/datasets/sites/#sources"
     assert not Source.objects.exists()
