@@ -160,6 +160,24 @@ def crs_parse(name: str) -> tuple[str, bool]:
     return f"EPSG:{code}", north_first and not match["short"]
 
 
+def crs_checked(name: str | None, *, uri: bool = False) -> str | None:
+    """A coordinate system a source asks its service for, checked when the source is saved
+    rather than at its first load: None for none, else the name as given; ValueError, saying
+    why, for one the platform does not know (or, with ``uri``, not written as a URI)."""
+    if name is None or not name.strip():
+        return None
+    try:
+        crs_parse(name)
+    except ConnectorError as error:
+        raise ValueError(str(error)) from None
+    if uri and not name.strip().startswith(("http://", "https://")):
+        raise ValueError(
+            "Write the coordinate system as a URI, such as "
+            "http://www.opengis.net/def/crs/EPSG/0/27700"
+        )
+    return name.strip()
+
+
 def axes_swap(wkb: np.ndarray) -> np.ndarray:
     """WKB geometries with their first two coordinates exchanged (latitude first to x first)."""
     present = np.array([value is not None for value in wkb], dtype=bool)

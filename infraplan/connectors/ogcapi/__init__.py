@@ -22,7 +22,13 @@ from ..base import (
     lon_lat_box,
 )
 from ..registry import connector_register
-from ..remote import EndlessPaging, crs_parse, features_batch, remote_json_with_headers
+from ..remote import (
+    EndlessPaging,
+    crs_checked,
+    crs_parse,
+    features_batch,
+    remote_json_with_headers,
+)
 
 ACCEPT = {"Accept": "application/geo+json, application/json;q=0.9"}
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -53,6 +59,11 @@ class OGCAPIConfig(ConnectorConfig):
     @classmethod
     def _lon_lat_box(cls, bbox: list[float] | None) -> list[float] | None:
         return lon_lat_box(bbox)
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, name: str | None) -> str | None:
+        return crs_checked(name, uri=True)
 
     @field_validator("url")
     @classmethod

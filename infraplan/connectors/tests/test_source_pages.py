@@ -182,6 +182,19 @@ def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, pers
                           "page_size": "100"})  # fmt: skip
     assert "The feature type is not in the right form. As the service's capabilities name " \
            "it, such as planning:sites." in page  # fmt: skip
+    # A coordinate system the platform does not know is refused when the source is saved, not
+    # at its first load.
+    for srs, message in [
+        ("banana", "The coordinate system 'banana' is not one the platform knows"),
+        ("EPSG:99999", "The coordinate system EPSG:99999 is not one the platform knows"),
+    ]:
+        page = errors("wfs", {**arcgis_form(url="https://example.org/wfs"),
+                              "type_names": "planning:sites", "srs_name": srs,
+                              "page_size": "100"})  # fmt: skip
+        assert message in page, srs
+    page = errors("ogcapi", {**arcgis_form(url="https://example.org/collections/sites"),
+                             "crs": "EPSG:27700", "limit": "100"})  # fmt: skip
+    assert "Write the coordinate system as a URI, such as http://www.opengis.net" in page
     page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
                           "column-0-field": "name", "column-1-source": "UNITS",
                           "column-1-type": "number", "column-2-source": "UNITS",

@@ -38,7 +38,14 @@ from ..base import (
 )
 from ..fetch import address_shown
 from ..registry import connector_register
-from ..remote import WGS84, EndlessPaging, crs_parse, features_batch, remote_get
+from ..remote import (
+    WGS84,
+    EndlessPaging,
+    crs_checked,
+    crs_parse,
+    features_batch,
+    remote_get,
+)
 
 # Fields GDAL makes of a GML feature's own bounding box: not data.
 _ENVELOPE_FIELDS = {"lowerCorner", "upperCorner"}
@@ -77,6 +84,11 @@ class WFSConfig(ConnectorConfig):
     @classmethod
     def _lon_lat_box(cls, bbox: list[float] | None) -> list[float] | None:
         return lon_lat_box(bbox)
+
+    @field_validator("srs_name")
+    @classmethod
+    def _known_crs(cls, name: str | None) -> str | None:
+        return crs_checked(name)
 
     @field_validator("url")
     @classmethod

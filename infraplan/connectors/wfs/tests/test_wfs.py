@@ -201,17 +201,18 @@ def test_an_unknown_feature_type_names_the_ones_there_are(tmp_path):
 def test_an_exception_report_is_a_connector_error(tmp_path):
     folder = tmp_path / "ms"
 
+    # A coordinate system the platform knows but the service does not offer (its wfs_srs).
     def with_http_200(query):  # as GeoServer sends it; MapServer says HTTP 400
         if query.get("REQUEST") == "GetFeature":
             return 200, "text/xml", mapserv(folder, query)[2]
         return None
 
     with mapserver(folder) as replay, pytest.raises(ConnectorError) as refused:
-        read(replay, tmp_path, srs_name="EPSG:999999")
+        read(replay, tmp_path, srs_name="EPSG:2154")
     assert "answered HTTP 400" in str(refused.value)
     assert "Invalid GetFeature Request:Invalid SRS" in str(refused.value)  # the server's words
     with mapserver(folder, with_http_200) as replay, pytest.raises(ConnectorError) as reported:
-        read(replay, tmp_path, srs_name="EPSG:999999")
+        read(replay, tmp_path, srs_name="EPSG:2154")
     assert str(reported.value).startswith("The WFS reported an error (InvalidParameterValue): ")
     assert str(reported.value).endswith("(page 1, from feature 1).")
 
