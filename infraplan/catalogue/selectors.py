@@ -287,7 +287,7 @@ def versions_listed(dataset: Dataset, *, unpublished: bool) -> QuerySet[DatasetV
     """The dataset's versions, newest first, each with ``report_head``: its report cut to what
     the versions table shows (see ``_ReportHead``); those never published only when
     ``unpublished``. The whole ``report`` is read only if asked for."""
-    versions = dataset.versions.all()
+    versions = dataset.versions.select_related("organisation")
     if not unpublished:
         versions = versions.filter(state=VersionState.PUBLISHED)
     return versions.order_by("-number").defer("report").annotate(report_head=_ReportHead("report"))

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
-from infraplan.connectors.models import Source
+from infraplan.connectors.models import RunState, Source
 from infraplan.connectors.national import national_spec
 from infraplan.connectors.services import ingest_request, rollback_request
 from infraplan.exports.forms import download_offer
@@ -244,6 +244,17 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
             else set()
         ),
         "sources": sources,
+        # Sources whose last load failed, said at the top for those who load into the dataset:
+        # a scheduled refresh failing at night is otherwise seen only in the sources table.
+        "sources_failing": [
+            source
+            for source in sources
+            if can_contribute
+            and source.last_run is not None
+            and source.last_run.state in (RunState.FAILED, RunState.REJECTED)
+        ],
+        # The versions table says whose features each version replaced.
+        "several_parts": dataset.contributing_organisations.exists(),
         # A national dataset waiting for a platform admin to switch its source on.
         "national_off": national_spec(dataset.slug) is not None
         and not any(source.enabled for source in sources),

@@ -280,6 +280,24 @@ def contributing_data_manager(dataset, organisation) -> User:
     return manager
 
 
+def test_the_versions_of_a_dataset_several_organisations_publish_say_whose_part(
+    sites, personas, client_as
+):
+    """A part's load counts only that part's features: the table says whose they were."""
+    b = personas.organisation_b
+    contributing_data_manager(sites, b)
+    version_publish_points(dataset=sites, organisation=b, points={"b1": (615300, 157500)})
+    content = client_as(personas.viewer_a).get("/datasets/sites/").content.decode()
+    table = content.split('id="versions"')[1].split("</table>")[0]
+    assert "Features of" in table
+    assert f'<td class="govuk-table__cell">{b.name}</td>' in table
+    assert '<td class="govuk-table__cell">Every organisation</td>' in table
+    only_a = dataset_make(slug="only-a", owner=personas.organisation_a)
+    version_publish_points(dataset=only_a, points={"a1": (615300, 157500)})
+    content = client_as(personas.viewer_a).get("/datasets/only-a/").content.decode()
+    assert "Features of" not in content  # one publisher: nothing to tell apart
+
+
 def test_a_contributing_councils_data_manager_rolls_back_only_its_own_part(
     sites, personas, client_as
 ):

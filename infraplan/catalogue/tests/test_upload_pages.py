@@ -424,6 +424,16 @@ def test_sources_on_the_dataset_page_and_refresh_now(sites, personas, client_as,
     assert run.state in (RunState.REJECTED, RunState.FAILED)
     page = text(manager.get("/datasets/sites/"))
     assert run.get_state_display() in page and run.error in page
+    # And said at the top of the page, for those who load into it, with a link to the load.
+    warning = page.split("Warning")[1].split("Sources")[0]
+    assert "The last load of a source did not publish: file upload" in warning
+    assert (
+        f'href="/datasets/sites/runs/{run.pk}/"' in manager.get("/datasets/sites/").content.decode()
+    )
+    assert (
+        'id="sources-failing"'
+        not in client_as(personas.viewer_a).get("/datasets/sites/").content.decode()
+    )
 
 
 def test_a_data_manager_may_replace_the_whole_dataset(
