@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from infraplan.catalogue.access import Action, DatasetQuerySet
-from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
+from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, PropertyFilter
 from infraplan.catalogue.store import StoreFeatureSource
 from infraplan.maps.selectors import MapMoment, source_at, visible_spatial_datasets
@@ -170,6 +170,34 @@ class Page:
             for row in _store_rows(sql, page):
                 self.returned += 1
                 yield row
+
+
+def item_successor(
+    dataset: Dataset, source: FeatureSource, feature_id: int, query: ItemQuery
+) -> int | None:
+    """The id, at the query's moment, of the feature whose row ``feature_id`` was in another
+    version: a feature's id is its row's, and a load that changes the feature gives it a new
+    row. None when the row was never the dataset's, or its feature (organisation and reference)
+    is not there at that moment."""
+    if not isinstance(source, StoreFeatureSource):
+        return None
+    identity = (
+        Feature.objects.filter(dataset=dataset, pk=feature_id)
+        .values("organisation_id", "reference")
+        .first()
+    )
+    if identity is None:
+        return None
+    within, parameters = source.within_sql(dataset, None, query.keep)
+    sql = f"SELECT f.id {within} AND f.organisation_id = %(organisation)s AND f.reference = %(reference)s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {**parameters, "organisation": identity["organisation_id"],
+             "reference": identity["reference"]},
+        )  # fmt: skip
+        found = cursor.fetchone()
+    return found[0] if found and found[0] != feature_id else None
 
 
 def item_get(dataset: Dataset, source: FeatureSource, feature_id: int, query: ItemQuery) -> Row:

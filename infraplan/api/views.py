@@ -15,6 +15,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
     StreamingHttpResponse,
 )
 from django.urls import Resolver404, resolve
@@ -36,6 +37,7 @@ from .selectors import (
     collections_visible,
     current_versions,
     item_get,
+    item_successor,
     source_then,
 )
 
@@ -186,7 +188,17 @@ def item_view(request: HttpRequest, slug: str, feature_id: int) -> HttpResponse:
     source = source_then(dataset, query.moment)
     if feature_id > MAX_FEATURE_ID:
         raise not_found(f"{dataset.title} has no feature {feature_id}.")
-    row = item_get(dataset, source, feature_id, query)
+    try:
+        row = item_get(dataset, source, feature_id, query)
+    except OGCError as missing:
+        # A link kept from before the feature changed: sent on to it as it is at this moment
+        # (the same organisation's feature of the same reference), not left a dead end.
+        successor = item_successor(dataset, source, feature_id, query)
+        if successor is None:
+            raise missing from None
+        address = request.path.rsplit("/", 1)[0] + f"/{successor}"
+        query_string = request.META.get("QUERY_STRING", "")
+        return HttpResponseRedirect(address + (f"?{query_string}" if query_string else ""))
     response = HttpResponse(
         documents.feature_text(request, dataset, row, query.moment.day),
         content_type=_features_type(request),

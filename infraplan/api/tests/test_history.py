@@ -140,6 +140,26 @@ def test_as_of_gives_the_dataset_as_published_on_that_date(sites, client):
     assert self_link["href"].endswith(f"?as_of={days_ago(5)}")
 
 
+def test_a_link_to_a_feature_that_changed_since_leads_to_it_as_it_is(personas, client):
+    """A feature's id is its row's, and a load that changes it gives it a new row: a link kept
+    from before (a report, a bookmark) is sent on to the same feature, not a dead end."""
+    dataset = dataset_make(slug="moving", owner=personas.organisation_a)
+    version_publish_points(dataset=dataset, points={"depot": (601300, 142700)})
+    old = Feature.objects.get(reference="depot").pk
+    version_publish_points(dataset=dataset, points={"depot": (601400, 142800)})  # moved
+    new = Feature.objects.get(reference="depot", valid_to__isnull=True).pk
+    url = "/ogcapi/collections/moving/items"
+
+    response = client.get(f"{url}/{old}", {"f": "json"})
+
+    assert response.status_code == 302 and response["Location"] == f"{url}/{new}?f=json"
+    assert body(client.get(response["Location"]))["id"] == new
+    # The row that never was the dataset's, and a feature since removed, stay 404s.
+    assert client.get(f"{url}/{new + 1000}").status_code == 404
+    version_publish_points(dataset=dataset, points={"other": (601400, 142800)})
+    assert client.get(f"{url}/{old}").status_code == 404
+
+
 def test_before_the_first_publish_is_a_404_that_says_so(sites, client):
     when = timezone.localdate() - timedelta(days=20)
     for url in ("/ogcapi/collections/sites/items",
