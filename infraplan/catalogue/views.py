@@ -45,6 +45,7 @@ from .forms import (
 from .history import version_as_of, versions_diff
 from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
+    SAMPLE_SIZE,
     WHOLE_DATASET,
     DatasetPage,
     dataset_field_types,
@@ -255,6 +256,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         ],
         # The versions table says whose features each version replaced.
         "several_parts": dataset.contributing_organisations.exists(),
+        # Example values are read from this many features: a field they leave empty is said
+        # to be empty in them, not in the dataset.
+        "sample_size": SAMPLE_SIZE,
         # A national dataset waiting for a platform admin to switch its source on.
         "national_off": national_spec(dataset.slug) is not None
         and not any(source.enabled for source in sources),

@@ -322,6 +322,23 @@ def test_example_values_are_cut_short_and_leave_out_features_that_have_ended(
     assert "word " * 20 not in response.content.decode()
 
 
+def test_a_field_the_examples_leave_empty_says_where_it_looked(restricted, personas, client_as):
+    """Examples come from the first features that had not ended: a field only ended ones fill
+    (a school's closing date) is empty in them, not in the dataset, and the page says so."""
+    restricted.field_schema = [
+        {"name": "closed", "type": "date", "title": "Closed"},
+        {"name": "end-date", "type": "date", "title": "Ends"},
+    ]
+    restricted.save(update_fields=["field_schema"])
+    version_publish_points(
+        dataset=restricted,
+        points={**ASHFORD_POINTS, "depot": (600000, 141000)},
+        properties={"depot": {"closed": "2001-03-31", "end-date": "2001-03-31"}},
+    )
+    rows = example_values(client_as(personas.viewer_a).get("/datasets/a-only-sites/"))
+    assert rows["closed"] == "None in the first 200 features that had not ended"
+
+
 def test_the_feature_count_says_how_many_have_ended(restricted, personas, client_as):
     """The page counts every feature of the version, and says how many of them the map, the
     table and downloads leave out as ended: judged on the day the page shows."""
