@@ -16,9 +16,9 @@ from typing import Any
 from django.db import connection, transaction
 
 from infraplan.catalogue.access import Action, DatasetQuerySet
-from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
+from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, PropertyFilter
-from infraplan.catalogue.store import StoreFeatureSource
+from infraplan.catalogue.store import StoreFeatureSource, feature_identity
 from infraplan.maps.selectors import MapMoment, source_at, visible_spatial_datasets
 
 from .crs import Crs
@@ -181,11 +181,7 @@ def item_successor(
     is not there at that moment."""
     if not isinstance(source, StoreFeatureSource):
         return None
-    identity = (
-        Feature.objects.filter(dataset=dataset, pk=feature_id)
-        .values("organisation_id", "reference")
-        .first()
-    )
+    identity = feature_identity(dataset, feature_id)
     if identity is None:
         return None
     within, parameters = source.within_sql(dataset, None, query.keep)

@@ -59,6 +59,17 @@ def current_features(dataset: Dataset):
     return Feature.objects.filter(dataset=dataset, valid_to__isnull=True, valid_from__lte=number)
 
 
+def feature_identity(dataset: Dataset, feature_id: int) -> dict[str, Any] | None:
+    """The identity (``organisation_id`` and ``reference``) of the feature whose row, in any
+    version, is ``feature_id``; None for a row that was never the dataset's. A link to a row
+    another version replaced follows it to the same feature."""
+    return (
+        Feature.objects.filter(dataset=dataset, pk=feature_id)
+        .values("organisation_id", "reference")
+        .first()
+    )
+
+
 class StoreFeatureSource(FeatureSource):
     """The registered source serves each dataset's current version; ``at_version`` gives one
     that serves the dataset as it was at an earlier published version (the map as of a date)."""
@@ -175,11 +186,7 @@ class StoreFeatureSource(FeatureSource):
         record = next(self._records(self._rows(dataset).filter(pk=feature_id)), None)
         if record is not None:
             return record
-        identity = (
-            Feature.objects.filter(dataset=dataset, pk=feature_id)
-            .values("organisation_id", "reference")
-            .first()
-        )
+        identity = feature_identity(dataset, feature_id)
         if identity is None:
             return None
         return next(self._records(self._rows(dataset).filter(**identity)), None)

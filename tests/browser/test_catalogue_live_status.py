@@ -10,22 +10,13 @@ from playwright.sync_api import Page, Route, expect
 
 from infraplan.connectors.models import IngestRun
 from infraplan.connectors.services import ingest_run_execute
-from infraplan.core.testing.data import dataset_make, version_publish_points
 
 from .conftest import PageWatch, assert_accessible, sign_in
-from .test_catalogue_loads import upload
+from .test_catalogue_loads import sites, upload  # noqa: F401 (sites: the dataset's fixture)
 
 pytestmark = pytest.mark.browser
 
 STATUS = "**/runs/*/status.json"
-
-
-@pytest.fixture
-def sites(personas, settings, tmp_path):
-    settings.UPLOAD_ROOT = tmp_path / "uploads"
-    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
-    version_publish_points(dataset=dataset, points={"OLD": (615000, 157500)})
-    return dataset
 
 
 def seconds_until(page: Page, done: Callable[[], bool], most: int = 120) -> int:
@@ -38,8 +29,9 @@ def seconds_until(page: Page, done: Callable[[], bool], most: int = 120) -> int:
     raise AssertionError(f"not done after {most} seconds of the page's clock")
 
 
+@pytest.mark.usefixtures("sites")
 def test_the_load_page_keeps_asking_after_failed_requests(
-    page: Page, page_watch: PageWatch, sites, tmp_path
+    page: Page, page_watch: PageWatch, tmp_path
 ):
     """One failed status.json stopped the page's updates for good."""
     sign_in(page, "contributor@a.example")
