@@ -52,7 +52,6 @@ from .partitions import (
 )
 from .placement import features_place, references_outside_area
 from .services import (
-    LARGE_REMOVAL_SHARE,
     LargeRemoval,
     dataset_save,
     version_fail,
@@ -537,7 +536,7 @@ def ingest_run(
                 try:
                     return version_publish(
                         actor=actor, version=version,
-                        removal_limit=None if mapping.allow_large_removal else LARGE_REMOVAL_SHARE,
+                        removals_guarded=not mapping.allow_large_removal,
                     )  # fmt: skip
                 except LargeRemoval as refused:
                     raise _Reject(str(refused), report) from None

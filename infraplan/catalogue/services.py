@@ -253,11 +253,11 @@ def _sql(template: str) -> str:
     )
 
 
-# A load may remove at most this share of the current features it replaces unless it says it
-# means to (``IngestMapping.allow_large_removal``): a wrong file, or a service that answered
-# with a fraction of its features, would otherwise empty the map at once. Parts of fewer
-# features than the minimum are not guarded (one outline replaced by another is routine).
-LARGE_REMOVAL_SHARE = 0.5
+# A load may remove at most half of the current features it replaces unless it says it means
+# to (``IngestMapping.allow_large_removal``): a wrong file, or a service that answered with a
+# fraction of its features, would otherwise empty the map at once. Parts of fewer features than
+# the minimum are not guarded (one outline replaced by another is routine).
+LARGE_REMOVAL_SHARE = 0.5  # "half", as LargeRemoval's message says
 LARGE_REMOVAL_MINIMUM = 10
 
 
@@ -276,13 +276,14 @@ class LargeRemoval(Exception):
 
 
 def version_publish(
-    *, actor: Any, version: DatasetVersion, note: str = "", removal_limit: float | None = None
+    *, actor: Any, version: DatasetVersion, note: str = "", removals_guarded: bool = False
 ) -> DatasetVersion:
     """Make a draft the current version, keeping unchanged features' rows as they are.
 
-    With ``removal_limit``, raises LargeRemoval (and publishes nothing: the caller's
-    transaction is to be rolled back) when the draft would remove more than that share of at
-    least ``LARGE_REMOVAL_MINIMUM`` current features of the part it replaces.
+    With ``removals_guarded``, raises LargeRemoval (and publishes nothing: the caller's
+    transaction is to be rolled back) when the draft would remove more than
+    ``LARGE_REMOVAL_SHARE`` of at least ``LARGE_REMOVAL_MINIMUM`` current features of the part
+    it replaces.
 
     Rows of the old version that the draft replaces or drops are closed (``valid_to`` = new
     number); draft rows the same as a live row (``store.same_properties_sql`` and
@@ -326,15 +327,14 @@ def version_publish(
         unchanged = cursor.rowcount
         cursor.execute(_COUNT_DRAFT_CHANGED)
         drafted, changed = cursor.fetchone()
-        removed = closed - changed
+        removed, inserted = closed - changed, drafted - unchanged
         if (
-            removal_limit is not None
+            removals_guarded
             and live >= LARGE_REMOVAL_MINIMUM
-            and removed > removal_limit * live
+            and removed > LARGE_REMOVAL_SHARE * live
         ):
-            raise LargeRemoval(removed=removed, live=live, added=drafted - unchanged - changed)
+            raise LargeRemoval(removed=removed, live=live, added=inserted - changed)
         cursor.execute(_UNSTAGE)
-    inserted = drafted - unchanged
     # Run after the commit, in a transaction of its own (ANALYZE holds its lock until commit);
     # robust: the publish has committed by then, and stale statistics only slow reads down.
     transaction.on_commit(
