@@ -13,6 +13,10 @@ Accepted forms:
 - WGS84 latitude and longitude in decimal degrees: ``51.28, 1.08``. Longitude first
   (``1.08, 51.28``) is recognised too: in the United Kingdom latitudes (49 to 61) and
   longitudes (-9 to 2) never overlap, so the order is never ambiguous there.
+- Latitude and longitude in degrees, minutes and seconds, or with the hemisphere's letter, as
+  maps and site notices write them: ``51°16'47"N 1°04'59"E``, ``51 16 47 N, 1 4 59 E``,
+  ``N51 16.78 E1 4.98``, ``51.28N 1.08W``. Either order; W and S are negative. Minutes and
+  seconds must be under 60, and only the last figure of each may have decimals.
 
 Lat/lon is transformed with pyproj, as everything else here (see docs/coordinates.md for the
 transformation used and its accuracy).
@@ -53,12 +57,34 @@ _LABELLED_EN = re.compile(
     rf"^\s*E(?:asting)?\s*:?\s*{_NUMBER}\s*,?\s*N(?:orthing)?\s*:?\s*{_NUMBER}\s*$", re.IGNORECASE
 )
 _PAIR = re.compile(rf"^\s*{_NUMBER}\s*(?:,\s*|\s+){_NUMBER}\s*$")
+# Degrees, minutes and seconds: the marks officers type or paste, each read as one of ° ' ".
+_MARKS = str.maketrans(
+    {
+        "\u00ba": "°",  # masculine ordinal, typed for a degree sign
+        "\u02da": "°",  # ring above
+        "\u2032": "'",  # prime
+        "\u2019": "'",  # right single quotation mark
+        "\u2018": "'",  # left single quotation mark
+        "\u2033": '"',  # double prime
+        "\u201d": '"',  # right double quotation mark
+        "\u201c": '"',  # left double quotation mark
+    }
+)
+_ANGLE = r"(\d+(?:\.\d+)?)\s*°?\s*(?:(\d+(?:\.\d+)?)\s*'?\s*(?:(\d+(?:\.\d+)?)\s*(?:\"|'')?)?)?"
+_HEMISPHERE_ANGLE = rf"(?:([NSEW])\s*{_ANGLE}|{_ANGLE}\s*([NSEW]))"
+_ANGLE_WITH_HEMISPHERES = re.compile(
+    rf"^\s*{_HEMISPHERE_ANGLE}\s*[,;/]?\s*{_HEMISPHERE_ANGLE}\s*$", re.IGNORECASE
+)
+_SIGNED_ANGLE = (
+    r"([+-]?)\s*(\d+(?:\.\d+)?)\s*°\s*(?:(\d+(?:\.\d+)?)\s*'\s*(?:(\d+(?:\.\d+)?)\s*(?:\"|'')?)?)?"
+)
+_ANGLES_WITH_DEGREE_MARKS = re.compile(rf"^\s*{_SIGNED_ANGLE}\s*[,;/]?\s*{_SIGNED_ANGLE}\s*$")
 
 Kind = Literal["grid-reference", "eastings-northings", "latitude-longitude"]
 
 FORMATS_HINT = (
     "a grid reference like TR 150 575, eastings and northings like 615000,157500, "
-    "or latitude and longitude like 51.28, 1.08"
+    "or latitude and longitude like 51.28, 1.08 or 51°16'47\"N 1°04'59\"E"
 )
 
 
@@ -103,7 +129,7 @@ def coordinates_parse(text: str) -> Location | None:
     pair = _PAIR.match(text)
     if pair:
         return _number_pair(pair[1], pair[2])
-    return None
+    return _degrees_minutes_seconds(text)
 
 
 def grid_square_letters(text: str) -> bool:
@@ -219,3 +245,58 @@ def _latitude_longitude(a: float, b: float) -> Location:
         point=Point(easting, northing, srid=27700),
         label=f"{decimal_text(latitude)}, {decimal_text(longitude)}",
     )
+
+
+def _degrees(text: str, degrees: str, minutes: str | None, seconds: str | None) -> float:
+    """One angle in decimal degrees; CoordinateError for minutes or seconds of 60 or more, or a
+    decimal figure before the last."""
+    figures = [figure for figure in (degrees, minutes, seconds) if figure is not None]
+    if any("." in figure for figure in figures[:-1]):
+        raise CoordinateError(
+            f"“{text.strip()}” mixes decimals into degrees, minutes and seconds: only the last "
+            "figure of each coordinate may have decimals, like 51°16'47.5\"N 1°04'59\"E."
+        )
+    for figure, name in ((minutes, "minutes"), (seconds, "seconds")):
+        if figure is not None and float(figure) >= 60:
+            raise CoordinateError(
+                f"“{text.strip()}” has {figure} {name}: {name} run from 0 to 59, like "
+                "51°16'47\"N 1°04'59\"E."
+            )
+    value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
+    return round(value, 7)
+
+
+def _degrees_minutes_seconds(text: str) -> Location | None:
+    """Latitude and longitude in degrees (and minutes and seconds), marked by hemisphere letters
+    or by degree signs; None when ``text`` is neither."""
+    normalised = text.translate(_MARKS)
+    lettered = _ANGLE_WITH_HEMISPHERES.match(normalised)
+    if lettered:
+        groups = lettered.groups()
+        return _hemisphere_pair(text, groups[:8], groups[8:])
+    marked = _ANGLES_WITH_DEGREE_MARKS.match(normalised)
+    if marked:
+        values = []
+        for sign, degrees, minutes, seconds in (marked.groups()[:4], marked.groups()[4:]):
+            value = _degrees(text, degrees, minutes, seconds)
+            values.append(-value if sign == "-" else value)
+        return _latitude_longitude(*values)
+    return None
+
+
+def _hemisphere_pair(text: str, *angles: tuple[str | None, ...]) -> Location:
+    """Two angles each with its hemisphere's letter (before or after its figures): one must be
+    N or S (the latitude), the other E or W (the longitude)."""
+    read: dict[str, float] = {}
+    for before, *figures, after in angles:
+        letter = (before or after).upper()
+        degrees, minutes, seconds = figures[:3] if before else figures[3:]
+        value = _degrees(text, degrees, minutes, seconds)
+        axis = "latitude" if letter in "NS" else "longitude"
+        if axis in read:
+            raise CoordinateError(
+                f"“{text.strip()}” gives two {axis}s: one coordinate needs N or S (the "
+                "latitude), the other E or W (the longitude), like 51°16'47\"N 1°04'59\"E."
+            )
+        read[axis] = -value if letter in "SW" else value
+    return _latitude_longitude(read["latitude"], read["longitude"])

@@ -126,3 +126,53 @@ def test_malformed_coordinates_say_what_is_wrong(text, why):
 def test_grid_reference_parse_refuses_other_text():
     with pytest.raises(CoordinateError, match="two letters and then 2 to 10 digits"):
         grid_reference_parse("615000 157500")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # 51.2798 N, 1.0830 E in degrees, minutes and seconds: 51°16'47.28"N, 1°04'58.8"E.
+        "51°16'47.28\"N 1°04'58.8\"E",
+        "51°16\u203247.28\u2033N, 1°04\u203258.8\u2033E",  # primes
+        "51º 16' 47.28'' N, 1º 4' 58.8'' E",
+        "51 16 47.28 N 1 4 58.8 E",
+        "N51 16 47.28 E1 4 58.8",
+        "1°04'58.8\"E 51°16'47.28\"N",
+        "N 51 16.788, E 1 4.98",
+        "51.2798N 1.0830E",
+        "51.2798°, 1.0830°",
+        "51°16'47.28\", 1°04'58.8\"",
+    ],
+)
+def test_canterbury_cathedral_in_degrees_minutes_and_seconds(text):
+    location = coordinates_parse(text)
+    assert location.kind == "latitude-longitude"
+    assert _xy(location) == pytest.approx(CATHEDRAL_BNG, abs=0.5)
+
+
+def test_west_and_south_letters_make_the_coordinate_negative():
+    # Land's End, 50°03'58"N 5°42'53"W (Wikipedia): a longitude west of Greenwich.
+    location = coordinates_parse("50°03'58\"N 5°42'53\"W")
+    assert location.label == "50.0661111, -5.7147222"
+    with pytest.raises(CoordinateError, match="outside the United Kingdom"):
+        coordinates_parse("51 16 47 S 1 4 59 E")
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("51 60 N 1 4 E", "has 60 minutes: minutes run from 0 to 59"),
+        ("51 16 75 N 1 4 59 E", "has 75 seconds: seconds run from 0 to 59"),
+        ("51.5 16 N 1 4 E", "only the last figure of each coordinate may have decimals"),
+        ("51 16 N 1 4 S", "gives two latitudes"),
+        ("1 4 E 2 5 W", "gives two longitudes"),
+    ],
+)
+def test_malformed_degrees_minutes_and_seconds_say_what_is_wrong(text, why):
+    with pytest.raises(CoordinateError, match=why):
+        coordinates_parse(text)
+
+
+@pytest.mark.parametrize("text", ["N1 9GU", "SE1 7PB", "W1A 1AA", "E 17 road"])
+def test_postcodes_and_names_with_compass_letters_are_not_degrees(text):
+    assert coordinates_parse(text) is None

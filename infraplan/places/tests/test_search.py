@@ -151,7 +151,7 @@ def test_eastings_and_northings_the_wrong_way_round_offer_the_place_in_the_area_
 
 
 def test_latitude_and_longitude_either_way_round(client, db):
-    for query in ("51.2798, 1.0830", "1.0830, 51.2798"):
+    for query in ("51.2798, 1.0830", "1.0830, 51.2798", "51°16'47.28\"N 1°04'58.8\"E"):
         (result,) = _search(client, query)["results"]
         assert result["kind"] == "latitude-longitude"
         assert (result["point"]["lon"], result["point"]["lat"]) == pytest.approx(
@@ -166,6 +166,7 @@ def test_latitude_and_longitude_either_way_round(client, db):
         ("TR15057", "odd number of digits (5)"),
         ("ZZ 150 575", "ZZ is not a square of the National Grid"),
         ("TN 150 575", "outside Great Britain"),
+        ("51 16 75 N 1 4 59 E", "has 75 seconds: seconds run from 0 to 59"),
     ],
 )
 def test_a_malformed_grid_reference_is_explained(client, districts, query, why):
