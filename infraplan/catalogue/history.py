@@ -42,6 +42,9 @@ class ChangedFeature:
     fields: list[str]  # property names whose values differ; "geometry" when it moved
     # (field, before, after) of each changed property, district and ward
     values: list[tuple[str, Any, Any]] = field(default_factory=list)
+    # How far the geometry moved, in metres: the furthest any vertex of either lies from the
+    # other (for a point, the distance it moved); None when it did not, or one has none.
+    moved_by: float | None = None
 
     @property
     def shown(self) -> list[tuple[str, str, str]]:
@@ -50,6 +53,22 @@ class ChangedFeature:
     @property
     def moved(self) -> bool:
         return "geometry" in self.fields
+
+    @property
+    def moved_text(self) -> str:
+        """The geometry's change in words, with how far when both versions have one."""
+        if self.moved_by is None:
+            return "the geometry moved or changed shape"
+        return f"the geometry moved or changed shape, by up to {distance_text(self.moved_by)}"
+
+
+def distance_text(metres: float) -> str:
+    """A distance for a reader: centimetres under a metre, metres to 0.1 under a kilometre."""
+    if metres < 1:
+        return f"{max(round(metres * 100), 1)} cm"
+    if metres < 1000:
+        return f"{metres:,.1f} m"
+    return f"{metres / 1000:,.2f} km"
 
 
 @dataclass
@@ -122,7 +141,9 @@ _DIFF = """
                     'district', old.district, new.district)) ELSE '[]' END
              || CASE WHEN old.ward <> new.ward THEN jsonb_build_array(jsonb_build_array(
                     'ward', old.ward, new.ward)) ELSE '[]' END
-           END AS "values"
+           END AS "values",
+           CASE WHEN r.kind = 'changed' AND NOT {same_geometry}
+                THEN ST_HausdorffDistance(old.geom, new.geom) END AS moved_by
     FROM ranked r  -- each listed pair's rows by key (LIMIT keeps the planner to look-ups)
     LEFT JOIN LATERAL (
         SELECT {columns} FROM {feature}
@@ -165,7 +186,7 @@ def versions_diff(dataset: Dataset, old: int, new: int, limit: int | None = None
     params = {"dataset": dataset.pk, "lo": min(old, new), "hi": max(old, new), "limit": limit}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for organisation, reference, kind, total, fields, values in cursor.fetchall():
+        for organisation, reference, kind, total, fields, values, moved_by in cursor.fetchall():
             setattr(diff, f"{kind}_count", total)
             if kind == "added":
                 diff.added.append((organisation, reference))
@@ -176,7 +197,7 @@ def versions_diff(dataset: Dataset, old: int, new: int, limit: int | None = None
                     ChangedFeature(
                         organisation, reference, list(fields),
                         # Django reads jsonb as its text, and decodes it in its model fields.
-                        [tuple(change) for change in json.loads(values)],
+                        [tuple(change) for change in json.loads(values)], moved_by,
                     )
                 )  # fmt: skip
     return diff

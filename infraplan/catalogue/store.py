@@ -26,22 +26,24 @@ def live_at(version_number: int) -> Q:
 
 # What counts as a change between two rows of one feature, shared by publishing (which keeps
 # an unchanged row rather than adding a copy) and the diff between versions (which lists the
-# changed fields). Coordinates are British National Grid metres: a move below the grid's
-# millimetre (the noise of another projection library release, or of another export of the same
-# data) is no change. A property whose value is null is the same as one the feature lacks: both
-# say "unknown", and a file that leaves out an empty column changes nothing. JSON already
-# ignores the order of keys and the writing of numbers (10 and 10.0).
-GRID_MILLIMETRE = 0.001
+# changed fields). Coordinates are British National Grid metres: a geometry whose every vertex
+# lies within a centimetre of the other's is no change. That takes in the rounding of the
+# platform's own outputs loaded back (the OGC API writes the grid to the centimetre, GeoJSON
+# seven decimal places of a degree, under 7 mm) and the noise of another projection library;
+# a site moved on purpose moves further. A property whose value is null is the same as one the
+# feature lacks: both say "unknown", and a file that leaves out an empty column changes nothing.
+# JSON already ignores the order of keys and the writing of numbers (10 and 10.0).
+GEOMETRY_TOLERANCE = 0.01  # metres
 
 
 def same_geometry_sql(a: str, b: str) -> str:
-    """SQL that is true when geometries ``a`` and ``b`` are the same to the millimetre (both
-    null counts as the same), false otherwise (never null)."""
+    """SQL that is true when geometries ``a`` and ``b`` are the same to within
+    GEOMETRY_TOLERANCE (both null counts as the same), false otherwise (never null). The
+    Hausdorff distance is measured only where the two differ at all and have as many vertices."""
     return (
         f"(ST_AsEWKB({a}) IS NOT DISTINCT FROM ST_AsEWKB({b}) OR COALESCE("
         f"ST_GeometryType({a}) = ST_GeometryType({b}) AND ST_NPoints({a}) = ST_NPoints({b}) "
-        f"AND ST_OrderingEquals(ST_SnapToGrid({a}, {GRID_MILLIMETRE}), "
-        f"ST_SnapToGrid({b}, {GRID_MILLIMETRE})), false))"
+        f"AND ST_HausdorffDistance({a}, {b}) <= {GEOMETRY_TOLERANCE}, false))"
     )
 
 

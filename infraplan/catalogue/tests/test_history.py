@@ -47,7 +47,7 @@ def test_diff_names_added_removed_and_changed_fields(sites, personas):
     assert diff.removed == []
     assert diff.changed == [
         ChangedFeature(org, "depot", ["name"], [("name", "depot", "Depot (closed)")]),
-        ChangedFeature(org, "surgery", ["geometry"], []),
+        ChangedFeature(org, "surgery", ["geometry"], [], moved_by=50.0),
     ]
     assert (diff.changed[0].shown, diff.changed[1].moved) == (
         [("name", "depot", "Depot (closed)")], True
@@ -87,7 +87,9 @@ def test_diff_counts_every_change_and_lists_the_first_of_each_kind(sites, person
     assert (first.added_count, first.changed_count, first.removed_count) == (2, 1, 2)
     assert first.added == [(org, "library")]
     assert first.changed == [
-        ChangedFeature(org, "depot", ["name", "geometry"], [("name", "depot", "Depot (closed)")])
+        ChangedFeature(
+            org, "depot", ["name", "geometry"], [("name", "depot", "Depot (closed)")], 50.0
+        )
     ]
     assert first.removed == [(org, "school")]
     backwards = versions_diff(sites, 2, 1, limit=1)
@@ -102,8 +104,28 @@ def test_diff_after_a_rollback_shows_no_phantom_changes(sites):
     diff = versions_diff(sites, first.number, restored.number)
     assert (diff.added, diff.removed, diff.changed) == ([], [], [])
     assert versions_diff(sites, 2, restored.number).changed == [
-        ChangedFeature(sites.owner.name, "school", ["geometry"])
+        ChangedFeature(sites.owner.name, "school", ["geometry"], moved_by=pytest.approx(23048.86))
     ]
+
+
+def test_a_move_under_a_centimetre_is_no_change_and_a_larger_one_says_how_far(sites, personas):
+    """The platform's own outputs round coordinates (the OGC API's grid to the centimetre,
+    GeoJSON's seven decimals of a degree): loaded back, that rounding changes nothing."""
+    first = {"school": (615000.004, 157500.0049), "depot": (615200.0, 157700.0)}
+    version_publish_points(dataset=sites, points=first)
+    rounded = {"school": (615000.0, 157500.0), "depot": (615200.0, 157700.0)}
+    second = version_publish_points(dataset=sites, points=rounded)
+    assert second.report == {"added": 0, "changed": 0, "removed": 0, "unchanged": 2}
+    moved = {"school": (615000.0, 157500.0), "depot": (615200.0, 157740.0)}
+    third = version_publish_points(dataset=sites, points=moved)
+    assert third.report == {"added": 0, "changed": 1, "removed": 0, "unchanged": 1}
+    (change,) = versions_diff(sites, 1, 3).changed
+    assert (change.reference, change.moved_by) == ("depot", 40.0)
+    assert change.moved_text == "the geometry moved or changed shape, by up to 40.0 m"
+    nudged = {"school": (615000.0, 157500.03), "depot": (615200.0, 157740.0)}
+    version_publish_points(dataset=sites, points=nudged)
+    (change,) = versions_diff(sites, 3, 4).changed
+    assert change.moved_text == "the geometry moved or changed shape, by up to 3 cm"
 
 
 def test_diff_refuses_versions_that_were_never_published(sites):
