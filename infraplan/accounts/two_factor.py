@@ -37,23 +37,36 @@ def two_factor_presented(request: HttpRequest) -> bool:
     return any(record.get("method") == "mfa" for record in records)
 
 
+def two_factor_cleared(request: HttpRequest) -> bool:
+    """Whether the request's user may use admin functions as far as the second factor goes:
+    they need none, or presented it."""
+    return not two_factor_required(request.user) or two_factor_presented(request)
+
+
+def two_factor_url(request: HttpRequest) -> str:
+    """Where an admin goes for a second factor: to present it and come back to this page, or,
+    without one, to set one up. Setting up ends on the recovery codes page (to be saved); the
+    admin then comes back and is asked for a code like anyone who has an app."""
+    if is_mfa_enabled(request.user):
+        query = urlencode({"next": request.get_full_path()})
+        return f"{reverse('mfa_reauthenticate')}?{query}"
+    return reverse("mfa_activate_totp")
+
+
 def two_factor_redirect(request: HttpRequest) -> HttpResponse | None:
     """None if the request may go on; else where an admin without a second factor must go:
     to set one up, or, if they have one, to present it."""
-    if not two_factor_required(request.user) or two_factor_presented(request):
+    if two_factor_cleared(request):
         return None
     if is_mfa_enabled(request.user):
         messages.info(request, "Enter a code from your authenticator app to use admin functions.")
-        query = urlencode({"next": request.get_full_path()})
-        return HttpResponseRedirect(f"{reverse('mfa_reauthenticate')}?{query}")
-    # Setting up ends on the recovery codes page (to be saved); the admin then comes back and
-    # is asked for a code like anyone who has an app.
-    messages.info(
-        request,
-        "Administrators must use two-factor authentication. Set up an authenticator app, then "
-        "enter one of its codes to continue.",
-    )
-    return HttpResponseRedirect(reverse("mfa_activate_totp"))
+    else:
+        messages.info(
+            request,
+            "Administrators must use two-factor authentication. Set up an authenticator app, "
+            "then enter one of its codes to continue.",
+        )
+    return HttpResponseRedirect(two_factor_url(request))
 
 
 def admin_two_factor(view: Callable) -> Callable:

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.accounts.models import Organisation
+from infraplan.accounts.two_factor import two_factor_cleared, two_factor_url
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.connectors.models import RunState, Source
@@ -138,12 +139,15 @@ def dataset_new_view(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Change a dataset's details: for those who may manage it; 404 for anyone else. Who may
-    see it is changed only by those who administer it."""
+    see it is changed only by those who administer it, and, as every admin function, only
+    after they presented a second factor: an admin's password alone cannot publish a council's
+    restricted data."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
     published = dataset.versions.filter(published_at__isnull=False).exists()
+    administers = dataset_permits(request.user, dataset, Action.ADMINISTER)
     options = {
         "geometry_fixed": published,
-        "access_fixed": not dataset_permits(request.user, dataset, Action.ADMINISTER),
+        "access_fixed": not (administers and two_factor_cleared(request)),
         "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
         "titles_taken": Dataset.objects.permitting(request.user).exclude(pk=dataset.pk),
     }
@@ -165,7 +169,10 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
                 request, f"The details of {form.cleaned_data['title']} have been saved."
             )
             return redirect(dataset_url(dataset))
-    return render(request, "catalogue/dataset_details.html", {"form": form, "dataset": dataset})
+    context = {"form": form, "dataset": dataset}
+    if administers and not two_factor_cleared(request):
+        context["two_factor_url"] = two_factor_url(request)
+    return render(request, "catalogue/dataset_details.html", context)
 
 
 def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:

@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import Dataset
@@ -139,6 +140,26 @@ def test_a_data_manager_changes_the_details_but_not_who_may_see_it(personas, cli
     )
     dataset.refresh_from_db()
     assert dataset.access_level == "public"
+
+
+def test_an_admin_changes_who_may_see_it_only_after_a_second_factor(personas, client_as):
+    """A phished admin password alone must not publish a council's restricted data."""
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a, access_level="signed_in")
+    client = client_as(personas.admin_a, two_factor=False)
+    form = client.get("/datasets/sites/details/").content.decode()
+    assert 'name="access_level"' not in form
+    assert f'href="{reverse("mfa_activate_totp")}">use two-factor authentication</a>' in form
+
+    response = client.post(
+        "/datasets/sites/details/",
+        {**ALLOCATIONS, "title": "Allocated sites", "access_level": "public"},
+    )
+
+    assert response.status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.title, dataset.access_level) == ("Allocated sites", "signed_in")
+    form = client_as(personas.admin_a).get("/datasets/sites/details/").content.decode()
+    assert 'name="access_level"' in form and "use two-factor authentication" not in form
 
 
 def test_the_kind_of_features_is_fixed_once_a_version_is_published(personas, client_as):
