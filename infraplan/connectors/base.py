@@ -25,12 +25,24 @@ from pydantic import BaseModel, ConfigDict
 
 from .fetch import FetchPolicy
 
+# The longest message an error keeps. Messages quote what a file or a service held (a header
+# row, an answer's first line), which can be a whole file: shown on the load's page, the
+# dataset's and in the report, it must not make them megabytes.
+MESSAGE_LIMIT = 2_000
+
+
+def message_shortened(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``message``, cut to ``limit`` characters with a word that it was."""
+    if len(message) <= limit:
+        return message
+    return message[: limit - 30].rstrip() + " … (message shortened)"
+
 
 class ConnectorError(Exception):
     """A source that cannot be read; ``temporary`` says whether a retry later can help."""
 
     def __init__(self, message: str, *, temporary: bool = False) -> None:
-        super().__init__(message)
+        super().__init__(message_shortened(message))
         self.temporary = temporary
 
 

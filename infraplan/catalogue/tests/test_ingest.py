@@ -334,6 +334,17 @@ def test_unreadable_sources_fail_the_version_with_the_reason(sites, tmp_path, co
     assert before.is_current and current_features(sites).count() == 1
 
 
+def test_a_whole_file_read_as_a_header_is_not_copied_into_the_message(sites, tmp_path):
+    """A GeoJSON of one huge polygon named .csv is one header line of 200 kB: the reason quotes
+    its start, not all of it, so the load's and the dataset's pages stay small."""
+    header = "[[[[" + "[1.08]" * 30_000 + "]]]]"
+    path = csv(tmp_path, header + "\n1\n")
+    with pytest.raises(IngestRejected, match="no coordinate columns") as rejected:
+        ingest(sites, path)
+    error = rejected.value.version.report["error"]
+    assert len(error) < 1_000 and "Its columns are: [[[[[1.08][1.08]" in error
+
+
 def test_a_reference_in_two_unicode_forms_is_a_duplicate_of_its_row(sites, tmp_path):
     """ "Café" with é as one character and as "e" and a combining accent is one reference: the
     second row is a problem of its own, not an internal error when it is published."""

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infraplan.connectors.base import message_shortened
+
 WGS84 = "EPSG:4326"
 
 
@@ -24,6 +26,9 @@ CHOOSE_BY_NAME = "choose one by giving its name as the layer name"
 
 class UploadError(Exception):
     """An upload that cannot be read; the message says what is wrong and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message_shortened(message))
 
 
 @dataclass(frozen=True)

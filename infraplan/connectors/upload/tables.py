@@ -166,9 +166,15 @@ _COORDINATE_NAMES = (
 _UNNAMED = re.compile(r"field_?\d+", re.IGNORECASE)
 
 
+NAME_SHOWN = 60  # characters of a name quoted in a message
+
+
 def names_listed(names: list[str], limit: int = 10) -> str:
-    shown = names[:limit] + ([f"{len(names) - limit:,} more"] if len(names) > limit else [])
-    return ", ".join(shown)
+    """The first ``limit`` names, each cut to NAME_SHOWN characters, and how many more."""
+    shown = [name if len(name) <= NAME_SHOWN else name[: NAME_SHOWN - 1] + "…" for name in names]
+    return ", ".join(
+        shown[:limit] + ([f"{len(names) - limit:,} more"] if len(names) > limit else [])
+    )
 
 
 def _without_coordinates(opened: OpenedUpload, names: list[str], rows: int) -> UploadError:
