@@ -10,9 +10,12 @@ neighbour's. Its ward is the ward of its district that contains that point, else
 ward of its district within ``WARD_NEAREST_METRES``. A ward's district is the district that
 contains the ward's own representative point: districts and wards are generalised apart, so a
 point near a border can fall in one district's polygon and a neighbouring district's ward, and
-a feature is never placed in a ward of another district than its own. Nothing is dropped: features whose point lies outside every district
-(a coordinate typed wrongly, say) are listed in the version's report by reference, whether or
-not the source's code placed them, and so are those left without a district or a ward.
+a feature is never placed in a ward of another district than its own. A feature whose point
+lies in no district but within ``WARD_NEAREST_METRES`` of a ward (a seafront site just beyond
+a generalised coastline) takes that ward's district too, so that its council's area holds it.
+Nothing is dropped: features whose point lies outside every district (a coordinate typed
+wrongly, say) are listed in the version's report by reference, whether or not the source's code
+or a ward placed them, and so are those left without a district or a ward.
 
 A dataset without geometry (a list of conservation areas, say) is placed by the source's own
 code alone: it has no point to place by, and no ward; so is a boundary dataset itself (wards
@@ -80,6 +83,18 @@ _NEAREST = f"""
     ) placed
     WHERE u.id = placed.id
 """  # noqa: S608
+# A feature left without a district whose nearest ward placed it: the district holding that
+# ward's representative point, as ``_WARD_OF_DISTRICT`` reckons a ward's district.
+_DISTRICT_OF_WARD = f"""
+    UPDATE {{feature}} t SET district = d.reference
+    FROM {{feature}} w, {{feature}} d
+    WHERE {_DRAFT} AND t.district = '' AND t.ward <> ''
+          AND w.dataset_id = %(boundary)s AND w.valid_to IS NULL AND w.valid_from <= %(current)s
+          AND w.reference = t.ward
+          AND d.dataset_id = %(districts)s AND d.valid_to IS NULL
+          AND d.valid_from <= %(districts_current)s
+          AND ST_Intersects(d.geom, ST_PointOnSurface(w.geom))
+"""  # noqa: S608
 _OUTSIDE = f"""
     SELECT t.reference FROM {{feature}} t
     WHERE {_DRAFT} AND NOT EXISTS (
@@ -128,7 +143,8 @@ def features_place(
 ) -> dict[str, Any]:  # fmt: skip
     """Set the district and ward of the draft ``version``'s features; returns the counts and
     the references flagged, for the version's report: ``outside_districts`` (the point lies in
-    no district), ``district_unplaced`` (no district at all) and ``ward_unplaced``.
+    no district, though its nearest ward may have placed it: ``district_by_nearest_ward``
+    counts those), ``district_unplaced`` (no district at all) and ``ward_unplaced``.
 
     Run inside the publishing transaction, after the draft's features are added. A boundary
     dataset that has no current version is listed under ``boundaries_missing``. A dataset
@@ -161,8 +177,6 @@ def features_place(
             report["district_by_geometry"] = cursor.rowcount
             cursor.execute(_sql(_OUTSIDE), {**draft, **district_boundary})
             report["outside_districts"] = [reference for (reference,) in cursor.fetchall()]
-            cursor.execute(_sql(_UNPLACED), draft)
-            report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
         ward_boundary = _boundary(wards)
         if ward_boundary is None:
             missing.append(wards)
@@ -180,6 +194,12 @@ def features_place(
             report["ward_nearest"] = cursor.rowcount
             cursor.execute(_sql(_UNPLACED, "ward"), draft)
             report["ward_unplaced"] = [reference for (reference,) in cursor.fetchall()]
+            if of_district:
+                cursor.execute(_sql(_DISTRICT_OF_WARD), parameters)
+                report["district_by_nearest_ward"] = cursor.rowcount
+        if district_boundary is not None:
+            cursor.execute(_sql(_UNPLACED), draft)
+            report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
     if missing:
         report["boundaries_missing"] = missing
     return report

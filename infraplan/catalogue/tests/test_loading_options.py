@@ -17,6 +17,7 @@ from infraplan.catalogue.loading import (
     PointColumns,
     dataset_load_file,
 )
+from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.store import current_features
 from infraplan.core.testing.data import dataset_make
 
@@ -100,6 +101,13 @@ def test_a_join_adds_columns_and_a_missing_match_names_the_feature(sites, tmp_pa
         dataset_load_file(actor=None, dataset=sites, path=path, options=options)
 
 
+def ward_district(ward: str) -> str:
+    """The district the demo's boundaries put ``ward`` in: the one holding its inner point."""
+    districts = current_features(Dataset.objects.get(slug="districts"))
+    inner = current_features(Dataset.objects.get(slug="wards")).get(reference=ward).geom
+    return districts.get(geom__intersects=inner.point_on_surface).reference
+
+
 def test_placement_uses_the_source_code_then_containment_then_the_nearest_ward(sites, tmp_path):
     wards = current_features(demo_load(only={"districts", "wards"})[1].dataset)
     # The easternmost point of all wards, on the coast: 100 m east of it is in no ward.
@@ -129,11 +137,16 @@ def test_placement_uses_the_source_code_then_containment_then_the_nearest_ward(s
     assert placed["labelled"] == ("E07000110", "")
     assert placed["bad-code"][0] == "E07000105"
     assert placed["offshore"][1] == east_ward
+    # Its nearest ward's district holds it too, so an area download of that council has it.
+    east_district = ward_district(east_ward)
+    assert placed["offshore"][0] == east_district != ""
     assert placed["at-sea"] == ("", "")
     report = version.report["placement"]
     assert report["district_from_source"] == 1
     assert report["ward_nearest"] == 1
-    assert "at-sea" in report["outside_districts"]
+    assert report["district_by_nearest_ward"] == 1
+    assert {"at-sea", "offshore"} <= set(report["outside_districts"])
+    assert report["district_unplaced"] == ["at-sea"]
     assert report["ward_unplaced"] == ["at-sea", "labelled"]
     assert report["ward_by_containment"] == 2
 
