@@ -25,9 +25,10 @@ from infraplan.catalogue.models import Dataset, GeometryType
 from infraplan.catalogue.sources import FeatureRecord
 from infraplan.catalogue.styles import style_legend
 
+from .marker import MARKER_COLOUR, Marker
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
-from .viewport import EARTH_RADIUS, Extent
+from .viewport import EARTH_RADIUS, Extent, mercator
 
 MIN_SIDE = 64
 MAX_SIDE = 2000
@@ -37,6 +38,13 @@ BACKGROUND = "#f3f2f1"
 DPI = 100
 LEGEND_MAX_ENTRIES = 12
 LEGEND_LABEL_WIDTH = 40  # characters a legend line wraps at
+# The search result's marker: a cross in the pin's colour with a white halo, which shows over
+# any layer's colour and the background alike.
+MARKER_STYLE = {
+    "marker": "P", "markersize": 22, "markerfacecolor": MARKER_COLOUR,
+    "markeredgecolor": "white", "markeredgewidth": 2.5, "linestyle": "none",
+}  # fmt: skip
+LEGEND_MARKER = {"markersize": 11, "markeredgewidth": 1.2}  # its key: the cross drawn smaller
 
 _TO_MERCATOR = Transformer.from_crs(27700, 3857, always_xy=True)
 
@@ -122,7 +130,7 @@ def legend_entries(
 
 def _legend_handle(geometry_type: str, colour: str, label: str):
     """A legend key drawn as the layer is: a tinted area, a line or a dot."""
-    text = "\n".join(textwrap.wrap(label, LEGEND_LABEL_WIDTH)) or label
+    text = _wrapped(label)
     if geometry_type == GeometryType.POINT:
         return Line2D([], [], linestyle="none", marker="o", markersize=6, markerfacecolor=colour,
                       markeredgecolor="white", label=text)  # fmt: skip
@@ -131,21 +139,48 @@ def _legend_handle(geometry_type: str, colour: str, label: str):
     return Patch(facecolor=(*_rgb(colour), 0.15), edgecolor=colour, linewidth=1.2, label=text)
 
 
+def _wrapped(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, LEGEND_LABEL_WIDTH)) or label
+
+
 def _rgb(colour: str) -> tuple[float, float, float]:
     return tuple(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
 
 
-def _draw_legend(figure: Figure, entries: list[tuple[str, str, str]]) -> None:
-    if not entries:
+def marker_legend_label(marker: Marker) -> str:
+    return f"Search result: {marker.label}" if marker.label else "Search result"
+
+
+def _draw_legend(
+    figure: Figure, entries: list[tuple[str, str, str]], marker: Marker | None = None
+) -> None:
+    """The layers' entries (at most LEGEND_MAX_ENTRIES of them) and the marker's, if drawn:
+    last, never among those left out."""
+    if not entries and marker is None:
         return
     handles = [_legend_handle(*entry) for entry in entries[:LEGEND_MAX_ENTRIES]]
     if len(entries) > LEGEND_MAX_ENTRIES:
         more = len(entries) - LEGEND_MAX_ENTRIES
         handles.append(Patch(facecolor="none", edgecolor="none", label=f"and {more} more"))
-    figure.legend(
+    if marker is not None:
+        label = _wrapped(marker_legend_label(marker))
+        handles.append(Line2D([], [], **{**MARKER_STYLE, **LEGEND_MARKER}, label=label))
+    legend = figure.legend(
         handles=handles, loc="upper right", fontsize=7, frameon=True, facecolor="white",
         framealpha=0.85, edgecolor="none", borderaxespad=0.3,
     )  # fmt: skip
+    # Titles and labels are written as given: a "$" in one is not the start of mathematics.
+    for text in legend.get_texts():
+        text.set_parse_math(False)
+
+
+def _draw_marker(axes, extent: Extent, marker: Marker) -> bool:
+    """Draw the marker, if the picture shows its point; whether it did."""
+    x, y = mercator(marker.lon, marker.lat)
+    if not (extent.min_x <= x <= extent.max_x and extent.min_y <= y <= extent.max_y):
+        return False
+    axes.plot([x], [y], zorder=10, **MARKER_STYLE)
+    return True
 
 
 def attribution_line(datasets: list[Dataset]) -> str:
@@ -206,6 +241,7 @@ def map_png(
     accent: str,
     moment: MapMoment = NOW,
     records: Callable[[Dataset], Iterable[FeatureRecord]] | None = None,
+    marker: Marker | None = None,
 ) -> bytes:
     """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
     at ``moment`` (each dataset as published on its date, ended features as it says).
@@ -216,6 +252,9 @@ def map_png(
 
     ``records`` gives the features to draw of each dataset instead (a download's selection,
     already read as at its moment): then every dataset is drawn, whatever its minimum zoom.
+
+    ``marker`` (a search result's place) is drawn over the layers as a cross, and named last in
+    the legend, if the picture shows it.
     """
     check_size(width, height)
     extent = Extent.fitting(bbox, width, height)
@@ -234,7 +273,8 @@ def map_png(
         given = records(dataset) if records else None
         colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given)
     legend = legend_entries(drawn, accent, colours)
-    _draw_legend(figure, legend)
+    marked = marker if marker is not None and _draw_marker(axes, extent, marker) else None
+    _draw_legend(figure, legend, marked)
     _draw_scale_and_north(figure, extent, width, height)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
@@ -252,8 +292,9 @@ def map_png(
     )  # fmt: skip
     buffer = io.BytesIO()
     metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
-    if legend:
-        metadata["Comment"] = "Legend: " + "; ".join(label for _, _, label in legend)
+    labels = [label for _, _, label in legend] + ([marker_legend_label(marked)] if marked else [])
+    if labels:
+        metadata["Comment"] = "Legend: " + "; ".join(labels)
     figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, metadata=metadata)
     return buffer.getvalue()
 

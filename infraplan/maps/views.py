@@ -15,9 +15,12 @@ from infraplan.catalogue.models import AccessLevel, Dataset
 from infraplan.core.coordinates import decimal_text
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, heavy_slot
 
+from .marker import MARKER_LABEL_LENGTH, marker_from_query, parse_marker
 from .render import map_png
 from .selectors import (
     BadRequest,
+    MapLayer,
+    MapMoment,
     closer_bbox,
     feature_detail,
     features_in_view,
@@ -75,6 +78,30 @@ def _view_query(bbox: tuple[float, float, float, float]) -> dict[str, str]:
     return {"center": f"{lon:.5f},{lat:.5f}", "zoom": f"{min(max(zoom, 0), 22):.2f}"}
 
 
+def _view_fields(view: dict | None) -> dict[str, str]:
+    """``center`` and ``zoom`` of ``view`` as the map's URL writes them."""
+    if view is None:
+        return {}
+    return {"center": "{:.5f},{:.5f}".format(*view["center"]), "zoom": f"{view['zoom']:.2f}"}
+
+
+def _map_url_without_marker(
+    request: HttpRequest, layers: list[MapLayer], view: dict | None, moment: MapMoment
+) -> str:
+    """The map as its URL shows it, without the marker: made of what the page read, not the URL
+    as given, which could name layers the user may not see."""
+    offered = {layer.slug for layer in layers}
+    feature = request.GET.get("feature", "")
+    faded = ",".join(f"{layer.slug}:{layer.opacity}" for layer in layers if layer.opacity < 100)
+    return "/map/?" + urlencode({
+        "layers": ",".join(layer.slug for layer in layers if layer.visible),
+        **_view_fields(view),
+        **moment.query(),
+        **({"opacity": faded} if faded else {}),
+        **({"feature": feature} if feature.partition("/")[0] in offered else {}),
+    })  # fmt: skip
+
+
 def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, float, float]:
     """The WGS84 box a ``size`` map shows at ``view`` (the authority's extent without one), as
     a box the table and picture take (``usable_bbox``: an extreme view still names an area)."""
@@ -86,13 +113,16 @@ def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, 
 @require_safe
 def map_view(request: HttpRequest) -> HttpResponse:
     """The map; ``as_of=YYYY-MM-DD`` shows each layer as published on that date, ``ended=show``
-    the features their source says have ended, ``opacity=slug:percent,...`` layers faded. A
-    malformed date or one to come is explained, the map as now."""
+    the features their source says have ended, ``opacity=slug:percent,...`` layers faded,
+    ``marker=lon,lat`` (with ``marker_label``) a search result's place marked. A malformed date
+    or one to come is explained, the map as now; a marker that cannot be one is ignored."""
     moment, error = moment_or_error(request.GET)
     requested = requested_layers(request.GET)
     opacities = parse_opacities(request.GET.get("opacity"))
     layers = map_layers_for(request.user, requested, moment, opacities)
     view = _view_from_query(request)
+    marker = marker_from_query(request.GET)
+    marked = marker.query() if marker else {}
     visible = ",".join(layer.slug for layer in layers if layer.visible)
     bbox = bbox_text(_view_bbox(view, FALLBACK_SIZE))
     basemap = settings.AUTHORITY_PROFILE.map.basemap
@@ -108,6 +138,8 @@ def map_view(request: HttpRequest) -> HttpResponse:
                 "accent": settings.AUTHORITY_PROFILE.branding.accent_colour,
                 "basemap": basemap.model_dump() if basemap else None,
                 "moment": moment.query(),
+                "marker": marker.as_json() if marker else None,
+                "marker_label_length": MARKER_LABEL_LENGTH,
             },
             "layers": layers,
             "groups": layer_groups(layers),
@@ -120,11 +152,9 @@ def map_view(request: HttpRequest) -> HttpResponse:
             "map_choice": {"layers": visible, **moment.query()},
             # The view the layers and date form keeps without the script (which sends the view
             # as it is then instead).
-            "view_fields": (
-                {"center": "{:.5f},{:.5f}".format(*view["center"]), "zoom": f"{view['zoom']:.2f}"}
-                if view
-                else {}
-            ),
+            "view_fields": {**_view_fields(view), **marked},
+            "marker": marker,
+            "without_marker_url": _map_url_without_marker(request, layers, view, moment),
             "fallback_png": "/map.png?"
             + urlencode(
                 {
@@ -133,10 +163,11 @@ def map_view(request: HttpRequest) -> HttpResponse:
                     "width": FALLBACK_SIZE[0],
                     "height": FALLBACK_SIZE[1],
                     **moment.query(),
+                    **marked,
                 }
             ),
             "features_url": "/map/features/?"
-            + urlencode({"bbox": bbox, "layers": visible, **moment.query()}),
+            + urlencode({"bbox": bbox, "layers": visible, **moment.query(), **marked}),
         },
         status=400 if error else 200,
     )
@@ -268,9 +299,13 @@ def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
 
 @require_safe
 def features_view(request: HttpRequest) -> HttpResponse:
-    """The features in a view, as a table: the map's alternative without WebGL or JavaScript."""
+    """The features in a view, as a table: the map's alternative without WebGL or JavaScript.
+    A search result's ``marker`` is said in words and kept by every link (ignored if it cannot
+    be one, as on the map)."""
     requested = requested_layers(request.GET)
     moment, as_of_error = moment_or_error(request.GET)
+    marker = marker_from_query(request.GET)
+    marked = marker.query() if marker else {}
     layers = map_layers_for(request.user, requested, moment)
     error = None
     try:
@@ -288,7 +323,8 @@ def features_view(request: HttpRequest) -> HttpResponse:
     # lists, and its other pages and its picture show the same.
     area = ",".join(decimal_text(value) for value in bbox)
     slugs = ",".join(dataset.slug for dataset in datasets)
-    kept = {"layers": slugs, **moment.query()}
+    unmarked = {"layers": slugs, **moment.query()}
+    kept = {**unmarked, **marked}
     view = {} if error or not request.GET.get("bbox") else _view_query(bbox)
     far = [
         {
@@ -312,7 +348,13 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "query": urlencode({"bbox": area, **kept}),
             "png_url": "/map.png?" + urlencode({"bbox": area, **kept}),
-            "back_to_map_url": "/map/?" + urlencode({"layers": slugs, **view, **moment.query()}),
+            "back_to_map_url": "/map/?"
+            + urlencode({"layers": slugs, **view, **moment.query(), **marked}),
+            "marker": marker,
+            "marker_fields": marked,
+            # Whether the area listed holds it (unknown while the area cannot be read).
+            "marker_within": None if error or marker is None else marker.within(bbox),
+            "without_marker_url": "/map/features/?" + urlencode({"bbox": area, **unmarked}),
             "layers_listed": bool(table.listed),
             "zoom": table.zoom,
             "far": far,
@@ -337,11 +379,13 @@ def _size(request: HttpRequest, name: str, default: int) -> int:
 
 @require_safe
 def png_view(request: HttpRequest) -> HttpResponse:
-    """A PNG of the view ``bbox`` with the requested layers the user may see."""
+    """A PNG of the view ``bbox`` with the requested layers the user may see, and the search
+    result's ``marker`` (explained, as the other parameters are, if it cannot be one)."""
     try:
         bbox = parse_bbox(request.GET.get("bbox"))
         width, height = _size(request, "width", 800), _size(request, "height", 600)
         moment = parse_moment(request.GET)
+        marker = parse_marker(request.GET)
         requested = requested_layers(request.GET)
         datasets = requested_datasets(request.user, requested)
         left_out = requested is not None and set(requested) != {d.slug for d in datasets}
@@ -353,6 +397,7 @@ def png_view(request: HttpRequest) -> HttpResponse:
             png = map_png(
                 datasets=datasets, bbox=bbox, width=width, height=height,
                 accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
+                marker=marker,
             )  # fmt: skip
     except BadRequest as error:
         return HttpResponse(

@@ -34,6 +34,7 @@ from infraplan.core.coordinates import (
     grid_square_letters,
 )
 from infraplan.maps.ended import live_on_sql
+from infraplan.maps.marker import Marker
 from infraplan.maps.selectors import (
     NOW,
     MapMoment,
@@ -219,11 +220,13 @@ class MapChoice:
         point: tuple[float, float],
         bbox: tuple[float, float, float, float] | None,
         *,
+        label: str,
         layer: str | None = None,
         feature_id: int | None = None,
     ) -> str:
         """A /map/ link centred on ``point`` and zoomed to ``bbox`` (or a street-level zoom),
-        with the chosen layers, and the layer of a feature switched on and its pop-up open."""
+        with the chosen layers, the layer of a feature switched on and its pop-up open, and
+        ``point`` marked as ``label`` (the map without WebGL draws the mark on its picture)."""
         parameters = {
             "center": f"{point[0]:.5f},{point[1]:.5f}",
             "zoom": f"{_zoom_to_fit(bbox) if bbox else POINT_ZOOM:g}",
@@ -234,6 +237,7 @@ class MapChoice:
             parameters["layers"] = ",".join(dict.fromkeys([*chosen, layer]))
         if layer and feature_id is not None:
             parameters["feature"] = f"{layer}/{feature_id}"
+        parameters.update(Marker.at(*point, label).query())
         return "/map/?" + urlencode(parameters)
 
 
@@ -243,7 +247,7 @@ def _point_result(
     lon_lat = _wgs84(point)
     return SearchResult(
         label=label, kind=kind, kind_label=KIND_LABELS[kind], point=lon_lat, bbox=None,
-        map_url=choice.map_url(lon_lat, None), detail=detail,
+        map_url=choice.map_url(lon_lat, None, label=label), detail=detail,
     )  # fmt: skip
 
 
@@ -258,7 +262,7 @@ def _box_result(
     point = _wgs84(polygon.centroid)
     return SearchResult(
         label=label, kind=kind, kind_label=KIND_LABELS[kind], point=point, bbox=bbox,
-        map_url=choice.map_url(point, bbox), detail=detail,
+        map_url=choice.map_url(point, bbox, label=label), detail=detail,
     )  # fmt: skip
 
 
@@ -694,7 +698,9 @@ def _name_results(names: NamesQuery, rows: list[tuple], choice: MapChoice) -> li
                 kind_label=KIND_LABELS[kind],
                 point=point,
                 bbox=bbox,
-                map_url=choice.map_url(point, bbox, layer=dataset.slug, feature_id=feature_id),
+                map_url=choice.map_url(
+                    point, bbox, label=label, layer=dataset.slug, feature_id=feature_id
+                ),
                 # Two wards of one name (Westgate) are told apart by their districts.
                 detail=", ".join(
                     filter(
@@ -793,7 +799,7 @@ def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
     result = _box_result("town", name, box, choice, detail)
     middle = Point(xs[1], ys[1], srid=27700)
     point = _wgs84(middle)
-    return [replace(result, point=point, map_url=choice.map_url(point, result.bbox))]
+    return [replace(result, point=point, map_url=choice.map_url(point, result.bbox, label=name))]
 
 
 def _former_names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:

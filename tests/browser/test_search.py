@@ -10,6 +10,8 @@ pytestmark = pytest.mark.browser
 
 # CT1 2EH in ONSPD (Nov 2025): 51.278809 N, 1.083457 E.
 CT1_2EH = (1.083457, 51.278809)
+# What a result's link marks on the map: the postcode's place, and its name.
+MARKED = "marker=1.083457%2C51.278809&marker_label=CT1+2EH"
 
 
 @pytest.fixture
@@ -177,13 +179,15 @@ def test_the_search_results_open_the_map_with_the_layers_shown_now(page):
     search_map(page, "CT1 2EH")
 
     result = page.locator("#map-search-results").get_by_role("link", name="CT1 2EH")
-    expect(result).to_have_attribute("href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}")
+    expect(result).to_have_attribute(
+        "href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}&{MARKED}"
+    )
     # Sent as the form goes without the search script: to the search page, whose links keep
     # the same.
     page.evaluate("() => document.getElementById('map-search').submit()")
     page.wait_for_url(f"**/search/?q=CT1+2EH&{chosen}")
     expect(page.get_by_role("link", name="CT1 2EH")).to_have_attribute(
-        "href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}"
+        "href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}&{MARKED}"
     )
 
 
@@ -198,7 +202,7 @@ def test_the_search_page_works_without_javascript(browser, demo_server):
     page.wait_for_url(f"**/search/?q=CT1+2EH&{chosen}")
     expect(page.locator("#search-results-title")).to_have_text("1 result for “CT1 2EH”")
     page.get_by_role("link", name="CT1 2EH").click()
-    page.wait_for_url(f"**/map/?center=1.08346%2C51.27881&zoom=16&{chosen}")
+    page.wait_for_url(f"**/map/?center=1.08346%2C51.27881&zoom=16&{chosen}&{MARKED}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Map as published on 1 January 2001")
     expect(page.locator("#layer-wards")).to_be_checked()
     expect(page.locator("#layer-districts")).not_to_be_checked()
@@ -217,7 +221,9 @@ def test_without_webgl_the_search_box_results_keep_the_layers_and_date(
     page.locator("#map-search-q").fill("CT1 2EH")
     page.locator("#map-search-q").press("Enter")  # answered by the script, on the page
     result = page.locator("#map-search-results").get_by_role("link", name="CT1 2EH")
-    expect(result).to_have_attribute("href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}")
+    expect(result).to_have_attribute(
+        "href", f"/map/?center=1.08346%2C51.27881&zoom=16&{chosen}&{MARKED}"
+    )
     context.close()
 
 

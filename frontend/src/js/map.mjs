@@ -92,11 +92,73 @@ function updateLinks(bbox) {
   const layers = visibleSlugs().join(",");
   const table = document.getElementById("map-features-link");
   const png = document.getElementById("map-png-link");
-  table.href = `/map/features/?${new URLSearchParams({ bbox, layers, ...moment })}`;
+  const marked = markerParameters();
+  table.href = `/map/features/?${new URLSearchParams({ bbox, layers, ...moment, ...marked })}`;
   const box = container.getBoundingClientRect();
   const size = { width: Math.max(64, Math.min(2000, Math.round(box.width))),
     height: Math.max(64, Math.min(1500, Math.round(box.height))) };
-  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size, ...moment })}`;
+  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size, ...moment, ...marked })}`;
+}
+
+// --- the search result's marker: a pin, kept in the URL ------------------------------------
+// ``marker=lon,lat`` (six decimals) and ``marker_label``, as the server reads them
+// (maps/marker.py), which draws the mark on the picture and says where it is on the table.
+
+const MARKER_COLOUR = "#d4351c";
+const MARKER_DECIMALS = 6;
+let marked = config.marker || null; // {lon, lat, label}
+let pin = null;
+
+// A label as the server keeps one: spaces for control characters, cut to its length.
+function markerLabel(text) {
+  const clean = String(text || "").replace(/[\p{C}\p{Z}\s]+/gu, " ").trim();
+  const most = config.marker_label_length;
+  return clean.length > most ? `${clean.slice(0, most - 1).trimEnd()}…` : clean;
+}
+
+function markerParameters() {
+  if (!marked) return {};
+  const parameters = {
+    marker: `${marked.lon.toFixed(MARKER_DECIMALS)},${marked.lat.toFixed(MARKER_DECIMALS)}`,
+  };
+  if (marked.label) parameters.marker_label = marked.label;
+  return parameters;
+}
+
+function drawPin(map) {
+  if (!pin) {
+    pin = new maplibregl.Marker({ color: MARKER_COLOUR });
+    const element = pin.getElement();
+    element.setAttribute("role", "img");
+    element.dataset.searchMarker = "true";
+  }
+  pin.getElement().setAttribute("aria-label",
+    marked.label ? `Search result: ${marked.label}` : "Search result");
+  pin.setLngLat([marked.lon, marked.lat]).addTo(map);
+}
+
+// The panel's words for the marker (the server's, with its grid reference, as the page came)
+// and its link that removes it, whose address is the page's without the marker.
+function updateMarkerPanel(words) {
+  const panel = document.getElementById("map-marker");
+  panel.hidden = !marked;
+  if (words !== undefined) document.getElementById("map-marker-text").textContent = words;
+  const url = new URL(window.location.href);
+  url.searchParams.delete("marker");
+  url.searchParams.delete("marker_label");
+  document.getElementById("map-marker-remove").href = `${url.pathname}${url.search}`;
+}
+
+function setMarker(map, place) {
+  marked = place;
+  if (marked) {
+    drawPin(map);
+  } else {
+    pin?.remove();
+  }
+  updateUrl(map);
+  updateLinks(boundsParameter(map.getBounds()));
+  updateMarkerPanel(marked ? marked.label || "the search result" : undefined);
 }
 
 // --- without WebGL: the picture and the table ------------------------------------------------
@@ -297,7 +359,7 @@ const LINKED_FEATURE_PROBLEMS = {
 const NOTHING_AT_CENTRE = "Nothing is shown at the centre of the map. Move the map with the arrow "
   + "keys to bring a feature to its centre, or list the features in this view.";
 
-// --- the URL: view, layers and selected feature ----------------------------------------------
+// --- the URL: view, layers, selected feature and marker ---------------------------------------
 
 // "slug/id" of the feature whose pop-up is open; anything else in the URL is dropped.
 let selected = SELECTED_FEATURE.test(config.feature || "") ? config.feature : "";
@@ -313,7 +375,9 @@ function updateUrl(map) {
   const opacity = opacityParameter();
   if (opacity) parameters.set("opacity", opacity);
   if (selected) parameters.set("feature", selected);
+  for (const [name, value] of Object.entries(markerParameters())) parameters.set(name, value);
   window.history.replaceState(null, "", `${window.location.pathname}?${parameters}`);
+  if (marked) updateMarkerPanel();
 }
 
 // --- pop-ups ---------------------------------------------------------------------------------
@@ -521,6 +585,21 @@ function start() {
   }
   const map = new maplibregl.Map(options);
   window.infraplanMap = map;
+  // For the search box (search.mjs): a result's place marked, or the mark taken off.
+  window.infraplanMarker = {
+    show: ({ lon, lat, label }) => setMarker(map, {
+      lon: Number(lon.toFixed(MARKER_DECIMALS)), lat: Number(lat.toFixed(MARKER_DECIMALS)),
+      label: markerLabel(label),
+    }),
+    clear: () => { if (marked) setMarker(map, null); },
+  };
+  if (marked) drawPin(map);
+  document.getElementById("map-marker-remove").addEventListener("click", (event) => {
+    event.preventDefault();
+    setMarker(map, null);
+    // The link went with the marker: focus goes to the search box, to search again.
+    document.getElementById("map-search-q").focus();
+  });
   map.addControl(new maplibregl.NavigationControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
 
@@ -561,10 +640,13 @@ function start() {
     // The page's own view fields (kept for use without the script) take the view as it is.
     const centre = map.getCenter();
     const opacity = opacityParameter();
+    // The marker as it is now: the page's own fields name the one it came with.
+    for (const name of ["marker", "marker_label"]) event.target.elements.namedItem(name)?.remove();
     setHiddenFields(event.target, {
       center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
       zoom: map.getZoom().toFixed(2),
       ...(opacity && { opacity }),
+      ...markerParameters(),
     });
   });
   updateSearchChoice(); // the boxes as the browser may have restored them

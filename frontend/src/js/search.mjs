@@ -1,8 +1,9 @@
 // The map's search box (form#map-search), enhanced. Without this script the form opens the
 // search page (/search/), whose results link back to the map centred on each place. With it,
 // results are listed under the form, announced to screen readers, and the map flies to the
-// first one (or the one chosen) and marks it. The map is window.infraplanMap, set by map.mjs;
-// without it (no WebGL) the results' links still open the map there.
+// first one (or the one chosen) and marks it. The map is window.infraplanMap and its marker
+// (kept in the URL) window.infraplanMarker, set by map.mjs; without them (no WebGL) the results'
+// links still open the map there, marked.
 
 const form = document.getElementById("map-search");
 const input = document.getElementById("map-search-q");
@@ -10,7 +11,6 @@ const input = document.getElementById("map-search-q");
 const STREET_ZOOM = 16;
 const MAX_ZOOM = 17;
 
-let marker = null;
 let request = null;
 
 function element(tag, className, text) {
@@ -64,14 +64,7 @@ function flyTo(result) {
   } else {
     map.flyTo({ center: [result.point.lon, result.point.lat], zoom: STREET_ZOOM });
   }
-  if (!marker) {
-    marker = new maplibregl.Marker({ color: "#d4351c" });
-    const pin = marker.getElement();
-    pin.setAttribute("role", "img");
-    pin.dataset.searchMarker = "true";
-  }
-  marker.getElement().setAttribute("aria-label", `Search result: ${result.label}`);
-  marker.setLngLat([result.point.lon, result.point.lat]).addTo(map);
+  window.infraplanMarker.show({ ...result.point, label: result.label });
   if (result.dataset) switchOnLayer(result.dataset.slug);
   return true;
 }
@@ -122,14 +115,18 @@ function showResults(body) {
   status.replaceChildren(heading, note, shown, more, list);
 }
 
+function clearMarker() {
+  window.infraplanMarker?.clear();
+}
+
 // What an earlier search showed (its results, its marker) goes when a new one finds nothing.
 function clearResults() {
-  marker?.remove();
+  clearMarker();
   status.replaceChildren();
 }
 
 function showNothing(body) {
-  marker?.remove();
+  clearMarker();
   const hint = element("div", "govuk-hint");
   hint.append(element("p", "govuk-body govuk-!-margin-bottom-1", `Nothing found for “${body.query}”.`));
   const formats = element("ul", "govuk-list govuk-list--bullet govuk-!-font-size-16");
@@ -160,7 +157,7 @@ async function search(query) {
     return;
   }
   if (body.error) {
-    marker?.remove();
+    clearMarker();
     showError(body.error);
   } else if (body.results.length) {
     showResults(body);

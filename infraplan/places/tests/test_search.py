@@ -413,32 +413,53 @@ def test_json_by_accept_header_and_html_results_link_to_the_map(client, sample_p
 
     page = client.get("/search/", {"q": "CT1 2EH"}, HTTP_ACCEPT="text/html").content.decode()
     assert "1 result for “CT1 2EH”" in page
-    assert 'href="/map/?center=1.08346%2C51.27881&amp;zoom=16"' in page
+    assert (
+        'href="/map/?center=1.08346%2C51.27881&amp;zoom=16'
+        '&amp;marker=1.083457%2C51.278809&amp;marker_label=CT1+2EH"' in page
+    )
 
 
 MAP_CHOICE = {"layers": "wards", "as_of": "2001-01-01", "ended": "show"}
+# What a result's link marks: the place found, and its name.
+MARKED = "marker=1.083457%2C51.278809&marker_label=CT1+2EH"
 
 
 def test_results_open_the_map_with_the_layers_and_date_searched_from(client, sample_postcodes):
     (postcode,) = _search(client, "CT1 2EH", **MAP_CHOICE)["results"]
     assert postcode["map_url"] == (
-        "/map/?center=1.08346%2C51.27881&zoom=16&layers=wards&as_of=2001-01-01&ended=show"
+        f"/map/?center=1.08346%2C51.27881&zoom=16&layers=wards&as_of=2001-01-01&ended=show&{MARKED}"
     )
     (no_layer,) = _search(client, "CT1 2EH", layers="")["results"]
-    assert no_layer["map_url"] == "/map/?center=1.08346%2C51.27881&zoom=16&layers="
+    assert no_layer["map_url"] == f"/map/?center=1.08346%2C51.27881&zoom=16&layers=&{MARKED}"
     # A date the map cannot use is left out (the map as now); the rest is kept.
     (bad_date,) = _search(client, "CT1 2EH", layers="wards", as_of="2026-02-30")["results"]
-    assert bad_date["map_url"] == "/map/?center=1.08346%2C51.27881&zoom=16&layers=wards"
+    assert bad_date["map_url"] == f"/map/?center=1.08346%2C51.27881&zoom=16&layers=wards&{MARKED}"
 
     page = client.get("/search/", {"q": "CT1 2EH", **MAP_CHOICE}).content.decode()
     assert (
         'href="/map/?center=1.08346%2C51.27881&amp;zoom=16&amp;layers=wards'
-        '&amp;as_of=2001-01-01&amp;ended=show"' in page
+        f'&amp;as_of=2001-01-01&amp;ended=show&amp;{MARKED.replace("&", "&amp;")}"' in page
     )
     # Searching again from the results keeps them too.
     form = page[page.index('<form method="get" action="/search/"') :].split("</form>")[0]
     for name, value in MAP_CHOICE.items():
         assert f'<input type="hidden" name="{name}" value="{value}">' in form
+
+
+@pytest.mark.parametrize(
+    ("query", "label"),
+    [("CT1 2EH", "CT1 2EH"), ("ct1", "CT1"), ("TR 150 578", "TR 150 578"),
+     ("51.28, 1.08", "51.28, 1.08"), ("Westgate", "Westgate")],
+)  # fmt: skip
+def test_a_results_link_marks_the_place_found_with_its_name(client, sample_postcodes, wards,
+                                                            query, label):  # fmt: skip
+    """Without the map's script the link is all there is: it marks the point the map shows
+    the result at, as the script's pin does, so that the picture of the view draws it."""
+    result = _search(client, query)["results"][0]
+    view = _view(result)
+    assert result["label"] == label
+    assert view["marker"] == "{lon:.6f},{lat:.6f}".format(**result["point"])
+    assert view["marker_label"] == label
 
 
 def test_a_feature_found_adds_its_layer_to_those_chosen(client, wards):
