@@ -87,3 +87,19 @@ def test_a_link_shared_before_the_feature_changed_opens_it_as_it_is_now(page: Pa
     expect(popup).to_contain_text("Civic Centre")
     expect(page).to_have_url(re.compile(f"feature=register%2F{now}(&|$)"))
     assert now != shared
+
+
+def test_a_datasets_attribution_is_shown_as_text_never_as_a_link(page: Page, register):
+    """The attribution is what a data manager typed: on the map it must not become a link to
+    another site (a phishing page telling officers to sign in again)."""
+    typed = 'Ashford <a href="https://evil.example/login">Your session has expired</a>'
+    register.attribution = typed
+    register.save(update_fields=["attribution"])
+    lon, lat = lon_lat(*CENTRE)
+    page.goto(f"/map/?layers=register&center={lon:.5f},{lat:.5f}&zoom=14")
+    page.locator('#map[data-map-idle="true"]').wait_for()
+
+    attribution = page.locator(".maplibregl-ctrl-attrib-inner")
+    expect(attribution).to_contain_text(typed)
+    assert attribution.locator("a[href*='evil.example']").count() == 0
+    assert_accessible(page)

@@ -178,6 +178,13 @@ function showFallback() {
 // districts under their wards), so a click or Enter finds the most particular feature there.
 const DRAWING_ORDER = { polygon: 0, line: 1, point: 2 };
 
+/** ``text`` with the characters HTML gives a meaning escaped. MapLibre writes a source's
+ * attribution into the page as HTML; a dataset's attribution is what its data manager typed,
+ * so it is shown as the text it is, never as links or markup of theirs. */
+function htmlEscaped(text) {
+  return String(text ?? "").replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
 function addOwnLayers(map) {
   const drawn = [...config.layers].sort((one, other) =>
     (DRAWING_ORDER[one.geometry_type] ?? 2) - (DRAWING_ORDER[other.geometry_type] ?? 2)
@@ -189,7 +196,7 @@ function addOwnLayers(map) {
       tiles: [`${window.location.origin}${layer.tiles}`],
       minzoom: layer.min_zoom,
       maxzoom: 16,
-      attribution: layer.attribution,
+      attribution: htmlEscaped(layer.attribution),
     });
     const common = {
       source: layer.slug,
