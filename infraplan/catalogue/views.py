@@ -25,7 +25,7 @@ from infraplan.accounts.models import Organisation
 from infraplan.accounts.two_factor import two_factor_cleared, two_factor_url
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
-from infraplan.connectors.models import RunState, Source
+from infraplan.connectors.models import Source
 from infraplan.connectors.national import national_spec
 from infraplan.connectors.services import ingest_request, rollback_request
 from infraplan.exports.forms import download_offer
@@ -257,9 +257,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "sources_failing": [
             source
             for source in sources
-            if can_contribute
-            and source.last_run is not None
-            and source.last_run.state in (RunState.FAILED, RunState.REJECTED)
+            if can_contribute and source.last_run is not None and source.last_run.did_not_publish
         ],
         # The versions table says whose features each version replaced.
         "several_parts": dataset.contributing_organisations.exists(),

@@ -130,6 +130,9 @@ class IngestRun(models.Model):
     """
 
     ACTIVE = (RunState.QUEUED, RunState.RUNNING)
+    # Ended without publishing: what the dataset page warns of, and what mails a source's people
+    # (``notifications``).
+    UNPUBLISHED = (RunState.REJECTED, RunState.FAILED)
 
     source = models.ForeignKey(
         Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
@@ -186,6 +189,12 @@ class IngestRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE
+
+    @property
+    def did_not_publish(self) -> bool:
+        """Whether the run ended without publishing (rejected or failed); the current version
+        is then as it was."""
+        return self.state in self.UNPUBLISHED
 
     @property
     def is_rollback(self) -> bool:

@@ -37,6 +37,7 @@ from infraplan.catalogue.services import version_fail, version_rollback
 from .base import ConnectorError, Progress
 from .fetch import address_refusal, config_recorded
 from .models import IngestRun, RunState, Source
+from .notifications import ingest_run_notify_on_commit
 from .registry import ROLLBACK_KEY, connector_config
 
 # Named schedules as cron expressions (UTC): loads at night, when nobody is looking at the map.
@@ -484,6 +485,7 @@ def _source_run_refused(*, actor: Any, source: Source, reason: str) -> IngestRun
             actor=actor, action="ingest.request", target=run,
             after={"dataset": source.dataset.slug, "source": source.pk, "error": error},
         )  # fmt: skip
+        ingest_run_notify_on_commit(run=run)
     return run
 
 
@@ -548,6 +550,7 @@ def _run_finish(run: IngestRun, state: str, **fields: Any) -> IngestRun:
     run.state, run.finished_at, run.retry_at = state, timezone.now(), None
     run.save()
     transaction.on_commit(lambda: stored_upload_remove(run))
+    ingest_run_notify_on_commit(run=run)
     return run
 
 
@@ -576,6 +579,8 @@ def ingest_run_execute(
     ``failed`` (the source could not be read, or retries were used up). A temporary failure with attempts left puts
     the run back to ``queued`` with ``retry_at`` and raises IngestRetry for the queue (a run
     without a job, from the CLI, is not retried). ``echo`` is told of progress too, unthrottled.
+    A load of a source that stops or starts publishing again mails the source's people once it
+    has ended (``notifications``); a mail that cannot be sent never fails the run.
     """
     run = IngestRun.objects.select_related("dataset", "organisation", "requested_by").get(pk=run_id)
     if run.state not in IngestRun.ACTIVE:
