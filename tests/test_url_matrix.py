@@ -236,6 +236,11 @@ CASES: dict[str, list[Case]] = {
         restricted_to_a(),
         unknown_dataset(),
     ],
+    "dataset-metadata-xml": [
+        Case(everyone(200), kwargs={"slug": "districts"}, note="the page's metadata as XML"),
+        restricted_to_a(),
+        unknown_dataset(),
+    ],
     "dataset-new": [
         Case(
             {**everyone(403), "anonymous": 302, **MANAGERS_A},

@@ -6,6 +6,11 @@ urlpatterns = [
     path("datasets/", views.dataset_list_view, name="dataset-list"),
     path("datasets/new/", views.dataset_new_view, name="dataset-new"),
     path("datasets/<slug:slug>/", views.dataset_detail_view, name="dataset-detail"),
+    path(
+        "datasets/<slug:slug>/metadata.xml",
+        views.dataset_metadata_xml_view,
+        name="dataset-metadata-xml",
+    ),
     path("datasets/<slug:slug>/details/", views.dataset_details_view, name="dataset-details"),
     path("datasets/<slug:slug>/style/", views.dataset_style_view, name="dataset-style"),
     path("datasets/<slug:slug>/upload/", views.dataset_upload_view, name="dataset-upload"),

@@ -33,6 +33,7 @@ from infraplan.maps.selectors import boundary_layers
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
+from .caching import dataset_cache_headers
 from .first_schema import takes_fields_from_load
 from .forms import (
     AsOfForm,
@@ -43,6 +44,7 @@ from .forms import (
     StyleForm,
     UploadForm,
 )
+from .gemini import MEDIA_TYPE, dataset_record
 from .history import version_as_of, versions_diff
 from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
@@ -688,3 +690,51 @@ def source_refresh_view(request: HttpRequest, slug: str, source_id: int) -> Http
         source=source,
     )  # fmt: skip
     return redirect(run_url(run))
+
+
+# The dataset's metadata as a UK GEMINI 2.3 record
+
+
+@require_safe
+def dataset_metadata_xml_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """The dataset page's metadata as a UK GEMINI 2.3 XML record (``catalogue.gemini``), for a
+    catalogue or data.gov.uk: the page's gate, values and ``?as_of=YYYY-MM-DD``. A date the page
+    would not show is refused in plain text: 400, or 404 before anything had been published."""
+    dataset = dataset_or_404(request, slug, Action.VIEW)
+    as_of_form = AsOfForm(request.GET if "as_of" in request.GET else None)
+    if as_of_form.is_bound and not as_of_form.is_valid():
+        return _metadata_refusal(" ".join(as_of_form.errors["as_of"]), 400)
+    as_of_date = as_of_form.cleaned_data["as_of"] if as_of_form.is_bound else None
+    as_of_version = None
+    if as_of_date is not None:
+        if dataset.source_key != StoreFeatureSource.key:
+            return _metadata_refusal("This dataset's history is not kept on the platform", 400)
+        as_of_version = version_as_of(dataset, as_of_date)
+        if as_of_version is None:
+            return _metadata_refusal(
+                f"Nothing had been published on {as_of_date:%-d %B %Y} yet", 404
+            )
+    page = dataset_page(request.user, dataset, as_of=as_of_version, on=as_of_date)
+    # The downloads the page offers, on the same condition.
+    offered = (
+        as_of_version is not None
+        or dataset.source_key != StoreFeatureSource.key
+        or dataset.current_version_number()
+    )
+    download = download_offer(dataset, as_of=as_of_date) if offered else None
+    response = HttpResponse(
+        dataset_record(dataset=dataset, page=page, download=download), content_type=MEDIA_TYPE
+    )
+    suffix = f"-{as_of_date:%Y-%m-%d}" if as_of_date else ""
+    response["Content-Disposition"] = f'attachment; filename="{dataset.slug}{suffix}-gemini.xml"'
+    return dataset_cache_headers(response, [dataset])
+
+
+def _metadata_refusal(message: str, status: int) -> HttpResponse:
+    response = HttpResponse(
+        f"Cannot make this metadata record: {message}.",
+        status=status,
+        content_type="text/plain; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-store"  # it may say when a restricted dataset was published
+    return response

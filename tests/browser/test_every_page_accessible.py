@@ -67,6 +67,7 @@ NOT_PAGES = {
     "dataset-run-status": "a load's progress, for its page's script (JSON)",
     "dataset-version-report": "a version's report (CSV)",
     "dataset-download": "sends the browser on to a download (a redirect, or a refusal as text)",
+    "dataset-metadata-xml": "the dataset page's metadata as a UK GEMINI 2.3 record (XML)",
     **{f"dataset-download-{key}": f"a download ({key})" for key in exporter_keys()},
     "audit-export": "the audit log's entries (CSV)",
     "mfa_download_recovery_codes": "the recovery codes, as a text file",
