@@ -222,17 +222,20 @@ def queryables(request: HttpRequest, dataset: Dataset) -> dict[str, Any]:
 
 
 def feature_properties(dataset: Dataset, row: Row, day: date) -> dict[str, Any]:
-    """The feature's reference, its schema's fields in order (null when it has none: unknown),
-    its other properties, then the district and ward it lies in, and ``ended`` (the date) when
-    its source says it had ended by ``day`` (shown with ``ended=show`` or a ``datetime``). A
-    property of the source's own with one of those names keeps it: the source's data is never
-    hidden."""
+    """The feature's reference, for a dataset with several publishers the slug of the
+    organisation whose part it is in (``organisation``), its schema's fields in order (null when
+    it has none: unknown), its other properties, then the district and ward it lies in, and
+    ``ended`` (the date) when its source says it had ended by ``day`` (shown with
+    ``ended=show`` or a ``datetime``). A property of the source's own with one of those names
+    keeps it: the source's data is never hidden."""
     own = row.properties
     schema = [field["name"] for field in dataset.field_schema]
     taken = set(own) | set(schema)
     properties: dict[str, Any] = {}
     if "reference" not in taken:
         properties["reference"] = row.reference
+    if row.organisation and "organisation" not in taken:
+        properties["organisation"] = row.organisation
     for name in schema:
         properties[name] = own.get(name)
     for name in sorted(set(own) - set(schema)):

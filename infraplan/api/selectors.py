@@ -15,10 +15,11 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from infraplan.accounts.models import Organisation
 from infraplan.catalogue.access import Action, DatasetQuerySet
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, PropertyFilter
-from infraplan.catalogue.store import StoreFeatureSource, feature_identity
+from infraplan.catalogue.store import StoreFeatureSource, feature_identity, several_publishers
 from infraplan.maps.selectors import MapMoment, source_at, visible_spatial_datasets
 
 from .crs import Crs
@@ -76,6 +77,9 @@ class Row:
     district: str
     ward: str
     geometry: str  # GeoJSON text, or "null"
+    # The slug of the organisation whose part it is in, for a dataset with several publishers
+    # (``store.several_publishers``); "" for any other.
+    organisation: str = ""
 
 
 @contextmanager
@@ -91,10 +95,22 @@ def _snapshot() -> Iterator[None]:
 
 
 _COLUMNS = "f.id, f.reference, f.properties, f.district, f.ward"
+# The store's conditions come as FROM and WHERE (``within_sql``): the slug is looked up by
+# primary key, in a table of a few dozen organisations.
+_ORGANISATION = (
+    f"(SELECT o.slug FROM {Organisation._meta.db_table} o WHERE o.id = f.organisation_id)"  # noqa: S608 (the model's table; no value)
+)
+
+
+def _columns(dataset: Dataset, source: StoreFeatureSource) -> str:
+    """``_COLUMNS`` and each feature's organisation (its slug where the dataset, at the version
+    read, has several publishers; else "")."""
+    organisation = _ORGANISATION if several_publishers(dataset, version=source.version) else "''"
+    return f"{_COLUMNS}, {organisation}"
 
 
 def _store_rows(sql: str, parameters: dict[str, Any]) -> Iterator[Row]:
-    """Rows of ``sql`` (selecting ``_COLUMNS`` and the geometry), through a server-side cursor."""
+    """Rows of ``sql`` (selecting ``_columns`` and the geometry), through a server-side cursor."""
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, parameters)
         while chunk := cursor.fetchmany(CHUNK):
@@ -102,9 +118,11 @@ def _store_rows(sql: str, parameters: dict[str, Any]) -> Iterator[Row]:
 
 
 def _row(values: tuple) -> Row:
-    pk, reference, properties, district, ward, geometry = values
+    pk, reference, properties, district, ward, organisation, geometry = values
     # Django's psycopg loader hands jsonb over as text, for JSONField to read.
-    return Row(pk, reference, json.loads(properties), district, ward, geometry or "null")
+    return Row(
+        pk, reference, json.loads(properties), district, ward, geometry or "null", organisation
+    )
 
 
 def _generic_records(
@@ -163,7 +181,7 @@ class Page:
                 return
             # Ordered by id: a stable order the primary key serves, the same on every page.
             sql = f"""
-                SELECT {_COLUMNS}, {query.crs.geometry_sql()} {within}
+                SELECT {_columns(self.dataset, self.source)}, {query.crs.geometry_sql()} {within}
                 ORDER BY f.id LIMIT %(limit)s OFFSET %(offset)s
             """
             page = {**parameters, "limit": query.limit, "offset": query.offset}
@@ -203,7 +221,8 @@ def item_get(dataset: Dataset, source: FeatureSource, feature_id: int, query: It
     keep: PropertyFilter | None = query.keep
     if isinstance(source, StoreFeatureSource):
         within, parameters = source.within_sql(dataset, None, keep)
-        sql = f"SELECT {_COLUMNS}, {query.crs.geometry_sql()} {within} AND f.id = %(feature)s"
+        columns = _columns(dataset, source)
+        sql = f"SELECT {columns}, {query.crs.geometry_sql()} {within} AND f.id = %(feature)s"
         with connection.cursor() as cursor:
             cursor.execute(sql, {**parameters, "feature": feature_id})
             found = cursor.fetchone()

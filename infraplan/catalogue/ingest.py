@@ -42,7 +42,7 @@ from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
 from .first_schema import name_field, schema_from_staged, takes_fields_from_load
-from .ingest_rows import IngestMapping, Staging, batch_rows, number_text, schema_of
+from .ingest_rows import IngestMapping, LoadParts, Staging, batch_rows, number_text, schema_of
 from .models import Dataset, DatasetVersion, Feature, GeometryType
 from .partitions import (
     feature_id_sequence,
@@ -113,7 +113,7 @@ def _srid(crs: str | None) -> int:
 _STAGE = f"""
     CREATE TEMPORARY TABLE ingest_stage (
         row integer PRIMARY KEY, reference text NOT NULL, properties jsonb NOT NULL,
-        wkb bytea, srid integer, geom geometry(Geometry, 27700),
+        wkb bytea, srid integer, geom geometry(Geometry, 27700), organisation bigint,
         repaired boolean NOT NULL DEFAULT false,
         nfc text GENERATED ALWAYS AS (normalize(reference, NFC)) STORED,
         kind text GENERATED ALWAYS AS (GeometryType(geom)) STORED,
@@ -198,11 +198,12 @@ _OUTSIDE_AREAS = f"""
     ORDER BY s.row
 """  # noqa: S608 (a constant; every value is bound)
 # References are compared in Unicode normal form C, as publishing stores them: "é" as one
-# character or as "e" and a combining accent is one reference.
+# character or as "e" and a combining accent is one reference. Two organisations' features may
+# share a reference (a whole-dataset load of a download of several councils' parts).
 _DUPLICATES = """
     SELECT row, 'reference', reference, 'reference ' || quote_literal(reference) ||
            ' is also on row ' || first
-    FROM (SELECT row, reference, min(row) OVER (PARTITION BY nfc) AS first
+    FROM (SELECT row, reference, min(row) OVER (PARTITION BY organisation, nfc) AS first
           FROM ingest_stage) s
     WHERE row <> first
 """
@@ -211,7 +212,7 @@ _DUPLICATES = """
 _INSERT = """
     INSERT INTO {table} (id, dataset_id, organisation_id, reference, properties, geom,
                          district, ward, valid_from)
-    SELECT nextval(%(sequence)s::regclass), %(dataset)s, %(organisation)s, reference, properties,
+    SELECT nextval(%(sequence)s::regclass), %(dataset)s, organisation, reference, properties,
            {geometry}, '', '', %(version)s
     FROM ingest_stage WHERE row <> ALL(%(rejected)s::integer[]) ORDER BY row
 """
@@ -221,17 +222,25 @@ _INSERT = """
 # has (by its organisation and reference), that feature is kept as it is rather than removed: a
 # typing slip in one council's 200-row file must not take a live site off the map. Publishing
 # then finds it unchanged. Not when a row without problems has the reference too (a duplicate).
+# Only a feature of the part the load replaces (``%(part)s``; null: the whole dataset): another
+# organisation's row in a council's file is refused, and that organisation's part left alone. A
+# row naming no organisation the dataset has (a slip in a download's organisation column) keeps
+# every feature of its reference, whoever's it is.
 _KEEP_CURRENT = f"""
     INSERT INTO {Feature._meta.db_table} (id, dataset_id, organisation_id, reference, properties,
                                           geom, district, ward, valid_from)
     SELECT nextval(%(sequence)s::regclass), f.dataset_id, f.organisation_id, f.reference,
            f.properties, f.geom, f.district, f.ward, %(version)s
     FROM {Feature._meta.db_table} f
-    WHERE f.dataset_id = %(dataset)s AND f.organisation_id = %(organisation)s
+    WHERE f.dataset_id = %(dataset)s
+      AND (%(part)s::bigint IS NULL OR f.organisation_id = %(part)s::bigint)
       AND f.valid_from <= %(current)s AND (f.valid_to IS NULL OR f.valid_to > %(current)s)
-      AND f.reference IN (SELECT nfc FROM ingest_stage WHERE row = ANY(%(rejected)s::integer[]))
-      AND f.reference NOT IN (
-          SELECT nfc FROM ingest_stage WHERE row <> ALL(%(rejected)s::integer[]))
+      AND EXISTS (
+          SELECT FROM ingest_stage s
+          WHERE s.row = ANY(%(rejected)s::integer[]) AND s.nfc = f.reference
+            AND (s.organisation IS NULL OR s.organisation = f.organisation_id))
+      AND (f.organisation_id, f.reference) NOT IN (
+          SELECT organisation, nfc FROM ingest_stage WHERE row <> ALL(%(rejected)s::integer[]))
     RETURNING reference
 """  # noqa: S608 (the table's name is the model's; every value is bound)
 
@@ -249,7 +258,7 @@ def _flattened(rows: list[tuple], shapes: np.ndarray) -> tuple[list[tuple], np.n
         shapes[raised] = shapely.force_2d(shapes[raised])
         rows = list(rows)
         for index in np.flatnonzero(raised).tolist():
-            rows[index] = (*rows[index][:3], shapely.to_wkb(shapes[index]))
+            rows[index] = (*rows[index][:3], shapely.to_wkb(shapes[index]), *rows[index][4:])
     return rows, shapes, count
 
 
@@ -338,17 +347,17 @@ def _stage_geometries(copy: Any, rows: list[tuple], srid: int) -> None:
     staged as itself (hex WKB, which COPY's text format reads, taking the staging column's
     SRID); in another system, as WKB with its SRID for the transforming UPDATE."""
     if srid == BNG_SRID:
-        for number, reference, properties, wkb in rows:
+        for number, reference, properties, wkb, organisation in rows:
             geometry = None if wkb is None else wkb.hex()
-            copy.write_row((number, reference, properties, None, srid, geometry))
+            copy.write_row((number, reference, properties, None, srid, geometry, organisation))
     else:
-        for number, reference, properties, wkb in rows:
-            copy.write_row((number, reference, properties, wkb, srid, None))
+        for number, reference, properties, wkb, organisation in rows:
+            copy.write_row((number, reference, properties, wkb, srid, None, organisation))
 
 
 def _stage_and_check(
     cursor: Any, *, dataset: Dataset, batches: Any, mapping: IngestMapping,
-    staging: Staging, progress: Progress,
+    staging: Staging, progress: Progress, parts: LoadParts,
 ) -> int:  # fmt: skip
     """Copy every batch into the staging table and run the checks; returns repaired count."""
     spatial = dataset.geometry_type != GeometryType.NONE
@@ -359,15 +368,15 @@ def _stage_and_check(
     # the checks of) one batch while this thread reads and maps the next: a million polygons
     # loaded about 15% faster than with the data sent between batches.
     with cursor.copy(
-        "COPY ingest_stage (row, reference, properties, wkb, srid, geom) FROM STDIN",
+        "COPY ingest_stage (row, reference, properties, wkb, srid, geom, organisation) FROM STDIN",
         writer=QueuedLibpqWriter(cursor.cursor),
     ) as copy:
         for batch in batches:
             srid = _srid(batch.crs) if spatial and batch.geometry is not None else None
-            rows = batch_rows(batch, mapping, schema, staging)
+            rows = batch_rows(batch, mapping, schema, staging, parts)
             if srid is None:
-                for number, reference, properties, _ in rows:
-                    copy.write_row((number, reference, properties, None, None, None))
+                for number, reference, properties, _, organisation in rows:
+                    copy.write_row((number, reference, properties, None, None, None, organisation))
             else:
                 # Unreadable WKB is a problem of its row (below), not a missing geometry.
                 shapes = shapely.from_wkb([row[3] for row in rows], on_invalid="ignore")
@@ -489,6 +498,7 @@ def ingest_run(
                 repaired = _stage_and_check(
                     cursor, dataset=dataset, batches=connector.batches(settings, context),
                     mapping=mapping, staging=staging, progress=progress,
+                    parts=LoadParts.read(dataset, organisation),
                 )  # fmt: skip
                 report = _report(staging, repaired)
                 if staging.total == 0:
@@ -511,9 +521,8 @@ def ingest_run(
                     report["notes"].append(note)
                 progress(staging.total, "publishing")
                 kept = _features_insert(
-                    cursor, dataset=dataset, organisation=organisation or dataset.owner,
-                    version=version, rejected=staging.rejected_rows,
-                )  # fmt: skip
+                    cursor, dataset=dataset, version=version, rejected=staging.rejected_rows
+                )
                 if kept:
                     report["kept"] = len(kept)
                     report["notes"].append(_kept_note(kept))
@@ -564,13 +573,13 @@ def ingest_run(
 
 
 def _features_insert(
-    cursor: Any, *, dataset: Dataset, organisation: Organisation, version: DatasetVersion,
-    rejected: set[int],
-) -> list[str]:  # fmt: skip
-    """The staged rows without problems as the draft's features, and the current features of
-    rows with problems as they are (their references returned). A dataset's first load fills a
-    table of its own and attaches it as the dataset's partition, so its indexes are built in
-    bulk (``partitions``); later loads insert through the feature table."""
+    cursor: Any, *, dataset: Dataset, version: DatasetVersion, rejected: set[int]
+) -> list[str]:
+    """The staged rows without problems as the draft's features, each its staged
+    organisation's, and the current features of rows with problems as they are (their
+    references returned). A dataset's first load fills a table of its own and attaches it as
+    the dataset's partition, so its indexes are built in bulk (``partitions``); later loads
+    insert through the feature table."""
     first = not partition_lock(cursor, dataset.pk)
     table = partition_table_create(cursor, dataset.pk) if first else Feature._meta.db_table
     cursor.execute(
@@ -581,7 +590,6 @@ def _features_insert(
         {
             "sequence": feature_id_sequence(cursor),
             "dataset": dataset.pk,
-            "organisation": organisation.pk,
             "version": version.number,
             "rejected": sorted(rejected),
         },
@@ -597,7 +605,7 @@ def _features_insert(
         {
             "sequence": feature_id_sequence(cursor),
             "dataset": dataset.pk,
-            "organisation": organisation.pk,
+            "part": version.organisation_id,
             "version": version.number,
             "current": current.number,
             "rejected": sorted(rejected),

@@ -9,12 +9,15 @@ from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
 
 import numpy as np
+from django.db.models import Q
 from pydantic import BaseModel, ConfigDict, Field
 
+from infraplan.accounts.models import Organisation
 from infraplan.connectors.base import ConnectorError, FeatureBatch, RowProblem
 
 from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
 from .models import Dataset, Feature
+from .store import current_features, several_publishers
 
 REPORT_PROBLEMS_KEPT = 10_000
 REFERENCE_MAX_LENGTH = Feature._meta.get_field("reference").max_length
@@ -166,6 +169,9 @@ DOWNLOAD_OWN_COLUMNS = frozenset(
     {"reference", "district", "ward", "ended", "easting", "northing", "longitude", "latitude",
      "geometry_wkt_epsg27700"}
 )  # fmt: skip
+# And, for a dataset with several publishers (``store.several_publishers``) only, the slug of
+# the organisation whose part each feature is in; elsewhere a column of this name is a field.
+DOWNLOAD_ORGANISATION = "organisation"
 DOWNLOAD_PREFIX = "property_"
 
 
@@ -178,6 +184,8 @@ class DownloadColumns:
     left_out: frozenset[str]
     renames: dict[str, str]
     reference_only: bool  # its reference column is the load's reference, and no property
+    # Whether its organisation column is the platform's: whose part of the dataset each row is.
+    organisation: bool = False
 
     def note(self) -> str:
         note = (
@@ -186,17 +194,25 @@ class DownloadColumns:
         )
         if self.reference_only:
             note += ", and its reference column is read as each feature's reference only"
+        if self.organisation:
+            note += (
+                f", and its {DOWNLOAD_ORGANISATION} column as whose part of the dataset each row is"
+            )
         if self.renames:
             note += "; " + ", ".join(f"{old} is read as {new}" for old, new in self.renames.items())
         return note + "."
 
 
 def download_columns(
-    names: list[str], schema: dict[str, dict[str, Any]], mapping: IngestMapping
-) -> DownloadColumns | None:
+    names: list[str], schema: dict[str, dict[str, Any]], mapping: IngestMapping, *,
+    several_publishers: bool = False,
+) -> DownloadColumns | None:  # fmt: skip
     """The platform's own columns in ``names``, where they show the file is one of its
-    downloads (a reference, the district and ward, and the geometry in cells); else None."""
-    present = {name for name in names if name in DOWNLOAD_OWN_COLUMNS}
+    downloads (a reference, the district and ward, and the geometry in cells); else None.
+    ``several_publishers``: the dataset loaded has them, and its downloads an organisation
+    column."""
+    own = DOWNLOAD_OWN_COLUMNS | ({DOWNLOAD_ORGANISATION} if several_publishers else set())
+    present = {name for name in names if name in own}
     if not {"reference", "district", "ward"} <= present or not (
         {"easting", "northing"} <= present or "geometry_wkt_epsg27700" in present
     ):
@@ -219,14 +235,77 @@ def download_columns(
         if base.lower() in displaced or (base in schema and base not in names)
     }
     reference_only = mapping.reference == "reference" and "reference" not in schema
-    return DownloadColumns(frozenset(present - kept), renames, reference_only)
+    left_out = frozenset(present - kept)
+    return DownloadColumns(
+        left_out, renames, reference_only, organisation=DOWNLOAD_ORGANISATION in left_out
+    )
+
+
+@dataclass(frozen=True)
+class LoadParts:
+    """Whose part of a dataset a load replaces (``part``; None: the whole dataset), and whose
+    features its rows may be: what reads the organisation column of a download of a dataset
+    with several publishers. A row that names no organisation is ``default``'s (an
+    organisation's id: the part's, or in a whole-dataset load the owner's). ``publishers``:
+    by slug in lower case, the organisations the dataset's features may be (None: it has one
+    publisher, and a column called organisation is a field)."""
+
+    part: Organisation | None
+    default: int
+    publishers: dict[str, Organisation] | None
+
+    @classmethod
+    def read(cls, dataset: Dataset, part: Organisation | None) -> "LoadParts":
+        """Read before the load's rows are copied in: no other query can run during the COPY.
+        The publishers are the dataset's owner, the organisations contributing to it and any
+        whose features it holds now (a contributor since removed keeps its part)."""
+        publishers = None
+        if several_publishers(dataset):
+            holding = current_features(dataset).values("organisation_id").distinct()
+            organisations = Organisation.objects.filter(
+                Q(pk=dataset.owner_id)
+                | Q(pk__in=dataset.contributing_organisations.values("pk"))
+                | Q(pk__in=holding)
+            )
+            publishers = {organisation.slug.lower(): organisation for organisation in organisations}
+        return cls(part, part.pk if part is not None else dataset.owner_id, publishers)
+
+    def organisations(
+        self, values: list[Any], found: list[tuple[int, int, RowProblem]], rank: int
+    ) -> list[int | None]:
+        """The organisation (id) of each row, as an organisation column's ``values`` name
+        them (a blank: ``default``). A row naming another organisation than the part's, or one
+        that does not publish the dataset (None), is a problem in ``found`` (of ``rank``)."""
+        ids: list[int | None] = []
+        for index, value in enumerate(values):
+            slug = (_as_text(value) or "").strip()
+            if not slug:
+                ids.append(self.default)
+                continue
+            organisation = self.publishers.get(slug.lower())
+            ids.append(organisation.pk if organisation is not None else None)
+            if organisation is None:
+                named = ", ".join(sorted(o.slug for o in self.publishers.values()))
+                reason = f"is not an organisation that publishes this dataset ({named})"
+            elif self.part is not None and organisation.pk != self.part.pk:
+                reason = (
+                    f"belongs to {organisation.slug}'s part; this load replaces "
+                    f"{self.part.slug}'s part"
+                )
+            else:
+                continue
+            found.append((index, rank, RowProblem(0, DOWNLOAD_ORGANISATION, slug, reason)))
+        return ids
 
 
 def batch_rows(
     batch: FeatureBatch, mapping: IngestMapping, schema: dict[str, dict[str, Any]],
-    staging: Staging,
+    staging: Staging, parts: LoadParts | None = None,
 ) -> list[tuple]:  # fmt: skip
-    """The batch as staging rows (row, reference, properties JSON, WKB), its problems noted.
+    """The batch as staging rows (row, reference, properties JSON, WKB, organisation), its
+    problems noted. The organisation (an id) is whose feature the row is: ``parts``' default,
+    or what a download's organisation column names (None without ``parts``, or for a row
+    naming none the dataset has).
 
     Works column by column (typing and the schema's rules once per column, not per value
     where the column's type settles it); the problems are reported in row order.
@@ -243,7 +322,10 @@ def batch_rows(
     columns: dict[str, list[Any]] = {}
     source_columns: dict[str, np.ndarray] = {}
     renamed = {mapping.rename[name] for name in batch.fields if name in mapping.rename}
-    download = download_columns(list(batch.fields), schema, mapping)
+    download = download_columns(
+        list(batch.fields), schema, mapping,
+        several_publishers=parts is not None and parts.publishers is not None,
+    )  # fmt: skip
     if batch.first_row == 1:
         staging.notes.extend(_rename_notes(mapping, list(batch.fields), renamed))
         if download is not None:
@@ -353,6 +435,11 @@ def batch_rows(
     ]
     if download is not None and download.reference_only:
         columns.pop(mapping.reference, None)
+    if parts is not None and download is not None and download.organisation:
+        named = _column_values(batch.fields[DOWNLOAD_ORGANISATION])
+        organisations = parts.organisations(named, found, 2 * len(specs) + 1)
+    else:
+        organisations = [parts.default if parts is not None else None] * count
     rows = []
     for index, (reference, properties) in enumerate(
         zip(references, properties_json(columns, count), strict=True)
@@ -379,7 +466,7 @@ def batch_rows(
             )  # fmt: skip
             continue
         geometry = batch.geometry[index] if batch.geometry is not None else None
-        rows.append((number, reference, properties, geometry))
+        rows.append((number, reference, properties, geometry, organisations[index]))
     for index, _, problem in sorted(found, key=lambda item: item[:2]):
         number = batch.first_row + index
         if number not in unreadable:

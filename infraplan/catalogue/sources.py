@@ -23,6 +23,9 @@ class FeatureRecord:
     geometry: GEOSGeometry | None  # EPSG:27700
     district: str = ""  # GSS codes of where it lies, when known
     ward: str = ""
+    # The slug of the organisation whose part of the dataset it is in, where a reader asked
+    # (a download of a dataset with several publishers: ``store.several_publishers``).
+    organisation: str = ""
 
 
 class PropertyFilter(Protocol):

@@ -72,6 +72,27 @@ def feature_identity(dataset: Dataset, feature_id: int) -> dict[str, Any] | None
     )
 
 
+def several_publishers(dataset: Dataset, *, version: int | None = None) -> bool:
+    """Whether ``dataset`` has several publishers, each with a part of its own: organisations
+    other than its owner contribute to it (``Dataset.contributing_organisations``), or any of its
+    features live at ``version`` (None: the current one) belongs to an organisation other than
+    its owner (a contributor since removed keeps its part until it is replaced; an owner since
+    changed). The one rule for it: such a dataset's downloads and OGC API features say whose
+    part each feature is in (``organisation``, that organisation's slug), and a download of it
+    loaded again is read by that column. A feature that may not be its owner's is never
+    written without it, so a whole-dataset load of a download never gives it to the owner.
+    Only the feature store has parts."""
+    if dataset.source_key != StoreFeatureSource.key:
+        return False
+    if dataset.contributing_organisations.exclude(pk=dataset.owner_id).exists():
+        return True
+    number = dataset.current_version_number() if version is None else version
+    # Two ranges rather than "not the owner": the identity index (dataset, organisation, ...)
+    # answers them without reading a single-publisher dataset's features.
+    others = Q(organisation_id__lt=dataset.owner_id) | Q(organisation_id__gt=dataset.owner_id)
+    return Feature.objects.filter(live_at(number), others, dataset=dataset).exists()
+
+
 class StoreFeatureSource(FeatureSource):
     """The registered source serves each dataset's current version; ``at_version`` gives one
     that serves the dataset as it was at an earlier published version (the map as of a date)."""

@@ -14,7 +14,7 @@ import shapely
 
 from .base import Batches, StreamingExporter
 from .registry import exporter_register
-from .table import GRID_TO_WGS84, table_columns
+from .table import GRID_TO_WGS84, ORGANISATION, table_columns
 
 if TYPE_CHECKING:
     from infraplan.catalogue.sources import FeatureRecord
@@ -50,6 +50,8 @@ def feature_json(export: "Export", columns: list["Column"], record: "FeatureReco
             properties[column.name] = record.properties.get(column.key)
         elif column.part == "reference":
             properties[column.name] = record.reference
+        elif column.part == ORGANISATION:
+            properties[column.name] = record.organisation or None
         elif column.part in ("district", "ward"):
             properties[column.name] = getattr(record, column.part) or None
         elif column.part == "ended":

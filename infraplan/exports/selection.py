@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
 
+from infraplan.accounts.models import Organisation
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, PropertyFilter
 from infraplan.catalogue.store import StoreFeatureSource
@@ -91,27 +92,36 @@ def _store_where(
 
 
 def selection_records(
-    dataset: Dataset, source: FeatureSource, selection: Selection
+    dataset: Dataset, source: FeatureSource, selection: Selection, *, organisations: bool = False
 ) -> Iterator[FeatureRecord]:
-    """The chosen features with their geometry (EPSG:27700), in reference order."""
+    """The chosen features with their geometry (EPSG:27700), in reference order; with
+    ``organisations``, each with the slug of the organisation whose part it is in."""
     if not isinstance(source, StoreFeatureSource):
         yield from _generic_records(dataset, source, selection)
         return
     within, parameters = _store_where(dataset, source, selection)
+    # The store's conditions come as FROM and WHERE (``within_sql``): the slug is looked up by
+    # primary key, in a table of a few dozen organisations.
+    organisation = (
+        f"(SELECT o.slug FROM {Organisation._meta.db_table} o WHERE o.id = f.organisation_id)"  # noqa: S608 (the model's table; no value)
+        if organisations
+        else "''"
+    )
     sql = f"""
-        SELECT f.id, f.reference, f.properties, f.district, f.ward, ST_AsEWKB(f.geom) {within}
+        SELECT f.id, f.reference, f.properties, f.district, f.ward, ST_AsEWKB(f.geom),
+               {organisation} {within}
         ORDER BY f.reference, f.organisation_id, f.id
     """
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, parameters)
         while rows := cursor.fetchmany(BATCH):
-            for pk, reference, properties, district, ward, geometry in rows:
+            for pk, reference, properties, district, ward, geometry, slug in rows:
                 yield FeatureRecord(
                     id=pk, reference=reference,
                     # Django's psycopg loader hands jsonb over as text, for JSONField to read.
                     properties=json.loads(properties),
                     geometry=GEOSGeometry(memoryview(geometry)) if geometry else None,
-                    district=district, ward=ward,
+                    district=district, ward=ward, organisation=slug,
                 )  # fmt: skip
 
 

@@ -23,7 +23,7 @@ from infraplan.catalogue.filters import FilterError, all_of, property_filters
 from infraplan.catalogue.history import as_of_parse, version_as_of
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType, VersionState
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource
-from infraplan.catalogue.store import StoreFeatureSource, current_features
+from infraplan.catalogue.store import StoreFeatureSource, current_features, several_publishers
 from infraplan.core.profile import Area
 from infraplan.maps.ended import LiveOn, ended_on
 from infraplan.maps.selectors import BadRequest, MapMoment, bbox_polygon, parse_bbox, source_at
@@ -37,6 +37,14 @@ RESERVED = ("area", "as_of", "bbox", "ended")
 # the district they were placed in.
 DISTRICT_KINDS = ("district", "unitary")
 SAVED_AREA_PREFIX = "aoi-"
+
+
+# What a download of a dataset with several publishers says of its organisation column.
+PUBLISHERS = (
+    "Several organisations publish this dataset, each its own part, and two may use the same "
+    "reference: the column 'organisation' is the slug of the organisation whose part each "
+    "feature is in"
+)
 
 
 def day_text(day: date) -> str:
@@ -62,6 +70,7 @@ class About:
     ended_shown: bool
     generated_at: datetime
     url: str  # the dataset page, at SITE_URL
+    several_publishers: bool = False  # each feature's organisation is a column
 
     def rows(self) -> list[tuple[str, str]]:
         """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata)."""
@@ -85,6 +94,7 @@ class About:
             ("Box (WGS84 longitude, latitude)", self.bbox or "None"),
             ("Filters", "; ".join(self.filters) or "None"),
             ("Features that have ended", ended),
+            *([("Publishers", PUBLISHERS)] if self.several_publishers else []),
             ("Generated", f"{timezone.localtime(self.generated_at):%Y-%m-%d %H:%M:%S %Z}"),
             ("Dataset page", self.url),
         ]
@@ -102,6 +112,7 @@ class About:
             "bbox": self.bbox or None,
             "filters": list(self.filters),
             "ended_features": "included" if self.ended_shown else "left out",
+            **({"publishers": PUBLISHERS} if self.several_publishers else {}),
             "generated_at": self.generated_at.isoformat(),
             "url": self.url,
         }
@@ -122,6 +133,9 @@ class Export:
     outline: "Outline | None" = None  # the area's boundary, which a map of the features shows
     # The datasets whose boundaries chose the features (an area's, its districts'): read too.
     boundaries: tuple[Dataset, ...] = ()
+    # Whether the dataset, as shown, has several publishers (``store.several_publishers``):
+    # the table then says whose part each feature is in (``exports.table``).
+    several_publishers: bool = False
 
     @property
     def datasets_read(self) -> list[Dataset]:
@@ -130,8 +144,11 @@ class Export:
         return [self.dataset, *(d for d in self.boundaries if d.pk != self.dataset.pk)]
 
     def records(self) -> Iterator[FeatureRecord]:
-        """The chosen features, with their geometry (EPSG:27700), in reference order."""
-        return selection_records(self.dataset, self.source, self.selection)
+        """The chosen features, with their geometry (EPSG:27700), in reference order; for a
+        dataset with several publishers, each with its organisation's slug."""
+        return selection_records(
+            self.dataset, self.source, self.selection, organisations=self.several_publishers
+        )
 
     @cached_property
     def summary(self) -> Summary:
@@ -340,6 +357,9 @@ def export_prepare(
     version = _version(dataset, moment) if dataset.source_key == StoreFeatureSource.key else None
     if source is None or (dataset.source_key == StoreFeatureSource.key and version is None):
         raise _not_published(dataset, moment)
+    several = several_publishers(
+        dataset, version=source.version if isinstance(source, StoreFeatureSource) else None
+    )
     about = About(
         title=dataset.title,
         slug=dataset.slug,
@@ -356,6 +376,7 @@ def export_prepare(
         generated_at=timezone.now(),
         url=settings.SITE_URL.rstrip("/")
         + reverse("dataset-detail", kwargs={"slug": dataset.slug}),
+        several_publishers=several,
     )
     keep = all_of(attributes, None if moment.show_ended else LiveOn(moment.day))
     return Export(
@@ -370,6 +391,7 @@ def export_prepare(
         frame=frame,
         outline=outline,
         boundaries=_boundary_datasets(area) if area else (),
+        several_publishers=several,
     )
 
 

@@ -2,7 +2,10 @@
 that has columns (CSV, XLSX, GeoPackage, and GeoJSON's properties) so that a column has the
 same name in each.
 
-Columns: ``reference``; the schema's fields by their names (stable for scripts; titles are in
+Columns: ``reference``; for a dataset with several publishers (``store.several_publishers``:
+a brownfield register of a dozen councils), ``organisation``, the slug of the organisation whose
+part the feature is in (as ``infraplan ingest --organisation`` takes it: two councils' features
+may share a reference); the schema's fields by their names (stable for scripts; titles are in
 the metadata), in schema order; any other properties the chosen features have, by name; the
 ``district`` and ``ward`` each feature was placed in (ONS codes); ``ended`` when ended features
 are shown; then the geometry, where the format keeps it in cells: a point as ``easting`` and
@@ -10,7 +13,8 @@ are shown; then the geometry, where the format keeps it in cells: a point as ``e
 ``latitude`` (WGS84, 6 decimal places); any other geometry as WKT in EPSG:27700
 (``geometry_wkt_epsg27700``). A property whose name is taken (say a field called
 ``reference``, or ``latitude`` where the point's own latitude is a column) is written as
-``property_<name>``.
+``property_<name>``; so is a property called ``organisation`` where the dataset has several
+publishers (only there: a one-publisher dataset's columns do not change).
 """
 
 import json
@@ -33,6 +37,7 @@ POINT_COLUMNS = ("easting", "northing", "longitude", "latitude")
 # Never a property's column name: the table's own columns, and GeoPackage's id and geometry;
 # and where a format keeps geometry in cells, their names.
 FIXED_NAMES = frozenset({"reference", "district", "ward", "ended", "fid", "geom"})
+ORGANISATION = "organisation"  # a column of a dataset with several publishers only
 GEOMETRY_CELL_NAMES = frozenset({*POINT_COLUMNS, WKT})
 TYPES = ("string", "integer", "number", "boolean", "date")
 GRID_DECIMALS = 3  # millimetres
@@ -47,7 +52,7 @@ class Column:
     name: str  # as the file's header names it
     title: str
     type: str  # one of TYPES, or "any" for a property outside the schema (any JSON value)
-    part: str  # reference, property, district, ward, ended, easting ... latitude, wkt
+    part: str  # reference, organisation, property, district, ward, ended, easting ... wkt
     key: str = ""  # the property's own name, for a property column
 
 
@@ -72,6 +77,16 @@ def _unique(name: str, taken: set[str]) -> str:
 def table_columns(export: "Export", *, geometry: GeometryCells) -> list[Column]:
     taken = set(FIXED_NAMES | (GEOMETRY_CELL_NAMES if geometry != "none" else set()))
     columns = [Column("reference", "Reference", "string", "reference")]
+    if export.several_publishers:
+        taken.add(ORGANISATION)
+        columns.append(
+            Column(
+                ORGANISATION,
+                "Organisation whose part of the dataset the feature is in (its slug, as "
+                "infraplan ingest --organisation takes it)",
+                "string", ORGANISATION,
+            )
+        )  # fmt: skip
     schema = [entry for entry in export.dataset.field_schema if entry.get("name")]
     for entry in schema:
         kind = entry.get("type", "string")
@@ -149,6 +164,8 @@ def table_row(export: "Export", columns: list[Column], record: FeatureRecord) ->
             row.append(typed(record.properties.get(column.key), column.type))
         elif column.part == "reference":
             row.append(record.reference)
+        elif column.part == ORGANISATION:
+            row.append(record.organisation or None)
         elif column.part in ("district", "ward"):
             row.append(getattr(record, column.part) or None)
         elif column.part == "ended":

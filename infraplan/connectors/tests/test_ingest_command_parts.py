@@ -115,3 +115,27 @@ def test_a_folder_is_refused_saying_what_to_give(shared, tmp_path):
                   "--organisation", "org-a")  # fmt: skip
     assert done.returncode == 1
     assert "shapes is a folder: give a file (a Shapefile as a .zip of its" in done.stderr
+
+
+def test_a_download_loaded_back_goes_to_the_parts_its_organisation_column_names(
+    shared, client, tmp_path
+):
+    """Both councils' sites downloaded in one file: loaded as B's part, A's row is refused by
+    name and nothing changes; loaded for the whole dataset, each site stays its council's."""
+    path = tmp_path / "download.csv"
+    path.write_bytes(b"".join(client.get("/datasets/sites/download.csv").streaming_content))
+    assert path.read_text(encoding="utf-8-sig").startswith("reference,organisation,name,")
+
+    done = ingest(tmp_path, str(path), "--dataset", "sites", "--organisation", "org-b")
+    assert done.returncode == 1
+    assert (
+        "  row 1, organisation 'org-a': belongs to org-a's part; this load replaces org-b's part"
+        in done.stdout.splitlines()
+    )
+    assert "1 of 2 rows have problems (50.0%), over the 5% allowed." in done.stderr
+    assert _live(shared) == [("org-a", "A1"), ("org-b", "B1")]
+
+    done = ingest(tmp_path, str(path), "--dataset", "sites", "--organisation", "*")
+    assert done.returncode == 0, done.stderr
+    assert "  added 0, changed 0, removed 0, unchanged 2" in done.stdout.splitlines()
+    assert _live(shared) == [("org-a", "A1"), ("org-b", "B1")]

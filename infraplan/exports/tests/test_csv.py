@@ -173,7 +173,8 @@ def test_the_body_is_streamed(schools, client):
 def test_loads_know_every_column_a_download_adds():
     """A download loaded again is recognised by these columns (catalogue.ingest_rows), which
     it leaves out of the properties: a column added here must be known there."""
-    from infraplan.catalogue.ingest_rows import DOWNLOAD_OWN_COLUMNS
-    from infraplan.exports.table import FIXED_NAMES, GEOMETRY_CELL_NAMES
+    from infraplan.catalogue.ingest_rows import DOWNLOAD_ORGANISATION, DOWNLOAD_OWN_COLUMNS
+    from infraplan.exports.table import FIXED_NAMES, GEOMETRY_CELL_NAMES, ORGANISATION
 
     assert (FIXED_NAMES - {"fid", "geom"}) | GEOMETRY_CELL_NAMES == DOWNLOAD_OWN_COLUMNS
+    assert ORGANISATION == DOWNLOAD_ORGANISATION  # a dataset with several publishers' only

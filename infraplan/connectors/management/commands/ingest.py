@@ -136,7 +136,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--organisation",
             help="Replace only this organisation's part of the dataset (slug), or '*' for the "
-            "whole dataset; needed when several organisations publish the dataset.",
+            "whole dataset; needed when several organisations publish the dataset. A download "
+            "of such a dataset says whose each row is (its organisation column): loaded as a "
+            "part, other organisations' rows are refused; for the whole dataset, each row is "
+            "the feature of the organisation it names.",
         )
         parser.add_argument(
             "--rename", action="append", default=[], metavar="COLUMN=FIELD",

@@ -1,0 +1,184 @@
+"""A download of a dataset several organisations publish, loaded again: its organisation column
+says whose part each row is. Loaded as one council's part, another council's rows are problems
+of their rows and never that council's features; loaded for the whole dataset, each row goes to
+the organisation it names, and nothing changes that was not changed in the file."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.models import VersionState
+from infraplan.catalogue.store import current_features
+from infraplan.core.testing.data import dataset_make, version_publish_points
+
+pytestmark = pytest.mark.django_db
+
+# Both councils have a site S1; only A has S2. In the download, by reference then organisation:
+# row 1 is A's S1, row 2 B's S1, row 3 A's S2.
+POINTS = {
+    "org-a": {"S1": (615000, 157500), "S2": (615100, 157600)},
+    "org-b": {"S1": (631800, 141500)},
+}
+DOVER_ROW = 2
+
+
+@pytest.fixture
+def shared(personas):
+    """Sites that A owns and B contributes to, each council's part loaded by itself."""
+    sites = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+    )  # fmt: skip
+    sites.contributing_organisations.add(personas.organisation_b)
+    for organisation in (personas.organisation_a, personas.organisation_b):
+        version_publish_points(
+            dataset=sites, points=POINTS[organisation.slug], organisation=organisation
+        )
+    return sites
+
+
+def download(client, tmp_path: Path, edit=None) -> Path:
+    """The dataset's CSV download, each row (a dict) changed by ``edit`` first if given."""
+    text = b"".join(client.get("/datasets/sites/download.csv").streaming_content).decode()
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
+    rows = list(reader)
+    for row in rows:
+        if edit is not None:
+            edit(row)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+    writer.writeheader()
+    writer.writerows(rows)
+    path = tmp_path / "download.csv"
+    path.write_text(out.getvalue())
+    return path
+
+
+def ingest(dataset, path: Path, share: float = 0.05, **kwargs):
+    return ingest_run(
+        actor=None, dataset=dataset, connector_key="upload", config={"path": str(path)},
+        mapping=IngestMapping(reference="reference", max_invalid_share=share), **kwargs,
+    )  # fmt: skip
+
+
+def live(dataset) -> dict[tuple[str, str], tuple[int, dict]]:
+    """Each current feature by (organisation, reference): its row's id and its properties."""
+    rows = current_features(dataset).values_list(
+        "organisation__slug", "reference", "pk", "properties"
+    )
+    return {(slug, reference): (pk, properties) for slug, reference, pk, properties in rows}
+
+
+def counts(version) -> tuple[int, int, int, int]:
+    report = version.report
+    return report["added"], report["changed"], report["removed"], report["unchanged"]
+
+
+def test_loaded_as_a_part_another_councils_rows_are_refused_and_nothing_changes(
+    shared, personas, client, tmp_path
+):
+    before = live(shared)
+    current = shared.current_version
+    path = download(client, tmp_path)
+
+    with pytest.raises(IngestRejected, match=r"1 of 3 rows have problems") as rejected:
+        ingest(shared, path, organisation=personas.organisation_a)
+
+    failed = rejected.value.version
+    assert failed.state == VersionState.FAILED
+    problems = [(p["row"], p["field"], p["value"], p["problem"]) for p in failed.report["problems"]]
+    assert problems == [
+        (DOVER_ROW, "organisation", "org-b",
+         "belongs to org-b's part; this load replaces org-a's part"),
+    ]  # fmt: skip
+    current.refresh_from_db()
+    assert current.is_current
+    assert live(shared) == before
+
+
+def test_under_the_threshold_another_councils_rows_are_left_out_and_its_part_kept(
+    shared, personas, client, tmp_path
+):
+    before = live(shared)
+
+    def rename(row: dict) -> None:
+        row["name"] = f"{row['name']} ({row['organisation']})"
+
+    version = ingest(
+        shared, download(client, tmp_path, rename), share=0.5, organisation=personas.organisation_a
+    )
+
+    assert counts(version) == (0, 2, 0, 0)  # A's two sites renamed
+    assert [p["row"] for p in version.report["problems"]] == [DOVER_ROW]
+    after = live(shared)
+    assert after[("org-b", "S1")] == before[("org-b", "S1")]  # Dover's site as it was
+    assert after[("org-a", "S1")][1]["name"] == "S1 (org-a)"
+    assert sorted(after) == sorted(before)
+
+
+def test_loaded_for_the_whole_dataset_each_feature_stays_its_organisations(
+    shared, client, tmp_path
+):
+    before = live(shared)
+    version = ingest(shared, download(client, tmp_path))
+
+    assert counts(version) == (0, 0, 0, 3)
+    assert version.report["problems"] == []
+    assert live(shared) == before
+    assert any(
+        "its organisation column as whose part of the dataset each row is" in note
+        for note in version.report["notes"]
+    )
+
+
+def test_loaded_for_the_whole_dataset_a_row_may_move_and_an_unknown_one_is_a_problem(
+    shared, client, tmp_path
+):
+    """A row changed to another publisher is that publisher's feature; a row naming none of the
+    dataset's publishers is a problem; a row naming no organisation is the owner's."""
+
+    def edit(row: dict) -> None:
+        if (row["reference"], row["organisation"]) == ("S2", "org-a"):
+            row["organisation"] = "org-b"
+        elif row["organisation"] == "org-b":
+            row["organisation"] = "nowhere"
+
+    path = download(client, tmp_path, edit)
+    with path.open("a") as more:
+        more.write("S3,,Site 3,,,615200,157700,,,\n")
+
+    version = ingest(shared, path, share=0.5)
+
+    problems = [(p["row"], p["field"], p["value"]) for p in version.report["problems"]]
+    assert problems == [(DOVER_ROW, "organisation", "nowhere")]
+    assert version.report["kept"] == 1  # the slip takes no site off the map: B's S1 stays
+    assert version.report["problems"][0]["problem"].startswith(
+        "is not an organisation that publishes this dataset (org-a, org-b)"
+    )
+    assert sorted(live(shared)) == [
+        ("org-a", "S1"), ("org-a", "S3"), ("org-b", "S1"), ("org-b", "S2"),
+    ]  # fmt: skip
+
+
+def test_a_property_called_organisation_loads_back_as_itself(shared, personas, client, tmp_path):
+    for organisation, name in [
+        (personas.organisation_a, "Canterbury City Council"),
+        (personas.organisation_b, "Dover District Council"),
+    ]:
+        points = POINTS[organisation.slug]
+        version_publish_points(
+            dataset=shared, points=points, organisation=organisation,
+            properties={reference: {"organisation": name} for reference in points},
+        )  # fmt: skip
+    before = live(shared)
+    path = download(client, tmp_path)
+    assert "property_organisation" in path.read_text().splitlines()[0]
+
+    version = ingest(shared, path)
+
+    assert counts(version) == (0, 0, 0, 3)
+    assert live(shared) == before
+    assert before[("org-b", "S1")][1]["organisation"] == "Dover District Council"
