@@ -487,12 +487,17 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
         request.GET.get("page")
     )
     current = dataset.current_version
+    published = version.state == VersionState.PUBLISHED
     return render(
         request,
         "catalogue/version_detail.html",
         {
             "dataset": dataset,
             "version": version,
+            # A published version downloads as it was published, whichever is current now.
+            "download": download_offer(dataset, as_of=None, version=version.number)
+            if published
+            else None,
             "problems": problems,
             "elided": problems.paginator.get_elided_page_range(problems.number),
             "problem_count": version.report.get("problem_count", problems.paginator.count),

@@ -47,12 +47,18 @@ class DownloadOffer:
     as_of: date | None
 
 
-def download_offer(dataset: Dataset, *, as_of: date | None) -> DownloadOffer:
+def download_offer(
+    dataset: Dataset, *, as_of: date | None, version: int | None = None
+) -> DownloadOffer:
     """The formats ``dataset`` can be downloaded in (a list without geometry: tables only), as
-    a form and as plain links, as of ``as_of`` when the page shows that date."""
+    a form and as plain links, as of ``as_of`` when the page shows that date, or of its
+    published ``version`` (a version's page)."""
     spatial = dataset.geometry_type != GeometryType.NONE
     formats = [exporter for exporter in exporters() if spatial or not exporter.spatial_only]
-    query = f"?{urlencode({'as_of': as_of.isoformat()})}" if as_of else ""
+    if version is not None:
+        query = f"?{urlencode({'version': version})}"
+    else:
+        query = f"?{urlencode({'as_of': as_of.isoformat()})}" if as_of else ""
     return DownloadOffer(
         form=DownloadAreaForm(),
         action=reverse("dataset-download", kwargs={"slug": dataset.slug}),

@@ -6,6 +6,7 @@ boundary of an ``area`` is read through the gate too (the command line, which ru
 platform, reads every dataset).
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,7 +33,7 @@ from .base import Exporter, ExportError
 from .selection import Selection, Summary, selection_records, selection_summary
 
 # The parameters of a download; every other one is an attribute filter on a field.
-RESERVED = ("area", "as_of", "bbox", "ended")
+RESERVED = ("area", "as_of", "bbox", "ended", "version")
 # Areas that are districts themselves; the features of a list without geometry are chosen by
 # the district they were placed in.
 DISTRICT_KINDS = ("district", "unitary")
@@ -136,6 +137,9 @@ class Export:
     # Whether the dataset, as shown, has several publishers (``store.several_publishers``):
     # the table then says whose part each feature is in (``exports.table``).
     several_publishers: bool = False
+    # The published version asked for by number (``version=N``), rather than the one current now
+    # or on the moment's date.
+    version_asked: int | None = None
 
     @property
     def datasets_read(self) -> list[Dataset]:
@@ -161,10 +165,12 @@ class Export:
         return day if day is not None and day <= self.moment.day else None
 
     def filename(self, extension: str) -> str:
-        """``<slug>[-<area>][-as-of-<date>].<extension>``."""
+        """``<slug>[-<area>][-version-<n>|-as-of-<date>].<extension>``."""
         parts = [self.dataset.slug]
         if self.area_code:
             parts.append(self.area_code)
+        if self.version_asked is not None:
+            parts.append(f"version-{self.version_asked}")
         if self.moment.as_of:
             parts.append(f"as-of-{self.moment.as_of.isoformat()}")
         return f"{'-'.join(parts)}.{extension}"
@@ -190,6 +196,41 @@ def _moment(query: QueryDict) -> MapMoment:
     except ValueError as problem:
         raise ExportError(f"as_of: {problem}") from None
     return MapMoment(as_of=as_of, show_ended=ended == "show")
+
+
+_VERSION_NUMBER = re.compile(r"[0-9]{1,9}")
+
+
+def _version_asked(dataset: Dataset, query: QueryDict, moment: MapMoment) -> DatasetVersion | None:
+    """The published version ``version=N`` names; None without one. A version is named by its
+    number, as the dataset's versions table and its diffs number them, so that any of a day's
+    several versions can be downloaded (``as_of`` names the last of a day)."""
+    text = _single(query, "version")
+    if not text:
+        return None
+    if not _VERSION_NUMBER.fullmatch(text):
+        raise ExportError(f"version: {text!r} is not a version number; give one such as version=2")
+    if moment.as_of is not None:
+        raise ExportError(
+            "version: give version or as_of, not both: version names one published version, "
+            "as_of the version that was current at the end of a day"
+        )
+    if dataset.source_key != StoreFeatureSource.key:
+        raise ExportError(
+            f"version: the platform keeps no history of {dataset.title}, so it can be downloaded "
+            "only as it is now; leave out version"
+        )
+    published = dataset.versions.filter(state=VersionState.PUBLISHED).defer("report")
+    version = published.filter(number=int(text)).first()
+    if version is None:
+        numbers = sorted(published.values_list("number", flat=True))
+        listed = ", ".join(str(number) for number in numbers) or "none yet"
+        raise ExportError(
+            f"version: {dataset.title} has no published version {int(text)}; its published "
+            f"versions are: {listed}",
+            404,
+        )
+    return version
 
 
 def area_find(code: str) -> Area:
@@ -353,8 +394,14 @@ def export_prepare(
             f"as_of: the platform keeps no history of {dataset.title}, so it can be downloaded "
             "only as it is now; leave out as_of"
         )
-    source = source_at(dataset, moment)
-    version = _version(dataset, moment) if dataset.source_key == StoreFeatureSource.key else None
+    asked = _version_asked(dataset, query, moment)
+    if asked is not None:
+        source, version = StoreFeatureSource.at_version(asked.number), asked
+    else:
+        source = source_at(dataset, moment)
+        version = (
+            _version(dataset, moment) if dataset.source_key == StoreFeatureSource.key else None
+        )
     if source is None or (dataset.source_key == StoreFeatureSource.key and version is None):
         raise _not_published(dataset, moment)
     several = several_publishers(
@@ -392,6 +439,7 @@ def export_prepare(
         outline=outline,
         boundaries=_boundary_datasets(area) if area else (),
         several_publishers=several,
+        version_asked=asked.number if asked else None,
     )
 
 

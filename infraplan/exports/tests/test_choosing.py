@@ -57,6 +57,35 @@ def test_as_of_a_date_is_the_version_published_then(sites, client):
     assert metadata["metadata"]["as_of"] == days_ago(5)
 
 
+def test_any_published_version_downloads_by_its_number(sites, client):
+    """Two versions published the same day are one to as_of: a version's number names each."""
+    version_publish_points(dataset=sites, points={"depot": (601700, 142200)})
+    first = client.get("/datasets/sites/download.csv", {"version": "1"})
+    assert first["Content-Disposition"] == 'attachment; filename="sites-version-1.csv"'
+    assert references(first) == ["civic-centre", "station"]
+    assert references(client.get("/datasets/sites/download.csv", {"version": "2"})) == [
+        "civic-centre", "library"
+    ]  # fmt: skip
+    metadata = geojson(client.get("/datasets/sites/download.geojson", {"version": "2"}))
+    assert metadata["metadata"]["version"] == 2
+
+    for query, status, message in (
+        ({"version": "9"}, 404, "version: Sites has no published version 9; its published "
+         "versions are: 1, 2, 3"),
+        ({"version": "two"}, 400, "version: 'two' is not a version number"),
+        ({"version": "1", "as_of": days_ago(5)}, 400, "give version or as_of, not both"),
+    ):  # fmt: skip
+        response = client.get("/datasets/sites/download.csv", query)
+        assert response.status_code == status
+        assert message in response.content.decode()
+
+
+def test_a_versions_page_offers_its_downloads(sites, personas, client_as):
+    page = client_as(personas.viewer_a).get("/datasets/sites/versions/1/").content.decode()
+    assert 'href="/datasets/sites/download.csv?version=1"' in page
+    assert 'href="/datasets/sites/download.gpkg?version=1"' in page
+
+
 def test_before_the_first_publish_there_is_nothing_to_download(sites, client):
     response = client.get("/datasets/sites/download.gpkg", {"as_of": days_ago(20)})
     assert response.status_code == 404

@@ -57,6 +57,8 @@ def test_filters_ended_and_a_date(personas, tmp_path):
     arguments = ("--as-of", days_ago(5), "--ended", "--where", "kind=y", "--where", "kind=z")
     export("register", "--format", "csv", *arguments, "-o", str(path))
     assert [line.split(",")[0] for line in path.read_text().splitlines()[1:]] == ["b"]
+    export("register", "--format", "csv", "--dataset-version", "1", "-o", str(path))
+    assert [line.split(",")[0] for line in path.read_text().splitlines()[1:]] == ["a"]
 
 
 def test_bad_input_fails_with_the_message_and_writes_nothing(schools, tmp_path):

@@ -22,7 +22,12 @@ from ...services import download_record
 def _query(options: dict) -> QueryDict:
     """The command's options as the download address's parameters."""
     query = QueryDict(mutable=True)
-    for name, option in (("area", "area"), ("bbox", "bbox"), ("as_of", "as_of")):
+    for name, option in (
+        ("area", "area"),
+        ("bbox", "bbox"),
+        ("as_of", "as_of"),
+        ("version", "version"),
+    ):
         if options[option]:
             query[name] = options[option]
     if options["ended"]:
@@ -57,6 +62,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--as-of", dest="as_of", metavar="YYYY-MM-DD",
             help="The dataset as published at the end of that day (default: as now).",
+        )  # fmt: skip
+        parser.add_argument(
+            "--dataset-version", dest="version", metavar="N",
+            help="The dataset's published version N, as its versions table numbers them.",
         )  # fmt: skip
         parser.add_argument(
             "--ended", action="store_true",
