@@ -154,7 +154,7 @@ def refusal(response) -> str:
         ),
         (
             {"colour": "red"},
-            "'colour' is neither a parameter of this address (area, as_of, bbox, ended) nor a "
+            "'colour' is neither a parameter of this address (area, as_of, bbox, ended, version) nor a "
             "field of A only sites (its fields: none).",
         ),
     ],
