@@ -405,6 +405,7 @@ def _stage_and_check(
             cursor.execute(_OUTSIDE_AREAS, {"dimension": dimension})
             for row in cursor.fetchall():
                 staging.add(RowProblem(*row))
+            cursor.execute("DROP TABLE ingest_areas")  # as ingest_stage: see ingest_run
     cursor.execute(_DUPLICATES)
     for row in cursor.fetchall():
         staging.add(RowProblem(*row))

@@ -163,8 +163,8 @@ def _schema_notes(schema: dict[str, dict[str, Any]], names: list[str], reference
 
 
 # The columns the platform's own downloads add to a dataset's fields (exports/table.py): a file
-# downloaded, corrected in a spreadsheet and loaded again is recognised by them. A field whose
-# name one of them takes is written as property_<name>.
+# downloaded, corrected in a spreadsheet or a GIS and loaded again is recognised by them. A
+# field whose name one of them takes is written as property_<name>.
 DOWNLOAD_OWN_COLUMNS = frozenset(
     {"reference", "district", "ward", "ended", "easting", "northing", "longitude", "latitude",
      "geometry_wkt_epsg27700"}
@@ -173,6 +173,10 @@ DOWNLOAD_OWN_COLUMNS = frozenset(
 # the organisation whose part each feature is in; elsewhere a column of this name is a field.
 DOWNLOAD_ORGANISATION = "organisation"
 DOWNLOAD_PREFIX = "property_"
+# GeoJSON's feature-level id, which a download sets to the reference (exports/geojson.py) and
+# GDAL reads back as a column of this name; not in the download's own columns above, as a
+# property of that name is written under it.
+DOWNLOAD_GEOJSON_ID = "id"
 
 
 @dataclass(frozen=True)
@@ -188,10 +192,16 @@ class DownloadColumns:
     organisation: bool = False
 
     def note(self) -> str:
+        own = sorted(self.left_out - {DOWNLOAD_GEOJSON_ID})
         note = (
-            "The file is a download from this platform: its own columns "
-            f"({', '.join(sorted(self.left_out))}) are not kept as properties"
+            f"The file is a download from this platform: its own columns ({', '.join(own)}) "
+            "are not kept as properties"
         )
+        if DOWNLOAD_GEOJSON_ID in self.left_out:
+            note += (
+                f", nor its {DOWNLOAD_GEOJSON_ID} column, which repeats each feature's reference "
+                "(the GeoJSON feature id)"
+            )
         if self.reference_only:
             note += ", and its reference column is read as each feature's reference only"
         if self.organisation:
@@ -204,19 +214,28 @@ class DownloadColumns:
 
 
 def download_columns(
-    names: list[str], schema: dict[str, dict[str, Any]], mapping: IngestMapping, *,
+    batch: FeatureBatch, schema: dict[str, dict[str, Any]], mapping: IngestMapping, *,
     several_publishers: bool = False,
 ) -> DownloadColumns | None:  # fmt: skip
-    """The platform's own columns in ``names``, where they show the file is one of its
-    downloads (a reference, the district and ward, and the geometry in cells); else None.
-    ``several_publishers``: the dataset loaded has them, and its downloads an organisation
-    column."""
+    """The platform's own columns in the batch, where they show the file is one of its
+    downloads (a reference, the district and ward, and the geometry: in cells, as CSV and XLSX
+    keep it, or the file's own, as GeoPackage and GeoJSON do); else None. ``several_publishers``:
+    the dataset loaded has them, and its downloads an organisation column.
+
+    A GeoJSON download's feature id is its reference, read back as a column ``id``: left out
+    where every value of it is its row's reference; any other ``id`` is the council's own."""
+    names = list(batch.fields)
     own = DOWNLOAD_OWN_COLUMNS | ({DOWNLOAD_ORGANISATION} if several_publishers else set())
     present = {name for name in names if name in own}
+    geometry_of_its_own = batch.geometry is not None and not batch.geometry_columns
     if not {"reference", "district", "ward"} <= present or not (
-        {"easting", "northing"} <= present or "geometry_wkt_epsg27700" in present
+        {"easting", "northing"} <= present
+        or "geometry_wkt_epsg27700" in present
+        or geometry_of_its_own
     ):
         return None
+    if geometry_of_its_own and _is_the_reference(batch, DOWNLOAD_GEOJSON_ID):
+        present.add(DOWNLOAD_GEOJSON_ID)
     prefixed = {
         name.removeprefix(DOWNLOAD_PREFIX): name
         for name in names
@@ -238,6 +257,19 @@ def download_columns(
     left_out = frozenset(present - kept)
     return DownloadColumns(
         left_out, renames, reference_only, organisation=DOWNLOAD_ORGANISATION in left_out
+    )
+
+
+def _is_the_reference(batch: FeatureBatch, name: str) -> bool:
+    """Whether the batch has a column ``name`` whose every value is its row's ``reference``."""
+    column = batch.fields.get(name)
+    if column is None:
+        return False
+    return all(
+        _as_text(value) == _as_text(reference)
+        for value, reference in zip(
+            column.tolist(), batch.fields["reference"].tolist(), strict=True
+        )
     )
 
 
@@ -323,7 +355,7 @@ def batch_rows(
     source_columns: dict[str, np.ndarray] = {}
     renamed = {mapping.rename[name] for name in batch.fields if name in mapping.rename}
     download = download_columns(
-        list(batch.fields), schema, mapping,
+        batch, schema, mapping,
         several_publishers=parts is not None and parts.publishers is not None,
     )  # fmt: skip
     if batch.first_row == 1:
