@@ -22,11 +22,17 @@ from infraplan.core.testing.browser import (
 @pytest.fixture
 def names(django_db_modify_db_settings):
     """A copy and its template, named after this run's test database (with the test process's
-    suffix, which that fixture adds), dropped afterwards."""
+    suffix, which that fixture adds), dropped before (a run interrupted before its clean-up
+    leaves them behind) and afterwards."""
     base = settings.DATABASES["default"]["TEST"]["NAME"]
     name, template = f"{base}_copy_check", f"{base}_copy_check_template"
+    _drop(name, template)
     yield name, template
-    for database in (name, template):
+    _drop(name, template)
+
+
+def _drop(*databases: str) -> None:
+    for database in databases:
         lib_sh("admin_psql", "-d", "postgres", "-c", f'DROP DATABASE IF EXISTS "{database}"')
 
 
