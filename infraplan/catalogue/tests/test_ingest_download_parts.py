@@ -12,32 +12,22 @@ import pytest
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
-from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.core.testing.data import (
+    SHARED_POINTS,
+    shared_sites_make,
+    version_publish_points,
+)
 
 pytestmark = pytest.mark.django_db
 
-# Both councils have a site S1; only A has S2. In the download, by reference then organisation:
-# row 1 is A's S1, row 2 B's S1, row 3 A's S2.
-POINTS = {
-    "org-a": {"S1": (615000, 157500), "S2": (615100, 157600)},
-    "org-b": {"S1": (631800, 141500)},
-}
+# SHARED_POINTS: both councils have S1, only A has S2. In the download, by reference, then
+# organisation: row 1 is A's S1, row 2 B's S1, row 3 A's S2.
 DOVER_ROW = 2
 
 
 @pytest.fixture
 def shared(personas):
-    """Sites that A owns and B contributes to, each council's part loaded by itself."""
-    sites = dataset_make(
-        slug="sites", owner=personas.organisation_a,
-        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
-    )  # fmt: skip
-    sites.contributing_organisations.add(personas.organisation_b)
-    for organisation in (personas.organisation_a, personas.organisation_b):
-        version_publish_points(
-            dataset=sites, points=POINTS[organisation.slug], organisation=organisation
-        )
-    return sites
+    return shared_sites_make(personas.organisation_a, personas.organisation_b)
 
 
 def download(client, tmp_path: Path, edit=None) -> Path:
@@ -168,7 +158,7 @@ def test_a_property_called_organisation_loads_back_as_itself(shared, personas, c
         (personas.organisation_a, "Canterbury City Council"),
         (personas.organisation_b, "Dover District Council"),
     ]:
-        points = POINTS[organisation.slug]
+        points = SHARED_POINTS[organisation.slug]
         version_publish_points(
             dataset=shared, points=points, organisation=organisation,
             properties={reference: {"organisation": name} for reference in points},

@@ -75,6 +75,28 @@ def version_publish_points(
         return version_publish(actor=actor, version=version)
 
 
+# Two councils' parts of one dataset: A's S1 and S2, and B's S1 (the same reference as A's).
+SHARED_POINTS = {
+    "org-a": {"S1": (615000, 157500), "S2": (615100, 157600)},
+    "org-b": {"S1": (631800, 141500)},
+}
+
+
+def shared_sites_make(owner: Organisation, contributor: Organisation) -> Dataset:
+    """Sites that ``owner`` (slug org-a) owns and ``contributor`` (org-b) contributes to, each
+    council's part of SHARED_POINTS loaded by itself."""
+    sites = dataset_make(
+        slug="sites", owner=owner,
+        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
+    )  # fmt: skip
+    sites.contributing_organisations.add(contributor)
+    for organisation in (owner, contributor):
+        version_publish_points(
+            dataset=sites, points=SHARED_POINTS[organisation.slug], organisation=organisation
+        )
+    return sites
+
+
 def demo_dataset_load(slug: str) -> Dataset:
     """Load one dataset of the demo manifest, from the repository's data folder."""
     (version,) = demo_load(only={slug})

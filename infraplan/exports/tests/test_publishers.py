@@ -4,32 +4,23 @@ reference. A dataset with one publisher keeps its columns as they were."""
 
 import pytest
 
-from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.core.testing.data import (
+    SHARED_POINTS,
+    dataset_make,
+    shared_sites_make,
+    version_publish_points,
+)
 
 from .conftest import csv_table, geojson, layer, saved
 
 pytestmark = pytest.mark.django_db
 
-# Both councils have a site S1; only A has S2.
-POINTS = {
-    "org-a": {"S1": (615000, 157500), "S2": (615100, 157600)},
-    "org-b": {"S1": (631800, 141500)},
-}
+# SHARED_POINTS: both councils have a site S1; only A has S2.
 
 
 @pytest.fixture
 def shared(personas):
-    """Sites that A owns and B contributes to, each council's part loaded by itself."""
-    sites = dataset_make(
-        slug="sites", owner=personas.organisation_a,
-        field_schema=[{"name": "name", "type": "string", "title": "Name"}],
-    )  # fmt: skip
-    sites.contributing_organisations.add(personas.organisation_b)
-    for organisation in (personas.organisation_a, personas.organisation_b):
-        version_publish_points(
-            dataset=sites, points=POINTS[organisation.slug], organisation=organisation
-        )
-    return sites
+    return shared_sites_make(personas.organisation_a, personas.organisation_b)
 
 
 def _parts(rows: list[dict]) -> list[tuple[str, str]]:
@@ -69,7 +60,7 @@ def test_a_property_called_organisation_is_written_as_property_organisation(
     shared, personas, client
 ):
     version_publish_points(
-        dataset=shared, points=POINTS["org-b"], organisation=personas.organisation_b,
+        dataset=shared, points=SHARED_POINTS["org-b"], organisation=personas.organisation_b,
         properties={"S1": {"organisation": "Dover District Council"}},
     )  # fmt: skip
     header, rows = csv_table(client.get("/datasets/sites/download.csv"))
@@ -96,7 +87,7 @@ def test_only_a_dataset_with_several_publishers_has_the_column(shared, personas,
     assert "organisation" in header
     solo = dataset_make(slug="solo", owner=personas.organisation_a)
     version_publish_points(
-        dataset=solo, points=POINTS["org-a"],
+        dataset=solo, points=SHARED_POINTS["org-a"],
         properties={"S1": {"organisation": "Canterbury City Council"}},
     )  # fmt: skip
     header, rows = csv_table(client.get("/datasets/solo/download.csv"))
