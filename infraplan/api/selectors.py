@@ -18,8 +18,9 @@ from django.db import connection, transaction
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.access import Action, DatasetQuerySet
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
-from infraplan.catalogue.sources import FeatureRecord, FeatureSource, PropertyFilter
+from infraplan.catalogue.sources import FeatureRecord, FeatureSource
 from infraplan.catalogue.store import StoreFeatureSource, feature_identity, several_publishers
+from infraplan.maps.ended import ended_on
 from infraplan.maps.selectors import MapMoment, source_at, visible_spatial_datasets
 
 from .crs import Crs
@@ -216,20 +217,31 @@ def item_successor(
 
 def item_get(dataset: Dataset, source: FeatureSource, feature_id: int, query: ItemQuery) -> Row:
     """One feature of the dataset as published at the query's moment; 404 when it was not part
-    of it then, or has ended and ended features were not asked for."""
+    of it then, or has ended and ended features were not asked for (the 404 then says so, and
+    how to ask for it: an id taken from a layer of ended features is no dead end)."""
     missing = not_found(f"{dataset.title} has no feature {feature_id}.")
-    keep: PropertyFilter | None = query.keep
     if isinstance(source, StoreFeatureSource):
-        within, parameters = source.within_sql(dataset, None, keep)
         columns = _columns(dataset, source)
+        within, parameters = source.within_sql(dataset, None, None)
         sql = f"SELECT {columns}, {query.crs.geometry_sql()} {within} AND f.id = %(feature)s"
         with connection.cursor() as cursor:
             cursor.execute(sql, {**parameters, "feature": feature_id})
             found = cursor.fetchone()
         if found is None:
             raise missing
-        return _row(found)
-    record = source.feature(dataset, feature_id)
-    if record is None or (keep is not None and not keep(record.properties)):
-        raise missing
-    return _generic_row(record, query.crs)
+        row = _row(found)
+        properties = row.properties
+    else:
+        record = source.feature(dataset, feature_id)
+        if record is None:
+            raise missing
+        row, properties = _generic_row(record, query.crs), record.properties
+    keep = query.keep
+    if keep is not None and not keep(properties):
+        ended = ended_on(properties)
+        raise not_found(
+            f"Feature {feature_id} of {dataset.title} had ended"
+            + (f" on {ended.isoformat()}" if ended else "")
+            + ": features that have ended are left out unless asked for with ended=show."
+        )
+    return row

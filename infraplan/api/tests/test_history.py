@@ -96,7 +96,13 @@ def test_without_datetime_ended_features_are_hidden_unless_shown(lives, client):
     assert references(client.get(ITEMS)) == {"always", "from2022", "future"}
     assert references(client.get(ITEMS, {"ended": "show"})) == set(LIVES)
     ended = Feature.objects.get(reference="y2020").pk
-    assert client.get(f"{ITEMS}/{ended}").status_code == 404
+    hidden = client.get(f"{ITEMS}/{ended}")
+    assert hidden.status_code == 404
+    # Its id, taken from a layer that shows ended features, says why and how to see it.
+    assert body(hidden)["description"] == (
+        f"Feature {ended} of Lives had ended on 2021-01-01: features that have ended are left "
+        "out unless asked for with ended=show."
+    )
     shown = client.get(f"{ITEMS}/{ended}", {"ended": "show"})
     assert shown.status_code == 200
     # Shown, an ended feature is labelled with the date it ended; a live one is not.
