@@ -201,7 +201,7 @@ def _moment(query: QueryDict) -> MapMoment:
 _VERSION_NUMBER = re.compile(r"[0-9]{1,9}")
 
 
-def _version_asked(dataset: Dataset, query: QueryDict, moment: MapMoment) -> DatasetVersion | None:
+def _version_asked(dataset: Dataset, query: QueryDict) -> DatasetVersion | None:
     """The published version ``version=N`` names; None without one. A version is named by its
     number, as the dataset's versions table and its diffs number them, so that any of a day's
     several versions can be downloaded (``as_of`` names the last of a day)."""
@@ -210,7 +210,8 @@ def _version_asked(dataset: Dataset, query: QueryDict, moment: MapMoment) -> Dat
         return None
     if not _VERSION_NUMBER.fullmatch(text):
         raise ExportError(f"version: {text!r} is not a version number; give one such as version=2")
-    if moment.as_of is not None:
+    # as_of of today reads as now (None), but was given all the same: refused alike.
+    if _single(query, "as_of"):
         raise ExportError(
             "version: give version or as_of, not both: version names one published version, "
             "as_of the version that was current at the end of a day"
@@ -394,7 +395,7 @@ def export_prepare(
             f"as_of: the platform keeps no history of {dataset.title}, so it can be downloaded "
             "only as it is now; leave out as_of"
         )
-    asked = _version_asked(dataset, query, moment)
+    asked = _version_asked(dataset, query)
     if asked is not None:
         source, version = StoreFeatureSource.at_version(asked.number), asked
     else:

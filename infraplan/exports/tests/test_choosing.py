@@ -74,6 +74,7 @@ def test_any_published_version_downloads_by_its_number(sites, client):
          "versions are: 1, 2, 3"),
         ({"version": "two"}, 400, "version: 'two' is not a version number"),
         ({"version": "1", "as_of": days_ago(5)}, 400, "give version or as_of, not both"),
+        ({"version": "1", "as_of": days_ago(0)}, 400, "give version or as_of, not both"),
     ):  # fmt: skip
         response = client.get("/datasets/sites/download.csv", query)
         assert response.status_code == status
