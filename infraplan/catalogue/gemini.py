@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from infraplan.exports.forms import DownloadOffer
 
-from .models import AccessLevel, Dataset, GeometryType
+from .models import AccessLevel, Dataset, GeometryType, VersionState
 from .selectors import DatasetPage, Extent2D
 
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -114,6 +114,21 @@ def _english(parent: ET.Element, name: str) -> None:
     code.set("codeList", LANGUAGE_CODES)
     code.set("codeListValue", "eng")
     code.text = "eng"
+
+
+def reference_date(dataset: Dataset) -> date | None:
+    """The dataset's reference date as its data manager gave it; without one, the day its first
+    version was published on the platform (GEMINI requires a date, and that one is known);
+    None when nothing has been published."""
+    if dataset.reference_date is not None:
+        return dataset.reference_date
+    first = (
+        dataset.versions.filter(state=VersionState.PUBLISHED, published_at__isnull=False)
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )
+    return timezone.localdate(first) if first is not None else None
 
 
 def _date(parent: ET.Element, when: date | None, date_type: str) -> None:
@@ -216,7 +231,7 @@ def _identification(
     info = _add(parent, "gmd:MD_DataIdentification")
     citation = _add(info, "gmd:citation", "gmd:CI_Citation")
     _text(citation, "gmd:title", value=dataset.title)
-    _date(citation, dataset.reference_date, REFERENCE_DATE_TYPE)
+    _date(citation, reference_date(dataset), REFERENCE_DATE_TYPE)
     identifier = resource_url(dataset)
     _anchor(
         citation,

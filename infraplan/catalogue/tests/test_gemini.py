@@ -249,6 +249,19 @@ def test_a_dataset_with_nothing_published_has_a_record_without_an_extent(persona
     assert root.find(f"{IDENTIFICATION}/gmd:spatialResolution", NS) is None
 
 
+def test_without_a_reference_date_the_first_publication_is_the_records_date(personas, client_as):
+    """GEMINI requires a reference date: a dataset not given one was published on the
+    platform on a known day."""
+    dataset = dataset_make(slug="allocations", owner=personas.organisation_a)
+    published_days_ago(version_publish_points(dataset=dataset, points={"S1": (615000, 157500)}), 3)
+    version_publish_points(dataset=dataset, points={"S2": (615100, 157600)})
+    root = record(client_as(None).get("/datasets/allocations/metadata.xml"))
+    cited = root.find(f"{CITATION}/gmd:date/gmd:CI_Date", NS)
+    assert cited.find("gmd:date/gco:Date", NS).text == days_ago(3)
+    code = cited.find("gmd:dateType/gmd:CI_DateTypeCode", NS)
+    assert code.get("codeListValue") == "publication"
+
+
 def test_a_table_has_no_reference_system_and_says_it_is_a_table(personas, client_as):
     dataset_make(slug="counts", owner=personas.organisation_a, geometry_type="none")
     root = record(client_as(None).get("/datasets/counts/metadata.xml"))
