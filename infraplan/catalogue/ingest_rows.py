@@ -321,8 +321,8 @@ class LoadParts:
                 reason = f"is not an organisation that publishes this dataset ({named})"
             elif self.part is not None and organisation.pk != self.part.pk:
                 reason = (
-                    f"belongs to {organisation.slug}'s part; this load replaces "
-                    f"{self.part.slug}'s part"
+                    f"belongs to {organisation.name}'s part ({organisation.slug}); this load "
+                    f"replaces {self.part.name}'s part ({self.part.slug})"
                 )
             else:
                 continue

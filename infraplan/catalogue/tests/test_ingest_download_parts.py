@@ -82,7 +82,7 @@ def test_loaded_as_a_part_another_councils_rows_are_refused_and_nothing_changes(
     problems = [(p["row"], p["field"], p["value"], p["problem"]) for p in failed.report["problems"]]
     assert problems == [
         (DOVER_ROW, "organisation", "org-b",
-         "belongs to org-b's part; this load replaces org-a's part"),
+         "belongs to Organisation B's part (org-b); this load replaces Organisation A's part (org-a)"),
     ]  # fmt: skip
     current.refresh_from_db()
     assert current.is_current

@@ -129,8 +129,8 @@ def test_a_download_loaded_back_goes_to_the_parts_its_organisation_column_names(
     done = ingest(tmp_path, str(path), "--dataset", "sites", "--organisation", "org-b")
     assert done.returncode == 1
     assert (
-        "  row 1, organisation 'org-a': belongs to org-a's part; this load replaces org-b's part"
-        in done.stdout.splitlines()
+        "  row 1, organisation 'org-a': belongs to Organisation A's part (org-a); this load "
+        "replaces Organisation B's part (org-b)" in done.stdout.splitlines()
     )
     assert "1 of 2 rows have problems (50.0%), over the 5% allowed." in done.stderr
     assert _live(shared) == [("org-a", "A1"), ("org-b", "B1")]
