@@ -227,19 +227,21 @@ def feature_properties(dataset: Dataset, row: Row, day: date) -> dict[str, Any]:
     it has none: unknown), its other properties, then the district and ward it lies in, and
     ``ended`` (the date) when its source says it had ended by ``day`` (shown with
     ``ended=show`` or a ``datetime``). A property of the source's own with one of those names
-    keeps it: the source's data is never hidden."""
+    keeps it: the source's data is never hidden. The organisation alone is the platform's
+    whatever the source has, as in downloads (``exports.table``): it is what tells two councils'
+    features apart, and a source's own ``organisation`` (a brownfield register's publisher
+    code) is then written as ``property_organisation``."""
     own = row.properties
     schema = [field["name"] for field in dataset.field_schema]
     taken = set(own) | set(schema)
     properties: dict[str, Any] = {}
     if "reference" not in taken:
         properties["reference"] = row.reference
-    if row.organisation and "organisation" not in taken:
+    if row.organisation:
         properties["organisation"] = row.organisation
-    for name in schema:
-        properties[name] = own.get(name)
-    for name in sorted(set(own) - set(schema)):
-        properties[name] = own[name]
+    for name in [*schema, *sorted(set(own) - set(schema))]:
+        written = "property_organisation" if row.organisation and name == "organisation" else name
+        properties[written] = own.get(name)
     for name, code in (("district", row.district), ("ward", row.ward)):
         if name not in taken:
             properties[name] = code or None

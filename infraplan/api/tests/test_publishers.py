@@ -47,3 +47,17 @@ def test_only_a_dataset_with_several_publishers_says_whose_part(shared, personas
     assert list(feature["properties"]) == ["reference", "name", "district", "ward"]
     item = body(client.get(f"/ogcapi/collections/solo/items/{feature['id']}"))
     assert "organisation" not in item["properties"]
+
+
+def test_a_sources_own_organisation_is_written_beside_the_platforms(personas, client):
+    """A brownfield register names its publisher in a column of its own ("local-authority-
+    eng:DOV"): the item still says whose part it is in, by the slug a download gives."""
+    sites = dataset_make(slug="register", owner=personas.organisation_a)
+    sites.contributing_organisations.add(personas.organisation_b)
+    version_publish_points(
+        dataset=sites, points={"S1": (631800, 141500)}, organisation=personas.organisation_b,
+        properties={"S1": {"organisation": "local-authority-eng:DOV"}},
+    )  # fmt: skip
+    (feature,) = body(client.get("/ogcapi/collections/register/items"))["features"]
+    assert feature["properties"]["organisation"] == "org-b"
+    assert feature["properties"]["property_organisation"] == "local-authority-eng:DOV"
