@@ -15,11 +15,15 @@ from typing import Any
 
 from django.db import connection, transaction
 
-from infraplan.accounts.models import Organisation
 from infraplan.catalogue.access import Action, DatasetQuerySet
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource
-from infraplan.catalogue.store import StoreFeatureSource, feature_identity, several_publishers
+from infraplan.catalogue.store import (
+    StoreFeatureSource,
+    feature_identity,
+    organisation_slug_sql,
+    several_publishers,
+)
 from infraplan.maps.ended import ended_on
 from infraplan.maps.selectors import MapMoment, source_at, visible_spatial_datasets
 
@@ -96,17 +100,13 @@ def _snapshot() -> Iterator[None]:
 
 
 _COLUMNS = "f.id, f.reference, f.properties, f.district, f.ward"
-# The store's conditions come as FROM and WHERE (``within_sql``): the slug is looked up by
-# primary key, in a table of a few dozen organisations.
-_ORGANISATION = (
-    f"(SELECT o.slug FROM {Organisation._meta.db_table} o WHERE o.id = f.organisation_id)"  # noqa: S608 (the model's table; no value)
-)
 
 
 def _columns(dataset: Dataset, source: StoreFeatureSource) -> str:
     """``_COLUMNS`` and each feature's organisation (its slug where the dataset, at the version
     read, has several publishers; else "")."""
-    organisation = _ORGANISATION if several_publishers(dataset, version=source.version) else "''"
+    shared = several_publishers(dataset, version=source.version)
+    organisation = organisation_slug_sql() if shared else "''"
     return f"{_COLUMNS}, {organisation}"
 
 

@@ -8,6 +8,8 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
 from django.db.models import Q
 
+from infraplan.accounts.models import Organisation
+
 from .models import Dataset, Feature, FeatureGeneralisation
 from .sources import FeatureRecord, FeatureSource, PropertyFilter
 
@@ -91,6 +93,15 @@ def several_publishers(dataset: Dataset, *, version: int | None = None) -> bool:
     # answers them without reading a single-publisher dataset's features.
     others = Q(organisation_id__lt=dataset.owner_id) | Q(organisation_id__gt=dataset.owner_id)
     return Feature.objects.filter(live_at(number), others, dataset=dataset).exists()
+
+
+def organisation_slug_sql(alias: str = "f") -> str:
+    """SQL for the slug of the organisation whose part the feature row ``alias`` is in, for the
+    downloads and the API of a dataset with several publishers (``several_publishers``). A
+    subquery by primary key in a table of a few dozen organisations: the store's conditions come
+    as FROM and WHERE (``within_sql``), which a join would have to be woven into."""
+    table = Organisation._meta.db_table
+    return f"(SELECT o.slug FROM {table} o WHERE o.id = {alias}.organisation_id)"  # noqa: S608 (the model's table; no value)
 
 
 class StoreFeatureSource(FeatureSource):

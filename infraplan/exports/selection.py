@@ -15,10 +15,9 @@ from typing import Any
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import connection
 
-from infraplan.accounts.models import Organisation
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, PropertyFilter
-from infraplan.catalogue.store import StoreFeatureSource
+from infraplan.catalogue.store import StoreFeatureSource, organisation_slug_sql
 
 BATCH = 2000  # rows fetched from the server-side cursor at a time
 
@@ -100,13 +99,7 @@ def selection_records(
         yield from _generic_records(dataset, source, selection)
         return
     within, parameters = _store_where(dataset, source, selection)
-    # The store's conditions come as FROM and WHERE (``within_sql``): the slug is looked up by
-    # primary key, in a table of a few dozen organisations.
-    organisation = (
-        f"(SELECT o.slug FROM {Organisation._meta.db_table} o WHERE o.id = f.organisation_id)"  # noqa: S608 (the model's table; no value)
-        if organisations
-        else "''"
-    )
+    organisation = organisation_slug_sql() if organisations else "''"
     sql = f"""
         SELECT f.id, f.reference, f.properties, f.district, f.ward, ST_AsEWKB(f.geom),
                {organisation} {within}
