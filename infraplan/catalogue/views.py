@@ -177,6 +177,24 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "catalogue/dataset_details.html", context)
 
 
+def _dataset_as_of(
+    request: HttpRequest, dataset: Dataset
+) -> tuple[AsOfForm, date | None, DatasetVersion | None]:
+    """``?as_of=YYYY-MM-DD`` as the dataset's page and its metadata record read it: the form
+    (with an error for a date that cannot be shown), the date, and the version current then."""
+    form = AsOfForm(request.GET if "as_of" in request.GET else None)
+    day = form.cleaned_data["as_of"] if form.is_valid() else None
+    version = None
+    if day is not None:
+        if dataset.source_key != StoreFeatureSource.key:
+            form.add_error("as_of", "This dataset's history is not kept on the platform")
+        else:
+            version = version_as_of(dataset, day)
+            if version is None:
+                form.add_error("as_of", f"Nothing had been published on {day:%-d %B %Y} yet")
+    return form, day, version
+
+
 def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:
     """The dataset ``slug`` if the user may do ``action`` on it; 404 for unknown and not
     permitted alike."""
@@ -212,18 +230,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
     datasets only: others have no versions on the platform).
     """
     dataset = dataset_or_404(request, slug, Action.VIEW)
-    as_of_form = AsOfForm(request.GET if "as_of" in request.GET else None)
-    as_of_date = as_of_form.cleaned_data["as_of"] if as_of_form.is_valid() else None
-    as_of_version = None
-    if as_of_date is not None:
-        if dataset.source_key != StoreFeatureSource.key:
-            as_of_form.add_error("as_of", "This dataset's history is not kept on the platform")
-        else:
-            as_of_version = version_as_of(dataset, as_of_date)
-            if as_of_version is None:
-                as_of_form.add_error(
-                    "as_of", f"Nothing had been published on {as_of_date:%-d %B %Y} yet"
-                )
+    as_of_form, as_of_date, as_of_version = _dataset_as_of(request, dataset)
     page = dataset_page(
         request.user, dataset, as_of=as_of_version, on=as_of_date if as_of_version else None,
         versions_page=request.GET.get("page"),
@@ -706,19 +713,11 @@ def dataset_metadata_xml_view(request: HttpRequest, slug: str) -> HttpResponse:
     catalogue or data.gov.uk: the page's gate, values and ``?as_of=YYYY-MM-DD``. A date the page
     would not show is refused in plain text: 400, or 404 before anything had been published."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
-    as_of_form = AsOfForm(request.GET if "as_of" in request.GET else None)
-    if as_of_form.is_bound and not as_of_form.is_valid():
-        return _metadata_refusal(" ".join(as_of_form.errors["as_of"]), 400)
-    as_of_date = as_of_form.cleaned_data["as_of"] if as_of_form.is_bound else None
-    as_of_version = None
-    if as_of_date is not None:
-        if dataset.source_key != StoreFeatureSource.key:
-            return _metadata_refusal("This dataset's history is not kept on the platform", 400)
-        as_of_version = version_as_of(dataset, as_of_date)
-        if as_of_version is None:
-            return _metadata_refusal(
-                f"Nothing had been published on {as_of_date:%-d %B %Y} yet", 404
-            )
+    as_of_form, as_of_date, as_of_version = _dataset_as_of(request, dataset)
+    if as_of_form.errors:
+        # A real date before the first publish is nothing there (404); anything else, a 400.
+        unpublished = as_of_date is not None and dataset.source_key == StoreFeatureSource.key
+        return _metadata_refusal(" ".join(as_of_form.errors["as_of"]), 404 if unpublished else 400)
     page = dataset_page(request.user, dataset, as_of=as_of_version, on=as_of_date)
     # The downloads the page offers, on the same condition.
     offered = (
