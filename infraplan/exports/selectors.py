@@ -14,17 +14,20 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
+from infraplan.api.crs import Crs, bbox_parse, crs_parse
+from infraplan.api.errors import OGCError
 from infraplan.catalogue.access import Action
 from infraplan.catalogue.filters import FilterError, all_of, property_filters
 from infraplan.catalogue.history import as_of_parse, version_as_of
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType, VersionState
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource
 from infraplan.catalogue.store import StoreFeatureSource, current_features, several_publishers
+from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX
 from infraplan.core.profile import Area
 from infraplan.maps.ended import LiveOn, ended_on
 from infraplan.maps.selectors import BadRequest, MapMoment, bbox_polygon, parse_bbox, source_at
@@ -33,7 +36,7 @@ from .base import Exporter, ExportError
 from .selection import Selection, Summary, selection_records, selection_summary
 
 # The parameters of a download; every other one is an attribute filter on a field.
-RESERVED = ("area", "as_of", "bbox", "ended", "version")
+RESERVED = ("area", "as_of", "bbox", "bbox-crs", "ended", "version")
 # Areas that are districts themselves; the features of a list without geometry are chosen by
 # the district they were placed in.
 DISTRICT_KINDS = ("district", "unitary")
@@ -72,6 +75,7 @@ class About:
     generated_at: datetime
     url: str  # the dataset page, at SITE_URL
     several_publishers: bool = False  # each feature's organisation is a column
+    bbox_crs: Crs | None = None  # bbox's coordinate system when named; None: WGS84 degrees
 
     def rows(self) -> list[tuple[str, str]]:
         """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata)."""
@@ -85,6 +89,7 @@ class About:
             ended = "Included, each with the date it ended (column 'ended')"
         else:
             ended = f"Left out: features their source says had ended by {day_text(self.day)}"
+        box_crs = self.bbox_crs.label if self.bbox_crs else "WGS84 longitude, latitude"
         return [
             ("Dataset", self.title),
             ("Attribution", self.attribution),
@@ -92,7 +97,7 @@ class About:
             ("Version", version),
             ("As published on", day_text(self.as_of) if self.as_of else "Now (current version)"),
             ("Area", self.area or "All of the dataset"),
-            ("Box (WGS84 longitude, latitude)", self.bbox or "None"),
+            (f"Box ({box_crs})", self.bbox or "None"),
             ("Filters", "; ".join(self.filters) or "None"),
             ("Features that have ended", ended),
             *([("Publishers", PUBLISHERS)] if self.several_publishers else []),
@@ -111,6 +116,7 @@ class About:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "area": self.area or None,
             "bbox": self.bbox or None,
+            **({"bbox_crs": self.bbox_crs.uri} if self.bbox_crs else {}),
             "filters": list(self.filters),
             "ended_features": "included" if self.ended_shown else "left out",
             **({"publishers": PUBLISHERS} if self.several_publishers else {}),
@@ -182,6 +188,49 @@ def _single(query: QueryDict, name: str) -> str:
     if len(values) > 1:
         raise ExportError(f"{name}: given {len(values)} times; give it once")
     return (values[0] if values else "").strip()
+
+
+def _bbox_crs(query: QueryDict, bbox_text: str) -> Crs | None:
+    """The coordinate system ``bbox-crs`` names (the OGC API's URIs), or None for the default:
+    WGS84 longitude and latitude, as the map's links write a box."""
+    text = _single(query, "bbox-crs")
+    if not text:
+        return None
+    if not bbox_text:
+        raise ExportError(
+            "bbox-crs: it names the coordinate system of bbox, which is not given; "
+            "give bbox too, or leave bbox-crs out"
+        )
+    try:
+        return crs_parse("bbox-crs", text)
+    except OGCError as problem:
+        raise ExportError(problem.description) from None
+
+
+def _box(bbox_text: str, crs: Crs | None) -> tuple[tuple[float, float, float, float], GEOSGeometry]:
+    """The box ``bbox`` names: its WGS84 frame (what a picture of it shows) and the polygon
+    in EPSG:27700 that features must meet."""
+    if crs is None:
+        try:
+            frame = parse_bbox(bbox_text)
+        except BadRequest as problem:
+            raise ExportError(str(problem)) from None
+        return frame, bbox_polygon(frame)
+    try:
+        box = bbox_parse(bbox_text, crs)
+    except OGCError as problem:
+        raise ExportError(problem.description) from None
+    # A box on the grid may reach far beyond it, where no point has a longitude and latitude.
+    grid = Polygon.from_bbox((0, 0, GRID_EASTING_MAX, GRID_NORTHING_MAX))
+    grid.srid = 27700
+    within = box.intersection(grid)
+    if within.empty or within.area == 0:
+        raise ExportError(
+            f"bbox: {bbox_text!r} in {crs.label} lies outside Great Britain and its waters, "
+            "where every feature is"
+        )
+    west, south, east, north = within.transform(4326, clone=True).extent
+    return (west, south, east, north), box
 
 
 def _moment(query: QueryDict) -> MapMoment:
@@ -364,6 +413,7 @@ def export_prepare(
         )
     moment = _moment(query)
     bbox_text = _single(query, "bbox")
+    bbox_crs = _bbox_crs(query, bbox_text)
     area_code = _single(query, "area")
     meets: list[GEOSGeometry] = []
     districts = None
@@ -381,11 +431,8 @@ def export_prepare(
                 f"bbox: {dataset.title} has no geometry, so its features cannot be chosen by a "
                 "box; choose them by area (the district each was placed in) instead"
             )
-        try:
-            frame = parse_bbox(bbox_text)
-        except BadRequest as problem:
-            raise ExportError(str(problem)) from None
-        meets.append(bbox_polygon(frame))
+        frame, box = _box(bbox_text, bbox_crs)
+        meets.append(box)
     try:
         attributes = property_filters(dataset, query, reserved=RESERVED)
     except FilterError as problem:
@@ -419,6 +466,7 @@ def export_prepare(
         day=moment.day,
         area=f"{area.name} ({area.code})" if area else "",
         bbox=bbox_text,
+        bbox_crs=bbox_crs,
         filters=_filters_text(query),
         ended_shown=moment.show_ended,
         generated_at=timezone.now(),

@@ -37,6 +37,18 @@ def test_schools_in_ashford_to_a_geopackage(schools, tmp_path):
     assert meta["crs"] == "EPSG:27700" and len(rows) == expected
 
 
+def test_a_box_on_the_national_grid(personas, tmp_path):
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
+    version_publish_points(
+        dataset=dataset, points={"in": (601300, 142700), "out": (602400, 142700)}
+    )
+    path = tmp_path / "out.csv"
+    grid = "http://www.opengis.net/def/crs/EPSG/0/27700"
+    box = ("--bbox", "601000,142500,601600,142900", "--bbox-crs", grid)
+    export("sites", "--format", "csv", *box, "-o", str(path))
+    assert [line.split(",")[0] for line in path.read_text().splitlines()[1:]] == ["in"]
+
+
 def test_filters_ended_and_a_date(personas, tmp_path):
     dataset = dataset_make(
         slug="register", owner=personas.organisation_a,

@@ -81,6 +81,46 @@ def test_all_of_a_dataset_and_a_box(schools, client):
     assert both == []
 
 
+GRID = "http://www.opengis.net/def/crs/EPSG/0/27700"
+
+
+def test_a_box_on_the_national_grid_chooses_what_postgis_finds_in_it(schools, client):
+    """``bbox-crs`` names the box's coordinates, as the OGC API's does: a GIS specialist's box
+    in eastings and northings is that box, not its corners turned into degrees."""
+    box = {"bbox": "600000,140000,603000,143000", "bbox-crs": GRID}
+    rows = csv_rows(client.get("/datasets/schools/download.csv", box))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reference FROM catalogue_feature WHERE dataset_id = %s AND valid_to IS NULL "
+            "AND properties ->> 'close_date' IS NULL "
+            "AND ST_Intersects(geom, ST_MakeEnvelope(600000, 140000, 603000, 143000, 27700)) "
+            "ORDER BY reference",
+            [schools.pk],
+        )
+        expected = [reference for (reference,) in cursor.fetchall()]
+    assert [row["reference"] for row in rows] == expected
+    assert len(expected) > 5
+    assert all(
+        600000 <= float(row["easting"]) <= 603000 and 140000 <= float(row["northing"]) <= 143000
+        for row in rows
+    )
+    # The same box in degrees, latitude first (EPSG:4326's own order), chooses what the
+    # default order (longitude first) does.
+    degrees = csv_rows(
+        client.get("/datasets/schools/download.csv", {"bbox": "0.86,51.14,0.89,51.16"})
+    )
+    latitude_first = csv_rows(
+        client.get(
+            "/datasets/schools/download.csv",
+            {
+                "bbox": "51.14,0.86,51.16,0.89",
+                "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326",
+            },
+        )
+    )
+    assert latitude_first == degrees and len(degrees) > 5
+
+
 def test_polygons_are_wkt_on_the_national_grid(client):
     districts = demo_load(only={"districts"})[0].dataset
     response = client.get("/datasets/districts/download.csv", {"area": "E07000105"})

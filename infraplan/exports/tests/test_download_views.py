@@ -128,6 +128,36 @@ def refusal(response) -> str:
         ),
         ({"bbox": "a,b,c,d"}, "bbox: 'a,b,c,d' is not four comma-separated numbers."),
         (
+            {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700"},
+            "bbox-crs: it names the coordinate system of bbox, which is not given; give bbox "
+            "too, or leave bbox-crs out.",
+        ),
+        (
+            {"bbox": "600000,140000,610000,150000", "bbox-crs": "EPSG:27700"},
+            "bbox-crs: 'EPSG:27700' is not a coordinate reference system this service offers; "
+            "give one of http://www.opengis.net/def/crs/OGC/1.3/CRS84, "
+            "http://www.opengis.net/def/crs/EPSG/0/4326, "
+            "http://www.opengis.net/def/crs/EPSG/0/27700, "
+            "http://www.opengis.net/def/crs/EPSG/0/3857.",
+        ),
+        (
+            {
+                "bbox": "610000,140000,600000,150000",
+                "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700",
+            },
+            "bbox: '610000,140000,600000,150000' in EPSG:27700 must be minimum x, minimum y, "
+            "maximum x, maximum y, each minimum below its maximum (a box across the antimeridian "
+            "is not supported).",
+        ),
+        (
+            {
+                "bbox": "-9000000,-9000000,-8000000,-8000000",
+                "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700",
+            },
+            "bbox: '-9000000,-9000000,-8000000,-8000000' in EPSG:27700 lies outside Great "
+            "Britain and its waters, where every feature is.",
+        ),
+        (
             {"bbox": "1,51,0,52"},
             "bbox: longitudes must be between -180 and 180, the minimum first.",
         ),
@@ -154,7 +184,8 @@ def refusal(response) -> str:
         ),
         (
             {"colour": "red"},
-            "'colour' is neither a parameter of this address (area, as_of, bbox, ended, version) nor a "
+            "'colour' is neither a parameter of this address (area, as_of, bbox, bbox-crs, ended, "
+            "version) nor a "
             "field of A only sites (its fields: none).",
         ),
     ],

@@ -65,6 +65,20 @@ def test_open_schools_in_ashford_in_wgs84_with_the_metadata(schools, client, tmp
     assert meta["crs"] == "EPSG:4326" and len(rows) == expected
 
 
+def test_the_metadata_names_the_boxs_coordinate_system(schools, client, tmp_path):
+    grid = "http://www.opengis.net/def/crs/EPSG/0/27700"
+    box = {"bbox": "600000,140000,603000,143000", "bbox-crs": grid}
+    response = client.get("/datasets/schools/download.geojson", box)
+    metadata = json.loads(saved(response, tmp_path, "box.geojson").read_bytes())["metadata"]
+    assert metadata["bbox"] == "600000,140000,603000,143000" and metadata["bbox_crs"] == grid
+    # A box in degrees, as the map's links write it, names none.
+    response = client.get("/datasets/schools/download.geojson", {"bbox": "0.86,51.14,0.89,51.16"})
+    assert (
+        "bbox_crs"
+        not in json.loads(saved(response, tmp_path, "degrees.geojson").read_bytes())["metadata"]
+    )
+
+
 def test_polygon_rings_wind_as_rfc_7946_says(client):
     demo_load(only={"districts"})
     collection = geojson(client.get("/datasets/districts/download.geojson"))

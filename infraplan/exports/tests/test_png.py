@@ -8,6 +8,7 @@ import pytest
 from matplotlib.image import imread
 from PIL import Image
 
+from infraplan.catalogue.models import Dataset
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +61,26 @@ def test_only_the_chosen_features_are_drawn(personas, client):
     dataset.min_zoom = 22
     dataset.save(update_fields=["min_zoom"])
     assert red_pixels(client.get("/datasets/sites/download.png").getvalue()) > 0
+
+
+def test_a_box_on_the_national_grid_frames_the_map(personas, client):
+    """The picture of a box given in eastings and northings shows that box: the point inside
+    it is drawn, the one a few hundred metres outside it is not chosen."""
+    dataset_make(
+        slug="sites", owner=personas.organisation_a, style={"kind": "simple", "colour": "#d4351c"}
+    )
+    version_publish_points(
+        dataset=Dataset.objects.get(slug="sites"),
+        points={"inside": (601300, 142700), "outside": (602400, 142700)},
+    )
+    grid = {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700"}
+    inside = client.get(
+        "/datasets/sites/download.png", {"bbox": "601000,142500,601600,142900", **grid}
+    )
+    assert inside.status_code == 200
+    assert red_pixels(inside.getvalue()) > 0
+    empty = client.get(
+        "/datasets/sites/download.png", {"bbox": "601700,142500,602300,142900", **grid}
+    )
+    assert empty.status_code == 200
+    assert red_pixels(empty.getvalue()) == 0

@@ -45,6 +45,7 @@ def test_schools_in_ashford_as_typed_cells_with_an_about_sheet(schools, client, 
     assert said["Version"].startswith("1, published ")
     assert said["As published on"] == "Now (current version)"
     assert said["Area"] == "Ashford (E07000105)"
+    assert said["Box (WGS84 longitude, latitude)"] == "None"
     assert said["Dataset page"] == "http://127.0.0.1:8000/datasets/schools/"
     assert said["urn"] == "URN"  # each column's title
 
@@ -55,6 +56,16 @@ def test_schools_in_ashford_as_typed_cells_with_an_about_sheet(schools, client, 
     assert names == ["Features", "About"]
     assert features.find(f".//{SHEET}pane").get("ySplit") == "1"  # the header stays in view
     assert features.find(f"{SHEET}autoFilter").get("ref") == f"A1:U{len(rows) + 1}"
+
+
+def test_the_about_sheet_names_the_boxs_coordinate_system(schools, client, tmp_path):
+    box = {"bbox": "600000,140000,603000,143000",
+           "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700"}  # fmt: skip
+    path = saved(client.get("/datasets/schools/download.xlsx", box), tmp_path, "box.xlsx")
+    _, about, _ = layer(path, "About")
+    said = {row["Field1"]: row["Field2"] for row in about if row["Field1"]}
+    assert said["Box (EPSG:27700)"] == "600000,140000,603000,143000"
+    assert "Box (WGS84 longitude, latitude)" not in said
 
 
 def test_dates_are_dates_and_polygons_are_left_out_saying_so(personas, client, tmp_path):

@@ -25,6 +25,7 @@ def _query(options: dict) -> QueryDict:
     for name, option in (
         ("area", "area"),
         ("bbox", "bbox"),
+        ("bbox-crs", "bbox_crs"),
         ("as_of", "as_of"),
         ("version", "version"),
     ):
@@ -59,6 +60,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--bbox", help="Only features meeting this box: minlon,minlat,maxlon,maxlat (WGS84)."
         )
+        parser.add_argument(
+            "--bbox-crs", dest="bbox_crs", metavar="URI",
+            help="The coordinate system of --bbox, as the OGC API names it: "
+            "http://www.opengis.net/def/crs/EPSG/0/27700 for eastings and northings.",
+        )  # fmt: skip
         parser.add_argument(
             "--as-of", dest="as_of", metavar="YYYY-MM-DD",
             help="The dataset as published at the end of that day (default: as now).",
