@@ -420,4 +420,56 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
         f"{'British National Grid (EPSG:27700)' if crs == BNG else 'WGS84 (EPSG:4326)'}"
         f"{', worked out from the values' if opened.crs_inferred else ''}."
     )
+    if crs == BNG:
+        _note_degrees_elsewhere(opened, names, xs, ys)
     return opened
+
+
+# How far a row's longitude and latitude may lie from its easting and northing before they are
+# said to disagree: beyond rounding (a download writes six decimal places of a degree) and the
+# difference between the grid's transformations (a few metres), not a point moved on purpose.
+DEGREES_DISAGREE_METRES = 5.0
+
+
+def _note_degrees_elsewhere(
+    opened: OpenedUpload, names: list[str], eastings: np.ndarray, northings: np.ndarray
+) -> None:
+    """Say which rows' longitude and latitude columns, beside the grid coordinates the points
+    are read from, put the point somewhere else. A download carries both pairs; an officer who
+    moves a point by editing its longitude and latitude would otherwise see nothing change."""
+    pair = next(
+        (
+            (by_lower[x], by_lower[y])
+            for x, y, crs in POINT_HEADERS
+            if crs == WGS84
+            for by_lower in [{name.lower().strip(): name for name in names}]
+            if x in by_lower and y in by_lower
+        ),
+        None,
+    )
+    if pair is None:
+        return
+    meta, _, _, values = pyogrio.raw.read(
+        opened.gdal_path, layer=opened.layer, columns=list(pair), read_geometry=False,
+        encoding=opened.encoding, **opened.open_options,
+    )  # fmt: skip
+    by_name = dict(zip(meta["fields"], values, strict=True))
+    longitudes, latitudes = (
+        _number_array(by_name[name], decimal_comma=opened.decimal_comma) for name in pair
+    )
+    to_grid = Transformer.from_crs("EPSG:4326", BNG, always_xy=True)
+    with np.errstate(invalid="ignore"):
+        on_grid = to_grid.transform(longitudes, latitudes, errcheck=False)
+        apart = np.hypot(on_grid[0] - eastings, on_grid[1] - northings)
+        rows = np.flatnonzero(apart > DEGREES_DISAGREE_METRES)  # NaN (a blank cell) is not
+    if rows.size == 0:
+        return
+    shown = ", ".join(f"{row + 1:,}" for row in rows[:10]) + (" ..." if rows.size > 10 else "")
+    which = f"row {shown}" if rows.size == 1 else f"{rows.size:,} rows ({shown})"
+    opened.notes.append(
+        f"In {which}, the columns {pair[0]} and {pair[1]} put the point up to "
+        f"{apart[rows].max():,.0f} m from where {opened.x_column} and {opened.y_column} put it. "
+        f"The points were placed by {opened.x_column} and {opened.y_column}: to move a point, "
+        f"change those, or delete those two columns to place every point by {pair[0]} and "
+        f"{pair[1]}."
+    )

@@ -93,3 +93,35 @@ def test_a_column_renamed_onto_another_replaces_it_whatever_their_order(tmp_path
         "the values of status, and the source's own state column is not kept."
         in version.report["notes"]
     )
+
+
+def test_longitudes_and_latitudes_that_disagree_with_the_grid_columns_are_said(
+    tmp_path, sites, client
+):
+    """A download carries each point twice: easting and northing, longitude and latitude. The
+    points are placed by the grid columns; an officer who moved one by editing its longitude and
+    latitude is told which row and how far, not left to find it unchanged."""
+    version_publish_points(dataset=sites, points={"S1": (615000, 157500), "S2": (615200, 157700)})
+    response = client.get("/datasets/sites/download.csv")
+    downloaded = b"".join(response.streaming_content).decode("utf-8-sig")
+    # Loaded back as downloaded: the two pairs agree to the download's rounding.
+    path = tmp_path / "sites.csv"
+    path.write_text(downloaded)
+    version = ingest(sites, path, IngestMapping(reference="reference"))
+    assert not [note for note in version.report["notes"] if "put the point" in note]
+
+    header, first, second = downloaded.splitlines()
+    columns = header.split(",")
+    moved = second.split(",")
+    # About 140 m west of where its easting and northing put it.
+    moved[columns.index("longitude")] = f"{float(moved[columns.index('longitude')]) - 0.002:.6f}"
+    path.write_text("\n".join([header, first, ",".join(moved)]) + "\n")
+    version = ingest(sites, path, IngestMapping(reference="reference"))
+    (note,) = [note for note in version.report["notes"] if "put the point" in note]
+    assert note == (
+        "In row 2, the columns longitude and latitude put the point up to 140 m from where "
+        "easting and northing put it. The points were placed by easting and northing: to move "
+        "a point, change those, or delete those two columns to place every point by longitude "
+        "and latitude."
+    )
+    assert current_features(sites).get(reference="S2").geom.coords == (615200, 157700)
