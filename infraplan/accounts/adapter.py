@@ -2,7 +2,9 @@
 and a security event for every sign-in attempt. Which addresses may register is the sign-up
 form's rule (see ``forms.SignupForm.clean_email``)."""
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
 from django import forms
@@ -17,6 +19,15 @@ from .models import RegistrationStatus
 from .selectors import registration_latest
 
 
+@dataclass(frozen=True)
+class ServiceSite:
+    """What allauth's mails call the site ("Hello from …", "Thank you for using …"): the
+    service's name and address, not the host and port the request happened to come in by."""
+
+    name: str
+    domain: str
+
+
 class AccountAdapter(DefaultAccountAdapter):
     error_messages = {
         **DefaultAccountAdapter.error_messages,
@@ -26,6 +37,13 @@ class AccountAdapter(DefaultAccountAdapter):
             f"{settings.LOGIN_LOCKOUT_MINUTES} minutes."
         ),
     }
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        site = ServiceSite(
+            name=settings.AUTHORITY_PROFILE.authority.service_name,
+            domain=urlsplit(settings.SITE_URL).netloc,
+        )
+        super().send_mail(template_prefix, email, {"current_site": site, **context})
 
     def save_user(self, request: HttpRequest, user, form, commit: bool = True):
         user.full_name = form.cleaned_data.get("full_name", "")

@@ -8,6 +8,7 @@ import time
 import pytest
 from allauth.account import app_settings as allauth_settings
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core import signing
 from django.test import Client
 from django.urls import reverse
@@ -43,6 +44,10 @@ def test_registration_waits_for_approval_and_the_admin_approves_it(
     assert not Registration.objects.exists()  # nothing to approve until the address is proven
     [verification] = mailoutbox
     assert verification.to == ["new.officer@a.example"]
+    # The service greets by its name, not by the host the request came in by.
+    service = settings.AUTHORITY_PROFILE.authority.service_name
+    assert verification.body.startswith(f"Hello from {service}!")
+    assert f"Thank you for using {service}!\n127.0.0.1:8000" in verification.body
 
     response = verify(client, verification)
     assert response.status_code == 302 and response["Location"] == reverse("registration-waiting")
