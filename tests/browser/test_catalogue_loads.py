@@ -14,7 +14,7 @@ from infraplan.connectors.models import IngestRun
 from infraplan.connectors.services import ingest_run_execute, source_save
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
-from .conftest import PageWatch, assert_page_sound, sign_in
+from .conftest import PageWatch, assert_no_sideways_scroll, assert_page_sound, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -135,7 +135,8 @@ def test_wide_values_scroll_in_their_table_not_the_page_on_a_narrow_screen(
 ):
     """Web addresses and file paths with no spaces, in many columns, on a 320 px wide screen:
     the tables wrap them or scroll in their own region, which the keyboard can reach; the page
-    itself does not scroll sideways."""
+    itself does not scroll sideways, nor does text hidden for screen readers in a table (the
+    comparison's "changed to") widen it."""
     address = "https://www.example.gov.uk/downloads/" + "conservation-area-appraisal-" * 6 + ".pdf"
     columns = [f"document_{number}" for number in range(1, 9)]
     wide = tmp_path / "wide.csv"
@@ -144,13 +145,21 @@ def test_wide_values_scroll_in_their_table_not_the_page_on_a_narrow_screen(
         + "\n"
         + ",".join(["A", "615000", "157500", *[address] * len(columns)])
         + "\n"
+        # A change of the feature version 1 has: the comparison lists it.
+        + ",".join(["OLD", "615000", "157500", *[address] * len(columns)])
+        + "\n"
     )
     sign_in(page, "data-manager@a.example")
     upload(page, wide)
     run_page = page_path(page)
     ingest_run_execute(IngestRun.objects.get().pk)
     page.set_viewport_size({"width": 320, "height": 640})
-    for path in ["/datasets/sites/", "/datasets/sites/versions/2/", run_page]:
+    pages = [
+        "/datasets/sites/",
+        "/datasets/sites/versions/2/",
+        "/datasets/sites/versions/1/diff/2/",
+    ]
+    for path in [*pages, run_page]:
         page.goto(path)
         assert_page_sound(page, page_watch)
     page.goto("/datasets/sites/")
@@ -298,3 +307,35 @@ def test_a_data_manager_adds_a_dataset_then_loads_its_first_file(
     fields = page.get_by_role("table", name="Fields of Housing allocations")
     expect(fields.get_by_role("row").filter(has_text="homes")).to_contain_text("integer")
     assert_page_sound(page, page_watch)
+
+
+# WCAG 1.4.12's test: text spacing a reader's style sheet may set, which must lose nothing.
+TEXT_SPACING = """
+* { line-height: 1.5 !important; letter-spacing: 0.12em !important;
+    word-spacing: 0.16em !important; }
+p { margin-bottom: 2em !important; }
+"""
+
+
+def test_long_attributions_wrap_at_320_pixels_with_text_spacing(browser, live_server, personas):
+    """WCAG 1.4.10 with 1.4.12: a dataset's attribution with a long web address, in the map's
+    list of sources and the footer's, wraps instead of making the page scroll sideways."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a, access_level="public",
+        attribution="Contains data from https://www.example.gov.uk/planning/"
+        "strategic-housing-land-availability-assessment-2025/sites.geojson",
+    )  # fmt: skip
+    version_publish_points(dataset=dataset, points={"A": (615000, 157500)})
+    # The reader's style sheet is the test's own: the service's CSP would (rightly) refuse it.
+    context = browser.new_context(
+        base_url=live_server.url, bypass_csp=True, viewport={"width": 320, "height": 640}
+    )
+    try:
+        page = context.new_page()
+        for path in ["/", "/map/?layers=sites&center=1.08,51.28&zoom=12"]:
+            page.goto(path)
+            page.add_style_tag(content=TEXT_SPACING)
+            expect(page.get_by_text("strategic-housing-land").first).to_be_attached()
+            assert_no_sideways_scroll(page)
+    finally:
+        context.close()

@@ -252,3 +252,32 @@ def test_the_table_of_features_leads_to_each_features_details(page):
     popup = page.locator(".maplibregl-popup")
     expect(popup.get_by_role("heading", name="Canterbury", level=2)).to_be_visible()
     assert "layers=districts" in page.url and "feature=districts%2F" in page.url
+
+
+def test_buttons_move_the_map_without_dragging(page):
+    """WCAG 2.5.7: a pointer user who cannot drag moves the map by buttons, each half a view;
+    the link follows, as after a drag."""
+    open_map(page, "?layers=districts&center=1.08,51.28&zoom=11")
+    width = page.evaluate("() => window.infraplanMap.getBounds().getEast()") - page.evaluate(
+        "() => window.infraplanMap.getBounds().getWest()"
+    )
+
+    page.get_by_role("button", name="Move the map east").click()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    lon, lat = page.evaluate("() => window.infraplanMap.getCenter().toArray()")
+    expect(page).to_have_url(re.compile(rf"center={lon:.5f}%2C51\.28000"))
+    assert lon == pytest.approx(1.08 + width / 2, abs=0.001) and lat == pytest.approx(
+        51.28, abs=1e-4
+    )
+
+    page.get_by_role("button", name="Move the map north").click()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+    assert page.evaluate("() => window.infraplanMap.getCenter().lat") > 51.3
+    for direction in ("west", "south"):
+        button = page.get_by_role("button", name=f"Move the map {direction}")
+        box = button.bounding_box()
+        assert box["width"] >= 24 and box["height"] >= 24  # WCAG 2.5.8
+        button.click()
+        page.locator('#map[data-map-idle="true"]').wait_for()
+    lon, lat = page.evaluate("() => window.infraplanMap.getCenter().toArray()")
+    assert lon == pytest.approx(1.08, abs=0.001) and lat == pytest.approx(51.28, abs=0.001)

@@ -568,6 +568,45 @@ function openFeatureAt(map, point, lngLat) {
   return found.length > 0;
 }
 
+// --- moving the map without dragging (WCAG 2.5.7) --------------------------------------------
+
+// Each button moves the view by half its width or height, as the page's links without WebGL do.
+const PAN_DIRECTIONS = [
+  { name: "north", arrow: "↑", offset: (width, height) => [0, -height / 2] },
+  { name: "west", arrow: "←", offset: (width, height) => [-width / 2, 0] },
+  { name: "east", arrow: "→", offset: (width, height) => [width / 2, 0] },
+  { name: "south", arrow: "↓", offset: (width, height) => [0, height / 2] },
+];
+
+/** Buttons that move the map north, west, east or south: dragging is not the only way. */
+class PanControl {
+  onAdd(map) {
+    this.container = document.createElement("div");
+    this.container.className = "maplibregl-ctrl maplibregl-ctrl-group app-pan-control";
+    for (const direction of PAN_DIRECTIONS) {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = `app-pan-control__${direction.name}`;
+      button.setAttribute("aria-label", `Move the map ${direction.name}`);
+      button.title = `Move the map ${direction.name}`;
+      const arrow = document.createElement("span");
+      arrow.setAttribute("aria-hidden", "true");
+      arrow.textContent = direction.arrow;
+      button.append(arrow);
+      button.addEventListener("click", () => {
+        const canvas = map.getCanvas();
+        map.panBy(direction.offset(canvas.clientWidth, canvas.clientHeight));
+      });
+      this.container.append(button);
+    }
+    return this.container;
+  }
+
+  onRemove() {
+    this.container.remove();
+  }
+}
+
 // --- the map ---------------------------------------------------------------------------------
 
 function start() {
@@ -608,6 +647,7 @@ function start() {
     document.getElementById("map-search-q").focus();
   });
   map.addControl(new maplibregl.NavigationControl(), "top-right");
+  map.addControl(new PanControl(), "top-right");
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }), "bottom-left");
 
   map.on("style.load", () => {
