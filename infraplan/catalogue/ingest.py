@@ -170,7 +170,7 @@ _CHECKS = f"""
     ) AS problem (failing, value, reason)
     WHERE (s.geom IS NULL OR s.empty OR s.dimension <> %(dimension)s
            OR s.kind = 'GEOMETRYCOLLECTION' OR NOT s.in_britain)
-      AND problem.failing
+      AND problem.failing AND s.row <> ALL(%(unchecked)s::integer[])
     ORDER BY s.row
 """  # noqa: S608 (a constant; every value is bound)
 # How far outside every council area the platform covers a feature may lie: a pier, a harbour
@@ -278,8 +278,8 @@ SHORT_RING = (
 def _with_usable_geometry(
     rows: list[tuple], shapes: np.ndarray, srid: int, staging: Staging
 ) -> list[tuple]:
-    """The rows whose geometry (``shapes``, one per row) can be staged and put on the grid; each
-    other row is a problem saying why, and is not staged.
+    """The rows, each geometry (``shapes``, one per row) that cannot be staged and put on the
+    grid taken out, and a problem saying why.
 
     The staging COPY and the transformation to the grid each take a whole load in one
     statement, which one geometry PostGIS refuses (a polygon ring of three points) or one
@@ -324,7 +324,9 @@ def _with_usable_geometry(
         return rows
     for index in sorted(bad):
         staging.add(RowProblem(rows[index][0], "geometry", *bad[index]))
-    return [row for index, row in enumerate(rows) if index not in bad]
+        staging.unchecked_rows.add(rows[index][0])
+    # Staged without their geometry, for their references (see ``Staging.unchecked_rows``).
+    return [(*row[:3], None, *row[4:]) if index in bad else row for index, row in enumerate(rows)]
 
 
 def _unreadable_reason(wkb: bytes) -> str:
@@ -395,7 +397,11 @@ def _stage_and_check(
         cursor.execute(_COLLECTIONS, {"dimension": dimension})
         cursor.execute(_REPAIR, {"dimension": dimension})
         repaired = cursor.rowcount
-        cursor.execute(_CHECKS, {"dimension": dimension, "kind": dataset.geometry_type})
+        cursor.execute(
+            _CHECKS,
+            {"dimension": dimension, "kind": dataset.geometry_type,
+             "unchecked": sorted(staging.unchecked_rows)},
+        )  # fmt: skip
         for row in cursor.fetchall():
             staging.add(RowProblem(*row))
         areas = covered_areas()

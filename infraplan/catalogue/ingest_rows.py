@@ -70,6 +70,10 @@ class Staging:
     nul_rows: int = 0  # rows whose NUL characters were removed
     blank_rows: int = 0  # rows with no value and no geometry, skipped
     columns: list[str] = field(default_factory=list)  # the source's, as renamed, in its order
+    # Rows with a problem found before staging (by the connector, or in the geometry itself):
+    # staged without geometry, for their reference alone, so that the current version's feature
+    # of that reference is kept, and not checked again.
+    unchecked_rows: set[int] = field(default_factory=set)
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
@@ -477,10 +481,16 @@ def batch_rows(
         zip(references, properties_json(columns, count), strict=True)
     ):
         number = batch.first_row + index
-        if number in unreadable:
+        if number in blank:
             continue
         if "\x00" in reference or "\\u0000" in properties:
             reference, properties = _without_nul(reference, properties, staging)
+        if number in unreadable:
+            # Reported as the connector said; staged for its reference alone, if it has one.
+            if reference and len(reference) <= REFERENCE_MAX_LENGTH:
+                staging.unchecked_rows.add(number)
+                rows.append((number, reference, properties, None, organisations[index]))
+            continue
         if not reference:
             found.append(
                 (

@@ -421,6 +421,42 @@ def test_a_row_with_a_problem_keeps_its_feature_as_it_was(sites, tmp_path):
     }
 
 
+def test_a_row_whose_point_cannot_be_made_keeps_its_feature_as_it_was(sites, tmp_path):
+    """A coordinate left empty, or one no point can be made of, is found before the row is
+    staged: the live site is kept all the same, and the row's problem is said once."""
+    ingest(
+        sites,
+        csv(
+            tmp_path,
+            "ref,homes,Easting,Northing\nS1,40,615000,157500\nS2,12,615100,157600\n"
+            "S3,8,615200,157700\n",
+        ),
+    )
+    version = ingest(
+        sites,
+        csv(
+            tmp_path,
+            "ref,homes,Easting,Northing\nS1,41,615000,\nS2,14,615100,157600\n"
+            "S3,9,615200,1e400\nS4,5,,157800\n",
+            "again.csv",
+        ),
+        IngestMapping(reference="ref", max_invalid_share=0.8),
+    )
+
+    assert (version.report["added"], version.report["removed"], version.report["kept"]) == (
+        0, 0, 2
+    )  # fmt: skip
+    homes = dict(current_features(sites).values_list("reference", "properties__homes"))
+    assert homes == {"S1": 40, "S2": 14, "S3": 8}  # S4 was never a feature: nothing to keep
+    problems = [(p["row"], p["field"]) for p in version.report["problems"]]
+    # One problem each: not "the geometry is missing" as well.
+    assert problems == [(1, "Northing"), (3, "geometry"), (4, "Easting")]
+    assert (
+        "(feature 'S1' is kept as the current version has it)"
+        in (version.report["problems"][0]["problem"])
+    )
+
+
 def test_coordinate_columns_are_the_geometry_not_properties_unless_the_schema_has_them(
     sites, personas, tmp_path
 ):
