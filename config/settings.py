@@ -134,6 +134,10 @@ ACCOUNT_FORMS = {
     "signup": "infraplan.accounts.forms.SignupForm",
     "change_password": "infraplan.accounts.forms.ChangePasswordForm",
     "reset_password_from_key": "infraplan.accounts.forms.ResetPasswordKeyForm",
+    "set_password": "infraplan.accounts.forms.SetPasswordForm",
+    "reset_password": "infraplan.accounts.forms.ResetPasswordForm",
+    "reauthenticate": "infraplan.accounts.forms.ReauthenticateForm",
+    "confirm_reauthentication_code": "infraplan.accounts.forms.ConfirmReauthenticationCodeForm",
 }
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{AUTHORITY_PROFILE.authority.service_name}] "
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", default="infraplan@localhost")
@@ -182,6 +186,11 @@ ACCOUNT_RATE_LIMITS = {
 # Two-factor authentication: TOTP with recovery codes; required of admins before any admin
 # function (infraplan.accounts.two_factor), which covers these paths as well as its own views.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_FORMS = {
+    "authenticate": "infraplan.accounts.forms.MfaAuthenticateForm",
+    "reauthenticate": "infraplan.accounts.forms.MfaReauthenticateForm",
+    "activate_totp": "infraplan.accounts.forms.ActivateTOTPForm",
+}
 MFA_TOTP_ISSUER = AUTHORITY_PROFILE.authority.service_name
 # A code is accepted for one period either side of now (RFC 6238's one step of clock drift), so
 # a code that changes while it is typed still signs in; a code once used is refused all the same.

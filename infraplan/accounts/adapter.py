@@ -32,11 +32,29 @@ class AccountAdapter(DefaultAccountAdapter):
     error_messages = {
         **DefaultAccountAdapter.error_messages,
         "email_password_mismatch": "The email address or password is not correct.",
+        "enter_current_password": "Your current password is not correct.",
+        "incorrect_password": "The password is not correct.",
+        "rate_limited": "You have tried too many times. Wait a few minutes, then try again.",
         "too_many_login_attempts": (
             "Too many failed attempts to sign in to this account. Try again in "
             f"{settings.LOGIN_LOCKOUT_MINUTES} minutes."
         ),
     }
+
+    # The other ways to confirm it is you, as the pages that ask offer them, by method id.
+    REAUTHENTICATION_WORDING = {
+        "reauthenticate": "Use your password instead",
+        "reauthenticate_by_code": "Email me a code instead",
+        "mfa_reauthenticate": "Use a code from your authenticator app instead",
+    }
+
+    def get_reauthentication_methods(self, user) -> list[dict]:
+        methods = super().get_reauthentication_methods(user)
+        for method in methods:
+            method["description"] = self.REAUTHENTICATION_WORDING.get(
+                method["id"], method["description"]
+            )
+        return methods
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         site = ServiceSite(

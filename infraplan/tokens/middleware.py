@@ -16,7 +16,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from infraplan.audit.security import security_event
@@ -33,11 +35,31 @@ REALM = 'Bearer realm="api"'
 class Refusal:
     status: int
     reason: str  # for the security event
-    message: str  # for the client
+    message: str  # for the client; "{tokens_url}" stands for the tokens page's address
     error: str = "invalid_token"  # RFC 6750 error code
+
+    def message_for(self, request: HttpRequest) -> str:
+        if "{tokens_url}" not in self.message:
+            return self.message
+        # The tokens page is the service's, whichever URLconf this request is routed by.
+        page = reverse("token-list", urlconf=settings.ROOT_URLCONF)
+        return self.message.format(tokens_url=request.build_absolute_uri(page))
 
 
 MALFORMED = Refusal(401, "malformed", "The Authorization header does not hold an API token.")
+# Basic with something other than a token as its password: nearly always the account password,
+# which a dialogue asking for "user name and password" (QGIS's Basic, say) invites.
+NOT_A_TOKEN_PASSWORD = Refusal(
+    401, "basic_password_not_token", "Use an API token as the password (make one at "
+    "{tokens_url}), not your account password.",
+)  # fmt: skip
+# "Authorization: Token <secret>", as Django REST framework's own tokens and some other services
+# take them: not a scheme this service reads, yet plainly meant as a credential, so refused
+# rather than served as anonymous (which would look like missing data, not a wrong header).
+TOKEN_SCHEME = Refusal(
+    401, "token_scheme", "Send the token as 'Authorization: Bearer <token>' (or as the password "
+    "of HTTP Basic).",
+)  # fmt: skip
 UNKNOWN = Refusal(401, "unknown", "This API token is not recognised.")
 REVOKED = Refusal(401, "revoked", "This API token has been revoked.")
 EXPIRED = Refusal(401, "expired", "This API token has expired.")
@@ -62,9 +84,11 @@ IN_QUERY = Refusal(
 )  # fmt: skip
 
 
-def credential_from(header: str) -> str | None:
-    """The token an Authorization header carries (Bearer, or Basic's password); None for
-    schemes this service does not handle. A malformed Bearer or Basic value gives ``""``."""
+def credential_from(header: str) -> str | Refusal | None:
+    """The token an Authorization header carries (Bearer, or Basic's password); a Refusal for
+    a header plainly meant to carry one that cannot (a password in Basic, a ``Token`` scheme, a
+    bare token); None for other schemes, which this service does not handle. A malformed Bearer
+    or Basic value gives ``""``."""
     scheme, _, value = header.strip().partition(" ")
     scheme, value = scheme.lower(), value.strip()
     if scheme == "bearer":
@@ -77,7 +101,11 @@ def credential_from(header: str) -> str | None:
         # The username is not checked: the token alone says whose it is, and QGIS users type
         # whatever the dialogue asks for.
         _, separator, password = decoded.partition(":")
-        return password if separator else ""
+        if not separator:
+            return ""
+        return password if TOKEN_PATTERN.match(password) else NOT_A_TOKEN_PASSWORD
+    if scheme == "token" or TOKEN_PATTERN.match(scheme) or TOKEN_PATTERN.match(value):
+        return TOKEN_SCHEME
     return None
 
 
@@ -115,13 +143,14 @@ def _refuse(request: HttpRequest, refusal: Refusal, token: ApiToken | None) -> H
         "token.refused", outcome="failure", request=request,
         user=token.user if token is not None else None, **detail,
     )  # fmt: skip
+    message = refusal.message_for(request)
     response = HttpResponse(
-        json.dumps({"error": refusal.error, "message": refusal.message}),
+        json.dumps({"error": refusal.error, "message": message}),
         status=refusal.status,
         content_type="application/json",
     )
     if refusal.status in (401, 403):
-        description = refusal.message.replace('"', "'")
+        description = message.replace('"', "'")
         response["WWW-Authenticate"] = (
             f'{REALM}, error="{refusal.error}", error_description="{description}"'
         )
@@ -140,6 +169,8 @@ class TokenAuthenticationMiddleware:
         credential = credential_from(header) if header else None
         if credential is None:
             return self.get_response(request)
+        if isinstance(credential, Refusal):
+            return _refuse(request, credential, None)
         found = token_find(credential)
         if isinstance(found, Refusal):
             return _refuse(request, found, None)

@@ -26,7 +26,7 @@ def expect_page(page: Page, title: str, heading: str | None = None) -> None:
 
 def test_register_verify_and_wait(page: Page, page_watch, personas, mailoutbox):
     page.goto("/accounts/signup/")
-    expect_page(page, "Register", "Register for an account")
+    expect_page(page, "Register for an account")
     expect(page.get_by_text("Use at least 12 characters")).to_be_visible()
     assert_page_sound(page, page_watch)
 
@@ -35,7 +35,7 @@ def test_register_verify_and_wait(page: Page, page_watch, personas, mailoutbox):
     page.get_by_label("Password", exact=True).fill("a long enough passphrase")
     page.get_by_label("Confirm password").fill("a long enough passphrase")
     page.get_by_role("button", name="Register").click()
-    expect_page(page, "Error: Register", "Register for an account")
+    expect_page(page, "Error: Register for an account", "Register for an account")
     summary = page.locator(".govuk-error-summary")
     expect(summary).to_contain_text("gmail.com is not the email domain of any organisation")
     summary.get_by_role("link").first.click()  # the summary's link moves to the field
@@ -83,10 +83,21 @@ def test_an_admin_signs_in_with_two_factor_and_approves(
 
     sign_in_attempt(page, "admin@a.example")
     page.wait_for_url("**/accounts/2fa/authenticate/")
-    expect_page(page, "Sign In", "Two-Factor Authentication")
+    expect_page(page, "Enter the code from your authenticator app")
+    assert_page_sound(page, page_watch)
+    page.get_by_role("button", name="Continue").click()  # no code yet
+    expect_page(
+        page,
+        "Error: Enter the code from your authenticator app",
+        "Enter the code from your authenticator app",
+    )
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Enter the code from your authenticator app")
+    summary.get_by_role("link").first.click()
+    expect(page.get_by_label("Code")).to_be_focused()
     assert_page_sound(page, page_watch)
     page.get_by_label("Code").fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
     page.get_by_role("link", name="Your account").click()
@@ -167,16 +178,23 @@ def test_set_up_two_factor_as_an_admin_who_has_none(page: Page, page_watch, pers
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Confirm").click()
     page.wait_for_url("**/accounts/2fa/totp/activate/**")
-    expect_page(page, "Activate Authenticator App")
+    expect_page(page, "Set up an authenticator app")
+    expect(
+        page.get_by_role("img", name=f"QR code to add {SERVICE} to your authenticator app")
+    ).to_be_visible()
     assert_page_sound(page, page_watch)
-    secret = page.get_by_label("Authenticator secret").input_value()
-    page.get_by_label("Authenticator code").fill(totp_code(secret))
-    page.get_by_role("button", name="Activate").click()
+    secret = page.locator("#authenticator-secret").inner_text()  # in groups of four
+    page.get_by_label("Code").fill(totp_code(secret.replace(" ", "")))
+    page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/accounts/2fa/recovery-codes/**")
+    expect_page(page, "Your recovery codes")
+    expect(
+        page.get_by_role("list", name="Unused recovery codes").get_by_role("listitem")
+    ).to_have_count(10)
     assert_page_sound(page, page_watch)
 
     page.goto("/accounts/2fa/")
-    expect_page(page, "Two-Factor Authentication")
+    expect_page(page, "Two-factor authentication")
     assert_page_sound(page, page_watch)
 
 
@@ -192,8 +210,8 @@ def test_account_pages(page: Page, page_watch, personas):
     expect(page.get_by_label("Full name")).to_have_value("Connie Contributor")
 
     for link, title in [
-        ("Change your password", "Change Password"),
-        ("Two-factor authentication", "Two-Factor Authentication"),
+        ("Change your password", "Change your password"),
+        ("Two-factor authentication", "Two-factor authentication"),
     ]:
         page.get_by_role("link", name=link).click()
         expect(page).to_have_title(f"{title} {DASH} {SERVICE}")

@@ -32,6 +32,7 @@ from infraplan.accounts.services import (
     registration_start,
     user_create,
 )
+from infraplan.accounts.testing import link_in
 from infraplan.catalogue.models import Feature
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.national import national_sources_sync
@@ -393,3 +394,46 @@ def test_axe_runs_every_rule_up_to_wcag_2_2_aa(browser):
         }
     finally:
         page.close()
+
+
+def test_pages_part_way_through_a_flow_are_accessible(
+    browser, live_server, personas, mailoutbox, subtests
+):
+    """Pages the test above cannot open by their address alone: the form a password-reset link
+    opens (the URL matrix's key is a bad one), and the page asking for the code emailed to
+    confirm it is you, with and without its errors (without a code asked for, it redirects)."""
+
+    def visitor() -> Visitor:
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(TIMEOUT_MS)
+        watch = PageWatch()
+        return Visitor(context, watch.attach(context.new_page()), watch)
+
+    anonymous, signed_in = visitor(), visitor()
+    try:
+        page = anonymous.page
+        page.goto(reverse("account_reset_password"))
+        page.get_by_label("Email address").fill(personas.viewer_a.email)
+        page.get_by_role("button", name="Send the link").click()
+        page.wait_for_url(f"**{reverse('account_reset_password_done')}")
+        link = link_in(mailoutbox[-1], "/accounts/password/reset/key/")
+        with subtests.test(route="account_reset_password_from_key", path="a good link"):
+            check_page(anonymous, Visit("account_reset_password_from_key", "anonymous", link))
+
+        page = signed_in.page
+        sign_in_with_second_factor(page, live_server, personas.viewer_a)
+        page.goto(reverse("account_request_reauthentication_code"))
+        page.get_by_role("button", name="Email me a code").click()
+        confirm = reverse("account_confirm_reauthentication_code")
+        page.wait_for_url(f"**{confirm}")
+        with subtests.test(route="account_confirm_reauthentication_code", path=confirm):
+            check_page(
+                signed_in, Visit("account_confirm_reauthentication_code", "viewer_a", confirm)
+            )
+            page.get_by_role("button", name="Confirm").click()  # no code given
+            page.locator(".govuk-error-summary").wait_for()
+            violations = axe_violations(page)
+            assert not violations, describe_violations(violations)
+    finally:
+        anonymous.context.close()
+        signed_in.context.close()

@@ -191,8 +191,8 @@ def test_an_organisation_without_approval_lets_verified_people_in(
     [
         ("officer@gmail.com", "gmail.com is not the email domain of any organisation"),
         ("officer@a.example.evil.test", "a.example.evil.test is not the email domain"),
-        ("not-an-email-address", "Enter a valid email address"),
-        ("officer@", "Enter a valid email address"),
+        ("not-an-email-address", "Enter an email address in the correct format"),
+        ("officer@", "Enter an email address in the correct format"),
     ],
 )
 def test_unknown_domains_and_malformed_addresses_are_refused(

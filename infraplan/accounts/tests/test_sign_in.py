@@ -150,4 +150,4 @@ def test_resetting_a_forgotten_password(personas, client, mailoutbox, security_e
     assert security_events("password.reset")[0]["user"] == "viewer@a.example"
     # The link works once.
     client.post(reverse("account_logout"))
-    assert "already been used" in client.get(link, follow=True).content.decode()
+    assert "has expired or has been used" in client.get(link, follow=True).content.decode()

@@ -47,7 +47,7 @@ def test_enrolment_with_a_real_code_then_sign_in_with_the_app(
     assert page.status_code == 200
     secret = page.context["form"].secret
     response = client.post(reverse("mfa_activate_totp"), {"code": "000000"})
-    assert "Incorrect code" in response.content.decode()
+    assert "The code is not correct" in response.content.decode()
     assert not Authenticator.objects.filter(user=personas.viewer_a).exists()
 
     with django_capture_on_commit_callbacks() as after_commit:
@@ -67,10 +67,10 @@ def test_enrolment_with_a_real_code_then_sign_in_with_the_app(
     assert response.status_code == 302 and response["Location"] == reverse("mfa_authenticate")
     assert not signed_in_user(client).is_authenticated  # the password alone is not enough
     response = client.post(reverse("mfa_authenticate"), {"code": "123456"})
-    assert "Incorrect code" in response.content.decode()
+    assert "The code is not correct" in response.content.decode()
     # One period of clock drift either way is accepted, not more.
     response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret, 2)})
-    assert "Incorrect code" in response.content.decode()
+    assert "The code is not correct" in response.content.decode()
     assert security_events("signin.failed")[-1]["reason"] == "second factor"
     code = totp_code(secret, 1)
     response = client.post(reverse("mfa_authenticate"), {"code": code})
@@ -81,7 +81,7 @@ def test_enrolment_with_a_real_code_then_sign_in_with_the_app(
     client.post(reverse("account_logout"))
     password_step(client, "viewer@a.example")
     response = client.post(reverse("mfa_authenticate"), {"code": code})
-    assert "Incorrect code" in response.content.decode()
+    assert "The code is not correct" in response.content.decode()
     assert not signed_in_user(client).is_authenticated
 
 
@@ -94,7 +94,7 @@ def test_sign_in_with_a_recovery_code_which_works_once(personas, client):
     client.post(reverse("account_logout"))
     password_step(client, "viewer@a.example")
     response = client.post(reverse("mfa_authenticate"), {"code": codes[0]})
-    assert "Incorrect code" in response.content.decode()
+    assert "The code is not correct" in response.content.decode()
     assert not signed_in_user(client).is_authenticated
 
 

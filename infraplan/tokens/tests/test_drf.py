@@ -52,3 +52,13 @@ def test_a_drf_view_still_checks_csrf_for_sessions(personas):
     client.force_login(personas.viewer_a)
     assert client.get("/api/whoami/").json() == {"user": "viewer@a.example", "token": False}
     assert client.post("/api/whoami/").status_code == 403
+
+
+def test_a_drf_view_says_how_to_send_a_token_in_the_wrong_scheme(personas):
+    _, secret = token_create(
+        user=personas.viewer_a, name="script", scope="read",
+        expires_at=timezone.now() + timedelta(days=1),
+    )  # fmt: skip
+    response = Client().get("/api/whoami/", HTTP_AUTHORIZATION=f"Token {secret}")
+    assert response.status_code == 401
+    assert "Authorization: Bearer <token>" in response.json()["message"]

@@ -145,3 +145,17 @@ def test_platform_admins_can_revoke_any_token_in_the_admin_but_not_edit_one(pers
     entry = AuditEntry.objects.get(action="token.revoke")
     assert (entry.actor_id, entry.note) == (personas.platform_admin.pk, "via admin")
     assert client_as(personas.admin_a).get(base).status_code == 302  # not staff: to sign in
+
+
+def test_the_pages_say_any_user_name_will_do_as_the_token_middleware_accepts(personas, client_as):
+    """The middleware checks only Basic's password (the token); the pages told people to give
+    their email address as the user name, and said nothing of the account password."""
+    client = client_as(personas.viewer_a)
+    created = client.post(
+        "/accounts/tokens/new/", {"name": "QGIS", "scope": "read", "lifetime": "30"}
+    ).content.decode()
+    listing = client.get("/accounts/tokens/").content.decode()
+    for page in (created, listing):
+        assert "any user name" in page
+        assert "your account password does not work there" in page.lower()
+    assert "with your email address as the user name" not in created

@@ -157,10 +157,45 @@ def test_unknown_and_malformed_tokens_get_401_with_a_challenge(
     assert (event["reason"], event["outcome"], event["user"]) == (reason, "failure", None)
 
 
-def test_a_password_is_not_a_token(personas, restricted):
+def test_a_password_is_not_a_token_and_the_refusal_says_what_to_use(
+    personas, restricted, security_events
+):
     response = Client().get(TILE, **basic("viewer@a.example", "correct-horse-battery-staple-42"))
     assert response.status_code == 401
-    assert "does not hold an API token" in response.json()["message"]
+    message = (
+        "Use an API token as the password (make one at http://testserver/accounts/tokens/), "
+        "not your account password."
+    )
+    assert response.json()["message"] == message
+    assert f'error_description="{message}"' in response["WWW-Authenticate"]
+    (event,) = security_events("token.refused")
+    assert event["reason"] == "basic_password_not_token"
+    assert "correct-horse" not in str(event)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        lambda secret: f"Token {secret}",  # Django REST framework's and others' scheme
+        lambda secret: f"token {secret}",
+        lambda secret: "Token not-even-a-token",
+        lambda secret: f"ApiKey {secret}",  # any scheme carrying one of our tokens
+        lambda secret: secret,  # a token with no scheme at all
+    ],
+    ids=["Token", "token", "Token, not a token", "ApiKey", "no scheme"],
+)
+def test_a_token_in_the_wrong_scheme_is_refused_not_served_as_anonymous(
+    personas, restricted, security_events, header
+):
+    _, secret = make_token(personas.viewer_a)
+    response = Client().get(TILE, HTTP_AUTHORIZATION=header(secret))
+    assert response.status_code == 401
+    assert response.json()["message"] == (
+        "Send the token as 'Authorization: Bearer <token>' (or as the password of HTTP Basic)."
+    )
+    assert response["WWW-Authenticate"].startswith('Bearer realm="api", error="invalid_token"')
+    (event,) = security_events("token.refused")
+    assert (event["reason"], event["user"]) == ("token_scheme", None)
 
 
 def test_expired_and_revoked_tokens_stop_working(personas, restricted, security_events):
