@@ -18,6 +18,7 @@ SIGNED_IN = [name for name in PERSONAS if name != "anonymous"]
 HEAD_PERSONAS = ["anonymous", "viewer_a", "platform_admin"]
 ORGANISATION_A = ["viewer_a", "contributor_a", "data_manager_a", "admin_a", "platform_admin"]
 MANAGERS_A = dict.fromkeys(["data_manager_a", "admin_a", "platform_admin"], 200)
+ADMINS_A = dict.fromkeys(["admin_a", "platform_admin"], 200)
 
 
 def everyone(status: int) -> dict[str, int]:
@@ -254,6 +255,40 @@ CASES: dict[str, list[Case]] = {
     ],
     "dataset-details": managers_of_the_dataset(),
     "dataset-style": managers_of_the_dataset(),
+    "dataset-withdraw": [
+        Case(
+            {**everyone(404), "anonymous": 302, **ADMINS_A},
+            kwargs={"slug": "a-only-sites"},
+            note="organisation A's admins and platform admins (after a second factor: "
+            "infraplan/catalogue/tests/test_withdrawal.py); data managers and others get 404",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302, **ADMINS_A},
+            kwargs={"slug": "a-only-sites"},
+            method="post",
+            note="an empty POST: admins get the form back with its errors; others 404",
+        ),
+        Case({**everyone(404), "anonymous": 302}, kwargs={"slug": "no-such-dataset"}),
+    ],
+    "dataset-restore": [
+        Case(
+            {**everyone(404), "anonymous": 302, **dict.fromkeys(ADMINS_A, 302)},
+            kwargs={"slug": "a-only-sites"},
+            method="post",
+            note="a dataset that is not withdrawn: admins are told so on its page; others 404 "
+            "(restoring a withdrawn one: infraplan/catalogue/tests/test_withdrawal.py)",
+        ),
+        Case(
+            {**everyone(405), "anonymous": 302},
+            kwargs={"slug": "a-only-sites"},
+            note="POST only: the button on the dataset page",
+        ),
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"slug": "no-such-dataset"},
+            method="post",
+        ),
+    ],
     "dataset-upload": [
         Case(
             {**everyone(404), "anonymous": 302, "platform_admin": 200},

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.caching import PUBLIC_CACHE_CONTROL
-from infraplan.catalogue.models import AccessLevel, Dataset
+from infraplan.catalogue.models import Dataset
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, Held, slot_take
 
 from . import documents
@@ -92,7 +92,7 @@ def _json(document: dict[str, Any], content_type: str = documents.JSON) -> HttpR
 
 
 def _is_public(dataset: Dataset) -> bool:
-    return dataset.access_level == AccessLevel.PUBLIC
+    return dataset.is_public  # a withdrawn dataset is read only by those who manage it
 
 
 def _features_type(request: HttpRequest) -> str:

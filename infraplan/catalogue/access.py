@@ -8,7 +8,12 @@ Actions, each implying the ones before it for the same user:
 - ``view``: see the dataset and its features.
 - ``contribute``: add or change features on behalf of one's organisation.
 - ``manage``: publish versions, roll back, edit metadata.
-- ``administer``: change who may see it, delete it.
+- ``administer``: change who may see it, withdraw and restore it, delete it.
+
+A withdrawn dataset (``Dataset.withdrawn_at``) is the exception: those who may manage it (its
+owner's data managers and admins) and platform admins still see it, manage and administer it,
+everyone else sees it no more than a dataset they may not see, and nobody may contribute to it,
+platform admins included, until it is restored.
 """
 
 import threading
@@ -54,25 +59,37 @@ def _member_of(user: Any, relation: str, minimum: Role) -> Q:
     return Q(pk__in=through.objects.filter(organisation__in=organisations).values("dataset_id"))
 
 
+# Not withdrawn: what everyone but those who manage a dataset needs to see it, and anyone to
+# contribute to it.
+LIVE = Q(withdrawn_at__isnull=True)
+
+
 def _rule(user: Any, action: Action) -> Q | None:
     """The condition for ``action``; None means nothing is permitted."""
     authenticated = user is not None and user.is_authenticated and user.is_active
     if authenticated and user.is_superuser:
-        return Q()
+        return LIVE if action == Action.CONTRIBUTE else Q()
     if action == Action.VIEW:
         rule = Q(access_level="public")
         if authenticated:
             rule |= Q(access_level="signed_in")
             rule |= _member_of(user, "owner", Role.VIEWER)
             rule |= Q(access_level="organisations") & _member_of(user, "shared_with", Role.VIEWER)
-        return rule
+            # Those who manage it see it withdrawn too (they are its owner's members, so they
+            # saw it before).
+            return (LIVE & rule) | _rule(user, Action.MANAGE)
+        return LIVE & rule
     if not authenticated:
         return None
     if action == Action.CONTRIBUTE:
         visible = _rule(user, Action.VIEW)
-        return visible & (
-            _member_of(user, "owner", Role.CONTRIBUTOR)
-            | _member_of(user, "contributing_organisations", Role.CONTRIBUTOR)
+        return (
+            LIVE
+            & visible
+            & (
+                _member_of(user, "owner", Role.CONTRIBUTOR)
+                | _member_of(user, "contributing_organisations", Role.CONTRIBUTOR)
+            )
         )
     if action == Action.MANAGE:
         return _member_of(user, "owner", Role.DATA_MANAGER)

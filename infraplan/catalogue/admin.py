@@ -24,7 +24,11 @@ class DatasetAdmin(AuditedModelAdmin):
     list_display = ["title", "slug", "theme", "owner", "access_level", "geometry_type"]
     list_filter = ["theme", "access_level", "owner"]
     search_fields = ["title", "slug", "abstract"]
-    readonly_fields = ["slug", "source_key", "geometry_type", "created_at", "updated_at"]
+    # Withdrawn and restored only through their pages (a reason, a second factor, the audit).
+    readonly_fields = [
+        "slug", "source_key", "geometry_type", "created_at", "updated_at", "withdrawn_at",
+        "withdrawn_by", "withdrawal_reason",
+    ]  # fmt: skip
     filter_horizontal = ["shared_with", "contributing_organisations"]
     inlines = [VersionInline]
 

@@ -5,6 +5,7 @@ first, so every later spatial dataset's features are placed in their districts a
 """
 
 import datetime
+import logging
 import re
 import tomllib
 from pathlib import Path
@@ -19,10 +20,12 @@ from infraplan.connectors.national import national_sources_sync
 from infraplan.sso.services import allowed_tenants_sync
 
 from .loading import Join, LoadOptions, Placement, PointColumns, dataset_load_file
-from .models import AccessLevel, DatasetVersion, GeometryType, Theme, UpdateFrequency
+from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, Theme, UpdateFrequency
 from .placement import GSS_CODE
 from .services import dataset_save
 from .styles import StyleError, style_parse
+
+logger = logging.getLogger(__name__)
 
 
 class _Strict(BaseModel):
@@ -186,7 +189,10 @@ def demo_load(
     *, manifest_path: Path | None = None, only: set[str] | None = None
 ) -> list[DatasetVersion]:
     """Load the demo datasets (or ``only`` those slugs); idempotent: an unchanged file makes no
-    new version. The full load also sets up the profile's national datasets, switched off."""
+    new version. The full load also sets up the profile's national datasets, switched off.
+
+    A dataset an admin has withdrawn is left as they left it, details and versions alike (a
+    log line says so): loading the demo again neither restores it nor loads into it."""
     organisations_sync_from_profile(actor=None)
     allowed_tenants_sync(actor=None)
     if only is None:
@@ -196,6 +202,9 @@ def demo_load(
     versions = []
     for spec in manifest.datasets:
         if only is not None and spec.slug not in only:
+            continue
+        if Dataset.objects.filter(slug=spec.slug, withdrawn_at__isnull=False).exists():
+            logger.info("Demo dataset %s is withdrawn: left as it is, not loaded.", spec.slug)
             continue
         metadata = spec.model_dump(include=METADATA_FIELDS)
         dataset = dataset_save(

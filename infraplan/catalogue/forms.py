@@ -1,5 +1,5 @@
 """Forms of the catalogue pages: the list's filters, a dataset's details, the style editor,
-uploads, the as-of date and the choice of two versions to compare."""
+uploads, the as-of date, the choice of two versions to compare and a withdrawal's reason."""
 
 import re
 from collections.abc import Iterator
@@ -16,6 +16,7 @@ from .history import FUTURE_DATE, as_of_in_future, as_of_parse
 from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from .loading import DATE_FORMATS, typed_value
 from .models import AccessLevel, GeometryType, Theme, UpdateFrequency
+from .services import WITHDRAWAL_REASON_MAX
 from .styles import HEX_COLOUR, NO_VALUE_COLOUR, StyleError, style_digest, style_parse
 
 COLOUR_MESSAGE = "Enter the colour as # followed by 6 letters a to f or digits, like #00857c"
@@ -743,3 +744,21 @@ class DiffChoiceForm(forms.Form):
         if cleaned.get("old") is not None and cleaned.get("old") == cleaned.get("new"):
             raise forms.ValidationError("Choose two different versions to compare")
         return cleaned
+
+
+class WithdrawForm(forms.Form):
+    """Why a dataset is withdrawn: kept with it, shown on its page to those who still see it,
+    and in the audit log."""
+
+    reason = forms.CharField(
+        label="Reason for withdrawing it",
+        max_length=WITHDRAWAL_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="For example: published in error, or superseded by another dataset (say "
+        f"which). Its data managers and admins see this on its page. Up to "
+        f"{WITHDRAWAL_REASON_MAX:,} characters.",
+        error_messages={
+            "required": "Enter why you are withdrawing the dataset",
+            "max_length": f"The reason must be {WITHDRAWAL_REASON_MAX:,} characters or fewer",
+        },
+    )

@@ -52,6 +52,7 @@ from .partitions import (
 )
 from .placement import features_place, references_outside_area
 from .services import (
+    DatasetWithdrawn,
     LargeRemoval,
     dataset_save,
     version_fail,
@@ -554,7 +555,7 @@ def ingest_run(
                         actor=actor, version=version,
                         removals_guarded=not mapping.allow_large_removal,
                     )  # fmt: skip
-                except LargeRemoval as refused:
+                except (LargeRemoval, DatasetWithdrawn) as refused:
                     raise _Reject(str(refused), report) from None
         except _Reject as rejection:
             failed = version_fail(

@@ -124,17 +124,42 @@ class Dataset(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Withdrawn (published in error, or superseded): seen only by those who manage it, loaded
+    # by nobody, until restored. Set and cleared only by ``services.dataset_withdraw`` and
+    # ``dataset_restore``; each is in the audit log, which keeps every earlier withdrawal.
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was withdrawn (empty: it is not)."
+    )
+    withdrawn_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawal_reason = models.TextField(blank=True, help_text="Why it was withdrawn.")
 
     objects = DatasetQuerySet.as_manager()
 
     class Meta:
         ordering = ["title"]
         constraints = [
-            models.CheckConstraint(condition=Q(min_zoom__lte=22), name="dataset_min_zoom_range")
+            models.CheckConstraint(condition=Q(min_zoom__lte=22), name="dataset_min_zoom_range"),
+            models.CheckConstraint(
+                condition=Q(withdrawn_at__isnull=True) | ~Q(withdrawal_reason=""),
+                name="dataset_withdrawn_with_reason",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    @property
+    def is_public(self) -> bool:
+        """Whether anyone may see it, signed in or not: public and not withdrawn. What decides
+        whether an answer made from it may be kept by shared caches, and whether reading it is
+        a read of restricted data."""
+        return self.access_level == AccessLevel.PUBLIC and self.withdrawn_at is None
 
     @property
     def current_version(self) -> "DatasetVersion | None":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.gis.db.models import Extent
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
@@ -73,6 +74,83 @@ def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -
                 actor=actor, action="dataset.update", target=dataset, before=before, after=after
             )
         return dataset
+
+
+# What a withdrawal records, and a restore clears (the audit log keeps each one's values).
+WITHDRAWAL_FIELDS = ["withdrawn_at", "withdrawn_by", "withdrawal_reason"]
+WITHDRAWAL_REASON_MAX = 1000
+
+
+def loads_refusal(dataset: Dataset) -> str:
+    """What a load, refresh or rollback into a withdrawn ``dataset`` is told."""
+    return f"{dataset.title} is withdrawn; restore it before loading new data"
+
+
+class DatasetWithdrawn(ValueError):
+    """A load, refresh, rollback or publish into a withdrawn dataset: refused until it is
+    restored."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        super().__init__(loads_refusal(dataset))
+        self.dataset = dataset
+
+
+def dataset_loads_check(dataset: Dataset) -> None:
+    """Refuse (ValidationError on ``dataset``) anything that would load data into ``dataset``
+    while it is withdrawn, as the database has it now: the instance may have been read before
+    a withdrawal."""
+    if Dataset.objects.filter(pk=dataset.pk, withdrawn_at__isnull=False).exists():
+        raise ValidationError({"dataset": loads_refusal(dataset)})
+
+
+def dataset_withdraw(*, actor: Any, dataset: Dataset, reason: str) -> Dataset:
+    """Withdraw ``dataset``: from now only those who manage it and platform admins see it,
+    and nothing loads into it (the gate, ``access``; the scheduler; the load services) until
+    ``dataset_restore``. Its versions, features and sources are kept as they are. Audited.
+
+    The update notifies the web processes of a catalogue change (migration 0008), so its public
+    tiles stop at once (``maps.public_tiles``). ValidationError naming ``reason`` when it is
+    empty or too long, or when the dataset is withdrawn already.
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Enter why the dataset is being withdrawn"})
+    if len(reason) > WITHDRAWAL_REASON_MAX:
+        raise ValidationError(
+            {"reason": f"The reason must be {WITHDRAWAL_REASON_MAX:,} characters or fewer"}
+        )
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if dataset.withdrawn_at is not None:
+            raise ValidationError(f"{dataset.title} is withdrawn already")
+        before = model_snapshot(dataset, WITHDRAWAL_FIELDS)
+        dataset.withdrawn_at = timezone.now()
+        dataset.withdrawn_by = actor if getattr(actor, "is_authenticated", False) else None
+        dataset.withdrawal_reason = reason
+        dataset.save(update_fields=WITHDRAWAL_FIELDS)
+        audit_record(
+            actor=actor, action="dataset.withdraw", target=dataset, before=before,
+            after=model_snapshot(dataset, WITHDRAWAL_FIELDS),
+        )  # fmt: skip
+    return dataset
+
+
+def dataset_restore(*, actor: Any, dataset: Dataset) -> Dataset:
+    """Restore a withdrawn ``dataset``: seen again by everyone its access level lets see it,
+    loaded again, its sources refreshed from their next scheduled time. Audited (the entry keeps
+    who withdrew it, when and why). ValidationError when it is not withdrawn."""
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if dataset.withdrawn_at is None:
+            raise ValidationError(f"{dataset.title} is not withdrawn")
+        before = model_snapshot(dataset, WITHDRAWAL_FIELDS)
+        dataset.withdrawn_at, dataset.withdrawn_by, dataset.withdrawal_reason = None, None, ""
+        dataset.save(update_fields=WITHDRAWAL_FIELDS)
+        audit_record(
+            actor=actor, action="dataset.restore", target=dataset, before=before,
+            after=model_snapshot(dataset, WITHDRAWAL_FIELDS),
+        )  # fmt: skip
+    return dataset
 
 
 # Addresses under /datasets/ that are pages of their own, not datasets.
@@ -283,7 +361,7 @@ def version_publish(
     With ``removals_guarded``, raises LargeRemoval (and publishes nothing: the caller's
     transaction is to be rolled back) when the draft would remove more than
     ``LARGE_REMOVAL_SHARE`` of at least ``LARGE_REMOVAL_MINIMUM`` current features of the part
-    it replaces.
+    it replaces. Raises DatasetWithdrawn, the same way, when the dataset is withdrawn.
 
     Rows of the old version that the draft replaces or drops are closed (``valid_to`` = new
     number); draft rows the same as a live row (``store.same_properties_sql`` and
@@ -295,6 +373,10 @@ def version_publish(
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("version_publish must run inside a transaction")
     dataset = Dataset.objects.select_for_update().get(pk=version.dataset_id)
+    if dataset.withdrawn_at is not None:
+        # Withdrawn while this draft loaded: the load services refuse before they start, and
+        # the dataset's lock makes this the last word.
+        raise DatasetWithdrawn(dataset)
     version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
     if version.state != VersionState.DRAFT:
         raise ValueError(f"{version} is {version.state}, not a draft")

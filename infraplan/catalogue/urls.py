@@ -13,6 +13,8 @@ urlpatterns = [
     ),
     path("datasets/<slug:slug>/details/", views.dataset_details_view, name="dataset-details"),
     path("datasets/<slug:slug>/style/", views.dataset_style_view, name="dataset-style"),
+    path("datasets/<slug:slug>/withdraw/", views.dataset_withdraw_view, name="dataset-withdraw"),
+    path("datasets/<slug:slug>/restore/", views.dataset_restore_view, name="dataset-restore"),
     path("datasets/<slug:slug>/upload/", views.dataset_upload_view, name="dataset-upload"),
     path("datasets/<slug:slug>/runs/<int:run_id>/", views.dataset_run_view, name="dataset-run"),
     path(

@@ -1,6 +1,6 @@
 """The catalogue pages: the list of datasets, a dataset's page (as of a date, too), adding a
-dataset and changing its details, its style editor; uploads and their runs; versions with their
-reports, differences and rollback; sources."""
+dataset and changing its details, its style editor, withdrawing and restoring it; uploads and
+their runs; versions with their reports, differences and rollback; sources."""
 
 import csv
 import shutil
@@ -43,10 +43,11 @@ from .forms import (
     RollbackForm,
     StyleForm,
     UploadForm,
+    WithdrawForm,
 )
 from .gemini import MEDIA_TYPE, dataset_record
 from .history import version_as_of, versions_diff
-from .models import AccessLevel, Dataset, DatasetVersion, GeometryType, VersionState
+from .models import Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
     SAMPLE_SIZE,
     WHOLE_DATASET,
@@ -69,7 +70,13 @@ from .selectors import (
     version_for_page,
     version_problems,
 )
-from .services import dataset_create, dataset_save
+from .services import (
+    dataset_create,
+    dataset_restore,
+    dataset_save,
+    dataset_withdraw,
+    loads_refusal,
+)
 from .store import StoreFeatureSource
 from .uploads import SizeLimitUploadHandler, upload_size_text, upload_store
 
@@ -177,6 +184,72 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "catalogue/dataset_details.html", context)
 
 
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_withdraw_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Withdraw a dataset, giving the reason: for those who administer it (404 for anyone
+    else), and, as changing who may see it, only after they presented a second factor. Without
+    one the page says so and links to it, and a POST is refused (403)."""
+    dataset = dataset_or_404(request, slug, Action.ADMINISTER)
+    if dataset.is_withdrawn:
+        messages.info(request, f"{dataset.title} is withdrawn already.")
+        return redirect(dataset_url(dataset))
+    cleared = two_factor_cleared(request)
+    form = WithdrawForm(request.POST if request.method == "POST" and cleared else None)
+    status = 200
+    if request.method == "POST":
+        if not cleared:
+            status = 403
+        elif form.is_valid():
+            try:
+                dataset_withdraw(
+                    actor=request.user, dataset=dataset, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as error:  # withdrawn since the page was read
+                messages.info(request, " ".join(error.messages) + ".")
+            else:
+                messages.success(
+                    request,
+                    f"{dataset.title} has been withdrawn. Only its data managers and admins, "
+                    "and platform admins, see it now.",
+                )
+            return redirect(dataset_url(dataset))
+    context = {
+        "dataset": dataset,
+        "form": form,
+        "two_factor_url": "" if cleared else two_factor_url(request),
+        "shared_with": list(dataset.shared_with.order_by("name").values_list("name", flat=True)),
+        "sources": dataset_sources(dataset),
+    }
+    return render(request, "catalogue/dataset_withdraw.html", context, status=status)
+
+
+@login_required
+@require_POST
+def dataset_restore_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Restore a withdrawn dataset (the button on its page): for those who administer it,
+    after a second factor; refused without one, with the reason on its page."""
+    dataset = dataset_or_404(request, slug, Action.ADMINISTER)
+    if not two_factor_cleared(request):
+        messages.error(
+            request,
+            f"{dataset.title} was not restored: use two-factor authentication first, then "
+            "restore it.",
+        )
+    else:
+        try:
+            dataset_restore(actor=request.user, dataset=dataset)
+        except ValidationError as error:  # restored since the page was read
+            messages.info(request, " ".join(error.messages) + ".")
+        else:
+            messages.success(
+                request,
+                f"{dataset.title} has been restored: everyone its access allows sees it "
+                "again, and its sources load on their schedules.",
+            )
+    return redirect(dataset_url(dataset))
+
+
 def _dataset_as_of(
     request: HttpRequest, dataset: Dataset
 ) -> tuple[AsOfForm, date | None, DatasetVersion | None]:
@@ -235,15 +308,22 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         request.user, dataset, as_of=as_of_version, on=as_of_date if as_of_version else None,
         versions_page=request.GET.get("page"),
     )  # fmt: skip
-    if dataset.access_level != AccessLevel.PUBLIC:
+    if not dataset.is_public:
         # The page shows example values and first rows: a read of restricted data.
         audit_record_read(actor=request.user, action="dataset.read.page", target=dataset)
     numbers = published_version_numbers(dataset)
     can_contribute = page.can_contribute
     sources = dataset_sources(dataset)
+    administers = page.can_manage and dataset_permits(request.user, dataset, Action.ADMINISTER)
     context = {
         "page": page,
         "dataset": dataset,
+        # Withdrawing and restoring: for its owner's admins and platform admins, after a
+        # second factor (the link to present or set one up otherwise).
+        "can_administer": administers,
+        "two_factor_url": (
+            two_factor_url(request) if administers and not two_factor_cleared(request) else ""
+        ),
         "as_of_form": as_of_form,
         "as_of_date": as_of_date if as_of_version else None,
         "as_of_version": as_of_version,
@@ -369,7 +449,9 @@ def dataset_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
-    dataset = dataset_or_404(request, slug, Action.CONTRIBUTE)
+    dataset = dataset_visible(request.user, slug, Action.CONTRIBUTE)
+    if dataset is None:
+        return _loads_refused(request, slug)
     organisations = upload_organisation_choices(request.user, dataset)
     limit = settings.UPLOAD_MAX_BYTES
     too_large = ""
@@ -396,6 +478,17 @@ def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
             "fields_from_file": takes_fields_from_load(dataset),
         },
     )
+
+
+def _loads_refused(request: HttpRequest, slug: str) -> HttpResponse:
+    """The answer to a load (an upload, "Refresh now") asked of dataset ``slug`` by someone
+    who may not contribute to it. Those who manage it while it is withdrawn, which nobody may
+    load into, go back to its page, told why; everyone else gets the gate's 404."""
+    dataset = dataset_visible(request.user, slug, Action.MANAGE)
+    if dataset is None or not dataset.is_withdrawn:
+        raise Http404("No such dataset.")
+    messages.error(request, loads_refusal(dataset))
+    return redirect(dataset_url(dataset))
 
 
 def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) -> Any:
@@ -488,7 +581,7 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
     """A version and its validation report, the problems paged."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
     version = _version_or_404(request, dataset, number)
-    if dataset.access_level != AccessLevel.PUBLIC:
+    if not dataset.is_public:
         audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
     problems = Paginator(version_problems(version), PROBLEMS_PER_PAGE).get_page(
         request.GET.get("page")
@@ -513,6 +606,7 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
             "show_who": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
             "can_roll_back": (
                 version.state == VersionState.PUBLISHED
+                and not dataset.is_withdrawn  # nothing loads into it, rollbacks included
                 and current is not None
                 and current.pk != version.pk
                 and bool(rollback_choices(request.user, dataset))
@@ -569,7 +663,7 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
     the features (a demo load's rows without coordinates, say), each with its reference."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
     version = _version_or_404(request, dataset, number)
-    if dataset.access_level != AccessLevel.PUBLIC:
+    if not dataset.is_public:
         audit_record_read(actor=request.user, action="dataset.read.report", target=dataset)
         security_event(
             "export.restricted", request=request, format="report-csv", datasets=[dataset.slug]
@@ -624,7 +718,7 @@ def version_diff_view(request: HttpRequest, slug: str, old: int, new: int) -> Ht
         diff = versions_diff(dataset, old, new, limit=DIFF_ROWS_SHOWN)
     except ValueError:
         raise Http404("No such published version.") from None
-    if dataset.access_level != AccessLevel.PUBLIC:
+    if not dataset.is_public:
         audit_record_read(actor=request.user, action="dataset.read.diff", target=dataset)
     return render(
         request,
@@ -691,6 +785,8 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
 def source_refresh_view(request: HttpRequest, slug: str, source_id: int) -> HttpResponse:
     """Load a source now, whatever its schedule: data managers of the dataset, or of the
     contributing organisation whose part it loads."""
+    if dataset_visible(request.user, slug, Action.CONTRIBUTE) is None:
+        return _loads_refused(request, slug)
     dataset, parts = sources_dataset_or_404(request, slug)
     source = source_managed_or_404(dataset, source_id, parts)
     if source.last_run is not None and source.last_run.is_active:

@@ -9,6 +9,7 @@ also holds an advisory lock for the run's lifetime: when the process running a l
 database drops the lock with the connection, and ``ingest_runs_sweep`` knows the run is dead.
 """
 
+import logging
 import shutil
 import time
 from collections.abc import Callable
@@ -32,13 +33,20 @@ from infraplan.audit.services import audit_record, model_snapshot
 from infraplan.catalogue.ingest import INTERRUPTED, IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.loading import typed_value
 from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
-from infraplan.catalogue.services import version_fail, version_rollback
+from infraplan.catalogue.services import (
+    dataset_loads_check,
+    loads_refusal,
+    version_fail,
+    version_rollback,
+)
 
 from .base import ConnectorError, Progress
 from .fetch import address_refusal, config_recorded
 from .models import IngestRun, RunState, Source
 from .notifications import ingest_run_notify_on_commit
 from .registry import ROLLBACK_KEY, connector_config
+
+logger = logging.getLogger(__name__)
 
 # Named schedules as cron expressions (UTC): loads at night, when nobody is looking at the map.
 SCHEDULES = {"daily": "0 2 * * *", "weekly": "0 2 * * 1", "monthly": "0 2 1 * *"}
@@ -359,9 +367,12 @@ def ingest_request(
     mistake: the run is recorded as failed with the reason, for the source's page to show.
     And while an identical load of the source waits or runs, that run is returned rather than
     a second one queued (two presses of "Refresh now", or one during a scheduled load).
+
+    A withdrawn dataset is loaded by nobody: ValidationError naming the dataset, whatever asks.
     """
     from .tasks import ingest_run_task
 
+    dataset_loads_check(dataset)
     try:
         checked = _config_checked(connector_key, config)
         mapping = _mapping_checked(mapping, dataset)
@@ -434,6 +445,7 @@ def rollback_request(
     if to.dataset_id != dataset.pk or to.state != VersionState.PUBLISHED:
         raise ValueError(f"{to} is not a published version of {dataset}")
     _organisation_checked(dataset, organisation)
+    dataset_loads_check(dataset)
     config = {"version": to.number}
     with transaction.atomic():
         list(Dataset.objects.select_for_update().filter(pk=dataset.pk).values("pk"))
@@ -585,6 +597,11 @@ def ingest_run_execute(
     run = IngestRun.objects.select_related("dataset", "organisation", "requested_by").get(pk=run_id)
     if run.state not in IngestRun.ACTIVE:
         return run  # finished already (a sweep, or a duplicate delivery)
+    if run.dataset.withdrawn_at is not None:
+        # Asked for before the dataset was withdrawn. Nobody is mailed: the people a failure
+        # is mailed to are those who may load into the dataset, and nobody may now.
+        error = f"Not started: {loads_refusal(run.dataset)}."
+        return _run_finish(run, RunState.FAILED, error=error, temporary=False)
     with RunProgress(run.pk) as progress:
 
         def both(rows: int, stage: str) -> None:
@@ -679,6 +696,10 @@ def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
     One source's trouble never holds up the others: settings that no longer pass make a failed
     run (see ``ingest_request``), and a schedule that no longer works makes a failed run and
     stops the schedule, each saying what to change.
+
+    A withdrawn dataset's sources are not loaded: each due time is passed over with a line in
+    the log (not a failed run, which would read as the source's trouble), and the schedule goes
+    on, so a restored dataset's sources load again at their next time.
     """
     now = now or timezone.now()
     runs = []
@@ -704,12 +725,22 @@ def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
                 source.next_run_at = None
                 source.save(update_fields=["next_run_at"])
                 continue
-            run = ingest_request(
-                actor=None, dataset=source.dataset, connector_key=source.connector_key,
-                config=source.config, mapping=source.mapping,
-                organisation=source.organisation, source=source,
-            )  # fmt: skip
-            runs.append(run)
+            try:
+                run = ingest_request(
+                    actor=None, dataset=source.dataset, connector_key=source.connector_key,
+                    config=source.config, mapping=source.mapping,
+                    organisation=source.organisation, source=source,
+                )  # fmt: skip
+            except ValidationError as refused:
+                # A saved source's settings that fail make a failed run instead: this is its
+                # dataset withdrawn (``dataset_loads_check``), before anything was written.
+                logger.info(
+                    "Scheduled load of source %s of %s skipped: %s. Next due %s.",
+                    source.pk, source.dataset.slug, " ".join(refused.messages),
+                    next_run_at.isoformat() if next_run_at else "never",
+                )  # fmt: skip
+            else:
+                runs.append(run)
             source.next_run_at = next_run_at
             source.save(update_fields=["next_run_at"])
     return runs

@@ -6,7 +6,6 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_safe
 
 from infraplan.audit.services import audit_record_read
-from infraplan.catalogue.models import AccessLevel
 
 from .selectors import FORMATS, MAX_QUERY_LENGTH, MapChoice, search
 
@@ -26,7 +25,7 @@ def search_view(request: HttpRequest) -> HttpResponse:
     choice = MapChoice.from_query(request.GET)
     outcome = search(request.user, request.GET.get("q", ""), choice=choice)
     for dataset in outcome.datasets:
-        if dataset.access_level != AccessLevel.PUBLIC:
+        if not dataset.is_public:
             audit_record_read(actor=request.user, action="dataset.read.search", target=dataset)
     if _wants_json(request):
         response = JsonResponse(outcome.as_json())

@@ -25,6 +25,7 @@ from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.selectors import WHOLE_DATASET
+from infraplan.catalogue.services import dataset_loads_check
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.registry import connector_for, connector_has_settings, connector_keys
 from infraplan.connectors.services import ingest_request, ingest_run_execute, source_save
@@ -207,6 +208,10 @@ class Command(BaseCommand):
         dataset = Dataset.objects.filter(slug=options["dataset"]).first()
         if dataset is None:
             raise CommandError(f"There is no dataset {options['dataset']!r}.")
+        try:  # a withdrawn dataset: refused before anything is copied or saved
+            dataset_loads_check(dataset)
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
         organisation = _organisation(dataset, options["organisation"])
         config = _pairs("--option", options["option"], typed=True)
         try:
