@@ -64,7 +64,7 @@ PARAMETERS = {
     ),
     "as_of": _parameter(
         "as_of", "query", "The dataset as the platform had published it at the end of this "
-        "day (YYYY-MM-DD); today or later is now. Before the first publish: 404.",
+        "day (YYYY-MM-DD); today is now, a date to come is a 400. Before the first publish: 404.",
         {"type": "string", "format": "date"},
     ),
     "ended": _parameter(

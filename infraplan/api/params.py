@@ -9,7 +9,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.http import QueryDict
 
 from infraplan.catalogue.filters import FilterError, all_of, property_filters
-from infraplan.catalogue.history import as_of_parse
+from infraplan.catalogue.history import FUTURE_DATE, as_of_in_future, as_of_parse
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.sources import PropertyFilter
 from infraplan.maps.ended import LiveOn
@@ -72,10 +72,15 @@ def _whole(name: str, value: str, least: int, most: int) -> int:
 
 
 def _moment(query: QueryDict, *, show_ended: bool) -> MapMoment:
+    text = single(query, "as_of") or ""
     try:
-        as_of = as_of_parse(single(query, "as_of") or "")
+        as_of = as_of_parse(text)
     except ValueError as problem:
         raise bad_parameter(f"as_of: {problem}") from None
+    # as_of_parse reads a date to come as now, as the map's tiles do; a client that asks for
+    # one is told, as the map and the dataset page tell a person, rather than sent today's data.
+    if as_of_in_future(text):
+        raise bad_parameter(f"as_of: {FUTURE_DATE}")
     return MapMoment(as_of=as_of, show_ended=show_ended)
 
 

@@ -203,9 +203,9 @@ def versions_diff(dataset: Dataset, old: int, new: int, limit: int | None = None
     return diff
 
 
-# What a page's date field says of a day to come (GOV.UK's wording for a date that cannot be
-# later): tiles and the API show it as now, but a page that showed today without a word would
-# leave the person who typed it wondering why.
+# What a page's date field, a download and the API say of a day to come (GOV.UK's wording for a
+# date that cannot be later): tiles show it as now, but a page or a file that showed today
+# without a word would leave the person who asked wondering why.
 FUTURE_DATE = "The date must be today or in the past"
 
 

@@ -369,7 +369,9 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         or dataset.source_key != StoreFeatureSource.key
         or dataset.current_version_number()
     ):
-        context["download"] = download_offer(dataset, as_of=context["as_of_date"])
+        context["download"] = download_offer(
+            dataset, as_of=context["as_of_date"], user=request.user
+        )
     if page.can_manage and page.is_spatial:  # a list without geometry is not on the map
         context["style_form"] = StyleForm(
             field_types={info.name: info.type for info in page.fields}, style=dataset.style

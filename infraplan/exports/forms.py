@@ -1,35 +1,99 @@
-"""The dataset page's download section: a GET form (format, area and, when the page shows the
-dataset as of a date, that date) to ``dataset-download``, which sends the browser on to the
-download's own address, and a plain link for each format."""
+"""The dataset page's download section: a GET form (format, area, a ward of the area's district,
+whether to include ended features and, when the page shows the dataset as of a date, that date)
+to ``dataset-download``, which sends the browser on to the download's own address, and a plain
+link for each format.
 
-from dataclasses import dataclass
+The ward list does not change with the district chosen (no script filters it, so that it works
+alike without one): it holds every ward, grouped by district, and a ward that is not in the area
+chosen is an error the form shows (``download_choose.html``), with every choice kept."""
+
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils.http import urlencode
 
 from infraplan.catalogue.models import Dataset, GeometryType
 
-from .base import Exporter
+from .areas import WardGroup, area_name, ward_find, ward_groups, ward_within
+from .base import Exporter, ExportError
 from .registry import exporters
 
 ALL_OF_IT = ""  # the area choice for the whole dataset
+NO_WARD = ""  # the ward choice for all of the area
+# The form's own fields; any other parameter it was given (as_of) is kept as it was.
+FORM_FIELDS = ("format", "area", "ward", "ended")
 
 
 class DownloadAreaForm(forms.Form):
+    """Where the features of a download lie: an area of the profile, and a ward, which must lie
+    in that area. ``chosen_area`` is what the download's ``area`` parameter is then given."""
+
     area = forms.ChoiceField(
         label="Area",
         required=False,
         help_text="The features placed in the area's districts, as their district column says.",
+        error_messages={"invalid_choice": "Choose an area from the list"},
+    )
+    ward = forms.ChoiceField(
+        label="Ward (optional)",
+        required=False,
+        help_text=(
+            "The features placed in one ward, as their ward column says. Wards are listed by "
+            "district: choose the ward's district, or all of the dataset, as the area."
+        ),
+        error_messages={"invalid_choice": "Choose a ward from the list"},
     )
 
-    def __init__(self) -> None:
-        super().__init__(initial={"area": ALL_OF_IT}, auto_id="download-%s")
+    def __init__(
+        self, data: QueryDict | None = None, *, user: Any = None, wards: list[WardGroup]
+    ) -> None:
+        super().__init__(data, initial={"area": ALL_OF_IT, "ward": NO_WARD}, auto_id="download-%s")
+        self.user = user
         self.fields["area"].choices = [(ALL_OF_IT, "All of the dataset")] + [
             (area.code, f"{area.name} ({area.code})") for area in settings.AUTHORITY_PROFILE.areas
         ]
+        self.fields["ward"].choices = [(NO_WARD, "All of the area")] + [
+            (group.name, list(group.wards)) for group in wards
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        code, area_code = cleaned.get("ward"), cleaned.get("area")
+        if not code or area_code is None:
+            return cleaned
+        ward = ward_find(code, self.user)
+        if ward is None:  # gone since the page was made
+            self.add_error("ward", "Choose a ward from the list")
+            return cleaned
+        if area_code == ALL_OF_IT:
+            return cleaned
+        try:
+            within = ward_within(ward, area_code, self.user)
+        except ExportError as problem:
+            said = problem.message.removeprefix("area: ")
+            self.add_error("area", said[:1].upper() + said[1:])
+            return cleaned
+        if not within:
+            named, area, district = ward.name or ward.code, area_name(area_code), ward.district_name
+            self.add_error(
+                "ward",
+                f"{named} is a ward of {district}, not {area}: choose one of {area}'s wards, or "
+                f"choose {district} as the area"
+                if district
+                else f"{named} is not in {area}: choose one of {area}'s wards, or choose all of "
+                "the dataset as the area",
+            )
+        return cleaned
+
+    @property
+    def chosen_area(self) -> str:
+        """The area the download is of: the ward when one is chosen, else the area."""
+        return self.cleaned_data.get("ward") or self.cleaned_data.get("area") or ""
 
 
 @dataclass(frozen=True)
@@ -45,22 +109,47 @@ class DownloadOffer:
     formats: list[Exporter]
     links: list[DownloadLink]
     as_of: date | None
+    format: str = ""  # the format chosen (the first when none is)
+    ended: bool = False  # "Include features that have ended" ticked
+    # Parameters the form carries as they are (the date the page shows the dataset as of).
+    kept: list[tuple[str, str]] = field(default_factory=list)
+    ward_groups: list[WardGroup] = field(default_factory=list)
 
 
 def download_offer(
-    dataset: Dataset, *, as_of: date | None, version: int | None = None
-) -> DownloadOffer:
+    dataset: Dataset, *, as_of: date | None, version: int | None = None, user: Any = None,
+    chosen: QueryDict | None = None,
+) -> DownloadOffer:  # fmt: skip
     """The formats ``dataset`` can be downloaded in (a list without geometry: tables only), as
     a form and as plain links, as of ``as_of`` when the page shows that date, or of its
-    published ``version`` (a version's page)."""
+    published ``version`` (a version's page).
+
+    ``user``: the person the form is for, who may choose a ward of the ward boundaries they
+    may see (None: no wards are offered, for an offer of links alone). ``chosen``: the choices
+    the form was sent with, shown again with what is wrong with them."""
     spatial = dataset.geometry_type != GeometryType.NONE
     formats = [exporter for exporter in exporters() if spatial or not exporter.spatial_only]
     if version is not None:
         query = f"?{urlencode({'version': version})}"
     else:
         query = f"?{urlencode({'as_of': as_of.isoformat()})}" if as_of else ""
+    # A list without geometry is placed in districts only, never in a ward.
+    groups = ward_groups(user) if user is not None and spatial else []
+    form = DownloadAreaForm(chosen, user=user, wards=groups)
+    if chosen is not None:
+        form.is_valid()
+        kept = [
+            (name, value)
+            for name, values in chosen.lists()
+            if name not in FORM_FIELDS
+            for value in values
+        ]
+    else:
+        kept = [("as_of", as_of.isoformat())] if as_of else []
+    keys = [exporter.key for exporter in formats]
+    asked = chosen.get("format", "") if chosen is not None else ""
     return DownloadOffer(
-        form=DownloadAreaForm(),
+        form=form,
         action=reverse("dataset-download", kwargs={"slug": dataset.slug}),
         formats=formats,
         links=[
@@ -71,4 +160,8 @@ def download_offer(
             for exporter in formats
         ],
         as_of=as_of,
+        format=asked if asked in keys else keys[0],
+        ended=chosen is not None and chosen.get("ended") == "show",
+        kept=kept,
+        ward_groups=groups,
     )

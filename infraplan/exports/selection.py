@@ -25,19 +25,21 @@ BATCH = 2000  # rows fetched from the server-side cursor at a time
 @dataclass(frozen=True)
 class Selection:
     """Which features of a dataset a download holds: those meeting every geometry of ``meets``
-    (EPSG:27700: a box), kept by ``keep``, and in an area: placed in one of ``districts`` (GSS
-    codes; None: anywhere), or, for a feature the platform has not placed in any district, with
-    its inner point in ``unplaced_within`` (the area's boundary; None: such features are not in
-    the area).
+    (EPSG:27700: a box), kept by ``keep``, and in an area: placed in one of ``districts``, or in
+    one of ``wards`` (GSS codes; None: not chosen so), or, for a feature the platform has not
+    placed at all (in no district), with its inner point in ``unplaced_within`` (the area's
+    boundary; None: such features are not in the area).
 
-    An area holds the features the platform placed in its districts (by the source's own code,
-    or by where the feature's inner point lies), as the download's ``district`` column says:
-    not every feature its boundary touches, since boundaries generalised apart overlap their
-    neighbours' features by slivers (a ward of the next district, say)."""
+    An area holds the features the platform placed in its districts or its ward (a district by
+    the source's own code, or by where the feature's inner point lies; a ward of that district,
+    by where it lies), as the download's ``district`` and ``ward`` columns say: not every
+    feature its boundary touches, since boundaries generalised apart overlap their neighbours'
+    features by slivers (a ward of the next district, say)."""
 
     meets: tuple[GEOSGeometry, ...] = ()
     keep: PropertyFilter | None = None
     districts: tuple[str, ...] | None = None
+    wards: tuple[str, ...] | None = None
     unplaced_within: GEOSGeometry | None = None
 
     def admits(self, record: FeatureRecord, *, tested: int = 0) -> bool:
@@ -45,13 +47,15 @@ class Selection:
         for geometry in self.meets[tested:]:
             if record.geometry is None or not record.geometry.intersects(geometry):
                 return False
-        if self.districts is not None and not self._in_area(record):
+        if (self.districts is not None or self.wards is not None) and not self._in_area(record):
             return False
         return self.keep is None or self.keep(record.properties)
 
     def _in_area(self, record: FeatureRecord) -> bool:
-        if record.district:
-            return record.district in self.districts
+        if self.wards is not None and record.ward:
+            return record.ward in self.wards
+        if record.district:  # placed in a district (and, when wards are chosen, in none of them)
+            return self.districts is not None and record.district in self.districts
         return (
             self.unplaced_within is not None
             and record.geometry is not None
@@ -77,12 +81,18 @@ def _store_where(
     for index, geometry in enumerate(selection.meets[1:], start=1):
         conditions.append(f"ST_Intersects(f.geom, %(export_meets_{index})s::geometry)")
         parameters[f"export_meets_{index}"] = geometry.hexewkb.decode()
-    if selection.districts is not None:
-        placed = "f.district = ANY(%(export_districts)s)"
-        parameters["export_districts"] = list(selection.districts)
+    if selection.districts is not None or selection.wards is not None:
+        unplaced = "f.district = ''"
+        if selection.wards is not None:
+            placed = "f.ward = ANY(%(export_wards)s)"
+            parameters["export_wards"] = list(selection.wards)
+            unplaced += " AND f.ward = ''"
+        else:
+            placed = "f.district = ANY(%(export_districts)s)"
+            parameters["export_districts"] = list(selection.districts)
         if selection.unplaced_within is not None:
             placed = (
-                f"({placed} OR (f.district = '' AND "
+                f"({placed} OR ({unplaced} AND "
                 "ST_Contains(%(export_unplaced_within)s::geometry, ST_PointOnSurface(f.geom))))"
             )
             parameters["export_unplaced_within"] = selection.unplaced_within.hexewkb.decode()

@@ -8,7 +8,7 @@ platform, reads every dataset).
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
 from typing import Any
@@ -18,29 +18,25 @@ from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
+from pyproj import Transformer
 
 from infraplan.api.crs import Crs, bbox_parse, crs_parse
 from infraplan.api.errors import OGCError
-from infraplan.catalogue.access import Action
 from infraplan.catalogue.filters import FilterError, all_of, property_filters
-from infraplan.catalogue.history import as_of_parse, version_as_of
+from infraplan.catalogue.history import FUTURE_DATE, as_of_in_future, as_of_parse, version_as_of
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType, VersionState
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource
-from infraplan.catalogue.store import StoreFeatureSource, current_features, several_publishers
+from infraplan.catalogue.store import StoreFeatureSource, several_publishers
 from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX
-from infraplan.core.profile import Area
 from infraplan.maps.ended import LiveOn, ended_on
 from infraplan.maps.selectors import BadRequest, MapMoment, bbox_polygon, parse_bbox, source_at
 
+from .areas import Chosen, Outline, area_choose
 from .base import Exporter, ExportError
 from .selection import Selection, Summary, selection_records, selection_summary
 
 # The parameters of a download; every other one is an attribute filter on a field.
 RESERVED = ("area", "as_of", "bbox", "bbox-crs", "ended", "version")
-# Areas that are districts themselves; the features of a list without geometry are chosen by
-# the district they were placed in.
-DISTRICT_KINDS = ("district", "unitary")
-SAVED_AREA_PREFIX = "aoi-"
 
 
 # What a download of a dataset with several publishers says of its organisation column.
@@ -76,6 +72,7 @@ class About:
     url: str  # the dataset page, at SITE_URL
     several_publishers: bool = False  # each feature's organisation is a column
     bbox_crs: Crs | None = None  # bbox's coordinate system when named; None: WGS84 degrees
+    features: int | None = None  # how many features the file holds (None: not yet counted)
 
     def rows(self) -> list[tuple[str, str]]:
         """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata)."""
@@ -100,6 +97,7 @@ class About:
             (f"Box ({box_crs})", self.bbox or "None"),
             ("Filters", "; ".join(self.filters) or "None"),
             ("Features that have ended", ended),
+            *([("Features", str(self.features))] if self.features is not None else []),
             *([("Publishers", PUBLISHERS)] if self.several_publishers else []),
             ("Generated", f"{timezone.localtime(self.generated_at):%Y-%m-%d %H:%M:%S %Z}"),
             ("Dataset page", self.url),
@@ -119,6 +117,7 @@ class About:
             **({"bbox_crs": self.bbox_crs.uri} if self.bbox_crs else {}),
             "filters": list(self.filters),
             "ended_features": "included" if self.ended_shown else "left out",
+            **({"features": self.features} if self.features is not None else {}),
             **({"publishers": PUBLISHERS} if self.several_publishers else {}),
             "generated_at": self.generated_at.isoformat(),
             "url": self.url,
@@ -137,7 +136,9 @@ class Export:
     about: About
     area_code: str = ""
     frame: tuple[float, float, float, float] | None = None  # WGS84: the box chosen
-    outline: "Outline | None" = None  # the area's boundary, which a map of the features shows
+    # The box chosen, by its lower-left and upper-right corners on the grid (whole metres).
+    box_corners: tuple[int, int, int, int] | None = None
+    outline: Outline | None = None  # the area's boundary, which a map of the features shows
     # The datasets whose boundaries chose the features (an area's, its districts'): read too.
     boundaries: tuple[Dataset, ...] = ()
     # Whether the dataset, as shown, has several publishers (``store.several_publishers``):
@@ -171,10 +172,14 @@ class Export:
         return day if day is not None and day <= self.moment.day else None
 
     def filename(self, extension: str) -> str:
-        """``<slug>[-<area>][-version-<n>|-as-of-<date>].<extension>``."""
+        """``<slug>[-<area>][-box-<x>-<y>-<x>-<y>][-version-<n>|-as-of-<date>].<extension>``:
+        a box by its corners on the grid in whole metres, whatever coordinates it was given in,
+        so that downloads of different boxes are kept apart, with names safe on every system."""
         parts = [self.dataset.slug]
         if self.area_code:
             parts.append(self.area_code)
+        if self.box_corners is not None:
+            parts.append("box-" + "-".join(str(number) for number in self.box_corners))
         if self.version_asked is not None:
             parts.append(f"version-{self.version_asked}")
         if self.moment.as_of:
@@ -207,30 +212,54 @@ def _bbox_crs(query: QueryDict, bbox_text: str) -> Crs | None:
         raise ExportError(problem.description) from None
 
 
-def _box(bbox_text: str, crs: Crs | None) -> tuple[tuple[float, float, float, float], GEOSGeometry]:
-    """The box ``bbox`` names: its WGS84 frame (what a picture of it shows) and the polygon
-    in EPSG:27700 that features must meet."""
+@dataclass(frozen=True)
+class Box:
+    """The box ``bbox`` names: its WGS84 frame (what a picture of it shows), the polygon in
+    EPSG:27700 that features must meet, and its lower-left and upper-right corners on the grid
+    in whole metres (of the part of it on the grid), which name it in a filename."""
+
+    frame: tuple[float, float, float, float]
+    polygon: GEOSGeometry
+    corners: tuple[int, int, int, int]
+
+
+# A box's corners in degrees to the grid, for its name (``Box.corners``).
+_DEGREES_TO_GRID = Transformer.from_crs(4326, 27700, always_xy=True)
+
+
+def _box(bbox_text: str, crs: Crs | None) -> Box:
     if crs is None:
         try:
             frame = parse_bbox(bbox_text)
         except BadRequest as problem:
             raise ExportError(str(problem)) from None
-        return frame, bbox_polygon(frame)
-    try:
-        box = bbox_parse(bbox_text, crs)
-    except OGCError as problem:
-        raise ExportError(problem.description) from None
-    # A box on the grid may reach far beyond it, where no point has a longitude and latitude.
+        box = bbox_polygon(frame)
+    else:
+        try:
+            box = bbox_parse(bbox_text, crs)
+        except OGCError as problem:
+            raise ExportError(problem.description) from None
+    # A box may reach far beyond the grid, where no point has a longitude and latitude.
     grid = Polygon.from_bbox((0, 0, GRID_EASTING_MAX, GRID_NORTHING_MAX))
     grid.srid = 27700
-    within = box.intersection(grid)
+    within = box.intersection(grid) if not box.empty else box
     if within.empty or within.area == 0:
+        label = crs.label if crs else "WGS84 longitude, latitude"
         raise ExportError(
-            f"bbox: {bbox_text!r} in {crs.label} lies outside Great Britain and its waters, "
+            f"bbox: {bbox_text!r} in {label} lies outside Great Britain and its waters, "
             "where every feature is"
         )
-    west, south, east, north = within.transform(4326, clone=True).extent
-    return (west, south, east, north), box
+    degrees = within.transform(4326, clone=True).extent
+    if crs is not None and crs.srid == 27700:
+        corners = within.extent
+    else:  # a box in degrees (or Web Mercator's, a box in degrees too) is curved on the grid
+        west, south, east, north = degrees
+        corners = (
+            *_DEGREES_TO_GRID.transform(west, south),
+            *_DEGREES_TO_GRID.transform(east, north),
+        )
+    named = tuple(max(0, round(number)) for number in corners)
+    return Box(frame if crs is None else degrees, box, named)
 
 
 def _moment(query: QueryDict) -> MapMoment:
@@ -240,10 +269,15 @@ def _moment(query: QueryDict) -> MapMoment:
             f"ended: {ended!r} is not a choice; ended=show includes the features whose source "
             "says they have ended, ended=hide (the default) leaves them out"
         )
+    text = _single(query, "as_of")
     try:
-        as_of = as_of_parse(_single(query, "as_of"))
+        as_of = as_of_parse(text)
     except ValueError as problem:
         raise ExportError(f"as_of: {problem}") from None
+    # Read as now by as_of_parse, which the map's tiles share; a download is asked for on
+    # purpose, and a file said to be as of a date to come would hold today's data unsaid.
+    if as_of_in_future(text):
+        raise ExportError(f"as_of: {FUTURE_DATE}")
     return MapMoment(as_of=as_of, show_ended=ended == "show")
 
 
@@ -281,82 +315,6 @@ def _version_asked(dataset: Dataset, query: QueryDict) -> DatasetVersion | None:
             404,
         )
     return version
-
-
-def area_find(code: str) -> Area:
-    """The profile's area ``code``; ExportError saying which codes there are otherwise."""
-    if code.lower().startswith(SAVED_AREA_PREFIX):
-        raise ExportError(
-            f"area: {code!r} names a saved area of interest, and saved areas cannot be "
-            "downloaded yet; use the code of one of this service's areas, such as "
-            f"{_area_example()}, or a bbox"
-        )
-    for area in settings.AUTHORITY_PROFILE.areas:
-        if area.code == code.upper():
-            return area
-    known = ", ".join(f"{area.code} ({area.name})" for area in settings.AUTHORITY_PROFILE.areas)
-    raise ExportError(f"area: {code!r} is not an area of this service; its areas are: {known}")
-
-
-def _area_example() -> str:
-    districts = [a for a in settings.AUTHORITY_PROFILE.areas if a.kind in DISTRICT_KINDS]
-    return (districts or settings.AUTHORITY_PROFILE.areas)[0].code
-
-
-@dataclass(frozen=True)
-class Outline:
-    """An area's boundary: the dataset it is a feature of, and the feature (EPSG:27700)."""
-
-    dataset: Dataset
-    record: FeatureRecord
-
-
-def _boundary(area: Area, user: Any, *, platform: bool) -> Outline | None:
-    """The current boundary of ``area``, read through the gate unless ``platform``; None when it
-    is not loaded or not visible."""
-    slug = area.boundary.dataset
-    if platform:
-        dataset = Dataset.objects.filter(slug=slug).first()
-    else:
-        dataset = Dataset.objects.permitted_get(user, slug, Action.VIEW)
-    if dataset is None:
-        return None
-    rows = current_features(dataset).filter(reference=area.boundary.reference, geom__isnull=False)
-    feature = rows.first()
-    if feature is None:
-        return None
-    record = FeatureRecord(
-        id=feature.pk, reference=feature.reference, properties=feature.properties,
-        geometry=feature.geom,
-    )  # fmt: skip
-    return Outline(dataset, record)
-
-
-def area_boundary(area: Area, user: Any, *, platform: bool = False) -> Outline:
-    boundary = _boundary(area, user, platform=platform)
-    if boundary is None:
-        raise ExportError(
-            f"area: the boundary of {area.name} ({area.code}) is not available on the platform, "
-            "so features cannot be chosen by it; use a bbox instead"
-        )
-    return boundary
-
-
-def area_districts(area: Area, user: Any, *, platform: bool = False) -> tuple[str, ...]:
-    """The districts (GSS codes) that make up ``area``: itself if it is one, else those whose
-    boundary's inner point lies within it. Features are chosen by the districts they were
-    placed in (``Selection``)."""
-    if area.kind in DISTRICT_KINDS:
-        return (area.code,)
-    outline = area_boundary(area, user, platform=platform).record.geometry
-    codes = []
-    for other in settings.AUTHORITY_PROFILE.areas:
-        if other.kind not in DISTRICT_KINDS:
-            continue
-        boundary = _boundary(other, user, platform=platform)
-        if boundary is not None and outline.contains(boundary.record.geometry.point_on_surface):
-            codes.append(other.code)
-    return tuple(codes)
 
 
 def _filters_text(query: QueryDict) -> tuple[str, ...]:
@@ -415,24 +373,17 @@ def export_prepare(
     bbox_text = _single(query, "bbox")
     bbox_crs = _bbox_crs(query, bbox_text)
     area_code = _single(query, "area")
-    meets: list[GEOSGeometry] = []
-    districts = None
-    frame = outline = None
-    area = area_find(area_code) if area_code else None
-    unplaced_within = None
-    if area is not None:
-        districts = area_districts(area, user, platform=platform)
-        if spatial:
-            outline = area_boundary(area, user, platform=platform)
-            unplaced_within = outline.record.geometry
+    area: Chosen | None = None
+    if area_code:
+        area = area_choose(area_code, user, spatial=spatial, platform=platform)
+    box = None
     if bbox_text:
         if not spatial:
             raise ExportError(
                 f"bbox: {dataset.title} has no geometry, so its features cannot be chosen by a "
                 "box; choose them by area (the district each was placed in) instead"
             )
-        frame, box = _box(bbox_text, bbox_crs)
-        meets.append(box)
+        box = _box(bbox_text, bbox_crs)
     try:
         attributes = property_filters(dataset, query, reserved=RESERVED)
     except FilterError as problem:
@@ -464,7 +415,7 @@ def export_prepare(
         published_at=version.published_at if version else None,
         as_of=moment.as_of,
         day=moment.day,
-        area=f"{area.name} ({area.code})" if area else "",
+        area=area.described if area else "",
         bbox=bbox_text,
         bbox_crs=bbox_crs,
         filters=_filters_text(query),
@@ -475,34 +426,31 @@ def export_prepare(
         several_publishers=several,
     )
     keep = all_of(attributes, None if moment.show_ended else LiveOn(moment.day))
-    return Export(
+    outline = area.outline if area else None
+    export = Export(
         dataset=dataset,
         source=source,
         selection=Selection(
-            meets=tuple(meets), keep=keep, districts=districts, unplaced_within=unplaced_within
+            meets=(box.polygon,) if box else (),
+            keep=keep,
+            districts=area.districts if area else None,
+            wards=area.wards if area else None,
+            unplaced_within=outline.record.geometry if outline else None,
         ),
         moment=moment,
         about=about,
         area_code=area.code if area else "",
-        frame=frame,
+        frame=box.frame if box else None,
+        box_corners=box.corners if box else None,
         outline=outline,
-        boundaries=_boundary_datasets(area) if area else (),
+        boundaries=area.boundaries if area else (),
         several_publishers=several,
         version_asked=asked.number if asked else None,
     )
-
-
-def _boundary_datasets(area: Area) -> tuple[Dataset, ...]:
-    """The datasets holding the boundaries that choose an area's features: its own, and for an
-    area made of districts, theirs."""
-    slugs = {area.boundary.dataset}
-    if area.kind not in DISTRICT_KINDS:
-        slugs |= {
-            other.boundary.dataset
-            for other in settings.AUTHORITY_PROFILE.areas
-            if other.kind in DISTRICT_KINDS
-        }
-    return tuple(Dataset.objects.filter(slug__in=slugs).order_by("slug"))
+    # Every file says how many features it holds (a CSV file in its answer's header): an empty
+    # download is then plainly empty, and a count can be checked against the file.
+    export.about = replace(about, features=export.summary.count)
+    return export
 
 
 def export_size_check(exporter: Exporter, export: Export, *, command: str) -> None:

@@ -16,20 +16,26 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_safe
 
 from infraplan.catalogue.caching import dataset_cache_headers
+from infraplan.catalogue.history import as_of_parse
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, Held, slot_give_back, slot_take
 from infraplan.maps.selectors import permitted_dataset
 
 from .base import Exporter, ExportError, StreamingExporter
+from .forms import download_offer
 from .registry import exporter_for
 from .selectors import Export, export_prepare, export_size_check
 from .services import download_record
 
-FORMAT = "format"  # the download form's choice of format
+FORMAT, AREA, WARD = "format", "area", "ward"  # the download form's choices
+# How many features the file holds, in every download's answer: the one place a CSV file's
+# count can be read from, since its table has no room for it.
+FEATURE_COUNT = "X-Feature-Count"
 
 
 def _refusal(problem: ExportError, retry_after: int | None = None) -> HttpResponse:
@@ -66,6 +72,7 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     if request.method == "HEAD":
         response = HttpResponse(content_type=exporter.media_type)
         response["Content-Disposition"] = f'attachment; filename="{export.filename(key)}"'
+        response[FEATURE_COUNT] = str(export.summary.count)
         return dataset_cache_headers(response, export.datasets_read)
     try:
         slot = slot_take()
@@ -79,6 +86,7 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     except BaseException:
         slot_give_back(slot)  # a slot kept by a failed request would be lost to every other
         raise
+    response[FEATURE_COUNT] = str(export.summary.count)
     return dataset_cache_headers(response, export.datasets_read)
 
 
@@ -113,19 +121,37 @@ def _download(
 def download_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     """The dataset page's download form (a GET form, which works without JavaScript, cannot
     choose the address's suffix): sends the browser on to ``download.<format>`` with the other
-    choices, leaving out those left empty."""
+    choices, leaving out those left empty; a ward chosen is the download's area.
+
+    A ward that is not in the area chosen (the page lists every ward, grouped by district) is
+    shown again as the form with the error, every choice kept (400)."""
     dataset = permitted_dataset(request.user, slug)
     if dataset is None:
         raise Http404("No such dataset.")
     key = request.GET.get(FORMAT, "")
     if exporter_for(key) is None:
         return _refusal(ExportError(f"format: {key!r} is not a download format"))
+    try:
+        as_of = as_of_parse(request.GET.get("as_of", ""))
+    except ValueError:
+        as_of = None  # passed on as it was given: the download says what is wrong with it
+    offer = download_offer(dataset, as_of=as_of, user=request.user, chosen=request.GET)
+    form = offer.form
+    if not form.is_valid():
+        response = render(
+            request, "exports/download_choose.html", {"dataset": dataset, "download": offer},
+            status=400,
+        )  # fmt: skip
+        response["Cache-Control"] = "no-store"  # it may name a restricted dataset's wards
+        return response
     query = [
         (name, value)
         for name, values in request.GET.lists()
-        if name != FORMAT
+        if name not in (FORMAT, AREA, WARD)
         for value in values
         if value.strip()
     ]
+    if form.chosen_area:
+        query.insert(0, (AREA, form.chosen_area))
     address = reverse(f"dataset-download-{key}", kwargs={"slug": slug})
     return HttpResponseRedirect(f"{address}?{urlencode(query)}" if query else address)

@@ -67,7 +67,8 @@ NOT_PAGES = {
     "map-feature": "a feature for the map's pop-up (JSON)",
     "dataset-run-status": "a load's progress, for its page's script (JSON)",
     "dataset-version-report": "a version's report (CSV)",
-    "dataset-download": "sends the browser on to a download (a redirect, or a refusal as text)",
+    "dataset-download": "sends the browser on to a download (a redirect, or a refusal as text); "
+    "its form shown again with an error is checked by tests/browser/test_downloads.py",
     "dataset-metadata-xml": "the dataset page's metadata as a UK GEMINI 2.3 record (XML)",
     **{f"dataset-download-{key}": f"a download ({key})" for key in exporter_keys()},
     "audit-export": "the audit log's entries (CSV)",

@@ -132,10 +132,10 @@ def test_as_of_gives_the_dataset_as_published_on_that_date(sites, client):
     url = "/ogcapi/collections/sites/items"
     then = client.get(url, {"as_of": days_ago(5)})
     now = client.get(url)
-    future = client.get(url, {"as_of": days_ago(-30)})  # a date to come is today
+    today = client.get(url, {"as_of": days_ago(0)})  # today is now
 
     assert references(then) == {"civic-centre", "station"}
-    assert references(now) == references(future) == {"civic-centre", "library"}
+    assert references(now) == references(today) == {"civic-centre", "library"}
     # Three days ago version 1 was still current, and the station had ended by its own date.
     assert references(client.get(url, {"as_of": days_ago(3)})) == {"civic-centre"}
     station = Feature.objects.get(reference="station").pk
@@ -144,6 +144,22 @@ def test_as_of_gives_the_dataset_as_published_on_that_date(sites, client):
     assert old.status_code == 200 and body(old)["properties"]["reference"] == "station"
     (self_link,) = [link for link in body(then)["features"][0]["links"] if link["rel"] == "self"]
     assert self_link["href"].endswith(f"?as_of={days_ago(5)}")
+
+
+def test_a_date_to_come_is_a_400_as_on_the_map(sites, client):
+    """The map and the dataset page refuse a date to come; the API answered it with today's
+    data, as if the client had asked for now."""
+    station = Feature.objects.get(reference="station").pk
+    for url in ("/ogcapi/collections/sites/items", f"/ogcapi/collections/sites/items/{station}"):
+        for when in (days_ago(-1), "2999-01-01"):
+            response = client.get(url, {"as_of": when})
+            assert response.status_code == 400
+            assert response["Content-Type"] == "application/json"
+            assert body(response) == {
+                "code": "InvalidParameterValue",
+                "description": "as_of: The date must be today or in the past",
+            }
+    assert client.get("/ogcapi/collections/sites/items", {"as_of": days_ago(0)}).status_code == 200
 
 
 def test_a_link_to_a_feature_that_changed_since_leads_to_it_as_it_is(personas, client):

@@ -23,6 +23,14 @@ def schools(db):
     return schools.dataset
 
 
+@pytest.fixture
+def ward_schools(db):
+    """The real districts, wards and schools of the demo data, each school placed in its
+    district and its ward as a load places it."""
+    *_, schools = demo_load(only={"districts", "wards", "schools"})
+    return schools.dataset
+
+
 def body(response) -> bytes:
     """The whole body of a response, streamed or not."""
     if response.streaming:

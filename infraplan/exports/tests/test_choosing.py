@@ -47,14 +47,29 @@ def test_as_of_a_date_is_the_version_published_then(sites, client):
     assert then["Content-Disposition"] == (f'attachment; filename="sites-as-of-{days_ago(5)}.csv"')
     assert references(then) == ["civic-centre", "station"]
     assert references(client.get("/datasets/sites/download.csv")) == ["civic-centre", "library"]
-    # Today, or a date to come, is as now.
-    future = client.get("/datasets/sites/download.csv", {"as_of": days_ago(-30)})
-    assert references(future) == ["civic-centre", "library"]
-    assert future["Content-Disposition"] == 'attachment; filename="sites.csv"'
+    # Today is as now.
+    today = client.get("/datasets/sites/download.csv", {"as_of": days_ago(0)})
+    assert references(today) == ["civic-centre", "library"]
+    assert today["Content-Disposition"] == 'attachment; filename="sites.csv"'
     # The file says which version it holds, published when.
     metadata = geojson(client.get("/datasets/sites/download.geojson", {"as_of": days_ago(5)}))
     assert metadata["metadata"]["version"] == 1
     assert metadata["metadata"]["as_of"] == days_ago(5)
+
+
+@pytest.mark.parametrize("key", ["csv", "xlsx", "geojson", "gpkg", "png"])
+def test_a_date_to_come_is_refused_as_the_map_refuses_it(sites, client, key):
+    """The map and the dataset page refuse a date to come; a download did not, and gave
+    today's data under a date not yet reached."""
+    for when in (days_ago(-1), "2999-01-01"):
+        response = client.get(f"/datasets/sites/download.{key}", {"as_of": when})
+        assert response.status_code == 400
+        assert response["Content-Type"] == "text/plain; charset=utf-8"
+        assert response.content.decode() == (
+            "Cannot make this download: as_of: The date must be today or in the past."
+        )
+        assert client.head(f"/datasets/sites/download.{key}", {"as_of": when}).status_code == 400
+    assert client.get(f"/datasets/sites/download.{key}", {"as_of": days_ago(0)}).status_code == 200
 
 
 def test_any_published_version_downloads_by_its_number(sites, client):

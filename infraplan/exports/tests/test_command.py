@@ -73,6 +73,21 @@ def test_filters_ended_and_a_date(personas, tmp_path):
     assert [line.split(",")[0] for line in path.read_text().splitlines()[1:]] == ["a"]
 
 
+def test_a_date_to_come_fails_as_on_the_web_and_today_is_now(personas, tmp_path):
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
+    version_publish_points(dataset=dataset, points={"a": (601300, 142700)})
+    path = tmp_path / "out.csv"
+    for when in (days_ago(-1), "2999-01-01"):
+        with pytest.raises(CommandError) as raised:
+            export("sites", "--format", "csv", "--as-of", when, "-o", str(path))
+        assert str(raised.value) == (
+            "Cannot make this export: as_of: The date must be today or in the past."
+        )
+    assert list(tmp_path.iterdir()) == []
+    said = export("sites", "--format", "csv", "--as-of", days_ago(0), "-o", str(path))
+    assert said == f"Wrote 1 feature to {path}.\n"
+
+
 def test_bad_input_fails_with_the_message_and_writes_nothing(schools, tmp_path):
     path = tmp_path / "out.gpkg"
     with pytest.raises(CommandError) as raised:

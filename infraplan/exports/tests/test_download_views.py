@@ -159,7 +159,7 @@ def refusal(response) -> str:
         ),
         (
             {"bbox": "1,51,0,52"},
-            "bbox: longitudes must be between -180 and 180, the minimum first.",
+            "bbox: the west edge (1) must be less than the east edge (0): ",
         ),
         (
             {"area": "E99999999"},

@@ -55,7 +55,8 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--area",
-            help="Only features meeting this area, by its ONS code (one of the profile's areas).",
+            help="Only features placed in this area, by its ONS code: one of the profile's "
+            "areas, or a ward of the ward boundaries.",
         )
         parser.add_argument(
             "--bbox", help="Only features meeting this box: minlon,minlat,maxlon,maxlat (WGS84)."
@@ -67,7 +68,8 @@ class Command(BaseCommand):
         )  # fmt: skip
         parser.add_argument(
             "--as-of", dest="as_of", metavar="YYYY-MM-DD",
-            help="The dataset as published at the end of that day (default: as now).",
+            help="The dataset as published at the end of that day, today or before "
+            "(default: as now).",
         )  # fmt: skip
         parser.add_argument(
             "--dataset-version", dest="version", metavar="N",
