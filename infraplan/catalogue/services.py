@@ -577,6 +577,20 @@ def version_fail(*, actor: Any, version: DatasetVersion, report: dict[str, Any])
     return version
 
 
+def version_attempt_discard(version: DatasetVersion) -> None:
+    """Delete a failed draft that holds nothing: an attempt of a load that will be tried again
+    (its rows went when it failed, and its error is the run's)."""
+    with transaction.atomic():
+        version = DatasetVersion.objects.select_for_update().get(pk=version.pk)
+        if version.state != VersionState.FAILED:
+            raise ValueError(f"{version} is {version.state}, not failed")
+        if Feature.objects.filter(
+            dataset_id=version.dataset_id, valid_from=version.number
+        ).exists():
+            raise ValueError(f"{version} still has features")
+        version.delete()
+
+
 def version_rollback(
     *,
     actor: Any,

@@ -36,6 +36,7 @@ from infraplan.catalogue.models import Dataset, DatasetVersion, VersionState
 from infraplan.catalogue.services import (
     dataset_loads_check,
     loads_refusal,
+    version_attempt_discard,
     version_fail,
     version_rollback,
 )
@@ -634,8 +635,12 @@ def ingest_run_execute(
             if temporary and run.job_id and attempt < settings.INGEST_RETRY_ATTEMPTS:
                 retry_at = _retry_at(attempt)
                 run.state, run.retry_at, run.temporary = RunState.QUEUED, retry_at, True
-                run.version, run.error = rejection.version, str(rejection)
+                run.version, run.error = None, str(rejection)
                 run.save()
+                # The attempt's failed draft says no more than the run's error: kept, a source
+                # that stays down would add a failed version to the history at every attempt,
+                # and the version that finally publishes would not be the next number.
+                version_attempt_discard(rejection.version)
                 raise IngestRetry(str(rejection), retry_at) from None
             error = str(rejection)
             if temporary and run.job_id:

@@ -299,13 +299,17 @@ def test_a_temporary_failure_puts_the_run_back_with_its_retry_time(sites, settin
         assert "answered HTTP 503" in run.error
         # Backoff: 30 s, then 60 s, then 120 s ...: the second attempt waits 60 s.
         assert timedelta(seconds=59) < run.retry_at - before < timedelta(seconds=62)
-        assert run.version.state == VersionState.FAILED
+        # The attempt's failed draft is not kept: the history gains a version per load, not
+        # per attempt, and its numbers run on.
+        assert run.version is None and not sites.versions.exists()
         # The last attempt gives up.
         run = ingest_run_execute(run.pk, attempt=settings.INGEST_RETRY_ATTEMPTS)
     assert run.state == RunState.FAILED and run.retry_at is None
     assert run.error.startswith(f"Gave up after {settings.INGEST_RETRY_ATTEMPTS} attempts.")
     assert sent == [503, 503]
     assert sites.current_version is None
+    (version,) = sites.versions.all()
+    assert (version.number, version.state) == (1, VersionState.FAILED) and run.version == version
 
 
 def test_data_that_does_not_pass_is_rejected_not_failed(sites, personas, tmp_path):
@@ -345,11 +349,13 @@ def test_a_temporary_failure_is_retried_by_the_worker_and_then_succeeds(sites, t
     run.refresh_from_db()
     assert sent == [503, 200]
     assert (run.state, run.attempts, run.error, run.retry_at) == ("published", 2, "", None)
-    first, second = sites.versions.order_by("number")
-    assert first.state == "failed" and first.report["temporary"] is True
-    assert second.is_current and set(
-        current_features(sites).values_list("reference", flat=True)
-    ) == {"P1", "P2"}
+    # The failed attempt left no version: the load published as the dataset's first.
+    (version,) = sites.versions.all()
+    assert (
+        version.number == 1
+        and version.is_current
+        and set(current_features(sites).values_list("reference", flat=True)) == {"P1", "P2"}
+    )
 
 
 def test_a_permanent_failure_ends_failed_with_the_error(sites, tmp_path):
