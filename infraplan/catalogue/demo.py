@@ -223,6 +223,11 @@ def demo_load(
         if spec.parts_by_district:
             councils = Organisation.objects.filter(slug__in=part_organisations(spec).values())
             dataset.contributing_organisations.add(*councils)
+            # How a council's own register names its rows' council, for its uploads.
+            part_codes = {"field": spec.district_field, "codes": part_organisations(spec)}
+            if dataset.part_codes != part_codes:
+                dataset.part_codes = part_codes
+                dataset.save(update_fields=["part_codes"])
         versions.append(
             dataset_load_file(
                 actor=None,

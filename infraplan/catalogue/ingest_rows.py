@@ -289,6 +289,10 @@ class LoadParts:
     part: Organisation | None
     default: int
     publishers: dict[str, Organisation] | None
+    # The dataset's field in which its sources name each row's publisher by a code of their
+    # own, and each code's organisation (``Dataset.part_codes``; codes in lower case).
+    code_field: str = ""
+    by_code: dict[str, Organisation] = field(default_factory=dict)
 
     @classmethod
     def read(cls, dataset: Dataset, part: Organisation | None) -> "LoadParts":
@@ -304,7 +308,42 @@ class LoadParts:
                 | Q(pk__in=holding)
             )
             publishers = {organisation.slug.lower(): organisation for organisation in organisations}
-        return cls(part, part.pk if part is not None else dataset.owner_id, publishers)
+        code_field, by_code = "", {}
+        if publishers is not None and dataset.part_codes.get("field"):
+            code_field = dataset.part_codes["field"]
+            slugs = dataset.part_codes.get("codes", {})
+            named = {o.slug: o for o in Organisation.objects.filter(slug__in=slugs.values())}
+            by_code = {
+                code.lower(): named[slug] for code, slug in slugs.items() if slug in named
+            }
+        return cls(
+            part, part.pk if part is not None else dataset.owner_id, publishers,
+            code_field, by_code,
+        )  # fmt: skip
+
+    def organisations_by_code(
+        self, values: list[Any], found: list[tuple[int, int, RowProblem]], rank: int
+    ) -> list[int | None]:
+        """The organisation (id) of each row, as the sources' own codes in ``code_field`` name
+        them (a blank or a code not known: ``default``). A row of another organisation than
+        the part's is a problem in ``found`` (of ``rank``): a council's own register file has
+        no column of the platform's, and its rows of a neighbour's register must not be
+        published as its own."""
+        ids: list[int | None] = []
+        for index, value in enumerate(values):
+            code = (_as_text(value) or "").strip()
+            organisation = self.by_code.get(code.lower())
+            if organisation is None:
+                ids.append(self.default)
+                continue
+            ids.append(organisation.pk)
+            if self.part is not None and organisation.pk != self.part.pk:
+                reason = (
+                    f"belongs to {organisation.name}'s part ({organisation.slug}); this load "
+                    f"replaces {self.part.name}'s part ({self.part.slug})"
+                )
+                found.append((index, rank, RowProblem(0, self.code_field, code, reason)))
+        return ids
 
     def organisations(
         self, values: list[Any], found: list[tuple[int, int, RowProblem]], rank: int
@@ -474,6 +513,10 @@ def batch_rows(
     if parts is not None and download is not None and download.organisation:
         named = _column_values(batch.fields[DOWNLOAD_ORGANISATION])
         organisations = parts.organisations(named, found, 2 * len(specs) + 1)
+    elif parts is not None and parts.code_field in columns:
+        organisations = parts.organisations_by_code(
+            columns[parts.code_field], found, 2 * len(specs) + 1
+        )
     else:
         organisations = [parts.default if parts is not None else None] * count
     rows = []

@@ -134,6 +134,13 @@ class Dataset(models.Model):
         "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     withdrawal_reason = models.TextField(blank=True, help_text="Why it was withdrawn.")
+    part_codes = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For a dataset several organisations publish, how its sources name each "
+        "row's publisher: {'field': the field naming it, 'codes': {its value: the "
+        "organisation's slug}} (a brownfield register's 'local-authority-eng:DOV' is dover).",
+    )
 
     objects = DatasetQuerySet.as_manager()
 

@@ -234,6 +234,10 @@ def test_demo_brownfield_is_each_councils_part_and_a_councils_upload_replaces_on
     assert owners["local-authority-eng:MDW/1138"] == "medway"
     councils = set(dataset.contributing_organisations.values_list("slug", flat=True))
     assert {"thanet", "ashford", "canterbury", "dover", "folkestone-hythe", "medway"} <= councils
+    # How a council's own register names its rows' council, for its uploads to check.
+    assert dataset.part_codes["field"] == "organisation"
+    assert dataset.part_codes["codes"]["local-authority-eng:DOV"] == "dover"
+    assert dataset.part_codes["codes"]["local-authority-eng:SHE"] == "folkestone-hythe"
     others = features.exclude(organisation__slug="thanet").count()
 
     thanet = Organisation.objects.get(slug="thanet")

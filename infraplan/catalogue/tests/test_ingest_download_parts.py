@@ -172,3 +172,52 @@ def test_a_property_called_organisation_loads_back_as_itself(shared, personas, c
     assert counts(version) == (0, 0, 0, 3)
     assert live(shared) == before
     assert before[("org-b", "S1")][1]["organisation"] == "Dover District Council"
+
+
+def test_a_councils_own_file_naming_another_council_in_its_code_column_is_refused_that_row(
+    shared, personas, tmp_path
+):
+    """A council's own register has no platform column: its rows name their council by the
+    register's own code (a brownfield register's 'local-authority-eng:DOV'). A neighbour's row
+    in it is a problem of its row, not published as the council's own; in a load of the whole
+    dataset each row goes to the council its code names."""
+    shared.field_schema = [
+        {"name": "name", "type": "string", "title": "Name"},
+        {"name": "authority", "type": "string", "title": "Planning authority"},
+    ]
+    shared.part_codes = {"field": "authority", "codes": {"LA:A": "org-a", "LA:B": "org-b"}}
+    shared.save(update_fields=["field_schema", "part_codes"])
+    path = tmp_path / "register.csv"
+    path.write_text(
+        "reference,authority,name,Easting,Northing\n"
+        "S1,LA:A,Own site,615000,157500\n"
+        "N1,la:b,Neighbour's site,631600,140900\n"
+        "S3,,No code,615200,157700\n"
+    )
+    before = live(shared)
+
+    version = ingest(shared, path, share=0.5, organisation=personas.organisation_a)
+
+    (problem,) = version.report["problems"]
+    assert (problem["row"], problem["field"], problem["value"]) == (2, "authority", "la:b")
+    assert problem["problem"] == (
+        f"belongs to {personas.organisation_b.name}'s part (org-b); this load replaces "
+        f"{personas.organisation_a.name}'s part (org-a)"
+    )
+    after = live(shared)
+    assert {key for key in after if key[0] == "org-a"} == {("org-a", "S1"), ("org-a", "S3")}
+    # The neighbour's part is as it was.
+    assert {k: v for k, v in after.items() if k[0] == "org-b"} == {
+        k: v for k, v in before.items() if k[0] == "org-b"
+    }
+
+    # Loaded for the whole dataset (by its owner), each row goes to the council its code names.
+    whole = tmp_path / "whole.csv"
+    whole.write_text(
+        "reference,authority,name,Easting,Northing\n"
+        "S1,LA:A,Own site,615000,157500\n"
+        "N1,LA:B,Neighbour's site,631600,140900\n"
+    )
+    version = ingest(shared, whole, share=0.5)
+    assert version.report["problems"] == []
+    assert set(live(shared)) == {("org-a", "S1"), ("org-b", "N1")}
