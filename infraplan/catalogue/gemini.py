@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from infraplan.exports.forms import DownloadOffer
 
-from .models import AccessLevel, Dataset, GeometryType, VersionState
+from .history import first_published_at
+from .models import AccessLevel, Dataset, GeometryType
 from .selectors import DatasetPage, Extent2D
 
 GMD = "http://www.isotc211.org/2005/gmd"
@@ -122,12 +123,7 @@ def reference_date(dataset: Dataset) -> date | None:
     None when nothing has been published."""
     if dataset.reference_date is not None:
         return dataset.reference_date
-    first = (
-        dataset.versions.filter(state=VersionState.PUBLISHED, published_at__isnull=False)
-        .order_by("published_at")
-        .values_list("published_at", flat=True)
-        .first()
-    )
+    first = first_published_at(dataset)
     return timezone.localdate(first) if first is not None else None
 
 

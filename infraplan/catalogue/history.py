@@ -251,3 +251,13 @@ def version_as_of(dataset: Dataset, when: date | datetime) -> DatasetVersion | N
     """The version that was current at ``when`` (a date means the end of that day, in the
     platform's time zone); None if nothing had been published yet."""
     return versions_current_at(when).filter(dataset=dataset).first()
+
+
+def first_published_at(dataset: Dataset) -> datetime | None:
+    """When the dataset's first version was published on the platform; None before then."""
+    return (
+        dataset.versions.filter(state=VersionState.PUBLISHED, published_at__isnull=False)
+        .order_by("published_at")
+        .values_list("published_at", flat=True)
+        .first()
+    )

@@ -18,6 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
+from django.utils.timezone import localdate
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -46,7 +47,7 @@ from .forms import (
     WithdrawForm,
 )
 from .gemini import MEDIA_TYPE, dataset_record
-from .history import version_as_of, versions_diff
+from .history import first_published_at, version_as_of, versions_diff
 from .models import Dataset, DatasetVersion, GeometryType, VersionState
 from .selectors import (
     SAMPLE_SIZE,
@@ -264,8 +265,17 @@ def _dataset_as_of(
         else:
             version = version_as_of(dataset, day)
             if version is None:
-                form.add_error("as_of", f"Nothing had been published on {day:%-d %B %Y} yet")
+                form.add_error("as_of", _nothing_published_yet(dataset, day))
     return form, day, version
+
+
+def _nothing_published_yet(dataset: Dataset, day: date) -> str:
+    """Why ``as_of`` shows nothing: before the dataset's first publish, which it names."""
+    said = f"Nothing had been published on {day:%-d %B %Y} yet"
+    first = first_published_at(dataset)
+    if first is None:
+        return said
+    return f"{said}: its first version was published on {localdate(first):%-d %B %Y}"
 
 
 def dataset_or_404(request: HttpRequest, slug: str, action: Action) -> Dataset:

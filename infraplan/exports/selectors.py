@@ -23,7 +23,13 @@ from pyproj import Transformer
 from infraplan.api.crs import Crs, bbox_parse, crs_parse
 from infraplan.api.errors import OGCError
 from infraplan.catalogue.filters import FilterError, all_of, property_filters
-from infraplan.catalogue.history import FUTURE_DATE, as_of_in_future, as_of_parse, version_as_of
+from infraplan.catalogue.history import (
+    FUTURE_DATE,
+    as_of_in_future,
+    as_of_parse,
+    first_published_at,
+    version_as_of,
+)
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType, VersionState
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource
 from infraplan.catalogue.store import StoreFeatureSource, several_publishers
@@ -333,12 +339,7 @@ def _version(dataset: Dataset, moment: MapMoment) -> DatasetVersion | None:
 
 
 def _not_published(dataset: Dataset, moment: MapMoment) -> ExportError:
-    first = (
-        dataset.versions.filter(state=VersionState.PUBLISHED, published_at__isnull=False)
-        .order_by("published_at")
-        .values_list("published_at", flat=True)
-        .first()
-    )
+    first = first_published_at(dataset)
     if moment.as_of is None or first is None:
         return ExportError(
             f"the dataset {dataset.title} has not been published yet: there is nothing to download",

@@ -404,6 +404,15 @@ def test_dataset_page_as_of_a_date(sites, personas, client_as):
     assert "Features 1" in now and "planned" in now and "open" not in now.split("Versions")[0]
 
 
+def test_a_date_before_the_first_publish_says_when_it_was(sites, personas, client_as):
+    first = sites.versions.order_by("published_at").first().published_at
+    page = client_as(personas.viewer_a).get("/datasets/sites/?as_of=1999-01-01").content.decode()
+    assert (
+        "Nothing had been published on 1 January 1999 yet: its first version was published on "
+        f"{timezone.localdate(first):%-d %B %Y}"
+    ) in page
+
+
 def test_a_date_to_come_shows_the_dataset_as_now_as_the_map_does(sites, personas, client_as):
     """Nothing has been published on a day to come but what is published now: the page must
     not say "as published on" it, nor hide features that end before it; and it says, as the
