@@ -95,6 +95,16 @@ class Source(models.Model):
         return connector_title(self.connector_key)
 
     @property
+    def connector_title_in_text(self) -> str:
+        """The connector's name within a sentence: "file upload", but "ArcGIS REST layer",
+        "OGC API - Features" and "WFS 2.0" as they are written."""
+        title = self.connector_title
+        first_word = title.split(" ", 1)[0]
+        if first_word[:1].isupper() and first_word[1:].islower():
+            return title[0].lower() + title[1:]
+        return title
+
+    @property
     def has_settings_page(self) -> bool:
         """Whether a data manager changes this source's settings on its page (an upload's
         source has none: each file is uploaded)."""

@@ -255,7 +255,7 @@ def test_a_data_manager_adds_changes_and_removes_a_source(page: Page, page_watch
     page.locator("#source-table").get_by_role("link", name="Change").click()
     page.get_by_role("link", name="Remove this source").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(
-        "Remove the source (arcgis rest layer)"
+        "Remove the source (ArcGIS REST layer)"
     )
     assert_page_sound(page, page_watch)
     page.get_by_role("button", name="Remove the source").click()

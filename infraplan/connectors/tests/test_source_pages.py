@@ -454,3 +454,19 @@ def data_manager_of(organisation, email: str):
     user = User.objects.create_user(email=email, password="not-used-1234")
     Membership.objects.create(user=user, organisation=organisation, role=Role.DATA_MANAGER)
     return user
+
+
+@pytest.mark.parametrize(
+    ("key", "in_text"),
+    [
+        ("url", "file at an address"),
+        ("upload", "file upload"),
+        ("ogcapi", "OGC API - Features"),
+        ("arcgis", "ArcGIS REST layer"),
+        ("wfs", "WFS 2.0"),
+        ("planning_data", "planning.data.gov.uk"),
+    ],
+)
+def test_a_connectors_name_within_a_sentence_keeps_its_capitals(key, in_text):
+    """Not "ogc api - features" or "arcgis rest layer", as lower case made them."""
+    assert Source(connector_key=key).connector_title_in_text == in_text
