@@ -3,7 +3,10 @@
 ``coordinates_parse`` returns a point in EPSG:27700 (British National Grid), None when the text
 does not look like coordinates at all (so a search can try it as a name), or raises
 ``CoordinateError`` with a message for the user when it looks like coordinates but cannot be one
-(unknown grid letters, an odd number of digits, a place outside Great Britain).
+(unknown grid letters, an odd number of digits, a place outside Great Britain). A place is
+outside Great Britain and its waters when the National Grid's 100 km square holding it holds no
+land of Great Britain, whichever way it was typed: ``TW 150 157``, ``615000,15750`` and
+``50.003, 0.999`` are one place, in the Channel off France, and all three are refused.
 
 Accepted forms:
 - Ordnance Survey grid references, two letters and 2 to 10 digits, spaces optional:
@@ -34,6 +37,7 @@ from pyproj import Transformer
 # The National Grid's 500 km squares that hold Great Britain, by letter, as (easting, northing)
 # of their south-west corner in units of 500 km.
 _MAJOR = {"S": (0, 0), "T": (1, 0), "N": (0, 1), "O": (1, 1), "H": (0, 2), "J": (1, 2)}
+_MAJOR_AT = {position: letter for letter, position in _MAJOR.items()}
 # Within a 500 km square, 100 km squares are lettered A to Z without I, row by row from the
 # north-west corner, five to a row.
 _MINOR = "ABCDEFGHJKLMNOPQRSTUVWXYZ"
@@ -119,7 +123,7 @@ def coordinates_parse(text: str) -> Location | None:
     """The location ``text`` names, or None if it does not look like coordinates.
 
     Raises CoordinateError when it looks like coordinates but is malformed or outside Great
-    Britain (or, for lat/lon, the United Kingdom).
+    Britain and its waters.
     """
     if _GRID_REFERENCE.match(text):
         return grid_reference_parse(text)
@@ -130,6 +134,50 @@ def coordinates_parse(text: str) -> Location | None:
     if pair:
         return _number_pair(pair[1], pair[2])
     return _degrees_minutes_seconds(text)
+
+
+def grid_square_of(easting: float, northing: float) -> str | None:
+    """The letters of the National Grid's 100 km square that holds the point (``TR`` for
+    615000, 157500), or None if it is off the grid's lettered squares."""
+    major = _MAJOR_AT.get((easting // 500_000, northing // 500_000))
+    if major is None:
+        return None
+    column = int(easting % 500_000 // 100_000)
+    row = 4 - int(northing % 500_000 // 100_000)
+    return major + _MINOR[row * 5 + column]
+
+
+def typed_grid_pair(text: str) -> tuple[str, str] | None:
+    """The easting and northing as typed, if ``text`` is a pair of eastings and northings
+    (``615000,15750``, ``E 615000 N 15750``) rather than degrees or anything else."""
+    labelled = _LABELLED_EN.match(text)
+    if labelled:
+        return labelled[1], labelled[2]
+    pair = _PAIR.match(text)
+    if not pair:
+        return None
+    # As ``_number_pair`` reads them: not degrees, nor degrees mixed with metres.
+    degrees = [abs(float(value)) <= 180 for value in (pair[1], pair[2])]
+    if all(degrees) or ("." in pair[1] + pair[2] and any(degrees)):
+        return None
+    return pair[1], pair[2]
+
+
+def _in_great_britain(easting: float, northing: float, label: str) -> None:
+    """Raise CoordinateError unless the point is in a 100 km square that holds some land of
+    Great Britain: as for a grid reference, a place in any other square is in the sea far
+    from the coast, or in another country."""
+    letters = grid_square_of(easting, northing)
+    if letters is None:
+        raise CoordinateError(
+            f"{label} is outside Great Britain: it is off the National Grid, which covers Great "
+            "Britain and its waters."
+        )
+    if letters not in _LAND_SQUARES:
+        raise CoordinateError(
+            f"{label} is outside Great Britain: it is in the National Grid square {letters}, "
+            "which holds no land of Great Britain."
+        )
 
 
 def grid_square_letters(text: str) -> bool:
@@ -217,10 +265,10 @@ def _eastings_northings(easting: float, northing: float) -> Location:
             f"eastings run from 0 to {GRID_EASTING_MAX:,} and northings from 0 to "
             f"{GRID_NORTHING_MAX:,} metres."
         )
+    label = f"{decimal_text(easting)}, {decimal_text(northing)}"
+    _in_great_britain(easting, northing, label)
     return Location(
-        kind="eastings-northings",
-        point=Point(easting, northing, srid=27700),
-        label=f"{decimal_text(easting)}, {decimal_text(northing)}",
+        kind="eastings-northings", point=Point(easting, northing, srid=27700), label=label
     )
 
 
@@ -240,10 +288,10 @@ def _latitude_longitude(a: float, b: float) -> Location:
             f"{UK_LONGITUDE[0]:g} to {UK_LONGITUDE[1]:g} degrees."
         )
     easting, northing = _to_grid().transform(longitude, latitude)
+    label = f"{decimal_text(latitude)}, {decimal_text(longitude)}"
+    _in_great_britain(easting, northing, label)
     return Location(
-        kind="latitude-longitude",
-        point=Point(easting, northing, srid=27700),
-        label=f"{decimal_text(latitude)}, {decimal_text(longitude)}",
+        kind="latitude-longitude", point=Point(easting, northing, srid=27700), label=label
     )
 
 

@@ -9,6 +9,7 @@ dataset the user may view, by its label field. Names come only from datasets tha
 
 import math
 import re
+import string
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.contrib.gis.db.models import Extent
 from django.contrib.gis.geos import Point, Polygon
 from django.db import connection
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.http import QueryDict
 from psycopg import sql
 
@@ -32,6 +33,7 @@ from infraplan.core.coordinates import (
     Location,
     coordinates_parse,
     grid_square_letters,
+    typed_grid_pair,
 )
 from infraplan.maps.ended import live_on_sql
 from infraplan.maps.marker import Marker
@@ -44,19 +46,31 @@ from infraplan.maps.selectors import (
 )
 from infraplan.maps.styling import label_field_of
 
+from .map_area import digits_note, in_map_area, outside_area
 from .models import Postcode
 from .name_index import name_expression
 from .services import postcode_normalise
-from .terms import SHORT_WORD, Terms, terms_read, words_of
+from .terms import (
+    ACCENTED,
+    SHORT_WORD,
+    UNACCENTED,
+    Terms,
+    terms_read,
+    unaccented,
+    words_of,
+)
 
 MAX_RESULTS = 10
 MAX_QUERY_LENGTH = 200
 # The boundary datasets whose features search offers as areas, by slug, in the order results
-# list them; features of every other dataset come after them.
+# list them; features of every other dataset come after them. A parish before a ward: a parish
+# is the town or village of its name, where a ward of that name is an electoral division named
+# after a street or a part of a town ("Bridge": the village's parish, before the wards called
+# Bridge in two towns).
 AREA_DATASETS = {
     "districts": ("district", "District"),
-    "wards": ("ward", "Ward"),
     "parishes": ("parish", "Parish"),
+    "wards": ("ward", "Ward"),
 }
 FEATURE_GROUP = len(AREA_DATASETS)
 # The formats a search understands, told to someone whose search found nothing.
@@ -68,7 +82,10 @@ FORMATS = [
     "the name of a place, an area or a feature on the map",
     "the ONS code of a district or ward (E07…, E05…)",
 ]
-_OUTWARD_OR_SECTOR = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(?: (\d))?$")
+# The start of a postcode: its outward code (CT1), sector (CT1 2) or more (CT1 2E).
+_POSTCODE_START = re.compile(r"^([A-Z]{1,2}\d[A-Z\d]?)(?: (\d)([A-Z])?)?$")
+# The characters of a postcode, for those one character away from one that does not exist.
+_POSTCODE_CHARACTERS = string.ascii_uppercase + string.digits
 # Zooms the map flies to: a postcode or typed point, and the limits for a fitted box.
 POINT_ZOOM = 16
 MIN_ZOOM, MAX_ZOOM = 6, 17
@@ -96,8 +113,9 @@ _NOT_NAME = re.compile(r"[^a-z0-9]+")
 
 
 def _town_name(text: str) -> str:
-    """``text`` as town names are compared: lower case, each run of other characters a space."""
-    return _NOT_NAME.sub(" ", text.lower()).strip()
+    """``text`` as town names are compared: lower case without accents, each run of other
+    characters a space."""
+    return _NOT_NAME.sub(" ", unaccented(text.lower())).strip()
 
 
 @dataclass(frozen=True)
@@ -129,14 +147,22 @@ class SearchOutcome:
     # Whether the results stopped at the limit, with others left unlisted.
     more: bool = False
     note: str = ""  # how the results answer the query, where they answer only part of it
+    # With an error, places the query may have been meant for, to choose from: the map is not
+    # moved to any (the postcodes one character away from one that does not exist).
+    suggestions: tuple[SearchResult, ...] = ()
 
     @property
     def more_message(self) -> str:
+        if not self.more:
+            return ""
+        if all(result.kind == "postcode" for result in self.results):
+            return (
+                f"Only the first {len(self.results)} are listed: type more of the postcode to "
+                "find others."
+            )
         return (
             f"Only the first {len(self.results)} are listed: add a word, such as a town or a "
             "kind of place, to find others."
-            if self.more
-            else ""
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -146,6 +172,7 @@ class SearchOutcome:
             "more": self.more_message or None,
             "note": self.note or None,
             "error": self.error or None,
+            "suggestions": [suggestion.as_json() for suggestion in self.suggestions],
             "message": None if self.results or not self.query else nothing_found(self.query),
             "formats": FORMATS,
         }
@@ -266,40 +293,103 @@ def _box_result(
     )  # fmt: skip
 
 
-def _postcodes(query: str, choice: MapChoice) -> list[SearchResult]:
-    """A full postcode, or the postcodes of an outward code (``CT1``) or sector (``CT1 2``)."""
-    full = postcode_normalise(query)
-    if full:
-        found = Postcode.objects.filter(postcode=full).first()
-        return [_point_result("postcode", found.postcode, found.point, choice)] if found else []
-    part = _OUTWARD_OR_SECTOR.match(" ".join(query.upper().split()))
+def _postcode_start(query: str) -> re.Match[str] | None:
+    return _POSTCODE_START.match(" ".join(query.upper().split()))
+
+
+def _postcode_area_result(
+    prefix: str, count: int, extent: tuple[float, ...], choice: MapChoice
+) -> SearchResult:
+    detail = f"{count:,} postcode{'' if count == 1 else 's'}"
+    return _box_result("postcode-area", prefix.strip(), extent, choice, detail)
+
+
+def _postcodes(query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
+    """The postcodes that start as ``query`` does past a sector (``CT1 2E``), in order, at most
+    ``limit`` + 1 (the last telling that there are more); or the postcodes of an outward code
+    (``CT1``) or sector (``CT1 2``), as one box."""
+    part = _postcode_start(query)
     if not part:
         return []
+    if part[3]:
+        found = Postcode.objects.filter(postcode__startswith=f"{part[1]} {part[2]}{part[3]}")
+        return [
+            _point_result("postcode", postcode.postcode, postcode.point, choice)
+            for postcode in found.order_by("postcode")[: limit + 1]
+        ]
     prefix = f"{part[1]} {part[2] or ''}"
     summary = Postcode.objects.filter(postcode__startswith=prefix).aggregate(
         extent=Extent("point"), count=Count("pk")
     )
     if not summary["count"]:
         return []
-    count = summary["count"]
-    detail = f"{count:,} postcode{'' if count == 1 else 's'}"
-    return [_box_result("postcode-area", prefix.strip(), summary["extent"], choice, detail)]
+    return [_postcode_area_result(prefix, summary["count"], summary["extent"], choice)]
 
 
-def _in_map_area(point: Point) -> bool:
-    west, south, east, north = settings.AUTHORITY_PROFILE.map.bounds
-    lon, lat = _wgs84(point)
-    return west <= lon <= east and south <= lat <= north
+def _one_character_away(postcode: str) -> set[str]:
+    """The postcodes, well formed, that differ from ``postcode`` by one character: one more,
+    one fewer, another in its place, or two side by side the other way round."""
+    compact = postcode.replace(" ", "")
+    typed = set()
+    for index in range(len(compact) + 1):
+        before, after = compact[:index], compact[index:]
+        typed |= {before + character + after for character in _POSTCODE_CHARACTERS}
+        if after:
+            typed.add(before + after[1:])
+            typed |= {before + character + after[1:] for character in _POSTCODE_CHARACTERS}
+        if len(after) > 1:
+            typed.add(before + after[1] + after[0] + after[2:])
+    return {found for found in map(postcode_normalise, typed) if found and found != postcode}
+
+
+def _full_postcode(
+    query: str, postcode: str, limit: int, choice: MapChoice
+) -> SearchOutcome | None:
+    """The full postcode ``query`` is, ``postcode``: where it is; or, if it is not in the
+    postcode directory, that it is not, with the postcodes it may have been meant for (its
+    sector and outward code, those one character away) to choose from, the map left where it
+    is. None when neither it nor any of those is in the directory (it is one of another
+    area's, which the directory does not hold)."""
+    found = Postcode.objects.filter(postcode=postcode).first()
+    if found:
+        return SearchOutcome(
+            query=query, results=[_point_result("postcode", postcode, found.point, choice)]
+        )
+    outward, inward = postcode.split()
+    sector = Q(postcode__startswith=f"{outward} {inward[0]}")
+    areas = Postcode.objects.filter(postcode__startswith=f"{outward} ").aggregate(
+        outward_count=Count("pk"), outward_extent=Extent("point"),
+        sector_count=Count("pk", filter=sector), sector_extent=Extent("point", filter=sector),
+    )  # fmt: skip
+    suggestions = [
+        _postcode_area_result(prefix, areas[f"{part}_count"], areas[f"{part}_extent"], choice)
+        for part, prefix in (("sector", f"{outward} {inward[0]}"), ("outward", outward))
+        if areas[f"{part}_count"]
+    ]
+    nearby = Postcode.objects.filter(postcode__in=_one_character_away(postcode))
+    suggestions += [
+        _point_result("postcode", near.postcode, near.point, choice, "one character away")
+        for near in nearby.order_by("postcode")[: max(limit - len(suggestions), 0)]
+    ]
+    if not suggestions:
+        return None
+    # A postcode of an outward code in the directory would be in it: it does not exist.
+    error = (
+        f"There is no postcode {postcode}."
+        if areas["outward_count"]
+        else f"No postcode {postcode} is in the platform's postcode directory."
+    )
+    return SearchOutcome(query=query, results=[], error=error, suggestions=tuple(suggestions))
 
 
 def _swapped(location: Location, choice: MapChoice) -> list[SearchResult]:
     """Eastings and northings typed the other way round (the northing first), offered after
     the place as typed: as typed they name a place far from the area the map covers (615000 N
     is in Scotland), swapped one in it. Uploads refuse such columns; search offers both."""
-    if location.kind != "eastings-northings" or _in_map_area(location.point):
+    if location.kind != "eastings-northings" or in_map_area(location.point):
         return []
     swapped = Point(location.point.y, location.point.x, srid=27700)
-    if not _in_map_area(swapped):
+    if not in_map_area(swapped):
         return []
     label = ", ".join(reversed(location.label.split(", ")))
     detail = "the two numbers the other way round: the easting comes first"
@@ -311,12 +401,16 @@ def _square_size(metres: float) -> str:
 
 
 def _location(location: Location, choice: MapChoice) -> SearchResult:
+    """The place coordinates name; where it is outside the map's area, how far and which way."""
+    outside = outside_area(location.point)
     if location.box:
         # A grid reference names a square, not a point: say which, and which point is shown.
         size = _square_size(location.box[2] - location.box[0])
-        detail = f"the {size} square; the point shown is its centre"
+        detail = "; ".join(
+            filter(None, [f"the {size} square; the point shown is its centre", outside])
+        )
         return _box_result(location.kind, location.label, location.box, choice, detail)
-    return _point_result(location.kind, location.label, location.point, choice)
+    return _point_result(location.kind, location.label, location.point, choice, outside)
 
 
 def _searchable_datasets(
@@ -364,13 +458,16 @@ def _sql_literal(text: str) -> str:
 # a word naming a district met by a feature in it too; ``fuzzy``: names whose words are like
 # them (pg_trgm's word similarity, for misspellings); ``partial``, when neither finds anything:
 # names that hold some of the words, those holding the words that name an area first ("Upton
-# Castle" lists the parish of Upton before a ward "Town & Castle" elsewhere). Results of the
-# kind of place asked for come first, then areas before features; then names that are the
-# query (or its distinctive words), start with it or hold it, before those holding its words
-# apart. The rows searched are those of the version the map shows (the current one, or the one
-# current on the date it is viewed as of), and features that have ended are left out as the
-# map leaves them out (``{live}``), so that no result leads to a feature the map does not draw
-# and whose pop-up is refused.
+# Castle" lists the parish of Upton before a ward "Town & Castle" elsewhere). Names that hold
+# the query (or its distinctive words) as typed come before those that hold its words apart,
+# and within each the kind of place asked for first. Then by closeness: a name that is the
+# query (case, punctuation, "&" for "and", spacing and accents aside), names starting with its
+# words, names holding them as whole words, names starting with it cut short ("Canterb"),
+# names holding it inside a word ("Tonbridge" for "bridge"); areas before features among
+# names as close. The rows searched are those of the version the map shows (the current one,
+# or the one current on the date it is viewed as of), and features that have ended are left
+# out as the map leaves them out (``{live}``), so that no result leads to a feature the map
+# does not draw and whose pop-up is refused.
 _NAMED = """
     SELECT f.id, f.dataset_id, {group} AS grp, {kind} AS kind, {name} AS label, f.geom,
            f.district, f.reference
@@ -379,23 +476,35 @@ _NAMED = """
       AND (f.valid_to IS NULL OR f.valid_to > {version}) AND f.geom IS NOT NULL AND {live}
       AND {match}
 """
-# A name as the query's words are compared with it (``words_of``): lower case, "&" read as
-# "and", each run of other characters than letters, digits and apostrophes one space.
+# A name as the query's words are compared with it (``words_of``): lower case, accents taken
+# off, "&" read as "and", each run of other characters than letters, digits and apostrophes
+# one space.
 _NORMAL = (
-    "trim(regexp_replace(replace(translate(lower(label), U&'\\2019', ''''), '&', ' and '), "
-    "'[^[:alnum:]'']+', ' ', 'g'))"
+    f"trim(regexp_replace(replace(translate(lower(label), '{ACCENTED}\u2019', '{UNACCENTED}'''), "
+    "'&', ' and '), '[^[:alnum:]'']+', ' ', 'g'))"
 )
+# The greatest closeness (in _NAMES_SQL) of the names that hold the query, or its distinctive
+# words, as typed, in one piece: names of greater closeness hold its words apart, or are met
+# by where they are.
+AS_TYPED = 4
+# ``flagged`` is MATERIALIZED so that each name's normal form is worked out once: inlined, it
+# was worked out again for each comparison with it, which doubled the time of a search for a
+# word that many names hold ("bridge").
 _NAMES_SQL = """
 WITH named AS ({named}
-), flagged AS (
+), flagged AS MATERIALIZED (
     SELECT *, {normal} AS normal, {flags} FROM named
 ), scored AS (
     SELECT *,
         CASE WHEN normal IN (%(text)s, %(rest)s) OR reference IN (%(reference)s, %(code)s) THEN 0
-             WHEN normal LIKE %(text_prefix)s OR normal LIKE %(rest_prefix)s THEN 1
-             WHEN normal LIKE %(text_contains)s OR normal LIKE %(rest_contains)s THEN 2
-             WHEN {by_name} THEN 3
-             ELSE 4 END AS closeness,
+             WHEN normal || ' ' LIKE %(text_words_prefix)s
+                  OR normal || ' ' LIKE %(rest_words_prefix)s THEN 1
+             WHEN ' ' || normal || ' ' LIKE %(text_words)s
+                  OR ' ' || normal || ' ' LIKE %(rest_words)s THEN 2
+             WHEN normal LIKE %(text_prefix)s OR normal LIKE %(rest_prefix)s THEN 3
+             WHEN normal LIKE %(text_contains)s OR normal LIKE %(rest_contains)s THEN 4
+             WHEN {by_name} THEN 5
+             ELSE 6 END AS closeness,
         word_similarity(%(rest)s, label) AS similarity,
         CASE WHEN kind = ANY(%(kinds)s::text[]) THEN 0 ELSE 1 END AS kind_rank,
         {score} AS score,
@@ -403,19 +512,20 @@ WITH named AS ({named}
     FROM flagged
 ), matched AS (
     SELECT * FROM scored
-    ORDER BY score DESC, closeness > 2, kind_rank, grp, closeness, similarity DESC, label, id
+    ORDER BY score DESC, closeness > {as_typed}, kind_rank, least(closeness, {as_typed} + 1),
+             grp, closeness, similarity DESC, label, id
     LIMIT %(limit)s
 )
 SELECT m.id, m.dataset_id, m.kind, m.label, m.district, m.reference,
        ST_X(g.point), ST_Y(g.point), ST_XMin(g.box), ST_YMin(g.box), ST_XMax(g.box), ST_YMax(g.box),
-       m.held
+       m.closeness, m.held
 FROM matched m
 CROSS JOIN LATERAL (
     SELECT ST_Transform(ST_PointOnSurface(m.geom), 4326) AS point,
            ST_Transform(ST_Envelope(m.geom), 4326) AS box
 ) g
-ORDER BY m.score DESC, m.closeness > 2, m.kind_rank, m.grp, m.closeness, m.similarity DESC,
-         m.label, m.id
+ORDER BY m.score DESC, m.closeness > {as_typed}, m.kind_rank, least(m.closeness, {as_typed} + 1),
+         m.grp, m.closeness, m.similarity DESC, m.label, m.id
 """
 
 
@@ -547,6 +657,7 @@ def _names_sql(
     # The datasets' parts last: a field's name, quoted in them, is never read as a template.
     return (
         _NAMES_SQL.replace("{normal}", _NORMAL)
+        .replace("{as_typed}", str(AS_TYPED))
         .replace("{flags}", flags)
         .replace("{by_name}", by_name)
         .replace("{score}", score)
@@ -589,6 +700,10 @@ def names_query(
         "reference": query,
         "text": terms.text,
         "rest": terms.rest,
+        "text_words_prefix": _like_escape(terms.text) + " %",
+        "rest_words_prefix": _like_escape(terms.rest) + " %",
+        "text_words": "% " + _like_escape(terms.text) + " %",
+        "rest_words": "% " + _like_escape(terms.rest) + " %",
         "text_prefix": _like_escape(terms.text) + "%",
         "rest_prefix": _like_escape(terms.rest) + "%",
         "text_contains": "%" + _like_escape(terms.text) + "%",
@@ -633,6 +748,9 @@ SPELT_OTHERWISE_LIKENESS = 0.8
 class NamesFound:
     results: list[SearchResult]
     left_out: tuple[str, ...] = ()  # the words no name holds, searched without
+    # How many of the results, the first, hold the query as typed, in one piece: those after
+    # them hold its words apart, are spelt otherwise, or hold only some of its words.
+    as_typed: int = 0
     # The words no name held all of (the query, or what was left of it): the results hold some.
     partial_of: str = ""
 
@@ -651,6 +769,8 @@ def _names(
     with connection.cursor() as cursor:
         cursor.execute(names.exact, names.parameters)
         rows = cursor.fetchall()
+        # Those holding the query as typed (not its words apart) come first: see _NAMES_SQL.
+        as_typed = sum(1 for *_, closeness, _ in rows if closeness <= AS_TYPED)
         # Names spelt otherwise (St Margaret's-at-Cliffe for St Margaret's at Cliffe, or
         # misspelt) follow the names that hold the query as typed, which would otherwise hide
         # them: a site whose address holds the phrase hid the ward and the village school.
@@ -673,7 +793,7 @@ def _names(
             left_out = tuple(names.terms.words[i] for index in unheld for i in units[index])
             return replace(found, left_out=left_out + found.left_out)
     partial_of = (names.terms.text if terms else query) if partial else ""
-    return NamesFound(_name_results(names, rows, choice), partial_of=partial_of)
+    return NamesFound(_name_results(names, rows, choice), partial_of=partial_of, as_typed=as_typed)
 
 
 def _name_results(names: NamesQuery, rows: list[tuple], choice: MapChoice) -> list[SearchResult]:
@@ -686,7 +806,7 @@ def _name_results(names: NamesQuery, rows: list[tuple], choice: MapChoice) -> li
     named_alike = Counter(
         (dataset_id, label, district) for _, dataset_id, _, label, district, *_ in rows
     )
-    for feature_id, dataset_id, kind, label, district, reference, lon, lat, *box, _ in rows:
+    for feature_id, dataset_id, kind, label, district, reference, lon, lat, *box, _, _ in rows:
         dataset = by_id[dataset_id]
         alike = named_alike[dataset_id, label, district] > 1
         point = _rounded((lon, lat))
@@ -762,15 +882,18 @@ WHERE split_part(p.postcode, ' ', 1) IN (SELECT outward FROM districts)
 """
 
 
-def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
+def _towns(
+    user: Any, query: str, choice: MapChoice
+) -> tuple[list[SearchResult], list[SearchResult]]:
     """The post town ``query`` names (``settings.AUTHORITY_PROFILE.search.post_towns``), shown
-    where the postcodes of its districts are, if ``user`` may view the dataset it comes from."""
+    where the postcodes of its districts are, if ``user`` may view the dataset it comes from:
+    as the first list if its name is the query's, as the second if it is only like it."""
     towns = settings.AUTHORITY_PROFILE.search.post_towns
     if towns is None or len(query) < 3:
-        return []
+        return [], []
     found = _searchable_datasets(user, choice.moment, only=towns.dataset)
     if not found:
-        return []
+        return [], []
     [(dataset, _, version)] = found
     sql = _TOWN_SQL.format(
         feature=Feature._meta.db_table, postcode=Postcode._meta.db_table,
@@ -791,7 +914,7 @@ def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
         )  # fmt: skip
         name, districts, count, xs, ys = cursor.fetchone()
     if not count:
-        return []
+        return [], []
     box = (xs[0], ys[0], xs[2], ys[2])
     detail = f"post town, postcode district{'s' if len(districts) > 1 else ''} " + ", ".join(
         districts
@@ -799,7 +922,8 @@ def _towns(user: Any, query: str, choice: MapChoice) -> list[SearchResult]:
     result = _box_result("town", name, box, choice, detail)
     middle = Point(xs[1], ys[1], srid=27700)
     point = _wgs84(middle)
-    return [replace(result, point=point, map_url=choice.map_url(point, result.bbox, label=name))]
+    result = replace(result, point=point, map_url=choice.map_url(point, result.bbox, label=name))
+    return ([result], []) if _town_name(name) in names else ([], [result])
 
 
 def _former_names(user: Any, query: str, limit: int, choice: MapChoice) -> list[SearchResult]:
@@ -833,31 +957,60 @@ def search(
     query = " ".join(query.split())[:MAX_QUERY_LENGTH]
     if not query:
         return SearchOutcome(query="", results=[])
-    results = _postcodes(query, choice)
-    if results and results[0].kind == "postcode":
-        return SearchOutcome(query=query, results=results)
+    postcode = postcode_normalise(query)
+    outcome = _full_postcode(query, postcode, limit, choice) if postcode else None
+    if outcome:
+        return outcome
+    results = _postcodes(query, limit, choice)
+    if results and results[0].kind == "postcode":  # the postcodes starting so: nothing else
+        return SearchOutcome(query=query, results=results[:limit], more=len(results) > limit)
     error = ""
     try:
         location = coordinates_parse(query)
     except CoordinateError as problem:
-        location, error = None, f"{problem} You can also search for {FORMATS_HINT}."
+        # Eastings and northings of unlike lengths: a digit left out took the place off the
+        # island (615000,15750 for 615000,157500).
+        pair = typed_grid_pair(query)
+        digits = digits_note(query, *pair) if pair else ""
+        location = None
+        error = " ".join(
+            filter(None, [str(problem), digits, f"You can also search for {FORMATS_HINT}."])
+        )
         # "AB12" is the start of a postcode as much as a grid reference: say both.
-        outward = _OUTWARD_OR_SECTOR.match(" ".join(query.upper().split()))
+        outward = _postcode_start(query)
         if outward:
             error = f"No postcode starting {outward[0]} is in the platform's postcode directory. {error}"
     if location is not None:
-        swapped = _swapped(location, choice)
-        return SearchOutcome(query=query, results=[_location(location, choice), *swapped])
+        pair = typed_grid_pair(query)
+        # Outside the map's area, numbers of unlike lengths are most likely a digit left out.
+        outside = pair and not in_map_area(location.point)
+        return SearchOutcome(
+            query=query,
+            results=[_location(location, choice), *_swapped(location, choice)],
+            note=digits_note(query, *pair) if outside else "",
+        )
     if grid_square_letters(query):
         return SearchOutcome(query=query, results=[], error=_grid_letters_error(query))
     terms = search_terms(query)
     # A town's name is read with what follows a comma (its county) unless kinds were named.
-    results += _towns(user, terms.rest if terms.kinds else query, choice)
+    named_towns, alike_towns = _towns(user, terms.rest if terms.kinds else query, choice)
+    results += named_towns
     results += _former_names(user, terms.rest, limit - len(results), choice)
-    # Text that is almost coordinates ("TR 150 57") is explained unless a name holds it all.
-    names = _names(user, query, limit - len(results), choice, some_words=not error)
+    # Text that is almost coordinates ("TR 150 57") is explained unless a name holds it all;
+    # the start of a postcode is one thing, not words that other names may hold some of.
+    names = _names(
+        user, query, max(limit - len(results) - len(alike_towns), 0), choice,
+        some_words=not error and not _postcode_start(query),
+    )  # fmt: skip
+    # A town whose name is only like the query's (misspelt, or another town: Chatham for
+    # Chartham) after the names that hold the query as typed.
+    results += [
+        *names.results[: names.as_typed],
+        *alike_towns,
+        *names.results[names.as_typed :],
+    ]
     # The kind of place asked for first ("Upton parish": the parish before the town).
-    results = sorted(results + names.results, key=lambda result: result.kind not in terms.kinds)
+    results = sorted(results, key=lambda result: result.kind not in terms.kinds)
     slugs = {result.dataset["slug"] for result in results if result.dataset}
     return SearchOutcome(
         query=query,

@@ -12,6 +12,7 @@ well as by its name: a castle in the district Riverside, or a ward "Town & Castl
 """
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -46,10 +47,27 @@ SHORT_WORD = 3
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 
+def unaccented(text: str) -> str:
+    """``text`` without accents: é read as e."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# The lower-case Latin letters with accents and the letters they are without them, for SQL's
+# translate(): names are compared with the query's words without accents on either side.
+_ACCENTED_LETTERS = [
+    letter
+    for letter in map(chr, range(0xC0, 0x250))
+    if letter.islower() and len(unaccented(letter)) == 1 and unaccented(letter) != letter
+]
+ACCENTED = "".join(_ACCENTED_LETTERS)
+UNACCENTED = "".join(unaccented(letter) for letter in _ACCENTED_LETTERS)
+
+
 def words_of(text: str) -> list[str]:
-    """The words of ``text`` in lower case, "&" read as "and" and curly apostrophes as
-    straight ones."""
-    return _WORD.findall(text.lower().replace("&", " and ").replace("\u2019", "'"))
+    """The words of ``text`` in lower case without accents, "&" read as "and" and curly
+    apostrophes as straight ones."""
+    text = unaccented(text.lower().replace("&", " and ").replace("\u2019", "'"))
+    return _WORD.findall(text)
 
 
 def kinds_of_word(word: str) -> frozenset[str] | None:

@@ -1,6 +1,8 @@
 """Search in a real browser: the map's search box flies to what it finds and marks it, errors
 are shown as GOV.UK error messages, and the search page works without JavaScript."""
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -254,4 +256,27 @@ def test_a_long_search_wraps_instead_of_widening_the_page(page):
 def test_the_search_page_is_accessible(page, query):
     page.goto(f"/search/?q={query}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Search")
+    assert_accessible(page)
+
+
+def test_a_postcode_that_does_not_exist_offers_postcodes_like_it(page):
+    """CT1 2EI is shaped like a postcode but is none (no inward code has an I): the search
+    page says so and lists postcodes like it to choose from, accessibly; the map's search box
+    says so and leaves the map unmarked."""
+    page.goto("/search/?q=CT1 2EI")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("There is no postcode CT1 2EI.")
+    suggestions = page.get_by_role("list", name="Postcodes like “CT1 2EI”")
+    expect(suggestions.get_by_role("link", name="CT1 2EH")).to_be_visible()
+    expect(suggestions.get_by_role("link", name="CT1 2", exact=True)).to_be_visible()
+    assert_accessible(page)
+
+    open_map(page)
+    search_map(page, "CT1 2EI")
+    expect(page.locator("#map-search-q-error")).to_contain_text("There is no postcode CT1 2EI.")
+    expect(page.locator("[data-search-marker]")).to_have_count(0)
+    # The map's box lists them too; choosing one marks it. Each reads "CT1 2EH, Postcode".
+    suggestions = page.get_by_role("list", name="Postcodes like “CT1 2EI”")
+    expect(suggestions.locator("li").first).to_contain_text(", ")
+    suggestions.get_by_role("link", name="CT1 2EH").click()
+    expect(page).to_have_url(re.compile(r"marker_label=CT1(\+|%20)2EH"))
     assert_accessible(page)

@@ -73,17 +73,12 @@ function describe(result) {
   return result.detail ? `${result.kind_label}: ${result.detail}` : result.kind_label;
 }
 
-function showResults(body) {
-  const count = body.results.length;
-  const heading = element(
-    "h2",
-    "govuk-heading-s govuk-!-margin-bottom-2",
-    `${count} result${count === 1 ? "" : "s"} for “${body.query}”`,
-  );
-  heading.id = "map-search-results-title";
-  const list = element("ol", "govuk-list govuk-!-font-size-16");
+// A list of results, each a link that flies the map to it (or, without the map, opens the map
+// there), with its kind after a separator that screen readers and copying keep.
+function resultList(results, tag, heading) {
+  const list = element(tag, "govuk-list govuk-!-font-size-16");
   list.setAttribute("aria-labelledby", heading.id);
-  body.results.forEach((result, index) => {
+  results.forEach((result, index) => {
     const item = element("li", "govuk-!-margin-bottom-2");
     const link = element("a", "govuk-link", result.label);
     link.href = result.map_url;
@@ -97,9 +92,25 @@ function showResults(body) {
         });
       }
     });
-    item.append(link, element("span", "govuk-caption-s", describe(result)));
+    item.append(
+      link,
+      element("span", "govuk-visually-hidden", ", "),
+      element("span", "govuk-caption-s", describe(result)),
+    );
     list.append(item);
   });
+  return list;
+}
+
+function showResults(body) {
+  const count = body.results.length;
+  const heading = element(
+    "h2",
+    "govuk-heading-s govuk-!-margin-bottom-2",
+    `${count} result${count === 1 ? "" : "s"} for “${body.query}”`,
+  );
+  heading.id = "map-search-results-title";
+  const list = resultList(body.results, "ol", heading);
   list.querySelector("a")?.setAttribute("aria-current", "location");
   const shown = flyTo(body.results[0])
     ? element("p", "govuk-body-s govuk-!-margin-bottom-2",
@@ -135,6 +146,14 @@ function showNothing(body) {
   status.replaceChildren(hint);
 }
 
+// A postcode that does not exist: what it might have been (its sector and district, postcodes
+// one character away), for the officer to choose; the map does not move by itself.
+function showSuggestions(body) {
+  const heading = element("h2", "govuk-heading-s govuk-!-margin-bottom-2", `Postcodes like “${body.query}”`);
+  heading.id = "map-search-suggestions-title";
+  status.append(heading, resultList(body.suggestions, "ul", heading));
+}
+
 async function search(query) {
   request?.abort();
   request = new AbortController();
@@ -159,6 +178,7 @@ async function search(query) {
   if (body.error) {
     clearMarker();
     showError(body.error);
+    if (body.suggestions?.length) showSuggestions(body);
   } else if (body.results.length) {
     showResults(body);
   } else {

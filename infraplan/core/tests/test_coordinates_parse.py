@@ -11,6 +11,9 @@ Reference values:
   coordinate systems in Great Britain", the National Grid's lettering: T is the 500 km square
   east of S; in it, R is the second column of the fourth row from the top).
 - Ben Nevis summit: NN 166 712 (Ordnance Survey; Wikipedia "Ben Nevis"), 216600 E, 771200 N.
+- 100 km square TW (600-700 km E, 0-100 km N) holds no land of Great Britain (Ordnance Survey's
+  index of squares): 615000 E, 15750 N and 50.003 N, 0.999 E (pyproj: 615001 E, 15736 N) are in
+  the Channel off Dieppe. St Helier, Jersey: 49.19 N, 2.11 W (Wikipedia), south of the grid.
 """
 
 import pytest
@@ -114,6 +117,17 @@ def test_text_that_is_not_coordinates_is_left_for_a_name_search(text):
         ("TR 123456 654321", "2 to 10 digits, not 12"),
         ("TN 150 575", "outside Great Britain"),
         ("615000, 1400000", "outside Great Britain"),
+        # 157500 with a digit left out: in the Channel off France, in a square without land.
+        (
+            "615000, 15750",
+            "^615000, 15750 is outside Great Britain: it is in the National Grid "
+            "square TW, which holds no land of Great Britain",
+        ),
+        (
+            "50.003, 0.999",
+            "^50.003, 0.999 is outside Great Britain: it is in the National Grid square TW",
+        ),
+        ("49.19, -2.11", "^49.19, -2.11 is outside Great Britain: it is off the National Grid"),
         ("40.7, -74.0", "outside the United Kingdom"),
         ("51.28, 615000.5", "mixes degrees and metres"),
     ],

@@ -5,6 +5,7 @@ converted with OSTN15, ours with the 2 m Helmert: see docs/coordinates.md, so th
 about 1e-4 degrees). Canterbury Cathedral: 51.2798 N, 1.0830 E (Wikipedia).
 """
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -134,11 +135,13 @@ def test_eastings_and_northings_fly_to_their_point(client, db, query):
 
 
 def test_eastings_and_northings_the_wrong_way_round_offer_the_place_in_the_area_too(client, db):
-    """Northing first, CT1 2EH's numbers name a point off Kintyre (as typed, first); the other
-    way round, in the area the map covers, comes second and says why."""
+    """Northing first, CT1 2EH's numbers name a point off Kintyre (as typed, first, saying how
+    far outside the map's area it is); the other way round, in the area the map covers, comes
+    second and says why."""
     as_typed, swapped = _search(client, "157812, 615146")["results"]
 
-    assert (as_typed["label"], as_typed["detail"]) == ("157812, 615146", "")
+    assert as_typed["label"] == "157812, 615146"
+    assert re.fullmatch(r"\d+ km north-west of the area the map covers", as_typed["detail"])
     assert (as_typed["point"]["lon"], as_typed["point"]["lat"]) == pytest.approx(
         Transformer.from_crs(27700, 4326, always_xy=True).transform(157812, 615146), abs=1e-6
     )

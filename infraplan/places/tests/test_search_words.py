@@ -37,14 +37,15 @@ def test_a_kind_of_place_named_is_the_kind_of_what_the_other_words_name(client, 
     assert _found(client, "Ashford Borough Council")[0] == ("Ashford", "district")
     assert _found(client, "Canterbury City Council")[0] == ("Canterbury", "district")
     assert _found(client, "Kent County Council")[0] == ("Kent", "county")
-    # The parish before the ward and the station of its name, as for "Aylesham" they come after.
+    # The parish of the name first, then the ward whose name starts with it, then the station;
+    # asking for a ward puts the ward first.
     aylesham = _found(client, "Aylesham")
-    assert aylesham[0] == ("Aylesham, Eythorne & Shepherdswell", "ward")
+    assert aylesham[:2] == [("Aylesham", "parish"), ("Aylesham, Eythorne & Shepherdswell", "ward")]
     assert ("Aylesham Rail Station", "feature") in aylesham
     parish = _found(client, "Aylesham parish")
     assert parish[0] == ("Aylesham", "parish")
     assert sorted(parish) == sorted(aylesham)
-    assert _found(client, "aylesham ward")[0] == aylesham[0]
+    assert _found(client, "aylesham ward")[0] == ("Aylesham, Eythorne & Shepherdswell", "ward")
     # A kind alone is looked for as a word of names.
     assert _found(client, "Town")[0][0].startswith("Town")
 
