@@ -94,24 +94,32 @@ class Marker:
 
     def grid_reference(self) -> str:
         """Its 6-figure grid reference; empty off the National Grid."""
-        west, south, east, north = BNG_AREA_OF_USE
-        if not (west <= self.lon <= east and south <= self.lat <= north):
-            return ""
-        easting, northing = (round(value) for value in _to_grid().transform(self.lon, self.lat))
-        if not (0 <= easting < GRID_EASTING_MAX and 0 <= northing < GRID_NORTHING_MAX):
-            return ""
-        return grid_reference_text(easting, northing)
+        return grid_reference_of(self.lon, self.lat)
 
     def description(self) -> str:
         """Where it is, in words: "CT1 2EH (grid reference TR 150 575)"; off the grid, by its
         latitude and longitude."""
-        reference = self.grid_reference()
-        place = (
-            f"grid reference {reference}"
-            if reference
-            else f"latitude {self.lat:.5f}, longitude {self.lon:.5f}"
-        )
+        place = place_description(self.lon, self.lat)
         return f"{self.label} ({place})" if self.label else place
+
+
+def grid_reference_of(lon: float, lat: float) -> str:
+    """The 6-figure grid reference of a point (WGS84); empty off the National Grid."""
+    west, south, east, north = BNG_AREA_OF_USE
+    if not (west <= lon <= east and south <= lat <= north):
+        return ""
+    easting, northing = (round(value) for value in _to_grid().transform(lon, lat))
+    if not (0 <= easting < GRID_EASTING_MAX and 0 <= northing < GRID_NORTHING_MAX):
+        return ""
+    return grid_reference_text(easting, northing)
+
+
+def place_description(lon: float, lat: float) -> str:
+    """A point in words: "grid reference TR 150 575"; off the grid, "latitude …, longitude …"."""
+    reference = grid_reference_of(lon, lat)
+    return (
+        f"grid reference {reference}" if reference else f"latitude {lat:.5f}, longitude {lon:.5f}"
+    )
 
 
 def parse_marker(query: Mapping[str, str]) -> Marker | None:

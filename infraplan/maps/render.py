@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 import numpy
 import shapely
+from matplotlib import patheffects
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
@@ -25,6 +26,7 @@ from infraplan.catalogue.models import Dataset, GeometryType
 from infraplan.catalogue.sources import FeatureRecord
 from infraplan.catalogue.styles import style_legend
 
+from .highlight import ShownFeature
 from .marker import MARKER_COLOUR, Marker
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
 from .styling import dataset_style, feature_colour
@@ -45,6 +47,17 @@ MARKER_STYLE = {
     "markeredgecolor": "white", "markeredgewidth": 2.5, "linestyle": "none",
 }  # fmt: skip
 LEGEND_MARKER = {"markersize": 11, "markeredgewidth": 1.2}  # its key: the cross drawn smaller
+# The feature a link shows (``highlight.py``): outlined over the layers as GOV.UK marks what has
+# focus, near-black within yellow. The black line stands out from the background and every
+# layer's light fill (over 15:1 on either), the yellow from any dark line or dot it crosses.
+SHOWN_COLOUR = "#0b0c0c"
+SHOWN_HALO = "#ffdd00"
+SHOWN_WIDTH = 2.5
+SHOWN_HALO_WIDTH = 8
+SHOWN_POINT_SIZE = 20  # the ring around a point, in points across
+SHOWN_TINT = 0.2  # the opacity of the yellow an area is filled with
+SHOWN_EFFECTS = [patheffects.Stroke(linewidth=SHOWN_HALO_WIDTH, foreground=SHOWN_HALO),
+                 patheffects.Normal()]  # fmt: skip
 
 _TO_MERCATOR = Transformer.from_crs(27700, 3857, always_xy=True)
 
@@ -151,17 +164,35 @@ def marker_legend_label(marker: Marker) -> str:
     return f"Search result: {marker.label}" if marker.label else "Search result"
 
 
+def _shown_handle(shown: ShownFeature):
+    """The shown feature's legend key, drawn as it is: a ring, or an outlined line."""
+    label = _wrapped(shown.legend_label())
+    if shown.dataset.geometry_type == GeometryType.POINT:
+        return Line2D([], [], linestyle="none", marker="o", markersize=11, markerfacecolor="none",
+                      markeredgecolor=SHOWN_COLOUR, markeredgewidth=2, label=label,
+                      path_effects=[patheffects.Stroke(linewidth=5, foreground=SHOWN_HALO),
+                                    patheffects.Normal()])  # fmt: skip
+    return Line2D([], [], color=SHOWN_COLOUR, linewidth=2, label=label,
+                  path_effects=[patheffects.Stroke(linewidth=6, foreground=SHOWN_HALO),
+                                patheffects.Normal()])  # fmt: skip
+
+
 def _draw_legend(
-    figure: Figure, entries: list[tuple[str, str, str]], marker: Marker | None = None
+    figure: Figure,
+    entries: list[tuple[str, str, str]],
+    marker: Marker | None = None,
+    shown: ShownFeature | None = None,
 ) -> None:
-    """The layers' entries (at most LEGEND_MAX_ENTRIES of them) and the marker's, if drawn:
-    last, never among those left out."""
-    if not entries and marker is None:
+    """The layers' entries (at most LEGEND_MAX_ENTRIES of them), then the shown feature's and
+    the marker's, if drawn: last, never among those left out."""
+    if not entries and marker is None and shown is None:
         return
     handles = [_legend_handle(*entry) for entry in entries[:LEGEND_MAX_ENTRIES]]
     if len(entries) > LEGEND_MAX_ENTRIES:
         more = len(entries) - LEGEND_MAX_ENTRIES
         handles.append(Patch(facecolor="none", edgecolor="none", label=f"and {more} more"))
+    if shown is not None:
+        handles.append(_shown_handle(shown))
     if marker is not None:
         label = _wrapped(marker_legend_label(marker))
         handles.append(Line2D([], [], **{**MARKER_STYLE, **LEGEND_MARKER}, label=label))
@@ -180,6 +211,40 @@ def _draw_marker(axes, extent: Extent, marker: Marker) -> bool:
     if not (extent.min_x <= x <= extent.max_x and extent.min_y <= y <= extent.max_y):
         return False
     axes.plot([x], [y], zorder=10, **MARKER_STYLE)
+    return True
+
+
+def _draw_shown(axes, extent: Extent, shown: ShownFeature) -> bool:
+    """Outline the shown feature over the layers (an area also tinted), if the picture shows
+    any of it; whether it did."""
+    geometry = shapely.transform(shapely.from_wkb(bytes(shown.record.geometry.wkb)), _to_mercator)
+    if not geometry.intersects(shapely.box(extent.min_x, extent.min_y, extent.max_x, extent.max_y)):
+        return False
+    areas, lines, points = [], [], []
+    for part in getattr(geometry, "geoms", [geometry]):
+        if isinstance(part, shapely.Polygon):
+            areas.append(_ring_path([part.exterior, *part.interiors]))
+            lines += [list(ring.coords) for ring in (part.exterior, *part.interiors)]
+        elif isinstance(part, shapely.LineString):
+            lines.append(list(part.coords))
+        elif isinstance(part, shapely.Point):
+            points.append((part.x, part.y))
+    if areas:
+        # Tinted within, so that a view inside an area, which shows none of its outline, still
+        # shows it.
+        axes.add_collection(
+            PathCollection(areas, facecolors=SHOWN_HALO, edgecolors="none", alpha=SHOWN_TINT,
+                           zorder=7)
+        )  # fmt: skip
+    if lines:
+        axes.add_collection(
+            LineCollection(lines, colors=SHOWN_COLOUR, linewidths=SHOWN_WIDTH, zorder=8,
+                           capstyle="round", joinstyle="round", path_effects=SHOWN_EFFECTS)
+        )  # fmt: skip
+    for x, y in points:
+        axes.plot([x], [y], linestyle="none", marker="o", markersize=SHOWN_POINT_SIZE,
+                  markerfacecolor="none", markeredgecolor=SHOWN_COLOUR,
+                  markeredgewidth=SHOWN_WIDTH, zorder=8, path_effects=SHOWN_EFFECTS)  # fmt: skip
     return True
 
 
@@ -242,6 +307,7 @@ def map_png(
     moment: MapMoment = NOW,
     records: Callable[[Dataset], Iterable[FeatureRecord]] | None = None,
     marker: Marker | None = None,
+    shown_feature: ShownFeature | None = None,
 ) -> bytes:
     """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
     at ``moment`` (each dataset as published on its date, ended features as it says).
@@ -253,8 +319,9 @@ def map_png(
     ``records`` gives the features to draw of each dataset instead (a download's selection,
     already read as at its moment): then every dataset is drawn, whatever its minimum zoom.
 
-    ``marker`` (a search result's place) is drawn over the layers as a cross, and named last in
-    the legend, if the picture shows it.
+    ``shown_feature`` (the feature a link names) is outlined over the layers, and ``marker`` (a search
+    result's place) drawn over them as a cross; each is named last in the legend, if the
+    picture shows it.
     """
     check_size(width, height)
     extent = Extent.fitting(bbox, width, height)
@@ -273,8 +340,13 @@ def map_png(
         given = records(dataset) if records else None
         colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given)
     legend = legend_entries(drawn, accent, colours)
+    outlined = (
+        shown_feature
+        if shown_feature is not None and _draw_shown(axes, extent, shown_feature)
+        else None
+    )
     marked = marker if marker is not None and _draw_marker(axes, extent, marker) else None
-    _draw_legend(figure, legend, marked)
+    _draw_legend(figure, legend, marked, outlined)
     _draw_scale_and_north(figure, extent, width, height)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
@@ -292,7 +364,9 @@ def map_png(
     )  # fmt: skip
     buffer = io.BytesIO()
     metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
-    labels = [label for _, _, label in legend] + ([marker_legend_label(marked)] if marked else [])
+    labels = [label for _, _, label in legend]
+    labels += [outlined.legend_label()] if outlined else []
+    labels += [marker_legend_label(marked)] if marked else []
     if labels:
         metadata["Comment"] = "Legend: " + "; ".join(labels)
     figure.savefig(buffer, format="png", dpi=DPI, facecolor=BACKGROUND, metadata=metadata)

@@ -4,6 +4,7 @@ Every read starts from the one gate, ``Dataset.objects.permitting(user, "view")`
 """
 
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -38,7 +39,14 @@ from infraplan.catalogue.styles import style_legend
 from .ended import LiveOn, ended_on
 from .styling import colour_expression, dataset_style, label_field_of
 from .tiles import tile_version
-from .viewport import FALLBACK_SIZE, Box, usable_bbox, view_bbox, view_fitting
+from .viewport import (
+    FALLBACK_SIZE,
+    MAX_LATITUDE,
+    Box,
+    usable_bbox,
+    view_bbox,
+    view_fitting,
+)
 
 # Labels of a layer with more features than this start at LABEL_DENSE_ZOOM (wards from about
 # zoom 11), so a county-wide view is not buried under a thousand names.
@@ -143,40 +151,77 @@ def records_within(
             yield record
 
 
-# What is wrong with a box, in the words of the features table's field "Area (west, south,
-# east, north in degrees)".
-AREA_NOT_FOUR_NUMBERS = "Enter the area as four numbers: west, south, east, north, in degrees"
-AREA_LONGITUDES = "Enter west and east between -180 and 180 degrees, with west less than east"
-AREA_LATITUDES = "Enter south and north between -85 and 85 degrees, with south less than north"
+# What is wrong with a box, in the words of the features table's field "Area": the same as
+# for a link's ``bbox``, without naming the parameter.
+AREA_NOT_FOUR_NUMBERS = (
+    "Enter the area as four numbers: west, south, east, north in degrees, or the minimum "
+    "easting, northing, maximum easting, northing in metres"
+)
+# The order a box's edges are given in, said after what is wrong with it.
+DEGREES_ORDER = "give west, south, east, north"
 
 
-def parse_bbox(value: str | None) -> tuple[float, float, float, float]:
-    """``minlon,minlat,maxlon,maxlat`` in WGS84; the authority's map extent when absent."""
-    if not value:
-        return tuple(settings.AUTHORITY_PROFILE.map.bounds)
-    parts = value.split(",")
+def box_error(message: str) -> BadRequest:
+    """``message`` for a link's ``bbox`` (naming it), and for the table's field (as a
+    sentence of its own)."""
+    return BadRequest(f"bbox: {message}", for_field=message[:1].upper() + message[1:])
+
+
+def box_numbers(value: str) -> tuple[list[str], list[float]]:
+    """The four parts of a box ``value`` as given (stripped) and as finite numbers; raises
+    BadRequest saying what it is not."""
+    parts = [part.strip() for part in value.split(",")]
     if len(parts) != 4:
         raise BadRequest(
             f"bbox: expected four numbers minlon,minlat,maxlon,maxlat, got {len(parts)} part(s)",
             for_field=AREA_NOT_FOUR_NUMBERS,
         )
     try:
-        min_lon, min_lat, max_lon, max_lat = (float(part) for part in parts)
+        numbers = [float(part) for part in parts]
     except ValueError:
+        numbers = []
+    if not numbers or not all(math.isfinite(number) for number in numbers):
         raise BadRequest(
             f"bbox: {value!r} is not four comma-separated numbers", for_field=AREA_NOT_FOUR_NUMBERS
         ) from None
-    if not (-180 <= min_lon < max_lon <= 180):
-        raise BadRequest(
-            "bbox: longitudes must be between -180 and 180, the minimum first",
-            for_field=AREA_LONGITUDES,
+    return parts, numbers
+
+
+def degrees_box(parts: list[str], numbers: list[float]) -> tuple[float, float, float, float]:
+    """The box of four numbers read as west, south, east, north in degrees; raises BadRequest
+    naming the edge that cannot be, as given (``parts``)."""
+    west, south, east, north = numbers
+    edges = dict(zip(("west", "south", "east", "north"), parts, strict=True))
+    for edge, number in (("west", west), ("east", east)):
+        if not -180 <= number <= 180:
+            raise box_error(
+                f"the {edge} edge ({edges[edge]}) must be a longitude between -180 and 180 degrees"
+            )
+    if west >= east:
+        raise box_error(
+            f"the west edge ({edges['west']}) must be less than the east edge "
+            f"({edges['east']}): {DEGREES_ORDER}"
         )
-    if not (-85 <= min_lat < max_lat <= 85):
-        raise BadRequest(
-            "bbox: latitudes must be between -85 and 85, the minimum first",
-            for_field=AREA_LATITUDES,
+    for edge, number in (("south", south), ("north", north)):
+        if not -MAX_LATITUDE <= number <= MAX_LATITUDE:
+            raise box_error(
+                f"the {edge} edge ({edges[edge]}) must be a latitude between "
+                f"-{MAX_LATITUDE:g} and {MAX_LATITUDE:g} degrees"
+            )
+    if south >= north:
+        raise box_error(
+            f"the south edge ({edges['south']}) must be less than the north edge "
+            f"({edges['north']}): {DEGREES_ORDER}"
         )
-    return min_lon, min_lat, max_lon, max_lat
+    return west, south, east, north
+
+
+def parse_bbox(value: str | None) -> tuple[float, float, float, float]:
+    """``minlon,minlat,maxlon,maxlat`` in WGS84; the authority's map extent when absent. What
+    cannot be a box is explained edge by edge ("the west edge (1.2) must be less than ...")."""
+    if not value:
+        return tuple(settings.AUTHORITY_PROFILE.map.bounds)
+    return degrees_box(*box_numbers(value))
 
 
 def parse_layers(value: str | list[str] | None) -> list[str] | None:
@@ -387,6 +432,18 @@ def _area_name(code: str) -> str:
     return area.name if area else ""
 
 
+def live_feature(
+    dataset: Dataset, feature_id: int, moment: MapMoment = NOW
+) -> FeatureRecord | None:
+    """The feature ``feature_id`` of a permitted dataset as it was at ``moment``; None if it
+    has none, or it had ended then and the moment does not show ended features."""
+    source = source_at(dataset, moment)
+    record = source.feature(dataset, feature_id) if source else None
+    if record is None or (is_ended(record.properties, moment) and not moment.show_ended):
+        return None
+    return record
+
+
 def feature_detail(
     dataset: Dataset, feature_id: int, moment: MapMoment = NOW
 ) -> dict[str, Any] | None:
@@ -396,9 +453,8 @@ def feature_detail(
     Properties are listed in the order of the dataset's field schema, each with its title;
     properties outside the schema follow under their own names.
     """
-    source = source_at(dataset, moment)
-    record = source.feature(dataset, feature_id) if source else None
-    if record is None or (is_ended(record.properties, moment) and not moment.show_ended):
+    record = live_feature(dataset, feature_id, moment)
+    if record is None:
         return None
     ended = ended_on(record.properties)
     titles = {field["name"]: field.get("title") or field["name"] for field in dataset.field_schema}
@@ -412,7 +468,7 @@ def feature_detail(
         "dataset": {"slug": dataset.slug, "title": dataset.title},
         "point": {"lon": round(point.x, 6), "lat": round(point.y, 6)} if point else None,
         "reference": record.reference,
-        "label": _label_of(dataset, record),
+        "label": feature_label(dataset, record),
         "properties": [
             {"name": name, "title": titles.get(name, name), "value": record.properties[name]}
             for name in ordered
@@ -443,7 +499,8 @@ def _detail_rows(detail: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def _label_of(dataset: Dataset, record: FeatureRecord) -> str:
+def feature_label(dataset: Dataset, record: FeatureRecord) -> str:
+    """What a feature is called: its label field's value, or else its reference."""
     field = label_field_of(dataset)
     value = record.properties.get(field) if field else None
     return str(value) if value not in (None, "") else record.reference
@@ -460,7 +517,7 @@ def labels_in(
         labels.append(
             {
                 "id": record.id,
-                "text": _label_of(dataset, record),
+                "text": feature_label(dataset, record),
                 "lon": round(point.x, 6),
                 "lat": round(point.y, 6),
             }
@@ -528,7 +585,7 @@ class ViewRows:
             feature_id=record.id,
             layer=dataset.title,
             reference=record.reference,
-            label=_label_of(dataset, record),
+            label=feature_label(dataset, record),
             district=_area_name(record.district) or record.district,
             ended=ended if ended and ended <= self.moment.day else None,
         )
@@ -551,9 +608,12 @@ def table_zoom(bbox: Box) -> float:
     return round(view_fitting(bbox, *FALLBACK_SIZE)[1], 1)
 
 
-def features_in_view(datasets: list[Dataset], bbox: Box, moment: MapMoment = NOW) -> ViewTable:
+def features_in_view(
+    datasets: list[Dataset], bbox: Box, moment: MapMoment = NOW, box: GEOSGeometry | None = None
+) -> ViewTable:
     """The features of ``datasets`` (already permitted) meeting ``bbox`` at ``moment``, layer by
-    layer, as a table lists them.
+    layer, as a table lists them; ``box`` (EPSG:27700) the area they must meet instead, when it
+    was given on the grid (``bbox`` then the WGS84 box that holds it).
 
     A layer whose minimum zoom is above the view's zoom is not listed, as the map does not draw
     it there: the table is the map's text alternative, and says so (``far``) so that the reader
@@ -561,7 +621,8 @@ def features_in_view(datasets: list[Dataset], bbox: Box, moment: MapMoment = NOW
     zoom = table_zoom(bbox)
     listed = [dataset for dataset in datasets if dataset.min_zoom <= zoom]
     sources = [(dataset, source_at(dataset, moment)) for dataset in listed]
-    rows = ViewRows([pair for pair in sources if pair[1]], bbox_polygon(bbox), moment)
+    box = bbox_polygon(bbox) if box is None else box
+    rows = ViewRows([pair for pair in sources if pair[1]], box, moment)
     far = [dataset for dataset in datasets if dataset.min_zoom > zoom]
     return ViewTable(rows=rows, listed=listed, far=far, zoom=zoom)
 

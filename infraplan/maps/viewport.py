@@ -104,3 +104,96 @@ def usable_bbox(bbox: Box) -> Box:
 def bbox_text(bbox: Box) -> str:
     """``west,south,east,north`` to BOX_DECIMALS places, as links carry a box."""
     return ",".join(f"{value:.{BOX_DECIMALS}f}" for value in bbox)
+
+
+# The zooms the picture's links go between: the interactive map's own (``MIN_ZOOM`` in
+# frontend/src/js/map.mjs, and MapLibre's maximum), which a view's URL may name.
+MIN_ZOOM = 4.0
+MAX_ZOOM = 22.0
+ZOOM_STEP = 1.0
+# A move goes half the picture's width or height: what was at its edge comes to its middle.
+MOVE_FRACTION = 0.5
+# The world the links may move to, in Web Mercator metres: longitudes to ±180 and latitudes to
+# ±MAX_LATITUDE, the box a view's URL may name.
+_WORLD_X = math.pi * EARTH_RADIUS
+_WORLD_Y = mercator(0, MAX_LATITUDE)[1]
+# A move the world's edge cuts to less than this (metres) is no move: the link is left out.
+_LEAST_MOVE = 0.5
+
+
+@dataclass(frozen=True)
+class View:
+    """A map view as its URL names it: the centre (WGS84 longitude, latitude) and the zoom."""
+
+    centre: tuple[float, float]
+    zoom: float
+
+    def query(self) -> dict[str, str]:
+        """``center`` and ``zoom`` as the map's URL writes them (BOX_DECIMALS places)."""
+        lon, lat = self.centre
+        return {
+            "center": f"{lon:.{BOX_DECIMALS}f},{lat:.{BOX_DECIMALS}f}",
+            "zoom": f"{self.zoom:.2f}",
+        }
+
+    def metres_per_pixel(self) -> float:
+        """Web Mercator metres a pixel of the map spans at this zoom (512-pixel tiles)."""
+        return 2 * math.pi * EARTH_RADIUS / (512 * 2**self.zoom)
+
+
+def _moved_along(position: float, step: float, half_span: float, limit: float) -> float | None:
+    """``position`` moved by ``step``, stopped where the view's edge (``half_span`` from it)
+    meets ``±limit``; None when it cannot move that way (at the edge, or wider than the world)."""
+    if step > 0:
+        moved = min(position + step, limit - half_span)
+    else:
+        moved = max(position + step, -limit + half_span)
+    return moved if (moved - position) * step > 0 and abs(moved - position) >= _LEAST_MOVE else None
+
+
+def view_moves(view: View, width: int, height: int) -> dict[str, View | None]:
+    """Where the no-WebGL picture's links go from ``view`` (a ``width`` x ``height`` map):
+    ``in`` and ``out`` by ZOOM_STEP about the same centre, within MIN_ZOOM and MAX_ZOOM, and
+    ``north``, ``south``, ``east`` and ``west`` by MOVE_FRACTION of the view, in Web Mercator
+    as the map moves, stopping at the world's edges. None where the view can go no further."""
+    zoom_in = min(max(view.zoom + ZOOM_STEP, MIN_ZOOM), MAX_ZOOM)
+    zoom_out = max(view.zoom - ZOOM_STEP, MIN_ZOOM)
+    x, y = mercator(*view.centre)
+    scale = view.metres_per_pixel()
+    half_w, half_h = width / 2 * scale, height / 2 * scale
+    step_x, step_y = width * MOVE_FRACTION * scale, height * MOVE_FRACTION * scale
+    moves: dict[str, View | None] = {
+        "in": View(view.centre, zoom_in) if zoom_in > view.zoom else None,
+        "out": View(view.centre, zoom_out) if zoom_out < view.zoom else None,
+    }
+    for name, step, along in (
+        ("north", step_y, "y"), ("south", -step_y, "y"),
+        ("east", step_x, "x"), ("west", -step_x, "x"),
+    ):  # fmt: skip
+        if along == "x":
+            moved = _moved_along(x, step, half_w, _WORLD_X)
+            centre = None if moved is None else mercator_inverse(moved, y)
+        else:
+            moved = _moved_along(y, step, half_h, _WORLD_Y)
+            centre = None if moved is None else mercator_inverse(x, moved)
+        moves[name] = None if centre is None else View(centre, view.zoom)
+    return moves
+
+
+def ground_size(view: View, width: int, height: int) -> tuple[float, float]:
+    """The metres a ``width`` x ``height`` map at ``view`` spans from west to east and from
+    south to north, true at its centre (Web Mercator stretches distances by 1/cos latitude)."""
+    scale = view.metres_per_pixel() * math.cos(math.radians(view.centre[1]))
+    return width * scale, height * scale
+
+
+def distance_text(metres: float) -> str:
+    """A distance to two significant figures, in metres under a kilometre: "690 m", "1.3 km",
+    "25 km"."""
+    if metres <= 0:
+        return "0 m"
+    rounded = round(metres, 1 - math.floor(math.log10(metres)))
+    if rounded < 1000:
+        return f"{rounded:,.0f} m" if rounded >= 10 else f"{rounded:g} m"
+    kilometres = rounded / 1000
+    return f"{kilometres:,.1f} km".replace(".0 km", " km")

@@ -11,15 +11,16 @@ from django.views.decorators.http import require_safe
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.caching import dataset_cache_headers
-from infraplan.catalogue.models import AccessLevel, Dataset
-from infraplan.core.coordinates import decimal_text
+from infraplan.catalogue.models import Dataset
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, heavy_slot
 
+from .areas import Area, area_downloads, parse_area, swapped_area
+from .highlight import ShownFeature, parse_feature
 from .marker import MARKER_LABEL_LENGTH, marker_from_query, parse_marker
+from .picture import map_url, picture_around
 from .render import map_png
 from .selectors import (
     BadRequest,
-    MapLayer,
     MapMoment,
     closer_bbox,
     feature_detail,
@@ -38,22 +39,27 @@ from .selectors import (
     unmapped_datasets,
 )
 from .tiles import TileAnswer, tile_answer, tile_in_range, tile_version
-from .viewport import FALLBACK_SIZE, bbox_text, usable_bbox, view_bbox, view_fitting
+from .viewport import (
+    FALLBACK_SIZE,
+    View,
+    bbox_text,
+    usable_bbox,
+    view_bbox,
+    view_fitting,
+)
 
 ROWS_PER_PAGE = 50
 
 
 def _audit_reads(request: HttpRequest, datasets: list[Dataset], action: str) -> None:
     for dataset in datasets:
-        if dataset.access_level != AccessLevel.PUBLIC:
+        if not dataset.is_public:
             audit_record_read(actor=request.user, action=action, target=dataset)
 
 
 def _security_restricted_export(request: HttpRequest, datasets: list[Dataset], kind: str) -> None:
     """A picture or table of restricted data leaves the service: a security event says so."""
-    restricted = [
-        dataset.slug for dataset in datasets if dataset.access_level != AccessLevel.PUBLIC
-    ]
+    restricted = [dataset.slug for dataset in datasets if not dataset.is_public]
     if restricted:
         security_event("export.restricted", request=request, format=kind, datasets=restricted)
 
@@ -85,21 +91,19 @@ def _view_fields(view: dict | None) -> dict[str, str]:
     return {"center": "{:.5f},{:.5f}".format(*view["center"]), "zoom": f"{view['zoom']:.2f}"}
 
 
-def _map_url_without_marker(
-    request: HttpRequest, layers: list[MapLayer], view: dict | None, moment: MapMoment
-) -> str:
-    """The map as its URL shows it, without the marker: made of what the page read, not the URL
-    as given, which could name layers the user may not see."""
-    offered = {layer.slug for layer in layers}
-    feature = request.GET.get("feature", "")
-    faded = ",".join(f"{layer.slug}:{layer.opacity}" for layer in layers if layer.opacity < 100)
-    return "/map/?" + urlencode({
-        "layers": ",".join(layer.slug for layer in layers if layer.visible),
-        **_view_fields(view),
-        **moment.query(),
-        **({"opacity": faded} if faded else {}),
-        **({"feature": feature} if feature.partition("/")[0] in offered else {}),
-    })  # fmt: skip
+def _shown_or_problem(
+    request: HttpRequest, moment: MapMoment
+) -> tuple[ShownFeature | None, str | None]:
+    """The feature the URL's ``feature`` shows, or why it cannot be shown, in the words of the
+    page (a feature the user may not see is one that does not exist); reading a restricted
+    one's name is recorded."""
+    try:
+        shown = parse_feature(request.user, request.GET, moment)
+    except BadRequest as problem:
+        return None, problem.for_field
+    if shown is not None:
+        _audit_reads(request, [shown.dataset], "dataset.read.feature")
+    return shown, None
 
 
 def _view_bbox(view: dict | None, size: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -122,9 +126,19 @@ def map_view(request: HttpRequest) -> HttpResponse:
     layers = map_layers_for(request.user, requested, moment, opacities)
     view = _view_from_query(request)
     marker = marker_from_query(request.GET)
-    marked = marker.query() if marker else {}
+    shown, feature_problem = _shown_or_problem(request, moment)
+    # What every link of the page keeps, besides the view: the search result's place and the
+    # feature shown.
+    marked = {**(shown.query() if shown else {}), **(marker.query() if marker else {})}
     visible = ",".join(layer.slug for layer in layers if layer.visible)
-    bbox = bbox_text(_view_bbox(view, FALLBACK_SIZE))
+    view_box = _view_bbox(view, FALLBACK_SIZE)
+    bbox = bbox_text(view_box)
+    # The view the picture shows: the URL's, or the authority's extent fitted to it.
+    if view is None:
+        centre, zoom = view_fitting(view_box, *FALLBACK_SIZE)
+        picture_view = View(centre, zoom)
+    else:
+        picture_view = View(tuple(view["center"]), view["zoom"])
     basemap = settings.AUTHORITY_PROFILE.map.basemap
     return render(
         request,
@@ -154,7 +168,18 @@ def map_view(request: HttpRequest) -> HttpResponse:
             # as it is then instead).
             "view_fields": {**_view_fields(view), **marked},
             "marker": marker,
-            "without_marker_url": _map_url_without_marker(request, layers, view, moment),
+            "without_marker_url": map_url(
+                layers, _view_fields(view), moment, marker=None, shown=shown
+            ),
+            "shown": shown,
+            "shown_url": shown.page_url(moment) if shown else None,
+            "without_shown_url": map_url(
+                layers, _view_fields(view), moment, marker=marker, shown=None
+            ),
+            "feature_problem": feature_problem,
+            "picture": picture_around(
+                layers, picture_view, view_box, moment, marker=marker, shown=shown
+            ),
             "fallback_png": "/map.png?"
             + urlencode(
                 {
@@ -300,30 +325,35 @@ def labels_view(request: HttpRequest, slug: str) -> JsonResponse:
 @require_safe
 def features_view(request: HttpRequest) -> HttpResponse:
     """The features in a view, as a table: the map's alternative without WebGL or JavaScript.
-    A search result's ``marker`` is said in words and kept by every link (ignored if it cannot
-    be one, as on the map)."""
+    A search result's ``marker`` and the ``feature`` shown are said in words and kept by every
+    link (a marker that cannot be one is ignored, as on the map; a feature that cannot be shown
+    is explained). The area is taken in degrees or on the grid (``areas.py``), and a box whose
+    coordinates seem to be the wrong way round is offered turned round."""
     requested = requested_layers(request.GET)
     moment, as_of_error = moment_or_error(request.GET)
     marker = marker_from_query(request.GET)
+    shown, feature_problem = _shown_or_problem(request, moment)
     marked = marker.query() if marker else {}
+    featured = shown.query() if shown else {}
     layers = map_layers_for(request.user, requested, moment)
     error = None
     try:
-        bbox = parse_bbox(request.GET.get("bbox"))
+        area = parse_area(request.GET.get("bbox"))
     except BadRequest as problem:
         # Said in the words of the page's field; the form and its links take the whole area
         # meanwhile, but the page lists nothing of it (nor says why a layer is not listed
         # there): only the area the person entered, once it can be read.
-        error, bbox = problem.for_field, tuple(settings.AUTHORITY_PROFILE.map.bounds)
+        error, area = problem.for_field, Area(frame=tuple(settings.AUTHORITY_PROFILE.map.bounds))
+    bbox = area.frame
     datasets = requested_datasets(request.user, requested)
-    table = features_in_view(datasets, bbox, moment)
+    table = features_in_view(datasets, bbox, moment, box=area.polygon())
     refused = bool(error or as_of_error)
     page = Paginator([] if refused else table.rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     # Every digit of the box asked for, so that the area the page says it lists is the one it
     # lists, and its other pages and its picture show the same.
-    area = ",".join(decimal_text(value) for value in bbox)
+    text = area.text()
     slugs = ",".join(dataset.slug for dataset in datasets)
-    unmarked = {"layers": slugs, **moment.query()}
+    unmarked = {"layers": slugs, **moment.query(), **featured}
     kept = {**unmarked, **marked}
     view = {} if error or not request.GET.get("bbox") else _view_query(bbox)
     far = [
@@ -334,27 +364,46 @@ def features_view(request: HttpRequest) -> HttpResponse:
         }
         for dataset in ([] if refused else table.far)
     ]
+    swapped = None if error else swapped_area(area)
+    title = "Features in this view" + (
+        f" as published on {moment.as_of.day} {moment.as_of:%B %Y}" if moment.as_of else ""
+    )
+    if page.paginator.num_pages > 1:
+        title += f", page {page.number} of {page.paginator.num_pages}"
     response = render(
         request,
         "maps/features.html",
         {
+            "title": title,
             "groups": layer_groups(layers),
-            "bbox": request.GET.get("bbox", area) if error else area,
+            "bbox": request.GET.get("bbox", text) if error else text,
             "error": error,
             "as_of_error": as_of_error,
             "as_of_value": request.GET.get("as_of", "") if as_of_error else kept.get("as_of"),
             "moment": moment,
             "page": page,
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
-            "query": urlencode({"bbox": area, **kept}),
-            "png_url": "/map.png?" + urlencode({"bbox": area, **kept}),
+            "query": urlencode({"bbox": text, **kept}),
+            # The picture takes a box in degrees: that which holds a box on the grid.
+            "png_url": "/map.png?" + urlencode({"bbox": area.frame_text(), **kept}),
             "back_to_map_url": "/map/?"
-            + urlencode({"layers": slugs, **view, **moment.query(), **marked}),
+            + urlencode({"layers": slugs, **view, **moment.query(), **featured, **marked}),
             "marker": marker,
-            "marker_fields": marked,
+            "kept_fields": {**featured, **marked},
             # Whether the area listed holds it (unknown while the area cannot be read).
             "marker_within": None if error or marker is None else marker.within(bbox),
-            "without_marker_url": "/map/features/?" + urlencode({"bbox": area, **unmarked}),
+            "without_marker_url": "/map/features/?" + urlencode({"bbox": text, **unmarked}),
+            "shown": shown,
+            "shown_url": shown.page_url(moment) if shown else None,
+            "shown_within": None if error or shown is None else shown.within(bbox),
+            "without_shown_url": "/map/features/?"
+            + urlencode({"bbox": text, "layers": slugs, **moment.query(), **marked}),
+            "feature_problem": feature_problem,
+            "swapped": swapped,
+            "swapped_url": "/map/features/?" + urlencode({"bbox": swapped.text(), **kept})
+            if swapped
+            else None,
+            "downloads": [] if refused else area_downloads(datasets, layers, area, moment),
             "layers_listed": bool(table.listed),
             "zoom": table.zoom,
             "far": far,
@@ -379,25 +428,29 @@ def _size(request: HttpRequest, name: str, default: int) -> int:
 
 @require_safe
 def png_view(request: HttpRequest) -> HttpResponse:
-    """A PNG of the view ``bbox`` with the requested layers the user may see, and the search
-    result's ``marker`` (explained, as the other parameters are, if it cannot be one)."""
+    """A PNG of the view ``bbox`` with the requested layers the user may see, the ``feature``
+    shown outlined and the search result's ``marker`` (each explained, as the other parameters
+    are, if it cannot be one: a feature the user may not see as one that does not exist)."""
     try:
         bbox = parse_bbox(request.GET.get("bbox"))
         width, height = _size(request, "width", 800), _size(request, "height", 600)
         moment = parse_moment(request.GET)
         marker = parse_marker(request.GET)
+        shown = parse_feature(request.user, request.GET, moment)
         requested = requested_layers(request.GET)
         datasets = requested_datasets(request.user, requested)
         left_out = requested is not None and set(requested) != {d.slug for d in datasets}
+        # What the picture reads: the layers, and the shown feature's dataset, drawn or not.
+        read = datasets + ([shown.dataset] if shown and shown.dataset not in datasets else [])
         if request.method == "HEAD":
             # GET's status and headers, without drawing the map (or taking a slot for it).
             response = HttpResponse(content_type="image/png")
-            return dataset_cache_headers(response, datasets, left_out=left_out)
+            return dataset_cache_headers(response, read, left_out=left_out)
         with heavy_slot():
             png = map_png(
                 datasets=datasets, bbox=bbox, width=width, height=height,
                 accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
-                marker=marker,
+                marker=marker, shown_feature=shown,
             )  # fmt: skip
     except BadRequest as error:
         return HttpResponse(
@@ -414,8 +467,8 @@ def png_view(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         response["Cache-Control"] = "no-store"
         return response
-    _audit_reads(request, datasets, "dataset.read.png")
-    _security_restricted_export(request, datasets, "png")
+    _audit_reads(request, read, "dataset.read.png")
+    _security_restricted_export(request, read, "png")
     return dataset_cache_headers(
-        HttpResponse(png, content_type="image/png"), datasets, left_out=left_out
+        HttpResponse(png, content_type="image/png"), read, left_out=left_out
     )

@@ -275,12 +275,16 @@ def test_clicking_a_feature_opens_its_popup_and_the_url_keeps_it(page):
     expect(rows.filter(has_text=re.compile("^ONS code"))).to_contain_text("E07000106")
     expect(rows.filter(has_text=re.compile("^Reference"))).to_contain_text("E07000106")
     assert "feature=districts%2F" in page.url
+    # The table and the picture of the view show it too.
+    for link in ("#map-features-link", "#map-png-link"):
+        assert "feature=districts%2F" in page.locator(link).get_attribute("href")
     assert_accessible(page)
     shared = page.url
 
     page.keyboard.press("Escape")  # closable from the keyboard
     expect(popup).to_have_count(0)
     assert "feature=" not in page.url
+    assert "feature=" not in page.locator("#map-features-link").get_attribute("href")
 
     page.goto(shared)  # the link restores the pop-up
     expect(
@@ -529,10 +533,15 @@ def test_map_without_javascript_shows_a_picture_and_the_table(served_context_wit
 
     # The picture takes the map's place: no empty box for a map that cannot start, above it.
     expect(page.get_by_role("region", name=re.compile("Interactive map"))).to_have_count(0)
-    picture = page.get_by_role("img", name="Map of the chosen layers in the current view")
+    picture = page.get_by_role("img", name="Map of Local authority districts")
     expect(picture).to_be_visible()
     assert picture.evaluate("image => image.complete && image.naturalWidth") == 960
     assert picture.bounding_box()["y"] < 900 / 2, "the picture starts below the first screen"
+    # It can be moved and zoomed without the script, too (WCAG 2.5.7).
+    moves = page.get_by_role("navigation", name="Move or zoom the picture").get_by_role("link")
+    expect(moves).to_have_text(
+        ["Zoom in", "Zoom out", "Move north", "Move south", "Move east", "Move west"]
+    )
     explanation = page.locator("noscript .govuk-inset-text")
     expect(explanation).to_contain_text("The interactive map needs JavaScript.")
     assert explanation.bounding_box()["y"] < picture.bounding_box()["y"]
@@ -592,7 +601,7 @@ def test_map_without_webgl_shows_a_picture_and_the_table(browser_without_webgl, 
     page.goto("/map/?layers=districts")
 
     expect(page.locator('#map[data-map-fallback="true"]')).to_be_hidden()
-    picture = page.get_by_role("img", name="Map of the chosen layers in the current view")
+    picture = page.get_by_role("img", name="Map of Local authority districts")
     expect(picture).to_be_visible()
     page.wait_for_function("() => document.getElementById('map-fallback-image').complete")
     assert picture.evaluate("image => image.naturalWidth") == 960

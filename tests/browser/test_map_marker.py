@@ -139,8 +139,7 @@ def test_without_javascript_a_search_result_marks_the_picture_and_the_table(
 
     expect(page).to_have_url(MARKED)
     expect(page.locator("#map-marker")).to_contain_text(WORDS)
-    picture = page.get_by_role("img", name="Map of the chosen layers in the current view, with "
-                                            "CT1 2EH marked")  # fmt: skip
+    picture = page.get_by_role("img", name="Map of Local authority districts, with CT1 2EH marked")
     expect(picture).to_be_visible()
     png = page.request.get(picture.get_attribute("src")).body()
     assert red_pixels(png) > 100  # the cross, drawn in the pin's red

@@ -92,7 +92,8 @@ function updateLinks(bbox) {
   const layers = visibleSlugs().join(",");
   const table = document.getElementById("map-features-link");
   const png = document.getElementById("map-png-link");
-  const marked = markerParameters();
+  // The feature shown in a pop-up too: the table and the picture show it as well.
+  const marked = { ...markerParameters(), ...(selected && { feature: selected }) };
   table.href = `/map/features/?${new URLSearchParams({ bbox, layers, ...moment, ...marked })}`;
   const box = container.getBoundingClientRect();
   const size = { width: Math.max(64, Math.min(2000, Math.round(box.width))),
@@ -385,6 +386,7 @@ function updateUrl(map) {
   for (const [name, value] of Object.entries(markerParameters())) parameters.set(name, value);
   window.history.replaceState(null, "", `${window.location.pathname}?${parameters}`);
   if (marked) updateMarkerPanel();
+  updateLinks(boundsParameter(map.getBounds())); // they name the feature shown too
 }
 
 // --- pop-ups ---------------------------------------------------------------------------------
@@ -687,13 +689,17 @@ function start() {
     // The page's own view fields (kept for use without the script) take the view as it is.
     const centre = map.getCenter();
     const opacity = opacityParameter();
-    // The marker as it is now: the page's own fields name the one it came with.
-    for (const name of ["marker", "marker_label"]) event.target.elements.namedItem(name)?.remove();
+    // The marker and the feature shown as they are now: the page's own fields name those it
+    // came with.
+    for (const name of ["marker", "marker_label", "feature"]) {
+      event.target.elements.namedItem(name)?.remove();
+    }
     setHiddenFields(event.target, {
       center: `${centre.lng.toFixed(5)},${centre.lat.toFixed(5)}`,
       zoom: map.getZoom().toFixed(2),
       ...(opacity && { opacity }),
       ...markerParameters(),
+      ...(selected && { feature: selected }),
     });
   });
   updateSearchChoice(); // the boxes as the browser may have restored them

@@ -286,21 +286,33 @@ def test_features_table_pages_and_takes_the_forms_repeated_layers(
     assert 'aria-current="page">3</a>' in last
 
 
+FOUR_NUMBERS = (
+    "Enter the area as four numbers: west, south, east, north in degrees, or the minimum "
+    "easting, northing, maximum easting, northing in metres"
+)
+
+
 @pytest.mark.parametrize(
     ("bbox", "message"),
     [
-        ("garbage", "Enter the area as four numbers: west, south, east, north, in degrees"),
-        ("west,south,east,north", "Enter the area as four numbers: west, south, east, north, in degrees"),
-        ("1.2,51.1,0.8,51.3", "Enter west and east between -180 and 180 degrees, with west less than east"),
-        ("0.8,51.1,1.2,95", "Enter south and north between -85 and 85 degrees, with south less than north"),
+        ("garbage", FOUR_NUMBERS),
+        ("west,south,east,north", FOUR_NUMBERS),
+        ("1.2,51.1,0.8,51.3", "The west edge (1.2) must be less than the east edge (0.8): give west, south, east, north"),
+        ("0.8,51.3,1.2,51.1", "The south edge (51.3) must be less than the north edge (51.1): give west, south, east, north"),
+        ("0.8,51.1,1.2,95", "The north edge (95) must be a latitude between -85 and 85 degrees"),
+        ("620000,140000,610000,160000", "The minimum easting (620000) must be less than the maximum easting (610000): give the minimum easting, northing, maximum easting, northing"),
+        ("600000,160000,620000,140000", "The minimum northing (160000) must be less than the maximum northing (140000): give the minimum easting, northing, maximum easting, northing"),
+        ("800000,140000,900000,160000", "The area 800000,140000,900000,160000 in metres lies outside the British National Grid (eastings 0 to 700000, northings 0 to 1300000)"),
+        ("nan,51.1,inf,51.3", FOUR_NUMBERS),
     ],
 )  # fmt: skip
 def test_features_table_explains_a_bad_area_in_the_words_of_its_field(
     districts, personas, client_as, bbox, message
 ):
-    """The field is "Area (west, south, east, north in degrees)": its error says so, not the
-    link's parameter, and nothing is listed or said of the whole area the page falls back to
-    (sites drawn from zoom 12 would be "not listed" there)."""
+    """The field is "Area (west, south, east, north)", in degrees or metres: its error says
+    which number is wrong and why in its words, not the link's parameter, and nothing is listed
+    or said of the whole area the page falls back to (sites drawn from zoom 12 would be "not
+    listed" there)."""
     close = dataset_make(slug="close-sites", owner=personas.organisation_a, min_zoom=12)
     version_publish_points(dataset=close, points=ASHFORD_POINTS)
     query = {"bbox": bbox, "layers": "districts,close-sites"}

@@ -12,6 +12,7 @@ import pytest
 from matplotlib.image import imread
 from pyproj import Transformer
 
+from infraplan.catalogue.models import Feature
 from infraplan.core.coordinates import grid_reference_parse
 from infraplan.core.testing.data import postcodes_load_sample
 from infraplan.maps.marker import (
@@ -160,7 +161,7 @@ def test_the_map_page_marks_the_place_and_its_links_keep_it(districts, client):
     assert link(content, "map-marker-remove") == {
         "layers": "districts", "center": "1.08000,51.28000", "zoom": "15.00",
     }  # fmt: skip
-    assert 'alt="Map of the chosen layers in the current view, with CT1 2EH marked"' in content
+    assert 'alt="Map of Local authority districts, with CT1 2EH marked"' in content
     # The layers and date form keeps it (without the script, it reloads the page); a new search
     # does not: it marks its own result.
     layers_form = re.search(r'<form id="map-layers".*?</form>', content, re.S)[0]
@@ -175,19 +176,25 @@ def test_the_link_that_removes_the_marker_names_only_what_the_map_shows(
 ):
     """Made of what the page read, not the URL as given: an outsider's link names no layer
     they may not see."""
+    feature = f"a-only-sites/{restricted_feature()}"
     query = {"layers": "districts,a-only-sites", "opacity": "a-only-sites:50,districts:40",
-             "feature": "a-only-sites/1", "as_of": "2001-01-01", **MARKED}  # fmt: skip
+             "feature": feature, "ended": "show", **MARKED}  # fmt: skip
     outsider = client_as(personas.member_b)
     unfeatured = {key: value for key, value in query.items() if key != "feature"}
     assert "a-only-sites" not in outsider.get("/map/", unfeatured).content.decode()
     assert link(outsider.get("/map/", query).content.decode(), "map-marker-remove") == {
-        "layers": "districts", "as_of": "2001-01-01", "opacity": "districts:40",
+        "layers": "districts", "ended": "show", "opacity": "districts:40",
     }  # fmt: skip
     viewer = client_as(personas.viewer_a).get("/map/", query).content.decode()
     assert link(viewer, "map-marker-remove") == {
-        "layers": "districts,a-only-sites", "as_of": "2001-01-01",
-        "opacity": "districts:40,a-only-sites:50", "feature": "a-only-sites/1",
+        "layers": "districts,a-only-sites", "ended": "show",
+        "opacity": "districts:40,a-only-sites:50", "feature": feature,
     }  # fmt: skip
+
+
+def restricted_feature() -> int:
+    """The id of a feature of ``a-only-sites`` (the ``restricted`` fixture)."""
+    return Feature.objects.filter(dataset__slug="a-only-sites", valid_to__isnull=True).first().pk
 
 
 @pytest.mark.parametrize("marker", [None, "north,south", "1.08,99"])

@@ -164,8 +164,25 @@ def test_png_leaves_out_layers_below_their_minimum_zoom(red_sites, client_as, pe
             "bbox: expected four numbers minlon,minlat,maxlon,maxlat, got 3 part(s)",
         ),
         ({"bbox": "a,b,c,d"}, "bbox: 'a,b,c,d' is not four comma-separated numbers"),
-        ({"bbox": "1,51,0,52"}, "bbox: longitudes must be between -180 and 180, the minimum first"),
-        ({"bbox": "0,89,1,90"}, "bbox: latitudes must be between -85 and 85, the minimum first"),
+        (
+            {"bbox": "1,51,0,52"},
+            "bbox: the west edge (1) must be less than the east edge (0): "
+            "give west, south, east, north",
+        ),
+        (
+            {"bbox": "0,52,1,51"},
+            "bbox: the south edge (52) must be less than the north edge (51): "
+            "give west, south, east, north",
+        ),
+        (
+            {"bbox": "0,89,1,90"},
+            "bbox: the south edge (89) must be a latitude between -85 and 85 degrees",
+        ),
+        (
+            {"bbox": "-190,51,1,52"},
+            "bbox: the west edge (-190) must be a longitude between -180 and 180 degrees",
+        ),
+        ({"bbox": "0,51,inf,52"}, "bbox: '0,51,inf,52' is not four comma-separated numbers"),
         ({"width": "wide"}, "width: 'wide' is not a whole number of pixels"),
         ({"width": "5000"}, "width: must be between 64 and 2000 pixels"),
         ({"height": "10"}, "height: must be between 64 and 2000 pixels"),
