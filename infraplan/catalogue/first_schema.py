@@ -7,15 +7,22 @@ letters). Values a CSV or a workbook holds as text ("120", "Yes", "20/06/2016") 
 what the field now says they are, as a later load would type them. A type is chosen only when
 every value reads as it, so nothing fails: a column with one value that is not a number stays
 text. Codes written with leading zeros (01227…) stay text, as their zeros are part of them.
+Amounts written as councils write money (£2,500,000, 1,350,000.50, (£1,200)) make a number
+field, stored as their exact numbers.
+
+A column the source's mapping reads as a type (a cast: the data manager saying what the
+column is) takes that type, whatever its values look like: 4500000.0 read as a number stays
+a number field, where inferred it would be whole numbers. Only the other columns are inferred.
 
 Runs on the staging table, in the load's transaction: a load that is rejected leaves the dataset
 without fields, as it was.
 """
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from .loading import typed_value
+from .loading import MONEY, typed_value
 
 # Whole numbers a map reads exactly (2^53 - 1 has 16 digits; 15 are always within it).
 _WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
@@ -35,6 +42,7 @@ _CLASSES = f"""
       bool_and(CASE jsonb_typeof(p.value)
           WHEN 'number' THEN true
           WHEN 'string' THEN p.value #>> '{{}}' ~ %(whole)s OR p.value #>> '{{}}' ~ %(decimal)s
+            OR p.value #>> '{{}}' ~ %(money)s
           ELSE false END),
       bool_and(CASE jsonb_typeof(p.value)
           WHEN 'boolean' THEN true
@@ -56,7 +64,10 @@ _DISTINCT_TEXTS = """
 # How a value held as text becomes its field's type; "" becomes null (unknown).
 _CONVERSIONS = {
     "integer": "to_jsonb((s.properties ->> %({key})s)::bigint)",
-    "number": "to_jsonb((s.properties ->> %({key})s)::numeric)",
+    # Plain or an amount (MONEY: a currency sign, thousands separators, a minus or brackets),
+    # its scale trimmed: 1350000.50 is stored as 1350000.5, as a later load types it.
+    "number": "to_jsonb(trim_scale(CASE WHEN s.properties ->> %({key})s ~ '[-(]' THEN -1 ELSE 1 "
+    "END * regexp_replace(s.properties ->> %({key})s, '[^0-9.]', '', 'g')::numeric))",
     "boolean": "to_jsonb(lower(s.properties ->> %({key})s)::boolean)",
     "date": "%({dates})s::jsonb -> (s.properties ->> %({key})s)",
 }
@@ -113,20 +124,28 @@ def _dates(cursor: Any, key: str, rejected: list[int]) -> dict[str, str] | None:
 
 
 def schema_from_staged(
-    cursor: Any, *, columns: list[str], rejected: set[int]
+    cursor: Any, *, columns: list[str], rejected: set[int], casts: Mapping[str, str] | None = None
 ) -> tuple[list[dict[str, str]], str]:
     """The fields of the rows staged for a first load (those not rejected), in the source's
     column order, and the report's note saying so; converts the values held as text to their
-    fields' types in the staging table."""
+    fields' types in the staging table.
+
+    ``casts`` (field name -> type, the load's mapping's): a field the load read as a type has
+    that type. Its values were typed as they were staged, so they need no conversion."""
     rejected_rows = sorted(rejected)
+    casts = casts or {}
     cursor.execute(
         _CLASSES,
-        {"whole": _WHOLE, "decimal": _DECIMAL, "date": _DATE_LIKE, "rejected": rejected_rows},
-    )
+        {"whole": _WHOLE, "decimal": _DECIMAL, "money": MONEY, "date": _DATE_LIKE,
+         "rejected": rejected_rows},
+    )  # fmt: skip
     kinds: dict[str, str] = {}
     conversions: dict[str, dict[str, str] | None] = {}  # typed fields held as text somewhere
     for key, whole, numeric, boolean, date_like, has_text in cursor.fetchall():
         kind, dates = "string", None
+        if key in casts:
+            kinds[key] = casts[key]
+            continue
         if boolean:
             kind = "boolean"
         elif whole:
@@ -142,16 +161,22 @@ def schema_from_staged(
     names = [name for name in columns if name in kinds] + [
         name for name in kinds if name not in columns
     ]
-    names += [name for name in columns if name not in kinds]  # empty in every row: text
+    names += [name for name in columns if name not in kinds]  # empty in every row
     if conversions:
         _convert(cursor, kinds, conversions, rejected_rows)
-    schema = [{"name": name, "title": _title(name), "type": kinds.get(name, "string")}
+    schema = [{"name": name, "title": _title(name), "type": kinds.get(name, casts.get(name, "string"))}
               for name in names]  # fmt: skip
     described = ", ".join(f"{entry['name']} ({TYPE_NAMES[entry['type']]})" for entry in schema)
+    read_as = [name for name in names if name in casts]
     note = (
         "The dataset had no fields of its own, so this first load gave it one for each column, "
-        f"typed by the values it holds: {described or 'none'}. Later loads are checked against "
-        "them."
+        + (
+            f"typed as the column mapping reads {', '.join(read_as)} and the others "
+            if read_as
+            else ""
+        )
+        + f"by the values they hold: {described or 'none'}. Later loads are checked against "
+        "them; a data manager can change a field's type on the dataset's details page."
     )
     return schema, note
 

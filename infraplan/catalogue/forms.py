@@ -1,5 +1,5 @@
-"""Forms of the catalogue pages: the list's filters, a dataset's details, the style editor,
-uploads, the as-of date, the choice of two versions to compare and a withdrawal's reason."""
+"""Forms of the catalogue pages: the list's filters, a dataset's details and its fields' types,
+the style editor, uploads, the as-of date, the choice of two versions to compare and a withdrawal's reason."""
 
 import re
 from collections.abc import Iterator
@@ -12,12 +12,14 @@ from django.core.validators import RegexValidator
 
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
+from .fields import FIELD_NAME_MAX, FIELD_TYPE_NAMES
 from .history import FUTURE_DATE, as_of_in_future, as_of_parse
 from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from .loading import DATE_FORMATS, typed_value
 from .models import AccessLevel, GeometryType, Theme, UpdateFrequency
 from .services import WITHDRAWAL_REASON_MAX
 from .styles import HEX_COLOUR, NO_VALUE_COLOUR, StyleError, style_digest, style_parse
+from .uploads import KeptUpload
 
 COLOUR_MESSAGE = "Enter the colour as # followed by 6 letters a to f or digits, like #00857c"
 NUMERIC_TYPES = {"integer", "number"}
@@ -627,13 +629,23 @@ class UploadForm(forms.Form):
         "Only for a file meant to replace most of what is there. Without it, a file that would "
         "remove more than half of the current features is rejected, in case it is the wrong one."
     )
+    # The signed token of the file kept from the form's last try (``uploads.upload_keep``);
+    # the page writes it from ``kept``.
+    kept_file = forms.CharField(required=False, widget=forms.HiddenInput, max_length=2_000)
 
     def __init__(
         self, *args: Any, organisations: list[tuple[str, str]], too_large: str = "",
-        spatial: bool = True, **kwargs: Any,
+        spatial: bool = True, kept: KeptUpload | None = None, kept_refused: str = "",
+        **kwargs: Any,
     ) -> None:  # fmt: skip
+        """``kept``: the file kept from the last try, loaded when no new file is chosen;
+        ``kept_refused``: why the kept file the form named cannot be used."""
         super().__init__(*args, **kwargs)
         self.too_large = too_large
+        self.kept = kept
+        self.kept_refused = kept_refused
+        if kept is not None:
+            self.fields["file"].required = False
         if not spatial:
             self.fields["file"].help_text = (
                 "A CSV or XLSX table with the column names in row 1, or a table in a GeoPackage. "
@@ -675,6 +687,8 @@ class UploadForm(forms.Form):
         if self.is_bound and self.too_large:
             self._errors["file"] = self.error_class([self.too_large])
             self.cleaned_data.pop("file", None)
+        elif self.is_bound and self.kept_refused and not self.cleaned_data.get("file"):
+            self._errors["file"] = self.error_class([self.kept_refused])
 
 
 class AsOfForm(forms.Form):
@@ -762,3 +776,87 @@ class WithdrawForm(forms.Form):
             "max_length": f"The reason must be {WITHDRAWAL_REASON_MAX:,} characters or fewer",
         },
     )
+
+
+FIELD_TYPE_CHOICES = list(FIELD_TYPE_NAMES.items())
+
+
+class FieldTypesForm(forms.Form):
+    """The type of each of a dataset's fields: a select per field, in a table, each beside a
+    hidden input naming its field, so a post made against fields since changed (another
+    manager, a first load) is refused rather than applied to the wrong field."""
+
+    def __init__(self, *args: Any, schema: list[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.schema = schema
+        for index, entry in enumerate(schema):
+            self.fields[f"name-{index}"] = forms.CharField(
+                widget=forms.HiddenInput, required=False, initial=entry["name"]
+            )
+            self.fields[f"type-{index}"] = forms.ChoiceField(
+                label=f"Type of {entry['name']}",
+                choices=FIELD_TYPE_CHOICES,
+                initial=entry.get("type", "string"),
+                error_messages={"required": f"Choose the type of {entry['name']}",
+                                "invalid_choice": "Choose one of the types listed"},
+            )  # fmt: skip
+
+    @property
+    def rows(self) -> list[tuple[dict[str, Any], forms.BoundField, forms.BoundField]]:
+        """(field's schema entry, its hidden name, its type select) for each field."""
+        return [
+            (entry, self[f"name-{index}"], self[f"type-{index}"])
+            for index, entry in enumerate(self.schema)
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        """``types``: the fields whose type is to change, by name, to their new type."""
+        data = super().clean()
+        names = [data.get(f"name-{index}") for index in range(len(self.schema))]
+        if names != [entry["name"] for entry in self.schema]:
+            raise forms.ValidationError(
+                "The dataset's fields changed while this page was open: check the types below "
+                "and choose again"
+            )
+        data["types"] = {
+            entry["name"]: data[f"type-{index}"]
+            for index, entry in enumerate(self.schema)
+            if f"type-{index}" in data and data[f"type-{index}"] != entry.get("type", "string")
+        }
+        return data
+
+
+class FieldAddForm(forms.Form):
+    """A new field of a dataset: a column its features hold that its schema lacks, or one later
+    loads will fill. Prefixed (``field-name``) apart from the details form's inputs."""
+
+    name = forms.CharField(
+        label="Field name",
+        max_length=FIELD_NAME_MAX,
+        help_text="As the file's column names it, letter for letter, such as Status.",
+        error_messages={
+            "required": "Enter the field's name, as the file's column names it",
+            "max_length": f"The field's name must be {FIELD_NAME_MAX} characters or fewer",
+        },
+    )
+    title = forms.CharField(
+        label="Title (optional)",
+        required=False,
+        max_length=FIELD_NAME_MAX,
+        help_text="How pages and downloads name it; its name when left empty.",
+        error_messages={
+            "max_length": f"The title must be {FIELD_NAME_MAX} characters or fewer",
+        },
+    )
+    type = forms.ChoiceField(
+        label="Type",
+        choices=FIELD_TYPE_CHOICES,
+        initial="string",
+        error_messages={
+            "required": "Choose the field's type",
+            "invalid_choice": "Choose one of the types listed",
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, prefix="field", **kwargs)

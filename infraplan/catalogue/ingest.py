@@ -51,6 +51,7 @@ from .partitions import (
     partition_table_create,
 )
 from .placement import features_place, references_outside_area
+from .selectors import load_reference_change
 from .services import (
     DatasetWithdrawn,
     LargeRemoval,
@@ -500,6 +501,7 @@ def ingest_run(
             progress=progress_seen,
             notes=staging.notes,
             geometry=dataset.geometry_type != GeometryType.NONE,
+            rename=dict(mapping.rename),
         )
         try:
             with transaction.atomic(), connection.cursor() as cursor:
@@ -509,6 +511,7 @@ def ingest_run(
                     parts=LoadParts.read(dataset, organisation),
                 )  # fmt: skip
                 report = _report(staging, repaired)
+                _report_references(cursor, report)
                 if staging.total == 0:
                     raise _Reject("The source holds no features.", report)
                 share = len(staging.rejected_rows) / staging.total
@@ -520,7 +523,10 @@ def ingest_run(
                     )
                 if takes_fields_from_load(dataset):
                     schema, note = schema_from_staged(
-                        cursor, columns=staging.columns, rejected=staging.rejected_rows
+                        cursor,
+                        columns=staging.columns,
+                        rejected=staging.rejected_rows,
+                        casts=mapping.casts,
                     )
                     dataset = dataset_save(
                         actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema,
@@ -555,7 +561,10 @@ def ingest_run(
                         actor=actor, version=version,
                         removals_guarded=not mapping.allow_large_removal,
                     )  # fmt: skip
-                except (LargeRemoval, DatasetWithdrawn) as refused:
+                except LargeRemoval as refused:
+                    said = f"{refused}{load_reference_change(dataset, mapping.reference)}"
+                    raise _Reject(said, report) from None
+                except DatasetWithdrawn as refused:
                     raise _Reject(str(refused), report) from None
         except _Reject as rejection:
             failed = version_fail(
@@ -578,6 +587,25 @@ def ingest_run(
         except KeyboardInterrupt:  # Ctrl-C at the command line: the draft is not left loading
             version_fail(actor=actor, version=version, report={"error": INTERRUPTED})
             raise
+
+
+# How many of the features whose geometry was repaired the report names.
+REPAIRED_NAMED = 10
+
+
+def _report_references(cursor: Any, report: dict[str, Any]) -> None:
+    """Name rows in the report by their references too, where they have one: the rows with
+    problems (``row_references``: {row: reference}), and the first features (in row order)
+    whose geometry was repaired."""
+    cursor.execute(
+        "SELECT reference FROM ingest_stage WHERE repaired ORDER BY row LIMIT %s", [REPAIRED_NAMED]
+    )
+    report["repaired_references"] = [reference for (reference,) in cursor.fetchall()]
+    rows = sorted({problem["row"] for problem in report["problems"]})
+    cursor.execute(
+        "SELECT row, reference FROM ingest_stage WHERE row = ANY(%s) AND reference <> ''", [rows]
+    )
+    report["row_references"] = {str(row): reference for row, reference in cursor.fetchall()}
 
 
 def _features_insert(

@@ -4,6 +4,7 @@ and the problems found on the way, each naming its row, field, value and reason.
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
 from typing import Any, Literal
@@ -141,27 +142,50 @@ def _rename_notes(mapping: IngestMapping, names: list[str], renamed: set[str]) -
     return notes
 
 
-def _schema_notes(schema: dict[str, dict[str, Any]], names: list[str], reference: str) -> list[str]:
+def _schema_notes(
+    schema: dict[str, dict[str, Any]], names: list[str], reference: str, casts: Mapping[str, str]
+) -> list[str]:
     """What the report says when the source's columns (as renamed) and the dataset's fields
     differ: fields no column fills are empty in every row, and columns that are no field are
-    kept as they come. A zipped Shapefile cuts names to ten characters (site-addre), so a load
-    would otherwise publish every feature without its address and say nothing."""
+    kept with each feature as they come, untyped. A zipped Shapefile cuts names to ten
+    characters (site-addre), so a load would otherwise publish every feature without its
+    address and say nothing; a new column would be stored on every feature, and shown in the
+    downloads and the differences between versions, without the dataset's fields saying so."""
     missing = [name for name in schema if name not in names]
     extra = [name for name in names if name not in schema and name != reference]
-    if not missing:
-        return []
-    notes = [
-        f"No column of the source fills the dataset's field{'s' if len(missing) > 1 else ''} "
-        f"{', '.join(missing)}: {'they are' if len(missing) > 1 else 'it is'} empty in every row."
-    ]
-    if extra:
+    notes = []
+    if missing:
         notes.append(
-            f"The source's column{'s' if len(extra) > 1 else ''} {', '.join(extra)} "
-            f"{'are' if len(extra) > 1 else 'is'} none of the dataset's fields and "
-            f"{'are' if len(extra) > 1 else 'is'} kept as {'they come' if len(extra) > 1 else 'it comes'}"
-            ". If one holds a field under another name (a Shapefile cuts names to ten characters),"
-            " rename it: on the upload page (Columns to rename), in a source's column mapping,"
-            " or with the command line's --rename."
+            f"No column of the source fills the dataset's field{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}: {'they are' if len(missing) > 1 else 'it is'} empty in every "
+            "row."
+        )
+    if extra:
+        several = len(extra) > 1
+        read_as = [name for name in extra if name in casts]
+        notes.append(
+            f"The column{'s' if several else ''} {', '.join(extra)} "
+            f"{'are not fields' if several else 'is not a field'} of this dataset: kept with each "
+            "feature as the source gives "
+            f"{'them' if several else 'it'}, not checked against a field's type"
+            + (
+                f" (the column mapping reads {', '.join(read_as)} as "
+                + ", ".join(casts[name] for name in read_as)
+                + ")"
+                if read_as
+                else ""
+            )
+            + ", and in downloads and the differences between versions, but not among its "
+            "fields. A data manager can add "
+            f"{'them' if several else 'it'} as {'fields' if several else 'a field'} on the "
+            "dataset's details page."
+            + (
+                " If one holds a field under another name (a Shapefile cuts names to ten "
+                "characters), rename it: on the upload page (Columns to rename), in a source's "
+                "column mapping, or with the command line's --rename."
+                if missing
+                else ""
+            )
         )
     return notes
 
@@ -313,9 +337,7 @@ class LoadParts:
             code_field = dataset.part_codes["field"]
             slugs = dataset.part_codes.get("codes", {})
             named = {o.slug: o for o in Organisation.objects.filter(slug__in=slugs.values())}
-            by_code = {
-                code.lower(): named[slug] for code, slug in slugs.items() if slug in named
-            }
+            by_code = {code.lower(): named[slug] for code, slug in slugs.items() if slug in named}
         return cls(
             part, part.pk if part is not None else dataset.owner_id, publishers,
             code_field, by_code,
@@ -436,7 +458,9 @@ def batch_rows(
     if batch.first_row == 1:
         staging.columns = list(columns)
         if schema:
-            staging.notes.extend(_schema_notes(schema, list(columns), mapping.reference))
+            staging.notes.extend(
+                _schema_notes(schema, list(columns), mapping.reference, mapping.casts)
+            )
     empty_reference = (
         "the reference is empty"
         if mapping.reference in columns

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -204,8 +205,33 @@ _COMPACT_DATE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
 DATE_FORMATS = "YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD"
 
 
+# An amount as UK councils write one: a currency sign, commas between groups of three digits
+# (the decimal sign is a point), a minus before or after it or brackets for a negative, spaces
+# around. "2,5" and "1,00" are no such amount: a comma there could be a decimal one; nor is a
+# code with leading zeros (01227). The same pattern reads in Python and in PostgreSQL
+# (first_schema.py finds number columns with it).
+_AMOUNT = r"([£$€] ?)?(0|[1-9][0-9]{0,2}(,[0-9]{3})+|[1-9][0-9]*)(\.[0-9]+)?"
+MONEY = rf"^ *([-+]? *{_AMOUNT}|{_AMOUNT} *-|\( *{_AMOUNT} *\)) *$"
+_MONEY = re.compile(MONEY)
+
+
+def money_amount(text: str) -> Decimal | None:
+    """``text`` as an exact amount when it is one as ``MONEY`` reads it (£2,500,000, (£1,200),
+    1,350,000.50-); None when it is not."""
+    if not _MONEY.match(text):
+        return None
+    digits = re.sub(r"[^0-9.]", "", text)
+    amount = Decimal(digits)
+    return -amount if "-" in text or "(" in text else amount
+
+
 def typed_value(value: Any, kind: str) -> Any:
-    """``value`` as ``kind``; raises ValueError saying why it cannot be."""
+    """``value`` as ``kind``; raises ValueError saying why it cannot be.
+
+    A number is stored as a double, whose shortest form (what JSON is written with) gives back
+    any text of up to 15 significant digits exactly: "1350000.50" is 1350000.5, never
+    1350000.4999…; amounts with a currency sign and thousands separators are read too
+    (``MONEY``)."""
     if kind == "string" or value is None:
         return value
     if value == "":
@@ -215,7 +241,7 @@ def typed_value(value: Any, kind: str) -> Any:
             raise ValueError(f"{value!r} is not a whole number")
         try:
             whole = int(value)
-        except ValueError:
+        except (TypeError, ValueError):
             whole = _whole_number_text(value)
         if abs(whole) > MAX_EXACT_INTEGER:
             raise ValueError(
@@ -224,10 +250,15 @@ def typed_value(value: Any, kind: str) -> Any:
             )
         return whole
     if kind == "number":
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number")
         try:
             number = float(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not a number") from None
+        except (TypeError, ValueError):
+            amount = money_amount(value) if isinstance(value, str) else None
+            if amount is None:
+                raise ValueError(f"{value!r} is not a number") from None
+            number = float(amount)
         if not np.isfinite(number):
             raise ValueError(f"{value!r} is not a finite number")
         return number
@@ -263,11 +294,15 @@ def _date_text(value: str) -> str | None:
 
 def _whole_number_text(value: Any) -> int:
     """A whole number written with a decimal point or an exponent ("10.0", "1e3"), as a
-    spreadsheet saved as CSV may write one; ValueError for any other text."""
+    spreadsheet saved as CSV may write one, or as an amount (£2,500,000); ValueError for any
+    other text."""
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is not a whole number") from None
+        amount = money_amount(value) if isinstance(value, str) else None
+        if amount is None or amount != amount.to_integral_value():
+            raise ValueError(f"{value!r} is not a whole number") from None
+        return int(amount)
     if not (np.isfinite(number) and number.is_integer()):
         raise ValueError(f"{value!r} is not a whole number")
     return int(number)

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from infraplan.accounts.models import Organisation, Role
 from infraplan.connectors.models import IngestRun, RunState, Source
+from infraplan.connectors.registry import ROLLBACK_KEY
 from infraplan.maps.ended import END_DATE_PROPERTIES, EndedBy, LiveOn
 
 from .access import Action, dataset_permits
@@ -569,16 +570,19 @@ def version_for_page(user: Any, dataset: Dataset, number: int) -> DatasetVersion
 
 
 def version_problems(version: DatasetVersion) -> list[dict[str, Any]]:
-    """The report's problems as (row, field, value, problem) dictionaries, in row order.
+    """The report's problems as (row, field, value, problem, reference) dictionaries, in row
+    order.
 
     Older loads wrote ``reason`` and no value; both read the same here.
     """
+    references = version.report.get("row_references", {})  # older loads did not keep them
     return [
         {
             "row": problem.get("row"),
             "field": problem.get("field", ""),
             "value": problem.get("value", ""),
             "problem": problem.get("problem") or problem.get("reason", ""),
+            "reference": references.get(str(problem.get("row")), ""),
         }
         for problem in version.report.get("problems", [])
     ]
@@ -625,6 +629,35 @@ def run_waited_for(run: IngestRun) -> IngestRun | None:
         .filter(state__in=IngestRun.ACTIVE)
         .order_by("pk")
         .first()
+    )
+
+
+def load_mapping_last(dataset: Dataset) -> dict[str, Any] | None:
+    """The column mapping (``IngestMapping``, as its run kept it) of the dataset's last published
+    load, a rollback not counting; None before the first. The upload page offers it again."""
+    run = (
+        IngestRun.objects.filter(
+            dataset=dataset, state=RunState.PUBLISHED, version__state=VersionState.PUBLISHED
+        )
+        .exclude(connector_key=ROLLBACK_KEY)
+        .order_by("-version__number")
+        .only("mapping")
+        .first()
+    )
+    return run.mapping if run is not None else None
+
+
+def load_reference_change(dataset: Dataset, reference: str) -> str:
+    """A sentence saying that ``reference`` is not the reference column of the dataset's last
+    published load, naming both; empty when it is the same, or there was none. Features are
+    matched by their references: with another column's, every feature looks new."""
+    last = (load_mapping_last(dataset) or {}).get("reference")
+    if not last or last == reference:
+        return ""
+    return (
+        f" The last load used the reference column {last!r}; this one uses {reference!r}: "
+        "features are matched by their references, so with another column's every feature looks "
+        "new. Give the reference column the earlier loads used, if the file has it."
     )
 
 

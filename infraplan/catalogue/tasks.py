@@ -3,6 +3,7 @@
 from procrastinate.contrib.django import app
 
 from .demo import demo_load
+from .uploads import uploads_kept_sweep
 
 DEMO_LOAD_LOCK = "catalogue.demo_load"
 
@@ -13,3 +14,11 @@ DEMO_LOAD_LOCK = "catalogue.demo_load"
 def demo_load_task() -> dict[str, int]:
     """Load the demo datasets; returns each dataset's current version number."""
     return {version.dataset.slug: version.number for version in demo_load()}
+
+
+@app.periodic(cron="23 * * * *", periodic_id="uploads-kept-sweep")
+@app.task(name="catalogue.uploads_kept_sweep", queueing_lock="catalogue.uploads_kept_sweep")
+def uploads_kept_sweep_task(timestamp: int) -> int:
+    """Every hour: delete the files kept from upload forms with errors that nobody came back
+    for within a day (``uploads.KEPT_FOR``); returns how many."""
+    return uploads_kept_sweep()

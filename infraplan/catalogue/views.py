@@ -3,7 +3,6 @@ dataset and changing its details, its style editor, withdrawing and restoring it
 their runs; versions with their reports, differences and rollback; sources."""
 
 import csv
-import shutil
 from datetime import date
 from typing import Any
 
@@ -35,12 +34,15 @@ from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from .access import Action, dataset_permits
 from .caching import dataset_cache_headers
+from .fields import dataset_field_add, dataset_fields_retype
 from .first_schema import takes_fields_from_load
 from .forms import (
     AsOfForm,
     DatasetDetailsForm,
     DatasetFilterForm,
     DiffChoiceForm,
+    FieldAddForm,
+    FieldTypesForm,
     RollbackForm,
     StyleForm,
     UploadForm,
@@ -62,6 +64,7 @@ from .selectors import (
     dataset_source,
     dataset_sources,
     dataset_visible,
+    load_mapping_last,
     parts_managed,
     published_version_numbers,
     rollback_choices,
@@ -79,7 +82,17 @@ from .services import (
     loads_refusal,
 )
 from .store import StoreFeatureSource
-from .uploads import SizeLimitUploadHandler, upload_size_text, upload_store
+from .uploads import (
+    KeptUpload,
+    KeptUploadRefused,
+    SizeLimitUploadHandler,
+    upload_keep,
+    upload_kept_claim,
+    upload_kept_discard,
+    upload_kept_find,
+    upload_kept_return,
+    upload_size_text,
+)
 
 PROBLEMS_PER_PAGE = 50
 PROBLEMS_ON_RUN_PAGE = 20
@@ -151,7 +164,8 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Change a dataset's details: for those who may manage it; 404 for anyone else. Who may
     see it is changed only by those who administer it, and, as every admin function, only
     after they presented a second factor: an admin's password alone cannot publish a council's
-    restricted data."""
+    restricted data. The same page changes its fields' types and adds fields, each a form of
+    its own (``form``: which one was sent)."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
     published = dataset.versions.filter(published_at__isnull=False).exists()
     administers = dataset_permits(request.user, dataset, Action.ADMINISTER)
@@ -161,7 +175,16 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
         "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
         "titles_taken": Dataset.objects.permitting(request.user).exclude(pk=dataset.pk),
     }
-    if request.method != "POST":
+    sent = request.POST.get("form", "details") if request.method == "POST" else ""
+    types_form = FieldTypesForm(
+        request.POST if sent == "field-types" else None, schema=dataset.field_schema
+    )
+    add_form = FieldAddForm(request.POST if sent == "field-add" else None)
+    if sent in ("field-types", "field-add"):
+        done = _fields_change(request, dataset, types_form if sent == "field-types" else add_form)
+        if done:
+            return redirect(reverse("dataset-details", kwargs={"slug": dataset.slug}) + "#fields")
+    if sent != "details":
         initial = {name: getattr(dataset, name) for name in DatasetDetailsForm.base_fields}
         initial["keywords"] = ", ".join(dataset.keywords)
         initial["reference_date"] = (
@@ -179,10 +202,51 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
                 request, f"The details of {form.cleaned_data['title']} have been saved."
             )
             return redirect(dataset_url(dataset))
-    context = {"form": form, "dataset": dataset}
+    context = {
+        "form": form, "dataset": dataset, "types_form": types_form, "add_form": add_form,
+        "fields_added": bool(dataset.field_schema) or published,
+        "has_errors": bool(form.errors or types_form.errors or add_form.errors),
+    }  # fmt: skip
     if administers and not two_factor_cleared(request):
         context["two_factor_url"] = two_factor_url(request)
     return render(request, "catalogue/dataset_details.html", context)
+
+
+def _fields_change(
+    request: HttpRequest, dataset: Dataset, form: FieldTypesForm | FieldAddForm
+) -> bool:
+    """Apply the fields form sent: True when it changed what it asked (said in a message);
+    False with its errors on the form, nothing changed."""
+    if not form.is_valid():
+        return False
+    try:
+        if isinstance(form, FieldTypesForm):
+            changes = dataset_fields_retype(
+                actor=request.user, dataset=dataset, types=form.cleaned_data["types"]
+            )
+        else:
+            changes = [
+                dataset_field_add(
+                    actor=request.user, dataset=dataset, name=form.cleaned_data["name"],
+                    title=form.cleaned_data["title"], kind=form.cleaned_data["type"],
+                )
+            ]  # fmt: skip
+    except ValidationError as error:
+        if not hasattr(error, "error_dict"):
+            form.add_error(None, error)
+        elif isinstance(form, FieldTypesForm):
+            index = {entry["name"]: i for i, entry in enumerate(dataset.field_schema)}
+            for name, problems in error.message_dict.items():
+                form.add_error(f"type-{index[name]}" if name in index else None, problems)
+        else:
+            for name, problems in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
+        return False
+    for change in changes:
+        messages.success(request, change.message())
+    if not changes:
+        messages.info(request, "No field's type was changed: each is as it was.")
+    return True
 
 
 @login_required
@@ -461,6 +525,9 @@ def dataset_upload_view(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    """The upload form, and its file kept while another field has an error (``uploads``): sent
+    again without a new file, the form loads the kept one. A GET offers the reference column,
+    renames and threshold of the dataset's last published load."""
     dataset = dataset_visible(request.user, slug, Action.CONTRIBUTE)
     if dataset is None:
         return _loads_refused(request, slug)
@@ -469,17 +536,35 @@ def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
     too_large = ""
     if getattr(request, "upload_too_large", False):
         too_large = f"The file must be smaller than {upload_size_text(limit)}"
+    owner = {"user_id": request.user.pk, "dataset_id": dataset.pk}
+    kept, kept_refused = None, ""
+    if request.method == "POST" and request.POST.get("kept_file"):
+        try:
+            kept = upload_kept_find(request.POST["kept_file"], **owner)
+        except KeptUploadRefused as refused:
+            kept_refused = str(refused)
     form = UploadForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         organisations=organisations,
         too_large=too_large,
         spatial=dataset.geometry_type != GeometryType.NONE,
+        kept=kept,
+        kept_refused=kept_refused,
+        initial=_upload_initial(dataset),
     )
-    if request.method == "POST" and form.is_valid():
-        run = _upload_request(request, dataset, form)
-        if run is not None:
-            return redirect(run_url(run))
+    if request.method == "POST":
+        valid = form.is_valid()
+        if form.cleaned_data.get("file"):  # a new file, past the file's checks, replaces it
+            if kept is not None:
+                upload_kept_discard(kept)
+            kept = upload_keep(form.cleaned_data["file"], **owner)
+        if valid and kept is not None:
+            run = _upload_request(request, dataset, form, kept)
+            if run is not None:
+                return redirect(run_url(run))
+            kept = form.kept  # refused: the file is offered again
+        form.kept = kept
     return render(
         request,
         "catalogue/dataset_upload.html",
@@ -490,6 +575,26 @@ def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
             "fields_from_file": takes_fields_from_load(dataset),
         },
     )
+
+
+def _upload_initial(dataset: Dataset) -> dict[str, Any]:
+    """The upload form's reference column, renames and rejection threshold as the dataset's
+    last published load had them, so they need not be typed again (large removals are allowed
+    load by load: never offered again)."""
+    mapping = load_mapping_last(dataset)
+    if not mapping:
+        return {}
+    initial: dict[str, Any] = {"reference": mapping.get("reference", "")}
+    if mapping.get("rename"):
+        initial["renames"] = "\n".join(f"{old} = {new}" for old, new in mapping["rename"].items())
+    if mapping.get("max_invalid_share") is not None:
+        initial["threshold"] = _percent(mapping["max_invalid_share"])
+    return initial
+
+
+def _percent(share: float) -> str:
+    """A share as the threshold field shows it: 5, 2.5 (at most one decimal place)."""
+    return f"{share * 100:.1f}".removesuffix(".0")
 
 
 def _loads_refused(request: HttpRequest, slug: str) -> HttpResponse:
@@ -503,11 +608,14 @@ def _loads_refused(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(dataset_url(dataset))
 
 
-def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) -> Any:
-    """Store the file and ask for its load; None (errors on the form) if the request is refused."""
+def _upload_request(
+    request: HttpRequest, dataset: Dataset, form: UploadForm, kept: KeptUpload
+) -> Any:
+    """Ask for the load of the kept file, moved to where files to load are stored; None
+    (errors on the form, and the file kept again as ``form.kept``) if the request is refused."""
     slug = form.cleaned_data["organisation"]
     organisation = Organisation.objects.get(slug=slug) if slug != WHOLE_DATASET else None
-    stored = upload_store(form.cleaned_data["file"], dataset_slug=dataset.slug)
+    stored = upload_kept_claim(kept, dataset_slug=dataset.slug)
     config = {"path": str(stored)}
     if form.cleaned_data["layer"]:
         config["layer"] = form.cleaned_data["layer"]
@@ -523,7 +631,9 @@ def _upload_request(request: HttpRequest, dataset: Dataset, form: UploadForm) ->
             mapping=mapping, organisation=organisation,
         )  # fmt: skip
     except ValidationError as error:
-        shutil.rmtree(stored.parent, ignore_errors=True)
+        form.kept = upload_kept_return(
+            stored, user_id=request.user.pk, dataset_id=dataset.pk, signed=kept.signed
+        )
         for messages_ in error.message_dict.values():
             for message in messages_:
                 form.add_error(None, message)
@@ -615,6 +725,7 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
             "problem_count": version.report.get("problem_count", problems.paginator.count),
             # None where the load did not record it (the page says so).
             "counts": {name: version.report.get(name) for name in REPORT_COUNTS},
+            "repaired": _repaired_said(version.report),
             "show_who": dataset_permits(request.user, dataset, Action.CONTRIBUTE),
             "can_roll_back": (
                 version.state == VersionState.PUBLISHED
@@ -665,14 +776,28 @@ def _csv_safe(value: Any) -> str:
     return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
 
 
+def _repaired_said(report: dict[str, Any]) -> str | None:
+    """How many geometries the load repaired, with the references of the first it kept
+    (``ingest.REPAIRED_NAMED``) and how many more; None where the load did not record it."""
+    count = report.get("geometries_repaired")
+    if count is None:
+        return None
+    named = [reference for reference in report.get("repaired_references", []) if reference]
+    if not named:
+        return f"{count:,}"
+    more = count - len(named)
+    return f"{count:,}: {', '.join(named)}" + (f" and {more:,} more" if more > 0 else "")
+
+
 # The counts a load's report may keep, as the version page lists them.
 REPORT_COUNTS = ("rows_read", "rows_rejected", "geometries_repaired")
 
 
 @require_safe
 def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> HttpResponse:
-    """The version's problems as CSV: row, field, value, problem; then the rows left out of
-    the features (a demo load's rows without coordinates, say), each with its reference."""
+    """The version's problems as CSV: row, reference (where the row has one), field, value,
+    problem; then the rows left out of the features (a demo load's rows without coordinates,
+    say)."""
     dataset = dataset_or_404(request, slug, Action.VIEW)
     version = _version_or_404(request, dataset, number)
     if not dataset.is_public:
@@ -689,20 +814,22 @@ def version_report_csv_view(request: HttpRequest, slug: str, number: int) -> Htt
     # Windows-1252 (a £ in a value shows as Â£).
     response.write("\ufeff")
     writer = csv.writer(response)
-    writer.writerow(["row", "field", "value", "problem"])
+    columns = ("row", "reference", "field", "value", "problem")
+    writer.writerow(columns)
     problems = version_problems(version)
     for problem in problems:
-        writer.writerow([_csv_safe(problem[key]) for key in ("row", "field", "value", "problem")])
+        writer.writerow([_csv_safe(problem[key]) for key in columns])
     for skipped in version.report.get("skipped", []):
+        reference = _csv_safe(skipped.get("reference"))
         writer.writerow([
-            _csv_safe(skipped.get("row")), "reference", _csv_safe(skipped.get("reference")),
+            _csv_safe(skipped.get("row")), reference, "reference", reference,
             _csv_safe(f"Left out: {skipped.get('reason', '')}"),
         ])  # fmt: skip
     # The report keeps the first problems only: said in the file, which may be read on its own.
     more = version.report.get("problem_count", len(problems)) - len(problems)
     if more > 0:
         writer.writerow(
-            ["", "", "", f"and {more:,} more problem{'' if more == 1 else 's'}, not listed: the report keeps the first "
+            ["", "", "", "", f"and {more:,} more problem{'' if more == 1 else 's'}, not listed: the report keeps the first "
              f"{len(problems):,}"]
         )  # fmt: skip
     return response

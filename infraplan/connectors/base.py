@@ -98,6 +98,9 @@ class SourceContext:
     # False for a dataset without geometry (a list): a file is then read as a table of values,
     # without looking for coordinates, and any geometry it has is not kept.
     geometry: bool = True
+    # The load's renames ({the source's column: the field}): a connector that finds columns by
+    # name (a table's coordinates) looks under the names as renamed.
+    rename: dict[str, str] = field(default_factory=dict)
 
 
 def http_address(url: str) -> SplitResult:

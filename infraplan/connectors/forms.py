@@ -407,8 +407,10 @@ class SourceForm(forms.Form):
                 if declared and declared != kind:
                     self.add_error(
                         f"column-{index}-type",
-                        f"{field_name} is read as {CAST_NAMES[declared].lower()} by the "
-                        "dataset's schema: leave this as it comes",
+                        f"{field_name} is a field of the dataset, read as "
+                        f"{CAST_NAMES[declared].lower()} by its type there: choose "
+                        f"{CAST_NAMES[''].lower()}, or first change the field's type on the "
+                        "dataset's details page",
                     )
                     continue
                 casts[field_name] = kind

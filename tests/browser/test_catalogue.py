@@ -4,6 +4,8 @@ error, no failed request; and the style form's error summary and success banner.
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+
 from .conftest import PageWatch, assert_accessible, assert_page_sound, sign_in
 
 pytestmark = pytest.mark.browser
@@ -83,4 +85,36 @@ def test_style_form_errors_then_saves(page: Page, restricted):
     banner = page.locator(".govuk-notification-banner--success")
     expect(banner).to_contain_text("The style of A only sites has been saved.")
     expect(page.locator('[aria-labelledby="legend-heading"]')).to_contain_text("Station")
+    assert_accessible(page)
+
+
+def test_a_fields_type_is_refused_then_changed_on_the_details_page(page: Page, personas):
+    """The fields table's selects, their error summary and the success banner, with axe."""
+    sites = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "name", "type": "string"}, {"name": "homes", "type": "string"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=sites, points=ASHFORD_POINTS,
+        properties={reference: {"homes": "about 40"} for reference in list(ASHFORD_POINTS)[:1]},
+    )  # fmt: skip
+    sign_in(page, "data-manager@a.example")
+    page.goto("/datasets/sites/details/")
+    assert_accessible(page)
+    page.get_by_label("Type of homes").select_option("number")
+    page.get_by_role("button", name="Change the types").click()
+
+    expect(page).to_have_title(f"Error: Details of Sites {DASH} {SERVICE}")
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_be_focused()
+    link = summary.get_by_role("link", name="Type of homes: 1 feature has a value that is not")
+    expect(link).to_have_attribute("href", "#id_type-1")
+    assert_accessible(page)
+
+    page.get_by_label("Type of homes").select_option("string")
+    page.get_by_label("Type of name").select_option("string")
+    page.get_by_label("Field name").fill("status")
+    page.get_by_role("button", name="Add the field").click()
+    banner = page.locator(".govuk-notification-banner--success")
+    expect(banner).to_contain_text("status is now a field of type text")
     assert_accessible(page)

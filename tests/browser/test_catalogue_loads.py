@@ -339,3 +339,33 @@ def test_long_attributions_wrap_at_320_pixels_with_text_spacing(browser, live_se
             assert_no_sideways_scroll(page)
     finally:
         context.close()
+
+
+def test_an_upload_with_an_error_keeps_its_file_for_the_next_try(
+    page: Page, page_watch: PageWatch, sites, tmp_path
+):
+    """A file sent with another field in error is kept: the page says so, and sending the
+    form again with the field put right loads it, without choosing the file again."""
+    sign_in(page, "contributor@a.example")
+    chosen = tmp_path / "bad.csv"
+    chosen.write_text("ref,Easting,Northing\nA,615000,157500\nB,615100,157600\n")
+    page.goto("/datasets/sites/upload/")
+    page.get_by_label("File", exact=True).set_input_files(str(chosen))
+    page.get_by_label("Reference column").fill("")
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page).to_have_title(f"Error: Upload data to Sites {DASH} {SERVICE}")
+    expect(page.locator(".govuk-error-summary")).to_contain_text(
+        "Enter the name of the column holding each reference"
+    )
+    size = chosen.stat().st_size
+    expect(page.locator("#id_file-kept")).to_have_text(
+        f"bad.csv ({size} bytes) is uploaded: choose another file to replace it"
+    )
+    assert_page_sound(page, page_watch)
+
+    page.get_by_label("Reference column").fill("ref")
+    page.get_by_role("button", name="Upload and check").click()
+    page.wait_for_url("**/datasets/sites/runs/*/")
+    run = ingest_run_execute(IngestRun.objects.get().pk)
+    assert run.state == "published", run.error
+    assert run.version.source == "bad.csv"

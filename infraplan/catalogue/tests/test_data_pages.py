@@ -53,7 +53,12 @@ def failed(sites, personas):
     return version_fail(
         actor=personas.contributor_a,
         version=draft,
-        report={"error": "5 of 6 rows have problems", "rows_read": 6, "problems": PROBLEMS},
+        report={
+            "error": "5 of 6 rows have problems",
+            "rows_read": 6,
+            "problems": PROBLEMS,
+            "row_references": {"3": "S3"},
+        },
     )
 
 
@@ -104,6 +109,26 @@ def test_a_load_that_failed_before_its_rows_were_checked_does_not_say_no_problem
     assert "the load stopped before its rows were checked" in page
 
 
+@pytest.mark.parametrize(
+    ("report", "said"),
+    [
+        ({"geometries_repaired": 1, "repaired_references": ["S7"]}, "Geometries repaired 1: S7 "),
+        (
+            {"geometries_repaired": 12, "repaired_references": [f"R{n}" for n in range(10)]},
+            "Geometries repaired 12: R0, R1, R2, R3, R4, R5, R6, R7, R8, R9 and 2 more ",
+        ),
+        ({"geometries_repaired": 0}, "Geometries repaired 0 "),
+        ({}, "Geometries repaired Not recorded "),
+    ],
+)
+def test_the_features_whose_geometry_was_repaired_are_named(
+    sites, personas, client_as, report, said
+):
+    draft = version_start(actor=None, dataset=sites, source="areas.gpkg")
+    version_fail(actor=None, version=draft, report=report)
+    assert said in text(client_as(personas.contributor_a).get("/datasets/sites/versions/2/"))
+
+
 def test_problems_are_paged(sites, personas, client_as):
     problems = [
         {"row": n, "field": "name", "value": "", "problem": "is required"} for n in range(1, 61)
@@ -113,15 +138,19 @@ def test_problems_are_paged(sites, personas, client_as):
     client = client_as(personas.contributor_a)
     first = client.get("/datasets/sites/versions/2/").content.decode()
     assert first.count('<td class="govuk-table__cell govuk-table__cell--numeric">') == 50
-    assert "61 problems found; the first 60 are listed" in first
+    assert (
+        "61 problems found. The report and its CSV list the first 60 only: to see the rest, "
+        "fix those in the file and load it again, and that load's report lists the problems left"
+    ) in html.unescape(re.sub(r"\s+", " ", first))
     assert 'href="?page=2"' in first
     second = client.get("/datasets/sites/versions/2/?page=2").content.decode()
     rows = re.findall(r'govuk-table__cell--numeric">(\d+)</td>', second)
     assert rows == [str(n) for n in range(51, 61)]
     report = client.get("/datasets/sites/versions/2/report.csv").content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
-    assert len(rows) == 62 and rows[60] == ["60", "name", "", "is required"]
+    assert len(rows) == 62 and rows[60] == ["60", "", "name", "", "is required"]
     assert rows[61] == [
+        "",
         "",
         "",
         "",
@@ -137,12 +166,12 @@ def test_report_csv_is_the_problems_with_formulas_defused(failed, personas, clie
     assert response.content.startswith("\ufeff".encode())  # for Excel to read it as UTF-8
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows == [
-        ["row", "field", "value", "problem"],
-        ["2", "Easting", '\'=HYPERLINK("http://x")', "is not a number"],
-        ["3", "name", "'+44 1622", "is required"],
-        ["4", "reference", "'-5", "reference '-5' is also on row 1"],
-        ["5", "geometry", "'@SUM(A1)", "lies outside Great Britain"],
-        ["6", "status", "plain", "is not one of: open, closed"],
+        ["row", "reference", "field", "value", "problem"],
+        ["2", "", "Easting", '\'=HYPERLINK("http://x")', "is not a number"],
+        ["3", "S3", "name", "'+44 1622", "is required"],
+        ["4", "", "reference", "'-5", "reference '-5' is also on row 1"],
+        ["5", "", "geometry", "'@SUM(A1)", "lies outside Great Britain"],
+        ["6", "", "status", "plain", "is not one of: open, closed"],
     ]
     # A restricted dataset's report leaving the service is a read on the audit log.
     assert AuditEntry.objects.filter(action="dataset.read.report").exists()

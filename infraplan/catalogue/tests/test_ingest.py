@@ -176,6 +176,7 @@ def test_invalid_polygons_are_repaired_and_counted(personas, tmp_path):
     )  # fmt: skip
     version = ingest(areas, path)
     assert version.report["geometries_repaired"] == 1
+    assert version.report["repaired_references"] == ["bowtie"]  # the report names them
     repaired = current_features(areas).get(reference="bowtie").geom
     assert repaired.valid and repaired.area == pytest.approx(500_000)
 

@@ -203,7 +203,7 @@ def test_columns_a_shapefile_cut_short_are_said_and_renamed_on_the_upload_page(
     first = ingest_run_execute(IngestRun.objects.latest("pk").pk)
     page = html.unescape(text(client.get(f"/datasets/sites/versions/{first.version.number}/")))
     assert "No column of the source fills the dataset's field site-address: it is empty in" in page
-    assert "column site-addre is none of the dataset's fields" in page
+    assert "column site-addre is not a field of this dataset" in page
 
     upload(client, path, renames="site-addre = site-address\n")
     second = ingest_run_execute(IngestRun.objects.latest("pk").pk)
@@ -334,10 +334,13 @@ def test_the_size_limit_counts_every_file_in_the_request(
         ({"renames": "a = x\na = y"}, "Line 2: a is renamed twice"),
     ],
 )
-def test_bad_form_input_is_explained_and_nothing_is_kept(
+def test_bad_form_input_is_explained_and_nothing_is_loaded(
     fields, message, sites, personas, client_as, uploads, tmp_path
 ):
+    """Nothing is loaded; a good file sent with another field's error is kept for the next try
+    (``test_uploads_kept``), and nothing else."""
     data = {"reference": "site_ref", "organisation": "org-a", "threshold": "5"}
+    file_good = "file" not in fields and not fields.get("empty")
     if "file" not in fields:
         content = b"" if fields.pop("empty", False) else _csv(tmp_path).read_bytes()
         data["file"] = SimpleUploadedFile("sites.csv", content)
@@ -348,7 +351,8 @@ def test_bad_form_input_is_explained_and_nothing_is_kept(
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not IngestRun.objects.exists()
-    assert not uploads.exists() or not any(uploads.rglob("*"))
+    stored = sorted(path.relative_to(uploads).parts[0] for path in uploads.rglob("*.csv"))
+    assert stored == (["kept"] if file_good else [])
 
 
 def test_organisation_choices_follow_the_person(sites, personas, client_as):
@@ -470,7 +474,9 @@ def test_an_upload_that_cannot_be_read_shows_that_it_failed(
     assert run.state == RunState.FAILED
     page = text(client.get(response["Location"]))
     assert "The load failed" in page and "The table has no coordinate columns" in page
-    assert "The current version was not changed." in page
+    # A first load: there is no current version to keep.
+    assert "Nothing of Sites is published yet: it has no current version." in page
+    assert "The current version was not changed." not in page
     assert "State Failed" in text(client.get(f"/datasets/sites/versions/{run.version.number}/"))
 
 

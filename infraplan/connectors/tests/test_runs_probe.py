@@ -171,7 +171,7 @@ def test_a_source_the_dataset_has_outgrown_fails_with_the_reason_and_holds_up_no
     assert response.status_code == 302
     page = text(client_as(manager).get(response["Location"]))
     assert "The load failed" in page and "Change the source's settings" in page
-    assert "The current version was not changed." in page
+    assert "Nothing of Sites is published yet: it has no current version." in page
 
 
 def test_a_load_whose_job_the_queue_gave_up_does_not_wait_for_ever(sites, personas, client_as):

@@ -215,7 +215,10 @@ def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, pers
     page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
                           "column-0-source": "UNITS", "column-0-field": "homes",
                           "column-0-type": "number"})  # fmt: skip
-    assert "homes is read as whole number by the dataset's schema: leave this as it comes" in page
+    assert (
+        "homes is a field of the dataset, read as whole number by its type there: choose as "
+        "the source gives it, or first change the field's type on the dataset's details page"
+    ) in page
     page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
                           "constant-60-field": "status", "constant-60-value": "allocated"})  # fmt: skip
     assert (

@@ -220,7 +220,7 @@ class UploadConnector(Connector):
         try:
             opened = upload_open(
                 Path(config.path), workdir=context.workdir, layer=config.layer,
-                geometry=context.geometry,
+                geometry=context.geometry, rename=context.rename,
             )  # fmt: skip
         except UploadError as error:
             raise ConnectorError(str(error)) from None

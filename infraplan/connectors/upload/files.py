@@ -464,13 +464,15 @@ def _geojson_crs(opened: OpenedUpload, bounds, inferred: str | None) -> None:
 
 def upload_open(
     path: Path, *, workdir: Path, layer: str | None = None, limits: UploadLimits | None = None,
-    geometry: bool = True,
+    geometry: bool = True, rename: dict[str, str] | None = None,
 ) -> OpenedUpload:  # fmt: skip
     """Recognise ``path`` and say how to read it; UploadError saying why it cannot be.
 
     ``workdir`` is a private, empty folder for what archives unpack to; the caller removes it.
     ``geometry`` False reads the file as values only, for a dataset without geometry.
+    ``rename`` is the load's renames: a table's coordinate columns are found by their new names.
     """
+    rename = rename or {}
     limits = limits or UploadLimits()
     size = path.stat().st_size
     if size > limits.max_bytes:
@@ -490,14 +492,16 @@ def upload_open(
                 ) from None
             raise UploadError(f"The zip file is damaged or incomplete ({error}).") from None
         if is_xlsx:
-            opened = OpenedUpload(path=path, format="XLSX", name=name, geometry=geometry)
+            opened = OpenedUpload(
+                path=path, format="XLSX", name=name, geometry=geometry, rename=rename
+            )
             return table_open(
                 sheet_choose(_with_gdal_suffix(opened, ".xlsx", workdir), layer, workdir)
             )
         unpacked = workdir / "unpacked"
         path, kind = _from_archive(_safe_unpack(path, unpacked, limits), layer)
         name = f"{path.relative_to(unpacked).as_posix()} in {name}"
-    opened = OpenedUpload(path=path, format=kind, name=name, geometry=geometry)
+    opened = OpenedUpload(path=path, format=kind, name=name, geometry=geometry, rename=rename)
     if kind == "CSV":
         opened = _without_nul(opened, workdir)
         opened.encoding = _text_encoding(opened)

@@ -54,6 +54,9 @@ class OpenedUpload:
     crs: str | None = None
     crs_inferred: bool = False  # True when the coordinate system was worked out from the values
     geometry: bool = True  # False: read as values only, for a dataset without geometry
+    # The load's renames ({the file's column: the name it is read as}): the coordinate or WKT
+    # columns are looked for under the names as renamed.
+    rename: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the report should tell the officer
     text_driver: str | None = None  # GeoJSONSeq for GeoJSON one feature a line; see gdal_path
 

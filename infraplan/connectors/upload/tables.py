@@ -26,11 +26,17 @@ from .sheets import headers_guessed, sheet_first
 
 # Header pairs UK publishers use for point coordinates, in order of preference (lower case),
 # each with the coordinate system the names imply (None: decided from the values).
+# Names that say "grid" come first; then names a council's GIS exports with the system unsaid.
 POINT_HEADERS: list[tuple[str, str, str | None]] = [
     ("easting", "northing", BNG),
+    ("eastings", "northings", BNG),
+    ("east", "north", BNG),
     ("geox", "geoy", None),
     ("x", "y", None),
     ("x_coordinate", "y_coordinate", None),
+    ("x coordinate", "y coordinate", None),
+    ("x_coord", "y_coord", None),
+    ("xcoord", "ycoord", None),
     ("longitude", "latitude", WGS84),
     ("lon", "lat", WGS84),
     ("long", "lat", WGS84),
@@ -144,16 +150,30 @@ def _grid_swapped(xs: np.ndarray, ys: np.ndarray) -> bool:
     return _share_within(ys, xs, area) > 0.5 and _share_within(xs, ys, area) <= 0.5
 
 
-def _point_columns(names: list[str]) -> tuple[str, str, str | None] | None:
-    by_lower = {name.lower().strip(): name for name in names}
+def _as_renamed(names: list[str], rename: dict[str, str]) -> dict[str, str]:
+    """The table's columns by their names as the load reads them (lower case), renames applied,
+    each to the column's name in the file. A column renamed onto a name the file also has takes
+    its place, as it does in the load's fields."""
+    by_lower = {name.lower().strip(): name for name in names if name not in rename}
+    by_lower |= {rename[name].lower().strip(): name for name in names if name in rename}
+    return by_lower
+
+
+def _point_columns(
+    names: list[str], rename: dict[str, str] | None = None
+) -> tuple[str, str, str | None] | None:
+    """The file's columns holding a point's coordinates, found by their names as renamed, and
+    the coordinate system the names say (None: decided from the values)."""
+    by_lower = _as_renamed(names, rename or {})
     for x, y, crs in POINT_HEADERS:
         if x in by_lower and y in by_lower:
             return by_lower[x], by_lower[y], crs
     return None
 
 
-def _wkt_column(names: list[str]) -> str | None:
-    return next((name for name in names if name.lower().strip() in WKT_HEADERS), None)
+def _wkt_column(names: list[str], rename: dict[str, str] | None = None) -> str | None:
+    by_lower = _as_renamed(names, rename or {})
+    return next((name for lower, name in by_lower.items() if lower in WKT_HEADERS), None)
 
 
 _COORDINATE_NAMES = (
@@ -246,8 +266,8 @@ def sheet_choose(opened: OpenedUpload, layer: str | None, workdir: Path) -> Open
     with_rows = [sheet for sheet, info in sheets.items() if info["features"] > 0]
     located = [
         sheet for sheet in with_rows
-        if _point_columns(list(sheets[sheet]["fields"]))
-        or _wkt_column(list(sheets[sheet]["fields"]))
+        if _point_columns(list(sheets[sheet]["fields"]), opened.rename)
+        or _wkt_column(list(sheets[sheet]["fields"]), opened.rename)
     ]  # fmt: skip
     if len(with_rows) == 1:
         opened.layer, why = with_rows[0], "with data"
@@ -345,9 +365,9 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
                 "row 1 and the rows of values below it."
             )
         return opened
-    columns = _point_columns(names)
+    columns = _point_columns(names, opened.rename)
     if columns is None:
-        wkt = _wkt_column(names)
+        wkt = _wkt_column(names, opened.rename)
         if wkt is None:
             raise _without_coordinates(opened, names, info["features"])
         opened.wkt_column = wkt
@@ -442,7 +462,7 @@ def _note_degrees_elsewhere(
             (by_lower[x], by_lower[y])
             for x, y, crs in POINT_HEADERS
             if crs == WGS84
-            for by_lower in [{name.lower().strip(): name for name in names}]
+            for by_lower in [_as_renamed(names, opened.rename)]
             if x in by_lower and y in by_lower
         ),
         None,

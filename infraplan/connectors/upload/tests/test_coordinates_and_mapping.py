@@ -125,3 +125,50 @@ def test_longitudes_and_latitudes_that_disagree_with_the_grid_columns_are_said(
         "and latitude."
     )
     assert current_features(sites).get(reference="S2").geom.coords == (615200, 157700)
+
+
+@pytest.mark.parametrize(
+    ("header", "x", "y"),
+    [
+        ("ref,X_COORD,Y_COORD", "615000", "157500"),
+        ("ref,XCOORD,YCOORD", "615000", "157500"),
+        ("ref,X Coordinate,Y Coordinate", "615000", "157500"),
+        ("ref,EAST,NORTH", "615000", "157500"),
+        ("ref,Eastings,Northings", "615000", "157500"),
+        ("ref,x_coord,y_coord", "1.0789", "51.2802"),  # degrees: the names do not say
+    ],
+)
+def test_coordinate_columns_as_council_systems_export_them_load(tmp_path, sites, header, x, y):
+    version = ingest(sites, _csv(tmp_path, f"{header}\nS1,{x},{y}\n"))
+    assert version.is_current and version.report["problem_count"] == 0
+    easting, northing = current_features(sites).get(reference="S1").geom.coords
+    assert 614_000 < easting < 616_000 and 157_000 < northing < 159_000
+
+
+def test_coordinate_columns_renamed_on_the_upload_are_found_by_their_new_names(tmp_path, sites):
+    """A file whose coordinate columns have names no list holds loads when the upload renames
+    them to Easting and Northing: renames apply before the coordinates are looked for."""
+    path = _csv(tmp_path, "ref,Grid E,Grid N,name\nS1,615000,157500,Mill Lane\n")
+    with pytest.raises(IngestRejected, match="The table has no coordinate columns"):
+        ingest(sites, path)
+    rename = {"Grid E": "Easting", "Grid N": "Northing"}
+    version = ingest(sites, path, IngestMapping(reference="ref", rename=rename))
+    assert version.is_current and version.report["problem_count"] == 0
+    feature = current_features(sites).get(reference="S1")
+    assert feature.geom.coords == (615000, 157500)
+    assert "Points from the columns Grid E and Grid N as British National Grid" in " ".join(
+        version.report["notes"]
+    )
+    # The coordinates are the geometry, not properties.
+    assert feature.properties["name"] == "Mill Lane"
+    assert not {"Grid E", "Grid N", "Easting", "Northing"} & set(feature.properties)
+
+
+def test_a_coordinate_column_renamed_away_is_not_read_as_coordinates(tmp_path, sites):
+    """The renamed column takes the name's place: X and Y renamed to other fields, and columns
+    renamed to Easting and Northing, place the points by the latter."""
+    path = _csv(tmp_path, "ref,X,Y,E,N\nS1,1,2,615000,157500\n")
+    rename = {"X": "x_old", "Y": "y_old", "E": "Easting", "N": "Northing"}
+    version = ingest(sites, path, IngestMapping(reference="ref", rename=rename))
+    assert version.is_current
+    assert current_features(sites).get(reference="S1").geom.coords == (615000, 157500)
