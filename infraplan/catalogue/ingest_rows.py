@@ -14,7 +14,7 @@ from django.db.models import Q
 from pydantic import BaseModel, ConfigDict, Field
 
 from infraplan.accounts.models import Organisation
-from infraplan.connectors.base import ConnectorError, FeatureBatch, RowProblem
+from infraplan.connectors.base import ConnectorError, FeatureBatch, RowProblem, names_listed
 
 from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
 from .models import Dataset, Feature
@@ -130,7 +130,7 @@ def _rename_notes(mapping: IngestMapping, names: list[str], renamed: set[str]) -
         notes.append(
             "The column mapping renames "
             + ", ".join(f"{column!r} (to {mapping.rename[column]!r})" for column in absent)
-            + f", which the source does not have; its columns are: {', '.join(names) or 'none'}."
+            + f", which the source does not have; its columns are: {names_listed(names) or 'none'}."
         )
     for name in names:
         if name not in mapping.rename and name in renamed:
@@ -164,7 +164,7 @@ def _schema_notes(
         several = len(extra) > 1
         read_as = [name for name in extra if name in casts]
         notes.append(
-            f"The column{'s' if several else ''} {', '.join(extra)} "
+            f"The column{'s' if several else ''} {names_listed(extra)} "
             f"{'are not fields' if several else 'is not a field'} of this dataset: kept with each "
             "feature as the source gives "
             f"{'them' if several else 'it'}, not checked against a field's type"

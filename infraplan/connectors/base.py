@@ -38,6 +38,24 @@ def message_shortened(message: str, limit: int = MESSAGE_LIMIT) -> str:
     return message[: limit - 30].rstrip() + " … (message shortened)"
 
 
+NAME_SHOWN = 60  # characters of a name quoted in a message
+
+
+def names_listed(names: list[str], limit: int = 10) -> str:
+    """The first ``limit`` names, each cut to NAME_SHOWN characters, and how many more. A NUL
+    (which PostgreSQL cannot store in a report) goes, and other control characters show as
+    spaces: a source's column names are whatever it holds."""
+    printable = [
+        "".join(c if c.isprintable() else " " for c in name.replace("\x00", "")) for name in names
+    ]
+    shown = [
+        name if len(name) <= NAME_SHOWN else name[: NAME_SHOWN - 1] + "…" for name in printable
+    ]
+    return ", ".join(
+        shown[:limit] + ([f"{len(names) - limit:,} more"] if len(names) > limit else [])
+    )
+
+
 class ConnectorError(Exception):
     """A source that cannot be read; ``temporary`` says whether a retry later can help."""
 

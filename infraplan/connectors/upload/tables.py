@@ -12,6 +12,8 @@ import shapely
 from django.conf import settings
 from pyproj import Transformer
 
+from infraplan.connectors.base import names_listed
+
 from .formulas import note_formulas_without_results
 from .opened import (
     BNG,
@@ -184,17 +186,6 @@ _COORDINATE_NAMES = (
 
 # GDAL's name for a column whose header cell is empty: Field3 in a workbook, field_3 in CSV.
 _UNNAMED = re.compile(r"field_?\d+", re.IGNORECASE)
-
-
-NAME_SHOWN = 60  # characters of a name quoted in a message
-
-
-def names_listed(names: list[str], limit: int = 10) -> str:
-    """The first ``limit`` names, each cut to NAME_SHOWN characters, and how many more."""
-    shown = [name if len(name) <= NAME_SHOWN else name[: NAME_SHOWN - 1] + "…" for name in names]
-    return ", ".join(
-        shown[:limit] + ([f"{len(names) - limit:,} more"] if len(names) > limit else [])
-    )
 
 
 def _without_coordinates(opened: OpenedUpload, names: list[str], rows: int) -> UploadError:
