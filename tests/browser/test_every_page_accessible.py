@@ -82,8 +82,8 @@ SSO_ROUND_TRIP = (
 )
 PAGES_NOT_VISITED = {
     "account_confirm_login_code": "signing in by an emailed code is off: always a redirect",
-    "account_confirm_reauthentication_code": "confirming by an emailed code is off: always a "
-    "redirect",
+    "account_confirm_reauthentication_code": "a redirect until a code has been emailed: "
+    "test_pages_part_way_through_a_flow_are_accessible asks for one and checks the page",
     "socialaccount_signup": "never a page here: single sign-on makes accounts itself "
     "(infraplan.sso.adapter), never through django-allauth's sign-up form",
     "openid_connect_login": SSO_ROUND_TRIP,
