@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry, Polygon
+from django.contrib.gis.geos import GEOSGeometry
 from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
@@ -33,9 +33,15 @@ from infraplan.catalogue.history import (
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType, VersionState
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource
 from infraplan.catalogue.store import StoreFeatureSource, several_publishers
-from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX
 from infraplan.maps.ended import LiveOn, ended_on
-from infraplan.maps.selectors import BadRequest, MapMoment, bbox_polygon, parse_bbox, source_at
+from infraplan.maps.selectors import (
+    BadRequest,
+    MapMoment,
+    bbox_polygon,
+    on_grid,
+    parse_bbox,
+    source_at,
+)
 
 from .areas import Chosen, Outline, area_choose
 from .base import Exporter, ExportError
@@ -245,10 +251,7 @@ def _box(bbox_text: str, crs: Crs | None) -> Box:
             box = bbox_parse(bbox_text, crs)
         except OGCError as problem:
             raise ExportError(problem.description) from None
-    # A box may reach far beyond the grid, where no point has a longitude and latitude.
-    grid = Polygon.from_bbox((0, 0, GRID_EASTING_MAX, GRID_NORTHING_MAX))
-    grid.srid = 27700
-    within = box.intersection(grid) if not box.empty else box
+    within = on_grid(box) if not box.empty else box
     if within.empty or within.area == 0:
         label = crs.label if crs else "WGS84 longitude, latitude"
         raise ExportError(

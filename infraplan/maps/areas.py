@@ -19,7 +19,7 @@ from pyproj import Transformer
 
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.store import StoreFeatureSource
-from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX, decimal_text
+from infraplan.core.coordinates import decimal_text
 from infraplan.exports.registry import exporter_for
 
 from .selectors import (
@@ -30,6 +30,7 @@ from .selectors import (
     box_error,
     box_numbers,
     degrees_box,
+    on_grid,
 )
 from .viewport import Box
 
@@ -86,9 +87,7 @@ def _within_grid(grid: Box) -> GEOSGeometry:
     """The grid box cut to the grid's extent (where every stored feature lies)."""
     box = Polygon.from_bbox(grid)
     box.srid = 27700
-    extent = Polygon.from_bbox((0, 0, GRID_EASTING_MAX, GRID_NORTHING_MAX))
-    extent.srid = 27700
-    return box.intersection(extent)
+    return on_grid(box)
 
 
 def _grid_box(parts: list[str], numbers: list[float]) -> Box:

@@ -14,7 +14,7 @@ from typing import Any
 
 import shapely
 from django.conf import settings
-from django.contrib.gis.geos import GEOSGeometry
+from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.core.validators import slug_re
 from django.db.models import OuterRef, Subquery
 from django.http import QueryDict
@@ -35,6 +35,7 @@ from infraplan.catalogue.selectors import value_text
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource, current_features
 from infraplan.catalogue.styles import style_legend
+from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX
 
 from .ended import LiveOn, ended_on
 from .styling import colour_expression, dataset_style, label_field_of
@@ -284,6 +285,15 @@ def bbox_polygon(bbox: tuple[float, float, float, float]) -> GEOSGeometry:
     edges = shapely.segmentize(shapely.box(west, south, east, north), max_segment_length=0.1)
     on_grid = shapely.transform(edges, _WGS84_TO_GRID.transform, interleaved=False)
     return GEOSGeometry(memoryview(shapely.to_wkb(on_grid)), srid=27700)
+
+
+def on_grid(polygon: GEOSGeometry) -> GEOSGeometry:
+    """The part of ``polygon`` (EPSG:27700) within the grid's extent, where every stored
+    feature lies: a box given in metres may reach far beyond it, where no point has a
+    longitude and latitude to show it by."""
+    extent = Polygon.from_bbox((0, 0, GRID_EASTING_MAX, GRID_NORTHING_MAX))
+    extent.srid = 27700
+    return polygon.intersection(extent)
 
 
 def boundary_layers() -> list[str]:

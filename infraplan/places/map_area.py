@@ -10,26 +10,15 @@ lengths, it says that too, beside the lengths they have in the area.
 from functools import cache
 
 from django.conf import settings
-from django.contrib.gis.geos import LinearRing, Point, Polygon
+from django.contrib.gis.geos import GEOSGeometry, Point
 
-# Points taken along each side of the area's box to draw it on the National Grid: a parallel
-# of latitude is a curve there, so the corners alone would cut the box short.
-_SIDE_POINTS = 16
+from infraplan.maps.selectors import bbox_polygon
 
 
 @cache
-def _area_on_grid(bounds: tuple[float, float, float, float]) -> Polygon:
+def _area_on_grid(bounds: tuple[float, float, float, float]) -> GEOSGeometry:
     """The box of ``bounds`` (WGS84) as a polygon on the National Grid (EPSG:27700)."""
-    west, south, east, north = bounds
-    steps = [index / _SIDE_POINTS for index in range(_SIDE_POINTS)]
-    ring = (
-        [(west + (east - west) * step, south) for step in steps]
-        + [(east, south + (north - south) * step) for step in steps]
-        + [(east - (east - west) * step, north) for step in steps]
-        + [(west, north - (north - south) * step) for step in steps]
-    )
-    polygon = Polygon(LinearRing([*ring, ring[0]]), srid=4326)
-    return polygon.transform(27700, clone=True)
+    return bbox_polygon(bounds)
 
 
 def _bounds() -> tuple[float, float, float, float]:
