@@ -116,7 +116,6 @@ _STAGE = f"""
     CREATE TEMPORARY TABLE ingest_stage (
         row integer PRIMARY KEY, reference text NOT NULL, properties jsonb NOT NULL,
         wkb bytea, srid integer, geom geometry(Geometry, 27700), organisation bigint,
-        repaired boolean NOT NULL DEFAULT false,
         nfc text GENERATED ALWAYS AS (normalize(reference, NFC)) STORED,
         kind text GENERATED ALWAYS AS (GeometryType(geom)) STORED,
         dimension integer GENERATED ALWAYS AS (ST_Dimension(geom)) STORED,
@@ -131,10 +130,13 @@ _TRANSFORM = """
         ELSE ST_Transform(ST_SetSRID(ST_GeomFromWKB(wkb), srid), 27700) END
     WHERE wkb IS NOT NULL
 """
+# How many of the features whose geometry was repaired the report names.
+REPAIRED_NAMED = 10
 _REPAIR = """
     UPDATE ingest_stage
-    SET geom = ST_CollectionExtract(ST_MakeValid(geom), %(dimension)s + 1), repaired = true
+    SET geom = ST_CollectionExtract(ST_MakeValid(geom), %(dimension)s + 1)
     WHERE NOT valid
+    RETURNING row, reference
 """
 # A geometry collection whose parts are all of the dataset's kind becomes the multi-geometry of
 # that kind (nothing is lost: every vertex stays); one that mixes kinds is reported below.
@@ -398,7 +400,11 @@ def _stage_and_check(
         dimension = _DIMENSION[GeometryType(dataset.geometry_type)]
         cursor.execute(_COLLECTIONS, {"dimension": dimension})
         cursor.execute(_REPAIR, {"dimension": dimension})
-        repaired = cursor.rowcount
+        repaired_rows = sorted(cursor.fetchall())
+        repaired = len(repaired_rows)
+        staging.repaired_references = [
+            reference for _, reference in repaired_rows[:REPAIRED_NAMED] if reference
+        ]
         cursor.execute(
             _CHECKS,
             {"dimension": dimension, "kind": dataset.geometry_type,
@@ -452,6 +458,7 @@ def _report(staging: Staging, repaired: int) -> dict[str, Any]:
         "rows_read": staging.total,
         "rows_rejected": len(staging.rejected_rows),
         "geometries_repaired": repaired,
+        "repaired_references": staging.repaired_references,
         "geometries_flattened": staging.flattened,
         "problem_count": staging.problem_count,
         "problems": [problem.as_dict() for problem in problems],
@@ -589,19 +596,13 @@ def ingest_run(
             raise
 
 
-# How many of the features whose geometry was repaired the report names.
-REPAIRED_NAMED = 10
-
-
 def _report_references(cursor: Any, report: dict[str, Any]) -> None:
-    """Name rows in the report by their references too, where they have one: the rows with
-    problems (``row_references``: {row: reference}), and the first features (in row order)
-    whose geometry was repaired."""
-    cursor.execute(
-        "SELECT reference FROM ingest_stage WHERE repaired ORDER BY row LIMIT %s", [REPAIRED_NAMED]
-    )
-    report["repaired_references"] = [reference for (reference,) in cursor.fetchall()]
+    """Name the rows with problems in the report by their references too, where they have one
+    (``row_references``: {row: reference})."""
     rows = sorted({problem["row"] for problem in report["problems"]})
+    if not rows:
+        report["row_references"] = {}
+        return
     cursor.execute(
         "SELECT row, reference FROM ingest_stage WHERE row = ANY(%s) AND reference <> ''", [rows]
     )

@@ -75,6 +75,8 @@ class Staging:
     # staged without geometry, for their reference alone, so that the current version's feature
     # of that reference is kept, and not checked again.
     unchecked_rows: set[int] = field(default_factory=set)
+    # The references of the first features (in row order) whose geometry was repaired.
+    repaired_references: list[str] = field(default_factory=list)
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
