@@ -7,7 +7,8 @@ from django.views.decorators.http import require_safe
 
 from infraplan.audit.services import audit_record_read
 
-from .selectors import FORMATS, MAX_QUERY_LENGTH, MapChoice, search
+from .search_results import FORMATS, MapChoice
+from .selectors import MAX_QUERY_LENGTH, search
 
 
 def _wants_json(request: HttpRequest) -> bool:

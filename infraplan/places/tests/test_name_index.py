@@ -9,7 +9,9 @@ from procrastinate.contrib.django import app
 from infraplan.catalogue.services import dataset_save
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.places.name_index import name_index_name, name_indexes_ensure
-from infraplan.places.selectors import MAX_RESULTS, MapChoice, names_query, search
+from infraplan.places.name_search import names_query
+from infraplan.places.search_results import MapChoice
+from infraplan.places.selectors import MAX_RESULTS, search
 from infraplan.places.tasks import name_indexes_task
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -22,7 +22,7 @@ from infraplan.core.testing.data import (
     postcodes_write,
     version_publish_points,
 )
-from infraplan.places.selectors import FORMATS
+from infraplan.places.search_results import FORMATS
 from infraplan.places.services import postcodes_load
 
 CT1_2EH = (1.083457, 51.278809)
