@@ -10,6 +10,15 @@ text. Codes written with leading zeros (01227…) stay text, as their zeros are 
 Amounts written as councils write money (£2,500,000, 1,350,000.50, (£1,200)) make a number
 field, stored as their exact numbers.
 
+A date written with a time at midnight (2024-01-01T00:00:00Z, as the ArcGIS connector writes an
+Esri date field's UTC milliseconds, or as a GeoPackage's date-time comes) is that day: a column
+of them makes a date field holding the days as written, without a time zone conversion, so a
+UTC midnight stays its own day. A column of dates and times with real times of day (an edit's
+time, say) stays text, each value the moment as written (ISO 8601): a date field holds a day and
+no time, so typing it as one would lose the times, and, for moments in UTC, could name the wrong
+day (a day entered at midnight in London in summer is 23:00 UTC the day before). The report's
+note says so; a data manager who wants the days alone can make it a date field.
+
 A column the source's mapping reads as a type (a cast: the data manager saying what the
 column is) takes that type, whatever its values look like: 4500000.0 read as a number stays
 a number field, where inferred it would be whole numbers. Only the other columns are inferred.
@@ -27,7 +36,14 @@ from .loading import MONEY, typed_value
 # Whole numbers a map reads exactly (2^53 - 1 has 16 digits; 15 are always within it).
 _WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
 _DECIMAL = r"^[+-]?(0|[1-9][0-9]{0,14})\.[0-9]{1,15}$"
-_DATE_LIKE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4})$"
+_ISO_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
+# A day, ISO (perhaps as a date-time at midnight) or day first.
+_DATE_LIKE = (
+    rf"^({_ISO_DAY}([T ]00:00(:00(\.0+)?)?{_ZONE})?|[0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-][0-9]{{4}})$"
+)
+# A date with a time of day (ISO 8601): text in a new field, unless every one is at midnight.
+_DATE_TIME = rf"^{_ISO_DAY}[T ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\.[0-9]+)?)?{_ZONE}$"
 _EXACT = 2**53 - 1
 # Distinct date texts read in Python to check each is a real day: dates repeat (a few thousand
 # days in a decade), so more than this is not a column of dates.
@@ -49,6 +65,7 @@ _CLASSES = f"""
           WHEN 'string' THEN lower(p.value #>> '{{}}') IN ('true', 'false', 'yes', 'no')
           ELSE false END),
       bool_and(jsonb_typeof(p.value) = 'string' AND p.value #>> '{{}}' ~ %(date)s),
+      bool_and(jsonb_typeof(p.value) = 'string' AND p.value #>> '{{}}' ~ %(date_time)s),
       bool_or(jsonb_typeof(p.value) = 'string')
     FROM ingest_stage s CROSS JOIN LATERAL jsonb_each(s.properties) p
     WHERE s.row <> ALL(%(rejected)s::integer[])
@@ -137,11 +154,12 @@ def schema_from_staged(
     cursor.execute(
         _CLASSES,
         {"whole": _WHOLE, "decimal": _DECIMAL, "money": MONEY, "date": _DATE_LIKE,
-         "rejected": rejected_rows},
+         "date_time": _DATE_TIME, "rejected": rejected_rows},
     )  # fmt: skip
     kinds: dict[str, str] = {}
     conversions: dict[str, dict[str, str] | None] = {}  # typed fields held as text somewhere
-    for key, whole, numeric, boolean, date_like, has_text in cursor.fetchall():
+    timed = []  # text fields of dates and times of day
+    for key, whole, numeric, boolean, date_like, date_time, has_text in cursor.fetchall():
         kind, dates = "string", None
         if key in casts:
             kinds[key] = casts[key]
@@ -156,6 +174,8 @@ def schema_from_staged(
             dates = _dates(cursor, key, rejected_rows)
             kind = "date" if dates is not None else "string"
         kinds[key] = kind
+        if kind == "string" and date_time and not date_like:  # not a day the calendar lacks
+            timed.append(key)
         if kind != "string" and has_text:
             conversions[key] = dates
     names = [name for name in columns if name in kinds] + [
@@ -175,10 +195,24 @@ def schema_from_staged(
             if read_as
             else ""
         )
-        + f"by the values they hold: {described or 'none'}. Later loads are checked against "
-        "them; a data manager can change a field's type on the dataset's details page."
+        + f"by the values they hold: {described or 'none'}. "
+        + _timed_note([name for name in names if name in timed])
+        + "Later loads are checked against them; a data manager can change a field's type on "
+        "the dataset's details page."
     )
     return schema, note
+
+
+def _timed_note(names: list[str]) -> str:
+    """Why text fields of dates and times are not dates (the module's docstring)."""
+    if not names:
+        return ""
+    several = len(names) > 1
+    return (
+        f"{', '.join(names)} {'hold' if several else 'holds'} times of day, which a date field "
+        f"cannot: {'they are' if several else 'it is'} kept as text, each value its date and "
+        "time as the source gives it (ISO 8601), so that no time is lost. "
+    )
 
 
 def _convert(

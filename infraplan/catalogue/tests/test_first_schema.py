@@ -145,3 +145,32 @@ def test_a_field_ending_in_name_labels_the_features_unless_a_label_was_chosen(
 
     assert Dataset.objects.get(pk=new_sites.pk).label_field == "Site Name"
     assert Dataset.objects.get(pk=chosen.pk).label_field == "Site Ref"
+
+
+def test_dates_written_at_midnight_are_days_and_times_of_day_stay_text(new_sites, tmp_path):
+    """A date-time at midnight (as the ArcGIS connector and a GeoPackage write one) is that day,
+    in whatever zone it is written; a column with real times of day keeps them, as text, and
+    the report says why."""
+    ingest(
+        new_sites,
+        csv(tmp_path, "ref,decided,edited,Easting,Northing\n"
+                      "S1,2024-06-20T00:00:00Z,2024-06-19T23:00:00Z,615000,157500\n"
+                      "S2,2024-01-01 00:00:00+01:00,2024-01-01T14:30:00.250Z,615100,157600\n"
+                      "S3,2016-06-20,,615200,157700\n"),
+    )  # fmt: skip
+
+    new_sites.refresh_from_db()
+    types = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert (types["decided"], types["edited"]) == ("date", "string")
+    stored = {
+        feature.reference: (feature.properties["decided"], feature.properties["edited"])
+        for feature in current_features(new_sites)
+    }
+    assert stored == {
+        "S1": ("2024-06-20", "2024-06-19T23:00:00Z"),
+        "S2": ("2024-01-01", "2024-01-01T14:30:00.250Z"),
+        "S3": ("2016-06-20", ""),
+    }
+    [note] = [n for n in new_sites.versions.get().report["notes"] if "had no fields" in n]
+    assert "decided (dates), edited (text)" in note
+    assert "edited holds times of day, which a date field cannot: it is kept as text" in note

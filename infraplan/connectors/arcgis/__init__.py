@@ -6,8 +6,10 @@ one query may return. Features are queried page by page (``resultOffset`` and
 geometries (points, multipoints, paths, rings) and ``spatialReference`` are converted here.
 A page with ``exceededTransferLimit`` means more follow. A layer that cannot page by offset
 (``supportsPagination`` false, or a server before 10.3) is read by its object ids instead.
-Coded-value domains are loaded as their names, as ArcGIS shows them. ArcGIS reports errors as
-a JSON body ``{"error": {...}}`` with HTTP 200, so every answer is checked for one.
+Coded-value domains are loaded as their names, as ArcGIS shows them. Date fields (UTC
+milliseconds since 1970) are loaded as ISO 8601 dates and times in UTC, which a new dataset's
+first load makes a date field where every one is a whole day (``_dates``). ArcGIS reports
+errors as a JSON body ``{"error": {...}}`` with HTTP 200, so every answer is checked for one.
 """
 
 from collections.abc import Iterator
@@ -199,7 +201,14 @@ def _date_fields(*documents: dict[str, Any]) -> set[str]:
 
 def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) -> list[RowProblem]:
     """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place. A NaN
-    is unknown (null); a number no calendar date can have is a problem of its row."""
+    is unknown (null); a number no calendar date can have is a problem of its row.
+
+    An Esri date field holds a moment, not a day: each value is written whole, in UTC as
+    stored (2024-01-01T00:00:00Z; 2024-01-01T14:30:00.250Z), never moved into a local time
+    zone, so a UTC midnight stays its own day. A new dataset's first load decides what the field
+    is from every value (``catalogue.first_schema``): all at midnight, a date field of those
+    days; with times of day, text keeping each moment, as a date field holds no time. A page
+    cannot decide it: the times may come only in a later one."""
     problems = []
     names = sorted(dates)  # problems of a row in field order
     for index, values in enumerate(properties):
@@ -221,7 +230,9 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
                                "is not a date (milliseconds since 1970 out of range)")
                 )  # fmt: skip
                 continue
-            values[name] = moment.isoformat().replace("+00:00", "Z")
+            # To the millisecond, as Esri stores it (not .250000), where it is not whole seconds.
+            timespec = "milliseconds" if moment.microsecond else "seconds"
+            values[name] = moment.isoformat(timespec=timespec).replace("+00:00", "Z")
     return problems
 
 

@@ -592,3 +592,61 @@ def test_a_geojson_page_with_a_feature_that_is_not_an_object_reports_its_row(tmp
     assert len(batch) == 3
     assert [(p.row, p.reason) for p in batch.problems] == [(2, "is not a feature")]
     assert batch.fields["ALLOCATED"][2] == "2024-01-01T00:00:00Z"
+
+
+@pytest.fixture
+def new_sites(personas):
+    """A dataset as the page that adds one leaves it: no fields, no version."""
+    return dataset_make(slug="new-sites", owner=personas.organisation_a)
+
+
+# Esri's date fields hold UTC milliseconds since 1970.
+ALLOCATED_DAYS = {  # UTC midnights: a winter day, a summer one (01:00 in London), one before 1970
+    "S1": (1704067200000, "2024-01-01"),
+    "S2": (1718841600000, "2024-06-20"),
+    "S3": (-86400000, "1969-12-31"),
+}
+INSPECTED_MOMENTS = {  # times of day: one a London midnight in summer (23:00 UTC the day before)
+    "S1": (1718838000000, "2024-06-19T23:00:00Z"),
+    "S2": (1704119400250, "2024-01-01T14:30:00.250Z"),
+    "S3": (None, None),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_a_first_load_makes_an_esri_date_field_of_whole_days_a_date_field(new_sites, page_of):
+    """A layer's date field whose values are all whole days (UTC midnight) gives a new dataset
+    a date field holding those days; one with times of day stays text, each value its moment
+    in UTC, as a date field could hold only a day (and, for a day entered at London midnight in
+    summer, the day before)."""
+    description = layer_description("JSON, geoJSON" if page_of is geojson_page else "JSON")
+    description["fields"] = [*FIELDS, {"name": "INSPECTED", "type": "esriFieldTypeDate"}]
+
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(description)
+        page = page_of(0, 3, more=False)
+        for number, feature in enumerate(page["features"], start=1):
+            values = feature["attributes"] if page_of is esri_point_page else feature["properties"]
+            values["ALLOCATED"] = ALLOCATED_DAYS[f"S{number}"][0]
+            values["INSPECTED"] = INSPECTED_MOMENTS[f"S{number}"][0]
+        return json_answer(page)
+
+    with replay_server(route) as replay:
+        version = load_into(new_sites, replay)
+    new_sites.refresh_from_db()
+    types = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert (types["ALLOCATED"], types["INSPECTED"]) == ("date", "string")
+    stored = {
+        f.reference: (f.properties["ALLOCATED"], f.properties["INSPECTED"])
+        for f in current_features(new_sites)
+    }
+    assert stored == {
+        reference: (ALLOCATED_DAYS[reference][1], INSPECTED_MOMENTS[reference][1])
+        for reference in ("S1", "S2", "S3")
+    }
+    assert any(
+        "ALLOCATED (dates)" in note and "INSPECTED holds times of day" in note
+        for note in version.report["notes"]
+    )
