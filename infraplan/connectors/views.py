@@ -15,7 +15,7 @@ from infraplan.accounts.models import Organisation
 from infraplan.accounts.two_factor import admin_two_factor
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.selectors import WHOLE_DATASET
-from infraplan.catalogue.views import (
+from infraplan.catalogue.views.lookups import (
     dataset_url,
     run_url,
     source_managed_or_404,

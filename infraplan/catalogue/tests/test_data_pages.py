@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from infraplan.accounts.models import Membership, Role, User
 from infraplan.audit.models import AuditEntry
-from infraplan.catalogue import views
 from infraplan.catalogue.models import DatasetVersion
 from infraplan.catalogue.services import version_fail, version_start
+from infraplan.catalogue.views import versions as version_views
 from infraplan.connectors.models import IngestRun
 from infraplan.connectors.services import ingest_run_execute
 from infraplan.core.testing.data import dataset_make, version_publish_points
@@ -211,7 +211,7 @@ def test_diff_page_counts_every_change_and_lists_the_first(sites, personas, clie
         points={"A": (615000, 157500), "C": (615200, 157500), "D": (615300, 157500)},
         properties={"A": {"status": "closed"}, "C": {"status": "open"}, "D": {"status": "open"}},
     )
-    monkeypatch.setattr(views, "DIFF_ROWS_SHOWN", 1)
+    monkeypatch.setattr(version_views, "DIFF_ROWS_SHOWN", 1)
     with CaptureQueriesContext(connection) as queries:
         response = client_as(personas.viewer_a).get("/datasets/sites/versions/1/diff/2/")
     content = response.content.decode()

@@ -1,0 +1,238 @@
+"""Changing the catalogue: adding a dataset, changing its details and fields and its style,
+withdrawing and restoring it."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from infraplan.accounts.models import Organisation
+from infraplan.accounts.two_factor import two_factor_cleared, two_factor_url
+
+from ..access import Action, dataset_permits
+from ..fields import dataset_field_add, dataset_fields_retype
+from ..forms import DatasetDetailsForm, FieldAddForm, FieldTypesForm, StyleForm, WithdrawForm
+from ..models import Dataset, GeometryType
+from ..selectors import dataset_field_types, dataset_owners_for_new, dataset_sources
+from ..services import dataset_create, dataset_restore, dataset_save, dataset_withdraw
+from .lookups import dataset_or_404, dataset_url
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_new_view(request: HttpRequest) -> HttpResponse:
+    """Add a dataset, with no version yet: for data managers (for their organisations) and
+    platform admins. Its first file or source is added on its page."""
+    owners = dataset_owners_for_new(request.user)
+    if not owners:
+        raise PermissionDenied(
+            "Only an organisation's data managers and admins may add a dataset to the catalogue."
+        )
+    form = DatasetDetailsForm(
+        request.POST if request.method == "POST" else None,
+        owners=owners,
+        titles_taken=Dataset.objects.permitting(request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        dataset = dataset_create(
+            actor=request.user,
+            owner=Organisation.objects.get(slug=form.cleaned_data["owner"]),
+            **form.dataset_fields(),
+        )
+        messages.success(
+            request,
+            f"{dataset.title} has been added. It has no features yet: upload its first file, or "
+            "add a source the platform loads it from.",
+        )
+        return redirect(dataset_url(dataset))
+    return render(request, "catalogue/dataset_details.html", {"form": form, "dataset": None})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Change a dataset's details: for those who may manage it; 404 for anyone else. Who may
+    see it is changed only by those who administer it, and, as every admin function, only
+    after they presented a second factor: an admin's password alone cannot publish a council's
+    restricted data. The same page changes its fields' types and adds fields, each a form of
+    its own (``form``: which one was sent)."""
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
+    published = dataset.versions.filter(published_at__isnull=False).exists()
+    administers = dataset_permits(request.user, dataset, Action.ADMINISTER)
+    options = {
+        "geometry_fixed": published,
+        "access_fixed": not (administers and two_factor_cleared(request)),
+        "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
+        "titles_taken": Dataset.objects.permitting(request.user).exclude(pk=dataset.pk),
+    }
+    sent = request.POST.get("form", "details") if request.method == "POST" else ""
+    types_form = FieldTypesForm(
+        request.POST if sent == "field-types" else None, schema=dataset.field_schema
+    )
+    add_form = FieldAddForm(request.POST if sent == "field-add" else None)
+    if sent in ("field-types", "field-add"):
+        done = _fields_change(request, dataset, types_form if sent == "field-types" else add_form)
+        if done:
+            return redirect(reverse("dataset-details", kwargs={"slug": dataset.slug}) + "#fields")
+    if sent != "details":
+        initial = {name: getattr(dataset, name) for name in DatasetDetailsForm.base_fields}
+        initial["keywords"] = ", ".join(dataset.keywords)
+        initial["reference_date"] = (
+            dataset.reference_date.isoformat() if dataset.reference_date else ""
+        )
+        form = DatasetDetailsForm(initial=initial, **options)
+    else:
+        form = DatasetDetailsForm(request.POST, **options)
+        if form.is_valid():
+            dataset_save(
+                actor=request.user, slug=dataset.slug, owner=dataset.owner,
+                **form.dataset_fields(),
+            )  # fmt: skip
+            messages.success(
+                request, f"The details of {form.cleaned_data['title']} have been saved."
+            )
+            return redirect(dataset_url(dataset))
+    context = {
+        "form": form, "dataset": dataset, "types_form": types_form, "add_form": add_form,
+        "fields_added": bool(dataset.field_schema) or published,
+        "has_errors": bool(form.errors or types_form.errors or add_form.errors),
+    }  # fmt: skip
+    if administers and not two_factor_cleared(request):
+        context["two_factor_url"] = two_factor_url(request)
+    return render(request, "catalogue/dataset_details.html", context)
+
+
+def _fields_change(
+    request: HttpRequest, dataset: Dataset, form: FieldTypesForm | FieldAddForm
+) -> bool:
+    """Apply the fields form sent: True when it changed what it asked (said in a message);
+    False with its errors on the form, nothing changed."""
+    if not form.is_valid():
+        return False
+    try:
+        if isinstance(form, FieldTypesForm):
+            changes = dataset_fields_retype(
+                actor=request.user, dataset=dataset, types=form.cleaned_data["types"]
+            )
+        else:
+            changes = [
+                dataset_field_add(
+                    actor=request.user, dataset=dataset, name=form.cleaned_data["name"],
+                    title=form.cleaned_data["title"], kind=form.cleaned_data["type"],
+                )
+            ]  # fmt: skip
+    except ValidationError as error:
+        if not hasattr(error, "error_dict"):
+            form.add_error(None, error)
+        elif isinstance(form, FieldTypesForm):
+            index = {entry["name"]: i for i, entry in enumerate(dataset.field_schema)}
+            for name, problems in error.message_dict.items():
+                form.add_error(f"type-{index[name]}" if name in index else None, problems)
+        else:
+            for name, problems in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
+        return False
+    for change in changes:
+        messages.success(request, change.message())
+    if not changes:
+        messages.info(request, "No field's type was changed: each is as it was.")
+    return True
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_withdraw_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Withdraw a dataset, giving the reason: for those who administer it (404 for anyone
+    else), and, as changing who may see it, only after they presented a second factor. Without
+    one the page says so and links to it, and a POST is refused (403)."""
+    dataset = dataset_or_404(request, slug, Action.ADMINISTER)
+    if dataset.is_withdrawn:
+        messages.info(request, f"{dataset.title} is withdrawn already.")
+        return redirect(dataset_url(dataset))
+    cleared = two_factor_cleared(request)
+    form = WithdrawForm(request.POST if request.method == "POST" and cleared else None)
+    status = 200
+    if request.method == "POST":
+        if not cleared:
+            status = 403
+        elif form.is_valid():
+            try:
+                dataset_withdraw(
+                    actor=request.user, dataset=dataset, reason=form.cleaned_data["reason"]
+                )
+            except ValidationError as error:  # withdrawn since the page was read
+                messages.info(request, " ".join(error.messages) + ".")
+            else:
+                messages.success(
+                    request,
+                    f"{dataset.title} has been withdrawn. Only its data managers and admins, "
+                    "and platform admins, see it now.",
+                )
+            return redirect(dataset_url(dataset))
+    context = {
+        "dataset": dataset,
+        "form": form,
+        "two_factor_url": "" if cleared else two_factor_url(request),
+        "shared_with": list(dataset.shared_with.order_by("name").values_list("name", flat=True)),
+        "sources": dataset_sources(dataset),
+    }
+    return render(request, "catalogue/dataset_withdraw.html", context, status=status)
+
+
+@login_required
+@require_POST
+def dataset_restore_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Restore a withdrawn dataset (the button on its page): for those who administer it,
+    after a second factor; refused without one, with the reason on its page."""
+    dataset = dataset_or_404(request, slug, Action.ADMINISTER)
+    if not two_factor_cleared(request):
+        messages.error(
+            request,
+            f"{dataset.title} was not restored: use two-factor authentication first, then "
+            "restore it.",
+        )
+    else:
+        try:
+            dataset_restore(actor=request.user, dataset=dataset)
+        except ValidationError as error:  # restored since the page was read
+            messages.info(request, " ".join(error.messages) + ".")
+        else:
+            messages.success(
+                request,
+                f"{dataset.title} has been restored: everyone its access allows sees it "
+                "again, and its sources load on their schedules.",
+            )
+    return redirect(dataset_url(dataset))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
+    """Edit how the map draws a dataset: for those who may manage it; 404 for anyone else."""
+    dataset = dataset_or_404(request, slug, Action.MANAGE)
+    if dataset.geometry_type == GeometryType.NONE:
+        raise Http404(f"{dataset.title} has no geometry, so the map does not draw it.")
+    field_types = dataset_field_types(dataset)
+    if request.method != "POST":
+        form = StyleForm(field_types=field_types, style=dataset.style)
+        return render(
+            request, "catalogue/dataset_style.html", {"dataset": dataset, "style_form": form}
+        )
+    # The saved style is read under the dataset's row lock, so that of two saves at once the
+    # second sees the first's style and is told, rather than replacing it unseen.
+    with transaction.atomic():
+        saved = Dataset.objects.select_for_update().only("style").get(pk=dataset.pk).style
+        form = StyleForm(request.POST, field_types=field_types, style=saved)
+        valid = form.is_valid()
+        if valid:
+            dataset_save(
+                actor=request.user, slug=dataset.slug, owner=dataset.owner, style=form.style
+            )
+    if valid:
+        messages.success(request, f"The style of {dataset.title} has been saved.")
+        return redirect(dataset_url(dataset))
+    return render(request, "catalogue/dataset_style.html", {"dataset": dataset, "style_form": form})
