@@ -267,6 +267,17 @@ class _ReportHead(Func):
     how many it keeps (``problems_kept``), cut in SQL: a report keeps up to 10,000 problems, and
     a dataset loaded every week for years would otherwise have every one read on every visit."""
 
+def dataset_downloads_offered(dataset: Dataset, *, as_of: DatasetVersion | None = None) -> bool:
+    """Whether the dataset's page, and its metadata record, offer downloads: of what has been
+    published, the version ``as_of`` a date or the current one. A source other than the
+    feature store keeps no versions on the platform: its features are offered as they are."""
+    return (
+        as_of is not None
+        or dataset.source_key != StoreFeatureSource.key
+        or bool(dataset.current_version_number())
+    )
+
+
     template = (
         "((%(expressions)s - 'problems') || jsonb_build_object("
         f"'problems', jsonb_path_query_array(%(expressions)s, '$.problems[0 to {PROBLEMS_LISTED - 1}]'), "
@@ -644,6 +655,12 @@ def load_mapping_last(dataset: Dataset) -> dict[str, Any] | None:
         .only("mapping")
         .first()
     )
+def dataset_ever_published(dataset: Dataset) -> bool:
+    """Whether a version of the dataset has been published, the current one or one since
+    replaced: the kind of its features is then fixed."""
+    return dataset.versions.filter(published_at__isnull=False).exists()
+
+
     return run.mapping if run is not None else None
 
 
@@ -679,3 +696,23 @@ def dataset_sources(dataset: Dataset) -> list[Source]:
 def dataset_source(dataset: Dataset, source_id: int) -> Source | None:
     """Source ``source_id`` if it is one of ``dataset``'s (which has passed the gate)."""
     return _sources_of(dataset).filter(pk=source_id).first()
+
+
+def sources_failing(sources: Iterable[Source]) -> list[Source]:
+    """Of ``sources``, those whose last load did not publish (rejected or failed): the dataset
+    page says so at the top, as a scheduled refresh failing at night is otherwise seen only in
+    its sources table."""
+    return [
+        source
+        for source in sources
+        if source.last_run is not None and source.last_run.did_not_publish
+    ]
+
+
+def dataset_national_off(dataset: Dataset, sources: Iterable[Source]) -> bool:
+    """Whether ``dataset`` is one of the profile's national datasets with none of its
+    ``sources`` switched on: it waits for a platform admin to switch it on."""
+    # Imported here: the national module reaches the catalogue's ingest, which imports this one.
+    from infraplan.connectors.national import national_spec
+
+    return national_spec(dataset.slug) is not None and not any(source.enabled for source in sources)

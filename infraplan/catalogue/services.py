@@ -25,6 +25,7 @@ from .generalise import dataset_generalise
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionState
 from .partitions import partition_ensure, partition_name
 from .store import live_at, same_geometry_sql, same_properties_sql
+from .styles import style_digest
 
 DATASET_FIELDS = [
     "slug", "title", "abstract", "theme", "access_level", "licence", "attribution", "lineage",
@@ -74,6 +75,34 @@ def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -
                 actor=actor, action="dataset.update", target=dataset, before=before, after=after
             )
         return dataset
+
+
+class StyleChanged(Exception):
+    """A style save refused: someone else saved a different style since the editor read it.
+    ``saved`` is the style stored now, for the editor to be shown against."""
+
+    def __init__(self, dataset: Dataset, saved: dict[str, Any]) -> None:
+        super().__init__(
+            f"Someone else saved a different style for {dataset.title} since it was read"
+        )
+        self.saved = saved
+
+
+def dataset_style_save(
+    *, actor: Any, dataset: Dataset, style: dict[str, Any], read_digest: str = ""
+) -> Dataset:
+    """Save ``style`` as how the map draws ``dataset``; audited (``dataset_save``).
+
+    ``read_digest`` is the ``style_digest`` of the style the editor started from. The saved
+    style is compared with it under the dataset's row lock, so that of two saves at once the
+    second sees the first's style: StyleChanged, nothing saved, rather than replacing it unseen.
+    Without a digest the style replaces whatever is saved.
+    """
+    with transaction.atomic():
+        saved = Dataset.objects.select_for_update().only("style").get(pk=dataset.pk).style
+        if read_digest and style_digest(saved) != read_digest:
+            raise StyleChanged(dataset, saved)
+        return dataset_save(actor=actor, slug=dataset.slug, owner=dataset.owner, style=style)
 
 
 # What a withdrawal records, and a restore clears (the audit log keeps each one's values).

@@ -40,6 +40,7 @@ from infraplan.catalogue.services import (
     version_fail,
     version_rollback,
 )
+from infraplan.catalogue.uploads import KeptUpload, upload_kept_claim, upload_kept_return
 
 from .base import ConnectorError, Progress
 from .fetch import address_refusal, config_recorded
@@ -424,6 +425,47 @@ def _part_lock(dataset: Dataset, organisation: Organisation | None) -> str:
     """The task-queue lock of a dataset part's loads and rollbacks: they run one at a time, in
     the order they were asked for."""
     return f"ingest:{dataset.pk}:{organisation.pk if organisation else '*'}"
+
+
+def upload_ingest_request(
+    *,
+    actor: Any,
+    dataset: Dataset,
+    kept: KeptUpload,
+    organisation: Organisation | None,
+    layer: str,
+    reference: str,
+    rename: dict[str, str],
+    threshold: float,
+    allow_large_removal: bool,
+) -> IngestRun:
+    """Ask for the load of a file ``actor`` uploaded (kept by ``uploads.upload_keep``), read
+    with the upload page's settings: ``layer`` the one to load of a file holding several (else
+    empty), and ``threshold`` the percentage of rows with problems past which the load is
+    rejected.
+
+    The file is moved among the files to load. A refused load (ValidationError, as
+    ``ingest_request``) puts it back where ``kept`` names it, so that it can be loaded again
+    without being sent again.
+    """
+    stored = upload_kept_claim(kept, dataset_slug=dataset.slug)
+    config = {"path": str(stored)}
+    if layer:
+        config["layer"] = layer
+    mapping = {
+        "reference": reference,
+        "rename": rename,
+        "max_invalid_share": threshold / 100,
+        "allow_large_removal": allow_large_removal,
+    }
+    try:
+        return ingest_request(
+            actor=actor, dataset=dataset, connector_key="upload", config=config,
+            mapping=mapping, organisation=organisation,
+        )  # fmt: skip
+    except ValidationError:
+        upload_kept_return(stored, user_id=actor.pk, dataset_id=dataset.pk, signed=kept.signed)
+        raise
 
 
 def rollback_request(

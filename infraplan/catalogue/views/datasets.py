@@ -13,7 +13,6 @@ from django.views.decorators.http import require_safe
 
 from infraplan.accounts.two_factor import two_factor_cleared, two_factor_url
 from infraplan.audit.services import audit_record_read
-from infraplan.connectors.national import national_spec
 from infraplan.exports.forms import download_offer
 from infraplan.maps.selectors import boundary_layers
 from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
@@ -27,7 +26,9 @@ from ..models import Dataset, DatasetVersion
 from ..selectors import (
     SAMPLE_SIZE,
     DatasetPage,
+    dataset_downloads_offered,
     dataset_list,
+    dataset_national_off,
     dataset_owner_choices,
     dataset_owners_for_new,
     dataset_page,
@@ -35,6 +36,7 @@ from ..selectors import (
     dataset_sources,
     parts_managed,
     published_version_numbers,
+    sources_failing,
 )
 from ..store import StoreFeatureSource
 from .lookups import dataset_or_404, dataset_url
@@ -142,21 +144,14 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
             else set()
         ),
         "sources": sources,
-        # Sources whose last load failed, said at the top for those who load into the dataset:
-        # a scheduled refresh failing at night is otherwise seen only in the sources table.
-        "sources_failing": [
-            source
-            for source in sources
-            if can_contribute and source.last_run is not None and source.last_run.did_not_publish
-        ],
+        # Said at the top of the page to those who load into the dataset.
+        "sources_failing": sources_failing(sources) if can_contribute else [],
         # The versions table says whose features each version replaced.
         "several_parts": dataset.contributing_organisations.exists(),
         # Example values are read from this many features: a field they leave empty is said
         # to be empty in them, not in the dataset.
         "sample_size": SAMPLE_SIZE,
-        # A national dataset waiting for a platform admin to switch its source on.
-        "national_off": national_spec(dataset.slug) is not None
-        and not any(source.enabled for source in sources),
+        "national_off": dataset_national_off(dataset, sources),
         "runs_active": dataset_runs_active(dataset) if can_contribute else [],
         # The metadata's identifier: the same however the service was reached (SITE_URL, not
         # the request's Host).
@@ -164,12 +159,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "open_map_url": _map_url(dataset, page, as_of_date if as_of_version else None),
         "contact_email": settings.AUTHORITY_PROFILE.authority.contact_email,
     }
-    # Downloads of what has been published (sources other than the store keep no versions).
-    if (
-        as_of_version is not None
-        or dataset.source_key != StoreFeatureSource.key
-        or dataset.current_version_number()
-    ):
+    if dataset_downloads_offered(dataset, as_of=as_of_version):
         context["download"] = download_offer(
             dataset, as_of=context["as_of_date"], user=request.user
         )
@@ -216,12 +206,8 @@ def dataset_metadata_xml_view(request: HttpRequest, slug: str) -> HttpResponse:
         unpublished = as_of_date is not None and dataset.source_key == StoreFeatureSource.key
         return _metadata_refusal(" ".join(as_of_form.errors["as_of"]), 404 if unpublished else 400)
     page = dataset_page(request.user, dataset, as_of=as_of_version, on=as_of_date)
-    # The downloads the page offers, on the same condition.
-    offered = (
-        as_of_version is not None
-        or dataset.source_key != StoreFeatureSource.key
-        or dataset.current_version_number()
-    )
+    # The downloads the dataset's page offers.
+    offered = dataset_downloads_offered(dataset, as_of=as_of_version)
     download = download_offer(dataset, as_of=as_of_date) if offered else None
     response = HttpResponse(
         dataset_record(dataset=dataset, page=page, download=download), content_type=MEDIA_TYPE

@@ -4,7 +4,6 @@ withdrawing and restoring it."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,8 +16,20 @@ from ..access import Action, dataset_permits
 from ..fields import dataset_field_add, dataset_fields_retype
 from ..forms import DatasetDetailsForm, FieldAddForm, FieldTypesForm, StyleForm, WithdrawForm
 from ..models import Dataset, GeometryType
-from ..selectors import dataset_field_types, dataset_owners_for_new, dataset_sources
-from ..services import dataset_create, dataset_restore, dataset_save, dataset_withdraw
+from ..selectors import (
+    dataset_ever_published,
+    dataset_field_types,
+    dataset_owners_for_new,
+    dataset_sources,
+)
+from ..services import (
+    StyleChanged,
+    dataset_create,
+    dataset_restore,
+    dataset_save,
+    dataset_style_save,
+    dataset_withdraw,
+)
 from .lookups import dataset_or_404, dataset_url
 
 
@@ -61,7 +72,7 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     restricted data. The same page changes its fields' types and adds fields, each a form of
     its own (``form``: which one was sent)."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
-    published = dataset.versions.filter(published_at__isnull=False).exists()
+    published = dataset_ever_published(dataset)
     administers = dataset_permits(request.user, dataset, Action.ADMINISTER)
     options = {
         "geometry_fixed": published,
@@ -222,17 +233,18 @@ def dataset_style_view(request: HttpRequest, slug: str) -> HttpResponse:
         return render(
             request, "catalogue/dataset_style.html", {"dataset": dataset, "style_form": form}
         )
-    # The saved style is read under the dataset's row lock, so that of two saves at once the
-    # second sees the first's style and is told, rather than replacing it unseen.
-    with transaction.atomic():
-        saved = Dataset.objects.select_for_update().only("style").get(pk=dataset.pk).style
-        form = StyleForm(request.POST, field_types=field_types, style=saved)
-        valid = form.is_valid()
-        if valid:
-            dataset_save(
-                actor=request.user, slug=dataset.slug, owner=dataset.owner, style=form.style
-            )
-    if valid:
-        messages.success(request, f"The style of {dataset.title} has been saved.")
-        return redirect(dataset_url(dataset))
+    form = StyleForm(request.POST, field_types=field_types, style=dataset.style)
+    if form.is_valid():
+        try:
+            dataset_style_save(
+                actor=request.user, dataset=dataset, style=form.style,
+                read_digest=form.cleaned_data["saved"],
+            )  # fmt: skip
+        except StyleChanged as changed:
+            # Checked against the style saved meanwhile, the form says so, and carries that
+            # style's digest: sent again, it replaces it.
+            form = StyleForm(request.POST, field_types=field_types, style=changed.saved)
+        else:
+            messages.success(request, f"The style of {dataset.title} has been saved.")
+            return redirect(dataset_url(dataset))
     return render(request, "catalogue/dataset_style.html", {"dataset": dataset, "style_form": form})

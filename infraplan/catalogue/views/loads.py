@@ -13,7 +13,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.accounts.models import Organisation
-from infraplan.connectors.services import ingest_request
+from infraplan.connectors.models import IngestRun
+from infraplan.connectors.services import ingest_request, upload_ingest_request
 
 from ..access import Action
 from ..first_schema import takes_fields_from_load
@@ -34,10 +35,8 @@ from ..uploads import (
     KeptUploadRefused,
     SizeLimitUploadHandler,
     upload_keep,
-    upload_kept_claim,
     upload_kept_discard,
     upload_kept_find,
-    upload_kept_return,
     upload_size_text,
 )
 from .lookups import (
@@ -104,7 +103,6 @@ def _dataset_upload(request: HttpRequest, slug: str) -> HttpResponse:
             run = _upload_request(request, dataset, form, kept)
             if run is not None:
                 return redirect(run_url(run))
-            kept = form.kept  # refused: the file is offered again
         form.kept = kept
     return render(
         request,
@@ -151,30 +149,19 @@ def _loads_refused(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _upload_request(
     request: HttpRequest, dataset: Dataset, form: UploadForm, kept: KeptUpload
-) -> Any:
-    """Ask for the load of the kept file, moved to where files to load are stored; None
-    (errors on the form, and the file kept again as ``form.kept``) if the request is refused."""
-    slug = form.cleaned_data["organisation"]
-    organisation = Organisation.objects.get(slug=slug) if slug != WHOLE_DATASET else None
-    stored = upload_kept_claim(kept, dataset_slug=dataset.slug)
-    config = {"path": str(stored)}
-    if form.cleaned_data["layer"]:
-        config["layer"] = form.cleaned_data["layer"]
-    mapping = {
-        "reference": form.cleaned_data["reference"],
-        "rename": form.cleaned_data["renames"],
-        "max_invalid_share": float(form.cleaned_data["threshold"]) / 100,
-        "allow_large_removal": form.cleaned_data["large_removal"],
-    }
+) -> IngestRun | None:
+    """Ask for the load of the kept file with the form's settings; None, with the errors on
+    the form, if the request is refused (the file is then kept again, as ``kept`` names it)."""
+    data = form.cleaned_data
+    slug = data["organisation"]
     try:
-        return ingest_request(
-            actor=request.user, dataset=dataset, connector_key="upload", config=config,
-            mapping=mapping, organisation=organisation,
+        return upload_ingest_request(
+            actor=request.user, dataset=dataset, kept=kept,
+            organisation=Organisation.objects.get(slug=slug) if slug != WHOLE_DATASET else None,
+            layer=data["layer"], reference=data["reference"], rename=data["renames"],
+            threshold=float(data["threshold"]), allow_large_removal=data["large_removal"],
         )  # fmt: skip
     except ValidationError as error:
-        form.kept = upload_kept_return(
-            stored, user_id=request.user.pk, dataset_id=dataset.pk, signed=kept.signed
-        )
         for messages_ in error.message_dict.values():
             for message in messages_:
                 form.add_error(None, message)
