@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -206,6 +207,18 @@ def test_a_file_the_connector_cannot_read_fails(sites, tmp_path):
     assert IngestRun.objects.get().state == "failed" and sites.current_version is None
 
 
+# Starts a command as a terminal starts one in the foreground: with Ctrl-C's signal (SIGINT) at
+# its default, whatever this process inherited. An ignored SIGINT survives exec, and Python then
+# leaves it ignored (no KeyboardInterrupt); a shell ignores it in every command it runs in the
+# background without job control (`make test > log &` in a script), so a suite started that
+# way would send Ctrl-C to a command that cannot hear it, and see the load publish.
+IN_THE_FOREGROUND = [
+    sys.executable, "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]  # fmt: skip
+
+
 def test_ctrl_c_ends_the_load_as_failed_at_once_leaving_the_version_before(sites, tmp_path):
     """Interrupted while it reads a slow service: the run and its draft are failed there and
     then (not left running until a worker's sweep), and the version before stays current."""
@@ -218,8 +231,8 @@ def test_ctrl_c_ends_the_load_as_failed_at_once_leaving_the_version_before(sites
 
     with replay_server(route) as server:
         process = subprocess.Popen(
-            [INFRAPLAN, "ingest", f"{server.url}/sites.csv", "--dataset", "sites",
-             "--reference", "ref"],
+            [*IN_THE_FOREGROUND, INFRAPLAN, "ingest", f"{server.url}/sites.csv",
+             "--dataset", "sites", "--reference", "ref"],
             env=command_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert started.wait(60), "the command never asked for the file"
