@@ -15,12 +15,15 @@
    when the new one is complete.
 
 Every problem names its row (1-based, in the source's order), field, value and reason; the
-report keeps the first ``ingest_rows.REPORT_PROBLEMS_KEPT`` of them with the total count.
+report keeps the first ``ingest_rows.REPORT_PROBLEMS_KEPT`` of them with the total count, and
+every one is stored with its row's reference (``VersionProblem``), whether the load publishes,
+is rejected or cannot read its source to the end.
 """
 
 import math
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +46,7 @@ from infraplan.connectors.registry import connector_config, connector_for
 
 from .first_schema import name_field, schema_from_staged, takes_fields_from_load
 from .ingest_rows import IngestMapping, LoadParts, Staging, batch_rows, number_text, schema_of
-from .models import Dataset, DatasetVersion, Feature, GeometryType
+from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionProblem
 from .partitions import (
     feature_id_sequence,
     partition_attach,
@@ -410,18 +413,19 @@ def _stage_and_check(
             {"dimension": dimension, "kind": dataset.geometry_type,
              "unchecked": sorted(staging.unchecked_rows)},
         )  # fmt: skip
-        for row in cursor.fetchall():
+        # Row by row from the result, not as a list of them all: every row may have one.
+        for row in cursor:
             staging.add(RowProblem(*row))
         areas = covered_areas()
         if areas is not None:
             cursor.execute(_AREAS, areas)
             cursor.execute("CREATE INDEX ON ingest_areas USING gist (geom)")
             cursor.execute(_OUTSIDE_AREAS, {"dimension": dimension})
-            for row in cursor.fetchall():
+            for row in cursor:
                 staging.add(RowProblem(*row))
-            cursor.execute("DROP TABLE ingest_areas")  # as ingest_stage: see ingest_run
+            cursor.execute("DROP TABLE ingest_areas")  # as ingest_stage: see _publish
     cursor.execute(_DUPLICATES)
-    for row in cursor.fetchall():
+    for row in cursor:
         staging.add(RowProblem(*row))
     return repaired
 
@@ -492,7 +496,6 @@ def ingest_run(
         actor=actor, dataset=dataset, source=connector.describe(settings), organisation=organisation
     )
     on_version(version)
-    staging = Staging()
     # The most rows the connector said it had read: a source that fails before its rows are
     # staged (a column missing, a page that cannot be read) reports the rows it got to.
     rows_seen = [0]
@@ -501,7 +504,10 @@ def ingest_run(
         rows_seen[0] = max(rows_seen[0], rows)
         progress(rows, stage)
 
-    with tempfile.TemporaryDirectory(prefix="infraplan-ingest-") as scratch:
+    with (
+        tempfile.TemporaryDirectory(prefix="infraplan-ingest-") as scratch,
+        closing(Staging()) as staging,
+    ):
         context = SourceContext(
             workdir=Path(scratch),
             fetch_policy=fetch_policy or FetchPolicy.from_settings(),
@@ -519,74 +525,35 @@ def ingest_run(
                 )  # fmt: skip
                 report = _report(staging, repaired)
                 _report_references(cursor, report)
-                if staging.total == 0:
-                    raise _Reject("The source holds no features.", report)
-                share = len(staging.rejected_rows) / staging.total
-                if share > mapping.max_invalid_share:
-                    raise _Reject(
-                        f"{len(staging.rejected_rows):,} of {staging.total:,} rows have problems "
-                        f"({share:.1%}), over the {mapping.max_invalid_share * 100:.3g}% allowed.",
-                        report,
-                    )
-                if takes_fields_from_load(dataset):
-                    schema, note = schema_from_staged(
-                        cursor,
-                        columns=staging.columns,
-                        rejected=staging.rejected_rows,
-                        casts=mapping.casts,
-                    )
-                    dataset = dataset_save(
-                        actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema,
-                        label_field=dataset.label_field or name_field(schema),
-                    )  # fmt: skip
-                    report["notes"].append(note)
-                progress(staging.total, "publishing")
-                kept = _features_insert(
-                    cursor, dataset=dataset, version=version, rejected=staging.rejected_rows
-                )
-                if kept:
-                    report["kept"] = len(kept)
-                    report["notes"].append(_kept_note(kept))
-                    _problems_mark_kept(cursor, report["problems"], kept)
-                # ON COMMIT DROP waits for the outermost transaction: a caller that runs two
-                # loads in one would find the first one's table still there.
-                cursor.execute("DROP TABLE ingest_stage")
-                version.report = {**version.report, **report}
-                version.save(update_fields=["report"])
-                if dataset.geometry_type != GeometryType.NONE:
-                    placed = _place(version)
-                    owner = organisation or dataset.owner
-                    if placed and owner.kind in COUNCILS_OF_ONE_DISTRICT and owner.area_code:
-                        placed["outside_own_area"] = references_outside_area(
-                            version=version, area=owner.area_code
-                        )
-                    if placed:
-                        version.report = {**version.report, "placement": placed}
-                        version.save(update_fields=["report"])
+                _problems_store(cursor, version=version, staging=staging)
                 try:
-                    return version_publish(
+                    # A rejection undoes what follows, not the problems stored: a load that is
+                    # not published is the one whose every problem is wanted.
+                    with transaction.atomic():
+                        return _publish(
+                            cursor, actor=actor, dataset=dataset, version=version,
+                            organisation=organisation, mapping=mapping, staging=staging,
+                            report=report, progress=progress,
+                        )  # fmt: skip
+                except _Reject as rejection:
+                    cursor.execute("DROP TABLE ingest_stage")  # as in _publish
+                    failed = version_fail(
                         actor=actor, version=version,
-                        removals_guarded=not mapping.allow_large_removal,
+                        report={"error": str(rejection), "rejected": True, **rejection.report},
                     )  # fmt: skip
-                except LargeRemoval as refused:
-                    said = f"{refused}{load_reference_change(dataset, mapping.reference)}"
-                    raise _Reject(said, report) from None
-                except DatasetWithdrawn as refused:
-                    raise _Reject(str(refused), report) from None
-        except _Reject as rejection:
-            failed = version_fail(
-                actor=actor, version=version,
-                report={"error": str(rejection), "rejected": True, **rejection.report},
-            )  # fmt: skip
-            raise IngestRejected(str(rejection), failed) from None
+                    refused = IngestRejected(str(rejection), failed)
         except ConnectorError as error:
-            failed = version_fail(
-                actor=actor, version=version,
-                report={
-                    "error": str(error), "temporary": error.temporary, **_report(staging, 0),
-                    "rows_read": max(staging.total, rows_seen[0]),
-                },
-            )  # fmt: skip
+            with transaction.atomic(), connection.cursor() as cursor:
+                failed = version_fail(
+                    actor=actor, version=version,
+                    report={
+                        "error": str(error), "temporary": error.temporary,
+                        **_report(staging, 0), "rows_read": max(staging.total, rows_seen[0]),
+                    },
+                )  # fmt: skip
+                # Its rows went with the staging table: the problems are stored without
+                # their references, as the report has them.
+                _problems_store(cursor, version=failed, staging=staging, staged=False)
             raise IngestRejected(str(error), failed) from None
         except Exception as error:
             version_fail(actor=actor, version=version, report={"error": f"internal error: {error}"})
@@ -594,6 +561,114 @@ def ingest_run(
         except KeyboardInterrupt:  # Ctrl-C at the command line: the draft is not left loading
             version_fail(actor=actor, version=version, report={"error": INTERRUPTED})
             raise
+    # Only a rejection comes here (a published load has returned), raised out of the transaction
+    # that stored its failed version and problems.
+    raise refused from None
+
+
+def _publish(
+    cursor: Any, *, actor: Any, dataset: Dataset, version: DatasetVersion,
+    organisation: Organisation | None, mapping: IngestMapping, staging: Staging,
+    report: dict[str, Any], progress: Progress,
+) -> DatasetVersion:  # fmt: skip
+    """The checked load's good rows as the draft's features, published as the current version;
+    raises _Reject (the caller rolls back what this did) when the load may not be published."""
+    if staging.total == 0:
+        raise _Reject("The source holds no features.", report)
+    share = len(staging.rejected_rows) / staging.total
+    if share > mapping.max_invalid_share:
+        raise _Reject(
+            f"{len(staging.rejected_rows):,} of {staging.total:,} rows have problems "
+            f"({share:.1%}), over the {mapping.max_invalid_share * 100:.3g}% allowed.",
+            report,
+        )
+    if takes_fields_from_load(dataset):
+        schema, note = schema_from_staged(
+            cursor,
+            columns=staging.columns,
+            rejected=staging.rejected_rows,
+            casts=mapping.casts,
+        )
+        dataset = dataset_save(
+            actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema,
+            label_field=dataset.label_field or name_field(schema),
+        )  # fmt: skip
+        report["notes"].append(note)
+    progress(staging.total, "publishing")
+    kept = _features_insert(
+        cursor, dataset=dataset, version=version, rejected=staging.rejected_rows
+    )
+    if kept:
+        report["kept"] = len(kept)
+        report["notes"].append(_kept_note(kept))
+        _problems_mark_kept(cursor, version=version, problems=report["problems"], kept=kept)
+    # ON COMMIT DROP waits for the outermost transaction: a caller that runs two loads in one
+    # would find the first one's table still there.
+    cursor.execute("DROP TABLE ingest_stage")
+    version.report = {**version.report, **report}
+    version.save(update_fields=["report"])
+    if dataset.geometry_type != GeometryType.NONE:
+        placed = _place(version)
+        owner = organisation or dataset.owner
+        if placed and owner.kind in COUNCILS_OF_ONE_DISTRICT and owner.area_code:
+            placed["outside_own_area"] = references_outside_area(
+                version=version, area=owner.area_code
+            )
+        if placed:
+            version.report = {**version.report, "placement": placed}
+            version.save(update_fields=["report"])
+    try:
+        return version_publish(
+            actor=actor, version=version, removals_guarded=not mapping.allow_large_removal
+        )
+    except LargeRemoval as refused:
+        said = f"{refused}{load_reference_change(dataset, mapping.reference)}"
+        raise _Reject(said, report) from None
+    except DatasetWithdrawn as refused:
+        raise _Reject(str(refused), report) from None
+
+
+# Every problem of a load, as ``Staging`` wrote them (in the order found), with each row's
+# reference from the staging table where it is there.
+_PROBLEMS = """
+    CREATE TEMPORARY TABLE ingest_problems (
+        found bigint GENERATED ALWAYS AS IDENTITY, row integer NOT NULL, field text NOT NULL,
+        value text NOT NULL, problem text NOT NULL
+    ) ON COMMIT DROP
+"""
+_PROBLEMS_STORE = f"""
+    INSERT INTO {VersionProblem._meta.db_table} (version_id, row, reference, field, value, problem)
+    SELECT %(version)s, p.row, {{reference}}, p.field, p.value, p.problem
+    FROM ingest_problems p {{join}}
+    ORDER BY p.found
+"""  # noqa: S608 (the table's name is the model's; every value is bound)
+# A megabyte at a time: the file holds as many lines as the load found problems.
+_PROBLEMS_CHUNK = 1 << 20
+
+
+def _problems_store(
+    cursor: Any, *, version: DatasetVersion, staging: Staging, staged: bool = True
+) -> None:
+    """Store every problem ``staging`` found as the version's (``VersionProblem``), in the
+    order found (which breaks ties of row and field as the report's sort does), with each
+    row's reference where the staging table (``staged``) has the row."""
+    if staging.problems_file is None:
+        return
+    cursor.execute(_PROBLEMS)
+    staging.problems_file.seek(0)
+    with cursor.copy(
+        "COPY ingest_problems (row, field, value, problem) FROM STDIN (FORMAT csv)"
+    ) as copy:
+        while chunk := staging.problems_file.read(_PROBLEMS_CHUNK):
+            copy.write(chunk)
+    cursor.execute(
+        _PROBLEMS_STORE.format(
+            reference="coalesce(s.reference, '')" if staged else "''",
+            join="LEFT JOIN ingest_stage s ON s.row = p.row" if staged else "",
+        ),
+        {"version": version.pk},
+    )
+    cursor.execute("DROP TABLE ingest_problems")  # as ingest_stage: see _publish
 
 
 def _report_references(cursor: Any, report: dict[str, Any]) -> None:
@@ -666,15 +741,25 @@ def _kept_note(kept: list[str]) -> str:
     )
 
 
-def _problems_mark_kept(cursor: Any, problems: list[dict[str, Any]], kept: list[str]) -> None:
-    """Say on each problem of a row whose feature was kept that it was, so that the report
-    read alone (its CSV, say) does not suggest the feature was dropped."""
+def _problems_mark_kept(
+    cursor: Any, *, version: DatasetVersion, problems: list[dict[str, Any]], kept: list[str]
+) -> None:
+    """Say on each problem of a row whose feature was kept that it was, in the report and in
+    the version's stored problems, so that the report read alone (its CSV, say) does not
+    suggest the feature was dropped."""
     cursor.execute("SELECT row, reference FROM ingest_stage WHERE nfc = ANY(%s)", [kept])
-    references = dict(cursor.fetchall())
+    marks = {
+        row: f" (feature {reference!r} is kept as the current version has it)"
+        for row, reference in cursor.fetchall()
+    }
     for problem in problems:
-        reference = references.get(problem["row"])
-        if reference is not None:
-            problem["problem"] += f" (feature {reference!r} is kept as the current version has it)"
+        problem["problem"] += marks.get(problem["row"], "")
+    cursor.execute(
+        f"UPDATE {VersionProblem._meta.db_table} p SET problem = p.problem || k.mark"  # noqa: S608
+        " FROM unnest(%s::integer[], %s::text[]) AS k (row, mark)"
+        " WHERE p.version_id = %s AND p.row = k.row",
+        [list(marks), list(marks.values()), version.pk],
+    )
 
 
 class _Reject(Exception):

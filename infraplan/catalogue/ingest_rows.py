@@ -2,12 +2,14 @@
 (rename, cast, constant), the types and rules of the dataset's schema applied batch by batch,
 and the problems found on the way, each naming its row, field, value and reason."""
 
+import csv
 import json
 import math
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 from django.db.models import Q
@@ -60,11 +62,16 @@ class IngestMapping(BaseModel):
 @dataclass
 class Staging:
     """What a load has found so far: its rows, problems (the first ``REPORT_PROBLEMS_KEPT``
-    kept, all counted) and notes for the report."""
+    kept for the report, every one written to ``problems_file``, all counted) and notes for the
+    report. Close it when the load ends: that deletes the file."""
 
     total: int = 0
     problems: list[RowProblem] = field(default_factory=list)
     problem_count: int = 0
+    # Every problem in the order found, as CSV (row, field, value, problem), made at the first:
+    # on disk, not in memory, as a file whose every row is bad has a problem for each.
+    problems_file: IO[str] | None = field(default=None, init=False, repr=False)
+    _problems_writer: Any = field(default=None, init=False, repr=False)
     rejected_rows: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     flattened: int = 0  # geometries whose heights were dropped
@@ -83,6 +90,21 @@ class Staging:
         self.rejected_rows.add(problem.row)
         if len(self.problems) < REPORT_PROBLEMS_KEPT:
             self.problems.append(problem)
+        if self._problems_writer is None:
+            self.problems_file = tempfile.TemporaryFile(  # noqa: SIM115 (closed by close())
+                "w+", encoding="utf-8", newline=""
+            )
+            # Every value quoted: PostgreSQL's COPY reads an unquoted empty one as null.
+            self._problems_writer = csv.writer(
+                self.problems_file, quoting=csv.QUOTE_ALL, lineterminator="\n"
+            )
+        texts = (problem.field, problem.value, problem.reason)
+        # PostgreSQL cannot store NUL in text (a source's value may hold one).
+        self._problems_writer.writerow((problem.row, *(t.replace("\x00", "") for t in texts)))
+
+    def close(self) -> None:
+        if self.problems_file is not None:
+            self.problems_file.close()
 
 
 def schema_of(dataset: Dataset) -> dict[str, dict[str, Any]]:

@@ -252,6 +252,34 @@ class DatasetVersion(models.Model):
         return f"{self.dataset} v{self.number}"
 
 
+class VersionProblem(models.Model):
+    """One problem a load found with a row of its source: every one it found, where the
+    version's report keeps only the first ``ingest_rows.REPORT_PROBLEMS_KEPT`` (its pages and
+    notifications read the report, which must stay small). Written by the load in bulk, with
+    its row's reference, whether the load publishes, is rejected or fails; read in row and
+    field order by the report's page and CSV (``selectors.version_problems``)."""
+
+    # No index of its own: the order index begins with it.
+    version = models.ForeignKey(
+        DatasetVersion, on_delete=models.CASCADE, related_name="problems", db_index=False
+    )
+    row = models.PositiveIntegerField(help_text="1-based, in the source's order.")
+    reference = models.TextField(blank=True, help_text="The row's reference, where it has one.")
+    # Compared character by character ("C"), as the report sorts its problems, not as a
+    # language's collation would.
+    field = models.TextField(db_collation="C")
+    value = models.TextField(blank=True)
+    problem = models.TextField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["version", "row", "field", "id"], name="version_problem_order")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.version} row {self.row}, {self.field}"
+
+
 class Feature(models.Model):
     """One real-world thing in one dataset, valid over a range of the dataset's versions.
 

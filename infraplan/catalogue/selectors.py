@@ -3,9 +3,10 @@
 Every read starts from the one gate, ``Dataset.objects.permitting(user, action)``.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from itertools import islice
 from typing import Any
 
@@ -31,7 +32,15 @@ from infraplan.connectors.registry import ROLLBACK_KEY
 from infraplan.maps.ended import END_DATE_PROPERTIES, EndedBy, LiveOn
 
 from .access import Action, dataset_permits
-from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
+from .models import (
+    Dataset,
+    DatasetVersion,
+    Feature,
+    GeometryType,
+    Theme,
+    VersionProblem,
+    VersionState,
+)
 from .search import datasets_search
 from .services import version_extent_record
 from .sources import FeatureRecord, source_for
@@ -258,15 +267,6 @@ def dataset_page(
     return page
 
 
-PROBLEMS_LISTED = 20  # a failed version's first problems, on the dataset page
-VERSIONS_PER_PAGE = 25
-
-
-class _ReportHead(Func):
-    """A version's report for the versions table: its counts and error, its first problems and
-    how many it keeps (``problems_kept``), cut in SQL: a report keeps up to 10,000 problems, and
-    a dataset loaded every week for years would otherwise have every one read on every visit."""
-
 def dataset_downloads_offered(dataset: Dataset, *, as_of: DatasetVersion | None = None) -> bool:
     """Whether the dataset's page, and its metadata record, offer downloads: of what has been
     published, the version ``as_of`` a date or the current one. A source other than the
@@ -277,6 +277,15 @@ def dataset_downloads_offered(dataset: Dataset, *, as_of: DatasetVersion | None 
         or bool(dataset.current_version_number())
     )
 
+
+PROBLEMS_LISTED = 20  # a failed version's first problems, on the dataset page
+VERSIONS_PER_PAGE = 25
+
+
+class _ReportHead(Func):
+    """A version's report for the versions table: its counts and error, its first problems and
+    how many it keeps (``problems_kept``), cut in SQL: a report keeps up to 10,000 problems, and
+    a dataset loaded every week for years would otherwise have every one read on every visit."""
 
     template = (
         "((%(expressions)s - 'problems') || jsonb_build_object("
@@ -580,12 +589,50 @@ def version_for_page(user: Any, dataset: Dataset, number: int) -> DatasetVersion
     return versions.filter(number=number).first()
 
 
-def version_problems(version: DatasetVersion) -> list[dict[str, Any]]:
-    """The report's problems as (row, field, value, problem, reference) dictionaries, in row
-    order.
+# How many stored problems are read at a time: a rejected load may have one for each of a
+# million rows.
+PROBLEMS_READ_AT_ONCE = 2_000
+
+
+class _StoredProblems(Sequence[dict[str, Any]]):
+    """A version's stored problems as ``version_problems`` gives them: counted, sliced (a page
+    of them) and iterated (the report's CSV) in the database, never read whole."""
+
+    def __init__(self, problems: QuerySet) -> None:
+        self._problems = problems
+
+    @cached_property
+    def _count(self) -> int:
+        return self._problems.count()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:  # a problem, or a list of them for a slice
+        if isinstance(index, slice):
+            return list(self._problems[index])
+        return self._problems[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self._problems.iterator(chunk_size=PROBLEMS_READ_AT_ONCE)
+
+
+def version_problems(version: DatasetVersion) -> Sequence[dict[str, Any]]:
+    """The version's problems as (row, field, value, problem, reference) dictionaries, in row
+    and field order: every one its load found, as the load stored them (``VersionProblem``);
+    for a load from before problems were stored, those its report kept. Stored ones are
+    counted, sliced and iterated in the database: take a page of them or iterate, rather than
+    read them into a list.
 
     Older loads wrote ``reason`` and no value; both read the same here.
     """
+    stored = VersionProblem.objects.filter(version=version)
+    if stored.exists():
+        return _StoredProblems(
+            stored.order_by("row", "field", "id").values(
+                "row", "reference", "field", "value", "problem"
+            )
+        )
     references = version.report.get("row_references", {})  # older loads did not keep them
     return [
         {
@@ -606,6 +653,12 @@ def published_version_numbers(dataset: Dataset) -> list[int]:
         .order_by("-number")
         .values_list("number", flat=True)
     )
+
+
+def dataset_ever_published(dataset: Dataset) -> bool:
+    """Whether a version of the dataset has been published, the current one or one since
+    replaced: the kind of its features is then fixed."""
+    return dataset.versions.filter(published_at__isnull=False).exists()
 
 
 def run_for_page(dataset: Dataset, run_id: int) -> IngestRun | None:
@@ -655,12 +708,6 @@ def load_mapping_last(dataset: Dataset) -> dict[str, Any] | None:
         .only("mapping")
         .first()
     )
-def dataset_ever_published(dataset: Dataset) -> bool:
-    """Whether a version of the dataset has been published, the current one or one since
-    replaced: the kind of its features is then fixed."""
-    return dataset.versions.filter(published_at__isnull=False).exists()
-
-
     return run.mapping if run is not None else None
 
 

@@ -146,7 +146,7 @@ def test_problems_are_paged(sites, personas, client_as):
     second = client.get("/datasets/sites/versions/2/?page=2").content.decode()
     rows = re.findall(r'govuk-table__cell--numeric">(\d+)</td>', second)
     assert rows == [str(n) for n in range(51, 61)]
-    report = client.get("/datasets/sites/versions/2/report.csv").content.decode("utf-8-sig")
+    report = client.get("/datasets/sites/versions/2/report.csv").getvalue().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(report)))
     assert len(rows) == 62 and rows[60] == ["60", "", "name", "", "is required"]
     assert rows[61] == [
@@ -163,8 +163,9 @@ def test_report_csv_is_the_problems_with_formulas_defused(failed, personas, clie
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="sites-version-2-report.csv"' in response["Content-Disposition"]
-    assert response.content.startswith("\ufeff".encode())  # for Excel to read it as UTF-8
-    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    content = response.getvalue()
+    assert content.startswith("\ufeff".encode())  # for Excel to read it as UTF-8
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows == [
         ["row", "reference", "field", "value", "problem"],
         ["2", "", "Easting", '\'=HYPERLINK("http://x")', "is not a number"],

@@ -271,7 +271,7 @@ def test_demo_brownfield_version_page_lists_the_rows_not_on_the_map_and_the_flag
     assert "Geometries repaired Not recorded" in summary  # a demo load does not count them
     # The report's CSV lists them too: it held only its header.
     report = client.get(f"/datasets/brownfield-land/versions/{brownfield.number}/report.csv")
-    lines = report.content.decode("utf-8-sig").splitlines()
+    lines = report.getvalue().decode("utf-8-sig").splitlines()
     left_out = [line for line in lines if line.endswith(",Left out: no geometry")]
     assert len(left_out) == 22 and "local-authority-eng:SHE/ND3" in "".join(left_out)
 

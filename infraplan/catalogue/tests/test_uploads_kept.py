@@ -229,7 +229,9 @@ def test_the_report_names_each_problem_row_by_its_reference(
         r'numeric">2</td>\s*<td class="govuk-table__cell">B2</td>',
         client.get(response["Location"]).content.decode(),
     )
-    report = client.get(f"/datasets/sites/versions/{number}/report.csv").content.decode("utf-8-sig")
+    report = (
+        client.get(f"/datasets/sites/versions/{number}/report.csv").getvalue().decode("utf-8-sig")
+    )
     rows = list(csv.reader(io.StringIO(report)))
     assert rows[0] == ["row", "reference", "field", "value", "problem"]
     assert rows[1][:3] == ["2", "B2", "Easting"]
