@@ -10,14 +10,14 @@ text. Codes written with leading zeros (01227…) stay text, as their zeros are 
 Amounts written as councils write money (£2,500,000, 1,350,000.50, (£1,200)) make a number
 field, stored as their exact numbers.
 
-A date written with a time at midnight (2024-01-01T00:00:00Z, as the ArcGIS connector writes an
-Esri date field's UTC milliseconds, or as a GeoPackage's date-time comes) is that day: a column
-of them makes a date field holding the days as written, without a time zone conversion, so a
-UTC midnight stays its own day. A column of dates and times with real times of day (an edit's
-time, say) stays text, each value the moment as written (ISO 8601): a date field holds a day and
-no time, so typing it as one would lose the times, and, for moments in UTC, could name the wrong
-day (a day entered at midnight in London in summer is 23:00 UTC the day before). The report's
-note says so; a data manager who wants the days alone can make it a date field.
+A date and time that is a whole day is that day (``loading.typed_value``): one written at
+midnight (2024-01-01T00:00:00Z, 20/06/2016 00:00, as a GeoPackage's date-time or a spreadsheet's
+export comes) is the day as written; one with a zone that is midnight in the platform's time
+zone is that local day. ArcGIS stores a day picked in the UK as its midnight in UTC, so 1 July
+in summer time comes from the ArcGIS connector as 2024-06-30T23:00:00Z: a date field of 1 July.
+A column of such days makes a date field. A column of dates and times with real times of day
+(an edit's time, say) stays text, each value the moment as written (ISO 8601): a date field
+holds a day and no time, so typing it as one would lose the times. The report's note says so.
 
 A column the source's mapping reads as a type (a cast: the data manager saying what the
 column is) takes that type, whatever its values look like: 4500000.0 read as a number stays
@@ -31,19 +31,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .loading import MONEY, typed_value
+from .loading import MONEY, TimeOfDay, typed_value
 
 # Whole numbers a map reads exactly (2^53 - 1 has 16 digits; 15 are always within it).
 _WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
 _DECIMAL = r"^[+-]?(0|[1-9][0-9]{0,14})\.[0-9]{1,15}$"
 _ISO_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_ZONE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?"
-# A day, ISO (perhaps as a date-time at midnight) or day first.
-_DATE_LIKE = (
-    rf"^({_ISO_DAY}([T ]00:00(:00(\.0+)?)?{_ZONE})?|[0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-][0-9]{{4}})$"
-)
-# A date with a time of day (ISO 8601): text in a new field, unless every one is at midnight.
-_DATE_TIME = rf"^{_ISO_DAY}[T ][0-9]{{2}}:[0-9]{{2}}(:[0-9]{{2}}(\.[0-9]+)?)?{_ZONE}$"
+_DAY_FIRST = r"[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}"
+_TIME = r"[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
+_MIDNIGHT = r"[T ]0?0:00(:00([.,]0+)?)?"
+_ZONE = r" ?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"  # as loading.py reads one
+# What may be a day (ISO or day first): alone, at midnight as written, or a moment with a zone
+# (which is a day where it is midnight in the platform's time zone: ``typed_value`` decides).
+_DATE_LIKE = rf"^({_ISO_DAY}|{_DAY_FIRST})({_MIDNIGHT}({_ZONE})?|{_TIME}{_ZONE})?$"
+# A date with a time of day (ISO 8601): text in a new field, unless every one is a whole day.
+_DATE_TIME = rf"^{_ISO_DAY}{_TIME}({_ZONE})?$"
 _EXACT = 2**53 - 1
 # Distinct date texts read in Python to check each is a real day: dates repeat (a few thousand
 # days in a decade), so more than this is not a column of dates.
@@ -122,22 +124,23 @@ def _title(name: str) -> str:
     return " ".join(words).capitalize() if words else name
 
 
-def _dates(cursor: Any, key: str, rejected: list[int]) -> dict[str, str] | None:
-    """Each distinct text of ``key`` and the ISO date it is; None unless every one is a day
-    the calendar has (20/06/2016 is, 31/06/2016 is not) and a month is never guessed."""
+def _dates(cursor: Any, key: str, rejected: list[int]) -> tuple[dict[str, str] | None, bool]:
+    """Each distinct text of ``key`` and the ISO date it is, or None unless every one is a whole
+    day the calendar has (20/06/2016 is, 31/06/2016 is not; 2024-06-19T23:00:00Z, midnight in
+    London, is 20 June) and a month is never guessed; and whether the texts hold a time of day."""
     cursor.execute(
         _DISTINCT_TEXTS, {"key": key, "rejected": rejected, "limit": _DISTINCT_DATES_READ + 1}
     )
     texts = [text for (text,) in cursor.fetchall()]
-    if len(texts) > _DISTINCT_DATES_READ:
-        return None
     dates = {}
     for text in texts:
         try:
             dates[text] = typed_value(text, "date")
+        except TimeOfDay:
+            return None, True
         except ValueError:
-            return None
-    return dates
+            return None, False
+    return (dates if len(texts) <= _DISTINCT_DATES_READ else None), False
 
 
 def schema_from_staged(
@@ -160,7 +163,7 @@ def schema_from_staged(
     conversions: dict[str, dict[str, str] | None] = {}  # typed fields held as text somewhere
     timed = []  # text fields of dates and times of day
     for key, whole, numeric, boolean, date_like, date_time, has_text in cursor.fetchall():
-        kind, dates = "string", None
+        kind, dates, has_times = "string", None, False
         if key in casts:
             kinds[key] = casts[key]
             continue
@@ -171,10 +174,11 @@ def schema_from_staged(
         elif numeric:
             kind = "number"
         elif date_like:
-            dates = _dates(cursor, key, rejected_rows)
+            dates, has_times = _dates(cursor, key, rejected_rows)
             kind = "date" if dates is not None else "string"
         kinds[key] = kind
-        if kind == "string" and date_time and not date_like:  # not a day the calendar lacks
+        # Times of day, not a day the calendar lacks.
+        if kind == "string" and date_time and (has_times or not date_like):
             timed.append(key)
         if kind != "string" and has_text:
             conversions[key] = dates

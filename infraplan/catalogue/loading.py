@@ -12,7 +12,7 @@ import json
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from string import Formatter
@@ -23,6 +23,7 @@ import pyogrio
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
+from django.utils.timezone import get_default_timezone
 from pyproj import CRS, Transformer
 
 from infraplan.accounts.models import Organisation
@@ -203,6 +204,15 @@ _UK_DATE = re.compile(r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})(?![0-9])")
 # Eight digits, year first (20160630), as the NHS Organisation Data Service writes dates.
 _COMPACT_DATE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
 DATE_FORMATS = "YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD"
+# A time after a date (2024-06-19T23:00:00Z, 20/06/2016 00:00): hours, minutes, seconds and
+# their fraction; then perhaps its zone (``_ZONE``), parsed only where the time is not midnight.
+_TIME = re.compile(r"[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?")
+_ZONE = re.compile(r" ?(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)$")
+
+
+class TimeOfDay(ValueError):
+    """A date and time that is no whole day, where a day is wanted: a date field holds no time,
+    so taking its day alone would lose the time."""
 
 
 # An amount as UK councils write one: a currency sign, commas between groups of three digits
@@ -270,26 +280,80 @@ def typed_value(value: Any, kind: str) -> Any:
             return text in _TRUE
         raise ValueError(f"{value!r} is not true or false")
     if kind == "date":
-        text = _date_text(str(value).strip())
-        if text is None:
-            raise ValueError(f"{value!r} is not a date ({DATE_FORMATS})")
-        try:
-            date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{value!r} is no such date: {why_no_date(text)}") from None
-        return text
+        return _date(str(value).strip(), value)
     raise ValueError(f"unknown field type {kind!r}")
 
 
-def _date_text(value: str) -> str | None:
-    """``value`` as YYYY-MM-DD text, not yet checked against the calendar; None when it is
-    written in none of the forms a date is read from (``DATE_FORMATS``)."""
-    if match := _ISO_DATE.match(value) or _COMPACT_DATE.match(value):
-        return "-".join(match.groups())
-    if match := _UK_DATE.match(value):
-        day, month, year = match.groups()
-        return f"{year}-{int(month):02d}-{int(day):02d}"
-    return None
+def _date(text: str, value: Any) -> str:
+    """``text`` as the YYYY-MM-DD day it names (``DATE_FORMATS``, perhaps with a time); ValueError
+    when it names none, TimeOfDay when it names a time of day.
+
+    A time at midnight as written is that day, in whatever zone it is written (the day its
+    writer meant: 2024-01-01T00:00:00Z, 20/06/2016 00:00). Any other time with a zone (Z or an
+    offset) is a moment, whose day is its day in the platform's time zone (``TIME_ZONE``): a
+    whole day where that is midnight, as ArcGIS stores a day picked in the UK (1 July in summer
+    time is 2024-06-30T23:00:00Z). The two never name different days: a moment at midnight
+    both as written and in the platform's zone is written in the platform's offset."""
+    match = _ISO_DATE.match(text) or _COMPACT_DATE.match(text)
+    if match:
+        day = "-".join(match.groups())
+    elif match := _UK_DATE.match(text):
+        days, month, year = match.groups()
+        day = f"{year}-{int(month):02d}-{int(days):02d}"
+    else:
+        raise ValueError(f"{value!r} is not a date ({DATE_FORMATS})")
+    try:
+        calendar_day = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError(f"{value!r} is no such date: {why_no_date(day)}") from None
+    time = _TIME.match(text, match.end())
+    if time is None:  # the day alone, or followed by what is no time
+        return day
+    hours, minutes, seconds, fraction = time.groups()
+    if (
+        int(hours) == 0 and minutes == "00" and seconds in (None, "00")
+        and (fraction is None or not fraction.strip("0"))
+    ):  # fmt: skip
+        return day
+    return _moment_day(text, value, calendar_day, time)
+
+
+def _moment_day(text: str, value: Any, day: date, time: re.Match[str]) -> str:
+    """The day of a date and a time that is not midnight as written (``_date``): the platform's
+    day of a moment there at midnight; TimeOfDay otherwise."""
+    hours, minutes, seconds, fraction = time.groups()
+    zone = _ZONE.match(text, time.end())
+    if zone is None:  # no zone: the time as written, which is not midnight
+        raise TimeOfDay(
+            f"{value!r} has a time of day ({time.group()[1:]}), which a date field cannot hold: "
+            "give the day alone, or keep the times in a text field"
+        )
+    utc, sign, offset_hours, offset_minutes = zone.groups()
+    offset = (
+        timedelta(0)
+        if utc
+        else timedelta(hours=int(offset_hours), minutes=int(offset_minutes or 0))
+    )
+    platform = get_default_timezone()
+    try:
+        local = datetime(
+            day.year, day.month, day.day, int(hours), int(minutes), int(seconds or 0),
+            int(((fraction or "") + "00000")[:6]),
+            tzinfo=timezone(-offset if sign == "-" else offset),
+        ).astimezone(platform)  # fmt: skip
+    except ValueError:  # 25:00, an offset of a day or more
+        raise ValueError(f"{value!r} is no such date and time") from None
+    except OverflowError:
+        raise ValueError(f"{value!r} falls outside the years 1 to 9999") from None
+    if not (local.hour or local.minute or local.second or local.microsecond):
+        return local.date().isoformat()
+    precision = "milliseconds" if local.microsecond else "seconds" if local.second else "minutes"
+    clock = local.time().isoformat(precision)
+    raise TimeOfDay(
+        f"{value!r} is {clock} on {local.date().isoformat()} in the platform's time zone "
+        f"({platform.key}), a time of day, which a date field cannot hold: give the day alone, "
+        "or keep the times in a text field"
+    )
 
 
 def _whole_number_text(value: Any) -> int:

@@ -1,6 +1,7 @@
 """A dataset's field types: a source's cast decides its first schema's, money is read exactly,
-columns the schema lacks are said, and a data manager changes a field's type or adds a field on
-the details page, checked against the current features."""
+a date is its day in the platform's time zone and never loses a time, columns the schema lacks
+are said, and a data manager changes a field's type or adds a field on the details page, checked
+against the current features."""
 
 import json
 from decimal import Decimal
@@ -9,11 +10,12 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.test import override_settings
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.fields import dataset_field_type_change
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
-from infraplan.catalogue.loading import money_amount, typed_value
+from infraplan.catalogue.loading import TimeOfDay, money_amount, typed_value
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.store import current_features
 from infraplan.core.testing.data import dataset_make
@@ -351,3 +353,109 @@ def test_a_data_manager_adds_a_column_the_features_hold_as_a_field(personas, cli
     dataset.refresh_from_db()
     assert dataset.field_schema[-1] == {"name": "units", "title": "Units", "type": "integer"}
     assert stored_json(dataset, "units") == {"S1": "12"}
+
+
+# Dates
+
+
+def test_a_moment_at_midnight_in_the_platforms_time_zone_is_that_day():
+    """ArcGIS stores a day picked in the UK as its midnight in London, in UTC: 1 July in summer
+    time is 2024-06-30T23:00:00Z. Its day is London's, by the time zone's own rules (not a
+    fixed hour): British Standard Time kept clocks an hour ahead all year from 1968 to 1971."""
+    days = {
+        "2024-06-30T23:00:00Z": "2024-07-01",
+        "2024-06-30 23:00:00.000+00:00": "2024-07-01",
+        "2024-10-26T23:00:00Z": "2024-10-27",  # the day clocks go back, at 02:00
+        "2024-01-01T00:00:00Z": "2024-01-01",
+        "1969-12-30T23:00:00Z": "1969-12-31",
+        "2024-07-01T01:00:00+02:00": "2024-07-01",
+        # At midnight as written, in any zone: the day its writer meant (a day published to
+        # ArcGIS from a file without a time zone is a UTC midnight).
+        "2024-07-01T00:00:00Z": "2024-07-01",
+        "2024-01-01T00:00:00+01:00": "2024-01-01",
+    }
+    assert {text: typed_value(text, "date") for text in days} == days
+    with override_settings(TIME_ZONE="Europe/Paris"):  # the platform's, not London's as such
+        assert typed_value("2024-06-30T22:00:00Z", "date") == "2024-07-01"
+
+
+def test_a_date_with_a_time_of_day_is_refused_not_cut_to_its_day():
+    """A date field holds no time: a time of day is refused, saying when it is, where taking
+    the day as written would lose it (and, for a moment in UTC, could name the wrong day)."""
+    refused = {
+        "2023-12-31T23:00:00Z": "'2023-12-31T23:00:00Z' is 23:00 on 2023-12-31 in the "
+        "platform's time zone (Europe/London), a time of day, which a date field cannot hold: "
+        "give the day alone, or keep the times in a text field",
+        "2024-07-01T14:30:00.250Z": "'2024-07-01T14:30:00.250Z' is 15:30:00.250 on 2024-07-01 "
+        "in the platform's time zone (Europe/London), a time of day, which a date field cannot "
+        "hold: give the day alone, or keep the times in a text field",
+        "2024-07-01T14:30:00": "'2024-07-01T14:30:00' has a time of day (14:30:00), which a date "
+        "field cannot hold: give the day alone, or keep the times in a text field",
+    }
+    for text, reason in refused.items():
+        with pytest.raises(TimeOfDay) as error:
+            typed_value(text, "date")
+        assert str(error.value) == reason
+    assert typed_value("2024-07-01T00:00:00", "date") == "2024-07-01"  # no zone: as written
+    with pytest.raises(ValueError, match="is no such date: February 2024 has 29 days"):
+        typed_value("2024-02-30T23:00:00Z", "date")
+    with pytest.raises(ValueError, match="falls outside the years 1 to 9999"):
+        typed_value("9999-12-31T23:00:00-01:00", "date")
+
+
+def test_a_date_written_day_first_with_a_midnight_time_is_that_day():
+    """A spreadsheet's CSV export writes a date cell as 20/06/2016 00:00 (or 00:00:00)."""
+    assert typed_value("20/06/2016 00:00", "date") == "2016-06-20"
+    assert typed_value("20/06/2016 00:00:00", "date") == "2016-06-20"
+    with pytest.raises(TimeOfDay, match=r"has a time of day \(14:30\)"):
+        typed_value("20/06/2016 14:30", "date")
+
+
+def test_a_date_field_takes_days_picked_in_the_uk_and_refuses_times_of_day(personas, tmp_path):
+    """A later load's summer day stored in UTC is its local day, not the day before; a value
+    with a time of day is a problem of its row, whose current feature stays as it was."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "decided", "type": "date"}],
+    )  # fmt: skip
+    ingest(dataset, write(tmp_path, "ref,decided,Easting,Northing\nS2,2024-01-01,615100,157600\n"))
+
+    version = ingest(
+        dataset,
+        write(tmp_path, "ref,decided,Easting,Northing\n"
+                        "S1,2024-06-30T23:00:00Z,615000,157500\n"
+                        "S2,2024-07-01T14:30:00Z,615100,157600\n", "later.csv"),
+        max_invalid_share=0.5,
+    )  # fmt: skip
+
+    assert stored(dataset, "decided") == {"S1": "2024-07-01", "S2": "2024-01-01"}
+    [problem] = version.report["problems"]
+    assert (problem["row"], problem["field"]) == (2, "decided")
+    assert problem["problem"].startswith(
+        "'2024-07-01T14:30:00Z' is 15:30 on 2024-07-01 in the platform's time zone "
+        "(Europe/London), a time of day, which a date field cannot hold: give the day alone, "
+        "or keep the times in a text field"
+    )
+
+
+def test_a_change_to_a_date_field_takes_each_moment_as_its_local_day(personas, tmp_path):
+    """Text of days picked in the UK and stored in UTC becomes their days; one value with a
+    time of day refuses the change, which would lose it."""
+    dataset = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "decided", "title": "Decided", "type": "string"}],
+    )  # fmt: skip
+    rows = "S1,2024-06-30T23:00:00Z,615000,157500\nS2,2024-01-01T00:00:00Z,615100,157500\n"
+    timed = "S3,2024-07-01T14:30:00Z,615200,157500\n"
+    ingest(dataset, write(tmp_path, "ref,decided,Easting,Northing\n" + rows + timed))
+
+    with pytest.raises(ValidationError, match="not dates: S3"):
+        dataset_field_type_change(
+            actor=personas.data_manager_a, dataset=dataset, name="decided", kind="date"
+        )
+    ingest(dataset, write(tmp_path, "ref,decided,Easting,Northing\n" + rows, "days.csv"))
+    dataset_field_type_change(
+        actor=personas.data_manager_a, dataset=dataset, name="decided", kind="date"
+    )
+
+    assert stored(dataset, "decided") == {"S1": "2024-07-01", "S2": "2024-01-01"}

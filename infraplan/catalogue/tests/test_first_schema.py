@@ -174,3 +174,51 @@ def test_dates_written_at_midnight_are_days_and_times_of_day_stay_text(new_sites
     [note] = [n for n in new_sites.versions.get().report["notes"] if "had no fields" in n]
     assert "decided (dates), edited (text)" in note
     assert "edited holds times of day, which a date field cannot: it is kept as text" in note
+
+
+def test_days_picked_in_the_uk_and_stored_in_utc_make_a_date_field_of_their_local_days(
+    new_sites, tmp_path
+):
+    """ArcGIS stores a day picked in the UK as its midnight in London, in UTC: 1 July in summer
+    time is 2024-06-30T23:00:00Z, a date field's 1 July. A column with a time of day (23:00 in
+    winter is one) stays text, and the report says why."""
+    ingest(
+        new_sites,
+        csv(tmp_path, "ref,decided,checked,Easting,Northing\n"
+                      "S1,2024-06-30T23:00:00Z,2024-06-30T23:00:00Z,615000,157500\n"
+                      "S2,2024-01-01T00:00:00Z,2023-12-31T23:00:00Z,615100,157600\n"
+                      "S3,2024-10-26T23:00:00Z,,615200,157700\n"),
+    )  # fmt: skip
+
+    new_sites.refresh_from_db()
+    types = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert (types["decided"], types["checked"]) == ("date", "string")
+    stored = {
+        feature.reference: (feature.properties["decided"], feature.properties["checked"])
+        for feature in current_features(new_sites)
+    }
+    assert stored == {
+        "S1": ("2024-07-01", "2024-06-30T23:00:00Z"),
+        "S2": ("2024-01-01", "2023-12-31T23:00:00Z"),
+        "S3": ("2024-10-27", ""),  # the day clocks go back
+    }
+    [note] = [n for n in new_sites.versions.get().report["notes"] if "had no fields" in n]
+    assert "decided (dates), checked (text)" in note
+    assert "checked holds times of day, which a date field cannot: it is kept as text" in note
+
+
+def test_dates_written_day_first_with_a_midnight_time_make_a_date_field(new_sites, tmp_path):
+    """A spreadsheet's CSV export writes a date cell as 20/06/2016 00:00 (or 00:00:00)."""
+    ingest(
+        new_sites,
+        csv(tmp_path, "ref,received,Easting,Northing\n"
+                      "S1,20/06/2016 00:00,615000,157500\n"
+                      "S2,21/06/2016 00:00:00,615100,157600\n"
+                      "S3,22/06/2016,615200,157700\n"),
+    )  # fmt: skip
+
+    new_sites.refresh_from_db()
+    assert new_sites.field_schema[1] == {"name": "received", "title": "Received", "type": "date"}
+    assert {f.reference: f.properties["received"] for f in current_features(new_sites)} == {
+        "S1": "2016-06-20", "S2": "2016-06-21", "S3": "2016-06-22",
+    }  # fmt: skip

@@ -8,8 +8,9 @@ A page with ``exceededTransferLimit`` means more follow. A layer that cannot pag
 (``supportsPagination`` false, or a server before 10.3) is read by its object ids instead.
 Coded-value domains are loaded as their names, as ArcGIS shows them. Date fields (UTC
 milliseconds since 1970) are loaded as ISO 8601 dates and times in UTC, which a new dataset's
-first load makes a date field where every one is a whole day (``_dates``). ArcGIS reports
-errors as a JSON body ``{"error": {...}}`` with HTTP 200, so every answer is checked for one.
+first load makes a date field where every one is a whole day, in UTC or in the platform's time
+zone (``_dates``). ArcGIS reports errors as a JSON body ``{"error": {...}}`` with HTTP 200, so
+every answer is checked for one.
 """
 
 from collections.abc import Iterator
@@ -205,10 +206,13 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
 
     An Esri date field holds a moment, not a day: each value is written whole, in UTC as
     stored (2024-01-01T00:00:00Z; 2024-01-01T14:30:00.250Z), never moved into a local time
-    zone, so a UTC midnight stays its own day. A new dataset's first load decides what the field
-    is from every value (``catalogue.first_schema``): all at midnight, a date field of those
-    days; with times of day, text keeping each moment, as a date field holds no time. A page
-    cannot decide it: the times may come only in a later one."""
+    zone here. A day picked in the UK is stored as its local midnight in UTC (1 July in summer
+    time is 2024-06-30T23:00:00Z); one published from a file without a time zone as a UTC
+    midnight. A date field takes either as its day (``catalogue.loading.typed_value``), and a
+    new dataset's first load decides what the field is from every value
+    (``catalogue.first_schema``): all whole days, a date field of those days; with times of
+    day, text keeping each moment, as a date field holds no time. A page cannot decide it: the
+    times may come only in a later one."""
     problems = []
     names = sorted(dates)  # problems of a row in field order
     for index, values in enumerate(properties):

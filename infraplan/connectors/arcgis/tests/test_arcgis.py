@@ -600,11 +600,13 @@ def new_sites(personas):
     return dataset_make(slug="new-sites", owner=personas.organisation_a)
 
 
-# Esri's date fields hold UTC milliseconds since 1970.
-ALLOCATED_DAYS = {  # UTC midnights: a winter day, a summer one (01:00 in London), one before 1970
-    "S1": (1704067200000, "2024-01-01"),
-    "S2": (1718841600000, "2024-06-20"),
-    "S3": (-86400000, "1969-12-31"),
+# Esri's date fields hold UTC milliseconds since 1970. A day picked in the UK is stored as its
+# midnight in London, in UTC: a winter day at 00:00, a summer one at 23:00 the day before, and one
+# in 1969 at 23:00 too (British Standard Time, an hour ahead of UTC all year from 1968 to 1971).
+ALLOCATED_DAYS = {
+    "S1": (1704067200000, "2024-01-01"),  # 2024-01-01T00:00:00Z
+    "S2": (1719788400000, "2024-07-01"),  # 2024-06-30T23:00:00Z
+    "S3": (-90000000, "1969-12-31"),  # 1969-12-30T23:00:00Z
 }
 INSPECTED_MOMENTS = {  # times of day: one a London midnight in summer (23:00 UTC the day before)
     "S1": (1718838000000, "2024-06-19T23:00:00Z"),
@@ -616,10 +618,10 @@ INSPECTED_MOMENTS = {  # times of day: one a London midnight in summer (23:00 UT
 @pytest.mark.django_db
 @pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
 def test_a_first_load_makes_an_esri_date_field_of_whole_days_a_date_field(new_sites, page_of):
-    """A layer's date field whose values are all whole days (UTC midnight) gives a new dataset
-    a date field holding those days; one with times of day stays text, each value its moment
-    in UTC, as a date field could hold only a day (and, for a day entered at London midnight in
-    summer, the day before)."""
+    """A layer's date field whose values are all whole days, midnights in the platform's time
+    zone stored in UTC as ArcGIS stores a day picked in the UK, gives a new dataset a date field
+    holding those days (1 July, not 30 June, for 2024-06-30T23:00:00Z); one with a real time of
+    day stays text, each value its moment in UTC, as a date field holds only a day."""
     description = layer_description("JSON, geoJSON" if page_of is geojson_page else "JSON")
     description["fields"] = [*FIELDS, {"name": "INSPECTED", "type": "esriFieldTypeDate"}]
 
