@@ -10,9 +10,9 @@ text. Codes written with leading zeros (01227…) stay text, as their zeros are 
 Amounts written as councils write money (£2,500,000, 1,350,000.50, (£1,200)) make a number
 field, stored as their exact numbers.
 
-A date and time that is a whole day is that day (``loading.typed_value``): one written at
-midnight (2024-01-01T00:00:00Z, 20/06/2016 00:00, as a GeoPackage's date-time or a spreadsheet's
-export comes) is the day as written; one with a zone that is midnight in the platform's time
+A date and time that is a whole day is that day (``loading.date_and_time_of_day``): one
+written at midnight (2024-01-01T00:00:00Z, 20/06/2016 00:00, as a GeoPackage's date-time or a
+spreadsheet's export comes) is the day as written; one with a zone that is midnight in the platform's time
 zone is that local day. ArcGIS stores a day picked in the UK as its midnight in UTC, so 1 July
 in summer time comes from the ArcGIS connector as 2024-06-30T23:00:00Z: a date field of 1 July.
 A column of such days makes a date field. A column of dates and times with real times of day
@@ -31,7 +31,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .loading import MONEY, TimeOfDay, typed_value
+from .loading import MONEY, date_and_time_of_day
 
 # Whole numbers a map reads exactly (2^53 - 1 has 16 digits; 15 are always within it).
 _WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
@@ -42,7 +42,7 @@ _TIME = r"[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
 _MIDNIGHT = r"[T ]0?0:00(:00([.,]0+)?)?"
 _ZONE = r" ?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"  # as loading.py reads one
 # What may be a day (ISO or day first): alone, at midnight as written, or a moment with a zone
-# (which is a day where it is midnight in the platform's time zone: ``typed_value`` decides).
+# (a day where it is midnight in the platform's time zone: ``date_and_time_of_day`` decides).
 _DATE_LIKE = rf"^({_ISO_DAY}|{_DAY_FIRST})({_MIDNIGHT}({_ZONE})?|{_TIME}{_ZONE})?$"
 # A date with a time of day (ISO 8601): text in a new field, unless every one is a whole day.
 _DATE_TIME = rf"^{_ISO_DAY}{_TIME}({_ZONE})?$"
@@ -135,11 +135,12 @@ def _dates(cursor: Any, key: str, rejected: list[int]) -> tuple[dict[str, str] |
     dates = {}
     for text in texts:
         try:
-            dates[text] = typed_value(text, "date")
-        except TimeOfDay:
-            return None, True
+            day, timed = date_and_time_of_day(text)
         except ValueError:
             return None, False
+        if timed:
+            return None, True
+        dates[text] = day
     return (dates if len(texts) <= _DISTINCT_DATES_READ else None), False
 
 

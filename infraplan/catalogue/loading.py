@@ -210,11 +210,6 @@ _TIME = re.compile(r"[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)
 _ZONE = re.compile(r" ?(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)$")
 
 
-class TimeOfDay(ValueError):
-    """A date and time that is no whole day, where a day is wanted: a date field holds no time,
-    so taking its day alone would lose the time."""
-
-
 # An amount as UK councils write one: a currency sign, commas between groups of three digits
 # (the decimal sign is a point), a minus before or after it or brackets for a negative, spaces
 # around. "2,5" and "1,00" are no such amount: a comma there could be a decimal one; nor is a
@@ -280,20 +275,22 @@ def typed_value(value: Any, kind: str) -> Any:
             return text in _TRUE
         raise ValueError(f"{value!r} is not true or false")
     if kind == "date":
-        return _date(str(value).strip(), value)
+        return date_and_time_of_day(value)[0]
     raise ValueError(f"unknown field type {kind!r}")
 
 
-def _date(text: str, value: Any) -> str:
-    """``text`` as the YYYY-MM-DD day it names (``DATE_FORMATS``, perhaps with a time); ValueError
-    when it names none, TimeOfDay when it names a time of day.
+def date_and_time_of_day(value: Any) -> tuple[str, bool]:
+    """The YYYY-MM-DD day ``value`` names (``DATE_FORMATS``, perhaps with a time), and whether
+    it holds a time of day, which a date field does not keep; ValueError when it names no day.
 
     A time at midnight as written is that day, in whatever zone it is written (the day its
     writer meant: 2024-01-01T00:00:00Z, 20/06/2016 00:00). Any other time with a zone (Z or an
     offset) is a moment, whose day is its day in the platform's time zone (``TIME_ZONE``): a
     whole day where that is midnight, as ArcGIS stores a day picked in the UK (1 July in summer
     time is 2024-06-30T23:00:00Z). The two never name different days: a moment at midnight
-    both as written and in the platform's zone is written in the platform's offset."""
+    both as written and in the platform's zone is written in the platform's offset. A time
+    without a zone is the day as written."""
+    text = str(value).strip()
     match = _ISO_DATE.match(text) or _COMPACT_DATE.match(text)
     if match:
         day = "-".join(match.groups())
@@ -308,51 +305,43 @@ def _date(text: str, value: Any) -> str:
         raise ValueError(f"{value!r} is no such date: {why_no_date(day)}") from None
     time = _TIME.match(text, match.end())
     if time is None:  # the day alone, or followed by what is no time
-        return day
+        return day, False
     hours, minutes, seconds, fraction = time.groups()
     if (
         int(hours) == 0 and minutes == "00" and seconds in (None, "00")
         and (fraction is None or not fraction.strip("0"))
     ):  # fmt: skip
-        return day
-    return _moment_day(text, value, calendar_day, time)
-
-
-def _moment_day(text: str, value: Any, day: date, time: re.Match[str]) -> str:
-    """The day of a date and a time that is not midnight as written (``_date``): the platform's
-    day of a moment there at midnight; TimeOfDay otherwise."""
-    hours, minutes, seconds, fraction = time.groups()
+        return day, False
     zone = _ZONE.match(text, time.end())
-    if zone is None:  # no zone: the time as written, which is not midnight
-        raise TimeOfDay(
-            f"{value!r} has a time of day ({time.group()[1:]}), which a date field cannot hold: "
-            "give the day alone, or keep the times in a text field"
-        )
+    if zone is None:  # no zone: the day as written, at a time that is not midnight
+        return day, True
+    return _moment_day(value, calendar_day, time, zone)
+
+
+def _moment_day(
+    value: Any, day: date, time: re.Match[str], zone: re.Match[str]
+) -> tuple[str, bool]:
+    """The day in the platform's time zone of a date and time with a zone that is not midnight
+    as written, and whether it is a time of day there (``date_and_time_of_day``)."""
+    hours, minutes, seconds, fraction = time.groups()
     utc, sign, offset_hours, offset_minutes = zone.groups()
     offset = (
         timedelta(0)
         if utc
         else timedelta(hours=int(offset_hours), minutes=int(offset_minutes or 0))
     )
-    platform = get_default_timezone()
     try:
         local = datetime(
             day.year, day.month, day.day, int(hours), int(minutes), int(seconds or 0),
             int(((fraction or "") + "00000")[:6]),
             tzinfo=timezone(-offset if sign == "-" else offset),
-        ).astimezone(platform)  # fmt: skip
+        ).astimezone(get_default_timezone())  # fmt: skip
     except ValueError:  # 25:00, an offset of a day or more
         raise ValueError(f"{value!r} is no such date and time") from None
     except OverflowError:
         raise ValueError(f"{value!r} falls outside the years 1 to 9999") from None
-    if not (local.hour or local.minute or local.second or local.microsecond):
-        return local.date().isoformat()
-    precision = "milliseconds" if local.microsecond else "seconds" if local.second else "minutes"
-    clock = local.time().isoformat(precision)
-    raise TimeOfDay(
-        f"{value!r} is {clock} on {local.date().isoformat()} in the platform's time zone "
-        f"({platform.key}), a time of day, which a date field cannot hold: give the day alone, "
-        "or keep the times in a text field"
+    return local.date().isoformat(), bool(
+        local.hour or local.minute or local.second or local.microsecond
     )
 
 

@@ -15,7 +15,7 @@ from django.test import override_settings
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.fields import dataset_field_type_change
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
-from infraplan.catalogue.loading import TimeOfDay, money_amount, typed_value
+from infraplan.catalogue.loading import date_and_time_of_day, money_amount, typed_value
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.store import current_features
 from infraplan.core.testing.data import dataset_make
@@ -379,24 +379,22 @@ def test_a_moment_at_midnight_in_the_platforms_time_zone_is_that_day():
         assert typed_value("2024-06-30T22:00:00Z", "date") == "2024-07-01"
 
 
-def test_a_date_with_a_time_of_day_is_refused_not_cut_to_its_day():
-    """A date field holds no time: a time of day is refused, saying when it is, where taking
-    the day as written would lose it (and, for a moment in UTC, could name the wrong day)."""
-    refused = {
-        "2023-12-31T23:00:00Z": "'2023-12-31T23:00:00Z' is 23:00 on 2023-12-31 in the "
-        "platform's time zone (Europe/London), a time of day, which a date field cannot hold: "
-        "give the day alone, or keep the times in a text field",
-        "2024-07-01T14:30:00.250Z": "'2024-07-01T14:30:00.250Z' is 15:30:00.250 on 2024-07-01 "
-        "in the platform's time zone (Europe/London), a time of day, which a date field cannot "
-        "hold: give the day alone, or keep the times in a text field",
-        "2024-07-01T14:30:00": "'2024-07-01T14:30:00' has a time of day (14:30:00), which a date "
-        "field cannot hold: give the day alone, or keep the times in a text field",
+def test_a_date_with_a_time_of_day_is_its_day_in_the_platforms_time_zone():
+    """A date field holds the day: a moment's day where the platform is (for a moment in UTC,
+    taking the day as written could name the day before), a time without a zone's as written;
+    whether there was a time of day is told, for a first load to keep such a column text."""
+    days = {
+        "2023-12-31T23:00:00Z": ("2023-12-31", True),
+        "2024-07-01T14:30:00.250Z": ("2024-07-01", True),
+        "2024-07-01T23:30:00Z": ("2024-07-02", True),
+        "2024-07-01T14:30:00": ("2024-07-01", True),
+        "2024-07-01T00:00:00": ("2024-07-01", False),
+        "2024-06-30T23:00:00Z": ("2024-07-01", False),
     }
-    for text, reason in refused.items():
-        with pytest.raises(TimeOfDay) as error:
-            typed_value(text, "date")
-        assert str(error.value) == reason
-    assert typed_value("2024-07-01T00:00:00", "date") == "2024-07-01"  # no zone: as written
+    assert {text: date_and_time_of_day(text) for text in days} == days
+    assert {text: typed_value(text, "date") for text in days} == {
+        text: day for text, (day, _) in days.items()
+    }
     with pytest.raises(ValueError, match="is no such date: February 2024 has 29 days"):
         typed_value("2024-02-30T23:00:00Z", "date")
     with pytest.raises(ValueError, match="falls outside the years 1 to 9999"):
@@ -407,13 +405,12 @@ def test_a_date_written_day_first_with_a_midnight_time_is_that_day():
     """A spreadsheet's CSV export writes a date cell as 20/06/2016 00:00 (or 00:00:00)."""
     assert typed_value("20/06/2016 00:00", "date") == "2016-06-20"
     assert typed_value("20/06/2016 00:00:00", "date") == "2016-06-20"
-    with pytest.raises(TimeOfDay, match=r"has a time of day \(14:30\)"):
-        typed_value("20/06/2016 14:30", "date")
+    assert date_and_time_of_day("20/06/2016 14:30") == ("2016-06-20", True)
 
 
-def test_a_date_field_takes_days_picked_in_the_uk_and_refuses_times_of_day(personas, tmp_path):
-    """A later load's summer day stored in UTC is its local day, not the day before; a value
-    with a time of day is a problem of its row, whose current feature stays as it was."""
+def test_a_date_field_takes_days_picked_in_the_uk_as_those_days(personas, tmp_path):
+    """A later load's summer day stored in UTC is its local day, not the day before; a moment
+    at another time of day is its day in the platform's time zone."""
     dataset = dataset_make(
         slug="sites", owner=personas.organisation_a,
         field_schema=[{"name": "decided", "type": "date"}],
@@ -424,23 +421,16 @@ def test_a_date_field_takes_days_picked_in_the_uk_and_refuses_times_of_day(perso
         dataset,
         write(tmp_path, "ref,decided,Easting,Northing\n"
                         "S1,2024-06-30T23:00:00Z,615000,157500\n"
-                        "S2,2024-07-01T14:30:00Z,615100,157600\n", "later.csv"),
-        max_invalid_share=0.5,
+                        "S2,2024-07-01T23:30:00Z,615100,157600\n", "later.csv"),
     )  # fmt: skip
 
-    assert stored(dataset, "decided") == {"S1": "2024-07-01", "S2": "2024-01-01"}
-    [problem] = version.report["problems"]
-    assert (problem["row"], problem["field"]) == (2, "decided")
-    assert problem["problem"].startswith(
-        "'2024-07-01T14:30:00Z' is 15:30 on 2024-07-01 in the platform's time zone "
-        "(Europe/London), a time of day, which a date field cannot hold: give the day alone, "
-        "or keep the times in a text field"
-    )
+    assert stored(dataset, "decided") == {"S1": "2024-07-01", "S2": "2024-07-02"}
+    assert version.report["problems"] == []
 
 
 def test_a_change_to_a_date_field_takes_each_moment_as_its_local_day(personas, tmp_path):
-    """Text of days picked in the UK and stored in UTC becomes their days; one value with a
-    time of day refuses the change, which would lose it."""
+    """Text of days picked in the UK and stored in UTC becomes their days, and a moment at
+    another time of day its day there."""
     dataset = dataset_make(
         slug="sites", owner=personas.organisation_a,
         field_schema=[{"name": "decided", "title": "Decided", "type": "string"}],
@@ -449,13 +439,12 @@ def test_a_change_to_a_date_field_takes_each_moment_as_its_local_day(personas, t
     timed = "S3,2024-07-01T14:30:00Z,615200,157500\n"
     ingest(dataset, write(tmp_path, "ref,decided,Easting,Northing\n" + rows + timed))
 
-    with pytest.raises(ValidationError, match="not dates: S3"):
-        dataset_field_type_change(
-            actor=personas.data_manager_a, dataset=dataset, name="decided", kind="date"
-        )
-    ingest(dataset, write(tmp_path, "ref,decided,Easting,Northing\n" + rows, "days.csv"))
     dataset_field_type_change(
         actor=personas.data_manager_a, dataset=dataset, name="decided", kind="date"
     )
 
-    assert stored(dataset, "decided") == {"S1": "2024-07-01", "S2": "2024-01-01"}
+    assert stored(dataset, "decided") == {
+        "S1": "2024-07-01",
+        "S2": "2024-01-01",
+        "S3": "2024-07-01",
+    }
