@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import tempfile
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
@@ -18,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from infraplan.accounts.models import Organisation
 from infraplan.connectors.base import ConnectorError, FeatureBatch, RowProblem, names_listed
 
-from .loading import MAX_EXACT_INTEGER, _json_value, typed_value
+from .loading import MAX_EXACT_INTEGER, _json_value, date_and_time_of_day, typed_value
 from .models import Dataset, Feature
 from .store import current_features, several_publishers
 
@@ -84,6 +85,8 @@ class Staging:
     unchecked_rows: set[int] = field(default_factory=set)
     # The references of the first features (in row order) whose geometry was repaired.
     repaired_references: list[str] = field(default_factory=list)
+    # Date fields' values that held a time of day, which a date field does not keep, by field.
+    times_of_day: Counter[str] = field(default_factory=Counter)
 
     def add(self, problem: RowProblem) -> None:
         self.problem_count += 1
@@ -527,7 +530,12 @@ def batch_rows(
                     found.append((index, 2 * order, problem))
                     continue
                 try:
-                    typed.append(typed_value(value, kind))
+                    if kind == "date" and value is not None and value != "":
+                        day, timed = date_and_time_of_day(value)
+                        typed.append(day)
+                        staging.times_of_day[name] += timed
+                    else:
+                        typed.append(typed_value(value, kind))
                 except ValueError as error:
                     typed.append(value)
                     found.append((index, 2 * order, RowProblem(0, name, str(value), str(error))))

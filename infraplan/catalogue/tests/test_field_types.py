@@ -410,7 +410,8 @@ def test_a_date_written_day_first_with_a_midnight_time_is_that_day():
 
 def test_a_date_field_takes_days_picked_in_the_uk_as_those_days(personas, tmp_path):
     """A later load's summer day stored in UTC is its local day, not the day before; a moment
-    at another time of day is its day in the platform's time zone."""
+    at another time of day is its day in the platform's time zone, and the report says that
+    the times were not kept."""
     dataset = dataset_make(
         slug="sites", owner=personas.organisation_a,
         field_schema=[{"name": "decided", "type": "date"}],
@@ -421,11 +422,21 @@ def test_a_date_field_takes_days_picked_in_the_uk_as_those_days(personas, tmp_pa
         dataset,
         write(tmp_path, "ref,decided,Easting,Northing\n"
                         "S1,2024-06-30T23:00:00Z,615000,157500\n"
-                        "S2,2024-07-01T23:30:00Z,615100,157600\n", "later.csv"),
+                        "S2,2024-07-01T23:30:00Z,615100,157600\n"
+                        "S3,2024-07-01 14:30,615200,157700\n", "later.csv"),
     )  # fmt: skip
 
-    assert stored(dataset, "decided") == {"S1": "2024-07-01", "S2": "2024-07-02"}
+    assert stored(dataset, "decided") == {
+        "S1": "2024-07-01",
+        "S2": "2024-07-02",
+        "S3": "2024-07-01",
+    }
     assert version.report["problems"] == []
+    # The times dropped are said: S1 is a whole day where the platform is, S2 and S3 are not.
+    assert (
+        "2 values of decided held a time of day, which a date field does not keep: each is kept "
+        "as its day (one with a time zone, its day in the platform's, Europe/London)."
+    ) in version.report["notes"]
 
 
 def test_a_change_to_a_date_field_takes_each_moment_as_its_local_day(personas, tmp_path):
