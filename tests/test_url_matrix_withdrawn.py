@@ -19,7 +19,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from infraplan.catalogue.services import dataset_withdraw
-from infraplan.connectors.services import ingest_request, source_save
+from infraplan.connectors.load_requests import ingest_request
+from infraplan.connectors.sources import source_save
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.exports.registry import exporter_keys
 

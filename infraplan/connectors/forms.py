@@ -29,9 +29,10 @@ from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
 from .base import ConnectorConfig
+from .load_checks import constant_problem
 from .models import SCHEDULE_NAMES
 from .registry import connector_for, connector_has_settings, connector_keys, connector_title
-from .services import SCHEDULES, constant_problem, schedule_checked
+from .schedules import SCHEDULES, schedule_checked
 
 SCHEDULE_CHOICES = [*SCHEDULE_NAMES.items(), ("cron", "On a cron expression")]
 CAST_CHOICES = [

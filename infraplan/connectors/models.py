@@ -3,7 +3,8 @@
 A source names a connector by its key, the connector's configuration, how its columns map onto
 the dataset (an ``IngestMapping``) and when to refresh it. Every load, scheduled, asked for on
 a page or from the command line, is an ``IngestRun``: the page shows its stage and rows while it
-runs (written through a separate connection, see ``services.RunProgress``) and its outcome after.
+runs (written through a separate connection, see ``run_execution.RunProgress``) and its outcome
+after.
 """
 
 from django.db import models
@@ -18,7 +19,7 @@ from .registry import (
     connector_title,
 )
 
-# The named schedules (services.SCHEDULES gives their cron expressions) in words.
+# The named schedules (schedules.SCHEDULES gives their cron expressions) in words.
 SCHEDULE_NAMES = {
     "": "By hand only: a data manager presses Refresh now",
     "daily": "Every day, at 2am (UTC)",
@@ -29,7 +30,7 @@ SCHEDULE_NAMES = {
 
 class Source(models.Model):
     """A dataset's source, or one organisation's part of it (brownfield registers: one per
-    council). Configuration and mapping are validated by ``services.source_save``."""
+    council). Configuration and mapping are validated by ``sources.source_save``."""
 
     dataset = models.ForeignKey(
         "catalogue.Dataset", on_delete=models.CASCADE, related_name="sources"

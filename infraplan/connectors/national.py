@@ -21,8 +21,9 @@ from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.services import dataset_save
 from infraplan.core.profile import NationalDataset
 
+from .load_requests import ingest_request
 from .models import IngestRun, Source
-from .services import ingest_request, source_save
+from .sources import source_save
 
 CONNECTOR = "planning_data"
 SCHEDULE = "weekly"

@@ -5,7 +5,9 @@ from procrastinate.contrib.django import app
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy
 
-from .services import IngestRetry, ingest_run_execute, ingest_runs_sweep, source_refresh_due
+from .run_execution import IngestRetry, ingest_run_execute
+from .run_sweep import ingest_runs_sweep
+from .sources import source_refresh_due
 
 
 class _RetryWhenAsked(BaseRetryStrategy):

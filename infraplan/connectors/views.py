@@ -23,6 +23,7 @@ from infraplan.catalogue.views.lookups import (
 )
 
 from .forms import ConnectorChoiceForm, SourceForm, source_connector_choices
+from .load_requests import ingest_request
 from .models import Source
 from .national import (
     national_entries,
@@ -31,7 +32,7 @@ from .national import (
     national_spec,
 )
 from .selectors import source_organisation_choices
-from .services import ingest_request, source_delete, source_save
+from .sources import source_delete, source_save
 
 
 def _platform_admin_or_403(request: HttpRequest) -> None:

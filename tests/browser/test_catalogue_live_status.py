@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from infraplan.connectors.models import IngestRun
-from infraplan.connectors.services import ingest_run_execute
+from infraplan.connectors.run_execution import ingest_run_execute
 
 from .conftest import PageWatch, assert_accessible, sign_in
 from .test_catalogue_loads import sites, upload  # noqa: F401 (sites: the dataset's fixture)

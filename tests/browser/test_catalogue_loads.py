@@ -11,7 +11,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from infraplan.connectors.models import IngestRun
-from infraplan.connectors.services import ingest_run_execute, source_save
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.sources import source_save
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 from .conftest import PageWatch, assert_no_sideways_scroll, assert_page_sound, sign_in

@@ -34,9 +34,11 @@ from infraplan.accounts.services import (
 )
 from infraplan.accounts.testing import link_in
 from infraplan.catalogue.models import Feature
+from infraplan.connectors.load_requests import ingest_request
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.national import national_sources_sync
-from infraplan.connectors.services import ingest_request, ingest_run_execute, source_save
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.sources import source_save
 from infraplan.core.testing.data import dataset_make, version_publish_points
 from infraplan.core.testing.personas import PASSWORD, Personas
 from infraplan.exports.registry import exporter_keys

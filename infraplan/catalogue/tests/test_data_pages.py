@@ -19,7 +19,7 @@ from infraplan.catalogue.models import DatasetVersion
 from infraplan.catalogue.services import version_fail, version_start
 from infraplan.catalogue.views import versions as version_views
 from infraplan.connectors.models import IngestRun
-from infraplan.connectors.services import ingest_run_execute
+from infraplan.connectors.run_execution import ingest_run_execute
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db

@@ -18,7 +18,7 @@ from infraplan.catalogue.services import (
     version_start,
 )
 from infraplan.connectors.models import IngestRun, Source
-from infraplan.connectors.services import source_save
+from infraplan.connectors.sources import source_save
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
     dataset_make,

@@ -22,7 +22,8 @@ from django.utils import timezone
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, RunState
-from infraplan.connectors.services import ingest_run_execute, source_save
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.sources import source_save
 from infraplan.connectors.tests.test_runs import worker_running
 from infraplan.core.queue import job_wait
 from infraplan.core.testing.data import dataset_make, version_publish_points

@@ -21,7 +21,7 @@ from infraplan.catalogue.store import current_features
 from infraplan.catalogue.tests.test_upload_pages import POINTS, _csv, text
 from infraplan.catalogue.uploads import upload_keep, uploads_kept_sweep
 from infraplan.connectors.models import IngestRun, RunState
-from infraplan.connectors.services import ingest_run_execute
+from infraplan.connectors.run_execution import ingest_run_execute
 from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -36,14 +36,10 @@ from infraplan.catalogue.services import (
     version_start,
 )
 from infraplan.catalogue.store import current_features
+from infraplan.connectors.load_requests import ingest_request, rollback_request
 from infraplan.connectors.models import IngestRun, RunState
-from infraplan.connectors.services import (
-    ingest_request,
-    ingest_run_execute,
-    rollback_request,
-    source_refresh_due,
-    source_save,
-)
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.sources import source_refresh_due, source_save
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
     dataset_make,
@@ -400,7 +396,7 @@ def test_scheduled_refreshes_are_skipped_with_a_log_line_until_restored(personas
     source.save(update_fields=["next_run_at"])
     withdrawn(sites, personas)
 
-    with caplog.at_level(logging.INFO, logger="infraplan.connectors.services"):
+    with caplog.at_level(logging.INFO, logger="infraplan.connectors.sources"):
         assert source_refresh_due(now=now) == []
 
     assert not IngestRun.objects.exists()

@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.accounts.models import Organisation
+from infraplan.connectors.load_requests import ingest_request, upload_ingest_request
 from infraplan.connectors.models import IngestRun
-from infraplan.connectors.services import ingest_request, upload_ingest_request
 
 from ..access import Action
 from ..first_schema import takes_fields_from_load

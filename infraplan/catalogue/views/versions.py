@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from infraplan.accounts.models import Organisation
 from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
-from infraplan.connectors.services import rollback_request
+from infraplan.connectors.load_requests import rollback_request
 from infraplan.exports.forms import download_offer
 
 from ..access import Action, dataset_permits

@@ -9,7 +9,8 @@ import pytest
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.connectors.fetch import config_recorded
-from infraplan.connectors.services import ingest_request, source_delete, source_save
+from infraplan.connectors.load_requests import ingest_request
+from infraplan.connectors.sources import source_delete, source_save
 from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from infraplan.connectors.models import Source
-from infraplan.connectors.services import schedule_checked, schedule_cron, source_save
+from infraplan.connectors.schedules import schedule_checked, schedule_cron
+from infraplan.connectors.sources import source_save
 from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ import pytest
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, Source
-from infraplan.connectors.services import schedule_next
+from infraplan.connectors.schedules import schedule_next
 from infraplan.connectors.tests.servers import replay_server, slow
 from infraplan.core.testing.data import dataset_make, version_publish_points
 from tests.test_queue import INFRAPLAN, database_url_of_tests

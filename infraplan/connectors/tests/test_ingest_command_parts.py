@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.store import current_features
+from infraplan.connectors.load_requests import ingest_request
 from infraplan.connectors.models import IngestRun, Source
-from infraplan.connectors.services import ingest_request, source_save
+from infraplan.connectors.sources import source_save
 from infraplan.connectors.tests.test_ingest_command import ingest
 from infraplan.core.testing.data import dataset_make, version_publish_points
 

@@ -24,7 +24,7 @@ from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.national import national_sources_sync
 from infraplan.connectors.planning_data.tests.test_planning_data import entity
 from infraplan.connectors.registry import connector_config, connector_for
-from infraplan.connectors.services import ingest_run_execute
+from infraplan.connectors.run_execution import ingest_run_execute
 from infraplan.connectors.tests.servers import json_answer, replay_server
 from infraplan.core.profile import THEMES, load_profile
 

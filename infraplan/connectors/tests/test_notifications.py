@@ -15,13 +15,10 @@ from django.utils import timezone
 from infraplan.accounts.models import Role, User
 from infraplan.accounts.services import membership_set, user_create
 from infraplan.catalogue.ingest import IngestMapping
+from infraplan.connectors.load_requests import ingest_request
 from infraplan.connectors.models import IngestRun, RunState, Source
-from infraplan.connectors.services import (
-    IngestRetry,
-    ingest_request,
-    ingest_run_execute,
-    source_save,
-)
+from infraplan.connectors.run_execution import IngestRetry, ingest_run_execute
+from infraplan.connectors.sources import source_save
 from infraplan.connectors.tasks import sources_tick_task
 from infraplan.core.testing.data import dataset_make, version_publish_points
 

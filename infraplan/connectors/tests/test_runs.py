@@ -27,16 +27,12 @@ from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.models import Feature, VersionState
 from infraplan.catalogue.services import version_start
 from infraplan.catalogue.store import current_features
+from infraplan.connectors.load_requests import ingest_request, rollback_request
 from infraplan.connectors.models import IngestRun, RunState, Source
-from infraplan.connectors.services import (
-    IngestRetry,
-    ingest_request,
-    ingest_run_execute,
-    ingest_runs_sweep,
-    rollback_request,
-    schedule_next,
-    source_save,
-)
+from infraplan.connectors.run_execution import IngestRetry, ingest_run_execute
+from infraplan.connectors.run_sweep import ingest_runs_sweep
+from infraplan.connectors.schedules import schedule_next
+from infraplan.connectors.sources import source_save
 from infraplan.connectors.tasks import sources_tick_task
 from infraplan.core.queue import defer_once, job_wait
 from infraplan.core.testing.data import dataset_make, version_publish_points
@@ -259,9 +255,9 @@ def test_progress_is_visible_outside_the_loads_transaction(sites, personas, tmp_
         dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"],
         port=db["PORT"], autocommit=True,
     ) as observer:  # fmt: skip
-        import infraplan.connectors.services as services
+        import infraplan.connectors.run_execution as run_execution
 
-        write = services.RunProgress.__call__
+        write = run_execution.RunProgress.__call__
 
         def observed(self, rows: int, stage: str) -> None:
             write(self, rows, stage)
@@ -273,11 +269,11 @@ def test_progress_is_visible_outside_the_loads_transaction(sites, personas, tmp_
                 ).fetchone()
             )
 
-        services.RunProgress.__call__ = observed
+        run_execution.RunProgress.__call__ = observed
         try:
             run = ingest_run_execute(run.pk)
         finally:
-            services.RunProgress.__call__ = write
+            run_execution.RunProgress.__call__ = write
     assert run.state == RunState.PUBLISHED and run.rows_read == 12_000
     assert run.version.is_current and run.version.feature_count == 12_000
     # While the pipeline's transaction was open, another connection saw the stage and rows,

@@ -19,20 +19,18 @@ from django.utils import timezone
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-import infraplan.connectors.services as services
+import infraplan.connectors.run_execution as run_execution
 from infraplan.accounts.services import organisations_sync_from_profile
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.services import dataset_save
+from infraplan.connectors.load_requests import ingest_request
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.national import national_sources_sync
-from infraplan.connectors.services import (
-    ingest_request,
-    ingest_run_execute,
-    ingest_runs_sweep,
-    source_refresh_due,
-    source_save,
-)
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.run_sweep import ingest_runs_sweep
+from infraplan.connectors.schedules import schedule_next
+from infraplan.connectors.sources import source_refresh_due, source_save
 from infraplan.core.testing.data import dataset_make
 from tests.test_queue import INFRAPLAN, database_url_of_tests
 
@@ -114,17 +112,17 @@ def test_a_sweep_in_the_instant_a_load_publishes_leaves_it_published(sites, tmp_
     run = ingest_request(actor=None, dataset=sites, connector_key="upload",
                          config={"path": str(path)}, mapping=REFERENCE)  # fmt: skip
     swept = []
-    leave = services.RunProgress.__exit__
+    leave = run_execution.RunProgress.__exit__
 
     def sweep_as_the_lock_goes(self, *exc_info):
         leave(self, *exc_info)
         swept.extend(ingest_runs_sweep())  # the minute tick, in another worker, just then
 
-    services.RunProgress.__exit__ = sweep_as_the_lock_goes
+    run_execution.RunProgress.__exit__ = sweep_as_the_lock_goes
     try:
         run = ingest_run_execute(run.pk)
     finally:
-        services.RunProgress.__exit__ = leave
+        run_execution.RunProgress.__exit__ = leave
     run.refresh_from_db()
     assert swept == []
     assert (run.state, run.error) == (RunState.PUBLISHED, "")
@@ -354,7 +352,7 @@ def test_a_next_load_in_the_hour_that_comes_twice_says_gmt(sites, personas, clie
         actor=manager, dataset=sites, connector_key="url", mapping=REFERENCE,
         config={"url": "https://example.org/a.geojson"}, schedule="0 1 * * *",
     )  # fmt: skip
-    next_run_at = services.schedule_next("0 1 * * *", datetime(2026, 10, 24, 12, tzinfo=UTC))
+    next_run_at = schedule_next("0 1 * * *", datetime(2026, 10, 24, 12, tzinfo=UTC))
     assert next_run_at == datetime(2026, 10, 25, 1, tzinfo=UTC)
     Source.objects.filter(pk=source.pk).update(next_run_at=next_run_at)
     assert "25 October 2026 01:00 GMT" in text(client_as(manager).get("/datasets/sites/"))

@@ -14,7 +14,8 @@ from infraplan.accounts.models import Membership, Role, User
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.models import IngestRun, RunState, Source
-from infraplan.connectors.services import ingest_run_execute, source_save
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.sources import source_save
 from infraplan.connectors.tests.servers import replay_server
 from infraplan.core.testing.data import dataset_make
 

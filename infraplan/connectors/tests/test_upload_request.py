@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from infraplan.catalogue.uploads import upload_keep, upload_kept_find
+from infraplan.connectors.load_requests import upload_ingest_request
 from infraplan.connectors.models import IngestRun
-from infraplan.connectors.services import upload_ingest_request
 from infraplan.core.testing.data import dataset_make
 
 pytestmark = pytest.mark.django_db

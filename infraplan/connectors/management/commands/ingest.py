@@ -26,9 +26,11 @@ from infraplan.catalogue.ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.selectors import WHOLE_DATASET
 from infraplan.catalogue.services import dataset_loads_check
+from infraplan.connectors.load_requests import ingest_request
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.registry import connector_for, connector_has_settings, connector_keys
-from infraplan.connectors.services import ingest_request, ingest_run_execute, source_save
+from infraplan.connectors.run_execution import ingest_run_execute
+from infraplan.connectors.sources import source_save
 
 PROBLEMS_SHOWN = 20
 INTERRUPTED_STATUS = 130  # as a shell reports a command ended by Ctrl-C (128 + SIGINT)
