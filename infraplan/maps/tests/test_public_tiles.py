@@ -31,6 +31,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 ASHFORD_TILE = tile_for(0.8727, 51.1465, 10)
 WAIT_SECONDS = 10  # for the listener to hear a committed change: normally milliseconds
+# The listener's connections to this database, as PostgreSQL lists them (its application_name).
+LISTENER_CONNECTIONS = (
+    "FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()"
+)
 
 
 class Answer:
@@ -120,8 +124,9 @@ def test_config_serves_through_the_fast_path():
     assert isinstance(application, PublicTileApp)
 
 
-def test_a_public_tile_is_answered_as_the_tile_view_answers_it(app, sites):
+def test_a_public_tile_is_answered_as_the_tile_view_answers_it(app, sites, monkeypatch):
     served = app()
+    listening_anew(monkeypatch)
     url = tile_url("public-sites")
     gzip_only = {"Accept-Encoding": "gzip"}
     fast, went = to_django(served, lambda: wsgi_get(served, url, gzip_only))
@@ -148,7 +153,8 @@ def test_a_public_tile_is_answered_as_the_tile_view_answers_it(app, sites):
     with CaptureQueriesContext(connection) as queries:
         hit, went = to_django(served, lambda: wsgi_get(served, url, again))
     assert hit.status == 304 and hit.body == b"" and hit.headers["ETag"] == fast.headers["ETag"]
-    assert not went and len(queries) == 0  # no gate, no session: the layer was remembered
+    # No gate, no session: the layer was remembered.
+    assert not went and len(queries) == 0, [query["sql"] for query in queries.captured_queries]
     # Only what guides the browser's cache (RFC 9110, 15.4.5): it keeps the tile's other headers.
     assert hit.headers == {
         "ETag": fast.headers["ETag"], "Vary": "Accept-Encoding",
@@ -250,6 +256,35 @@ def listener_cut_off() -> None:
         assert cursor.fetchone() == (True,)
 
 
+def listening_anew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cut the listener off and wait until it has listened again, on a new connection.
+
+    Every catalogue change committed before (the fixtures' data, the flush after the test
+    before) notifies the listener, which forgets what is kept when it hears of one: in its own
+    thread, so at no set moment, on a busy machine after the test's first request has kept the
+    layer. A new connection hears none of them (a notification reaches only the connections
+    listening when it is sent) and forgets everything before it serves: from then on, what is
+    kept stays kept until the catalogue changes again.
+    """
+    monkeypatch.setattr(public_tiles, "LISTENER_RETRY_SECONDS", 0.1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT pid, backend_start, pg_terminate_backend(pid) {LISTENER_CONNECTIONS}",
+            [LISTENER_NAME],
+        )
+        cut_off = {(pid, started) for pid, started, _ in cursor.fetchall()}
+
+    def listening_on_a_new_connection() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT pid, backend_start {LISTENER_CONNECTIONS}", [LISTENER_NAME])
+            new = set(cursor.fetchall()) - cut_off
+        # The listener makes a new connection only after it stopped serving from the old one:
+        # serving now, it has heard its own notification on the new one.
+        return bool(new) and public_layers.listening
+
+    assert eventually(listening_on_a_new_connection)
+
+
 def test_a_listener_that_does_not_hear_its_own_notification_serves_nothing(app, sites, monkeypatch):
     """Through a connection pooler in transaction mode LISTEN succeeds and nothing is heard:
     the listener must notice, rather than keep layers it will never be told have changed."""
@@ -314,7 +349,7 @@ def test_a_host_not_allowed_is_refused_by_django(app, sites, settings):
 
 
 def test_signed_in_people_are_answered_here_too_their_usage_named(
-    app, sites, restricted, personas, client_as
+    app, sites, restricted, personas, client_as, monkeypatch
 ):
     """A public tile is the same for them; their session is read once, for the usage log."""
     served = app()
@@ -322,12 +357,16 @@ def test_signed_in_people_are_answered_here_too_their_usage_named(
     cookie = {"Cookie": f"csrftoken=x; sessionid={signed_in.cookies['sessionid'].value}"}
     buffer.flush()
     UsageRecord.objects.all().delete()
+    listening_anew(monkeypatch)
 
     answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites"), cookie))
     assert not went and answer.status == 200
     with CaptureQueriesContext(connection) as queries:
         again = wsgi_get(served, tile_url("public-sites"), cookie)
-    assert again.status == 200 and len(queries) == 0  # the session was read once
+    # The session was read once.
+    assert again.status == 200 and len(queries) == 0, [
+        query["sql"] for query in queries.captured_queries
+    ]
     nobody = {"Cookie": "sessionid=no-such-session-at-all"}
     answer, went = to_django(served, lambda: wsgi_get(served, tile_url("public-sites"), nobody))
     assert not went and answer.status == 200
@@ -341,8 +380,9 @@ def test_signed_in_people_are_answered_here_too_their_usage_named(
     assert went and answer.status == 200
 
 
-def test_made_up_session_cookies_are_neither_read_nor_kept(app, sites):
+def test_made_up_session_cookies_are_neither_read_nor_kept(app, sites, monkeypatch):
     served = app()
+    listening_anew(monkeypatch)
     wsgi_get(served, tile_url("public-sites"))  # the layer is remembered
     kept = len(public_tiles.session_users._users)
     for cookie in ["sessionid=" + "x" * 5000, "sessionid=NOT-A-KEY", "sessionid=short"]:
@@ -351,7 +391,9 @@ def test_made_up_session_cookies_are_neither_read_nor_kept(app, sites):
                 served,
                 lambda: wsgi_get(served, tile_url("public-sites"), {"Cookie": cookie}),  # noqa: B023
             )
-        assert not went and answer.status == 200 and len(queries) == 0
+        assert not went and answer.status == 200 and len(queries) == 0, [
+            query["sql"] for query in queries.captured_queries
+        ]
     assert len(public_tiles.session_users._users) == kept
 
 
