@@ -533,7 +533,6 @@ def ingest_run(
                     parts=LoadParts.read(dataset, organisation),
                 )  # fmt: skip
                 report = _report(staging, repaired)
-                _report_references(cursor, report)
                 _problems_store(cursor, version=version, staging=staging)
                 try:
                     # A rejection undoes what follows, not the problems stored: a load that is
@@ -678,19 +677,6 @@ def _problems_store(
         {"version": version.pk},
     )
     cursor.execute("DROP TABLE ingest_problems")  # as ingest_stage: see _publish
-
-
-def _report_references(cursor: Any, report: dict[str, Any]) -> None:
-    """Name the rows with problems in the report by their references too, where they have one
-    (``row_references``: {row: reference})."""
-    rows = sorted({problem["row"] for problem in report["problems"]})
-    if not rows:
-        report["row_references"] = {}
-        return
-    cursor.execute(
-        "SELECT row, reference FROM ingest_stage WHERE row = ANY(%s) AND reference <> ''", [rows]
-    )
-    report["row_references"] = {str(row): reference for row, reference in cursor.fetchall()}
 
 
 def _features_insert(

@@ -633,7 +633,8 @@ def version_problems(version: DatasetVersion) -> Sequence[dict[str, Any]]:
                 "row", "reference", "field", "value", "problem"
             )
         )
-    references = version.report.get("row_references", {})  # older loads did not keep them
+    # Loads before every problem was stored kept their rows' references here, or none at all.
+    references = version.report.get("row_references", {})
     return [
         {
             "row": problem.get("row"),
