@@ -38,9 +38,9 @@ _WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
 _DECIMAL = r"^[+-]?(0|[1-9][0-9]{0,14})\.[0-9]{1,15}$"
 _ISO_DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _DAY_FIRST = r"[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{4}"
-_TIME = r"[T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?"
-_MIDNIGHT = r"[T ]0?0:00(:00([.,]0+)?)?"
-_ZONE = r" ?(Z|[+-][0-9]{2}(:?[0-9]{2})?)"  # as loading.py reads one
+_TIME = r"[T ][0-9]{1,2}(:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?"
+_MIDNIGHT = r"[T ]0?0(:00(:00([.,]0+)?)?)?"
+_ZONE = r" ?(Z|UTC|GMT|[+-][0-9]{2}(:?[0-9]{2})?)"  # as loading.py reads one
 # What may be a day (ISO or day first): alone, at midnight as written, or a moment with a zone
 # (a day where it is midnight in the platform's time zone: ``date_and_time_of_day`` decides).
 _DATE_LIKE = rf"^({_ISO_DAY}|{_DAY_FIRST})({_MIDNIGHT}({_ZONE})?|{_TIME}{_ZONE})?$"

@@ -204,10 +204,10 @@ _UK_DATE = re.compile(r"^([0-9]{1,2})[-/.]([0-9]{1,2})[-/.]([0-9]{4})(?![0-9])")
 # Eight digits, year first (20160630), as the NHS Organisation Data Service writes dates.
 _COMPACT_DATE = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})$")
 DATE_FORMATS = "YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD"
-# A time after a date (2024-06-19T23:00:00Z, 20/06/2016 00:00): hours, minutes, seconds and
-# their fraction; then perhaps its zone (``_ZONE``), parsed only where the time is not midnight.
-_TIME = re.compile(r"[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?")
-_ZONE = re.compile(r" ?(?:(Z)|([+-])([0-9]{2})(?::?([0-9]{2}))?)$")
+# A time after a date (2024-06-19T23:00:00Z, 20/06/2016 00:00, 2024-06-20T14): hours, then
+# perhaps minutes, seconds and their fraction; then perhaps its zone (``_ZONE``).
+_TIME = re.compile(r"[T ]([0-9]{1,2})(?::([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?)?")
+_ZONE = re.compile(r" ?(?:(Z|UTC|GMT)|([+-])([0-9]{2})(?::?([0-9]{2}))?)$")
 
 
 # An amount as UK councils write one: a currency sign, commas between groups of three digits
@@ -289,7 +289,8 @@ def date_and_time_of_day(value: Any) -> tuple[str, bool]:
     whole day where that is midnight, as ArcGIS stores a day picked in the UK (1 July in summer
     time is 2024-06-30T23:00:00Z). The two never name different days: a moment at midnight
     both as written and in the platform's zone is written in the platform's offset. A time
-    without a zone is the day as written."""
+    without a zone is the day as written. Anything else after the day is no date: a day read
+    from "2024-06-20 (approx)" would drop what its writer added."""
     text = str(value).strip()
     match = _ISO_DATE.match(text) or _COMPACT_DATE.match(text)
     if match:
@@ -303,16 +304,27 @@ def date_and_time_of_day(value: Any) -> tuple[str, bool]:
         calendar_day = date.fromisoformat(day)
     except ValueError:
         raise ValueError(f"{value!r} is no such date: {why_no_date(day)}") from None
-    time = _TIME.match(text, match.end())
-    if time is None:  # the day alone, or followed by what is no time
+    if match.end() == len(text):
         return day, False
+    time = _TIME.match(text, match.end())
+    if time is None:
+        raise ValueError(
+            f"{value!r} is not a date ({DATE_FORMATS}): {text[match.end() :]!r} follows the day"
+        )
+    zone = _ZONE.match(text, time.end())
+    if zone is None and time.end() < len(text):
+        raise ValueError(
+            f"{value!r} is not a date and time: {text[time.end() :]!r} follows the time, "
+            "which is no time zone (Z, UTC, GMT or an offset such as +01:00)"
+        )
     hours, minutes, seconds, fraction = time.groups()
+    if int(hours) > 23 or int(minutes or 0) > 59 or int(seconds or 0) > 59:
+        raise ValueError(f"{value!r} is no such date and time")
     if (
-        int(hours) == 0 and minutes == "00" and seconds in (None, "00")
+        int(hours) == 0 and minutes in (None, "00") and seconds in (None, "00")
         and (fraction is None or not fraction.strip("0"))
     ):  # fmt: skip
         return day, False
-    zone = _ZONE.match(text, time.end())
     if zone is None:  # no zone: the day as written, at a time that is not midnight
         return day, True
     return _moment_day(value, calendar_day, time, zone)
@@ -332,7 +344,7 @@ def _moment_day(
     )
     try:
         local = datetime(
-            day.year, day.month, day.day, int(hours), int(minutes), int(seconds or 0),
+            day.year, day.month, day.day, int(hours), int(minutes or 0), int(seconds or 0),
             int(((fraction or "") + "00000")[:6]),
             tzinfo=timezone(-offset if sign == "-" else offset),
         ).astimezone(get_default_timezone())  # fmt: skip

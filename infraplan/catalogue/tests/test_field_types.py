@@ -4,6 +4,7 @@ are said, and a data manager changes a field's type or adds a field on the detai
 against the current features."""
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -399,6 +400,28 @@ def test_a_date_with_a_time_of_day_is_its_day_in_the_platforms_time_zone():
         typed_value("2024-02-30T23:00:00Z", "date")
     with pytest.raises(ValueError, match="falls outside the years 1 to 9999"):
         typed_value("9999-12-31T23:00:00-01:00", "date")
+
+
+def test_a_date_followed_by_what_is_no_time_is_no_date():
+    """A date field keeps the day alone, so what follows it must be a time (perhaps with its
+    zone) that the load can account for: other text, or a time no clock shows, is a problem of
+    its row rather than a day that silently drops it. An hour alone is a time (ISO 8601)."""
+    assert date_and_time_of_day("2024-06-20T14") == ("2024-06-20", True)
+    assert date_and_time_of_day("2024-06-20T00") == ("2024-06-20", False)
+    assert date_and_time_of_day("2024-06-30T23:00:00 UTC") == ("2024-07-01", False)
+    assert date_and_time_of_day("2024-07-01T14:30 GMT") == ("2024-07-01", True)
+    refused = {
+        "2024-06-20 (approx)": "'2024-06-20 (approx)' is not a date (YYYY-MM-DD, DD/MM/YYYY or "
+        "YYYYMMDD): ' (approx)' follows the day",
+        "20/06/2016 or later": "' or later' follows the day",
+        "2024-06-20T": "'T' follows the day",
+        "2024-06-20T14:30:00 BST": "' BST' follows the time, which is no time zone",
+        "2024-06-20T25:00": "'2024-06-20T25:00' is no such date and time",
+        "2024-06-20T14:75": "is no such date and time",
+    }
+    for text, message in refused.items():
+        with pytest.raises(ValueError, match=re.escape(message)):
+            typed_value(text, "date")
 
 
 def test_a_date_written_day_first_with_a_midnight_time_is_that_day():

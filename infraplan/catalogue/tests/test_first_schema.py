@@ -207,6 +207,32 @@ def test_days_picked_in_the_uk_and_stored_in_utc_make_a_date_field_of_their_loca
     assert "checked holds times of day, which a date field cannot: it is kept as text" in note
 
 
+def test_an_hour_alone_is_a_time_of_day_and_a_day_with_other_text_stays_text(new_sites, tmp_path):
+    """An hour alone (ISO 8601's 2024-06-20T14) is a time of day, so its column stays text with
+    the report's reason; midnight in UTC written as a word is that day; a day followed by other
+    words is not a date, so nothing its writer added is dropped."""
+    ingest(
+        new_sites,
+        csv(tmp_path, "ref,surveyed,decided,due,Easting,Northing\n"
+                      "S1,2024-06-20T14,2024-06-20T00:00 UTC,2025-01-01 (approx),615000,157500\n"
+                      "S2,2024-06-21T09,2024-01-01 00:00:00 GMT,2025-03-31,615100,157600\n"),
+    )  # fmt: skip
+
+    new_sites.refresh_from_db()
+    types = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert (types["surveyed"], types["decided"], types["due"]) == ("string", "date", "string")
+    stored = {
+        feature.reference: tuple(feature.properties[name] for name in ("surveyed", "due"))
+        for feature in current_features(new_sites)
+    }
+    assert stored == {
+        "S1": ("2024-06-20T14", "2025-01-01 (approx)"),
+        "S2": ("2024-06-21T09", "2025-03-31"),
+    }
+    [note] = [n for n in new_sites.versions.get().report["notes"] if "had no fields" in n]
+    assert "surveyed holds times of day, which a date field cannot: it is kept as text" in note
+
+
 def test_dates_written_day_first_with_a_midnight_time_make_a_date_field(new_sites, tmp_path):
     """A spreadsheet's CSV export writes a date cell as 20/06/2016 00:00 (or 00:00:00)."""
     ingest(
