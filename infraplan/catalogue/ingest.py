@@ -30,7 +30,6 @@ from typing import Any
 import numpy as np
 import shapely
 from django.db import connection, transaction
-from django.utils.timezone import get_default_timezone_name
 from psycopg.copy import QueuedLibpqWriter
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
@@ -47,6 +46,7 @@ from infraplan.connectors.registry import connector_config, connector_for
 
 from .first_schema import name_field, schema_from_staged, takes_fields_from_load
 from .ingest_rows import IngestMapping, LoadParts, Staging, batch_rows, number_text, schema_of
+from .loading import times_of_day_note
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionProblem
 from .partitions import (
     feature_id_sequence,
@@ -459,14 +459,9 @@ def _report(staging: Staging, repaired: int) -> dict[str, Any]:
         notes.append(
             f"{geometries} had heights (Z), which are not kept: the platform stores two dimensions."
         )
-    for name, count in staging.times_of_day.items():
-        if count:
-            values = "1 value" if count == 1 else f"{count:,} values"
-            notes.append(
-                f"{values} of {name} held a time of day, which a date field does not keep: each "
-                "is kept as its day (one with a time zone, its day in the platform's, "
-                f"{get_default_timezone_name()})."
-            )
+    notes += [
+        times_of_day_note(name, count) for name, count in staging.times_of_day.items() if count
+    ]
     return {
         "rows_read": staging.total,
         "rows_rejected": len(staging.rejected_rows),

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -23,7 +24,7 @@ import pyogrio
 import shapely
 from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
-from django.utils.timezone import get_default_timezone
+from django.utils.timezone import get_default_timezone, get_default_timezone_name
 from pyproj import CRS, Transformer
 
 from infraplan.accounts.models import Organisation
@@ -357,6 +358,17 @@ def _moment_day(
     )
 
 
+def times_of_day_note(name: str, count: int) -> str:
+    """The report's note that ``count`` values of the date field ``name`` held a time of day,
+    which the field does not keep."""
+    values = "1 value" if count == 1 else f"{count:,} values"
+    return (
+        f"{values} of {name} held a time of day, which a date field does not keep: each is kept "
+        f"as its day (one with a time zone, its day in the platform's, "
+        f"{get_default_timezone_name()})."
+    )
+
+
 def _whole_number_text(value: Any) -> int:
     """A whole number written with a decimal point or an exponent ("10.0", "1e3"), as a
     spreadsheet saved as CSV may write one, or as an amount (£2,500,000); ValueError for any
@@ -458,6 +470,8 @@ class FileRows:
 
     rows: list[FeatureRow]
     skipped: list[dict[str, Any]]
+    # Date fields' values that held a time of day, which a date field does not keep, by field.
+    times_of_day: Counter[str] = field(default_factory=Counter)
 
 
 def read_rows(
@@ -495,6 +509,7 @@ def read_rows(
     )
     rows: list[FeatureRow] = []
     skipped: list[dict[str, Any]] = []
+    times_of_day: Counter[str] = Counter()
     seen: dict[str, int] = {}
     for index in range(len(field_data[0]) if field_data else 0):
         number = index + 1
@@ -515,7 +530,12 @@ def read_rows(
                 properties[name] = match[column]
         for name, kind in options.field_types.items():
             try:
-                properties[name] = typed_value(properties.get(name), kind)
+                value = properties.get(name)
+                if kind == "date" and value not in (None, ""):
+                    properties[name], timed = date_and_time_of_day(value)
+                    times_of_day[name] += timed
+                else:
+                    properties[name] = typed_value(value, kind)
             except ValueError as error:
                 problems.append(RowProblem(number, name, str(error)))
         reference = _reference(properties, number, options)
@@ -564,7 +584,7 @@ def read_rows(
         raise LoadError(dataset.slug, problems=sorted(problems, key=lambda p: p.row))
     if not rows:
         raise LoadError(dataset.slug, message=f"{path.name} holds no features")
-    return FileRows(rows, skipped)
+    return FileRows(rows, skipped, times_of_day)
 
 
 def dataset_load_file(
@@ -611,6 +631,9 @@ def dataset_load_file(
             }
             if read.skipped:
                 report["skipped"] = read.skipped
+            notes = [times_of_day_note(name, n) for name, n in read.times_of_day.items() if n]
+            if notes:
+                report["notes"] = notes
             if options.placement is not None:
                 report["placement"] = features_place(
                     version=version,

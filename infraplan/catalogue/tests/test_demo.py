@@ -485,3 +485,19 @@ def test_each_demo_layer_drawn_in_one_colour_has_a_colour_of_its_own():
         others = set().union(*(used for other, used in colours.items() if other != slug))
         assert not style_colours & others, f"{slug} shares its colour {style_colours}"
     assert not colours["schools"] & colours["listed-buildings"]
+
+
+def test_demo_times_of_day_a_date_field_drops_are_noted_in_its_report():
+    """NaPTAN dates its stops to the second; the demo's date fields keep the day, and the
+    version's report says so, as a load through the pipeline does."""
+    [stations] = demo_load(only={"rail-stations"})
+    assert stations.report["notes"] == [
+        "1 value of CreationDateTime held a time of day, which a date field does not keep: "
+        "each is kept as its day (one with a time zone, its day in the platform's, "
+        "Europe/London).",
+        "105 values of ModificationDateTime held a time of day, which a date field does not "
+        "keep: each is kept as its day (one with a time zone, its day in the platform's, "
+        "Europe/London).",
+    ]
+    feature = current_features(stations.dataset).first()
+    assert len(feature.properties["ModificationDateTime"]) == len("2006-11-24")
