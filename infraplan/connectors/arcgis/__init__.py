@@ -9,8 +9,11 @@ A page with ``exceededTransferLimit`` means more follow. A layer that cannot pag
 Coded-value domains are loaded as their names, as ArcGIS shows them. Date fields (UTC
 milliseconds since 1970) are loaded as ISO 8601 dates and times in UTC, which a new dataset's
 first load makes a date field where every one is a whole day, in UTC or in the platform's time
-zone (``_dates``). ArcGIS reports errors as a JSON body ``{"error": {...}}`` with HTTP 200, so
-every answer is checked for one.
+zone (``_dates``). A layer whose description says ``datesInUnknownTimeZone`` holds wall-clock
+times in no known zone: ArcGIS answers an error to a query of it without
+``timeReferenceUnknownClient=true``, so every query says it, and its dates are loaded as
+written, without a zone. ArcGIS reports errors as a JSON body ``{"error": {...}}`` with HTTP
+200, so every answer is checked for one.
 """
 
 from collections.abc import Iterator
@@ -200,7 +203,9 @@ def _date_fields(*documents: dict[str, Any]) -> set[str]:
     }
 
 
-def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) -> list[RowProblem]:
+def _dates(
+    dates: set[str], properties: list[dict[str, Any]], first_row: int, *, zone_known: bool
+) -> list[RowProblem]:
     """Date fields (milliseconds since 1970 in both formats) as ISO 8601 text, in place. A NaN
     is unknown (null); a number no calendar date can have is a problem of its row.
 
@@ -212,7 +217,12 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
     new dataset's first load decides what the field is from every value
     (``catalogue.first_schema``): all whole days, a date field of those days; with times of
     day, text keeping each moment, as a date field holds no time. A page cannot decide it: the
-    times may come only in a later one."""
+    times may come only in a later one.
+
+    A layer with dates in an unknown time zone (``datesInUnknownTimeZone``) answers each value
+    as the database holds it, a wall-clock time counted as if it were UTC: it is written
+    without a zone (2024-07-01T23:30:00), so that it is read as the day and time written, not
+    as a UTC moment whose day in the platform's time zone may be the next one."""
     problems = []
     names = sorted(dates)  # problems of a row in field order
     for index, values in enumerate(properties):
@@ -227,6 +237,8 @@ def _dates(dates: set[str], properties: list[dict[str, Any]], first_row: int) ->
                 continue
             try:
                 moment = datetime.fromtimestamp(value / 1000, tz=UTC)
+                if not zone_known:
+                    moment = moment.replace(tzinfo=None)
             except (ValueError, OverflowError, OSError):
                 values[name] = None
                 problems.append(
@@ -319,11 +331,20 @@ class Layer:
     answer_format: str  # "geojson" or "json"
     page_size: int
     dates: set[str]
+    # False where its dates are wall-clock times in an unknown time zone
+    # (datesInUnknownTimeZone): every query must then say timeReferenceUnknownClient=true.
+    zone_known: bool
     domains: Domains
     # Whether its query pages by resultOffset; without (before ArcGIS Server 10.3, or
     # supportsPagination false) the features are asked for by their object ids.
     paging: bool
     object_id_field: str | None
+
+
+def _time_reference(layer: Layer) -> dict[str, str]:
+    """What every query of ``layer`` must say of its dates: ArcGIS answers an error to one of a
+    layer with dates in an unknown time zone unless it says it takes them as stored."""
+    return {} if layer.zone_known else {"timeReferenceUnknownClient": "true"}
 
 
 def _esri_features(document: dict[str, Any], first_row: int, layer: Layer) -> FeatureBatch:
@@ -341,7 +362,8 @@ def _esri_features(document: dict[str, Any], first_row: int, layer: Layer) -> Fe
             bad.append((first_row + index, str(feature.get("geometry"))[:200], NOT_ESRI))
         features.append({"properties": feature.get("attributes") or {}, "geometry": geometry})
     properties = [feature["properties"] for feature in features]
-    date_problems = _dates(layer.dates | _date_fields(document), properties, first_row)
+    dates = layer.dates | _date_fields(document)
+    date_problems = _dates(dates, properties, first_row, zone_known=layer.zone_known)
     _names(layer.domains, properties)
     batch = features_batch(features, first_row=first_row, crs=crs, identifier=None)
     batch.problems.extend(date_problems)
@@ -396,6 +418,7 @@ class ArcGISConnector(Connector):
             answer_format=config.format or ("geojson" if "geojson" in offered else "json"),
             page_size=page_size,
             dates=_date_fields(layer),
+            zone_known=layer.get("datesInUnknownTimeZone") is not True,
             domains=layer_domains(layer),
             paging=paging,
             object_id_field=object_id_field if isinstance(object_id_field, str) else None,
@@ -408,7 +431,7 @@ class ArcGISConnector(Connector):
         """One query's features, and whether the answer says more follow."""
         query = {
             "where": config.where, "outFields": "*", "returnGeometry": "true",
-            "returnTrueCurves": "false", **query,
+            "returnTrueCurves": "false", **_time_reference(layer), **query,
             "f": layer.answer_format,
         }  # fmt: skip
         if layer.answer_format == "geojson":
@@ -422,7 +445,7 @@ class ArcGISConnector(Connector):
             return _esri_features(document, first_row, layer), _more_follow(document)
         features = document["features"]
         properties = [f.get("properties") if isinstance(f, dict) else None for f in features]
-        date_problems = _dates(layer.dates, properties, first_row)
+        date_problems = _dates(layer.dates, properties, first_row, zone_known=layer.zone_known)
         _names(layer.domains, properties)
         batch = features_batch(features, first_row=first_row, crs="EPSG:4326", identifier=None)
         batch.problems.extend(date_problems)
@@ -458,7 +481,9 @@ class ArcGISConnector(Connector):
         (which a query answers all at once, whatever the layer's maximum record count), a
         page's worth at a time, in order."""
         page = "the list of object ids (the layer does not page by offset)"
-        query = {"where": config.where, "returnIdsOnly": "true", "f": "json"}
+        query = {
+            "where": config.where, "returnIdsOnly": "true", **_time_reference(layer), "f": "json",
+        }  # fmt: skip
         document = _checked(
             remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page
         )

@@ -1,6 +1,10 @@
 """The ArcGIS REST connector against a local server answering in ArcGIS's own formats: a layer
 description, GeoJSON pages, Esri JSON pages (Web Mercator points, British National Grid
-polygons with holes, paths) with ``exceededTransferLimit``, and errors sent with HTTP 200."""
+polygons with holes, paths) with ``exceededTransferLimit``, errors sent with HTTP 200, and a
+layer with dates in an unknown time zone, which refuses a query that does not say it takes them
+as stored."""
+
+import json
 
 import pytest
 import shapely
@@ -652,3 +656,147 @@ def test_a_first_load_makes_an_esri_date_field_of_whole_days_a_date_field(new_si
         "ALLOCATED (dates)" in note and "INSPECTED holds times of day" in note
         for note in version.report["notes"]
     )
+
+
+# A layer with dates in an unknown time zone (datesInUnknownTimeZone) stores wall-clock times,
+# which ArcGIS answers as the milliseconds since 1970 they would be in UTC.
+WALL_CLOCK = [
+    (1719876600000, "2024-07-01T23:30:00"),  # a summer evening: 2 July at 00:30 in London
+    (1704119400250, "2024-01-01T14:30:00.250"),
+    (1719792000000, "2024-07-01T00:00:00"),
+]
+UNKNOWN_TIME_ZONE_ERROR = {"error": {"code": 400, "message": "Unable to complete operation.",
+                                     "details": ["'timeReferenceUnknownClient' must be set to "
+                                                 "true for layers with unknown time zone."]}}  # fmt: skip
+
+
+def in_unknown_time_zone(route):
+    """``route``'s layer with its dates in an unknown time zone, answered as ArcGIS does: its
+    description says so, and a query without timeReferenceUnknownClient=true is an error."""
+
+    def answer(path, query):
+        if path == LAYER:
+            description = json.loads(route(path, query)[2])
+            return json_answer({**description, "datesInUnknownTimeZone": True})
+        if path.endswith("/query") and query.get("timeReferenceUnknownClient") != "true":
+            return json_answer(UNKNOWN_TIME_ZONE_ERROR)
+        return route(path, query)
+
+    return answer
+
+
+def with_wall_clock_dates(page_of):
+    """``page_of`` with each feature's ALLOCATED the wall-clock time of its place in WALL_CLOCK."""
+
+    def page(start: int, count: int, more: bool) -> dict:
+        page = page_of(start, count, more)
+        for number, feature in enumerate(page["features"], start=start):
+            values = feature["attributes"] if page_of is esri_point_page else feature["properties"]
+            values["ALLOCATED"] = WALL_CLOCK[number][0]
+        return page
+
+    return page
+
+
+def formats_of(page_of) -> str:
+    return "JSON, geoJSON" if page_of is geojson_page else "JSON"
+
+
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_dates_in_an_unknown_time_zone_are_asked_for_and_written_as_stored(tmp_path, page_of):
+    """Every query says the connector takes the dates as stored, which ArcGIS requires of such
+    a layer, and each is written without a zone: a wall-clock time, not a moment in UTC."""
+    route = paged(with_wall_clock_dates(page_of), 3, formats_of(page_of), max_records=2)
+    with replay_server(in_unknown_time_zone(route)) as replay:
+        batches = read(replay, tmp_path)
+    queries = [query for path, query in replay.requests if path.endswith("/query")]
+    assert [q["timeReferenceUnknownClient"] for q in queries] == ["true", "true"]
+    assert [value for batch in batches for value in batch.fields["ALLOCATED"]] == [
+        written for _, written in WALL_CLOCK
+    ]
+
+
+def test_a_layer_in_an_unknown_time_zone_read_by_object_ids_says_so_in_every_query(tmp_path):
+    description = {**layer_description("JSON", max_records=2),
+                   "advancedQueryCapabilities": {"supportsPagination": False}}  # fmt: skip
+    page_of = with_wall_clock_dates(esri_point_page)
+
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(description)
+        if query.get("returnIdsOnly") == "true":
+            return json_answer({"objectIdFieldName": "OBJECTID", "objectIds": [3, 1, 2]})
+        page = page_of(0, 0, more=False)
+        page["features"] = [
+            feature
+            for n in map(int, query["objectIds"].split(","))
+            for feature in page_of(n - 1, 1, more=False)["features"]
+        ]
+        return json_answer(page)
+
+    with replay_server(in_unknown_time_zone(route)) as replay:
+        batches = read(replay, tmp_path)
+    queries = [query for path, query in replay.requests if path.endswith("/query")]
+    assert [(q.get("returnIdsOnly"), q.get("objectIds")) for q in queries] == [
+        ("true", None), (None, "1,2"), (None, "3"),
+    ]  # fmt: skip
+    assert [q["timeReferenceUnknownClient"] for q in queries] == ["true", "true", "true"]
+    assert [value for batch in batches for value in batch.fields["ALLOCATED"]] == [
+        written for _, written in WALL_CLOCK
+    ]
+
+
+@pytest.fixture
+def dated_sites(personas):
+    return dataset_make(
+        slug="dated-sites", owner=personas.organisation_a,
+        field_schema=[{"name": "SITE_REF", "type": "string", "title": "Reference", "required": True},
+                      {"name": "ALLOCATED", "type": "date", "title": "Allocated"}],
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_a_date_field_keeps_the_day_written_in_an_unknown_time_zone(dated_sites, page_of):
+    """A wall-clock 23:30 on 1 July is stored as 1 July: read as UTC, it would be 00:30 on
+    2 July in the platform's time zone in summer."""
+    route = paged(with_wall_clock_dates(page_of), 3, formats_of(page_of))
+    with replay_server(in_unknown_time_zone(route)) as replay:
+        version = load_into(dated_sites, replay)
+    assert version.is_current and version.report["rows_rejected"] == 0
+    stored = dict(current_features(dated_sites).values_list("reference", "properties__ALLOCATED"))
+    assert stored == {"S1": "2024-07-01", "S2": "2024-01-01", "S3": "2024-07-01"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_a_first_load_makes_whole_days_in_an_unknown_time_zone_a_date_field(new_sites, page_of):
+    """Whole days as stored (midnights as written) give a new dataset a date field of those
+    days; wall-clock times of day stay text, as written."""
+    description = layer_description(formats_of(page_of))
+    description["fields"] = [*FIELDS, {"name": "INSPECTED", "type": "esriFieldTypeDate"}]
+    days = {"S1": (1719792000000, "2024-07-01"), "S2": (1704067200000, "2024-01-01"),
+            "S3": (-86400000, "1969-12-31")}  # fmt: skip
+
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(description)
+        page = page_of(0, 3, more=False)
+        for number, feature in enumerate(page["features"], start=1):
+            values = feature["attributes"] if page_of is esri_point_page else feature["properties"]
+            values["ALLOCATED"] = days[f"S{number}"][0]
+            values["INSPECTED"] = WALL_CLOCK[number - 1][0]
+        return json_answer(page)
+
+    with replay_server(in_unknown_time_zone(route)) as replay:
+        load_into(new_sites, replay)
+    new_sites.refresh_from_db()
+    types = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert (types["ALLOCATED"], types["INSPECTED"]) == ("date", "string")
+    stored = {
+        f.reference: (f.properties["ALLOCATED"], f.properties["INSPECTED"])
+        for f in current_features(new_sites)
+    }
+    assert stored == {
+        f"S{number}": (days[f"S{number}"][1], WALL_CLOCK[number - 1][1]) for number in (1, 2, 3)
+    }
