@@ -350,6 +350,10 @@ INGEST_RETRY_WAIT_SECONDS = env.integer("INGEST_RETRY_WAIT_SECONDS", default=60,
 # A source's schedule may load it at most once in this many minutes: a cron of every minute
 # would weigh on the service it reads and fill the queue.
 SOURCE_MIN_INTERVAL_MINUTES = env.integer("SOURCE_MIN_INTERVAL_MINUTES", default=60, minimum=1)
+# Days the stored problems of a load that was not published (rejected or failed) are kept after
+# it ended; then a daily task deletes them and its pages list the first ones its report keeps
+# (infraplan.catalogue.problem_retention). A published version keeps every one.
+LOAD_PROBLEMS_KEPT_DAYS = env.integer("LOAD_PROBLEMS_KEPT_DAYS", default=90, minimum=1)
 
 # Security events (infraplan.audit.security) as JSON lines: a file a monitoring system reads.
 SECURITY_EVENT_LOG = env.string("SECURITY_EVENT_LOG", default="")

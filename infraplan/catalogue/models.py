@@ -234,6 +234,13 @@ class DatasetVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # Set by ``problem_retention.version_problems_expire`` alone, on a load never published.
+    problems_removed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its stored problems were deleted, LOAD_PROBLEMS_KEPT_DAYS after a load "
+        "that was not published; its pages then list those its report keeps (empty: never).",
+    )
 
     class Meta:
         ordering = ["dataset", "-number"]
@@ -246,6 +253,11 @@ class DatasetVersion(models.Model):
                 condition=Q(is_current=False) | Q(state="published"),
                 name="current_version_is_published",
             ),
+            # A published version's problems are the evidence of what was published.
+            models.CheckConstraint(
+                condition=Q(problems_removed_at__isnull=True) | ~Q(state="published"),
+                name="published_version_keeps_problems",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -257,7 +269,8 @@ class VersionProblem(models.Model):
     version's report keeps only the first ``ingest_rows.REPORT_PROBLEMS_KEPT`` (its pages and
     notifications read the report, which must stay small). Written by the load in bulk, with
     its row's reference, whether the load publishes, is rejected or fails; read in row and
-    field order by the report's page and CSV (``selectors.version_problems``)."""
+    field order by the report's page and CSV (``selectors.version_problems``). Those of a load
+    never published are deleted ``LOAD_PROBLEMS_KEPT_DAYS`` after it (``problem_retention``)."""
 
     # No index of its own: the order index begins with it.
     version = models.ForeignKey(

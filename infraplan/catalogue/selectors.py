@@ -620,14 +620,15 @@ class _StoredProblems(Sequence[dict[str, Any]]):
 def version_problems(version: DatasetVersion) -> Sequence[dict[str, Any]]:
     """The version's problems as (row, field, value, problem, reference) dictionaries, in row
     and field order: every one its load found, as the load stored them (``VersionProblem``);
-    for a load from before problems were stored, those its report kept. Stored ones are
-    counted, sliced and iterated in the database: take a page of them or iterate, rather than
-    read them into a list.
+    for a load from before problems were stored, or one whose stored problems were removed
+    (``problem_retention``), those its report kept. Stored ones are counted, sliced and
+    iterated in the database: take a page of them or iterate, rather than read them into a list.
 
     Older loads wrote ``reason`` and no value; both read the same here.
     """
     stored = VersionProblem.objects.filter(version=version)
-    if stored.exists():
+    # Once marked removed, the report: a removal stopped part-way leaves some stored.
+    if version.problems_removed_at is None and stored.exists():
         return _StoredProblems(
             stored.order_by("row", "field", "id").values(
                 "row", "reference", "field", "value", "problem"

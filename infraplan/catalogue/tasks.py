@@ -3,6 +3,7 @@
 from procrastinate.contrib.django import app
 
 from .demo import demo_load
+from .problem_retention import version_problems_expire
 from .uploads import uploads_kept_sweep
 
 DEMO_LOAD_LOCK = "catalogue.demo_load"
@@ -22,3 +23,13 @@ def uploads_kept_sweep_task(timestamp: int) -> int:
     """Every hour: delete the files kept from upload forms with errors that nobody came back
     for within a day (``uploads.KEPT_FOR``); returns how many."""
     return uploads_kept_sweep()
+
+
+@app.periodic(cron="41 3 * * *", periodic_id="version-problems-expire")
+@app.task(
+    name="catalogue.version_problems_expire", queueing_lock="catalogue.version_problems_expire"
+)
+def version_problems_expire_task(timestamp: int) -> int:
+    """Every night: delete the stored problems of loads never published that ended more than
+    ``LOAD_PROBLEMS_KEPT_DAYS`` ago (``problem_retention``); returns how many."""
+    return version_problems_expire()

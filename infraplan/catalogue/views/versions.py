@@ -23,6 +23,7 @@ from ..access import Action, dataset_permits
 from ..forms import DiffChoiceForm, RollbackForm
 from ..history import versions_diff
 from ..models import Dataset, DatasetVersion, VersionState
+from ..problem_retention import problems_removed_said
 from ..selectors import (
     WHOLE_DATASET,
     published_version_numbers,
@@ -55,6 +56,7 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
     problems = Paginator(version_problems(version), PROBLEMS_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    problem_count = version.report.get("problem_count", problems.paginator.count)
     current = dataset.current_version
     published = version.state == VersionState.PUBLISHED
     return render(
@@ -69,7 +71,10 @@ def version_detail_view(request: HttpRequest, slug: str, number: int) -> HttpRes
             else None,
             "problems": problems,
             "elided": problems.paginator.get_elided_page_range(problems.number),
-            "problem_count": version.report.get("problem_count", problems.paginator.count),
+            "problem_count": problem_count,
+            "problems_removed": problems_removed_said(
+                version, listed=problems.paginator.count, found=problem_count
+            ),
             # None where the load did not record it (the page says so).
             "counts": {name: version.report.get(name) for name in REPORT_COUNTS},
             "repaired": _repaired_said(version.report),
@@ -185,10 +190,14 @@ def _report_lines(version: DatasetVersion, problems: Iterable[dict[str, Any]]) -
             _csv_safe(skipped.get("row")), reference, "reference", reference,
             _csv_safe(f"Left out: {skipped.get('reason', '')}"),
         ])  # fmt: skip
-    # A load from before every problem was stored kept the first ones only: said in the file,
-    # which may be read on its own.
-    more = version.report.get("problem_count", listed) - listed
-    if more > 0:
+    # A load from before every problem was stored, or whose stored problems were removed, kept
+    # the first ones only: said in the file, which may be read on its own.
+    found = version.report.get("problem_count", listed)
+    more = found - listed
+    removed = problems_removed_said(version, listed=listed, found=found)
+    if removed:
+        yield writer.writerow(["", "", "", "", removed])
+    elif more > 0:
         yield writer.writerow(
             ["", "", "", "", f"and {more:,} more problem{'' if more == 1 else 's'}, not listed: the report keeps the first "
              f"{listed:,}"]
