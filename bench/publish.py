@@ -85,12 +85,12 @@ def loads(folder: Path, count: int, stale: bool) -> list[tuple[str, float, dict]
     from django.db import connection
 
     from infraplan.accounts.models import Organisation
-    from infraplan.catalogue import services
+    from infraplan.catalogue import publishing
     from infraplan.catalogue.ingest import IngestMapping, ingest_run
     from infraplan.catalogue.services import dataset_save
 
     if stale:
-        services._statistics_refresh = lambda *, written: None
+        publishing._statistics_refresh = lambda **_: None
     call_command("migrate", verbosity=0)
     council = Organisation.objects.create(slug="bench", name="Bench council", kind="district")
     neighbour = Organisation.objects.create(slug="other", name="Other council", kind="district")

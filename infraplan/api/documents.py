@@ -14,7 +14,7 @@ from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 
 from infraplan.catalogue.models import Dataset, DatasetVersion
-from infraplan.catalogue.services import version_extent_record
+from infraplan.catalogue.publishing import version_extent_record
 from infraplan.catalogue.store import StoreFeatureSource
 from infraplan.maps.ended import ended_on
 

@@ -55,15 +55,9 @@ from .partitions import (
     partition_table_create,
 )
 from .placement import features_place, references_outside_area
+from .publishing import LargeRemoval, version_fail, version_publish, version_start
 from .selectors import load_reference_change
-from .services import (
-    DatasetWithdrawn,
-    LargeRemoval,
-    dataset_save,
-    version_fail,
-    version_publish,
-    version_start,
-)
+from .services import DatasetWithdrawn, dataset_save
 
 # Great Britain in British National Grid metres, with a margin for offshore features: 10 km
 # south and west of the grid's origin, east to 2°E and north to 61°N (the bounds of the grid's

@@ -31,7 +31,13 @@ from infraplan.accounts.models import Organisation
 
 from .models import Dataset, DatasetVersion, GeometryType
 from .placement import features_place
-from .services import FeatureRow, version_add_features, version_fail, version_publish, version_start
+from .publishing import (
+    FeatureRow,
+    version_add_features,
+    version_fail,
+    version_publish,
+    version_start,
+)
 
 BNG = CRS.from_epsg(27700)
 _SHAPELY_TYPES = {

@@ -41,8 +41,8 @@ from .models import (
     VersionProblem,
     VersionState,
 )
+from .publishing import version_extent_record
 from .search import datasets_search
-from .services import version_extent_record
 from .sources import FeatureRecord, source_for
 from .store import StoreFeatureSource, current_features, live_at
 from .styles import StyleError, style_legend, style_parse

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from infraplan.catalogue.ingest import INTERRUPTED, IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import DatasetVersion, VersionState
-from infraplan.catalogue.services import loads_refusal, version_attempt_discard, version_rollback
+from infraplan.catalogue.publishing import version_attempt_discard, version_rollback
+from infraplan.catalogue.services import loads_refusal
 
 from .base import Progress
 from .models import IngestRun, RunState

@@ -11,7 +11,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from infraplan.audit.services import audit_record
 from infraplan.catalogue.models import VersionState
-from infraplan.catalogue.services import version_fail
+from infraplan.catalogue.publishing import version_fail
 
 from .models import IngestRun, RunState
 from .run_execution import RUN_LOCK_CLASS, run_finish

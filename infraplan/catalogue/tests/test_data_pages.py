@@ -16,7 +16,7 @@ from django.utils import timezone
 from infraplan.accounts.models import Membership, Role, User
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import DatasetVersion
-from infraplan.catalogue.services import version_fail, version_start
+from infraplan.catalogue.publishing import version_fail, version_start
 from infraplan.catalogue.views import versions as version_views
 from infraplan.connectors.models import IngestRun
 from infraplan.connectors.run_execution import ingest_run_execute

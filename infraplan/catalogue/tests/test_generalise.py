@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from infraplan.catalogue.generalise import MIN_VERTICES_SAVED, _clearly_overlapping
 from infraplan.catalogue.models import FeatureGeneralisation
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
     version_add_features,
     version_publish,

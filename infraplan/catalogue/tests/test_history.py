@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from infraplan.catalogue.history import ChangedFeature, version_as_of, versions_diff
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
     version_add_features,
     version_rollback,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import Dataset, DatasetVersion, Feature
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
     version_add_features,
     version_fail,

@@ -10,7 +10,7 @@ from django.db import connection
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import Feature
 from infraplan.catalogue.partitions import partition_name
-from infraplan.catalogue.services import version_rollback
+from infraplan.catalogue.publishing import version_rollback
 from infraplan.catalogue.store import current_features
 from infraplan.core.testing.data import dataset_make, version_publish_points
 

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection, transaction
 
 from infraplan.catalogue.models import DatasetVersion, Feature
-from infraplan.catalogue.services import version_publish, version_start
+from infraplan.catalogue.publishing import version_publish, version_start
 from infraplan.catalogue.store import current_features, live_at
 from infraplan.core.testing.data import dataset_make, version_publish_points
 

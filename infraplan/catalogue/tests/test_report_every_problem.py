@@ -14,7 +14,7 @@ from django.db import connection
 from infraplan.catalogue import ingest_rows
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionProblem, VersionState
-from infraplan.catalogue.services import version_attempt_discard
+from infraplan.catalogue.publishing import version_attempt_discard
 from infraplan.connectors.base import ConnectorError
 from infraplan.connectors.upload import UploadConnector
 from infraplan.core.testing.data import dataset_make, version_publish_points

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 
 from infraplan.catalogue.loading import LoadError, LoadOptions, dataset_load_file
 from infraplan.catalogue.models import DatasetVersion, Feature, VersionState
-from infraplan.catalogue.services import version_rollback
+from infraplan.catalogue.publishing import version_rollback
 from infraplan.catalogue.store import current_features, live_at
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 

@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 
 from infraplan.catalogue.history import version_as_of, versions_diff
 from infraplan.catalogue.models import DatasetVersion, Feature
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
     version_add_features,
     version_publish,

@@ -26,14 +26,12 @@ from infraplan.catalogue.access import Action, dataset_permits
 from infraplan.catalogue.demo import demo_load
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import Dataset, VersionState
+from infraplan.catalogue.publishing import version_add_features, version_publish, version_start
 from infraplan.catalogue.services import (
     DatasetWithdrawn,
     dataset_restore,
     dataset_save,
     dataset_withdraw,
-    version_add_features,
-    version_publish,
-    version_start,
 )
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.load_requests import ingest_request, rollback_request

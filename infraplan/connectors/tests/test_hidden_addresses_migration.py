@@ -6,7 +6,7 @@ import importlib
 import pytest
 from django.apps import apps
 
-from infraplan.catalogue.services import version_fail, version_start
+from infraplan.catalogue.publishing import version_fail, version_start
 from infraplan.connectors.fetch import address_shown
 from infraplan.connectors.models import IngestRun, RunState
 from infraplan.core.testing.data import dataset_make

@@ -25,7 +25,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.models import Feature, VersionState
-from infraplan.catalogue.services import version_start
+from infraplan.catalogue.publishing import version_start
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.load_requests import ingest_request, rollback_request
 from infraplan.connectors.models import IngestRun, RunState, Source

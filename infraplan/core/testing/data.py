@@ -12,13 +12,13 @@ from django.utils import timezone
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.demo import demo_load
 from infraplan.catalogue.models import Dataset, DatasetVersion
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
-    dataset_save,
     version_add_features,
     version_publish,
     version_start,
 )
+from infraplan.catalogue.services import dataset_save
 from infraplan.places.services import PostcodeLoadResult, postcodes_load
 
 POSTCODE_DIRECTORY = (

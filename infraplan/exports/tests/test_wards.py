@@ -15,7 +15,7 @@ from PIL import Image
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
 from infraplan.catalogue.models import Dataset, Feature
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
     version_add_features,
     version_publish,

@@ -8,7 +8,7 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import transaction
 
 from infraplan.catalogue.models import Feature
-from infraplan.catalogue.services import (
+from infraplan.catalogue.publishing import (
     FeatureRow,
     version_add_features,
     version_publish,
