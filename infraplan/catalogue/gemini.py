@@ -1,7 +1,7 @@
 """A dataset's metadata as a UK GEMINI 2.3 record: ISO 19115 metadata encoded as ISO/TS 19139
 XML (gmd, gco, gml, gmx), for a catalogue or data.gov.uk to harvest.
 
-It says what the dataset page says (``selectors.dataset_page`` and the page's download offer),
+It says what the dataset page says (``dataset_page.dataset_page`` and the page's download offer),
 no more: a value the page has not got is left out, or marked ``gco:nilReason="unknown"`` where
 ISO 19139 requires the element. The elements are in the order the ISO 19139 schemas require.
 The document is built with ElementTree, which escapes every value.
@@ -18,9 +18,9 @@ from django.utils import timezone
 
 from infraplan.exports.forms import DownloadOffer
 
+from .dataset_page import DatasetPage, Extent2D
 from .history import first_published_at
 from .models import AccessLevel, Dataset, GeometryType
-from .selectors import DatasetPage, Extent2D
 
 GMD = "http://www.isotc211.org/2005/gmd"
 GCO = "http://www.isotc211.org/2005/gco"
@@ -184,7 +184,7 @@ def file_identifier(dataset: Dataset) -> str:
 def dataset_record(*, dataset: Dataset, page: DatasetPage, download: DownloadOffer | None) -> bytes:
     """The UK GEMINI 2.3 record of ``dataset`` (which has passed the gate) as UTF-8 XML.
 
-    ``page`` is what the dataset page shows (``selectors.dataset_page``, as of a version when
+    ``page`` is what the dataset page shows (``dataset_page.dataset_page``, as of a version when
     the page is); ``download`` the downloads the page offers, None when it offers none (nothing
     published yet).
     """

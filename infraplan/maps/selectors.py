@@ -24,6 +24,7 @@ from django.utils.http import urlencode
 from pyproj import Transformer
 
 from infraplan.catalogue.access import Action
+from infraplan.catalogue.dataset_page import value_text
 from infraplan.catalogue.history import (
     FUTURE_DATE,
     as_of_in_future,
@@ -31,7 +32,6 @@ from infraplan.catalogue.history import (
     version_as_of,
 )
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
-from infraplan.catalogue.selectors import value_text
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource, current_features
 from infraplan.catalogue.styles import style_legend

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from infraplan.catalogue import selectors
+from infraplan.catalogue import dataset_page
 from infraplan.catalogue.models import DatasetVersion
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
@@ -46,8 +46,8 @@ def test_example_values_come_from_the_first_features_read_with_a_limit(
         points=POINTS,
         properties={"a": {"end-date": "2001-01-01"}},  # ended: the map leaves it out
     )
-    monkeypatch.setattr(selectors, "SAMPLE_SCAN", 3)
-    monkeypatch.setattr(selectors, "SAMPLE_SIZE", 2)
+    monkeypatch.setattr(dataset_page, "SAMPLE_SCAN", 3)
+    monkeypatch.setattr(dataset_page, "SAMPLE_SIZE", 2)
     text, queries = _page(client_as(None), "/datasets/sites/")
     sampled = [sql for sql in queries if 'ORDER BY "catalogue_feature"."reference"' in sql]
     assert len(sampled) == 1 and sampled[0].endswith("LIMIT 3"), sampled
@@ -102,7 +102,7 @@ def test_the_versions_table_is_paged_newest_first_keeping_the_date(
     """A source loaded daily for years keeps thousands of versions: the page lists a page of
     them, with GOV.UK pagination back to the table, and the date the page shows is kept. (The
     failed loads are listed to those who load into the dataset.)"""
-    monkeypatch.setattr(selectors, "VERSIONS_PER_PAGE", 3)
+    monkeypatch.setattr(dataset_page, "VERSIONS_PER_PAGE", 3)
     version_publish_points(dataset=sites, points=POINTS)
     DatasetVersion.objects.bulk_create(
         DatasetVersion(dataset=sites, number=number, state="failed", source=f"load {number}")

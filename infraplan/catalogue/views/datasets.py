@@ -19,19 +19,17 @@ from infraplan.maps.viewport import FALLBACK_SIZE, usable_bbox, view_fitting
 
 from ..access import Action, dataset_permits
 from ..caching import dataset_cache_headers
+from ..dataset_page import SAMPLE_SIZE, DatasetPage, dataset_page
 from ..forms import AsOfForm, DatasetFilterForm, DiffChoiceForm, StyleForm
 from ..gemini import MEDIA_TYPE, dataset_record
 from ..history import first_published_at, version_as_of
 from ..models import Dataset, DatasetVersion
 from ..selectors import (
-    SAMPLE_SIZE,
-    DatasetPage,
     dataset_downloads_offered,
     dataset_list,
     dataset_national_off,
     dataset_owner_choices,
     dataset_owners_for_new,
-    dataset_page,
     dataset_runs_active,
     dataset_sources,
     parts_managed,

@@ -13,15 +13,11 @@ from infraplan.accounts.models import Organisation
 from infraplan.accounts.two_factor import two_factor_cleared, two_factor_url
 
 from ..access import Action, dataset_permits
+from ..dataset_page import dataset_field_types
 from ..fields import dataset_field_add, dataset_fields_retype
 from ..forms import DatasetDetailsForm, FieldAddForm, FieldTypesForm, StyleForm, WithdrawForm
 from ..models import Dataset, GeometryType
-from ..selectors import (
-    dataset_ever_published,
-    dataset_field_types,
-    dataset_owners_for_new,
-    dataset_sources,
-)
+from ..selectors import dataset_ever_published, dataset_owners_for_new, dataset_sources
 from ..services import (
     StyleChanged,
     dataset_create,
