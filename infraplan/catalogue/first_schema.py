@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .loading import MONEY, date_and_time_of_day
+from .selectors import dataset_ever_published
 
 # Whole numbers a map reads exactly (2^53 - 1 has 16 digits; 15 are always within it).
 _WHOLE = r"^[+-]?(0|[1-9][0-9]{0,14})$"
@@ -99,10 +100,7 @@ TYPE_NAMES = {
 def takes_fields_from_load(dataset: Any) -> bool:
     """Whether ``dataset``'s next load gives it its fields: it has none, and no version has
     been published (one published without fields keeps its features' values as they came)."""
-    return (
-        not dataset.field_schema
-        and not dataset.versions.filter(published_at__isnull=False).exists()
-    )
+    return not dataset.field_schema and not dataset_ever_published(dataset)
 
 
 def name_field(schema: list[dict[str, str]]) -> str:
