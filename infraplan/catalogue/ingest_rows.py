@@ -559,6 +559,13 @@ def batch_rows(
                         (index, 2 * order + 1,
                          RowProblem(0, name, str(value), f"is not one of: {shown}"))
                     )  # fmt: skip
+    if mapping.reference in columns:
+        # Spaces around a reference are not part of it: "E1 " (a spreadsheet's stray space) is
+        # feature E1, not a second feature beside it. Kept so in the properties too.
+        columns[mapping.reference] = [
+            value.strip() if isinstance(value, str) else value
+            for value in columns[mapping.reference]
+        ]
     # As text: a whole-number reference read as a double (a column with blanks) without ".0".
     references = [
         "" if value is None else _as_text(value)

@@ -545,6 +545,8 @@ def read_rows(
             except ValueError as error:
                 problems.append(RowProblem(number, name, str(error)))
         reference = _reference(properties, number, options)
+        # Spaces around a reference are not part of it (as a load through the pipeline reads it).
+        reference = reference.strip() if isinstance(reference, str) else reference
         if reference in (None, ""):
             field_name = options.reference_field or "reference"
             problems.append(RowProblem(number, field_name, "the reference is empty"))

@@ -362,6 +362,32 @@ def test_a_reference_in_two_unicode_forms_is_a_duplicate_of_its_row(sites, tmp_p
     assert sorted(current_features(sites).values_list("reference", flat=True)) == ["B", composed]
 
 
+def test_spaces_around_a_reference_are_not_part_of_it(sites, tmp_path):
+    """A spreadsheet's stray space ("E1 ") is the same feature as E1: the row repeats row 1's
+    reference rather than adding a second feature, and a reference of spaces alone is empty.
+    The GeoJSON form of the same slip is read the same way."""
+    path = csv(
+        tmp_path,
+        'ref,Easting,Northing\nE1,615000,157500\n"E1 ",615100,157600\n" E2",615200,157700\n'
+        '"  ",615300,157800\n',
+    )
+    version = ingest(sites, path, IngestMapping(reference="ref", max_invalid_share=0.5))
+    assert [(p["row"], p["field"], p["problem"]) for p in version.report["problems"]] == [
+        (2, "reference", "reference 'E1' is also on row 1"),
+        (4, "ref", "the reference is empty"),
+    ]
+    features = dict(current_features(sites).values_list("reference", "properties__ref"))
+    assert features == {"E1": "E1", "E2": "E2"}
+
+    geojson = tmp_path / "sites.geojson"
+    geojson.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+        '{"ref": " E2 "}, "geometry": {"type": "Point", "coordinates": [1.08, 51.28]}}]}'
+    )
+    ingest(sites, geojson, IngestMapping(reference="ref", allow_large_removal=True))
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["E2"]
+
+
 def test_a_councils_part_lying_in_another_district_is_listed_in_the_report(
     sites, personas, districts, client_as, tmp_path
 ):

@@ -54,6 +54,16 @@ def test_rows_without_geometry_are_reported_when_asked_and_fail_by_default(sites
     assert list(current_features(sites).values_list("reference", flat=True)) == ["a"]
 
 
+def test_spaces_around_a_reference_are_not_part_of_it(sites, tmp_path):
+    """As a load through the pipeline reads them: "a " repeats row 1's reference."""
+    path = write_points(tmp_path / "p.geojson", {"a": (601300, 142700), "a ": (601400, 142800)})
+    with pytest.raises(LoadError, match="row 2, ref: reference 'a' is also on row 1"):
+        dataset_load_file(actor=None, dataset=sites, path=path, options=LoadOptions("ref"))
+    path = write_points(tmp_path / "q.geojson", {" b ": (601300, 142700)})
+    dataset_load_file(actor=None, dataset=sites, path=path, options=LoadOptions("ref"))
+    assert list(current_features(sites).values_list("reference", flat=True)) == ["b"]
+
+
 def test_csv_points_types_and_derived_references(sites, tmp_path):
     path = tmp_path / "sites.csv"
     path.write_text(
