@@ -503,6 +503,7 @@ def upload_open(
         name = f"{path.relative_to(unpacked).as_posix()} in {name}"
     opened = OpenedUpload(path=path, format=kind, name=name, geometry=geometry, rename=rename)
     if kind == "CSV":
+        _text_named_otherwise(path)
         opened = _without_nul(opened, workdir)
         opened.encoding = _text_encoding(opened)
         return table_open(_with_gdal_suffix(opened, ".csv", workdir))
@@ -513,6 +514,27 @@ def upload_open(
     if kind in GDAL_SUFFIXES:
         opened = _with_gdal_suffix(opened, GDAL_SUFFIXES[kind], workdir)
     return _open_vector(opened, layer)
+
+
+# What a file named with each suffix should be, where text is not it: such a file read as a CSV
+# would be refused for its columns, which says nothing of what is wrong.
+_NOT_TEXT_SUFFIXES = {
+    ".gpkg": "a GeoPackage", ".fgb": "FlatGeobuf", ".zip": "a zip file", ".shp": "a Shapefile",
+    ".xlsx": "an Excel workbook", ".xlsm": "an Excel workbook", ".geojson": "GeoJSON",
+    ".json": "JSON",
+}  # fmt: skip
+
+
+def _text_named_otherwise(path: Path) -> None:
+    """UploadError where a file of plain text is named as a format that is not (a GeoPackage
+    that is not one, say): damaged, or misnamed when it was saved."""
+    what = _NOT_TEXT_SUFFIXES.get(path.suffix.lower())
+    if what is not None:
+        raise UploadError(
+            f"The file is named {path.suffix} but is not {what}: it holds plain text. Export it "
+            "again from your GIS or spreadsheet; if it is a table with coordinate columns, save "
+            "it as CSV (.csv)."
+        )
 
 
 def _shapefile_encoding(opened: OpenedUpload) -> None:

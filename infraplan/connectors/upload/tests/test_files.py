@@ -174,6 +174,25 @@ def test_empty_truncated_and_damaged_files(tmp_path, workdir):
 
 
 @pytest.mark.parametrize(
+    ("name", "what"),
+    [("notreally.gpkg", "a GeoPackage"), ("sites.fgb", "FlatGeobuf"), ("sites.zip", "a zip file"),
+     ("sites.XLSX", "an Excel workbook"), ("sites.geojson", "GeoJSON")],
+)  # fmt: skip
+def test_text_named_as_another_format_says_so_rather_than_read_as_a_table(
+    tmp_path, workdir, name, what
+):
+    """A text file named .gpkg is no GeoPackage: read as a CSV, it was refused for having no
+    coordinate columns, which says nothing of what is wrong."""
+    path = tmp_path / name
+    path.write_text("hello\n")
+    with pytest.raises(UploadError) as refused:
+        upload_open(path, workdir=workdir)
+    assert str(refused.value).startswith(
+        f"The file is named {path.suffix} but is not {what}: it holds plain text."
+    )
+
+
+@pytest.mark.parametrize(
     ("streams", "message"),
     [
         (
