@@ -134,8 +134,11 @@ _REPAIR = """
     UPDATE ingest_stage
     SET geom = ST_CollectionExtract(ST_MakeValid(geom), %(dimension)s + 1)
     WHERE NOT valid
-    RETURNING row, reference
+    RETURNING row, reference, geom IS NULL OR empty
 """
+# A geometry invalid because it has no area (or, for a line, no length) has nothing of the
+# dataset's kind left when repaired: a problem of its row, said as such, not a repair.
+_COLLAPSED = {1: "a line of no length", 2: "a polygon of no area"}
 # A geometry collection whose parts are all of the dataset's kind becomes the multi-geometry of
 # that kind (nothing is lost: every vertex stays); one that mixes kinds is reported below.
 _COLLECTIONS = """
@@ -398,15 +401,23 @@ def _stage_and_check(
         dimension = _DIMENSION[GeometryType(dataset.geometry_type)]
         cursor.execute(_COLLECTIONS, {"dimension": dimension})
         cursor.execute(_REPAIR, {"dimension": dimension})
-        repaired_rows = sorted(cursor.fetchall())
+        repaired_rows, collapsed = [], []
+        for row, reference, nothing_left in sorted(cursor.fetchall()):
+            (collapsed if nothing_left else repaired_rows).append((row, reference))
         repaired = len(repaired_rows)
         staging.repaired_references = [
             reference for _, reference in repaired_rows[:REPAIRED_NAMED] if reference
         ]
+        for row, _ in collapsed:
+            staging.add(
+                RowProblem(row, "geometry", "",
+                           f"is invalid, and nothing is left of it when repaired: "
+                           f"{_COLLAPSED.get(dimension, 'a geometry of no extent')}")
+            )  # fmt: skip
         cursor.execute(
             _CHECKS,
             {"dimension": dimension, "kind": dataset.geometry_type,
-             "unchecked": sorted(staging.unchecked_rows)},
+             "unchecked": sorted(staging.unchecked_rows | {row for row, _ in collapsed})},
         )  # fmt: skip
         # Row by row from the result, not as a list of them all: every row may have one.
         for row in cursor:

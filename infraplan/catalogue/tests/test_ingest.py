@@ -181,6 +181,27 @@ def test_invalid_polygons_are_repaired_and_counted(personas, tmp_path):
     assert repaired.valid and repaired.area == pytest.approx(500_000)
 
 
+def test_a_polygon_of_no_area_is_a_problem_of_its_row_not_a_repair(personas, tmp_path):
+    """A polygon whose corners lie on one line is invalid, and nothing of it is left when it is
+    repaired: its row says so, once, and the report does not count it as repaired."""
+    areas = dataset_make(slug="areas", owner=personas.organisation_a, geometry_type="polygon")
+    flat = shapely.Polygon([(615000, 157000), (616000, 157000), (615500, 157000)])
+    square = shapely.box(617000, 157000, 618000, 158000)
+    path = tmp_path / "areas.gpkg"
+    pyogrio.raw.write(
+        path, np.array(shapely.to_wkb([flat, square]), dtype=object),
+        [np.array(["flat", "square"], dtype=object)], ["ref"],
+        driver="GPKG", geometry_type="Polygon", crs="EPSG:27700",
+    )  # fmt: skip
+    version = ingest(areas, path, IngestMapping(reference="ref", max_invalid_share=0.5))
+    assert version.report["geometries_repaired"] == 0
+    assert version.report["repaired_references"] == []
+    assert [(p["row"], p["field"], p["problem"]) for p in version.report["problems"]] == [
+        (1, "geometry", "is invalid, and nothing is left of it when repaired: a polygon of no area")
+    ]
+    assert list(current_features(areas).values_list("reference", flat=True)) == ["square"]
+
+
 @pytest.mark.parametrize(
     ("crs", "start", "end"),
     [
