@@ -242,8 +242,9 @@ def typed_value(value: Any, kind: str) -> Any:
 
     A number is stored as a double, whose shortest form (what JSON is written with) gives back
     any text of up to 15 significant digits exactly: "1350000.50" is 1350000.5, never
-    1350000.4999…; amounts with a currency sign and thousands separators are read too
-    (``MONEY``)."""
+    1350000.4999…; a whole one is written without a fraction (300000, not 300000.0), as JSON
+    and every other load write it; amounts with a currency sign and thousands separators are
+    read too (``MONEY``)."""
     if kind == "string" or value is None:
         return value
     if value == "":
@@ -273,6 +274,8 @@ def typed_value(value: Any, kind: str) -> Any:
             number = float(amount)
         if not np.isfinite(number):
             raise ValueError(f"{value!r} is not a finite number")
+        if number.is_integer() and abs(number) <= MAX_EXACT_INTEGER:
+            return int(number)  # 300000, as another load's whole-number field has it: not 300000.0
         return number
     if kind == "boolean":
         if isinstance(value, bool):

@@ -157,10 +157,13 @@ def test_a_number_field_takes_amounts_from_later_loads(personas, tmp_path):
     )  # fmt: skip
 
     ingest(
-        dataset, write(tmp_path, 'ref,cost,Easting,Northing\nS1,"£1,350,000.50",615000,157500\n')
-    )
+        dataset,
+        write(tmp_path, 'ref,cost,Easting,Northing\nS1,"£1,350,000.50",615000,157500\n'
+                        'S2,300000,615100,157600\nS3,"£2,500,000",615200,157700\n'),
+    )  # fmt: skip
 
-    assert stored_json(dataset, "cost") == {"S1": "1350000.5"}
+    # Whole amounts as a first load's whole-number field and JSON write them: not 300000.0.
+    assert stored_json(dataset, "cost") == {"S1": "1350000.5", "S2": "300000", "S3": "2500000"}
 
 
 # Columns the schema does not have
