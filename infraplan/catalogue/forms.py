@@ -182,6 +182,27 @@ class DatasetDetailsForm(forms.Form):
         max_length=20,
         help_text="When the source was published or last revised, for example 2026-03-27.",
     )
+    temporal_start = forms.CharField(
+        label="Start of the period it describes (optional)",
+        required=False,
+        max_length=20,
+        help_text="The first day the data describe, for example 2026-04-01.",
+    )
+    temporal_end = forms.CharField(
+        label="End of the period it describes (optional)",
+        required=False,
+        max_length=20,
+        help_text="The last day the data describe, for example 2027-03-31: the same day as the "
+        "start for data as at one day. Leave it empty for data kept up to date.",
+    )
+    source_format = forms.CharField(
+        label="Data format (optional)",
+        required=False,
+        max_length=40,
+        help_text="The format the source publishes the data in, for example GeoJSON, CSV or "
+        "Shapefile.",
+        error_messages={"max_length": "The data format must be 40 characters or fewer"},
+    )
     min_zoom = forms.IntegerField(
         label="Drawn from zoom level",
         min_value=0,
@@ -250,16 +271,37 @@ class DatasetDetailsForm(forms.Form):
             raise forms.ValidationError("Each keyword must be 100 characters or fewer")
         return words
 
-    def clean_reference_date(self) -> date | None:
-        text = self.cleaned_data["reference_date"].strip()
+    def _date(self, name: str, what: str, example: str) -> date | None:
+        text = self.cleaned_data[name].strip()
         if not text:
             return None
         try:
             return date.fromisoformat(typed_value(text, "date"))
         except ValueError:
             raise forms.ValidationError(
-                f"Enter the reference date as a real date ({DATE_FORMATS}), for example 2026-03-27"
+                f"Enter {what} as a real date ({DATE_FORMATS}), for example {example}"
             ) from None
+
+    def clean_reference_date(self) -> date | None:
+        return self._date("reference_date", "the reference date", "2026-03-27")
+
+    def clean_temporal_start(self) -> date | None:
+        return self._date("temporal_start", "the start of the period", "2026-04-01")
+
+    def clean_temporal_end(self) -> date | None:
+        return self._date("temporal_end", "the end of the period", "2027-03-31")
+
+    def clean(self) -> dict[str, Any]:
+        """A period that ends no earlier than it starts."""
+        cleaned = super().clean()
+        start, end = cleaned.get("temporal_start"), cleaned.get("temporal_end")
+        if start and end and end < start:
+            self.add_error(
+                "temporal_end",
+                f"The end of the period must be the same as or after its start "
+                f"({start.isoformat()})",
+            )
+        return cleaned
 
     def dataset_fields(self) -> dict[str, Any]:
         """What the form sets of the dataset (the owner is chosen apart)."""

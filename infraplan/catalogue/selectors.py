@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import F, Func, JSONField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from infraplan.accounts.models import Organisation, Role
+from infraplan.accounts.models import Membership, Organisation, Role
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.registry import ROLLBACK_KEY
 
@@ -80,6 +80,20 @@ def dataset_owners_for_new(user: Any) -> list[tuple[str, str]]:
             memberships__role__in=[role.value for role in Role if role.includes(Role.DATA_MANAGER)],
         )
     return list(organisations.distinct().order_by("name").values_list("slug", "name"))
+
+
+def datasets_administered_of_all(user: Any, organisations: list[str]) -> bool:
+    """Whether ``user`` administers the datasets of every one of ``organisations`` (slugs), as
+    the gate's ``Action.ADMINISTER`` decides for a dataset they own: a platform admin, or an
+    admin of each. The page adding a dataset asks it of every organisation it offers, so that
+    what it offers does not change with the organisation chosen."""
+    if user.is_superuser:
+        return True
+    administered = Membership.objects.filter(
+        user=user, organisation__slug__in=organisations, organisation__is_active=True,
+        role__in=[role.value for role in Role if role.includes(Role.ORG_ADMIN)],
+    ).values("organisation")  # fmt: skip
+    return administered.distinct().count() == len(set(organisations))
 
 
 # One dataset: the gate, and its versions

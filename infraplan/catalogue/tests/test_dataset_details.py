@@ -231,3 +231,83 @@ def test_the_command_line_adds_a_dataset_checked_as_the_page_does(personas):
         refused.value
     )
     assert Dataset.objects.count() == 1
+
+
+def test_a_data_manager_adding_a_dataset_does_not_choose_who_may_see_it(personas, client_as):
+    """Only the owner's admins choose who may see a dataset: a data manager who made one public
+    could not make it private again."""
+    client = client_as(personas.data_manager_a)
+    form = client.get(NEW_URL).content.decode()
+    assert 'name="access_level"' not in form
+    assert "Anyone signed in: every new dataset starts so." in form
+
+    response = client.post(NEW_URL, {**ALLOCATIONS, "access_level": "public"})
+
+    assert response.status_code == 302
+    assert Dataset.objects.get().access_level == "signed_in"
+
+
+def test_an_organisation_admin_adding_a_dataset_chooses_who_may_see_it(personas, client_as):
+    without_code = client_as(personas.admin_a, two_factor=False)
+    form = without_code.get(NEW_URL).content.decode()
+    assert 'name="access_level"' not in form
+    assert f'href="{reverse("mfa_activate_totp")}">use two-factor authentication</a>' in form
+    without_code.post(NEW_URL, {**ALLOCATIONS, "access_level": "public"})
+    assert Dataset.objects.get().access_level == "signed_in"
+
+    client = client_as(personas.admin_a)
+    assert 'name="access_level"' in client.get(NEW_URL).content.decode()
+    client.post(NEW_URL, {**ALLOCATIONS, "title": "Sites", "access_level": "public"})
+
+    assert Dataset.objects.get(title="Sites").access_level == "public"
+
+
+def test_the_period_and_the_format_are_set_on_the_details_page(personas, client_as):
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
+    client = client_as(personas.data_manager_a)
+
+    response = client.post(
+        "/datasets/sites/details/",
+        {**ALLOCATIONS, "temporal_start": "01/04/2025", "temporal_end": "2026-03-31",
+         "source_format": " GeoJSON "},
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    dataset.refresh_from_db()
+    assert (dataset.temporal_start.isoformat(), dataset.temporal_end.isoformat()) == (
+        "2025-04-01", "2026-03-31"
+    )  # fmt: skip
+    assert dataset.source_format == "GeoJSON"
+    entry = AuditEntry.objects.get(action="dataset.update", target_id=str(dataset.pk))
+    assert (entry.before["temporal_start"], entry.after["temporal_start"]) == (None, "2025-04-01")
+    assert (entry.before["source_format"], entry.after["source_format"]) == ("", "GeoJSON")
+    page = client.get("/datasets/sites/").content.decode()
+    assert "1 April 2025 to 31 March 2026" in page and "GeoJSON" in page
+    form = client.get("/datasets/sites/details/").content.decode()
+    assert 'name="temporal_start" type="text" value="2025-04-01"' in form
+
+
+def test_a_period_ending_before_it_starts_or_on_no_real_day_is_refused(personas, client_as):
+    dataset_make(slug="sites", owner=personas.organisation_a)
+    client = client_as(personas.data_manager_a)
+
+    backwards = client.post(
+        "/datasets/sites/details/",
+        {**ALLOCATIONS, "temporal_start": "2026-04-01", "temporal_end": "31/03/2026"},
+    )
+    impossible = client.post(
+        NEW_URL, {**ALLOCATIONS, "temporal_start": "2026-02-30", "temporal_end": "2026-13-01"}
+    )
+
+    assert error_summary(backwards) == [
+        "End of the period it describes (optional): The end of the period must be the same as "
+        "or after its start (2026-04-01)"
+    ]
+    assert error_summary(impossible) == [
+        "Start of the period it describes (optional): Enter the start of the period as a real "
+        "date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD), for example 2026-04-01",
+        "End of the period it describes (optional): Enter the end of the period as a real date "
+        "(YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD), for example 2027-03-31",
+    ]
+    assert Dataset.objects.get().temporal_start is None
+    assert Dataset.objects.count() == 1

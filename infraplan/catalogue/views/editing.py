@@ -16,8 +16,13 @@ from ..access import Action, dataset_permits
 from ..dataset_page import dataset_field_types
 from ..fields import dataset_field_add, dataset_fields_retype
 from ..forms import DatasetDetailsForm, FieldAddForm, FieldTypesForm, StyleForm, WithdrawForm
-from ..models import Dataset, GeometryType
-from ..selectors import dataset_ever_published, dataset_owners_for_new, dataset_sources
+from ..models import AccessLevel, Dataset, GeometryType
+from ..selectors import (
+    dataset_ever_published,
+    dataset_owners_for_new,
+    dataset_sources,
+    datasets_administered_of_all,
+)
 from ..services import (
     StyleChanged,
     dataset_create,
@@ -39,9 +44,11 @@ def dataset_new_view(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied(
             "Only an organisation's data managers and admins may add a dataset to the catalogue."
         )
+    administers = datasets_administered_of_all(request.user, [slug for slug, _ in owners])
     form = DatasetDetailsForm(
         request.POST if request.method == "POST" else None,
         owners=owners,
+        access_fixed=_access_fixed(request, administers=administers),
         titles_taken=Dataset.objects.permitting(request.user),
     )
     if request.method == "POST" and form.is_valid():
@@ -56,7 +63,22 @@ def dataset_new_view(request: HttpRequest) -> HttpResponse:
             "add a source the platform loads it from.",
         )
         return redirect(dataset_url(dataset))
-    return render(request, "catalogue/dataset_details.html", {"form": form, "dataset": None})
+    context = {
+        "form": form, "dataset": None,
+        "access_default": AccessLevel(Dataset._meta.get_field("access_level").default).label,
+    }  # fmt: skip
+    if administers and not two_factor_cleared(request):
+        context["two_factor_url"] = two_factor_url(request)
+    return render(request, "catalogue/dataset_details.html", context)
+
+
+def _access_fixed(request: HttpRequest, *, administers: bool) -> bool:
+    """Whether who may see a dataset is fixed for this person, on the page adding it and on its
+    details: only those who administer it choose it, and, as every admin function, only after
+    they presented a second factor: an admin's password alone cannot publish a council's
+    restricted data. Where it is fixed the form does not offer it (and ignores it if sent), and
+    a new dataset has the platform's default (the model's)."""
+    return not (administers and two_factor_cleared(request))
 
 
 @login_required
@@ -72,7 +94,7 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     administers = dataset_permits(request.user, dataset, Action.ADMINISTER)
     options = {
         "geometry_fixed": published,
-        "access_fixed": not (administers and two_factor_cleared(request)),
+        "access_fixed": _access_fixed(request, administers=administers),
         "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
         "titles_taken": Dataset.objects.permitting(request.user).exclude(pk=dataset.pk),
     }
@@ -88,9 +110,9 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     if sent != "details":
         initial = {name: getattr(dataset, name) for name in DatasetDetailsForm.base_fields}
         initial["keywords"] = ", ".join(dataset.keywords)
-        initial["reference_date"] = (
-            dataset.reference_date.isoformat() if dataset.reference_date else ""
-        )
+        for name in ("reference_date", "temporal_start", "temporal_end"):
+            day = getattr(dataset, name)
+            initial[name] = day.isoformat() if day else ""
         form = DatasetDetailsForm(initial=initial, **options)
     else:
         form = DatasetDetailsForm(request.POST, **options)
