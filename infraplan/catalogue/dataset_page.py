@@ -12,13 +12,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.gis.db.models import Extent
 from django.core.paginator import Page, Paginator
-from django.db.models import Func, Q, TextField
+from django.db.models import Func, Q, Subquery, TextField
 from django.utils import timezone
 
 from infraplan.maps.ended import END_DATE_PROPERTIES, EndedBy, LiveOn
 
 from .access import Action, dataset_permits
-from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme
+from .fields import FIELD_TYPE_NAMES
+from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
 from .publishing import version_extent_record
 from .selectors import versions_listed, versions_unpublished_shown
 from .sources import FeatureRecord, source_for
@@ -57,6 +58,11 @@ class FieldInfo:
     title: str
     type: str
     examples: list[str]
+
+    @property
+    def type_name(self) -> str:
+        """The type as the rest of the platform words it ("Whole number", not "integer")."""
+        return FIELD_TYPE_NAMES.get(self.type, self.type)
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class DatasetPage:
     style_error: str = ""
     can_manage: bool = False
     can_contribute: bool = False  # loads into it: sees its loads never published
+    # The versions listed skip numbers: loads never published, which the user does not see.
+    unpublished_left_out: bool = False
 
     @property
     def is_spatial(self) -> bool:
@@ -152,6 +160,7 @@ def dataset_page(
         day=day,
         can_manage=dataset_permits(user, dataset, Action.MANAGE),
         can_contribute=can_contribute,
+        unpublished_left_out=not can_contribute and _unpublished_among_published(dataset),
     )
     if page.is_spatial:
         page.extent_bng, page.extent_wgs84, page.map_extent_wgs84 = _extents(dataset, current)
@@ -173,6 +182,15 @@ def dataset_page(
             for colour, label in style_legend(style, default_colour=default)
         ]
     return page
+
+
+def _unpublished_among_published(dataset: Dataset) -> bool:
+    """Whether a version never published is numbered below the latest published one, so a
+    list of the published versions skips its number (one indexed query). A load under way
+    after the latest published leaves no gap."""
+    published = dataset.versions.filter(state=VersionState.PUBLISHED)
+    latest = Subquery(published.order_by("-number").values("number")[:1])
+    return dataset.versions.exclude(state=VersionState.PUBLISHED).filter(number__lt=latest).exists()
 
 
 def _responsible(dataset: Dataset) -> list[ResponsibleParty]:

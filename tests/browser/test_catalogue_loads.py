@@ -306,7 +306,7 @@ def test_a_data_manager_adds_a_dataset_then_loads_its_first_file(
 
     page.goto("/datasets/housing-allocations/")
     fields = page.get_by_role("table", name="Fields of Housing allocations")
-    expect(fields.get_by_role("row").filter(has_text="homes")).to_contain_text("integer")
+    expect(fields.get_by_role("row").filter(has_text="homes")).to_contain_text("Whole number")
     assert_page_sound(page, page_watch)
 
 

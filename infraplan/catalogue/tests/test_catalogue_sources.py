@@ -48,7 +48,7 @@ def projects(personas):
 def test_a_registered_source_has_fields_examples_and_extent(projects, client_as):
     content = client_as(None).get("/datasets/projects/").content.decode()
     assert "Link road; School" in content
-    assert re.search(r"<code>cost</code></td>\s*<td[^>]*>cost</td>\s*<td[^>]*>integer</td>"
+    assert re.search(r"<code>cost</code></td>\s*<td[^>]*>cost</td>\s*<td[^>]*>Whole number</td>"
                      r"\s*<td[^>]*>12; 8</td>", content)  # fmt: skip
     assert "Eastings 601000 to 602000, northings 142000 to 143000 (metres)" in content
     west, south, east, north = map(

@@ -52,7 +52,7 @@ def test_example_values_come_from_the_first_features_read_with_a_limit(
     sampled = [sql for sql in queries if 'ORDER BY "catalogue_feature"."reference"' in sql]
     assert len(sampled) == 1 and sampled[0].endswith("LIMIT 3"), sampled
     # The first live features by reference: "a" has ended, "d" is past the first three read.
-    assert "name name string b; c " in text
+    assert "name name Text b; c " in text
 
     # The style editor's field types: the first SAMPLE_SIZE features only.
     _, queries = _page(client_as(personas.data_manager_a), "/datasets/sites/style/")
