@@ -56,6 +56,13 @@ def dataset_list(
     return datasets_search(datasets, query) if query else datasets
 
 
+def datasets_counted(user: Any) -> tuple[int, int]:
+    """How many datasets ``user`` may see, and how many of those are not published yet (no
+    current version: the catalogue says so of each), for the home page's count."""
+    datasets = Dataset.objects.permitting(user, Action.VIEW)
+    return datasets.count(), datasets.exclude(versions__is_current=True).count()
+
+
 def dataset_owner_choices(user: Any) -> list[tuple[str, str]]:
     """(slug, name) of the organisations that own a dataset ``user`` may see."""
     visible = Dataset.objects.permitting(user, Action.VIEW)

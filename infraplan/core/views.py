@@ -8,18 +8,20 @@ from django.template import loader
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_safe
 
-from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.selectors import datasets_counted
 
 from .selectors import queue_status
 
 
 @require_safe
 def home(request: HttpRequest) -> HttpResponse:
+    dataset_count, unpublished_count = datasets_counted(request.user)
     return render(
         request,
         "core/home.html",
         {
-            "dataset_count": Dataset.objects.permitting(request.user).count(),
+            "dataset_count": dataset_count,
+            "unpublished_count": unpublished_count,
             "areas": [area for area in settings.AUTHORITY_PROFILE.areas if area.in_phase_one],
         },
     )
