@@ -182,15 +182,20 @@ def _draw_legend(
     entries: list[tuple[str, str, str]],
     marker: Marker | None = None,
     shown: ShownFeature | None = None,
+    nothing: list[str] | None = None,
 ) -> None:
     """The layers' entries (at most LEGEND_MAX_ENTRIES of them), then the shown feature's and
-    the marker's, if drawn: last, never among those left out."""
-    if not entries and marker is None and shown is None:
+    the marker's, if drawn: last, never among those left out. ``nothing``: lines, without a
+    key, for the layers with no feature in the picture."""
+    if not entries and marker is None and shown is None and not nothing:
         return
     handles = [_legend_handle(*entry) for entry in entries[:LEGEND_MAX_ENTRIES]]
     if len(entries) > LEGEND_MAX_ENTRIES:
         more = len(entries) - LEGEND_MAX_ENTRIES
         handles.append(Patch(facecolor="none", edgecolor="none", label=f"and {more} more"))
+    handles += [
+        Patch(facecolor="none", edgecolor="none", label=_wrapped(label)) for label in nothing or []
+    ]
     if shown is not None:
         handles.append(_shown_handle(shown))
     if marker is not None:
@@ -340,13 +345,16 @@ def map_png(
         given = records(dataset) if records else None
         colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given)
     legend = legend_entries(drawn, accent, colours)
+    # A download's dataset with nothing in its frame is named as such: the picture would
+    # otherwise show an area's outline alone, as if it were that dataset's map.
+    nothing = [f"{d.title}: no features here" for d in drawn if records and not colours[d.pk]]
     outlined = (
         shown_feature
         if shown_feature is not None and _draw_shown(axes, extent, shown_feature)
         else None
     )
     marked = marker if marker is not None and _draw_marker(axes, extent, marker) else None
-    _draw_legend(figure, legend, marked, outlined)
+    _draw_legend(figure, legend, marked, outlined, nothing)
     _draw_scale_and_north(figure, extent, width, height)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
@@ -364,7 +372,7 @@ def map_png(
     )  # fmt: skip
     buffer = io.BytesIO()
     metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
-    labels = [label for _, _, label in legend]
+    labels = [label for _, _, label in legend] + nothing
     labels += [outlined.legend_label()] if outlined else []
     labels += [marker_legend_label(marked)] if marked else []
     if labels:

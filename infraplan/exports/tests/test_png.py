@@ -57,6 +57,8 @@ def test_only_the_chosen_features_are_drawn(personas, client):
     none = client.get("/datasets/sites/download.png", {"kind": "library"}).getvalue()
     assert red_pixels(both) > red_pixels(one) > 0 == red_pixels(none)
     assert png_text(both)["Comment"] == "Legend: Sites"
+    # A choice with nothing in it says so, rather than a map of nothing under its title alone.
+    assert png_text(none)["Comment"] == "Legend: Sites: no features here"
     # Below its minimum zoom the map would not draw the layer; a download of it does.
     dataset.min_zoom = 22
     dataset.save(update_fields=["min_zoom"])
