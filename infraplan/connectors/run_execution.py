@@ -19,6 +19,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from infraplan.catalogue.ingest import INTERRUPTED, IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import DatasetVersion, VersionState
@@ -97,16 +98,32 @@ def _retry_at(attempt: int) -> datetime:
     )
 
 
-def run_finish(run: IngestRun, state: str, **fields: Any) -> IngestRun:
+def run_finish(run: IngestRun, state: str, *, notify: bool = True, **fields: Any) -> IngestRun:
     """End ``run`` in ``state`` with ``fields`` set. Once committed, its stored upload is removed
-    and a source's run goes to ``notifications`` (its people are mailed when it matters)."""
+    and, with ``notify``, a source's run goes to ``notifications`` (its people are mailed when
+    it matters): a run a person cancelled tells nobody."""
     for name, value in fields.items():
         setattr(run, name, value)
+    # Its source may have been removed since the run was read (the row's link is emptied then):
+    # saving the link as read would point at a source that no longer exists.
+    run.refresh_from_db(fields=["source"])
     run.state, run.finished_at, run.retry_at = state, timezone.now(), None
     run.save()
     transaction.on_commit(lambda: stored_upload_remove(run))
-    ingest_run_notify_on_commit(run=run)
+    if notify:
+        ingest_run_notify_on_commit(run=run)
     return run
+
+
+def run_retry_stopped(run: IngestRun) -> str | None:
+    """Why ``run``, whose attempt just failed, is not to be tried again, or None while it may:
+    its source was switched off or removed during the attempt (``sources.source_loads_cancel``
+    asked its job to abort). Call inside a transaction holding the run's row."""
+    if not ProcrastinateJob.objects.filter(pk=run.job_id, abort_requested=True).exists():
+        return None
+    run.refresh_from_db(fields=["source"])
+    what = "removed" if run.source_id is None else "switched off"
+    return f"Cancelled: the source was {what} while this attempt ran, so it was not tried again"
 
 
 def stored_upload_remove(run: IngestRun) -> None:
@@ -153,7 +170,15 @@ def ingest_run_execute(
 
         run.state, run.stage, run.attempts = RunState.RUNNING, "starting", attempt
         run.started_at, run.retry_at, run.error = timezone.now(), None, ""
-        run.save(update_fields=["state", "stage", "attempts", "started_at", "retry_at", "error"])
+        # Only a run still to be done starts: one cancelled since it was read (its source
+        # switched off or removed) stays as it ended.
+        started = IngestRun.objects.filter(pk=run.pk, state__in=IngestRun.ACTIVE).update(
+            state=run.state, stage=run.stage, attempts=attempt, started_at=run.started_at,
+            retry_at=None, error="",
+        )  # fmt: skip
+        if not started:
+            run.refresh_from_db()
+            return run
         try:
             if run.is_rollback:
                 version = _rollback_execute(run, both, progress.version_started)
@@ -174,17 +199,26 @@ def ingest_run_execute(
             # as against data that was read and did not pass the checks.
             unreadable = "temporary" in rejection.version.report
             temporary = bool(rejection.version.report.get("temporary"))
+            error = str(rejection)
             if temporary and run.job_id and attempt < settings.INGEST_RETRY_ATTEMPTS:
-                retry_at = _retry_at(attempt)
-                run.state, run.retry_at, run.temporary = RunState.QUEUED, retry_at, True
-                run.version, run.error = None, str(rejection)
-                run.save()
+                with transaction.atomic():
+                    list(IngestRun.objects.select_for_update().filter(pk=run.pk).values("pk"))
+                    stopped = run_retry_stopped(run)
+                    if stopped:
+                        return run_finish(
+                            run, RunState.FAILED, notify=False, version=rejection.version,
+                            error=f"{stopped}. The last attempt: {error}", temporary=True,
+                        )  # fmt: skip
+                    retry_at = _retry_at(attempt)
+                    run.refresh_from_db(fields=["source"])
+                    run.state, run.retry_at, run.temporary = RunState.QUEUED, retry_at, True
+                    run.version, run.error = None, error
+                    run.save()
                 # The attempt's failed draft says no more than the run's error: kept, a source
                 # that stays down would add a failed version to the history at every attempt,
                 # and the version that finally publishes would not be the next number.
                 version_attempt_discard(rejection.version)
-                raise IngestRetry(str(rejection), retry_at) from None
-            error = str(rejection)
+                raise IngestRetry(error, retry_at) from None
             if temporary and run.job_id:
                 error = f"Gave up after {attempt} attempts. The last: {error}"
             return run_finish(

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record, model_snapshot
@@ -19,7 +20,8 @@ from infraplan.catalogue.models import Dataset
 from .fetch import address_refusal, config_recorded
 from .load_checks import config_checked, mapping_checked, organisation_checked
 from .load_requests import ingest_request, source_run_refused
-from .models import IngestRun, Source
+from .models import IngestRun, RunState, Source
+from .run_execution import run_finish
 from .schedules import schedule_checked, schedule_next
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ def source_save(
         # A source switched back on starts from its next scheduled time, not from the one it
         # missed while off (which would load it at once, in the working day).
         switched_on = enabled and before is not None and not source.enabled
+        switched_off = not enabled and before is not None and source.enabled
         rescheduled = source.schedule != schedule or source.next_run_at is None or switched_on
         source.dataset, source.organisation = dataset, organisation
         source.connector_key, source.config = connector_key, checked
@@ -97,6 +100,8 @@ def source_save(
             actor=actor, action="source.create" if before is None else "source.update",
             target=source, before=_snapshot_recorded(before), after=_snapshot_recorded(after),
         )  # fmt: skip
+        if switched_off:
+            source_loads_cancel(actor=actor, source=source, why="switched off")
     return source
 
 
@@ -126,7 +131,37 @@ def source_delete(*, actor: Any, source: Source) -> None:
     with transaction.atomic():
         before = _snapshot_recorded(model_snapshot(source, SOURCE_FIELDS))
         audit_record(actor=actor, action="source.delete", target=source, before=before)
+        source_loads_cancel(actor=actor, source=source, why="removed")
         source.delete()
+
+
+def source_loads_cancel(*, actor: Any, source: Source, why: str) -> list[IngestRun]:
+    """End the loads of ``source`` that have not begun or wait to try again, as it is switched
+    off or removed (``why``); each audited. Returns them.
+
+    Left to the task queue, a load waiting to try again would go on trying for as long as its
+    backoff lasts, and every load of the same dataset part (an upload, say) would wait behind
+    it. Each ended load's job is cancelled, so those queued after it start at once. A load
+    running now finishes its attempt, but its job is asked to abort: the attempt, if it fails,
+    is not tried again (``run_execution.run_retry_stopped``). Call inside the transaction that
+    switches the source off or removes it.
+    """
+    cancelled = []
+    by = f" by {actor}" if getattr(actor, "is_authenticated", False) else ""
+    runs = IngestRun.objects.select_for_update().filter(source=source, state__in=IngestRun.ACTIVE)
+    for run in runs.order_by("pk"):
+        if run.job_id is not None:
+            app.job_manager.cancel_job_by_id(run.job_id, abort=True)
+        if run.state != RunState.QUEUED:
+            continue
+        when = "it was tried again" if run.retry_at else "it started"
+        error = f"Cancelled: the source was {why}{by} before {when}."
+        if run.retry_at:
+            error = f"{error} The last attempt: {run.error}"
+        run_finish(run, RunState.FAILED, notify=False, error=error)
+        audit_record(actor=actor, action="ingest.cancel", target=run, after={"error": error})
+        cancelled.append(run)
+    return cancelled
 
 
 def source_refresh_due(*, now: datetime | None = None) -> list[IngestRun]:
