@@ -394,11 +394,13 @@ def dataset_source(dataset: Dataset, source_id: int) -> Source | None:
 def sources_failing(sources: Iterable[Source]) -> list[Source]:
     """Of ``sources``, those whose last load did not publish (rejected or failed): the dataset
     page says so at the top, as a scheduled refresh failing at night is otherwise seen only in
-    its sources table."""
+    its sources table. Not one a person cancelled by switching its source off."""
     return [
         source
         for source in sources
-        if source.last_run is not None and source.last_run.did_not_publish
+        if source.last_run is not None
+        and source.last_run.did_not_publish
+        and not source.last_run.cancelled
     ]
 
 

@@ -120,6 +120,11 @@ class RunState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# How the error of a run a person cancelled begins (its source switched off or removed while it
+# waited, ``sources.source_loads_cancel``): such a run is failed, and its pages say cancelled.
+CANCELLED = "Cancelled: "
+
+
 # What each stage a run records (``IngestRun.stage``) is called on its pages; a rollback's
 # stage ("restoring version 3") is shown as it is.
 STAGE_LABELS = {
@@ -238,6 +243,16 @@ class IngestRun(models.Model):
     def noun(self) -> str:
         """What its pages call the run."""
         return "rollback" if self.is_rollback else "load"
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether a person ended the run before it was (tried again and) done (``CANCELLED``)."""
+        return self.state == RunState.FAILED and self.error.startswith(CANCELLED)
+
+    @property
+    def state_label(self) -> str:
+        """What its pages call its state: a failed run a person cancelled is "Cancelled"."""
+        return "Cancelled" if self.cancelled else self.get_state_display()
 
     @property
     def rollback_to(self) -> int | None:

@@ -27,7 +27,7 @@ from infraplan.catalogue.publishing import version_attempt_discard, version_roll
 from infraplan.catalogue.services import loads_refusal
 
 from .base import Progress
-from .models import IngestRun, RunState
+from .models import CANCELLED, IngestRun, RunState
 from .notifications import ingest_run_notify_on_commit
 
 # The first key of the two-key advisory lock a running load holds (the second is the run's id).
@@ -123,7 +123,7 @@ def run_retry_stopped(run: IngestRun) -> str | None:
         return None
     run.refresh_from_db(fields=["source"])
     what = "removed" if run.source_id is None else "switched off"
-    return f"Cancelled: the source was {what} while this attempt ran, so it was not tried again"
+    return f"{CANCELLED}the source was {what} while this attempt ran, so it was not tried again"
 
 
 def stored_upload_remove(run: IngestRun) -> None:

@@ -20,7 +20,7 @@ from infraplan.catalogue.models import Dataset
 from .fetch import address_refusal, config_recorded
 from .load_checks import config_checked, mapping_checked, organisation_checked
 from .load_requests import ingest_request, source_run_refused
-from .models import IngestRun, RunState, Source
+from .models import CANCELLED, IngestRun, RunState, Source
 from .run_execution import run_finish
 from .schedules import schedule_checked, schedule_next
 
@@ -155,7 +155,7 @@ def source_loads_cancel(*, actor: Any, source: Source, why: str) -> list[IngestR
         if run.state != RunState.QUEUED:
             continue
         when = "it was tried again" if run.retry_at else "it started"
-        error = f"Cancelled: the source was {why}{by} before {when}."
+        error = f"{CANCELLED}the source was {why}{by} before {when}."
         if run.retry_at:
             error = f"{error} The last attempt: {run.error}"
         run_finish(run, RunState.FAILED, notify=False, error=error)

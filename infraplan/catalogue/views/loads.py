@@ -201,7 +201,7 @@ def dataset_run_status_view(request: HttpRequest, slug: str, run_id: int) -> Jso
     response = JsonResponse(
         {
             "state": run.state,
-            "state_label": run.get_state_display(),
+            "state_label": run.state_label,
             "stage": run.stage,
             "stage_label": run.stage_label,
             "rows_read": run.rows_read,

@@ -101,6 +101,13 @@ def test_a_load_waiting_to_try_again_is_cancelled_and_the_upload_behind_it_goes_
 
     page = " ".join(client_as(manager).get(f"/datasets/sites/runs/{run.pk}/").text.split())
     assert f"Cancelled: the source was {what} by {manager} before it was tried again." in page
+    assert "The load was cancelled" in page and "The load failed" not in page
+    assert 'data-run-value="state">Cancelled</dd>' in page
+    status = client_as(manager).get(f"/datasets/sites/runs/{run.pk}/status.json").json()
+    assert (status["state"], status["state_label"]) == ("failed", "Cancelled")
+    # Stopped on purpose: the dataset's page does not warn that its source's last load failed.
+    dataset_page = client_as(manager).get("/datasets/sites/").text
+    assert 'id="sources-failing"' not in dataset_page
     # The source's own audit entry is as it was; the cancelled load has one of its own.
     (entry,) = AuditEntry.objects.filter(action=action, target_id=str(source_id))
     assert entry.actor_id == manager.pk
