@@ -75,20 +75,20 @@ def test_refresh_now_pressed_twice_at_once_queues_one_load(sites, personas, clie
 
     # Both presses read the source before either has queued its load, as two requests a
     # moment apart do: another transaction holds the source's row until both are in.
-    with own_connection() as holder:
+    with own_connection() as holder, own_connection() as watcher:
+        watcher.autocommit = True  # in a transaction, pg_stat_activity keeps its first snapshot
         holder.execute("SELECT 1 FROM connectors_source WHERE id = %s FOR UPDATE", (source.pk,))
         presses = [threading.Thread(target=press) for _ in range(2)]
         for thread in presses:
             thread.start()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and len(answers) < 2:
-            waiting = holder.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
-            ).fetchone()[0]
-            if waiting == 2:
-                break
-            time.sleep(0.1)
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'"
+        )
+        while watcher.execute(waiting).fetchone()[0] < 2:
+            assert time.monotonic() < deadline and not answers, "both presses never waited"
+            time.sleep(0.05)
         holder.rollback()
         for thread in presses:
             thread.join(timeout=30)
