@@ -6,9 +6,9 @@ valid at every zoom (an EPSG:27700 envelope would leave the grid's domain at zoo
 
 import gzip
 import hashlib
-import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -30,13 +30,35 @@ MAX_ZOOM = 22
 EXTENT = 4096
 BUFFER = 64
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
-ACCEPTS_GZIP = re.compile(r"\bgzip\b")
 
 tile_cache = TileCache(max_bytes=settings.TILE_CACHE_MB * 1024 * 1024)
 
 
 def tile_in_range(z: int, x: int, y: int) -> bool:
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
+
+
+@lru_cache(maxsize=64)
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip (RFC 9110, 12.5.3): named in any case
+    (or as ``x-gzip``), or else covered by ``*``, with a weight above 0 (``gzip;q=0`` refuses
+    it). Browsers send a handful of distinct headers, so the answers are kept."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, *parameters = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        weights[coding.lower()] = weight
+    for coding in ("gzip", "x-gzip", "*"):
+        if coding in weights:
+            return weights[coding] > 0
+    return False
 
 
 def tile_version(dataset: Dataset, source: FeatureSource | None = None) -> str:
@@ -133,7 +155,7 @@ def tile_answer(
     changes every ETag of the dataset.
     """
     ended = "ended" if moment.show_ended else f"to{moment.day:%Y%m%d}"
-    compress = bool(ACCEPTS_GZIP.search(accept_encoding))
+    compress = accepts_gzip(accept_encoding)
     etag = f'"{dataset.slug}-{version}-{ended}-{z}-{x}-{y}{"-gzip" if compress else ""}"'
     if if_none_match and _names_the_tile(parse_etags(if_none_match), etag):
         return TileAnswer(status=304, etag=etag, body=b"", gzipped=False)

@@ -191,6 +191,30 @@ def test_tiles_are_gzipped_for_clients_that_accept_it(client, districts):
     assert zipped["Cache-Control"] == "public, max-age=300"
 
 
+@pytest.mark.parametrize(
+    ("accept_encoding", "gzipped"),
+    [
+        ("GZIP", True),  # coding names are case-insensitive
+        ("deflate, x-gzip", True),
+        ("br;q=1.0, gzip;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),  # q=0: not acceptable
+        ("gzip;q=0.0, *;q=1", False),
+        ("*;q=0", False),
+        ("deflate, br", False),
+        ("", False),
+    ],
+)
+def test_gzip_is_negotiated_by_the_header_s_codings_and_weights(
+    client, districts, accept_encoding, gzipped
+):
+    url = "/tiles/districts/{}/{}/{}.mvt".format(*tile_for(*CANTERBURY, 8))
+    response = client.get(url, headers={"Accept-Encoding": accept_encoding})
+    assert response.status_code == 200
+    assert (response.get("Content-Encoding") == "gzip") is gzipped
+    assert response["ETag"].endswith('-gzip"') is gzipped
+
+
 def test_etag_is_the_version_and_tile_and_a_match_is_304_without_making_the_tile(client, districts):
     z, x, y = tile_for(*CANTERBURY, 8)
     url = f"/tiles/districts/{z}/{x}/{y}.mvt"
