@@ -290,11 +290,12 @@ def _constraints(info: ET.Element, dataset: Dataset) -> None:
 
 
 def _extent(info: ET.Element, dataset: Dataset, box: Extent2D | None) -> None:
-    """The bounding box the version shown was measured to have, and the period the dataset
-    describes; each left out when not known."""
-    start, end = dataset.temporal_start, dataset.temporal_end
-    if box is None and start is None and end is None:
-        return
+    """The bounding box the version shown was measured to have (left out when nothing is
+    published), and the period the dataset describes.
+
+    GEMINI makes the temporal extent mandatory, so a period nobody stated is written with both
+    ends unknown rather than left out (a record without it does not validate).
+    """
     extent = _add(info, "gmd:extent", "gmd:EX_Extent")
     if box is not None:
         bbox = _add(extent, "gmd:geographicElement", "gmd:EX_GeographicBoundingBox")
@@ -306,17 +307,19 @@ def _extent(info: ET.Element, dataset: Dataset, box: Extent2D | None) -> None:
         ):
             # To six places, as the page writes it: about 10 cm.
             _add(bbox, f"gmd:{name}", "gco:Decimal").text = f"{value:.6f}"
-    if start is not None or end is not None:
-        period = _add(
-            extent, "gmd:temporalElement", "gmd:EX_TemporalExtent", "gmd:extent", "gml:TimePeriod"
-        )
-        period.set(_q("gml:id"), "temporal-extent")
-        for name, day in (("gml:beginPosition", start), ("gml:endPosition", end)):
-            position = _add(period, name)
-            if day is None:
-                position.set("indeterminatePosition", "unknown")  # not "now": not stated
-            else:
-                position.text = day.isoformat()
+    period = _add(
+        extent, "gmd:temporalElement", "gmd:EX_TemporalExtent", "gmd:extent", "gml:TimePeriod"
+    )
+    period.set(_q("gml:id"), "temporal-extent")
+    for name, day in (
+        ("gml:beginPosition", dataset.temporal_start),
+        ("gml:endPosition", dataset.temporal_end),
+    ):
+        position = _add(period, name)
+        if day is None:
+            position.set("indeterminatePosition", "unknown")  # not "now": not stated
+        else:
+            position.text = day.isoformat()
 
 
 def _distribution(

@@ -235,11 +235,18 @@ def test_head_is_answered_as_get_without_a_body(districts, client_as):
     assert response.content == b""
 
 
-def test_a_dataset_with_nothing_published_has_a_record_without_an_extent(personas, client_as):
+def test_a_dataset_with_nothing_published_has_a_record_without_a_bounding_box(personas, client_as):
     dataset_make(slug="waiting", owner=personas.organisation_a)
     root = record(client_as(None).get("/datasets/waiting/metadata.xml"))
     assert text(root, f"{CITATION}/gmd:title") == "Waiting"
-    assert root.find(f"{IDENTIFICATION}/gmd:extent", NS) is None
+    assert root.find(BBOX, NS) is None
+    # The period, mandatory in GEMINI, is there though nobody stated it: both ends unknown.
+    begin, end = (
+        root.find(f"{PERIOD}/gml:beginPosition", NS),
+        root.find(f"{PERIOD}/gml:endPosition", NS),
+    )
+    assert (begin.text, begin.get("indeterminatePosition")) == (None, "unknown")
+    assert (end.text, end.get("indeterminatePosition")) == (None, "unknown")
     assert root.find("gmd:distributionInfo", NS) is None  # nothing to download yet
     # Nor the dates and keywords it was not given: left out, or said to be unknown.
     assert root.find(f"{CITATION}/gmd:date", NS).get(NIL) == "unknown"
