@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
 
+from .gdal_network import gdal_network_refuse
+
 
 class ConnectorsConfig(AppConfig):
     name = "infraplan.connectors"
@@ -12,6 +14,7 @@ class ConnectorsConfig(AppConfig):
         from . import arcgis, ogcapi, planning_data, upload, url, wfs  # noqa: F401
 
         _gdal_virtual_formats_refuse()
+        gdal_network_refuse()
 
 
 def _gdal_virtual_formats_refuse() -> None:

@@ -389,7 +389,10 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         bounds = (bounds[1][0].min(), bounds[1][1].min(), bounds[1][2].max(), bounds[1][3].max())
     inferred = crs_infer(np.array(bounds[0::2], dtype=float), np.array(bounds[1::2], dtype=float))
     if info["crs"]:
-        if opened.format == "GeoJSON" and info["crs"] == WGS84 and not _declares_crs(opened.path):
+        declared = _geojson_declared_crs(opened.path) if opened.format == "GeoJSON" else "name"
+        if info["crs"] == WGS84 and declared != "name":
+            if declared == "address":
+                opened.notes.append(CRS_ADDRESS_NOT_FETCHED)
             _geojson_crs(opened, bounds, inferred)
         else:
             opened.crs = info["crs"]
@@ -427,13 +430,26 @@ def _without_geometry(opened: OpenedUpload, info: dict) -> OpenedUpload:
     return opened
 
 
-def _declares_crs(path: Path) -> bool:
-    """Whether a GeoJSON file has a "crs" member (GDAL says EPSG:4326 with or without one).
-    GIS software writes it before the features, so the file's start is enough."""
+CRS_ADDRESS_NOT_FETCHED = (
+    'The GeoJSON gives its coordinate system as an address (a "crs" of type link or url, as '
+    "GeoJSON's 2008 specification allowed), which the platform does not fetch: it is read as "
+    "declaring none."
+)
+
+
+def _geojson_declared_crs(path: Path) -> str | None:
+    """How a GeoJSON file declares its coordinate system (GDAL says EPSG:4326 with or without a
+    declaration): "name" for a ``crs`` member naming it, "address" for one that links to it
+    (GDAL fetches nothing, ``connectors/gdal_network.py``, so it is as good as none), None
+    without one. GIS software writes it before the features, so the file's start is enough."""
     with path.open("rb") as stream:
         head = stream.read(1 << 16)
     features = head.find(b'"features"')
-    return re.search(rb'"crs"\s*:', head if features < 0 else head[:features]) is not None
+    member = re.search(rb'"crs"\s*:', head if features < 0 else head[:features])
+    if member is None:
+        return None
+    crs = head[member.end() : member.end() + 1000]
+    return "address" if re.search(rb'"type"\s*:\s*"(link|url)"', crs, re.IGNORECASE) else "name"
 
 
 def _geojson_crs(opened: OpenedUpload, bounds, inferred: str | None) -> None:
