@@ -454,6 +454,39 @@ def live_feature(
     return record
 
 
+FEATURE_NOT_AVAILABLE = (
+    "This feature is not available: it may have been removed, or you may not have access to it."
+)
+
+
+@dataclass(frozen=True)
+class EndedFeature:
+    """A feature a moment hides only because it had ended: what a link to it is told."""
+
+    label: str
+    ended: date
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.label} ended on {self.ended:%-d %B %Y}. Features that have ended are hidden "
+            "unless ended features are shown."
+        )
+
+
+def hidden_as_ended(dataset: Dataset, feature_id: int, moment: MapMoment) -> EndedFeature | None:
+    """The feature ``feature_id`` of a permitted dataset when ``moment`` hides it because it had
+    ended by then (a link made before it ended, say); None when the moment shows ended features
+    or the feature is hidden for another reason (gone, not yet published)."""
+    if moment.show_ended:
+        return None
+    source = source_at(dataset, moment)
+    record = source.feature(dataset, feature_id) if source else None
+    if record is None or not is_ended(record.properties, moment):
+        return None
+    return EndedFeature(label=feature_label(dataset, record), ended=ended_on(record.properties))
+
+
 def feature_detail(
     dataset: Dataset, feature_id: int, moment: MapMoment = NOW
 ) -> dict[str, Any] | None:

@@ -20,11 +20,13 @@ from .marker import MARKER_LABEL_LENGTH, marker_from_query, parse_marker
 from .picture import map_url, picture_around
 from .render import map_png
 from .selectors import (
+    FEATURE_NOT_AVAILABLE,
     BadRequest,
     MapMoment,
     closer_bbox,
     feature_detail,
     features_in_view,
+    hidden_as_ended,
     labels_in,
     layer_groups,
     map_layers_for,
@@ -246,17 +248,21 @@ def tile_response(answer: TileAnswer, dataset: Dataset) -> HttpResponse:
 @require_safe
 def feature_view(request: HttpRequest, slug: str, feature_id: int) -> JsonResponse:
     """One feature for the map's pop-up, as of ``as_of`` (now by default): 404 if unknown, not
-    live then, ended (unless ``ended=show``) or not permitted; 400 for a malformed date."""
+    live then, ended (unless ``ended=show``) or not permitted; 400 for a malformed date. Each
+    error is JSON with what the map tells the person: an ended feature's says when it ended."""
     dataset = permitted_dataset(request.user, slug)
     if dataset is None:
-        raise Http404("No such feature.")
+        return JsonResponse({"error": FEATURE_NOT_AVAILABLE}, status=404)
     try:
         moment = parse_moment(request.GET)
     except BadRequest as problem:
         return JsonResponse({"error": str(problem)}, status=400)
     detail = feature_detail(dataset, feature_id, moment)
     if detail is None:
-        raise Http404("No such feature.")
+        ended = hidden_as_ended(dataset, feature_id, moment)
+        if ended is None:
+            return JsonResponse({"error": FEATURE_NOT_AVAILABLE}, status=404)
+        return JsonResponse({"error": ended.message, "ended": ended.ended.isoformat()}, status=404)
     _audit_reads(request, [dataset], "dataset.read.feature")
     return dataset_cache_headers(JsonResponse(detail), [dataset])
 
@@ -276,7 +282,16 @@ def feature_page_view(request: HttpRequest, slug: str, feature_id: int) -> HttpR
     moment, as_of_error = moment_or_error(request.GET)
     detail = None if as_of_error else feature_detail(dataset, feature_id, moment)
     if detail is None and not as_of_error:
-        raise Http404("No such feature.")
+        ended = hidden_as_ended(dataset, feature_id, moment)
+        if ended is None:
+            raise Http404("No such feature.")
+        shown = MapMoment(as_of=moment.as_of, show_ended=True)
+        return render(
+            request,
+            "maps/feature_ended.html",
+            {"dataset": dataset, "ended": ended, "show_url": request.path + shown.suffix()},
+            status=404,
+        )
     on_the_map_url = None
     if detail and detail["point"]:
         point = detail["point"]

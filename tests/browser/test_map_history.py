@@ -103,3 +103,54 @@ def test_a_datasets_attribution_is_shown_as_text_never_as_a_link(page: Page, reg
     expect(attribution).to_contain_text(typed)
     assert attribution.locator("a[href*='evil.example']").count() == 0
     assert_accessible(page)
+
+
+def test_a_link_to_a_feature_that_has_ended_says_when_and_how_to_show_it(
+    page: Page, page_watch, register
+):
+    from infraplan.catalogue.store import current_features
+
+    depot = current_features(register).get(reference="depot").pk
+    lon, lat = lon_lat(*DEPOT)
+    page.goto(f"/map/?layers=register&center={lon:.5f},{lat:.5f}&zoom=14&feature=register/{depot}")
+    page.locator('#map[data-map-idle="true"]').wait_for()
+
+    expect(page.locator("#map-status")).to_have_text(
+        "The feature this link points to is hidden: depot ended on 1 March 2020. Features that"
+        ' have ended are hidden unless ended features are shown. To show it, tick "Show ended'
+        ' features" and choose "Show this date". The map shows the rest of the view.'
+    )
+    expect(page.locator(".maplibregl-popup")).to_have_count(0)
+    expect(page).to_have_url(re.compile(f"feature=register%2F{depot}(&|$)"))
+    assert_accessible(page)
+    # The pop-up's request for it answered 404, as it should; the browser logs that.
+    assert [failure.split(" ")[0] for failure in page_watch.failed_requests] == ["404"]
+    page_watch.failed_requests.clear()
+    page_watch.console_errors.clear()
+
+    page.get_by_role("checkbox", name="Show ended features").check()
+    page.get_by_role("button", name="Show this date").click()
+    page.locator('#map[data-map-idle="true"]').wait_for()
+
+    popup = page.locator(".maplibregl-popup")
+    expect(popup.get_by_role("heading", name="depot")).to_be_visible()
+    # One layers parameter, as the map's own links write it.
+    assert re.search(r"\?layers=register&", page.url) and page.url.count("layers=") == 1
+    assert "ended=show" in page.url
+
+
+def test_an_ended_features_page_says_so_and_leads_to_it_shown(page: Page, page_watch, register):
+    from infraplan.catalogue.store import current_features
+
+    depot = current_features(register).get(reference="depot").pk
+    response = page.goto(f"/datasets/register/features/{depot}/")
+
+    assert response.status == 404
+    expect(page.get_by_role("heading", level=1)).to_have_text("depot has ended")
+    assert_accessible(page)
+    page_watch.failed_requests.clear()  # the page itself answered 404, as it should
+    page_watch.console_errors.clear()
+
+    page.get_by_role("link", name="Show depot, with the features that have ended").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("depot")
+    expect(page.locator(".govuk-summary-list")).to_contain_text("2020-03-01")

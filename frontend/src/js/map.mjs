@@ -477,6 +477,9 @@ async function featureDetail(slug, id) {
     const response = await fetch(`/datasets/${slug}/features/${id}.json${query ? `?${query}` : ""}`);
     if (response.ok) return { detail: await response.json() };
     if (response.status === 404) {
+      // The server says why: an ended feature's answer says when it ended.
+      const answer = await response.json().catch(() => ({}));
+      if (answer.ended) return { problem: answer.error, kind: "ended" };
       return { problem: "This feature is not available: it may have been removed, or you may not have access to it.",
         kind: "gone" };
     }
@@ -524,9 +527,13 @@ async function openFeature(map, slug, id, lngLat, { focus = true, here = [] } = 
     if (!focus) {
       // A feature named in the URL that cannot be shown: the URL stops naming it, and the page
       // says why no pop-up opened (without taking focus from where the person is).
-      selected = "";
+      // An ended one stays named, so that showing ended features opens it.
+      if (kind !== "ended") selected = "";
       updateUrl(map);
-      announce(LINKED_FEATURE_PROBLEMS[kind]);
+      announce(kind === "ended"
+        ? `The feature this link points to is hidden: ${problem} To show it, tick "Show ended `
+          + 'features" and choose "Show this date". The map shows the rest of the view.'
+        : LINKED_FEATURE_PROBLEMS[kind]);
       return;
     }
     const content = problemContent(problem);
@@ -701,6 +708,13 @@ function start() {
       ...markerParameters(),
       ...(selected && { feature: selected }),
     });
+    // One layers parameter (as the map's own links write it), not the form's empty one and
+    // one per ticked box, so that the link the page opens at reads as the others do.
+    event.preventDefault();
+    const fields = new FormData(event.target);
+    const query = new URLSearchParams({ layers: fields.getAll("layers").filter(Boolean).join(",") });
+    for (const [name, value] of fields) if (name !== "layers") query.append(name, value);
+    window.location.assign(`${event.target.action}?${query}`);
   });
   updateSearchChoice(); // the boxes as the browser may have restored them
   // "Skip to the map" (whose link, without the map, leads to the picture and table) takes

@@ -1,6 +1,7 @@
 """The map as of a date (each layer as published then) and ended features, on tiles, pop-ups,
 labels, the features table, the PNG and the map page."""
 
+import html
 import json
 import re
 from datetime import date, timedelta
@@ -255,10 +256,41 @@ def test_ended_features_in_the_popup_are_labelled_and_only_when_asked_for(ended,
     depot = feature_id("depot", 1)
     url = f"/datasets/sites/features/{depot}.json"
 
-    assert client.get(url).status_code == 404
+    hidden = client.get(url)
+    assert hidden.status_code == 404
+    # What a link made before it ended is told: when it ended, and how to show it.
+    ended_day = date.fromisoformat(days_ago(365))
+    assert hidden.json() == {
+        "error": f"depot ended on {ended_day:%-d %B %Y}. Features that have ended are hidden "
+        "unless ended features are shown.",
+        "ended": ended_day.isoformat(),
+    }
     assert client.get(url, {"ended": "show"}).json()["ended"] == days_ago(365)
     yard = client.get(f"/datasets/sites/features/{feature_id('yard', 1)}.json").json()
     assert yard["ended"] is None  # ends next year: not yet
+    # Before the mill ended, it is not hidden as ended; a feature that is gone is not "ended".
+    mill = f"/datasets/sites/features/{feature_id('mill', 1)}.json"
+    assert client.get(mill, {"as_of": days_ago(5)}).status_code == 200
+    gone = client.get("/datasets/sites/features/0.json")
+    assert gone.status_code == 404 and "ended" not in gone.json()
+    assert gone.json()["error"].startswith("This feature is not available")
+
+
+def test_an_ended_features_page_says_when_it_ended_and_links_to_it_shown(ended, client_as):
+    client = client_as(None)
+    depot = feature_id("depot", 1)
+
+    page = client.get(f"/datasets/sites/features/{depot}/", {"as_of": days_ago(1)})
+
+    assert page.status_code == 404
+    content = html.unescape(page.content.decode())
+    ended_day = date.fromisoformat(days_ago(365))
+    assert '<h1 class="govuk-heading-l govuk-!-text-break-word">depot has ended</h1>' in content
+    assert f"depot ended on {ended_day:%-d %B %Y}." in content
+    link = re.search(r'href="([^"]+)">Show depot, with the features that have ended<', content)[1]
+    assert link == f"/datasets/sites/features/{depot}/?as_of={days_ago(1)}&ended=show"
+    shown = client.get(link)
+    assert shown.status_code == 200 and "depot" in shown.content.decode()
 
 
 def test_ended_features_in_the_table_and_png(ended, client_as):
