@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib.gis.geos import GEOSGeometry, Polygon
 from pyproj import Transformer
 
+from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX
 from infraplan.maps.selectors import bbox_polygon
 
 from .errors import bad_parameter
@@ -142,3 +143,28 @@ def bbox_parse(value: str, crs: Crs) -> GEOSGeometry:
             "-90 to 90"
         )
     return bbox_polygon((west, south, east, north))
+
+
+def grid_bbox_check(value: str, box: GEOSGeometry) -> None:
+    """400 for a box given in EPSG:27700 (``box``, read from ``value`` by ``bbox_parse``) that
+    cannot be one of the grid's, rather than an answer with no features that looks like a
+    true one: a box whose numbers all lie within longitude's and latitude's ranges (degrees
+    sent as metres: at most 360 by 180 metres about the grid's origin, out in the Atlantic),
+    and one wholly off the grid, as downloads refuse it (``exports.selectors``). A box in
+    degrees or in Web Mercator's metres is a place on Earth whatever it is, and holds what it
+    holds: none is refused for lying far from Great Britain."""
+    west, south, east, north = box.extent
+    if west >= -180 and east <= 180 and south >= -90 and north <= 90:
+        raise bad_parameter(
+            f"bbox: {value!r} in EPSG:27700 looks like degrees: on the British National Grid "
+            f"it is a box {east - west:g} by {north - south:g} metres at the grid's origin, out "
+            "in the Atlantic. Leave bbox-crs out for a box in degrees (longitude first), or "
+            f"give eastings from 0 to {GRID_EASTING_MAX:,} and northings from 0 to "
+            f"{GRID_NORTHING_MAX:,} metres"
+        )
+    if east <= 0 or west >= GRID_EASTING_MAX or north <= 0 or south >= GRID_NORTHING_MAX:
+        raise bad_parameter(
+            f"bbox: {value!r} in EPSG:27700 lies outside Great Britain and its waters, where "
+            f"every feature is: the grid's eastings run from 0 to {GRID_EASTING_MAX:,} and its "
+            f"northings from 0 to {GRID_NORTHING_MAX:,} metres"
+        )

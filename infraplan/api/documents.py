@@ -291,16 +291,16 @@ def items_stream(request: HttpRequest, dataset: Dataset, page: Page) -> Iterator
         yield ("" if index == 0 else ", ") + feature_text(
             request, dataset, row, page.query.moment.day
         )
-    query, matched = page.query, page.matched or 0
+    matched = page.matched or 0
     links = [
         link(request.build_absolute_uri(), "self", GEOJSON, "This page"),
         link(absolute(request, reverse("ogcapi-collection", kwargs={"slug": dataset.slug})),
              "collection", JSON, dataset.title),
     ]  # fmt: skip
-    if query.offset + page.returned < matched:
-        links.append(_page_link(request, query.offset + query.limit, "next", GEOJSON))
-    if query.offset > 0:
-        links.append(_page_link(request, max(query.offset - query.limit, 0), "prev", GEOJSON))
+    if page.next_offset is not None:
+        links.append(_page_link(request, page.next_offset, "next", GEOJSON))
+    if page.prev_offset is not None:
+        links.append(_page_link(request, page.prev_offset, "prev", GEOJSON))
     yield (
         f'], "numberMatched": {matched}, "numberReturned": {page.returned}, '
         f'"links": {json.dumps(links)}}}'

@@ -45,11 +45,14 @@ PARAMETERS = {
     ),
     "bbox": _parameter(
         "bbox", "query", "Only features meeting this box: lower left and upper right corner, "
-        "in bbox-crs and its axis order (EPSG:4326 is latitude first). Two dimensions only.",
+        "in bbox-crs and its axis order (EPSG:4326 is latitude first). Two dimensions only. "
+        "In EPSG:27700, metres on the grid: a box off it, or of numbers that look like "
+        "degrees, is refused.",
         {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
         style="form", explode=False,
     ),
-    "bbox-crs": _parameter("bbox-crs", "query", "The coordinate system of bbox.",
+    "bbox-crs": _parameter("bbox-crs", "query", "The coordinate system of bbox; only with "
+                           "bbox (alone, it is refused).",
                            {"type": "string", "format": "uri", "enum": CRS_URIS,
                             "default": CRS84.uri}),
     "crs": _parameter("crs", "query", "The coordinate system of the geometries in the answer "

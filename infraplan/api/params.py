@@ -15,7 +15,7 @@ from infraplan.catalogue.sources import PropertyFilter
 from infraplan.maps.ended import LiveOn
 from infraplan.maps.selectors import MapMoment
 
-from .crs import CRS84, Crs, bbox_parse, crs_parse
+from .crs import CRS84, EPSG_27700, Crs, bbox_parse, crs_parse, grid_bbox_check
 from .errors import bad_parameter
 from .validity import datetime_parse
 
@@ -27,7 +27,8 @@ FORMATS = ("json",)
 COMMON = frozenset({"f"})
 ITEM = COMMON | {"crs", "as_of", "ended"}
 ITEMS = ITEM | {"limit", "offset", "bbox", "bbox-crs", "datetime"}
-_WHOLE = re.compile(r"\d+", re.ASCII)
+# A sign is read, so that -1 is told the range it is outside of, not that it is no number.
+_WHOLE = re.compile(r"[+-]?\d+", re.ASCII)
 
 
 def single(query: QueryDict, name: str) -> str | None:
@@ -69,6 +70,24 @@ def _whole(name: str, value: str, least: int, most: int) -> int:
     if not least <= number <= most:
         raise bad_parameter(f"{name}: {number} is out of range; give {least} to {most:,}")
     return number
+
+
+def _box(bbox: str | None, bbox_crs: str | None) -> GEOSGeometry | None:
+    """The box ``bbox`` names in ``bbox-crs`` (CRS84 when not named), in EPSG:27700; None for
+    no box. ``bbox-crs`` says how to read ``bbox``: given alone it is a mistake (a box left
+    out of an address), refused as downloads refuse it, not a request for everything."""
+    if bbox is None:
+        if bbox_crs:
+            raise bad_parameter(
+                "bbox-crs: it names the coordinate system of bbox, which is not given; "
+                "give bbox too, or leave bbox-crs out"
+            )
+        return None
+    crs = crs_parse("bbox-crs", bbox_crs or CRS84.uri)
+    box = bbox_parse(bbox, crs)
+    if crs == EPSG_27700:
+        grid_bbox_check(bbox, box)
+    return box
 
 
 def _moment(query: QueryDict, *, show_ended: bool) -> MapMoment:
@@ -131,9 +150,7 @@ class ItemsQuery:
             single(query, name)
         format_check(query)
         crs = crs_parse("crs", single(query, "crs") or CRS84.uri)
-        bbox_crs = crs_parse("bbox-crs", single(query, "bbox-crs") or CRS84.uri)
-        bbox = single(query, "bbox")
-        box = bbox_parse(bbox, bbox_crs) if bbox is not None else None
+        box = _box(single(query, "bbox"), single(query, "bbox-crs"))
         limit = single(query, "limit")
         offset = single(query, "offset")
         show_ended = _show_ended(query)

@@ -157,6 +157,25 @@ class Page:
     matched: int | None = None
     returned: int = 0
 
+    @property
+    def next_offset(self) -> int | None:
+        """Where the next page starts; None when no feature lies beyond this page."""
+        query = self.query
+        if query.offset + self.returned < (self.matched or 0):
+            return query.offset + query.limit
+        return None
+
+    @property
+    def prev_offset(self) -> int | None:
+        """Where the previous page starts; None on the first. From past the last feature it is
+        the last full page (``numberMatched`` less ``limit``), not the empty page before this
+        one: an offset taken too far is one step from the features, not thousands."""
+        query = self.query
+        if query.offset == 0:
+            return None
+        last = max((self.matched or 0) - query.limit, 0)
+        return min(max(query.offset - query.limit, 0), last)
+
     def rows(self) -> Iterator[Row]:
         if isinstance(self.source, StoreFeatureSource):
             yield from self._store()

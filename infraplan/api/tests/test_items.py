@@ -138,6 +138,15 @@ def test_next_and_prev_links_keep_every_other_parameter(schools, client):
     assert body(client.get(following))["features"][0]["properties"]["town"] == "Canterbury"
 
 
+def page_offsets(page: dict) -> dict[str, int]:
+    """The offset each of a page's ``next`` and ``prev`` links asks for, by rel."""
+    return {
+        link["rel"]: int(parse_qs(urlsplit(link["href"]).query)["offset"][0])
+        for link in page["links"]
+        if link["rel"] in ("next", "prev")
+    }
+
+
 def test_the_last_page_has_no_next_link_and_past_it_is_empty(schools, client):
     last = body(client.get(ITEMS, {"limit": 10, "offset": 1500, "ended": "show"}))
     past = body(client.get(ITEMS, {"limit": 10, "offset": 5000, "ended": "show"}))
@@ -146,6 +155,41 @@ def test_the_last_page_has_no_next_link_and_past_it_is_empty(schools, client):
     assert not [link for link in last["links"] if link["rel"] == "next"]
     assert past["features"] == [] and past["numberMatched"] == 1504
     assert body(client.get(ITEMS))["numberReturned"] == 10  # the default limit
+
+
+def test_a_page_past_the_end_leads_back_to_the_last_page_with_features(schools, client):
+    past = body(client.get(ITEMS, {"limit": 10, "offset": 100000, "ended": "show"}))
+    assert past["numberReturned"] == 0 and past["numberMatched"] == 1504
+    assert page_offsets(past) == {"prev": 1494}  # not 99,990: another empty page
+
+    (previous,) = [link["href"] for link in past["links"] if link["rel"] == "prev"]
+    last = body(client.get(previous))
+    assert last["numberReturned"] == 10
+    assert page_offsets(last) == {"prev": 1484}  # and no next: nothing lies beyond it
+    # Where nothing matches, the way back is to the first page.
+    nothing = {"limit": 10, "offset": 30, "bbox": "100,10,101,11"}
+    assert page_offsets(body(client.get(ITEMS, nothing))) == {"prev": 0}
+    # Within the features, prev steps back a page and next on, as ever.
+    assert page_offsets(body(client.get(ITEMS, {"limit": 10, "offset": 25}))) == {
+        "next": 35, "prev": 15
+    }  # fmt: skip
+
+
+def test_only_a_box_that_cannot_be_one_of_its_coordinate_system_is_refused(schools, client):
+    """Numbers in degrees are refused as a box on the grid, which they cannot mean; the same
+    numbers in Web Mercator's metres are a real place (off Africa) with no features, as a box
+    in degrees far from Great Britain is; a box of the grid reaching over its edge holds the
+    part on it."""
+    degrees = {"bbox": "1.2,51.2,1.4,51.4"}
+    as_grid = client.get(ITEMS, {**degrees, "bbox-crs": f"{EPSG}27700"})
+    as_web = client.get(ITEMS, {**degrees, "bbox-crs": f"{EPSG}3857"})
+    far = client.get(ITEMS, {"bbox": "100,10,101,11"})
+    edge = client.get(ITEMS, {"bbox": "600000,-5000,700000,160000", "bbox-crs": f"{EPSG}27700"})
+
+    assert as_grid.status_code == 400
+    assert as_web.status_code == far.status_code == edge.status_code == 200
+    assert body(as_web)["numberMatched"] == body(far)["numberMatched"] == 0
+    assert body(edge)["numberMatched"] > 100
 
 
 def test_attribute_filters_match_the_stored_values(schools, client):
@@ -172,7 +216,9 @@ def test_attribute_filters_match_the_stored_values(schools, client):
         ({"limit": "10001"}, "limit: 10001 is out of range; give 1 to 10,000"),
         ({"limit": "ten"}, "limit: 'ten' is not a whole number"),
         ({"limit": ["5", "6"]}, "limit: given 2 times; give it once"),
-        ({"offset": "-1"}, "offset: '-1' is not a whole number"),
+        ({"limit": "-1"}, "limit: -1 is out of range; give 1 to 10,000"),
+        ({"limit": "-0"}, "limit: 0 is out of range; give 1 to 10,000"),
+        ({"offset": "-1"}, "offset: -1 is out of range; give 0 to "),
         (
             {"bbox": "1,51,1.1,51.1,0,10"},
             "bbox: '1,51,1.1,51.1,0,10' has six numbers, a box in three dimensions, which this service does not support",
@@ -188,6 +234,32 @@ def test_attribute_filters_match_the_stored_values(schools, client):
         (
             {"bbox": "51,1,52,2", "bbox-crs": "EPSG:4326"},
             "bbox-crs: 'EPSG:4326' is not a coordinate reference system this service offers",
+        ),
+        (
+            {"bbox-crs": f"{EPSG}27700"},
+            "bbox-crs: it names the coordinate system of bbox, which is not given; give bbox "
+            "too, or leave bbox-crs out",
+        ),
+        (
+            {"bbox": "1.2,51.2,1.4,51.4", "bbox-crs": f"{EPSG}27700"},
+            "bbox: '1.2,51.2,1.4,51.4' in EPSG:27700 looks like degrees: on the British National "
+            "Grid it is a box 0.2 by 0.2 metres at the grid's origin, out in the Atlantic. Leave "
+            "bbox-crs out for a box in degrees (longitude first), or give eastings from 0 to "
+            "700,000 and northings from 0 to 1,300,000 metres",
+        ),
+        (  # latitude first, as EPSG:4326 has it: degrees still
+            {"bbox": "51.2,1.2,51.4,1.4", "bbox-crs": f"{EPSG}27700"},
+            "in EPSG:27700 looks like degrees",
+        ),
+        (
+            {"bbox": "-9000000,-9000000,-8000000,-8000000", "bbox-crs": f"{EPSG}27700"},
+            "bbox: '-9000000,-9000000,-8000000,-8000000' in EPSG:27700 lies outside Great "
+            "Britain and its waters, where every feature is: the grid's eastings run from 0 to "
+            "700,000 and its northings from 0 to 1,300,000 metres",
+        ),
+        (
+            {"bbox": "700000,0,800000,100000", "bbox-crs": f"{EPSG}27700"},
+            "in EPSG:27700 lies outside Great Britain and its waters",
         ),
         (
             {"bbox": "51.1,1,51,1.1", "bbox-crs": f"{EPSG}4326"},
