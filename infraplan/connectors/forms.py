@@ -370,7 +370,9 @@ class SourceForm(forms.Form):
                     message = f"is not in the right form. {self.fields[name].help_text}"
                 else:
                     message = f"is not valid: {problem['msg'][:1].lower()}{problem['msg'][1:]}"
-                if name in self.fields:
+                if name in self.fields and message[:1].isupper():
+                    self.add_error(name, message)  # a sentence of its own, beside its input
+                elif name in self.fields:
                     self.add_error(name, f"The {_named(self.fields[name].label)} {message}")
                 else:
                     self.add_error(None, f"The {self.connector.title} settings: {message}")

@@ -193,9 +193,11 @@ def test_bad_answers_are_errors_beside_their_inputs_and_save_nothing(sites, pers
                               "type_names": "planning:sites", "srs_name": srs,
                               "page_size": "100"})  # fmt: skip
         assert message in page, srs
+        assert "ask for The coordinate" not in page  # a sentence of its own, not run into the label
     page = errors("ogcapi", {**arcgis_form(url="https://example.org/collections/sites"),
                              "crs": "EPSG:27700", "limit": "100"})  # fmt: skip
     assert "Write the coordinate system as a URI, such as http://www.opengis.net" in page
+    assert "ask for Write" not in page
     page = errors("url", {**arcgis_form(url="https://example.org/sites.csv"),
                           "column-0-field": "name", "column-1-source": "UNITS",
                           "column-1-type": "number", "column-2-source": "UNITS",
