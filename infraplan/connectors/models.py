@@ -251,8 +251,13 @@ class IngestRun(models.Model):
 
     @property
     def state_label(self) -> str:
-        """What its pages call its state: a failed run a person cancelled is "Cancelled"."""
-        return "Cancelled" if self.cancelled else self.get_state_display()
+        """What its pages call its state: a failed run a person cancelled is "Cancelled", and a
+        waiting one whose attempt failed is waiting to try again, not to start."""
+        if self.cancelled:
+            return "Cancelled"
+        if self.state == RunState.QUEUED and self.retry_at:
+            return "Waiting to try again"
+        return self.get_state_display()
 
     @property
     def rollback_to(self) -> int | None:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Page, Route, expect
 
 from infraplan.connectors.models import IngestRun
@@ -107,3 +108,34 @@ def test_the_load_page_keeps_asking_after_failed_requests(
     assert all("status of 503" in error for error in page_watch.console_errors)
     page_watch.failed_requests.clear()
     page_watch.console_errors.clear()
+
+
+@pytest.mark.usefixtures("sites")
+def test_the_load_page_shows_a_failed_attempt_while_it_waits_to_try_again(page: Page, tmp_path):
+    """A load whose attempt failed waits minutes to try again: the page said only that it was
+    waiting to start, until reloaded by hand."""
+    sign_in(page, "contributor@a.example")
+    data = tmp_path / "sites.csv"
+    data.write_text("ref,Easting,Northing,name\nA,615000,157500,Civic\n")
+    upload(page, data)
+    heading = page.locator("[data-run-heading]")
+    expect(heading).to_have_text("The load is waiting to start.")
+
+    # What the worker writes when an attempt fails for a reason that may pass.
+    retry_at = timezone.now() + timedelta(minutes=4)
+    IngestRun.objects.update(
+        attempts=1, retry_at=retry_at, error="www.example.org could not be found."
+    )
+
+    expect(heading).to_have_text("The load is waiting to try again.")
+    expect(page.locator("#run-status")).to_contain_text(
+        f"An attempt failed and it will try again at {timezone.localtime(retry_at):%H:%M %Z}: "
+        "www.example.org could not be found."
+    )
+    summary = page.locator("#run-summary")
+    expect(summary).to_contain_text("Waiting to try again")
+    assert_accessible(page)
+
+    # The retry starts: the page follows it again.
+    IngestRun.objects.update(state="running", stage="reading", retry_at=None, error="")
+    expect(heading).to_have_text("The load is in progress.")

@@ -1,7 +1,8 @@
 // A load's page, kept up to date. Without this script the page says the load is in progress and
 // offers a "Refresh" link. With it, the stage and rows read are fetched every 2 seconds from the
 // run's status.json and written into the summary (a polite live region announces the stage);
-// once the load has ended, the page is reloaded so the server shows the outcome and the report.
+// once the load has ended, or an attempt has failed and waits to be tried again (or that retry
+// has started), the page is reloaded so the server shows the outcome, the report or the error.
 // A request that fails (offline, the server busy or restarting, signed out) is tried again,
 // each time after twice the wait before, up to a minute; after a few failures in a row the page
 // says that its live updates have paused, until one gets through.
@@ -18,11 +19,13 @@ function setValue(key, text) {
   if (node && node.textContent !== text) node.textContent = text;
 }
 
-// The banner above the summary says whether the load (or rollback) has started.
-function setHeading(state) {
+// The banner above the summary says whether the load (or rollback) has started, or waits to
+// try again after a failed attempt.
+function setHeading(status) {
   const heading = document.querySelector("[data-run-heading]");
   const noun = heading?.dataset.runNoun || "load";
-  const text = `The ${noun} is ${state === "queued" ? "waiting to start" : "in progress"}.`;
+  const waiting = status.retry_at ? "waiting to try again" : "waiting to start";
+  const text = `The ${noun} is ${status.state === "queued" ? waiting : "in progress"}.`;
   if (heading && heading.textContent !== text) heading.textContent = text;
 }
 
@@ -64,11 +67,11 @@ async function poll() {
   }
   failures = 0;
   notice.replaceChildren();
-  if (!status.active) {
+  if (!status.active || (status.retry_at || "") !== (summary.dataset.retryAt || "")) {
     window.location.reload();
     return;
   }
-  setHeading(status.state);
+  setHeading(status);
   setValue("state", status.state_label);
   setValue("stage", status.stage_label);
   setValue("rows", status.rows_read.toLocaleString("en-GB"));

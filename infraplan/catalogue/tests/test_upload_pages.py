@@ -381,10 +381,22 @@ def test_run_page_is_for_contributors_of_that_dataset(
         assert response.status_code == status, persona
     assert response.json() == {
         "state": "queued", "state_label": "Waiting to start", "stage": "",
-        "stage_label": "Not started", "rows_read": 0, "active": True,
+        "stage_label": "Not started", "rows_read": 0, "active": True, "retry_at": None,
     }  # fmt: skip
     page = client_as(personas.data_manager_a).get(url).content.decode()
     assert f'data-status-url="{url}status.json"' in page and "js/run-status." in page
+    # An attempt that failed and waits to be tried again is said to, with when.
+    retry_at = timezone.now() + timedelta(minutes=2)
+    IngestRun.objects.filter(pk=run.pk).update(attempts=1, retry_at=retry_at, error="Gone.")
+    waiting = client_as(personas.data_manager_a).get(f"{url}status.json").json()
+    assert (waiting["state_label"], waiting["retry_at"]) == (
+        "Waiting to try again",
+        retry_at.isoformat(),
+    )
+    page = client_as(personas.data_manager_a).get(url).content.decode()
+    assert f'data-retry-at="{retry_at.isoformat()}"' in page  # what the script compares
+    assert "The load is waiting to try again." in page
+    IngestRun.objects.filter(pk=run.pk).update(attempts=0, retry_at=None, error="")
     ingest_run_execute(run.pk)
     response = client_as(personas.data_manager_a).get(f"{url}status.json")
     assert response.json()["active"] is False and response.json()["rows_read"] == 3

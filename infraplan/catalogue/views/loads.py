@@ -206,6 +206,8 @@ def dataset_run_status_view(request: HttpRequest, slug: str, run_id: int) -> Jso
             "stage_label": run.stage_label,
             "rows_read": run.rows_read,
             "active": run.is_active,
+            # When a failed attempt will be tried again: the page shows why when it changes.
+            "retry_at": run.retry_at.isoformat() if run.retry_at else None,
         }
     )
     response["Cache-Control"] = "private, no-store"
