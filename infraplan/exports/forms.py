@@ -5,7 +5,8 @@ link for each format.
 
 The ward list does not change with the district chosen (no script filters it, so that it works
 alike without one): it holds every ward, grouped by district, and a ward that is not in the area
-chosen is an error the form shows (``download_choose.html``), with every choice kept."""
+chosen is an error the form shows (``download_choose.html``), with every choice kept. So is a
+date the download would refuse (checked as the download checks it, ``download_as_of``)."""
 
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,16 +23,27 @@ from infraplan.catalogue.models import Dataset, GeometryType
 from .areas import WardGroup, area_name, ward_find, ward_groups, ward_within
 from .base import Exporter, ExportError
 from .registry import exporters
+from .selectors import download_as_of
 
 ALL_OF_IT = ""  # the area choice for the whole dataset
 NO_WARD = ""  # the ward choice for all of the area
-# The form's own fields; any other parameter it was given (as_of) is kept as it was.
-FORM_FIELDS = ("format", "area", "ward", "ended")
+# The form's own fields; any other parameter it was given is kept as it was.
+FORM_FIELDS = ("format", "area", "ward", "as_of", "ended")
 
 
-class DownloadAreaForm(forms.Form):
-    """Where the features of a download lie: an area of the profile, and a ward, which must lie
-    in that area. ``chosen_area`` is what the download's ``area`` parameter is then given."""
+def _said(problem: ExportError, name: str) -> str:
+    """A download's refusal of parameter ``name`` as the form says it, beside its field."""
+    said = problem.message.removeprefix(f"{name}: ")
+    return said[:1].upper() + said[1:]
+
+
+class DownloadForm(forms.Form):
+    """The choices of a download the form checks before sending the browser on: where its
+    features lie (an area of the profile, and a ward, which must lie in that area; ``chosen_area``
+    is what the download's ``area`` parameter is then given) and the date it is as published on.
+
+    The date is the page's own (the dataset as of a date), carried hidden; shown as a field only
+    when it is wrong, for it to be put right or cleared."""
 
     area = forms.ChoiceField(
         label="Area",
@@ -48,11 +60,22 @@ class DownloadAreaForm(forms.Form):
         ),
         error_messages={"invalid_choice": "Choose a ward from the list"},
     )
+    as_of = forms.CharField(
+        label="As published on",
+        required=False,
+        help_text=(
+            "Year, month and day, for example 2026-03-27: the dataset as published at the end "
+            "of that day. Leave it empty for the dataset as it is now."
+        ),
+    )
 
     def __init__(
-        self, data: QueryDict | None = None, *, user: Any = None, wards: list[WardGroup]
-    ) -> None:
-        super().__init__(data, initial={"area": ALL_OF_IT, "ward": NO_WARD}, auto_id="download-%s")
+        self, data: QueryDict | None = None, *, dataset: Dataset, as_of: date | None = None,
+        user: Any = None, wards: list[WardGroup],
+    ) -> None:  # fmt: skip
+        initial = {"area": ALL_OF_IT, "ward": NO_WARD, "as_of": as_of.isoformat() if as_of else ""}
+        super().__init__(data, initial=initial, auto_id="download-%s")
+        self.dataset = dataset
         self.user = user
         self.fields["area"].choices = [(ALL_OF_IT, "All of the dataset")] + [
             (area.code, f"{area.name} ({area.code})") for area in settings.AUTHORITY_PROFILE.areas
@@ -60,6 +83,12 @@ class DownloadAreaForm(forms.Form):
         self.fields["ward"].choices = [(NO_WARD, "All of the area")] + [
             (group.name, list(group.wards)) for group in wards
         ]
+
+    def clean_as_of(self) -> date | None:
+        try:
+            return download_as_of(self.dataset, self.cleaned_data["as_of"])
+        except ExportError as problem:
+            raise forms.ValidationError(_said(problem, "as_of")) from None
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -75,8 +104,7 @@ class DownloadAreaForm(forms.Form):
         try:
             within = ward_within(ward, area_code, self.user)
         except ExportError as problem:
-            said = problem.message.removeprefix("area: ")
-            self.add_error("area", said[:1].upper() + said[1:])
+            self.add_error("area", _said(problem, "area"))
             return cleaned
         if not within:
             named, area, district = ward.name or ward.code, area_name(area_code), ward.district_name
@@ -104,14 +132,15 @@ class DownloadLink:
 
 @dataclass(frozen=True)
 class DownloadOffer:
-    form: DownloadAreaForm
+    form: DownloadForm
     action: str
     formats: list[Exporter]
     links: list[DownloadLink]
     as_of: date | None
     format: str = ""  # the format chosen (the first when none is)
     ended: bool = False  # "Include features that have ended" ticked
-    # Parameters the form carries as they are (the date the page shows the dataset as of).
+    # Parameters the form was sent with that are none of its own (attribute filters, in an
+    # address made by hand), carried as they are.
     kept: list[tuple[str, str]] = field(default_factory=list)
     ward_groups: list[WardGroup] = field(default_factory=list)
 
@@ -135,7 +164,8 @@ def download_offer(
         query = f"?{urlencode({'as_of': as_of.isoformat()})}" if as_of else ""
     # A list without geometry is placed in districts only, never in a ward.
     groups = ward_groups(user) if user is not None and spatial else []
-    form = DownloadAreaForm(chosen, user=user, wards=groups)
+    form = DownloadForm(chosen, dataset=dataset, as_of=as_of, user=user, wards=groups)
+    kept: list[tuple[str, str]] = []
     if chosen is not None:
         form.is_valid()
         kept = [
@@ -144,8 +174,6 @@ def download_offer(
             if name not in FORM_FIELDS
             for value in values
         ]
-    else:
-        kept = [("as_of", as_of.isoformat())] if as_of else []
     keys = [exporter.key for exporter in formats]
     asked = chosen.get("format", "") if chosen is not None else ""
     return DownloadOffer(

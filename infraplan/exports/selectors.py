@@ -51,6 +51,9 @@ from .selection import Selection, Summary, selection_records, selection_summary
 RESERVED = ("area", "as_of", "bbox", "bbox-crs", "ended", "version")
 
 
+# What a file holding the current version says of being superseded.
+_CURRENT = "No: it was the current version when this file was generated"
+
 # What a download of a dataset with several publishers says of its organisation column.
 PUBLISHERS = (
     "Several organisations publish this dataset, each its own part, and two may use the same "
@@ -61,6 +64,27 @@ PUBLISHERS = (
 
 def day_text(day: date) -> str:
     return f"{day.day} {day:%B %Y}"
+
+
+@dataclass(frozen=True)
+class Superseded:
+    """Of a download's version that was no longer current when the file was made: the version
+    published after it (which ended its time as the current one), when, and the dataset's
+    current version then."""
+
+    by: int
+    at: datetime | None
+    current: int
+
+    def text(self) -> str:
+        published = f", published {_minute(self.at)}" if self.at else ""
+        if self.by == self.current:
+            return f"Yes: by version {self.by} (the current version){published}"
+        return f"Yes: by version {self.by}{published}; the current version is {self.current}"
+
+
+def _minute(moment: datetime) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}"
 
 
 @dataclass(frozen=True)
@@ -85,14 +109,26 @@ class About:
     several_publishers: bool = False  # each feature's organisation is a column
     bbox_crs: Crs | None = None  # bbox's coordinate system when named; None: WGS84 degrees
     features: int | None = None  # how many features the file holds (None: not yet counted)
+    # The version's successor, when the file holds a version other than the current one
+    # (``version=N``, or ``as_of`` a date since which another has been published).
+    superseded: Superseded | None = None
+
+    def _as_published_on(self) -> str:
+        if self.as_of:
+            return day_text(self.as_of)
+        if self.superseded:
+            return (
+                f"Version {self.version} (not the current version; the current version is "
+                f"{self.superseded.current})"
+            )
+        return "Now (current version)"
 
     def rows(self) -> list[tuple[str, str]]:
         """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata)."""
         if self.version is None:
             version = "Not versioned: the platform keeps no history of this source"
         else:
-            published = timezone.localtime(self.published_at) if self.published_at else None
-            when = f", published {published:%Y-%m-%d %H:%M}" if published else ""
+            when = f", published {_minute(self.published_at)}" if self.published_at else ""
             version = f"{self.version}{when}"
         if self.ended_shown:
             ended = "Included, each with the date it ended (column 'ended')"
@@ -104,7 +140,14 @@ class About:
             ("Attribution", self.attribution),
             ("Licence", self.licence),
             ("Version", version),
-            ("As published on", day_text(self.as_of) if self.as_of else "Now (current version)"),
+            ("As published on", self._as_published_on()),
+            # Said of every versioned file, so that a reader later can tell "not superseded"
+            # from "not said".
+            *(
+                [("Superseded", self.superseded.text() if self.superseded else _CURRENT)]
+                if self.version is not None
+                else []
+            ),
             ("Area", self.area or "All of the dataset"),
             (f"Box ({box_crs})", self.bbox or "None"),
             ("Filters", "; ".join(self.filters) or "None"),
@@ -124,6 +167,7 @@ class About:
             "version": self.version,
             "published_at": self.published_at.isoformat() if self.published_at else None,
             "as_of": self.as_of.isoformat() if self.as_of else None,
+            **(self._superseded_json() if self.version is not None else {}),
             "area": self.area or None,
             "bbox": self.bbox or None,
             **({"bbox_crs": self.bbox_crs.uri} if self.bbox_crs else {}),
@@ -133,6 +177,17 @@ class About:
             **({"publishers": PUBLISHERS} if self.several_publishers else {}),
             "generated_at": self.generated_at.isoformat(),
             "url": self.url,
+        }
+
+    def _superseded_json(self) -> dict[str, Any]:
+        """Which version was current when the file was made, and what followed the file's."""
+        superseded = self.superseded
+        if superseded is None:
+            return {"current_version": self.version, "superseded_by": None, "superseded_at": None}
+        return {
+            "current_version": superseded.current,
+            "superseded_by": superseded.by,
+            "superseded_at": superseded.at.isoformat() if superseded.at else None,
         }
 
 
@@ -271,14 +326,7 @@ def _box(bbox_text: str, crs: Crs | None) -> Box:
     return Box(frame if crs is None else degrees, box, named)
 
 
-def _moment(query: QueryDict) -> MapMoment:
-    ended = _single(query, "ended")
-    if ended not in ("", "show", "hide"):
-        raise ExportError(
-            f"ended: {ended!r} is not a choice; ended=show includes the features whose source "
-            "says they have ended, ended=hide (the default) leaves them out"
-        )
-    text = _single(query, "as_of")
+def _as_of_read(text: str) -> date | None:
     try:
         as_of = as_of_parse(text)
     except ValueError as problem:
@@ -287,7 +335,38 @@ def _moment(query: QueryDict) -> MapMoment:
     # purpose, and a file said to be as of a date to come would hold today's data unsaid.
     if as_of_in_future(text):
         raise ExportError(f"as_of: {FUTURE_DATE}")
-    return MapMoment(as_of=as_of, show_ended=ended == "show")
+    return as_of
+
+
+def _as_of_kept(dataset: Dataset, as_of: date | None) -> None:
+    """Refuse a date for a source whose history the platform does not keep."""
+    if as_of is not None and dataset.source_key != StoreFeatureSource.key:
+        raise ExportError(
+            f"as_of: the platform keeps no history of {dataset.title}, so it can be downloaded "
+            "only as it is now; leave out as_of"
+        )
+
+
+def download_as_of(dataset: Dataset, text: str) -> date | None:
+    """The date ``as_of`` names (None: now), checked as a download of ``dataset`` checks it
+    (``export_prepare``): a real date, not to come, of a source whose history is kept, by the
+    end of which something had been published. Raises ExportError saying what is wrong, for the
+    download form to say before it sends the browser on to a download that would refuse it."""
+    as_of = _as_of_read(text)
+    _as_of_kept(dataset, as_of)
+    if as_of is not None and version_as_of(dataset, as_of) is None:
+        raise _not_published(dataset, as_of)
+    return as_of
+
+
+def _moment(query: QueryDict) -> MapMoment:
+    ended = _single(query, "ended")
+    if ended not in ("", "show", "hide"):
+        raise ExportError(
+            f"ended: {ended!r} is not a choice; ended=show includes the features whose source "
+            "says they have ended, ended=hide (the default) leaves them out"
+        )
+    return MapMoment(as_of=_as_of_read(_single(query, "as_of")), show_ended=ended == "show")
 
 
 _VERSION_NUMBER = re.compile(r"[0-9]{1,9}")
@@ -341,16 +420,35 @@ def _version(dataset: Dataset, moment: MapMoment) -> DatasetVersion | None:
     return dataset.versions.filter(is_current=True).defer("report").first()
 
 
-def _not_published(dataset: Dataset, moment: MapMoment) -> ExportError:
+def _superseded(dataset: Dataset, version: DatasetVersion) -> Superseded | None:
+    """What followed ``version`` if it is no longer the current version (None if it is).
+    Versions are published in the order of their numbers (``version_publish`` renumbers a
+    draft overtaken by another), so the next number published is the one that followed it."""
+    if version.is_current:
+        return None
+    following = (
+        dataset.versions.filter(state=VersionState.PUBLISHED, number__gt=version.number)
+        .order_by("number")
+        .values_list("number", "published_at")
+        .first()
+    )
+    current = dataset.current_version_number()
+    if following is None or current is None:
+        return None
+    by, at = following
+    return Superseded(by=by, at=at, current=current)
+
+
+def _not_published(dataset: Dataset, as_of: date | None) -> ExportError:
     first = first_published_at(dataset)
-    if moment.as_of is None or first is None:
+    if as_of is None or first is None:
         return ExportError(
             f"the dataset {dataset.title} has not been published yet: there is nothing to download",
             404,
         )
     return ExportError(
         f"as_of: nothing of {dataset.title} had been published by the end of "
-        f"{day_text(moment.as_of)}; its first version was published on "
+        f"{day_text(as_of)}; its first version was published on "
         f"{day_text(timezone.localdate(first))}",
         404,
     )
@@ -392,11 +490,7 @@ def export_prepare(
         attributes = property_filters(dataset, query, reserved=RESERVED)
     except FilterError as problem:
         raise ExportError(str(problem)) from None
-    if moment.as_of is not None and dataset.source_key != StoreFeatureSource.key:
-        raise ExportError(
-            f"as_of: the platform keeps no history of {dataset.title}, so it can be downloaded "
-            "only as it is now; leave out as_of"
-        )
+    _as_of_kept(dataset, moment.as_of)
     asked = _version_asked(dataset, query)
     if asked is not None:
         source, version = StoreFeatureSource.at_version(asked.number), asked
@@ -406,7 +500,7 @@ def export_prepare(
             _version(dataset, moment) if dataset.source_key == StoreFeatureSource.key else None
         )
     if source is None or (dataset.source_key == StoreFeatureSource.key and version is None):
-        raise _not_published(dataset, moment)
+        raise _not_published(dataset, moment.as_of)
     several = several_publishers(
         dataset, version=source.version if isinstance(source, StoreFeatureSource) else None
     )
@@ -428,6 +522,7 @@ def export_prepare(
         url=settings.SITE_URL.rstrip("/")
         + reverse("dataset-detail", kwargs={"slug": dataset.slug}),
         several_publishers=several,
+        superseded=_superseded(dataset, version) if version else None,
     )
     keep = all_of(attributes, None if moment.show_ended else LiveOn(moment.day))
     outline = area.outline if area else None

@@ -123,8 +123,9 @@ def download_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     choose the address's suffix): sends the browser on to ``download.<format>`` with the other
     choices, leaving out those left empty; a ward chosen is the download's area.
 
-    A ward that is not in the area chosen (the page lists every ward, grouped by district) is
-    shown again as the form with the error, every choice kept (400)."""
+    A ward that is not in the area chosen (the page lists every ward, grouped by district), or a
+    date the download would refuse, is shown again as the form with the error, every choice
+    kept (400)."""
     dataset = permitted_dataset(request.user, slug)
     if dataset is None:
         raise Http404("No such dataset.")
@@ -134,7 +135,7 @@ def download_choose_view(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         as_of = as_of_parse(request.GET.get("as_of", ""))
     except ValueError:
-        as_of = None  # passed on as it was given: the download says what is wrong with it
+        as_of = None  # the form says what is wrong with it
     offer = download_offer(dataset, as_of=as_of, user=request.user, chosen=request.GET)
     form = offer.form
     if not form.is_valid():

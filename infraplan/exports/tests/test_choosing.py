@@ -1,9 +1,15 @@
 """What a download holds: as published on a date, ended features, attribute filters (typed,
 "any of", unknown), and features of a source other than the feature store."""
 
+from datetime import date
+
+import pyogrio
 import pytest
 from django.contrib.gis.geos import Point
+from django.utils import timezone
+from django.utils.html import escape
 
+from infraplan.catalogue.models import DatasetVersion
 from infraplan.catalogue.sources import (
     FeatureRecord,
     FeatureSource,
@@ -17,7 +23,7 @@ from infraplan.core.testing.data import (
     version_publish_points,
 )
 
-from .conftest import csv_rows, geojson
+from .conftest import csv_rows, geojson, layer, saved
 
 pytestmark = pytest.mark.django_db
 
@@ -94,6 +100,128 @@ def test_any_published_version_downloads_by_its_number(sites, client):
         response = client.get("/datasets/sites/download.csv", query)
         assert response.status_code == status
         assert message in response.content.decode()
+
+
+def day_text(iso: str) -> str:
+    day = date.fromisoformat(iso)
+    return f"{day.day} {day:%B %Y}"
+
+
+def published(dataset, number: int) -> str:
+    """When version ``number`` was published, as the files say it."""
+    at = DatasetVersion.objects.get(dataset=dataset, number=number).published_at
+    return f"{timezone.localtime(at):%Y-%m-%d %H:%M}"
+
+
+def about(client, tmp_path, key: str, query: dict) -> list[dict[str, str]]:
+    """What the XLSX About sheet, and the GeoPackage's layer and file metadata, say."""
+    path = saved(client.get(f"/datasets/sites/download.{key}", query), tmp_path, f"sites.{key}")
+    if key == "xlsx":
+        _, rows, _ = layer(path, "About")
+        return [{row["Field1"]: row["Field2"] for row in rows if row["Field1"]}]
+    info = pyogrio.read_info(path, layer="sites")
+    return [info["layer_metadata"], info["dataset_metadata"]]
+
+
+@pytest.mark.parametrize("key", ["xlsx", "gpkg"])
+def test_a_version_no_longer_current_says_so_and_what_followed_it(sites, client, tmp_path, key):
+    """Version 1 of three was said to be "Now (current version)": a file kept for later must say
+    which version it holds, that it had been superseded, by which and when."""
+    version_publish_points(dataset=sites, points={"depot": (601700, 142200)})
+    for said in about(client, tmp_path, key, {"version": "1", "ended": "show"}):
+        assert said["Version"] == f"1, published {published(sites, 1)}"
+        assert said["As published on"] == (
+            "Version 1 (not the current version; the current version is 3)"
+        )
+        assert said["Superseded"] == (
+            f"Yes: by version 2, published {published(sites, 2)}; the current version is 3"
+        )
+    for said in about(client, tmp_path, key, {"version": "2"}):
+        assert said["As published on"] == (
+            "Version 2 (not the current version; the current version is 3)"
+        )
+        assert said["Superseded"] == (
+            f"Yes: by version 3 (the current version), published {published(sites, 3)}"
+        )
+    # As published on a date: the date, and what has been published since.
+    for said in about(client, tmp_path, key, {"as_of": days_ago(5)}):
+        assert said["Version"] == f"1, published {published(sites, 1)}"
+        assert said["As published on"] == day_text(days_ago(5))
+        assert said["Superseded"].startswith("Yes: by version 2, published ")
+    # The current version, asked for by its number or not, is the current version.
+    for query in ({"version": "3"}, {}):
+        for said in about(client, tmp_path, key, query):
+            assert said["As published on"] == "Now (current version)"
+            assert said["Superseded"] == (
+                "No: it was the current version when this file was generated"
+            )
+
+
+def test_a_version_no_longer_current_says_so_in_geojson(sites, client):
+    version_publish_points(dataset=sites, points={"depot": (601700, 142200)})
+    second = DatasetVersion.objects.get(dataset=sites, number=2).published_at
+    first = geojson(client.get("/datasets/sites/download.geojson", {"version": "1"}))["metadata"]
+    assert first["version"] == 1 and first["as_of"] is None
+    assert first["current_version"] == 3
+    assert first["superseded_by"] == 2
+    assert first["superseded_at"] == second.isoformat()
+    then = geojson(client.get("/datasets/sites/download.geojson", {"as_of": days_ago(5)}))
+    assert then["metadata"]["version"] == 1 and then["metadata"]["superseded_by"] == 2
+    for query in ({"version": "3"}, {}):
+        now = geojson(client.get("/datasets/sites/download.geojson", query))["metadata"]
+        assert now["version"] == now["current_version"] == 3
+        assert now["superseded_by"] is None and now["superseded_at"] is None
+
+
+def test_the_form_shows_a_date_the_download_would_refuse(sites, projects, client):
+    """The form sent the browser on to the download, which refused the date in plain text: it
+    now says what is wrong itself, beside a field the date can be put right in."""
+    first = DatasetVersion.objects.get(dataset=sites, number=1).published_at
+    for slug, typed, message in (
+        ("sites", "yesterday", "Enter the date as year-month-day with numbers, for example 2026-03-27"),
+        ("sites", "2026-02-30", "'2026-02-30' is not a real date"),
+        ("sites", days_ago(-1), "The date must be today or in the past"),
+        ("sites", days_ago(20), f"Nothing of Sites had been published by the end of "
+         f"{day_text(days_ago(20))}; its first version was published on "
+         f"{day_text(timezone.localdate(first).isoformat())}"),
+        ("projects", days_ago(5), "The platform keeps no history of Projects, so it can be "
+         "downloaded only as it is now; leave out as_of"),
+    ):  # fmt: skip
+        query = {"format": "csv", "area": "", "as_of": typed, "ended": "show"}
+        response = client.get(f"/datasets/{slug}/download/", query)
+        assert response.status_code == 400, typed
+        assert response["Cache-Control"] == "no-store"
+        page = response.content.decode()
+        summary = page.split('<div class="govuk-error-summary"')[1].split("</ul>")[0]
+        link = '<a href="#download-as_of">As published on: '
+        assert link in summary and escape(message) in summary.split(link)[1], typed
+        group = page.split('<div class="govuk-form-group govuk-form-group--error">')[1]
+        group = group.split('<div class="govuk-form-group">')[0]  # to the next field's
+        assert '<label class="govuk-label" for="download-as_of">As published on</label>' in group
+        assert (
+            '<p class="govuk-error-message" id="download-as_of-error"><span class="govuk-'
+            'visually-hidden">Error:</span> ' + escape(message) in group
+        )
+        assert 'id="download-as_of" name="as_of" type="text"' in group
+        assert f'value="{escape(typed)}"' in group
+        assert 'aria-describedby="download-as_of-hint download-as_of-error"' in group
+        assert 'type="hidden" name="as_of"' not in page
+        # Every other choice kept.
+        assert 'value="show" aria-describedby="download-ended-hint" checked' in page
+    # A date it can be downloaded as of goes on, as does today (as now), or none.
+    for typed in (days_ago(5), days_ago(0)):
+        response = client.get("/datasets/sites/download/", {"format": "csv", "as_of": typed})
+        assert response.status_code == 302
+        assert response["Location"] == f"/datasets/sites/download.csv?as_of={typed}"
+    response = client.get("/datasets/sites/download/", {"format": "csv", "as_of": ""})
+    assert response["Location"] == "/datasets/sites/download.csv"
+    # On the dataset page, the date it shows the dataset as of is carried hidden.
+    section = client.get("/datasets/sites/", {"as_of": days_ago(5)}).content.decode()
+    section = section.split('id="download"')[1]
+    assert f'<input type="hidden" name="as_of" value="{days_ago(5)}">' in section
+    assert 'id="download-as_of"' not in section
+    now = client.get("/datasets/sites/").content.decode().split('id="download"')[1]
+    assert 'name="as_of"' not in now
 
 
 def test_a_versions_page_offers_its_downloads(sites, personas, client_as):

@@ -22,7 +22,12 @@ from infraplan.catalogue.publishing import (
     version_start,
 )
 from infraplan.catalogue.store import current_features
-from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.core.testing.data import (
+    dataset_make,
+    days_ago,
+    published_days_ago,
+    version_publish_points,
+)
 from infraplan.exports import png as png_module
 from infraplan.exports.png import features_frame
 
@@ -286,8 +291,10 @@ def test_a_ward_chosen_on_the_form_is_the_downloads_area(ward_schools, client, a
 
 
 def test_a_ward_of_another_district_is_shown_again_with_the_error(ward_schools, client):
+    # A date the schools can be downloaded as of (the form says what is wrong with any other).
+    published_days_ago(ward_schools.current_version, 30)
     query = {"format": "xlsx", "area": ASHFORD, "ward": NAILBOURNE, "ended": "show",
-             "as_of": "2025-01-01"}  # fmt: skip
+             "as_of": days_ago(10)}  # fmt: skip
     response = client.get("/datasets/schools/download/", query)
     assert response.status_code == 400
     assert response["Cache-Control"] == "no-store"
@@ -309,7 +316,7 @@ def test_a_ward_of_another_district_is_shown_again_with_the_error(ward_schools, 
     assert f'<option value="{ASHFORD}" selected>' in page
     assert f'<option value="{NAILBOURNE}" selected>' in page
     assert 'value="show" aria-describedby="download-ended-hint" checked' in page
-    assert '<input type="hidden" name="as_of" value="2025-01-01">' in page
+    assert f'<input type="hidden" name="as_of" value="{days_ago(10)}">' in page
 
 
 def test_a_ward_in_the_county_chosen_goes_on_and_one_outside_it_is_an_error(ward_schools, client):
