@@ -12,12 +12,14 @@ drawn in part.
 from typing import TYPE_CHECKING, BinaryIO
 
 from django.conf import settings
+from django.utils import timezone
 
 from infraplan.maps.render import MAX_FEATURES_PER_LAYER, map_png
 from infraplan.maps.viewport import usable_bbox
 
 from .base import Exporter
 from .registry import exporter_register
+from .selectors import day_text
 from .table import GRID_TO_WGS84
 
 if TYPE_CHECKING:
@@ -68,6 +70,21 @@ class PngExporter(Exporter):
         png = map_png(
             datasets=datasets, bbox=frame, width=WIDTH, height=HEIGHT,
             accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=export.moment,
-            records=lambda dataset: drawn[dataset.pk],
+            records=lambda dataset: drawn[dataset.pk], caption=version_caption(export),
         )  # fmt: skip
         out.write(png)
+
+
+def version_caption(export: "Export") -> str | None:
+    """What the picture of a version asked for by number says it shows: that version, when it
+    was published and, if another has followed it, which is current; None for a download as
+    published on a date (the picture then says the date)."""
+    if export.version_asked is None:
+        return None
+    about = export.about
+    caption = f"Version {about.version}"
+    if about.published_at:
+        caption += f", published {day_text(timezone.localdate(about.published_at))}"
+    if about.superseded:
+        caption += f" (not the current version; the current version is {about.superseded.current})"
+    return caption + ("; features that have ended are shown" if export.moment.show_ended else "")

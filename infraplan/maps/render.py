@@ -313,6 +313,7 @@ def map_png(
     records: Callable[[Dataset], Iterable[FeatureRecord]] | None = None,
     marker: Marker | None = None,
     shown_feature: ShownFeature | None = None,
+    caption: str | None = None,
 ) -> bytes:
     """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
     at ``moment`` (each dataset as published on its date, ended features as it says).
@@ -326,7 +327,8 @@ def map_png(
 
     ``shown_feature`` (the feature a link names) is outlined over the layers, and ``marker`` (a search
     result's place) drawn over them as a cross; each is named last in the legend, if the
-    picture shows it.
+    picture shows it. ``caption`` says what the picture shows in place of its date (a download
+    of a version asked for by number names that version).
     """
     check_size(width, height)
     extent = Extent.fitting(bbox, width, height)
@@ -358,7 +360,7 @@ def map_png(
     _draw_scale_and_north(figure, extent, width, height)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
-    caption = moment_caption(moment)
+    caption = caption or moment_caption(moment)
     figure.text(
         0.005, 0.995, caption, fontsize=8, fontweight="bold", color="#0b0c0c", ha="left",
         va="top", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2},

@@ -5,6 +5,7 @@ import io
 
 import numpy
 import pytest
+from django.utils import timezone
 from matplotlib.image import imread
 from PIL import Image
 
@@ -86,3 +87,22 @@ def test_a_box_on_the_national_grid_frames_the_map(personas, client):
     )
     assert empty.status_code == 200
     assert red_pixels(empty.getvalue()) == 0
+
+
+def test_a_version_asked_for_by_number_is_named_in_the_picture(personas, client):
+    dataset = dataset_make(slug="sites", owner=personas.organisation_a)
+    first = version_publish_points(dataset=dataset, points={"a": (601300, 142700)})
+    version_publish_points(dataset=dataset, points={"a": (601300, 142700), "b": (601650, 142180)})
+    published = timezone.localdate(first.published_at)
+
+    old = png_text(client.get("/datasets/sites/download.png", {"version": "1"}).getvalue())
+    current = png_text(client.get("/datasets/sites/download.png", {"version": "2"}).getvalue())
+    now = png_text(client.get("/datasets/sites/download.png").getvalue())
+
+    assert old["Description"] == (
+        f"Version 1, published {published.day} {published:%B %Y} (not the current version; "
+        "the current version is 2)"
+    )
+    assert current["Description"].startswith("Version 2, published ")
+    assert "not the current" not in current["Description"]
+    assert now["Description"].startswith("As published on ")
