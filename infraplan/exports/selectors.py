@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from pyproj import Transformer
 
-from infraplan.api.crs import Crs, bbox_parse, crs_parse
+from infraplan.api.crs import Crs, bbox_parse, crs_parse, grid_bbox_check
 from infraplan.api.errors import OGCError
 from infraplan.catalogue.filters import FilterError, all_of, property_filters
 from infraplan.catalogue.history import (
@@ -304,6 +304,8 @@ def _box(bbox_text: str, crs: Crs | None) -> Box:
     else:
         try:
             box = bbox_parse(bbox_text, crs)
+            if crs.srid == 27700:
+                grid_bbox_check(bbox_text, box)  # degrees sent as metres, as the OGC API says
         except OGCError as problem:
             raise ExportError(problem.description) from None
     within = on_grid(box) if not box.empty else box

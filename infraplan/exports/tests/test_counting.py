@@ -117,3 +117,16 @@ def test_a_box_in_degrees_beyond_great_britain_is_refused_as_one_on_the_grid_is(
         "Cannot make this download: bbox: '100,10,101,11' in WGS84 longitude, latitude lies "
         "outside Great Britain and its waters, where every feature is."
     )
+
+
+def test_degrees_given_as_a_box_on_the_grid_are_refused_as_the_ogc_api_refuses_them(
+    schools, client
+):
+    grid = {"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700"}
+    response = client.get(
+        "/datasets/schools/download.csv", {"bbox": "0.86,51.14,0.89,51.16", **grid}
+    )
+    assert response.status_code == 400
+    assert response.content.decode().startswith(
+        "Cannot make this download: bbox: '0.86,51.14,0.89,51.16' in EPSG:27700 looks like degrees"
+    )
