@@ -42,8 +42,8 @@ def ingest_runs_sweep() -> list[IngestRun]:
                         continue
                     error = (
                         f"The {run.noun} stopped when the process running it ended (while "
-                        f"{run.stage or 'starting'}, {run.rows_read:,} rows read). The current "
-                        f"version was not changed; ask for the {run.noun} again."
+                        f"{run.stage or 'starting'}, {run.rows_read:,} rows read). Ask for the "
+                        f"{run.noun} again."
                     )
                     _run_abandon(run, error)
                     swept.append(run)
@@ -70,10 +70,7 @@ def _queued_runs_sweep() -> list[IngestRun]:
             why = _never_to_run(run) if run.state == RunState.QUEUED else None
             if why is None:
                 continue
-            error = (
-                f"The {run.noun} never started: {why}. The current version was not changed; "
-                f"ask for the {run.noun} again."
-            )
+            error = f"The {run.noun} never started: {why}. Ask for the {run.noun} again."
             _run_abandon(run, error)
             swept.append(run)
     return swept

@@ -444,6 +444,9 @@ def test_sources_on_the_dataset_page_and_refresh_now(sites, personas, client_as,
     # And said at the top of the page, for those who load into it, with a link to the load.
     warning = page.split("Warning")[1].split("Sources")[0]
     assert "The last load of a source did not publish: file upload" in warning
+    # Of a dataset with nothing published, no current version is said to be as it was.
+    assert "Nothing is published yet; see Sources" in page
+    assert "The current version is as it was" not in page
     assert (
         f'href="/datasets/sites/runs/{run.pk}/"' in manager.get("/datasets/sites/").content.decode()
     )

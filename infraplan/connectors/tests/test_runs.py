@@ -417,7 +417,7 @@ def test_a_rollback_runs_in_the_worker_and_a_dead_one_is_swept(sites, personas, 
     assert dead.state == RunState.FAILED and draft.state == VersionState.FAILED
     assert dead.error == (
         "The rollback stopped when the process running it ended (while restoring version 1, "
-        "0 rows read). The current version was not changed; ask for the rollback again."
+        "0 rows read). Ask for the rollback again."
     )
     assert sites.versions.get(is_current=True) == run.version
 

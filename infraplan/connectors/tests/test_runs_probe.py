@@ -210,8 +210,7 @@ def test_a_load_whose_job_the_queue_gave_up_does_not_wait_for_ever(sites, person
         run.refresh_from_db()
         assert (run.state, run.error) == (
             RunState.FAILED,
-            f"The load never started: {why}. The current version was not changed; ask for the "
-            "load again.",
+            f"The load never started: {why}. Ask for the load again.",
         )
     assert ProcrastinateJob.objects.get(pk=waiting.job_id).status == "failed"
     for run in (untouched, beginning):
