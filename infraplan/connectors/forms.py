@@ -29,7 +29,7 @@ from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
 from .base import ConnectorConfig
-from .load_checks import constant_problem
+from .load_checks import cast_problem, constant_problem
 from .models import SCHEDULE_NAMES
 from .registry import connector_for, connector_has_settings, connector_keys, connector_title
 from .schedules import SCHEDULES, schedule_checked
@@ -406,15 +406,11 @@ class SourceForm(forms.Form):
                     continue
                 rename[column] = name
             if kind:
-                declared = self.schema.get(field_name)
-                if declared and declared != kind:
-                    self.add_error(
-                        f"column-{index}-type",
-                        f"{field_name} is a field of the dataset, read as "
-                        f"{CAST_NAMES[declared].lower()} by its type there: choose "
-                        f"{CAST_NAMES[''].lower()}, or first change the field's type on the "
-                        "dataset's details page",
-                    )
+                problem = cast_problem(
+                    field_name, kind, self.field_specs, instead=f"choose {CAST_NAMES[''].lower()}"
+                )
+                if problem:
+                    self.add_error(f"column-{index}-type", problem)
                     continue
                 casts[field_name] = kind
         for index in range(self.constant_count):

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from pydantic import ValidationError as PydanticValidationError
 
 from infraplan.accounts.models import Organisation
+from infraplan.catalogue.fields import FIELD_TYPE_NAMES
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.loading import typed_value
 from infraplan.catalogue.models import Dataset
@@ -46,6 +47,44 @@ def constant_problem(
     if allowed and typed not in allowed:
         return f"{value!r} is not one of: {', '.join(map(str, allowed))}"
     return ""
+
+
+def cast_problem(
+    name: str, kind: str, schema: dict[str, dict[str, Any]], *, instead: str = "leave its cast out"
+) -> str:
+    """Why field ``name`` cannot be read as ``kind``, or "" when it can: a field of the
+    dataset's ``schema`` is read as its type there whatever the mapping says, so a cast of it to
+    another type would be ignored by every load. ``instead`` says what to do in its place, in
+    the words of where the cast was given (the source page's choice, say)."""
+    if name not in schema:
+        return ""
+    declared = schema[name].get("type", "string")
+    if declared == kind:
+        return ""
+    return (
+        f"{name} is a field of the dataset, read as {FIELD_TYPE_NAMES[declared].lower()} by its "
+        f"type there: {instead}, or first change the field's type on the dataset's details page"
+    )
+
+
+def casts_checked(mapping: IngestMapping, dataset: Dataset) -> None:
+    """Refuse casts of the dataset's own fields to other types (``cast_problem``), as the
+    source page does: ValidationError on ``mapping``.
+
+    For where someone gives a mapping (the command line), not ``mapping_checked``: a saved
+    source's loads go on when a field it casts is given another type on the dataset's details
+    page later, reading the field by its new type, rather than failing until the source is
+    changed."""
+    schema = {entry["name"]: entry for entry in dataset.field_schema}
+    problems = [
+        problem
+        for name, kind in mapping.casts.items()
+        if (problem := cast_problem(name, kind, schema))
+    ]
+    if problems:
+        raise ValidationError(
+            {"mapping": f"The column mapping is not valid: {'; '.join(problems)}."}
+        )
 
 
 def mapping_checked(mapping: IngestMapping | dict[str, Any], dataset: Dataset) -> IngestMapping:

@@ -169,17 +169,29 @@ def test_a_source_is_saved_with_its_mapping_and_schedule_and_loaded(sites, tmp_p
         properties = dict(current_features(sites).values_list("reference", "properties"))
         assert properties["S1"]["Units"] == 12 and properties["S2"]["status"] == "allocated"
 
-        # Switched off without loading: the schedule is kept, nothing runs.
+        # Switched off without loading: the schedule and the mapping not given are kept,
+        # nothing runs.
         done = ingest(tmp_path, url, "--dataset", "sites", "--rename", "Site ref=ref",
                       "--reference", "ref", "--save", "--disabled", "--no-load")  # fmt: skip
         assert done.returncode == 0, done.stderr
-        assert done.stdout == "Changed the source of sites (schedule weekly, switched off).\n"
+        kept = (
+            "  kept: the url settings, reference column ref, renames Site ref=ref, casts "
+            "Units=integer, constants status=allocated, rejection threshold 5%, large removals "
+            "refused\n"
+        )
+        assert (
+            done.stdout == "Changed the source of sites (schedule weekly, switched off).\n" + kept
+        )
         source.refresh_from_db()
-        assert (source.schedule, source.enabled, source.mapping["casts"]) == ("weekly", False, {})
+        assert (source.schedule, source.enabled, source.mapping["casts"]) == (
+            "weekly",
+            False,
+            {"Units": "integer"},
+        )
         # By hand only: no next run.
-        done = ingest(tmp_path, url, "--dataset", "sites", "--rename", "Site ref=ref",
-                      "--reference", "ref", "--save", "--schedule", "none", "--no-load")  # fmt: skip
-        assert done.stdout == "Changed the source of sites (refreshed by hand only).\n"
+        done = ingest(tmp_path, url, "--dataset", "sites", "--save", "--schedule", "none",
+                      "--no-load")  # fmt: skip
+        assert done.stdout == "Changed the source of sites (refreshed by hand only).\n" + kept
         source.refresh_from_db()
         assert (source.schedule, source.next_run_at) == ("", None)
         assert IngestRun.objects.count() == 1 and sites.versions.count() == 1

@@ -5,7 +5,10 @@ marked failed at once); the current version is then unchanged.
 
 With ``--save`` the settings (connector, options, column mapping, threshold) become the
 dataset's source, or its organisation's part's, as a data manager saves one on the dataset's
-page, with ``--schedule`` for refreshes by the task queue."""
+page, with ``--schedule`` for refreshes by the task queue. Saved over a source that exists, they
+change only what is given: its connector, each of its settings and each part of its column
+mapping not given stay as they were (a new schedule alone must not reset the reference column
+the next refresh reads), and the command says what changed and what was kept."""
 
 import argparse
 import json
@@ -26,6 +29,7 @@ from infraplan.catalogue.ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.selectors import WHOLE_DATASET
 from infraplan.catalogue.services import dataset_loads_check
+from infraplan.connectors.load_checks import casts_checked
 from infraplan.connectors.load_requests import ingest_request
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.registry import connector_for, connector_has_settings, connector_keys
@@ -39,6 +43,17 @@ ARGUMENT_OF_MAPPING_FIELD = {
     "constants": "--constant", "max_invalid_share": "--threshold",
     "allow_large_removal": "--allow-large-removal",
 }  # fmt: skip
+# The parts of a column mapping, as the command's output names them.
+MAPPING_PARTS = {
+    "reference": "reference column", "rename": "renames", "casts": "casts",
+    "constants": "constants", "max_invalid_share": "rejection threshold",
+    "allow_large_removal": "large removals",
+}  # fmt: skip
+MAPPING_DEFAULTS = {
+    "reference": "reference",
+    "max_invalid_share": DEFAULT_REJECTION_THRESHOLD / 100,
+}
+NONE = "none"  # --rename none (and --cast, --constant): no renames, as --schedule none
 
 
 def _percentage(text: str) -> float:
@@ -71,6 +86,70 @@ def _json_or_text(value: str) -> Any:
 def _pairs(argument: str, texts: list[str], *, typed: bool = False) -> dict[str, Any]:
     pairs = (_pair(argument, text) for text in texts)
     return {key: _json_or_text(value) if typed else value for key, value in pairs}
+
+
+def _mapping_given(options: dict[str, Any]) -> dict[str, Any]:
+    """The parts of the column mapping given on the command line, by their ``IngestMapping``
+    names: a part not given is left out (for a source that exists to keep its own)."""
+    given: dict[str, Any] = {}
+    if options["reference"] is not None:
+        given["reference"] = options["reference"]
+    for part, name, typed in [
+        ("rename", "rename", False), ("casts", "cast", False), ("constants", "constant", True),
+    ]:  # fmt: skip
+        texts = options[name]
+        if any(text.strip().lower() == NONE for text in texts):
+            if len(texts) > 1:
+                raise CommandError(
+                    f"--{name} none (no {MAPPING_PARTS[part]}) cannot be given with others."
+                )
+            given[part] = {}
+        elif texts:
+            given[part] = _pairs(f"--{name}", texts, typed=typed)
+    if options["threshold"] is not None:
+        given["max_invalid_share"] = options["threshold"] / 100
+    if options["allow_large_removal"]:
+        given["allow_large_removal"] = True
+    return given
+
+
+def _text(value: Any) -> str:
+    """A setting's or a constant's value as it is given on the command line."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _shown(part: str, value: Any) -> str:
+    """A part of a column mapping as the command's output shows it."""
+    if part == "max_invalid_share":
+        return f"{value * 100:g}%"
+    if part == "allow_large_removal":
+        return "allowed" if value else "refused"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_text(item)}" for key, item in value.items()) or NONE
+    return str(value)
+
+
+def _source_changes(before: Source, after: Source) -> list[str]:
+    """What saving ``after`` over ``before`` changed, a line each with what it was, then a
+    line of what it kept."""
+    changes, kept = [], []
+    if after.connector_key != before.connector_key:
+        changes.append(f"  connector: {after.connector_key} (was {before.connector_key})")
+    else:
+        changed = [name for name, value in after.config.items() if before.config.get(name) != value]
+        changes += [
+            f"  setting {name}: {_text(after.config[name])} (was {_text(before.config.get(name))})"
+            for name in changed
+        ]
+        if len(changed) < len(after.config):
+            kept.append(f"the {'other ' if changed else ''}{after.connector_key} settings")
+    for part, label in MAPPING_PARTS.items():
+        old, new = before.mapping.get(part), after.mapping[part]
+        if old == new:
+            kept.append(f"{label} {_shown(part, new)}")
+        else:
+            changes.append(f"  {label}: {_shown(part, new)} (was {_shown(part, old)})")
+    return [*changes, f"  kept: {', '.join(kept)}"] if kept else changes
 
 
 def _mapping_problems(error: PydanticValidationError) -> str:
@@ -126,16 +205,20 @@ class Command(BaseCommand):
         parser.add_argument("source", help="A file path, or an http(s) URL.")
         parser.add_argument("--dataset", required=True, help="The dataset's slug.")
         parser.add_argument(
-            "--connector", help="The connector's key (default: upload for a path, url for a URL)."
+            "--connector",
+            help="The connector's key (default: upload for a path, url for a URL; with --save, "
+            "a source that exists keeps its own).",
         )
         parser.add_argument(
             "--option", action="append", default=[], metavar="KEY=VALUE",
-            help="A connector setting, such as layer=sites; repeat for more.",
+            help="A connector setting, such as layer=sites; repeat for more (with --save, a "
+            "source that exists keeps its settings not given, unless its connector changes).",
         )  # fmt: skip
         parser.add_argument(
-            "--reference", default="reference",
-            help="The column holding each feature's reference (default: reference).",
-        )  # fmt: skip
+            "--reference",
+            help="The column holding each feature's reference (default: reference; with --save, "
+            "a source that exists keeps its own).",
+        )
         parser.add_argument(
             "--organisation",
             help="Replace only this organisation's part of the dataset (slug), or '*' for the "
@@ -146,16 +229,20 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--rename", action="append", default=[], metavar="COLUMN=FIELD",
-            help="Read the source's column as the dataset's field; repeat for more.",
+            help="Read the source's column as the dataset's field; repeat for more, or none for "
+            "no renames. With --save, the renames given replace all of a source's (its other "
+            "mapping is kept), as do the casts and the constants given.",
         )  # fmt: skip
         parser.add_argument(
             "--cast", action="append", default=[], metavar="FIELD=TYPE",
             help="Read a field the dataset's schema does not type as string, integer, number, "
-            "boolean or date; repeat for more.",
+            "boolean or date (a cast of a field of the schema to another type is refused: the "
+            "load reads it by its type there); repeat for more, or none for no casts.",
         )  # fmt: skip
         parser.add_argument(
             "--constant", action="append", default=[], metavar="FIELD=VALUE",
-            help="Give every feature this value for the field; repeat for more.",
+            help="Give every feature this value for the field; repeat for more, or none for no "
+            "constants.",
         )  # fmt: skip
         parser.add_argument(
             "--threshold", type=_percentage, metavar="PERCENT",
@@ -172,7 +259,10 @@ class Command(BaseCommand):
         saving = parser.add_argument_group(
             "saving the source",
             "Keep these settings as the dataset's source (or the organisation's part's), for "
-            "refreshes from its page and on a schedule. A source that exists is changed.",
+            "refreshes from its page and on a schedule. A source that exists is changed only in "
+            "what is given: its connector, its settings not given and each part of its column "
+            "mapping not given (reference, renames, casts, constants, threshold, large removals) "
+            "are kept, and the output says what changed.",
         )
         saving.add_argument(
             "--save", action="store_true",
@@ -215,25 +305,36 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         organisation = _organisation(dataset, options["organisation"])
+        existing = None
+        if options["save"]:
+            existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
         config = _pairs("--option", options["option"], typed=True)
+        given = _mapping_given(options)
         try:
-            mapping = IngestMapping(
-                reference=options["reference"],
-                rename=_pairs("--rename", options["rename"]),
-                casts=_pairs("--cast", options["cast"]),
-                constants=_pairs("--constant", options["constant"], typed=True),
-                max_invalid_share=self._threshold(dataset, organisation, options) / 100,
-                allow_large_removal=self._large_removal(dataset, organisation, options),
+            mapping = IngestMapping.model_validate(
+                {**MAPPING_DEFAULTS, **(existing.mapping if existing else {}), **given}
             )
         except PydanticValidationError as error:
             raise CommandError(_mapping_problems(error)) from None
+        if "casts" in given:  # a source's own casts were checked when they were given
+            try:
+                casts_checked(mapping, dataset)
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from None
         connector_key, config = self._source(
-            options["source"], options["connector"], config, saving=options["save"]
+            options["source"],
+            options["connector"] or (existing.connector_key if existing else None),
+            config,
+            saving=options["save"],
         )
+        if existing is not None and existing.connector_key == connector_key:
+            config = {**existing.config, **config}
         source = None
         try:
             if options["save"]:
-                source = self._save(dataset, organisation, connector_key, config, mapping, options)
+                source = self._save(
+                    dataset, organisation, connector_key, config, mapping, options, existing
+                )
                 if not options["load"]:
                     return
             run = ingest_request(
@@ -256,27 +357,6 @@ class Command(BaseCommand):
             raise SystemExit(INTERRUPTED_STATUS) from None
         self._report(run)
 
-    def _threshold(
-        self, dataset: Dataset, organisation: Organisation | None, options: dict[str, Any]
-    ) -> float:
-        """The percentage asked for; else, when saving over a source, the source's own; else
-        the upload page's default."""
-        if options["threshold"] is not None:
-            return options["threshold"]
-        existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
-        if options["save"] and existing is not None:
-            return existing.mapping.get("max_invalid_share", 0) * 100
-        return DEFAULT_REJECTION_THRESHOLD
-
-    def _large_removal(
-        self, dataset: Dataset, organisation: Organisation | None, options: dict[str, Any]
-    ) -> bool:
-        """Whether large removals were allowed; else, when saving over a source, its own."""
-        if options["allow_large_removal"] is not None:
-            return True
-        existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
-        return bool(options["save"] and existing and existing.mapping.get("allow_large_removal"))
-
     def _save(
         self,
         dataset: Dataset,
@@ -285,8 +365,8 @@ class Command(BaseCommand):
         config: dict[str, Any],
         mapping: IngestMapping,
         options: dict[str, Any],
+        existing: Source | None,
     ) -> Source:
-        existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
         schedule = options["schedule"]
         if schedule is None:
             schedule = existing.schedule if existing else ""
@@ -309,6 +389,8 @@ class Command(BaseCommand):
             when = f"refreshed {source.schedule}; next {source.next_run_at:%Y-%m-%d %H:%M} UTC"
         verb = "Changed" if existing else "Saved"
         self.stdout.write(f"{verb} the source of {part}{dataset.slug} ({when}).")
+        for line in _source_changes(existing, source) if existing else []:
+            self.stdout.write(line)
         return source
 
     def _source(
