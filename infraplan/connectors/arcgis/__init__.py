@@ -4,8 +4,9 @@ The layer's description (``?f=json``) says which query formats it offers and how
 one query may return. Features are queried page by page (``resultOffset`` and
 ``resultRecordCount``) as GeoJSON where the layer offers it, otherwise as Esri JSON, whose
 geometries (points, multipoints, paths, rings) and ``spatialReference`` are converted here.
-A page with ``exceededTransferLimit`` means more follow. A layer that cannot page by offset
-(``supportsPagination`` false, or a server before 10.3) is read by its object ids instead.
+A page with ``exceededTransferLimit`` means more follow, from the offset after the features it
+held. A layer that cannot page by offset (``supportsPagination`` false, or a server before
+10.3) is read by its object ids instead, each answer checked for the ids it was asked for.
 Coded-value domains are loaded as their names, as ArcGIS shows them. Date fields (UTC
 milliseconds since 1970) are loaded as ISO 8601 dates and times in UTC, which a new dataset's
 first load makes a date field where every one is a whole day, in UTC or in the platform's time
@@ -16,6 +17,7 @@ written, without a zone. ArcGIS reports errors as a JSON body ``{"error": {...}}
 200, so every answer is checked for one.
 """
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +37,7 @@ from ..base import (
     RowProblem,
     SourceContext,
     http_address,
+    names_listed,
 )
 from ..registry import connector_register
 from ..remote import EndlessPaging, features_batch, remote_json
@@ -479,7 +482,10 @@ class ArcGISConnector(Connector):
     ) -> Iterator[FeatureBatch]:
         """The features of a layer that cannot page by offset, asked for by their object ids
         (which a query answers all at once, whatever the layer's maximum record count), a
-        page's worth at a time, in order."""
+        page's worth at a time. A server may send fewer features than it was asked
+        for (its maximum is lower than the layer's description says), so the ids it did not
+        send are asked for again, first in the next query; ids a query sends none of are
+        not coming, and fail the load once every other feature has been read."""
         page = "the list of object ids (the layer does not page by offset)"
         query = {
             "where": config.where, "returnIdsOnly": "true", **_time_reference(layer), "f": "json",
@@ -503,17 +509,52 @@ class ArcGISConnector(Connector):
                 f"its features cannot be asked for a page at a time ({page})."
             )
         identifiers = sorted(set(found))
-        read = 0
-        for number, chunk in enumerate(_id_chunks(identifiers, layer.page_size), start=1):
+        pending = deque(identifiers)
+        lost: list[int] = []  # asked for by id and never answered
+        read, number = 0, 1
+        while pending:
+            chunk = _id_chunk(pending, layer.page_size)
             page = f"page {number}, from feature {read + 1:,}, by object id"
             batch, _ = self._page(
                 config, layer, context, first_row=read + 1, page=page,
                 query={"objectIds": ",".join(map(str, chunk))},
             )  # fmt: skip
+            returned = _returned_ids(batch, field_name, page)
+            missing = [identifier for identifier in chunk if identifier not in returned]
+            if len(missing) == len(chunk):
+                # None of them: these are not coming, whereas a server that sends at most so
+                # many a query (fewer than the layer's maxRecordCount says) sends some.
+                lost += missing
+            else:
+                pending.extendleft(reversed(missing))  # asked for again, first
             if len(batch):
                 yield batch
             read += len(batch)
+            number += 1
             context.progress(read, "fetching")
+        if lost:
+            shown = names_listed([str(identifier) for identifier in sorted(lost)], limit=5)
+            # Temporary: features deleted between the list of ids and the query are the
+            # likeliest cause, and a later load reads the layer as it then is.
+            raise ConnectorError(
+                f"The ArcGIS server listed {len(identifiers):,} features but did not return "
+                f"{len(lost):,} of them when asked for them by object id (object ids {shown}): "
+                "loading stopped rather than publish the layer without them. They may have "
+                "been deleted while it was being read.",
+                temporary=True,
+            )
+
+
+def _returned_ids(batch: FeatureBatch, field_name: str, page: str) -> set[Any]:
+    """The object ids of the features in ``batch``, from its object id field."""
+    if not len(batch):
+        return set()
+    if field_name not in batch.fields:
+        raise ConnectorError(
+            f"The ArcGIS server's answer does not give its features' object ids ({field_name}), "
+            f"so it cannot be told which of those asked for it sent ({page})."
+        )
+    return set(batch.fields[field_name].tolist())
 
 
 # The objectIds a GET query carries: web servers in front of ArcGIS refuse long query strings
@@ -521,15 +562,15 @@ class ArcGISConnector(Connector):
 _ID_QUERY_CHARACTERS = 1500
 
 
-def _id_chunks(identifiers: list[int], size: int) -> Iterator[list[int]]:
-    chunk: list[int] = []
-    length = 0
-    for identifier in identifiers:
-        width = len(str(identifier)) + 3  # with its comma, written %2C
-        if chunk and (len(chunk) >= size or length + width > _ID_QUERY_CHARACTERS):
-            yield chunk
-            chunk, length = [], 0
-        chunk.append(identifier)
+def _id_chunk(pending: deque[int], size: int) -> list[int]:
+    """The next ids to ask for, taken from ``pending``: at most ``size`` of them, written in
+    fewer than _ID_QUERY_CHARACTERS."""
+    chunk = [pending.popleft()]
+    length = len(str(chunk[0]))
+    while pending and len(chunk) < size:
+        width = len(str(pending[0])) + 3  # with its comma, written %2C
+        if length + width > _ID_QUERY_CHARACTERS:
+            break
+        chunk.append(pending.popleft())
         length += width
-    if chunk:
-        yield chunk
+    return chunk

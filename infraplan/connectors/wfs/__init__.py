@@ -2,8 +2,11 @@
 
 The service's capabilities say which feature types it has and which output formats GetFeature
 offers: GeoJSON is used where one is offered, GML 3.2 otherwise. Pages are asked for with
-``STARTINDEX`` and ``COUNT``; a page's ``numberMatched`` and ``numberReturned`` (or a short
-page) say when the last one has been read.
+``STARTINDEX`` and ``COUNT``, each from where the last one ended. A server may send fewer than
+``COUNT`` (GeoServer's and MapServer's maximum features a request), so ``numberMatched`` says
+when the last page has been read; a short page ends the reading only where the server says
+"unknown" and links no ``next`` page. A page without features before ``numberMatched`` is
+reached fails the load rather than publish part of the data.
 
 GML is parsed from the bytes in memory by pyogrio, with the remote schema download switched
 off, so GDAL never opens an address itself. GDAL honours the axis order of the ``srsName``:
@@ -254,6 +257,8 @@ class WFSConnector(Connector):
             (name for name in formats if "json" in name.lower()), None
         )
         start, number, paging = 0, 1, EndlessPaging()
+        matched: int | None = None  # the latest numberMatched a page gave as a number
+        most = 0  # the most features one page held
         while True:
             query: dict[str, str | int] = {
                 "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
@@ -268,27 +273,58 @@ class WFSConnector(Connector):
                 query["BBOX"] = f"{south},{west},{north},{east},{_URN_WGS84}"
             page = f"page {number}, from feature {start + 1:,}"
             body = remote_get(_with_query(config.url, query), context, page=page).body
+            batch: FeatureBatch | None = None
+            linked = False  # whether the page links to a next one (GML's next attribute)
             if body.lstrip()[:1] == b"<":
                 root = _xml(body, page)  # well-formed, and not an exception report
+                matched = _number_matched(root.get("numberMatched"), matched)
+                linked = bool(root.get("next"))
                 returned = root.get("numberReturned", "unknown")
-                if returned == "0":
-                    break
-                batch = _gml_batch(body, root, start + 1, page)
-                if returned.isdigit() and int(returned) != len(batch):
-                    raise ConnectorError(
-                        f"The WFS page was cut short: it announces {int(returned):,} features "
-                        f"but holds {len(batch):,} ({page})."
-                    )
-                matched = root.get("numberMatched", "unknown")
+                if returned != "0":  # GDAL finds no layer in a collection without members
+                    batch = _gml_batch(body, root, start + 1, page)
+                    if returned.isdigit() and int(returned) != len(batch):
+                        raise ConnectorError(
+                            f"The WFS page was cut short: it announces {int(returned):,} features "
+                            f"but holds {len(batch):,} ({page})."
+                        )
             else:
                 batch, document = _geojson_batch(body, start + 1, page)
-                matched = str(document.get("numberMatched", "unknown"))
-            if not len(batch):
+                matched = _number_matched(document.get("numberMatched"), matched)
+            if batch is None or not len(batch):
+                if matched is not None and start < matched:
+                    # The same question would get the same answer: asking again cannot help.
+                    raise ConnectorError(
+                        f"The WFS says {matched:,} features match but sent none from feature "
+                        f"{start + 1:,} on ({page}): loading stopped rather than publish only "
+                        f"{start:,} of them."
+                    )
                 break
             paging.check(batch, page)
             yield batch
             start += len(batch)
+            most = max(most, len(batch))
             context.progress(start, "fetching")
-            if len(batch) < config.page_size or (matched.isdigit() and start >= int(matched)):
+            # A server may send fewer than COUNT a request (its own maximum, such as GeoServer's
+            # and MapServer's max features), so a short page is the last only where the server
+            # says neither how many match nor that a next page follows (MapServer, by default,
+            # counts none but links the next page).
+            if matched is not None:
+                if start >= matched:
+                    break
+            elif len(batch) < config.page_size and not linked:
                 break
             number += 1
+        if number > 1 and most < config.page_size:
+            context.notes.append(
+                f"The service returned at most {most:,} features a request (asked for "
+                f"{config.page_size:,}); read in {number:,} requests."
+            )
+
+
+def _number_matched(value: object, before: int | None) -> int | None:
+    """A page's ``numberMatched`` as a number; ``before`` where it says "unknown" or none."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{1,18}", value.strip()):
+        return int(value)
+    return before

@@ -1,10 +1,11 @@
 """The ArcGIS REST connector against a local server answering in ArcGIS's own formats: a layer
 description, GeoJSON pages, Esri JSON pages (Web Mercator points, British National Grid
-polygons with holes, paths) with ``exceededTransferLimit``, errors sent with HTTP 200, and a
-layer with dates in an unknown time zone, which refuses a query that does not say it takes them
-as stored."""
+polygons with holes, paths) with ``exceededTransferLimit``, errors sent with HTTP 200, a layer
+read by object ids whose server sends fewer features than asked for, and a layer with dates in
+an unknown time zone, which refuses a query that does not say it takes them as stored."""
 
 import json
+from collections import deque
 
 import pytest
 import shapely
@@ -13,7 +14,7 @@ from pyproj import Transformer
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import VersionState
 from infraplan.catalogue.store import current_features
-from infraplan.connectors.arcgis import _id_chunks
+from infraplan.connectors.arcgis import _id_chunk
 from infraplan.connectors.base import ConnectorError
 from infraplan.connectors.registry import connector_config, connector_for
 from infraplan.connectors.tests.servers import (
@@ -574,13 +575,123 @@ def test_a_layer_that_cannot_page_by_offset_is_read_by_object_ids(tmp_path, desc
     assert seen == [(3, "fetching"), (6, "fetching"), (7, "fetching")]
 
 
+def capped_by_object_ids(page_of, total: int, cap: int, never=(), max_records: int = 25):
+    """A layer that cannot page by offset, with ``total`` features, whose queries send the
+    first ``cap`` of the ids asked for, whatever its description says of its maximum, and
+    never those in ``never``."""
+    description = {**layer_description(formats_of(page_of), max_records=max_records),
+                   "advancedQueryCapabilities": {"supportsPagination": False}}  # fmt: skip
+
+    def route(path, query):
+        if path == LAYER:
+            return json_answer(description)
+        if query.get("returnIdsOnly") == "true":
+            return json_answer({"objectIdFieldName": "OBJECTID",
+                                "objectIds": list(range(total, 0, -1))})  # fmt: skip
+        asked = sorted(int(n) for n in query["objectIds"].split(","))
+        sent = [n for n in asked if n not in never][:cap]
+        page = page_of(0, 0, more=False)
+        page["features"] = [f for n in sent for f in page_of(n - 1, 1, more=False)["features"]]
+        return json_answer(page)
+
+    return route
+
+
+@pytest.mark.parametrize("page_of", [esri_point_page, geojson_page])
+def test_ids_a_server_did_not_send_are_asked_for_again(tmp_path, page_of):
+    """A server sending at most 20 features a query, where its description says 25: the 5 ids
+    of a page it did not send are asked for again, first in the next query."""
+    seen = []
+    with replay_server(capped_by_object_ids(page_of, 60, cap=20)) as replay:
+        batches = read(replay, tmp_path, seen)
+    queries = [q["objectIds"].split(",") for p, q in replay.requests if "objectIds" in q]
+    assert [(ids[0], ids[-1], len(ids)) for ids in queries] == [
+        ("1", "25", 25), ("21", "45", 25), ("41", "60", 20),
+    ]  # fmt: skip
+    assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 20), (21, 20), (41, 20)]
+    assert [ref for batch in batches for ref in batch.fields["SITE_REF"]] == [
+        f"S{n}" for n in range(1, 61)
+    ]
+    assert seen == [(20, "fetching"), (40, "fetching"), (60, "fetching")]
+
+
+def test_ids_a_server_never_sends_fail_the_load_naming_them(tmp_path):
+    route = capped_by_object_ids(esri_point_page, 30, cap=20, never={7, 23, 24})
+    with replay_server(route) as replay, pytest.raises(ConnectorError) as raised:
+        read(replay, tmp_path)
+    assert str(raised.value) == (
+        "The ArcGIS server listed 30 features but did not return 3 of them when asked for "
+        "them by object id (object ids 7, 23, 24): loading stopped rather than publish the "
+        "layer without them. They may have been deleted while it was being read."
+    )
+    assert raised.value.temporary
+    queries = [q["objectIds"] for p, q in replay.requests if "objectIds" in q]
+    # Each query sent some of the ids it asked for but the last, which sent none of them.
+    assert queries[-1] == "7,23,24"
+    many = capped_by_object_ids(esri_point_page, 40, cap=40, never=set(range(2, 40)))
+    with replay_server(many) as replay, pytest.raises(ConnectorError) as raised:
+        read(replay, tmp_path)
+    assert "did not return 38 of them" in str(raised.value)
+    assert "(object ids 2, 3, 4, 5, 6, 33 more)" in str(raised.value)
+
+
+def test_an_answer_without_object_ids_cannot_be_checked_and_fails(tmp_path):
+    route = capped_by_object_ids(esri_point_page, 3, cap=3)
+
+    def without_object_ids(path, query):
+        status, content_type, body = route(path, query)
+        if "objectIds" in query:
+            page = json.loads(body)
+            for feature in page["features"]:
+                del feature["attributes"]["OBJECTID"]
+            body = json.dumps(page).encode()
+        return status, content_type, body
+
+    with replay_server(without_object_ids) as replay, pytest.raises(ConnectorError) as raised:
+        read(replay, tmp_path)
+    assert str(raised.value) == (
+        "The ArcGIS server's answer does not give its features' object ids (OBJECTID), so it "
+        "cannot be told which of those asked for it sent (page 1, from feature 1, by object id)."
+    )
+
+
+@pytest.mark.django_db
+def test_a_capped_server_read_by_object_ids_replaces_the_whole_version_or_none(sites):
+    """With 30 sites published, a server sending 20 features a query where 25 were asked
+    publishes all 30 (none "removed"), and one that never sends one of them publishes
+    nothing."""
+    before = version_publish_points(
+        dataset=sites, points={f"S{n}": (615000 + n * 10, 157500) for n in range(1, 31)}
+    )
+    never = {"ids": {17}}
+
+    def route(path, query):
+        return capped_by_object_ids(esri_point_page, 30, cap=20, never=never["ids"])(path, query)
+
+    with replay_server(route) as replay:
+        with pytest.raises(IngestRejected, match=r"did not return 1 of them .*object ids 17\)"):
+            load_into(sites, replay)
+        before.refresh_from_db()
+        assert before.is_current and current_features(sites).count() == 30
+        never["ids"] = set()
+        version = load_into(sites, replay)
+    assert version.is_current and version.report["rows_read"] == 30
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == sorted(
+        f"S{n}" for n in range(1, 31)
+    )
+
+
 def test_object_ids_are_asked_for_in_pages_a_web_server_accepts():
     """A GET query with thousands of ids would pass the limits of the web servers in front of
     ArcGIS (IIS: 2,048 characters), so a page by id holds fewer than the page size then."""
-    chunks = list(_id_chunks(list(range(1_000_000, 1_001_000)), 1000))
+    pending = deque(range(1_000_000, 1_001_000))
+    chunks = []
+    while pending:
+        chunks.append(_id_chunk(pending, 1000))
     assert sum(len(chunk) for chunk in chunks) == 1000
     assert max(len("%2C".join(map(str, chunk))) for chunk in chunks) <= 1500
-    assert list(_id_chunks([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
+    pending = deque([1, 2, 3, 4, 5])
+    assert [_id_chunk(pending, 2) for _ in range(3)] == [[1, 2], [3, 4], [5]]
 
 
 def test_a_geojson_page_with_a_feature_that_is_not_an_object_reports_its_row(tmp_path):

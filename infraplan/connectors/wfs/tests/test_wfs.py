@@ -1,7 +1,8 @@
 """The WFS connector against MapServer (Debian's ``mapserv``) serving a Shapefile over WFS 2.0,
 run as a CGI program behind a small HTTP server on 127.0.0.1: GML paging, GeoJSON where it is
-offered, latitude-first ``urn:ogc:def:crs:EPSG::4326``, exception reports, and bad answers
-half-way through paging."""
+offered, latitude-first ``urn:ogc:def:crs:EPSG::4326``, exception reports, bad answers
+half-way through paging, and a server sending fewer features a request than asked for (its
+``wfs_maxfeatures``)."""
 
 import os
 import re
@@ -48,7 +49,7 @@ MAP
       "wfs_onlineresource" "{address}/wfs?"
       "wfs_srs" "EPSG:27700 EPSG:4326"
       "wfs_enable_request" "*"
-      "wfs_compute_number_matched" "true"
+      {limits}
       {formats}
     END
   END
@@ -96,8 +97,13 @@ def mapserv(folder: Path, query: dict[str, str]) -> tuple[int, str, bytes]:
 
 
 @contextmanager
-def mapserver(folder: Path, intercept=None) -> Iterator[Replay]:
-    """MapServer behind an HTTP server; ``intercept(query)`` may answer a request instead."""
+def mapserver(
+    folder: Path, intercept=None, *, max_features: int | None = None, count_matched: bool = True
+) -> Iterator[Replay]:
+    """MapServer behind an HTTP server; ``intercept(query)`` may answer a request instead.
+    ``max_features``: the most features it sends a request, whatever COUNT asks (its
+    ``wfs_maxfeatures``); ``count_matched`` False: it says numberMatched="unknown", as
+    MapServer does by default."""
     folder.mkdir(parents=True, exist_ok=True)
     points = [shapely.Point(x, y) for _, x, y in SITES]
     pyogrio.raw.write(
@@ -114,19 +120,23 @@ def mapserver(folder: Path, intercept=None) -> Iterator[Replay]:
         answer = intercept(query) if intercept else None
         return answer or mapserv(folder, query)
 
+    limits = f'"wfs_compute_number_matched" "{str(count_matched).lower()}"'
+    if max_features is not None:
+        limits += f'\n      "wfs_maxfeatures" "{max_features}"'
     with replay_server(route) as replay:
         for name, formats in (("gml", ""), ("geojson", '"wfs_getfeature_formatlist" "geojson"')):
             (folder / f"{name}.map").write_text(
-                MAPFILE.format(folder=folder, address=replay.url, formats=formats)
+                MAPFILE.format(folder=folder, address=replay.url, formats=formats, limits=limits)
             )
         yield replay
 
 
-def read(replay, tmp_path, seen=None, map_name="gml", **options):
+def read(replay, tmp_path, seen=None, map_name="gml", context=None, **options):
     config = connector_config(
         "wfs", {"url": f"{replay.url}/wfs?map={map_name}", "type_names": "sites", **options}
     )
-    return list(connector_for("wfs").batches(config, source_context(tmp_path, seen)))
+    context = context or source_context(tmp_path, seen)
+    return list(connector_for("wfs").batches(config, context))
 
 
 def get_features(replay):
@@ -186,6 +196,58 @@ def test_geojson_is_used_where_getfeature_offers_it(tmp_path):
     assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 4), (5, 3)]
     assert batches[0].crs == "EPSG:27700"  # from the collection's crs member
     assert shapely.from_wkb(batches[1].geometry[2]).coords[0] == (615700, 157500)
+
+
+@pytest.mark.parametrize("map_name", ["gml", "geojson"])
+def test_a_server_sending_fewer_than_asked_is_read_on_to_number_matched(tmp_path, map_name):
+    """GeoServer and MapServer send at most their maximum features a request, whatever COUNT
+    asks, and say how many match: each page is asked for from where the last one ended until
+    that many have been read, and the load's notes say how it went."""
+    context = source_context(tmp_path)
+    with mapserver(tmp_path / "ms", max_features=3) as replay:
+        batches = read(replay, tmp_path, map_name=map_name, context=context, page_size=5)
+    assert [(q["STARTINDEX"], q["COUNT"]) for q in get_features(replay)] == [
+        ("0", "5"), ("3", "5"), ("6", "5"),
+    ]  # fmt: skip
+    assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 3), (4, 3), (7, 1)]
+    assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
+    assert context.notes == [
+        "The service returned at most 3 features a request (asked for 5); read in 3 requests."
+    ]
+
+
+def test_a_server_that_counts_no_matches_is_read_on_while_it_links_a_next_page(tmp_path):
+    """MapServer by default says numberMatched="unknown" but links the next page while its
+    maximum cut a page short: a short page with that link is not the last."""
+    context = source_context(tmp_path)
+    with mapserver(tmp_path / "ms", max_features=3, count_matched=False) as replay:
+        batches = read(replay, tmp_path, context=context, page_size=5)
+    assert [q["STARTINDEX"] for q in get_features(replay)] == ["0", "3", "6"]
+    assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
+    assert context.notes == [
+        "The service returned at most 3 features a request (asked for 5); read in 3 requests."
+    ]
+
+
+@pytest.mark.parametrize("map_name", ["gml", "geojson"])
+def test_a_page_without_features_before_number_matched_fails_the_load(tmp_path, map_name):
+    folder = tmp_path / "ms"
+
+    def intercept(query):
+        if query.get("STARTINDEX") != "3":
+            return None
+        return mapserv(folder, {**query, "STARTINDEX": "100"})  # its answer past the end
+
+    with (
+        mapserver(folder, intercept, max_features=3) as replay,
+        pytest.raises(ConnectorError) as raised,
+    ):
+        read(replay, tmp_path, map_name=map_name, page_size=5)
+    assert str(raised.value) == (
+        "The WFS says 7 features match but sent none from feature 4 on (page 2, from feature "
+        "4): loading stopped rather than publish only 3 of them."
+    )
+    assert not raised.value.temporary
 
 
 def test_an_unknown_feature_type_names_the_ones_there_are(tmp_path):
@@ -291,6 +353,43 @@ def test_end_to_end_and_a_failure_half_way_publishes_nothing(personas, tmp_path)
     assert sorted(features) == [s[0] for s in SITES]
     assert (features["W7"].geom.x, features["W7"].geom.y) == (615700, 157500)
     assert features["W7"].properties["homes"] == 70
+
+
+@pytest.mark.django_db
+def test_a_capped_server_replaces_the_whole_version_or_none_of_it(personas, tmp_path):
+    """A server sending 3 features a request where 5 were asked: the load publishes all 7 (none
+    "removed"), and one whose page goes empty before numberMatched publishes nothing."""
+    sites = dataset_make(slug="sites", owner=personas.organisation_a)
+    before = version_publish_points(dataset=sites, points={ref: (x, y) for ref, x, y in SITES})
+    folder = tmp_path / "ms"
+    empty = {"on": True}
+
+    def intercept(query):
+        if empty["on"] and query.get("STARTINDEX") == "3":
+            return mapserv(folder, {**query, "STARTINDEX": "100"})
+        return None
+
+    with mapserver(folder, intercept, max_features=3) as replay:
+        ingest = dict(
+            actor=None, dataset=sites, connector_key="wfs",
+            config={"url": f"{replay.url}/wfs?map=gml", "type_names": "sites", "page_size": 5},
+            mapping=IngestMapping(reference="ref"), fetch_policy=local_policy(),
+        )  # fmt: skip
+        with pytest.raises(IngestRejected, match=r"says 7 features match but sent none"):
+            ingest_run(**ingest)
+        before.refresh_from_db()
+        assert before.is_current
+        assert current_features(sites).count() == len(SITES)
+        empty["on"] = False
+        version = ingest_run(**ingest)
+    assert version.is_current and version.report["rows_read"] == len(SITES)
+    assert sorted(current_features(sites).values_list("reference", flat=True)) == [
+        s[0] for s in SITES
+    ]
+    assert (
+        "The service returned at most 3 features a request (asked for 5); read in 3 requests."
+        in version.report["notes"]
+    )
 
 
 def test_a_coordinate_that_is_not_a_number_is_a_problem_of_its_row(tmp_path):
