@@ -327,7 +327,17 @@ def fetch(
     redirects: list[str] = []
     current = url
     while True:
-        scheme, host, port, address = resolve_checked(current, policy)
+        try:
+            scheme, host, port, address = resolve_checked(current, policy)
+        except FetchError as refusal:
+            if not redirects:
+                raise
+            # Said of the address the person gave, which they did not know was sent on.
+            raise FetchError(
+                f"{address_shown(url)[:200]} redirected to {address_shown(current)[:200]}, "
+                f"which the platform does not fetch from: {refusal}", url=current,
+                temporary=refusal.temporary,
+            ) from None  # fmt: skip
         parts = urlsplit(current)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = 443 if scheme == "https" else 80

@@ -162,13 +162,21 @@ def test_loopback_is_refused_unless_listed_as_private(server):
 def test_a_redirect_to_a_private_address_is_refused(server):
     # localhost is allowed as a host, but not as a private one: the redirect is checked again.
     policy = FetchPolicy(allowed_hosts=("127.0.0.1", "localhost"), private_hosts=("127.0.0.1",))
-    with pytest.raises(FetchError, match="localhost resolves to a private or local address"):
+    with pytest.raises(
+        FetchError, match="localhost resolves to a private or local address"
+    ) as refusal:
         fetch(f"{server}/to-localhost", policy=policy)
+    # Said of the address given, which its owner did not know was sent on.
+    assert str(refusal.value).startswith(f"{server}/to-localhost redirected to http://localhost:")
 
 
 def test_a_redirect_to_a_host_not_allowed_is_refused(server):
-    with pytest.raises(FetchError, match=r"^not-allowed\.example is not on this platform's list"):
+    with pytest.raises(FetchError) as refusal:
         fetch(f"{server}/to-elsewhere", policy=LOCAL)
+    assert str(refusal.value).startswith(
+        f"{server}/to-elsewhere redirected to http://not-allowed.example"
+    )
+    assert ": not-allowed.example is not on this platform's list" in str(refusal.value)
 
 
 def test_redirects_are_limited(server):
