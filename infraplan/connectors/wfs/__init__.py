@@ -1,12 +1,14 @@
 """The ``wfs`` connector: a feature type of a WFS 2.0 service.
 
-The service's capabilities say which feature types it has and which output formats GetFeature
-offers: GeoJSON is used where one is offered, GML 3.2 otherwise. Pages are asked for with
-``STARTINDEX`` and ``COUNT``, each from where the last one ended. A server may send fewer than
-``COUNT`` (GeoServer's and MapServer's maximum features a request), so ``numberMatched`` says
-when the last page has been read; a short page ends the reading only where the server says
-"unknown" and links no ``next`` page. A page without features before ``numberMatched`` is
-reached fails the load rather than publish part of the data.
+The service's capabilities say which feature types it has, which output formats GetFeature
+offers (GeoJSON is used where one is offered, GML 3.2 otherwise) and, as ``CountDefault``, the
+most features it sends a request (GeoServer's and MapServer's maximum features). Pages are asked
+for with ``STARTINDEX`` and ``COUNT``, each from where the last one ended, ``COUNT`` being the
+page size or that maximum where it is lower. A server may still send fewer than ``COUNT`` (a
+maximum it does not advertise), so ``numberMatched`` says when the last page has been read; a
+short page ends the reading only where the server says "unknown" and links no ``next`` page.
+A page without features before ``numberMatched`` is reached fails the load rather than publish
+part of the data.
 
 GML is parsed from the bytes in memory by pyogrio, with the remote schema download switched
 off, so GDAL never opens an address itself. GDAL honours the axis order of the ``srsName``:
@@ -20,7 +22,7 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 from urllib.parse import urlencode
 from xml.etree.ElementTree import Element
 
@@ -135,8 +137,13 @@ def _raise_exception_report(root: Element, page: str) -> None:
     )
 
 
-def _capabilities(config: WFSConfig, context: SourceContext) -> tuple[list[str], list[str]]:
-    """(feature type names, GetFeature output formats) from the service's capabilities."""
+class _Capabilities(NamedTuple):
+    names: list[str]  # of the feature types
+    formats: list[str]  # GetFeature's output formats
+    count_default: int | None  # the most features a GetFeature answers, where the service says
+
+
+def _capabilities(config: WFSConfig, context: SourceContext) -> _Capabilities:
     page = "the service's capabilities"
     query = {"SERVICE": "WFS", "REQUEST": "GetCapabilities", "ACCEPTVERSIONS": "2.0.0"}
     root = _xml(remote_get(_with_query(config.url, query), context, page=page).body, page)
@@ -153,7 +160,25 @@ def _capabilities(config: WFSConfig, context: SourceContext) -> tuple[list[str],
                     formats = [value.text.strip() for value in parameter.iter() if (
                         value.tag.endswith("}Value") and value.text
                     )]  # fmt: skip
-    return names, formats
+    return _Capabilities(names, formats, _count_default(root))
+
+
+def _count_default(root: Element) -> int | None:
+    """The ``CountDefault`` of a WFS 2.0's capabilities: the number of features a GetFeature
+    without ``COUNT`` answers, which MapServer (its ``wfs_maxfeatures``) and GeoServer (its
+    maximum features) also send at most whatever ``COUNT`` asks. OWS Common lets it be said for
+    the whole service or for GetFeature alone (as GeoServer does); the smaller holds. None where
+    neither says it as a whole number above 0."""
+    found = [
+        *root.iterfind(".//{*}OperationsMetadata/{*}Constraint[@name='CountDefault']"),
+        *root.iterfind(
+            ".//{*}OperationsMetadata/{*}Operation[@name='GetFeature']"
+            "/{*}Constraint[@name='CountDefault']"
+        ),
+    ]
+    texts = [constraint.findtext("{*}DefaultValue", "").strip() for constraint in found]
+    values = [int(text) for text in texts if re.fullmatch(r"[0-9]{1,18}", text)]
+    return min((value for value in values if value > 0), default=None)
 
 
 def _coordinate_problems(root: Element, first_row: int) -> list[RowProblem]:
@@ -244,7 +269,7 @@ class WFSConnector(Connector):
         return f"WFS {address_shown(config.url)} feature type {config.type_names}"
 
     def batches(self, config: WFSConfig, context: SourceContext) -> Iterator[FeatureBatch]:
-        names, formats = _capabilities(config, context)
+        names, formats, count_default = _capabilities(config, context)
         if (
             names
             and config.type_names not in names
@@ -256,13 +281,21 @@ class WFSConnector(Connector):
         output_format = config.output_format or next(
             (name for name in formats if "json" in name.lower()), None
         )
+        # Asked for more than its maximum, a server that counts no matches and links no next
+        # page sends a short page that cannot be told from the last.
+        page_size = min(config.page_size, count_default or config.page_size)
+        if page_size < config.page_size:
+            context.notes.append(
+                f"The service answers at most {page_size:,} features a request (CountDefault): "
+                f"read {page_size:,} at a time."
+            )
         start, number, paging = 0, 1, EndlessPaging()
         matched: int | None = None  # the latest numberMatched a page gave as a number
         most = 0  # the most features one page held
         while True:
             query: dict[str, str | int] = {
                 "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
-                "TYPENAMES": config.type_names, "STARTINDEX": start, "COUNT": config.page_size,
+                "TYPENAMES": config.type_names, "STARTINDEX": start, "COUNT": page_size,
             }  # fmt: skip
             if output_format:
                 query["OUTPUTFORMAT"] = output_format
@@ -311,13 +344,13 @@ class WFSConnector(Connector):
             if matched is not None:
                 if start >= matched:
                     break
-            elif len(batch) < config.page_size and not linked:
+            elif len(batch) < page_size and not linked:
                 break
             number += 1
-        if number > 1 and most < config.page_size:
+        if number > 1 and most < page_size:
             context.notes.append(
                 f"The service returned at most {most:,} features a request (asked for "
-                f"{config.page_size:,}); read in {number:,} requests."
+                f"{page_size:,}); read in {number:,} requests."
             )
 
 

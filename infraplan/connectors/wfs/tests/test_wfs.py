@@ -36,6 +36,7 @@ from infraplan.core.testing.data import dataset_make, version_publish_points
 MAPSERV = shutil.which("mapserv") or "mapserv (install mapserver-bin: scripts/lib.sh does)"
 SITES = [(f"W{n}", 615000 + n * 100, 157500) for n in range(1, 8)]
 TO_WGS84 = Transformer.from_crs(27700, 4326, always_xy=True)
+COUNT_DEFAULT = re.compile(rb'<ows:Constraint name="CountDefault">.*?</ows:Constraint>', re.DOTALL)
 
 MAPFILE = """
 MAP
@@ -98,11 +99,14 @@ def mapserv(folder: Path, query: dict[str, str]) -> tuple[int, str, bytes]:
 
 @contextmanager
 def mapserver(
-    folder: Path, intercept=None, *, max_features: int | None = None, count_matched: bool = True
-) -> Iterator[Replay]:
+    folder: Path, intercept=None, *, max_features: int | None = None, count_matched: bool = True,
+    cap_advertised: bool = True,
+) -> Iterator[Replay]:  # fmt: skip
     """MapServer behind an HTTP server; ``intercept(query)`` may answer a request instead.
     ``max_features``: the most features it sends a request, whatever COUNT asks (its
-    ``wfs_maxfeatures``); ``count_matched`` False: it says numberMatched="unknown", as
+    ``wfs_maxfeatures``, which its capabilities advertise as ``CountDefault``);
+    ``cap_advertised`` False: the capabilities say nothing of it, as GeoServer says nothing of
+    a feature type's own maximum; ``count_matched`` False: it says numberMatched="unknown", as
     MapServer does by default."""
     folder.mkdir(parents=True, exist_ok=True)
     points = [shapely.Point(x, y) for _, x, y in SITES]
@@ -118,6 +122,9 @@ def mapserver(
 
     def route(path: str, query: dict[str, str]):
         answer = intercept(query) if intercept else None
+        if answer is None and query.get("REQUEST") == "GetCapabilities" and not cap_advertised:
+            status, content_type, body = mapserv(folder, query)
+            return status, content_type, COUNT_DEFAULT.sub(b"", body)
         return answer or mapserv(folder, query)
 
     limits = f'"wfs_compute_number_matched" "{str(count_matched).lower()}"'
@@ -201,10 +208,11 @@ def test_geojson_is_used_where_getfeature_offers_it(tmp_path):
 @pytest.mark.parametrize("map_name", ["gml", "geojson"])
 def test_a_server_sending_fewer_than_asked_is_read_on_to_number_matched(tmp_path, map_name):
     """GeoServer and MapServer send at most their maximum features a request, whatever COUNT
-    asks, and say how many match: each page is asked for from where the last one ended until
-    that many have been read, and the load's notes say how it went."""
+    asks, and say how many match: where the capabilities do not say what that maximum is, each
+    page is asked for from where the last one ended until that many have been read, and the
+    load's notes say how it went."""
     context = source_context(tmp_path)
-    with mapserver(tmp_path / "ms", max_features=3) as replay:
+    with mapserver(tmp_path / "ms", max_features=3, cap_advertised=False) as replay:
         batches = read(replay, tmp_path, map_name=map_name, context=context, page_size=5)
     assert [(q["STARTINDEX"], q["COUNT"]) for q in get_features(replay)] == [
         ("0", "5"), ("3", "5"), ("6", "5"),
@@ -220,13 +228,70 @@ def test_a_server_that_counts_no_matches_is_read_on_while_it_links_a_next_page(t
     """MapServer by default says numberMatched="unknown" but links the next page while its
     maximum cut a page short: a short page with that link is not the last."""
     context = source_context(tmp_path)
-    with mapserver(tmp_path / "ms", max_features=3, count_matched=False) as replay:
+    capped = mapserver(tmp_path / "ms", max_features=3, count_matched=False, cap_advertised=False)
+    with capped as replay:
         batches = read(replay, tmp_path, context=context, page_size=5)
     assert [q["STARTINDEX"] for q in get_features(replay)] == ["0", "3", "6"]
     assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
     assert context.notes == [
         "The service returned at most 3 features a request (asked for 5); read in 3 requests."
     ]
+
+
+def test_a_server_that_counts_no_matches_nor_links_a_next_page_is_asked_for_its_maximum(
+    tmp_path,
+):
+    """MapServer's GeoJSON says neither how many match nor that a next page follows, so a page
+    shorter than asked for ends the reading: asked for more than its maximum, it would have
+    published its first page as the whole layer. Its capabilities advertise that maximum
+    (``CountDefault``), and no more is asked for a request, so a short page is the last."""
+    context = source_context(tmp_path)
+    with mapserver(tmp_path / "ms", max_features=3, count_matched=False) as replay:
+        batches = read(replay, tmp_path, map_name="geojson", context=context, page_size=5)
+    assert [(q["STARTINDEX"], q["COUNT"]) for q in get_features(replay)] == [
+        ("0", "3"), ("3", "3"), ("6", "3"),
+    ]  # fmt: skip
+    assert [(batch.first_row, len(batch)) for batch in batches] == [(1, 3), (4, 3), (7, 1)]
+    assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
+    assert context.notes == [
+        "The service answers at most 3 features a request (CountDefault): read 3 at a time."
+    ]
+
+
+@pytest.mark.parametrize(
+    ("constraint", "counts"),
+    [
+        # Where GeoServer writes it: in GetFeature's operation, not the service's metadata.
+        ("in GetFeature", ["2", "2", "2", "2"]),
+        ("0", ["5", "5", "5"]),  # none of these says a maximum: read on to numberMatched
+        ("unlimited", ["5", "5", "5"]),
+        ("-3", ["5", "5", "5"]),
+    ],
+)
+def test_count_default_where_getfeature_says_it_and_one_that_is_no_number(
+    tmp_path, constraint, counts
+):
+    folder = tmp_path / "ms"
+
+    def intercept(query):
+        if query.get("REQUEST") != "GetCapabilities":
+            return None
+        status, content_type, body = mapserv(folder, query)
+        if constraint == "in GetFeature":
+            found = COUNT_DEFAULT.search(body).group().replace(b">3<", b">2<")
+            body = COUNT_DEFAULT.sub(b"", body).replace(
+                b'<ows:Operation name="GetFeature">', b'<ows:Operation name="GetFeature">' + found
+            )
+        else:
+            body = body.replace(
+                b"<ows:DefaultValue>3<", f"<ows:DefaultValue>{constraint}<".encode()
+            )
+        return status, content_type, body
+
+    with mapserver(folder, intercept, max_features=3) as replay:
+        batches = read(replay, tmp_path, map_name="geojson", page_size=5)
+    assert [q["COUNT"] for q in get_features(replay)] == counts
+    assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
 
 
 @pytest.mark.parametrize("map_name", ["gml", "geojson"])
@@ -369,7 +434,7 @@ def test_a_capped_server_replaces_the_whole_version_or_none_of_it(personas, tmp_
             return mapserv(folder, {**query, "STARTINDEX": "100"})
         return None
 
-    with mapserver(folder, intercept, max_features=3) as replay:
+    with mapserver(folder, intercept, max_features=3, cap_advertised=False) as replay:
         ingest = dict(
             actor=None, dataset=sites, connector_key="wfs",
             config={"url": f"{replay.url}/wfs?map=gml", "type_names": "sites", "page_size": 5},
