@@ -144,6 +144,7 @@ def dataset_detail_view(request: HttpRequest, slug: str) -> HttpResponse:
         "sources": sources,
         # Said at the top of the page to those who load into the dataset.
         "sources_failing": sources_failing(sources) if can_contribute else [],
+        "ever_published": bool(numbers),
         # The versions table says whose features each version replaced.
         "several_parts": dataset.contributing_organisations.exists(),
         # Example values are read from this many features: a field they leave empty is said

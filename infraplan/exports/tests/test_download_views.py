@@ -155,7 +155,8 @@ def refusal(response) -> str:
                 "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700",
             },
             "bbox: '-9000000,-9000000,-8000000,-8000000' in EPSG:27700 lies outside Great "
-            "Britain and its waters, where every feature is.",
+            "Britain and its waters, where every feature is: the grid's eastings run from 0 to "
+            "700,000 and its northings from 0 to 1,300,000 metres.",
         ),
         (
             {"bbox": "1,51,0,52"},
