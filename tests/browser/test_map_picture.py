@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy
 import pytest
 from matplotlib.image import imread
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from .conftest import PageWatch, assert_accessible
 
@@ -34,6 +34,14 @@ def picture_loaded(page: Page) -> None:
         " return image.complete && image.naturalWidth > 0; }"
     )
     assert page.locator("#map-fallback-image").evaluate("image => image.naturalWidth") == 960
+
+
+def follow(page: Page, link: Locator) -> None:
+    """Click ``link`` and wait for the page it opens, and its picture: a click does not wait
+    for the navigation it starts, and the old page's picture has already loaded."""
+    with page.expect_navigation():
+        link.click()
+    picture_loaded(page)
 
 
 def yellow_pixels(png: bytes) -> int:
@@ -63,8 +71,7 @@ def test_without_webgl_the_picture_zooms_and_moves_and_shows_a_feature(
     )
     assert_accessible(page)
 
-    moves.get_by_role("link", name="Zoom out").click()
-    picture_loaded(page)
+    follow(page, moves.get_by_role("link", name="Zoom out"))
     assert query(page) == {
         "layers": "districts", "center": "1.08346,51.27881", "zoom": "15.00",
         "marker": "1.083457,51.278809", "marker_label": "CT1 2EH",
@@ -73,10 +80,12 @@ def test_without_webgl_the_picture_zooms_and_moves_and_shows_a_feature(
         "about 1.4 km from west to east"
     )
 
-    page.get_by_role("navigation", name="Move or zoom the picture").get_by_role(
-        "link", name="Move east"
-    ).click()
-    picture_loaded(page)
+    follow(
+        page,
+        page.get_by_role("navigation", name="Move or zoom the picture").get_by_role(
+            "link", name="Move east"
+        ),
+    )
     moved = query(page)
     lon, lat = (float(value) for value in moved["center"].split(","))
     assert lon == pytest.approx(1.08346 + 0.0103, abs=1e-4) and lat == pytest.approx(51.27881)
@@ -97,8 +106,7 @@ def test_without_webgl_the_picture_zooms_and_moves_and_shows_a_feature(
     page.get_by_role("link", name="features in this view").first.click()
     page.get_by_role("table").get_by_role("link", name="Canterbury").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Canterbury")
-    page.get_by_role("link", name="Show Canterbury on the map").click()
-    picture_loaded(page)
+    follow(page, page.get_by_role("link", name="Show Canterbury on the map"))
 
     shown = page.locator("#map-shown")
     expect(shown).to_contain_text(
@@ -119,16 +127,17 @@ def test_without_webgl_the_picture_zooms_and_moves_and_shows_a_feature(
     ):
         assert parse_qs(urlsplit(link.get_attribute("href")).query)["feature"] == [feature]
     # Zoomed out, the district's outline comes into the picture, drawn in yellow and black.
-    page.get_by_role("navigation", name="Move or zoom the picture").get_by_role(
-        "link", name="Zoom out"
-    ).click()
-    picture_loaded(page)
+    follow(
+        page,
+        page.get_by_role("navigation", name="Move or zoom the picture").get_by_role(
+            "link", name="Zoom out"
+        ),
+    )
     png = page.request.get(page.locator("#map-fallback-image").get_attribute("src")).body()
     assert yellow_pixels(png) > 500
     assert_accessible(page)
 
-    shown.get_by_role("link", name="Stop showing Canterbury").click()
-    picture_loaded(page)
+    follow(page, shown.get_by_role("link", name="Stop showing Canterbury"))
     assert "feature" not in query(page)
     expect(page.locator("#map-shown")).to_have_count(0)
     watch.assert_clean()
