@@ -71,6 +71,11 @@ def test_saving_again_keeps_what_is_not_given_and_says_what_changed(sites, tmp_p
         "  kept: the other arcgis settings, reference column OBJECTID, constants "
         "status=allocated, rejection threshold 10%, large removals allowed",
     ]
+    # Large removals, once allowed, can be refused again.
+    refused = ingest(tmp_path, LAYER, *SAVE, "--no-allow-large-removal")
+    assert refused.returncode == 0, refused.stderr
+    assert Source.objects.get().mapping["allow_large_removal"] is False
+    assert "  large removals: refused (was allowed)" in refused.stdout.splitlines()
     assert not IngestRun.objects.exists()
 
 

@@ -108,8 +108,8 @@ def _mapping_given(options: dict[str, Any]) -> dict[str, Any]:
             given[part] = _pairs(f"--{name}", texts, typed=typed)
     if options["threshold"] is not None:
         given["max_invalid_share"] = options["threshold"] / 100
-    if options["allow_large_removal"]:
-        given["allow_large_removal"] = True
+    if options["allow_large_removal"] is not None:
+        given["allow_large_removal"] = options["allow_large_removal"]
     return given
 
 
@@ -251,10 +251,11 @@ class Command(BaseCommand):
             "that exists keeps its own).",
         )  # fmt: skip
         parser.add_argument(
-            "--allow-large-removal", action="store_true", default=None,
+            "--allow-large-removal", action=argparse.BooleanOptionalAction, default=None,
             help="Publish even when the load removes more than half of the current features it "
             "replaces (without it such a load is rejected, in case the wrong file was given or "
-            "the source answered only in part; with --save, a source that exists keeps its own).",
+            "the source answered only in part; with --save, a source that exists keeps its own, "
+            "and --no-allow-large-removal switches it off).",
         )  # fmt: skip
         saving = parser.add_argument_group(
             "saving the source",
