@@ -162,6 +162,11 @@ class Dataset(models.Model):
         return self.withdrawn_at is not None
 
     @property
+    def is_spatial(self) -> bool:
+        """Whether its features have geometry: a table (``GeometryType.NONE``) has none."""
+        return self.geometry_type != GeometryType.NONE
+
+    @property
     def is_public(self) -> bool:
         """Whether anyone may see it, signed in or not: public and not withdrawn. What decides
         whether an answer made from it may be kept by shared caches, and whether reading it is

@@ -152,7 +152,8 @@ class PublicLayers:
 
     def layer(self, slug: str) -> PublicLayer | None:
         """The public layer ``slug`` with a published version, or None: not public, unknown,
-        not yet published, or the listener has not proved lately that it hears changes."""
+        not yet published, a table (no geometry), or the listener has not proved lately that it
+        hears changes."""
         if not self.listening:
             return None
         now = time.monotonic()
@@ -163,7 +164,11 @@ class PublicLayers:
             return known[0]
         dataset = permitted_dataset(AnonymousUser(), slug)
         layer = None
-        if dataset is not None and dataset.annotated_current_version is not None:
+        if (
+            dataset is not None
+            and dataset.is_spatial
+            and dataset.annotated_current_version is not None
+        ):
             source = source_for(dataset)
             layer = PublicLayer(dataset, source, tile_version(dataset, source))
         with self._lock:

@@ -212,7 +212,8 @@ def _bad_tile_request(message: str) -> HttpResponse:
 
 @require_safe
 def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpResponse:
-    """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s.
+    """One vector tile. Unknown, out-of-range and not-permitted tiles are all 404s, and so are
+    the tiles of a dataset without geometry (a table has none to ask for).
 
     ``as_of`` and ``ended`` are read as the map page reads them; before the dataset's first
     publish the tile is empty. Tiles of public layers asked for without a session, a token or
@@ -220,7 +221,7 @@ def tile_view(request: HttpRequest, slug: str, z: int, x: int, y: int) -> HttpRe
     ``tile_answer``.
     """
     dataset = permitted_dataset(request.user, slug)
-    if dataset is None or not tile_in_range(z, x, y):
+    if dataset is None or not dataset.is_spatial or not tile_in_range(z, x, y):
         raise Http404("No such tile.")
     try:
         moment = parse_moment(request.GET)

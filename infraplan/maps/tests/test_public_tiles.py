@@ -15,10 +15,16 @@ from collections.abc import Callable
 
 import pytest
 from django.core.wsgi import get_wsgi_application
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from infraplan.catalogue.models import Dataset
+from infraplan.catalogue.publishing import (
+    FeatureRow,
+    version_add_features,
+    version_publish,
+    version_start,
+)
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.insights.models import UsageRecord
 from infraplan.insights.usage import buffer
@@ -479,3 +485,23 @@ def test_a_listener_connection_gone_silent_stops_the_serving(app, sites, monkeyp
     assert eventually(lambda: wsgi_get(served, url).status == 404)
     assert time.monotonic() - committed < 1 + 0.5 + 1  # the two, and a second to spare
     proxy.frozen.clear()
+
+
+def test_a_table_has_no_tiles_either_way(app, personas):
+    """A dataset without geometry has no tiles to ask for: 404 by both paths, not an empty
+    tile that would read as "nothing here"."""
+    table = dataset_make(slug="public-list", owner=personas.organisation_a, geometry_type="none")
+    version = version_start(actor=None, dataset=table, source="test")
+    row = FeatureRow(organisation=table.owner, reference="L1", properties={"name": "L1"},
+                     geometry=None)  # fmt: skip
+    with transaction.atomic():
+        version_add_features(version=version, rows=[row])
+        version_publish(actor=None, version=version)
+    served = app()
+    try:
+        url = tile_url("public-list")
+        fast, went = to_django(served, lambda: wsgi_get(served, url))
+        assert fast.status == 404 and went
+        assert wsgi_get(served.application, url).status == 404
+    finally:
+        Dataset.objects.all().delete()
