@@ -63,13 +63,7 @@ class EndlessPaging:
 
     def check(self, batch: FeatureBatch, page: str) -> None:
         self._empty_in_a_row = 0
-        digest = hashlib.sha256()
-        for wkb in batch.geometry if batch.geometry is not None else ():
-            digest.update(wkb if wkb is not None else b"-")
-        for name in sorted(batch.fields):
-            digest.update(name.encode())
-            digest.update(repr(batch.fields[name].tolist()).encode())
-        signature = digest.digest()
+        signature = _batch_signature(batch)
         if signature in self._sent:
             raise ConnectorError(
                 f"The service sent the same features again ({page}): it is not moving on "
@@ -77,6 +71,20 @@ class EndlessPaging:
                 "rather than repeat them for ever."
             )
         self._sent.add(signature)
+
+    def repeats(self, batch: FeatureBatch) -> bool:
+        """Whether ``batch`` holds exactly the features of a page already sent."""
+        return _batch_signature(batch) in self._sent
+
+
+def _batch_signature(batch: FeatureBatch) -> bytes:
+    digest = hashlib.sha256()
+    for wkb in batch.geometry if batch.geometry is not None else ():
+        digest.update(wkb if wkb is not None else b"-")
+    for name in sorted(batch.fields):
+        digest.update(name.encode())
+        digest.update(repr(batch.fields[name].tolist()).encode())
+    return digest.digest()
 
 
 def remote_get(

@@ -5,8 +5,10 @@ offers (GeoJSON is used where one is offered, GML 3.2 otherwise) and, as ``Count
 most features it sends a request (GeoServer's and MapServer's maximum features). Pages are asked
 for with ``STARTINDEX`` and ``COUNT``, each from where the last one ended, ``COUNT`` being the
 page size or that maximum where it is lower. A server may still send fewer than ``COUNT`` (a
-maximum it does not advertise), so ``numberMatched`` says when the last page has been read; a
-short page ends the reading only where the server says "unknown" and links no ``next`` page.
+maximum it does not advertise), so ``numberMatched`` says when the last page has been read, or
+else a ``next`` link that more follow. Where the server says neither, a short page may still
+be cut by such a maximum: the page after it is asked for too, and the reading ends when that
+one is empty (or repeats the short page: a server that ignores ``STARTINDEX`` sent all it has).
 A page without features before ``numberMatched`` is reached fails the load rather than publish
 part of the data.
 
@@ -292,6 +294,7 @@ class WFSConnector(Connector):
         start, number, paging = 0, 1, EndlessPaging()
         matched: int | None = None  # the latest numberMatched a page gave as a number
         most = 0  # the most features one page held
+        confirming = False  # whether this page is asked for only to tell if the last was short
         while True:
             query: dict[str, str | int] = {
                 "SERVICE": "WFS", "VERSION": "2.0.0", "REQUEST": "GetFeature",
@@ -332,22 +335,23 @@ class WFSConnector(Connector):
                         f"{start:,} of them."
                     )
                 break
+            if confirming and paging.repeats(batch):
+                break
             paging.check(batch, page)
             yield batch
             start += len(batch)
             most = max(most, len(batch))
             context.progress(start, "fetching")
             # A server may send fewer than COUNT a request (its own maximum, such as GeoServer's
-            # and MapServer's max features), so a short page is the last only where the server
-            # says neither how many match nor that a next page follows (MapServer, by default,
-            # counts none but links the next page).
-            if matched is not None:
-                if start >= matched:
-                    break
-            elif len(batch) < page_size and not linked:
+            # and MapServer's max features), so a short page is not taken for the last: with
+            # numberMatched, the reading ends when that many have come; without it (MapServer
+            # by default) but with a next link, it goes on; with neither, the next page is asked
+            # for, and an empty one ends the reading.
+            if matched is not None and start >= matched:
                 break
+            confirming = matched is None and len(batch) < page_size and not linked
             number += 1
-        if number > 1 and most < page_size:
+        if start > most and most < page_size:  # more than one page, each cut short
             context.notes.append(
                 f"The service returned at most {most:,} features a request (asked for "
                 f"{page_size:,}); read in {number:,} requests."

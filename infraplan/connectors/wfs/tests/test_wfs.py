@@ -258,6 +258,55 @@ def test_a_server_that_counts_no_matches_nor_links_a_next_page_is_asked_for_its_
     ]
 
 
+NUMBER_MATCHED = re.compile(rb'"numberMatched": *\d+, *')
+
+
+def test_a_short_page_from_a_server_that_says_nothing_more_is_checked_with_the_next(tmp_path):
+    """A server whose own maximum its capabilities do not advertise, and that says neither how
+    many match nor that a next page follows (GeoJSON without ``numberMatched``): a page shorter
+    than asked for may be cut by that maximum, so the next page is asked for too, and only an
+    empty one ends the reading. Before, the first page was published as the whole layer, and a
+    refresh would have removed the rest."""
+    folder = tmp_path / "ms"
+
+    def without_number_matched(query):
+        if query.get("REQUEST") != "GetFeature":
+            return None
+        status, content_type, body = mapserv(folder, query)
+        return status, content_type, NUMBER_MATCHED.sub(b"", body)
+
+    capped = mapserver(folder, without_number_matched, max_features=3, count_matched=False,
+                       cap_advertised=False)  # fmt: skip
+    context = source_context(tmp_path)
+    with capped as replay:
+        batches = read(replay, tmp_path, map_name="geojson", context=context, page_size=5)
+    assert [q["STARTINDEX"] for q in get_features(replay)] == ["0", "3", "6", "7"]
+    assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
+    assert context.notes == [
+        "The service returned at most 3 features a request (asked for 5); read in 4 requests."
+    ]
+
+
+def test_a_server_that_ignores_start_index_is_read_once(tmp_path):
+    """A server without paging answers every page with all it has: the check of its short page
+    gets the same features again, which ends the reading (not the endless-paging refusal), and
+    a layer that fits one page leaves no note."""
+    folder = tmp_path / "ms"
+
+    def without_paging(query):
+        if query.get("REQUEST") != "GetFeature":
+            return None
+        status, content_type, body = mapserv(folder, {**query, "STARTINDEX": "0"})
+        return status, content_type, NUMBER_MATCHED.sub(b"", body)
+
+    context = source_context(tmp_path)
+    with mapserver(folder, without_paging, count_matched=False) as replay:
+        batches = read(replay, tmp_path, map_name="geojson", context=context, page_size=10)
+    assert [q["STARTINDEX"] for q in get_features(replay)] == ["0", "7"]
+    assert [ref for batch in batches for ref in batch.fields["ref"]] == [s[0] for s in SITES]
+    assert context.notes == []
+
+
 @pytest.mark.parametrize(
     ("constraint", "counts"),
     [
