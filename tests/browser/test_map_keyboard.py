@@ -191,7 +191,7 @@ def test_escape_on_a_map_button_closes_the_popup_over_it(page):
 
 def test_a_search_error_is_announced(page, page_watch):
     open_map(page)
-    results = page.locator("#map-search-results")
+    results = page.locator("#map-search-status")
     assert results.get_attribute("aria-live") == "polite"
     search = page.locator("#map-search-q")
 

@@ -55,7 +55,13 @@ def test_the_map_search_flies_to_a_postcode_and_marks_it(page):
     expect(results.get_by_role("link", name="CT1 2EH")).to_have_attribute(
         "aria-current", "location"
     )
-    assert results.get_attribute("aria-live") == "polite"
+    # Screen readers hear one sentence, not the list (WCAG 4.1.3): the list is not live.
+    status = page.locator("#map-search-status")
+    assert (
+        status.get_attribute("aria-live") == "polite" and status.get_attribute("role") == "status"
+    )
+    expect(status).to_have_text("1 result for “ct1 2eh”. The map shows the first: CT1 2EH.")
+    assert results.get_attribute("aria-live") is None
     expect(page.locator("[data-search-marker]")).to_be_visible()
     assert map_centre_after_move(page) == pytest.approx(CT1_2EH, abs=1e-4)
     marker = page.evaluate(
@@ -81,6 +87,9 @@ def test_choosing_another_result_flies_there(page):
     expect(links.nth(1)).to_have_text("Dartford")
     expect(links.filter(has_text="Washford")).to_have_count(1)
     expect(links.first).to_have_attribute("aria-current", "location")
+    expect(page.locator("#map-search-status")).to_contain_text(
+        "The map shows the first: Ashford. The results are listed after the search box."
+    )
     ashford = map_centre_after_move(page)
     links.nth(1).click()
     expect(links.nth(1)).to_have_attribute("aria-current", "location")
@@ -130,6 +139,9 @@ def test_a_new_search_clears_what_the_last_one_showed(page):
 
     search_map(page, "Atlantis")  # nothing found: the last result's marker goes
     expect(results).to_contain_text("Nothing found for “Atlantis”")
+    expect(page.locator("#map-search-status")).to_have_text(
+        "Nothing found for “Atlantis”. What you can search for is listed after the search box."
+    )
     expect(marker).to_have_count(0)
 
     search_map(page, "CT1 2EH")
@@ -277,6 +289,11 @@ def test_a_postcode_that_does_not_exist_offers_postcodes_like_it(page):
     # The map's box lists them too; choosing one marks it. Each reads "CT1 2EH, Postcode".
     suggestions = page.get_by_role("list", name="Postcodes like “CT1 2EI”")
     expect(suggestions.locator("li").first).to_contain_text(", ")
+    count = suggestions.locator("li").count()
+    expect(page.locator("#map-search-status")).to_have_text(
+        f"Error: There is no postcode CT1 2EI. {count} postcodes like it are listed after the "
+        "search box."
+    )
     suggestions.get_by_role("link", name="CT1 2EH").click()
     expect(page).to_have_url(re.compile(r"marker_label=CT1(\+|%20)2EH"))
     assert_accessible(page)

@@ -1,7 +1,7 @@
 // The map's search box (form#map-search), enhanced. Without this script the form opens the
 // search page (/search/), whose results link back to the map centred on each place. With it,
-// results are listed under the form, announced to screen readers, and the map flies to the
-// first one (or the one chosen) and marks it. The map is window.infraplanMap and its marker
+// results are listed under the form, a short summary of them is announced to screen readers,
+// and the map flies to the first one (or the one chosen) and marks it. The map is window.infraplanMap and its marker
 // (kept in the URL) window.infraplanMarker, set by map.mjs; without them (no WebGL) the results'
 // links still open the map there, marked.
 
@@ -20,12 +20,22 @@ function element(tag, className, text) {
   return node;
 }
 
-// The live region exists before anything is written into it, so each change is announced.
-const status = element("div", "govuk-!-margin-bottom-4");
-status.id = "map-search-results";
+// What a search found is listed in `results`; what screen readers hear of it is one sentence,
+// in the live region `status` (a whole list read out after every search would be too much:
+// WCAG 4.1.3). The live region exists before anything is written into it, so each change is
+// announced.
+const results = element("div", "govuk-!-margin-bottom-4");
+results.id = "map-search-results";
+const status = element("div", "govuk-visually-hidden");
+status.id = "map-search-status";
+status.setAttribute("role", "status");
 status.setAttribute("aria-live", "polite");
 const group = form.querySelector(".govuk-form-group");
-form.after(status);
+form.after(status, results);
+
+function announce(...sentences) {
+  status.textContent = sentences.filter(Boolean).join(" ");
+}
 
 function clearError() {
   group.classList.remove("govuk-form-group--error");
@@ -37,7 +47,8 @@ function clearError() {
 // Shown by the field, GOV.UK's way, and told through the live region: searching from the
 // keyboard (Enter) leaves focus in the field, so its new description would go unannounced.
 function showError(message) {
-  status.replaceChildren(element("p", "govuk-visually-hidden", `Error: ${message}`));
+  results.replaceChildren();
+  announce(`Error: ${message}`);
   group.classList.add("govuk-form-group--error");
   input.classList.add("govuk-input--error");
   const error = element("p", "govuk-error-message");
@@ -123,7 +134,9 @@ function showResults(body) {
     ? element("p", "govuk-inset-text govuk-!-font-size-16 govuk-!-margin-top-0 govuk-!-margin-bottom-2", body.note)
     : "";
   if (note) note.id = "map-search-note";
-  status.replaceChildren(heading, note, shown, more, list);
+  results.replaceChildren(heading, note, shown, more, list);
+  announce(`${heading.textContent}.`, body.note, shown && shown.textContent,
+    count > 1 ? "The results are listed after the search box." : "");
 }
 
 function clearMarker() {
@@ -133,7 +146,8 @@ function clearMarker() {
 // What an earlier search showed (its results, its marker) goes when a new one finds nothing.
 function clearResults() {
   clearMarker();
-  status.replaceChildren();
+  results.replaceChildren();
+  announce();
 }
 
 function showNothing(body) {
@@ -143,7 +157,8 @@ function showNothing(body) {
   const formats = element("ul", "govuk-list govuk-list--bullet govuk-!-font-size-16");
   body.formats.forEach((format) => formats.append(element("li", "", format)));
   hint.append(element("p", "govuk-body-s govuk-!-margin-bottom-1", "Search for:"), formats);
-  status.replaceChildren(hint);
+  results.replaceChildren(hint);
+  announce(`Nothing found for “${body.query}”.`, "What you can search for is listed after the search box.");
 }
 
 // A postcode that does not exist: what it might have been (its sector and district, postcodes
@@ -151,14 +166,18 @@ function showNothing(body) {
 function showSuggestions(body) {
   const heading = element("h2", "govuk-heading-s govuk-!-margin-bottom-2", `Postcodes like “${body.query}”`);
   heading.id = "map-search-suggestions-title";
-  status.append(heading, resultList(body.suggestions, "ul", heading));
+  results.replaceChildren(heading, resultList(body.suggestions, "ul", heading));
+  const count = body.suggestions.length;
+  announce(status.textContent,
+    `${count} postcode${count === 1 ? "" : "s"} like it ${count === 1 ? "is" : "are"} listed after the search box.`);
 }
 
 async function search(query) {
   request?.abort();
   request = new AbortController();
   clearError();
-  status.replaceChildren(element("p", "govuk-body-s", "Searching…"));
+  announce();
+  results.replaceChildren(element("p", "govuk-body-s", "Searching…"));
   let body;
   try {
     // The form's own fields too (the layers and date shown), which result links keep.
