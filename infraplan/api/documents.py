@@ -16,6 +16,7 @@ from django.urls import reverse
 from infraplan.catalogue.models import Dataset, DatasetVersion
 from infraplan.catalogue.publishing import version_extent_record
 from infraplan.catalogue.store import StoreFeatureSource
+from infraplan.exports.table import property_value
 from infraplan.maps.ended import ended_on
 
 from .crs import CRS84, STORAGE, SUPPORTED
@@ -224,8 +225,9 @@ def queryables(request: HttpRequest, dataset: Dataset) -> dict[str, Any]:
 def feature_properties(dataset: Dataset, row: Row, day: date) -> dict[str, Any]:
     """The feature's reference, for a dataset with several publishers the slug of the
     organisation whose part it is in (``organisation``), its schema's fields in order (null when
-    it has none: unknown), its other properties, then the district and ward it lies in, and
-    ``ended`` (the date) when its source says it had ended by ``day`` (shown with
+    it has none, unknown, or its value is empty text, as in downloads:
+    ``exports.table.property_value``), its other properties, then the district and ward it
+    lies in, and ``ended`` (the date) when its source says it had ended by ``day`` (shown with
     ``ended=show`` or a ``datetime``). A property of the source's own with one of those names
     keeps it: the source's data is never hidden. The organisation alone is the platform's
     whatever the source has, as in downloads (``exports.table``): it is what tells two councils'
@@ -241,7 +243,7 @@ def feature_properties(dataset: Dataset, row: Row, day: date) -> dict[str, Any]:
         properties["organisation"] = row.organisation
     for name in [*schema, *sorted(set(own) - set(schema))]:
         written = "property_organisation" if row.organisation and name == "organisation" else name
-        properties[written] = own.get(name)
+        properties[written] = property_value(own, name)
     for name, code in (("district", row.district), ("ward", row.ward)):
         if name not in taken:
             properties[name] = code or None

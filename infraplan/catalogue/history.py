@@ -109,12 +109,14 @@ _DIFF = """
          AND normalize(new.reference, NFC) = normalize(old.reference, NFC)
         JOIN {organisation} o ON o.id = COALESCE(new.organisation_id, old.organisation_id)
         -- A rollback copies rows, so "changed" with nothing different is the same feature.
+        -- A null, an empty text and a missing key are the same (store.same_properties_sql).
         WHERE old.id IS NULL OR new.id IS NULL
            OR NOT {same_geometry} OR old.district <> new.district OR old.ward <> new.ward
            OR (old.properties <> new.properties AND (NOT {same_properties} OR EXISTS (
                 SELECT FROM jsonb_each(old.properties) a
                 FULL JOIN jsonb_each(new.properties) b USING (key)
-                WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null'))))
+                WHERE NULLIF(NULLIF(a.value, 'null'), '""')
+                      IS DISTINCT FROM NULLIF(NULLIF(b.value, 'null'), '""'))))
     ), ranked AS (
         SELECT *, count(*) OVER (PARTITION BY kind) AS total,
                row_number() OVER (PARTITION BY kind ORDER BY reference, organisation) AS rank
@@ -124,7 +126,8 @@ _DIFF = """
            CASE WHEN r.kind = 'changed' THEN ARRAY(
                SELECT key FROM jsonb_each(old.properties) a
                FULL JOIN jsonb_each(new.properties) b USING (key)
-               WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null')
+               WHERE NULLIF(NULLIF(a.value, 'null'), '""')
+                     IS DISTINCT FROM NULLIF(NULLIF(b.value, 'null'), '""')
                ORDER BY key
            ) || CASE WHEN NOT {same_geometry} THEN ARRAY['geometry'] ELSE ARRAY[]::text[] END
              || CASE WHEN old.district <> new.district
@@ -136,7 +139,8 @@ _DIFF = """
                    key, NULLIF(a.value, 'null'), NULLIF(b.value, 'null')) ORDER BY key), '[]')
                FROM jsonb_each(old.properties) a
                FULL JOIN jsonb_each(new.properties) b USING (key)
-               WHERE NULLIF(a.value, 'null') IS DISTINCT FROM NULLIF(b.value, 'null')
+               WHERE NULLIF(NULLIF(a.value, 'null'), '""')
+                     IS DISTINCT FROM NULLIF(NULLIF(b.value, 'null'), '""')
            ) || CASE WHEN old.district <> new.district THEN jsonb_build_array(jsonb_build_array(
                     'district', old.district, new.district)) ELSE '[]' END
              || CASE WHEN old.ward <> new.ward THEN jsonb_build_array(jsonb_build_array(

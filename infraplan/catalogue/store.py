@@ -50,9 +50,23 @@ def same_geometry_sql(a: str, b: str) -> str:
 
 
 def same_properties_sql(a: str, b: str) -> str:
-    """SQL that is true when property objects ``a`` and ``b`` differ in no value, a null value
-    and a missing key being the same."""
-    return f"(jsonb_strip_nulls({a}) = jsonb_strip_nulls({b}))"
+    """SQL that is true when property objects ``a`` and ``b`` differ in no value, a null value,
+    an empty text and a missing key being the same: downloads and the API write an empty text
+    as no value, so a download loaded again changes nothing. The empty texts are only looked
+    for where the cheap comparison finds a difference."""
+    return (
+        f"(jsonb_strip_nulls({a}) = jsonb_strip_nulls({b}) "
+        f"OR {_without_empty_values(a)} = {_without_empty_values(b)})"
+    )
+
+
+def _without_empty_values(properties: str) -> str:
+    """SQL for the property object ``properties`` (a column, ours) without its null and empty
+    text values."""
+    return (
+        f"(SELECT coalesce(jsonb_object_agg(key, value), '{{}}') FROM jsonb_each({properties}) "  # noqa: S608
+        """WHERE value NOT IN ('null', '""'))"""
+    )
 
 
 def current_features(dataset: Dataset):

@@ -1,7 +1,8 @@
 """GeoJSON (RFC 7946): a FeatureCollection in WGS84 longitude and latitude to 7 decimal places
 (about a centimetre), outer rings anticlockwise, streamed. Each feature's ``id`` is its
 reference and its properties are the table's columns (``exports.table``) with their stored
-values. The collection carries the download's metadata in a foreign member, ``metadata``.
+values, null where unknown or empty text (``table.property_value``). The collection carries
+the download's metadata in a foreign member, ``metadata``.
 """
 
 import json
@@ -14,7 +15,7 @@ import shapely
 
 from .base import Batches, StreamingExporter
 from .registry import exporter_register
-from .table import GRID_TO_WGS84, ORGANISATION, table_columns
+from .table import GRID_TO_WGS84, ORGANISATION, property_value, table_columns
 
 if TYPE_CHECKING:
     from infraplan.catalogue.sources import FeatureRecord
@@ -47,7 +48,7 @@ def feature_json(export: "Export", columns: list["Column"], record: "FeatureReco
     properties = {}
     for column in columns:
         if column.part == "property":
-            properties[column.name] = record.properties.get(column.key)
+            properties[column.name] = property_value(record.properties, column.key)
         elif column.part == "reference":
             properties[column.name] = record.reference
         elif column.part == ORGANISATION:

@@ -15,10 +15,13 @@ are shown; then the geometry, where the format keeps it in cells: a point as ``e
 ``reference``, or ``latitude`` where the point's own latitude is a column) is written as
 ``property_<name>``; so is a property called ``organisation`` where the dataset has several
 publishers (only there: a one-publisher dataset's columns do not change).
+
+A property's value is read once for every format, by ``property_value``: a property whose
+value is empty text is written as no value, as an unknown one is.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -121,6 +124,26 @@ def table_columns(export: "Export", *, geometry: GeometryCells) -> list[Column]:
     return columns
 
 
+def property_value(properties: Mapping[str, Any], name: str) -> Any:
+    """The property ``name`` as every download, and the OGC API, write it: its stored value,
+    or None (no value: JSON null, a NULL, a blank cell) where it has none or where it is empty
+    text.
+
+    A source's blank text cell is read as empty text and stored so. Written as it is, a file
+    would hold a value there (a GeoPackage's '', an XLSX cell that Excel counts as filled,
+    GeoJSON's "") where a blank date has none. The platform shows it as no value everywhere
+    else: the feature's pop-up and page leave it out, and an attribute filter's empty value
+    (``?notes=``, ``catalogue.filters``) keeps the features whose value is missing, null or
+    empty text, which are those a download writes with no value there.
+
+    Only empty text, not text of spaces alone, which is written as the source has it: a
+    spreadsheet does not count a cell of spaces as blank either (ISBLANK), the empty filter
+    does not keep it and the pop-up shows it. Written as no value, it would be a blank that a
+    download filtered to the blank ones leaves out."""
+    value = properties.get(name)
+    return None if value == "" else value
+
+
 def typed(value: Any, kind: str) -> Any:
     """A stored value as its column's type: an ISO date text as a date; a whole number stored as
     10.0 in an integer field as 10. A value that is not of the type (a load may keep some) is
@@ -161,7 +184,7 @@ def table_row(export: "Export", columns: list[Column], record: FeatureRecord) ->
     row = []
     for column in columns:
         if column.part == "property":
-            row.append(typed(record.properties.get(column.key), column.type))
+            row.append(typed(property_value(record.properties, column.key), column.type))
         elif column.part == "reference":
             row.append(record.reference)
         elif column.part == ORGANISATION:

@@ -72,6 +72,25 @@ def test_a_value_cleared_or_unknown_is_said_in_words(sites):
     assert [shown for shown in changed.shown if shown[0] == "note"] == [("note", "Closed", "empty")]
 
 
+def test_an_empty_text_and_no_value_are_the_same(sites):
+    """Downloads write an empty text as no value, which GDAL reads back as null: a download
+    loaded again changes nothing, and the feature keeps the value it had. A real edit beside it
+    is still a change, of that field alone."""
+    version_publish_points(
+        dataset=sites, points={"depot": FIRST["depot"], "school": FIRST["school"]},
+        properties={"depot": {"note": ""}, "school": {"note": "", "phase": ""}},
+    )  # fmt: skip
+    again = version_publish_points(
+        dataset=sites, points={"depot": FIRST["depot"], "school": FIRST["school"]},
+        properties={"depot": {"note": None}, "school": {"phase": "Primary"}},
+    )  # fmt: skip
+    assert (again.report["changed"], again.report["unchanged"]) == (1, 1)
+    [changed] = versions_diff(sites, 1, 2).changed
+    assert (changed.reference, changed.fields) == ("school", ["phase"])
+    depot = current_features(sites).get(reference="depot")
+    assert depot.properties["note"] == ""
+
+
 def test_diff_counts_every_change_and_lists_the_first_of_each_kind(sites, personas):
     version_publish_points(dataset=sites, points=FIRST)
     version_publish_points(
