@@ -5,6 +5,7 @@ Anything missing or malformed stops start-up with an ImproperlyConfigured error 
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from infraplan.core import env
@@ -169,14 +170,28 @@ CACHES = {
         "LOCATION": "infraplan_cache",
     }
 }
+# The client's address, for the rate limits below, security events and the usage log's visitor
+# code (infraplan.audit.security.client_address, which is django-allauth's rule). Behind proxies
+# every request comes from the nearest proxy's address: name how many proxies of the
+# deployment's own append to X-Forwarded-For (its right-most entries are theirs, the one before
+# them the client's), or a header the nearest proxy sets to the client's address. With neither,
+# X-Forwarded-For is ignored: a client can write anything in it.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.integer("TRUSTED_PROXY_COUNT", default=0, minimum=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env.string("TRUSTED_CLIENT_IP_HEADER", default="") or None
+if ALLAUTH_TRUSTED_PROXY_COUNT and ALLAUTH_TRUSTED_CLIENT_IP_HEADER:
+    raise ImproperlyConfigured("Set TRUSTED_PROXY_COUNT or TRUSTED_CLIENT_IP_HEADER, not both.")
+
 # Lockout and rate limits (django-allauth, counted in the default cache): an account is locked
-# for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURES_LIMIT failed sign-ins; registration and
-# password reset are limited per client address and per email address.
+# for LOGIN_LOCKOUT_MINUTES after LOGIN_FAILURES_LIMIT failed sign-ins, and so is a client
+# address after 20 failed sign-ins to any accounts (the message says "try again in
+# LOGIN_LOCKOUT_MINUTES minutes" for both); registration and password reset are limited per
+# client address and per email address.
 LOGIN_FAILURES_LIMIT = env.integer("LOGIN_FAILURES_LIMIT", default=5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env.integer("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
+_LOCKOUT = f"{LOGIN_LOCKOUT_MINUTES * 60}s"
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
-    "login_failed": f"20/m/ip,{LOGIN_FAILURES_LIMIT}/{LOGIN_LOCKOUT_MINUTES * 60}s/key",
+    "login_failed": f"20/{_LOCKOUT}/ip,{LOGIN_FAILURES_LIMIT}/{_LOCKOUT}/key",
     "signup": "20/h/ip",
     "reset_password": "20/h/ip,3/h/key",
     "reset_password_from_key": "20/m/ip",
@@ -221,6 +236,15 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "build"]
+# A folder of the authority's own static files, outside the source tree: the profile's logo, say
+# (its `logo` is a path under this folder). Collected with the rest by collectstatic.
+BRANDING_STATIC_DIR = env.string("BRANDING_STATIC_DIR", default="")
+if BRANDING_STATIC_DIR:
+    if not Path(BRANDING_STATIC_DIR).is_dir():
+        raise ImproperlyConfigured(
+            f"BRANDING_STATIC_DIR is {BRANDING_STATIC_DIR!r}, which is not a folder."
+        )
+    STATICFILES_DIRS.append(Path(BRANDING_STATIC_DIR))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.string("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Files officers upload and files given to `infraplan ingest`: private, never served as media.

@@ -239,6 +239,7 @@ def test_deploy_check_is_clean_with_production_settings(environ, tmp_path):
         profile_copy(tmp_path, "@example.org", "@kent.gov.uk", times=2)
     )
     environ |= {"DEBUG": "false", "SECURE_COOKIES": "true", "ALLOWED_HOSTS": "maps.kent.gov.uk"}
+    environ |= {"SITE_URL": "https://maps.kent.gov.uk"}
     environ |= SMTP
     assert len(Path(environ["SECRET_KEY_FILE"]).read_text().strip()) >= 50
 

@@ -7,7 +7,7 @@ start-up; an invalid profile stops the process with the field's path in the mess
 
 import re
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
 from django.core.exceptions import ImproperlyConfigured
@@ -54,9 +54,21 @@ class Branding(_Strict):
     accent_colour: str = Field(pattern=HEX_COLOUR)
     logo: str | None = Field(
         default=None,
-        description="Path of an SVG or PNG logo under the static files, e.g. 'branding/logo.svg'.",
+        description="Path of an SVG or PNG logo under the static files, e.g. 'branding/logo.svg' "
+        "in the folder BRANDING_STATIC_DIR names (README, 'Configuration').",
     )
     logo_alt: str | None = None
+
+    @field_validator("logo")
+    @classmethod
+    def _under_the_static_files(cls, logo: str | None) -> str | None:
+        if logo is not None:
+            path = PurePosixPath(logo)
+            if path.is_absolute() or ".." in path.parts or "\\" in logo:
+                raise ValueError(
+                    f"{logo!r} is not a path under the static files, like 'branding/logo.svg'"
+                )
+        return logo
 
     @model_validator(mode="after")
     def _readable(self) -> "Branding":

@@ -29,7 +29,6 @@ class UsageMiddleware:
             user_id=user.pk if user is not None and user.is_authenticated else None,
             status=response.status_code,
             duration_ms=round((time.monotonic() - started) * 1000),
-            address=request.META.get("REMOTE_ADDR", ""),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            request=request,
         )
         return response

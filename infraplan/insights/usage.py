@@ -16,7 +16,10 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.http import HttpRequest
 from django.utils import timezone
+
+from infraplan.audit.security import client_address
 
 from .models import UsageRecord
 
@@ -90,6 +93,13 @@ def visitor_hash(address: str, user_agent: str, day: datetime) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:16]
 
 
+def request_visitor_hash(request: HttpRequest, day: datetime) -> str:
+    """The visitor code of the client that made ``request``: its address as the rest of the
+    service takes it (behind the deployment's proxies, not theirs), and its browser."""
+    address = client_address(request) or ""
+    return visitor_hash(address, request.META.get("HTTP_USER_AGENT", "")[:300], day)
+
+
 def usage_record(
     *,
     kind: str,
@@ -98,8 +108,7 @@ def usage_record(
     user_id: int | None,
     status: int,
     duration_ms: int,
-    address: str,
-    user_agent: str,
+    request: HttpRequest,
 ) -> None:
     now = timezone.now()
     buffer.add(
@@ -111,7 +120,7 @@ def usage_record(
             user_id=user_id,
             status=status,
             duration_ms=duration_ms,
-            visitor=visitor_hash(address, user_agent, now),
+            visitor=request_visitor_hash(request, now),
         )
     )
     buffer.start(settings.USAGE_LOG_FLUSH_SECONDS)

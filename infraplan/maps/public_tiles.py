@@ -289,6 +289,7 @@ class _Served:
     slug: str
     secure: bool  # asked over HTTPS
     user_id: int | None  # for the usage log
+    request: WSGIRequest  # for the usage log
     answer: TileAnswer
 
 
@@ -321,8 +322,7 @@ class PublicTileApp:
                 kind="tile", method="GET", dataset=served.slug, user_id=served.user_id,
                 status=answer.status,
                 duration_ms=round((time.monotonic() - started) * 1000),
-                address=environ.get("REMOTE_ADDR", ""),
-                user_agent=environ.get("HTTP_USER_AGENT", "")[:300],
+                request=served.request,
             )  # fmt: skip
         return [answer.body]
 
@@ -361,7 +361,9 @@ class PublicTileApp:
         except DatabaseError:
             logger.warning("public tile: database error; handing the request to Django")
             return None
-        return _Served(slug=layer.dataset.slug, secure=secure, user_id=user_id, answer=answer)
+        return _Served(
+            slug=layer.dataset.slug, secure=secure, user_id=user_id, request=request, answer=answer
+        )
 
 
 def _headers_added_by_middleware(request: HttpRequest) -> list[tuple[str, str]]:

@@ -1,11 +1,14 @@
 """The usage log: a cheap record of each request, without the client's address."""
 
 import time
+from datetime import datetime
 
 import pytest
+from django.core.handlers.wsgi import WSGIRequest
+from django.test import RequestFactory
 
 from infraplan.insights.models import UsageRecord
-from infraplan.insights.usage import UsageBuffer, buffer, visitor_hash
+from infraplan.insights.usage import UsageBuffer, buffer, request_visitor_hash, visitor_hash
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +81,40 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them():
     for kind in ("a", "b", "c"):
         small.add(UsageRecord(kind=kind, method="GET", status=200, duration_ms=1, visitor="x"))
     assert len(small) == 2 and small.dropped == 1
+
+
+def test_behind_trusted_proxies_the_visitor_is_the_forwarded_client(client, settings):
+    """Behind the deployment's proxy every request comes from the proxy's address: the visitor
+    code is the client's, as the proxy vouches for it, whatever the client wrote before it."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    client.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9",
+               HTTP_USER_AGENT="Firefox")  # fmt: skip
+    client.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="192.0.2.1, 203.0.113.9",
+               HTTP_USER_AGENT="Firefox")  # fmt: skip
+    client.get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="198.51.100.7",
+               HTTP_USER_AGENT="Firefox")  # fmt: skip
+    buffer.flush()
+    first, forged, other = UsageRecord.objects.order_by("id")
+    assert first.visitor == forged.visitor == visitor_hash("203.0.113.9", "Firefox", first.at)
+    assert other.visitor == visitor_hash("198.51.100.7", "Firefox", other.at)
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(client):
+    client.get("/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.7",
+               HTTP_USER_AGENT="Firefox")  # fmt: skip
+    buffer.flush()
+    record = UsageRecord.objects.get()
+    assert record.visitor == visitor_hash("203.0.113.9", "Firefox", record.at)
+
+
+def test_the_visitor_of_a_request_answered_ahead_of_django_is_the_forwarded_client(settings):
+    """Public tiles are answered from the WSGI environ (maps/public_tiles.py), by the same rule."""
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    environ = RequestFactory().get("/").environ | {
+        "REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "192.0.2.1, 203.0.113.9",
+        "HTTP_USER_AGENT": "Firefox",
+    }  # fmt: skip
+    day = datetime(2026, 11, 27)
+    assert request_visitor_hash(WSGIRequest(environ), day) == visitor_hash(
+        "203.0.113.9", "Firefox", day
+    )
