@@ -36,7 +36,7 @@ class AccountAdapter(DefaultAccountAdapter):
         "incorrect_password": "The password is not correct.",
         "rate_limited": "You have tried too many times. Wait a few minutes, then try again.",
         "too_many_login_attempts": (
-            "Too many failed attempts to sign in to this account. Try again in "
+            "Too many failed attempts to sign in. Try again in "
             f"{settings.LOGIN_LOCKOUT_MINUTES} minutes."
         ),
     }
@@ -55,6 +55,26 @@ class AccountAdapter(DefaultAccountAdapter):
                 method["id"], method["description"]
             )
         return methods
+
+    # Setting up an authenticator app also makes the first recovery codes, and allauth then adds
+    # two banners: the set-up's (which says to save the codes) and "You have new recovery codes.
+    # Your old ones no longer work.", meant for codes made again, which the person never had.
+    _APP_SET_UP = "mfa/messages/totp_activated.txt"
+    _CODES_MADE = "mfa/messages/recovery_codes_generated.txt"
+
+    def add_message(
+        self, request: HttpRequest, level: int, message_template: str | None = None,
+        message_context: dict | None = None, extra_tags: str = "", message: str | None = None,
+    ) -> None:  # fmt: skip
+        """allauth's banners, but the codes' banner is left out where the request has just set
+        up an app (allauth adds the two, in that order, as the set-up commits)."""
+        if message_template == self._APP_SET_UP:
+            request.infraplan_app_set_up = True
+        elif message_template == self._CODES_MADE and getattr(
+            request, "infraplan_app_set_up", False
+        ):
+            return
+        super().add_message(request, level, message_template, message_context, extra_tags, message)
 
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
         site = ServiceSite(

@@ -278,6 +278,24 @@ def test_the_qr_code_has_a_meaningful_alt_and_the_secret_is_text_in_groups_of_fo
     assert response.status_code == 302
 
 
+@pytest.mark.django_db(transaction=True)  # the banners are added as the set-up commits
+def test_setting_up_an_app_says_so_once_and_not_that_old_codes_stopped_working(personas, client_as):
+    """allauth adds the set-up's banner (save your recovery codes) and not "You have new
+    recovery codes. Your old ones no longer work.", since the person had none. Codes made
+    again later still say so."""
+    client = reauthenticated(client_as(personas.viewer_a))
+    secret = client.get(reverse("mfa_activate_totp")).context["form"].secret
+    response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)}, follow=True)
+    page = response.content.decode()
+    assert page.count("Your authenticator app is set up.") == 1
+    assert "Your old ones no longer work" not in page
+
+    response = client.post(reverse("mfa_generate_recovery_codes"), follow=True)
+    assert "You have new recovery codes. Your old ones no longer work." in (
+        response.content.decode()
+    )
+
+
 CODE_FIELD_PAGES = {
     "mfa_activate_totp": lambda personas, client_as: reauthenticated(
         client_as(personas.viewer_a)

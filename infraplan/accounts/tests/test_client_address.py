@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 PROXY = "10.0.0.1"  # every request reaches the service from its proxy
 FAILURES_PER_ADDRESS = 20  # ACCOUNT_RATE_LIMITS["login_failed"], per address
-LOCKED = "Too many failed attempts to sign in to this account"
+LOCKED = "Too many failed attempts to sign in. Try again in 15 minutes"
 
 
 def sign_in(client: Client, email: str, password: str = PASSWORD):

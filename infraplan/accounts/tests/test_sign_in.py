@@ -48,7 +48,9 @@ def test_an_account_is_locked_after_repeated_failures(personas, client, security
     # Locked: even the right password is refused, and nobody is signed in.
     response = sign_in(client, "viewer@a.example")
     assert response.status_code == 200
-    assert "Too many failed attempts to sign in to this account" in response.content.decode()
+    assert (
+        "Too many failed attempts to sign in. Try again in 15 minutes" in response.content.decode()
+    )
     assert not client.get(reverse("home")).context["user"].is_authenticated
     [locked] = security_events("signin.locked_out")
     assert locked["email"] == "viewer@a.example" and locked["outcome"] == "failure"
