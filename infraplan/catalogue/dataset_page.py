@@ -21,7 +21,13 @@ from .access import Action, dataset_permits
 from .fields import FIELD_TYPE_NAMES
 from .models import Dataset, DatasetVersion, Feature, GeometryType, Theme, VersionState
 from .publishing import version_extent_record
-from .selectors import versions_listed, versions_unpublished_shown
+from .selectors import (
+    DataAge,
+    dataset_data_age,
+    dataset_last_fetched,
+    versions_listed,
+    versions_unpublished_shown,
+)
 from .sources import FeatureRecord, source_for
 from .store import StoreFeatureSource, current_features, live_at
 from .styles import StyleError, style_legend, style_parse
@@ -107,6 +113,8 @@ class DatasetPage:
     versions: Page  # of the versions, newest first (``VERSIONS_PER_PAGE`` a page)
     feature_count: int | None
     fields: list[FieldInfo]
+    # How old its data are today, whatever date the page is shown as of: its dates are today's.
+    data_age: DataAge
     # Of ``feature_count``, how many their source says had ended by ``day`` (left out of the
     # map, the table and downloads unless asked for); None where not known.
     ended_count: int | None = None
@@ -156,6 +164,9 @@ def dataset_page(
         versions=versions,
         feature_count=current.feature_count if current else None,
         fields=fields,
+        data_age=dataset_data_age(
+            dataset, today=timezone.localdate(), fetched=dataset_last_fetched(dataset)
+        ),
         ended_count=_ended_count(dataset, current, day) if current else None,
         day=day,
         can_manage=dataset_permits(user, dataset, Action.MANAGE),

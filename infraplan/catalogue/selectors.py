@@ -4,19 +4,23 @@ loads and sources. The dataset's own page is read by ``dataset_page``.
 Every read starts from the one gate, ``Dataset.objects.permitting(user, action)``.
 """
 
+import calendar
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import F, Func, JSONField, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Func, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.utils.timezone import localdate
 
 from infraplan.accounts.models import Membership, Organisation, Role
 from infraplan.connectors.models import IngestRun, RunState, Source
 from infraplan.connectors.registry import ROLLBACK_KEY
+from infraplan.connectors.upload import UploadConnector
 
 from .access import Action, dataset_permits
-from .models import Dataset, DatasetVersion, VersionProblem, VersionState
+from .models import Dataset, DatasetVersion, UpdateFrequency, VersionProblem, VersionState
 from .search import datasets_search
 from .store import StoreFeatureSource
 
@@ -31,7 +35,8 @@ def dataset_list(
     access_levels: Iterable[str] = (),
     query: str = "",
 ) -> QuerySet[Dataset]:
-    """The datasets ``user`` may see, filtered, with ``feature_count`` and ``last_updated``.
+    """The datasets ``user`` may see, filtered, with ``feature_count`` and ``loaded_at`` (when
+    the platform published the current version: not how old its data are, ``dataset_data_age``).
 
     Filters of one kind are alternatives (any of the themes); kinds combine (theme and owner).
     With a ``query``, the datasets it finds, most relevant first (``catalogue.search``);
@@ -43,7 +48,10 @@ def dataset_list(
         .select_related("owner")
         .annotate(
             feature_count=Subquery(current.values("feature_count")[:1]),
-            last_updated=Coalesce(Subquery(current.values("published_at")[:1]), F("updated_at")),
+            loaded_at=Subquery(current.values("published_at")[:1]),
+            fetched_at=Subquery(
+                _fetches_published().filter(dataset=OuterRef("pk")).values("finished_at")[:1]
+            ),
         )
         .order_by("title")
     )
@@ -54,6 +62,86 @@ def dataset_list(
     if access_levels := list(access_levels):
         datasets = datasets.filter(access_level__in=access_levels)
     return datasets_search(datasets, query) if query else datasets
+
+
+@dataclass(frozen=True)
+class UpdateCycle:
+    """How long after the date its data are as of an update frequency makes a newer version
+    due (days, or calendar months: a register revised each March is due the next March), and
+    the grace past that before the dataset is said to be overdue."""
+
+    grace: timedelta
+    days: int = 0
+    months: int = 0
+
+    def due_after(self, day: date) -> date:
+        """When a newer version than that of ``day`` is due: the 31st of a shorter month is
+        its last day."""
+        month_index = day.month - 1 + self.months
+        year, month = day.year + month_index // 12, month_index % 12 + 1
+        last = calendar.monthrange(year, month)[1]
+        moved = day.replace(year=year, month=month, day=min(day.day, last))
+        return moved + timedelta(days=self.days)
+
+
+# The grace allows for a register revised each year being published some weeks late, and a
+# daily feed missing a long weekend. A frequency that promises no date (as needed, irregular,
+# not planned, unknown) is never overdue.
+UPDATE_CYCLES: dict[str, UpdateCycle] = {
+    UpdateFrequency.CONTINUAL: UpdateCycle(days=1, grace=timedelta(days=3)),
+    UpdateFrequency.DAILY: UpdateCycle(days=1, grace=timedelta(days=3)),
+    UpdateFrequency.WEEKLY: UpdateCycle(days=7, grace=timedelta(days=7)),
+    UpdateFrequency.MONTHLY: UpdateCycle(months=1, grace=timedelta(days=14)),
+    UpdateFrequency.QUARTERLY: UpdateCycle(months=3, grace=timedelta(days=31)),
+    UpdateFrequency.BIANNUALLY: UpdateCycle(months=6, grace=timedelta(days=61)),
+    UpdateFrequency.ANNUALLY: UpdateCycle(months=12, grace=timedelta(days=92)),
+}
+
+
+@dataclass(frozen=True)
+class DataAge:
+    """How old a dataset's data are, by its own dates: not when the platform loaded them."""
+
+    as_of: date | None  # None: not known
+    update_due: date | None = None  # None: its update frequency promises none, or as_of unknown
+    overdue: bool = False  # update_due has passed, and the grace after it
+
+
+def _fetches_published():
+    """The published loads of remote sources (a service's or an address's, not an upload), the
+    latest first."""
+    return (
+        IngestRun.objects.filter(state=RunState.PUBLISHED, source__isnull=False)
+        .exclude(connector_key=UploadConnector.key)
+        .order_by("-finished_at")
+    )
+
+
+def dataset_last_fetched(dataset: Dataset) -> datetime | None:
+    """When ``dataset`` was last published from a remote source, if ever (``dataset_list``
+    annotates each dataset with it as ``fetched_at``)."""
+    finished = _fetches_published().filter(dataset=dataset).values_list("finished_at", flat=True)
+    return finished.first()
+
+
+def dataset_data_age(dataset: Dataset, *, today: date, fetched: datetime | None = None) -> DataAge:
+    """How old ``dataset``'s data are on ``today``: as of its reference date (when its source was
+    published or last revised), else the end of the period they describe unless that is still
+    to come (a plan period to 2040 says nothing of when the data were made), or as of the day
+    they were last ``fetched`` from a remote source where that is later (a service read weekly
+    is as current as that service); and whether its update frequency made a newer version due,
+    and overdue (``UPDATE_CYCLES``)."""
+    as_of = dataset.reference_date
+    if as_of is None and dataset.temporal_end is not None and dataset.temporal_end <= today:
+        as_of = dataset.temporal_end
+    fetched_on = localdate(fetched) if fetched is not None else None
+    if fetched_on is not None and (as_of is None or fetched_on > as_of):
+        as_of = fetched_on
+    cycle = UPDATE_CYCLES.get(dataset.update_frequency)
+    if as_of is None or cycle is None:
+        return DataAge(as_of=as_of)
+    due = cycle.due_after(as_of)
+    return DataAge(as_of=as_of, update_due=due, overdue=today > due + cycle.grace)
 
 
 def datasets_counted(user: Any) -> tuple[int, int]:

@@ -164,11 +164,14 @@ def test_each_result_shows_its_facts(catalogue, personas, client_as):
     assert ">Organisation A<" in content
     features = re.search(r"Features</dt>\s*<dd[^>]*>([^<]+)</dd>", content)
     assert features and features[1] == "2"
-    assert "Last updated" in content and "<time datetime=" in content
-    # A dataset with nothing published (a national one not switched on, say) was "updated" on
-    # the day its description was written.
+    # When the platform loaded it, apart from how old its data are (not stated here).
+    assert re.search(r"Loaded</dt>\s*<dd[^>]*><time datetime=", content)
+    assert re.search(r"Data as of</dt>\s*<dd[^>]*>Not known", content)
+    assert "Last updated" not in content
+    # A dataset with nothing published (a national one not switched on, say) was not "loaded"
+    # on the day its description was written.
     content = client_as(None).get("/datasets/", {"q": "rail"}).content.decode()
-    assert "Not published yet" in content and "Last updated" not in content
+    assert "Not published yet" in content and "Loaded" not in content
 
 
 def test_the_list_makes_the_same_number_of_queries_for_any_number_of_datasets(personas, client_as):

@@ -25,6 +25,7 @@ from ..gemini import MEDIA_TYPE, dataset_record
 from ..history import first_published_at, version_as_of
 from ..models import Dataset, DatasetVersion
 from ..selectors import (
+    dataset_data_age,
     dataset_downloads_offered,
     dataset_list,
     dataset_national_off,
@@ -57,12 +58,17 @@ def dataset_list_view(request: HttpRequest) -> HttpResponse:
                 query=form.value("q"),
             )
         )
+    today = localdate()
     return render(
         request,
         "catalogue/dataset_list.html",
         {
             "form": form,
-            "datasets": datasets,
+            # Each with how old its data are, which its card says beside when they were loaded.
+            "datasets": [
+                (dataset, dataset_data_age(dataset, today=today, fetched=dataset.fetched_at))
+                for dataset in datasets
+            ],
             "filtered": bool(form.value("q") or any(filters.values()) or form.errors),
             "can_add": bool(dataset_owners_for_new(request.user)),
         },
