@@ -406,12 +406,21 @@ def names_found(
         held = rows[0][-1]
         unheld = [index for index, count in enumerate(held) if not count]
         if unheld:
-            fewer = names.terms.without(i for index in unheld for i in units[index])
-            found = names_found(user, query, limit, choice, terms=search_terms(fewer))
+            fewer = search_terms(names.terms.without(i for index in unheld for i in units[index]))
+            if not _can_name_something(fewer):
+                return NamesFound([])
+            found = names_found(user, query, limit, choice, terms=fewer)
             left_out = tuple(names.terms.words[i] for index in unheld for i in units[index])
             return replace(found, left_out=left_out + found.left_out)
     partial_of = (names.terms.text if terms else query) if partial else ""
     return NamesFound(_name_results(names, rows, choice), partial_of=partial_of, as_typed=as_typed)
+
+
+def _can_name_something(terms: Terms) -> bool:
+    """Whether ``terms`` can be searched for on their own: not when every word a name must hold
+    is one character ("alert(1)" without "alert"), which a great many names have a word
+    starting with."""
+    return any(len(word) > 1 for word in terms.words)
 
 
 def _name_results(names: NamesQuery, rows: list[tuple], choice: MapChoice) -> list[SearchResult]:

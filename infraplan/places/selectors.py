@@ -47,8 +47,9 @@ SOME_WORDS_NOTE = (
 
 
 def _left_out_note(words: tuple[str, ...]) -> str:
-    """Said when no name holds ``words``: the results are for the query's other words."""
-    quoted = [f"“{word}”" for word in words]
+    """Said when no name holds ``words``: the results are for the query's other words. A word
+    typed twice is named once."""
+    quoted = [f"“{word}”" for word in dict.fromkeys(words)]
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
     return f"Nothing found has {listed}: these results are for the other words."
 

@@ -159,3 +159,21 @@ def test_short_words_match_the_start_of_words_only(client, wards):
     # Longer words are found inside names, as before: a district's "ford".
     assert ("Washford", "ward") in _found(client, "ashf")
     assert "Westgate-on-Sea" in [label for label, _ in _found(client, "westgate on sea")]
+
+
+def test_words_nothing_holds_are_named_once(client, castles):
+    found = _search(client, "xyzzy Westgate xyzzy")
+    assert found["results"] == _search(client, "Westgate")["results"]
+    assert found["note"] == "Nothing found has “xyzzy”: these results are for the other words."
+
+
+@pytest.mark.parametrize("query", ["<script>alert(1)</script>", "xyzzy 1", "xyzzy plugh a 1 &"])
+def test_one_character_words_left_alone_are_not_searched_for(client, castles, query):
+    """Once the words nothing holds are left out, one-character words alone ("1" of
+    "alert(1)") are in a great many names: nothing is found, as for a word nothing holds."""
+    assert _search(client, "1")["results"], "the test needs names holding a word starting 1"
+    found = _search(client, query)
+    assert (found["results"], found["note"]) == ([], None)
+    page = client.get("/search/", {"q": query}).content.decode()
+    assert "Nothing found for “" in page and "Check the spelling, or search for:" in page
+    assert "these results are for the other words" not in page
