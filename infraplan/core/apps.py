@@ -6,4 +6,4 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 (registers the system checks)
+        from . import checks, database_checks  # noqa: F401 (registers the system checks)
