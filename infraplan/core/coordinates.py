@@ -31,6 +31,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from pyproj import Transformer
 
@@ -85,11 +86,6 @@ _SIGNED_ANGLE = (
 _ANGLES_WITH_DEGREE_MARKS = re.compile(rf"^\s*{_SIGNED_ANGLE}\s*[,;/]?\s*{_SIGNED_ANGLE}\s*$")
 
 Kind = Literal["grid-reference", "eastings-northings", "latitude-longitude"]
-
-FORMATS_HINT = (
-    "a grid reference like TR 150 575, eastings and northings like 615000,157500, "
-    "or latitude and longitude like 51.28, 1.08 or 51°16'47\"N 1°04'59\"E"
-)
 
 
 class CoordinateError(ValueError):
@@ -147,6 +143,59 @@ def grid_square_of(easting: float, northing: float) -> str | None:
     return major + _MINOR[row * 5 + column]
 
 
+@dataclass(frozen=True)
+class CoordinateExamples:
+    """One place, the centre of the area the map covers, written in each form that
+    ``coordinates_parse`` reads: the examples shown to someone searching, so that trying one
+    finds a place in their own area."""
+
+    grid_reference: str  # its 100 m square: "TR 150 575"
+    eastings_northings: str  # to the 100 m: "615000,157500"
+    latitude_longitude: str  # to a hundredth of a degree: "51.28, 1.08"
+    degrees_minutes_seconds: str  # to the second: 51°16'47"N 1°04'59"E
+
+    @property
+    def grid_reference_digits(self) -> str:
+        """The figures of the grid reference, after its letters: "150 575"."""
+        return self.grid_reference.split(" ", 1)[1]
+
+    def formats_hint(self) -> str:
+        return (
+            f"a grid reference like {self.grid_reference}, eastings and northings like "
+            f"{self.eastings_northings}, or latitude and longitude like "
+            f"{self.latitude_longitude} or {self.degrees_minutes_seconds}"
+        )
+
+
+def coordinate_examples() -> CoordinateExamples:
+    """The examples for this deployment: at the centre of its map's bounds (the profile's)."""
+    west, south, east, north = settings.AUTHORITY_PROFILE.map.bounds
+    return _examples_at((west + east) / 2, (south + north) / 2)
+
+
+def _angle_text(value: float, positive: str, negative: str) -> str:
+    seconds = round(abs(value) * 3600)
+    degrees, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{degrees}°{minutes:02d}'{seconds:02d}\"{positive if value >= 0 else negative}"
+
+
+@cache
+def _examples_at(longitude: float, latitude: float) -> CoordinateExamples:
+    easting, northing = (round(value, -2) for value in _to_grid().transform(longitude, latitude))
+    easting, northing = int(easting), int(northing)
+    letters = grid_square_of(easting, northing)
+    figures = f"{easting % 100_000 // 100:03d} {northing % 100_000 // 100:03d}"
+    return CoordinateExamples(
+        grid_reference=f"{letters} {figures}",
+        eastings_northings=f"{easting},{northing}",
+        latitude_longitude=f"{latitude:.2f}, {longitude:.2f}",
+        degrees_minutes_seconds=(
+            f"{_angle_text(latitude, 'N', 'S')} {_angle_text(longitude, 'E', 'W')}"
+        ),
+    )
+
+
 def typed_grid_pair(text: str) -> tuple[str, str] | None:
     """The easting and northing as typed, if ``text`` is a pair of eastings and northings
     (``615000,15750``, ``E 615000 N 15750``) rather than degrees or anything else."""
@@ -189,11 +238,12 @@ def grid_square_letters(text: str) -> bool:
 
 def grid_reference_parse(text: str) -> Location:
     """An Ordnance Survey grid reference (``TR 150 575``) as the centre of its square."""
+    example = coordinate_examples().grid_reference
     match = _GRID_REFERENCE.match(text)
     if not match:
         raise CoordinateError(
             f"“{text.strip()}” is not a grid reference: write two letters and then 2 to 10 "
-            "digits, like TR 150 575."
+            f"digits, like {example}."
         )
     letters = match[1].upper()
     groups = match[2].split()
@@ -208,17 +258,17 @@ def grid_reference_parse(text: str) -> Location:
         raise CoordinateError(
             f"“{shown}” is not a grid reference: after the letters come the easting and the "
             f"northing, two groups of digits (or one run of them), not {len(groups)}, like "
-            "TR 150 575 or TR150575."
+            f"{example} or {example.replace(' ', '')}."
         )
     if len(groups) == 2 and len(groups[0]) != len(groups[1]):
         raise CoordinateError(
             f"“{shown}” is not a grid reference: the easting and northing must have the same "
-            "number of digits, like TR 150 575."
+            f"number of digits, like {example}."
         )
     if len(digits) % 2:
         raise CoordinateError(
             f"“{shown}” is not a grid reference: it has an odd number of digits ({len(digits)}); "
-            "the easting and northing need the same number, like TR 150 575."
+            f"the easting and northing need the same number, like {example}."
         )
     if not 2 <= len(digits) <= 10:
         raise CoordinateError(
@@ -251,9 +301,11 @@ def _number_pair(first: str, second: str) -> Location:
     if abs(a) <= 180 and abs(b) <= 180:
         return _latitude_longitude(a, b)
     if "." in first + second and (abs(a) <= 180 or abs(b) <= 180):
+        examples = coordinate_examples()
         raise CoordinateError(
             f"“{first}, {second}” mixes degrees and metres: give latitude and longitude "
-            "(51.28, 1.08) or eastings and northings (615000,157500)."
+            f"({examples.latitude_longitude}) or eastings and northings "
+            f"({examples.eastings_northings})."
         )
     return _eastings_northings(a, b)
 
@@ -298,17 +350,17 @@ def _latitude_longitude(a: float, b: float) -> Location:
 def _degrees(text: str, degrees: str, minutes: str | None, seconds: str | None) -> float:
     """One angle in decimal degrees; CoordinateError for minutes or seconds of 60 or more, or a
     decimal figure before the last."""
+    example = coordinate_examples().degrees_minutes_seconds
     figures = [figure for figure in (degrees, minutes, seconds) if figure is not None]
     if any("." in figure for figure in figures[:-1]):
         raise CoordinateError(
             f"“{text.strip()}” mixes decimals into degrees, minutes and seconds: only the last "
-            "figure of each coordinate may have decimals, like 51°16'47.5\"N 1°04'59\"E."
+            f"figure of each coordinate may have decimals, like {example}."
         )
     for figure, name in ((minutes, "minutes"), (seconds, "seconds")):
         if figure is not None and float(figure) >= 60:
             raise CoordinateError(
-                f"“{text.strip()}” has {figure} {name}: {name} run from 0 to 59, like "
-                "51°16'47\"N 1°04'59\"E."
+                f"“{text.strip()}” has {figure} {name}: {name} run from 0 to 59, like {example}."
             )
     value = float(degrees) + float(minutes or 0) / 60 + float(seconds or 0) / 3600
     return round(value, 7)
@@ -344,7 +396,8 @@ def _hemisphere_pair(text: str, *angles: tuple[str | None, ...]) -> Location:
         if axis in read:
             raise CoordinateError(
                 f"“{text.strip()}” gives two {axis}s: one coordinate needs N or S (the "
-                "latitude), the other E or W (the longitude), like 51°16'47\"N 1°04'59\"E."
+                "latitude), the other E or W (the longitude), like "
+                f"{coordinate_examples().degrees_minutes_seconds}."
             )
         read[axis] = -value if letter in "SW" else value
     return _latitude_longitude(read["latitude"], read["longitude"])

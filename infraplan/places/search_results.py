@@ -1,8 +1,8 @@
 """What a search returns: its results and outcome, and the map links they open.
 
-The kinds of result and their labels, the formats a search understands (told when it finds
-nothing), and the map a result flies to: the layers and moment chosen (``MapChoice``) and the
-zoom that fits a result's box.
+The kinds of result and their labels, and the map a result flies to: the layers and moment
+chosen (``MapChoice``) and the zoom that fits a result's box. The formats a search understands,
+told when it finds nothing, are ``search_examples.search_formats``.
 """
 
 import math
@@ -23,15 +23,8 @@ from infraplan.maps.selectors import (
     requested_layers,
 )
 
-# The formats a search understands, told to someone whose search found nothing.
-FORMATS = [
-    "a postcode, like CT1 2EH, or the start of one, like CT1",
-    "a grid reference, like TR 150 575",
-    "eastings and northings, like 615000,157500",
-    "latitude and longitude, like 51.28, 1.08",
-    "the name of a place, an area or a feature on the map",
-    "the ONS code of a district or ward (E07…, E05…)",
-]
+from .search_examples import search_formats
+
 # The boundary datasets whose features search offers as areas, by slug, in the order results
 # list them; features of every other dataset come after them. A parish before a ward: a parish
 # is the town or village of its name, where a ward of that name is an electoral division named
@@ -118,12 +111,12 @@ class SearchOutcome:
             "error": self.error or None,
             "suggestions": [suggestion.as_json() for suggestion in self.suggestions],
             "message": None if self.results or not self.query else nothing_found(self.query),
-            "formats": FORMATS,
+            "formats": search_formats(),
         }
 
 
 def nothing_found(query: str) -> str:
-    return f"Nothing found for “{query}”. Search for " + "; ".join(FORMATS) + "."
+    return f"Nothing found for “{query}”. Search for " + "; ".join(search_formats()) + "."
 
 
 def rounded(values: tuple[float, ...]) -> tuple[float, ...]:

@@ -17,9 +17,9 @@ from django.contrib.gis.geos import Point
 
 from infraplan.catalogue.models import Dataset
 from infraplan.core.coordinates import (
-    FORMATS_HINT,
     CoordinateError,
     Location,
+    coordinate_examples,
     coordinates_parse,
     grid_square_letters,
     typed_grid_pair,
@@ -112,7 +112,14 @@ def search(
         digits = digits_note(query, *pair) if pair else ""
         location = None
         error = " ".join(
-            filter(None, [str(problem), digits, f"You can also search for {FORMATS_HINT}."])
+            filter(
+                None,
+                [
+                    str(problem),
+                    digits,
+                    f"You can also search for {coordinate_examples().formats_hint()}.",
+                ],
+            )
         )
         # "AB12" is the start of a postcode as much as a grid reference: say both.
         outward = postcode_start(query)
@@ -171,8 +178,14 @@ def search(
 def _grid_letters_error(letters: str) -> str:
     """What to say of a search for only the letters of a National Grid square (``TR``)."""
     letters = letters.upper()
-    example = f"{letters} 150 575" if len(letters) == 2 else "TR 150 575"
+    examples = coordinate_examples()
+    example = (
+        f"{letters} {examples.grid_reference_digits}"
+        if len(letters) == 2
+        else examples.grid_reference
+    )
     return (
         f"“{letters}” is only the letters of a grid reference: add the figures of the easting "
-        f"and northing after them, like {example}. You can also search for {FORMATS_HINT}."
+        f"and northing after them, like {example}. You can also search for "
+        f"{examples.formats_hint()}."
     )

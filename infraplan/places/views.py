@@ -7,7 +7,8 @@ from django.views.decorators.http import require_safe
 
 from infraplan.audit.services import audit_record_read
 
-from .search_results import FORMATS, MapChoice
+from .search_examples import search_formats, search_hint_examples
+from .search_results import MapChoice
 from .selectors import MAX_QUERY_LENGTH, search
 
 
@@ -36,7 +37,8 @@ def search_view(request: HttpRequest) -> HttpResponse:
             "places/search.html",
             {
                 "outcome": outcome,
-                "formats": FORMATS,
+                "formats": search_formats(),
+                "hint_examples": search_hint_examples(),
                 "max_length": MAX_QUERY_LENGTH,
                 "map_choice": choice.query(),
             },

@@ -6,6 +6,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from infraplan.core.coordinates import coordinate_examples
+
 from .conftest import assert_accessible
 
 pytestmark = pytest.mark.browser
@@ -164,7 +166,9 @@ def test_the_map_search_explains_a_malformed_grid_reference_and_nothing_found(pa
     expect(error).to_have_count(0)
     results = page.locator("#map-search-results")
     expect(results).to_contain_text("Nothing found for “Atlantis”")
-    expect(results).to_contain_text("a grid reference, like TR 150 575")
+    # The examples are of the deployment's own area (the centre of its profile's map).
+    example = coordinate_examples().grid_reference
+    expect(results).to_contain_text(f"a grid reference, like {example}")
     assert_accessible(page)
 
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.conf import settings
 from pyproj import Transformer
 
 from infraplan.audit.models import AuditEntry
@@ -22,7 +23,6 @@ from infraplan.core.testing.data import (
     postcodes_write,
     version_publish_points,
 )
-from infraplan.places.search_results import FORMATS
 from infraplan.places.services import postcodes_load
 
 CT1_2EH = (1.083457, 51.278809)
@@ -388,23 +388,42 @@ def test_a_search_that_shows_restricted_features_is_audited(personas, client_as,
     assert AuditEntry.objects.filter(action="dataset.read.search").count() == 1
 
 
-def test_nothing_found_says_so_and_suggests_the_formats(client, districts):
+# The profile's map bounds, whose centre the examples name: near Charing, in the square TQ.
+AREA = settings.AUTHORITY_PROFILE.map.bounds
+
+
+def test_nothing_found_says_so_and_suggests_the_formats(
+    client, districts, sample_postcodes, examples_expected
+):
+    """Each format's example is a place in the area: the postcode nearest its centre (of
+    those loaded, ME10 1AA: 15 km away, CT1 2EH 25 km), and the centre written as coordinates."""
+    expected = examples_expected(AREA, "TQ")
     body = _search(client, "Atlantis")
     assert body["results"] == [] and body["error"] is None
-    for example in ("CT1 2EH", "TR 150 575", "615000,157500", "place"):
-        assert example in body["message"]
+    formats = [
+        "a postcode, like ME10 1AA, or the start of one, like ME10",
+        f"a grid reference, like {expected['grid_reference']}",
+        f"eastings and northings, like {expected['eastings_northings']}",
+        f"latitude and longitude, like {expected['latitude_longitude']}",
+    ]
+    assert body["formats"][:4] == formats
+    for format_ in formats:
+        assert format_ in body["message"]
 
     page = client.get("/search/", {"q": "Atlantis"}).content.decode()
     assert "Nothing found for “Atlantis”" in page
-    for format_ in FORMATS:
-        assert format_ in page
+    for format_ in body["formats"]:
+        assert f"<li>{format_}</li>" in page
 
 
-def test_an_empty_search_is_the_form_with_a_hint(client, db):
+def test_an_empty_search_is_the_form_with_a_hint(client, db, examples_expected):
+    expected = examples_expected(AREA, "TQ")
     response = client.get("/search/")
     page = response.content.decode()
     assert response.status_code == 200
-    assert 'name="q"' in page and "For example CT1 2EH, TR 150 575" in page
+    # No postcodes loaded: no postcode example.
+    hint = f"For example {expected['grid_reference']}, {expected['eastings_northings']} or a"
+    assert 'name="q"' in page and hint in page
     assert "Nothing found" not in page and "There is a problem" not in page
     assert _search(client, "")["results"] == []
 

@@ -3,6 +3,7 @@ a district's name beside other words ("Dover Castle"), words that nothing holds,
 and the letters of a grid reference alone. On the real demo boundaries and features."""
 
 import pytest
+from django.conf import settings
 
 from infraplan.core.testing.data import demo_dataset_load
 
@@ -124,13 +125,17 @@ def wards(districts):
 
 
 @pytest.mark.parametrize("query", ["TR", "tr", " TQ ", "T"])
-def test_the_letters_of_a_grid_square_alone_are_explained(client, wards, query):
+def test_the_letters_of_a_grid_square_alone_are_explained(client, wards, examples_expected, query):
     """ "TR" listed wards holding the letters (Trench, Central Harbour ...): it is the start of
-    a grid reference, and the search says what to add."""
+    a grid reference, and the search says what to add: the figures of the example in the
+    area (the centre of the map's bounds, in TQ) after the letters typed, or for a single
+    letter the whole example."""
+    area_example = examples_expected(settings.AUTHORITY_PROFILE.map.bounds, "TQ")
     found = _search(client, query)
     assert found["results"] == []
     letters = query.strip().upper()
-    example = f"{letters} 150 575" if len(letters) == 2 else "TR 150 575"
+    figures = area_example["grid_reference"].removeprefix("TQ ")
+    example = f"{letters} {figures}" if len(letters) == 2 else area_example["grid_reference"]
     assert found["error"].startswith(
         f"“{letters}” is only the letters of a grid reference: add the figures of the easting "
         f"and northing after them, like {example}."
