@@ -245,8 +245,6 @@ if BRANDING_STATIC_DIR:
             f"BRANDING_STATIC_DIR is {BRANDING_STATIC_DIR!r}, which is not a folder."
         )
     STATICFILES_DIRS.append(Path(BRANDING_STATIC_DIR))
-MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(env.string("MEDIA_ROOT", default=str(BASE_DIR / "media")))
 # Files officers upload and files given to `infraplan ingest`: private, never served as media.
 UPLOAD_ROOT = Path(env.string("UPLOAD_ROOT", default=str(BASE_DIR / "uploads")))
 # The largest file an officer may upload; the upload handler stops reading past it.
@@ -381,6 +379,11 @@ LOAD_PROBLEMS_KEPT_DAYS = env.integer("LOAD_PROBLEMS_KEPT_DAYS", default=90, min
 
 # Security events (infraplan.audit.security) as JSON lines: a file a monitoring system reads.
 SECURITY_EVENT_LOG = env.string("SECURITY_EVENT_LOG", default="")
+if SECURITY_EVENT_LOG and not Path(SECURITY_EVENT_LOG).parent.is_dir():
+    # Said here: logging's own error ("Unable to configure handler 'security'") names neither.
+    raise ImproperlyConfigured(
+        f"SECURITY_EVENT_LOG is {SECURITY_EVENT_LOG!r}, whose folder does not exist."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -109,6 +109,10 @@ BAD_ENVIRONMENTS = {
         {"DEBUG": "maybe"},
         "DEBUG must be one of true/false/1/0/yes/no/on/off, not 'maybe'.",
     ),
+    "security event log in a folder that does not exist": (
+        {"SECURITY_EVENT_LOG": "{tmp}/no-such-folder/security.jsonl"},
+        "SECURITY_EVENT_LOG is '{tmp}/no-such-folder/security.jsonl', whose folder does not exist.",
+    ),
     "ALLOWED_HOSTS with an empty item": (
         {"ALLOWED_HOSTS": "infraplan.kent.gov.uk,,localhost"},
         "ALLOWED_HOSTS has an empty item in 'infraplan.kent.gov.uk,,localhost'.",

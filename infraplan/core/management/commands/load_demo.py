@@ -8,7 +8,8 @@ from infraplan.places.tasks import postcodes_load_task
 
 class Command(BaseCommand):
     help = (
-        "Queue the demo data load (the datasets of data/demo.toml and its postcode directory); "
+        "Queue the data load of the manifest demo.toml in DEMO_DATA_DIR (data/ by default: the "
+        "demo datasets) and its postcode directory; "
         "idempotent. With --wait, wait for a worker to finish it."
     )
 
