@@ -153,6 +153,10 @@ class CoordinateExamples:
     eastings_northings: str  # to the 100 m: "615000,157500"
     latitude_longitude: str  # to a hundredth of a degree: "51.28, 1.08"
     degrees_minutes_seconds: str  # to the second: 51°16'47"N 1°04'59"E
+    # A box around it (west,south,east,north), as the features table's area field takes one:
+    # in degrees ("0.9,51.2,1.3,51.4") and on the grid in metres ("600000,150000,630000,165000").
+    box_degrees: str
+    box_grid: str
 
     @property
     def grid_reference_digits(self) -> str:
@@ -192,6 +196,14 @@ def _examples_at(longitude: float, latitude: float) -> CoordinateExamples:
         latitude_longitude=f"{latitude:.2f}, {longitude:.2f}",
         degrees_minutes_seconds=(
             f"{_angle_text(latitude, 'N', 'S')} {_angle_text(longitude, 'E', 'W')}"
+        ),
+        box_degrees=",".join(
+            f"{value:.1f}"
+            for value in (longitude - 0.2, latitude - 0.1, longitude + 0.2, latitude + 0.1)
+        ),
+        box_grid=",".join(
+            str(int(round(value, -4)))
+            for value in (easting - 15_000, northing - 7_500, easting + 15_000, northing + 7_500)
         ),
     )
 

@@ -12,6 +12,7 @@ from infraplan.audit.security import security_event
 from infraplan.audit.services import audit_record_read
 from infraplan.catalogue.caching import dataset_cache_headers
 from infraplan.catalogue.models import Dataset
+from infraplan.core.coordinates import coordinate_examples
 from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, heavy_slot
 
 from .areas import Area, area_downloads, parse_area, swapped_area
@@ -392,6 +393,7 @@ def features_view(request: HttpRequest) -> HttpResponse:
         {
             "title": title,
             "groups": layer_groups(layers),
+            "examples": coordinate_examples(),  # of the deployment's own area
             "bbox": request.GET.get("bbox", text) if error else text,
             "error": error,
             "as_of_error": as_of_error,

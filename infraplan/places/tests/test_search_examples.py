@@ -102,3 +102,17 @@ def test_a_postcode_loaded_after_the_first_search_becomes_the_example(client, db
     assert _search(client, "Atlantis")["formats"][0] == "a postcode, or the start of one"
     _postcodes_load(tmp_path, postcode_rows(*POSTCODE_SAMPLE))
     assert _search(client, "Atlantis")["formats"][0].startswith("a postcode, like ME10 1AA,")
+
+
+def test_the_features_tables_area_examples_are_boxes_in_the_area(client, db, wessex):
+    """The features table's area field gives a box in degrees and one on the grid, each around
+    the centre of the deployment's own area, and each read back as inside it."""
+    page = client.get("/map/features/").content.decode()
+    hint = page.split('id="bbox-hint"', 1)[1].split("</div>", 1)[0]
+    assert not [example for example in KENT_EXAMPLES if example in hint]
+    assert "0.8,51.1,1.2,51.3" not in hint and "580000,140000,620000,160000" not in hint
+    assert "for example -2.1,50.9,-1.8,51.1," in hint
+    assert "for example 390000,110000,420000,120000." in hint
+    for box in ("-2.1,50.9,-1.8,51.1", "390000,110000,420000,120000"):
+        response = client.get("/map/features/", {"bbox": box, "layers": ""})
+        assert response.status_code == 200 and 'id="bbox-error"' not in response.content.decode()
