@@ -28,7 +28,6 @@ const results = element("div", "govuk-!-margin-bottom-4");
 results.id = "map-search-results";
 const status = element("div", "govuk-visually-hidden");
 status.id = "map-search-status";
-status.setAttribute("role", "status");
 status.setAttribute("aria-live", "polite");
 const group = form.querySelector(".govuk-form-group");
 form.after(status, results);
