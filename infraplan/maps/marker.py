@@ -26,7 +26,9 @@ MARKER_COLOUR = "#d4351c"  # the pin's, on the interactive map: GOV.UK's red
 # A longitude or latitude as a link writes it: ASCII digits, at most 15 decimal places (the
 # float's own precision); no exponent, "nan", "inf" or other scripts' digits, which float() takes.
 _DEGREES = re.compile(r"[-+]?[0-9]{1,3}(?:\.[0-9]{1,15})?")
-MARKER_NOT_A_POINT = "marker: expected longitude,latitude in degrees, like 1.083457,51.278809"
+MARKER_NOT_A_POINT = (
+    "marker: expected a longitude and a latitude in degrees, longitude first, separated by a comma"
+)
 MARKER_OUT_OF_RANGE = (
     f"marker: the longitude must be between -180 and 180 and the latitude between "
     f"-{MAX_LATITUDE:g} and {MAX_LATITUDE:g} degrees"

@@ -66,7 +66,7 @@ def test_what_is_not_a_point_is_explained_for_the_picture_and_ignored_by_the_pag
     with pytest.raises(BadRequest) as problem:
         parse_marker({"marker": value})
     assert str(problem.value) == (
-        "marker: expected longitude,latitude in degrees, like 1.083457,51.278809"
+        "marker: expected a longitude and a latitude in degrees, longitude first, separated by a comma"
     )
     assert marker_from_query({"marker": value}) is None
 
@@ -321,7 +321,7 @@ def test_a_label_with_dollar_signs_is_drawn_as_written(client):
 @pytest.mark.parametrize(
     ("marker", "message"),
     [
-        ("1.08", "marker: expected longitude,latitude in degrees, like 1.083457,51.278809"),
+        ("1.08", "marker: expected a longitude and a latitude in degrees, longitude first, separated by a comma"),
         ("1.08,91", "marker: the longitude must be between -180 and 180 and the latitude "
                     "between -85 and 85 degrees"),
     ],
