@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 
 from infraplan.accounts.testing import session_two_factor_record
+from infraplan.core.testing.console import console_environ
 from infraplan.core.testing.data import (
     ASHFORD_POINTS,
     dataset_make,
@@ -118,3 +119,9 @@ def pytest_configure(config):
     allowed = [*settings.OUTBOUND_ALLOWED_HOSTS, "example.org", "*.example.org"]
     settings.OUTBOUND_ALLOWED_HOSTS = allowed
     os.environ["OUTBOUND_ALLOWED_HOSTS"] = ",".join(allowed)
+
+
+@pytest.fixture
+def environ(tmp_path) -> dict[str, str]:
+    """A valid environment for the ``infraplan`` console script, built from scratch."""
+    return console_environ(tmp_path)

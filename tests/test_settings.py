@@ -6,8 +6,6 @@ case changes one variable of an environment that ``test_a_valid_environment_pass
 proves good, so the change, and nothing else, is what stops it.
 """
 
-import os
-import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -18,38 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from infraplan.core import env
 from infraplan.core.profile import load_profile
+from infraplan.core.testing.console import infraplan
 
-INFRAPLAN = Path(sys.executable).with_name("infraplan")
 KENT_PROFILE = Path(settings.BASE_DIR) / "profiles" / "kent-medway.toml"
 STOPPED = "infraplan: configuration error: "
-
-
-@pytest.fixture
-def environ(tmp_path) -> dict[str, str]:
-    """A valid environment. ``check`` needs the real database: the GeneratedField system check
-    asks the server for its version."""
-    secret_file = tmp_path / "secret-key"
-    secret_file.write_text(secrets.token_urlsafe(50) + "\n")
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "SECRET_KEY_FILE": str(secret_file),
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-    }
-
-
-def infraplan(environ: dict[str, str], *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    assert INFRAPLAN.exists(), f"{INFRAPLAN} is missing: install the project into the virtualenv"
-    return subprocess.run(
-        [str(INFRAPLAN), *arguments],
-        env=environ,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def assert_stops_with(result: subprocess.CompletedProcess, message: str) -> None:

@@ -3,10 +3,6 @@ the static files (``infraplan check``, so ``migrate`` and ``runserver`` stop too
 public https address and the client's address known behind a proxy (``check --deploy``), and the
 environment variables for both."""
 
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,8 +15,8 @@ from infraplan.core.checks import (
     site_url_is_the_public_address,
 )
 from infraplan.core.profile import load_profile
+from infraplan.core.testing.console import infraplan
 
-INFRAPLAN = Path(sys.executable).with_name("infraplan")
 PROFILE = Path(django_settings.BASE_DIR) / "profiles" / "kent-medway.toml"
 LOGO = "branding/council-logo.svg"
 SVG = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>\n'
@@ -131,27 +127,6 @@ def test_a_logo_outside_the_static_files_is_refused_with_the_profile(tmp_path, l
 
 
 # --- the environment, through the console script -----------------------------------------------
-
-
-@pytest.fixture
-def environ(tmp_path) -> dict[str, str]:
-    """A valid environment, built from scratch. ``check`` asks the database for its version."""
-    secret_file = tmp_path / "secret-key"
-    secret_file.write_text(secrets.token_urlsafe(50) + "\n")
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "LANG": "C.UTF-8",
-        "SECRET_KEY_FILE": str(secret_file),
-        "DATABASE_URL": os.environ["DATABASE_URL"],
-    }
-
-
-def infraplan(environ: dict[str, str], *arguments: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(INFRAPLAN), *arguments],
-        env=environ, cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
 
 
 def setting(environ: dict[str, str], name: str, cwd: Path) -> str:
