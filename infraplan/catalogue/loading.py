@@ -237,6 +237,34 @@ def money_amount(text: str) -> Decimal | None:
     return -amount if "-" in text or "(" in text else amount
 
 
+# What spreadsheets write where a value is not known; a typed field's unknown is an empty cell.
+_UNKNOWN_WRITTEN = {
+    "n/a",
+    "na",
+    "n.a.",
+    "-",
+    "--",
+    "\u2013",  # an en dash
+    "\u2014",  # an em dash
+    "?",
+    "tbc",
+    "tbd",
+    "unknown",
+    "not known",
+    "none",
+    "nil",
+    "null",
+}
+UNKNOWN_HINT = ": leave the cell empty where the value is not known"
+
+
+def _not_a(value: Any, what: str) -> ValueError:
+    """The error for ``value``, which is not ``what`` (a whole number, a number, a date); where
+    it is a spreadsheet's way of saying "not known", what to write instead."""
+    hint = UNKNOWN_HINT if str(value).strip().lower() in _UNKNOWN_WRITTEN else ""
+    return ValueError(f"{value!r} is not {what}{hint}")
+
+
 def typed_value(value: Any, kind: str) -> Any:
     """``value`` as ``kind``; raises ValueError saying why it cannot be.
 
@@ -270,7 +298,7 @@ def typed_value(value: Any, kind: str) -> Any:
         except (TypeError, ValueError):
             amount = money_amount(value) if isinstance(value, str) else None
             if amount is None:
-                raise ValueError(f"{value!r} is not a number") from None
+                raise _not_a(value, "a number") from None
             number = float(amount)
         if not np.isfinite(number):
             raise ValueError(f"{value!r} is not a finite number")
@@ -283,7 +311,7 @@ def typed_value(value: Any, kind: str) -> Any:
         text = str(value).strip().lower()
         if text in _TRUE | _FALSE:
             return text in _TRUE
-        raise ValueError(f"{value!r} is not true or false")
+        raise _not_a(value, "true or false")
     if kind == "date":
         return date_and_time_of_day(value)[0]
     raise ValueError(f"unknown field type {kind!r}")
@@ -309,7 +337,7 @@ def date_and_time_of_day(value: Any) -> tuple[str, bool]:
         days, month, year = match.groups()
         day = f"{year}-{int(month):02d}-{int(days):02d}"
     else:
-        raise ValueError(f"{value!r} is not a date ({DATE_FORMATS})")
+        raise _not_a(value, f"a date ({DATE_FORMATS})")
     try:
         calendar_day = date.fromisoformat(day)
     except ValueError:
@@ -387,7 +415,7 @@ def _whole_number_text(value: Any) -> int:
     except (TypeError, ValueError):
         amount = money_amount(value) if isinstance(value, str) else None
         if amount is None or amount != amount.to_integral_value():
-            raise ValueError(f"{value!r} is not a whole number") from None
+            raise _not_a(value, "a whole number") from None
         return int(amount)
     if not (np.isfinite(number) and number.is_integer()):
         raise ValueError(f"{value!r} is not a whole number")

@@ -132,6 +132,19 @@ def test_whole_amounts_are_whole_numbers_and_pence_are_not():
             typed_value(text, "number")
 
 
+@pytest.mark.parametrize("kind", ["integer", "number", "boolean", "date"])
+def test_a_spreadsheets_not_known_is_refused_saying_to_leave_the_cell_empty(kind):
+    """A typed field's unknown is an empty cell: "N/A", "-" or "TBC" where a number or date
+    belongs is refused (never read as 0), and the message says what to write instead."""
+    for text in ("N/A", "-", "TBC", " unknown "):
+        with pytest.raises(ValueError, match=r"leave the cell empty where the value is not known$"):
+            typed_value(text, kind)
+    with pytest.raises(ValueError) as other:
+        typed_value("about 40", kind)
+    assert "leave the cell empty" not in str(other.value)
+    assert typed_value("", kind) is None
+
+
 def test_a_column_of_amounts_becomes_a_number_field_of_their_exact_values(new_sites, tmp_path):
     text = (
         "ref,cost,code,Easting,Northing\n"
