@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from infraplan.audit.admin import AuditedModelAdmin
+from infraplan.audit.security import security_event
 from infraplan.tokens.services import user_deactivate
 
 from .models import Membership, Organisation, User
@@ -62,6 +63,28 @@ class UserAdmin(AuditedModelAdmin, DjangoUserAdmin):
         elif "is_active" in form.changed_data and not obj.is_active:
             # Deactivation also revokes the person's API tokens and ends their sessions.
             user_deactivate(user=obj, actor=request.user, request=request)
+
+    def save_formset(self, request, form, formset, change) -> None:
+        """Memberships given, changed or ended here are security events, as through the
+        services (``membership_set``, ``membership_leave``)."""
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        user = form.instance
+        roles_before = _roles_by_organisation(user)
+        super().save_formset(request, form, formset, change)
+        roles_after = _roles_by_organisation(user)
+        for organisation in sorted(roles_before.keys() | roles_after.keys()):
+            before, after = roles_before.get(organisation), roles_after.get(organisation)
+            if before != after:
+                security_event(
+                    "role.changed", request=request, subject_id=user.pk, subject=user.email,
+                    organisation=organisation, before=before, after=after, via="admin",
+                )  # fmt: skip
+
+
+def _roles_by_organisation(user: User) -> dict[str, str]:
+    return dict(user.memberships.values_list("organisation__slug", "role"))
 
 
 @admin.register(Organisation)

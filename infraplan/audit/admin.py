@@ -24,24 +24,36 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
-    """A ModelAdmin whose saves and deletes (including inline ones) go into the audit log."""
+    """A ModelAdmin whose saves and deletes (including inline ones) go into the audit log.
+
+    A save's entry is written in ``save_related``, once the many-to-many fields are saved too,
+    so that its after snapshot shows them as they now are.
+    """
 
     def _action(self, obj, verb: str) -> str:
         return f"{obj._meta.model_name}.{verb}"
 
+    def _stored_snapshot(self, obj) -> dict:
+        return model_snapshot(type(obj)._default_manager.get(pk=obj.pk))
+
     def save_model(self, request, obj, form, change) -> None:
-        before = None
-        if change:
-            before = model_snapshot(type(obj)._default_manager.get(pk=obj.pk))
+        # The form is this request's own: the one place to keep the before until save_related.
+        form.audit_before = self._stored_snapshot(obj) if change else None
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        form.save_m2m()
+        obj = form.instance
         audit_record(
             actor=request.user,
             action=self._action(obj, "update" if change else "create"),
             target=obj,
-            before=before,
+            before=form.audit_before,
             after=model_snapshot(obj),
             note="via admin",
         )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request, obj) -> None:
         audit_record(
@@ -62,12 +74,15 @@ class AuditedModelAdmin(admin.ModelAdmin):
                 before=model_snapshot(obj), note="via admin",
             )  # fmt: skip
             obj.delete()
+        saved = []
         for obj in instances:
-            existing = obj.pk is not None
-            before = model_snapshot(type(obj)._default_manager.get(pk=obj.pk)) if existing else None
+            before = self._stored_snapshot(obj) if obj.pk is not None else None
             obj.save()
-            audit_record(
-                actor=request.user, action=self._action(obj, "update" if existing else "create"),
-                target=obj, before=before, after=model_snapshot(obj), note="via admin",
-            )  # fmt: skip
+            saved.append((obj, before))
         formset.save_m2m()
+        for obj, before in saved:
+            verb = "create" if before is None else "update"
+            audit_record(
+                actor=request.user, action=self._action(obj, verb), target=obj,
+                before=before, after=model_snapshot(obj), note="via admin",
+            )  # fmt: skip

@@ -18,6 +18,7 @@ from allauth.account.adapter import get_adapter
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 
 logger = logging.getLogger("infraplan.security")
@@ -60,6 +61,27 @@ def _address_of(meta: tuple, proxy_count: int, header: str | None) -> str | None
         return None
 
 
+SECRET_URL_ARGUMENTS = {"key"}  # allauth's email confirmation and password reset keys
+REDACTED = "…"
+
+
+def loggable_path(request: HttpRequest) -> str:
+    """``request.path`` with each segment that holds a secret URL argument (an email
+    confirmation or password reset key) replaced by an ellipsis: the log is no place for a key
+    that proves who someone is."""
+    try:
+        arguments = resolve(request.path_info).kwargs
+    except Resolver404:
+        return request.path
+    secrets = [str(value) for name, value in arguments.items() if name in SECRET_URL_ARGUMENTS]
+    if not secrets:
+        return request.path
+    return "/".join(
+        REDACTED if any(secret in segment for secret in secrets) else segment
+        for segment in request.path.split("/")
+    )
+
+
 def security_event(
     kind: str,
     *,
@@ -86,7 +108,7 @@ def security_event(
         "user_id": user.pk if authenticated else None,
         "user": user.get_username() if authenticated else None,
         "client": client_address(request),
-        "path": request.path if request is not None else None,
+        "path": loggable_path(request) if request is not None else None,
         **detail,
     }
     logger.info(json.dumps(event, default=str, sort_keys=True))

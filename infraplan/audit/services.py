@@ -85,7 +85,12 @@ def audit_record_read(
 
 
 def model_snapshot(instance: models.Model, fields: list[str] | None = None) -> dict:
-    """The concrete field values of an instance, for an entry's before/after."""
+    """The field values of an instance, for an entry's before/after.
+
+    A many-to-many field is the sorted list of its related objects' natural identifiers (their
+    slugs where they have one, else their primary keys), read from the database: take the
+    snapshot after the related objects are saved.
+    """
     snapshot = {}
     for field in instance._meta.concrete_fields:
         if fields is not None and field.name not in fields:
@@ -93,4 +98,18 @@ def model_snapshot(instance: models.Model, fields: list[str] | None = None) -> d
         if field.name in {"password", "geom", "geom_3857"}:
             continue
         snapshot[field.attname] = field.value_from_object(instance)
+    if instance.pk is None:
+        return snapshot  # an unsaved instance has no related objects yet
+    for field in instance._meta.many_to_many:
+        if fields is not None and field.name not in fields:
+            continue
+        snapshot[field.name] = _related_identifiers(instance, field)
     return snapshot
+
+
+def _related_identifiers(instance: models.Model, field: models.ManyToManyField) -> list:
+    has_slug = any(related.name == "slug" for related in field.related_model._meta.fields)
+    # values_list queries afresh: a prefetched list could predate the save.
+    return sorted(
+        getattr(instance, field.name).values_list("slug" if has_slug else "pk", flat=True)
+    )
