@@ -165,6 +165,29 @@ CASES: dict[str, list[Case]] = {
             "test_approvals_list.py)",
         ),
     ],
+    "member-list": [
+        Case(
+            {**everyone(404), "anonymous": 302, "admin_a": 200, "platform_admin": 200},
+            note="organisation and platform admins, with 2FA; whose members each sees is proved "
+            "in infraplan/accounts/tests/test_members.py",
+        )
+    ],
+    "member-role": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"pk": 0},
+            note="no membership 0; who may change whose role is proved in "
+            "infraplan/accounts/tests/test_members.py",
+        )
+    ],
+    "member-remove": [
+        Case(
+            {**everyone(404), "anonymous": 302},
+            kwargs={"pk": 0},
+            note="no membership 0; who may remove whom is proved in "
+            "infraplan/accounts/tests/test_members.py",
+        )
+    ],
     "account-profile": [
         Case({"anonymous": 302, **dict.fromkeys(SIGNED_IN, 200)}),
         Case(

@@ -251,3 +251,14 @@ class ProfileForm(forms.Form):
         error_messages={"required": "Enter your full name"},
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
+
+
+class MemberRoleForm(forms.Form):
+    """An admin's choice of a member's role in their organisation."""
+
+    role = forms.ChoiceField(
+        label="Role",
+        choices=Role.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Select a role"},
+    )

@@ -2,7 +2,7 @@
 
 from django.db.models import Q, QuerySet
 
-from .models import Organisation, Registration, RegistrationStatus, Role, User
+from .models import Membership, Organisation, Registration, RegistrationStatus, Role, User
 
 
 def organisation_for_email(email: str) -> Organisation | None:
@@ -46,3 +46,17 @@ def registration_pending_position(user: User, registration: Registration) -> int
 
 def registration_latest(user: User) -> Registration | None:
     return user.registrations.select_related("organisation").order_by("-created_at").first()
+
+
+def memberships_administrable_by(user: User) -> QuerySet[Membership]:
+    """The memberships whose role ``user`` may change and which they may end: all for platform
+    admins, else those of the organisations they administer; by organisation, then email."""
+    memberships = Membership.objects.select_related("user", "organisation").order_by(
+        "organisation__name", "user__email", "pk"
+    )
+    if user.is_superuser:
+        return memberships
+    administered = Organisation.objects.filter(
+        memberships__user=user, memberships__role=Role.ORG_ADMIN
+    )
+    return memberships.filter(organisation__in=administered)

@@ -94,7 +94,12 @@ def user_create(
 
 
 def membership_set(
-    *, actor: Any, user: User, organisation: Organisation, role: Role | str
+    *,
+    actor: Any,
+    user: User,
+    organisation: Organisation,
+    role: Role | str,
+    request: HttpRequest | None = None,
 ) -> Membership:
     """Give ``user`` ``role`` in ``organisation``, creating or changing the membership."""
     role = Role(role)
@@ -118,7 +123,7 @@ def membership_set(
             after={"user": user.email, "organisation": organisation.slug, "role": role.value},
         )  # fmt: skip
     security_event(
-        "role.changed", user=actor, subject_id=user.pk, subject=user.email,
+        "role.changed", request=request, user=actor, subject_id=user.pk, subject=user.email,
         organisation=organisation.slug, before=before and before["role"], after=role.value,
     )  # fmt: skip
     return membership
@@ -280,6 +285,12 @@ def registration_decide(
 
 def registration_can_decide(user: Any, organisation: Organisation) -> bool:
     """Platform admins decide for every organisation; an organisation admin for their own."""
+    return organisation_can_administer(user, organisation)
+
+
+def organisation_can_administer(user: Any, organisation: Organisation) -> bool:
+    """Whether ``user`` may decide on ``organisation``'s registrations and manage its members
+    and their roles: its organisation admins may, and platform admins."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return (
@@ -305,7 +316,7 @@ def user_profile_update(*, actor: User, user: User, full_name: str) -> User:
 
 
 class MembershipError(Exception):
-    """A membership change that cannot be made; the message is for the member."""
+    """A membership change that cannot be made; the message is for whoever asked for it."""
 
 
 def membership_leave(
@@ -316,23 +327,100 @@ def membership_leave(
     The organisation's last admin cannot leave: nobody would be left to approve its
     registrations or manage its members. They name another admin first, or a platform admin
     ends the membership in the admin."""
+    _membership_end(
+        actor=actor, membership=membership, note="left the organisation",
+        last_admin_problem=(
+            f"You are the only administrator of {membership.organisation.name}. "
+            "Make another member an administrator before you leave."
+        ),
+        request=request,
+    )  # fmt: skip
+
+
+def membership_remove(
+    *, actor: User, membership: Membership, request: HttpRequest | None = None
+) -> None:
+    """An admin of ``membership``'s organisation (or a platform admin) removes its user from it.
+
+    As when leaving, the organisation's last admin cannot be removed."""
+    _membership_administrable_checked(actor, membership)
+    _membership_end(
+        actor=actor, membership=membership, note="removed by an administrator",
+        last_admin_problem=_last_admin_problem(actor, membership),
+        request=request,
+    )  # fmt: skip
+
+
+def membership_role_change(
+    *, actor: User, membership: Membership, role: Role | str, request: HttpRequest | None = None
+) -> Membership:
+    """An admin of ``membership``'s organisation (or a platform admin) gives its user ``role``
+    there (recorded as ``membership_set`` records it). The organisation's last admin keeps the
+    admin role."""
+    role = Role(role)
+    _membership_administrable_checked(actor, membership)
     with transaction.atomic():
-        if membership.role == Role.ORG_ADMIN:
-            admins = list(
-                Membership.objects.select_for_update()
-                .filter(organisation=membership.organisation, role=Role.ORG_ADMIN)
-                .values_list("pk", flat=True)
+        current = (
+            Membership.objects.select_for_update()
+            .select_related("user", "organisation")
+            .filter(pk=membership.pk)
+            .first()
+        )
+        if current is None:
+            raise MembershipError(
+                f"{membership.user} is no longer a member of {membership.organisation.name}."
             )
-            if admins == [membership.pk]:
-                raise MembershipError(
-                    f"You are the only administrator of {membership.organisation.name}. "
-                    "Make another member an administrator before you leave."
-                )
+        if role != Role.ORG_ADMIN and _membership_is_last_admin(current):
+            raise MembershipError(_last_admin_problem(actor, current))
+        return membership_set(
+            actor=actor, user=current.user, organisation=current.organisation, role=role,
+            request=request,
+        )  # fmt: skip
+
+
+def _membership_administrable_checked(actor: User, membership: Membership) -> None:
+    if not organisation_can_administer(actor, membership.organisation):
+        raise MembershipError(f"You cannot manage the members of {membership.organisation.name}.")
+
+
+def _membership_is_last_admin(membership: Membership) -> bool:
+    """Whether ``membership`` is its organisation's only admin. Locks the admins' memberships
+    until the transaction ends, so two admins cannot each demote or remove the other."""
+    if membership.role != Role.ORG_ADMIN:
+        return False
+    admins = list(
+        Membership.objects.select_for_update()
+        .filter(organisation=membership.organisation, role=Role.ORG_ADMIN)
+        .values_list("pk", flat=True)
+    )
+    return admins == [membership.pk]
+
+
+def _last_admin_problem(actor: User, membership: Membership) -> str:
+    """Why ``membership``, its organisation's only admin, can be neither demoted nor removed."""
+    who = "You are" if membership.user_id == actor.pk else f"{membership.user} is"
+    return (
+        f"{who} the only administrator of {membership.organisation.name}. "
+        "Make another member an administrator first."
+    )
+
+
+def _membership_end(
+    *,
+    actor: User,
+    membership: Membership,
+    note: str,
+    last_admin_problem: str,
+    request: HttpRequest | None,
+) -> None:
+    with transaction.atomic():
+        if _membership_is_last_admin(membership):
+            raise MembershipError(last_admin_problem)
         audit_record(
             actor=actor, action="membership.delete", target=membership,
             before={"user": membership.user.email, "organisation": membership.organisation.slug,
                     "role": membership.role},
-            note="left the organisation",
+            note=note,
         )  # fmt: skip
         membership.delete()
     security_event(

@@ -12,9 +12,10 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from infraplan.core.templatetags.local_time import local_time
 
-from .forms import DecisionForm, ProfileForm
+from .forms import DecisionForm, MemberRoleForm, ProfileForm
 from .models import Membership, Registration, RegistrationStatus, Role
 from .selectors import (
+    memberships_administrable_by,
     registration_pending_position,
     registrations_decidable_by,
     registrations_pending_for,
@@ -23,6 +24,8 @@ from .services import (
     MembershipError,
     RegistrationError,
     membership_leave,
+    membership_remove,
+    membership_role_change,
     registration_decide,
     user_delete,
     user_profile_update,
@@ -30,6 +33,7 @@ from .services import (
 from .two_factor import admin_two_factor
 
 REGISTRATIONS_PER_PAGE = 20
+MEMBERS_PER_PAGE = 50
 
 
 @require_safe
@@ -132,6 +136,85 @@ def _already_decided(request: HttpRequest, registration: Registration) -> HttpRe
         f" by {decider}{f' at {when}' if when else ''}. Your decision was not recorded.",
     )
     return _back_to_list(request)
+
+
+@login_required
+@admin_two_factor
+@require_safe
+def member_list_view(request: HttpRequest) -> HttpResponse:
+    """The members of the organisations the signed-in admin administers, a page at a time."""
+    _approver_or_404(request)
+    page = Paginator(memberships_administrable_by(request.user), MEMBERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
+    }
+    return render(request, "accounts/member_list.html", context)
+
+
+def _administrable_membership_or_404(request: HttpRequest, pk: int) -> Membership:
+    """A membership of an organisation the admin administers; anyone else's is not found."""
+    _approver_or_404(request)
+    return get_object_or_404(memberships_administrable_by(request.user), pk=pk)
+
+
+def _after_member_change(request: HttpRequest) -> HttpResponse:
+    """Back to the members, unless the admin has just demoted or removed themselves from the
+    last organisation they administered."""
+    return redirect("member-list" if _is_approver(request) else "account-profile")
+
+
+@login_required
+@admin_two_factor
+@require_http_methods(["GET", "HEAD", "POST"])
+def member_role_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A member of the admin's organisation: their role, to change, and the way to remove them."""
+    membership = _administrable_membership_or_404(request, pk)
+    form = MemberRoleForm(
+        request.POST if request.method == "POST" else None, initial={"role": membership.role}
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                changed = membership_role_change(
+                    actor=request.user, membership=membership, role=form.cleaned_data["role"],
+                    request=request,
+                )  # fmt: skip
+            except MembershipError as problem:
+                form.add_error(None, str(problem))
+                status = 409
+            else:
+                messages.success(
+                    request,
+                    f"{changed.user}'s role in {changed.organisation.name} is now "
+                    f"{changed.get_role_display().lower()}.",
+                )
+                return _after_member_change(request)
+    context = {"membership": membership, "form": form}
+    return render(request, "accounts/member_role.html", context, status=status)
+
+
+@login_required
+@admin_two_factor
+@require_http_methods(["GET", "HEAD", "POST"])
+def member_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a member from the admin's organisation (asks first)."""
+    membership = _administrable_membership_or_404(request, pk)
+    if request.method == "POST":
+        try:
+            membership_remove(actor=request.user, membership=membership, request=request)
+        except MembershipError as problem:
+            context = {"membership": membership, "problem": str(problem)}
+            return render(request, "accounts/member_remove.html", context, status=409)
+        messages.success(
+            request, f"{membership.user} has been removed from {membership.organisation.name}."
+        )
+        return _after_member_change(request)
+    return render(request, "accounts/member_remove.html", {"membership": membership})
 
 
 @login_required
