@@ -21,9 +21,10 @@ from ..base import (
     SourceContext,
 )
 from ..registry import connector_register
+from .cells import text_cells_as_shown
 from .encodings import ENCODING_TITLES
 from .files import upload_open
-from .opened import OpenedUpload, UploadError, gdal_reason
+from .opened import OpenedUpload, UploadError, column_names, gdal_reason
 from .tables import coordinate_number, wkt_shapes
 
 CURVED = (
@@ -238,7 +239,14 @@ class UploadConnector(Connector):
                 ) from None
             except UnicodeDecodeError:
                 raise ConnectorError(_not_text(opened.name, opened.encoding, read + 1)) from None
-            names = _distinct_names(list(meta["fields"]), context.notes if read == 0 else None)
+            names = _distinct_names(
+                column_names(meta["fields"]), context.notes if read == 0 else None
+            )
+            if opened.format == "XLSX":
+                field_data = [
+                    text_cells_as_shown(values) if values.dtype == object else values
+                    for values in field_data
+                ]
             fields = dict(zip(names, field_data, strict=True))
             count = len(field_data[0]) if len(field_data) else (0 if wkb is None else len(wkb))
             if count == 0:

@@ -35,6 +35,7 @@ from .opened import (
     OpenedUpload,
     UploadError,
     UploadLimits,
+    column_names,
     gdal_reason,
 )
 from .tables import crs_infer, sheet_choose, table_open
@@ -368,6 +369,7 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
         raise UploadError(
             f"The layer {opened.layer!r} cannot be read ({gdal_reason(error, opened.name)})."
         ) from None
+    column_names(info["fields"])  # refused here if two names clash without their spaces
     if not opened.geometry:
         return _without_geometry(opened, info)
     if info["geometry_type"] is None:

@@ -3,6 +3,7 @@
 made fit to show."""
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,6 +91,31 @@ class OpenedUpload:
         if self.format == "GeoJSON":
             return {"DATE_AS_STRING": "YES"}
         return {"HEADERS": "FORCE"} if self.format == "XLSX" else {}
+
+
+def column_names(names: Iterable[str]) -> list[str]:
+    """A file's column names as the platform reads them: without the spaces around them. A
+    spreadsheet's header cell often ends in a space nobody sees ("Site Ref "), and the name
+    typed on the upload page (its reference column, a rename) cannot have one.
+
+    UploadError where two different names are then the same, naming both: which of them is meant
+    cannot be told. (A name repeated exactly is another matter: each column is kept, the later
+    ones renamed, see the connector.)"""
+    names = list(names)
+    trimmed = [name.strip() for name in names]
+    as_written: dict[str, list[str]] = {}
+    for name, read_as in zip(names, trimmed, strict=True):
+        if name not in as_written.setdefault(read_as, []):
+            as_written[read_as].append(name)
+    clashes = [written for written in as_written.values() if len(written) > 1]
+    if clashes:
+        listed = "; ".join(" and ".join(repr(name) for name in written) for written in clashes)
+        raise UploadError(
+            f"Some columns' names differ only by spaces before or after them ({listed}): they "
+            "are read without those spaces, so they would have the same name. Rename or delete "
+            "one of each, and upload the file again."
+        )
+    return trimmed
 
 
 # Parts of GDAL's messages an officer has no use for: a path on the server (with the driver's

@@ -22,6 +22,7 @@ from .opened import (
     WGS84,
     OpenedUpload,
     UploadError,
+    column_names,
     gdal_reason,
 )
 from .sheets import headers_guessed, sheet_first
@@ -64,12 +65,31 @@ UK_LONLAT = ((-9.0, 2.5), (49.0, 61.5))
 _DECIMAL_COMMA = re.compile(r"\s*[+-]?\d+,\d+\s*")
 
 
+_THOUSANDS_COMMAS = re.compile(r"\s*[+-]?\d{1,3}(?:,\d{3})+\s*")
+# The longitudes and latitudes of the British National Grid's area, roughly (-9 to 2 east,
+# 49 to 61 north), with a margin.
+_DEGREES_OF_THE_GRID = (-10.0, 62.0)
+
+
 def coordinate_number(value: object, *, decimal_comma: bool = False) -> float:
     """A coordinate cell as a number; ValueError (or TypeError) when it is not one. With
     ``decimal_comma`` (a CSV separated by semicolons, as spreadsheets save it where the comma
-    is the decimal sign) 51,28 is 51.28: there the comma cannot separate the values."""
+    is the decimal sign) 51,28 is 51.28: there the comma cannot separate the values.
+
+    A comma before each group of three digits (615,000) is a thousands separator even there, as
+    a spreadsheet formatting its numbers writes an easting: it is refused, not read as 615.0,
+    which would put every point outside Great Britain with nothing to say why. Unless, read as
+    decimals, it is a longitude or latitude of the grid's area (51,280 is 51.28: a latitude
+    with three decimals). Read so, eastings and northings below 62,000 written with thousands
+    separators (the far west and south of Cornwall, and the sea) would be wrong; such a point
+    then lies outside Great Britain and is refused, not placed."""
     if decimal_comma and isinstance(value, str) and _DECIMAL_COMMA.fullmatch(value):
-        value = value.replace(",", ".")
+        decimal = float(value.replace(",", "."))
+        if (
+            not _THOUSANDS_COMMAS.fullmatch(value)
+            or _DEGREES_OF_THE_GRID[0] <= decimal <= _DEGREES_OF_THE_GRID[1]
+        ):
+            return decimal
     return float(value)  # type: ignore[arg-type]
 
 
@@ -257,8 +277,8 @@ def sheet_choose(opened: OpenedUpload, layer: str | None, workdir: Path) -> Open
     with_rows = [sheet for sheet, info in sheets.items() if info["features"] > 0]
     located = [
         sheet for sheet in with_rows
-        if _point_columns(list(sheets[sheet]["fields"]), opened.rename)
-        or _wkt_column(list(sheets[sheet]["fields"]), opened.rename)
+        if _point_columns([name.strip() for name in sheets[sheet]["fields"]], opened.rename)
+        or _wkt_column([name.strip() for name in sheets[sheet]["fields"]], opened.rename)
     ]  # fmt: skip
     if len(with_rows) == 1:
         opened.layer, why = with_rows[0], "with data"
@@ -334,6 +354,20 @@ def _note_values_past_the_header(opened: OpenedUpload, columns: int) -> None:
         )
 
 
+def _values_read(
+    opened: OpenedUpload, columns: list[str], file_names: list[str]
+) -> dict[str, np.ndarray]:
+    """The values of ``columns``, named as the platform reads them (``column_names``), by name;
+    ``file_names`` are the table's columns as the file writes them."""
+    in_file = {name.strip(): name for name in file_names}
+    meta, _, _, values = pyogrio.raw.read(
+        opened.gdal_path, layer=opened.layer, columns=[in_file[name] for name in columns],
+        read_geometry=False, encoding=opened.encoding, **opened.open_options,
+    )  # fmt: skip
+    # The columns come back in the table's order, not the order asked for.
+    return dict(zip(column_names(meta["fields"]), values, strict=True))
+
+
 def table_open(opened: OpenedUpload) -> OpenedUpload:
     try:
         info = pyogrio.read_info(
@@ -344,7 +378,8 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
             f"The file cannot be read as {FORMAT_TITLES[opened.format]}: it may be damaged "
             f"({gdal_reason(error, opened.name)})."
         ) from None
-    names = list(info["fields"])
+    file_names = list(info["fields"])
+    names = column_names(file_names)
     if opened.format == "CSV":
         _note_values_past_the_header(opened, len(names))
     if opened.format == "XLSX":
@@ -362,11 +397,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
         if wkt is None:
             raise _without_coordinates(opened, names, info["features"])
         opened.wkt_column = wkt
-        _, _, _, values = pyogrio.raw.read(
-            opened.gdal_path, layer=opened.layer, columns=[wkt], read_geometry=False,
-            encoding=opened.encoding, **opened.open_options,
-        )  # fmt: skip
-        shapes, _ = wkt_shapes(values[0])
+        shapes, _ = wkt_shapes(_values_read(opened, [wkt], file_names)[wkt])
         bounds = shapely.bounds(shapes)  # NaN where a value is not WKT (reported per row later)
         crs = crs_of_most(
             np.concatenate([bounds[:, 0], bounds[:, 2]]),
@@ -381,12 +412,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
         opened.notes.append(f"Geometry read as WKT from the column {wkt!r}, in {crs}.")
         return opened
     opened.x_column, opened.y_column, named_crs = columns
-    meta, _, _, values = pyogrio.raw.read(
-        opened.gdal_path, layer=opened.layer, columns=[opened.x_column, opened.y_column],
-        read_geometry=False, encoding=opened.encoding, **opened.open_options,
-    )  # fmt: skip
-    # The columns come back in the table's order, not the order asked for.
-    by_name = dict(zip(meta["fields"], values, strict=True))
+    by_name = _values_read(opened, [opened.x_column, opened.y_column], file_names)
     opened.decimal_comma = opened.format == "CSV" and _separator(opened) == ";"
     xs, ys = (
         _number_array(by_name[name], decimal_comma=opened.decimal_comma)
@@ -432,7 +458,7 @@ def table_open(opened: OpenedUpload) -> OpenedUpload:
         f"{', worked out from the values' if opened.crs_inferred else ''}."
     )
     if crs == BNG:
-        _note_degrees_elsewhere(opened, names, xs, ys)
+        _note_degrees_elsewhere(opened, file_names, xs, ys)
     return opened
 
 
@@ -443,7 +469,7 @@ DEGREES_DISAGREE_METRES = 5.0
 
 
 def _note_degrees_elsewhere(
-    opened: OpenedUpload, names: list[str], eastings: np.ndarray, northings: np.ndarray
+    opened: OpenedUpload, file_names: list[str], eastings: np.ndarray, northings: np.ndarray
 ) -> None:
     """Say which rows' longitude and latitude columns, beside the grid coordinates the points
     are read from, put the point somewhere else. A download carries both pairs; an officer who
@@ -453,18 +479,14 @@ def _note_degrees_elsewhere(
             (by_lower[x], by_lower[y])
             for x, y, crs in POINT_HEADERS
             if crs == WGS84
-            for by_lower in [_as_renamed(names, opened.rename)]
+            for by_lower in [_as_renamed(column_names(file_names), opened.rename)]
             if x in by_lower and y in by_lower
         ),
         None,
     )
     if pair is None:
         return
-    meta, _, _, values = pyogrio.raw.read(
-        opened.gdal_path, layer=opened.layer, columns=list(pair), read_geometry=False,
-        encoding=opened.encoding, **opened.open_options,
-    )  # fmt: skip
-    by_name = dict(zip(meta["fields"], values, strict=True))
+    by_name = _values_read(opened, list(pair), file_names)
     longitudes, latitudes = (
         _number_array(by_name[name], decimal_comma=opened.decimal_comma) for name in pair
     )
