@@ -496,7 +496,12 @@ def test_spreadsheet_dates_with_slashes_and_whole_numbers_with_a_point_are_read(
     )
     problems, _ = rejected_then_published(sites, path, max_invalid_share=0.7)
     assert [(problem["row"], problem["field"], problem["problem"]) for problem in problems] == [
-        (2, "permitted", "'TBC' is not a date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD)"),
+        (
+            2,
+            "permitted",
+            "'TBC' is not a date (YYYY-MM-DD, DD/MM/YYYY or YYYYMMDD): leave the cell empty where "
+            "the value is not known",
+        ),
         (3, "homes", "'10.5' is not a whole number"),
     ]
     stored = dict(current_features(sites).values_list("reference", "properties"))
