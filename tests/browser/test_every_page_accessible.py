@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from infraplan.accounts.models import User
+from infraplan.accounts.models import Membership, User
 from infraplan.accounts.services import (
     organisations_sync_from_profile,
     registration_start,
@@ -116,6 +116,7 @@ class Made:
     token: ApiToken
     district: Feature
     restricted_feature: Feature
+    member: Membership  # viewer_a's, in organisation A, which admin_a administers
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,8 @@ MADE_VISITS = [
         lambda made: {"slug": "a-only-sites", "feature_id": made.restricted_feature.pk},
     ),
     MadeVisit("token-revoke", "platform_admin", lambda made: {"token_id": made.token.pk}),
+    MadeVisit("member-role", "admin_a", lambda made: {"pk": made.member.pk}),
+    MadeVisit("member-remove", "admin_a", lambda made: {"pk": made.member.pk}),
     MadeVisit("socialaccount_login_error", "anonymous", status=401),
     MadeVisit("dataset-detail", "anonymous", {"slug": "no-such-dataset"}, status=404),
     MadeVisit("dataset-new", "viewer_a", status=403),
@@ -285,6 +288,7 @@ def made_objects(personas: Personas, upload_root: Path) -> Made:
         token=token,
         district=Feature.objects.filter(dataset__slug="districts").order_by("pk").first(),
         restricted_feature=Feature.objects.filter(dataset__slug="a-only-sites").first(),
+        member=Membership.objects.get(user=personas.viewer_a, organisation=personas.organisation_a),
     )
 
 
