@@ -45,7 +45,15 @@ from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
 from .first_schema import name_field, schema_from_staged, takes_fields_from_load
-from .ingest_rows import IngestMapping, LoadParts, Staging, batch_rows, number_text, schema_of
+from .ingest_rows import (
+    IngestMapping,
+    LoadParts,
+    Staging,
+    batch_rows,
+    number_text,
+    schema_differences,
+    schema_of,
+)
 from .loading import times_of_day_note
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionProblem
 from .partitions import (
@@ -55,7 +63,14 @@ from .partitions import (
     partition_table_create,
 )
 from .placement import features_place, references_outside_area
-from .publishing import LargeRemoval, version_fail, version_publish, version_start
+from .publishing import (
+    FieldsEmptied,
+    LargeRemoval,
+    fields_emptying_guard,
+    version_fail,
+    version_publish,
+    version_start,
+)
 from .selectors import load_reference_change
 from .services import DatasetWithdrawn, dataset_save
 
@@ -590,6 +605,14 @@ def _publish(
             f"({share:.1%}), over the {mapping.max_invalid_share * 100:.3g}% allowed.",
             report,
         )
+    if not mapping.allow_large_removal:
+        # Before the draft's rows are written: a load that would empty a field most current
+        # features hold is refused as a large removal is, the current version as it was.
+        missing, extra = schema_differences(schema_of(dataset), staging.columns, mapping.reference)
+        try:
+            fields_emptying_guard(version=version, missing=missing, columns=extra)
+        except FieldsEmptied as refused:
+            raise _Reject(str(refused), report) from None
     if takes_fields_from_load(dataset):
         schema, note = schema_from_staged(
             cursor,

@@ -169,6 +169,16 @@ def _rename_notes(mapping: IngestMapping, names: list[str], renamed: set[str]) -
     return notes
 
 
+def schema_differences(
+    schema: Mapping[str, Any], names: list[str], reference: str
+) -> tuple[list[str], list[str]]:
+    """The dataset's fields that no column of the source (as renamed) fills, and the source's
+    columns that are no field (other than the reference), each in its own order."""
+    missing = [name for name in schema if name not in names]
+    extra = [name for name in names if name not in schema and name != reference]
+    return missing, extra
+
+
 def _schema_notes(
     schema: dict[str, dict[str, Any]], names: list[str], reference: str, casts: Mapping[str, str]
 ) -> list[str]:
@@ -177,9 +187,10 @@ def _schema_notes(
     kept with each feature as they come, untyped. A zipped Shapefile cuts names to ten
     characters (site-addre), so a load would otherwise publish every feature without its
     address and say nothing; a new column would be stored on every feature, and shown in the
-    downloads and the differences between versions, without the dataset's fields saying so."""
-    missing = [name for name in schema if name not in names]
-    extra = [name for name in names if name not in schema and name != reference]
+    downloads and the differences between versions, without the dataset's fields saying so.
+    (A load that would empty a field most current features hold is refused before it
+    publishes: ``publishing.fields_emptying_guard``.)"""
+    missing, extra = schema_differences(schema, names, reference)
     notes = []
     if missing:
         notes.append(

@@ -13,17 +13,19 @@ from typing import Any
 from django.contrib.gis.db.models import Extent
 from django.db import connection, transaction
 from django.db.models import Count, Max, Q
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 from pyproj import Transformer
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record
+from infraplan.connectors.base import names_listed
 
 from .generalise import dataset_generalise
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionState
 from .partitions import partition_ensure, partition_name
 from .services import DatasetWithdrawn
-from .store import live_at, same_geometry_sql, same_properties_sql
+from .store import current_features, live_at, same_geometry_sql, same_properties_sql
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,70 @@ class LargeRemoval(Exception):
             "choice on the upload and source pages; --allow-large-removal at the command line)."
         )
         self.removed, self.live, self.added = removed, live, added
+
+
+class FieldsEmptied(Exception):
+    """A load whose source fills none of fields that most current features of its part hold a
+    value in (a column renamed, or cut to ten characters by a Shapefile); nothing published."""
+
+    def __init__(self, *, held: dict[str, int], live: int, columns: list[str]) -> None:
+        several = len(held) > 1
+        fields = " and ".join(
+            f"{name} (a value in {count:,} of the {live:,} current features)"
+            for name, count in held.items()
+        )
+        super().__init__(
+            f"No column of this source fills the dataset's field{'s' if several else ''} "
+            f"{fields}: this load would empty {'them' if several else 'it'} in every feature. "
+            f"Its columns that are no field: {names_listed(columns) or 'none'}. If one of them "
+            "holds the field under another name (a zipped Shapefile cuts names to ten "
+            "characters), rename that column to the field in the column mapping (Columns to "
+            "rename on the upload page, the source's column mapping, --rename at the command "
+            "line) and load again. If emptying "
+            f"{'them' if several else 'it'} is meant, load it again allowing large removals (a "
+            "choice on the upload and source pages; --allow-large-removal at the command line)."
+        )
+        self.held, self.live, self.columns = held, live, columns
+
+
+def fields_emptying_guard(
+    *, version: DatasetVersion, missing: list[str], columns: list[str]
+) -> None:
+    """Raise FieldsEmptied when the draft's source fills none of the fields ``missing`` and one
+    of them holds a value (not null, not empty text) in more than ``LARGE_REMOVAL_SHARE`` of the
+    current features of the part the draft replaces, a part of at least
+    ``LARGE_REMOVAL_MINIMUM`` features (as for LargeRemoval): published, the load would empty
+    it in each of them, with only a note in its report to say so. ``columns`` are the source's
+    columns that are no field, named in the message as the likely renames. One count of the
+    part's current rows, and none when nothing is missing; call it before the draft's features
+    are added."""
+    if not missing:
+        return
+    part = current_features(version.dataset)
+    if version.organisation_id is not None:
+        part = part.filter(organisation_id=version.organisation_id)
+    values = {
+        f"value_{index}": KeyTextTransform(name, "properties") for index, name in enumerate(missing)
+    }
+    counts = part.alias(**values).aggregate(
+        live=Count("pk"),
+        **{
+            f"held_{index}": Count(
+                "pk", filter=Q(**{f"value_{index}__isnull": False}) & ~Q(**{f"value_{index}": ""})
+            )
+            for index in range(len(missing))
+        },
+    )
+    live = counts["live"]
+    if live < LARGE_REMOVAL_MINIMUM:
+        return
+    held = {
+        name: counts[f"held_{index}"]
+        for index, name in enumerate(missing)
+        if counts[f"held_{index}"] > LARGE_REMOVAL_SHARE * live
+    }
+    if held:
+        raise FieldsEmptied(held=held, live=live, columns=columns)
 
 
 def version_publish(
