@@ -5,7 +5,9 @@ Every page, tile, download, API and count asks here, through ``Dataset.objects.p
 route to prove it.
 
 Actions, each implying the ones before it for the same user:
-- ``view``: see the dataset and its features.
+- ``view``: see the dataset and its features. A dataset only named organisations see is seen
+  by its owner's members and the members of the organisations it is shared with or that
+  contribute to it.
 - ``contribute``: add or change features on behalf of one's organisation.
 - ``manage``: publish versions, roll back, edit metadata.
 - ``administer``: change who may see it, withdraw and restore it, delete it.
@@ -74,7 +76,12 @@ def _rule(user: Any, action: Action) -> Q | None:
         if authenticated:
             rule |= Q(access_level="signed_in")
             rule |= _member_of(user, "owner", Role.VIEWER)
-            rule |= Q(access_level="organisations") & _member_of(user, "shared_with", Role.VIEWER)
+            # Named organisations: those it is shared with, and those that publish a part of
+            # it, whose members see the dataset their part is in.
+            rule |= Q(access_level="organisations") & (
+                _member_of(user, "shared_with", Role.VIEWER)
+                | _member_of(user, "contributing_organisations", Role.VIEWER)
+            )
             # Those who manage it see it withdrawn too (they are its owner's members, so they
             # saw it before).
             return (LIVE & rule) | _rule(user, Action.MANAGE)

@@ -1,4 +1,4 @@
-"""Changes to a dataset's fields after its first load: a field's type, and a new field.
+"""Changes to a dataset's fields after its first load: a field's type and rules, and a new field.
 
 A type is the data manager's word on what a field holds, so it can be corrected when the first
 load read it wrongly. A change is checked against the current version's features first: every
@@ -12,6 +12,10 @@ History is not rewritten: a type change is not a version. Rows of features repla
 before it keep their values as they were stored. A feature unchanged since an older version is
 the same row in it, so that version shows the converted value (the same value, in the new
 type's form).
+
+A field's rules are what every later load checks each row's value by: ``required`` (a value in
+every row) and ``allowed`` (the only values it may hold, stored as its type reads them). Setting
+them changes no stored feature; the next load reports each row that breaks them.
 """
 
 import json
@@ -92,6 +96,47 @@ class FieldChange:
         )
 
 
+@dataclass(frozen=True)
+class FieldRules:
+    """A field's rules: whether every row must have a value of it, and the values it may hold
+    (empty: any value)."""
+
+    required: bool = False
+    allowed: tuple[Any, ...] = ()
+
+    @classmethod
+    def of(cls, entry: dict[str, Any]) -> "FieldRules":
+        """The rules of a schema entry."""
+        return cls(bool(entry.get("required")), tuple(entry.get("allowed") or ()))
+
+    def allowed_written(self) -> list[str]:
+        """The allowed values as the details page writes them (40, not 40.0; true)."""
+        return [as_text(value) for value in self.allowed]
+
+
+@dataclass(frozen=True)
+class RulesChange:
+    """Rules set on a field: its name and its rules now."""
+
+    name: str
+    rules: FieldRules
+
+    def message(self) -> str:
+        """What the details page says of it."""
+        if self.rules.required and self.rules.allowed:
+            rule = f"needs a value, one of {', '.join(self.rules.allowed_written())}"
+        elif self.rules.required:
+            rule = "needs a value"
+        elif self.rules.allowed:
+            rule = f"may be empty or one of {', '.join(self.rules.allowed_written())}"
+        else:
+            rule = "may hold any value or none"
+        return (
+            f"{self.name} {rule}: later loads report each row that does not. The features "
+            "stored already are not changed."
+        )
+
+
 def field_value_as(value: Any, kind: str) -> Any:
     """A stored value as ``kind``; ValueError saying why it cannot be. As text, a number or
     true or false is written as a map and a download show it (40, not 40.0; true)."""
@@ -114,10 +159,12 @@ def _same_json(before: Any, after: Any) -> bool:
 
 def dataset_field_type_change(*, actor: Any, dataset: Dataset, name: str, kind: str) -> FieldChange:
     """Make ``name`` a field of type ``kind``: converts the current features' values, saves the
-    schema (audited as ``dataset.update``). ValidationError, changing nothing, when a value does
-    not convert, the map's style cannot use the type, or a load of the dataset is under way."""
+    schema (audited as ``dataset.update``), its allowed values read as ``kind``. ValidationError,
+    changing nothing, when a value or an allowed value does not convert, the map's style cannot
+    use the type, or a load of the dataset is under way."""
+    _kind_check(kind)
     with transaction.atomic():
-        dataset = _locked(dataset, kind)
+        dataset = _locked(dataset)
         schema = [dict(entry) for entry in dataset.field_schema]
         entry = next((entry for entry in schema if entry.get("name") == name), None)
         if entry is None:
@@ -126,6 +173,8 @@ def dataset_field_type_change(*, actor: Any, dataset: Dataset, name: str, kind: 
         if before == kind:
             return FieldChange(name, before, kind, 0)
         _style_check(dataset, name, kind)
+        if entry.get("allowed"):
+            entry["allowed"] = list(_allowed_typed(name, entry["allowed"], kind))
         converted = _values_convert(dataset, name, kind)
         entry["type"] = kind
         dataset_save(actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema)
@@ -154,6 +203,83 @@ def dataset_fields_retype(
     return [change for change in changes if change.before != change.after]
 
 
+def dataset_fields_change(
+    *, actor: Any, dataset: Dataset, types: dict[str, str], rules: dict[str, FieldRules]
+) -> list[FieldChange | RulesChange]:
+    """Change fields' types (``types``: name -> type) and rules (``rules``: name -> rules, their
+    allowed values as written) at once, all or none; each rule is read by the field's type after
+    the change. ValidationError by field name otherwise: code ``allowed`` for an allowed value
+    its type cannot read, none for a type that cannot change."""
+    with transaction.atomic():
+        rule_changes = dataset_field_rules_set(
+            actor=actor, dataset=dataset, rules=rules, types=types
+        )
+        return [*dataset_fields_retype(actor=actor, dataset=dataset, types=types), *rule_changes]
+
+
+def dataset_field_rules_set(
+    *, actor: Any, dataset: Dataset, rules: dict[str, FieldRules], types: dict[str, str]
+) -> list[RulesChange]:
+    """Set fields' rules (``rules``: name -> rules, their allowed values as written), each
+    allowed value read as the field's type, or its type in ``types`` when that is to change with
+    them; the schema saved through ``dataset_save`` (audited as ``dataset.update``). Stored
+    features are not changed. ValidationError by field name, changing nothing, when an allowed
+    value is not of the type (code ``allowed``) or there is no such field."""
+    for kind in types.values():
+        _kind_check(kind)
+    errors: dict[str, ValidationError] = {}
+    changes = []
+    with transaction.atomic():
+        dataset = _locked(dataset)
+        schema = [dict(entry) for entry in dataset.field_schema]
+        entries = {entry.get("name"): entry for entry in schema}
+        for name, wanted in rules.items():
+            entry = entries.get(name)
+            if entry is None:
+                errors[name] = ValidationError(f"{dataset.title} has no field called {name}")
+                continue
+            kind = types.get(name, entry.get("type", "string"))
+            try:
+                after = FieldRules(wanted.required, _allowed_typed(name, wanted.allowed, kind))
+            except ValidationError as error:
+                errors[name] = error
+                continue
+            if after == FieldRules.of(entry):
+                continue
+            entry.pop("required", None)
+            entry.pop("allowed", None)
+            if after.required:
+                entry["required"] = True
+            if after.allowed:
+                entry["allowed"] = list(after.allowed)
+            changes.append(RulesChange(name, after))
+        if errors:
+            raise ValidationError(errors)
+        if changes:
+            dataset_save(actor=actor, slug=dataset.slug, owner=dataset.owner, field_schema=schema)
+    return changes
+
+
+def _allowed_typed(name: str, values: Any, kind: str) -> tuple[Any, ...]:
+    """``values`` as ``kind``, blanks and repeats left out; ValidationError (code ``allowed``)
+    naming the first that is not of the type."""
+    typed: list[Any] = []
+    for value in values:
+        if isinstance(value, str):
+            value = value.strip()
+        if value is None or value == "":
+            continue
+        try:
+            as_kind = field_value_as(value, kind)
+        except ValueError as error:
+            raise ValidationError(
+                f"{error}: the allowed values of {name} must be {_NOT[kind]}", code="allowed"
+            ) from None
+        if not any(_same_json(as_kind, seen) for seen in typed):
+            typed.append(as_kind)
+    return tuple(typed)
+
+
 def dataset_field_add(
     *, actor: Any, dataset: Dataset, name: str, title: str, kind: str
 ) -> FieldChange:
@@ -170,8 +296,9 @@ def dataset_field_add(
         )
     if _CONTROL.search(name):
         raise ValidationError({"name": "The field's name cannot hold control characters"})
+    _kind_check(kind)
     with transaction.atomic():
-        dataset = _locked(dataset, kind)
+        dataset = _locked(dataset)
         if any(entry.get("name") == name for entry in dataset.field_schema):
             raise ValidationError({"name": f"{dataset.title} already has a field called {name}"})
         converted = _values_convert(dataset, name, kind)
@@ -180,11 +307,14 @@ def dataset_field_add(
     return FieldChange(name, None, kind, converted)
 
 
-def _locked(dataset: Dataset, kind: str) -> Dataset:
-    """The dataset, locked for the change; refused while a load or rollback of it is waiting or
-    running (its rows are typed by the schema it read when it began)."""
+def _kind_check(kind: str) -> None:
     if kind not in FIELD_TYPE_NAMES:
         raise ValidationError("Choose one of the types listed")
+
+
+def _locked(dataset: Dataset) -> Dataset:
+    """The dataset, locked for the change; refused while a load or rollback of it is waiting or
+    running (its rows are checked by the schema it read when it began)."""
     dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
     if IngestRun.objects.filter(dataset=dataset, state__in=IngestRun.ACTIVE).exists():
         raise ValidationError(

@@ -10,9 +10,10 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 
+from infraplan.accounts.models import Organisation
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
 
-from .fields import FIELD_NAME_MAX, FIELD_TYPE_NAMES
+from .fields import FIELD_NAME_MAX, FIELD_TYPE_NAMES, FieldRules
 from .history import FUTURE_DATE, as_of_in_future, as_of_parse
 from .ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from .loading import DATE_FORMATS, typed_value
@@ -111,8 +112,8 @@ class DatasetDetailsForm(forms.Form):
 
     Some fields are offered only where they may change: the kind of features until a version
     has been published (the features already loaded are of the kind they were checked as), who
-    may see it only to those who administer the dataset, and the label only once the dataset has
-    fields."""
+    may see it only to those who administer the dataset, the label only once the dataset has
+    fields, and the organisations that contribute to it only on its details page."""
 
     owner = forms.ChoiceField(
         label="Organisation",
@@ -146,9 +147,21 @@ class DatasetDetailsForm(forms.Form):
         widget=forms.RadioSelect,
         choices=AccessLevel.choices,
         initial=AccessLevel.SIGNED_IN,
-        help_text="Named organisations: the owner's members and the organisations a platform "
-        "admin shares it with.",
+        help_text="Named organisations: the owner's members, the organisations that contribute "
+        "to it and the organisations a platform admin shares it with.",
         error_messages={"required": "Choose who may see the dataset"},
+    )
+    contributing_organisations = forms.ModelMultipleChoiceField(
+        label="Organisations that may contribute their own part",
+        queryset=Organisation.objects.none(),
+        to_field_name="slug",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Their contributors and data managers load their own organisation's part of "
+        "the dataset, and, if only named organisations may see it, their members see it. An "
+        "organisation taken off the list loads no more, but the features it loaded stay in the "
+        "dataset as its part until a load of the whole dataset replaces them.",
+        error_messages={"invalid_choice": "Choose organisations from those listed"},
     )
     licence = _text(
         "Licence", "Enter the licence the data are published under", max_length=200,
@@ -227,10 +240,17 @@ class DatasetDetailsForm(forms.Form):
     def __init__(
         self, *args: Any, owners: list[tuple[str, str]] | None = None,
         geometry_fixed: bool = False, access_fixed: bool = False,
-        field_names: list[str] | None = None, titles_taken: Any = None, **kwargs: Any,
+        field_names: list[str] | None = None, titles_taken: Any = None,
+        contributors: Any = None, **kwargs: Any,
     ) -> None:  # fmt: skip
+        """``contributors``: the organisations that may be chosen to contribute, where they
+        may be chosen here (None: the form does not offer them)."""
         super().__init__(*args, **kwargs)
         self.titles_taken = titles_taken
+        if contributors is None:
+            del self.fields["contributing_organisations"]
+        else:
+            self.fields["contributing_organisations"].queryset = contributors
         if owners is None:
             del self.fields["owner"]
         else:
@@ -824,9 +844,10 @@ FIELD_TYPE_CHOICES = list(FIELD_TYPE_NAMES.items())
 
 
 class FieldTypesForm(forms.Form):
-    """The type of each of a dataset's fields: a select per field, in a table, each beside a
-    hidden input naming its field, so a post made against fields since changed (another
-    manager, a first load) is refused rather than applied to the wrong field."""
+    """The type and rules of each of a dataset's fields: a select, a "required" checkbox and a
+    textarea of allowed values (one a line) per field, in a table, each beside a hidden input
+    naming its field, so a post made against fields since changed (another manager, a first
+    load) is refused rather than applied to the wrong field."""
 
     def __init__(self, *args: Any, schema: list[dict[str, Any]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -842,17 +863,30 @@ class FieldTypesForm(forms.Form):
                 error_messages={"required": f"Choose the type of {entry['name']}",
                                 "invalid_choice": "Choose one of the types listed"},
             )  # fmt: skip
+            rules = FieldRules.of(entry)
+            self.fields[f"required-{index}"] = forms.BooleanField(
+                label=f"{entry['name']} needs a value", required=False, initial=rules.required
+            )
+            self.fields[f"allowed-{index}"] = forms.CharField(
+                label=f"Allowed values of {entry['name']}",
+                required=False,
+                strip=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+                initial="\n".join(rules.allowed_written()),
+            )
 
     @property
-    def rows(self) -> list[tuple[dict[str, Any], forms.BoundField, forms.BoundField]]:
-        """(field's schema entry, its hidden name, its type select) for each field."""
+    def rows(self) -> list[tuple[dict[str, Any], forms.BoundField, ...]]:
+        """(field's schema entry, its hidden name, its type select, its required checkbox, its
+        allowed values) for each field."""
         return [
-            (entry, self[f"name-{index}"], self[f"type-{index}"])
+            (entry, *(self[f"{part}-{index}"] for part in ("name", "type", "required", "allowed")))
             for index, entry in enumerate(self.schema)
         ]
 
     def clean(self) -> dict[str, Any]:
-        """``types``: the fields whose type is to change, by name, to their new type."""
+        """``types``: the fields whose type is to change, by name, to their new type; ``rules``:
+        each field's rules, by name, its allowed values as written, a line each."""
         data = super().clean()
         names = [data.get(f"name-{index}") for index in range(len(self.schema))]
         if names != [entry["name"] for entry in self.schema]:
@@ -864,6 +898,13 @@ class FieldTypesForm(forms.Form):
             entry["name"]: data[f"type-{index}"]
             for index, entry in enumerate(self.schema)
             if f"type-{index}" in data and data[f"type-{index}"] != entry.get("type", "string")
+        }
+        data["rules"] = {
+            entry["name"]: FieldRules(
+                bool(data.get(f"required-{index}")),
+                tuple(data.get(f"allowed-{index}", "").splitlines()),
+            )
+            for index, entry in enumerate(self.schema)
         }
         return data
 

@@ -1,6 +1,7 @@
 """Writes to the catalogue's datasets: their metadata and style, creation, withdrawal and
 restoring. Versions and their features are written by ``publishing``."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,34 +23,59 @@ DATASET_FIELDS = [
 ]  # fmt: skip
 
 
-def dataset_save(*, actor: Any, slug: str, owner: Organisation, **fields: Any) -> Dataset:
+def dataset_save(
+    *, actor: Any, slug: str, owner: Organisation,
+    contributing_organisations: Iterable[Organisation] | None = None, **fields: Any,
+) -> Dataset:  # fmt: skip
     """Create the dataset ``slug`` or update its metadata; audited either way.
+
+    ``contributing_organisations``, when given, become the organisations that publish a part of
+    it besides its owner (``Dataset.contributing_organisations``; the owner is never one), and
+    the entry's before and after name them (their slugs). One taken off keeps the features it
+    loaded, as its part, until a load of the whole dataset replaces them (``several_publishers``).
 
     Returns the dataset; an unchanged dataset is not written or audited again.
     """
+    contributing = None if contributing_organisations is None else list(contributing_organisations)
+    if contributing is not None and any(
+        organisation.pk == owner.pk for organisation in contributing
+    ):
+        raise ValidationError(
+            {"contributing_organisations": f"{owner} owns the dataset: it publishes it already"}
+        )
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().filter(slug=slug).first()
         if dataset is None:
             dataset = Dataset(slug=slug, owner=owner, **fields)
             dataset.full_clean()
             dataset.save()
-            audit_record(
-                actor=actor, action="dataset.create", target=dataset,
-                after=model_snapshot(dataset, DATASET_FIELDS),
-            )  # fmt: skip
+            after = model_snapshot(dataset, DATASET_FIELDS)
+            if contributing is not None:
+                dataset.contributing_organisations.set(contributing)
+                after["contributing_organisations"] = _slugs(contributing)
+            audit_record(actor=actor, action="dataset.create", target=dataset, after=after)
             return dataset
         before = model_snapshot(dataset, DATASET_FIELDS)
         dataset.owner = owner
         for name, value in fields.items():
             setattr(dataset, name, value)
         after = model_snapshot(dataset, DATASET_FIELDS)
+        if contributing is not None:
+            before["contributing_organisations"] = _slugs(dataset.contributing_organisations.all())
+            after["contributing_organisations"] = _slugs(contributing)
         if after != before:
             dataset.full_clean()
             dataset.save()
+            if contributing is not None:
+                dataset.contributing_organisations.set(contributing)
             audit_record(
                 actor=actor, action="dataset.update", target=dataset, before=before, after=after
             )
         return dataset
+
+
+def _slugs(organisations: Iterable[Organisation]) -> list[str]:
+    return sorted(organisation.slug for organisation in organisations)
 
 
 class StyleChanged(Exception):

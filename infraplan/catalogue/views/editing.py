@@ -4,6 +4,7 @@ withdrawing and restoring it."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +15,7 @@ from infraplan.accounts.two_factor import two_factor_cleared, two_factor_url
 
 from ..access import Action, dataset_permits
 from ..dataset_page import dataset_field_types
-from ..fields import dataset_field_add, dataset_fields_retype
+from ..fields import dataset_field_add, dataset_fields_change
 from ..forms import DatasetDetailsForm, FieldAddForm, FieldTypesForm, StyleForm, WithdrawForm
 from ..models import AccessLevel, Dataset, GeometryType
 from ..selectors import (
@@ -87,14 +88,21 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     """Change a dataset's details: for those who may manage it; 404 for anyone else. Who may
     see it is changed only by those who administer it, and, as every admin function, only
     after they presented a second factor: an admin's password alone cannot publish a council's
-    restricted data. The same page changes its fields' types and adds fields, each a form of
-    its own (``form``: which one was sent)."""
+    restricted data. Those who manage it choose the organisations that contribute their own
+    part, except where only named organisations see it: there who contributes is who sees it,
+    changed as who may see it is. The same page changes its fields' types and rules and adds fields,
+    each a form of its own (``form``: which one was sent)."""
     dataset = dataset_or_404(request, slug, Action.MANAGE)
     published = dataset_ever_published(dataset)
     administers = dataset_permits(request.user, dataset, Action.ADMINISTER)
+    access_fixed = _access_fixed(request, administers=administers)
+    # Who contributes to a dataset only named organisations see is who sees it: changed only
+    # by those who may change who sees it.
+    contributors_fixed = access_fixed and dataset.access_level == AccessLevel.ORGANISATIONS
     options = {
         "geometry_fixed": published,
-        "access_fixed": _access_fixed(request, administers=administers),
+        "access_fixed": access_fixed,
+        "contributors": None if contributors_fixed else _contributors_offered(dataset),
         "field_names": [entry["name"] for entry in dataset.field_schema if entry.get("name")],
         "titles_taken": Dataset.objects.permitting(request.user).exclude(pk=dataset.pk),
     }
@@ -110,6 +118,7 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
     if sent != "details":
         initial = {name: getattr(dataset, name) for name in DatasetDetailsForm.base_fields}
         initial["keywords"] = ", ".join(dataset.keywords)
+        initial["contributing_organisations"] = dataset.contributing_organisations.all()
         for name in ("reference_date", "temporal_start", "temporal_end"):
             day = getattr(dataset, name)
             initial[name] = day.isoformat() if day else ""
@@ -127,12 +136,25 @@ def dataset_details_view(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect(dataset_url(dataset))
     context = {
         "form": form, "dataset": dataset, "types_form": types_form, "add_form": add_form,
+        "contributing": dataset.contributing_organisations.order_by("name"),
         "fields_added": bool(dataset.field_schema) or published,
         "has_errors": bool(form.errors or types_form.errors or add_form.errors),
     }  # fmt: skip
     if administers and not two_factor_cleared(request):
         context["two_factor_url"] = two_factor_url(request)
     return render(request, "catalogue/dataset_details.html", context)
+
+
+def _contributors_offered(dataset: Dataset) -> QuerySet[Organisation]:
+    """The organisations that may be chosen to contribute to ``dataset``: the platform's
+    active ones but its owner, and any contributing already (an inactive one is kept unless
+    unticked, not dropped by a save unseen)."""
+    return (
+        Organisation.objects.filter(Q(is_active=True) | Q(datasets_contributed_to=dataset))
+        .exclude(pk=dataset.owner_id)
+        .distinct()
+        .order_by("name")
+    )
 
 
 def _fields_change(
@@ -144,9 +166,10 @@ def _fields_change(
         return False
     try:
         if isinstance(form, FieldTypesForm):
-            changes = dataset_fields_retype(
-                actor=request.user, dataset=dataset, types=form.cleaned_data["types"]
-            )
+            changes = dataset_fields_change(
+                actor=request.user, dataset=dataset, types=form.cleaned_data["types"],
+                rules=form.cleaned_data["rules"],
+            )  # fmt: skip
         else:
             changes = [
                 dataset_field_add(
@@ -159,8 +182,10 @@ def _fields_change(
             form.add_error(None, error)
         elif isinstance(form, FieldTypesForm):
             index = {entry["name"]: i for i, entry in enumerate(dataset.field_schema)}
-            for name, problems in error.message_dict.items():
-                form.add_error(f"type-{index[name]}" if name in index else None, problems)
+            for name, problems in error.error_dict.items():
+                for problem in problems:
+                    part = "allowed" if problem.code == "allowed" else "type"
+                    form.add_error(f"{part}-{index[name]}" if name in index else None, problem)
         else:
             for name, problems in error.message_dict.items():
                 form.add_error(name if name in form.fields else None, problems)
@@ -168,7 +193,7 @@ def _fields_change(
     for change in changes:
         messages.success(request, change.message())
     if not changes:
-        messages.info(request, "No field's type was changed: each is as it was.")
+        messages.info(request, "Nothing was changed: each field's type and rules are as they were.")
     return True
 
 
@@ -206,7 +231,16 @@ def dataset_withdraw_view(request: HttpRequest, slug: str) -> HttpResponse:
         "dataset": dataset,
         "form": form,
         "two_factor_url": "" if cleared else two_factor_url(request),
-        "shared_with": list(dataset.shared_with.order_by("name").values_list("name", flat=True)),
+        # Those who see it as named organisations: shared with it or contributing to it.
+        "shared_with": list(
+            Organisation.objects.filter(
+                Q(datasets_shared_with=dataset) | Q(datasets_contributed_to=dataset)
+            )
+            .exclude(pk=dataset.owner_id)
+            .distinct()
+            .order_by("name")
+            .values_list("name", flat=True)
+        ),
         "sources": dataset_sources(dataset),
     }
     return render(request, "catalogue/dataset_withdraw.html", context, status=status)
