@@ -37,6 +37,8 @@ WITH_A_COMMA = (
     ": write coordinates without thousands separators and with a full stop before any "
     "decimals (615000.5), or save the table separated by semicolons to keep decimal commas"
 )
+# The same in a table already separated by semicolons, whose commas are its decimal signs.
+WITH_A_THOUSANDS_COMMA = ": write coordinates without thousands separators (615100, not 615,100)"
 
 
 class UploadConfig(ConnectorConfig):
@@ -56,7 +58,8 @@ def _numbers(
         try:
             numbers[index] = coordinate_number(value, decimal_comma=decimal_comma)
         except (TypeError, ValueError):
-            why = NOT_A_NUMBER + (WITH_A_COMMA if "," in str(value) else "")
+            hint = WITH_A_THOUSANDS_COMMA if decimal_comma else WITH_A_COMMA
+            why = NOT_A_NUMBER + (hint if "," in str(value) else "")
             problems.append(RowProblem(first_row + index, name, str(value), why))
     return numbers, problems
 

@@ -150,9 +150,8 @@ def test_an_easting_with_a_thousands_comma_in_a_csv_separated_by_semicolons_says
     assert version.report["problems"] == [
         {
             "row": 2, "field": "Easting", "value": "615,100",
-            "problem": "is not a number: write coordinates without thousands separators and "
-            "with a full stop before any decimals (615000.5), or save the table separated by "
-            "semicolons to keep decimal commas",
+            "problem": "is not a number: write coordinates without thousands separators "
+            "(615100, not 615,100)",
         }
     ]  # fmt: skip
     assert list(current_features(sites).values_list("reference", flat=True)) == ["S1"]
