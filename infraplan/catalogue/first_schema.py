@@ -69,7 +69,8 @@ _CLASSES = f"""
           ELSE false END),
       bool_and(jsonb_typeof(p.value) = 'string' AND p.value #>> '{{}}' ~ %(date)s),
       bool_and(jsonb_typeof(p.value) = 'string' AND p.value #>> '{{}}' ~ %(date_time)s),
-      bool_or(jsonb_typeof(p.value) = 'string')
+      bool_or(jsonb_typeof(p.value) = 'string'),
+      bool_or(jsonb_typeof(p.value) = 'number' AND p.value::text ~ '[.eE]')
     FROM ingest_stage s CROSS JOIN LATERAL jsonb_each(s.properties) p
     WHERE s.row <> ALL(%(rejected)s::integer[])
       AND jsonb_typeof(p.value) <> 'null' AND p.value <> '""'::jsonb
@@ -91,6 +92,7 @@ _CONVERSIONS = {
     "boolean": "to_jsonb(lower(s.properties ->> %({key})s)::boolean)",
     "date": "%({dates})s::jsonb -> (s.properties ->> %({key})s)",
 }
+NUMERIC = ("integer", "number")
 TYPE_NAMES = {
     "string": "text", "integer": "whole numbers", "number": "numbers",
     "boolean": "true or false", "date": "dates",
@@ -161,7 +163,16 @@ def schema_from_staged(
     kinds: dict[str, str] = {}
     conversions: dict[str, dict[str, str] | None] = {}  # typed fields held as text somewhere
     timed = []  # text fields of dates and times of day
-    for key, whole, numeric, boolean, date_like, date_time, has_text in cursor.fetchall():
+    for (
+        key,
+        whole,
+        numeric,
+        boolean,
+        date_like,
+        date_time,
+        has_text,
+        written_with_fraction,
+    ) in cursor.fetchall():
         kind, dates, has_times = "string", None, False
         if key in casts:
             kinds[key] = casts[key]
@@ -179,7 +190,9 @@ def schema_from_staged(
         # Times of day, not a day the calendar lacks.
         if kind == "string" and date_time and (has_times or not date_like):
             timed.append(key)
-        if kind != "string" and has_text:
+        # A source's numbers written with a fraction (GDAL reads a column of 4000000.0 and 2.5
+        # as reals) are stored as a later load types them: 4000000, not 4000000.0.
+        if (kind != "string" and has_text) or (kind in NUMERIC and written_with_fraction):
             conversions[key] = dates
     names = [name for name in columns if name in kinds] + [
         name for name in kinds if name not in columns
@@ -222,7 +235,8 @@ def _convert(
     cursor: Any, kinds: dict[str, str], conversions: dict[str, dict[str, str] | None],
     rejected: list[int],
 ) -> None:  # fmt: skip
-    """One update of the staging table: each typed field's text values as its type."""
+    """One update of the staging table: each typed field's text values as its type, and a
+    numeric field's numbers in their shortest form (trailing zeros of a fraction trimmed)."""
     parts, params = [], {"rejected": rejected}
     for index, (key, dates) in enumerate(conversions.items()):
         params[f"key{index}"] = key
@@ -231,7 +245,13 @@ def _convert(
         conversion = _CONVERSIONS[kinds[key]].format(key=f"key{index}", dates=f"dates{index}")
         parts.append(
             f"jsonb_build_object(%(key{index})s, CASE "
-            f"WHEN jsonb_typeof(s.properties -> %(key{index})s) <> 'string' THEN "
+            + (
+                f"WHEN jsonb_typeof(s.properties -> %(key{index})s) = 'number' THEN "
+                f"to_jsonb(trim_scale((s.properties ->> %(key{index})s)::numeric)) "
+                if kinds[key] in NUMERIC
+                else ""
+            )
+            + f"WHEN jsonb_typeof(s.properties -> %(key{index})s) <> 'string' THEN "
             f"s.properties -> %(key{index})s "
             f"WHEN s.properties ->> %(key{index})s = '' THEN 'null'::jsonb "
             f"ELSE {conversion} END)"

@@ -1,8 +1,10 @@
 """A new dataset's fields come from its first load, typed by every value it holds."""
 
+import json
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
@@ -248,3 +250,37 @@ def test_dates_written_day_first_with_a_midnight_time_make_a_date_field(new_site
     assert {f.reference: f.properties["received"] for f in current_features(new_sites)} == {
         "S1": "2016-06-20", "S2": "2016-06-21", "S3": "2016-06-22",
     }  # fmt: skip
+
+
+def test_numbers_a_source_writes_with_a_fraction_are_stored_as_a_later_load_types_them(
+    new_sites, tmp_path
+):
+    """GDAL reads a GeoJSON column of 4000000.0 and 2.5 as reals: the first load stores
+    4000000, as every later load types a whole number, so downloads and pages do not show
+    4000000.0 beside another load's 1500000."""
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [615000 + i, 157500]},
+         "properties": {"ref": ref, "cost": cost, "homes": homes}}
+        for i, (ref, cost, homes) in enumerate(
+            [("S1", 4000000.0, 120.0), ("S2", 2.5, 40.0), ("S3", None, 7.0)]
+        )
+    ]  # fmt: skip
+    path = tmp_path / "sites.geojson"
+    grid = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features, "crs": grid}))
+    ingest(new_sites, path)
+
+    new_sites.refresh_from_db()
+    kinds = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert (kinds["cost"], kinds["homes"]) == ("number", "integer")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reference, properties ->> 'cost', properties ->> 'homes' FROM catalogue_feature"
+            " WHERE dataset_id = %s ORDER BY reference",
+            [new_sites.pk],
+        )
+        assert cursor.fetchall() == [
+            ("S1", "4000000", "120"),
+            ("S2", "2.5", "40"),
+            ("S3", None, "7"),
+        ]
