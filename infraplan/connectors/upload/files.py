@@ -124,6 +124,8 @@ def _markup_kind(head: bytes) -> str:
     """What a file of markup is, from its lower-cased start, as an officer would name it."""
     if b"<kml" in head:
         return "KML (as Google Earth saves)"
+    if b"<gpx" in head:
+        return "GPX (as GPS devices and route planners save)"
     if b"<html" in head or b"<!doctype html" in head:
         return "a web page (HTML), not data"
     if b"gml" in head:

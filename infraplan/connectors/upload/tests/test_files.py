@@ -619,6 +619,8 @@ def test_csv_rows_with_more_values_than_the_header_are_noted_by_line(tmp_path, w
     [
         (b'<?xml version="1.0"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>',
          "KML (as Google Earth saves)"),
+        (b'<?xml version="1.0" encoding="UTF-8"?>\n<gpx version="1.1" creator="Garmin">',
+         "GPX (as GPS devices and route planners save)"),
         (b"<!DOCTYPE html><html><head><title>Sign in</title>", "a web page (HTML), not data"),
         (b'\xef\xbb\xbf <wfs:FeatureCollection xmlns:gml="http://www.opengis.net/gml/3.2">',
          "GML"),
