@@ -57,6 +57,7 @@ from .ingest_rows import (
 from .loading import times_of_day_note
 from .models import Dataset, DatasetVersion, Feature, GeometryType, VersionProblem
 from .partitions import (
+    PartitionRefused,
     feature_id_sequence,
     partition_attach,
     partition_lock,
@@ -626,9 +627,12 @@ def _publish(
         )  # fmt: skip
         report["notes"].append(note)
     progress(staging.total, "publishing")
-    kept = _features_insert(
-        cursor, dataset=dataset, version=version, rejected=staging.rejected_rows
-    )
+    try:
+        kept = _features_insert(
+            cursor, dataset=dataset, version=version, rejected=staging.rejected_rows
+        )
+    except PartitionRefused as refused:
+        raise _Reject(str(refused), report) from None
     if kept:
         report["kept"] = len(kept)
         report["notes"].append(_kept_note(kept))

@@ -16,7 +16,8 @@ Every path that adds features therefore calls ``partition_ensure`` first.
 
 from typing import Any
 
-from django.db import connection
+import psycopg
+from django.db import DatabaseError, connection
 
 FEATURE_TABLE = "catalogue_feature"
 # The first key of the advisory locks that serialise making a dataset's partition; the second is
@@ -36,13 +37,36 @@ def partition_lock(cursor: Any, dataset_id: int) -> bool:
     return cursor.fetchone()[0]
 
 
+class PartitionRefused(Exception):
+    """The database role the platform runs as may not make a dataset's partition: the
+    deployment's database set-up, not the data, is at fault."""
+
+
+def _partition_statement(cursor: Any, statement: str) -> None:
+    """Run ``statement``; PartitionRefused, saying what an administrator must do, when the
+    role lacks the right to (it must own the feature table and may create tables)."""
+    try:
+        cursor.execute(statement)
+    except DatabaseError as error:
+        if not isinstance(error.__cause__, psycopg.errors.InsufficientPrivilege):
+            raise
+        refusal = str(error).splitlines()[0]
+        raise PartitionRefused(
+            f"The platform's database role may not add this dataset's table to the feature "
+            f"table ({refusal}), so nothing was published. An administrator must give the "
+            f"role the platform runs as ownership of {FEATURE_TABLE} and the right to create "
+            'tables in its schema (docs/deployment.md, "The database"), then load again.'
+        ) from error
+
+
 def partition_table_create(cursor: Any, dataset_id: int) -> str:
     """A table shaped as the feature table (columns, defaults, the generated EPSG:3857 column and
     the checks), without indexes, to fill and then attach; its name."""
     name = partition_name(dataset_id)
-    cursor.execute(
+    _partition_statement(
+        cursor,
         f"CREATE TABLE {name} (LIKE {FEATURE_TABLE} "
-        "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)"
+        "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)",
     )
     return name
 
@@ -50,9 +74,10 @@ def partition_table_create(cursor: Any, dataset_id: int) -> str:
 def partition_attach(cursor: Any, dataset_id: int) -> None:
     """Attach the dataset's table as its partition: PostgreSQL builds the partitioned indexes'
     parts on it and checks its rows against the partition bound and the foreign keys."""
-    cursor.execute(
+    _partition_statement(
+        cursor,
         f"ALTER TABLE {FEATURE_TABLE} ATTACH PARTITION {partition_name(dataset_id)} "
-        f"FOR VALUES IN ({int(dataset_id)})"
+        f"FOR VALUES IN ({int(dataset_id)})",
     )
 
 

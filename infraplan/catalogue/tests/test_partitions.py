@@ -5,6 +5,7 @@ leaves no partition behind, and a deleted dataset's partition goes with it."""
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
@@ -12,6 +13,7 @@ from infraplan.catalogue.models import Feature
 from infraplan.catalogue.partitions import partition_name
 from infraplan.catalogue.publishing import version_rollback
 from infraplan.catalogue.store import current_features
+from infraplan.core.testing.browser import lib_sh
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +142,45 @@ def test_a_deleted_dataset_takes_its_partition_with_it(areas, tmp_path):
     with connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", [table])
         assert cursor.fetchone()[0] is None
+
+
+@pytest.fixture(scope="module")
+def role_not_owning(django_db_setup, django_db_blocker):
+    """A role the test's own role may SET ROLE to, made and dropped through the administrative
+    connection (scripts/lib.sh): as an application role set up without owning the feature
+    table. What a test grants it goes with the test's transaction, so it can be dropped."""
+    name = f"{settings.DATABASES['default']['NAME']}_not_owning"
+    user = settings.DATABASES["default"]["USER"]
+    lib_sh("admin_psql", "-d", "postgres", "-c", f'DROP ROLE IF EXISTS "{name}"')
+    lib_sh("admin_psql", "-d", "postgres", "-c", f'CREATE ROLE "{name}" NOLOGIN')
+    lib_sh("admin_psql", "-d", "postgres", "-c", f'GRANT "{name}" TO "{user}"')
+    yield name
+    lib_sh("admin_psql", "-d", "postgres", "-c", f'DROP ROLE IF EXISTS "{name}"')
+
+
+def test_a_role_that_may_not_attach_the_partition_gets_a_refusal_naming_the_fix(
+    areas, tmp_path, role_not_owning
+):
+    """A deployment whose application role does not own the feature table: the first load
+    fails with what an administrator must do, not an internal error, and nothing is left."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'GRANT USAGE, CREATE ON SCHEMA public TO "{role_not_owning}";'
+            f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role_not_owning}";'
+            f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role_not_owning}";'
+            f'SET ROLE "{role_not_owning}"'
+        )
+    try:
+        with pytest.raises(IngestRejected) as rejected:
+            ingest(areas, polygons_csv(tmp_path, [("A", 0)]))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+    assert str(rejected.value).startswith(
+        "The platform's database role may not add this dataset's table to the feature table "
+        "(must be owner of table catalogue_feature), so nothing was published. An administrator "
+        "must give the role the platform runs as ownership of catalogue_feature"
+    )
+    assert rejected.value.version.report["error"] == str(rejected.value)
+    assert partition_name(areas.pk) not in partitions()
+    assert areas.current_version is None
