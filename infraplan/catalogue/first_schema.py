@@ -15,7 +15,9 @@ written at midnight (2024-01-01T00:00:00Z, 20/06/2016 00:00, as a GeoPackage's d
 spreadsheet's export comes) is the day as written; one with a zone that is midnight in the platform's time
 zone is that local day. ArcGIS stores a day picked in the UK as its midnight in UTC, so 1 July
 in summer time comes from the ArcGIS connector as 2024-06-30T23:00:00Z: a date field of 1 July.
-A column of such days makes a date field. A column of dates and times with real times of day
+A column of such days makes a date field. So does a column named for dates (decision_date,
+DateReceived) whose every value is eight figures naming a day (20240331), as some back-office
+systems export dates; elsewhere eight figures are a number (a UPRN's, say). A column of dates and times with real times of day
 (an edit's time, say) stays text, each value the moment as written (ISO 8601): a date field
 holds a day and no time, so typing it as one would lose the times. The report's note says so.
 
@@ -28,6 +30,7 @@ without fields, as it was.
 """
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,10 +81,15 @@ _CLASSES = f"""
 """  # noqa: S608 (a constant; every value is bound)
 _DISTINCT_TEXTS = """
     SELECT DISTINCT s.properties ->> %(key)s FROM ingest_stage s
-    WHERE s.row <> ALL(%(rejected)s::integer[]) AND jsonb_typeof(s.properties -> %(key)s) = 'string'
+    WHERE s.row <> ALL(%(rejected)s::integer[])
+      AND jsonb_typeof(s.properties -> %(key)s) = ANY(%(kinds)s::text[])
       AND s.properties ->> %(key)s <> ''
     LIMIT %(limit)s
 """
+# A whole number of eight figures that is a day (YYYYMMDD, as some back-office systems export
+# dates), in a column whose name says it holds dates: decision_date, DateReceived, start_dt.
+_EIGHT_FIGURES = re.compile(r"[12][0-9]{7}")
+_DATE_WORDS = {"date", "dt", "day"}
 # How a value held as text becomes its field's type; "" becomes null (unknown).
 _CONVERSIONS = {
     "integer": "to_jsonb((s.properties ->> %({key})s)::bigint)",
@@ -124,12 +132,37 @@ def _title(name: str) -> str:
     return " ".join(words).capitalize() if words else name
 
 
+def _named_for_dates(name: str) -> bool:
+    """Whether a column's name has a word saying it holds dates (split at capitals, figures and
+    anything not a letter): decision_date and DateReceived do, update_count does not."""
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", name)
+    return any(word.lower() in _DATE_WORDS for word in words)
+
+
+def _eight_figure_dates(cursor: Any, key: str, rejected: list[int]) -> dict[str, str] | None:
+    """Each distinct value of ``key`` (text or a number) and the ISO date it is, when every one
+    is eight figures naming a day the calendar has (20240331); else None."""
+    cursor.execute(
+        _DISTINCT_TEXTS,
+        {"key": key, "rejected": rejected, "kinds": ["string", "number"],
+         "limit": _DISTINCT_DATES_READ + 1},
+    )  # fmt: skip
+    texts = [text for (text,) in cursor.fetchall()]
+    if len(texts) > _DISTINCT_DATES_READ or not all(map(_EIGHT_FIGURES.fullmatch, texts)):
+        return None
+    try:
+        return {text: date_and_time_of_day(text)[0] for text in texts}
+    except ValueError:
+        return None
+
+
 def _dates(cursor: Any, key: str, rejected: list[int]) -> tuple[dict[str, str] | None, bool]:
     """Each distinct text of ``key`` and the ISO date it is, or None unless every one is a whole
     day the calendar has (20/06/2016 is, 31/06/2016 is not; 2024-06-19T23:00:00Z, midnight in
     London, is 20 June) and a month is never guessed; and whether the texts hold a time of day."""
     cursor.execute(
-        _DISTINCT_TEXTS, {"key": key, "rejected": rejected, "limit": _DISTINCT_DATES_READ + 1}
+        _DISTINCT_TEXTS,
+        {"key": key, "rejected": rejected, "kinds": ["string"], "limit": _DISTINCT_DATES_READ + 1},
     )
     texts = [text for (text,) in cursor.fetchall()]
     dates = {}
@@ -179,6 +212,13 @@ def schema_from_staged(
             continue
         if boolean:
             kind = "boolean"
+        elif (
+            whole
+            and _named_for_dates(key)
+            and (eight := _eight_figure_dates(cursor, key, rejected_rows))
+        ):
+            kinds[key], conversions[key] = "date", eight
+            continue
         elif whole:
             kind = "integer"
         elif numeric:
@@ -243,6 +283,8 @@ def _convert(
         if dates is not None:
             params[f"dates{index}"] = json.dumps({**dates, "": None})
         conversion = _CONVERSIONS[kinds[key]].format(key=f"key{index}", dates=f"dates{index}")
+        # Values the conversion reads: text, and for dates eight-figure numbers too (20240331).
+        read = "('string', 'number')" if kinds[key] == "date" else "('string')"
         parts.append(
             f"jsonb_build_object(%(key{index})s, CASE "
             + (
@@ -251,7 +293,7 @@ def _convert(
                 if kinds[key] in NUMERIC
                 else ""
             )
-            + f"WHEN jsonb_typeof(s.properties -> %(key{index})s) <> 'string' THEN "
+            + f"WHEN jsonb_typeof(s.properties -> %(key{index})s) NOT IN {read} THEN "
             f"s.properties -> %(key{index})s "
             f"WHEN s.properties ->> %(key{index})s = '' THEN 'null'::jsonb "
             f"ELSE {conversion} END)"

@@ -284,3 +284,47 @@ def test_numbers_a_source_writes_with_a_fraction_are_stored_as_a_later_load_type
             ("S2", "2.5", "40"),
             ("S3", None, "7"),
         ]
+
+
+def test_eight_figure_days_in_a_column_named_for_dates_make_a_date_field(new_sites, tmp_path):
+    """20240331 is a day in decision_date or DateReceived; a number elsewhere, and where one
+    value is no day (20241341)."""
+    ingest(
+        new_sites,
+        csv(
+            tmp_path,
+            "ref,decision_date,DateReceived,file_number,start_date,Easting,Northing\n"
+            "S1,20240331,20231201,20240331,20241341,615000,157500\n"
+            "S2,,19991231,20231201,20240101,615100,157600\n",
+        ),
+    )
+
+    new_sites.refresh_from_db()
+    kinds = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
+    assert [kinds[name] for name in ("decision_date", "DateReceived", "file_number", "start_date")] == [
+        "date", "date", "integer", "integer"
+    ]  # fmt: skip
+    stored = dict(current_features(new_sites).values_list("reference", "properties"))
+    assert (stored["S1"]["decision_date"], stored["S2"]["decision_date"]) == ("2024-03-31", None)
+    assert stored["S2"]["DateReceived"] == "1999-12-31"
+    assert stored["S1"]["file_number"] == 20240331
+
+
+def test_eight_figure_days_a_source_holds_as_numbers_make_a_date_field(new_sites, tmp_path):
+    """A GeoPackage's or GeoJSON's integer column of YYYYMMDD days, as a workbook's cells too."""
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [615000 + i, 157500]},
+         "properties": {"ref": ref, "DecisionDate": day}}
+        for i, (ref, day) in enumerate([("S1", 20240331), ("S2", 20231201), ("S3", None)])
+    ]  # fmt: skip
+    path = tmp_path / "sites.geojson"
+    grid = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}}
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features, "crs": grid}))
+    ingest(new_sites, path)
+
+    new_sites.refresh_from_db()
+    assert {entry["name"]: entry["type"] for entry in new_sites.field_schema}["DecisionDate"] == (
+        "date"
+    )
+    stored = dict(current_features(new_sites).values_list("reference", "properties__DecisionDate"))
+    assert stored == {"S1": "2024-03-31", "S2": "2023-12-01", "S3": None}
