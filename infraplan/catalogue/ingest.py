@@ -60,6 +60,7 @@ from .partitions import (
     PartitionRefused,
     feature_id_sequence,
     partition_attach,
+    partition_indexes_build,
     partition_lock,
     partition_table_create,
 )
@@ -627,9 +628,14 @@ def _publish(
         )  # fmt: skip
         report["notes"].append(note)
     progress(staging.total, "publishing")
+    # A dataset's first load fills a table of its own, attached as its partition once its
+    # features are placed and its indexes built (``partitions``); later loads insert through
+    # the feature table.
+    first = not partition_lock(cursor, dataset.pk)
     try:
+        table = partition_table_create(cursor, dataset.pk) if first else Feature._meta.db_table
         kept = _features_insert(
-            cursor, dataset=dataset, version=version, rejected=staging.rejected_rows
+            cursor, table=table, dataset=dataset, version=version, rejected=staging.rejected_rows
         )
     except PartitionRefused as refused:
         raise _Reject(str(refused), report) from None
@@ -643,15 +649,21 @@ def _publish(
     version.report = {**version.report, **report}
     version.save(update_fields=["report"])
     if dataset.geometry_type != GeometryType.NONE:
-        placed = _place(version)
+        placed = _place(version, table)
         owner = organisation or dataset.owner
         if placed and owner.kind in COUNCILS_OF_ONE_DISTRICT and owner.area_code:
             placed["outside_own_area"] = references_outside_area(
-                version=version, area=owner.area_code
+                version=version, area=owner.area_code, table=table
             )
         if placed:
             version.report = {**version.report, "placement": placed}
             version.save(update_fields=["report"])
+    if first:
+        try:
+            partition_indexes_build(cursor, dataset.pk)
+            partition_attach(cursor, dataset.pk)
+        except PartitionRefused as refused:
+            raise _Reject(str(refused), report) from None
     try:
         return version_publish(
             actor=actor, version=version, removals_guarded=not mapping.allow_large_removal
@@ -707,15 +719,11 @@ def _problems_store(
 
 
 def _features_insert(
-    cursor: Any, *, dataset: Dataset, version: DatasetVersion, rejected: set[int]
+    cursor: Any, *, table: str, dataset: Dataset, version: DatasetVersion, rejected: set[int]
 ) -> list[str]:
-    """The staged rows without problems as the draft's features, each its staged
+    """The staged rows without problems as the draft's features in ``table``, each its staged
     organisation's, and the current features of rows with problems as they are (their
-    references returned). A dataset's first load fills a table of its own and attaches it as
-    the dataset's partition, so its indexes are built in bulk (``partitions``); later loads
-    insert through the feature table."""
-    first = not partition_lock(cursor, dataset.pk)
-    table = partition_table_create(cursor, dataset.pk) if first else Feature._meta.db_table
+    references returned)."""
     cursor.execute(
         _INSERT.format(
             table=table,
@@ -728,9 +736,6 @@ def _features_insert(
             "rejected": sorted(rejected),
         },
     )
-    if first:
-        partition_attach(cursor, dataset.pk)
-        return []
     current = dataset.current_version
     if not rejected or current is None:
         return []
@@ -790,11 +795,11 @@ class _Reject(Exception):
         self.report = report
 
 
-def _place(version: DatasetVersion) -> dict[str, Any] | None:
+def _place(version: DatasetVersion, table: str) -> dict[str, Any] | None:
     """Districts and wards by containment, where the platform has those boundaries."""
     boundaries = set(
         Dataset.objects.filter(slug__in=["districts", "wards"]).values_list("slug", flat=True)
     )
     if boundaries != {"districts", "wards"}:
         return None
-    return features_place(version=version, districts="districts", wards="wards")
+    return features_place(version=version, districts="districts", wards="wards", table=table)

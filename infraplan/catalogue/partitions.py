@@ -9,11 +9,20 @@ the parent table as before, but into indexes only as large as that one dataset.
 
 Partitions are made with ``CREATE TABLE … LIKE`` followed by ``ATTACH PARTITION``, never with
 ``CREATE TABLE … PARTITION OF``. Attaching locks the parent table only against other schema
-changes, so reads and writes of other datasets go on. ``PARTITION OF`` would lock them out until
-the load commits. There is no default partition: attaching beside one would lock and scan it.
-Every path that adds features therefore calls ``partition_ensure`` first.
+changes, so reads and writes of other datasets' features go on. ``PARTITION OF`` would lock them
+out until the load commits. There is no default partition: attaching beside one would lock and
+scan it. Every path that adds features therefore calls ``partition_ensure`` first.
+
+Attaching also gives the partition the feature table's foreign keys, and for that PostgreSQL
+locks the tables they name (datasets, organisations) against every change until the load
+commits: no style saved, dataset added or other load published meanwhile. A first load
+therefore does all it can on its table before attaching it: it places the features
+(``placement``) and builds a match for each of the feature table's indexes
+(``partition_indexes_build``), which attaching then adopts instead of building; only checking
+the keys and publishing are left inside that window.
 """
 
+import re
 from typing import Any
 
 import psycopg
@@ -69,6 +78,36 @@ def partition_table_create(cursor: Any, dataset_id: int) -> str:
         "INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS)",
     )
     return name
+
+
+# The feature table's indexes, and the constraints (primary key, unique) that some of them
+# back: ``pg_get_constraintdef`` where an index backs one, else ``pg_get_indexdef``.
+_PARENT_INDEXES = """
+    SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), pg_get_constraintdef(c.oid)
+    FROM pg_index i
+    LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+    WHERE i.indrelid = %s::regclass
+    ORDER BY 1
+"""
+_INDEX_HEAD = re.compile(r"CREATE (UNIQUE )?INDEX \S+ ON ONLY \S+ ")
+
+
+def partition_indexes_build(cursor: Any, dataset_id: int) -> None:
+    """Build on the dataset's table, before it is attached, a match for each of the feature
+    table's indexes (an index backing a constraint as that constraint), so that attaching adopts
+    them instead of building them (the module's docstring says why)."""
+    name = partition_name(dataset_id)
+    cursor.execute(_PARENT_INDEXES, [FEATURE_TABLE])
+    for number, (index, definition, constraint) in enumerate(cursor.fetchall()):
+        own = f"{name}_index{number}"
+        if constraint:
+            statement = f"ALTER TABLE {name} ADD CONSTRAINT {own} {constraint}"
+        else:
+            head = _INDEX_HEAD.match(definition)
+            if head is None:
+                raise ValueError(f"the definition of {index} was not understood: {definition}")
+            statement = f"CREATE {head[1] or ''}INDEX {own} ON {name} {definition[head.end() :]}"
+        _partition_statement(cursor, statement)
 
 
 def partition_attach(cursor: Any, dataset_id: int) -> None:

@@ -45,7 +45,7 @@ _SOURCE_CODE = (
     "COALESCE(%(codes)s::jsonb ->> (t.properties ->> %(field)s), t.properties ->> %(field)s)"
 )
 _FROM_SOURCE = f"""
-    UPDATE {{feature}} t SET district = {_SOURCE_CODE}
+    UPDATE {{draft}} t SET district = {_SOURCE_CODE}
     WHERE {_OF_DRAFT} AND {_SOURCE_CODE} ~ %(pattern)s
 """  # noqa: S608 (table name from model metadata, values bound)
 # A ward ``b`` of the feature's own district (any ward, for a feature without one): the
@@ -57,10 +57,10 @@ _WARD_OF_DISTRICT = """(t.district = '' OR EXISTS (
           AND ST_Intersects(d.geom, ST_PointOnSurface(b.geom))))"""
 # DISTINCT ON picks one boundary, the lowest code, for a point exactly on a shared edge.
 _CONTAINING = f"""
-    UPDATE {{feature}} u SET {{column}} = placed.code
+    UPDATE {{draft}} u SET {{column}} = placed.code
     FROM (
         SELECT DISTINCT ON (t.id) t.id, b.reference AS code
-        FROM {{feature}} t
+        FROM {{draft}} t
         JOIN {{feature}} b ON {_BOUNDARY} AND ST_Intersects(b.geom, ST_PointOnSurface(t.geom))
         WHERE {_DRAFT} AND t.{{column}} = '' AND {{of_district}}
         ORDER BY t.id, b.reference
@@ -68,10 +68,10 @@ _CONTAINING = f"""
     WHERE u.id = placed.id
 """  # noqa: S608
 _NEAREST = f"""
-    UPDATE {{feature}} u SET {{column}} = placed.code
+    UPDATE {{draft}} u SET {{column}} = placed.code
     FROM (
         SELECT t.id, nearest.code
-        FROM {{feature}} t
+        FROM {{draft}} t
         CROSS JOIN LATERAL (
             SELECT b.reference AS code FROM {{feature}} b
             WHERE {_BOUNDARY} AND ST_DWithin(b.geom, ST_PointOnSurface(t.geom), %(metres)s)
@@ -86,7 +86,7 @@ _NEAREST = f"""
 # A feature left without a district whose nearest ward placed it: the district holding that
 # ward's representative point, as ``_WARD_OF_DISTRICT`` reckons a ward's district.
 _DISTRICT_OF_WARD = f"""
-    UPDATE {{feature}} t SET district = d.reference
+    UPDATE {{draft}} t SET district = d.reference
     FROM {{feature}} w, {{feature}} d
     WHERE {_DRAFT} AND t.district = '' AND t.ward <> ''
           AND w.dataset_id = %(boundary)s AND w.valid_to IS NULL AND w.valid_from <= %(current)s
@@ -96,39 +96,45 @@ _DISTRICT_OF_WARD = f"""
           AND ST_Intersects(d.geom, ST_PointOnSurface(w.geom))
 """  # noqa: S608
 _OUTSIDE = f"""
-    SELECT t.reference FROM {{feature}} t
+    SELECT t.reference FROM {{draft}} t
     WHERE {_DRAFT} AND NOT EXISTS (
         SELECT FROM {{feature}} b WHERE {_BOUNDARY} AND ST_Intersects(b.geom, ST_PointOnSurface(t.geom))
     )
     ORDER BY 1
 """  # noqa: S608
-_UNPLACED = f"SELECT t.reference FROM {{feature}} t WHERE {_DRAFT} AND t.{{column}} = '' ORDER BY 1"  # noqa: S608
+_UNPLACED = f"SELECT t.reference FROM {{draft}} t WHERE {_DRAFT} AND t.{{column}} = '' ORDER BY 1"  # noqa: S608
 _IN_ANOTHER_DISTRICT = f"""
-    SELECT t.reference FROM {{feature}} t
+    SELECT t.reference FROM {{draft}} t
     WHERE {_OF_DRAFT} AND t.district <> '' AND t.district <> %(area)s ORDER BY 1
 """  # noqa: S608
 _UNPLACED_LISTED = (
-    f"SELECT t.reference FROM {{feature}} t WHERE {_OF_DRAFT} AND t.district = '' ORDER BY 1"  # noqa: S608
+    f"SELECT t.reference FROM {{draft}} t WHERE {_OF_DRAFT} AND t.district = '' ORDER BY 1"  # noqa: S608
 )
 
 
-def references_outside_area(*, version: DatasetVersion, area: str) -> list[str]:
+def references_outside_area(*, version: DatasetVersion, area: str, table: str = "") -> list[str]:
     """The draft ``version``'s features placed in a district other than ``area`` (a council's
     own district), by reference: a council's part lying in a neighbour's district is as likely
-    a file of the wrong council, or its coordinates shifted, as a site across the border."""
+    a file of the wrong council, or its coordinates shifted, as a site across the border.
+    ``table``: where the draft's features are (``features_place``)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            _sql(_IN_ANOTHER_DISTRICT),
+            _sql(_IN_ANOTHER_DISTRICT, draft=table),
             {"dataset": version.dataset_id, "version": version.number, "area": area},
         )
         return [reference for (reference,) in cursor.fetchall()]
 
 
-def _sql(template: str, column: str = "district", of_district: bool = False) -> str:
-    """``template`` for ``column``; ``of_district``: only wards of the feature's district."""
+def _sql(
+    template: str, column: str = "district", of_district: bool = False, draft: str = ""
+) -> str:
+    """``template`` for ``column``; ``of_district``: only wards of the feature's district;
+    ``draft``: the table of the draft's features, the feature table by default."""
     table = Feature._meta.db_table
     condition = _WARD_OF_DISTRICT.format(feature=table) if of_district else "true"
-    return template.format(feature=table, column=column, of_district=condition)
+    return template.format(
+        feature=table, draft=draft or table, column=column, of_district=condition
+    )
 
 
 def _boundary(slug: str) -> dict[str, int] | None:
@@ -139,14 +145,16 @@ def _boundary(slug: str) -> dict[str, int] | None:
 
 def features_place(
     *, version: DatasetVersion, districts: str, wards: str, district_field: str = "",
-    district_codes: dict[str, str] | None = None, by_geometry: bool = True,
+    district_codes: dict[str, str] | None = None, by_geometry: bool = True, table: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     """Set the district and ward of the draft ``version``'s features; returns the counts and
     the references flagged, for the version's report: ``outside_districts`` (the point lies in
     no district, though its nearest ward may have placed it: ``district_by_nearest_ward``
     counts those), ``district_unplaced`` (no district at all) and ``ward_unplaced``.
 
-    Run inside the publishing transaction, after the draft's features are added. A boundary
+    Run inside the publishing transaction, after the draft's features are added to ``table``:
+    the feature table by default, or a dataset's own table not yet attached as its partition
+    (a first load, ``partitions``). A boundary
     dataset that has no current version is listed under ``boundaries_missing``. A dataset
     without geometry, or one not placed ``by_geometry``, is placed by ``district_field`` alone
     (its report: the count placed and ``district_unplaced``).
@@ -157,7 +165,7 @@ def features_place(
     with connection.cursor() as cursor:
         if district_field:
             cursor.execute(
-                _sql(_FROM_SOURCE),
+                _sql(_FROM_SOURCE, draft=table),
                 {
                     **draft, "field": district_field, "pattern": GSS_CODE,
                     "codes": json.dumps(district_codes or {}),
@@ -165,7 +173,7 @@ def features_place(
             )  # fmt: skip
             report["district_from_source"] = cursor.rowcount
         if not by_geometry or version.dataset.geometry_type == GeometryType.NONE:
-            cursor.execute(_sql(_UNPLACED_LISTED), draft)
+            cursor.execute(_sql(_UNPLACED_LISTED, draft=table), draft)
             report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
             return report
         report["district_by_geometry"] = 0
@@ -173,9 +181,9 @@ def features_place(
         if district_boundary is None:
             missing.append(districts)
         else:
-            cursor.execute(_sql(_CONTAINING), {**draft, **district_boundary})
+            cursor.execute(_sql(_CONTAINING, draft=table), {**draft, **district_boundary})
             report["district_by_geometry"] = cursor.rowcount
-            cursor.execute(_sql(_OUTSIDE), {**draft, **district_boundary})
+            cursor.execute(_sql(_OUTSIDE, draft=table), {**draft, **district_boundary})
             report["outside_districts"] = [reference for (reference,) in cursor.fetchall()]
         ward_boundary = _boundary(wards)
         if ward_boundary is None:
@@ -188,17 +196,17 @@ def features_place(
                     districts=district_boundary["boundary"],
                     districts_current=district_boundary["current"],
                 )
-            cursor.execute(_sql(_CONTAINING, "ward", of_district), parameters)
+            cursor.execute(_sql(_CONTAINING, "ward", of_district, draft=table), parameters)
             report["ward_by_containment"] = cursor.rowcount
-            cursor.execute(_sql(_NEAREST, "ward", of_district), parameters)
+            cursor.execute(_sql(_NEAREST, "ward", of_district, draft=table), parameters)
             report["ward_nearest"] = cursor.rowcount
-            cursor.execute(_sql(_UNPLACED, "ward"), draft)
+            cursor.execute(_sql(_UNPLACED, "ward", draft=table), draft)
             report["ward_unplaced"] = [reference for (reference,) in cursor.fetchall()]
             if of_district:
-                cursor.execute(_sql(_DISTRICT_OF_WARD), parameters)
+                cursor.execute(_sql(_DISTRICT_OF_WARD, draft=table), parameters)
                 report["district_by_nearest_ward"] = cursor.rowcount
         if district_boundary is not None:
-            cursor.execute(_sql(_UNPLACED), draft)
+            cursor.execute(_sql(_UNPLACED, draft=table), draft)
             report["district_unplaced"] = [reference for (reference,) in cursor.fetchall()]
     if missing:
         report["boundaries_missing"] = missing

@@ -4,17 +4,20 @@ leaves no partition behind, and a deleted dataset's partition goes with it."""
 
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
+from infraplan.catalogue import ingest as ingest_module
 from infraplan.catalogue.ingest import IngestMapping, IngestRejected, ingest_run
 from infraplan.catalogue.models import Feature
 from infraplan.catalogue.partitions import partition_name
+from infraplan.catalogue.placement import features_place
 from infraplan.catalogue.publishing import version_rollback
 from infraplan.catalogue.store import current_features
 from infraplan.core.testing.browser import lib_sh
-from infraplan.core.testing.data import dataset_make, version_publish_points
+from infraplan.core.testing.data import dataset_make, demo_dataset_load, version_publish_points
 
 pytestmark = pytest.mark.django_db
 
@@ -184,3 +187,47 @@ def test_a_role_that_may_not_attach_the_partition_gets_a_refusal_naming_the_fix(
     assert rejected.value.version.report["error"] == str(rejected.value)
     assert partition_name(areas.pk) not in partitions()
     assert areas.current_version is None
+
+
+def test_attaching_adopts_the_indexes_built_on_the_table_before(areas, tmp_path):
+    """Each index the first load built on its table is one the feature table's is made of:
+    attaching built none of its own, and none is left over."""
+    ingest(areas, polygons_csv(tmp_path, [("A", 0), ("B", 100)]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_index WHERE indrelid = %s::regclass",
+            [partition_name(areas.pk)],
+        )
+        assert cursor.fetchone()[0] == len(PARTITIONED_INDEXES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_other_datasets_can_change_while_a_first_load_places_its_features(
+    personas, tmp_path, monkeypatch
+):
+    """Attaching locks the datasets table against changes until the load commits (the
+    partition takes the feature table's foreign keys): a first load places its features before
+    it attaches, so a style saved meanwhile on another dataset does not wait for it."""
+    demo_dataset_load("districts")
+    demo_dataset_load("wards")
+    other = dataset_make(slug="other", owner=personas.organisation_a)
+    areas = dataset_make(slug="areas", owner=personas.organisation_a, geometry_type="polygon")
+    changes = []
+
+    def placing(**arguments):
+        with psycopg.connect(**connection.get_connection_params(), autocommit=True) as elsewhere:
+            elsewhere.execute("SET lock_timeout = '2s'")
+            try:
+                elsewhere.execute(
+                    "UPDATE catalogue_dataset SET title = 'Changed' WHERE id = %s", [other.pk]
+                )
+                changes.append("made")
+            except psycopg.errors.LockNotAvailable:
+                changes.append("waited")
+        return features_place(**arguments)
+
+    monkeypatch.setattr(ingest_module, "features_place", placing)
+    version = ingest(areas, polygons_csv(tmp_path, [("A", 0), ("B", 100)]))
+
+    assert changes == ["made"]
+    assert version.is_current and version.report["placement"]["district_by_geometry"] == 2
