@@ -448,13 +448,31 @@ def _stage_and_check(
             cursor.execute(_AREAS, areas)
             cursor.execute("CREATE INDEX ON ingest_areas USING gist (geom)")
             cursor.execute(_OUTSIDE_AREAS, {"dimension": dimension})
-            for row in cursor:
-                staging.add(RowProblem(*row))
+            if mapping.outside_areas_left_out:
+                _outside_areas_leave_out(cursor, staging, [row for row, *_ in cursor.fetchall()])
+            else:
+                for row in cursor:
+                    staging.add(RowProblem(*row))
             cursor.execute("DROP TABLE ingest_areas")  # as ingest_stage: see _publish
     cursor.execute(_DUPLICATES)
     for row in cursor:
         staging.add(RowProblem(*row))
     return repaired
+
+
+def _outside_areas_leave_out(cursor: Any, staging: Staging, rows: list[int]) -> None:
+    """Take ``rows`` (lying wholly outside the areas the platform covers) out of the load, for
+    a source that covers more than those areas (``IngestMapping.outside_areas_left_out``), and
+    say so in the report."""
+    if not rows:
+        return
+    cursor.execute("DELETE FROM ingest_stage WHERE row = ANY(%s)", [rows])
+    staging.notes.append(
+        f"{len(rows):,} feature{'s' if len(rows) != 1 else ''} of the source "
+        f"{'lie' if len(rows) != 1 else 'lies'} wholly outside the council areas this platform "
+        f"covers (by more than {AREAS_MARGIN_METRES:,} m): left out, as this source covers "
+        "more than them."
+    )
 
 
 def covered_areas() -> dict[str, int] | None:

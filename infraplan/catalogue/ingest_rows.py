@@ -52,6 +52,12 @@ class IngestMapping(BaseModel):
         description="Reject the load when more than this share of rows has a problem; rows "
         "with problems are otherwise left out and listed.",
     )  # fmt: skip
+    outside_areas_left_out: bool = Field(
+        default=False,
+        description="Leave out, as no problem, features lying wholly outside the council areas "
+        "the platform covers: for a source that covers more than them (a national dataset "
+        "asked for the features meeting a box around the areas). Otherwise each is a problem.",
+    )
     allow_large_removal: bool = Field(
         default=False,
         description="Publish even when the load removes more than half of the current "

@@ -21,12 +21,13 @@ from infraplan.catalogue.models import Dataset, Theme
 from infraplan.catalogue.store import current_features
 from infraplan.connectors.base import ConnectorError
 from infraplan.connectors.models import IngestRun, RunState, Source
-from infraplan.connectors.national import national_sources_sync
+from infraplan.connectors.national import national_source_enable, national_sources_sync
 from infraplan.connectors.planning_data.tests.test_planning_data import entity
 from infraplan.connectors.registry import connector_config, connector_for
 from infraplan.connectors.run_execution import ingest_run_execute
 from infraplan.connectors.tests.servers import json_answer, replay_server
 from infraplan.core.profile import THEMES, load_profile
+from infraplan.core.testing.data import demo_dataset_load
 
 PROFILE = Path(settings.BASE_DIR) / "profiles" / "kent-medway.toml"
 NATIONAL = [
@@ -328,3 +329,44 @@ def test_the_national_page_says_why_a_load_is_failing(personas, client_as):
     )
     page = admin.get(reverse("national-list")).content.decode()
     assert f"Gave up after 5 attempts: {error}" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_national_load_leaves_out_its_neighbours_features_as_no_problem(personas, settings):
+    """The box around the platform's areas takes in parts of the neighbouring counties, whose
+    designations come too: they are left out and said so, not counted as problems against the
+    2% allowed (one in three here, which would reject the load)."""
+    demo_dataset_load("districts")
+
+    def route(path: str, query: dict[str, str]):
+        features = [entity(1), entity(2), entity(3)]
+        # The third near Battle, East Sussex: inside the box, 10 km outside the districts.
+        features[2]["geometry"]["coordinates"] = [[[
+            [0.48, 50.915], [0.485, 50.915], [0.485, 50.92], [0.48, 50.92], [0.48, 50.915]
+        ]]]  # fmt: skip
+        for number, feature in enumerate(features, start=1):
+            feature["properties"].update(dataset="ramsar", entity=661000 + number)
+        return json_answer({"type": "FeatureCollection", "features": features, "links": {}})
+
+    with replay_server(route) as replay:
+        profile = settings.AUTHORITY_PROFILE
+        settings.AUTHORITY_PROFILE = profile.model_copy(
+            update={"national": profile.national.model_copy(update={"service": replay.url})}
+        )
+        settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+        settings.OUTBOUND_PRIVATE_HOSTS = ["127.0.0.1"]
+        organisations_sync_from_profile(actor=None)
+        national_sources_sync(actor=None)
+        ramsar = Source.objects.get(dataset__slug="national-ramsar")
+        run = ingest_run_execute(
+            national_source_enable(actor=personas.platform_admin, source=ramsar).pk
+        )
+
+    assert run.state == RunState.PUBLISHED, run.error
+    assert sorted(f.reference for f in current_features(ramsar.dataset)) == ["661001", "661002"]
+    version = ramsar.dataset.current_version
+    assert version.report["problem_count"] == 0
+    assert (
+        "1 feature of the source lies wholly outside the council areas this platform covers (by "
+        "more than 1,000 m): left out, as this source covers more than them."
+    ) in version.report["notes"]
