@@ -237,6 +237,15 @@ def _without_coordinates(opened: OpenedUpload, names: list[str], rows: int) -> U
             "Put the column names in row 1, deleting any title or empty rows above them, and "
             f"name the coordinate columns {_COORDINATE_NAMES}."
         )
+    unrenamed = _point_columns(names) or (_wkt_column(names),)
+    taken = [name for name in unrenamed if name in opened.rename]
+    if taken:
+        renames = names_listed([f"{name!r} to {opened.rename[name]!r}" for name in taken])
+        return UploadError(
+            f"The column mapping renames {renames}, which takes away the table's coordinate "
+            f"{'columns' if len(taken) > 1 else 'column'}: a coordinate column keeps its name "
+            f"({_COORDINATE_NAMES}). Remove that rename from the mapping."
+        )
     return UploadError(
         f"The table has no coordinate columns: name them {_COORDINATE_NAMES}. Its columns are: "
         f"{names_listed(names)}."

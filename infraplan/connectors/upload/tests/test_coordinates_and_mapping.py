@@ -172,3 +172,19 @@ def test_a_coordinate_column_renamed_away_is_not_read_as_coordinates(tmp_path, s
     version = ingest(sites, path, IngestMapping(reference="ref", rename=rename))
     assert version.is_current
     assert current_features(sites).get(reference="S1").geom.coords == (615000, 157500)
+
+
+def test_a_rename_that_takes_the_coordinate_column_away_says_so(tmp_path, sites):
+    """Not "no coordinate columns" beside a list of columns naming Easting and Northing."""
+    version_publish_points(dataset=sites, points={"S1": (615000, 157500)})
+    path = _csv(tmp_path, "ref,Easting,Northing\nS1,615000,157500\n")
+    rename = {"Easting": "easting_kept"}
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, path, IngestMapping(reference="ref", rename=rename))
+    assert str(rejected.value) == (
+        "The column mapping renames 'Easting' to 'easting_kept', which takes away the table's "
+        "coordinate column: a coordinate column keeps its name (Easting and Northing (British "
+        "National Grid), Latitude and Longitude, GeoX and GeoY, or X and Y, or give a WKT "
+        "column). Remove that rename from the mapping."
+    )
+    assert sites.current_version.number == 1
