@@ -173,7 +173,7 @@ _SOURCE_POINT = """CASE
             || trim_scale(round(ST_X(ST_PointOnSurface(ST_GeomFromWKB(s.wkb)))::numeric, 6))
         WHEN s.wkb IS NOT NULL AND s.srid <> 27700 THEN
             ST_AsText(ST_PointOnSurface(ST_GeomFromWKB(s.wkb)), 6)
-        ELSE ST_AsText(ST_PointOnSurface(s.geom), 0) END"""
+        ELSE ST_AsText(ST_PointOnSurface(s.geom), 2) END"""
 # One scan: each row failing a check, with a problem for each check it fails.
 _CHECKS = f"""
     SELECT s.row, 'geometry', problem.value, problem.reason

@@ -640,6 +640,19 @@ def test_a_point_outside_britain_is_reported_as_the_source_wrote_it(sites, tmp_p
     assert problem["problem"].startswith("lies outside Great Britain (in British National Grid, E")
 
 
+def test_a_grid_point_outside_britain_is_reported_with_its_decimals(sites, tmp_path):
+    """Degrees typed into a grid table's row: the report's value is the cell's 1.3 and 51.13,
+    not a point rounded to the metre (POINT(1 51)) that names no cell."""
+    path = csv(
+        tmp_path,
+        "ref,Easting,Northing\nA,615000,157500\nB,615100,157600\nC,615200,157700\nD,1.3,51.13\n",
+    )
+    with pytest.raises(IngestRejected) as rejected:
+        ingest(sites, path)
+    [problem] = rejected.value.version.report["problems"]
+    assert (problem["row"], problem["value"]) == (4, "POINT(1.3 51.13)")
+
+
 def test_a_source_that_fails_before_staging_reports_the_rows_it_read(sites, tmp_path):
     path = csv(tmp_path, "site,Easting,Northing\n" + "S,615000,157500\n" * 20)
     with pytest.raises(IngestRejected) as rejected:

@@ -269,7 +269,7 @@ def test_grid_points_in_the_sea_beyond_great_britain_are_row_problems(sites, tmp
     assert problems == [
         {"row": 2, "field": "geometry", "value": "POINT(200 100)",
          "problem": "lies outside Great Britain (in British National Grid, E 200 N 100)"},
-        {"row": 3, "field": "geometry", "value": "POINT(1 51)",
+        {"row": 3, "field": "geometry", "value": "POINT(1.08 51.28)",
          "problem": "lies outside Great Britain (in British National Grid, E 1 N 51)"},
         {"row": 4, "field": "geometry", "value": "POINT(700000 1300000)",
          "problem": "lies outside Great Britain (in British National Grid, E 700000 N 1300000)"},
