@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from django.db.models import Func, JSONField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Func, JSONField, OuterRef, Q, QuerySet, Subquery
 from django.utils.timezone import localdate
 
 from infraplan.accounts.models import Membership, Organisation, Role
@@ -20,9 +20,16 @@ from infraplan.connectors.registry import ROLLBACK_KEY
 from infraplan.connectors.upload import UploadConnector
 
 from .access import Action, dataset_permits
-from .models import Dataset, DatasetVersion, UpdateFrequency, VersionProblem, VersionState
+from .models import (
+    Dataset,
+    DatasetVersion,
+    Feature,
+    UpdateFrequency,
+    VersionProblem,
+    VersionState,
+)
 from .search import datasets_search
-from .store import StoreFeatureSource
+from .store import StoreFeatureSource, live_at
 
 # The list
 
@@ -309,6 +316,41 @@ def rollback_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
     organisations = Organisation.objects.filter(pk__in=parts).order_by("name")
     return [
         (slug, f"{name}'s features") for slug, name in organisations.values_list("slug", "name")
+    ]
+
+
+@dataclass(frozen=True)
+class RollbackCount:
+    label: str  # the choice's, as the rollback form offers it
+    now: int  # features of that part in the current version
+    after: int  # in the version restored: what the part will hold after the rollback
+
+
+def rollback_counts(
+    dataset: Dataset, version: DatasetVersion, choices: list[tuple[str, str]]
+) -> list[RollbackCount]:
+    """For each of the rollback form's ``choices`` (``rollback_choices``), how many features
+    its part holds now and will hold once ``version`` is restored: a part emptied, or nearly,
+    is said before the rollback runs, not after."""
+    current = dataset.current_version_number() or 0
+
+    def by_part(number: int) -> dict[str, int]:
+        rows = (
+            Feature.objects.filter(dataset=dataset)
+            .filter(live_at(number))
+            .values_list("organisation__slug")
+            .annotate(count=Count("id"))
+        )
+        return {slug or "": count for slug, count in rows}
+
+    now, after = by_part(current), by_part(version.number)
+    return [
+        RollbackCount(
+            label,
+            sum(now.values()) if part == WHOLE_DATASET else now.get(part, 0),
+            sum(after.values()) if part == WHOLE_DATASET else after.get(part, 0),
+        )
+        for part, label in choices
     ]
 
 

@@ -1,5 +1,6 @@
 """Probes of dataset versions: loads that overlap, rollbacks, what counts as a change."""
 
+import html
 import re
 import unicodedata
 from datetime import UTC, date, datetime
@@ -260,3 +261,24 @@ def test_versions_published_in_the_hour_that_comes_twice_say_which(sites, person
     assert "Published 25 October 2026 01:30 BST" in page
     rollback = _text(client.get("/datasets/sites/versions/1/rollback/"))
     assert "Version 2 : the whole dataset, published 25 October 2026 01:30 GMT" in rollback
+
+
+def test_the_rollback_page_says_what_each_part_holds_now_and_after(sites, personas, client_as):
+    """Restoring a version from before an organisation's part was loaded empties that part:
+    said before the rollback runs, beside each choice."""
+    a, b = personas.organisation_a, personas.organisation_b
+    sites.contributing_organisations.add(b)
+    version_publish_points(dataset=sites, organisation=a, points={"a1": (615000, 157500)})
+    version_publish_points(
+        dataset=sites, organisation=b, points={"b1": (615100, 157600), "b2": (615150, 157600)}
+    )
+    version_publish_points(
+        dataset=sites, organisation=a, points={"a2": (615200, 157700), "a3": (615300, 157700)}
+    )
+    page = html.unescape(
+        _text(client_as(personas.data_manager_a).get("/datasets/sites/versions/1/rollback/"))
+    )
+    assert "Features before and after" in page
+    assert "The whole dataset (every organisation's features) 4 1" in page
+    assert f"Only {a.name}'s features 2 1" in page
+    assert f"Only {b.name}'s features 2 0 Emptied" in page

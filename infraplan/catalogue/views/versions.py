@@ -28,6 +28,7 @@ from ..selectors import (
     WHOLE_DATASET,
     published_version_numbers,
     rollback_choices,
+    rollback_counts,
     version_for_page,
     version_problems,
 )
@@ -281,5 +282,6 @@ def version_rollback_view(request: HttpRequest, slug: str, number: int) -> HttpR
             "nothing_changed": _nothing_to_roll_back(version, form.only) if unchanged else "",
             "form": form,
             "later": _versions_undone(dataset, version, form.only),
+            "counts": [] if is_current else rollback_counts(dataset, version, parts),
         },
     )
