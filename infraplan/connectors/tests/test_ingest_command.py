@@ -273,3 +273,23 @@ def test_a_saved_sources_threshold_is_kept_unless_one_is_given(sites, tmp_path):
     assert again.returncode == 0, again.stderr
     source = Source.objects.get()
     assert source.schedule == "weekly" and source.mapping["max_invalid_share"] == 0.125
+
+
+def test_a_load_is_recorded_as_the_account_by_names_if_it_may_load(sites, personas, tmp_path):
+    path = tmp_path / "sites.csv"
+    path.write_text("ref,Easting,Northing\nS1,615000,157500\n")
+    for email, said in [
+        ("nobody@a.example", "--by: there is no active account 'nobody@a.example'."),
+        ("viewer@a.example", "--by: viewer@a.example may not load into sites."),
+    ]:
+        refused = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref",
+                         "--by", email)  # fmt: skip
+        assert refused.returncode == 1 and said in refused.stderr
+    assert not IngestRun.objects.exists()
+
+    done = ingest(tmp_path, str(path), "--dataset", "sites", "--reference", "ref",
+                  "--by", "Data-Manager@a.example")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    version = sites.current_version
+    assert version.created_by == personas.data_manager_a
+    assert IngestRun.objects.get().requested_by == personas.data_manager_a

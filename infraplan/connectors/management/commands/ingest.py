@@ -23,11 +23,12 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError as PydanticValidationError
 
-from infraplan.accounts.models import Organisation
+from infraplan.accounts.models import Organisation, User
+from infraplan.catalogue.access import Action, dataset_permits
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.ingest_rows import DEFAULT_REJECTION_THRESHOLD
 from infraplan.catalogue.models import Dataset
-from infraplan.catalogue.selectors import WHOLE_DATASET
+from infraplan.catalogue.selectors import WHOLE_DATASET, parts_managed
 from infraplan.catalogue.services import dataset_loads_check
 from infraplan.connectors.load_checks import casts_checked
 from infraplan.connectors.load_requests import ingest_request
@@ -195,6 +196,24 @@ def _organisation(dataset: Dataset, slug: str | None) -> Organisation | None:
     return None
 
 
+def _loader(email: str, dataset: Dataset, organisation: Organisation | None) -> User:
+    """The active account ``--by`` names, checked as the upload page checks who loads: it may
+    load into ``dataset``, and into ``organisation``'s part where one is given."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is None:
+        raise CommandError(f"--by: there is no active account {email!r}.")
+    if not dataset_permits(user, dataset, Action.CONTRIBUTE):
+        raise CommandError(f"--by: {user.email} may not load into {dataset.slug}.")
+    parts = parts_managed(user, dataset)
+    if parts is not None and (organisation is None or organisation.pk not in parts):
+        part = f"{organisation}'s part" if organisation else "the whole dataset"
+        raise CommandError(
+            f"--by: {user.email} may load only their own organisation's part of "
+            f"{dataset.slug}, not {part}: give --organisation."
+        )
+    return user
+
+
 class Command(BaseCommand):
     help = (
         "Load a file (GeoJSON, GeoPackage, zipped Shapefile, FlatGeobuf, CSV, XLSX) or a URL "
@@ -244,6 +263,13 @@ class Command(BaseCommand):
             help="Give every feature this value for the field; repeat for more, or none for no "
             "constants.",
         )  # fmt: skip
+        parser.add_argument(
+            "--by",
+            metavar="EMAIL",
+            help="The account the load (and a source saved) is recorded as made by, on the "
+            "version's page and in the audit log: an active user who may load into the dataset "
+            "(and the part given). Default: the platform itself.",
+        )
         parser.add_argument(
             "--threshold", type=_percentage, metavar="PERCENT",
             help=f"Reject the load when more than this percentage of rows has problems, from 0 "
@@ -306,6 +332,7 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
         organisation = _organisation(dataset, options["organisation"])
+        actor = _loader(options["by"], dataset, organisation) if options["by"] else None
         existing = None
         if options["save"]:
             existing = Source.objects.filter(dataset=dataset, organisation=organisation).first()
@@ -334,12 +361,13 @@ class Command(BaseCommand):
         try:
             if options["save"]:
                 source = self._save(
-                    dataset, organisation, connector_key, config, mapping, options, existing
-                )
+                    dataset, organisation, connector_key, config, mapping, options, existing,
+                    actor,
+                )  # fmt: skip
                 if not options["load"]:
                     return
             run = ingest_request(
-                actor=None, dataset=dataset, connector_key=connector_key, config=config,
+                actor=actor, dataset=dataset, connector_key=connector_key, config=config,
                 mapping=mapping, organisation=organisation, source=source, queue=False,
             )  # fmt: skip
         except ValidationError as error:
@@ -367,6 +395,7 @@ class Command(BaseCommand):
         mapping: IngestMapping,
         options: dict[str, Any],
         existing: Source | None,
+        actor: User | None,
     ) -> Source:
         schedule = options["schedule"]
         if schedule is None:
@@ -377,7 +406,7 @@ class Command(BaseCommand):
         if enabled is None:
             enabled = existing.enabled if existing else True
         source = source_save(
-            actor=None, dataset=dataset, connector_key=connector_key, config=config,
+            actor=actor, dataset=dataset, connector_key=connector_key, config=config,
             mapping=mapping, organisation=organisation, schedule=schedule, enabled=enabled,
             source=existing,
         )  # fmt: skip
