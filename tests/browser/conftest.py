@@ -53,6 +53,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--enable-unsafe-swiftshader",  # WebGL in software, so MapLibre renders without a GPU
 ]
+# Every browser context: one window size (a test of reflow sets its own), and reduced motion
+# asked for, so the map jumps where it would fly and a test never waits on or races an animation.
+VIEWPORT = {"width": 1280, "height": 800}
+CONTEXT = {"viewport": VIEWPORT, "reduced_motion": "reduce"}
 AXE_SOURCE = (ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js").read_text()
 TIMEOUT_MS = 15_000
 
@@ -129,7 +133,7 @@ def demo_server(django_db_modify_db_settings) -> Iterator[str]:
 @pytest.fixture
 def served_context(browser, demo_server) -> Iterator[BrowserContext]:
     """Like ``context``, on the demo server (no database fixture in the test itself)."""
-    context = browser.new_context(base_url=demo_server)
+    context = browser.new_context(base_url=demo_server, **CONTEXT)
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()
@@ -166,7 +170,7 @@ def browser_without_webgl(browser) -> Iterator[Browser]:
 def served_context_without_script(browser, demo_server) -> Iterator[BrowserContext]:
     """Like ``served_context``, with JavaScript switched off, as on council desktops that block
     scripts."""
-    context = browser.new_context(base_url=demo_server, java_script_enabled=False)
+    context = browser.new_context(base_url=demo_server, java_script_enabled=False, **CONTEXT)
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()
@@ -174,7 +178,7 @@ def served_context_without_script(browser, demo_server) -> Iterator[BrowserConte
 
 @pytest.fixture
 def context(browser, live_server) -> Iterator[BrowserContext]:
-    context = browser.new_context(base_url=live_server.url)
+    context = browser.new_context(base_url=live_server.url, **CONTEXT)
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()

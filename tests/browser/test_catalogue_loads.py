@@ -329,7 +329,10 @@ def test_long_attributions_wrap_at_320_pixels_with_text_spacing(browser, live_se
     version_publish_points(dataset=dataset, points={"A": (615000, 157500)})
     # The reader's style sheet is the test's own: the service's CSP would (rightly) refuse it.
     context = browser.new_context(
-        base_url=live_server.url, bypass_csp=True, viewport={"width": 320, "height": 640}
+        base_url=live_server.url,
+        bypass_csp=True,
+        viewport={"width": 320, "height": 640},
+        reduced_motion="reduce",
     )
     try:
         page = context.new_page()

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from infraplan.catalogue.demo import demo_load
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
-from .conftest import PageWatch, assert_accessible
+from .conftest import CONTEXT, PageWatch, assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -81,7 +81,7 @@ def village_sites(personas):
 def test_a_ward_is_chosen_after_its_district(
     browser: Browser, live_server, village_sites, tmp_path, script
 ):
-    context = browser.new_context(base_url=live_server.url, java_script_enabled=script)
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=script, **CONTEXT)
     watch = PageWatch()
     page = watch.attach(context.new_page())
     page.goto("/datasets/village-sites/")

@@ -46,7 +46,7 @@ from infraplan.tokens.models import ApiToken
 from infraplan.tokens.services import token_create
 
 from ..test_url_matrix import CASES, PERSONAS, Case, route_names
-from .conftest import TIMEOUT_MS, PageWatch, axe_violations, describe_violations
+from .conftest import CONTEXT, TIMEOUT_MS, PageWatch, axe_violations, describe_violations
 from .test_tokens_audit import sign_in_with_second_factor
 
 pytestmark = pytest.mark.browser
@@ -308,7 +308,7 @@ class Visitors:
 
     def __getitem__(self, persona: str) -> Visitor:
         if persona not in self.visitors:
-            context = self.browser.new_context(base_url=self.live_server.url)
+            context = self.browser.new_context(base_url=self.live_server.url, **CONTEXT)
             context.set_default_timeout(TIMEOUT_MS)
             watch = PageWatch()
             page = watch.attach(context.new_page())
@@ -413,7 +413,7 @@ def test_pages_part_way_through_a_flow_are_accessible(
     confirm it is you, with and without its errors (without a code asked for, it redirects)."""
 
     def visitor() -> Visitor:
-        context = browser.new_context(base_url=live_server.url)
+        context = browser.new_context(base_url=live_server.url, **CONTEXT)
         context.set_default_timeout(TIMEOUT_MS)
         watch = PageWatch()
         return Visitor(context, watch.attach(context.new_page()), watch)

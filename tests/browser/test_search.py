@@ -8,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from infraplan.core.coordinates import coordinate_examples
 
-from .conftest import assert_accessible
+from .conftest import CONTEXT, assert_accessible
 
 pytestmark = pytest.mark.browser
 
@@ -209,7 +209,7 @@ def test_the_search_results_open_the_map_with_the_layers_shown_now(page):
 
 def test_the_search_page_works_without_javascript(browser, demo_server):
     """The search page's results open the map with the layers and date it was showing."""
-    context = browser.new_context(base_url=demo_server, java_script_enabled=False)
+    context = browser.new_context(base_url=demo_server, java_script_enabled=False, **CONTEXT)
     page = context.new_page()
     chosen = "layers=wards&as_of=2001-01-01&ended=show"
     page.goto(f"/map/?{chosen}")
@@ -229,7 +229,7 @@ def test_the_search_page_works_without_javascript(browser, demo_server):
 def test_without_webgl_the_search_box_results_keep_the_layers_and_date(
     browser_without_webgl, demo_server
 ):
-    context = browser_without_webgl.new_context(base_url=demo_server)
+    context = browser_without_webgl.new_context(base_url=demo_server, **CONTEXT)
     page = context.new_page()
     chosen = "layers=wards&as_of=2001-01-01&ended=show"
     page.goto(f"/map/?{chosen}")
