@@ -29,7 +29,7 @@ from infraplan.catalogue.styles import style_legend
 from .highlight import ShownFeature
 from .marker import MARKER_COLOUR, Marker
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
-from .styling import dataset_style, feature_colour
+from .styling import dataset_style, feature_colour, fill_opacity
 from .viewport import EARTH_RADIUS, Extent, mercator
 
 MIN_SIDE = 64
@@ -111,7 +111,9 @@ def _draw_layer(
                 point_colours.append(colour)
     if polygons:
         axes.add_collection(
-            PathCollection(polygons, facecolors=polygon_colours, edgecolors="none", alpha=0.15)
+            PathCollection(
+                polygons, facecolors=polygon_colours, edgecolors="none", alpha=fill_opacity(style)
+            )
         )
         axes.add_collection(
             PathCollection(polygons, facecolors="none", edgecolors=polygon_colours, linewidths=1.2)
@@ -126,30 +128,31 @@ def _draw_layer(
 
 def legend_entries(
     drawn: list[Dataset], accent: str, colours: dict[int, set[str]] | None = None
-) -> list[tuple[str, str, str]]:
-    """(geometry type, colour, label) of each drawn layer's legend, as the map's layer panel
+) -> list[tuple[str, str, str, float]]:
+    """(geometry type, colour, label, fill opacity) of each drawn layer's legend, as the map's layer panel
     shows it: a layer of one colour by its title, a categorised or graduated one by its title
     and each class. With ``colours`` (the colours drawn, by dataset id), only the classes the
     picture shows: a legend that lists what is not drawn misleads a reader of a report."""
     entries = []
     for dataset in drawn:
-        for colour, label in style_legend(dataset_style(dataset), default_colour=accent):
+        style = dataset_style(dataset)
+        for colour, label in style_legend(style, default_colour=accent):
             if colours is not None and colour not in colours.get(dataset.pk, set()):
                 continue
             text = f"{dataset.title}: {label}" if label else dataset.title
-            entries.append((dataset.geometry_type, colour, text))
+            entries.append((dataset.geometry_type, colour, text, fill_opacity(style)))
     return entries
 
 
-def _legend_handle(geometry_type: str, colour: str, label: str):
-    """A legend key drawn as the layer is: a tinted area, a line or a dot."""
+def _legend_handle(geometry_type: str, colour: str, label: str, opacity: float):
+    """A legend key drawn as the layer is: a filled area, a line or a dot."""
     text = _wrapped(label)
     if geometry_type == GeometryType.POINT:
         return Line2D([], [], linestyle="none", marker="o", markersize=6, markerfacecolor=colour,
                       markeredgecolor="white", label=text)  # fmt: skip
     if geometry_type == GeometryType.LINE:
         return Line2D([], [], color=colour, linewidth=1.5, label=text)
-    return Patch(facecolor=(*_rgb(colour), 0.15), edgecolor=colour, linewidth=1.2, label=text)
+    return Patch(facecolor=(*_rgb(colour), opacity), edgecolor=colour, linewidth=1.2, label=text)
 
 
 def _wrapped(label: str) -> str:
@@ -179,7 +182,7 @@ def _shown_handle(shown: ShownFeature):
 
 def _draw_legend(
     figure: Figure,
-    entries: list[tuple[str, str, str]],
+    entries: list[tuple[str, str, str, float]],
     marker: Marker | None = None,
     shown: ShownFeature | None = None,
     nothing: list[str] | None = None,
@@ -374,7 +377,7 @@ def map_png(
     )  # fmt: skip
     buffer = io.BytesIO()
     metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
-    labels = [label for _, _, label in legend] + nothing
+    labels = [label for _, _, label, _ in legend] + nothing
     labels += [outlined.legend_label()] if outlined else []
     labels += [marker_legend_label(marked)] if marked else []
     if labels:

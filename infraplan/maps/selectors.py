@@ -34,11 +34,11 @@ from infraplan.catalogue.history import (
 from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
 from infraplan.catalogue.sources import FeatureRecord, FeatureSource, source_for
 from infraplan.catalogue.store import StoreFeatureSource, current_features
-from infraplan.catalogue.styles import style_legend
+from infraplan.catalogue.styles import SimpleStyle, style_legend
 from infraplan.core.coordinates import GRID_EASTING_MAX, GRID_NORTHING_MAX
 
-from .ended import LiveOn, ended_on
-from .styling import colour_expression, dataset_style, label_field_of
+from .ended import END_DATE_PROPERTIES, LiveOn, ended_on
+from .styling import colour_expression, dataset_style, feature_class, fill_opacity, label_field_of
 from .tiles import tile_version
 from .viewport import (
     FALLBACK_SIZE,
@@ -325,6 +325,8 @@ class MapLayer:
     attribution: str
     tiles: str
     colour: Any  # a MapLibre colour expression built from the dataset's style
+    fill_opacity: float  # of a polygon layer's fill, at full opacity (``styling.fill_opacity``)
+    has_end_dates: bool  # a field of its features' end dates: those ended are hidden by default
     legend: list[dict[str, str]]
     visible: bool
     labels: str | None  # the label endpoint, for layers with a label field
@@ -379,6 +381,10 @@ def map_layers_for(
                 attribution=dataset.attribution,
                 tiles=f"{template}?v={version}{moment.suffix('&')}",
                 colour=colour_expression(style, default_colour=accent),
+                fill_opacity=fill_opacity(style),
+                has_end_dates=any(
+                    entry.get("name") in END_DATE_PROPERTIES for entry in dataset.field_schema
+                ),
                 legend=[
                     {"colour": colour, "label": text}
                     for colour, text in style_legend(style, default_colour=accent)
@@ -581,6 +587,7 @@ class ViewRow:
     label: str
     district: str
     ended: date | None = None  # when the feature ended, for ended features shown
+    shown_as: str = ""  # the legend's class it is drawn in: its colour, said in words
 
 
 class ViewRows:
@@ -595,6 +602,7 @@ class ViewRows:
         self.box = box
         self.moment = moment
         self.keep = None if moment.show_ended else LiveOn(moment.day)
+        self.styles = {dataset.pk: dataset_style(dataset) for dataset, _ in layers}
 
     @cached_property
     def counts(self) -> list[int]:
@@ -631,7 +639,14 @@ class ViewRows:
             label=feature_label(dataset, record),
             district=_area_name(record.district) or record.district,
             ended=ended if ended and ended <= self.moment.day else None,
+            shown_as=feature_class(self.styles[dataset.pk], record.properties),
         )
+
+    @property
+    def classed(self) -> bool:
+        """Whether a layer listed is drawn in classes (categorised or graduated), whose names
+        the table then gives: the map shows them by colour alone."""
+        return any(not isinstance(style, SimpleStyle) for style in self.styles.values())
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,19 @@ from infraplan.catalogue.styles import (
 logger = logging.getLogger(__name__)
 
 AnyStyle = SimpleStyle | CategorisedStyle | GraduatedStyle
+# What a graduated layer's feature without a number in its field is drawn as (in grey).
+NO_VALUE_LABEL = "No value"
+
+# How opaque a polygon layer's fill is. A layer of one colour is a faint tint, so the layers and
+# the basemap under it show through. A layer of classes (categorised or graduated) is read by
+# its fills, which must be strong enough to tell one class from the next.
+TINT_OPACITY = 0.15
+CLASSES_OPACITY = 0.6
+
+
+def fill_opacity(style: AnyStyle) -> float:
+    """The opacity of a polygon layer's fill drawn in ``style``, on the map and in the PNG."""
+    return TINT_OPACITY if isinstance(style, SimpleStyle) else CLASSES_OPACITY
 
 
 def dataset_style(dataset: Dataset) -> AnyStyle:
@@ -83,22 +96,34 @@ def colour_expression(style: AnyStyle, *, default_colour: str) -> str | list[Any
 
 def feature_colour(style: AnyStyle, properties: dict[str, Any], *, default_colour: str) -> str:
     """The colour ``colour_expression`` gives a feature with these properties."""
+    return _feature_class(style, properties, default_colour=default_colour)[0]
+
+
+def feature_class(style: AnyStyle, properties: dict[str, Any]) -> str:
+    """The legend's label of the class a feature with these properties is drawn in ("" for a
+    layer of one colour): what its colour says, in words, for the map's text alternative."""
+    return _feature_class(style, properties, default_colour="")[1]
+
+
+def _feature_class(
+    style: AnyStyle, properties: dict[str, Any], *, default_colour: str
+) -> tuple[str, str]:
+    """The colour and the legend's label a feature with these properties is drawn with."""
     if isinstance(style, SimpleStyle):
-        return style.colour or default_colour
+        return style.colour or default_colour, ""
     value = properties.get(style.field)
     if isinstance(style, CategorisedStyle):
-        if value is None:
-            return style.other_colour
-        for category in style.categories:
-            if _as_text(category.value) == _as_text(value):
-                return category.colour
-        return style.other_colour
+        if value is not None:
+            for category in style.categories:
+                if _as_text(category.value) == _as_text(value):
+                    return category.colour, category.label
+        return style.other_colour, style.other_label
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return NO_VALUE_COLOUR
-    colour = style.classes[0].colour
+        return NO_VALUE_COLOUR, NO_VALUE_LABEL
+    chosen = style.classes[0]
     for item in style.classes[1:]:
         if number >= item.minimum:
-            colour = item.colour
-    return colour
+            chosen = item
+    return chosen.colour, chosen.label

@@ -400,6 +400,7 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "as_of_value": request.GET.get("as_of", "") if as_of_error else kept.get("as_of"),
             "moment": moment,
             "page": page,
+            "classed": not refused and table.rows.classed,
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "query": urlencode({"bbox": text, **kept}),
             # The picture takes a box in degrees: that which holds a box on the grid.

@@ -7,7 +7,6 @@ const config = JSON.parse(document.getElementById("map-config").textContent);
 const container = document.getElementById("map");
 const layersBySlug = new Map(config.layers.map((layer) => [layer.slug, layer]));
 const ownLayerIds = new Set();
-const POLYGON_FILL_OPACITY = 0.15;
 // Zoomed out further, a view reaches past the world's edges (and past any use for a county's
 // data); the links and labels ask for at most the mapped world.
 const MIN_ZOOM = 4;
@@ -208,7 +207,7 @@ function addOwnLayers(map) {
     const added = [];
     if (layer.geometry_type === "polygon") {
       added.push({ id: `${layer.slug}-fill`, type: "fill", ...common,
-        paint: { "fill-color": layer.colour, "fill-opacity": POLYGON_FILL_OPACITY } });
+        paint: { "fill-color": layer.colour, "fill-opacity": layer.fill_opacity } });
       added.push({ id: `${layer.slug}-line`, type: "line", ...common,
         paint: { "line-color": layer.colour, "line-width": 1.5 } });
     } else if (layer.geometry_type === "line") {
@@ -245,7 +244,9 @@ function setOpacity(map, slug, value) {
   for (const id of [`${slug}-fill`, `${slug}-line`, `${slug}-point`]) {
     if (!map.getLayer(id)) continue;
     const type = map.getLayer(id).type;
-    if (type === "fill") map.setPaintProperty(id, "fill-opacity", POLYGON_FILL_OPACITY * value);
+    if (type === "fill") {
+      map.setPaintProperty(id, "fill-opacity", layersBySlug.get(slug).fill_opacity * value);
+    }
     if (type === "line") map.setPaintProperty(id, "line-opacity", value);
     if (type === "circle") {
       map.setPaintProperty(id, "circle-opacity", value);

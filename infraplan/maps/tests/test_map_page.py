@@ -192,3 +192,42 @@ def test_the_map_and_its_table_make_the_same_queries_for_any_number_of_layers(
     per_layer = 2 if path == "/map/features/" else 0  # the table counts and pages each layer
     assert len(many) == len(few) + 5 * per_layer
     assert not [sql for sql in many if '"catalogue_datasetversion"."report"' in sql]
+
+
+def test_a_polygon_layer_of_classes_is_filled_more_strongly_than_one_of_one_colour(
+    districts, client
+):
+    """The map draws a categorised or graduated polygon layer's fills at the opacity its
+    classes can be told apart by; a layer of one colour as a faint tint."""
+    assert map_config(client.get("/map/"))["layers"][0]["fill_opacity"] == 0.15
+    districts.style = {
+        "kind": "categorised", "field": "LAD13NM", "other_colour": "#505a5f",
+        "categories": [{"value": "Dover", "colour": "#00703c", "label": "Dover"}],
+    }  # fmt: skip
+    districts.save(update_fields=["style"])
+    assert map_config(client.get("/map/"))["layers"][0]["fill_opacity"] == 0.6
+
+
+def test_a_layer_with_end_dates_says_its_ended_features_are_not_drawn(personas, client_as):
+    """Its legend may list a class (Closed) that only ended features hold."""
+    schools = dataset_make(
+        slug="schools", owner=personas.organisation_a,
+        field_schema=[{"name": "close_date", "type": "date", "title": "Closed on"}],
+    )  # fmt: skip
+    sites = dataset_make(slug="sites", owner=personas.organisation_a)
+    for dataset in (schools, sites):
+        version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    client = client_as(personas.viewer_a)
+    said = "(closed, say) are not drawn: tick “Show ended features” to draw them."
+
+    def panel(query: str) -> dict[str, str]:
+        content = client.get(f"/map/{query}").content.decode()
+        return {
+            slug: content.split(f'data-layer="{slug}"')[1].split('class="app-layer"')[0]
+            for slug in ("schools", "sites")
+        }
+
+    shown = panel("?as_of=2025-06-30")
+    assert f"Features that had ended by 30 June 2025 {said}" in shown["schools"]
+    assert said not in shown["sites"]
+    assert said not in panel("?ended=show")["schools"]

@@ -16,7 +16,7 @@ from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.demo import demo_load
 from infraplan.core.heavy import LOCK_SPACE
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
-from infraplan.maps.render import scale_length
+from infraplan.maps.render import BACKGROUND, scale_length
 
 pytestmark = pytest.mark.django_db
 
@@ -304,3 +304,34 @@ def test_a_picture_has_a_scale_bar_and_a_north_arrow_unless_a_thumbnail(client):
     thumbnail = client.get("/map.png", {**query, "width": 200, "height": 150}).content
     assert pixels_like(png_region(thumbnail, rows=slice(24, 60), columns=slice(0, 200)),
                        "#0b0c0c") < 20  # fmt: skip
+
+
+def blend(colour: str, opacity: float) -> str:
+    """``colour`` drawn at ``opacity`` over the picture's background."""
+    under = [int(BACKGROUND[i : i + 2], 16) for i in (1, 3, 5)]
+    channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(
+        f"{round(c * opacity + u * (1 - opacity)):02x}"
+        for c, u in zip(channels, under, strict=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("style", "opacity"),
+    [
+        ({"kind": "simple", "colour": RED}, 0.15),
+        ({"kind": "categorised", "field": "LAD13NM", "other_colour": RED,
+          "categories": [{"value": "Nowhere", "colour": "#00703c", "label": "Nowhere"}]}, 0.6),
+    ],
+)  # fmt: skip
+def test_a_layer_of_classes_is_filled_strongly_enough_to_tell_them_apart(
+    districts, client, style, opacity
+):
+    """A layer of one colour is a faint tint over what lies under it; a categorised or
+    graduated one is read by its fills, as on the map (``styling.fill_opacity``)."""
+    districts.style = style
+    districts.save(update_fields=["style"])
+    png = client.get("/map.png", {"layers": "districts", "width": 300}).content
+    filled = pixels_like(png, blend(RED, opacity), tolerance=12)
+    other = pixels_like(png, blend(RED, 0.6 if opacity == 0.15 else 0.15), tolerance=12)
+    assert filled > 5_000 and other < filled / 10  # the other's: edges' antialiasing

@@ -215,3 +215,33 @@ def test_the_area_said_paged_and_pictured_is_the_area_listed(personas, client_as
     second = client.get("/map/features/?" + html.unescape(next_page)).content.decode()
     assert "6 features in this view (page 2 of 2)" in second
     assert listed(second.encode()) == ["north-edge"]
+
+
+def test_a_layer_drawn_in_classes_names_each_features_class(personas, client_as):
+    """The map tells a categorised or graduated layer's classes apart by colour alone: the table,
+    its text alternative, says each feature's class in words (WCAG 1.4.1)."""
+    sites = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        style={"kind": "graduated", "field": "homes", "classes": [
+            {"minimum": 0, "colour": "#5694ca", "label": "Fewer than 50"},
+            {"minimum": 50, "colour": "#003078", "label": "50 or more"},
+        ]},
+    )  # fmt: skip
+    version_publish_points(
+        dataset=sites,
+        points={"a": (601000, 142500), "b": (601100, 142500), "c": (601200, 142500)},
+        properties={"a": {"homes": 12}, "b": {"homes": 80}, "c": {}},
+    )
+    dataset_make(slug="plain", owner=personas.organisation_a)
+    client = client_as(personas.viewer_a)
+
+    content = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "sites"}).content
+    text = content.decode()
+    assert '<th scope="col" class="govuk-table__header">Shown on the map as</th>' in text
+    rows = re.findall(r'<tr class="govuk-table__row">(.*?)</tr>', text, re.S)[1:]
+    classes = [
+        re.findall(r'<td class="govuk-table__cell">(.*?)</td>', row, re.S)[-1] for row in rows
+    ]
+    assert classes == ["Fewer than 50", "50 or more", "No value"]
+    plain = client.get("/map/features/", {"bbox": ASHFORD_BBOX, "layers": "plain"}).content
+    assert "Shown on the map as" not in plain.decode()
