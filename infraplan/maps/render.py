@@ -28,14 +28,18 @@ from infraplan.catalogue.styles import style_legend
 
 from .highlight import ShownFeature
 from .marker import MARKER_COLOUR, Marker
-from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, records_within
-from .styling import dataset_style, feature_colour, fill_opacity
+from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, feature_label, records_within
+from .styling import dataset_style, feature_colour, fill_opacity, label_field_of
 from .viewport import EARTH_RADIUS, Extent, mercator
 
 MIN_SIDE = 64
 MAX_SIDE = 2000
 MAX_PIXELS = 2000 * 1500
 MAX_FEATURES_PER_LAYER = 20_000
+# An area layer with a label field (districts, wards) is named in the picture, as on the map,
+# when it has no more than this many features in view: more would cover the picture in text.
+MAX_AREA_LABELS = 40
+LABEL_EFFECTS = [patheffects.withStroke(linewidth=2.5, foreground="white")]
 BACKGROUND = "#f3f2f1"
 DPI = 100
 LEGEND_MAX_ENTRIES = 12
@@ -92,6 +96,8 @@ def _draw_layer(
     """Draw the layer's features in the view; the colours drawn (for the legend)."""
     style = dataset_style(dataset)
     polygons, polygon_colours, lines, line_colours, points, point_colours = [], [], [], [], [], []
+    labelled = dataset.geometry_type == GeometryType.POLYGON and bool(label_field_of(dataset))
+    labels: list[tuple[float, float, str]] = []
     if records is None:
         records = records_within(dataset, bbox_polygon(bbox), moment)
     for count, record in enumerate(records):
@@ -99,6 +105,9 @@ def _draw_layer(
             break
         colour = feature_colour(style, record.properties, default_colour=accent)
         geometry = shapely.transform(shapely.from_wkb(bytes(record.geometry.wkb)), _to_mercator)
+        if labelled and len(labels) <= MAX_AREA_LABELS:
+            inside = shapely.point_on_surface(geometry)
+            labels.append((inside.x, inside.y, feature_label(dataset, record)))
         for part in getattr(geometry, "geoms", [geometry]):
             if isinstance(part, shapely.Polygon):
                 polygons.append(_ring_path([part.exterior, *part.interiors]))
@@ -118,6 +127,12 @@ def _draw_layer(
         axes.add_collection(
             PathCollection(polygons, facecolors="none", edgecolors=polygon_colours, linewidths=1.2)
         )
+    if len(labels) <= MAX_AREA_LABELS:
+        for x, y, text in labels:
+            axes.text(
+                x, y, _wrapped(text), fontsize=7, color="#0b0c0c", ha="center", va="center",
+                path_effects=LABEL_EFFECTS, clip_on=True, zorder=4,
+            )  # fmt: skip
     if lines:
         axes.add_collection(LineCollection(lines, colors=line_colours, linewidths=1.5))
     if points:

@@ -335,3 +335,15 @@ def test_a_layer_of_classes_is_filled_strongly_enough_to_tell_them_apart(
     filled = pixels_like(png, blend(RED, opacity), tolerance=12)
     other = pixels_like(png, blend(RED, 0.6 if opacity == 0.15 else 0.15), tolerance=12)
     assert filled > 5_000 and other < filled / 10  # the other's: edges' antialiasing
+
+
+def test_areas_with_a_label_field_are_named_in_the_picture(districts, client):
+    """Without WebGL the picture is the only map: districts are named in it, as on the map;
+    a layer without a label field is not."""
+    named = client.get("/map.png", {"layers": "districts", "width": 600}).content
+    districts.label_field, districts.field_schema = "", []
+    districts.save(update_fields=["label_field", "field_schema"])
+    unnamed = client.get("/map.png", {"layers": "districts", "width": 601}).content
+    # Text is drawn black on a white halo; the picture is otherwise the same.
+    assert pixels_like(named, "#ffffff", tolerance=30) > pixels_like(unnamed, "#ffffff", 30) + 1_500
+    assert pixels_like(named, "#0b0c0c", tolerance=150) > pixels_like(unnamed, "#0b0c0c", 150) + 300
