@@ -34,6 +34,19 @@ def csv(tmp_path: Path, text: str, name: str = "sites.csv") -> Path:
     return path
 
 
+def geojson(tmp_path: Path, properties: list[dict]) -> Path:
+    """A GeoJSON file on the grid of points 1 m apart, one for each item of ``properties``."""
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [615000 + i, 157500]},
+         "properties": values}
+        for i, values in enumerate(properties)
+    ]  # fmt: skip
+    grid = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}}
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features, "crs": grid}))
+    return path
+
+
 @pytest.fixture
 def new_sites(personas):
     """A dataset as the page that adds one leaves it: no fields, no version."""
@@ -258,17 +271,9 @@ def test_numbers_a_source_writes_with_a_fraction_are_stored_as_a_later_load_type
     """GDAL reads a GeoJSON column of 4000000.0 and 2.5 as reals: the first load stores
     4000000, as every later load types a whole number, so downloads and pages do not show
     4000000.0 beside another load's 1500000."""
-    features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [615000 + i, 157500]},
-         "properties": {"ref": ref, "cost": cost, "homes": homes}}
-        for i, (ref, cost, homes) in enumerate(
-            [("S1", 4000000.0, 120.0), ("S2", 2.5, 40.0), ("S3", None, 7.0)]
-        )
-    ]  # fmt: skip
-    path = tmp_path / "sites.geojson"
-    grid = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}}
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features, "crs": grid}))
-    ingest(new_sites, path)
+    rows = [("S1", 4000000.0, 120.0), ("S2", 2.5, 40.0), ("S3", None, 7.0)]
+    names = ("ref", "cost", "homes")
+    ingest(new_sites, geojson(tmp_path, [dict(zip(names, row, strict=True)) for row in rows]))
 
     new_sites.refresh_from_db()
     kinds = {entry["name"]: entry["type"] for entry in new_sites.field_schema}
@@ -312,15 +317,9 @@ def test_eight_figure_days_in_a_column_named_for_dates_make_a_date_field(new_sit
 
 def test_eight_figure_days_a_source_holds_as_numbers_make_a_date_field(new_sites, tmp_path):
     """A GeoPackage's or GeoJSON's integer column of YYYYMMDD days, as a workbook's cells too."""
-    features = [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [615000 + i, 157500]},
-         "properties": {"ref": ref, "DecisionDate": day}}
-        for i, (ref, day) in enumerate([("S1", 20240331), ("S2", 20231201), ("S3", None)])
-    ]  # fmt: skip
-    path = tmp_path / "sites.geojson"
-    grid = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::27700"}}
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": features, "crs": grid}))
-    ingest(new_sites, path)
+    rows = [("S1", 20240331), ("S2", 20231201), ("S3", None)]
+    names = ("ref", "DecisionDate")
+    ingest(new_sites, geojson(tmp_path, [dict(zip(names, row, strict=True)) for row in rows]))
 
     new_sites.refresh_from_db()
     assert {entry["name"]: entry["type"] for entry in new_sites.field_schema}["DecisionDate"] == (
