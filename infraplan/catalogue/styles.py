@@ -36,6 +36,8 @@ class Category(_Strict):
 # Features a style gives no colour of their own (another category, no number): a grey that
 # stands out from the map's white by 4.6:1, as WCAG 2.2 AA asks 3:1 of graphics.
 NO_VALUE_COLOUR = "#6f777b"
+# What a graduated layer's feature without a number in its field is drawn as, in that grey.
+NO_VALUE_LABEL = "No value"
 
 
 class CategorisedStyle(_Strict):
@@ -130,4 +132,6 @@ def style_legend(
         return [(c.colour, c.label) for c in style.categories] + [
             (style.other_colour, style.other_label)
         ]
-    return [(item.colour, item.label) for item in style.classes]
+    return [(item.colour, item.label) for item in style.classes] + [
+        (NO_VALUE_COLOUR, NO_VALUE_LABEL)
+    ]

@@ -8,6 +8,7 @@ from typing import Any
 from infraplan.catalogue.models import Dataset
 from infraplan.catalogue.styles import (
     NO_VALUE_COLOUR,
+    NO_VALUE_LABEL,
     CategorisedStyle,
     GraduatedStyle,
     SimpleStyle,
@@ -19,8 +20,6 @@ from infraplan.catalogue.styles import (
 logger = logging.getLogger(__name__)
 
 AnyStyle = SimpleStyle | CategorisedStyle | GraduatedStyle
-# What a graduated layer's feature without a number in its field is drawn as (in grey).
-NO_VALUE_LABEL = "No value"
 
 # How opaque a polygon layer's fill is. A layer of one colour is a faint tint, so the layers and
 # the basemap under it show through. A layer of classes (categorised or graduated) is read by

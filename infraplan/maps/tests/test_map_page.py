@@ -231,3 +231,21 @@ def test_a_layer_with_end_dates_says_its_ended_features_are_not_drawn(personas, 
     assert f"Features that had ended by 30 June 2025 {said}" in shown["schools"]
     assert said not in shown["sites"]
     assert said not in panel("?ended=show")["schools"]
+
+
+def test_a_graduated_layers_legend_names_the_grey_of_features_without_a_number(personas, client_as):
+    sites = dataset_make(
+        slug="sites", owner=personas.organisation_a,
+        field_schema=[{"name": "homes", "type": "integer", "title": "Homes"}],
+        style={"kind": "graduated", "field": "homes", "classes": [
+            {"minimum": 0, "colour": "#5694ca", "label": "Fewer than 50"},
+            {"minimum": 50, "colour": "#003078", "label": "50 or more"},
+        ]},
+    )  # fmt: skip
+    version_publish_points(dataset=sites, points=ASHFORD_POINTS)
+    config = map_config(client_as(personas.viewer_a).get("/map/?layers=sites"))
+    assert next(layer for layer in config["layers"] if layer["slug"] == "sites")["legend"] == [
+        {"colour": "#5694ca", "label": "Fewer than 50"},
+        {"colour": "#003078", "label": "50 or more"},
+        {"colour": "#6f777b", "label": "No value"},
+    ]
