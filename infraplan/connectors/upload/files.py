@@ -120,6 +120,26 @@ def _office_file_refusal(path: Path) -> str:
     )
 
 
+# The start of a GeoJSON object whose features it is: a collection, or a single feature.
+_GEOJSON_TYPE = re.compile(rb'"type"\s*:\s*"(FeatureCollection|Feature)"')
+_JSON_LOOKED_AT = 64 * 1024  # bytes of a file read to tell GeoJSON from other JSON
+
+
+def _without_geometries(opened: OpenedUpload) -> str:
+    """Why a layer that GDAL says holds features has none with a geometry: for a JSON file that
+    is no GeoJSON (an API's answer, say), that it is not GeoJSON."""
+    if opened.format == "GeoJSON":
+        with opened.path.open("rb") as stream:
+            head = stream.read(_JSON_LOOKED_AT)
+        if not _GEOJSON_TYPE.search(head):
+            return (
+                "The file is JSON but not GeoJSON: it holds no FeatureCollection or Feature "
+                '(GeoJSON\'s "type" member). Export the data as GeoJSON, or give the address of '
+                "the service's GeoJSON output."
+            )
+    return f"The layer {opened.layer!r} holds no feature with a geometry."
+
+
 def _markup_kind(head: bytes) -> str:
     """What a file of markup is, from its lower-cased start, as an officer would name it."""
     if b"<kml" in head:
@@ -390,6 +410,8 @@ def _open_vector(opened: OpenedUpload, layer: str | None) -> OpenedUpload:
     bounds = info.get("total_bounds")
     if bounds is None:
         bounds = pyogrio.read_bounds(opened.gdal_path, layer=opened.layer)
+        if not bounds[1][0].size:
+            raise UploadError(_without_geometries(opened))
         bounds = (bounds[1][0].min(), bounds[1][1].min(), bounds[1][2].max(), bounds[1][3].max())
     inferred = crs_infer(np.array(bounds[0::2], dtype=float), np.array(bounds[1::2], dtype=float))
     if info["crs"]:

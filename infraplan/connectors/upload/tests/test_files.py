@@ -799,3 +799,17 @@ def test_a_path_given_to_gdal_with_its_driver_is_not_shown():
     error = RuntimeError("CSV:/srv/uploads/web/sites/0a1b/upload.csv: No such file or directory")
     # As without the prefix: the whole path, up to the space, becomes the file's name.
     assert gdal_reason(error, "sites.csv") == "sites.csv No such file or directory"
+
+
+@pytest.mark.parametrize("text", ['{"status": "ok"}', '{"collections": [{"id": "sites"}]}'])
+def test_json_that_is_not_geojson_is_said_to_be_so(tmp_path, workdir, text):
+    """An API's answer saved as a file (or fetched from an address): not an internal error."""
+    path = tmp_path / "sites.json"
+    path.write_text(text)
+    with pytest.raises(UploadError) as refused:
+        upload_open(path, workdir=workdir)
+    assert str(refused.value) == (
+        "The file is JSON but not GeoJSON: it holds no FeatureCollection or Feature (GeoJSON's "
+        '"type" member). Export the data as GeoJSON, or give the address of the service\'s '
+        "GeoJSON output."
+    )
