@@ -122,7 +122,7 @@ def test_a_source_with_a_mapping_is_saved_loaded_and_refreshed_as_mapped(
     assert source.mapping == {
         "reference": "REF", "rename": {"UNITS": "homes", "NAME": "name"},
         "constants": {"status": "Allocated"}, "casts": {"REF": "string"},
-        "max_invalid_share": 0.025, "allow_large_removal": False,
+        "max_invalid_share": 0.025, "allow_large_removal": False, "outside_areas_left_out": False,
     }  # fmt: skip
     # Weekly: Mondays at 2am UTC.
     assert source.schedule == "weekly"
