@@ -351,7 +351,8 @@ PUBLIC_LAYER_SECONDS = env.integer("PUBLIC_LAYER_SECONDS", default=60, minimum=0
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
 # Outbound fetches by data connectors (infraplan.connectors.fetch): only these hosts (exact names
-# or "*.domain"), never a private or local address unless its host is also in OUTBOUND_PRIVATE_HOSTS.
+# or "*.domain"), never a private or local address unless its host is also in OUTBOUND_PRIVATE_HOSTS
+# (a host alone: any port; "host:port" or "[IPv6]:port": that port only).
 OUTBOUND_ALLOWED_HOSTS = env.string_list(
     "OUTBOUND_ALLOWED_HOSTS",
     default=["planning.data.gov.uk", "www.planning.data.gov.uk", "files.planning.data.gov.uk"],

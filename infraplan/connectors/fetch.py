@@ -98,6 +98,42 @@ def _host_matches(host: str, patterns: tuple[str, ...]) -> bool:
     return False
 
 
+def _private_allowed(host: str, port: int, patterns: tuple[str, ...]) -> bool:
+    """Whether ``host`` may be fetched from at ``port`` although it is private or local: an
+    entry of OUTBOUND_PRIVATE_HOSTS names it, alone (every port) or with a port
+    (``gis.council.local:6443``, ``[fd00::5]:8080``: that port only). A council allowing its
+    own GIS server need not open every service on the machine to the platform's fetches."""
+    return any(
+        _host_matches(host, (named,)) and given in (None, str(port))
+        for named, given in map(_host_and_port, patterns)
+    )
+
+
+def _host_and_port(pattern: str) -> tuple[str, str | None]:
+    """An OUTBOUND_PRIVATE_HOSTS entry's host, and its port if it gives one."""
+    if pattern.startswith("["):  # an IPv6 address, perhaps with a port after it
+        named, _, rest = pattern[1:].partition("]")
+        return named, rest.removeprefix(":") or None
+    if pattern.count(":") == 1:
+        named, port = pattern.split(":")
+        return named, port
+    return pattern, None
+
+
+def _private_refusal(host: str, port: int, policy: FetchPolicy, what: str) -> str:
+    """Why the private or local ``host`` may not be fetched from at ``port`` (``what`` says
+    what it is): not listed, or listed with other ports."""
+    if _host_matches(host, tuple(named for named, _ in map(_host_and_port, policy.private_hosts))):
+        return (
+            f"{host} {what}, which OUTBOUND_PRIVATE_HOSTS allows only on the ports it lists, "
+            f"not on port {port}."
+        )
+    return (
+        f"{host} {what}, which the platform does not fetch from (unless listed in "
+        "OUTBOUND_PRIVATE_HOSTS)."
+    )
+
+
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: an IPv4 address in the last 32 bits
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: for a network's own use
 
@@ -144,10 +180,10 @@ def config_recorded(config: dict[str, Any]) -> dict[str, Any]:
     return recorded
 
 
-def _host_refusal(host: str, policy: FetchPolicy) -> str | None:
-    """Why ``host`` may not be fetched from, as far as can be told without looking it up: it is
-    a private or local address written as numbers (said first: no one should ask for it to be
-    allowed), or it is not on the allow-list."""
+def _host_refusal(host: str, port: int, policy: FetchPolicy) -> str | None:
+    """Why ``host`` may not be fetched from at ``port``, as far as can be told without looking
+    it up: it is a private or local address written as numbers (said first: no one should ask
+    for it to be allowed), or it is not on the allow-list."""
     try:
         address = ipaddress.ip_address(host)
     except ValueError:
@@ -155,12 +191,9 @@ def _host_refusal(host: str, policy: FetchPolicy) -> str | None:
     if (
         address is not None
         and not _is_public(address)
-        and not _host_matches(host, policy.private_hosts)
+        and not _private_allowed(host, port, policy.private_hosts)
     ):
-        return (
-            f"{host} is a private or local address, which the platform does not fetch from "
-            "(unless listed in OUTBOUND_PRIVATE_HOSTS)."
-        )
+        return _private_refusal(host, port, policy, "is a private or local address")
     if not _host_matches(host, policy.allowed_hosts):
         return (
             f"{host} is not on this platform's list of allowed data hosts "
@@ -174,8 +207,14 @@ def address_refusal(url: str) -> str | None:
     resolves to, or None: for checking an address when a source is saved, so that a data
     manager hears of it then rather than from the first load. Each fetch checks again, in
     full (the lists may change, and a name's addresses are known only when looked up)."""
-    host = urlsplit(url).hostname
-    return _host_refusal(host, FetchPolicy.from_settings()) if host else None
+    parts = urlsplit(url)
+    if not parts.hostname:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None  # said by the check of the address itself
+    return _host_refusal(parts.hostname, port, FetchPolicy.from_settings())
 
 
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
@@ -194,7 +233,7 @@ def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise FetchError(f"{address_shown(url)!r} has an invalid port.", url=url) from None
-    refusal = _host_refusal(host, policy)
+    refusal = _host_refusal(host, port, policy)
     if refusal:
         raise FetchError(refusal, url=url)
     try:
@@ -222,14 +261,16 @@ def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
             temporary=not no_such_host or named,
         ) from None
     addresses = [ipaddress.ip_address(answer[4][0].split("%")[0]) for answer in answers]
-    if not _host_matches(host, policy.private_hosts):
+    if not _private_allowed(host, port, policy.private_hosts):
         private = [str(address) for address in addresses if not _is_public(address)]
         if private:
             raise FetchError(
-                f"{host} resolves to a private or local address ({', '.join(private)}); "
-                "such addresses are refused unless listed in OUTBOUND_PRIVATE_HOSTS.",
+                _private_refusal(
+                    host, port, policy,
+                    f"resolves to a private or local address ({', '.join(private)})",
+                ),
                 url=url,
-            )
+            )  # fmt: skip
     return parts.scheme, host, port, str(addresses[0])
 
 

@@ -378,3 +378,27 @@ def test_public_addresses_in_those_forms_are_allowed(monkeypatch, answer):
     )
     policy = FetchPolicy(allowed_hosts=("data.example.org",))
     assert resolve_checked("https://data.example.org/x", policy)[3] == answer
+
+
+def test_a_private_host_listed_with_a_port_is_fetched_from_on_that_port_alone(server):
+    """A council allowing its own GIS server opens that service, not every port of the machine
+    (a database's, say) to the platform's fetches."""
+    port = int(server.rsplit(":", 1)[1])
+    listed = FetchPolicy(allowed_hosts=("127.0.0.1",), private_hosts=(f"127.0.0.1:{port}",))
+    assert fetch(f"{server}/features.json", policy=listed).status == 200
+    other = FetchPolicy(allowed_hosts=("127.0.0.1",), private_hosts=(f"127.0.0.1:{port + 1}",))
+    with pytest.raises(FetchError) as refused:
+        fetch(f"{server}/features.json", policy=other)
+    assert str(refused.value) == (
+        "127.0.0.1 is a private or local address, which OUTBOUND_PRIVATE_HOSTS allows only on "
+        f"the ports it lists, not on port {port}."
+    )
+    # A redirect to another port of an allowed machine is checked the same way.
+    with pytest.raises(FetchError, match="allows only on the ports it lists"):
+        fetch(
+            f"{server}/to-localhost",
+            policy=FetchPolicy(
+                allowed_hosts=("127.0.0.1", "localhost"),
+                private_hosts=(f"127.0.0.1:{port}", "localhost:1"),
+            ),
+        )
