@@ -27,6 +27,9 @@ from .schedules import schedule_checked, schedule_next
 logger = logging.getLogger(__name__)
 
 # What a source's audit entries record of it, and what a save compares to see a change.
+# What a load of the source reads with (its run keeps a copy): a change ends the loads that
+# have not begun or wait to try again, which would load with the settings as they were.
+LOAD_SETTINGS = ("connector_key", "config", "mapping")
 SOURCE_FIELDS = [
     "dataset_id", "organisation_id", "connector_key", "config", "mapping", "schedule", "enabled",
     "next_run_at",
@@ -102,6 +105,11 @@ def source_save(
         )  # fmt: skip
         if switched_off:
             source_loads_cancel(actor=actor, source=source, why="switched off")
+        elif before is not None and any(before[name] != after[name] for name in LOAD_SETTINGS):
+            # Each queued load keeps the settings it was asked with: one waiting to try a
+            # wrong address again would do so for as long as its backoff lasts, with the
+            # corrected source's loads queued behind it.
+            source_loads_cancel(actor=actor, source=source, why="changed")
     return source
 
 

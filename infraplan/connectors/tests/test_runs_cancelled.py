@@ -1,6 +1,6 @@
-"""A source switched off or removed while its load waits to try again: the load is cancelled,
-saying by whom, its job never runs it again, and an upload queued behind it goes ahead at once.
-A load running at that moment finishes its attempt and is not tried again."""
+"""A source switched off, removed or changed while its load waits to try again: the load is
+cancelled, saying by whom, its job never runs it again, and an upload queued behind it goes
+ahead at once. A load running at that moment finishes its attempt and is not tried again."""
 
 import threading
 from collections.abc import Iterator
@@ -53,9 +53,19 @@ def source_remove(source: Source, actor) -> None:
     source_delete(actor=actor, source=source)
 
 
+def source_correct(source: Source, actor) -> None:
+    """The address corrected: a waiting load would try the old one again."""
+    source_save(
+        actor=actor, dataset=source.dataset, connector_key=source.connector_key,
+        config={"url": source.config["url"] + "?corrected"}, mapping=source.mapping,
+        source=source,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("stop", "what", "action"),
-    [(source_switch_off, "switched off", "source.update"), (source_remove, "removed", "source.delete")],
+    [(source_switch_off, "switched off", "source.update"), (source_remove, "removed", "source.delete"),
+     (source_correct, "changed", "source.update")],
 )  # fmt: skip
 def test_a_load_waiting_to_try_again_is_cancelled_and_the_upload_behind_it_goes_ahead(
     sites, personas, local_fetches, client_as, tmp_path, stop, what, action
@@ -111,7 +121,7 @@ def test_a_load_waiting_to_try_again_is_cancelled_and_the_upload_behind_it_goes_
     # The source's own audit entry is as it was; the cancelled load has one of its own.
     (entry,) = AuditEntry.objects.filter(action=action, target_id=str(source_id))
     assert entry.actor_id == manager.pk
-    if action == "source.update":
+    if what == "switched off":
         assert (entry.before["enabled"], entry.after["enabled"]) == (True, False)
     (cancel,) = AuditEntry.objects.filter(action="ingest.cancel")
     assert (cancel.actor_id, cancel.target_id) == (manager.pk, str(run.pk))
