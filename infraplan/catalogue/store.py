@@ -41,10 +41,13 @@ GEOMETRY_TOLERANCE = 0.01  # metres
 def same_geometry_sql(a: str, b: str) -> str:
     """SQL that is true when geometries ``a`` and ``b`` are the same to within
     GEOMETRY_TOLERANCE (both null counts as the same), false otherwise (never null). The
-    Hausdorff distance is measured only where the two differ at all and have as many vertices."""
+    Hausdorff distance is measured only where the two differ at all and have as many vertices.
+    A single part and a multi-part geometry of that one part are the same (a Shapefile's rings
+    are read as either)."""
     return (
         f"(ST_AsEWKB({a}) IS NOT DISTINCT FROM ST_AsEWKB({b}) OR COALESCE("
-        f"ST_GeometryType({a}) = ST_GeometryType({b}) AND ST_NPoints({a}) = ST_NPoints({b}) "
+        f"ST_GeometryType(ST_Multi({a})) = ST_GeometryType(ST_Multi({b})) "
+        f"AND ST_NPoints({a}) = ST_NPoints({b}) "
         f"AND ST_HausdorffDistance({a}, {b}) <= {GEOMETRY_TOLERANCE}, false))"
     )
 

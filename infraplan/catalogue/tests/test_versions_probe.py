@@ -205,6 +205,27 @@ def test_a_geometry_moved_less_than_a_centimetre_is_not_a_change(sites):
     assert Feature.objects.filter(dataset=sites).count() == 3  # history grew by the real move
 
 
+def test_a_single_part_read_as_a_multi_part_geometry_is_not_a_change(personas):
+    """A Shapefile holds no single polygons: GDAL reads a ring as a Polygon or a one-part
+    MultiPolygon, as the file's writer left it. The same shape either way is no change."""
+    areas = dataset_make(slug="areas", owner=personas.organisation_a, geometry_type="polygon")
+    square = "((615000 157500,615050 157500,615050 157550,615000 157550,615000 157500))"
+
+    def publish(wkt: str) -> DatasetVersion:
+        with transaction.atomic():
+            version = version_start(actor=None, dataset=areas, source="test")
+            row = FeatureRow(
+                organisation=personas.organisation_a, reference="A", properties={},
+                geometry=GEOSGeometry(wkt, srid=27700),
+            )  # fmt: skip
+            version_add_features(version=version, rows=[row])
+            return version_publish(actor=None, version=version)
+
+    publish(f"POLYGON{square}")
+    assert publish(f"MULTIPOLYGON({square})").report["unchanged"] == 1
+    assert versions_diff(areas, 1, 2).changed == []
+
+
 def test_a_property_that_is_null_is_the_same_as_one_that_is_missing(sites):
     version_publish_points(
         dataset=sites, points={"s": (615000, 157500)}, properties={"s": {"note": None, "n": 10}}
