@@ -3,6 +3,7 @@ schedule, checked, saved and removed through these services (audited), and the l
 schedules ask for (``source_refresh_due``, the task queue's minute tick)."""
 
 import logging
+import re
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -113,11 +114,19 @@ def source_save(
     return source
 
 
+# A coordinate system's name as an OGC URI: an identifier the platform never fetches.
+_CRS_URI = re.compile(r"https?://www\.opengis\.net/def/crs/", re.IGNORECASE)
+
+
 def _addresses_checked(config: dict[str, Any]) -> None:
     """ValidationError naming each setting whose address the platform may not fetch from."""
     problems = {}
     for name, value in config.items():
-        if isinstance(value, str) and urlsplit(value).scheme in ("http", "https"):
+        if (
+            isinstance(value, str)
+            and urlsplit(value).scheme in ("http", "https")
+            and not _CRS_URI.match(value)
+        ):
             refusal = address_refusal(value)
             if refusal:
                 problems[name] = refusal

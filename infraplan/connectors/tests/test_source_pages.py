@@ -476,3 +476,17 @@ def data_manager_of(organisation, email: str):
 def test_a_connectors_name_within_a_sentence_keeps_its_capitals(key, in_text):
     """Not "ogc api - features" or "arcgis rest layer", as lower case made them."""
     assert Source(connector_key=key).connector_title_in_text == in_text
+
+
+def test_a_coordinate_system_named_by_its_ogc_uri_is_not_checked_as_an_address(
+    sites, personas, settings
+):
+    """http://www.opengis.net/def/crs/... names a coordinate system; nothing fetches it."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["services.example.org"]
+    crs = "http://www.opengis.net/def/crs/EPSG/0/27700"
+    source = source_save(
+        actor=personas.data_manager_a, dataset=sites, connector_key="ogcapi",
+        config={"url": "https://services.example.org/collections/sites", "crs": crs},
+        mapping={"reference": "REF"},
+    )  # fmt: skip
+    assert source.config["crs"] == crs
