@@ -233,9 +233,9 @@ def fields_emptying_guard(
 ) -> None:
     """Raise FieldsEmptied when the draft's source fills none of the fields ``missing`` and one
     of them holds a value (not null, not empty text) in more than ``LARGE_REMOVAL_SHARE`` of the
-    current features of the part the draft replaces, a part of at least
-    ``LARGE_REMOVAL_MINIMUM`` features (as for LargeRemoval): published, the load would empty
-    it in each of them, with only a note in its report to say so. ``columns`` are the source's
+    current features of the part the draft replaces, however few (unlike LargeRemoval: a small
+    part's features change wholesale as a matter of course, its fields do not): published, the
+    load would empty it in each of them, with only a note in its report to say so. ``columns`` are the source's
     columns that are no field, named in the message as the likely renames. One count of the
     part's current rows, and none when nothing is missing; call it before the draft's features
     are added."""
@@ -257,8 +257,6 @@ def fields_emptying_guard(
         },
     )
     live = counts["live"]
-    if live < LARGE_REMOVAL_MINIMUM:
-        return
     held = {
         name: counts[f"held_{index}"]
         for index, name in enumerate(missing)
