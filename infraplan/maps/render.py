@@ -91,9 +91,10 @@ def _ring_path(parts: Iterable) -> Path:
 
 def _draw_layer(
     axes, dataset: Dataset, bbox, accent: str, moment: MapMoment,
-    records: Iterable[FeatureRecord] | None = None,
+    records: Iterable[FeatureRecord] | None = None, opacity: float = 1.0,
 ) -> set[str]:  # fmt: skip
-    """Draw the layer's features in the view; the colours drawn (for the legend)."""
+    """Draw the layer's features in the view, faded to ``opacity`` (the map's slider); the
+    colours drawn (for the legend)."""
     style = dataset_style(dataset)
     polygons, polygon_colours, lines, line_colours, points, point_colours = [], [], [], [], [], []
     labelled = dataset.geometry_type == GeometryType.POLYGON and bool(label_field_of(dataset))
@@ -121,11 +122,20 @@ def _draw_layer(
     if polygons:
         axes.add_collection(
             PathCollection(
-                polygons, facecolors=polygon_colours, edgecolors="none", alpha=fill_opacity(style)
+                polygons,
+                facecolors=polygon_colours,
+                edgecolors="none",
+                alpha=fill_opacity(style) * opacity,
             )
         )
         axes.add_collection(
-            PathCollection(polygons, facecolors="none", edgecolors=polygon_colours, linewidths=1.2)
+            PathCollection(
+                polygons,
+                facecolors="none",
+                edgecolors=polygon_colours,
+                linewidths=1.2,
+                alpha=opacity,
+            )
         )
     if len(labels) <= MAX_AREA_LABELS:
         for x, y, text in labels:
@@ -134,10 +144,15 @@ def _draw_layer(
                 path_effects=LABEL_EFFECTS, clip_on=True, zorder=4,
             )  # fmt: skip
     if lines:
-        axes.add_collection(LineCollection(lines, colors=line_colours, linewidths=1.5))
+        axes.add_collection(
+            LineCollection(lines, colors=line_colours, linewidths=1.5, alpha=opacity)
+        )
     if points:
         xs, ys = zip(*points, strict=True)
-        axes.scatter(xs, ys, s=30, c=point_colours, edgecolors="white", linewidths=0.8, zorder=3)
+        axes.scatter(
+            xs, ys, s=30, c=point_colours, edgecolors="white", linewidths=0.8, zorder=3,
+            alpha=opacity,
+        )  # fmt: skip
     return {*polygon_colours, *line_colours, *point_colours}
 
 
@@ -332,6 +347,7 @@ def map_png(
     marker: Marker | None = None,
     shown_feature: ShownFeature | None = None,
     caption: str | None = None,
+    opacities: dict[str, int] | None = None,
 ) -> bytes:
     """The view ``bbox`` of ``datasets`` (already permitted), ``width`` x ``height`` pixels, as
     at ``moment`` (each dataset as published on its date, ended features as it says).
@@ -346,7 +362,8 @@ def map_png(
     ``shown_feature`` (the feature a link names) is outlined over the layers, and ``marker`` (a search
     result's place) drawn over them as a cross; each is named last in the legend, if the
     picture shows it. ``caption`` says what the picture shows in place of its date (a download
-    of a version asked for by number names that version).
+    of a version asked for by number names that version). ``opacities`` (per cent, by slug, as
+    the map's ``opacity``) fade layers as the map's sliders do.
     """
     check_size(width, height)
     extent = Extent.fitting(bbox, width, height)
@@ -363,7 +380,8 @@ def map_png(
     colours = {}
     for dataset in sorted(drawn, key=lambda d: order.get(d.geometry_type, 3)):
         given = records(dataset) if records else None
-        colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given)
+        opacity = (opacities or {}).get(dataset.slug, 100) / 100
+        colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given, opacity)
     legend = legend_entries(drawn, accent, colours)
     # A download's dataset with nothing in its frame is named as such: the picture would
     # otherwise show an area's outline alone, as if it were that dataset's map.

@@ -192,6 +192,7 @@ def map_view(request: HttpRequest) -> HttpResponse:
                     "height": FALLBACK_SIZE[1],
                     **moment.query(),
                     **marked,
+                    **({"opacity": request.GET["opacity"]} if opacities else {}),
                 }
             ),
             "features_url": "/map/features/?"
@@ -470,6 +471,7 @@ def png_view(request: HttpRequest) -> HttpResponse:
                 datasets=datasets, bbox=bbox, width=width, height=height,
                 accent=settings.AUTHORITY_PROFILE.branding.accent_colour, moment=moment,
                 marker=marker, shown_feature=shown,
+                opacities=parse_opacities(request.GET.get("opacity")),
             )  # fmt: skip
     except BadRequest as error:
         return HttpResponse(

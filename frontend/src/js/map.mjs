@@ -97,7 +97,9 @@ function updateLinks(bbox) {
   const box = container.getBoundingClientRect();
   const size = { width: Math.max(64, Math.min(2000, Math.round(box.width))),
     height: Math.max(64, Math.min(1500, Math.round(box.height))) };
-  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size, ...moment, ...marked })}`;
+  const opacity = opacityParameter();
+  png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size, ...moment, ...marked,
+    ...(opacity && { opacity }) })}`;
 }
 
 // --- the search result's marker: a pin, kept in the URL ------------------------------------

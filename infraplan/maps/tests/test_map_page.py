@@ -249,3 +249,9 @@ def test_a_graduated_layers_legend_names_the_grey_of_features_without_a_number(p
         {"colour": "#003078", "label": "50 or more"},
         {"colour": "#6f777b", "label": "No value"},
     ]
+
+
+def test_the_picture_for_people_without_the_map_keeps_the_layers_opacity(districts, client):
+    content = client.get("/map/?layers=districts&opacity=districts:30").content.decode()
+    link = re.search(r'id="map-png-link" href="([^"]+)"', content)[1]
+    assert "opacity=districts%3A30" in html.unescape(link)

@@ -347,3 +347,14 @@ def test_areas_with_a_label_field_are_named_in_the_picture(districts, client):
     # Text is drawn black on a white halo; the picture is otherwise the same.
     assert pixels_like(named, "#ffffff", tolerance=30) > pixels_like(unnamed, "#ffffff", 30) + 1_500
     assert pixels_like(named, "#0b0c0c", tolerance=150) > pixels_like(unnamed, "#0b0c0c", 150) + 300
+
+
+def test_a_layer_faded_on_the_map_is_faded_in_its_picture(districts, client):
+    """The view's picture follows the map's opacity sliders (``opacity=slug:percent``)."""
+    districts.style = {"kind": "simple", "colour": RED}
+    districts.save(update_fields=["style"])
+    query = {"layers": "districts", "width": 300}
+    full = client.get("/map.png", query).content
+    faded = client.get("/map.png", {**query, "opacity": "districts:30"}).content
+    assert pixels_like(full, RED, tolerance=40) > 300  # the outlines, drawn in the colour
+    assert pixels_like(faded, RED, tolerance=40) < pixels_like(full, RED, tolerance=40) / 10
