@@ -11,6 +11,13 @@ from .selectors import MapLayer, MapMoment
 from .viewport import FALLBACK_SIZE, Extent, View, distance_text, ground_size, view_moves
 
 
+def faded_query(layers: list[MapLayer]) -> dict[str, str]:
+    """``opacity`` for a link, of the layers the page read (those the user may see) that are
+    faded: never a layer named only in the URL as given."""
+    faded = ",".join(f"{layer.slug}:{layer.opacity}" for layer in layers if layer.opacity < 100)
+    return {"opacity": faded} if faded else {}
+
+
 def map_url(
     layers: list[MapLayer],
     view_fields: dict[str, str],
@@ -22,12 +29,11 @@ def map_url(
     """The map at ``view_fields`` (``center`` and ``zoom``) with what the page read, not the
     URL as given, which could name layers or a feature the user may not see: a link to the
     same map moved, or without its marker or its feature."""
-    faded = ",".join(f"{layer.slug}:{layer.opacity}" for layer in layers if layer.opacity < 100)
     return "/map/?" + urlencode({
         "layers": ",".join(layer.slug for layer in layers if layer.visible),
         **view_fields,
         **moment.query(),
-        **({"opacity": faded} if faded else {}),
+        **faded_query(layers),
         **(shown.query() if shown else {}),
         **(marker.query() if marker else {}),
     })  # fmt: skip

@@ -18,7 +18,7 @@ from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, heavy_slot
 from .areas import Area, area_downloads, parse_area, swapped_area
 from .highlight import ShownFeature, parse_feature
 from .marker import MARKER_LABEL_LENGTH, marker_from_query, parse_marker
-from .picture import map_url, picture_around
+from .picture import faded_query, map_url, picture_around
 from .render import map_png
 from .selectors import (
     FEATURE_NOT_AVAILABLE,
@@ -192,7 +192,7 @@ def map_view(request: HttpRequest) -> HttpResponse:
                     "height": FALLBACK_SIZE[1],
                     **moment.query(),
                     **marked,
-                    **({"opacity": request.GET["opacity"]} if opacities else {}),
+                    **faded_query(layers),
                 }
             ),
             "features_url": "/map/features/?"
