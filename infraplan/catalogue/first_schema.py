@@ -17,9 +17,10 @@ zone is that local day. ArcGIS stores a day picked in the UK as its midnight in 
 in summer time comes from the ArcGIS connector as 2024-06-30T23:00:00Z: a date field of 1 July.
 A column of such days makes a date field. So does a column named for dates (decision_date,
 DateReceived) whose every value is eight figures naming a day (20240331), as some back-office
-systems export dates; elsewhere eight figures are a number (a UPRN's, say). A column of dates and times with real times of day
-(an edit's time, say) stays text, each value the moment as written (ISO 8601): a date field
-holds a day and no time, so typing it as one would lose the times. The report's note says so.
+systems export dates; elsewhere eight figures are a number (a UPRN's, say). A column of dates
+and times with real times of day (an edit's time, say) stays text, each value the moment as
+written (ISO 8601): a date field holds a day and no time, so typing it as one would lose the
+times. The report's note says so.
 
 A column the source's mapping reads as a type (a cast: the data manager saying what the
 column is) takes that type, whatever its values look like: 4500000.0 read as a number stays

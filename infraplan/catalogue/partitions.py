@@ -111,8 +111,9 @@ def partition_indexes_build(cursor: Any, dataset_id: int) -> None:
 
 
 def partition_attach(cursor: Any, dataset_id: int) -> None:
-    """Attach the dataset's table as its partition: PostgreSQL builds the partitioned indexes'
-    parts on it and checks its rows against the partition bound and the foreign keys."""
+    """Attach the dataset's table as its partition: PostgreSQL adopts the indexes built on it
+    (``partition_indexes_build``) or builds the partitioned indexes' parts, and checks its rows
+    against the partition bound and the foreign keys."""
     _partition_statement(
         cursor,
         f"ALTER TABLE {FEATURE_TABLE} ATTACH PARTITION {partition_name(dataset_id)} "

@@ -106,7 +106,7 @@ def _draw_layer(
             break
         colour = feature_colour(style, record.properties, default_colour=accent)
         geometry = shapely.transform(shapely.from_wkb(bytes(record.geometry.wkb)), _to_mercator)
-        if labelled and len(labels) <= MAX_AREA_LABELS:
+        if labelled and len(labels) <= MAX_AREA_LABELS:  # one more: too many to name
             inside = shapely.point_on_surface(geometry)
             labels.append((inside.x, inside.y, feature_label(dataset, record)))
         for part in getattr(geometry, "geoms", [geometry]):
@@ -159,10 +159,11 @@ def _draw_layer(
 def legend_entries(
     drawn: list[Dataset], accent: str, colours: dict[int, set[str]] | None = None
 ) -> list[tuple[str, str, str, float]]:
-    """(geometry type, colour, label, fill opacity) of each drawn layer's legend, as the map's layer panel
-    shows it: a layer of one colour by its title, a categorised or graduated one by its title
-    and each class. With ``colours`` (the colours drawn, by dataset id), only the classes the
-    picture shows: a legend that lists what is not drawn misleads a reader of a report."""
+    """(geometry type, colour, label, fill opacity) of each drawn layer's legend, as the map's
+    layer panel shows it: a layer of one colour by its title, a categorised or graduated one by
+    its title and each class. With ``colours`` (the colours drawn, by dataset id), only the
+    classes the picture shows: a legend that lists what is not drawn misleads a reader of a
+    report."""
     entries = []
     for dataset in drawn:
         style = dataset_style(dataset)
