@@ -250,14 +250,21 @@ infraplan() { "$VENV/bin/infraplan" "$@"; }
 
 ensure_static() {
   local digest
-  digest="$(stamp_path_digest "$ROOT/frontend/build")$(cat "$LOCAL/venv.stamp")"
+  # The built assets, the apps' own static files (the administration's stylesheet) and the
+  # installed packages' (Django's admin): a change to any is collected again.
+  digest="$(stamp_path_digest "$ROOT/frontend/build")$(stamp_path_digest "$ROOT/infraplan" -path '*/static/*')$(cat "$LOCAL/venv.stamp")"
   if [ -d "$ROOT/staticfiles" ] && stamp_matches collectstatic "$digest"; then return 0; fi
   say "Collecting static files"
   infraplan collectstatic --noinput -v 0
   stamp_write collectstatic "$digest"
 }
 
-stamp_path_digest() { find "$1" -type f -printf '%P %s %T@\n' | sort | sha256sum | cut -d' ' -f1; }
+# A digest of the files under folder $1 (those matching the find tests after it, if any).
+stamp_path_digest() {
+  local folder="$1"
+  shift
+  find "$folder" "$@" -type f -printf '%P %s %T@\n' | sort | sha256sum | cut -d' ' -f1
+}
 
 setup() {
   local mode="$1"

@@ -2,6 +2,7 @@ from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 
 from infraplan.audit.admin import AuditedModelAdmin
 from infraplan.audit.security import security_event
@@ -9,11 +10,19 @@ from infraplan.tokens.services import user_deactivate
 
 from .models import Membership, Organisation, User
 
+# Access is by organisation roles (Membership), never by Django's groups and permissions: a
+# group made here would do nothing.
+admin.site.unregister(Group)
 
-class MembershipInline(admin.TabularInline):
+
+class MembershipInline(admin.StackedInline):
+    """A person's memberships, stacked so that each field has its own label: a tabular inline's
+    fields are named only by its column headings, which assistive technology does not tie to
+    them (WCAG 1.3.1, 4.1.2), and its autocomplete's box is named by nothing until a choice is
+    made."""
+
     model = Membership
     extra = 1
-    autocomplete_fields = ["organisation"]
 
 
 class UserCreationForm(AdminUserCreationForm):
