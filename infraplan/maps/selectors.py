@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import shapely
 from django.conf import settings
@@ -48,6 +48,7 @@ from .viewport import (
     view_bbox,
     view_fitting,
 )
+from .web_addresses import web_address
 
 # Labels of a layer with more features than this start at LABEL_DENSE_ZOOM (wards from about
 # zoom 11), so a county-wide view is not buried under a thousand names.
@@ -531,8 +532,18 @@ def feature_detail(
     return {**detail, "rows": _detail_rows(detail)}
 
 
-def _detail_rows(detail: dict[str, Any]) -> list[tuple[str, str]]:
-    """The rows a feature's details are listed in, as text, by its pop-up and its page alike."""
+class DetailRow(NamedTuple):
+    """A row of a feature's details: its title and value as text, and where the value is a web
+    address (``web_addresses.web_address``), that address, which is shown as a link. In the
+    pop-up's JSON, ``[key, value, href]``."""
+
+    key: str
+    value: str
+    href: str | None
+
+
+def _detail_rows(detail: dict[str, Any]) -> list[DetailRow]:
+    """The rows a feature's details are listed in by its pop-up and its page alike."""
     rows = [("Reference", detail["reference"])]
     rows += [(item["title"], item["value"]) for item in detail["properties"]]
     if detail["district"]:
@@ -541,11 +552,12 @@ def _detail_rows(detail: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append(("Ward", detail["ward"]["name"] or detail["ward"]["code"]))
     if detail["ended"]:
         rows.insert(0, ("Ended", detail["ended"]))
-    return [
+    texts = [
         (key, json.dumps(value) if isinstance(value, dict | list) else value_text(value))
         for key, value in rows
         if value is not None and value != ""
     ]
+    return [DetailRow(key, text, web_address(text)) for key, text in texts]
 
 
 def feature_label(dataset: Dataset, record: FeatureRecord) -> str:

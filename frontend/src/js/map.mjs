@@ -433,8 +433,28 @@ function alsoHereContent(map, here, others, lngLat) {
   return section;
 }
 
+// A row's web address as a link that opens in a new tab (following it in this one would leave
+// the map), or null. The server decides which values are addresses (maps/web_addresses.py);
+// what becomes an href is checked again here, and only ever set through the DOM.
+function webAddressLink(href) {
+  let url;
+  try {
+    url = new URL(href);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  const link = document.createElement("a");
+  link.className = "govuk-link govuk-!-text-break-word";
+  link.setAttribute("href", url.href);
+  link.setAttribute("target", "_blank");
+  link.setAttribute("rel", "noreferrer noopener");
+  link.textContent = `${href} (opens in new tab)`;
+  return link;
+}
+
 // The rows come as text from the server (maps/selectors.py `_detail_rows`), which lists them
-// on the feature's own page too.
+// on the feature's own page too; a row whose value is a web address names it as its third item.
 function detailContent(detail) {
   const wrapper = document.createElement("div");
   wrapper.className = "app-map-popup";
@@ -447,7 +467,7 @@ function detailContent(detail) {
   caption.textContent = detail.dataset.title;
   const list = document.createElement("dl");
   list.className = "govuk-summary-list govuk-summary-list--no-border govuk-!-margin-bottom-0";
-  for (const [key, value] of detail.rows) {
+  for (const [key, value, href] of detail.rows) {
     const row = document.createElement("div");
     row.className = "govuk-summary-list__row";
     const term = document.createElement("dt");
@@ -455,7 +475,9 @@ function detailContent(detail) {
     term.textContent = key;
     const description = document.createElement("dd");
     description.className = "govuk-summary-list__value";
-    description.textContent = value;
+    const link = href ? webAddressLink(href) : null;
+    if (link) description.append(link);
+    else description.textContent = value;
     row.append(term, description);
     list.append(row);
   }

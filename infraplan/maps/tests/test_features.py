@@ -14,7 +14,12 @@ from infraplan.catalogue.publishing import (
     version_publish,
     version_start,
 )
-from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
+from infraplan.core.testing.data import (
+    ASHFORD_POINTS,
+    dataset_make,
+    demo_dataset_load,
+    version_publish_points,
+)
 from infraplan.maps import views
 
 pytestmark = pytest.mark.django_db
@@ -79,7 +84,7 @@ def test_popup_names_the_district_and_ward_the_feature_lies_in(personas, client_
 
     assert detail["district"] == {"code": "E07000105", "name": "Ashford"}  # from the profile
     assert detail["ward"] == {"code": "E05005000", "name": ""}  # no wards dataset: the code
-    assert ["Ward", "E05005000"] in detail["rows"]
+    assert ["Ward", "E05005000", None] in detail["rows"]
 
     wards = dataset_make(slug="wards", owner=personas.organisation_a, label_field="name")
     version_publish_points(
@@ -88,7 +93,7 @@ def test_popup_names_the_district_and_ward_the_feature_lies_in(personas, client_
     )  # fmt: skip
     detail = client_as(None).get(f"/datasets/placed/features/{live_id('depot')}.json").json()
     assert detail["ward"] == {"code": "E05005000", "name": "Victoria"}
-    assert ["Ward", "Victoria"] in detail["rows"]
+    assert ["Ward", "Victoria", None] in detail["rows"]
 
 
 @pytest.mark.parametrize("persona", ["anonymous", "member_b"])
@@ -381,7 +386,102 @@ def test_popup_rows_read_as_the_dataset_page_reads_values(personas, client_as):
         properties={"depot": {"is_open": True, "closed": False, "closed_on": None}},
     )  # fmt: skip
     detail = client_as(None).get(f"/datasets/flags/features/{live_id('depot')}.json").json()
-    rows = dict(detail["rows"])
+    rows = {key: value for key, value, _ in detail["rows"]}
     assert (rows["is_open"], rows["closed"]) == ("Yes", "No")
     assert "None" not in rows.values()  # a property without a value is not listed as "None"
     assert {item["name"]: item["value"] for item in detail["properties"]}["is_open"] is True
+
+
+# Values of a property ``url``, by feature, and whether each is shown as a link.
+ADDRESSES = {
+    "plan": ("  https://example.org/plans/4.pdf ", "https://example.org/plans/4.pdf"),
+    "upper": ("HTTP://EXAMPLE.ORG/Plan", "HTTP://EXAMPLE.ORG/Plan"),
+    "quoted": ('https://example.org/?q=<b>"x"</b>', 'https://example.org/?q=<b>"x"</b>'),
+    "script": ("javascript:alert(document.cookie)", None),
+    "data": ("data:text/html,<script>alert(1)</script>", None),
+    "mail": ("mailto:planning@example.org", None),
+    "words": ("See https://example.org/plans/4.pdf", None),
+    "spaced": ("https://example.org/site plan.pdf", None),
+    "bare": ("www.example.org", None),
+}
+
+
+@pytest.fixture
+def addressed(personas):
+    """Public points, each with a ``url`` of ADDRESSES, laid along a street in Ashford."""
+    dataset = dataset_make(
+        slug="addressed", owner=personas.organisation_a,
+        field_schema=[{"name": "url", "type": "string", "title": "Web address"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset,
+        points={name: (601300 + 10 * index, 142700) for index, name in enumerate(ADDRESSES)},
+        properties={name: {"url": text} for name, (text, _) in ADDRESSES.items()},
+    )
+    return dataset
+
+
+@pytest.mark.parametrize("name", ADDRESSES)
+def test_popup_marks_a_value_that_is_a_web_address_as_a_link(addressed, client_as, name):
+    text, address = ADDRESSES[name]
+
+    detail = client_as(None).get(f"/datasets/addressed/features/{live_id(name)}.json").json()
+
+    rows = {key: (value, href) for key, value, href in detail["rows"]}
+    assert rows["Web address"] == (text, address)
+    assert rows["Reference"] == (name, None)
+
+
+def web_address_cell(page: str) -> str:
+    return re.search(
+        r'<dt class="govuk-summary-list__key">Web address</dt>\s*'
+        r"<dd class=\"govuk-summary-list__value\">(.*?)</dd>",
+        page,
+        re.DOTALL,
+    )[1]
+
+
+def test_a_features_page_links_a_web_address_to_open_in_a_new_tab(addressed, client_as):
+    page = client_as(None).get(f"/datasets/addressed/features/{live_id('plan')}/").content.decode()
+
+    assert web_address_cell(page) == (
+        '<a class="govuk-link govuk-!-text-break-word" href="https://example.org/plans/4.pdf"'
+        ' target="_blank" rel="noreferrer noopener">'
+        "https://example.org/plans/4.pdf (opens in new tab)</a>"
+    )
+
+
+def test_a_features_page_escapes_a_web_address(addressed, client_as):
+    page = client_as(None).get(f"/datasets/addressed/features/{live_id('quoted')}/")
+
+    escaped = "https://example.org/?q=&lt;b&gt;&quot;x&quot;&lt;/b&gt;"
+    assert web_address_cell(page.content.decode()) == (
+        f'<a class="govuk-link govuk-!-text-break-word" href="{escaped}"'
+        f' target="_blank" rel="noreferrer noopener">{escaped} (opens in new tab)</a>'
+    )
+
+
+@pytest.mark.parametrize("name", ["script", "data", "mail", "words", "spaced", "bare"])
+def test_a_features_page_shows_anything_else_as_text(addressed, client_as, name):
+    page = client_as(None).get(f"/datasets/addressed/features/{live_id(name)}/").content.decode()
+
+    assert web_address_cell(page) == html.escape(ADDRESSES[name][0])
+    assert "<a " not in web_address_cell(page)
+
+
+def test_a_brownfield_sites_plan_is_a_link_in_its_popup_and_on_its_page(client_as):
+    """The demo registers' ``site-plan-url``, as the register publishes it."""
+    demo_dataset_load("brownfield-land")
+    site = Feature.objects.get(reference="local-authority-eng:ASF/BE16", valid_to__isnull=True)
+    plan = "https://www.ashford.gov.uk/media/5754/be16.pdf"
+    client = client_as(None)
+
+    detail = client.get(f"/datasets/brownfield-land/features/{site.pk}.json").json()
+    page = client.get(f"/datasets/brownfield-land/features/{site.pk}/").content.decode()
+
+    assert ["Site plan", plan, plan] in detail["rows"]
+    assert ["Site address", "Former Ashford South Primary School", None] in detail["rows"]
+    assert (
+        f'<a class="govuk-link govuk-!-text-break-word" href="{plan}" target="_blank"'
+        f' rel="noreferrer noopener">{plan} (opens in new tab)</a>'
+    ) in page
