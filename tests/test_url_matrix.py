@@ -340,6 +340,16 @@ CASES: dict[str, list[Case]] = {
             "infraplan/catalogue/tests/test_data_pages.py",
         ),
     ],
+    "dataset-run-cancel": [
+        Case(
+            {**everyone(404), "anonymous": 302, "viewer_a": 403},
+            kwargs={"slug": "a-only-sites", "run_id": 0},
+            method="post",
+            note="no run 0: those who may load into the dataset get 404, a viewer who may see "
+            "it is refused before the run is looked up; who may cancel a real run is proved in "
+            "infraplan/catalogue/tests/test_run_cancel_pages.py",
+        ),
+    ],
     "dataset-run-status": [
         Case(
             {**everyone(404), "anonymous": 302},

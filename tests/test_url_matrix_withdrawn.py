@@ -65,6 +65,13 @@ ROUTES: dict[str, Route] = {
     "dataset-upload": Route(302, note=LOADS_REFUSED),
     "dataset-run": Route(404, lambda made: {"run_id": made.run_id}, note=NOBODY_CONTRIBUTES),
     "dataset-run-status": Route(404, lambda made: {"run_id": made.run_id}, note=NOBODY_CONTRIBUTES),
+    "dataset-run-cancel": Route(
+        403,
+        lambda made: {"run_id": made.run_id},
+        method="post",
+        note="nobody may load into a withdrawn dataset, so nobody may cancel its loads: its "
+        "data manager, who sees it, is refused",
+    ),
     "dataset-version": Route(PAGE, {"number": 1}),
     "dataset-version-report": Route(PAGE, {"number": 1}),
     "dataset-diff": Route(PAGE, {"old": 1, "new": 2}),

@@ -41,6 +41,7 @@ from infraplan.connectors.base import (
     RowProblem,
     SourceContext,
 )
+from infraplan.connectors.credentials import load_credentials
 from infraplan.connectors.fetch import FetchPolicy
 from infraplan.connectors.registry import connector_config, connector_for
 
@@ -101,6 +102,12 @@ COUNCILS_OF_ONE_DISTRICT = (OrganisationKind.DISTRICT, OrganisationKind.UNITARY)
 
 
 INTERRUPTED = "interrupted (Ctrl-C) before it finished; the current version is unchanged"
+
+
+class IngestCancelled(Exception):
+    """Raised by a load's progress callback when a person asked for the load to stop
+    (``connectors.run_execution.RunProgress``); its message says who and is the failed draft's
+    error. Nothing is published: the load's transaction is rolled back."""
 
 
 class IngestRejected(Exception):
@@ -529,11 +536,15 @@ def ingest_run(
     progress: Progress = lambda rows, stage: None,
     fetch_policy: FetchPolicy | None = None,
     on_version: Callable[[DatasetVersion], None] = lambda version: None,
+    source: Any = None,
 ) -> DatasetVersion:
     """Read the source, check it and publish it as the dataset's new current version.
 
     ``on_version`` is told of the draft as soon as it exists (the task queue records it, so a
-    load whose worker dies can have its draft failed).
+    load whose worker dies can have its draft failed). ``source``: the saved source
+    (``connectors.models.Source``) the load is of, whose credentials every request sends
+    (``connectors.credentials``); a load that is no source's (an upload, the command line's
+    address) sends none.
 
     Raises IngestRejected (the failed version keeps the report) when the source cannot be read
     or too many rows have problems; the current version is untouched either way.
@@ -565,6 +576,9 @@ def ingest_run(
             rename=dict(mapping.rename),
         )
         try:
+            context.credentials = load_credentials(
+                source=source, connector=connector, config=settings
+            )
             with transaction.atomic(), connection.cursor() as cursor:
                 repaired = _stage_and_check(
                     cursor, dataset=dataset, batches=connector.batches(settings, context),
@@ -590,18 +604,23 @@ def ingest_run(
                     )  # fmt: skip
                     refused = IngestRejected(str(rejection), failed)
         except ConnectorError as error:
+            # A server may echo what it was sent: no message keeps the source's credentials.
+            said = context.credentials.scrubbed(str(error)) if context.credentials else str(error)
             with transaction.atomic(), connection.cursor() as cursor:
                 failed = version_fail(
                     actor=actor, version=version,
                     report={
-                        "error": str(error), "temporary": error.temporary,
+                        "error": said, "temporary": error.temporary,
                         **_report(staging, 0), "rows_read": max(staging.total, rows_seen[0]),
                     },
                 )  # fmt: skip
                 # Its rows went with the staging table: the problems are stored without
                 # their references, as the report has them.
                 _problems_store(cursor, version=failed, staging=staging, staged=False)
-            raise IngestRejected(str(error), failed) from None
+            raise IngestRejected(said, failed) from None
+        except IngestCancelled as cancelled:
+            version_fail(actor=actor, version=version, report={"error": str(cancelled)})
+            raise
         except Exception as error:
             version_fail(actor=actor, version=version, report={"error": f"internal error: {error}"})
             raise

@@ -294,6 +294,17 @@ def parts_managed(user: Any, dataset: Dataset) -> set[int] | None:
     )
 
 
+def loads_permitted(user: Any, dataset: Dataset, organisation: Organisation | None) -> bool:
+    """Whether ``user`` may ask for a load of ``organisation``'s part of ``dataset`` (None: of
+    the whole), which has passed the gate for contributing: upload a file for it (one of
+    ``upload_organisation_choices``) or refresh its source (a part ``parts_managed``)."""
+    part = organisation.slug if organisation is not None else WHOLE_DATASET
+    if part in {slug for slug, _ in upload_organisation_choices(user, dataset)}:
+        return True
+    parts = parts_managed(user, dataset)
+    return parts is None or (organisation is not None and organisation.pk in parts)
+
+
 def rollback_choices(user: Any, dataset: Dataset) -> list[tuple[str, str]]:
     """What ``user`` may roll back of ``dataset`` (slug, label), which has passed the gate for
     contributing: for its data managers the whole dataset and, when other organisations

@@ -18,6 +18,11 @@ urlpatterns = [
     path("datasets/<slug:slug>/upload/", loads.dataset_upload_view, name="dataset-upload"),
     path("datasets/<slug:slug>/runs/<int:run_id>/", loads.dataset_run_view, name="dataset-run"),
     path(
+        "datasets/<slug:slug>/runs/<int:run_id>/cancel/",
+        loads.dataset_run_cancel_view,
+        name="dataset-run-cancel",
+    ),
+    path(
         "datasets/<slug:slug>/runs/<int:run_id>/status.json",
         loads.dataset_run_status_view,
         name="dataset-run-status",

@@ -29,6 +29,8 @@ class SourceAdmin(_ReadOnly):
     ]
     list_filter = ["connector_key", "enabled"]
     search_fields = ["dataset__slug", "organisation__slug"]
+    # Encrypted, but no page needs it: the kind and who set it when are shown.
+    exclude = ["credentials_encrypted"]
 
 
 @admin.register(IngestRun)

@@ -23,7 +23,7 @@ from urllib.parse import SplitResult, urlsplit
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .fetch import FetchPolicy
+from .fetch import Credentials, FetchPolicy
 
 # The longest message an error keeps. Messages quote what a file or a service held (a header
 # row, an answer's first line), which can be a whole file: shown on the load's page, the
@@ -119,6 +119,10 @@ class SourceContext:
     # The load's renames ({the source's column: the field}): a connector that finds columns by
     # name (a table's coordinates) looks under the names as renamed.
     rename: dict[str, str] = field(default_factory=dict)
+    # The source's credentials (``credentials.load_credentials``), sent with every request to
+    # its address's origin (``remote.remote_get``); None for a source without, and for a load
+    # that is not a saved source's (the command line's, an upload).
+    credentials: Credentials | None = None
 
 
 def http_address(url: str) -> SplitResult:
@@ -176,6 +180,13 @@ class Connector(ABC):
     key: ClassVar[str]
     title: ClassVar[str]
     Config: ClassVar[type[ConnectorConfig]]
+    # The kinds of credentials (``credentials.CredentialKind``) a source of this connector may
+    # hold; none for a connector that only reads public services or files.
+    credential_kinds: ClassVar[tuple[str, ...]] = ()
+
+    def credentials_address(self, config: ConnectorConfig) -> str:
+        """The address whose origin the source's credentials are sent to: its ``url``."""
+        return config.url
 
     @abstractmethod
     def describe(self, config: ConnectorConfig) -> str:

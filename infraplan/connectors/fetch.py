@@ -11,6 +11,9 @@ name a URL that an officer typed, so every fetch is treated as hostile until che
 - the connection is made to the address that was checked (a second DNS answer cannot swap in
   an internal address between check and use), with TLS still verified against the host name;
 - redirects are followed by hand, at most ``max_redirects``, and each target is checked again;
+- a source's credentials (``Credentials``) go only to the origin (scheme, host and port) of the
+  source's own address, never to another one a redirect or a link names, and never over plain
+  http except to a host the deployment lists in ``OUTBOUND_PRIVATE_HOSTS``;
 - connect and read timeouts plus an overall deadline, and a size limit enforced while the body
   streams (a declared Content-Length over the limit is refused before reading).
 
@@ -18,6 +21,8 @@ Failures raise ``FetchError`` with a message an officer can act on. GDAL never o
 URL itself: connectors fetch with this module and hand GDAL the bytes or a local file.
 """
 
+import base64
+import contextlib
 import hashlib
 import hmac
 import html
@@ -45,13 +50,53 @@ class FetchError(Exception):
     """A fetch that was refused or failed; the message says which and why."""
 
     def __init__(
-        self, message: str, *, url: str, temporary: bool = False, oversize: bool = False
-    ) -> None:
+        self, message: str, *, url: str, temporary: bool = False, oversize: bool = False,
+        status: int | None = None, credentials_sent: bool = False,
+    ) -> None:  # fmt: skip
         super().__init__(message)
         self.url = url
         # Worth retrying later (a timeout, a 503) as opposed to wrong for good (a 404, a refusal).
         self.temporary = temporary
         self.oversize = oversize  # over the policy's size limit
+        self.status = status  # the HTTP status of a server's non-2xx answer
+        self.credentials_sent = credentials_sent  # whether the refused request carried them
+
+
+def origin(url: str) -> str:
+    """The origin of ``url`` (RFC 6454): its scheme, host and port, as ``https://host:443``."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = (parts.hostname or "").rstrip(".")
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A source's credentials as a load sends them: ``headers`` for the requests to ``origin``
+    (that of the source's address) and to no other. ``source`` names the source in messages.
+
+    The headers are secrets: they are kept out of ``repr`` (a traceback, a log line), and
+    ``scrubbed`` takes them out of any text a server sent back (an error that echoes them)."""
+
+    origin: str
+    headers: dict[str, str] = field(repr=False)
+    source: str = "the source"
+
+    def scrubbed(self, text: str) -> str:
+        """``text`` with every secret value of the headers, and of a Basic header the user
+        name and password within it, replaced by "…"."""
+        secrets = set()
+        for value in self.headers.values():
+            secrets.add(value)
+            scheme, _, encoded = value.partition(" ")
+            if scheme.lower() in ("basic", "bearer") and encoded:
+                secrets.add(encoded)
+            if scheme.lower() == "basic":
+                with contextlib.suppress(ValueError):  # not base64: the value is scrubbed
+                    secrets.update(base64.b64decode(encoded).decode().split(":", 1))
+        for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+            text = text.replace(secret, "…")
+        return text
 
 
 @dataclass(frozen=True)
@@ -217,6 +262,29 @@ def address_refusal(url: str) -> str | None:
     return _host_refusal(parts.hostname, port, FetchPolicy.from_settings())
 
 
+def credentials_refusal(url: str, policy: FetchPolicy | None = None) -> str | None:
+    """Why credentials may not be sent to ``url``, or None: over plain http they would travel
+    in clear text, readable (and reusable) by anyone on the way, so an http address takes them
+    only for a host the deployment lists in OUTBOUND_PRIVATE_HOSTS (a server on its own
+    network, whose traffic does not cross the internet)."""
+    policy = policy or FetchPolicy.from_settings()
+    parts = urlsplit(url)
+    if parts.scheme == "https" or not parts.hostname:
+        return None
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return None  # said by the check of the address itself
+    if _private_allowed(parts.hostname, port, policy.private_hosts):
+        return None
+    return (
+        "Credentials are sent only to an https address: over http they would travel in clear "
+        "text, readable by anyone on the way. Use the service's https address (an http one is "
+        "allowed only for a server on the organisation's own network that the platform's "
+        "administrators list in OUTBOUND_PRIVATE_HOSTS)."
+    )
+
+
 def resolve_checked(url: str, policy: FetchPolicy) -> tuple[str, str, int, str]:
     """(scheme, host, port, address to connect to) for ``url``, or FetchError saying why not."""
     parts = urlsplit(url)
@@ -356,13 +424,17 @@ def error_detail(body: bytes, content_type: str) -> str:
 
 def fetch(
     url: str, *, policy: FetchPolicy | None = None, headers: dict[str, str] | None = None,
-    into: BinaryIO | None = None,
+    into: BinaryIO | None = None, credentials: Credentials | None = None,
 ) -> FetchResult:  # fmt: skip
     """GET ``url`` under ``policy`` (the settings' by default); FetchError on any refusal,
     timeout, oversize body or non-2xx answer.
 
     ``into``: a file the body is written to as it arrives, so a download of hundreds of
-    megabytes is never held in memory; the result's body is then only its head."""
+    megabytes is never held in memory; the result's body is then only its head.
+
+    ``credentials``: headers added to each request (the first and any a redirect leads to)
+    whose origin is theirs, and to no other: a redirect to another server drops them. Sending
+    them over plain http is refused (``credentials_refusal``)."""
     policy = policy or FetchPolicy.from_settings()
     started = time.monotonic()
     redirects: list[str] = []
@@ -388,6 +460,11 @@ def fetch(
             "Accept-Encoding": "gzip, deflate",
             **(headers or {}),
         }
+        credentials_sent = credentials is not None and origin(current) == credentials.origin
+        if credentials_sent:
+            if refusal := credentials_refusal(current, policy):
+                raise FetchError(refusal, url=current)
+            request_headers.update(credentials.headers)
         pool = _pool(scheme, host, port, address, policy)
         try:
             response = pool.urlopen(
@@ -438,6 +515,8 @@ def fetch(
                 + (f": {detail}" if detail else "."),
                 url=current,
                 temporary=response.status == 429 or response.status >= 500,
+                status=response.status,
+                credentials_sent=credentials_sent,
             )
         return FetchResult(
             url=current,

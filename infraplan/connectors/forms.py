@@ -29,6 +29,8 @@ from infraplan.catalogue.ingest_rows import FieldType, IngestMapping
 from infraplan.catalogue.selectors import WHOLE_DATASET
 
 from .base import ConnectorConfig
+from .credentials import KIND_FIELDS, CredentialKind
+from .credentials_form import credentials_cleaned, credentials_fields
 from .load_checks import cast_problem, constant_problem
 from .models import SCHEDULE_NAMES
 from .registry import connector_for, connector_has_settings, connector_keys, connector_title
@@ -142,8 +144,9 @@ def _numbers(text: str, count: int) -> list[float]:
 class SourceForm(forms.Form):
     """A source's settings, its mapping and its schedule; ``source`` when changing one.
 
-    ``cleaned_data`` gains ``config``, ``mapping`` (an ``IngestMapping``) and ``schedule_text``
-    (what ``source_save`` takes) once the form is valid.
+    ``cleaned_data`` gains ``config``, ``credentials`` and ``credentials_removed``
+    (``credentials_form``), ``mapping`` (an ``IngestMapping``) and ``schedule_text`` (what
+    ``source_save`` takes) once the form is valid.
     """
 
     organisation = forms.ChoiceField(
@@ -208,9 +211,16 @@ class SourceForm(forms.Form):
         self.config_names = list(config_model.form_fields)
         for name in self.config_names:
             self.fields[name] = _config_field(name, config_model.model_fields[name])
+        self.saved_credentials = source.credentials_kind if source is not None else ""
+        credentials = credentials_fields(
+            self.connector.credential_kinds, saved=bool(self.saved_credentials)
+        )
+        self.credentials_names = list(credentials)
+        first = self.config_names + self.credentials_names
         self.fields = {
             **{name: self.fields[name] for name in self.config_names},
-            **{name: field for name, field in self.fields.items() if name not in self.config_names},
+            **credentials,
+            **{name: field for name, field in self.fields.items() if name not in first},
         }
         self.fields["organisation"].choices = organisations
         if len(organisations) == 1:
@@ -261,6 +271,8 @@ class SourceForm(forms.Form):
             if value is PydanticUndefined or value is None:
                 continue
             self.initial[name] = ", ".join(map(str, value)) if isinstance(value, list) else value
+        if self.saved_credentials in self.connector.credential_kinds:
+            self.initial["credentials_kind"] = self.saved_credentials
         if self.source is None:
             return
         mapping = self._mapping()
@@ -302,6 +314,30 @@ class SourceForm(forms.Form):
         return [self[name] for name in self.config_names]
 
     @property
+    def credentials_kind_field(self) -> forms.BoundField | None:
+        return self["credentials_kind"] if "credentials_kind" in self.fields else None
+
+    @property
+    def credentials_groups(self) -> list[tuple[str, list[forms.BoundField]]]:
+        """Each kind the connector takes, with its inputs: (the kind's name, its inputs)."""
+        return [
+            (
+                CredentialKind(kind).label,
+                [self[f"credentials_{name}"] for name in KIND_FIELDS[kind]],
+            )
+            for kind in self.connector.credential_kinds
+        ]
+
+    @property
+    def saved_credentials_label(self) -> str:
+        """The kind of credentials the source has saved, in words ("" for none)."""
+        return CredentialKind(self.saved_credentials).label if self.saved_credentials else ""
+
+    @property
+    def credentials_remove_field(self) -> forms.BoundField | None:
+        return self["credentials_remove"] if "credentials_remove" in self.fields else None
+
+    @property
     def column_rows(self) -> list[InputRow]:
         return [
             InputRow(
@@ -333,6 +369,9 @@ class SourceForm(forms.Form):
                     "were not saved. Remove them, or leave the columns that need no change out.",
                 )
         data["config"] = self._config(data)
+        data["credentials"], data["credentials_removed"] = credentials_cleaned(
+            self, data, saved_kind=self.saved_credentials
+        )
         data["mapping"] = self._mapping_from(data)
         data["schedule_text"] = self._schedule(data)
         return data

@@ -1,5 +1,5 @@
 """Asking for loads and rollbacks: from a page, an upload, "Refresh now", the command line and
-a source's schedule (``sources.source_refresh_due``).
+a source's schedule (``sources.source_refresh_due``); and cancelling them (``run_cancel``).
 
 A load is asked for with ``ingest_request``: it records an ``IngestRun`` and defers its job in
 the same transaction; the job runs it with ``run_execution.ingest_run_execute``.
@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from procrastinate.contrib.django import app
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record
@@ -20,9 +21,10 @@ from infraplan.catalogue.uploads import KeptUpload, upload_kept_claim, upload_ke
 
 from .fetch import config_recorded
 from .load_checks import config_checked, mapping_checked, organisation_checked
-from .models import IngestRun, RunState, Source
+from .models import CANCELLED, IngestRun, RunState, Source
 from .notifications import ingest_run_notify_on_commit
 from .registry import ROLLBACK_KEY
+from .run_execution import run_finish
 
 
 def ingest_request(
@@ -221,3 +223,95 @@ def source_run_refused(*, actor: Any, source: Source, reason: str) -> IngestRun:
         )  # fmt: skip
         ingest_run_notify_on_commit(run=run)
     return run
+
+
+class RunNotCancelled(Exception):
+    """A run that cannot be cancelled; the message says why, for the person who asked."""
+
+
+def run_cancel(*, actor: Any, run: IngestRun) -> IngestRun:
+    """Cancel ``run`` for ``actor``, who may ask for a load of its dataset part (the caller
+    checks); audited (``run_stop``). Returns the run as it now is.
+
+    A run waiting to start, or to try again after a temporary failure, ends at once, failed as
+    cancelled, and loads of the same part queued after it start at once. A running one is
+    asked to stop: it notices within seconds and ends failed as cancelled, its draft failed and
+    nothing published (``run_execution.RunProgress``); one already publishing, its last step,
+    may finish and publish. Asked again while it stops, nothing more is done.
+
+    RunNotCancelled, with nothing changed, for what ``run_cancel_refusal`` refuses.
+    """
+    with transaction.atomic():
+        run = (
+            IngestRun.objects.select_for_update(of=("self",))
+            .select_related("version")
+            .get(pk=run.pk)
+        )
+        refusal = run_cancel_refusal(run)
+        if refusal:
+            raise RunNotCancelled(refusal)
+        if run_stop_asked(run):
+            return run
+        who = str(actor) if getattr(actor, "is_authenticated", False) else "The platform"
+        run_stop(actor=actor, run=run, why=f"{who} cancelled the {run.noun}")
+    return run
+
+
+def run_cancel_refusal(run: IngestRun) -> str | None:
+    """Why ``run`` cannot be cancelled, or None: it has already finished; the command line runs
+    it (it has no job: it is stopped where it runs, with Ctrl-C); or it is a rollback that has
+    started, which restores the features in one statement that cannot stop part-way."""
+    if not run.is_active:
+        return f"This {run.noun} has already finished: {_outcome(run)}."
+    if run.job_id is None:
+        return (
+            f"This {run.noun} runs from the command line on the platform's server, not on the "
+            "task queue: it can be stopped only there (with Ctrl-C), by whoever started it."
+        )
+    if run.is_rollback and run.state == RunState.RUNNING:
+        return (
+            "This rollback has started restoring the features of the version it goes back to, "
+            "which cannot be stopped part-way: it will finish by itself. To undo it, roll back "
+            "again to the version that was current before it."
+        )
+    return None
+
+
+def _outcome(run: IngestRun) -> str:
+    """How an ended run ended, as a clause."""
+    if run.state == RunState.PUBLISHED:
+        number = f" as version {run.version.number}" if run.version else ""
+        return f"it was published{number}"
+    if run.cancelled:
+        return "it was cancelled"
+    return "it was rejected" if run.state == RunState.REJECTED else "it failed"
+
+
+def run_stop_asked(run: IngestRun) -> bool:
+    """Whether the running ``run`` was cancelled and has yet to notice (``run_stop``)."""
+    return run.state == RunState.RUNNING and run.error.startswith(CANCELLED)
+
+
+def run_stop(*, actor: Any, run: IngestRun, why: str) -> None:
+    """End the waiting or running ``run`` because ``why`` ("Jo Smith cancelled the load", "the
+    source was switched off by Jo Smith"); audited (``ingest.cancel``). Call inside a
+    transaction holding the run's row.
+
+    Its job is cancelled, or, running, asked to abort. A waiting run ends at once, failed with
+    an error starting ``CANCELLED``, so that the part's loads queued after it start at once. A
+    running run is given that error now, for the load to end with when it notices the abort
+    request (``run_execution.RunProgress``, ``run_retry_stopped``); until then it runs.
+    """
+    if run.job_id is not None:
+        app.job_manager.cancel_job_by_id(run.job_id, abort=True)
+    if run.state == RunState.QUEUED:
+        when = "it was tried again" if run.retry_at else "it started"
+        error = f"{CANCELLED}{why} before {when}."
+        if run.retry_at:
+            error = f"{error} The last attempt: {run.error}"
+        run_finish(run, RunState.FAILED, notify=False, error=error)
+    else:
+        error = f"{CANCELLED}{why} while it was running: nothing was published."
+        run.error = error
+        IngestRun.objects.filter(pk=run.pk).update(error=error)
+    audit_record(actor=actor, action="ingest.cancel", target=run, after={"error": error})

@@ -63,6 +63,16 @@ class Source(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The source's credentials, kept apart from its config (which each run copies and the audit
+    # log records): encrypted (``credentials.credentials_encrypt``), set and removed only by
+    # ``sources.source_save``. The kind, and who entered them when, are not secret: the form
+    # shows them, even when the key has changed and the secret can no longer be read.
+    credentials_encrypted = models.TextField(blank=True)
+    credentials_kind = models.CharField(max_length=20, blank=True)
+    credentials_set_at = models.DateTimeField(null=True, blank=True)
+    credentials_set_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["dataset", "organisation"]

@@ -1,9 +1,10 @@
 """What the remote connectors (OGC API, WFS, ArcGIS REST, planning.data.gov.uk, a URL) share.
 
 Every page is fetched with ``fetch`` under the context's policy, so the allow-list, private
-address refusal, timeouts and size limits hold for all of them. A failure becomes a
-``ConnectorError`` that says which page failed and whether trying again later can help; a web
-page where data was expected (a sign-in page, a portal's "not found" page served with HTTP 200)
+address refusal, timeouts and size limits hold for all of them, and so do the rules of the
+source's credentials (``fetch.Credentials``: sent to its own address's origin alone, and taken
+out of any message a failed fetch makes). A failure becomes a ``ConnectorError`` that says
+which page failed and whether trying again later can help; a web page where data was expected (a sign-in page, a portal's "not found" page served with HTTP 200)
 is named as such rather than reported as a parse error.
 
 GeoJSON features become ``FeatureBatch``es here too, one column per property, so every
@@ -26,7 +27,7 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 
 from .base import ConnectorError, FeatureBatch, RowProblem, SourceContext
-from .fetch import FetchError, FetchResult, address_shown, fetch
+from .fetch import Credentials, FetchError, FetchResult, address_shown, fetch
 
 WGS84 = "EPSG:4326"
 HTML_PAGE = "The server answered with a web page, not data: check the address"
@@ -95,16 +96,40 @@ def remote_get(
     given: see ``fetch``); ConnectorError naming ``page`` on failure, with ``oversize_advice``
     when the answer was over the size limit."""
     where = f" ({page})" if page else ""
+    credentials = context.credentials
     try:
-        result = fetch(url, policy=context.fetch_policy, headers=headers, into=into)
+        result = fetch(
+            url, policy=context.fetch_policy, headers=headers, into=into, credentials=credentials
+        )
     except FetchError as error:
         advice = f" {oversize_advice}" if error.oversize and oversize_advice else ""
-        raise ConnectorError(f"{error}{where}{advice}", temporary=error.temporary) from None
+        message = f"{error}{where}{advice}"
+        if credentials is not None and error.status in (401, 403):
+            message = f"{message} {credentials_advice(credentials, sent=error.credentials_sent)}"
+        if credentials is not None:
+            message = credentials.scrubbed(message)
+        raise ConnectorError(message, temporary=error.temporary) from None
     if result.content_type in ("text/html", "application/xhtml+xml") or _HTML_START.match(
         result.body[:512]
     ):
         raise ConnectorError(f"{HTML_PAGE} ({address_shown(result.url)}){where}.")
     return result
+
+
+def credentials_advice(credentials: Credentials, *, sent: bool) -> str:
+    """What to do about a service that refused a request made with the source's
+    ``credentials`` (HTTP 401 or 403, an ArcGIS token error), or without them, ``sent`` False,
+    because it went to another server. Not a failure that passes: trying again with the same
+    credentials is refused again."""
+    if sent:
+        return (
+            f"The service refused the credentials saved on {credentials.source}: they may be "
+            "wrong or have expired. Enter them again on the source's settings."
+        )
+    return (
+        "The request went to another server than the source's address (after a redirect), "
+        "which the source's credentials are never sent to."
+    )
 
 
 def remote_json(

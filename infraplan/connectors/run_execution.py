@@ -5,7 +5,8 @@ The job (``ingest_run_execute``) runs the catalogue's pipeline, recording its st
 it goes through a connection of its own, because the pipeline's transaction hides everything
 until it commits. That connection also holds an advisory lock for the run's lifetime: when the
 process running a load dies, the database drops the lock with the connection, and
-``run_sweep.ingest_runs_sweep`` knows the run is dead.
+``run_sweep.ingest_runs_sweep`` knows the run is dead. Through it, too, the load learns that it
+was cancelled while it ran (``load_requests.run_stop``): its job's abort was requested.
 """
 
 import shutil
@@ -21,13 +22,19 @@ from django.db import connection, transaction
 from django.utils import timezone
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from infraplan.catalogue.ingest import INTERRUPTED, IngestMapping, IngestRejected, ingest_run
+from infraplan.catalogue.ingest import (
+    INTERRUPTED,
+    IngestCancelled,
+    IngestMapping,
+    IngestRejected,
+    ingest_run,
+)
 from infraplan.catalogue.models import DatasetVersion, VersionState
 from infraplan.catalogue.publishing import version_attempt_discard, version_rollback
 from infraplan.catalogue.services import loads_refusal
 
 from .base import Progress
-from .models import CANCELLED, IngestRun, RunState
+from .models import CANCELLED, IngestRun, RunState, Source
 from .notifications import ingest_run_notify_on_commit
 
 # The first key of the two-key advisory lock a running load holds (the second is the run's id).
@@ -46,9 +53,12 @@ class IngestRetry(Exception):
 class RunProgress:
     """The progress callback of a running load, writing through a connection of its own.
 
-    Writes at most once per ``PROGRESS_INTERVAL`` (and whenever the stage changes). Opening it
-    takes the run's advisory lock, which lives as long as this connection: see the module's
-    docstring. Use as a context manager.
+    Writes at most once per ``PROGRESS_INTERVAL`` (and whenever the stage changes), and each
+    time reads whether the run's job was asked to abort (``load_requests.run_stop``): if so it
+    raises IngestCancelled, saying who cancelled the run, and the load ends with nothing
+    published. The last word of a run ("done") comes after it published, too late to stop it.
+    Opening it takes the run's advisory lock, which lives as long as this connection: see the
+    module's docstring. Use as a context manager.
     """
 
     def __init__(self, run_id: int) -> None:
@@ -78,10 +88,22 @@ class RunProgress:
         if stage == self._stage and now - self._written < PROGRESS_INTERVAL:
             return
         self._stage, self._written = stage, now
-        self._connection.execute(
-            f"UPDATE {IngestRun._meta.db_table} SET rows_read = %s, stage = %s WHERE id = %s",  # noqa: S608
+        written = self._connection.execute(
+            f"""
+            UPDATE {IngestRun._meta.db_table} AS run SET rows_read = %s, stage = %s
+            WHERE run.id = %s
+            RETURNING run.error, (
+                SELECT job.abort_requested FROM {ProcrastinateJob._meta.db_table} AS job
+                WHERE job.id = run.job_id
+            )
+            """,  # noqa: S608 (the tables' names are the models'; every value is bound)
             (rows, stage[:40], self.run_id),
-        )
+        ).fetchone()
+        if written is None:  # the run cannot be seen from here: a test's, in its transaction
+            return
+        error, abort_requested = written
+        if abort_requested and stage != "done":
+            raise IngestCancelled(stop_reason(error))
 
     def version_started(self, version: DatasetVersion) -> None:
         """Record the run's draft at once, so a sweep after a crash can fail it."""
@@ -117,13 +139,21 @@ def run_finish(run: IngestRun, state: str, *, notify: bool = True, **fields: Any
 
 def run_retry_stopped(run: IngestRun) -> str | None:
     """Why ``run``, whose attempt just failed, is not to be tried again, or None while it may:
-    its source was switched off or removed during the attempt (``sources.source_loads_cancel``
-    asked its job to abort). Call inside a transaction holding the run's row."""
+    it was cancelled during the attempt (``load_requests.run_stop`` asked its job to abort and
+    wrote why on the run). Call inside a transaction holding the run's row."""
     if not ProcrastinateJob.objects.filter(pk=run.job_id, abort_requested=True).exists():
         return None
-    run.refresh_from_db(fields=["source"])
-    what = "removed" if run.source_id is None else "switched off"
-    return f"{CANCELLED}the source was {what} while this attempt ran, so it was not tried again"
+    run.refresh_from_db(fields=["source", "error"])
+    return stop_reason(run.error)
+
+
+def stop_reason(error: str) -> str:
+    """The error of a run cancelled while it ran: what ``load_requests.run_stop`` wrote on it
+    (``error``, as the running load reads it back), who cancelled it and that nothing was
+    published."""
+    if error.startswith(CANCELLED):
+        return error
+    return f"{CANCELLED}the load was asked to stop while it was running: nothing was published."
 
 
 def stored_upload_remove(run: IngestRun) -> None:
@@ -189,6 +219,7 @@ def ingest_run_execute(
                     organisation=run.organisation,
                     progress=both,
                     on_version=progress.version_started,
+                    source=_source_now(run),
                 )  # fmt: skip
         except RollbackFailed as failure:
             run.refresh_from_db(fields=["rows_read", "stage", "version"])
@@ -207,7 +238,7 @@ def ingest_run_execute(
                     if stopped:
                         return run_finish(
                             run, RunState.FAILED, notify=False, version=rejection.version,
-                            error=f"{stopped}. The last attempt: {error}", temporary=True,
+                            error=f"{stopped} The last attempt: {error}", temporary=True,
                         )  # fmt: skip
                     retry_at = _retry_at(attempt)
                     run.refresh_from_db(fields=["source"])
@@ -225,6 +256,13 @@ def ingest_run_execute(
                 run, RunState.FAILED if unreadable else RunState.REJECTED,
                 version=rejection.version, error=error, temporary=temporary,
             )  # fmt: skip
+        except IngestCancelled as cancelled:
+            # Its draft was failed as a failed load's is (``ingest_run``); a person ended it, so
+            # nobody is mailed, and it is not tried again.
+            run.refresh_from_db(fields=["rows_read", "stage", "version"])
+            return run_finish(
+                run, RunState.FAILED, notify=False, error=str(cancelled), temporary=False
+            )
         except Exception as error:
             run.refresh_from_db(fields=["rows_read", "stage", "version"])
             run_finish(run, RunState.FAILED, error=f"Internal error: {error}", temporary=False)
@@ -241,6 +279,12 @@ def ingest_run_execute(
             run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", run.rows_read),
             stage="done", error="", temporary=False,
         )  # fmt: skip
+
+
+def _source_now(run: IngestRun) -> Source | None:
+    """The saved source ``run`` loads, read afresh (its credentials may have been replaced
+    while the run waited); None for a load that is no source's."""
+    return Source.objects.filter(pk=run.source_id).first() if run.source_id else None
 
 
 class RollbackFailed(Exception):

@@ -11,18 +11,23 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from procrastinate.contrib.django import app
 
 from infraplan.accounts.models import Organisation
 from infraplan.audit.services import audit_record, model_snapshot
 from infraplan.catalogue.ingest import IngestMapping
 from infraplan.catalogue.models import Dataset
 
-from .fetch import address_refusal, config_recorded
+from .credentials import (
+    CredentialKind,
+    EnteredCredentials,
+    credentials_encrypt,
+    credentials_problems,
+)
+from .fetch import address_refusal, config_recorded, origin
 from .load_checks import config_checked, mapping_checked, organisation_checked
-from .load_requests import ingest_request, source_run_refused
-from .models import CANCELLED, IngestRun, RunState, Source
-from .run_execution import run_finish
+from .load_requests import ingest_request, run_stop, source_run_refused
+from .models import IngestRun, RunState, Source
+from .registry import connector_config, connector_for
 from .schedules import schedule_checked, schedule_next
 
 logger = logging.getLogger(__name__)
@@ -49,9 +54,17 @@ def source_save(
     enabled: bool = True,
     source: Source | None = None,
     addresses_checked: bool = True,
+    credentials: EnteredCredentials | None = None,
+    credentials_removed: bool = False,
 ) -> Source:
     """Create a source (or update ``source``) after checking its configuration against the
     connector, its mapping and its schedule; audited. ValidationError naming the bad field.
+
+    ``credentials``: new ones, replacing any saved (checked by ``credentials_checked``);
+    ``credentials_removed``: the saved ones removed. Neither keeps what the source has. They
+    must be of a kind the connector takes, and the address must be one they may travel to
+    (``credentials_problems``). They are kept encrypted, and their audit entry says only that
+    they were set, changed or removed, and of what kind.
 
     Addresses in a new or changed configuration must be ones the platform may fetch from
     (``fetch.address_refusal``), unless ``addresses_checked`` is False: the profile's own
@@ -65,6 +78,17 @@ def source_save(
     checked = config_checked(connector_key, config)
     if addresses_checked and (source is None or source.config != checked):
         _addresses_checked(checked)
+    kept_kind = source.credentials_kind if source is not None and not credentials_removed else ""
+    if credentials is not None or (kept_kind and source.config != checked):
+        kind = credentials.kind if credentials is not None else kept_kind
+        problems = credentials_problems(
+            connector=connector_for(connector_key), kind=kind,
+            config=connector_config(connector_key, checked),
+        )  # fmt: skip
+        if problems:
+            raise ValidationError(problems)
+    if credentials is None and kept_kind and source.config != checked:
+        _credentials_stay_with_their_server(source, connector_key, checked)
     mapping = mapping_checked(mapping, dataset)
     organisation_checked(dataset, organisation)
     schedule = schedule.strip()
@@ -97,13 +121,21 @@ def source_save(
                 {"organisation": f"{part}{dataset} already has a source: change that one."}
             )
         after = model_snapshot(source, SOURCE_FIELDS)
-        if after == before:
+        credentials_change = _credentials_set(
+            source, actor=actor, credentials=credentials, removed=credentials_removed
+        )
+        if after == before and credentials_change is None:
             return source
         source.save()
-        audit_record(
-            actor=actor, action="source.create" if before is None else "source.update",
-            target=source, before=_snapshot_recorded(before), after=_snapshot_recorded(after),
-        )  # fmt: skip
+        if after != before:
+            audit_record(
+                actor=actor, action="source.create" if before is None else "source.update",
+                target=source, before=_snapshot_recorded(before), after=_snapshot_recorded(after),
+            )  # fmt: skip
+        if credentials_change is not None:
+            audit_record(
+                actor=actor, action="source.credentials", target=source, after=credentials_change
+            )
         if switched_off:
             source_loads_cancel(actor=actor, source=source, why="switched off")
         elif before is not None and any(before[name] != after[name] for name in LOAD_SETTINGS):
@@ -112,6 +144,46 @@ def source_save(
             # corrected source's loads queued behind it.
             source_loads_cancel(actor=actor, source=source, why="changed")
     return source
+
+
+def _credentials_stay_with_their_server(
+    source: Source, connector_key: str, config: dict[str, Any]
+) -> None:
+    """ValidationError when a change of ``source``'s settings to ``config`` would send its saved
+    credentials to another server (scheme, host or port) than the one they were entered for:
+    whoever changes the address, a colleague or a slip, the credentials must be entered again
+    for the new server (or removed), never sent there unasked."""
+    old = connector_for(source.connector_key)
+    new = connector_for(connector_key)
+    was = origin(old.credentials_address(connector_config(source.connector_key, source.config)))
+    now = origin(new.credentials_address(connector_config(connector_key, config)))
+    if was != now:
+        raise ValidationError(
+            {
+                "url": f"The saved credentials were entered for {was}, not {now}: enter them "
+                "again for the new address, or tick the box to remove them"
+            }
+        )
+
+
+def _credentials_set(
+    source: Source, *, actor: Any, credentials: EnteredCredentials | None, removed: bool
+) -> dict[str, str] | None:
+    """Put new ``credentials`` on ``source`` (encrypted), or take its saved ones off when
+    ``removed``; what its audit entry records of the change (never a secret), or None for
+    none."""
+    had = source.credentials_kind
+    if credentials is not None:
+        source.credentials_encrypted = credentials_encrypt(credentials)
+        source.credentials_kind = credentials.kind
+        source.credentials_set_at = timezone.now()
+        source.credentials_set_by = actor if getattr(actor, "is_authenticated", False) else None
+        return {"credentials": "changed" if had else "set", "kind": credentials.kind_label}
+    if removed and (had or source.credentials_encrypted):
+        source.credentials_encrypted = source.credentials_kind = ""
+        source.credentials_set_at = source.credentials_set_by = None
+        return {"credentials": "removed", "kind": CredentialKind(had).label if had else ""}
+    return None
 
 
 # A coordinate system's name as an OGC URI: an identifier the platform never fetches.
@@ -154,30 +226,25 @@ def source_delete(*, actor: Any, source: Source) -> None:
 
 def source_loads_cancel(*, actor: Any, source: Source, why: str) -> list[IngestRun]:
     """End the loads of ``source`` that have not begun or wait to try again, as it is switched
-    off or removed (``why``); each audited. Returns them.
+    off, changed or removed (``why``), and stop the one running; each audited
+    (``load_requests.run_stop``). Returns those ended.
 
     Left to the task queue, a load waiting to try again would go on trying for as long as its
     backoff lasts, and every load of the same dataset part (an upload, say) would wait behind
     it. Each ended load's job is cancelled, so those queued after it start at once. A load
-    running now finishes its attempt, but its job is asked to abort: the attempt, if it fails,
-    is not tried again (``run_execution.run_retry_stopped``). Call inside the transaction that
-    switches the source off or removes it.
+    running now is asked to stop, as a person's cancel asks it (``load_requests.run_cancel``):
+    it ends within seconds with nothing published, unless it is already publishing. Call
+    inside the transaction that switches the source off or removes it.
     """
     cancelled = []
     by = f" by {actor}" if getattr(actor, "is_authenticated", False) else ""
     runs = IngestRun.objects.select_for_update().filter(source=source, state__in=IngestRun.ACTIVE)
     for run in runs.order_by("pk"):
-        if run.job_id is not None:
-            app.job_manager.cancel_job_by_id(run.job_id, abort=True)
-        if run.state != RunState.QUEUED:
-            continue
-        when = "it was tried again" if run.retry_at else "it started"
-        error = f"{CANCELLED}the source was {why}{by} before {when}."
-        if run.retry_at:
-            error = f"{error} The last attempt: {run.error}"
-        run_finish(run, RunState.FAILED, notify=False, error=error)
-        audit_record(actor=actor, action="ingest.cancel", target=run, after={"error": error})
-        cancelled.append(run)
+        if run.job_id is None and run.state == RunState.RUNNING:
+            continue  # the command line's, stopped only where it runs (Ctrl-C)
+        run_stop(actor=actor, run=run, why=f"the source was {why}{by}")
+        if run.state == RunState.FAILED:
+            cancelled.append(run)
     return cancelled
 
 

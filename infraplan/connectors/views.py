@@ -165,6 +165,7 @@ def _source_save(
             actor=request.user, dataset=dataset, connector_key=form.connector.key,
             config=data["config"], mapping=data["mapping"], organisation=organisation,
             schedule=data["schedule_text"], enabled=data["enabled"], source=source,
+            credentials=data["credentials"], credentials_removed=data["credentials_removed"],
         )  # fmt: skip
     except ValidationError as error:
         for name, problems in error.message_dict.items():

@@ -92,6 +92,7 @@ PAGES_NOT_VISITED = {
     "openid_connect_callback": SSO_ROUND_TRIP,
     "registration-decide": "POST only: its form is on the registrations page (registration-list)",
     "source-refresh": "POST only: its button is on the dataset page",
+    "dataset-run-cancel": "POST only: its button is on a waiting or running load's page",
     "dataset-restore": "POST only: its button is on a withdrawn dataset's page, which "
     "tests/browser/test_withdrawal.py checks",
     "national-switch-on": "POST only: its button is on the national datasets page",

@@ -1,19 +1,26 @@
-"""Loads into a dataset: uploading a file, a run's progress and outcome, and refreshing a
-source now."""
+"""Loads into a dataset: uploading a file, a run's progress and outcome, cancelling a run, and
+refreshing a source now."""
 
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from infraplan.accounts.models import Organisation
-from infraplan.connectors.load_requests import ingest_request, upload_ingest_request
+from infraplan.connectors.load_requests import (
+    RunNotCancelled,
+    ingest_request,
+    run_cancel,
+    run_cancel_refusal,
+    run_stop_asked,
+    upload_ingest_request,
+)
 from infraplan.connectors.models import IngestRun
 
 from ..access import Action
@@ -24,6 +31,7 @@ from ..selectors import (
     WHOLE_DATASET,
     dataset_visible,
     load_mapping_last,
+    loads_permitted,
     run_for_page,
     run_waited_for,
     upload_organisation_choices,
@@ -177,6 +185,7 @@ def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpRespon
     if run is None:
         raise Http404("No such load.")
     problems = version_problems(run.version) if run.version else []
+    stopping = run_stop_asked(run)
     return render(
         request,
         "catalogue/run_detail.html",
@@ -186,8 +195,33 @@ def dataset_run_view(request: HttpRequest, slug: str, run_id: int) -> HttpRespon
             "problems": problems[:PROBLEMS_ON_RUN_PAGE],
             "more_problems": max(0, len(problems) - PROBLEMS_ON_RUN_PAGE),
             "waited_for": run_waited_for(run),
+            "stopping": stopping,
+            "cancellable": run_cancel_refusal(run) is None
+            and not stopping
+            and loads_permitted(request.user, dataset, run.organisation),
         },
     )
+
+
+@login_required
+@require_POST
+def dataset_run_cancel_view(request: HttpRequest, slug: str, run_id: int) -> HttpResponse:
+    """Cancel a load or rollback that waits or runs (``run_cancel``), then back to its page,
+    which says what happened: for whoever may ask for a load of its part. Others who may see
+    the dataset are refused (403) before the run is looked up; for the rest it does not exist."""
+    dataset = dataset_or_404(request, slug, Action.VIEW)
+    if dataset_visible(request.user, slug, Action.CONTRIBUTE) is None:
+        raise PermissionDenied("You may not cancel loads of this dataset.")
+    run = run_for_page(dataset, run_id)
+    if run is None:
+        raise Http404("No such load.")
+    if not loads_permitted(request.user, dataset, run.organisation):
+        raise PermissionDenied("You may not cancel loads of this part of the dataset.")
+    try:
+        run = run_cancel(actor=request.user, run=run)
+    except RunNotCancelled as refused:
+        messages.error(request, str(refused))
+    return redirect(run_url(run))
 
 
 @login_required

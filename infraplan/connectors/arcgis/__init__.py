@@ -39,8 +39,9 @@ from ..base import (
     http_address,
     names_listed,
 )
+from ..credentials import CredentialKind
 from ..registry import connector_register
-from ..remote import EndlessPaging, features_batch, remote_json
+from ..remote import EndlessPaging, credentials_advice, features_batch, remote_json
 
 NOT_ESRI = "is not an Esri geometry"
 
@@ -93,18 +94,28 @@ class ArcGISConfig(ConnectorConfig):
         return f"{parts.scheme}://{parts.netloc}{path}"
 
 
-def _checked(document: dict[str, Any], page: str) -> dict[str, Any]:
-    """``document`` unless it is ArcGIS's error answer (sent with HTTP 200)."""
+def _checked(document: dict[str, Any], page: str, context: SourceContext) -> dict[str, Any]:
+    """``document`` unless it is ArcGIS's error answer (sent with HTTP 200). A token refused
+    or missing (498 invalid, 499 required; 401 and 403 for permissions) fails the load for
+    good: the same request is refused again until the source's credentials change."""
     error = document.get("error")
     if not isinstance(error, dict):
         return document
     code = error.get("code")
     details = "; ".join(str(detail) for detail in error.get("details") or [] if detail)
     message = f"{error.get('message') or 'no message'}{f' ({details})' if details else ''}"
-    if code in (498, 499):
+    if context.credentials is not None:  # a server may echo what it was sent
+        message = context.credentials.scrubbed(message)
+    if code in (401, 403, 498, 499) and context.credentials is not None:
         raise ConnectorError(
-            f"The ArcGIS layer needs a token (error {code}: {message}); only public layers "
-            f"can be connected ({page})."
+            f"The ArcGIS server refused the request (error {code}: {message}) ({page}). "
+            + credentials_advice(context.credentials, sent=True)
+        )
+    if code in (401, 403, 498, 499):
+        raise ConnectorError(
+            f"The ArcGIS layer is secured (error {code}: {message}) ({page}): add an ArcGIS "
+            "token on the source's settings (Credentials), and the platform sends it with "
+            "every request."
         )
     raise ConnectorError(
         f"The ArcGIS server reported error {code}: {message} ({page}).",
@@ -388,6 +399,7 @@ class ArcGISConnector(Connector):
     key = "arcgis"
     title = "ArcGIS REST layer"
     Config = ArcGISConfig
+    credential_kinds = (CredentialKind.ARCGIS_TOKEN, CredentialKind.HEADER)
 
     def describe(self, config: ArcGISConfig) -> str:
         return f"ArcGIS layer {config.url}" + (
@@ -398,6 +410,7 @@ class ArcGISConnector(Connector):
         layer = _checked(
             remote_json(f"{config.url}?f=json", context, page="the layer's description"),
             "the layer's description",
+            context,
         )
         if layer.get("type") not in (None, "Feature Layer", "Table"):
             raise ConnectorError(
@@ -440,7 +453,7 @@ class ArcGISConnector(Connector):
         if layer.answer_format == "geojson":
             query["outSR"] = 4326
         document = _checked(
-            remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page
+            remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page, context
         )
         if not isinstance(document.get("features"), list):
             raise ConnectorError(f"The ArcGIS server's answer has no list of features ({page}).")
@@ -491,7 +504,7 @@ class ArcGISConnector(Connector):
             "where": config.where, "returnIdsOnly": "true", **_time_reference(layer), "f": "json",
         }  # fmt: skip
         document = _checked(
-            remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page
+            remote_json(f"{config.url}/query?{urlencode(query)}", context, page=page), page, context
         )
         found = document.get("objectIds")
         if found is None:  # no feature matches: ArcGIS writes null rather than []

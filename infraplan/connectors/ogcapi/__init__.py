@@ -21,6 +21,7 @@ from ..base import (
     http_address,
     lon_lat_box,
 )
+from ..credentials import CredentialKind
 from ..registry import connector_register
 from ..remote import (
     EndlessPaging,
@@ -110,6 +111,7 @@ class OGCAPIConnector(Connector):
     key = "ogcapi"
     title = "OGC API - Features"
     Config = OGCAPIConfig
+    credential_kinds = (CredentialKind.BASIC, CredentialKind.HEADER)
 
     def describe(self, config: OGCAPIConfig) -> str:
         return f"OGC API Features {config.items_url}"

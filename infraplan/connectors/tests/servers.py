@@ -2,7 +2,8 @@
 
 ``replay_server`` answers each request through a function of (path, query) that returns the
 status, content type and body a real service would send, and keeps the requests it was sent, so
-tests can check the paging parameters a connector used.
+tests can check the paging parameters a connector used, and the headers each came with (a
+secured service's route takes them as a third argument, ``with_headers``).
 """
 
 import json
@@ -62,10 +63,11 @@ def slow(seconds: float, answer: Answer) -> Answer:
 class Replay:
     url: str
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # of each request, in order
 
 
 @contextmanager
-def replay_server(route: Route) -> Iterator[Replay]:
+def replay_server(route: Route, *, with_headers: bool = False) -> Iterator[Replay]:
     replay = Replay(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -76,8 +78,12 @@ def replay_server(route: Route) -> Iterator[Replay]:
             parts = urlsplit(self.path)
             query = {name: values[-1] for name, values in parse_qs(parts.query).items()}
             replay.requests.append((parts.path, query))
+            received = dict(self.headers.items())
+            replay.headers.append(received)
             try:
-                status, content_type, body, *extra = route(parts.path, query)
+                status, content_type, body, *extra = (
+                    route(parts.path, query, received) if with_headers else route(parts.path, query)
+                )
                 headers = {"Content-Length": str(len(body)), **(extra[0] if extra else {})}
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)

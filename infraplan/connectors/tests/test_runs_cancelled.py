@@ -1,6 +1,7 @@
 """A source switched off, removed or changed while its load waits to try again: the load is
 cancelled, saying by whom, its job never runs it again, and an upload queued behind it goes
-ahead at once. A load running at that moment finishes its attempt and is not tried again."""
+ahead at once. A load running at that moment is asked to stop: an attempt that fails before it
+notices is not tried again."""
 
 import threading
 from collections.abc import Iterator
@@ -180,8 +181,8 @@ def test_a_load_running_when_its_source_stops_is_not_tried_again(
     run.refresh_from_db()
     assert (run.state, run.attempts, run.retry_at) == (RunState.FAILED, 1, None)
     assert run.error.startswith(
-        f"Cancelled: the source was {what} while this attempt ran, so it was not tried again. "
-        "The last attempt: 127.0.0.1 answered HTTP 503"
+        f"Cancelled: the source was {what} by {manager} while it was running: nothing was "
+        "published. The last attempt: 127.0.0.1 answered HTTP 503"
     )
     assert run.source_id == (source.pk if what == "switched off" else None)
     assert ProcrastinateJob.objects.get(pk=run.job_id).status == "cancelled"

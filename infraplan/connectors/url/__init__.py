@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, field_validator
 
 from ..base import Connector, ConnectorConfig, FeatureBatch, SourceContext, http_address
+from ..credentials import CredentialKind
 from ..fetch import address_shown
 from ..registry import connector_register
 from ..remote import remote_get
@@ -52,6 +53,7 @@ class URLConnector(Connector):
     key = "url"
     title = "File at an address"
     Config = URLConfig
+    credential_kinds = (CredentialKind.BASIC, CredentialKind.HEADER)
 
     def describe(self, config: URLConfig) -> str:
         return address_shown(config.url) + (f" (layer {config.layer})" if config.layer else "")

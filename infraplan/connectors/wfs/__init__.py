@@ -43,6 +43,7 @@ from ..base import (
     http_address,
     lon_lat_box,
 )
+from ..credentials import CredentialKind
 from ..fetch import address_shown
 from ..registry import connector_register
 from ..remote import (
@@ -266,6 +267,7 @@ class WFSConnector(Connector):
     key = "wfs"
     title = "WFS 2.0"
     Config = WFSConfig
+    credential_kinds = (CredentialKind.BASIC, CredentialKind.HEADER)
 
     def describe(self, config: WFSConfig) -> str:
         return f"WFS {address_shown(config.url)} feature type {config.type_names}"

@@ -210,7 +210,9 @@ def test_a_layer_that_needs_a_token_says_so(tmp_path):
     needs_token = {"error": {"code": 499, "message": "Token Required", "details": []}}
     with (
         replay_server(lambda path, query: json_answer(needs_token)) as replay,
-        pytest.raises(ConnectorError, match=r"needs a token .*only public layers"),
+        pytest.raises(
+            ConnectorError, match=r"secured .*add an ArcGIS token on the source.s settings"
+        ),
     ):
         read(replay, tmp_path)
 
