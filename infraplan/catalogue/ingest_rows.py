@@ -314,11 +314,12 @@ def download_columns(
         if name.startswith(DOWNLOAD_PREFIX) and name not in mapping.rename
         and name.removeprefix(DOWNLOAD_PREFIX) != mapping.reference
     }  # fmt: skip
-    # A property whose name one of the download's own columns takes (names compared without
-    # case, as the download compares them) was written as property_<name>: that own column is
-    # then the platform's, even where the schema has a field of its name, and property_<name>
-    # is the property, in the schema or not.
-    displaced = {base.lower() for base in prefixed} & present
+    # A property whose name is one of the columns any format of a download adds (names compared
+    # without case, as the download compares them) was written as property_<name>, in every
+    # format, whether or not this file has that column (GeoJSON and GeoPackage have no latitude):
+    # such a column is then the platform's, even where the schema has a field of its name, and
+    # property_<name> is the property, in the schema or not.
+    displaced = {base.lower() for base in prefixed} & own
     kept = ((set(schema) | set(mapping.rename)) - displaced) | {mapping.reference}
     renames = {
         name: base

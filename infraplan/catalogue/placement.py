@@ -19,7 +19,10 @@ or a ward placed them, and so are those left without a district or a ward.
 
 A dataset without geometry (a list of conservation areas, say) is placed by the source's own
 code alone: it has no point to place by, and no ward; so is a boundary dataset itself (wards
-by their district's code), asked not to be placed ``by_geometry``.
+by their district's code), asked not to be placed ``by_geometry``. The ward boundaries are each
+in their own ward, by reference (the ward's code), whether placed ``by_geometry`` or not: their
+draft cannot place itself, not being the current version of the ward boundaries until
+published, and a ward's boundary is a feature of its ward.
 
 The boundary datasets are the current versions of the datasets named (by slug); their
 features' references are the GSS codes stored. All of it is set-based SQL over the spatial
@@ -107,6 +110,11 @@ _IN_ANOTHER_DISTRICT = f"""
     SELECT t.reference FROM {{draft}} t
     WHERE {_OF_DRAFT} AND t.district <> '' AND t.district <> %(area)s ORDER BY 1
 """  # noqa: S608
+# A ward boundary is in its own ward, its reference being the ward's code.
+_WARD_ITSELF = f"""
+    UPDATE {{draft}} t SET ward = t.reference
+    WHERE {_OF_DRAFT} AND t.ward = '' AND t.reference ~ %(pattern)s
+"""  # noqa: S608
 _UNPLACED_LISTED = (
     f"SELECT t.reference FROM {{draft}} t WHERE {_OF_DRAFT} AND t.district = '' ORDER BY 1"  # noqa: S608
 )
@@ -154,7 +162,8 @@ def features_place(
 
     Run inside the publishing transaction, after the draft's features are added to ``table``:
     the feature table by default, or a dataset's own table not yet attached as its partition
-    (a first load, ``partitions``). A boundary
+    (a first load, ``partitions``). The ``wards`` dataset itself is placed in its own wards
+    first (``ward_itself`` counts them). A boundary
     dataset that has no current version is listed under ``boundaries_missing``. A dataset
     without geometry, or one not placed ``by_geometry``, is placed by ``district_field`` alone
     (its report: the count placed and ``district_unplaced``).
@@ -163,6 +172,11 @@ def features_place(
     report: dict[str, Any] = {"district_from_source": 0}
     missing = []
     with connection.cursor() as cursor:
+        if version.dataset.slug == wards:
+            # Not by the ward boundaries: while they load, they are this very draft, which is
+            # not published yet (nothing on a first load, the version it replaces on a reload).
+            cursor.execute(_sql(_WARD_ITSELF, draft=table), {**draft, "pattern": GSS_CODE})
+            report["ward_itself"] = cursor.rowcount
         if district_field:
             cursor.execute(
                 _sql(_FROM_SOURCE, draft=table),

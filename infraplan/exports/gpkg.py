@@ -1,6 +1,8 @@
 """GeoPackage (1.3, the version the widest range of GIS reads): one layer named after the
 dataset's slug, in EPSG:27700, with columns typed from the field schema (whole numbers, numbers,
-booleans, dates, text) and the download's metadata on the layer and the file.
+booleans, dates, text) and the download's metadata on the layer and the file. The layer's
+geometry type is that of the features chosen; an empty download's is that of the whole dataset,
+so that it can be used as a template.
 
 Written with pyogrio a batch of features at a time to a temporary file, which is then copied to
 the output. A value that is not of its field's declared type (a load may keep some) is left
@@ -17,8 +19,11 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy
 import pyogrio.raw
 
+from infraplan.catalogue.models import GeometryType
+
 from .base import Exporter
 from .registry import exporter_register
+from .selection import Selection, selection_geometry_types
 from .table import Column, json_text, table_columns, table_row
 
 if TYPE_CHECKING:
@@ -31,6 +36,12 @@ VERSION = "1.3"  # pyogrio's GDAL writes 1.4, which older readers warn about
 
 _MULTI = {"POINT": "MultiPoint", "LINESTRING": "MultiLineString", "POLYGON": "MultiPolygon"}
 _SINGLE = {"POINT": "Point", "LINESTRING": "LineString", "POLYGON": "Polygon"}
+# The layer type of an empty download of a dataset that has no geometry yet: lines and
+# polygons as multi-part, which single parts fit too (promoted).
+_BY_DATASET = {
+    GeometryType.POINT: "Point", GeometryType.LINE: "MultiLineString",
+    GeometryType.POLYGON: "MultiPolygon",
+}  # fmt: skip
 
 
 def layer_geometry_type(types: frozenset[str]) -> tuple[str, bool]:
@@ -44,6 +55,16 @@ def layer_geometry_type(types: frozenset[str]) -> tuple[str, bool]:
     if len(bases) == 1 and next(iter(bases)) in _MULTI:
         return _MULTI[next(iter(bases))], True
     return "Unknown", False
+
+
+def empty_layer_geometry_type(export: "Export") -> str:
+    """The layer type of a download that holds no geometry: the type a download of all of the
+    dataset (as shown) has, so that the empty file is a template its features fit; else, where
+    the dataset has no geometry to judge by, the one its geometry type names."""
+    types = selection_geometry_types(export.dataset, export.source, Selection())
+    if not types:
+        return _BY_DATASET.get(export.dataset.geometry_type, "Unknown")
+    return layer_geometry_type(types)[0]
 
 
 _NUMPY_TYPES = {"integer": "int64", "number": "float64", "boolean": "bool"}
@@ -103,7 +124,10 @@ class GeoPackageExporter(Exporter):
 
     def write(self, export: "Export", out: BinaryIO) -> None:
         columns = table_columns(export, geometry="none")
-        geometry_type, promote = layer_geometry_type(export.summary.geometry_types)
+        if export.summary.geometry_types:
+            geometry_type, promote = layer_geometry_type(export.summary.geometry_types)
+        else:  # no feature chosen, or none with a geometry
+            geometry_type, promote = empty_layer_geometry_type(export), False
         metadata = dict(export.about.rows())
         options = {
             "driver": "GPKG", "layer": export.dataset.slug, "geometry_type": geometry_type,

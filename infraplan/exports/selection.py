@@ -167,6 +167,26 @@ def selection_summary(dataset: Dataset, source: FeatureSource, selection: Select
     )
 
 
+def selection_geometry_types(
+    dataset: Dataset, source: FeatureSource, selection: Selection
+) -> frozenset[str]:
+    """The kinds of geometry the chosen features have (OGC names in capitals), without the
+    rest of their summary."""
+    if not isinstance(source, StoreFeatureSource):
+        records = _generic_records(dataset, source, selection)
+        return frozenset(
+            record.geometry.geom_type.upper()
+            for record in records
+            if record.geometry is not None and not record.geometry.empty
+        )
+    within, parameters = _store_where(dataset, source, selection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT GeometryType(f.geom) {within} AND f.geom IS NOT NULL", parameters
+        )
+        return frozenset(kind for (kind,) in cursor.fetchall())
+
+
 def _generic_summary(records: Iterator[FeatureRecord]) -> Summary:
     count, names, types, extent = 0, set(), set(), None
     for record in records:

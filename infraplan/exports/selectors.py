@@ -6,7 +6,10 @@ boundary of an ``area`` is read through the gate too (the command line, which ru
 platform, reads every dataset).
 """
 
+import hashlib
+import json
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -124,7 +127,8 @@ class About:
         return "Now (current version)"
 
     def rows(self) -> list[tuple[str, str]]:
-        """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata)."""
+        """The metadata as labelled lines of text (the XLSX "About" sheet, GeoPackage metadata),
+        the labels alike in each: none holds a ":" or "=", which GDAL would cut it at."""
         if self.version is None:
             version = "Not versioned: the platform keeps no history of this source"
         else:
@@ -135,6 +139,9 @@ class About:
         else:
             ended = f"Left out: features their source says had ended by {day_text(self.day)}"
         box_crs = self.bbox_crs.label if self.bbox_crs else "WGS84 longitude, latitude"
+        # No label names the box's coordinate system ("Box (EPSG:27700)"): GDAL ends a key at
+        # its first ":" or "=", and a GeoPackage layer's would read "Box (EPSG".
+        box = f"{self.bbox} in {box_crs}" if self.bbox else "None"
         return [
             ("Dataset", self.title),
             ("Attribution", self.attribution),
@@ -149,7 +156,7 @@ class About:
                 else []
             ),
             ("Area", self.area or "All of the dataset"),
-            (f"Box ({box_crs})", self.bbox or "None"),
+            ("Box", box),
             ("Filters", "; ".join(self.filters) or "None"),
             ("Features that have ended", ended),
             *([("Features", str(self.features))] if self.features is not None else []),
@@ -214,6 +221,8 @@ class Export:
     # The published version asked for by number (``version=N``), rather than the one current now
     # or on the moment's date.
     version_asked: int | None = None
+    # The attribute filters as asked: each field (in order of name) with its values, stripped.
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def datasets_read(self) -> list[Dataset]:
@@ -239,19 +248,61 @@ class Export:
         return day if day is not None and day <= self.moment.day else None
 
     def filename(self, extension: str) -> str:
-        """``<slug>[-<area>][-box-<x>-<y>-<x>-<y>][-version-<n>|-as-of-<date>].<extension>``:
-        a box by its corners on the grid in whole metres, whatever coordinates it was given in,
-        so that downloads of different boxes are kept apart, with names safe on every system."""
+        """``<slug>[-<area>][-box-<x>-<y>-<x>-<y>][-where-<filters>][-with-ended]
+        [-version-<n>|-as-of-<date>].<extension>``: every choice of which features the file
+        holds, so that two downloads of different features are not given the same name. A box
+        by its corners on the grid in whole metres, whatever coordinates it was given in;
+        filters as ``filters_name`` says. Lowercase ASCII letters, digits and hyphens (the
+        dataset's slug and the area's code as they are), at most about 250 characters: safe on
+        every system, and in a Content-Disposition header as it is."""
         parts = [self.dataset.slug]
         if self.area_code:
             parts.append(self.area_code)
         if self.box_corners is not None:
             parts.append("box-" + "-".join(str(number) for number in self.box_corners))
+        if self.filters:
+            parts.append(f"where-{filters_name(self.filters)}")
+        if self.moment.show_ended:
+            parts.append("with-ended")
         if self.version_asked is not None:
             parts.append(f"version-{self.version_asked}")
         if self.moment.as_of:
             parts.append(f"as-of-{self.moment.as_of.isoformat()}")
         return f"{'-'.join(parts)}.{extension}"
+
+
+# The most characters the filters take in a file name (``filters_name``).
+FILTERS_NAME_MAX = 60
+_FILTERS_NAME_CUT = FILTERS_NAME_MAX - 9  # room for "-" and the hash's 8 hex digits
+
+
+def _name_text(text: str) -> str:
+    """``text`` in lowercase ASCII letters and digits, accents dropped, any other run of
+    characters a hyphen: "Open Date" is "open-date", "Café" "cafe", "東京" ""."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")
+
+
+def filters_name(filters: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
+    """The attribute filters as a file name says them: each field and its values, in order of
+    field name, several values joined by ``-or-`` and an empty one as ``unknown`` (as the
+    metadata says it): ``open-date-2018-04-01``, ``homes-10-status-open-or-closed``.
+
+    Filters that would take more than ``FILTERS_NAME_MAX`` characters are cut and followed by
+    8 hex digits of a hash of the filters as given, so that two long filters are told apart;
+    so are filters with a field or value that has no ASCII letter or digit to name it by
+    (nothing is left of it but the hash, if nothing else is readable)."""
+    readable, lost = [], False
+    for name, values in filters:
+        said = [_name_text(value) if value else "unknown" for value in values]
+        lost = lost or not _name_text(name) or not all(said)
+        readable.append("-".join([_name_text(name), "-or-".join(said)]))
+    named = re.sub("-+", "-", "-".join(readable)).strip("-")
+    if not lost and len(named) <= FILTERS_NAME_MAX:
+        return named
+    digest = hashlib.sha256(json.dumps(filters, ensure_ascii=False).encode()).hexdigest()[:8]
+    cut = named[:_FILTERS_NAME_CUT].rstrip("-")
+    return f"{cut}-{digest}" if cut else digest
 
 
 def _single(query: QueryDict, name: str) -> str:
@@ -407,13 +458,19 @@ def _version_asked(dataset: Dataset, query: QueryDict) -> DatasetVersion | None:
     return version
 
 
-def _filters_text(query: QueryDict) -> tuple[str, ...]:
+def _filters(query: QueryDict) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The attribute filters asked for: each field, in order of name, with its values."""
+    return tuple(
+        (name, tuple(value.strip() for value in query.getlist(name)))
+        for name in sorted(set(query) - set(RESERVED))
+    )
+
+
+def _filters_text(filters: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[str, ...]:
     """The attribute filters as the download's metadata says them."""
-    said = []
-    for name in sorted(set(query) - set(RESERVED)):
-        values = [value.strip() or "unknown" for value in query.getlist(name)]
-        said.append(f"{name}: {' or '.join(values)}")
-    return tuple(said)
+    return tuple(
+        f"{name}: {' or '.join(value or 'unknown' for value in values)}" for name, values in filters
+    )
 
 
 def _version(dataset: Dataset, moment: MapMoment) -> DatasetVersion | None:
@@ -492,6 +549,7 @@ def export_prepare(
         attributes = property_filters(dataset, query, reserved=RESERVED)
     except FilterError as problem:
         raise ExportError(str(problem)) from None
+    filters = _filters(query)
     _as_of_kept(dataset, moment.as_of)
     asked = _version_asked(dataset, query)
     if asked is not None:
@@ -518,7 +576,7 @@ def export_prepare(
         area=area.described if area else "",
         bbox=bbox_text,
         bbox_crs=bbox_crs,
-        filters=_filters_text(query),
+        filters=_filters_text(filters),
         ended_shown=moment.show_ended,
         generated_at=timezone.now(),
         url=settings.SITE_URL.rstrip("/")
@@ -547,6 +605,7 @@ def export_prepare(
         boundaries=area.boundaries if area else (),
         several_publishers=several,
         version_asked=asked.number if asked else None,
+        filters=filters,
     )
     # Every file says how many features it holds (a CSV file in its answer's header): an empty
     # download is then plainly empty, and a count can be checked against the file.

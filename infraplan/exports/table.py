@@ -11,10 +11,12 @@ the metadata), in schema order; any other properties the chosen features have, b
 are shown; then the geometry, where the format keeps it in cells: a point as ``easting`` and
 ``northing`` (British National Grid metres, to the millimetre) and ``longitude`` and
 ``latitude`` (WGS84, 6 decimal places); any other geometry as WKT in EPSG:27700
-(``geometry_wkt_epsg27700``). A property whose name is taken (say a field called
-``reference``, or ``latitude`` where the point's own latitude is a column) is written as
-``property_<name>``; so is a property called ``organisation`` where the dataset has several
-publishers (only there: a one-publisher dataset's columns do not change).
+(``geometry_wkt_epsg27700``). A property whose name is one of the columns any format adds
+(say a field called ``reference``, or ``latitude``) is written as ``property_<name>`` in every
+format, those that keep the geometry as geometry included (GeoJSON, GeoPackage): a property is
+named the same in each, and a download loaded again reads it back by that name
+(``catalogue.ingest_rows``). So is a property called ``organisation`` where the dataset has
+several publishers (only there: a one-publisher dataset's columns do not change).
 
 A property's value is read once for every format, by ``property_value``: a property whose
 value is empty text is written as no value, as an unknown one is.
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
 WKT = "geometry_wkt_epsg27700"
 POINT_COLUMNS = ("easting", "northing", "longitude", "latitude")
 # Never a property's column name: the table's own columns, and GeoPackage's id and geometry;
-# and where a format keeps geometry in cells, their names.
+# and, in every format, the names of the geometry's cells, which CSV and XLSX add.
 FIXED_NAMES = frozenset({"reference", "district", "ward", "ended", "fid", "geom"})
 ORGANISATION = "organisation"  # a column of a dataset with several publishers only
 GEOMETRY_CELL_NAMES = frozenset({*POINT_COLUMNS, WKT})
@@ -78,7 +80,9 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def table_columns(export: "Export", *, geometry: GeometryCells) -> list[Column]:
-    taken = set(FIXED_NAMES | (GEOMETRY_CELL_NAMES if geometry != "none" else set()))
+    """The download's columns, with the geometry in cells as ``geometry`` says. Which
+    properties are renamed does not depend on it: a property is named alike in every format."""
+    taken = set(FIXED_NAMES | GEOMETRY_CELL_NAMES)
     columns = [Column("reference", "Reference", "string", "reference")]
     if export.several_publishers:
         taken.add(ORGANISATION)

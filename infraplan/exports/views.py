@@ -18,7 +18,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.http import content_disposition_header, urlencode
 from django.views.decorators.http import require_safe
 
 from infraplan.catalogue.caching import dataset_cache_headers
@@ -36,6 +36,13 @@ FORMAT, AREA, WARD = "format", "area", "ward"  # the download form's choices
 # How many features the file holds, in every download's answer: the one place a CSV file's
 # count can be read from, since its table has no room for it.
 FEATURE_COUNT = "X-Feature-Count"
+
+
+def _attachment(filename: str) -> str:
+    """The Content-Disposition of a download named ``filename``, as Django's FileResponse (the
+    formats made whole) writes it: RFC 6266's ``filename``, quoted, and ``filename*`` should
+    a name not be plain ASCII."""
+    return content_disposition_header(as_attachment=True, filename=filename)
 
 
 def _refusal(problem: ExportError, retry_after: int | None = None) -> HttpResponse:
@@ -71,7 +78,7 @@ def download_view(request: HttpRequest, slug: str, key: str) -> HttpResponse:
         return _refusal(problem)
     if request.method == "HEAD":
         response = HttpResponse(content_type=exporter.media_type)
-        response["Content-Disposition"] = f'attachment; filename="{export.filename(key)}"'
+        response["Content-Disposition"] = _attachment(export.filename(key))
         response[FEATURE_COUNT] = str(export.summary.count)
         return dataset_cache_headers(response, export.datasets_read)
     try:
@@ -102,7 +109,7 @@ def _download(
         response = StreamingHttpResponse(
             Held(exporter.chunks(export), slot), content_type=exporter.media_type
         )
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Content-Disposition"] = _attachment(filename)
         return response
     file = tempfile.TemporaryFile(prefix="infraplan-download-")  # noqa: SIM115
     try:

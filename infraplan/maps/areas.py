@@ -1,6 +1,6 @@
 """The area the features-in-view table lists, as its field takes it: four numbers, in degrees
 (west, south, east, north, as the map's links write a box) or, since planning officers work on
-the National Grid, in metres (minimum easting, northing, maximum easting, northing). Four
+the National Grid, in metres (eastings and northings, west, south, east, north). Four
 numbers any of which is beyond ±180 cannot be degrees: they are metres.
 
 A box in degrees is the links' own; a box on the grid is kept on the grid by the table's links
@@ -36,7 +36,7 @@ from .viewport import Box
 
 # How downloads and the OGC API name the grid as a box's coordinate system (``bbox-crs``).
 GRID_CRS_URI = "http://www.opengis.net/def/crs/EPSG/0/27700"
-GRID_ORDER = "give the minimum easting, northing, maximum easting, northing"
+EDGE_ORDER = "west,south,east,north"  # a grid box's: eastings and northings in metres
 # The largest a longitude or latitude can be: a greater number is a metre on the grid.
 DEGREES_LIMIT = 180
 # A grid box's edges are transformed to degrees point by point this far apart (metres), so
@@ -91,18 +91,30 @@ def _within_grid(grid: Box) -> GEOSGeometry:
 
 
 def _grid_box(parts: list[str], numbers: list[float]) -> Box:
-    min_e, min_n, max_e, max_n = numbers
-    if min_e >= max_e:
+    """The box's edges; raises BadRequest saying which numbers, as typed, are the wrong way
+    round (or the same) and in what order to give them."""
+    west, south, east, north = numbers
+    if west > east:
         raise box_error(
-            f"the minimum easting ({parts[0]}) must be less than the maximum easting "
-            f"({parts[2]}): {GRID_ORDER}"
+            f"the box's first easting ({parts[0]}) is east of its second ({parts[2]}): "
+            f"give the west edge first, as {EDGE_ORDER}"
         )
-    if min_n >= max_n:
+    if west == east:
         raise box_error(
-            f"the minimum northing ({parts[1]}) must be less than the maximum northing "
-            f"({parts[3]}): {GRID_ORDER}"
+            f"the box's two eastings are the same ({parts[0]}), so it has no width: give a "
+            f"west edge and an east edge, as {EDGE_ORDER}"
         )
-    return min_e, min_n, max_e, max_n
+    if south > north:
+        raise box_error(
+            f"the box's first northing ({parts[1]}) is north of its second ({parts[3]}): "
+            f"give the south edge first, as {EDGE_ORDER}"
+        )
+    if south == north:
+        raise box_error(
+            f"the box's two northings are the same ({parts[1]}), so it has no height: give a "
+            f"south edge and a north edge, as {EDGE_ORDER}"
+        )
+    return west, south, east, north
 
 
 def grid_area(grid: Box, text: str) -> Area:

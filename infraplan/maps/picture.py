@@ -39,6 +39,17 @@ def map_url(
     })  # fmt: skip
 
 
+def picture_filename(moment: MapMoment) -> str:
+    """The name a picture of the map is saved under: the day it shows, "map-2026-12-08.png"."""
+    return f"map-{moment.day.isoformat()}.png"
+
+
+def download_url(png_url: str) -> str:
+    """The picture at ``png_url`` (a ``/map.png`` address with its query) to save as a file:
+    ``download=1`` asks for it as an attachment; the page's own image shows it inline."""
+    return f"{png_url}&download=1"
+
+
 # The picture's links that move and zoom it, in the order they are offered.
 PICTURE_MOVES = (
     ("in", "Zoom in"), ("out", "Zoom out"), ("north", "Move north"), ("south", "Move south"),
@@ -53,6 +64,17 @@ PICTURE_LIMITS = {
 def and_list(items: list[str]) -> str:
     """Items joined as prose: "A", "A and B", "A, B and C"."""
     return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
+def attributions_grouped(credited: list[tuple[str, str]]) -> list[dict[str, str]]:
+    """(title, attribution) pairs as the page lists them: each attribution once (spacing
+    aside), after the titles of the layers it is owed for ("A, B and C"), in the order given."""
+    titles: dict[str, list[str]] = {}
+    for title, attribution in credited:
+        text = " ".join(attribution.split())
+        if text:
+            titles.setdefault(text, []).append(title)
+    return [{"titles": and_list(names), "text": text} for text, names in titles.items()]
 
 
 def picture_around(
@@ -75,7 +97,8 @@ def picture_around(
 
     zoom = Extent.fitting(bbox, width, height).zoom(width)  # as the picture judges min_zoom
     on = [layer for layer in layers if layer.visible]
-    drawn = [layer.title for layer in on if layer.min_zoom <= zoom]
+    drawn_layers = [layer for layer in on if layer.min_zoom <= zoom]
+    drawn = [layer.title for layer in drawn_layers]
     far = [f"{layer.title} (from zoom {layer.min_zoom})" for layer in on if layer.min_zoom > zoom]
     marks = []
     shown_within = shown.within(bbox) if shown else None
@@ -83,6 +106,9 @@ def picture_around(
         marks.append(f"{shown.label} ({shown.dataset.title}) highlighted")
     if marker and marker.within(bbox):
         marks.append(f"{marker.label or 'the search result'} marked")
+    credited = [(layer.title, layer.attribution) for layer in drawn_layers]
+    if shown_within and shown.dataset.slug not in {layer.slug for layer in drawn_layers}:
+        credited.append((shown.dataset.title, shown.dataset.attribution))
     across, high = ground_size(view, width, height)
     return {
         "moves": [
@@ -95,6 +121,9 @@ def picture_around(
         f"{distance_text(high)} from south to north, centred on "
         f"{place_description(*view.centre)}.",
         "far": f"Not drawn this far out: {and_list(far)}. Zoom in to see them." if far else "",
+        # What the picture draws is credited under it: the layers drawn, and the feature shown
+        # (drawn even with its layer off); not every layer the user may see.
+        "attributions": attributions_grouped(credited),
         "shown_within": shown_within,
         "shown_centre_url": at(View(shown.centre(), view.zoom)) if shown else None,
     }

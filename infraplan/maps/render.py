@@ -18,7 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Rectangle
 from matplotlib.path import Path
 from pyproj import Transformer
 
@@ -26,7 +26,9 @@ from infraplan.catalogue.models import Dataset, GeometryType
 from infraplan.catalogue.sources import FeatureRecord
 from infraplan.catalogue.styles import style_legend
 
+from . import legend
 from .highlight import ShownFeature
+from .legend import Key, LegendLayer, LegendLayout, LegendRow
 from .marker import MARKER_COLOUR, Marker
 from .selectors import NOW, BadRequest, MapMoment, bbox_polygon, feature_label, records_within
 from .styling import dataset_style, feature_colour, fill_opacity, label_field_of
@@ -42,8 +44,7 @@ MAX_AREA_LABELS = 40
 LABEL_EFFECTS = [patheffects.withStroke(linewidth=2.5, foreground="white")]
 BACKGROUND = "#f3f2f1"
 DPI = 100
-LEGEND_MAX_ENTRIES = 12
-LEGEND_LABEL_WIDTH = 40  # characters a legend line wraps at
+LABEL_WIDTH = 40  # characters an area's name wraps at
 # The search result's marker: a cross in the pin's colour with a white halo, which shows over
 # any layer's colour and the background alike.
 MARKER_STYLE = {
@@ -156,92 +157,127 @@ def _draw_layer(
     return {*polygon_colours, *line_colours, *point_colours}
 
 
-def legend_entries(
+def _wrapped(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, LABEL_WIDTH)) or label
+
+
+def legend_layers(
     drawn: list[Dataset], accent: str, colours: dict[int, set[str]] | None = None
-) -> list[tuple[str, str, str, float]]:
-    """(geometry type, colour, label, fill opacity) of each drawn layer's legend, as the map's
-    layer panel shows it: a layer of one colour by its title, a categorised or graduated one by
-    its title and each class. With ``colours`` (the colours drawn, by dataset id), only the
-    classes the picture shows: a legend that lists what is not drawn misleads a reader of a
-    report."""
-    entries = []
+) -> list[LegendLayer]:
+    """Each drawn layer's legend, as the map's layer panel shows it: a layer of one colour by
+    its title, a categorised or graduated one by its title and each class. With ``colours``
+    (the colours drawn, by dataset id), only the classes the picture shows: a legend that
+    lists what is not drawn misleads a reader of a report; a layer with none of its classes
+    drawn has no entry."""
+    layers = []
     for dataset in drawn:
         style = dataset_style(dataset)
-        for colour, label in style_legend(style, default_colour=accent):
-            if colours is not None and colour not in colours.get(dataset.pk, set()):
-                continue
-            text = f"{dataset.title}: {label}" if label else dataset.title
-            entries.append((dataset.geometry_type, colour, text, fill_opacity(style)))
-    return entries
+        classes = tuple(
+            (colour, label)
+            for colour, label in style_legend(style, default_colour=accent)
+            if colours is None or colour in colours.get(dataset.pk, set())
+        )
+        if classes:
+            layers.append(
+                LegendLayer(dataset.title, dataset.geometry_type, fill_opacity(style), classes)
+            )
+    return layers
 
 
-def _legend_handle(geometry_type: str, colour: str, label: str, opacity: float):
-    """A legend key drawn as the layer is: a filled area, a line or a dot."""
-    text = _wrapped(label)
-    if geometry_type == GeometryType.POINT:
-        return Line2D([], [], linestyle="none", marker="o", markersize=6, markerfacecolor=colour,
-                      markeredgecolor="white", label=text)  # fmt: skip
-    if geometry_type == GeometryType.LINE:
-        return Line2D([], [], color=colour, linewidth=1.5, label=text)
-    return Patch(facecolor=(*_rgb(colour), opacity), edgecolor=colour, linewidth=1.2, label=text)
-
-
-def _wrapped(label: str) -> str:
-    return "\n".join(textwrap.wrap(label, LEGEND_LABEL_WIDTH)) or label
-
-
-def _rgb(colour: str) -> tuple[float, float, float]:
-    return tuple(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+def legend_labels(layers: list[LegendLayer]) -> list[str]:
+    """Every entry of the layers' legends, each class with its layer's title ("Title: class"),
+    for the picture's metadata: the whole legend, whatever the picture had room to draw."""
+    return [
+        f"{layer.title}: {label}" if label else layer.title
+        for layer in layers
+        for _, label in layer.classes
+    ]
 
 
 def marker_legend_label(marker: Marker) -> str:
     return f"Search result: {marker.label}" if marker.label else "Search result"
 
 
-def _shown_handle(shown: ShownFeature):
-    """The shown feature's legend key, drawn as it is: a ring, or an outlined line."""
-    label = _wrapped(shown.legend_label())
-    if shown.dataset.geometry_type == GeometryType.POINT:
-        return Line2D([], [], linestyle="none", marker="o", markersize=11, markerfacecolor="none",
-                      markeredgecolor=SHOWN_COLOUR, markeredgewidth=2, label=label,
-                      path_effects=[patheffects.Stroke(linewidth=5, foreground=SHOWN_HALO),
-                                    patheffects.Normal()])  # fmt: skip
-    return Line2D([], [], color=SHOWN_COLOUR, linewidth=2, label=label,
-                  path_effects=[patheffects.Stroke(linewidth=6, foreground=SHOWN_HALO),
-                                patheffects.Normal()])  # fmt: skip
-
-
-def _draw_legend(
-    figure: Figure,
-    entries: list[tuple[str, str, str, float]],
-    marker: Marker | None = None,
-    shown: ShownFeature | None = None,
-    nothing: list[str] | None = None,
-) -> None:
-    """The layers' entries (at most LEGEND_MAX_ENTRIES of them), then the shown feature's and
-    the marker's, if drawn: last, never among those left out. ``nothing``: lines, without a
-    key, for the layers with no feature in the picture."""
-    if not entries and marker is None and shown is None and not nothing:
-        return
-    handles = [_legend_handle(*entry) for entry in entries[:LEGEND_MAX_ENTRIES]]
-    if len(entries) > LEGEND_MAX_ENTRIES:
-        more = len(entries) - LEGEND_MAX_ENTRIES
-        handles.append(Patch(facecolor="none", edgecolor="none", label=f"and {more} more"))
-    handles += [
-        Patch(facecolor="none", edgecolor="none", label=_wrapped(label)) for label in nothing or []
-    ]
+def _legend_extras(
+    marker: Marker | None, shown: ShownFeature | None, nothing: list[str]
+) -> list[LegendRow]:
+    """The rows after the layers': those without a key for the layers with no feature in the
+    picture, then the shown feature's and the marker's."""
+    rows = [LegendRow(label) for label in nothing]
     if shown is not None:
-        handles.append(_shown_handle(shown))
+        kind = "shown-point" if shown.dataset.geometry_type == GeometryType.POINT else "shown-line"
+        rows.append(LegendRow(shown.legend_label(), Key(kind)))
     if marker is not None:
-        label = _wrapped(marker_legend_label(marker))
-        handles.append(Line2D([], [], **{**MARKER_STYLE, **LEGEND_MARKER}, label=label))
-    legend = figure.legend(
-        handles=handles, loc="upper right", fontsize=7, frameon=True, facecolor="white",
-        framealpha=0.85, edgecolor="none", borderaxespad=0.3,
+        rows.append(LegendRow(marker_legend_label(marker), Key("marker")))
+    return rows
+
+
+def _rgb(colour: str) -> tuple[float, float, float]:
+    return tuple(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5))
+
+
+def _draw_key(figure: Figure, key: Key, left: float, middle: float) -> None:
+    """``key`` drawn as what it stands for is (a filled area, a line, a dot, the shown
+    feature's outline, the marker's cross) in the box from ``left`` (pixels) about the line
+    at ``middle``."""
+    width, height = figure.bbox.width, figure.bbox.height
+    x0, x1 = left / width, (left + legend.KEY_WIDTH) / width
+    xc, y = (x0 + x1) / 2, middle / height
+    on = {"transform": figure.transFigure, "zorder": 6}
+    if key.kind == GeometryType.POLYGON:
+        box_height = legend.KEY_HEIGHT / height
+        figure.add_artist(
+            Rectangle((x0, y - box_height / 2), x1 - x0, box_height,
+                      facecolor=(*_rgb(key.colour), key.opacity), edgecolor=key.colour,
+                      linewidth=1.2, **on)
+        )  # fmt: skip
+    elif key.kind == GeometryType.LINE:
+        figure.add_artist(Line2D([x0, x1], [y, y], color=key.colour, linewidth=1.5, **on))
+    elif key.kind == GeometryType.POINT:
+        figure.add_artist(
+            Line2D([xc], [y], linestyle="none", marker="o", markersize=6,
+                   markerfacecolor=key.colour, markeredgecolor="white", **on)
+        )  # fmt: skip
+    elif key.kind == "shown-point":
+        figure.add_artist(
+            Line2D([xc], [y], linestyle="none", marker="o", markersize=11,
+                   markerfacecolor="none", markeredgecolor=SHOWN_COLOUR, markeredgewidth=2,
+                   path_effects=[patheffects.Stroke(linewidth=5, foreground=SHOWN_HALO),
+                                 patheffects.Normal()], **on)
+        )  # fmt: skip
+    elif key.kind == "shown-line":
+        figure.add_artist(
+            Line2D([x0, x1], [y, y], color=SHOWN_COLOUR, linewidth=2,
+                   path_effects=[patheffects.Stroke(linewidth=6, foreground=SHOWN_HALO),
+                                 patheffects.Normal()], **on)
+        )  # fmt: skip
+    elif key.kind == "marker":
+        figure.add_artist(Line2D([xc], [y], **{**MARKER_STYLE, **LEGEND_MARKER}, **on))
+
+
+def _draw_legend(figure: Figure, layout: LegendLayout) -> None:
+    """The legend's panel at the picture's top right, its rows as ``layout`` placed them."""
+    width, height = figure.bbox.width, figure.bbox.height
+    left, top = width - legend.MARGIN - layout.width, height - legend.MARGIN
+    figure.add_artist(
+        Rectangle((left / width, (top - layout.height) / height), layout.width / width,
+                  layout.height / height, facecolor="white", alpha=0.85, edgecolor="none",
+                  transform=figure.transFigure, zorder=5)
     )  # fmt: skip
-    # Titles and labels are written as given: a "$" in one is not the start of mathematics.
-    for text in legend.get_texts():
-        text.set_parse_math(False)
+    line = layout.line_height
+    for placed in layout.placed:
+        x = left + legend.PADDING + placed.x
+        y = top - legend.PADDING - placed.y - line / 2  # the middle of its first line
+        if placed.row.key is not None:
+            _draw_key(figure, placed.row.key, x, y)
+        text_x = (x + legend.KEY_WIDTH + legend.KEY_GAP) / width
+        for number, text in enumerate(placed.row.lines()):
+            # Titles and labels are written as given: a "$" is not the start of mathematics.
+            figure.text(
+                text_x, (y - number * line) / height, text, fontsize=legend.FONT_SIZE,
+                color="#0b0c0c", ha="left", va="center_baseline", parse_math=False, zorder=7,
+                fontweight="bold" if placed.row.title else "normal",
+            )  # fmt: skip
 
 
 def _draw_marker(axes, extent: Extent, marker: Marker) -> bool:
@@ -383,7 +419,7 @@ def map_png(
         given = records(dataset) if records else None
         opacity = (opacities or {}).get(dataset.slug, 100) / 100
         colours[dataset.pk] = _draw_layer(axes, dataset, shown, accent, moment, given, opacity)
-    legend = legend_entries(drawn, accent, colours)
+    keyed = legend_layers(drawn, accent, colours)
     # A download's dataset with nothing in its frame is named as such: the picture would
     # otherwise show an area's outline alone, as if it were that dataset's map.
     nothing = [f"{d.title}: no features here" for d in drawn if records and not colours[d.pk]]
@@ -393,7 +429,13 @@ def map_png(
         else None
     )
     marked = marker if marker is not None and _draw_marker(axes, extent, marker) else None
-    _draw_legend(figure, legend, marked, outlined, nothing)
+    attribution = attribution_line(drawn)
+    layout = legend.legend_layout(
+        keyed, _legend_extras(marked, outlined, nothing), width=width, height=height,
+        bottom=legend.wrapped_height(attribution, width - 2 * legend.MARGIN, DPI), dpi=DPI,
+    )  # fmt: skip
+    if layout is not None:
+        _draw_legend(figure, layout)
     _draw_scale_and_north(figure, extent, width, height)
     # The date the picture shows, in it and in its metadata: a picture kept as evidence must
     # say what the platform had published when.
@@ -403,7 +445,6 @@ def map_png(
         va="top", bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 2},
     )  # fmt: skip
     # Each layer's whole attribution, as its licence asks (wrapped to the picture's width).
-    attribution = attribution_line(drawn)
     figure.text(
         0.005, 0.005, attribution or "No layers in this view",
         fontsize=7, color="#0b0c0c", ha="left", va="bottom", wrap=True,
@@ -411,7 +452,7 @@ def map_png(
     )  # fmt: skip
     buffer = io.BytesIO()
     metadata = {"Description": caption, "Copyright": attribution, "Software": "infraplan"}
-    labels = [label for _, _, label, _ in legend] + nothing
+    labels = legend_labels(keyed) + nothing
     labels += [outlined.legend_label()] if outlined else []
     labels += [marker_legend_label(marked)] if marked else []
     if labels:

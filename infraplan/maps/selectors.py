@@ -555,9 +555,10 @@ def _detail_rows(detail: dict[str, Any]) -> list[DetailRow]:
     texts = [
         (key, json.dumps(value) if isinstance(value, dict | list) else value_text(value))
         for key, value in rows
-        if value is not None and value != ""
     ]
-    return [DetailRow(key, text, web_address(text)) for key, text in texts]
+    # A value of spaces alone (a source's blank Welsh name, " ") says no more than no value:
+    # left out as that is. Downloads keep it as the source gave it.
+    return [DetailRow(key, text, web_address(text)) for key, text in texts if text.strip()]
 
 
 def feature_label(dataset: Dataset, record: FeatureRecord) -> str:

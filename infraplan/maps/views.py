@@ -18,7 +18,7 @@ from infraplan.core.heavy import RETRY_AFTER_SECONDS, Busy, heavy_slot
 from .areas import Area, area_downloads, parse_area, swapped_area
 from .highlight import ShownFeature, parse_feature
 from .marker import MARKER_LABEL_LENGTH, marker_from_query, parse_marker
-from .picture import faded_query, map_url, picture_around
+from .picture import download_url, faded_query, map_url, picture_around, picture_filename
 from .render import map_png
 from .selectors import (
     FEATURE_NOT_AVAILABLE,
@@ -32,6 +32,7 @@ from .selectors import (
     layer_groups,
     map_layers_for,
     moment_or_error,
+    on_grid,
     parse_bbox,
     parse_moment,
     parse_opacities,
@@ -143,6 +144,10 @@ def map_view(request: HttpRequest) -> HttpResponse:
     else:
         picture_view = View(tuple(view["center"]), view["zoom"])
     basemap = settings.AUTHORITY_PROFILE.map.basemap
+    fallback_png = "/map.png?" + urlencode({
+        "bbox": bbox, "layers": visible, "width": FALLBACK_SIZE[0], "height": FALLBACK_SIZE[1],
+        **moment.query(), **marked, **faded_query(layers),
+    })  # fmt: skip
     return render(
         request,
         "maps/map.html",
@@ -183,20 +188,12 @@ def map_view(request: HttpRequest) -> HttpResponse:
             "picture": picture_around(
                 layers, picture_view, view_box, moment, marker=marker, shown=shown
             ),
-            "fallback_png": "/map.png?"
-            + urlencode(
-                {
-                    "bbox": bbox,
-                    "layers": visible,
-                    "width": FALLBACK_SIZE[0],
-                    "height": FALLBACK_SIZE[1],
-                    **moment.query(),
-                    **marked,
-                    **faded_query(layers),
-                }
-            ),
+            "fallback_png": fallback_png,
+            "png_download_url": download_url(fallback_png),
             "features_url": "/map/features/?"
             + urlencode({"bbox": bbox, "layers": visible, **moment.query(), **marked}),
+            "picture_filename": picture_filename(moment),
+            "basemap_attribution": basemap.attribution if basemap else "",
         },
         status=400 if error else 200,
     )
@@ -405,7 +402,8 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "elided": page.paginator.get_elided_page_range(page.number, on_each_side=2),
             "query": urlencode({"bbox": text, **kept}),
             # The picture takes a box in degrees: that which holds a box on the grid.
-            "png_url": "/map.png?" + urlencode({"bbox": area.frame_text(), **kept}),
+            "png_url": download_url("/map.png?" + urlencode({"bbox": area.frame_text(), **kept})),
+            "picture_filename": picture_filename(moment),
             "back_to_map_url": "/map/?"
             + urlencode({"layers": slugs, **view, **moment.query(), **featured, **marked}),
             "marker": marker,
@@ -423,7 +421,9 @@ def features_view(request: HttpRequest) -> HttpResponse:
             "swapped_url": "/map/features/?" + urlencode({"bbox": swapped.text(), **kept})
             if swapped
             else None,
-            "downloads": [] if refused else area_downloads(datasets, layers, area, moment),
+            "downloads": area_downloads(datasets, layers, area, moment)
+            if not refused and swapped is None and _downloadable(area)
+            else [],
             "layers_listed": bool(table.listed),
             "zoom": table.zoom,
             "far": far,
@@ -434,6 +434,13 @@ def features_view(request: HttpRequest) -> HttpResponse:
     _audit_reads(request, datasets, "dataset.read.view-table")
     _security_restricted_export(request, datasets, "table")
     return response
+
+
+def _downloadable(area: Area) -> bool:
+    """Whether a download of ``area`` can be made: the downloads refuse (400) a box that lies
+    off the National Grid, where no feature is, so the table offers none for it."""
+    within = on_grid(area.polygon())
+    return not within.empty and within.area > 0
 
 
 def _size(request: HttpRequest, name: str, default: int) -> int:
@@ -450,8 +457,10 @@ def _size(request: HttpRequest, name: str, default: int) -> int:
 def png_view(request: HttpRequest) -> HttpResponse:
     """A PNG of the view ``bbox`` with the requested layers the user may see, the ``feature``
     shown outlined and the search result's ``marker`` (each explained, as the other parameters
-    are, if it cannot be one: a feature the user may not see as one that does not exist)."""
+    are, if it cannot be one: a feature the user may not see as one that does not exist).
+    ``download=1`` sends it as a file to save (named by its date), not to show in the page."""
     try:
+        attachment = _download_asked(request.GET.get("download"))
         bbox = parse_bbox(request.GET.get("bbox"))
         width, height = _size(request, "width", 800), _size(request, "height", 600)
         moment = parse_moment(request.GET)
@@ -464,7 +473,7 @@ def png_view(request: HttpRequest) -> HttpResponse:
         read = datasets + ([shown.dataset] if shown and shown.dataset not in datasets else [])
         if request.method == "HEAD":
             # GET's status and headers, without drawing the map (or taking a slot for it).
-            response = HttpResponse(content_type="image/png")
+            response = _picture_response(b"", moment, attachment=attachment)
             return dataset_cache_headers(response, read, left_out=left_out)
         with heavy_slot():
             png = map_png(
@@ -491,5 +500,24 @@ def png_view(request: HttpRequest) -> HttpResponse:
     _audit_reads(request, read, "dataset.read.png")
     _security_restricted_export(request, read, "png")
     return dataset_cache_headers(
-        HttpResponse(png, content_type="image/png"), read, left_out=left_out
+        _picture_response(png, moment, attachment=attachment), read, left_out=left_out
     )
+
+
+def _download_asked(value: str | None) -> bool:
+    """Whether ``download`` asks for the picture as a file: ``1``, or absent (no)."""
+    if value is None:
+        return False
+    if value != "1":
+        raise BadRequest(
+            f"download: {value!r} is not 1; give download=1 to save the picture as a file, "
+            "or leave it out to show it"
+        )
+    return True
+
+
+def _picture_response(png: bytes, moment: MapMoment, *, attachment: bool) -> HttpResponse:
+    response = HttpResponse(png, content_type="image/png")
+    if attachment:
+        response["Content-Disposition"] = f'attachment; filename="{picture_filename(moment)}"'
+    return response

@@ -98,8 +98,9 @@ function updateLinks(bbox) {
   const size = { width: Math.max(64, Math.min(2000, Math.round(box.width))),
     height: Math.max(64, Math.min(1500, Math.round(box.height))) };
   const opacity = opacityParameter();
+  // Saved as a file (download=1), under the name its download attribute gives.
   png.href = `/map.png?${new URLSearchParams({ bbox, layers, ...size, ...moment, ...marked,
-    ...(opacity && { opacity }) })}`;
+    ...(opacity && { opacity }), download: "1" })}`;
 }
 
 // --- the search result's marker: a pin, kept in the URL ------------------------------------

@@ -6,16 +6,22 @@ checked by ``demo_loaded_check`` here; the tests in this module load single data
 
 import csv
 import datetime
+import io
 import json
 import re
 
+import pyogrio
+import pyogrio.raw
 import pytest
 from django.conf import settings
+from django.db import transaction
 
 from infraplan.accounts.models import Organisation
 from infraplan.catalogue.demo import DemoDataset, demo_load, demo_manifest
 from infraplan.catalogue.forms import MINIMUM_CONTRAST
-from infraplan.catalogue.models import Dataset, DatasetVersion, GeometryType
+from infraplan.catalogue.models import Dataset, DatasetVersion, Feature, GeometryType
+from infraplan.catalogue.placement import features_place
+from infraplan.catalogue.publishing import FeatureRow, version_add_features, version_start
 from infraplan.catalogue.store import current_features
 from infraplan.catalogue.styles import NO_VALUE_COLOUR, style_parse
 from infraplan.core.profile import MAP_BACKGROUND, contrast_ratio
@@ -95,6 +101,19 @@ def brownfield_placement_check(version: DatasetVersion) -> None:
     assert placement["ward_unplaced"] == [channel_site.reference, "local-authority-eng:MDW/1138"]
 
 
+def wards_each_in_their_own_ward_check(version: DatasetVersion) -> None:
+    """Each ward boundary of ``version`` (the current) is in its own ward and the district its
+    record names, a boundary of no other."""
+    wards = current_features(version.dataset)
+    assert wards.count() == EXPECTED_COUNTS["wards"]
+    assert all(
+        (ward, district) == (reference, properties["LAD23CD"])
+        for reference, ward, district, properties in wards.values_list(
+            "reference", "ward", "district", "properties"
+        )
+    )
+
+
 def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     """Everything the whole demo load must have made, given each dataset's current version."""
     counts = {slug: current_features(v.dataset).count() for slug, v in versions.items()}
@@ -135,7 +154,7 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     assert all(p["LAD23CD"] == district for p, district in wards.values_list(
         "properties", "district"))  # fmt: skip
     assert set(wards.values_list("district", flat=True)) == KENT_AND_MEDWAY
-    assert set(wards.values_list("ward", flat=True)) == {""}
+    wards_each_in_their_own_ward_check(versions["wards"])
 
     # Conservation areas: a table without geometry.
     areas = versions["conservation-areas"].dataset
@@ -178,6 +197,7 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
     assert versions["wards"].report["placement"] == {
         "district_from_source": 289,
         "district_unplaced": [],
+        "ward_itself": 289,
     }
     assert "placement" not in versions["kent-county-outline"].report
     # The outlines are named as the map labels them, not as their files say they were made.
@@ -185,6 +205,74 @@ def demo_loaded_check(versions: dict[str, DatasetVersion]) -> None:
         assert [
             feature.properties["name"] for feature in current_features(versions[slug].dataset)
         ] == [name]
+
+
+LITTLE_STOUR = "E05012953"  # Little Stour & Adisham, a ward of Canterbury
+
+
+def test_demo_wards_are_each_in_their_own_ward_first_loaded_and_reloaded(client, tmp_path):
+    """The ward boundaries are not yet published while they load, so cannot place themselves
+    by geometry: each is placed in its own ward by its code, on a first load and on a reload
+    of a changed file, and a download of a ward's own boundary by its code holds it alone."""
+    _, first = demo_load(only={"districts", "wards"})
+    wards_each_in_their_own_ward_check(first)
+    assert first.report["placement"]["ward_itself"] == 289
+
+    # A reload of the file changed: the version it replaces is the ward boundaries meanwhile,
+    # its wards placed in none (as loaded before they were placed in themselves).
+    Feature.objects.filter(dataset=first.dataset).update(ward="")
+    manifest = settings.DEMO_DATA_DIR / "demo.toml"
+    source = (
+        settings.DEMO_DATA_DIR / "kent_wards_2023_bsc" / "kent_medway_wards_dec2023_bsc.geojson"
+    )
+    changed = json.loads(source.read_text(encoding="utf-8"))
+    changed["features"][0]["properties"]["WD23NMW"] = "Allington (newydd)"
+    copy = tmp_path / "wards.geojson"
+    copy.write_text(json.dumps(changed), encoding="utf-8")
+    text = manifest.read_text(encoding="utf-8").replace(
+        '"kent_wards_2023_bsc/kent_medway_wards_dec2023_bsc.geojson"', json.dumps(str(copy))
+    )
+    (tmp_path / "demo.toml").write_text(text, encoding="utf-8")
+    (reloaded,) = demo_load(manifest_path=tmp_path / "demo.toml", only={"wards"})
+    assert reloaded.number > first.number and reloaded.report["placement"]["ward_itself"] == 289
+    wards_each_in_their_own_ward_check(reloaded)
+
+    response = client.get("/datasets/wards/download.csv", {"area": LITTLE_STOUR})
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()[1:])))
+    assert [(row["reference"], row["ward"], row["district"]) for row in rows] == [
+        (LITTLE_STOUR, LITTLE_STOUR, CANTERBURY)
+    ]
+    gpkg = tmp_path / "ward.gpkg"
+    download = client.get("/datasets/wards/download.gpkg", {"area": LITTLE_STOUR})
+    gpkg.write_bytes(
+        b"".join(download.streaming_content) if download.streaming else download.content
+    )
+    meta, _, _, values = pyogrio.raw.read(gpkg, layer="wards", read_geometry=False)
+    columns = dict(zip(meta["fields"], values, strict=True))
+    assert list(zip(columns["reference"], columns["ward"], strict=True)) == [
+        (LITTLE_STOUR, LITTLE_STOUR)
+    ]
+
+
+def test_ward_boundaries_placed_by_geometry_are_each_in_their_own_ward_too():
+    """As a source's load places them (by geometry, not asked otherwise): the draft is placed
+    in its own wards, not those of the version it replaces, and each in the district that
+    holds its inner point."""
+    _, current = demo_load(only={"districts", "wards"})
+    version = version_start(actor=None, dataset=current.dataset, source="a source")
+    rows = [
+        FeatureRow(feature.organisation, feature.reference, feature.properties, feature.geom)
+        for feature in current_features(current.dataset)
+    ]
+    with transaction.atomic():
+        version_add_features(version=version, rows=rows)
+        report = features_place(version=version, districts="districts", wards="wards")
+    drafted = Feature.objects.filter(dataset=current.dataset, valid_from=version.number)
+    assert report["ward_itself"] == drafted.count() == 289
+    assert report["ward_unplaced"] == []
+    assert all(ward == reference for reference, ward in drafted.values_list("reference", "ward"))
+    assert drafted.get(reference=LITTLE_STOUR).district == CANTERBURY
 
 
 def test_demo_districts_have_real_names_and_areas():

@@ -130,3 +130,53 @@ def test_degrees_given_as_a_box_on_the_grid_are_refused_as_the_ogc_api_refuses_t
     assert response.content.decode().startswith(
         "Cannot make this download: bbox: '0.86,51.14,0.89,51.16' in EPSG:27700 looks like degrees"
     )
+
+
+def test_filtered_downloads_are_named_by_their_filters(personas, client):
+    """Every filtered download was ``practices.csv``: two of them replaced each other."""
+    dataset = dataset_make(
+        slug="practices", owner=personas.organisation_a,
+        field_schema=[{"name": "Open Date", "type": "date", "title": "Opened"},
+                      {"name": "status", "type": "string", "title": "Status"}],
+    )  # fmt: skip
+    version_publish_points(
+        dataset=dataset, points=dict(ASHFORD_POINTS),
+        properties={reference: {"Open Date": "2018-04-01", "status": "Open"}
+                    for reference in ASHFORD_POINTS},
+    )  # fmt: skip
+    url = "/datasets/practices/download"
+    opened = {"Open Date": "2018-04-01"}
+    for key in FORMATS:
+        response = client.get(f"{url}.{key}", opened)
+        body(response)  # sent: its slot given back (core.heavy)
+        assert response["Content-Disposition"] == (
+            f'attachment; filename="practices-where-open-date-2018-04-01.{key}"'
+        ), key
+        assert (
+            client.head(f"{url}.{key}", opened)["Content-Disposition"]
+            == (response["Content-Disposition"])
+        )
+    # Fields in order of name, values in the order given, an empty value as unknown.
+    both = {"status": ["Open", "Closed"], "Open Date": ""}
+    assert filename(client.head(f"{url}.csv", both)) == (
+        "practices-where-open-date-unknown-status-open-or-closed.csv"
+    )
+    box = {"bbox": "600000,140000,603000,143000", "bbox-crs": GRID}
+    assert filename(client.head(f"{url}.csv", {**opened, "ended": "show", **box})) == (
+        "practices-box-600000-140000-603000-143000-where-open-date-2018-04-01-with-ended.csv"
+    )
+    # Accents dropped; what has no ASCII letter or digit, or is long, is told apart by a hash
+    # of the filters as given, the same each time.
+    assert filename(client.head(f"{url}.csv", {"status": "Fermé"})) == (
+        "practices-where-status-ferme.csv"
+    )
+    named = {
+        filename(client.head(f"{url}.csv", {"status": status}))
+        for status in ("東京", "大阪", "a" * 100, "a" * 99)
+    }
+    assert len(named) == 4
+    for name in named:
+        assert re.fullmatch(r"practices-where-status-[a-z0-9-]*[0-9a-f]{8}\.csv", name), name
+        assert len(name) <= len("practices-where-") + 60 + len(".csv"), name
+    assert filename(client.head(f"{url}.csv", {"status": "東京"})) in named
+    assert filename(client.head(f"{url}.csv")) == "practices.csv"

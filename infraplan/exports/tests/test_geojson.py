@@ -8,9 +8,11 @@ import shapely
 from django.db import connection
 
 from infraplan.catalogue.demo import demo_load
+from infraplan.catalogue.ingest import IngestMapping, ingest_run
+from infraplan.catalogue.store import current_features
 from infraplan.core.testing.data import dataset_make, version_publish_points
 
-from .conftest import csv_rows, geojson, layer, postgis_count, saved
+from .conftest import csv_table, geojson, layer, postgis_count, saved
 
 pytestmark = pytest.mark.django_db
 
@@ -92,18 +94,40 @@ def test_polygon_rings_wind_as_rfc_7946_says(client):
         assert 0 < west < east < 2 and 50.5 < south < north < 51.6  # degrees, not metres
 
 
-def test_a_property_keeps_its_name_where_the_format_has_no_column_of_that_name(personas, client):
-    """GeoJSON keeps geometry as geometry: a field called latitude is latitude there, while a
-    CSV (whose point has a latitude column of its own) writes it as property_latitude."""
+def test_a_property_is_named_alike_in_every_format(personas, client, tmp_path):
+    """A register with its own latitude (in the schema) and longitude (not): CSV and XLSX add
+    their own columns of those names for a point, so the properties are property_latitude and
+    property_longitude there, and in GeoJSON and GeoPackage too, which add no such columns: one
+    name in every format. Each download, loaded back, changes nothing."""
     dataset = dataset_make(
         slug="surveyed", owner=personas.organisation_a,
         field_schema=[{"name": "latitude", "type": "number", "title": "Surveyed latitude"}],
     )  # fmt: skip
     version_publish_points(
-        dataset=dataset, points={"a": (601300, 142700)}, properties={"a": {"latitude": 51.1}}
-    )
-    (feature,) = geojson(client.get("/datasets/surveyed/download.geojson"))["features"]
-    assert feature["properties"]["latitude"] == 51.1
-    assert "property_latitude" not in feature["properties"]
-    (row,) = csv_rows(client.get("/datasets/surveyed/download.csv"))
+        dataset=dataset, points={"a": (601300, 142700)},
+        properties={"a": {"latitude": 51.1, "longitude": "1.08"}},
+    )  # fmt: skip
+    before = dict(current_features(dataset).values_list("reference", "properties"))
+    url = "/datasets/surveyed/download"
+    (feature,) = geojson(client.get(f"{url}.geojson"))["features"]
+    gpkg_meta, (gpkg_row,), _ = layer(saved(client.get(f"{url}.gpkg"), tmp_path, "s.gpkg"))
+    header, (row,) = csv_table(client.get(f"{url}.csv"))
+    xlsx_meta, _, _ = layer(saved(client.get(f"{url}.xlsx"), tmp_path, "s.xlsx"), "Features")
+    own = {"property_latitude", "property_longitude"}
+    assert own <= set(feature["properties"]) and own <= set(gpkg_meta["fields"])
+    assert own <= set(header) and own <= set(xlsx_meta["fields"])
+    assert not {"latitude", "longitude"} & set(feature["properties"])
+    assert not {"latitude", "longitude"} & set(gpkg_meta["fields"])
+    assert feature["properties"]["property_latitude"] == gpkg_row["property_latitude"] == 51.1
+    assert feature["properties"]["property_longitude"] == gpkg_row["property_longitude"] == "1.08"
     assert row["property_latitude"] == "51.1" and row["latitude"] != "51.1"
+
+    for key in ("geojson", "gpkg", "csv"):
+        path = saved(client.get(f"{url}.{key}"), tmp_path, f"again.{key}")
+        version = ingest_run(
+            actor=None, dataset=dataset, connector_key="upload", config={"path": str(path)},
+            mapping=IngestMapping(reference="reference"),
+        )  # fmt: skip
+        report = version.report
+        assert (report["added"], report["changed"], report["removed"]) == (0, 0, 0), key
+        assert dict(current_features(dataset).values_list("reference", "properties")) == before

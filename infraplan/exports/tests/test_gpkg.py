@@ -82,3 +82,57 @@ def test_nothing_chosen_is_an_empty_layer_with_its_columns(schools, client, tmp_
     )
     meta, rows, _ = layer(saved(response, tmp_path, "none.gpkg"), "schools")
     assert rows == [] and "town" in list(meta["fields"])
+
+
+def test_an_empty_download_keeps_the_datasets_geometry_type_and_crs(schools, client, tmp_path):
+    """No feature chosen is still a layer of the dataset's type on the National Grid, so that
+    the file can be used as a template: a download of all of it is typed the same."""
+    url = "/datasets/schools/download.gpkg"
+    nothing = client.get(url, {"area": "E07000105", "town": "Margate"})
+    assert nothing["X-Feature-Count"] == "0"
+    empty = pyogrio.read_info(saved(nothing, tmp_path, "empty.gpkg"))
+    full = pyogrio.read_info(saved(client.get(url), tmp_path, "full.gpkg"))
+    assert empty["features"] == 0 and empty["geometry_type"] == full["geometry_type"] == "Point"
+    assert empty["crs"] == "EPSG:27700"
+
+    demo_load(only={"districts"})  # single polygons and multipolygons: a MultiPolygon layer
+    empty = pyogrio.read_info(
+        saved(client.get("/datasets/districts/download.gpkg", {"bbox": "-4,50.1,-3.9,50.2"}),
+              tmp_path, "districts.gpkg")
+    )  # fmt: skip
+    assert empty["features"] == 0
+    assert (empty["geometry_type"], empty["crs"]) == ("MultiPolygon", "EPSG:27700")
+
+
+@pytest.mark.parametrize(
+    ("geometry_type", "layer_type"),
+    [("point", "Point"), ("line", "MultiLineString"), ("polygon", "MultiPolygon")],
+)
+def test_a_dataset_with_nothing_published_yet_is_typed_by_its_geometry_type(
+    personas, client, tmp_path, geometry_type, layer_type
+):
+    dataset = dataset_make(
+        slug="planned", owner=personas.organisation_a, geometry_type=geometry_type
+    )
+    version_publish_points(dataset=dataset, points={})
+    info = pyogrio.read_info(
+        saved(client.get("/datasets/planned/download.gpkg"), tmp_path, "planned.gpkg")
+    )
+    assert (info["features"], info["geometry_type"], info["crs"]) == (0, layer_type, "EPSG:27700")
+
+
+def test_the_metadata_is_labelled_as_the_xlsx_about_sheet_labels_it(schools, client, tmp_path):
+    """GDAL ends a metadata key at its first ":" or "=": a label "Box (EPSG:27700)" was read
+    back from the layer as "Box (EPSG" = "27700)=600000,...". Every label reads back as the
+    XLSX About sheet has it, the box's coordinate system in its value."""
+    box = {"bbox": "600000,140000,603000,143000",
+           "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/27700"}  # fmt: skip
+    url = "/datasets/schools/download"
+    info = pyogrio.read_info(saved(client.get(f"{url}.gpkg", box), tmp_path, "box.gpkg"))
+    _, about, _ = layer(saved(client.get(f"{url}.xlsx", box), tmp_path, "box.xlsx"), "About")
+    said = {row["Field1"]: row["Field2"] for row in about if row["Field1"]}
+    for metadata in (info["layer_metadata"], info["dataset_metadata"]):
+        assert metadata["Box"] == said["Box"] == "600000,140000,603000,143000 in EPSG:27700"
+        labels = set(metadata) - {"IDENTIFIER", "DESCRIPTION"}
+        assert labels <= set(said) and "Dataset page" in labels
+        assert all(metadata[label] == said[label] for label in labels - {"Generated"})

@@ -45,7 +45,7 @@ def test_schools_in_ashford_as_typed_cells_with_an_about_sheet(schools, client, 
     assert said["Version"].startswith("1, published ")
     assert said["As published on"] == "Now (current version)"
     assert said["Area"] == "Ashford (E07000105)"
-    assert said["Box (WGS84 longitude, latitude)"] == "None"
+    assert said["Box"] == "None"
     assert said["Dataset page"] == "http://127.0.0.1:8000/datasets/schools/"
     assert said["urn"] == "URN"  # each column's title
 
@@ -64,8 +64,14 @@ def test_the_about_sheet_names_the_boxs_coordinate_system(schools, client, tmp_p
     path = saved(client.get("/datasets/schools/download.xlsx", box), tmp_path, "box.xlsx")
     _, about, _ = layer(path, "About")
     said = {row["Field1"]: row["Field2"] for row in about if row["Field1"]}
-    assert said["Box (EPSG:27700)"] == "600000,140000,603000,143000"
-    assert "Box (WGS84 longitude, latitude)" not in said
+    assert said["Box"] == "600000,140000,603000,143000 in EPSG:27700"
+    degrees = saved(
+        client.get("/datasets/schools/download.xlsx", {"bbox": "0.86,51.14,0.89,51.16"}),
+        tmp_path, "degrees.xlsx",
+    )  # fmt: skip
+    _, about, _ = layer(degrees, "About")
+    said = {row["Field1"]: row["Field2"] for row in about if row["Field1"]}
+    assert said["Box"] == "0.86,51.14,0.89,51.16 in WGS84 longitude, latitude"
 
 
 def test_dates_are_dates_and_polygons_are_left_out_saying_so(personas, client, tmp_path):

@@ -1,6 +1,8 @@
 """The map's reads behind the gate: a feature's pop-up, labels, and the features-in-view table."""
 
+import csv
 import html
+import io
 import re
 
 import pytest
@@ -305,8 +307,10 @@ FOUR_NUMBERS = (
         ("1.2,51.1,0.8,51.3", "The west edge (1.2) must be less than the east edge (0.8): give west, south, east, north"),
         ("0.8,51.3,1.2,51.1", "The south edge (51.3) must be less than the north edge (51.1): give west, south, east, north"),
         ("0.8,51.1,1.2,95", "The north edge (95) must be a latitude between -85 and 85 degrees"),
-        ("620000,140000,610000,160000", "The minimum easting (620000) must be less than the maximum easting (610000): give the minimum easting, northing, maximum easting, northing"),
-        ("600000,160000,620000,140000", "The minimum northing (160000) must be less than the maximum northing (140000): give the minimum easting, northing, maximum easting, northing"),
+        ("620000,140000,610000,160000", "The box's first easting (620000) is east of its second (610000): give the west edge first, as west,south,east,north"),
+        ("600000,160000,620000,140000", "The box's first northing (160000) is north of its second (140000): give the south edge first, as west,south,east,north"),
+        ("610000,140000,610000.0,160000", "The box's two eastings are the same (610000), so it has no width: give a west edge and an east edge, as west,south,east,north"),
+        ("600000,150000,620000,150000", "The box's two northings are the same (150000), so it has no height: give a south edge and a north edge, as west,south,east,north"),
         ("800000,140000,900000,160000", "The area 800000,140000,900000,160000 in metres lies outside the British National Grid (eastings 0 to 700000, northings 0 to 1300000)"),
         ("nan,51.1,inf,51.3", FOUR_NUMBERS),
     ],
@@ -326,8 +330,10 @@ def test_features_table_explains_a_bad_area_in_the_words_of_its_field(
 
     content = response.content.decode()
     assert response.status_code == 400
-    assert f'<a href="#bbox">{message}</a>' in content  # the error summary
-    assert f'<span class="govuk-visually-hidden">Error:</span> {message}</p>' in content
+    assert f'<a href="#bbox">{html.escape(message)}</a>' in content  # the error summary
+    assert (
+        f'<span class="govuk-visually-hidden">Error:</span> {html.escape(message)}</p>' in content
+    )
     assert f'id="bbox" name="bbox" type="text" value="{bbox}"' in content  # kept as typed
     assert "bbox:" not in content and "minlon" not in content
     assert "layers-not-listed" not in content and "is not listed" not in content
@@ -390,6 +396,27 @@ def test_popup_rows_read_as_the_dataset_page_reads_values(personas, client_as):
     assert (rows["is_open"], rows["closed"]) == ("Yes", "No")
     assert "None" not in rows.values()  # a property without a value is not listed as "None"
     assert {item["name"]: item["value"] for item in detail["properties"]}["is_open"] is True
+
+
+def test_values_of_spaces_alone_are_left_out_as_empty_ones_are_but_downloaded(personas, client_as):
+    """A ward's Welsh name of one space is no value to read: the pop-up and the feature's page
+    leave it out, as they leave out an empty one; a download keeps the value as given."""
+    dataset = dataset_make(slug="spaced", owner=personas.organisation_a)
+    blank = {"welsh": " ", "tabbed": "\t \u00a0", "empty": "", "name": " Nailbourne "}
+    version_publish_points(
+        dataset=dataset, points={"ward": (601300, 142700)}, properties={"ward": blank}
+    )
+    client = client_as(None)
+    detail = client.get(f"/datasets/spaced/features/{live_id('ward')}.json").json()
+    assert [(key, value) for key, value, _ in detail["rows"]] == [
+        ("Reference", "ward"), ("name", " Nailbourne "),
+    ]  # fmt: skip
+    page = client.get(f"/datasets/spaced/features/{live_id('ward')}/").content.decode()
+    keys = re.findall(r'<dt class="govuk-summary-list__key">([^<]*)</dt>', page)
+    assert keys == ["Reference", "name"]
+    download = client.get("/datasets/spaced/download.csv")
+    (row,) = csv.DictReader(io.StringIO(b"".join(download.streaming_content).decode("utf-8-sig")))
+    assert (row["welsh"], row["name"]) == (" ", " Nailbourne ")
 
 
 # Values of a property ``url``, by feature, and whether each is shown as a link.

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 
@@ -255,3 +256,45 @@ def test_the_picture_for_people_without_the_map_keeps_the_layers_opacity(distric
     content = client.get("/map/?layers=districts&opacity=districts:30").content.decode()
     link = re.search(r'id="map-png-link" href="([^"]+)"', content)[1]
     assert "opacity=districts%3A30" in html.unescape(link)
+
+
+def test_the_links_that_say_download_save_the_picture_and_the_page_shows_it_inline(
+    districts, client
+):
+    """ "Download this view as an image (PNG)" saves a file named by the date the picture
+    shows (the link's ``download`` attribute, and ``download=1`` for a browser that ignores
+    it); the no-script map's own image of the same view is shown in the page."""
+    today = timezone.localdate().isoformat()
+    for query, day in (({}, today), ({"as_of": "2020-06-01"}, "2020-06-01")):
+        content = client.get("/map/", {"layers": "districts", **query}).content.decode()
+        anchor = re.search(r'<a [^>]*id="map-png-link"[^>]*>', content)[0]
+        assert f'download="map-{day}.png"' in anchor
+        saved = html.unescape(re.search(r'href="([^"]+)"', anchor)[1])
+        assert "download=1" in saved
+        response = client.get(saved)
+        assert response.status_code == 200 and response["Content-Type"] == "image/png"
+        assert response["Content-Disposition"] == f'attachment; filename="map-{day}.png"'
+        assert client.head(saved)["Content-Disposition"] == response["Content-Disposition"]
+        shown = html.unescape(
+            re.search(r'<img class="app-map-fallback__image" src="([^"]+)"', content)[1]
+        )
+        assert "download" not in shown
+        inline = client.get(shown)
+        assert inline.status_code == 200 and "Content-Disposition" not in inline
+
+    table = client.get("/map/features/", {"bbox": "1.07,51.27,1.09,51.285", "layers": "districts"})
+    anchor = re.search(r"<a [^>]*>download a picture of this view \(PNG\)", table.content.decode())[
+        0
+    ]
+    assert f'download="map-{today}.png"' in anchor
+    response = client.get(html.unescape(re.search(r'href="([^"]+)"', anchor)[1]))
+    assert response["Content-Disposition"] == f'attachment; filename="map-{today}.png"'
+
+
+def test_a_picture_asked_for_with_a_download_value_other_than_1_is_refused_saying_so(client):
+    response = client.get("/map.png", {"bbox": "1.07,51.27,1.09,51.285", "download": "yes"})
+    assert response.status_code == 400
+    assert response.content.decode() == (
+        "Cannot draw this map: download: 'yes' is not 1; give download=1 to save the picture "
+        "as a file, or leave it out to show it."
+    )

@@ -222,7 +222,7 @@ def test_the_table_says_where_the_marker_is_and_every_link_keeps_it(districts, c
     remove = html.unescape(re.search(r'href="([^"]+)">Remove the marker', marked)[1])
     assert parse_qs(urlsplit(remove).query) == {"bbox": [area], "layers": ["districts"]}
     for name in ("Back to the map", "download a picture of this view (PNG)"):
-        href = html.unescape(re.search(rf'href="([^"]+)">{re.escape(name)}</a>', content)[1])
+        href = html.unescape(re.search(rf'href="([^"]+)"[^>]*>{re.escape(name)}</a>', content)[1])
         assert {key: parse_qs(urlsplit(href).query)[key] for key in MARKED} == {
             key: [value] for key, value in MARKED.items()
         }, name

@@ -15,10 +15,12 @@ from matplotlib.image import imread
 
 from infraplan.audit.models import AuditEntry
 from infraplan.catalogue.models import Feature
+from infraplan.core.profile import load_profile
 from infraplan.core.testing.data import ASHFORD_POINTS, dataset_make, version_publish_points
 from infraplan.maps.render import SHOWN_COLOUR, SHOWN_HALO
 from infraplan.maps.viewport import Extent, mercator
 
+from .test_basemap import profile_with_basemap
 from .test_render import ASHFORD_BBOX, pixels_like, png_text
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +53,7 @@ def moves(part: str) -> dict[str, dict[str, str]]:
 
 def link_named(part: str, text: str) -> str:
     return html.unescape(
-        re.search(rf'<a class="govuk-link" href="([^"]+)">{re.escape(text)}', part)[1]
+        re.search(rf'<a class="govuk-link" href="([^"]+)"[^>]*>{re.escape(text)}', part)[1]
     )
 
 
@@ -377,3 +379,53 @@ def test_the_table_keeps_the_feature_shown_in_its_links(districts, restricted, c
         assert query_of(link_named(content, text))["feature"] == f"a-only-sites/{civic}", text
     form = re.search(r'<form method="get" action="/map/features/".*?</form>', content, re.S)[0]
     assert f'<input type="hidden" name="feature" value="a-only-sites/{civic}">' in form
+
+
+# --- attribution -------------------------------------------------------------------------------
+
+
+def attributions(response) -> list[str]:
+    """The page's attribution list, item by item, as text."""
+    section = re.search(
+        r'<ul class="[^"]*" id="map-attribution">(.*?)</ul>', response.content.decode(), re.S
+    )
+    if section is None:
+        return []
+    items = re.findall(r"<li>(.*?)</li>", section[1], re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", item)) for item in items]
+
+
+def test_the_page_credits_the_layers_the_view_shows_each_source_once(
+    districts, personas, client, settings, tmp_path
+):
+    """Not every layer the person may see: those drawn, with the feature shown (drawn even with
+    its layer off) and the basemap's; layers owing the same words are named together."""
+    for slug in ("sites", "depots", "elsewhere"):
+        dataset = dataset_make(
+            slug=slug, owner=personas.organisation_a,
+            attribution="Sites and depots survey." if slug != "elsewhere" else "Elsewhere survey.",
+        )  # fmt: skip
+        version_publish_points(dataset=dataset, points=ASHFORD_POINTS)
+    view = {"center": "0.8767,51.1482", "zoom": "14"}
+
+    response = client.get("/map/", {"layers": "districts,sites,depots", **view})
+    assert attributions(response) == [
+        f"Local authority districts: {' '.join(districts.attribution.split())}",
+        "Depots and Sites: Sites and depots survey.",
+    ]
+    shown = f"elsewhere/{feature_id('elsewhere', 'civic-centre')}"
+    response = client.get("/map/", {"layers": "sites", "feature": shown, **view})
+    assert attributions(response) == [
+        "Sites: Sites and depots survey.",
+        "Elsewhere: Elsewhere survey.",
+    ]
+    assert attributions(client.get("/map/", {"layers": "", **view})) == []
+
+    settings.AUTHORITY_PROFILE = load_profile(
+        profile_with_basemap(
+            tmp_path,
+            '{ raster_tiles = "https://t.example.org/{z}/{x}/{y}.png", attribution = "© Example maps" }',
+        )
+    )
+    response = client.get("/map/", {"layers": "", **view})
+    assert attributions(response) == ["Basemap: © Example maps"]

@@ -52,7 +52,7 @@ def query_of(url: str) -> dict[str, str]:
 
 def link(content: str, text: str) -> str:
     return html.unescape(
-        re.search(rf'<a class="govuk-link" href="([^"]+)">{re.escape(text)}', content)[1]
+        re.search(rf'<a class="govuk-link" href="([^"]+)"[^>]*>{re.escape(text)}', content)[1]
     )
 
 
@@ -184,6 +184,34 @@ def test_the_table_links_to_each_chosen_layers_features_in_the_area(districts, s
         for reference in listed(client.get("/map/features/", query).content)
         if reference in ("inside", "corner", *EAST_OF_THE_BOX)
     )
+
+
+# Boxes the table doubts, and the box it offers instead (None: none).
+DOUBTED = {
+    "51.25,1.13,51.26,1.15": "1.13,51.25,1.15,51.26",  # latitude first: off the grid
+    "140000,600000,160000,620000": "600000,140000,620000,160000",  # northings first: on it
+    "10,40,20,45": None,  # off the grid either way round
+}
+
+
+@pytest.mark.parametrize("bbox", DOUBTED)
+def test_no_downloads_are_offered_for_a_box_the_page_says_looks_wrong(
+    districts, sites, client, bbox
+):
+    """Off the grid each would answer 400; on it, choose features from an area the page doubts.
+    The page offers its box turned round, where it can, and that page offers the downloads."""
+    response = client.get("/map/features/", {"bbox": bbox, "layers": "districts,sites"})
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="downloads"' not in content and "/download." not in content
+    turned = DOUBTED[bbox]
+    if turned is not None:
+        page = client.get(link(content, f"List the features in {turned}")).content.decode()
+        assert downloads(page)["CSV of Sites in this area"]
+
+
+def test_a_box_off_the_grid_is_refused_by_the_downloads_the_table_leaves_out(sites, client):
+    assert client.get("/datasets/sites/download.csv", {"bbox": "10,40,20,45"}).status_code == 400
 
 
 def test_a_layer_not_published_by_the_date_shown_is_not_offered_for_download(
