@@ -34,7 +34,7 @@ from infraplan.catalogue.publishing import version_attempt_discard, version_roll
 from infraplan.catalogue.services import loads_refusal
 
 from .base import Progress
-from .models import CANCELLED, IngestRun, RunState, Source
+from .models import CANCELLED, IngestRun, RunState
 from .notifications import ingest_run_notify_on_commit
 
 # The first key of the two-key advisory lock a running load holds (the second is the run's id).
@@ -219,7 +219,7 @@ def ingest_run_execute(
                     organisation=run.organisation,
                     progress=both,
                     on_version=progress.version_started,
-                    source=_source_now(run),
+                    source=run.source,  # read with the run, at this attempt's start
                 )  # fmt: skip
         except RollbackFailed as failure:
             run.refresh_from_db(fields=["rows_read", "stage", "version"])
@@ -279,12 +279,6 @@ def ingest_run_execute(
             run, RunState.PUBLISHED, version=version, rows_read=version.report.get("rows_read", run.rows_read),
             stage="done", error="", temporary=False,
         )  # fmt: skip
-
-
-def _source_now(run: IngestRun) -> Source | None:
-    """The saved source ``run`` loads, read afresh (its credentials may have been replaced
-    while the run waited); None for a load that is no source's."""
-    return Source.objects.filter(pk=run.source_id).first() if run.source_id else None
 
 
 class RollbackFailed(Exception):
